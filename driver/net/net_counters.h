@@ -1,0 +1,56 @@
+// Counters of the virtio-net driver: one per outcome and cause, named
+// <direction>_<outcome>_<cause> (STYLE.md). A lying device shows up here,
+// never as a crash. The X-macro keeps the struct, the names and any printer
+// in one list.
+#pragma once
+
+#include <stdint.h>
+
+namespace vnet {
+
+#define VNET_NET_COUNTERS(X)                                                             \
+  X(rx_packets)                                                                          \
+  X(rx_bytes)                                                                            \
+  X(tx_packets)                                                                          \
+  X(tx_bytes)                                                                            \
+  X(tx_completed)                                                                        \
+  X(rx_drop_len_over)        /* used.len above the posted capacity */                    \
+  X(rx_drop_len_short)       /* used.len below header + Ethernet header */              \
+  X(rx_drop_hdr_gso)         /* GSO type we did not negotiate */                         \
+  X(rx_drop_hdr_flags)       /* header flags we did not negotiate */                     \
+  X(rx_drop_num_buffers)     /* num_buffers != 1 */                                      \
+  X(rx_refill_pool_empty)    /* the caller's pool had no buffer for the ring */          \
+  X(rx_drop_buffer_small)    /* a pool buffer too small for header + max frame */        \
+  X(tx_drop_len)             /* frame shorter than 14 or longer than MTU + 14 */         \
+  X(tx_drop_headroom)        /* offset below the header size / beyond capacity */        \
+  X(tx_ring_full)            /* tx_burst stopped on a full ring */                       \
+  X(tx_drop_len_over)        /* device reported writing into a read-only tx chain */     \
+  X(queue_broken_used_idx)   /* used.idx moved beyond what is outstanding */             \
+  X(queue_broken_used_id)    /* used.id out of range */                                  \
+  X(queue_broken_used_stale) /* used.id not an in-flight head (or completed twice) */    \
+  X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */            \
+  X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                           \
+  X(config_invalid_status)   /* status with bits the spec does not define */             \
+  X(config_unstable)         /* generation kept changing; retries exhausted */           \
+  X(config_changes)          /* config-change interrupts seen */                         \
+  X(link_changes)                                                                        \
+  X(queue_size_capped)       /* device offered more than the driver's cap */             \
+  X(device_needs_reset)      /* device signalled NEEDS_RESET or lost our status */      \
+  X(recoveries)              /* successful reset + re-initialisation */                 \
+  X(interrupts)
+
+struct NetCounters {
+#define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
+  VNET_NET_COUNTERS(VNET_DECLARE_COUNTER)
+#undef VNET_DECLARE_COUNTER
+
+  // Calls f(name, value) for every counter, in declaration order.
+  template <typename F>
+  void for_each(F&& f) const {
+#define VNET_VISIT_COUNTER(name) f(#name, name);
+    VNET_NET_COUNTERS(VNET_VISIT_COUNTER)
+#undef VNET_VISIT_COUNTER
+  }
+};
+
+}  // namespace vnet

@@ -1,0 +1,155 @@
+// virtio-net: the network device on top of a transport and split rings
+// (virtio 1.2, section 5.1).
+//
+// Lifecycle (3.1.1 device initialisation, 3.3 device cleanup):
+//
+//   attach():  reset -> ACKNOWLEDGE -> DRIVER -> read features, read and
+//              validate config -> write accepted subset -> FEATURES_OK and
+//              read it back (modern) -> set up rx/tx queues -> post rx
+//              buffers -> DRIVER_OK            ==> kRunning
+//   any failure on the way: status FAILED     ==> kFailed
+//   a lying device on the data path           ==> kBroken (queues stop)
+//   recover(): reset, reclaim every buffer, attach again
+//   stop():    reset, return every in-flight buffer to its owner ==> kDown
+//
+// Queues: receiveq1 = 0, transmitq1 = 1 (no MQ, no control queue yet).
+//
+// Ownership: rx and tx buffers belong to the caller's BufferPool; see
+// packet_buffer.h. The driver holds at most rx_ring_cap rx buffers and
+// tx_ring_cap tx buffers at a time, whatever queue size the device offers.
+//
+// Trust: features, config values, queue sizes, used entries and rx headers
+// are device data and are validated before use; violations are counted in
+// NetCounters (net_counters.h) and never delivered upward.
+//
+// Data path: polling. rx_burst() harvests completed rx buffers and refills
+// the ring; tx_burst() publishes frames and reclaims completed ones.
+// poll_device() is the slow path (ISR, config changes, device resets): call
+// it on an interrupt or every few milliseconds.
+#pragma once
+
+#include <stdint.h>
+
+#include "driver/net/net_counters.h"
+#include "driver/net/packet_buffer.h"
+#include "driver/platform/platform.h"
+#include "driver/transport/transport.h"
+#include "driver/virtqueue/split_queue.h"
+
+namespace vnet {
+
+struct NetOptions {
+  uint16_t rx_ring_cap = 256;  // rx buffers posted at most (<= SplitQueue::kMaxSize)
+  uint16_t tx_ring_cap = 256;  // tx chains in flight at most
+  // Features the caller forbids (on top of what the driver supports).
+  uint64_t feature_mask = ~uint64_t{0};
+  // MAC used when the device offers none (or an invalid one). All zero:
+  // generate a locally administered MAC from the clock.
+  uint8_t fallback_mac[6] = {0, 0, 0, 0, 0, 0};
+  uint16_t fallback_mtu = 1500;
+};
+
+enum class NetState : uint8_t { kDown, kRunning, kBroken, kFailed };
+
+enum class AttachError : uint8_t {
+  kOk,
+  kResetTimeout,       // status never read back 0
+  kNoVersion1,         // modern transport, device without VERSION_1
+  kFeaturesRejected,   // FEATURES_OK did not stick
+  kQueueUnavailable,   // queue size 0
+  kQueueSizeInvalid,   // not a power of two, or above 32768, or legacy above our cap
+  kQueueSetupRefused,  // device did not take the queue
+  kNoDmaMemory,
+  kNoRxBuffers,        // pool gave nothing at all, or buffers too small
+};
+const char* attach_error_name(AttachError e);
+
+// What poll_device() observed.
+struct DeviceEvents {
+  bool config_changed = false;
+  bool link_changed = false;
+  bool reset_detected = false;  // device lost its state; recover() was run
+  bool recovered = false;
+};
+
+class VirtioNet {
+ public:
+  // Header size for the negotiated features.
+  static constexpr uint32_t header_size(bool version1_or_mrg) { return version1_or_mrg ? 12 : 10; }
+  // Features this driver can use (before masking by the caller and the device).
+  static uint64_t supported_features(bool legacy);
+
+  AttachError attach(Platform& platform, Transport& transport, BufferPool& pool,
+                     const NetOptions& options);
+
+  // Up to max received frames, each handed to the caller (who then owns
+  // it). Refills the receive ring from the pool.
+  uint16_t rx_burst(PacketBuffer** out, uint16_t max);
+  // Publishes up to n frames; returns how many the driver took (those are
+  // the driver's until freed to the pool). Stops early on a full ring.
+  uint16_t tx_burst(PacketBuffer* const* frames, uint16_t n);
+  // Returns completed tx buffers to the pool; returns how many.
+  uint16_t tx_reclaim();
+
+  DeviceEvents poll_device();
+  // Reset the device, reclaim every buffer, and attach again with the same
+  // options. Returns true when the device is running again.
+  bool recover();
+  // Reset the device and return every buffer to the pool.
+  void stop();
+  // Ask the device to interrupt (or not) when rx buffers are used.
+  void set_rx_interrupts(bool enabled);
+
+  NetState state() const { return state_; }
+  AttachError last_error() const { return last_error_; }
+  bool link_up() const { return link_up_; }
+  const uint8_t* mac() const { return mac_; }
+  bool mac_from_device() const { return mac_from_device_; }
+  uint16_t mtu() const { return mtu_; }
+  uint64_t device_features() const { return device_features_; }
+  uint64_t negotiated_features() const { return features_; }
+  uint32_t net_header_size() const { return hdr_size_; }
+  const NetCounters& counters() const { return counters_; }
+  const SplitQueue& rx_queue() const { return rx_; }
+  const SplitQueue& tx_queue() const { return tx_; }
+  Transport* transport() const { return transport_; }
+
+  static constexpr uint16_t kRxQueue = 0;
+  static constexpr uint16_t kTxQueue = 1;
+
+ private:
+  AttachError bring_up();
+  AttachError fail(AttachError e);
+  uint64_t negotiate_config(uint64_t offered);
+  void read_mac(bool from_device);
+  bool read_link_status();
+  AttachError setup_queue(SplitQueue& q, uint16_t index, uint16_t cap);
+  void refill_rx();
+  bool post_rx_buffer(PacketBuffer* buffer);
+  bool check_rx_header(const PacketBuffer& buffer);
+  void note_queue_errors();
+  void reclaim_all();
+  void teardown_queues();
+
+  Platform* platform_ = nullptr;
+  Transport* transport_ = nullptr;
+  BufferPool* pool_ = nullptr;
+  NetOptions options_{};
+  NetState state_ = NetState::kDown;
+  AttachError last_error_ = AttachError::kOk;
+  SplitQueue rx_;
+  SplitQueue tx_;
+  uint64_t device_features_ = 0;
+  uint64_t features_ = 0;
+  uint32_t hdr_size_ = 12;
+  uint32_t rx_buffer_min_ = 0;
+  bool rx_split_header_ = false;  // legacy without ANY_LAYOUT: header in its own descriptor
+  bool link_up_ = false;
+  bool mac_from_device_ = false;
+  uint8_t mac_[6] = {};
+  uint16_t mtu_ = 1500;
+  uint16_t rx_posted_ = 0;
+  NetCounters counters_{};
+};
+
+}  // namespace vnet

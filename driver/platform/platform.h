@@ -1,0 +1,166 @@
+// The platform shim: the only door between the driver and the world.
+//
+//            VirtioNet / SplitQueue / Transport          (driver/)
+//                           |
+//        reg_read/reg_write | fetch()  frame_in_place()  dma_alloc()
+//        bar_info           | published()  barrier()  now_ns()  log()
+//                           v
+//   +---------+  +--------+  +--------+  +--------+  +----------+
+//   | guest   |  | mock   |  | replay |  | fuzz   |  | recorder |  (wraps any other)
+//   +---------+  +--------+  +--------+  +--------+  +----------+
+//
+// The device is untrusted (DESIGN.md, "The device boundary"). Every value
+// that comes from the device reaches the driver through this interface:
+//
+//  * register reads, by region and width (reg_read, bar_info);
+//  * device-written shared memory that the driver interprets (used ring
+//    entries and indices, rx packet headers) through fetch(), which copies
+//    it once into driver-private memory. The DeviceMemRef names the memory
+//    by what it is, never by address, so that a trace is address-independent;
+//  * frame bytes that the driver hands on without interpreting stay in
+//    place, but are announced through frame_in_place() so that a recorder
+//    can capture them and a replayer or fuzzer can fill them.
+//
+// What the driver gives the device (register writes, published descriptor
+// chains) is announced too, so that a recorder can write the expectations
+// of a trace and a replayer can check them.
+//
+// Memory: dma_alloc() returns memory the device may access (rings, packet
+// headers). The driver keeps every piece of bookkeeping in its own objects,
+// never in DMA memory.
+//
+// No virtual destructor: the driver never deletes a shim (and a deleting
+// destructor would drag operator delete into the freestanding archive).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace vnet {
+
+// Register regions. PCI configuration space, the six BARs (port I/O or
+// memory, the shim knows which), and a virtio-mmio window.
+enum class Region : uint8_t {
+  kPciConfig = 0,
+  kBar0 = 1,
+  kBar1,
+  kBar2,
+  kBar3,
+  kBar4,
+  kBar5,
+  kMmio = 7,
+};
+constexpr Region bar_region(uint8_t bar) { return static_cast<Region>(1 + bar); }
+inline constexpr uint8_t kNumBars = 6;
+
+struct BarInfo {
+  bool present = false;
+  bool is_io = false;
+  uint64_t size = 0;  // bytes the BAR decodes
+};
+
+struct DmaRegion {
+  void* cpu = nullptr;       // where the driver writes it
+  uint64_t device_addr = 0;  // what the device is told
+  size_t size = 0;
+};
+
+// What a piece of device-written memory is, independent of its address.
+enum class MemPart : uint8_t {
+  kUsedFlags = 0,  // used ring flags (le16)
+  kUsedIdx = 1,    // used ring index (le16)
+  kUsedElem = 2,   // used ring element {le32 id, le32 len}; index = slot
+  kRxHeader = 3,   // virtio-net header in an rx buffer; index = head descriptor
+  kAvailEvent = 4, // used ring avail_event (EVENT_IDX)
+  kCtrlAck = 5,    // control queue ack byte; index = head descriptor
+};
+
+struct DeviceMemRef {
+  uint16_t queue = 0;
+  MemPart part = MemPart::kUsedIdx;
+  uint16_t index = 0;  // slot or descriptor, as the part says
+  // True when the driver fetches this location a second time in one
+  // operation on purpose (e.g. re-reading used.idx after re-enabling
+  // interrupts). Double-fetch oracles ignore such fetches.
+  bool recheck = false;
+};
+
+// A descriptor chain the driver published to the device.
+struct ChainSegment {
+  uint16_t desc = 0;         // descriptor index
+  uint32_t len = 0;          // bytes
+  bool device_writable = false;
+  const void* data = nullptr;  // CPU view of the segment (device-readable content)
+};
+inline constexpr uint16_t kMaxChainSegments = 4;
+
+struct PublishedChain {
+  uint16_t queue = 0;
+  uint16_t avail_idx = 0;  // the avail index value this entry occupies (before increment)
+  uint16_t head = 0;
+  uint16_t num_segments = 0;
+  ChainSegment segments[kMaxChainSegments];
+};
+
+enum class Barrier : uint8_t {
+  kRead,   // device-written loads before later loads (after reading used.idx)
+  kWrite,  // ring stores before the index store / notify
+  kFull,   // stores before later loads (notification suppression checks)
+};
+
+enum class LogLevel : uint8_t { kError, kWarn, kInfo, kDebug };
+
+// Driver operations, so that oracles can scope "within one operation".
+enum class DriverOp : uint8_t { kAttach, kRxBurst, kTxBurst, kPollDevice, kStop };
+
+class Platform {
+ public:
+  // ---- registers (device-originated on read) ----
+  virtual uint32_t reg_read(Region region, uint32_t offset, uint8_t width) = 0;
+  virtual void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) = 0;
+  virtual BarInfo bar_info(uint8_t bar) = 0;
+
+  // ---- DMA-capable memory ----
+  virtual bool dma_alloc(size_t size, size_t align, DmaRegion* out) = 0;
+  virtual void dma_free(const DmaRegion& region) = 0;
+
+  // ---- the door for device-written memory (rule 1) ----
+  // Copy len bytes of device-written memory at src into driver-private dst.
+  virtual void fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
+                     size_t len) = 0;
+  // Frame bytes left in place (rule 2): the device says it wrote len bytes
+  // at data for the rx chain headed by desc on queue. A replayer or fuzzer
+  // may fill them here; the driver reads them only after this call.
+  virtual void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) {
+    (void)queue, (void)desc, (void)data, (void)len;
+  }
+  // A descriptor chain was made available (before the avail index store).
+  virtual void published(const PublishedChain& chain) { (void)chain; }
+  // The driver harvested a used entry it accepted (after validation).
+  virtual void completed(uint16_t queue, uint16_t head, uint32_t len) {
+    (void)queue, (void)head, (void)len;
+  }
+
+  // ---- ordering, interrupts, time, log ----
+  virtual void barrier(Barrier kind) = 0;
+  // Wait up to timeout_ns for an interrupt; returns true if one arrived.
+  // Polling platforms return false at once.
+  virtual bool wait_interrupt(uint64_t timeout_ns) {
+    (void)timeout_ns;
+    return false;
+  }
+  virtual uint64_t now_ns() = 0;
+  virtual void log(LogLevel level, const char* message) = 0;
+
+  // Scope markers around every public driver entry point.
+  virtual void op_begin(DriverOp op) { (void)op; }
+  virtual void op_end(DriverOp op) { (void)op; }
+
+ protected:
+  Platform() = default;
+  ~Platform() = default;
+  Platform(const Platform&) = default;
+  Platform& operator=(const Platform&) = default;
+};
+
+}  // namespace vnet

@@ -1,0 +1,53 @@
+// virtio-net wire layouts: the device configuration space (virtio 1.2,
+// 5.1.4) and the per-packet header (5.1.6).
+//
+// The header precedes every frame in both directions:
+//
+//   | u8 flags | u8 gso_type | le16 hdr_len | le16 gso_size |
+//   | le16 csum_start | le16 csum_offset | le16 num_buffers |
+//
+// It is 12 bytes when VERSION_1 or MRG_RXBUF is negotiated and 10 bytes
+// otherwise (legacy without mergeable buffers: no num_buffers field).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/spec/byte_order.h"
+
+namespace vnet::spec {
+
+struct NetHdr {
+  uint8_t flags;
+  uint8_t gso_type;
+  Le16 hdr_len;
+  Le16 gso_size;
+  Le16 csum_start;
+  Le16 csum_offset;
+  Le16 num_buffers;  // only when VERSION_1 or MRG_RXBUF
+};
+static_assert(sizeof(NetHdr) == 12);
+static_assert(offsetof(NetHdr, hdr_len) == 2 && offsetof(NetHdr, csum_start) == 6 &&
+              offsetof(NetHdr, num_buffers) == 10);
+
+inline constexpr size_t kNetHdrLegacySize = 10;
+inline constexpr size_t kNetHdrSize = 12;
+
+// Device configuration offsets (5.1.4).
+namespace net_cfg {
+inline constexpr uint32_t kMac = 0;  // u8[6]
+inline constexpr uint32_t kStatus = 6;
+inline constexpr uint32_t kMaxVirtqueuePairs = 8;
+inline constexpr uint32_t kMtu = 10;
+inline constexpr uint32_t kSpeed = 12;
+inline constexpr uint32_t kDuplex = 16;
+inline constexpr uint32_t kSize = 24;  // through supported_hash_types
+}  // namespace net_cfg
+
+inline constexpr uint16_t kMinMtu = 68;                  // 5.1.4.1: mtu >= 68
+inline constexpr uint16_t kMaxVirtqueuePairs = 0x8000;   // 5.1.4: 1..0x8000
+inline constexpr size_t kEthHeaderSize = 14;
+inline constexpr size_t kEthMinFrame = 60;  // without FCS
+inline constexpr size_t kEthMaxFrame = 1514;
+
+}  // namespace vnet::spec

@@ -1,0 +1,38 @@
+// virtio-pci legacy transport (virtio 1.2, 4.1.4.8): registers in I/O
+// BAR0, guest-endian, 32 feature bits, fixed queue sizes, the ring given as
+// a page frame number, device config at 0x14 (0x18 with MSI-X enabled;
+// this driver never enables MSI-X, so 0x14).
+#pragma once
+
+#include "driver/transport/transport.h"
+
+namespace vnet {
+
+class PciLegacyTransport final : public Transport {
+ public:
+  // bar0_size bounds the device-config window.
+  void init(Platform& platform, uint64_t bar0_size);
+
+  const char* name() const override { return "pci-legacy"; }
+  bool is_legacy() const override { return true; }
+  RingLayout ring_layout() const override { return RingLayout::kLegacyContiguous; }
+  bool queue_size_writable() const override { return false; }
+  bool reset() override;
+  uint8_t status() override;
+  void set_status(uint8_t status) override;
+  uint64_t device_features() override;
+  void set_driver_features(uint64_t features) override;
+  uint32_t queue_max_size(uint16_t q) override;
+  bool setup_queue(uint16_t q, uint16_t size, const QueueAddresses& addrs) override;
+  void notify(uint16_t q) override;
+  uint8_t read_isr() override;
+  bool config_read(uint32_t offset, uint8_t width, uint32_t* value) override;
+  uint32_t config_generation() override { return 0; }
+  uint32_t config_window_size() const override { return config_size_; }
+
+ private:
+  Platform* platform_ = nullptr;
+  uint32_t config_size_ = 0;
+};
+
+}  // namespace vnet

@@ -1,0 +1,143 @@
+// Split virtqueue, driver side (virtio 1.2, 2.7), with distrust built in.
+//
+//   driver-private (this object)            DMA memory (device can read/write)
+//   +-----------------------------+         +-------------------------------+
+//   | shadow_[d]: addr,len,flags, |  writes | desc table   (driver writes)  |
+//   |   next  (never read back    |-------->| avail ring   (driver writes)  |
+//   |   from the ring)            |         | used ring    (DEVICE writes)  |
+//   | heads_[h]: cookie, chain    |  fetch  |                               |
+//   |   length, writable bytes,   |<--------| used.idx, used elems: fetched |
+//   |   in_flight                 | (shim)  |   once each through the shim  |
+//   | free list, last_used, ...   |         +-------------------------------+
+//   +-----------------------------+
+//
+// Publish: add_chain() takes descriptors from the private free list, fills
+// them from the shadow, puts the head in the next avail slot and announces
+// the chain to the shim; publish() issues a write barrier and stores the
+// new avail index. kick_needed() then says whether the device wants a
+// notification (used.flags NO_NOTIFY, fetched through the shim).
+//
+// Harvest: fetch used.idx once; the distance from the last seen index must
+// not exceed what is in flight (it cannot exceed the ring size then). Each
+// used element is fetched once; its id must be < size and an in-flight
+// head; its length must be within the writable bytes posted. A violation of
+// the first two marks the queue broken (the device's view of the ring can
+// no longer be trusted): harvest stops, and the queue accepts nothing until
+// the device is reset and the queue re-initialised. A length violation is
+// reported on the completion and counted; the buffer is returned to the
+// caller to drop.
+//
+// Bounds: every loop is bounded by the queue size or by max; the driver's
+// cap (kMaxSize) bounds the private arrays whatever the device advertises.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/platform/platform.h"
+#include "driver/spec/split_ring_layout.h"
+#include "driver/transport/transport.h"
+
+namespace vnet {
+
+struct Segment {
+  uint64_t addr = 0;
+  uint32_t len = 0;
+  bool device_writable = false;
+  const void* cpu = nullptr;  // CPU view, announced to the shim
+};
+
+struct Completion {
+  void* cookie = nullptr;
+  uint16_t head = 0;
+  uint32_t len = 0;           // as the device reported it (validated below)
+  uint32_t writable = 0;      // writable bytes the driver posted in this chain
+  bool len_over = false;      // len > writable: the caller must drop the buffer
+};
+
+enum class QueueFault : uint8_t {
+  kNone,
+  kUsedIdxJump,   // used.idx advanced past the number of chains in flight
+  kUsedIdRange,   // used.id >= queue size
+  kUsedIdStale,   // used.id not the head of an in-flight chain
+};
+const char* queue_fault_name(QueueFault f);
+
+class SplitQueue {
+ public:
+  static constexpr uint16_t kMaxSize = 1024;  // the driver's own cap
+
+  // Allocates ring memory for size entries (a power of two <= kMaxSize).
+  bool allocate(Platform& platform, uint16_t index, uint16_t size, RingLayout layout);
+  // Frees ring memory. In-flight cookies must have been drained first.
+  void release();
+  bool allocated() const { return ring_.cpu != nullptr; }
+  QueueAddresses addresses() const;
+
+  // Publish side.
+  bool can_add(uint16_t segments) const { return !broken() && free_count_ >= segments; }
+  bool add_chain(const Segment* segments, uint16_t n, void* cookie);
+  void publish();
+  bool kick_needed();
+  void set_interrupts(bool enabled);
+
+  // Harvest side: up to max completions; stops at the first fault.
+  uint16_t harvest(Completion* out, uint16_t max);
+
+  // After the device was reset (it no longer owns anything): calls
+  // f(cookie) for every in-flight chain and returns the ring to its initial
+  // state. The ring memory stays allocated.
+  template <typename F>
+  void drain(F&& f) {
+    for (uint16_t h = 0; h < size_; ++h)
+      if (heads_[h].in_flight) f(heads_[h].cookie);
+    reinitialise();
+  }
+
+  uint16_t index() const { return index_; }
+  uint16_t size() const { return size_; }
+  uint16_t free_count() const { return free_count_; }
+  uint16_t in_flight() const { return in_flight_; }
+  bool broken() const { return fault_ != QueueFault::kNone; }
+  QueueFault fault() const { return fault_; }
+  uint64_t len_over_count() const { return len_over_; }
+
+ private:
+  struct DescShadow {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+  };
+  struct HeadState {
+    void* cookie;
+    uint32_t writable;
+    uint16_t ndescs;
+    bool in_flight;
+  };
+
+  void reinitialise();
+  spec::VringDesc* desc_table() const;
+  uint8_t* avail() const;
+  const volatile uint8_t* used() const;
+  void set_fault(QueueFault f);
+
+  Platform* platform_ = nullptr;
+  DmaRegion ring_{};
+  size_t avail_offset_ = 0;
+  size_t used_offset_ = 0;
+  uint16_t index_ = 0;
+  uint16_t size_ = 0;
+  uint16_t free_head_ = 0;
+  uint16_t free_count_ = 0;
+  uint16_t in_flight_ = 0;
+  uint16_t avail_idx_ = 0;      // next avail index to publish (private copy)
+  uint16_t last_used_ = 0;      // next used index to harvest
+  uint16_t avail_flags_ = 0;
+  QueueFault fault_ = QueueFault::kNone;
+  uint64_t len_over_ = 0;
+  DescShadow shadow_[kMaxSize];
+  HeadState heads_[kMaxSize];
+};
+
+}  // namespace vnet
