@@ -33,6 +33,7 @@
 #include "driver/net/net_counters.h"
 #include "driver/net/packet_buffer.h"
 #include "driver/platform/platform.h"
+#include "driver/spec/net_layout.h"
 #include "driver/transport/transport.h"
 #include "driver/virtqueue/split_queue.h"
 
@@ -47,6 +48,10 @@ struct NetOptions {
   // generate a locally administered MAC from the clock.
   uint8_t fallback_mac[6] = {0, 0, 0, 0, 0, 0};
   uint16_t fallback_mtu = 1500;
+  // Largest Ethernet frame (no FCS) an rx buffer must hold; pool buffers
+  // need capacity >= header + max_frame. A device MTU that does not fit is
+  // not accepted.
+  uint16_t max_frame = 1514;
 };
 
 enum class NetState : uint8_t { kDown, kRunning, kBroken, kFailed };
@@ -61,6 +66,7 @@ enum class AttachError : uint8_t {
   kQueueSetupRefused,  // device did not take the queue
   kNoDmaMemory,
   kNoRxBuffers,        // pool gave nothing at all, or buffers too small
+  kBadOptions,         // NetOptions out of range
 };
 const char* attach_error_name(AttachError e);
 
@@ -97,8 +103,9 @@ class VirtioNet {
   bool recover();
   // Reset the device and return every buffer to the pool.
   void stop();
-  // Ask the device to interrupt (or not) when rx buffers are used.
-  void set_rx_interrupts(bool enabled);
+  // Ask the device to interrupt (or not) when rx buffers are used. When
+  // enabling, returns true if completions are already waiting (poll again).
+  bool set_rx_interrupts(bool enabled);
 
   NetState state() const { return state_; }
   AttachError last_error() const { return last_error_; }
@@ -120,14 +127,15 @@ class VirtioNet {
  private:
   AttachError bring_up();
   AttachError fail(AttachError e);
-  uint64_t negotiate_config(uint64_t offered);
-  void read_mac(bool from_device);
+  uint64_t negotiate_config(uint64_t want);
+  void make_local_mac();
   bool read_link_status();
   AttachError setup_queue(SplitQueue& q, uint16_t index, uint16_t cap);
-  void refill_rx();
-  bool post_rx_buffer(PacketBuffer* buffer);
-  bool check_rx_header(const PacketBuffer& buffer);
-  void note_queue_errors();
+  void refill_rx(bool notify);
+  bool check_rx_header(const spec::NetHdr& hdr);
+  uint16_t reclaim_tx();
+  void note_queue_fault(const SplitQueue& q);
+  bool recover_locked();
   void reclaim_all();
   void teardown_queues();
 
@@ -143,7 +151,7 @@ class VirtioNet {
   uint64_t features_ = 0;
   uint32_t hdr_size_ = 12;
   uint32_t rx_buffer_min_ = 0;
-  bool rx_split_header_ = false;  // legacy without ANY_LAYOUT: header in its own descriptor
+  bool split_header_ = false;  // legacy without ANY_LAYOUT: header in its own descriptor
   bool link_up_ = false;
   bool mac_from_device_ = false;
   uint8_t mac_[6] = {};

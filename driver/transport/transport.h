@@ -32,6 +32,10 @@ enum class RingLayout : uint8_t {
   kSeparate,          // three independent addresses
 };
 
+// Bits of the interrupt status (PCI ISR, 4.1.4.5; MMIO InterruptStatus, 4.2.2).
+inline constexpr uint8_t kInterruptQueue = 1;
+inline constexpr uint8_t kInterruptConfig = 2;
+
 struct QueueAddresses {
   uint64_t desc = 0;
   uint64_t driver = 0;  // available ring
@@ -65,14 +69,26 @@ class Transport {
   // Reads (and thereby clears) the ISR status byte.
   virtual uint8_t read_isr() = 0;
 
-  // Device-specific configuration. Reads outside the window return false.
-  // config_read_bytes() makes multi-byte reads consistent: on modern devices
-  // it retries while config_generation changes, at most kConfigRetries times.
+  // Device-specific configuration. A read outside the window, misaligned,
+  // or of a width other than 1, 2 or 4 returns false. Fields are read with
+  // their natural width (4.1.3.1).
   virtual bool config_read(uint32_t offset, uint8_t width, uint32_t* value) = 0;
   virtual uint32_t config_generation() = 0;
   virtual uint32_t config_window_size() const = 0;
+
+  // Runs read_fields() until config_generation reads the same before and
+  // after it (2.4.1, 4.1.4.3.1), at most kConfigRetries times. Returns false
+  // when read_fields() failed or the generation never settled.
   static constexpr int kConfigRetries = 8;
-  bool config_read_bytes(uint32_t offset, void* dst, uint32_t len);
+  template <typename F>
+  bool read_config_consistently(F&& read_fields) {
+    for (int attempt = 0; attempt < kConfigRetries; ++attempt) {
+      uint32_t before = config_generation();
+      if (!read_fields()) return false;
+      if (config_generation() == before) return true;
+    }
+    return false;
+  }
 
  protected:
   Transport() = default;

@@ -1,1 +1,212 @@
-// in progress
+#include "driver/virtqueue/split_queue.h"
+
+namespace vnet {
+
+namespace {
+
+inline void store_le16(uint8_t* p, uint16_t v) {
+  // A single 16-bit store: the device must never see a torn index.
+  *reinterpret_cast<volatile uint16_t*>(p) = v;
+}
+
+}  // namespace
+
+const char* queue_fault_name(QueueFault f) {
+  switch (f) {
+    case QueueFault::kNone:
+      return "none";
+    case QueueFault::kUsedIdxJump:
+      return "used index moved past the chains in flight";
+    case QueueFault::kUsedIdRange:
+      return "used id out of range";
+    case QueueFault::kUsedIdStale:
+      return "used id not an in-flight head";
+  }
+  return "?";
+}
+
+bool SplitQueue::allocate(Platform& platform, uint16_t index, uint16_t size, RingLayout layout) {
+  if (!spec::is_power_of_two(size) || size > kMaxSize) return false;
+  platform_ = &platform;
+  index_ = index;
+  size_ = size;
+  size_t total;
+  if (layout == RingLayout::kLegacyContiguous) {
+    avail_offset_ = spec::desc_bytes(size);
+    used_offset_ = spec::legacy_used_offset(size);
+    total = spec::legacy_ring_bytes(size);
+  } else {
+    // One allocation for the three parts: desc (align 16), avail (align 2),
+    // used (align 4) -- 2.7, alignment table.
+    avail_offset_ = spec::desc_bytes(size);
+    used_offset_ = spec::align_up(avail_offset_ + spec::avail_bytes(size), 4);
+    total = used_offset_ + spec::used_bytes(size);
+  }
+  if (!platform.dma_alloc(total, spec::kLegacyQueueAlign, &ring_)) {
+    ring_ = DmaRegion{};
+    return false;
+  }
+  reinitialise();
+  return true;
+}
+
+void SplitQueue::release() {
+  if (ring_.cpu != nullptr) platform_->dma_free(ring_);
+  ring_ = DmaRegion{};
+  size_ = 0;
+  free_count_ = 0;
+  in_flight_ = 0;
+}
+
+QueueAddresses SplitQueue::addresses() const {
+  return QueueAddresses{ring_.device_addr, ring_.device_addr + avail_offset_,
+                        ring_.device_addr + used_offset_};
+}
+
+void SplitQueue::reinitialise() {
+  __builtin_memset(ring_.cpu, 0, ring_.size);
+  for (uint16_t i = 0; i < size_; ++i) {
+    shadow_[i] = DescShadow{0, 0, 0, static_cast<uint16_t>(i + 1)};
+    heads_[i] = HeadState{nullptr, 0, 0, false};
+  }
+  free_head_ = 0;
+  free_count_ = size_;
+  in_flight_ = 0;
+  avail_idx_ = 0;
+  last_used_ = 0;
+  avail_flags_ = 0;
+  fault_ = QueueFault::kNone;
+}
+
+spec::VringDesc* SplitQueue::desc_table() const { return static_cast<spec::VringDesc*>(ring_.cpu); }
+uint8_t* SplitQueue::avail() const { return static_cast<uint8_t*>(ring_.cpu) + avail_offset_; }
+const volatile uint8_t* SplitQueue::used() const {
+  return static_cast<const volatile uint8_t*>(ring_.cpu) + used_offset_;
+}
+
+void SplitQueue::set_fault(QueueFault f) {
+  if (fault_ == QueueFault::kNone) fault_ = f;
+}
+
+bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie) {
+  if (n == 0 || n > kMaxChainSegments || !can_add(n)) return false;
+  PublishedChain announce;
+  announce.queue = index_;
+  announce.avail_idx = avail_idx_;
+  announce.num_segments = n;
+  const uint16_t head = free_head_;
+  announce.head = head;
+  uint32_t writable = 0;
+  uint16_t d = head;
+  spec::VringDesc* table = desc_table();
+  for (uint16_t i = 0; i < n; ++i) {
+    const Segment& s = segments[i];
+    DescShadow& sh = shadow_[d];
+    // The free list is linked through shadow.next, so a chain taken from its
+    // front is already linked; only flags and the buffer change.
+    sh.addr = s.addr;
+    sh.len = s.len;
+    sh.flags = static_cast<uint16_t>((i + 1 < n ? spec::kDescFlagNext : 0) |
+                                     (s.device_writable ? spec::kDescFlagWrite : 0));
+    if (s.device_writable) writable += s.len;
+    table[d].addr.set(sh.addr);
+    table[d].len.set(sh.len);
+    table[d].flags.set(sh.flags);
+    table[d].next.set(i + 1 < n ? sh.next : 0);
+    announce.segments[i] = ChainSegment{d, s.len, s.device_writable, s.cpu};
+    d = sh.next;
+  }
+  free_head_ = d;
+  free_count_ = static_cast<uint16_t>(free_count_ - n);
+  heads_[head] = HeadState{cookie, writable, n, true};
+  ++in_flight_;
+  platform_->published(announce);
+  store_le16(avail() + spec::kAvailRingOffset + 2 * (avail_idx_ & (size_ - 1)), head);
+  ++avail_idx_;
+  return true;
+}
+
+void SplitQueue::publish() {
+  // 2.7.13.2: descriptors and ring entries before the index update.
+  platform_->barrier(Barrier::kWrite);
+  store_le16(avail() + spec::kAvailIdxOffset, avail_idx_);
+}
+
+bool SplitQueue::kick_needed() {
+  // 2.7.13.3 / 2.7.7: the index store must be visible before the flags load.
+  platform_->barrier(Barrier::kFull);
+  uint16_t flags;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedFlags, 0, false}, used() + spec::kUsedFlagsOffset,
+                   &flags, sizeof(flags));
+  return (flags & spec::kUsedFlagNoNotify) == 0;
+}
+
+void SplitQueue::set_interrupts(bool enabled) {
+  avail_flags_ = enabled ? 0 : spec::kAvailFlagNoInterrupt;
+  store_le16(avail() + spec::kAvailFlagsOffset, avail_flags_);
+  if (enabled) platform_->barrier(Barrier::kFull);
+}
+
+bool SplitQueue::has_pending() {
+  if (broken() || size_ == 0) return false;
+  uint16_t idx;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, true}, used() + spec::kUsedIdxOffset,
+                   &idx, sizeof(idx));
+  return idx != last_used_;
+}
+
+uint16_t SplitQueue::harvest(Completion* out, uint16_t max) {
+  if (broken() || size_ == 0 || in_flight_ == 0) return 0;
+  uint16_t used_idx;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, false}, used() + spec::kUsedIdxOffset,
+                   &used_idx, sizeof(used_idx));
+  // Entries must not be read before the index that covers them (2.7.13).
+  platform_->barrier(Barrier::kRead);
+  const uint16_t distance = static_cast<uint16_t>(used_idx - last_used_);
+  if (distance > in_flight_) {
+    // More completions than chains outstanding: the index cannot be trusted
+    // (this also bounds it by the ring size, since in_flight_ <= size_).
+    set_fault(QueueFault::kUsedIdxJump);
+    return 0;
+  }
+  const uint16_t n = distance < max ? distance : max;
+  uint16_t done = 0;
+  for (; done < n; ++done) {
+    const uint16_t slot = static_cast<uint16_t>(last_used_ & (size_ - 1));
+    spec::VringUsedElem elem;
+    platform_->fetch(DeviceMemRef{index_, MemPart::kUsedElem, slot, false},
+                     used() + spec::used_elem_offset(slot), &elem, sizeof(elem));
+    const uint32_t id = elem.id.get();
+    const uint32_t len = elem.len.get();
+    if (id >= size_) {
+      set_fault(QueueFault::kUsedIdRange);
+      break;
+    }
+    HeadState& h = heads_[id];
+    if (!h.in_flight) {
+      set_fault(QueueFault::kUsedIdStale);
+      break;
+    }
+    Completion& c = out[done];
+    c.cookie = h.cookie;
+    c.head = static_cast<uint16_t>(id);
+    c.len = len;
+    c.writable = h.writable;
+    c.len_over = len > h.writable;
+    if (c.len_over) ++len_over_;
+    // Return the chain to the free list, walking the private shadow only.
+    uint16_t last = static_cast<uint16_t>(id);
+    for (uint16_t i = 1; i < h.ndescs; ++i) last = shadow_[last].next;
+    shadow_[last].next = free_head_;
+    free_head_ = static_cast<uint16_t>(id);
+    free_count_ = static_cast<uint16_t>(free_count_ + h.ndescs);
+    h.in_flight = false;
+    h.cookie = nullptr;
+    --in_flight_;
+    ++last_used_;
+    platform_->completed(index_, c.head, len);
+  }
+  return done;
+}
+
+}  // namespace vnet

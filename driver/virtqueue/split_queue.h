@@ -80,6 +80,9 @@ class SplitQueue {
   void publish();
   bool kick_needed();
   void set_interrupts(bool enabled);
+  // Re-reads used.idx (a deliberate re-check, e.g. after re-enabling
+  // interrupts) and says whether completions are waiting.
+  bool has_pending();
 
   // Harvest side: up to max completions; stops at the first fault.
   uint16_t harvest(Completion* out, uint16_t max);

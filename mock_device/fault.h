@@ -1,0 +1,85 @@
+// Deliberate device misbehaviour: what a lying or broken virtio-net device
+// does, so that tests, scenarios and fuzzers can check that the driver
+// survives it (DESIGN.md, "The device boundary").
+//
+// A Fault is armed on a MockDevice (MockDevice::arm). Two families:
+//
+//  * Event faults fire on device events and then disarm:
+//      used-ring faults on each used entry the device publishes on the
+//      fault's queue (kUsed*), rx-header faults on each frame injected
+//      (kRx*). `skip` lets that many eligible events pass untouched first;
+//      `count` says how many events are corrupted (0: all of them).
+//  * State faults change what the device reports from the moment they are
+//      armed until the device object is reconfigured: queue sizes, config
+//      space values, capability geometry. skip/count do not apply.
+//
+//   kind                 family  effect (value)
+//   used_id_out_of_range event   used.id = queue size + value
+//   used_id_not_in_flight event  used.id = a descriptor that is no
+//                                outstanding head (falls back to completing
+//                                the chain twice when every id is outstanding)
+//   used_double_complete event   the chain is published twice
+//   used_len_over        event   used.len = posted writable bytes + max(value, 1)
+//   used_len_short       event   used.len = value (below the net header)
+//   used_idx_jump        event   used.idx advances by queue size + 1 extra
+//   rx_num_buffers       event   rx header num_buffers = value
+//   rx_gso_type          event   rx header gso_type = value
+//   rx_flags             event   rx header flags = value
+//   queue_size           state   queue_size reads of queue (all: -1) = value
+//   config_mtu           state   config mtu = value
+//   config_mac_multicast state   config mac = 01:00:5e:00:00:01
+//   config_mac_zero      state   config mac = 00:00:00:00:00:00
+//   config_max_pairs     state   config max_virtqueue_pairs = value
+//   config_status        state   config status = value (e.g. undefined bits)
+//   cap_outside_bar      state   capability of cfg_type value (default
+//                                COMMON) extends past the end of its BAR
+//   cap_missing_bar      state   capability of cfg_type value names BAR 2,
+//                                which does not exist
+//
+// For anything else, MockDevice::set_used_hook() lets a test rewrite every
+// used entry (id, len) and the used index before it is published.
+#pragma once
+
+#include <stdint.h>
+
+#include <string_view>
+
+namespace vnet::mock {
+
+enum class FaultKind : uint8_t {
+  kUsedIdOutOfRange,
+  kUsedIdNotInFlight,
+  kUsedDoubleComplete,
+  kUsedLenOver,
+  kUsedLenShort,
+  kUsedIdxJump,
+  kRxNumBuffers,
+  kRxGsoType,
+  kRxFlags,
+  kQueueSize,
+  kConfigMtu,
+  kConfigMacMulticast,
+  kConfigMacZero,
+  kConfigMaxPairs,
+  kConfigStatus,
+  kCapOutsideBar,
+  kCapMissingBar,
+};
+
+struct Fault {
+  FaultKind kind = FaultKind::kUsedIdOutOfRange;
+  int32_t queue = -1;   // -1: any queue
+  uint32_t skip = 0;    // eligible events to let pass first
+  uint32_t count = 1;   // events to corrupt; 0 = every one
+  uint64_t value = 0;   // meaning per kind (see the table above)
+};
+
+// Scenario names ("used_id_out_of_range", ...).
+const char* fault_kind_name(FaultKind kind);
+bool parse_fault_kind(std::string_view name, FaultKind* out);
+// True for the state family (applied at arm time, persistent).
+bool is_state_fault(FaultKind kind);
+// True for the used-ring family.
+bool is_used_fault(FaultKind kind);
+
+}  // namespace vnet::mock

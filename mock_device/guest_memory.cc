@@ -1,0 +1,79 @@
+#include "mock_device/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+namespace vnet::mock {
+
+GuestMemory::GuestMemory(size_t size, uint64_t base) : base_(base) {
+  if (base == 0 || base % kPageSize != 0)
+    throw std::invalid_argument("guest memory base must be nonzero and page aligned");
+  if (size == 0) throw std::invalid_argument("guest memory size must be nonzero");
+  size_ = (size + kPageSize - 1) & ~(kPageSize - 1);
+  void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  host_ = static_cast<uint8_t*>(p);
+  free_.emplace(0, size_);
+}
+
+GuestMemory::~GuestMemory() { munmap(host_, size_); }
+
+bool GuestMemory::allocate(size_t size, size_t align, Allocation* out) {
+  if (size == 0 || align == 0 || (align & (align - 1)) != 0) return false;
+  if (align < 16) align = 16;
+  size = (size + 15) & ~size_t{15};
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    const size_t start = it->first;
+    const size_t len = it->second;
+    // Alignment is of the device address; base_ is page aligned, so offsets
+    // aligned to <= a page are too. Larger alignments are taken relative to 0.
+    const uint64_t dev = base_ + start;
+    const uint64_t aligned = (dev + align - 1) & ~uint64_t(align - 1);
+    const size_t pad = size_t(aligned - dev);
+    if (pad > len || size > len - pad) continue;
+    free_.erase(it);
+    if (pad) free_.emplace(start, pad);
+    const size_t tail = len - pad - size;
+    if (tail) free_.emplace(start + pad + size, tail);
+    const size_t off = start + pad;
+    live_.emplace(off, size);
+    in_use_ += size;
+    std::memset(host_ + off, 0, size);
+    *out = Allocation{host_ + off, base_ + off, size};
+    return true;
+  }
+  return false;
+}
+
+bool GuestMemory::free(uint64_t device_addr) {
+  const uint64_t off64 = device_addr - base_;
+  auto it = off64 < size_ ? live_.find(size_t(off64)) : live_.end();
+  if (it == live_.end()) {
+    ++bad_frees_;
+    return false;
+  }
+  size_t off = it->first;
+  size_t len = it->second;
+  live_.erase(it);
+  in_use_ -= len;
+  // Coalesce with the neighbours.
+  auto next = free_.lower_bound(off);
+  if (next != free_.end() && off + len == next->first) {
+    len += next->second;
+    next = free_.erase(next);
+  }
+  if (next != free_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == off) {
+      prev->second += len;
+      return true;
+    }
+  }
+  free_.emplace(off, len);
+  return true;
+}
+
+}  // namespace vnet::mock

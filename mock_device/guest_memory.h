@@ -1,0 +1,94 @@
+// GuestMemory: the simulated guest-physical memory the mock device works in.
+//
+//   device address   base_                                  base_ + size_
+//                    |<------------------ arena ------------------>|
+//   host pointer     host_                                  host_ + size_
+//
+// Everything the driver shares with the device (rings, packet buffers,
+// headers) must be allocated here: dma_alloc() of the mock platform and the
+// mock buffer pool both draw from this arena. Device addresses start at a
+// nonzero base (0x4000'0000 by default), so a driver that hands the device a
+// CPU pointer instead of a device address is caught: translate() of such a
+// pointer fails, and the device records a conformance violation instead of
+// touching memory outside the arena. The device never dereferences anything
+// it did not obtain from translate().
+//
+// translate(addr, len) is the device's only way into guest memory: one
+// subtraction and two compares, cheap enough for the per-frame path.
+//
+// The allocator is a first-fit free list (allocation is not on the hot path).
+// Memory comes from an anonymous mapping, so a large arena costs nothing
+// until it is touched, and it reads as zero.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <map>
+
+namespace vnet::mock {
+
+class GuestMemory {
+ public:
+  static constexpr uint64_t kDefaultBase = 0x4000'0000;
+  static constexpr size_t kDefaultSize = size_t{64} << 20;
+  static constexpr size_t kPageSize = 4096;
+
+  struct Allocation {
+    uint8_t* host = nullptr;
+    uint64_t device_addr = 0;
+    size_t size = 0;
+  };
+
+  // size is rounded up to a whole page; base must be page aligned and nonzero.
+  explicit GuestMemory(size_t size = kDefaultSize, uint64_t base = kDefaultBase);
+  ~GuestMemory();
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  uint64_t base() const { return base_; }
+  size_t size() const { return size_; }
+
+  // Host view of [addr, addr + len), or nullptr when any byte of it lies
+  // outside the arena.
+  uint8_t* translate(uint64_t addr, uint64_t len) {
+    const uint64_t off = addr - base_;
+    if (off > size_ || len > size_ - off) return nullptr;
+    return host_ + off;
+  }
+  const uint8_t* translate(uint64_t addr, uint64_t len) const {
+    return const_cast<GuestMemory*>(this)->translate(addr, len);
+  }
+  // True when [p, p + len) is inside the arena.
+  bool contains(const void* p, size_t len) const {
+    const uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(host_);
+    return off <= size_ && len <= size_ - off;
+  }
+  // Device address of a host pointer inside the arena (0 when outside).
+  uint64_t device_addr(const void* p) const {
+    return contains(p, 0) ? base_ + (static_cast<const uint8_t*>(p) - host_) : 0;
+  }
+
+  // Allocates size bytes aligned to align (a power of two; at least 16) and
+  // zeroes them. Returns false when the arena has no such hole.
+  bool allocate(size_t size, size_t align, Allocation* out);
+  // Frees an allocation by its device address. Returns false (and changes
+  // nothing) when addr is not the start of a live allocation: a double free
+  // or a foreign address.
+  bool free(uint64_t device_addr);
+
+  size_t bytes_in_use() const { return in_use_; }
+  size_t live_allocations() const { return live_.size(); }
+  uint64_t bad_frees() const { return bad_frees_; }
+
+ private:
+  uint8_t* host_ = nullptr;
+  uint64_t base_ = 0;
+  size_t size_ = 0;
+  size_t in_use_ = 0;
+  uint64_t bad_frees_ = 0;
+  std::map<size_t, size_t> free_;  // offset -> length, coalesced
+  std::map<size_t, size_t> live_;  // offset -> length
+};
+
+}  // namespace vnet::mock
