@@ -74,6 +74,8 @@ uint64_t VirtioNet::supported_features(bool legacy) {
 
 AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPool& pool,
                               const NetOptions& options) {
+  // Attaching again first gives every buffer of the previous attachment back.
+  if (state_ == NetState::kRunning || state_ == NetState::kBroken) stop();
   platform_ = &platform;
   transport_ = &transport;
   pool_ = &pool;

@@ -1,0 +1,109 @@
+// The guest's network responder: the smallest IPv4 host that proves a
+// driver moves frames both ways, byte for byte.
+//
+//   Ethernet ---- ARP request for our address      -> ARP reply
+//            \--- IPv4 -- ICMP echo request        -> echo reply
+//                     \-- UDP dst port 7 (echo)    -> same payload back
+//                     \-- UDP dst port 7070        -> control request
+//                                                     (the caller answers)
+//
+// Addressing is QEMU user networking's default: the guest is 10.0.2.15/24;
+// replies go back to the sender's MAC and IP, so no ARP table is needed.
+//
+// Frames are untrusted input: every length and field is checked before
+// use (Ethernet, ARP geometry, IPv4 version, IHL, total length, header
+// checksum, fragments, ICMP and UDP lengths and checksums). What fails a
+// check is counted as malformed and dropped; what is valid but not for us
+// is counted as ignored. handle() never reads outside [frame, frame+len)
+// and never writes outside [out, out+out_cap).
+//
+// The responder is freestanding and allocation-free; the host unit tests
+// (tests/qemu/responder_test.cc) run the same code against hostile frames.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace guest::net {
+
+#define VNET_RESPONDER_COUNTERS(X)                                        \
+  X(frames_in)                                                            \
+  X(malformed)         /* failed a length, version or field check */     \
+  X(bad_checksum)      /* IPv4, ICMP or UDP checksum wrong (malformed) */ \
+  X(ignored)           /* valid, but not addressed to a service here */  \
+  X(fragments)         /* IPv4 fragments (ignored) */                    \
+  X(arp_replies)                                                          \
+  X(icmp_echo_replies)                                                    \
+  X(udp_echo_replies)                                                     \
+  X(control_requests)                                                     \
+  X(reply_too_big)     /* the reply did not fit the tx buffer */
+
+struct ResponderCounters {
+#define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
+  VNET_RESPONDER_COUNTERS(VNET_DECLARE_COUNTER)
+#undef VNET_DECLARE_COUNTER
+  template <typename F>
+  void for_each(F&& f) const {
+#define VNET_VISIT_COUNTER(name) f(#name, name);
+    VNET_RESPONDER_COUNTERS(VNET_VISIT_COUNTER)
+#undef VNET_VISIT_COUNTER
+  }
+};
+
+enum class Verdict : uint8_t {
+  kDrop,     // nothing to send (counted)
+  kReply,    // out[0 .. *out_len) is the reply frame
+  kControl,  // a control request; answer with build_udp_reply()
+};
+
+struct ControlRequest {
+  const uint8_t* payload = nullptr;  // inside the received frame
+  uint32_t len = 0;
+};
+
+inline constexpr uint32_t kEthHeader = 14;
+inline constexpr uint32_t kIpv4Header = 20;
+inline constexpr uint32_t kUdpHeader = 8;
+
+class Responder {
+ public:
+  static constexpr uint16_t kEchoPort = 7;
+  static constexpr uint16_t kControlPort = 7070;
+  static constexpr uint32_t kDefaultIp = 0x0a00020f;  // 10.0.2.15
+
+  Responder(const uint8_t mac[6], uint32_t ip);
+
+  Verdict handle(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
+                 uint32_t* out_len, ControlRequest* control);
+
+  // A UDP reply to request (a frame handle() classified as kControl or a
+  // UDP echo), carrying payload. Returns the frame length, 0 if it does
+  // not fit.
+  uint32_t build_udp_reply(const uint8_t* request, const uint8_t* payload, uint32_t payload_len,
+                           uint8_t* out, uint32_t out_cap);
+  // Gratuitous ARP announcing our address (so the gateway learns our MAC).
+  uint32_t build_gratuitous_arp(uint8_t* out, uint32_t out_cap);
+
+  const ResponderCounters& counters() const { return counters_; }
+  uint32_t ip() const { return ip_; }
+
+  // RFC 1071 ones'-complement sum, folded, not inverted.
+  static uint32_t checksum_add(uint32_t sum, const uint8_t* data, uint32_t len);
+  static uint16_t checksum_fold(uint32_t sum);
+
+ private:
+  Verdict handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
+                     uint32_t* out_len);
+  Verdict handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
+                      uint32_t* out_len, ControlRequest* control);
+  Verdict malformed();
+  uint32_t write_ipv4(uint8_t* out, const uint8_t* request, uint8_t protocol,
+                      uint32_t payload_len);
+
+  uint8_t mac_[6];
+  uint32_t ip_;
+  uint16_t ip_id_ = 1;
+  ResponderCounters counters_{};
+};
+
+}  // namespace guest::net

@@ -1,0 +1,114 @@
+#include "guest/runner/echo_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace vnetqemu {
+namespace {
+
+constexpr uint32_t kLoopback = INADDR_LOOPBACK;  // 127.0.0.1, the only address used
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(kLoopback);
+  return a;
+}
+
+uint64_t splitmix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+UdpPort::~UdpPort() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool UdpPort::open(uint16_t remote_port, std::string* error) {
+  fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return false;
+  }
+  int buf = 1 << 20;
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  sockaddr_in local = loopback(0);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+    *error = std::string("bind 127.0.0.1: ") + strerror(errno);
+    return false;
+  }
+  sockaddr_in remote = loopback(remote_port);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0) {
+    *error = std::string("connect 127.0.0.1: ") + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool UdpPort::send(const void* data, size_t len) {
+  for (;;) {
+    ssize_t n = ::send(fd_, data, len, 0);
+    if (n == static_cast<ssize_t>(len)) return true;
+    if (n < 0 && errno == EINTR) continue;
+    // ECONNREFUSED: an ICMP error from an earlier datagram; try once more.
+    if (n < 0 && errno == ECONNREFUSED) continue;
+    return false;
+  }
+}
+
+bool UdpPort::receive(std::vector<uint8_t>* out) {
+  out->resize(65536);
+  for (;;) {
+    ssize_t n = recv(fd_, out->data(), out->size(), 0);
+    if (n >= 0) {
+      out->resize(static_cast<size_t>(n));
+      return true;
+    }
+    if (errno == EINTR || errno == ECONNREFUSED) continue;
+    out->clear();
+    return false;
+  }
+}
+
+uint16_t pick_free_udp_port() {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof(a);
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+uint32_t EchoPlan::size_of(uint64_t i) const {
+  // The first two datagrams are the extremes; the rest are spread over the
+  // whole range.
+  if (i == 0) return min_size;
+  if (i == 1) return max_size;
+  uint32_t span = max_size - min_size + 1;
+  return min_size + static_cast<uint32_t>(splitmix(seed * 0x100000001b3ull + i) % span);
+}
+
+void EchoPlan::fill(uint64_t i, std::vector<uint8_t>* out) const {
+  out->resize(size_of(i));
+  uint64_t state = splitmix(seed ^ (i << 20) ^ 0x5eed);
+  for (size_t k = 0; k < out->size(); ++k) {
+    if (k % 8 == 0) state = splitmix(state);
+    (*out)[k] = static_cast<uint8_t>(state >> (8 * (k % 8)));
+  }
+}
+
+}  // namespace vnetqemu

@@ -1,0 +1,790 @@
+// vnet-qemu: boot vnet-guest.elf under qemu-system-x86_64 (TCG) and prove
+// the driver on QEMU's real virtio-net device with UDP echoes.
+//
+//   vnet-qemu                                 QEMU (user networking, restrict=on)
+//   ---------                                 -----------------------------------
+//   start QEMU -------------------------------> guest boots, attaches the driver
+//   wait for "vnet-guest: ready ..."  <-------- COM1 console (stdout pipe)
+//   check features against the driver's table
+//   datagram i (size/bytes from seed, i)
+//     127.0.0.1:ephemeral -> 127.0.0.1:ECHO --> hostfwd -> 10.0.2.15:7 -> echo
+//     compare byte for byte  <------------------ reply through slirp
+//   "counters" -> 127.0.0.1:CTL ------------> hostfwd -> 10.0.2.15:7070
+//   "exit"     -> guest prints counters, writes isa-debug-exit: status 33
+//
+// Expected-failure runs (--expect attach-failure|probe-failure|no-device)
+// check that the guest refuses the device with the right exit status.
+//
+// Exit status: 0 success, 1 failure (echo, boot, expectation), 2 usage.
+// Every path, signals included, leaves no QEMU behind (qemu_process.h).
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "driver/net/virtio_net.h"
+#include "driver/spec/virtio_constants.h"
+#include "guest/runner/echo_client.h"
+#include "guest/runner/qemu_process.h"
+
+namespace vnetqemu {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr uint32_t kMaxUdpPayload = 1472;  // 1500-byte IPv4 MTU of QEMU user networking
+constexpr uint16_t kGuestEchoPort = 7;
+constexpr uint16_t kGuestControlPort = 7070;
+constexpr int kPortAttempts = 3;
+
+// Guest exit values (guest/kernel/exit.h) and QEMU's status for them.
+constexpr int kGuestOk = 0x10, kGuestAttachFailed = 0x11, kGuestNoDevice = 0x12,
+              kGuestProbeFailed = 0x13;
+constexpr int qemu_status(int guest_value) { return (guest_value << 1) | 1; }
+
+enum class Expect { kEcho, kAttachFailure, kProbeFailure, kNoDevice };
+
+struct Options {
+  std::string qemu = "qemu-system-x86_64";
+  std::string kernel;
+  std::string machine = "q35";
+  std::string transport = "transitional";
+  std::vector<std::string> device_props;
+  std::vector<std::string> guest_args;
+  uint32_t memory_mib = 128;
+  uint64_t count = 1000;
+  uint32_t min_size = 1;
+  uint32_t max_size = kMaxUdpPayload;
+  uint64_t seed = 1;
+  double boot_timeout_s = 30;
+  double echo_timeout_s = 2;
+  uint32_t retries = 2;
+  double total_timeout_s = 600;
+  std::string expect = "echo";
+  std::vector<std::string> require_counters;
+  bool counter_check = true;
+  bool exit_device = true;
+  std::string trace_serial;
+  std::string json_path;
+  bool show_console = false;
+  bool verbose = false;
+  bool quiet = false;
+};
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+std::string dirname_of_self() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string hex(uint64_t v) {
+  char b[32];
+  snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+std::string feature_names(uint64_t set) {
+  std::string out;
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    if (!(set & (uint64_t{1} << bit))) continue;
+    if (!out.empty()) out += ' ';
+    const char* name = vnet::spec::feature_name(bit);
+    out += name != nullptr ? name : "bit" + std::to_string(bit);
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+std::map<std::string, std::string> parse_fields(const std::string& line) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(line);
+  std::string token;
+  while (in >> token) {
+    size_t eq = token.find('=');
+    if (eq != std::string::npos) out[token.substr(0, eq)] = token.substr(eq + 1);
+  }
+  return out;
+}
+
+uint64_t parse_u64(const std::string& s) {
+  try {
+    return std::stoull(s, nullptr, 0);
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::map<std::string, uint64_t> parse_counters(const std::string& text) {
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = parse_u64(line.substr(eq + 1));
+  }
+  return out;
+}
+
+// Device properties a user passes: key=value, comma-separated lists allowed.
+// The NIC's backend is not theirs to change.
+bool split_props(const std::vector<std::string>& in, std::vector<std::pair<std::string, std::string>>* out,
+                 std::string* error) {
+  for (const std::string& item : in) {
+    std::istringstream s(item);
+    std::string kv;
+    while (std::getline(s, kv, ',')) {
+      if (kv.empty()) continue;
+      size_t eq = kv.find('=');
+      if (eq == 0 || eq == std::string::npos) {
+        *error = "device property '" + kv + "' is not key=value";
+        return false;
+      }
+      std::string key = kv.substr(0, eq);
+      for (char c : key) {
+        if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+          *error = "device property name '" + key + "' is invalid";
+          return false;
+        }
+      }
+      if (key == "netdev" || key == "id" || key == "bus" || key == "addr") {
+        *error = "device property '" + key + "' is set by vnet-qemu";
+        return false;
+      }
+      out->emplace_back(key, kv.substr(eq + 1));
+    }
+  }
+  return true;
+}
+
+// Feature bits a device property switches off when set to "off"/"false".
+std::optional<unsigned> feature_of_prop(const std::string& key) {
+  static const std::map<std::string, unsigned> kMap = {
+      {"csum", 0},         {"guest_csum", 1},  {"mrg_rxbuf", 15},      {"status", 16},
+      {"ctrl_vq", 17},     {"ctrl_rx", 18},    {"ctrl_vlan", 19},      {"mq", 22},
+      {"any_layout", 27},  {"indirect_desc", 28}, {"event_idx", 29},   {"guest_announce", 21},
+      {"host_tso4", 11},   {"host_tso6", 12},  {"guest_tso4", 7},      {"guest_tso6", 8},
+      {"host_ufo", 14},    {"guest_ufo", 10},  {"notify_on_empty", 24}};
+  auto it = kMap.find(key);
+  if (it == kMap.end()) return std::nullopt;
+  return it->second;
+}
+
+bool is_off(const std::string& v) { return v == "off" || v == "false" || v == "no"; }
+
+struct RttStats {
+  std::vector<double> ms;
+  double pct(double p) const {
+    if (ms.empty()) return 0;
+    std::vector<double> s = ms;
+    std::sort(s.begin(), s.end());
+    size_t i = static_cast<size_t>(std::ceil(p / 100.0 * s.size()));
+    return s[i == 0 ? 0 : std::min(i - 1, s.size() - 1)];
+  }
+  double mean() const {
+    double t = 0;
+    for (double v : ms) t += v;
+    return ms.empty() ? 0 : t / ms.size();
+  }
+};
+
+class Runner {
+ public:
+  explicit Runner(const Options& o) : o_(o) {}
+  int run();
+
+ private:
+  bool boot();
+  int check_expected_failure();
+  bool check_ready_line();
+  bool echo_all();
+  bool control(const std::string& command, std::string* reply);
+  bool check_counters();
+  bool shutdown_guest();
+  void fail(const std::string& why);
+  void dump_diagnostics();
+  void progress(uint64_t done, bool final);
+  std::vector<std::string> qemu_argv() const;
+  void write_json(int rc);
+
+  const Options& o_;
+  Expect expect_ = Expect::kEcho;
+  std::vector<std::pair<std::string, std::string>> props_;
+  QemuProcess qemu_;
+  uint16_t echo_port_ = 0;
+  uint16_t control_port_ = 0;
+  double t_start_ = 0;
+  double boot_s_ = 0;
+  double first_echo_s_ = -1;
+  double echo_s_ = 0;
+  std::string ready_line_;
+  std::map<std::string, std::string> ready_;
+  uint64_t echoed_ = 0;
+  uint64_t resent_ = 0;
+  uint64_t stale_ = 0;
+  uint64_t bytes_ = 0;
+  RttStats rtt_;
+  std::map<std::string, uint64_t> counters_;
+  std::vector<std::string> failures_;
+  double last_progress_ = 0;
+
+ public:
+  bool parse_options(std::string* error);
+};
+
+bool Runner::parse_options(std::string* error) {
+  if (o_.expect == "echo") expect_ = Expect::kEcho;
+  else if (o_.expect == "attach-failure") expect_ = Expect::kAttachFailure;
+  else if (o_.expect == "probe-failure") expect_ = Expect::kProbeFailure;
+  else if (o_.expect == "no-device") expect_ = Expect::kNoDevice;
+  else {
+    *error = "--expect must be echo, attach-failure, probe-failure or no-device";
+    return false;
+  }
+  if (o_.min_size < 1 || o_.max_size > kMaxUdpPayload || o_.min_size > o_.max_size) {
+    *error = "sizes must satisfy 1 <= --min-size <= --max-size <= 1472";
+    return false;
+  }
+  if (!split_props(o_.device_props, &props_, error)) return false;
+  for (const std::string& a : o_.guest_args) {
+    if (a.find_first_of(" ,\"") != std::string::npos || a.find('=') == std::string::npos) {
+      *error = "guest argument '" + a + "' must be key=value without spaces or commas";
+      return false;
+    }
+  }
+  if (access(o_.kernel.c_str(), R_OK) != 0) {
+    *error = "guest image '" + o_.kernel + "' is not readable";
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> Runner::qemu_argv() const {
+  std::vector<std::string> a = {o_.qemu,
+                                "-M", o_.machine,
+                                "-accel", "tcg",
+                                "-m", std::to_string(o_.memory_mib),
+                                "-nodefaults", "-no-user-config",
+                                "-display", "none",
+                                "-no-reboot",
+                                "-chardev", "stdio,id=con0,signal=off",
+                                "-serial", "chardev:con0"};
+  if (!o_.trace_serial.empty()) {
+    a.push_back("-serial");
+    a.push_back("file:" + o_.trace_serial);
+  }
+  if (o_.exit_device) {
+    a.push_back("-device");
+    a.push_back("isa-debug-exit,iobase=0xf4,iosize=0x04");
+  }
+  a.push_back("-kernel");
+  a.push_back(o_.kernel);
+  if (!o_.guest_args.empty()) {
+    std::string append;
+    for (const std::string& g : o_.guest_args) append += (append.empty() ? "" : " ") + g;
+    a.push_back("-append");
+    a.push_back(append);
+  }
+  // User networking: restricted (no route out), forwards on 127.0.0.1 only.
+  a.push_back("-netdev");
+  a.push_back("user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:" + std::to_string(echo_port_) +
+              "-:" + std::to_string(kGuestEchoPort) + ",hostfwd=udp:127.0.0.1:" +
+              std::to_string(control_port_) + "-:" + std::to_string(kGuestControlPort));
+  std::string dev = "virtio-net-pci,netdev=n0,romfile=";
+  if (o_.transport == "legacy") dev += ",disable-modern=on,disable-legacy=off";
+  else if (o_.transport == "modern") dev += ",disable-legacy=on,disable-modern=off";
+  for (const auto& [k, v] : props_) dev += "," + k + "=" + v;
+  a.push_back("-device");
+  a.push_back(dev);
+  return a;
+}
+
+void Runner::fail(const std::string& why) {
+  failures_.push_back(why);
+  fprintf(stderr, "vnet-qemu: FAIL: %s\n", why.c_str());
+}
+
+void Runner::dump_diagnostics() {
+  fprintf(stderr, "---- guest console ----\n%s", qemu_.console().c_str());
+  if (!qemu_.console().empty() && qemu_.console().back() != '\n') fputc('\n', stderr);
+  fprintf(stderr, "---- qemu stderr ----\n%s", qemu_.stderr_text().c_str());
+  if (!qemu_.stderr_text().empty() && qemu_.stderr_text().back() != '\n') fputc('\n', stderr);
+  fprintf(stderr, "---- end ----\n");
+}
+
+// Starts QEMU and waits for the guest's ready line (or its exit line).
+// Retries with fresh ports when QEMU could not bind a forward.
+bool Runner::boot() {
+  for (int attempt = 1; attempt <= kPortAttempts; ++attempt) {
+    echo_port_ = pick_free_udp_port();
+    do control_port_ = pick_free_udp_port();
+    while (control_port_ == echo_port_ && control_port_ != 0);
+    if (echo_port_ == 0 || control_port_ == 0) {
+      fail("no free UDP port on 127.0.0.1");
+      return false;
+    }
+    std::vector<std::string> argv = qemu_argv();
+    if (o_.verbose) {
+      std::string cmd;
+      for (const std::string& s : argv) cmd += (cmd.empty() ? "" : " ") + s;
+      fprintf(stderr, "vnet-qemu: %s\n", cmd.c_str());
+    }
+    t_start_ = now_s();
+    if (!qemu_.start(argv)) {
+      fail("cannot start " + o_.qemu + ": " + qemu_.error());
+      return false;
+    }
+    double deadline = t_start_ + o_.boot_timeout_s;
+    for (;;) {
+      qemu_.wait_for(-1, 20);
+      if (qemu_.find_line("vnet-guest: ready", &ready_line_)) {
+        boot_s_ = now_s() - t_start_;
+        return true;
+      }
+      if (qemu_.find_line("vnet-guest: exit", nullptr)) {
+        qemu_.wait_exit(2000);
+        return true;  // the expectation decides
+      }
+      if (!qemu_.running()) break;
+      if (now_s() > deadline) {
+        fail("no ready line within " + std::to_string(o_.boot_timeout_s) + " s");
+        return false;
+      }
+    }
+    qemu_.wait_exit(100);
+    const std::string& err = qemu_.stderr_text();
+    bool port_clash = err.find("host forwarding") != std::string::npos ||
+                      err.find("hostfwd") != std::string::npos;
+    if (port_clash && attempt < kPortAttempts) {
+      qemu_.reset();
+      continue;
+    }
+    fail("QEMU exited with status " + std::to_string(qemu_.exit_status()) +
+         " before the guest was ready");
+    return false;
+  }
+  return false;
+}
+
+int Runner::check_expected_failure() {
+  int want = expect_ == Expect::kAttachFailure  ? kGuestAttachFailed
+             : expect_ == Expect::kProbeFailure ? kGuestProbeFailed
+                                                : kGuestNoDevice;
+  if (!ready_line_.empty()) {
+    fail("guest became ready, expected " + o_.expect + ": " + ready_line_);
+    return kExitFailure;
+  }
+  std::string line;
+  if (!qemu_.find_line("vnet-guest: exit", &line)) {
+    fail("guest did not exit");
+    return kExitFailure;
+  }
+  int got = static_cast<int>(parse_u64(line.substr(strlen("vnet-guest: exit "))));
+  if (got != want) {
+    fail("guest exited with " + std::to_string(got) + ", expected " + std::to_string(want) +
+         " (" + o_.expect + ")");
+    return kExitFailure;
+  }
+  if (o_.exit_device) {
+    if (!qemu_.wait_exit(5000)) {
+      fail("QEMU did not exit after the guest's exit request");
+      return kExitFailure;
+    }
+    if (qemu_.exit_status() != qemu_status(want)) {
+      fail("QEMU exit status " + std::to_string(qemu_.exit_status()) + ", expected " +
+           std::to_string(qemu_status(want)));
+      return kExitFailure;
+    }
+  }
+  std::string why;
+  for (const char* p : {"vnet-guest: attach failed", "vnet-guest: probe failed",
+                        "vnet-guest: no virtio-net device"})
+    if (qemu_.find_line(p, &why)) break;
+  if (!o_.quiet) printf("expected outcome %s: %s\n", o_.expect.c_str(), why.c_str());
+  return kExitOk;
+}
+
+bool Runner::check_ready_line() {
+  ready_ = parse_fields(ready_line_);
+  uint64_t negotiated = parse_u64(ready_["features"]);
+  uint64_t offered = parse_u64(ready_["offered"]);
+  bool legacy = ready_["transport"] == "pci-legacy";
+  bool ok = true;
+  if (!o_.quiet) {
+    printf("boot: ready after %.0f ms (driver attach %s us)\n", boot_s_ * 1000,
+           ready_["attach_us"].c_str());
+    printf("  mac %s (%s), transport %s, device %s, mtu %s, net header %s bytes, rx/tx queue %s/%s\n",
+           ready_["mac"].c_str(), ready_["mac_source"].c_str(), ready_["transport"].c_str(),
+           ready_["device"].c_str(), ready_["mtu"].c_str(), ready_["hdr"].c_str(),
+           ready_["rxq"].c_str(), ready_["txq"].c_str());
+    printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
+    printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
+  }
+  if (negotiated & ~offered) {
+    fail("negotiated features not offered: " + feature_names(negotiated & ~offered));
+    ok = false;
+  }
+  uint64_t supported = vnet::VirtioNet::supported_features(legacy);
+  if (negotiated & ~supported) {
+    fail("negotiated features the driver does not support: " +
+         feature_names(negotiated & ~supported));
+    ok = false;
+  }
+  std::string want_transport = o_.transport == "legacy" ? "pci-legacy" : "pci-modern";
+  bool forced = false;
+  for (const std::string& g : o_.guest_args)
+    if (g.rfind("mode=", 0) == 0 && g != "mode=auto") forced = true;
+  if (!forced && ready_["transport"] != want_transport) {
+    fail("transport " + ready_["transport"] + ", expected " + want_transport);
+    ok = false;
+  }
+  for (const auto& [k, v] : props_) {
+    if (auto bit = feature_of_prop(k); bit && is_off(v)) {
+      if (offered & (uint64_t{1} << *bit)) {
+        fail(k + "=" + v + " but the device offers bit " + std::to_string(*bit));
+        ok = false;
+      }
+    }
+    if (k == "mac") {
+      unsigned first = 0;
+      sscanf(v.c_str(), "%x", &first);
+      bool valid = (first & 1) == 0 && v != "00:00:00:00:00:00";
+      std::string mac = ready_["mac"];
+      if (valid && (mac != v || ready_["mac_source"] != "device")) {
+        fail("mac " + mac + " (" + ready_["mac_source"] + "), device was given " + v);
+        ok = false;
+      }
+      if (!valid && (mac == v || ready_["mac_source"] != "driver")) {
+        fail("invalid device mac " + v + " was used: " + mac);
+        ok = false;
+      }
+    }
+    if (k == "host_mtu" && (negotiated & (uint64_t{1} << 3)) && ready_["mtu"] != v) {
+      fail("MTU negotiated as " + ready_["mtu"] + ", device was given " + v);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+void Runner::progress(uint64_t done, bool final) {
+  if (o_.quiet) return;
+  double t = now_s();
+  if (!final && t - last_progress_ < 1.0) return;
+  last_progress_ = t;
+  double elapsed = t - (t_start_ + boot_s_);
+  fprintf(stderr, "echo: %llu/%llu (%.0f%%) %.0f/s\n", static_cast<unsigned long long>(done),
+          static_cast<unsigned long long>(o_.count), o_.count ? 100.0 * done / o_.count : 100.0,
+          elapsed > 0 ? done / elapsed : 0.0);
+}
+
+bool Runner::echo_all() {
+  UdpPort port;
+  std::string error;
+  if (!port.open(echo_port_, &error)) {
+    fail(error);
+    return false;
+  }
+  EchoPlan plan{o_.seed, o_.min_size, o_.max_size};
+  std::vector<uint8_t> want, previous, got;
+  double t0 = now_s();
+  last_progress_ = t0;
+  double hard_deadline = t_start_ + o_.total_timeout_s;
+  for (uint64_t i = 0; i < o_.count; ++i) {
+    plan.fill(i, &want);
+    bool done = false;
+    for (uint32_t attempt = 0; attempt <= o_.retries && !done; ++attempt) {
+      if (attempt > 0) ++resent_;
+      double sent = now_s();
+      if (!port.send(want.data(), want.size())) {
+        fail("send of datagram " + std::to_string(i) + " failed");
+        return false;
+      }
+      double deadline = sent + o_.echo_timeout_s;
+      while (!done) {
+        double left = deadline - now_s();
+        if (left <= 0) break;
+        if (now_s() > hard_deadline) {
+          fail("total timeout");
+          return false;
+        }
+        bool readable = qemu_.wait_for(port.fd(), static_cast<int>(std::min(left, 0.2) * 1000) + 1);
+        if (!qemu_.running()) {
+          fail("QEMU exited during the echo run (datagram " + std::to_string(i) + ")");
+          return false;
+        }
+        if (!readable) continue;
+        while (port.receive(&got)) {
+          if (got == want) {
+            double rtt = now_s() - sent;
+            rtt_.ms.push_back(rtt * 1000);
+            if (first_echo_s_ < 0) first_echo_s_ = now_s() - t_start_;
+            ++echoed_;
+            bytes_ += want.size();
+            done = true;
+            break;
+          }
+          if (got == previous || (attempt > 0 && got == want)) {
+            ++stale_;  // a late echo of a resent datagram
+            continue;
+          }
+          size_t at = 0;
+          while (at < got.size() && at < want.size() && got[at] == want[at]) ++at;
+          fail("datagram " + std::to_string(i) + " (" + std::to_string(want.size()) +
+               " bytes) came back as " + std::to_string(got.size()) +
+               " bytes, first difference at byte " + std::to_string(at));
+          return false;
+        }
+      }
+    }
+    if (!done) {
+      fail("no echo for datagram " + std::to_string(i) + " (" + std::to_string(want.size()) +
+           " bytes) after " + std::to_string(o_.retries + 1) + " sends");
+      return false;
+    }
+    previous = want;
+    progress(i + 1, false);
+  }
+  echo_s_ = now_s() - t0;
+  if (o_.count >= 200) progress(o_.count, true);
+  return true;
+}
+
+bool Runner::control(const std::string& command, std::string* reply) {
+  UdpPort port;
+  std::string error;
+  if (!port.open(control_port_, &error)) {
+    fail(error);
+    return false;
+  }
+  std::vector<uint8_t> got;
+  for (uint32_t attempt = 0; attempt <= o_.retries; ++attempt) {
+    port.send(command.data(), command.size());
+    double deadline = now_s() + o_.echo_timeout_s;
+    while (now_s() < deadline) {
+      if (qemu_.wait_for(port.fd(), 50) && port.receive(&got)) {
+        reply->assign(got.begin(), got.end());
+        return true;
+      }
+      if (!qemu_.running()) return false;
+    }
+  }
+  return false;
+}
+
+bool Runner::check_counters() {
+  bool ok = true;
+  std::vector<std::string> checks = o_.require_counters;
+  if (o_.counter_check) {
+    for (const char* p : {"queue_broken_used_idx", "queue_broken_used_id",
+                          "queue_broken_used_stale", "rx_drop_len_over", "rx_drop_len_short",
+                          "rx_drop_hdr_gso", "rx_drop_hdr_flags", "rx_drop_num_buffers",
+                          "tx_drop_len", "tx_drop_headroom", "tx_drop_len_over", "malformed",
+                          "pool_bad_frees", "shim_refused_accesses", "guest_recoveries"})
+      checks.push_back(std::string(p) + "=0");
+    checks.push_back("udp_echo_replies>=" + std::to_string(echoed_));
+  }
+  for (const std::string& c : checks) {
+    size_t op_at = c.find_first_of("<>=");
+    if (op_at == std::string::npos || op_at == 0) continue;  // validated at parse time
+    std::string name = c.substr(0, op_at);
+    std::string op = c.substr(op_at, c[op_at + 1] == '=' ? 2 : 1);
+    uint64_t want = parse_u64(c.substr(op_at + op.size()));
+    uint64_t have = counters_.count(name) ? counters_[name] : 0;
+    bool pass = op == "=" || op == "==" ? have == want
+                : op == ">="            ? have >= want
+                : op == "<="            ? have <= want
+                : op == ">"             ? have > want
+                                        : have < want;
+    if (!pass) {
+      fail("counter " + name + " = " + std::to_string(have) + ", required " + op.substr(0) +
+           std::to_string(want));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+bool Runner::shutdown_guest() {
+  std::string reply;
+  if (!control("exit", &reply) || reply.rfind("bye", 0) != 0) {
+    fail("guest did not acknowledge the exit request");
+    return false;
+  }
+  if (!o_.exit_device) return true;
+  if (!qemu_.wait_exit(10000)) {
+    fail("QEMU did not exit after the guest said bye");
+    return false;
+  }
+  if (qemu_.exit_status() != qemu_status(kGuestOk)) {
+    fail("QEMU exit status " + std::to_string(qemu_.exit_status()) + ", expected " +
+         std::to_string(qemu_status(kGuestOk)));
+    return false;
+  }
+  return true;
+}
+
+void Runner::write_json(int rc) {
+  if (o_.json_path.empty()) return;
+  nlohmann::json j;
+  j["result"] = rc == kExitOk ? "pass" : "fail";
+  j["machine"] = o_.machine;
+  j["transport"] = o_.transport;
+  j["device_props"] = o_.device_props;
+  j["guest_args"] = o_.guest_args;
+  j["expect"] = o_.expect;
+  j["failures"] = failures_;
+  j["boot_ms"] = boot_s_ * 1000;
+  j["first_echo_ms"] = first_echo_s_ >= 0 ? first_echo_s_ * 1000 : -1;
+  j["ready"] = ready_;
+  j["echo"] = {{"requested", o_.count}, {"echoed", echoed_},   {"resent", resent_},
+               {"stale", stale_},       {"bytes", bytes_},     {"seconds", echo_s_},
+               {"rtt_ms_min", rtt_.pct(0)}, {"rtt_ms_p50", rtt_.pct(50)},
+               {"rtt_ms_p99", rtt_.pct(99)}, {"rtt_ms_max", rtt_.pct(100)},
+               {"rtt_ms_mean", rtt_.mean()}};
+  j["counters"] = counters_;
+  j["qemu_exit_status"] = qemu_.exited() ? qemu_.exit_status() : -1;
+  std::ofstream(o_.json_path) << j.dump(2) << "\n";
+}
+
+int Runner::run() {
+  int rc = kExitOk;
+  if (!boot()) {
+    rc = kExitFailure;
+  } else if (expect_ != Expect::kEcho) {
+    rc = check_expected_failure();
+  } else if (ready_line_.empty()) {
+    std::string line;
+    qemu_.find_line("vnet-guest: exit", &line);
+    fail("guest exited before it was ready: " + line);
+    rc = kExitFailure;
+  } else {
+    bool ok = check_ready_line();
+    ok = echo_all() && ok;
+    std::string text;
+    if (qemu_.running() && control("counters", &text)) {
+      counters_ = parse_counters(text);
+      ok = check_counters() && ok;
+    } else if (ok) {
+      fail("no answer to the counters request");
+      ok = false;
+    }
+    if (qemu_.running()) ok = shutdown_guest() && ok;
+    rc = ok ? kExitOk : kExitFailure;
+    if (!o_.quiet) {
+      printf("echo: %llu/%llu datagrams byte-exact, %u..%u bytes, %llu bytes each way",
+             static_cast<unsigned long long>(echoed_), static_cast<unsigned long long>(o_.count),
+             o_.min_size, o_.max_size, static_cast<unsigned long long>(bytes_));
+      printf(", %llu resent, %llu late duplicates\n", static_cast<unsigned long long>(resent_),
+             static_cast<unsigned long long>(stale_));
+      if (!rtt_.ms.empty()) {
+        printf("rtt: min %.3f ms, median %.3f, p99 %.3f, max %.3f, mean %.3f; %.0f round trips/s\n",
+               rtt_.pct(0), rtt_.pct(50), rtt_.pct(99), rtt_.pct(100), rtt_.mean(),
+               echo_s_ > 0 ? echoed_ / echo_s_ : 0.0);
+        printf("boot to first echo: %.0f ms\n", first_echo_s_ * 1000);
+      }
+      std::string nonzero;
+      for (const auto& [k, v] : counters_) nonzero += " " + k + "=" + std::to_string(v);
+      if (!nonzero.empty()) printf("counters:%s\n", nonzero.c_str());
+    }
+  }
+  qemu_.stop();
+  if (rc != kExitOk || o_.show_console) dump_diagnostics();
+  if (!o_.quiet) printf("result: %s\n", rc == kExitOk ? "PASS" : "FAIL");
+  write_json(rc);
+  return rc;
+}
+
+}  // namespace
+}  // namespace vnetqemu
+
+int main(int argc, char** argv) {
+  using vnetqemu::Options;
+  Options o;
+  o.kernel = vnetqemu::dirname_of_self() + "/vnet-guest.elf";
+  CLI::App app{"Boot vnet-guest.elf under QEMU (TCG) and check UDP echoes byte for byte."};
+  app.add_option("--qemu", o.qemu, "QEMU binary")->capture_default_str();
+  app.add_option("--kernel", o.kernel, "guest image (default: next to vnet-qemu)");
+  app.add_option("-M,--machine", o.machine, "QEMU machine")
+      ->check(CLI::IsMember({"pc", "q35"}))
+      ->capture_default_str();
+  app.add_option("-t,--transport", o.transport, "virtio-net-pci flavour")
+      ->check(CLI::IsMember({"legacy", "modern", "transitional"}))
+      ->capture_default_str();
+  app.add_option("-p,--device-prop", o.device_props,
+                 "extra virtio-net-pci property, key=value (repeatable; e.g. mrg_rxbuf=off)");
+  app.add_option("-g,--guest-arg", o.guest_args,
+                 "guest command line key=value (repeatable; mode=legacy|modern, rx_cap=N, "
+                 "tx_cap=N, mask=0xBITS, buf=N, log=debug)");
+  app.add_option("-m,--memory", o.memory_mib, "guest RAM in MiB")
+      ->check(CLI::Range(64u, 16384u))
+      ->capture_default_str();
+  app.add_option("-n,--count", o.count, "datagrams to echo")->capture_default_str();
+  app.add_option("--min-size", o.min_size, "smallest UDP payload")->capture_default_str();
+  app.add_option("--max-size", o.max_size, "largest UDP payload (<= 1472)")->capture_default_str();
+  app.add_option("--seed", o.seed, "payload seed")->capture_default_str();
+  app.add_option("--boot-timeout", o.boot_timeout_s, "seconds until the ready line")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--echo-timeout", o.echo_timeout_s, "seconds to wait for one echo")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--retries", o.retries, "resends of a datagram before failing")
+      ->capture_default_str();
+  app.add_option("--timeout", o.total_timeout_s, "seconds for the whole run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--expect", o.expect,
+                 "expected outcome: echo, attach-failure, probe-failure, no-device")
+      ->capture_default_str();
+  app.add_option("--require-counter", o.require_counters,
+                 "counter condition NAME(=|>=|<=|>|<)VALUE, checked after the echoes");
+  app.add_flag("!--no-counter-check", o.counter_check,
+               "do not require zero error counters after the echoes");
+  app.add_flag("!--no-exit-device", o.exit_device, "boot without the isa-debug-exit device");
+  app.add_option("--trace-serial", o.trace_serial, "file for the guest's second serial port");
+  app.add_option("--json", o.json_path, "write a JSON summary to this file");
+  app.add_flag("--show-console", o.show_console, "print the guest console even on success");
+  app.add_flag("-v,--verbose", o.verbose, "print the QEMU command line");
+  app.add_flag("-q,--quiet", o.quiet, "print failures only");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : vnetqemu::kExitUsage;
+  }
+  for (const std::string& c : o.require_counters) {
+    size_t at = c.find_first_of("<>=");
+    if (at == std::string::npos || at == 0 || at + 1 >= c.size()) {
+      fprintf(stderr, "vnet-qemu: --require-counter '%s' is not NAME(=|>=|<=|>|<)VALUE\n",
+              c.c_str());
+      return vnetqemu::kExitUsage;
+    }
+  }
+  vnetqemu::Runner runner(o);
+  std::string error;
+  if (!runner.parse_options(&error)) {
+    fprintf(stderr, "vnet-qemu: %s\n", error.c_str());
+    return vnetqemu::kExitUsage;
+  }
+  return runner.run();
+}

@@ -1,0 +1,153 @@
+#include "guest/shim/guest_platform.h"
+
+#include "guest/kernel/clock.h"
+#include "guest/kernel/console.h"
+#include "guest/kernel/cpu.h"
+#include "guest/kernel/page_alloc.h"
+#include "guest/kernel/paging.h"
+
+namespace guest {
+
+bool GuestPlatform::bind(const pci::Function& function) {
+  function_ = function;
+  bound_ = true;
+  for (const pci::Bar& b : function_.bars) {
+    if (b.present && !b.is_io && !paging::map_identity(b.base, b.size, true)) return false;
+  }
+  return true;
+}
+
+bool GuestPlatform::bar_window(vnet::Region region, uint32_t offset, uint8_t width,
+                               const pci::Bar** bar) {
+  unsigned index = static_cast<unsigned>(region) - static_cast<unsigned>(vnet::Region::kBar0);
+  if (!bound_ || index >= vnet::kNumBars) return false;
+  const pci::Bar& b = function_.bars[index];
+  if (!b.present || (width != 1 && width != 2 && width != 4)) return false;
+  if (uint64_t{offset} + width > b.size || (offset & (width - 1)) != 0) return false;
+  *bar = &b;
+  return true;
+}
+
+uint32_t GuestPlatform::reg_read(vnet::Region region, uint32_t offset, uint8_t width) {
+  if (region == vnet::Region::kPciConfig) {
+    if (!bound_ || offset + width > pci::kConfigSize) {
+      ++refused_;
+      return 0xffffffff;
+    }
+    return pci::config_read(function_.addr, offset, width);
+  }
+  const pci::Bar* bar = nullptr;
+  if (region == vnet::Region::kMmio || !bar_window(region, offset, width, &bar)) {
+    ++refused_;
+    return 0xffffffff;
+  }
+  if (bar->is_io) {
+    uint16_t port = static_cast<uint16_t>(bar->base + offset);
+    switch (width) {
+      case 1: return cpu::inb(port);
+      case 2: return cpu::inw(port);
+      default: return cpu::inl(port);
+    }
+  }
+  uintptr_t addr = static_cast<uintptr_t>(bar->base + offset);
+  switch (width) {
+    case 1: return *reinterpret_cast<const volatile uint8_t*>(addr);
+    case 2: return *reinterpret_cast<const volatile uint16_t*>(addr);
+    default: return *reinterpret_cast<const volatile uint32_t*>(addr);
+  }
+}
+
+void GuestPlatform::reg_write(vnet::Region region, uint32_t offset, uint8_t width,
+                              uint32_t value) {
+  if (region == vnet::Region::kPciConfig) {
+    if (!bound_ || offset + width > pci::kConfigSize) {
+      ++refused_;
+      return;
+    }
+    pci::config_write(function_.addr, offset, width, value);
+    return;
+  }
+  const pci::Bar* bar = nullptr;
+  if (region == vnet::Region::kMmio || !bar_window(region, offset, width, &bar)) {
+    ++refused_;
+    return;
+  }
+  if (bar->is_io) {
+    uint16_t port = static_cast<uint16_t>(bar->base + offset);
+    switch (width) {
+      case 1: cpu::outb(port, static_cast<uint8_t>(value)); break;
+      case 2: cpu::outw(port, static_cast<uint16_t>(value)); break;
+      default: cpu::outl(port, value); break;
+    }
+    return;
+  }
+  uintptr_t addr = static_cast<uintptr_t>(bar->base + offset);
+  switch (width) {
+    case 1: *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(value); break;
+    case 2: *reinterpret_cast<volatile uint16_t*>(addr) = static_cast<uint16_t>(value); break;
+    default: *reinterpret_cast<volatile uint32_t*>(addr) = value; break;
+  }
+}
+
+vnet::BarInfo GuestPlatform::bar_info(uint8_t bar) {
+  vnet::BarInfo info;
+  if (!bound_ || bar >= vnet::kNumBars) return info;
+  const pci::Bar& b = function_.bars[bar];
+  info.present = b.present;
+  info.is_io = b.is_io;
+  info.size = b.size;
+  return info;
+}
+
+bool GuestPlatform::dma_alloc(size_t size, size_t align, vnet::DmaRegion* out) {
+  uint64_t addr = phys_allocator().alloc(size, align);
+  if (addr == 0) return false;
+  out->cpu = reinterpret_cast<void*>(static_cast<uintptr_t>(addr));
+  out->device_addr = addr;
+  out->size = size;
+  dma_in_use_ += size;
+  return true;
+}
+
+void GuestPlatform::dma_free(const vnet::DmaRegion& region) {
+  if (region.cpu == nullptr) return;
+  phys_allocator().free(reinterpret_cast<uintptr_t>(region.cpu), region.size);
+  dma_in_use_ -= region.size;
+}
+
+void GuestPlatform::fetch(const vnet::DeviceMemRef& what, const volatile void* src, void* dst,
+                          size_t len) {
+  (void)what;
+  uintptr_t s = reinterpret_cast<uintptr_t>(src);
+  auto* d = static_cast<uint8_t*>(dst);
+  // Widest naturally aligned accesses: a le16 index or a le32 field is
+  // read in one load, as the device wrote it.
+  if ((s & 3) == 0 && (len & 3) == 0) {
+    for (size_t i = 0; i < len; i += 4) {
+      uint32_t v = *reinterpret_cast<const volatile uint32_t*>(s + i);
+      __builtin_memcpy(d + i, &v, 4);
+    }
+  } else if ((s & 1) == 0 && (len & 1) == 0) {
+    for (size_t i = 0; i < len; i += 2) {
+      uint16_t v = *reinterpret_cast<const volatile uint16_t*>(s + i);
+      __builtin_memcpy(d + i, &v, 2);
+    }
+  } else {
+    for (size_t i = 0; i < len; ++i) d[i] = *reinterpret_cast<const volatile uint8_t*>(s + i);
+  }
+}
+
+void GuestPlatform::barrier(vnet::Barrier kind) {
+  if (kind == vnet::Barrier::kFull) cpu::mfence();
+  else cpu::compiler_barrier();
+}
+
+uint64_t GuestPlatform::now_ns() { return clock::now_ns(); }
+
+void GuestPlatform::log(vnet::LogLevel level, const char* message) {
+  if (static_cast<int>(level) > static_cast<int>(log_level_)) return;
+  static const char* const kLevel[] = {"error", "warn", "info", "debug"};
+  kprintf("[driver %s] %s\n", kLevel[static_cast<int>(level)], message);
+}
+
+}  // namespace guest

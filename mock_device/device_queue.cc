@@ -1,0 +1,222 @@
+#include "mock_device/device_queue.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include "driver/spec/split_ring_layout.h"
+
+namespace vnet::mock {
+namespace {
+
+std::string qname(uint16_t index) { return "queue " + std::to_string(index) + ": "; }
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t index,
+                            uint16_t size, const Addresses& addrs, bool event_idx,
+                            bool indirect_allowed) {
+  reset();
+  mem_ = &mem;
+  conformance_ = &conformance;
+  index_ = index;
+  addrs_ = addrs;
+  event_idx_ = event_idx;
+  indirect_allowed_ = indirect_allowed;
+  if (!spec::is_power_of_two(size) || size > spec::kMaxQueueSizeSplit) return false;
+  size_ = size;
+  mask_ = uint16_t(size - 1);
+  bool ok = true;
+  // 2.7.1: "The driver MUST ensure that the physical address of the first
+  // byte of each virtqueue part is a multiple of the specified alignment".
+  if (addrs.desc % 16 || addrs.driver % 2 || addrs.device % 4) {
+    conformance.report("2.7.1", qname(index) + "ring part misaligned (desc " + hex(addrs.desc) +
+                                    ", driver " + hex(addrs.driver) + ", device " +
+                                    hex(addrs.device) + ")");
+    ok = false;
+  }
+  desc_ = mem.translate(addrs.desc, spec::desc_bytes(size));
+  avail_ = mem.translate(addrs.driver, spec::avail_bytes(size));
+  used_ = mem.translate(addrs.device, spec::used_bytes(size));
+  if (!desc_ || !avail_ || !used_) {
+    conformance.report("2.7", qname(index) + "ring part outside guest memory (desc " +
+                                  hex(addrs.desc) + ", driver " + hex(addrs.driver) +
+                                  ", device " + hex(addrs.device) + ")");
+    ok = false;
+  }
+  if (!ok) return false;
+  owned_.assign(size, 0);
+  visit_.assign(size, 0);
+  usable_ = true;
+  return true;
+}
+
+void DeviceQueue::reset() {
+  usable_ = false;
+  halted_ = false;
+  size_ = 0;
+  mask_ = 0;
+  desc_ = avail_ = used_ = nullptr;
+  last_avail_ = seen_avail_idx_ = used_idx_ = published_idx_ = 0;
+  owned_.clear();
+  visit_.clear();
+  walk_gen_ = 0;
+}
+
+uint16_t DeviceQueue::available() {
+  if (!usable_ || halted_) return 0;
+  const uint16_t idx = load16(avail_ + spec::kAvailIdxOffset);
+  if (idx == seen_avail_idx_) return uint16_t(idx - last_avail_);
+  // 2.7.6.1: "A driver MUST NOT decrement the available idx on a virtqueue".
+  if (int16_t(idx - seen_avail_idx_) < 0) {
+    conformance_->report("2.7.6.1", qname(index_) + "available index decreased from " +
+                                        std::to_string(seen_avail_idx_) + " to " +
+                                        std::to_string(idx));
+    halted_ = true;
+    return 0;
+  }
+  // 2.7.13: the ring holds at most queue-size chains; the available index
+  // can never be more than that ahead of what the device has used.
+  if (uint16_t(idx - used_idx_) > size_) {
+    conformance_->report("2.7.13", qname(index_) + "available index " + std::to_string(idx) +
+                                       " is more than the queue size (" + std::to_string(size_) +
+                                       ") ahead of the used index " + std::to_string(used_idx_));
+    halted_ = true;
+    return 0;
+  }
+  seen_avail_idx_ = idx;
+  return uint16_t(idx - last_avail_);
+}
+
+uint16_t DeviceQueue::pop() {
+  const uint16_t head =
+      load16(avail_ + spec::kAvailRingOffset + 2 * size_t(last_avail_ & mask_));
+  ++last_avail_;
+  if (event_idx_) {
+    // avail_event: notify me when the driver publishes past this index.
+    const uint16_t ev = last_avail_;
+    std::memcpy(used_ + spec::used_avail_event_offset(size_), &ev, 2);
+  }
+  return head;
+}
+
+bool DeviceQueue::exposed(uint16_t id) const {
+  for (uint16_t i = last_avail_; i != seen_avail_idx_; ++i)
+    if (load16(avail_ + spec::kAvailRingOffset + 2 * size_t(i & mask_)) == id) return true;
+  return false;
+}
+
+void DeviceQueue::walk(uint16_t head, Chain* out) {
+  out->head = head;
+  out->num_segments = 0;
+  out->num_descriptors = 0;
+  out->readable_bytes = 0;
+  out->writable_bytes = 0;
+  out->ok = false;
+  out->too_many_segments = false;
+  if (head >= size_) {
+    conformance_->report("2.7.13.2", qname(index_) + "available ring names head " +
+                                         std::to_string(head) + " outside the queue size " +
+                                         std::to_string(size_));
+    return;
+  }
+  if (owned_[head]) {
+    conformance_->report("2.7.13.1", qname(index_) + "head " + std::to_string(head) +
+                                         " made available again while the device owns it");
+    return;
+  }
+  if (++walk_gen_ == 0) {
+    std::fill(visit_.begin(), visit_.end(), 0);
+    walk_gen_ = 1;
+  }
+  uint16_t i = head;
+  bool seen_writable = false;
+  for (uint32_t steps = 0;; ++steps) {
+    if (steps >= size_ || visit_[i] == walk_gen_) {
+      // 2.7.5.2: loops are forbidden; 2.7.5.3.1: no chain longer than the queue.
+      conformance_->report("2.7.5.2", qname(index_) + "descriptor chain at head " +
+                                          std::to_string(head) + " loops (revisits descriptor " +
+                                          std::to_string(i) + ")");
+      return;
+    }
+    visit_[i] = walk_gen_;
+    const uint8_t* d = desc_ + 16 * size_t(i);
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+    std::memcpy(&addr, d, 8);
+    std::memcpy(&len, d + 8, 4);
+    std::memcpy(&flags, d + 12, 2);
+    std::memcpy(&next, d + 14, 2);
+    ++out->num_descriptors;
+    if (flags & spec::kDescFlagIndirect) {
+      conformance_->report("2.7.5.3.1",
+                           qname(index_) + "descriptor " + std::to_string(i) +
+                               (indirect_allowed_ ? " INDIRECT: not supported by this device"
+                                                  : " sets INDIRECT without INDIRECT_DESC"));
+      return;
+    }
+    const bool writable = flags & spec::kDescFlagWrite;
+    if (!writable && seen_writable) {
+      conformance_->report("2.7.4.2", qname(index_) + "device-readable descriptor " +
+                                          std::to_string(i) + " after a device-writable one");
+      return;
+    }
+    seen_writable |= writable;
+    uint8_t* p = mem_->translate(addr, len);
+    if (!p) {
+      conformance_->report("2.7.13.1", qname(index_) + "descriptor " + std::to_string(i) +
+                                           " points outside guest memory (" + hex(addr) + ", " +
+                                           std::to_string(len) + " bytes)");
+      return;
+    }
+    if (out->num_segments < Chain::kMaxSegments) {
+      out->segments[out->num_segments++] = ChainSegment{p, len, writable};
+    } else {
+      out->too_many_segments = true;
+    }
+    (writable ? out->writable_bytes : out->readable_bytes) += len;
+    if (!(flags & spec::kDescFlagNext)) break;
+    if (next >= size_) {
+      conformance_->report("2.7.5.2", qname(index_) + "descriptor " + std::to_string(i) +
+                                          " has next " + std::to_string(next) +
+                                          " outside the queue size");
+      return;
+    }
+    i = next;
+  }
+  out->ok = !out->too_many_segments;
+}
+
+bool DeviceQueue::publish() {
+  if (!usable_) return false;
+  const uint16_t old = published_idx_;
+  const uint16_t now = used_idx_;
+  if (old == now) return false;
+  std::atomic_signal_fence(std::memory_order_release);
+  std::memcpy(used_ + spec::kUsedIdxOffset, &now, 2);
+  published_idx_ = now;
+  const uint16_t flags = load16(avail_ + spec::kAvailFlagsOffset);
+  if (event_idx_) {
+    if (flags != 0)
+      conformance_->report("2.7.7.1", qname(index_) +
+                                          "available ring flags nonzero with EVENT_IDX negotiated");
+    const uint16_t used_event = load16(avail_ + spec::avail_used_event_offset(size_));
+    // vring_need_event(): interrupt when the new entries cross used_event.
+    return uint16_t(now - used_event - 1) < uint16_t(now - old);
+  }
+  if (flags > 1)
+    conformance_->report("2.7.7.1",
+                         qname(index_) + "available ring flags " + std::to_string(flags) +
+                             " (only 0 or 1 allowed without EVENT_IDX)");
+  return !(flags & spec::kAvailFlagNoInterrupt);
+}
+
+}  // namespace vnet::mock

@@ -1,0 +1,139 @@
+// DeviceQueue: the device side of one split virtqueue (virtio 1.2, 2.7),
+// playing over GuestMemory.
+//
+//   driver writes                         device (this class) writes
+//   desc[N]  {addr, len, flags, next}     used.flags, used.idx,
+//   avail    {flags, idx, ring[N], used_event}   used.ring[N] {id, len},
+//                                         used.avail_event (EVENT_IDX)
+//
+// Lifecycle: configure() when the driver enables the queue (modern
+// queue_enable = 1, legacy PFN write); it translates the three ring parts
+// once, so the per-frame path indexes host pointers directly. reset() on
+// device reset. halt() when the driver broke the ring protocol: a real device
+// stops using such a queue (QEMU's virtio_error()), and so does this one.
+//
+// Consuming: pop() takes the next available head (checking the available
+// index against the used index: 2.7.13, 2.7.6.1), walk() follows the chain
+// with every driver requirement of 2.7.4/2.7.5 checked and every address
+// translated (2.7.13.1), bounded by the queue size. Completing: push_used()
+// writes a used element (through the fault hooks of MockDevice), publish()
+// stores used.idx and decides about the interrupt (NO_INTERRUPT or
+// used_event, 2.7.7 / 2.7.10).
+//
+// In-flight bookkeeping is the device's own (owned_[head]), so a driver that
+// makes a head available again before the device returned it is caught.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cstring>
+#include <vector>
+
+#include "mock_device/conformance.h"
+#include "mock_device/guest_memory.h"
+
+namespace vnet::mock {
+
+struct ChainSegment {
+  uint8_t* data = nullptr;
+  uint32_t len = 0;
+  bool writable = false;
+};
+
+struct Chain {
+  static constexpr uint16_t kMaxSegments = 64;  // device limit (2.7.4.1 allows one)
+  uint16_t head = 0;
+  uint16_t num_segments = 0;
+  uint16_t num_descriptors = 0;
+  uint64_t readable_bytes = 0;
+  uint64_t writable_bytes = 0;
+  bool ok = false;            // false: malformed; complete it with len 0 or drop
+  bool too_many_segments = false;
+  ChainSegment segments[kMaxSegments];
+};
+
+class DeviceQueue {
+ public:
+  // Ring addresses as the driver configured them.
+  struct Addresses {
+    uint64_t desc = 0;
+    uint64_t driver = 0;
+    uint64_t device = 0;
+  };
+
+  // index: the queue number (for messages). Returns false (with the reason
+  // reported to conformance) when the ring cannot be used.
+  bool configure(GuestMemory& mem, Conformance& conformance, uint16_t index, uint16_t size,
+                 const Addresses& addrs, bool event_idx, bool indirect_allowed);
+  void reset();
+  void halt() { halted_ = true; }
+
+  bool usable() const { return usable_ && !halted_; }
+  bool halted() const { return halted_; }
+  uint16_t size() const { return size_; }
+  uint16_t last_avail() const { return last_avail_; }
+  uint16_t used_idx() const { return used_idx_; }
+  const Addresses& addresses() const { return addrs_; }
+
+  // Reads avail.idx and checks it. Returns the number of new heads (0 when
+  // none or when the index is bogus; the queue is then halted).
+  uint16_t available();
+  // The next available head, without consuming it (available() > 0).
+  uint16_t peek() const {
+    return load16(avail_ + 4 + 2 * size_t(last_avail_ & mask_));
+  }
+  // Consumes the next available head (available() > 0) and returns it.
+  uint16_t pop();
+  // Walks the chain at head into *out. Every violation is reported.
+  void walk(uint16_t head, Chain* out);
+  // Writes a used element at the next used slot (does not publish).
+  void push_used(uint32_t id, uint32_t len) {
+    uint8_t* e = used_ + 4 + 8 * size_t(used_idx_ & mask_);
+    std::memcpy(e, &id, 4);
+    std::memcpy(e + 4, &len, 4);
+    ++used_idx_;
+  }
+  void skip_used(uint16_t n) { used_idx_ = uint16_t(used_idx_ + n); }
+  // Stores used.idx (and avail_event). Returns true when the driver wants
+  // an interrupt for the entries published since the last publish().
+  bool publish();
+  // Marks head as owned by the device / returned.
+  void set_owned(uint16_t head, bool owned) {
+    if (head < size_) owned_[head] = owned;
+  }
+  bool owned(uint16_t head) const { return head < size_ && owned_[head]; }
+  // Whether head is in avail.ring[last_avail .. avail.idx) (driver-side
+  // outstanding, not yet consumed). Not for the hot path.
+  bool exposed(uint16_t id) const;
+
+ private:
+  uint16_t load16(const uint8_t* p) const {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  }
+
+  GuestMemory* mem_ = nullptr;
+  Conformance* conformance_ = nullptr;
+  uint16_t index_ = 0;
+  uint16_t size_ = 0;
+  uint16_t mask_ = 0;
+  bool usable_ = false;
+  bool halted_ = false;
+  bool event_idx_ = false;
+  bool indirect_allowed_ = false;
+  Addresses addrs_{};
+  uint8_t* desc_ = nullptr;
+  uint8_t* avail_ = nullptr;
+  uint8_t* used_ = nullptr;
+  uint16_t last_avail_ = 0;      // next avail index to consume
+  uint16_t seen_avail_idx_ = 0;  // last avail.idx read
+  uint16_t used_idx_ = 0;        // next used index to write
+  uint16_t published_idx_ = 0;   // used.idx as last stored
+  std::vector<uint8_t> owned_;
+  std::vector<uint16_t> visit_;  // walk generation per descriptor (loop check)
+  uint16_t walk_gen_ = 0;
+};
+
+}  // namespace vnet::mock

@@ -1,0 +1,1088 @@
+#include "mock_device/mock_device.h"
+
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "driver/spec/net_layout.h"
+#include "driver/spec/pci_layout.h"
+#include "driver/spec/split_ring_layout.h"
+#include "driver/spec/virtio_constants.h"
+
+namespace vnet::mock {
+
+namespace st = spec::status;
+namespace pci = spec::pci;
+using spec::Feature;
+using spec::has_feature;
+
+namespace {
+
+constexpr uint32_t kCapCommon = 0x40;
+constexpr uint32_t kCapNotify = 0x50;
+constexpr uint32_t kCapIsr = 0x64;
+constexpr uint32_t kCapDevice = 0x74;
+constexpr uint32_t kCapPciCfg = 0x84;
+constexpr uint32_t kConfigBytes = spec::net_cfg::kSize;
+constexpr uint64_t kHostUsoBit = 56;  // VIRTIO_NET_F_HOST_USO (5.1.3)
+
+uint32_t width_mask(uint8_t width) {
+  return width >= 4 ? 0xFFFF'FFFFu : (uint32_t{1} << (8 * width)) - 1;
+}
+
+std::string feature_list(uint64_t set) {
+  std::string out;
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    if (!(set >> bit & 1)) continue;
+    if (!out.empty()) out += ",";
+    const char* name = spec::feature_name(bit);
+    out += name ? name : "bit" + std::to_string(bit);
+  }
+  return out;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Fields of the common configuration structure (4.1.4.3): offset and width.
+struct Field {
+  uint8_t offset;
+  uint8_t width;
+};
+constexpr Field kCommonFields[] = {
+    {0x00, 4}, {0x04, 4}, {0x08, 4}, {0x0C, 4}, {0x10, 2}, {0x12, 2}, {0x14, 1},
+    {0x15, 1}, {0x16, 2}, {0x18, 2}, {0x1A, 2}, {0x1C, 2}, {0x1E, 2}, {0x20, 4},
+    {0x24, 4}, {0x28, 4}, {0x2C, 4}, {0x30, 4}, {0x34, 4}, {0x38, 2}, {0x3A, 2},
+};
+constexpr uint32_t kCommonEnd = 0x3C;
+
+const Field* common_field_at(uint32_t off) {
+  for (const auto& f : kCommonFields)
+    if (off >= f.offset && off < uint32_t(f.offset + f.width)) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+const char* transport_kind_name(TransportKind kind) {
+  switch (kind) {
+    case TransportKind::kLegacy:
+      return "legacy";
+    case TransportKind::kModern:
+      return "modern";
+    case TransportKind::kTransitional:
+      return "transitional";
+  }
+  return "unknown";
+}
+
+uint64_t default_device_features() {
+  return spec::feature_mask(Feature::kNetMac) | spec::feature_mask(Feature::kNetStatus) |
+         spec::feature_mask(Feature::kNetMtu) | spec::feature_mask(Feature::kAnyLayout) |
+         spec::feature_mask(Feature::kVersion1);
+}
+
+MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
+    : memory_(memory), config_(config) {
+  if (config_.modern_bar >= kNumBars || (has_legacy() && has_modern() && config_.modern_bar == 0))
+    throw std::invalid_argument("modern BAR must be 1..5 on a transitional device");
+  gather_.resize(kMaxFrame);
+  full_reset();
+  build_pci_config();
+}
+
+// ---------------------------------------------------------------------------
+// PCI configuration space
+// ---------------------------------------------------------------------------
+
+void MockDevice::build_pci_config() {
+  pci_.fill(0);
+  auto put16 = [&](uint32_t off, uint16_t v) { spec::store_le16(&pci_[off], v); };
+  auto put32 = [&](uint32_t off, uint32_t v) { spec::store_le32(&pci_[off], v); };
+  const bool modern_only = config_.transport == TransportKind::kModern;
+  put16(pci::kVendorId, spec::kPciVendorVirtio);
+  put16(pci::kDeviceId,
+        modern_only ? spec::kPciDeviceNetModern : spec::kPciDeviceNetTransitional);
+  put16(pci::kStatus, has_modern() ? pci::kStatusCapList : 0);
+  pci_[pci::kRevisionId] = modern_only ? 1 : 0;
+  pci_[0x0B] = 0x02;  // class: network controller, subclass ethernet
+  pci_[pci::kHeaderType] = 0;
+  put16(pci::kSubsystemVendorId, spec::kPciVendorVirtio);
+  // 4.1.2.1: transitional devices carry the virtio device id in the
+  // subsystem id; modern-only devices use 0x40 and above.
+  put16(pci::kSubsystemId, modern_only ? 0x1100 : spec::kVirtioIdNet);
+  if (has_legacy()) put32(pci::kBar0, 0xC001);  // I/O space at 0xC000
+  if (has_modern()) put32(pci::kBar0 + 4 * config_.modern_bar, 0xFE00'0000);
+  pci_[0x3D] = 1;  // INTA
+  if (!has_modern()) return;
+
+  pci_[pci::kCapabilitiesPtr] = kCapCommon;
+  struct Cap {
+    uint32_t at;
+    uint8_t next;
+    uint8_t len;
+    uint8_t type;
+    uint32_t offset;
+    uint32_t length;
+  };
+  const Cap caps[] = {
+      {kCapCommon, kCapNotify, pci::kCapMinLen, pci::kCfgTypeCommon, kCommonOffset, kWindowSize},
+      {kCapNotify, kCapIsr, pci::kNotifyCapMinLen, pci::kCfgTypeNotify, kNotifyOffset,
+       kWindowSize},
+      {kCapIsr, kCapDevice, pci::kCapMinLen, pci::kCfgTypeIsr, kIsrOffset, kWindowSize},
+      {kCapDevice, kCapPciCfg, pci::kCapMinLen, pci::kCfgTypeDevice, kDeviceCfgOffset,
+       kWindowSize},
+      {kCapPciCfg, 0, pci::kNotifyCapMinLen, pci::kCfgTypePci, 0, 0},
+  };
+  for (const auto& c : caps) {
+    uint8_t* p = &pci_[c.at];
+    p[pci::kCapVndr] = pci::kCapIdVendor;
+    p[pci::kCapNext] = c.next;
+    p[pci::kCapLen] = c.len;
+    p[pci::kCapCfgType] = c.type;
+    p[pci::kCapBar] = c.type == pci::kCfgTypePci ? 0 : config_.modern_bar;
+    uint32_t length = c.length;
+    if (c.type >= 1 && c.type <= 4) {
+      if (cap_outside_bar_[c.type - 1]) length = kModernBarSize;  // offset + length > BAR
+      if (cap_missing_bar_[c.type - 1]) p[pci::kCapBar] = 2;     // no BAR 2 on this device
+    }
+    spec::store_le32(p + pci::kCapOffset, c.offset);
+    spec::store_le32(p + pci::kCapLength, length);
+    if (c.type == pci::kCfgTypeNotify)
+      spec::store_le32(p + pci::kCapNotifyMultiplier, config_.notify_off_multiplier);
+  }
+}
+
+uint32_t MockDevice::pci_config_read(uint32_t offset, uint8_t width) {
+  if (width == 0 || width > 4 || offset >= pci_.size() || width > pci_.size() - offset)
+    return width_mask(width);
+  uint32_t v = 0;
+  for (uint8_t i = 0; i < width; ++i) v |= uint32_t(pci_[offset + i]) << (8 * i);
+  if (offset == pci::kCommand && width >= 2) v = (v & ~0xFFFFu) | pci_command_;
+  return v;
+}
+
+void MockDevice::pci_config_write(uint32_t offset, uint8_t width, uint32_t value) {
+  // Only the command register is writable; BAR addresses are fixed.
+  if (offset == pci::kCommand && width >= 2) pci_command_ = uint16_t(value);
+}
+
+BarInfo MockDevice::bar_info(uint8_t bar) const {
+  if (bar == 0 && has_legacy()) return BarInfo{true, true, kLegacyBarSize};
+  if (bar == config_.modern_bar && has_modern()) return BarInfo{true, false, kModernBarSize};
+  return BarInfo{};
+}
+
+uint32_t MockDevice::bar_read(uint8_t bar, uint32_t offset, uint8_t width) {
+  if (bar == 0 && has_legacy() && offset < kLegacyBarSize) return legacy_read(offset, width);
+  if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
+    return modern_read(offset, width);
+  return width_mask(width);
+}
+
+void MockDevice::bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value) {
+  value &= width_mask(width);
+  if (bar == 0 && has_legacy() && offset < kLegacyBarSize) return legacy_write(offset, width, value);
+  if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
+    return modern_write(offset, width, value);
+}
+
+// ---------------------------------------------------------------------------
+// Device configuration space (5.1.4)
+// ---------------------------------------------------------------------------
+
+void MockDevice::fill_config(uint8_t* out) const {
+  std::memset(out, 0, kConfigBytes);
+  std::memcpy(out + spec::net_cfg::kMac, config_.mac.data(), 6);
+  spec::store_le16(out + spec::net_cfg::kStatus, config_.status);
+  spec::store_le16(out + spec::net_cfg::kMaxVirtqueuePairs, config_.max_virtqueue_pairs);
+  spec::store_le16(out + spec::net_cfg::kMtu, config_.mtu);
+  spec::store_le32(out + spec::net_cfg::kSpeed, 0xFFFF'FFFF);  // unknown
+  out[spec::net_cfg::kDuplex] = 0xFF;                          // unknown
+}
+
+uint32_t MockDevice::config_bytes_read(uint32_t offset, uint8_t width) const {
+  uint8_t bytes[kConfigBytes];
+  fill_config(bytes);
+  uint32_t v = 0;
+  for (uint8_t i = 0; i < width && i < 4; ++i)
+    if (offset + i < kConfigBytes) v |= uint32_t(bytes[offset + i]) << (8 * i);
+  return v;
+}
+
+void MockDevice::raise_config_interrupt() {
+  isr_ |= pci::kIsrConfig;
+  ++counters_.config_interrupts;
+}
+
+void MockDevice::set_link(bool up) {
+  if (up)
+    config_.status |= spec::net_status::kLinkUp;
+  else
+    config_.status &= uint16_t(~spec::net_status::kLinkUp);
+  bump_generation();
+  raise_config_interrupt();
+}
+
+bool MockDevice::link_up() const { return config_.status & spec::net_status::kLinkUp; }
+
+void MockDevice::set_mtu(uint16_t mtu) {
+  config_.mtu = mtu;
+  bump_generation();
+  if (status_ & st::kDriverOk) raise_config_interrupt();
+}
+
+void MockDevice::set_mac(const std::array<uint8_t, 6>& mac) {
+  config_.mac = mac;
+  bump_generation();
+  if (status_ & st::kDriverOk) raise_config_interrupt();
+}
+
+void MockDevice::set_config_status(uint16_t status) {
+  config_.status = status;
+  bump_generation();
+  if (status_ & st::kDriverOk) raise_config_interrupt();
+}
+
+void MockDevice::set_max_virtqueue_pairs(uint16_t pairs) {
+  config_.max_virtqueue_pairs = pairs;
+  bump_generation();
+  if (status_ & st::kDriverOk) raise_config_interrupt();
+}
+
+void MockDevice::set_queue_max_size(int queue, uint16_t size) {
+  for (uint16_t q = 0; q < kNumQueues; ++q) {
+    if (queue >= 0 && queue != q) continue;
+    config_.queue_sizes[q] = size;
+    qregs_[q].max_size = size;
+    if (!qregs_[q].enabled) qregs_[q].size = size;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reset, status and features
+// ---------------------------------------------------------------------------
+
+void MockDevice::full_reset() {
+  status_ = 0;
+  isr_ = 0;
+  driver_features_ = 0;
+  features_written_ = false;
+  features_ok_refused_ = false;
+  lost_state_ = false;
+  legacy_mode_ = config_.transport == TransportKind::kLegacy;
+  hdr_size_ = legacy_mode_ ? 10 : 12;
+  any_layout_ = !legacy_mode_;
+  device_feature_select_ = driver_feature_select_ = 0;
+  queue_select_ = 0;
+  for (uint16_t q = 0; q < kNumQueues; ++q) {
+    qregs_[q] = QueueRegs{};
+    qregs_[q].max_size = config_.queue_sizes[q];
+    qregs_[q].size = config_.queue_sizes[q];
+    queues_[q].reset();
+  }
+}
+
+void MockDevice::device_reset() {
+  ++counters_.device_resets;
+  if (legacy_mode_) {
+    // A legacy device has no DEVICE_NEEDS_RESET: it simply loses its state.
+    full_reset();
+    legacy_mode_ = true;
+    hdr_size_ = 10;
+    lost_state_ = true;
+    raise_config_interrupt();
+    return;
+  }
+  // 2.1.2: the device sets DEVICE_NEEDS_RESET and, if DRIVER_OK is set,
+  // sends a configuration change notification. It stops using the queues.
+  status_ |= st::kDeviceNeedsReset;
+  for (auto& q : queues_)
+    if (q.usable()) q.halt();
+  raise_config_interrupt();
+}
+
+bool MockDevice::check_features(uint64_t accepted, bool modern) {
+  bool ok = true;
+  const uint64_t offered = config_.features;
+  if (uint64_t extra = accepted & ~offered) {
+    conformance_.report("2.2.1", "driver accepted features the device did not offer: " +
+                                     feature_list(extra));
+    ok = false;
+  }
+  auto has = [&](Feature f) { return has_feature(accepted, f); };
+  for (const auto& f : spec::kFeatureTable) {
+    if (!has(f.bit) || f.requires_bit == f.bit) continue;
+    bool satisfied = has(f.requires_bit);
+    // 5.1.3.1: the ECN features need either TSO feature; RSC_EXT either HOST_TSO.
+    if (f.bit == Feature::kNetGuestEcn)
+      satisfied = has(Feature::kNetGuestTso4) || has(Feature::kNetGuestTso6);
+    if (f.bit == Feature::kNetHostEcn || f.bit == Feature::kNetRscExt)
+      satisfied = has(Feature::kNetHostTso4) || has(Feature::kNetHostTso6);
+    if (!satisfied) {
+      conformance_.report("2.2.1", std::string("driver accepted ") + f.name + " without " +
+                                       spec::feature_name(unsigned(f.requires_bit)) +
+                                       " (dependency of 5.1.3.1)");
+      ok = false;
+    }
+  }
+  if (modern && has_feature(offered, Feature::kVersion1) && !has(Feature::kVersion1)) {
+    conformance_.report("6.1", "driver did not accept VERSION_1 on the modern interface");
+    ok = false;
+  }
+  return ok;
+}
+
+void MockDevice::write_status(uint8_t value, bool via_legacy) {
+  if (value == 0) {
+    ++counters_.driver_resets;
+    full_reset();
+    return;
+  }
+  if (config_.transport == TransportKind::kTransitional && !(status_ & st::kAcknowledge))
+    legacy_mode_ = via_legacy;
+  const uint8_t old = status_;
+  const bool check = !lost_state_;
+  auto fail = [&](const char* section, const std::string& msg) {
+    if (check) conformance_.report(section, msg);
+  };
+  if (uint8_t cleared = old & ~value & ~st::kDeviceNeedsReset)
+    fail("2.1.1", "driver cleared status bits " + hex(cleared) + " (status " + hex(old) +
+                      " -> " + hex(value) + ") without a reset");
+  const uint8_t added = value & ~old;
+  if ((added & st::kDriver) && !(old & st::kAcknowledge))
+    fail("3.1.1", "DRIVER set before ACKNOWLEDGE");
+  if ((added & st::kAcknowledge) && old == 0 && (value & ~st::kAcknowledge & ~st::kFailed))
+    fail("3.1.1", "status " + hex(value) + " written at once: ACKNOWLEDGE must come first");
+  if ((added & st::kFeaturesOk) && !legacy_mode_) {
+    if (!(old & st::kDriver)) fail("3.1.1", "FEATURES_OK set before DRIVER");
+    if (!features_written_) fail("3.1.1", "FEATURES_OK set before the driver wrote its features");
+    const bool ok = check_features(driver_features_, true);
+    if (!ok) {
+      // 3.1.1 step 6: the device refuses; FEATURES_OK reads back clear.
+      value &= uint8_t(~st::kFeaturesOk);
+      features_ok_refused_ = true;
+      ++counters_.features_refused;
+    }
+  }
+  if (added & st::kDriverOk) {
+    if (!(old & st::kDriver)) fail("3.1.1", "DRIVER_OK set before DRIVER");
+    if (!features_written_) fail("3.1.1", "DRIVER_OK set before the driver wrote its features");
+    if (!legacy_mode_) {
+      if (features_ok_refused_)
+        fail("3.1.1", "DRIVER_OK set after the device refused FEATURES_OK");
+      else if (!(old & st::kFeaturesOk))
+        fail("3.1.1", "DRIVER_OK set without FEATURES_OK");
+    } else if (check) {
+      check_features(driver_features_, false);
+    }
+    for (uint16_t q : {kRxQueue, kTxQueue})
+      if (!qregs_[q].enabled)
+        fail("5.1.5", "DRIVER_OK set before " + std::string(q ? "transmitq1" : "receiveq1") +
+                          " (queue " + std::to_string(q) + ") was set up");
+  }
+  const uint64_t neg = driver_features_ & config_.features;
+  hdr_size_ = (has_feature(neg, Feature::kVersion1) || has_feature(neg, Feature::kNetMrgRxbuf))
+                  ? uint32_t(spec::kNetHdrSize)
+                  : uint32_t(spec::kNetHdrLegacySize);
+  any_layout_ = has_feature(neg, Feature::kVersion1) || has_feature(neg, Feature::kAnyLayout);
+  status_ = uint8_t(value | (old & st::kDeviceNeedsReset));
+}
+
+void MockDevice::note_queue_setup(const char* what) {
+  if (lost_state_) return;
+  if (!legacy_mode_ && !(status_ & st::kFeaturesOk))
+    conformance_.report("3.1.1", std::string(what) + " written before FEATURES_OK");
+  if (legacy_mode_ && !(status_ & st::kDriver))
+    conformance_.report("3.1.1", std::string(what) + " written before DRIVER");
+  if (status_ & st::kDriverOk)
+    conformance_.report("3.1.1", std::string(what) + " written after DRIVER_OK");
+}
+
+void MockDevice::enable_queue(uint16_t q) {
+  QueueRegs& r = qregs_[q];
+  if (r.enabled) return;
+  if (!spec::is_power_of_two(r.size) || r.size > r.max_size ||
+      r.size > spec::kMaxQueueSizeSplit) {
+    conformance_.report("4.1.4.3.2", "queue " + std::to_string(q) + " enabled with size " +
+                                         std::to_string(r.size) + " (maximum " +
+                                         std::to_string(r.max_size) +
+                                         "; must be a power of two not above it)");
+    return;
+  }
+  r.enabled = true;
+  const uint64_t neg = driver_features_ & config_.features;
+  queues_[q].configure(memory_, conformance_, q, r.size, r.addrs,
+                       has_feature(neg, Feature::kEventIdx),
+                       has_feature(neg, Feature::kIndirectDesc));
+}
+
+void MockDevice::notify(uint16_t q) {
+  ++counters_.notifies;
+  if (!lost_state_) {
+    if (!(status_ & st::kDriverOk))
+      conformance_.report("3.1.1", "notify of queue " + std::to_string(q) + " before DRIVER_OK");
+    else if (q >= kNumQueues || !qregs_[q].enabled)
+      conformance_.report("4.1.5.2",
+                          "notify of queue " + std::to_string(q) + ", which is not set up");
+  }
+  if (q == kTxQueue && config_.auto_process_tx && !in_tx_) process_tx();
+}
+
+// ---------------------------------------------------------------------------
+// Legacy interface (4.1.4.8)
+// ---------------------------------------------------------------------------
+
+uint32_t MockDevice::legacy_read(uint32_t offset, uint8_t width) {
+  namespace lg = pci::legacy;
+  const QueueRegs* r = queue_select_ < kNumQueues ? &qregs_[queue_select_] : nullptr;
+  uint32_t v = 0;
+  switch (offset) {
+    case lg::kDeviceFeatures:
+      v = uint32_t(config_.features);
+      break;
+    case lg::kDriverFeatures:
+      v = uint32_t(driver_features_);
+      break;
+    case lg::kQueueAddress:
+      v = r ? r->pfn : 0;
+      break;
+    case lg::kQueueSize:
+      v = r ? r->max_size : 0;
+      break;
+    case lg::kQueueSelect:
+      v = queue_select_;
+      break;
+    case lg::kQueueNotify:
+      v = 0;
+      break;
+    case lg::kDeviceStatus:
+      v = status_;
+      break;
+    case lg::kIsrStatus:
+      v = isr_;
+      isr_ = 0;  // read clears
+      break;
+    default:
+      if (offset >= lg::kConfigNoMsix) return config_bytes_read(offset - lg::kConfigNoMsix, width);
+      v = 0;
+  }
+  return v & width_mask(width);
+}
+
+void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
+  namespace lg = pci::legacy;
+  switch (offset) {
+    case lg::kDriverFeatures:
+      legacy_mode_ = legacy_mode_ || config_.transport != TransportKind::kModern;
+      if (!lost_state_ && !(status_ & st::kDriver))
+        conformance_.report("3.1.1", "driver features written before DRIVER");
+      if (!lost_state_ && (status_ & st::kDriverOk))
+        conformance_.report("3.1.1", "driver features written after DRIVER_OK");
+      driver_features_ = value;
+      features_written_ = true;
+      return;
+    case lg::kQueueAddress: {
+      if (queue_select_ >= kNumQueues) return;
+      QueueRegs& r = qregs_[queue_select_];
+      if (value == 0) {  // legacy drivers release a queue by writing 0
+        r.enabled = false;
+        r.pfn = 0;
+        queues_[queue_select_].reset();
+        return;
+      }
+      note_queue_setup("queue address");
+      r.pfn = value;
+      r.size = r.max_size;
+      const uint64_t base = uint64_t(value) << lg::kQueueAddressShift;
+      r.addrs.desc = base;
+      r.addrs.driver = base + spec::desc_bytes(r.size);
+      r.addrs.device = base + spec::legacy_used_offset(r.size);
+      r.enabled = false;
+      enable_queue(queue_select_);
+      return;
+    }
+    case lg::kQueueSelect:
+      queue_select_ = uint16_t(value);
+      return;
+    case lg::kQueueNotify:
+      notify(uint16_t(value));
+      return;
+    case lg::kDeviceStatus:
+      write_status(uint8_t(value), true);
+      return;
+    default:
+      if (offset >= lg::kConfigNoMsix && offset - lg::kConfigNoMsix < 6) {
+        // Legacy drivers may write the MAC (5.1.4.3); take the bytes.
+        for (uint8_t i = 0; i < width && offset - lg::kConfigNoMsix + i < 6; ++i)
+          config_.mac[offset - lg::kConfigNoMsix + i] = uint8_t(value >> (8 * i));
+      }
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Modern interface (4.1.4)
+// ---------------------------------------------------------------------------
+
+bool MockDevice::check_common_width(uint32_t offset, uint8_t width, bool write) {
+  const Field* f = common_field_at(offset);
+  if (!f) return false;
+  if (f->offset == offset && f->width == width) return true;
+  conformance_.report("4.1.3.1", std::string(write ? "write" : "read") + " of " +
+                                     std::to_string(width) + " bytes at common config offset " +
+                                     hex(offset) + " (field is " + std::to_string(f->width) +
+                                     " bytes at " + hex(f->offset) + ")");
+  return false;
+}
+
+uint32_t MockDevice::common_field_read(uint32_t field) {
+  namespace c = pci::common;
+  const bool valid = queue_select_ < kNumQueues;
+  const QueueRegs& r = qregs_[valid ? queue_select_ : 0];
+  switch (field) {
+    case c::kDeviceFeatureSelect:
+      return device_feature_select_;
+    case c::kDeviceFeature:
+      return device_feature_select_ < 2 ? uint32_t(config_.features >> (32 * device_feature_select_))
+                                        : 0;
+    case c::kDriverFeatureSelect:
+      return driver_feature_select_;
+    case c::kDriverFeature:
+      return driver_feature_select_ < 2 ? uint32_t(driver_features_ >> (32 * driver_feature_select_))
+                                        : 0;
+    case c::kConfigMsixVector:
+    case c::kQueueMsixVector:
+      return pci::kMsixNoVector;  // no MSI-X on this device
+    case c::kNumQueues:
+      return kNumQueues;
+    case c::kDeviceStatus:
+      return status_;
+    case c::kConfigGeneration:
+      return generation_;
+    case c::kQueueSelect:
+      return queue_select_;
+    case c::kQueueSize:
+      return valid ? r.size : 0;
+    case c::kQueueEnable:
+      return valid && r.enabled ? 1 : 0;
+    case c::kQueueNotifyOff:
+      return valid ? queue_select_ : 0;
+    case c::kQueueDescLo:
+      return valid ? uint32_t(r.addrs.desc) : 0;
+    case c::kQueueDescHi:
+      return valid ? uint32_t(r.addrs.desc >> 32) : 0;
+    case c::kQueueDriverLo:
+      return valid ? uint32_t(r.addrs.driver) : 0;
+    case c::kQueueDriverHi:
+      return valid ? uint32_t(r.addrs.driver >> 32) : 0;
+    case c::kQueueDeviceLo:
+      return valid ? uint32_t(r.addrs.device) : 0;
+    case c::kQueueDeviceHi:
+      return valid ? uint32_t(r.addrs.device >> 32) : 0;
+    case 0x38:  // queue_notify_data (1.2)
+      return valid ? queue_select_ : 0;
+    default:
+      return 0;
+  }
+}
+
+void MockDevice::common_field_write(uint32_t field, uint32_t value) {
+  namespace c = pci::common;
+  const bool valid = queue_select_ < kNumQueues;
+  QueueRegs& r = qregs_[valid ? queue_select_ : 0];
+  auto read_only = [&](const char* name) {
+    conformance_.report("4.1.4.3.2", std::string("driver wrote read-only ") + name);
+  };
+  auto queue_field = [&](const char* name) {
+    note_queue_setup(name);
+    if (valid && r.enabled)
+      conformance_.report("4.1.4.3.2", std::string(name) + " of queue " +
+                                           std::to_string(queue_select_) +
+                                           " written while the queue is enabled");
+    return valid && !r.enabled;
+  };
+  auto set_lo = [](uint64_t& a, uint32_t v) { a = (a & ~uint64_t{0xFFFF'FFFF}) | v; };
+  auto set_hi = [](uint64_t& a, uint32_t v) { a = (a & 0xFFFF'FFFF) | (uint64_t(v) << 32); };
+  switch (field) {
+    case c::kDeviceFeatureSelect:
+      device_feature_select_ = value;
+      return;
+    case c::kDeviceFeature:
+      return read_only("device_feature");
+    case c::kDriverFeatureSelect:
+      driver_feature_select_ = value;
+      return;
+    case c::kDriverFeature:
+      if (!lost_state_ && !(status_ & st::kDriver))
+        conformance_.report("3.1.1", "driver features written before DRIVER");
+      if (!lost_state_ && (status_ & st::kFeaturesOk))
+        conformance_.report("3.1.1", "driver features written after FEATURES_OK");
+      if (driver_feature_select_ == 0)
+        driver_features_ = (driver_features_ & ~uint64_t{0xFFFF'FFFF}) | value;
+      else if (driver_feature_select_ == 1)
+        driver_features_ = (driver_features_ & 0xFFFF'FFFF) | (uint64_t(value) << 32);
+      else if (value != 0)
+        conformance_.report("2.2.1", "driver accepted feature bits above 63 (select " +
+                                         std::to_string(driver_feature_select_) + ")");
+      features_written_ = true;
+      return;
+    case c::kConfigMsixVector:
+    case c::kQueueMsixVector:
+      return;  // no MSI-X: the read-back says NO_VECTOR
+    case c::kNumQueues:
+      return read_only("num_queues");
+    case c::kDeviceStatus:
+      return write_status(uint8_t(value), false);
+    case c::kConfigGeneration:
+      return read_only("config_generation");
+    case c::kQueueSelect:
+      queue_select_ = uint16_t(value);
+      return;
+    case c::kQueueSize:
+      if (!queue_field("queue_size")) return;
+      if (!spec::is_power_of_two(value) || value > r.max_size)
+        conformance_.report("4.1.4.3.2", "queue_size " + std::to_string(value) + " for queue " +
+                                             std::to_string(queue_select_) +
+                                             " is not a power of two not above the maximum " +
+                                             std::to_string(r.max_size));
+      r.size = uint16_t(value);
+      return;
+    case c::kQueueEnable:
+      note_queue_setup("queue_enable");
+      if (value == 0) {
+        conformance_.report("4.1.4.3.2", "driver wrote 0 to queue_enable");
+        return;
+      }
+      if (valid) enable_queue(queue_select_);
+      return;
+    case c::kQueueNotifyOff:
+      return read_only("queue_notify_off");
+    case c::kQueueDescLo:
+      if (queue_field("queue_desc")) set_lo(r.addrs.desc, value);
+      return;
+    case c::kQueueDescHi:
+      if (queue_field("queue_desc")) set_hi(r.addrs.desc, value);
+      return;
+    case c::kQueueDriverLo:
+      if (queue_field("queue_driver")) set_lo(r.addrs.driver, value);
+      return;
+    case c::kQueueDriverHi:
+      if (queue_field("queue_driver")) set_hi(r.addrs.driver, value);
+      return;
+    case c::kQueueDeviceLo:
+      if (queue_field("queue_device")) set_lo(r.addrs.device, value);
+      return;
+    case c::kQueueDeviceHi:
+      if (queue_field("queue_device")) set_hi(r.addrs.device, value);
+      return;
+    case 0x38:
+      return read_only("queue_notify_data");
+    case 0x3A:
+      conformance_.report("4.1.4.3.2", "queue_reset written without RING_RESET");
+      return;
+    default:
+      return;
+  }
+}
+
+uint32_t MockDevice::modern_read(uint32_t offset, uint8_t width) {
+  if (offset >= kCommonOffset && offset < kCommonOffset + kWindowSize) {
+    const uint32_t off = offset - kCommonOffset;
+    if (off >= kCommonEnd) return 0;
+    if (check_common_width(off, width, false))
+      return common_field_read(off) & width_mask(width);
+    uint32_t v = 0;  // composed byte by byte from the fields it covers
+    for (uint8_t i = 0; i < width; ++i) {
+      const Field* f = common_field_at(off + i);
+      if (f) v |= ((common_field_read(f->offset) >> (8 * (off + i - f->offset))) & 0xFF) << (8 * i);
+    }
+    return v;
+  }
+  if (offset >= kIsrOffset && offset < kIsrOffset + kWindowSize) {
+    if (offset != kIsrOffset) return 0;
+    const uint8_t v = isr_;
+    isr_ = 0;  // 4.1.4.5: reading the ISR status clears it
+    return v;
+  }
+  if (offset >= kDeviceCfgOffset && offset < kDeviceCfgOffset + kWindowSize)
+    return config_bytes_read(offset - kDeviceCfgOffset, width);
+  return 0;
+}
+
+void MockDevice::modern_write(uint32_t offset, uint8_t width, uint32_t value) {
+  if (offset >= kCommonOffset && offset < kCommonOffset + kWindowSize) {
+    const uint32_t off = offset - kCommonOffset;
+    if (off >= kCommonEnd) return;
+    if (check_common_width(off, width, true)) common_field_write(off, value);
+    return;
+  }
+  if (offset >= kNotifyOffset && offset < kNotifyOffset + kWindowSize) {
+    const uint32_t off = offset - kNotifyOffset;
+    const uint32_t mult = config_.notify_off_multiplier;
+    const uint32_t q = mult ? off / mult : value;
+    if ((mult && off % mult) || width != 2 || value != q)
+      conformance_.report("4.1.5.2", "notification of " + std::to_string(width) +
+                                         " bytes with value " + std::to_string(value) +
+                                         " at notify offset " + hex(off) + " (queue " +
+                                         std::to_string(q) + "'s address)");
+    notify(uint16_t(value));
+    return;
+  }
+  if (offset >= kDeviceCfgOffset && offset < kDeviceCfgOffset + kWindowSize) {
+    conformance_.report("5.1.4.2", "driver wrote device configuration at offset " +
+                                       hex(offset - kDeviceCfgOffset));
+    return;
+  }
+  if (offset >= kIsrOffset && offset < kIsrOffset + kWindowSize) {
+    conformance_.report("4.1.4.5", "driver wrote the ISR status");
+    return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------
+
+void MockDevice::arm(const Fault& fault) {
+  auto cfg_type_index = [&]() -> size_t {
+    const uint64_t t = fault.value ? fault.value : pci::kCfgTypeCommon;
+    if (t < 1 || t > 4) throw std::invalid_argument("capability fault: cfg_type must be 1..4");
+    return size_t(t - 1);
+  };
+  switch (fault.kind) {
+    case FaultKind::kQueueSize:
+      set_queue_max_size(fault.queue, uint16_t(fault.value));
+      return;
+    case FaultKind::kConfigMtu:
+      set_mtu(uint16_t(fault.value));
+      return;
+    case FaultKind::kConfigMacMulticast:
+      set_mac({0x01, 0x00, 0x5e, 0x00, 0x00, 0x01});
+      return;
+    case FaultKind::kConfigMacZero:
+      set_mac({0, 0, 0, 0, 0, 0});
+      return;
+    case FaultKind::kConfigMaxPairs:
+      set_max_virtqueue_pairs(uint16_t(fault.value));
+      return;
+    case FaultKind::kConfigStatus:
+      set_config_status(uint16_t(fault.value));
+      return;
+    case FaultKind::kCapOutsideBar:
+      cap_outside_bar_[cfg_type_index()] = true;
+      build_pci_config();
+      return;
+    case FaultKind::kCapMissingBar:
+      cap_missing_bar_[cfg_type_index()] = true;
+      build_pci_config();
+      return;
+    default:
+      break;
+  }
+  ArmedFault a{fault, fault.skip, fault.count};
+  (is_used_fault(fault.kind) ? used_faults_ : rx_faults_).push_back(a);
+}
+
+void MockDevice::clear_faults() {
+  used_faults_.clear();
+  rx_faults_.clear();
+}
+
+bool MockDevice::take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q,
+                            Fault* out) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    ArmedFault& a = list[i];
+    if (a.fault.kind != kind || (a.fault.queue >= 0 && a.fault.queue != q)) continue;
+    if (a.skip_left > 0) {
+      --a.skip_left;
+      continue;
+    }
+    *out = a.fault;
+    ++counters_.faults_applied;
+    if (a.fault.count != 0 && --a.left == 0) list.erase(list.begin() + ptrdiff_t(i));
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Data path
+// ---------------------------------------------------------------------------
+
+void MockDevice::complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writable) {
+  DeviceQueue& dq = queues_[q];
+  ++counters_.used_published;
+  if (used_faults_.empty() && !used_hook_) {
+    dq.push_used(head, len);
+    return;
+  }
+  UsedEntry e{q, head, len, dq.used_idx()};
+  bool twice = false;
+  uint16_t jump = 0;
+  Fault f;
+  if (take_fault(used_faults_, FaultKind::kUsedIdOutOfRange, q, &f))
+    e.id = uint32_t(dq.size() + f.value);
+  if (take_fault(used_faults_, FaultKind::kUsedIdNotInFlight, q, &f)) {
+    bool found = false;
+    for (uint32_t id = 0; id < dq.size() && !found; ++id) {
+      if (id != head && !dq.exposed(uint16_t(id))) {
+        e.id = id;
+        found = true;
+      }
+    }
+    twice = !found;  // every id outstanding: a repeated completion is stale too
+  }
+  if (take_fault(used_faults_, FaultKind::kUsedDoubleComplete, q, &f)) twice = true;
+  if (take_fault(used_faults_, FaultKind::kUsedLenOver, q, &f))
+    e.len = uint32_t(writable + (f.value ? f.value : 1));
+  if (take_fault(used_faults_, FaultKind::kUsedLenShort, q, &f)) e.len = uint32_t(f.value);
+  if (take_fault(used_faults_, FaultKind::kUsedIdxJump, q, &f)) jump = uint16_t(dq.size() + 1);
+  if (used_hook_) used_hook_(e);
+  dq.skip_used(uint16_t(e.used_idx - dq.used_idx()));
+  dq.push_used(e.id, e.len);
+  if (twice) {
+    dq.push_used(e.id, e.len);
+    ++counters_.used_published;
+  }
+  dq.skip_used(jump);
+}
+
+void MockDevice::finish(uint16_t q) {
+  if (queues_[q].publish()) {
+    isr_ |= pci::kIsrQueue;
+    ++counters_.interrupts;
+  } else {
+    ++counters_.interrupts_suppressed;
+  }
+}
+
+bool MockDevice::check_tx_header(const uint8_t* hdr) {
+  const uint64_t neg = driver_features_ & config_.features;
+  const uint8_t flags = hdr[0];
+  const uint8_t gso = hdr[1];
+  bool ok = true;
+  if (hdr_size_ >= spec::kNetHdrSize && spec::load_le16(hdr + 10) != 0) {
+    conformance_.report("5.1.6.2.1", "transmit header num_buffers is " +
+                                         std::to_string(spec::load_le16(hdr + 10)) + ", not 0");
+    ok = false;
+  }
+  if (flags && !has_feature(neg, Feature::kNetCsum)) {
+    conformance_.report("5.1.6.2.1",
+                        "transmit header flags " + hex(flags) + " without CSUM negotiated");
+    ok = false;
+  }
+  if (flags & (spec::net_hdr::kFlagDataValid | spec::net_hdr::kFlagRscInfo)) {
+    conformance_.report("5.1.6.2.1", "transmit header sets DATA_VALID or RSC_INFO");
+    ok = false;
+  }
+  const uint8_t base = gso & uint8_t(~spec::net_hdr::kGsoEcn);
+  bool allowed = true;
+  switch (base) {
+    case spec::net_hdr::kGsoNone:
+      allowed = !(gso & spec::net_hdr::kGsoEcn);
+      break;
+    case spec::net_hdr::kGsoTcpV4:
+      allowed = has_feature(neg, Feature::kNetHostTso4);
+      break;
+    case spec::net_hdr::kGsoTcpV6:
+      allowed = has_feature(neg, Feature::kNetHostTso6);
+      break;
+    case spec::net_hdr::kGsoUdp:
+      allowed = has_feature(neg, Feature::kNetHostUfo);
+      break;
+    case spec::net_hdr::kGsoUdpL4:
+      allowed = (neg >> kHostUsoBit) & 1;
+      break;
+    default:
+      allowed = false;
+  }
+  if ((gso & spec::net_hdr::kGsoEcn) && !has_feature(neg, Feature::kNetHostEcn)) allowed = false;
+  if (!allowed) {
+    conformance_.report("5.1.6.2.1", "transmit header gso_type " + hex(gso) +
+                                         " without the matching HOST_* feature");
+    ok = false;
+  }
+  return ok;
+}
+
+void MockDevice::deliver_tx(std::span<const uint8_t> frame) {
+  ++counters_.tx_frames;
+  counters_.tx_bytes += frame.size();
+  if (sink_) sink_(sink_context_, frame);
+  if (handler_) handler_(frame);
+  if (config_.tx_capture_limit) {
+    if (captured_.size() < config_.tx_capture_limit)
+      captured_.emplace_back(frame.begin(), frame.end());
+    else
+      ++counters_.tx_capture_dropped;
+  }
+}
+
+void MockDevice::set_tx_sink(TxSink sink, void* context) {
+  sink_ = sink;
+  sink_context_ = context;
+}
+
+void MockDevice::set_tx_handler(TxHandler handler) { handler_ = std::move(handler); }
+
+size_t MockDevice::process_tx(size_t max) {
+  DeviceQueue& q = queues_[kTxQueue];
+  if (!(status_ & st::kDriverOk) || (status_ & st::kDeviceNeedsReset) || !q.usable()) return 0;
+  in_tx_ = true;
+  size_t sent = 0;
+  uint16_t n = q.available();
+  const uint32_t hdr_size = hdr_size_;
+  const uint64_t neg = driver_features_ & config_.features;
+  const bool mtu_check = has_feature(neg, Feature::kNetMtu);
+  while (n > 0 && sent < max) {
+    const uint16_t head = q.pop();
+    --n;
+    Chain& c = chain_;
+    q.walk(head, &c);
+    if (!c.ok) {
+      // A malformed chain: the device cannot trust this ring any more.
+      ++counters_.tx_chains_bad;
+      q.halt();
+      ++counters_.queue_halts;
+      break;
+    }
+    if (c.writable_bytes)
+      conformance_.report("5.1.6.2", "transmit chain at head " + std::to_string(head) +
+                                         " has device-writable descriptors");
+    if (c.readable_bytes < hdr_size) {
+      conformance_.report("5.1.6.2", "transmit chain at head " + std::to_string(head) + " has " +
+                                         std::to_string(c.readable_bytes) +
+                                         " bytes, less than the net header");
+      ++counters_.tx_chains_bad;
+      complete(kTxQueue, head, 0, 0);
+      continue;
+    }
+    if (!any_layout_ && c.segments[0].len != hdr_size)
+      conformance_.report("5.1.6", "legacy framing without ANY_LAYOUT: transmit header not in "
+                                   "its own descriptor (Legacy Interface: Framing Requirements)");
+    // Header: the first hdr_size readable bytes, possibly across segments.
+    uint8_t hdr[spec::kNetHdrSize] = {};
+    uint32_t need = hdr_size, seg = 0, off = 0;
+    while (need) {
+      const uint32_t take = std::min(need, c.segments[seg].len - off);
+      std::memcpy(hdr + (hdr_size - need), c.segments[seg].data + off, take);
+      need -= take;
+      off += take;
+      if (off == c.segments[seg].len) ++seg, off = 0;
+    }
+    check_tx_header(hdr);
+    const uint64_t frame_len = c.readable_bytes - hdr_size;
+    std::span<const uint8_t> frame;
+    // Skip empty segments; a frame inside one segment is handed over in place.
+    while (seg < c.num_segments && off == c.segments[seg].len) ++seg, off = 0;
+    if (frame_len == 0) {
+      frame = {};
+    } else if (c.segments[seg].len - off >= frame_len) {
+      frame = {c.segments[seg].data + off, size_t(frame_len)};
+    } else if (frame_len <= gather_.size()) {
+      size_t at = 0;
+      for (uint32_t s = seg; s < c.num_segments && !c.segments[s].writable; ++s) {
+        const uint32_t from = s == seg ? off : 0;
+        std::memcpy(gather_.data() + at, c.segments[s].data + from, c.segments[s].len - from);
+        at += c.segments[s].len - from;
+      }
+      frame = {gather_.data(), at};
+    } else {
+      ++counters_.tx_chains_bad;
+      complete(kTxQueue, head, 0, 0);
+      continue;
+    }
+    if (mtu_check && hdr[1] == spec::net_hdr::kGsoNone &&
+        frame.size() > size_t(config_.mtu) + spec::kEthHeaderSize)
+      conformance_.report("5.1.4.2", "transmitted frame of " + std::to_string(frame.size()) +
+                                         " bytes exceeds the negotiated MTU " +
+                                         std::to_string(config_.mtu) + " + 14");
+    deliver_tx(frame);
+    ++sent;
+    complete(kTxQueue, head, 0, 0);
+  }
+  finish(kTxQueue);
+  in_tx_ = false;
+  return sent;
+}
+
+uint16_t MockDevice::rx_available() {
+  DeviceQueue& q = queues_[kRxQueue];
+  return q.usable() ? q.available() : 0;
+}
+
+bool MockDevice::inject_rx(std::span<const uint8_t> frame) {
+  DeviceQueue& q = queues_[kRxQueue];
+  if (!(status_ & st::kDriverOk) || (status_ & st::kDeviceNeedsReset) || !q.usable()) {
+    ++counters_.rx_not_ready;
+    return false;
+  }
+  if (q.available() == 0) {
+    if (q.halted()) {
+      ++counters_.queue_halts;
+      ++counters_.rx_not_ready;
+    } else {
+      ++counters_.rx_no_buffer;
+    }
+    return false;
+  }
+  const uint16_t head = q.peek();
+  Chain& c = chain_;
+  q.walk(head, &c);
+  if (!c.ok) {
+    ++counters_.rx_chains_bad;
+    q.halt();
+    ++counters_.queue_halts;
+    return false;
+  }
+  const uint32_t hdr_size = hdr_size_;
+  const uint64_t total = hdr_size + frame.size();
+  if (c.readable_bytes)
+    conformance_.report("5.1.6.3", "receive chain at head " + std::to_string(head) +
+                                       " has device-readable descriptors");
+  if (c.writable_bytes < total) {
+    ++counters_.rx_too_big;
+    return false;
+  }
+  uint32_t seg = 0;
+  while (seg < c.num_segments && !c.segments[seg].writable) ++seg;
+  if (!any_layout_ && c.segments[seg].len != hdr_size)
+    conformance_.report("5.1.6", "legacy framing without ANY_LAYOUT: receive header not in "
+                                 "its own descriptor (Legacy Interface: Framing Requirements)");
+  uint8_t hdr[spec::kNetHdrSize] = {};
+  spec::store_le16(hdr + 10, 1);  // num_buffers (only present with 12-byte headers)
+  if (!rx_faults_.empty()) {
+    Fault f;
+    if (take_fault(rx_faults_, FaultKind::kRxNumBuffers, kRxQueue, &f))
+      spec::store_le16(hdr + 10, uint16_t(f.value));
+    if (take_fault(rx_faults_, FaultKind::kRxGsoType, kRxQueue, &f)) hdr[1] = uint8_t(f.value);
+    if (take_fault(rx_faults_, FaultKind::kRxFlags, kRxQueue, &f)) hdr[0] = uint8_t(f.value);
+  }
+  // Scatter header then frame over the writable segments.
+  const uint8_t* parts[2] = {hdr, frame.data()};
+  const size_t lens[2] = {hdr_size, frame.size()};
+  uint32_t off = 0;
+  for (int p = 0; p < 2; ++p) {
+    size_t done = 0;
+    while (done < lens[p]) {
+      const size_t take = std::min<size_t>(lens[p] - done, c.segments[seg].len - off);
+      std::memcpy(c.segments[seg].data + off, parts[p] + done, take);
+      done += take;
+      off += uint32_t(take);
+      if (off == c.segments[seg].len) ++seg, off = 0;
+    }
+  }
+  q.pop();
+  ++counters_.rx_injected;
+  counters_.rx_bytes += frame.size();
+  complete(kRxQueue, head, uint32_t(total), c.writable_bytes);
+  finish(kRxQueue);
+  return true;
+}
+
+}  // namespace vnet::mock

@@ -1,0 +1,290 @@
+// MockDevice: an in-process virtio-net device on PCI (virtio 1.2, 4.1 and
+// 5.1), for every transport flavour the driver knows:
+//
+//   kLegacy        device 0x1000, subsystem 1, revision 0; I/O BAR0 with the
+//                  legacy register map (4.1.4.8); no capabilities.
+//   kModern        device 0x1041, revision 1; vendor capabilities COMMON,
+//                  NOTIFY, ISR and DEVICE in one memory BAR (BAR4, 16 KiB).
+//   kTransitional  device 0x1000, subsystem 1, revision 0; both of the above.
+//                  The interface the driver writes status through decides
+//                  whether the device runs in legacy or modern mode.
+//
+//   modern BAR layout (offsets in the BAR)      legacy BAR0 (I/O, 64 bytes)
+//   0x0000 common cfg   (cap COMMON, 0x1000)    0x00 device features (low 32)
+//   0x1000 ISR          (cap ISR,    0x1000)    0x04 driver features
+//   0x2000 device cfg   (cap DEVICE, 0x1000)    0x08 queue PFN
+//   0x3000 notify       (cap NOTIFY, 0x1000,    0x0C queue size   0x0E select
+//          multiplier 4: queue q at 0x3000+4q)  0x10 notify 0x12 status 0x13 ISR
+//                                               0x14 device config
+//
+// Device config (5.1.4), little-endian: mac[6], le16 status, le16
+// max_virtqueue_pairs, le16 mtu, le32 speed, u8 duplex, ...; all values are
+// taken raw from DeviceConfig, so a test can make them as wrong as it likes.
+//
+// Queues: receiveq1 = 0, transmitq1 = 1, controlq = 2 (exists, no behaviour).
+//
+// Data path. Transmit: a notify of queue 1 (or process_tx()) consumes every
+// available chain in order, gathers its device-readable bytes, strips and
+// checks the net header (12 bytes with VERSION_1 or MRG_RXBUF, else 10),
+// hands the frame to the tx sink and/or the capture list, and completes the
+// chain with used.len 0. Receive: inject_rx() fills the next available rx
+// chain with a header (num_buffers = 1 when the field exists) and the frame,
+// completing it with used.len = header + frame. Each publish raises ISR bit 0
+// unless the driver suppressed it. Neither path allocates: the tx gather
+// buffer is allocated once, and the tx sink is a function pointer.
+//
+// Events: set_link() (status LINK_UP, config_generation bump, ISR bit 1);
+// device_reset() (modern: DEVICE_NEEDS_RESET + config interrupt, queues
+// stop; legacy: the device forgets everything, status reads 0).
+//
+// Misbehaviour: arm(Fault) (fault.h) and set_used_hook().
+//
+// Every driver action is checked against the spec's driver requirements
+// and violations are recorded in conformance() (conformance.h).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <array>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "driver/platform/platform.h"
+#include "mock_device/conformance.h"
+#include "mock_device/device_queue.h"
+#include "mock_device/fault.h"
+#include "mock_device/guest_memory.h"
+
+namespace vnet::mock {
+
+enum class TransportKind : uint8_t { kLegacy, kModern, kTransitional };
+const char* transport_kind_name(TransportKind kind);
+
+// Default offer: what QEMU's virtio-net-pci offers minus offloads.
+uint64_t default_device_features();
+
+struct DeviceConfig {
+  TransportKind transport = TransportKind::kTransitional;
+  uint64_t features = default_device_features();
+  std::array<uint8_t, 6> mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  uint16_t status = 1;  // LINK_UP
+  uint16_t max_virtqueue_pairs = 1;
+  uint16_t mtu = 1500;
+  std::array<uint16_t, 3> queue_sizes = {256, 256, 64};
+  uint32_t notify_off_multiplier = 4;
+  uint8_t modern_bar = 4;
+  // Transmit: process chains as soon as the driver notifies queue 1.
+  bool auto_process_tx = true;
+  // Keep up to this many transmitted frames (copies) in captured_tx().
+  size_t tx_capture_limit = 0;
+};
+
+#define VNET_MOCK_DEVICE_COUNTERS(X)                                                    \
+  X(tx_frames)            /* frames handed to the sink / capture */                    \
+  X(tx_bytes)             /* frame bytes (without header) */                           \
+  X(tx_chains_bad)        /* malformed tx chains (completed with len 0, not sent) */   \
+  X(tx_capture_dropped)   /* frames not captured: capture list full */                 \
+  X(rx_injected)          /* frames written into rx buffers */                         \
+  X(rx_bytes)                                                                          \
+  X(rx_no_buffer)         /* inject_rx with no rx chain available */                   \
+  X(rx_too_big)           /* frame does not fit the next rx chain */                   \
+  X(rx_not_ready)         /* inject_rx before DRIVER_OK, or queue halted */            \
+  X(rx_chains_bad)        /* malformed rx chains (completed with len 0) */             \
+  X(notifies)             /* available-buffer notifications received */               \
+  X(used_published)       /* used entries written */                                   \
+  X(interrupts)           /* used-buffer interrupts raised (ISR bit 0) */              \
+  X(interrupts_suppressed)                                                             \
+  X(config_interrupts)    /* ISR bit 1 raised */                                       \
+  X(driver_resets)        /* status written 0 */                                       \
+  X(device_resets)        /* device_reset() calls */                                   \
+  X(features_refused)     /* FEATURES_OK refused */                                    \
+  X(faults_applied)       /* fault events applied */                                   \
+  X(queue_halts)          /* queues the device stopped using */
+
+struct DeviceCounters {
+#define VNET_MOCK_DECLARE(name) uint64_t name = 0;
+  VNET_MOCK_DEVICE_COUNTERS(VNET_MOCK_DECLARE)
+#undef VNET_MOCK_DECLARE
+  template <typename F>
+  void for_each(F&& f) const {
+#define VNET_MOCK_VISIT(name) f(#name, name);
+    VNET_MOCK_DEVICE_COUNTERS(VNET_MOCK_VISIT)
+#undef VNET_MOCK_VISIT
+  }
+};
+
+// A used entry about to be published; a used hook may rewrite any field.
+struct UsedEntry {
+  uint16_t queue = 0;
+  uint32_t id = 0;
+  uint32_t len = 0;
+  uint16_t used_idx = 0;  // the used index this entry occupies; the value
+                          // the device will store in used.idx is used_idx + 1
+};
+
+class MockDevice {
+ public:
+  static constexpr uint16_t kNumQueues = 3;
+  static constexpr uint16_t kRxQueue = 0;
+  static constexpr uint16_t kTxQueue = 1;
+  static constexpr uint16_t kCtrlQueue = 2;
+  static constexpr uint32_t kLegacyBarSize = 64;
+  static constexpr uint32_t kModernBarSize = 0x4000;
+  static constexpr uint32_t kCommonOffset = 0x0000;
+  static constexpr uint32_t kIsrOffset = 0x1000;
+  static constexpr uint32_t kDeviceCfgOffset = 0x2000;
+  static constexpr uint32_t kNotifyOffset = 0x3000;
+  static constexpr uint32_t kWindowSize = 0x1000;
+  static constexpr size_t kMaxFrame = 65550;  // the tx gather buffer
+
+  using TxSink = void (*)(void* context, std::span<const uint8_t> frame);
+  using TxHandler = std::function<void(std::span<const uint8_t> frame)>;
+  using UsedHook = std::function<void(UsedEntry& entry)>;
+
+  MockDevice(GuestMemory& memory, const DeviceConfig& config = {});
+
+  // ---- the register side (what MockPlatform forwards) ----
+  uint32_t pci_config_read(uint32_t offset, uint8_t width);
+  void pci_config_write(uint32_t offset, uint8_t width, uint32_t value);
+  uint32_t bar_read(uint8_t bar, uint32_t offset, uint8_t width);
+  void bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value);
+  BarInfo bar_info(uint8_t bar) const;
+  bool interrupt_pending() const { return isr_ != 0; }
+  uint8_t isr_peek() const { return isr_; }
+
+  // ---- the data path ----
+  // Frames the driver transmits go to the sink (cheap: function pointer)
+  // or handler (std::function, called without allocation).
+  void set_tx_sink(TxSink sink, void* context);
+  void set_tx_handler(TxHandler handler);
+  void set_tx_capture_limit(size_t limit) { config_.tx_capture_limit = limit; }
+  const std::vector<std::vector<uint8_t>>& captured_tx() const { return captured_; }
+  void clear_captured_tx() { captured_.clear(); }
+  // Consumes up to max available tx chains; returns how many frames were sent.
+  size_t process_tx(size_t max = SIZE_MAX);
+  size_t poll() { return process_tx(); }
+  // Writes frame into the next available rx chain. False (and counted)
+  // when no rx buffer is available, the frame does not fit, or the driver
+  // is not ready.
+  bool inject_rx(std::span<const uint8_t> frame);
+  // Number of rx chains the driver has made available and the device has
+  // not consumed yet.
+  uint16_t rx_available();
+
+  // ---- events ----
+  void set_link(bool up);
+  bool link_up() const;
+  void device_reset();
+  // Raises a configuration-change interrupt after changing config fields.
+  void set_mtu(uint16_t mtu);
+  void set_mac(const std::array<uint8_t, 6>& mac);
+  void set_config_status(uint16_t status);
+  void set_max_virtqueue_pairs(uint16_t pairs);
+  void set_queue_max_size(int queue, uint16_t size);  // queue -1: all
+
+  // ---- misbehaviour ----
+  void arm(const Fault& fault);
+  void clear_faults();
+  size_t armed_faults() const { return used_faults_.size() + rx_faults_.size(); }
+  void set_used_hook(UsedHook hook) { used_hook_ = std::move(hook); }
+
+  // ---- observation ----
+  const DeviceConfig& config() const { return config_; }
+  uint8_t status() const { return status_; }
+  uint64_t driver_features() const { return driver_features_; }
+  uint64_t negotiated_features() const { return driver_features_ & config_.features; }
+  bool legacy_mode() const { return legacy_mode_; }
+  uint32_t net_header_size() const { return hdr_size_; }
+  uint8_t config_generation() const { return generation_; }
+  const DeviceQueue& queue(uint16_t q) const { return queues_[q]; }
+  bool queue_ready(uint16_t q) const { return q < kNumQueues && queues_[q].usable(); }
+  const DeviceCounters& counters() const { return counters_; }
+  Conformance& conformance() { return conformance_; }
+  const Conformance& conformance() const { return conformance_; }
+  GuestMemory& memory() { return memory_; }
+
+ private:
+  struct QueueRegs {
+    uint16_t max_size = 0;  // what queue_size reads report before the driver writes
+    uint16_t size = 0;      // modern: driver-written; legacy: = max_size
+    bool enabled = false;
+    uint32_t pfn = 0;
+    DeviceQueue::Addresses addrs{};
+  };
+  struct ArmedFault {
+    Fault fault;
+    uint32_t skip_left = 0;
+    uint32_t left = 0;  // 0 with count 0: unlimited
+  };
+
+  bool has_legacy() const { return config_.transport != TransportKind::kModern; }
+  bool has_modern() const { return config_.transport != TransportKind::kLegacy; }
+  void build_pci_config();
+  void full_reset();
+  void raise_config_interrupt();
+  void bump_generation() { ++generation_; }
+  uint32_t config_bytes_read(uint32_t offset, uint8_t width) const;
+  void fill_config(uint8_t* out) const;
+
+  uint32_t legacy_read(uint32_t offset, uint8_t width);
+  void legacy_write(uint32_t offset, uint8_t width, uint32_t value);
+  uint32_t modern_read(uint32_t offset, uint8_t width);
+  void modern_write(uint32_t offset, uint8_t width, uint32_t value);
+  uint32_t common_field_read(uint32_t field);
+  void common_field_write(uint32_t field, uint32_t value);
+  bool check_common_width(uint32_t offset, uint8_t width, bool write);
+
+  void write_status(uint8_t value, bool via_legacy);
+  bool check_features(uint64_t accepted, bool modern);
+  void enable_queue(uint16_t q);
+  void notify(uint16_t q);
+  void note_queue_setup(const char* what);
+
+  // Publishing with faults and hook.
+  void complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writable);
+  void finish(uint16_t q);
+  bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
+  bool check_tx_header(const uint8_t* hdr);
+  void deliver_tx(std::span<const uint8_t> frame);
+
+  GuestMemory& memory_;
+  DeviceConfig config_;
+  Conformance conformance_;
+  DeviceCounters counters_;
+  std::array<uint8_t, 256> pci_{};
+  uint16_t pci_command_ = 0;
+  std::array<bool, 4> cap_outside_bar_{};   // by cfg_type - 1
+  std::array<bool, 4> cap_missing_bar_{};
+
+  uint8_t status_ = 0;
+  uint8_t isr_ = 0;
+  uint8_t generation_ = 0;
+  uint64_t driver_features_ = 0;
+  bool features_written_ = false;
+  bool features_ok_refused_ = false;
+  bool legacy_mode_ = false;
+  bool lost_state_ = false;  // the device reset itself; driver not told yet
+  uint32_t hdr_size_ = 12;
+  bool any_layout_ = true;
+  uint32_t device_feature_select_ = 0;
+  uint32_t driver_feature_select_ = 0;
+  uint16_t queue_select_ = 0;
+  std::array<QueueRegs, kNumQueues> qregs_{};
+  std::array<DeviceQueue, kNumQueues> queues_{};
+
+  TxSink sink_ = nullptr;
+  void* sink_context_ = nullptr;
+  TxHandler handler_;
+  std::vector<std::vector<uint8_t>> captured_;
+  std::vector<uint8_t> gather_;
+  Chain chain_{};
+
+  std::vector<ArmedFault> used_faults_;
+  std::vector<ArmedFault> rx_faults_;
+  UsedHook used_hook_;
+  bool in_tx_ = false;
+};
+
+}  // namespace vnet::mock

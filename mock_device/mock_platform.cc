@@ -1,0 +1,112 @@
+#include "mock_device/mock_platform.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace vnet::mock {
+
+MockPlatform::MockPlatform(MockDevice& device, GuestMemory& memory)
+    : device_(device), memory_(memory) {}
+
+uint32_t MockPlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
+  if (region == Region::kPciConfig) return device_.pci_config_read(offset, width);
+  if (region >= Region::kBar0 && region <= Region::kBar5)
+    return device_.bar_read(uint8_t(uint8_t(region) - 1), offset, width);
+  return width >= 4 ? 0xFFFF'FFFFu : (1u << (8 * width)) - 1;  // no MMIO device
+}
+
+void MockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  if (region == Region::kPciConfig) return device_.pci_config_write(offset, width, value);
+  if (region >= Region::kBar0 && region <= Region::kBar5)
+    device_.bar_write(uint8_t(uint8_t(region) - 1), offset, width, value);
+}
+
+bool MockPlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
+  if (dma_budget_ == 0) return false;
+  GuestMemory::Allocation a;
+  if (!memory_.allocate(size, align ? align : 16, &a)) return false;
+  if (dma_budget_ > 0) --dma_budget_;
+  ++dma_live_;
+  *out = DmaRegion{a.host, a.device_addr, a.size};
+  return true;
+}
+
+void MockPlatform::dma_free(const DmaRegion& region) {
+  if (memory_.free(region.device_addr))
+    --dma_live_;
+  else
+    ++bad_dma_frees_;
+}
+
+void MockPlatform::fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
+                         size_t len) {
+  (void)what;
+  ++fetches_;
+  const void* s = const_cast<const void*>(src);
+  if (!memory_.contains(s, len)) {
+    // The driver fetched "device memory" that is not shared with the device.
+    ++fetches_outside_;
+    std::memset(dst, 0, len);
+    return;
+  }
+  // Volatile-safe: the compiler may not cache what the device wrote.
+  std::atomic_signal_fence(std::memory_order_acquire);
+  switch (len) {
+    case 2: {
+      const uint16_t v = *static_cast<const volatile uint16_t*>(src);
+      std::memcpy(dst, &v, 2);
+      break;
+    }
+    case 4: {
+      const uint32_t v = *static_cast<const volatile uint32_t*>(src);
+      std::memcpy(dst, &v, 4);
+      break;
+    }
+    case 8: {
+      const uint64_t v = *static_cast<const volatile uint64_t*>(src);
+      std::memcpy(dst, &v, 8);
+      break;
+    }
+    default:
+      std::memcpy(dst, s, len);
+  }
+  std::atomic_signal_fence(std::memory_order_acquire);
+}
+
+void MockPlatform::frame_in_place(uint16_t, uint16_t, void*, uint32_t) { ++frames_in_place_; }
+
+void MockPlatform::published(const PublishedChain&) { ++published_; }
+
+void MockPlatform::completed(uint16_t, uint16_t, uint32_t) { ++completed_; }
+
+void MockPlatform::barrier(Barrier kind) {
+  switch (kind) {
+    case Barrier::kRead:
+      std::atomic_thread_fence(std::memory_order_acquire);
+      break;
+    case Barrier::kWrite:
+      std::atomic_thread_fence(std::memory_order_release);
+      break;
+    case Barrier::kFull:
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      break;
+  }
+}
+
+bool MockPlatform::wait_interrupt(uint64_t) { return device_.interrupt_pending(); }
+
+uint64_t MockPlatform::now_ns() {
+  if (clock_) return clock_();
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
+void MockPlatform::log(LogLevel level, const char* message) {
+  if (echo_ && level <= echo_level_) std::fprintf(stderr, "[driver] %s\n", message);
+  if (log_.size() < kMaxLogLines) log_.push_back(LogLine{level, message});
+}
+
+}  // namespace vnet::mock

@@ -1,0 +1,99 @@
+// MockPlatform: the driver's platform shim (driver/platform/platform.h) on
+// top of a MockDevice and its GuestMemory.
+//
+//   VirtioNet / transports (driver)
+//        | reg_read/reg_write(region, offset, width)    dma_alloc/dma_free
+//        v                                               |
+//   MockPlatform --- kPciConfig -> device.pci_config_*   +-> GuestMemory
+//                --- kBar0..5   -> device.bar_*               allocate/free
+//                --- kMmio      -> nothing here (reads all ones)
+//        fetch(): a volatile-safe copy out of guest memory (the driver's one
+//                 door for device-written memory); a source outside the
+//                 arena is a driver bug and is counted
+//        barrier(): std::atomic_thread_fence
+//        wait_interrupt(): true when the device has an ISR bit pending
+//        now_ns(): steady_clock, or an injected fake clock
+//        log(): lines collected (bounded), optionally echoed to stderr
+//
+// The device runs synchronously inside reg_write (a notify processes the
+// transmit queue before the write returns), so one thread drives both sides.
+#pragma once
+
+#include <stdint.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "driver/platform/platform.h"
+#include "mock_device/guest_memory.h"
+#include "mock_device/mock_device.h"
+
+namespace vnet::mock {
+
+struct LogLine {
+  LogLevel level;
+  std::string text;
+};
+
+class MockPlatform final : public Platform {
+ public:
+  static constexpr size_t kMaxLogLines = 4096;
+
+  MockPlatform(MockDevice& device, GuestMemory& memory);
+
+  uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
+  void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override;
+  BarInfo bar_info(uint8_t bar) override { return device_.bar_info(bar); }
+
+  bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
+  void dma_free(const DmaRegion& region) override;
+
+  void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
+  void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
+  void published(const PublishedChain& chain) override;
+  void completed(uint16_t queue, uint16_t head, uint32_t len) override;
+
+  void barrier(Barrier kind) override;
+  bool wait_interrupt(uint64_t timeout_ns) override;
+  uint64_t now_ns() override;
+  void log(LogLevel level, const char* message) override;
+
+  // A fake clock: now_ns() returns clock(). Pass nullptr for steady_clock.
+  void set_clock(std::function<uint64_t()> clock) { clock_ = std::move(clock); }
+  // Echo log lines at or above level to stderr.
+  void set_log_echo(bool echo, LogLevel max_level = LogLevel::kInfo) {
+    echo_ = echo;
+    echo_level_ = max_level;
+  }
+  // Fail dma_alloc() after this many more successful calls (-1: never).
+  void set_dma_budget(int64_t budget) { dma_budget_ = budget; }
+
+  const std::vector<LogLine>& log_lines() const { return log_; }
+  void clear_log() { log_.clear(); }
+  size_t dma_live() const { return dma_live_; }
+  uint64_t fetches() const { return fetches_; }
+  uint64_t fetches_outside() const { return fetches_outside_; }
+  uint64_t frames_in_place() const { return frames_in_place_; }
+  uint64_t chains_published() const { return published_; }
+  uint64_t completions() const { return completed_; }
+  uint64_t bad_dma_frees() const { return bad_dma_frees_; }
+
+ private:
+  MockDevice& device_;
+  GuestMemory& memory_;
+  std::function<uint64_t()> clock_;
+  std::vector<LogLine> log_;
+  bool echo_ = false;
+  LogLevel echo_level_ = LogLevel::kInfo;
+  int64_t dma_budget_ = -1;
+  size_t dma_live_ = 0;
+  uint64_t fetches_ = 0;
+  uint64_t fetches_outside_ = 0;
+  uint64_t frames_in_place_ = 0;
+  uint64_t published_ = 0;
+  uint64_t completed_ = 0;
+  uint64_t bad_dma_frees_ = 0;
+};
+
+}  // namespace vnet::mock

@@ -1,0 +1,197 @@
+// A deliberately naive "driver" for the mock device's own tests: it programs
+// the registers directly and lays out rings by hand, so each test can do the
+// right thing or exactly the wrong thing it wants the device to notice.
+#pragma once
+
+#include <stdint.h>
+
+#include <cstring>
+#include <vector>
+
+#include "driver/spec/net_layout.h"
+#include "driver/spec/pci_layout.h"
+#include "driver/spec/split_ring_layout.h"
+#include "driver/spec/virtio_constants.h"
+#include "mock_device/guest_memory.h"
+#include "mock_device/mock_device.h"
+
+namespace vnet::mock::testing {
+
+namespace st = spec::status;
+namespace pc = spec::pci::common;
+namespace lg = spec::pci::legacy;
+
+inline uint64_t fmask(spec::Feature f) { return spec::feature_mask(f); }
+
+// One split ring in guest memory, driven from the test.
+struct TestRing {
+  uint16_t size = 0;
+  uint8_t* desc = nullptr;
+  uint8_t* avail = nullptr;
+  uint8_t* used = nullptr;
+  uint64_t desc_addr = 0, avail_addr = 0, used_addr = 0;
+  uint16_t avail_idx = 0;
+
+  void set_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+    uint8_t* d = desc + 16 * size_t(i);
+    std::memcpy(d, &addr, 8);
+    std::memcpy(d + 8, &len, 4);
+    std::memcpy(d + 12, &flags, 2);
+    std::memcpy(d + 14, &next, 2);
+  }
+  void offer(uint16_t head) {
+    std::memcpy(avail + 4 + 2 * size_t(avail_idx % size), &head, 2);
+    ++avail_idx;
+    std::memcpy(avail + 2, &avail_idx, 2);
+  }
+  void set_avail_idx(uint16_t idx) {
+    avail_idx = idx;
+    std::memcpy(avail + 2, &avail_idx, 2);
+  }
+  void set_avail_flags(uint16_t flags) { std::memcpy(avail, &flags, 2); }
+  uint16_t used_idx() const {
+    uint16_t v;
+    std::memcpy(&v, used + 2, 2);
+    return v;
+  }
+  uint32_t used_id(uint16_t slot) const {
+    uint32_t v;
+    std::memcpy(&v, used + 4 + 8 * size_t(slot % size), 4);
+    return v;
+  }
+  uint32_t used_len(uint16_t slot) const {
+    uint32_t v;
+    std::memcpy(&v, used + 8 + 8 * size_t(slot % size), 4);
+    return v;
+  }
+};
+
+class TestDriver {
+ public:
+  TestDriver(GuestMemory& mem, MockDevice& dev) : mem_(mem), dev_(dev) {}
+
+  // Modern common configuration access (BAR4 offset 0).
+  uint32_t cr(uint32_t off, uint8_t w) { return dev_.bar_read(4, off, w); }
+  void cw(uint32_t off, uint8_t w, uint32_t v) { dev_.bar_write(4, off, w, v); }
+  // Legacy I/O BAR0.
+  uint32_t lr(uint32_t off, uint8_t w) { return dev_.bar_read(0, off, w); }
+  void lw(uint32_t off, uint8_t w, uint32_t v) { dev_.bar_write(0, off, w, v); }
+
+  uint8_t status() { return uint8_t(cr(pc::kDeviceStatus, 1)); }
+  void set_status(uint8_t s) { cw(pc::kDeviceStatus, 1, s); }
+
+  uint64_t device_features() {
+    cw(pc::kDeviceFeatureSelect, 4, 0);
+    uint64_t lo = cr(pc::kDeviceFeature, 4);
+    cw(pc::kDeviceFeatureSelect, 4, 1);
+    return lo | (uint64_t(cr(pc::kDeviceFeature, 4)) << 32);
+  }
+  void write_features(uint64_t f) {
+    cw(pc::kDriverFeatureSelect, 4, 0);
+    cw(pc::kDriverFeature, 4, uint32_t(f));
+    cw(pc::kDriverFeatureSelect, 4, 1);
+    cw(pc::kDriverFeature, 4, uint32_t(f >> 32));
+  }
+
+  TestRing alloc_ring(uint16_t size) {
+    TestRing r;
+    r.size = size;
+    GuestMemory::Allocation d, a, u;
+    mem_.allocate(spec::desc_bytes(size), 16, &d);
+    mem_.allocate(spec::avail_bytes(size), 2, &a);
+    mem_.allocate(spec::used_bytes(size), 4, &u);
+    r.desc = d.host, r.avail = a.host, r.used = u.host;
+    r.desc_addr = d.device_addr, r.avail_addr = a.device_addr, r.used_addr = u.device_addr;
+    return r;
+  }
+
+  void setup_modern_queue(uint16_t q, TestRing& r) {
+    cw(pc::kQueueSelect, 2, q);
+    cw(pc::kQueueSize, 2, r.size);
+    cw(pc::kQueueDescLo, 4, uint32_t(r.desc_addr));
+    cw(pc::kQueueDescHi, 4, uint32_t(r.desc_addr >> 32));
+    cw(pc::kQueueDriverLo, 4, uint32_t(r.avail_addr));
+    cw(pc::kQueueDriverHi, 4, uint32_t(r.avail_addr >> 32));
+    cw(pc::kQueueDeviceLo, 4, uint32_t(r.used_addr));
+    cw(pc::kQueueDeviceHi, 4, uint32_t(r.used_addr >> 32));
+    cw(pc::kQueueEnable, 2, 1);
+  }
+
+  // The full modern sequence of 3.1.1. Returns false when FEATURES_OK did not stick.
+  bool init_modern(uint64_t features, uint16_t size = 16) {
+    set_status(0);
+    set_status(st::kAcknowledge);
+    set_status(st::kAcknowledge | st::kDriver);
+    write_features(features);
+    set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk);
+    if (!(status() & st::kFeaturesOk)) return false;
+    rx = alloc_ring(size);
+    tx = alloc_ring(size);
+    setup_modern_queue(0, rx);
+    setup_modern_queue(1, tx);
+    set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk | st::kDriverOk);
+    return true;
+  }
+
+  TestRing legacy_ring(uint16_t q) {
+    lw(lg::kQueueSelect, 2, q);
+    const uint16_t size = uint16_t(lr(lg::kQueueSize, 2));
+    GuestMemory::Allocation a;
+    mem_.allocate(spec::legacy_ring_bytes(size), 4096, &a);
+    TestRing r;
+    r.size = size;
+    r.desc = a.host;
+    r.avail = a.host + spec::desc_bytes(size);
+    r.used = a.host + spec::legacy_used_offset(size);
+    r.desc_addr = a.device_addr;
+    lw(lg::kQueueAddress, 4, uint32_t(a.device_addr >> 12));
+    return r;
+  }
+
+  void init_legacy(uint32_t features) {
+    lw(lg::kDeviceStatus, 1, 0);
+    lw(lg::kDeviceStatus, 1, st::kAcknowledge);
+    lw(lg::kDeviceStatus, 1, st::kAcknowledge | st::kDriver);
+    lw(lg::kDriverFeatures, 4, features);
+    rx = legacy_ring(0);
+    tx = legacy_ring(1);
+    lw(lg::kDeviceStatus, 1, st::kAcknowledge | st::kDriver | st::kDriverOk);
+  }
+
+  // A buffer in guest memory.
+  GuestMemory::Allocation buffer(size_t len) {
+    GuestMemory::Allocation a;
+    mem_.allocate(len, 16, &a);
+    return a;
+  }
+
+  void notify_modern(uint16_t q) {
+    dev_.bar_write(4, MockDevice::kNotifyOffset + q * 4, 2, q);
+  }
+
+  // Sends one frame on tx with the header (hdr_len bytes) in front, in one
+  // descriptor at index d. Returns the buffer.
+  GuestMemory::Allocation send(const std::vector<uint8_t>& frame, uint32_t hdr_len,
+                               uint16_t d = 0, const uint8_t* hdr = nullptr) {
+    auto b = buffer(hdr_len + frame.size());
+    if (hdr) std::memcpy(b.host, hdr, hdr_len);
+    std::memcpy(b.host + hdr_len, frame.data(), frame.size());
+    tx.set_desc(d, b.device_addr, uint32_t(hdr_len + frame.size()), 0, 0);
+    tx.offer(d);
+    return b;
+  }
+
+  TestRing rx, tx;
+
+ private:
+  GuestMemory& mem_;
+  MockDevice& dev_;
+};
+
+inline std::vector<uint8_t> test_frame(size_t n, uint8_t seed = 0) {
+  std::vector<uint8_t> f(n);
+  for (size_t i = 0; i < n; ++i) f[i] = uint8_t(i * 7 + seed);
+  return f;
+}
+
+}  // namespace vnet::mock::testing
