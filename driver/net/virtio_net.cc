@@ -412,7 +412,11 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
     // No offloads: an all-zero header; num_buffers MUST be 0 on transmit
     // (5.1.6.2.1).
     uint8_t* hdr = b->base + b->offset - hdr_size_;
-    __builtin_memset(hdr, 0, hdr_size_);
+    // Constant sizes, so the compiler stores instead of calling memset.
+    if (hdr_size_ == spec::kNetHdrSize)
+      __builtin_memset(hdr, 0, spec::kNetHdrSize);
+    else
+      __builtin_memset(hdr, 0, spec::kNetHdrLegacySize);
     const uint64_t hdr_addr = b->device_addr + b->offset - hdr_size_;
     Segment segs[2];
     if (segments == 2) {

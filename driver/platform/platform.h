@@ -86,11 +86,13 @@ struct DeviceMemRef {
 };
 
 // A descriptor chain the driver published to the device.
+// Plain data (no member initialisers): the driver fills one per segment on
+// the hot path and leaves unused slots untouched.
 struct ChainSegment {
-  uint16_t desc = 0;         // descriptor index
-  uint32_t len = 0;          // bytes
-  bool device_writable = false;
-  const void* data = nullptr;  // CPU view of the segment (device-readable content)
+  uint16_t desc;         // descriptor index
+  uint32_t len;          // bytes
+  bool device_writable;
+  const void* data;      // CPU view of the segment (device-readable content)
 };
 inline constexpr uint16_t kMaxChainSegments = 4;
 

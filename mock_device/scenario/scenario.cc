@@ -1,0 +1,683 @@
+#include "mock_device/scenario/scenario.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "driver/spec/virtio_constants.h"
+
+namespace vnet::scenario {
+
+using nlohmann::json;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Line tracking: JSON pointer of every value -> the line it sits on.
+// ---------------------------------------------------------------------------
+
+class LineMap {
+ public:
+  explicit LineMap(std::string_view text) : text_(text) {
+    starts_.push_back(0);
+    for (size_t i = 0; i < text.size(); ++i)
+      if (text[i] == '\n') starts_.push_back(i + 1);
+  }
+  // Line (1-based) of the last non-blank character before byte pos.
+  int line_before(size_t pos) const {
+    size_t p = std::min(pos, text_.size());
+    while (p > 0 && std::isspace(static_cast<unsigned char>(text_[p - 1]))) --p;
+    if (p > 0) --p;
+    return line_of(p);
+  }
+  int line_of(size_t pos) const {
+    return int(std::upper_bound(starts_.begin(), starts_.end(), pos) - starts_.begin());
+  }
+  void record(const std::string& pointer, int line) { lines_.emplace(pointer, line); }
+  int line(const std::string& pointer) const {
+    // The value itself, else its nearest recorded ancestor.
+    std::string p = pointer;
+    for (;;) {
+      auto it = lines_.find(p);
+      if (it != lines_.end()) return it->second;
+      const size_t slash = p.rfind('/');
+      if (slash == std::string::npos || p.empty()) return 1;
+      p.resize(slash);
+    }
+  }
+
+ private:
+  std::string_view text_;
+  std::vector<size_t> starts_;
+  std::map<std::string, int> lines_;
+};
+
+// SAX handler that only records where each value is.
+class LineRecorder : public nlohmann::json_sax<json> {
+ public:
+  LineRecorder(LineMap& map, std::stringbuf& buf) : map_(map), buf_(buf) {}
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(false); }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(true); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    if (!stack_.empty()) {
+      stack_.back().key = escape(k);
+      map_.record(stack_.back().path + "/" + stack_.back().key, here());
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  struct Level {
+    bool array;
+    size_t index;
+    std::string key;
+    std::string path;
+  };
+  static std::string escape(const std::string& k) {
+    std::string out;
+    for (char c : k) {
+      if (c == '~')
+        out += "~0";
+      else if (c == '/')
+        out += "~1";
+      else
+        out += c;
+    }
+    return out;
+  }
+  int here() const {
+    const auto pos = buf_.pubseekoff(0, std::ios_base::cur, std::ios_base::in);
+    return map_.line_before(size_t(pos));
+  }
+  std::string child_path() {
+    if (stack_.empty()) return "";
+    Level& l = stack_.back();
+    if (l.array) return l.path + "/" + std::to_string(l.index++);
+    return l.path + "/" + l.key;
+  }
+  bool value() {
+    const std::string p = child_path();
+    if (!stack_.empty() && stack_.back().array) map_.record(p, here());
+    return true;
+  }
+  bool open(bool array) {
+    const std::string p = child_path();
+    if (stack_.empty() || stack_.back().array) map_.record(p, here());
+    stack_.push_back(Level{array, 0, "", p});
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  LineMap& map_;
+  std::stringbuf& buf_;
+  std::vector<Level> stack_;
+};
+
+// ---------------------------------------------------------------------------
+// The parser proper
+// ---------------------------------------------------------------------------
+
+class Parser {
+ public:
+  Parser(const std::string& file, const LineMap& lines) : file_(file), lines_(lines) {}
+
+  [[noreturn]] void fail(const std::string& ptr, const std::string& msg) const {
+    throw ScenarioError(file_, lines_.line(ptr), msg + " (at " + (ptr.empty() ? "/" : ptr) + ")");
+  }
+
+  void check_keys(const json& j, const std::string& ptr,
+                  std::initializer_list<const char*> allowed) const {
+    if (!j.is_object()) fail(ptr, "expected an object");
+    for (const auto& [k, v] : j.items()) {
+      bool ok = false;
+      for (const char* a : allowed) ok = ok || k == a;
+      if (!ok) {
+        std::string list;
+        for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+        fail(ptr + "/" + k, "unknown key '" + k + "' (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  uint64_t u64(const json& j, const std::string& ptr, uint64_t max = UINT64_MAX) const {
+    if (!j.is_number_unsigned()) {
+      if (j.is_number_integer()) fail(ptr, "expected a non-negative integer, got " + j.dump());
+      fail(ptr, "expected an integer, got " + j.dump());
+    }
+    const uint64_t v = j.get<uint64_t>();
+    if (v > max) fail(ptr, "value " + std::to_string(v) + " above the maximum " + std::to_string(max));
+    return v;
+  }
+  bool boolean(const json& j, const std::string& ptr) const {
+    if (!j.is_boolean()) fail(ptr, "expected true or false, got " + j.dump());
+    return j.get<bool>();
+  }
+  std::string str(const json& j, const std::string& ptr) const {
+    if (!j.is_string()) fail(ptr, "expected a string, got " + j.dump());
+    return j.get<std::string>();
+  }
+
+  std::array<uint8_t, 6> mac(const json& j, const std::string& ptr) const {
+    const std::string s = str(j, ptr);
+    std::array<uint8_t, 6> out{};
+    unsigned b[6];
+    char tail;
+    if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                    &b[5], &tail) != 6)
+      fail(ptr, "MAC address '" + s + "' is not of the form 52:54:00:12:34:56");
+    for (int i = 0; i < 6; ++i) out[i] = uint8_t(b[i]);
+    return out;
+  }
+
+  uint64_t feature_set(const json& j, const std::string& ptr) const {
+    if (!j.is_array()) fail(ptr, "expected an array of feature names");
+    uint64_t set = 0;
+    for (size_t i = 0; i < j.size(); ++i) {
+      const std::string p = ptr + "/" + std::to_string(i);
+      const std::string name = str(j[i], p);
+      bool found = false;
+      for (const auto& f : spec::kFeatureTable) {
+        if (name == f.name) {
+          set |= spec::feature_mask(f.bit);
+          found = true;
+        }
+      }
+      if (!found) fail(p, "unknown feature '" + name + "' (names as in virtio_constants.h, e.g. MAC, VERSION_1)");
+    }
+    return set;
+  }
+
+  Frame hex(const json& j, const std::string& ptr) const {
+    const std::string s = str(j, ptr);
+    Frame out;
+    int nibble = -1;
+    for (char c : s) {
+      if (c == ' ' || c == ':' || c == '-' || c == '\n') continue;
+      int v;
+      if (c >= '0' && c <= '9')
+        v = c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v = c - 'A' + 10;
+      else
+        fail(ptr, std::string("'") + c + "' is not a hex digit");
+      if (nibble < 0) {
+        nibble = v;
+      } else {
+        out.push_back(uint8_t(nibble << 4 | v));
+        nibble = -1;
+      }
+    }
+    if (nibble >= 0) fail(ptr, "odd number of hex digits");
+    return out;
+  }
+
+  // A frame spec: {"hex": ...} or a generator; or an array of specs.
+  void frames(const json& j, const std::string& ptr, std::vector<Frame>* out) const {
+    if (j.is_array()) {
+      for (size_t i = 0; i < j.size(); ++i) frames(j[i], ptr + "/" + std::to_string(i), out);
+      return;
+    }
+    check_keys(j, ptr, {"hex", "size", "count", "pattern", "seed", "dst", "src", "ethertype"});
+    const uint64_t count = j.contains("count") ? u64(j["count"], ptr + "/count", 1'000'000) : 1;
+    if (j.contains("hex")) {
+      if (j.contains("size") || j.contains("pattern"))
+        fail(ptr, "a frame is either \"hex\" or generated from \"size\", not both");
+      const Frame f = hex(j["hex"], ptr + "/hex");
+      for (uint64_t i = 0; i < count; ++i) out->push_back(f);
+      return;
+    }
+    if (!j.contains("size")) fail(ptr, "a frame needs \"hex\" or \"size\"");
+    const uint64_t size = u64(j["size"], ptr + "/size", 65535);
+    if (size < 14) fail(ptr + "/size", "a generated frame needs at least 14 bytes (Ethernet header)");
+    const std::string pattern = j.contains("pattern") ? str(j["pattern"], ptr + "/pattern") : "counter";
+    if (pattern != "counter" && pattern != "zeros" && pattern != "random")
+      fail(ptr + "/pattern", "pattern '" + pattern + "' is not one of counter, zeros, random");
+    const uint64_t seed = j.contains("seed") ? u64(j["seed"], ptr + "/seed") : 1;
+    std::array<uint8_t, 6> dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    std::array<uint8_t, 6> src = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+    if (j.contains("dst")) dst = mac(j["dst"], ptr + "/dst");
+    if (j.contains("src")) src = mac(j["src"], ptr + "/src");
+    const uint64_t type = j.contains("ethertype") ? u64(j["ethertype"], ptr + "/ethertype", 0xFFFF) : 0x88B5;
+    std::mt19937_64 rng(seed);
+    for (uint64_t n = 0; n < count; ++n) {
+      Frame f(size);
+      std::copy(dst.begin(), dst.end(), f.begin());
+      std::copy(src.begin(), src.end(), f.begin() + 6);
+      f[12] = uint8_t(type >> 8);
+      f[13] = uint8_t(type);
+      for (size_t i = 14; i < size; ++i) {
+        if (pattern == "counter")
+          f[i] = uint8_t(i - 14 + n);
+        else if (pattern == "random")
+          f[i] = uint8_t(rng());
+      }
+      // The sequence number in the first payload bytes keeps frames distinct.
+      if (pattern == "counter" && size >= 18) spec::store_le32(&f[14], uint32_t(n));
+      out->push_back(std::move(f));
+    }
+  }
+
+  Range range(const json& j, const std::string& ptr) const {
+    if (j.is_object()) {
+      check_keys(j, ptr, {"min", "max"});
+      Range r;
+      if (j.contains("min")) r.min = u64(j["min"], ptr + "/min");
+      if (j.contains("max")) r.max = u64(j["max"], ptr + "/max");
+      if (r.min > r.max) fail(ptr, "min above max");
+      return r;
+    }
+    const uint64_t v = u64(j, ptr);
+    return Range{v, v};
+  }
+
+  mock::Fault fault(const json& j, const std::string& ptr) const {
+    check_keys(j, ptr, {"kind", "queue", "skip", "count", "value"});
+    if (!j.contains("kind")) fail(ptr, "a fault needs a \"kind\"");
+    mock::Fault f;
+    const std::string kind = str(j["kind"], ptr + "/kind");
+    if (!mock::parse_fault_kind(kind, &f.kind))
+      fail(ptr + "/kind", "unknown fault kind '" + kind + "' (see docs/scenarios.md)");
+    if (j.contains("queue")) {
+      const json& q = j["queue"];
+      if (q.is_string()) {
+        const std::string s = q.get<std::string>();
+        if (s == "rx")
+          f.queue = 0;
+        else if (s == "tx")
+          f.queue = 1;
+        else if (s == "ctrl")
+          f.queue = 2;
+        else if (s == "any")
+          f.queue = -1;
+        else
+          fail(ptr + "/queue", "queue '" + s + "' is not rx, tx, ctrl or any");
+      } else {
+        f.queue = int32_t(u64(q, ptr + "/queue", 2));
+      }
+    }
+    if (j.contains("skip")) f.skip = uint32_t(u64(j["skip"], ptr + "/skip", UINT32_MAX));
+    if (j.contains("count")) f.count = uint32_t(u64(j["count"], ptr + "/count", UINT32_MAX));
+    if (j.contains("value")) f.value = u64(j["value"], ptr + "/value");
+    if ((f.kind == mock::FaultKind::kCapOutsideBar || f.kind == mock::FaultKind::kCapMissingBar) &&
+        f.value > 4)
+      fail(ptr + "/value", "capability faults take a cfg_type 1..4 (0: COMMON)");
+    return f;
+  }
+
+  static bool net_counter_known(const std::string& name) {
+    bool found = false;
+    NetCounters{}.for_each([&](const char* n, uint64_t) { found = found || name == n; });
+    return found;
+  }
+  static bool device_counter_known(const std::string& name) {
+    bool found = false;
+    mock::DeviceCounters{}.for_each([&](const char* n, uint64_t) { found = found || name == n; });
+    return found;
+  }
+
+  Expectation expectation(const json& j, const std::string& ptr, bool at_end) const {
+    if (at_end)
+      check_keys(j, ptr, {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
+                          "tx_frames", "violations", "pool_all_returned", "stop"});
+    else
+      check_keys(j, ptr, {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
+                          "tx_frames", "violations"});
+    Expectation e;
+    e.line = lines_.line(ptr);
+    if (j.contains("driver_state")) {
+      const std::string s = str(j["driver_state"], ptr + "/driver_state");
+      bool found = false;
+      for (NetState st : {NetState::kDown, NetState::kRunning, NetState::kBroken, NetState::kFailed}) {
+        if (s == net_state_name(st)) {
+          e.driver_state = st;
+          found = true;
+        }
+      }
+      if (!found) fail(ptr + "/driver_state", "state '" + s + "' is not down, running, broken or failed");
+    }
+    if (j.contains("link_up")) e.link_up = boolean(j["link_up"], ptr + "/link_up");
+    auto counters = [&](const char* key, bool device, std::map<std::string, Range>* out) {
+      if (!j.contains(key)) return;
+      const std::string p = ptr + "/" + key;
+      if (!j[key].is_object()) fail(p, "expected an object of counter names");
+      for (const auto& [name, v] : j[key].items()) {
+        if (!(device ? device_counter_known(name) : net_counter_known(name)))
+          fail(p + "/" + name, std::string("unknown ") + (device ? "device" : "driver") +
+                                   " counter '" + name + "'");
+        (*out)[name] = range(v, p + "/" + name);
+      }
+    };
+    counters("counters", false, &e.counters);
+    counters("device_counters", true, &e.device_counters);
+    if (j.contains("rx_frames")) e.rx_frames = range(j["rx_frames"], ptr + "/rx_frames");
+    if (j.contains("tx_frames")) e.tx_frames = range(j["tx_frames"], ptr + "/tx_frames");
+    if (j.contains("violations")) {
+      const json& v = j["violations"];
+      if (!v.is_array()) fail(ptr + "/violations", "expected an array of spec sections, e.g. [\"3.1.1\"]");
+      std::vector<std::string> list;
+      for (size_t i = 0; i < v.size(); ++i) list.push_back(str(v[i], ptr + "/violations/" + std::to_string(i)));
+      e.violations = list;
+    }
+    if (j.contains("pool_all_returned"))
+      e.pool_all_returned = boolean(j["pool_all_returned"], ptr + "/pool_all_returned");
+    return e;
+  }
+
+  void device(const json& j, const std::string& ptr, Scenario* s) const {
+    check_keys(j, ptr, {"transport", "features", "features_add", "features_remove", "mac", "mtu",
+                        "status", "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier",
+                        "memory_mib", "faults"});
+    mock::DeviceConfig& d = s->device;
+    if (j.contains("transport")) {
+      const std::string t = str(j["transport"], ptr + "/transport");
+      if (t == "legacy")
+        d.transport = mock::TransportKind::kLegacy;
+      else if (t == "modern")
+        d.transport = mock::TransportKind::kModern;
+      else if (t == "transitional")
+        d.transport = mock::TransportKind::kTransitional;
+      else
+        fail(ptr + "/transport", "transport '" + t + "' is not legacy, modern or transitional");
+    }
+    if (j.contains("features")) d.features = feature_set(j["features"], ptr + "/features");
+    if (j.contains("features_add")) d.features |= feature_set(j["features_add"], ptr + "/features_add");
+    if (j.contains("features_remove"))
+      d.features &= ~feature_set(j["features_remove"], ptr + "/features_remove");
+    if (j.contains("mac")) d.mac = mac(j["mac"], ptr + "/mac");
+    if (j.contains("mtu")) d.mtu = uint16_t(u64(j["mtu"], ptr + "/mtu", 0xFFFF));
+    if (j.contains("status")) {
+      const json& st = j["status"];
+      if (st.is_array()) {
+        d.status = 0;
+        for (size_t i = 0; i < st.size(); ++i) {
+          const std::string p = ptr + "/status/" + std::to_string(i);
+          const std::string n = str(st[i], p);
+          if (n == "LINK_UP")
+            d.status |= spec::net_status::kLinkUp;
+          else if (n == "ANNOUNCE")
+            d.status |= spec::net_status::kAnnounce;
+          else
+            fail(p, "status bit '" + n + "' is not LINK_UP or ANNOUNCE");
+        }
+      } else {
+        d.status = uint16_t(u64(st, ptr + "/status", 0xFFFF));
+      }
+    }
+    if (j.contains("max_virtqueue_pairs"))
+      d.max_virtqueue_pairs = uint16_t(u64(j["max_virtqueue_pairs"], ptr + "/max_virtqueue_pairs", 0xFFFF));
+    if (j.contains("queue_sizes")) {
+      const json& q = j["queue_sizes"];
+      if (!q.is_array() || q.empty() || q.size() > 3)
+        fail(ptr + "/queue_sizes", "expected an array of 1 to 3 sizes [rx, tx, ctrl]");
+      for (size_t i = 0; i < q.size(); ++i)
+        d.queue_sizes[i] = uint16_t(u64(q[i], ptr + "/queue_sizes/" + std::to_string(i), 0xFFFF));
+    }
+    if (j.contains("notify_off_multiplier"))
+      d.notify_off_multiplier =
+          uint32_t(u64(j["notify_off_multiplier"], ptr + "/notify_off_multiplier", 1024));
+    if (j.contains("memory_mib")) {
+      s->memory_mib = size_t(u64(j["memory_mib"], ptr + "/memory_mib", 1024));
+      if (s->memory_mib == 0) fail(ptr + "/memory_mib", "guest memory must be at least 1 MiB");
+    }
+    if (j.contains("faults")) {
+      const json& f = j["faults"];
+      if (!f.is_array()) fail(ptr + "/faults", "expected an array of faults");
+      for (size_t i = 0; i < f.size(); ++i)
+        s->device_faults.push_back(fault(f[i], ptr + "/faults/" + std::to_string(i)));
+    }
+  }
+
+  void driver(const json& j, const std::string& ptr, Scenario* s) const {
+    check_keys(j, ptr, {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
+                        "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach"});
+    if (j.contains("mode")) {
+      const std::string m = str(j["mode"], ptr + "/mode");
+      if (m == "auto")
+        s->mode = PciMode::kAuto;
+      else if (m == "legacy")
+        s->mode = PciMode::kLegacy;
+      else if (m == "modern")
+        s->mode = PciMode::kModern;
+      else
+        fail(ptr + "/mode", "mode '" + m + "' is not auto, legacy or modern");
+    }
+    if (j.contains("rx_ring_cap")) s->options.rx_ring_cap = uint16_t(u64(j["rx_ring_cap"], ptr + "/rx_ring_cap", 0xFFFF));
+    if (j.contains("tx_ring_cap")) s->options.tx_ring_cap = uint16_t(u64(j["tx_ring_cap"], ptr + "/tx_ring_cap", 0xFFFF));
+    if (j.contains("feature_mask_clear"))
+      s->options.feature_mask &= ~feature_set(j["feature_mask_clear"], ptr + "/feature_mask_clear");
+    if (j.contains("max_frame")) s->options.max_frame = uint16_t(u64(j["max_frame"], ptr + "/max_frame", 0xFFFF));
+    if (j.contains("pool_buffers")) {
+      s->pool_buffers = size_t(u64(j["pool_buffers"], ptr + "/pool_buffers", 1 << 20));
+      if (s->pool_buffers == 0) fail(ptr + "/pool_buffers", "the pool needs at least one buffer");
+    }
+    if (j.contains("buffer_size")) {
+      s->buffer_size = uint32_t(u64(j["buffer_size"], ptr + "/buffer_size", 1 << 20));
+      if (s->buffer_size < 64) fail(ptr + "/buffer_size", "buffers need at least 64 bytes");
+    }
+    if (j.contains("echo")) s->echo = boolean(j["echo"], ptr + "/echo");
+    if (j.contains("expect_probe")) {
+      s->expect_probe = str(j["expect_probe"], ptr + "/expect_probe");
+      bool ok = false;
+      for (auto e : {ProbeError::kOk, ProbeError::kNotVirtio, ProbeError::kNotNet,
+                     ProbeError::kModernUnusable, ProbeError::kLegacyUnusable})
+        ok = ok || s->expect_probe == probe_error_key(e);
+      if (!ok) fail(ptr + "/expect_probe", "unknown probe result '" + s->expect_probe + "'");
+    }
+    if (j.contains("expect_attach")) {
+      s->expect_attach = str(j["expect_attach"], ptr + "/expect_attach");
+      bool ok = false;
+      for (int e = 0; e <= int(AttachError::kBadOptions); ++e)
+        ok = ok || s->expect_attach == attach_error_key(AttachError(e));
+      if (!ok) fail(ptr + "/expect_attach", "unknown attach result '" + s->expect_attach + "'");
+    }
+  }
+
+  Step step(const json& j, const std::string& ptr) const {
+    if (!j.is_object()) fail(ptr, "a step is an object with one action, e.g. {\"rx\": {...}}");
+    static const std::pair<const char*, StepKind> kActions[] = {
+        {"rx", StepKind::kRx},
+        {"tx", StepKind::kTx},
+        {"expect_tx", StepKind::kExpectTx},
+        {"link", StepKind::kLink},
+        {"device_reset", StepKind::kDeviceReset},
+        {"recover", StepKind::kRecover},
+        {"stop", StepKind::kStop},
+        {"poll_device", StepKind::kPollDevice},
+        {"pump", StepKind::kPump},
+        {"fault", StepKind::kFault},
+        {"clear_faults", StepKind::kClearFaults},
+        {"expect", StepKind::kExpect},
+    };
+    Step s;
+    s.line = lines_.line(ptr);
+    const char* action = nullptr;
+    for (const auto& [k, v] : j.items()) {
+      if (k == "comment" || k == "poll") continue;
+      bool known = false;
+      for (const auto& [name, kind] : kActions) {
+        if (k == name) {
+          if (action) fail(ptr + "/" + k, "a step has one action; this one has '" + std::string(action) + "' and '" + k + "'");
+          action = name;
+          s.kind = kind;
+          known = true;
+        }
+      }
+      if (!known)
+        fail(ptr + "/" + k, "unknown step action '" + k +
+                                "' (rx, tx, expect_tx, link, device_reset, recover, stop, "
+                                "poll_device, pump, fault, clear_faults, expect)");
+    }
+    if (!action) fail(ptr, "step without an action");
+    if (j.contains("poll")) s.poll = boolean(j["poll"], ptr + "/poll");
+    const std::string p = ptr + "/" + action;
+    const json& v = j[action];
+    switch (s.kind) {
+      case StepKind::kRx:
+      case StepKind::kTx:
+      case StepKind::kExpectTx:
+        frames(v, p, &s.frames);
+        break;
+      case StepKind::kLink: {
+        const std::string l = str(v, p);
+        if (l != "up" && l != "down") fail(p, "link is \"up\" or \"down\"");
+        s.link = l == "up";
+        break;
+      }
+      case StepKind::kDeviceReset:
+      case StepKind::kRecover:
+      case StepKind::kStop:
+      case StepKind::kClearFaults:
+        if (!boolean(v, p)) fail(p, std::string(action) + " takes true");
+        break;
+      case StepKind::kPollDevice:
+      case StepKind::kPump:
+        s.count = uint32_t(u64(v, p, 1'000'000));
+        break;
+      case StepKind::kFault:
+        s.fault = fault(v, p);
+        break;
+      case StepKind::kExpect:
+        s.expect = expectation(v, p, false);
+        break;
+    }
+    return s;
+  }
+
+  Scenario scenario(const json& root) const {
+    check_keys(root, "", {"name", "description", "device", "driver", "steps", "end"});
+    Scenario s;
+    s.file = file_;
+    s.device.tx_capture_limit = 1 << 16;
+    if (!root.contains("name")) fail("", "a scenario needs a \"name\"");
+    s.name = str(root["name"], "/name");
+    if (root.contains("description")) s.description = str(root["description"], "/description");
+    if (root.contains("device")) device(root["device"], "/device", &s);
+    if (root.contains("driver")) driver(root["driver"], "/driver", &s);
+    if (root.contains("steps")) {
+      const json& st = root["steps"];
+      if (!st.is_array()) fail("/steps", "steps is an array");
+      for (size_t i = 0; i < st.size(); ++i) s.steps.push_back(step(st[i], "/steps/" + std::to_string(i)));
+    }
+    if (root.contains("end")) {
+      s.end = expectation(root["end"], "/end", true);
+      if (root["end"].contains("stop")) s.stop_at_end = boolean(root["end"]["stop"], "/end/stop");
+    } else {
+      s.end.line = 1;
+    }
+    if (!s.end.violations) s.end.violations = std::vector<std::string>{};
+    if (!s.end.pool_all_returned && s.stop_at_end) s.end.pool_all_returned = true;
+    return s;
+  }
+
+ private:
+  const std::string& file_;
+  const LineMap& lines_;
+};
+
+}  // namespace
+
+const char* step_kind_name(StepKind kind) {
+  switch (kind) {
+    case StepKind::kRx: return "rx";
+    case StepKind::kTx: return "tx";
+    case StepKind::kExpectTx: return "expect_tx";
+    case StepKind::kLink: return "link";
+    case StepKind::kDeviceReset: return "device_reset";
+    case StepKind::kRecover: return "recover";
+    case StepKind::kStop: return "stop";
+    case StepKind::kPollDevice: return "poll_device";
+    case StepKind::kPump: return "pump";
+    case StepKind::kFault: return "fault";
+    case StepKind::kClearFaults: return "clear_faults";
+    case StepKind::kExpect: return "expect";
+  }
+  return "?";
+}
+
+const char* probe_error_key(ProbeError e) {
+  switch (e) {
+    case ProbeError::kOk: return "ok";
+    case ProbeError::kNotVirtio: return "not_virtio";
+    case ProbeError::kNotNet: return "not_net";
+    case ProbeError::kModernUnusable: return "modern_unusable";
+    case ProbeError::kLegacyUnusable: return "legacy_unusable";
+  }
+  return "unknown";
+}
+
+const char* attach_error_key(AttachError e) {
+  switch (e) {
+    case AttachError::kOk: return "ok";
+    case AttachError::kResetTimeout: return "reset_timeout";
+    case AttachError::kNoVersion1: return "no_version1";
+    case AttachError::kFeaturesRejected: return "features_rejected";
+    case AttachError::kQueueUnavailable: return "queue_unavailable";
+    case AttachError::kQueueSizeInvalid: return "queue_size_invalid";
+    case AttachError::kQueueSetupRefused: return "queue_setup_refused";
+    case AttachError::kNoDmaMemory: return "no_dma_memory";
+    case AttachError::kNoRxBuffers: return "no_rx_buffers";
+    case AttachError::kBadOptions: return "bad_options";
+  }
+  return "unknown";
+}
+
+const char* net_state_name(NetState s) {
+  switch (s) {
+    case NetState::kDown: return "down";
+    case NetState::kRunning: return "running";
+    case NetState::kBroken: return "broken";
+    case NetState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Scenario parse_scenario(std::string_view text, const std::string& file) {
+  LineMap lines(text);
+  {
+    std::stringbuf buf{std::string(text), std::ios_base::in};
+    std::istream in(&buf);
+    LineRecorder recorder(lines, buf);
+    // A syntax error stops the SAX pass quietly; the DOM parse below
+    // reports it with its byte position.
+    json::sax_parse(in, &recorder, nlohmann::detail::input_format_t::json, true);
+  }
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw ScenarioError(file, lines.line_of(e.byte ? e.byte - 1 : 0),
+                        std::string("JSON syntax error: ") + e.what());
+  }
+  return Parser(file, lines).scenario(root);
+}
+
+Scenario load_scenario_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError(path, 0, "cannot read the scenario file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_scenario(ss.str(), path);
+}
+
+}  // namespace vnet::scenario
