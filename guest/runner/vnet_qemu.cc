@@ -36,6 +36,7 @@
 #include "driver/net/virtio_net.h"
 #include "driver/spec/virtio_constants.h"
 #include "guest/runner/echo_client.h"
+#include "guest/runner/link.h"
 #include "guest/runner/qemu_process.h"
 
 namespace vnetqemu {
@@ -73,6 +74,8 @@ struct Options {
   uint32_t retries = 2;
   double total_timeout_s = 600;
   std::string expect = "echo";
+  std::string net = "socket";
+  uint32_t inject_malformed = 0;
   std::vector<std::string> require_counters;
   bool counter_check = true;
   bool exit_device = true;
@@ -217,6 +220,9 @@ class Runner {
   int check_expected_failure();
   bool check_ready_line();
   bool echo_all();
+  bool send_one_way();
+  bool inject_malformed();
+  bool read_console_counters();
   bool control(const std::string& command, std::string* reply);
   bool check_counters();
   bool shutdown_guest();
@@ -230,8 +236,9 @@ class Runner {
   Expect expect_ = Expect::kEcho;
   std::vector<std::pair<std::string, std::string>> props_;
   QemuProcess qemu_;
-  uint16_t echo_port_ = 0;
-  uint16_t control_port_ = 0;
+  std::unique_ptr<Link> link_;
+  std::string netdev_;
+  uint64_t injected_ = 0;
   double t_start_ = 0;
   double boot_s_ = 0;
   double first_echo_s_ = -1;
@@ -265,6 +272,10 @@ bool Runner::parse_options(std::string* error) {
     return false;
   }
   if (!split_props(o_.device_props, &props_, error)) return false;
+  if (o_.inject_malformed > 0 && o_.net != "socket") {
+    *error = "--inject-malformed needs --net socket";
+    return false;
+  }
   for (const std::string& a : o_.guest_args) {
     if (a.find_first_of(" ,\"") != std::string::npos || a.find('=') == std::string::npos) {
       *error = "guest argument '" + a + "' must be key=value without spaces or commas";
@@ -304,11 +315,10 @@ std::vector<std::string> Runner::qemu_argv() const {
     a.push_back("-append");
     a.push_back(append);
   }
-  // User networking: restricted (no route out), forwards on 127.0.0.1 only.
+  // link.h: user networking (restrict=on, forwards on 127.0.0.1 only) or
+  // frames over loopback UDP; never an address other than 127.0.0.1.
   a.push_back("-netdev");
-  a.push_back("user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:" + std::to_string(echo_port_) +
-              "-:" + std::to_string(kGuestEchoPort) + ",hostfwd=udp:127.0.0.1:" +
-              std::to_string(control_port_) + "-:" + std::to_string(kGuestControlPort));
+  a.push_back(netdev_);
   std::string dev = "virtio-net-pci,netdev=n0,romfile=";
   if (o_.transport == "legacy") dev += ",disable-modern=on,disable-legacy=off";
   else if (o_.transport == "modern") dev += ",disable-legacy=on,disable-modern=off";
@@ -335,11 +345,22 @@ void Runner::dump_diagnostics() {
 // Retries with fresh ports when QEMU could not bind a forward.
 bool Runner::boot() {
   for (int attempt = 1; attempt <= kPortAttempts; ++attempt) {
-    echo_port_ = pick_free_udp_port();
-    do control_port_ = pick_free_udp_port();
-    while (control_port_ == echo_port_ && control_port_ != 0);
-    if (echo_port_ == 0 || control_port_ == 0) {
-      fail("no free UDP port on 127.0.0.1");
+    if (o_.net == "user") {
+      uint16_t echo_port = pick_free_udp_port();
+      uint16_t control_port;
+      do control_port = pick_free_udp_port();
+      while (control_port == echo_port && control_port != 0);
+      if (echo_port == 0 || control_port == 0) {
+        fail("no free UDP port on 127.0.0.1");
+        return false;
+      }
+      link_ = make_user_link(echo_port, control_port);
+    } else {
+      link_ = make_frame_link();
+    }
+    std::string error;
+    if (!link_->open(&netdev_, &error)) {
+      fail(error);
       return false;
     }
     std::vector<std::string> argv = qemu_argv();
@@ -373,7 +394,8 @@ bool Runner::boot() {
     qemu_.wait_exit(100);
     const std::string& err = qemu_.stderr_text();
     bool port_clash = err.find("host forwarding") != std::string::npos ||
-                      err.find("hostfwd") != std::string::npos;
+                      err.find("hostfwd") != std::string::npos ||
+                      err.find("Address already in use") != std::string::npos;
     if (port_clash && attempt < kPortAttempts) {
       qemu_.reset();
       continue;
@@ -498,12 +520,6 @@ void Runner::progress(uint64_t done, bool final) {
 }
 
 bool Runner::echo_all() {
-  UdpPort port;
-  std::string error;
-  if (!port.open(echo_port_, &error)) {
-    fail(error);
-    return false;
-  }
   EchoPlan plan{o_.seed, o_.min_size, o_.max_size};
   std::vector<uint8_t> want, previous, got;
   double t0 = now_s();
@@ -515,7 +531,7 @@ bool Runner::echo_all() {
     for (uint32_t attempt = 0; attempt <= o_.retries && !done; ++attempt) {
       if (attempt > 0) ++resent_;
       double sent = now_s();
-      if (!port.send(want.data(), want.size())) {
+      if (!link_->send(kGuestEchoPort, want)) {
         fail("send of datagram " + std::to_string(i) + " failed");
         return false;
       }
@@ -527,13 +543,14 @@ bool Runner::echo_all() {
           fail("total timeout");
           return false;
         }
-        bool readable = qemu_.wait_for(port.fd(), static_cast<int>(std::min(left, 0.2) * 1000) + 1);
+        bool readable = qemu_.wait_for(link_->fd(kGuestEchoPort),
+                                       static_cast<int>(std::min(left, 0.2) * 1000) + 1);
         if (!qemu_.running()) {
           fail("QEMU exited during the echo run (datagram " + std::to_string(i) + ")");
           return false;
         }
         if (!readable) continue;
-        while (port.receive(&got)) {
+        while (link_->receive(kGuestEchoPort, &got)) {
           if (got == want) {
             double rtt = now_s() - sent;
             rtt_.ms.push_back(rtt * 1000);
@@ -570,18 +587,14 @@ bool Runner::echo_all() {
 }
 
 bool Runner::control(const std::string& command, std::string* reply) {
-  UdpPort port;
-  std::string error;
-  if (!port.open(control_port_, &error)) {
-    fail(error);
-    return false;
-  }
   std::vector<uint8_t> got;
+  std::vector<uint8_t> request(command.begin(), command.end());
   for (uint32_t attempt = 0; attempt <= o_.retries; ++attempt) {
-    port.send(command.data(), command.size());
+    link_->send(kGuestControlPort, request);
     double deadline = now_s() + o_.echo_timeout_s;
     while (now_s() < deadline) {
-      if (qemu_.wait_for(port.fd(), 50) && port.receive(&got)) {
+      if (qemu_.wait_for(link_->fd(kGuestControlPort), 50) &&
+          link_->receive(kGuestControlPort, &got)) {
         reply->assign(got.begin(), got.end());
         return true;
       }
@@ -591,6 +604,129 @@ bool Runner::control(const std::string& command, std::string* reply) {
   return false;
 }
 
+// User networking cannot carry the guest's replies (link.h): send the
+// datagrams one way, paced, and let the guest's counters tell what arrived.
+bool Runner::send_one_way() {
+  EchoPlan plan{o_.seed, o_.min_size, o_.max_size};
+  std::vector<uint8_t> want, got;
+  double t0 = now_s();
+  last_progress_ = t0;
+  for (uint64_t i = 0; i < o_.count; ++i) {
+    plan.fill(i, &want);
+    if (!link_->send(kGuestEchoPort, want)) {
+      fail("send of datagram " + std::to_string(i) + " failed");
+      return false;
+    }
+    bytes_ += want.size();
+    qemu_.wait_for(-1, 1);  // pace: about one datagram per millisecond
+    while (link_->receive(kGuestEchoPort, &got)) ++echoed_;
+    if (!qemu_.running()) {
+      fail("QEMU exited during the run (datagram " + std::to_string(i) + ")");
+      return false;
+    }
+    progress(i + 1, false);
+  }
+  qemu_.wait_for(-1, 200);
+  echo_s_ = now_s() - t0;
+  return true;
+}
+
+// Frames the responder must count as malformed and drop (socket link only).
+bool Runner::inject_malformed() {
+  auto mac = ready_["mac"];
+  uint8_t guest[6] = {};
+  sscanf(mac.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &guest[0], &guest[1], &guest[2],
+         &guest[3], &guest[4], &guest[5]);
+  auto base = [&](uint16_t ethertype) {
+    std::vector<uint8_t> f(64, 0);
+    std::copy(guest, guest + 6, f.begin());
+    const uint8_t src[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    std::copy(src, src + 6, f.begin() + 6);
+    f[12] = static_cast<uint8_t>(ethertype >> 8);
+    f[13] = static_cast<uint8_t>(ethertype);
+    return f;
+  };
+  auto ip_header = [&](std::vector<uint8_t>& f, uint8_t proto, uint16_t total) {
+    uint8_t* ip = f.data() + 14;
+    ip[0] = 0x45;
+    ip[2] = static_cast<uint8_t>(total >> 8);
+    ip[3] = static_cast<uint8_t>(total);
+    ip[8] = 64;
+    ip[9] = proto;
+    const uint8_t addrs[8] = {10, 0, 2, 2, 10, 0, 2, 15};
+    std::copy(addrs, addrs + 8, ip + 12);
+    uint32_t sum = 0;
+    for (int k = 0; k < 20; k += 2) sum += (ip[k] << 8) | ip[k + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = static_cast<uint16_t>(~sum);
+    ip[10] = static_cast<uint8_t>(c >> 8);
+    ip[11] = static_cast<uint8_t>(c);
+  };
+  for (uint32_t i = 0; i < o_.inject_malformed; ++i) {
+    std::vector<uint8_t> f;
+    switch (i % 8) {
+      case 0:  // IPv4 header checksum wrong
+        f = base(0x0800);
+        ip_header(f, 17, 40);
+        f[14 + 10] ^= 0x55;
+        break;
+      case 1:  // IHL below 5
+        f = base(0x0800);
+        ip_header(f, 17, 40);
+        f[14] = 0x44;
+        break;
+      case 2:  // total length beyond the frame
+        f = base(0x0800);
+        ip_header(f, 17, 1400);
+        break;
+      case 3:  // not version 4
+        f = base(0x0800);
+        ip_header(f, 17, 40);
+        f[14] = 0x65;
+        break;
+      case 4:  // UDP length below the UDP header
+        f = base(0x0800);
+        ip_header(f, 17, 40);
+        f[34 + 5] = 4;
+        break;
+      case 5:  // UDP length beyond the IP payload
+        f = base(0x0800);
+        ip_header(f, 17, 40);
+        f[34 + 4] = 0x05;
+        break;
+      case 6:  // ICMP shorter than its header
+        f = base(0x0800);
+        ip_header(f, 1, 24);
+        break;
+      default:  // ARP with a wrong hardware address length
+        f = base(0x0806);
+        f[14 + 1] = 1;
+        f[14 + 2] = 0x08;
+        f[14 + 4] = 7;
+        f[14 + 5] = 4;
+        break;
+    }
+    if (!link_->send_frame(f)) {
+      fail("cannot inject malformed frame " + std::to_string(i));
+      return false;
+    }
+    ++injected_;
+    qemu_.wait_for(-1, 1);
+  }
+  return true;
+}
+
+// The block the guest prints at exit: "vnet-guest: counters" ... "end counters".
+bool Runner::read_console_counters() {
+  const std::string& con = qemu_.console();
+  size_t begin = con.rfind("vnet-guest: counters\n");
+  size_t end = con.rfind("vnet-guest: end counters");
+  if (begin == std::string::npos || end == std::string::npos || end < begin) return false;
+  begin += strlen("vnet-guest: counters\n");
+  counters_ = parse_counters(con.substr(begin, end - begin));
+  return true;
+}
+
 bool Runner::check_counters() {
   bool ok = true;
   std::vector<std::string> checks = o_.require_counters;
@@ -598,10 +734,12 @@ bool Runner::check_counters() {
     for (const char* p : {"queue_broken_used_idx", "queue_broken_used_id",
                           "queue_broken_used_stale", "rx_drop_len_over", "rx_drop_len_short",
                           "rx_drop_hdr_gso", "rx_drop_hdr_flags", "rx_drop_num_buffers",
-                          "tx_drop_len", "tx_drop_headroom", "tx_drop_len_over", "malformed",
+                          "tx_drop_len", "tx_drop_headroom", "tx_drop_len_over",
                           "pool_bad_frees", "shim_refused_accesses", "guest_recoveries"})
       checks.push_back(std::string(p) + "=0");
-    checks.push_back("udp_echo_replies>=" + std::to_string(echoed_));
+    checks.push_back("malformed=" + std::to_string(injected_));
+    uint64_t delivered = link_->replies_possible() ? echoed_ : o_.count;
+    checks.push_back("udp_echo_replies>=" + std::to_string(delivered));
   }
   for (const std::string& c : checks) {
     size_t op_at = c.find_first_of("<>=");
@@ -679,16 +817,40 @@ int Runner::run() {
     rc = kExitFailure;
   } else {
     bool ok = check_ready_line();
-    ok = echo_all() && ok;
-    std::string text;
-    if (qemu_.running() && control("counters", &text)) {
-      counters_ = parse_counters(text);
-      ok = check_counters() && ok;
-    } else if (ok) {
-      fail("no answer to the counters request");
-      ok = false;
+    uint8_t mac[6] = {};
+    sscanf(ready_["mac"].c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2],
+           &mac[3], &mac[4], &mac[5]);
+    link_->set_guest_mac(mac);
+    if (o_.inject_malformed > 0) ok = inject_malformed() && ok;
+    if (link_->replies_possible()) {
+      ok = echo_all() && ok;
+      std::string text;
+      if (ok && qemu_.running() && control("counters", &text)) {
+        counters_ = parse_counters(text);
+      } else if (ok) {
+        fail("no answer to the counters request");
+        ok = false;
+      }
+      if (qemu_.running()) ok = shutdown_guest() && ok;
+      if (ok) ok = check_counters();
+    } else {
+      // One way: the exit request arrives; the guest's answer cannot.
+      ok = send_one_way() && ok;
+      std::vector<uint8_t> bye = {'e', 'x', 'i', 't'};
+      link_->send(kGuestControlPort, bye);
+      if (!qemu_.wait_exit(10000)) {
+        fail("guest did not exit on request");
+        ok = false;
+      } else if (!read_console_counters()) {
+        fail("no counters on the guest console");
+        ok = false;
+      } else {
+        ok = check_counters() && ok;
+      }
+      if (ok && !o_.quiet)
+        printf("note: --net user delivers one way only (restrict=on drops the guest's UDP); "
+               "delivery checked through the guest's counters\n");
     }
-    if (qemu_.running()) ok = shutdown_guest() && ok;
     rc = ok ? kExitOk : kExitFailure;
     if (!o_.quiet) {
       printf("echo: %llu/%llu datagrams byte-exact, %u..%u bytes, %llu bytes each way",
@@ -753,6 +915,14 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", o.total_timeout_s, "seconds for the whole run")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--net", o.net,
+                 "socket: Ethernet frames over 127.0.0.1 UDP, the runner is the peer (full "
+                 "echo); user: QEMU user networking, restrict=on, hostfwd on 127.0.0.1 (one way)")
+      ->check(CLI::IsMember({"socket", "user"}))
+      ->capture_default_str();
+  app.add_option("--inject-malformed", o.inject_malformed,
+                 "malformed frames to send before the echoes (--net socket); the guest must "
+                 "count each as malformed and keep echoing");
   app.add_option("--expect", o.expect,
                  "expected outcome: echo, attach-failure, probe-failure, no-device")
       ->capture_default_str();
