@@ -57,7 +57,7 @@ net::PacketPool g_pool;
 char g_text[1400];
 
 struct ServeStats {
-  uint64_t tx_no_buffer = 0;   // no pool buffer for a reply
+  uint64_t tx_no_buffer = 0;     // no pool buffer for a reply
   uint64_t tx_ring_refused = 0;  // tx_burst took fewer than offered
   uint64_t recoveries = 0;
 };
@@ -65,25 +65,28 @@ ServeStats g_stats;
 
 const char* state_name(vnet::NetState s) {
   switch (s) {
-    case vnet::NetState::kDown: return "down";
-    case vnet::NetState::kRunning: return "running";
-    case vnet::NetState::kBroken: return "broken";
-    case vnet::NetState::kFailed: return "failed";
+    case vnet::NetState::kDown:
+      return "down";
+    case vnet::NetState::kRunning:
+      return "running";
+    case vnet::NetState::kBroken:
+      return "broken";
+    case vnet::NetState::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 void print_function(const pci::Function& f) {
-  kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n",
-          f.addr.bus, f.addr.dev, f.addr.fn, f.vendor, f.device, f.class_code, f.subclass,
-          f.revision, f.header_type, f.subsys_vendor, f.subsys_id);
+  kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
+          f.addr.dev, f.addr.fn, f.vendor, f.device, f.class_code, f.subclass, f.revision,
+          f.header_type, f.subsys_vendor, f.subsys_id);
   for (unsigned i = 0; i < 6; ++i) {
     const pci::Bar& b = f.bars[i];
     if (!b.present) continue;
     kprintf("    bar%u %s base 0x%llx size 0x%llx%s\n", i,
-            b.is_io ? "io " : (b.is_64 ? "m64" : "m32"),
-            static_cast<unsigned long long>(b.base), static_cast<unsigned long long>(b.size),
-            b.prefetchable ? " prefetchable" : "");
+            b.is_io ? "io " : (b.is_64 ? "m64" : "m32"), static_cast<unsigned long long>(b.base),
+            static_cast<unsigned long long>(b.size), b.prefetchable ? " prefetchable" : "");
   }
 }
 
@@ -275,8 +278,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   vnet::ProbeResult probe = g_transports.probe(g_platform, parse_mode(cmdline));
   if (probe.error != vnet::ProbeError::kOk || probe.transport == nullptr) {
     kprintf("vnet-guest: probe failed: %s (modern: %s, caps seen %u, rejected %u)\n",
-            vnet::probe_error_name(probe.error),
-            vnet::modern_probe_error_name(probe.modern_error),
+            vnet::probe_error_name(probe.error), vnet::modern_probe_error_name(probe.modern_error),
             probe.modern_report.caps_seen, probe.modern_report.caps_rejected);
     exit_qemu(ExitCode::kProbeFailed);
   }

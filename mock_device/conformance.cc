@@ -17,7 +17,9 @@ void Conformance::report(std::string_view section, std::string message) {
   violations_.push_back(Violation{std::string(section), std::move(message), 1});
 }
 
-bool Conformance::has(std::string_view section) const { return count(section) != 0; }
+bool Conformance::has(std::string_view section) const {
+  return count(section) != 0;
+}
 
 uint64_t Conformance::count(std::string_view section) const {
   uint64_t n = 0;

@@ -54,7 +54,7 @@ namespace vnet::mock {
 struct Violation {
   std::string section;  // e.g. "3.1.1"
   std::string message;
-  uint64_t count = 1;   // how many times it was seen
+  uint64_t count = 1;  // how many times it was seen
 };
 
 class Conformance {

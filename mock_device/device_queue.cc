@@ -10,7 +10,9 @@
 namespace vnet::mock {
 namespace {
 
-std::string qname(uint16_t index) { return "queue " + std::to_string(index) + ": "; }
+std::string qname(uint16_t index) {
+  return "queue " + std::to_string(index) + ": ";
+}
 
 std::string hex(uint64_t v) {
   char buf[24];
@@ -47,13 +49,12 @@ bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t
   used_ = mem.translate(addrs.device, spec::used_bytes(size));
   if (!desc_ || !avail_ || !used_) {
     conformance.report("2.7", qname(index) + "ring part outside guest memory (desc " +
-                                  hex(addrs.desc) + ", driver " + hex(addrs.driver) +
-                                  ", device " + hex(addrs.device) + ")");
+                                  hex(addrs.desc) + ", driver " + hex(addrs.driver) + ", device " +
+                                  hex(addrs.device) + ")");
     ok = false;
   }
   if (!ok) return false;
   owned_.assign(size, 0);
-  visit_.assign(size, 0);
   usable_ = true;
   return true;
 }
@@ -66,8 +67,6 @@ void DeviceQueue::reset() {
   desc_ = avail_ = used_ = nullptr;
   last_avail_ = seen_avail_idx_ = used_idx_ = published_idx_ = 0;
   owned_.clear();
-  visit_.clear();
-  walk_gen_ = 0;
 }
 
 uint16_t DeviceQueue::available() {
@@ -96,8 +95,7 @@ uint16_t DeviceQueue::available() {
 }
 
 uint16_t DeviceQueue::pop() {
-  const uint16_t head =
-      load16(avail_ + spec::kAvailRingOffset + 2 * size_t(last_avail_ & mask_));
+  const uint16_t head = load16(avail_ + spec::kAvailRingOffset + 2 * size_t(last_avail_ & mask_));
   ++last_avail_;
   if (event_idx_) {
     // avail_event: notify me when the driver publishes past this index.
@@ -132,21 +130,19 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
                                          " made available again while the device owns it");
     return;
   }
-  if (++walk_gen_ == 0) {
-    std::fill(visit_.begin(), visit_.end(), 0);
-    walk_gen_ = 1;
-  }
   uint16_t i = head;
   bool seen_writable = false;
   for (uint32_t steps = 0;; ++steps) {
-    if (steps >= size_ || visit_[i] == walk_gen_) {
-      // 2.7.5.2: loops are forbidden; 2.7.5.3.1: no chain longer than the queue.
-      conformance_->report("2.7.5.2", qname(index_) + "descriptor chain at head " +
-                                          std::to_string(head) + " loops (revisits descriptor " +
-                                          std::to_string(i) + ")");
+    if (steps >= size_) {
+      // 2.7.5.2: loops are forbidden; 2.7.5.3.1: no chain longer than the
+      // queue. A chain of more than size descriptors must revisit one, so
+      // bounding the walk by the queue size catches every loop without
+      // per-descriptor bookkeeping.
+      conformance_->report("2.7.5.2",
+                           qname(index_) + "descriptor chain at head " + std::to_string(head) +
+                               " loops (longer than the queue size " + std::to_string(size_) + ")");
       return;
     }
-    visit_[i] = walk_gen_;
     const uint8_t* d = desc_ + 16 * size_t(i);
     uint64_t addr;
     uint32_t len;
@@ -206,16 +202,16 @@ bool DeviceQueue::publish() {
   const uint16_t flags = load16(avail_ + spec::kAvailFlagsOffset);
   if (event_idx_) {
     if (flags != 0)
-      conformance_->report("2.7.7.1", qname(index_) +
-                                          "available ring flags nonzero with EVENT_IDX negotiated");
+      conformance_->report(
+          "2.7.7.1", qname(index_) + "available ring flags nonzero with EVENT_IDX negotiated");
     const uint16_t used_event = load16(avail_ + spec::avail_used_event_offset(size_));
     // vring_need_event(): interrupt when the new entries cross used_event.
     return uint16_t(now - used_event - 1) < uint16_t(now - old);
   }
   if (flags > 1)
-    conformance_->report("2.7.7.1",
-                         qname(index_) + "available ring flags " + std::to_string(flags) +
-                             " (only 0 or 1 allowed without EVENT_IDX)");
+    conformance_->report("2.7.7.1", qname(index_) + "available ring flags " +
+                                        std::to_string(flags) +
+                                        " (only 0 or 1 allowed without EVENT_IDX)");
   return !(flags & spec::kAvailFlagNoInterrupt);
 }
 

@@ -48,7 +48,7 @@ struct Chain {
   uint16_t num_descriptors = 0;
   uint64_t readable_bytes = 0;
   uint64_t writable_bytes = 0;
-  bool ok = false;            // false: malformed; complete it with len 0 or drop
+  bool ok = false;  // false: malformed; complete it with len 0 or drop
   bool too_many_segments = false;
   ChainSegment segments[kMaxSegments];
 };
@@ -80,9 +80,7 @@ class DeviceQueue {
   // none or when the index is bogus; the queue is then halted).
   uint16_t available();
   // The next available head, without consuming it (available() > 0).
-  uint16_t peek() const {
-    return load16(avail_ + 4 + 2 * size_t(last_avail_ & mask_));
-  }
+  uint16_t peek() const { return load16(avail_ + 4 + 2 * size_t(last_avail_ & mask_)); }
   // Consumes the next available head (available() > 0) and returns it.
   uint16_t pop();
   // Walks the chain at head into *out. Every violation is reported.
@@ -132,8 +130,6 @@ class DeviceQueue {
   uint16_t used_idx_ = 0;        // next used index to write
   uint16_t published_idx_ = 0;   // used.idx as last stored
   std::vector<uint8_t> owned_;
-  std::vector<uint16_t> visit_;  // walk generation per descriptor (loop check)
-  uint16_t walk_gen_ = 0;
 };
 
 }  // namespace vnet::mock

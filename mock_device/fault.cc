@@ -46,8 +46,12 @@ bool parse_fault_kind(std::string_view name, FaultKind* out) {
   return false;
 }
 
-bool is_state_fault(FaultKind kind) { return kind >= FaultKind::kQueueSize; }
+bool is_state_fault(FaultKind kind) {
+  return kind >= FaultKind::kQueueSize;
+}
 
-bool is_used_fault(FaultKind kind) { return kind <= FaultKind::kUsedIdxJump; }
+bool is_used_fault(FaultKind kind) {
+  return kind <= FaultKind::kUsedIdxJump;
+}
 
 }  // namespace vnet::mock

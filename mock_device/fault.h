@@ -68,10 +68,10 @@ enum class FaultKind : uint8_t {
 
 struct Fault {
   FaultKind kind = FaultKind::kUsedIdOutOfRange;
-  int32_t queue = -1;   // -1: any queue
-  uint32_t skip = 0;    // eligible events to let pass first
-  uint32_t count = 1;   // events to corrupt; 0 = every one
-  uint64_t value = 0;   // meaning per kind (see the table above)
+  int32_t queue = -1;  // -1: any queue
+  uint32_t skip = 0;   // eligible events to let pass first
+  uint32_t count = 1;  // events to corrupt; 0 = every one
+  uint64_t value = 0;  // meaning per kind (see the table above)
 };
 
 // Scenario names ("used_id_out_of_range", ...).

@@ -19,7 +19,9 @@ GuestMemory::GuestMemory(size_t size, uint64_t base) : base_(base) {
   free_.emplace(0, size_);
 }
 
-GuestMemory::~GuestMemory() { munmap(host_, size_); }
+GuestMemory::~GuestMemory() {
+  munmap(host_, size_);
+}
 
 bool GuestMemory::allocate(size_t size, size_t align, Allocation* out) {
   if (size == 0 || align == 0 || (align & (align - 1)) != 0) return false;

@@ -23,7 +23,9 @@ MockBufferPool::MockBufferPool(GuestMemory& memory, size_t count, uint32_t buffe
   for (size_t i = count; i-- > 0;) free_.push_back(uint32_t(i));
 }
 
-MockBufferPool::~MockBufferPool() { memory_.free(block_.device_addr); }
+MockBufferPool::~MockBufferPool() {
+  memory_.free(block_.device_addr);
+}
 
 bool MockBufferPool::index_of(const PacketBuffer* buffer, size_t* index) const {
   if (buffers_.empty() || buffer < buffers_.data() || buffer >= buffers_.data() + buffers_.size())

@@ -62,7 +62,8 @@ namespace vnet::mock {
 enum class TransportKind : uint8_t { kLegacy, kModern, kTransitional };
 const char* transport_kind_name(TransportKind kind);
 
-// Default offer: what QEMU's virtio-net-pci offers minus offloads.
+// Default offer: what QEMU 7.2's virtio-net-pci offers with a user-mode
+// backend (see mock_device.cc), plus MTU.
 uint64_t default_device_features();
 
 struct DeviceConfig {
@@ -81,27 +82,27 @@ struct DeviceConfig {
   size_t tx_capture_limit = 0;
 };
 
-#define VNET_MOCK_DEVICE_COUNTERS(X)                                                    \
-  X(tx_frames)            /* frames handed to the sink / capture */                    \
-  X(tx_bytes)             /* frame bytes (without header) */                           \
-  X(tx_chains_bad)        /* malformed tx chains (completed with len 0, not sent) */   \
-  X(tx_capture_dropped)   /* frames not captured: capture list full */                 \
-  X(rx_injected)          /* frames written into rx buffers */                         \
-  X(rx_bytes)                                                                          \
-  X(rx_no_buffer)         /* inject_rx with no rx chain available */                   \
-  X(rx_too_big)           /* frame does not fit the next rx chain */                   \
-  X(rx_not_ready)         /* inject_rx before DRIVER_OK, or queue halted */            \
-  X(rx_chains_bad)        /* malformed rx chains (completed with len 0) */             \
-  X(notifies)             /* available-buffer notifications received */               \
-  X(used_published)       /* used entries written */                                   \
-  X(interrupts)           /* used-buffer interrupts raised (ISR bit 0) */              \
-  X(interrupts_suppressed)                                                             \
-  X(config_interrupts)    /* ISR bit 1 raised */                                       \
-  X(driver_resets)        /* status written 0 */                                       \
-  X(device_resets)        /* device_reset() calls */                                   \
-  X(features_refused)     /* FEATURES_OK refused */                                    \
-  X(faults_applied)       /* fault events applied */                                   \
-  X(queue_halts)          /* queues the device stopped using */
+#define VNET_MOCK_DEVICE_COUNTERS(X)                                               \
+  X(tx_frames)          /* frames handed to the sink / capture */                  \
+  X(tx_bytes)           /* frame bytes (without header) */                         \
+  X(tx_chains_bad)      /* malformed tx chains (completed with len 0, not sent) */ \
+  X(tx_capture_dropped) /* frames not captured: capture list full */               \
+  X(rx_injected)        /* frames written into rx buffers */                       \
+  X(rx_bytes)                                                                      \
+  X(rx_no_buffer)   /* inject_rx with no rx chain available */                     \
+  X(rx_too_big)     /* frame does not fit the next rx chain */                     \
+  X(rx_not_ready)   /* inject_rx before DRIVER_OK, or queue halted */              \
+  X(rx_chains_bad)  /* malformed rx chains (completed with len 0) */               \
+  X(notifies)       /* available-buffer notifications received */                  \
+  X(used_published) /* used entries written */                                     \
+  X(interrupts)     /* used-buffer interrupts raised (ISR bit 0) */                \
+  X(interrupts_suppressed)                                                         \
+  X(config_interrupts) /* ISR bit 1 raised */                                      \
+  X(driver_resets)     /* status written 0 */                                      \
+  X(device_resets)     /* device_reset() calls */                                  \
+  X(features_refused)  /* FEATURES_OK refused */                                   \
+  X(faults_applied)    /* fault events applied */                                  \
+  X(queue_halts)       /* queues the device stopped using */
 
 struct DeviceCounters {
 #define VNET_MOCK_DECLARE(name) uint64_t name = 0;
@@ -255,7 +256,7 @@ class MockDevice {
   DeviceCounters counters_;
   std::array<uint8_t, 256> pci_{};
   uint16_t pci_command_ = 0;
-  std::array<bool, 4> cap_outside_bar_{};   // by cfg_type - 1
+  std::array<bool, 4> cap_outside_bar_{};  // by cfg_type - 1
   std::array<bool, 4> cap_missing_bar_{};
 
   uint8_t status_ = 0;

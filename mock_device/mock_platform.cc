@@ -75,11 +75,17 @@ void MockPlatform::fetch(const DeviceMemRef& what, const volatile void* src, voi
   std::atomic_signal_fence(std::memory_order_acquire);
 }
 
-void MockPlatform::frame_in_place(uint16_t, uint16_t, void*, uint32_t) { ++frames_in_place_; }
+void MockPlatform::frame_in_place(uint16_t, uint16_t, void*, uint32_t) {
+  ++frames_in_place_;
+}
 
-void MockPlatform::published(const PublishedChain&) { ++published_; }
+void MockPlatform::published(const PublishedChain&) {
+  ++published_;
+}
 
-void MockPlatform::completed(uint16_t, uint16_t, uint32_t) { ++completed_; }
+void MockPlatform::completed(uint16_t, uint16_t, uint32_t) {
+  ++completed_;
+}
 
 void MockPlatform::barrier(Barrier kind) {
   switch (kind) {
@@ -95,7 +101,9 @@ void MockPlatform::barrier(Barrier kind) {
   }
 }
 
-bool MockPlatform::wait_interrupt(uint64_t) { return device_.interrupt_pending(); }
+bool MockPlatform::wait_interrupt(uint64_t) {
+  return device_.interrupt_pending();
+}
 
 uint64_t MockPlatform::now_ns() {
   if (clock_) return clock_();

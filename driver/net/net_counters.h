@@ -18,7 +18,7 @@ namespace vnet {
   X(rx_drop_len_short)       /* used.len below header + Ethernet header */              \
   X(rx_drop_hdr_gso)         /* GSO type we did not negotiate */                         \
   X(rx_drop_hdr_flags)       /* header flags we did not negotiate */                     \
-  X(rx_drop_num_buffers)     /* MRG_RXBUF: num_buffers != 1 (no multi-buffer frames) */  \
+  X(rx_drop_num_buffers)     /* MRG_RXBUF: num_buffers != 1 (frame > one buffer, or a lie) */ \
   X(rx_refill_pool_empty)    /* the caller's pool had no buffer for the ring */          \
   X(rx_drop_buffer_small)    /* a pool buffer too small for header + max frame */        \
   X(tx_drop_len)             /* frame shorter than 14 or longer than MTU + 14 */         \

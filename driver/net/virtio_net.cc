@@ -44,7 +44,7 @@ const char* attach_error_name(AttachError e) {
     case AttachError::kResetTimeout:
       return "device did not complete reset";
     case AttachError::kNoVersion1:
-      return "modern device without VERSION_1";
+      return "modern transport without VERSION_1 (not offered, or masked by the caller)";
     case AttachError::kFeaturesRejected:
       return "device rejected the features (FEATURES_OK cleared)";
     case AttachError::kQueueUnavailable:
@@ -64,8 +64,11 @@ const char* attach_error_name(AttachError e) {
 }
 
 uint64_t VirtioNet::supported_features(bool legacy) {
+  // MRG_RXBUF: every rx buffer holds a whole frame, so the device needs
+  // only one per frame; negotiating it makes num_buffers meaningful (and
+  // checked) and is what QEMU offers by default.
   uint64_t f = feature_mask(Feature::kNetMac) | feature_mask(Feature::kNetStatus) |
-               feature_mask(Feature::kNetMtu);
+               feature_mask(Feature::kNetMtu) | feature_mask(Feature::kNetMrgRxbuf);
   // Modern devices must offer VERSION_1 (6.1); legacy ones may offer
   // ANY_LAYOUT, which lets header and frame share a descriptor.
   f |= legacy ? feature_mask(Feature::kAnyLayout) : feature_mask(Feature::kVersion1);
@@ -122,6 +125,10 @@ AttachError VirtioNet::bring_up() {
     return fail(AttachError::kNoVersion1);
   uint64_t want = device_features_ & supported_features(t.is_legacy()) & options_.feature_mask;
   want = spec::close_under_dependencies(negotiate_config(want));
+  // 6.1: a driver on the modern interface MUST accept VERSION_1 -- without
+  // it the device would expect legacy semantics over a modern transport.
+  if (!t.is_legacy() && !has_feature(want, Feature::kVersion1))
+    return fail(AttachError::kNoVersion1);
   t.set_driver_features(want);
   features_ = want;
 
@@ -144,6 +151,11 @@ AttachError VirtioNet::bring_up() {
   if (e != AttachError::kOk) return fail(e);
   e = setup_queue(tx_, kTxQueue, options_.tx_ring_cap);
   if (e != AttachError::kOk) return fail(e);
+  // Polling by default: the driver reclaims tx on every tx_burst and the
+  // caller polls rx, so neither queue needs to interrupt (2.7.7: a hint the
+  // device may ignore). set_rx_interrupts(true) asks for rx interrupts.
+  tx_.set_interrupts(false);
+  rx_.set_interrupts(false);
   rx_posted_ = 0;
   refill_rx(false);
   if (rx_posted_ == 0) return fail(AttachError::kNoRxBuffers);
@@ -319,6 +331,12 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       PacketBuffer* b = static_cast<PacketBuffer*>(done[i].cookie);
       const uint32_t len = done[i].len;
       --rx_posted_;
+      if (rx_skip_ != 0) {
+        // The tail of a frame that spanned several buffers (see below).
+        --rx_skip_;
+        pool_->free(b);
+        continue;
+      }
       if (done[i].len_over) {
         ++counters_.rx_drop_len_over;
         pool_->free(b);
@@ -334,10 +352,21 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       // is not ours to read (QEMU leaves it unwritten), so only the first
       // ten bytes are fetched then.
       spec::NetHdr hdr{};
-      const uint32_t fetch_len =
-          has_feature(features_, Feature::kNetMrgRxbuf) ? hdr_size_ : spec::kNetHdrLegacySize;
+      const bool mrg = has_feature(features_, Feature::kNetMrgRxbuf);
       platform_->fetch(DeviceMemRef{kRxQueue, MemPart::kRxHeader, done[i].head, false}, b->base,
-                       &hdr, fetch_len);
+                       &hdr, mrg ? spec::kNetHdrSize : spec::kNetHdrLegacySize);
+      if (mrg && hdr.num_buffers.get() != 1) {
+        // Every buffer holds a whole frame, so an honest device uses one per
+        // frame (a frame above max_frame may take several: dropped whole).
+        // 5.1.6.4: the frame's other buffers are the next num_buffers - 1
+        // used entries; skip them, but only as many as are posted -- a
+        // larger count is a lie and skips nothing.
+        ++counters_.rx_drop_num_buffers;
+        const uint32_t extra = hdr.num_buffers.get() > 0 ? hdr.num_buffers.get() - 1u : 0u;
+        if (extra <= rx_posted_) rx_skip_ = static_cast<uint16_t>(extra);
+        pool_->free(b);
+        continue;
+      }
       if (!check_rx_header(hdr)) {
         pool_->free(b);
         continue;
@@ -525,6 +554,7 @@ void VirtioNet::reclaim_all() {
   if (rx_.allocated()) rx_.drain(give_back);
   if (tx_.allocated()) tx_.drain(give_back);
   rx_posted_ = 0;
+  rx_skip_ = 0;
 }
 
 void VirtioNet::teardown_queues() {

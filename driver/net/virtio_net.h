@@ -157,6 +157,7 @@ class VirtioNet {
   uint8_t mac_[6] = {};
   uint16_t mtu_ = 1500;
   uint16_t rx_posted_ = 0;
+  uint16_t rx_skip_ = 0;  // buffers still to drop of a multi-buffer frame
   NetCounters counters_{};
 };
 

@@ -47,8 +47,12 @@ void calibrate() {
   g_tsc0 = cpu::rdtsc();
 }
 
-uint64_t tsc_hz() { return g_hz; }
-bool calibrated_from_pit() { return g_from_pit; }
+uint64_t tsc_hz() {
+  return g_hz;
+}
+bool calibrated_from_pit() {
+  return g_from_pit;
+}
 
 uint64_t now_ns() {
   unsigned __int128 ticks = cpu::rdtsc() - g_tsc0;

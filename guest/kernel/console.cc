@@ -41,7 +41,7 @@ void uart_putc(uint16_t base, char c) {
 // ---- formatter ----
 
 struct Sink {
-  char* buf;       // nullptr: console
+  char* buf;  // nullptr: console
   size_t cap;
   size_t len;
   void put(char c) {
@@ -93,9 +93,12 @@ void run_format(Sink& out, const char* fmt, va_list ap) {
     ++p;
     bool left = false, zero = false;
     for (;; ++p) {
-      if (*p == '-') left = true;
-      else if (*p == '0') zero = true;
-      else break;
+      if (*p == '-')
+        left = true;
+      else if (*p == '0')
+        zero = true;
+      else
+        break;
     }
     int width = 0;
     while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
@@ -173,7 +176,9 @@ void console_init() {
   g_com2 = uart_present(kCom2);
 }
 
-bool com2_present() { return g_com2; }
+bool com2_present() {
+  return g_com2;
+}
 
 void console_write(const char* s, size_t n) {
   if (!g_com1) return;

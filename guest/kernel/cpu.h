@@ -40,16 +40,24 @@ inline uint64_t rdtsc() {
 // On x86 (TSO) loads are not reordered with loads nor stores with stores
 // on write-back memory; only the compiler must be stopped. Stores may pass
 // later loads, which mfence forbids.
-inline void compiler_barrier() { asm volatile("" ::: "memory"); }
-inline void mfence() { asm volatile("mfence" ::: "memory"); }
-inline void pause() { asm volatile("pause"); }
+inline void compiler_barrier() {
+  asm volatile("" ::: "memory");
+}
+inline void mfence() {
+  asm volatile("mfence" ::: "memory");
+}
+inline void pause() {
+  asm volatile("pause");
+}
 
 inline uint64_t read_cr2() {
   uint64_t v;
   asm volatile("mov %%cr2, %0" : "=r"(v));
   return v;
 }
-inline void invlpg(uint64_t addr) { asm volatile("invlpg (%0)" : : "r"(addr) : "memory"); }
+inline void invlpg(uint64_t addr) {
+  asm volatile("invlpg (%0)" : : "r"(addr) : "memory");
+}
 inline void reload_cr3() {
   uint64_t v;
   asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(v) : : "memory");

@@ -18,7 +18,9 @@ enum class ExitCode : uint8_t {
   kBroken = 0x15,        // 43: the device broke and could not be recovered
 };
 
-inline constexpr int qemu_status(ExitCode code) { return (static_cast<int>(code) << 1) | 1; }
+inline constexpr int qemu_status(ExitCode code) {
+  return (static_cast<int>(code) << 1) | 1;
+}
 
 [[noreturn]] void exit_qemu(ExitCode code);
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,13 +12,17 @@ namespace {
 constexpr uint64_t kLowReserved = 0x100000;
 constexpr uint64_t k4G = uint64_t{1} << 32;
 
-uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+uint64_t round_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 PhysAllocator g_allocator;
 
 }  // namespace
 
-PhysAllocator& phys_allocator() { return g_allocator; }
+PhysAllocator& phys_allocator() {
+  return g_allocator;
+}
 
 void PhysAllocator::init(const BootInfo& boot) {
   const uint64_t image_start = reinterpret_cast<uintptr_t>(__image_start);

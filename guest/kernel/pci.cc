@@ -12,8 +12,8 @@ constexpr uint16_t kCmdIo = 0x1, kCmdMem = 0x2, kCmdMaster = 0x4;
 constexpr uint32_t kBar0 = 0x10;
 
 uint32_t address_of(Address a, uint32_t offset) {
-  return 0x80000000u | (uint32_t{a.bus} << 16) | (uint32_t{a.dev} << 11) |
-         (uint32_t{a.fn} << 8) | (offset & 0xfc);
+  return 0x80000000u | (uint32_t{a.bus} << 16) | (uint32_t{a.dev} << 11) | (uint32_t{a.fn} << 8) |
+         (offset & 0xfc);
 }
 
 void read_identity(Function& f) {
@@ -40,10 +40,14 @@ uint32_t config_read(Address a, uint32_t offset, uint8_t width) {
   cpu::outl(kAddrPort, address_of(a, offset));
   uint16_t port = static_cast<uint16_t>(kDataPort + (offset & 3));
   switch (width) {
-    case 1: return cpu::inb(port);
-    case 2: return (offset & 1) ? 0xffff : cpu::inw(port);
-    case 4: return (offset & 3) ? 0xffffffff : cpu::inl(port);
-    default: return 0xffffffff;
+    case 1:
+      return cpu::inb(port);
+    case 2:
+      return (offset & 1) ? 0xffff : cpu::inw(port);
+    case 4:
+      return (offset & 3) ? 0xffffffff : cpu::inl(port);
+    default:
+      return 0xffffffff;
   }
 }
 
@@ -52,14 +56,17 @@ void config_write(Address a, uint32_t offset, uint8_t width, uint32_t value) {
   cpu::outl(kAddrPort, address_of(a, offset));
   uint16_t port = static_cast<uint16_t>(kDataPort + (offset & 3));
   switch (width) {
-    case 1: cpu::outb(port, static_cast<uint8_t>(value)); break;
+    case 1:
+      cpu::outb(port, static_cast<uint8_t>(value));
+      break;
     case 2:
       if (!(offset & 1)) cpu::outw(port, static_cast<uint16_t>(value));
       break;
     case 4:
       if (!(offset & 3)) cpu::outl(port, value);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -64,10 +64,14 @@ bool parse_number(const char* s, uint64_t* out) {
   if (*s == '\0') return false;
   for (; *s != '\0'; ++s) {
     unsigned d;
-    if (*s >= '0' && *s <= '9') d = static_cast<unsigned>(*s - '0');
-    else if (base == 16 && *s >= 'a' && *s <= 'f') d = static_cast<unsigned>(*s - 'a' + 10);
-    else if (base == 16 && *s >= 'A' && *s <= 'F') d = static_cast<unsigned>(*s - 'A' + 10);
-    else return false;
+    if (*s >= '0' && *s <= '9')
+      d = static_cast<unsigned>(*s - '0');
+    else if (base == 16 && *s >= 'a' && *s <= 'f')
+      d = static_cast<unsigned>(*s - 'a' + 10);
+    else if (base == 16 && *s >= 'A' && *s <= 'F')
+      d = static_cast<unsigned>(*s - 'A' + 10);
+    else
+      return false;
     v = v * base + d;
   }
   *out = v;

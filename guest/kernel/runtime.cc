@@ -57,6 +57,8 @@ size_t strlen(const char* s) {
   return n;
 }
 
-void __cxa_pure_virtual() { guest::panic("pure virtual function called"); }
+void __cxa_pure_virtual() {
+  guest::panic("pure virtual function called");
+}
 
 }  // extern "C"

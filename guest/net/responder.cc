@@ -10,7 +10,9 @@ constexpr uint8_t kProtoUdp = 17;
 constexpr uint32_t kArpBody = 28;
 constexpr uint32_t kIcmpHeader = 8;
 
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 uint32_t be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -22,7 +24,9 @@ void put32(uint8_t* p, uint32_t v) {
   put16(p, static_cast<uint16_t>(v >> 16));
   put16(p + 2, static_cast<uint16_t>(v));
 }
-void copy(uint8_t* dst, const uint8_t* src, uint32_t n) { __builtin_memmove(dst, src, n); }
+void copy(uint8_t* dst, const uint8_t* src, uint32_t n) {
+  __builtin_memmove(dst, src, n);
+}
 
 bool is_broadcast(const uint8_t* mac) {
   for (int i = 0; i < 6; ++i)
@@ -32,7 +36,9 @@ bool is_broadcast(const uint8_t* mac) {
 
 }  // namespace
 
-Responder::Responder(const uint8_t mac[6], uint32_t ip) : ip_(ip) { copy(mac_, mac, 6); }
+Responder::Responder(const uint8_t mac[6], uint32_t ip) : ip_(ip) {
+  copy(mac_, mac, 6);
+}
 
 uint32_t Responder::checksum_add(uint32_t sum, const uint8_t* data, uint32_t len) {
   uint64_t s = sum;
@@ -64,14 +70,18 @@ Verdict Responder::handle(const uint8_t* frame, uint32_t len, uint8_t* out, uint
     return Verdict::kDrop;
   }
   switch (be16(frame + 12)) {
-    case kEtherArp: return handle_arp(frame, len, out, out_cap, out_len);
-    case kEtherIpv4: return handle_ipv4(frame, len, out, out_cap, out_len, control);
-    default: ++counters_.ignored; return Verdict::kDrop;
+    case kEtherArp:
+      return handle_arp(frame, len, out, out_cap, out_len);
+    case kEtherIpv4:
+      return handle_ipv4(frame, len, out, out_cap, out_len, control);
+    default:
+      ++counters_.ignored;
+      return Verdict::kDrop;
   }
 }
 
-Verdict Responder::handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out,
-                              uint32_t out_cap, uint32_t* out_len) {
+Verdict Responder::handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
+                              uint32_t* out_len) {
   if (len < kEthHeader + kArpBody) return malformed();
   const uint8_t* arp = frame + kEthHeader;
   if (be16(arp) != 1 || be16(arp + 2) != kEtherIpv4 || arp[4] != 6 || arp[5] != 4)
@@ -96,17 +106,17 @@ Verdict Responder::handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out,
   r[4] = 6;
   r[5] = 4;
   put16(r + 6, 2);
-  copy(r + 8, mac_, 6);        // sender: us
+  copy(r + 8, mac_, 6);  // sender: us
   put32(r + 14, ip_);
-  copy(r + 18, arp + 8, 6);    // target: the requester
+  copy(r + 18, arp + 8, 6);  // target: the requester
   copy(r + 24, arp + 14, 4);
   *out_len = reply_len;
   ++counters_.arp_replies;
   return Verdict::kReply;
 }
 
-Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
-                               uint32_t out_cap, uint32_t* out_len, ControlRequest* control) {
+Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
+                               uint32_t* out_len, ControlRequest* control) {
   if (len < kEthHeader + kIpv4Header) return malformed();
   const uint8_t* ip = frame + kEthHeader;
   if ((ip[0] >> 4) != 4) return malformed();
@@ -222,8 +232,8 @@ uint32_t Responder::build_udp_reply(const uint8_t* request, const uint8_t* paylo
   const uint8_t* req_ip = request + kEthHeader;
   const uint8_t* req_udp = req_ip + uint32_t{req_ip[0] & 0x0fu} * 4;
   uint8_t* udp = out + write_ipv4(out, request, kProtoUdp, kUdpHeader + payload_len);
-  put16(udp, be16(req_udp + 2));      // from the port asked
-  put16(udp + 2, be16(req_udp));      // to the sender's port
+  put16(udp, be16(req_udp + 2));  // from the port asked
+  put16(udp + 2, be16(req_udp));  // to the sender's port
   put16(udp + 4, static_cast<uint16_t>(kUdpHeader + payload_len));
   put16(udp + 6, 0);
   copy(udp + kUdpHeader, payload, payload_len);

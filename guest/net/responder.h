@@ -26,17 +26,17 @@
 
 namespace guest::net {
 
-#define VNET_RESPONDER_COUNTERS(X)                                        \
-  X(frames_in)                                                            \
-  X(malformed)         /* failed a length, version or field check */     \
-  X(bad_checksum)      /* IPv4, ICMP or UDP checksum wrong (malformed) */ \
-  X(ignored)           /* valid, but not addressed to a service here */  \
-  X(fragments)         /* IPv4 fragments (ignored) */                    \
-  X(arp_replies)                                                          \
-  X(icmp_echo_replies)                                                    \
-  X(udp_echo_replies)                                                     \
-  X(control_requests)                                                     \
-  X(reply_too_big)     /* the reply did not fit the tx buffer */
+#define VNET_RESPONDER_COUNTERS(X)                                   \
+  X(frames_in)                                                       \
+  X(malformed)    /* failed a length, version or field check */      \
+  X(bad_checksum) /* IPv4, ICMP or UDP checksum wrong (malformed) */ \
+  X(ignored)      /* valid, but not addressed to a service here */   \
+  X(fragments)    /* IPv4 fragments (ignored) */                     \
+  X(arp_replies)                                                     \
+  X(icmp_echo_replies)                                               \
+  X(udp_echo_replies)                                                \
+  X(control_requests)                                                \
+  X(reply_too_big) /* the reply did not fit the tx buffer */
 
 struct ResponderCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
@@ -97,8 +97,7 @@ class Responder {
   Verdict handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
                       uint32_t* out_len, ControlRequest* control);
   Verdict malformed();
-  uint32_t write_ipv4(uint8_t* out, const uint8_t* request, uint8_t protocol,
-                      uint32_t payload_len);
+  uint32_t write_ipv4(uint8_t* out, const uint8_t* request, uint8_t protocol, uint32_t payload_len);
 
   uint8_t mac_[6];
   uint32_t ip_;

@@ -53,7 +53,9 @@ constexpr int kPortAttempts = 3;
 // Guest exit values (guest/kernel/exit.h) and QEMU's status for them.
 constexpr int kGuestOk = 0x10, kGuestAttachFailed = 0x11, kGuestNoDevice = 0x12,
               kGuestProbeFailed = 0x13;
-constexpr int qemu_status(int guest_value) { return (guest_value << 1) | 1; }
+constexpr int qemu_status(int guest_value) {
+  return (guest_value << 1) | 1;
+}
 
 enum class Expect { kEcho, kAttachFailure, kProbeFailure, kNoDevice };
 
@@ -150,8 +152,8 @@ std::map<std::string, uint64_t> parse_counters(const std::string& text) {
 
 // Device properties a user passes: key=value, comma-separated lists allowed.
 // The NIC's backend is not theirs to change.
-bool split_props(const std::vector<std::string>& in, std::vector<std::pair<std::string, std::string>>* out,
-                 std::string* error) {
+bool split_props(const std::vector<std::string>& in,
+                 std::vector<std::pair<std::string, std::string>>* out, std::string* error) {
   for (const std::string& item : in) {
     std::istringstream s(item);
     std::string kv;
@@ -182,17 +184,19 @@ bool split_props(const std::vector<std::string>& in, std::vector<std::pair<std::
 // Feature bits a device property switches off when set to "off"/"false".
 std::optional<unsigned> feature_of_prop(const std::string& key) {
   static const std::map<std::string, unsigned> kMap = {
-      {"csum", 0},         {"guest_csum", 1},  {"mrg_rxbuf", 15},      {"status", 16},
-      {"ctrl_vq", 17},     {"ctrl_rx", 18},    {"ctrl_vlan", 19},      {"mq", 22},
-      {"any_layout", 27},  {"indirect_desc", 28}, {"event_idx", 29},   {"guest_announce", 21},
-      {"host_tso4", 11},   {"host_tso6", 12},  {"guest_tso4", 7},      {"guest_tso6", 8},
-      {"host_ufo", 14},    {"guest_ufo", 10},  {"notify_on_empty", 24}};
+      {"csum", 0},        {"guest_csum", 1},     {"mrg_rxbuf", 15},      {"status", 16},
+      {"ctrl_vq", 17},    {"ctrl_rx", 18},       {"ctrl_vlan", 19},      {"mq", 22},
+      {"any_layout", 27}, {"indirect_desc", 28}, {"event_idx", 29},      {"guest_announce", 21},
+      {"host_tso4", 11},  {"host_tso6", 12},     {"guest_tso4", 7},      {"guest_tso6", 8},
+      {"host_ufo", 14},   {"guest_ufo", 10},     {"notify_on_empty", 24}};
   auto it = kMap.find(key);
   if (it == kMap.end()) return std::nullopt;
   return it->second;
 }
 
-bool is_off(const std::string& v) { return v == "off" || v == "false" || v == "no"; }
+bool is_off(const std::string& v) {
+  return v == "off" || v == "false" || v == "no";
+}
 
 struct RttStats {
   std::vector<double> ms;
@@ -259,10 +263,14 @@ class Runner {
 };
 
 bool Runner::parse_options(std::string* error) {
-  if (o_.expect == "echo") expect_ = Expect::kEcho;
-  else if (o_.expect == "attach-failure") expect_ = Expect::kAttachFailure;
-  else if (o_.expect == "probe-failure") expect_ = Expect::kProbeFailure;
-  else if (o_.expect == "no-device") expect_ = Expect::kNoDevice;
+  if (o_.expect == "echo")
+    expect_ = Expect::kEcho;
+  else if (o_.expect == "attach-failure")
+    expect_ = Expect::kAttachFailure;
+  else if (o_.expect == "probe-failure")
+    expect_ = Expect::kProbeFailure;
+  else if (o_.expect == "no-device")
+    expect_ = Expect::kNoDevice;
   else {
     *error = "--expect must be echo, attach-failure, probe-failure or no-device";
     return false;
@@ -291,14 +299,21 @@ bool Runner::parse_options(std::string* error) {
 
 std::vector<std::string> Runner::qemu_argv() const {
   std::vector<std::string> a = {o_.qemu,
-                                "-M", o_.machine,
-                                "-accel", "tcg",
-                                "-m", std::to_string(o_.memory_mib),
-                                "-nodefaults", "-no-user-config",
-                                "-display", "none",
+                                "-M",
+                                o_.machine,
+                                "-accel",
+                                "tcg",
+                                "-m",
+                                std::to_string(o_.memory_mib),
+                                "-nodefaults",
+                                "-no-user-config",
+                                "-display",
+                                "none",
                                 "-no-reboot",
-                                "-chardev", "stdio,id=con0,signal=off",
-                                "-serial", "chardev:con0"};
+                                "-chardev",
+                                "stdio,id=con0,signal=off",
+                                "-serial",
+                                "chardev:con0"};
   if (!o_.trace_serial.empty()) {
     a.push_back("-serial");
     a.push_back("file:" + o_.trace_serial);
@@ -320,8 +335,10 @@ std::vector<std::string> Runner::qemu_argv() const {
   a.push_back("-netdev");
   a.push_back(netdev_);
   std::string dev = "virtio-net-pci,netdev=n0,romfile=";
-  if (o_.transport == "legacy") dev += ",disable-modern=on,disable-legacy=off";
-  else if (o_.transport == "modern") dev += ",disable-legacy=on,disable-modern=off";
+  if (o_.transport == "legacy")
+    dev += ",disable-modern=on,disable-legacy=off";
+  else if (o_.transport == "modern")
+    dev += ",disable-legacy=on,disable-modern=off";
   for (const auto& [k, v] : props_) dev += "," + k + "=" + v;
   a.push_back("-device");
   a.push_back(dev);
@@ -422,8 +439,8 @@ int Runner::check_expected_failure() {
   }
   int got = static_cast<int>(parse_u64(line.substr(strlen("vnet-guest: exit "))));
   if (got != want) {
-    fail("guest exited with " + std::to_string(got) + ", expected " + std::to_string(want) +
-         " (" + o_.expect + ")");
+    fail("guest exited with " + std::to_string(got) + ", expected " + std::to_string(want) + " (" +
+         o_.expect + ")");
     return kExitFailure;
   }
   if (o_.exit_device) {
@@ -454,10 +471,11 @@ bool Runner::check_ready_line() {
   if (!o_.quiet) {
     printf("boot: ready after %.0f ms (driver attach %s us)\n", boot_s_ * 1000,
            ready_["attach_us"].c_str());
-    printf("  mac %s (%s), transport %s, device %s, mtu %s, net header %s bytes, rx/tx queue %s/%s\n",
-           ready_["mac"].c_str(), ready_["mac_source"].c_str(), ready_["transport"].c_str(),
-           ready_["device"].c_str(), ready_["mtu"].c_str(), ready_["hdr"].c_str(),
-           ready_["rxq"].c_str(), ready_["txq"].c_str());
+    printf(
+        "  mac %s (%s), transport %s, device %s, mtu %s, net header %s bytes, rx/tx queue %s/%s\n",
+        ready_["mac"].c_str(), ready_["mac_source"].c_str(), ready_["transport"].c_str(),
+        ready_["device"].c_str(), ready_["mtu"].c_str(), ready_["hdr"].c_str(),
+        ready_["rxq"].c_str(), ready_["txq"].c_str());
     printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
     printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
   }
@@ -635,8 +653,8 @@ bool Runner::send_one_way() {
 bool Runner::inject_malformed() {
   auto mac = ready_["mac"];
   uint8_t guest[6] = {};
-  sscanf(mac.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &guest[0], &guest[1], &guest[2],
-         &guest[3], &guest[4], &guest[5]);
+  sscanf(mac.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &guest[0], &guest[1], &guest[2], &guest[3],
+         &guest[4], &guest[5]);
   auto base = [&](uint16_t ethertype) {
     std::vector<uint8_t> f(64, 0);
     std::copy(guest, guest + 6, f.begin());
@@ -731,11 +749,11 @@ bool Runner::check_counters() {
   bool ok = true;
   std::vector<std::string> checks = o_.require_counters;
   if (o_.counter_check) {
-    for (const char* p : {"queue_broken_used_idx", "queue_broken_used_id",
-                          "queue_broken_used_stale", "rx_drop_len_over", "rx_drop_len_short",
-                          "rx_drop_hdr_gso", "rx_drop_hdr_flags", "rx_drop_num_buffers",
-                          "tx_drop_len", "tx_drop_headroom", "tx_drop_len_over",
-                          "pool_bad_frees", "shim_refused_accesses", "guest_recoveries"})
+    for (const char* p :
+         {"queue_broken_used_idx", "queue_broken_used_id", "queue_broken_used_stale",
+          "rx_drop_len_over", "rx_drop_len_short", "rx_drop_hdr_gso", "rx_drop_hdr_flags",
+          "rx_drop_num_buffers", "tx_drop_len", "tx_drop_headroom", "tx_drop_len_over",
+          "pool_bad_frees", "shim_refused_accesses", "guest_recoveries"})
       checks.push_back(std::string(p) + "=0");
     checks.push_back("malformed=" + std::to_string(injected_));
     uint64_t delivered = link_->replies_possible() ? echoed_ : o_.count;
@@ -794,10 +812,16 @@ void Runner::write_json(int rc) {
   j["boot_ms"] = boot_s_ * 1000;
   j["first_echo_ms"] = first_echo_s_ >= 0 ? first_echo_s_ * 1000 : -1;
   j["ready"] = ready_;
-  j["echo"] = {{"requested", o_.count}, {"echoed", echoed_},   {"resent", resent_},
-               {"stale", stale_},       {"bytes", bytes_},     {"seconds", echo_s_},
-               {"rtt_ms_min", rtt_.pct(0)}, {"rtt_ms_p50", rtt_.pct(50)},
-               {"rtt_ms_p99", rtt_.pct(99)}, {"rtt_ms_max", rtt_.pct(100)},
+  j["echo"] = {{"requested", o_.count},
+               {"echoed", echoed_},
+               {"resent", resent_},
+               {"stale", stale_},
+               {"bytes", bytes_},
+               {"seconds", echo_s_},
+               {"rtt_ms_min", rtt_.pct(0)},
+               {"rtt_ms_p50", rtt_.pct(50)},
+               {"rtt_ms_p99", rtt_.pct(99)},
+               {"rtt_ms_max", rtt_.pct(100)},
                {"rtt_ms_mean", rtt_.mean()}};
   j["counters"] = counters_;
   j["qemu_exit_status"] = qemu_.exited() ? qemu_.exit_status() : -1;
@@ -848,8 +872,9 @@ int Runner::run() {
         ok = check_counters() && ok;
       }
       if (ok && !o_.quiet)
-        printf("note: --net user delivers one way only (restrict=on drops the guest's UDP); "
-               "delivery checked through the guest's counters\n");
+        printf(
+            "note: --net user delivers one way only (restrict=on drops the guest's UDP); "
+            "delivery checked through the guest's counters\n");
     }
     rc = ok ? kExitOk : kExitFailure;
     if (!o_.quiet) {

@@ -44,21 +44,26 @@ uint32_t GuestPlatform::reg_read(vnet::Region region, uint32_t offset, uint8_t w
   if (bar->is_io) {
     uint16_t port = static_cast<uint16_t>(bar->base + offset);
     switch (width) {
-      case 1: return cpu::inb(port);
-      case 2: return cpu::inw(port);
-      default: return cpu::inl(port);
+      case 1:
+        return cpu::inb(port);
+      case 2:
+        return cpu::inw(port);
+      default:
+        return cpu::inl(port);
     }
   }
   uintptr_t addr = static_cast<uintptr_t>(bar->base + offset);
   switch (width) {
-    case 1: return *reinterpret_cast<const volatile uint8_t*>(addr);
-    case 2: return *reinterpret_cast<const volatile uint16_t*>(addr);
-    default: return *reinterpret_cast<const volatile uint32_t*>(addr);
+    case 1:
+      return *reinterpret_cast<const volatile uint8_t*>(addr);
+    case 2:
+      return *reinterpret_cast<const volatile uint16_t*>(addr);
+    default:
+      return *reinterpret_cast<const volatile uint32_t*>(addr);
   }
 }
 
-void GuestPlatform::reg_write(vnet::Region region, uint32_t offset, uint8_t width,
-                              uint32_t value) {
+void GuestPlatform::reg_write(vnet::Region region, uint32_t offset, uint8_t width, uint32_t value) {
   if (region == vnet::Region::kPciConfig) {
     if (!bound_ || offset + width > pci::kConfigSize) {
       ++refused_;
@@ -75,17 +80,29 @@ void GuestPlatform::reg_write(vnet::Region region, uint32_t offset, uint8_t widt
   if (bar->is_io) {
     uint16_t port = static_cast<uint16_t>(bar->base + offset);
     switch (width) {
-      case 1: cpu::outb(port, static_cast<uint8_t>(value)); break;
-      case 2: cpu::outw(port, static_cast<uint16_t>(value)); break;
-      default: cpu::outl(port, value); break;
+      case 1:
+        cpu::outb(port, static_cast<uint8_t>(value));
+        break;
+      case 2:
+        cpu::outw(port, static_cast<uint16_t>(value));
+        break;
+      default:
+        cpu::outl(port, value);
+        break;
     }
     return;
   }
   uintptr_t addr = static_cast<uintptr_t>(bar->base + offset);
   switch (width) {
-    case 1: *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(value); break;
-    case 2: *reinterpret_cast<volatile uint16_t*>(addr) = static_cast<uint16_t>(value); break;
-    default: *reinterpret_cast<volatile uint32_t*>(addr) = value; break;
+    case 1:
+      *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(value);
+      break;
+    case 2:
+      *reinterpret_cast<volatile uint16_t*>(addr) = static_cast<uint16_t>(value);
+      break;
+    default:
+      *reinterpret_cast<volatile uint32_t*>(addr) = value;
+      break;
   }
 }
 
@@ -138,11 +155,15 @@ void GuestPlatform::fetch(const vnet::DeviceMemRef& what, const volatile void* s
 }
 
 void GuestPlatform::barrier(vnet::Barrier kind) {
-  if (kind == vnet::Barrier::kFull) cpu::mfence();
-  else cpu::compiler_barrier();
+  if (kind == vnet::Barrier::kFull)
+    cpu::mfence();
+  else
+    cpu::compiler_barrier();
 }
 
-uint64_t GuestPlatform::now_ns() { return clock::now_ns(); }
+uint64_t GuestPlatform::now_ns() {
+  return clock::now_ns();
+}
 
 void GuestPlatform::log(vnet::LogLevel level, const char* message) {
   if (static_cast<int>(level) > static_cast<int>(log_level_)) return;

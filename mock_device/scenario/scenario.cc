@@ -36,7 +36,7 @@ class LineMap {
   int line_of(size_t pos) const {
     return int(std::upper_bound(starts_.begin(), starts_.end(), pos) - starts_.begin());
   }
-  void record(const std::string& pointer, int line) { lines_.emplace(pointer, line); }
+  void record(const std::string& pointer, int line) { lines_[pointer] = line; }
   int line(const std::string& pointer) const {
     // The value itself, else its nearest recorded ancestor.
     std::string p = pointer;
@@ -112,13 +112,12 @@ class LineRecorder : public nlohmann::json_sax<json> {
     return l.path + "/" + l.key;
   }
   bool value() {
-    const std::string p = child_path();
-    if (!stack_.empty() && stack_.back().array) map_.record(p, here());
+    map_.record(child_path(), here());  // the value's own line (it may differ from its key's)
     return true;
   }
   bool open(bool array) {
     const std::string p = child_path();
-    if (stack_.empty() || stack_.back().array) map_.record(p, here());
+    map_.record(p, here());
     stack_.push_back(Level{array, 0, "", p});
     return true;
   }
@@ -164,7 +163,8 @@ class Parser {
       fail(ptr, "expected an integer, got " + j.dump());
     }
     const uint64_t v = j.get<uint64_t>();
-    if (v > max) fail(ptr, "value " + std::to_string(v) + " above the maximum " + std::to_string(max));
+    if (v > max)
+      fail(ptr, "value " + std::to_string(v) + " above the maximum " + std::to_string(max));
     return v;
   }
   bool boolean(const json& j, const std::string& ptr) const {
@@ -201,7 +201,9 @@ class Parser {
           found = true;
         }
       }
-      if (!found) fail(p, "unknown feature '" + name + "' (names as in virtio_constants.h, e.g. MAC, VERSION_1)");
+      if (!found)
+        fail(p, "unknown feature '" + name +
+                    "' (names as in virtio_constants.h, e.g. MAC, VERSION_1)");
     }
     return set;
   }
@@ -249,8 +251,10 @@ class Parser {
     }
     if (!j.contains("size")) fail(ptr, "a frame needs \"hex\" or \"size\"");
     const uint64_t size = u64(j["size"], ptr + "/size", 65535);
-    if (size < 14) fail(ptr + "/size", "a generated frame needs at least 14 bytes (Ethernet header)");
-    const std::string pattern = j.contains("pattern") ? str(j["pattern"], ptr + "/pattern") : "counter";
+    if (size < 14)
+      fail(ptr + "/size", "a generated frame needs at least 14 bytes (Ethernet header)");
+    const std::string pattern =
+        j.contains("pattern") ? str(j["pattern"], ptr + "/pattern") : "counter";
     if (pattern != "counter" && pattern != "zeros" && pattern != "random")
       fail(ptr + "/pattern", "pattern '" + pattern + "' is not one of counter, zeros, random");
     const uint64_t seed = j.contains("seed") ? u64(j["seed"], ptr + "/seed") : 1;
@@ -258,7 +262,8 @@ class Parser {
     std::array<uint8_t, 6> src = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
     if (j.contains("dst")) dst = mac(j["dst"], ptr + "/dst");
     if (j.contains("src")) src = mac(j["src"], ptr + "/src");
-    const uint64_t type = j.contains("ethertype") ? u64(j["ethertype"], ptr + "/ethertype", 0xFFFF) : 0x88B5;
+    const uint64_t type =
+        j.contains("ethertype") ? u64(j["ethertype"], ptr + "/ethertype", 0xFFFF) : 0x88B5;
     std::mt19937_64 rng(seed);
     for (uint64_t n = 0; n < count; ++n) {
       Frame f(size);
@@ -338,23 +343,27 @@ class Parser {
 
   Expectation expectation(const json& j, const std::string& ptr, bool at_end) const {
     if (at_end)
-      check_keys(j, ptr, {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
-                          "tx_frames", "violations", "pool_all_returned", "stop"});
+      check_keys(j, ptr,
+                 {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
+                  "tx_frames", "violations", "pool_all_returned", "stop"});
     else
-      check_keys(j, ptr, {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
-                          "tx_frames", "violations"});
+      check_keys(j, ptr,
+                 {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
+                  "tx_frames", "violations"});
     Expectation e;
     e.line = lines_.line(ptr);
     if (j.contains("driver_state")) {
       const std::string s = str(j["driver_state"], ptr + "/driver_state");
       bool found = false;
-      for (NetState st : {NetState::kDown, NetState::kRunning, NetState::kBroken, NetState::kFailed}) {
+      for (NetState st :
+           {NetState::kDown, NetState::kRunning, NetState::kBroken, NetState::kFailed}) {
         if (s == net_state_name(st)) {
           e.driver_state = st;
           found = true;
         }
       }
-      if (!found) fail(ptr + "/driver_state", "state '" + s + "' is not down, running, broken or failed");
+      if (!found)
+        fail(ptr + "/driver_state", "state '" + s + "' is not down, running, broken or failed");
     }
     if (j.contains("link_up")) e.link_up = boolean(j["link_up"], ptr + "/link_up");
     auto counters = [&](const char* key, bool device, std::map<std::string, Range>* out) {
@@ -374,9 +383,11 @@ class Parser {
     if (j.contains("tx_frames")) e.tx_frames = range(j["tx_frames"], ptr + "/tx_frames");
     if (j.contains("violations")) {
       const json& v = j["violations"];
-      if (!v.is_array()) fail(ptr + "/violations", "expected an array of spec sections, e.g. [\"3.1.1\"]");
+      if (!v.is_array())
+        fail(ptr + "/violations", "expected an array of spec sections, e.g. [\"3.1.1\"]");
       std::vector<std::string> list;
-      for (size_t i = 0; i < v.size(); ++i) list.push_back(str(v[i], ptr + "/violations/" + std::to_string(i)));
+      for (size_t i = 0; i < v.size(); ++i)
+        list.push_back(str(v[i], ptr + "/violations/" + std::to_string(i)));
       e.violations = list;
     }
     if (j.contains("pool_all_returned"))
@@ -385,9 +396,10 @@ class Parser {
   }
 
   void device(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(j, ptr, {"transport", "features", "features_add", "features_remove", "mac", "mtu",
-                        "status", "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier",
-                        "memory_mib", "faults"});
+    check_keys(
+        j, ptr,
+        {"transport", "features", "features_add", "features_remove", "mac", "mtu", "status",
+         "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib", "faults"});
     mock::DeviceConfig& d = s->device;
     if (j.contains("transport")) {
       const std::string t = str(j["transport"], ptr + "/transport");
@@ -401,7 +413,8 @@ class Parser {
         fail(ptr + "/transport", "transport '" + t + "' is not legacy, modern or transitional");
     }
     if (j.contains("features")) d.features = feature_set(j["features"], ptr + "/features");
-    if (j.contains("features_add")) d.features |= feature_set(j["features_add"], ptr + "/features_add");
+    if (j.contains("features_add"))
+      d.features |= feature_set(j["features_add"], ptr + "/features_add");
     if (j.contains("features_remove"))
       d.features &= ~feature_set(j["features_remove"], ptr + "/features_remove");
     if (j.contains("mac")) d.mac = mac(j["mac"], ptr + "/mac");
@@ -425,7 +438,8 @@ class Parser {
       }
     }
     if (j.contains("max_virtqueue_pairs"))
-      d.max_virtqueue_pairs = uint16_t(u64(j["max_virtqueue_pairs"], ptr + "/max_virtqueue_pairs", 0xFFFF));
+      d.max_virtqueue_pairs =
+          uint16_t(u64(j["max_virtqueue_pairs"], ptr + "/max_virtqueue_pairs", 0xFFFF));
     if (j.contains("queue_sizes")) {
       const json& q = j["queue_sizes"];
       if (!q.is_array() || q.empty() || q.size() > 3)
@@ -449,8 +463,9 @@ class Parser {
   }
 
   void driver(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(j, ptr, {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
-                        "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach"});
+    check_keys(j, ptr,
+               {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
+                "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach"});
     if (j.contains("mode")) {
       const std::string m = str(j["mode"], ptr + "/mode");
       if (m == "auto")
@@ -462,11 +477,14 @@ class Parser {
       else
         fail(ptr + "/mode", "mode '" + m + "' is not auto, legacy or modern");
     }
-    if (j.contains("rx_ring_cap")) s->options.rx_ring_cap = uint16_t(u64(j["rx_ring_cap"], ptr + "/rx_ring_cap", 0xFFFF));
-    if (j.contains("tx_ring_cap")) s->options.tx_ring_cap = uint16_t(u64(j["tx_ring_cap"], ptr + "/tx_ring_cap", 0xFFFF));
+    if (j.contains("rx_ring_cap"))
+      s->options.rx_ring_cap = uint16_t(u64(j["rx_ring_cap"], ptr + "/rx_ring_cap", 0xFFFF));
+    if (j.contains("tx_ring_cap"))
+      s->options.tx_ring_cap = uint16_t(u64(j["tx_ring_cap"], ptr + "/tx_ring_cap", 0xFFFF));
     if (j.contains("feature_mask_clear"))
       s->options.feature_mask &= ~feature_set(j["feature_mask_clear"], ptr + "/feature_mask_clear");
-    if (j.contains("max_frame")) s->options.max_frame = uint16_t(u64(j["max_frame"], ptr + "/max_frame", 0xFFFF));
+    if (j.contains("max_frame"))
+      s->options.max_frame = uint16_t(u64(j["max_frame"], ptr + "/max_frame", 0xFFFF));
     if (j.contains("pool_buffers")) {
       s->pool_buffers = size_t(u64(j["pool_buffers"], ptr + "/pool_buffers", 1 << 20));
       if (s->pool_buffers == 0) fail(ptr + "/pool_buffers", "the pool needs at least one buffer");
@@ -517,7 +535,9 @@ class Parser {
       bool known = false;
       for (const auto& [name, kind] : kActions) {
         if (k == name) {
-          if (action) fail(ptr + "/" + k, "a step has one action; this one has '" + std::string(action) + "' and '" + k + "'");
+          if (action)
+            fail(ptr + "/" + k, "a step has one action; this one has '" + std::string(action) +
+                                    "' and '" + k + "'");
           action = name;
           s.kind = kind;
           known = true;
@@ -577,7 +597,8 @@ class Parser {
     if (root.contains("steps")) {
       const json& st = root["steps"];
       if (!st.is_array()) fail("/steps", "steps is an array");
-      for (size_t i = 0; i < st.size(); ++i) s.steps.push_back(step(st[i], "/steps/" + std::to_string(i)));
+      for (size_t i = 0; i < st.size(); ++i)
+        s.steps.push_back(step(st[i], "/steps/" + std::to_string(i)));
     }
     if (root.contains("end")) {
       s.end = expectation(root["end"], "/end", true);
@@ -599,55 +620,86 @@ class Parser {
 
 const char* step_kind_name(StepKind kind) {
   switch (kind) {
-    case StepKind::kRx: return "rx";
-    case StepKind::kTx: return "tx";
-    case StepKind::kExpectTx: return "expect_tx";
-    case StepKind::kLink: return "link";
-    case StepKind::kDeviceReset: return "device_reset";
-    case StepKind::kRecover: return "recover";
-    case StepKind::kStop: return "stop";
-    case StepKind::kPollDevice: return "poll_device";
-    case StepKind::kPump: return "pump";
-    case StepKind::kFault: return "fault";
-    case StepKind::kClearFaults: return "clear_faults";
-    case StepKind::kExpect: return "expect";
+    case StepKind::kRx:
+      return "rx";
+    case StepKind::kTx:
+      return "tx";
+    case StepKind::kExpectTx:
+      return "expect_tx";
+    case StepKind::kLink:
+      return "link";
+    case StepKind::kDeviceReset:
+      return "device_reset";
+    case StepKind::kRecover:
+      return "recover";
+    case StepKind::kStop:
+      return "stop";
+    case StepKind::kPollDevice:
+      return "poll_device";
+    case StepKind::kPump:
+      return "pump";
+    case StepKind::kFault:
+      return "fault";
+    case StepKind::kClearFaults:
+      return "clear_faults";
+    case StepKind::kExpect:
+      return "expect";
   }
   return "?";
 }
 
 const char* probe_error_key(ProbeError e) {
   switch (e) {
-    case ProbeError::kOk: return "ok";
-    case ProbeError::kNotVirtio: return "not_virtio";
-    case ProbeError::kNotNet: return "not_net";
-    case ProbeError::kModernUnusable: return "modern_unusable";
-    case ProbeError::kLegacyUnusable: return "legacy_unusable";
+    case ProbeError::kOk:
+      return "ok";
+    case ProbeError::kNotVirtio:
+      return "not_virtio";
+    case ProbeError::kNotNet:
+      return "not_net";
+    case ProbeError::kModernUnusable:
+      return "modern_unusable";
+    case ProbeError::kLegacyUnusable:
+      return "legacy_unusable";
   }
   return "unknown";
 }
 
 const char* attach_error_key(AttachError e) {
   switch (e) {
-    case AttachError::kOk: return "ok";
-    case AttachError::kResetTimeout: return "reset_timeout";
-    case AttachError::kNoVersion1: return "no_version1";
-    case AttachError::kFeaturesRejected: return "features_rejected";
-    case AttachError::kQueueUnavailable: return "queue_unavailable";
-    case AttachError::kQueueSizeInvalid: return "queue_size_invalid";
-    case AttachError::kQueueSetupRefused: return "queue_setup_refused";
-    case AttachError::kNoDmaMemory: return "no_dma_memory";
-    case AttachError::kNoRxBuffers: return "no_rx_buffers";
-    case AttachError::kBadOptions: return "bad_options";
+    case AttachError::kOk:
+      return "ok";
+    case AttachError::kResetTimeout:
+      return "reset_timeout";
+    case AttachError::kNoVersion1:
+      return "no_version1";
+    case AttachError::kFeaturesRejected:
+      return "features_rejected";
+    case AttachError::kQueueUnavailable:
+      return "queue_unavailable";
+    case AttachError::kQueueSizeInvalid:
+      return "queue_size_invalid";
+    case AttachError::kQueueSetupRefused:
+      return "queue_setup_refused";
+    case AttachError::kNoDmaMemory:
+      return "no_dma_memory";
+    case AttachError::kNoRxBuffers:
+      return "no_rx_buffers";
+    case AttachError::kBadOptions:
+      return "bad_options";
   }
   return "unknown";
 }
 
 const char* net_state_name(NetState s) {
   switch (s) {
-    case NetState::kDown: return "down";
-    case NetState::kRunning: return "running";
-    case NetState::kBroken: return "broken";
-    case NetState::kFailed: return "failed";
+    case NetState::kDown:
+      return "down";
+    case NetState::kRunning:
+      return "running";
+    case NetState::kBroken:
+      return "broken";
+    case NetState::kFailed:
+      return "failed";
   }
   return "unknown";
 }

@@ -55,7 +55,7 @@ struct Expectation {
   std::optional<bool> link_up;
   std::map<std::string, Range> counters;         // NetCounters names
   std::map<std::string, Range> device_counters;  // DeviceCounters names
-  std::optional<Range> rx_frames;  // frames the driver delivered to the stack, so far
+  std::optional<Range> rx_frames;                // frames the driver delivered to the stack, so far
   std::optional<Range> tx_frames;  // frames the device received from the driver, so far
   // Exactly this set of spec sections among the recorded violations.
   std::optional<std::vector<std::string>> violations;
@@ -63,16 +63,16 @@ struct Expectation {
 };
 
 enum class StepKind : uint8_t {
-  kRx,          // frames arrive at the device (inject_rx), then the driver is pumped
-  kTx,          // the stack sends frames through the driver
-  kExpectTx,    // the next frames the device received must be exactly these
-  kLink,        // link up / down
-  kDeviceReset, // the device resets itself
-  kRecover,     // VirtioNet::recover()
-  kStop,        // VirtioNet::stop()
-  kPollDevice,  // VirtioNet::poll_device() count times
-  kPump,        // rx_burst + tx_reclaim until idle, count times
-  kFault,       // arm a misbehaviour
+  kRx,           // frames arrive at the device (inject_rx), then the driver is pumped
+  kTx,           // the stack sends frames through the driver
+  kExpectTx,     // the next frames the device received must be exactly these
+  kLink,         // link up / down
+  kDeviceReset,  // the device resets itself
+  kRecover,      // VirtioNet::recover()
+  kStop,         // VirtioNet::stop()
+  kPollDevice,   // VirtioNet::poll_device() count times
+  kPump,         // rx_burst + tx_reclaim until idle, count times
+  kFault,        // arm a misbehaviour
   kClearFaults,
   kExpect,
 };
@@ -102,7 +102,7 @@ struct Scenario {
   NetOptions options{};
   size_t pool_buffers = 1024;
   uint32_t buffer_size = 2048;
-  bool echo = false;  // the stack sends every received frame back
+  bool echo = false;                 // the stack sends every received frame back
   std::string expect_probe = "ok";   // probe error name
   std::string expect_attach = "ok";  // attach error name
   // Timeline and end.

@@ -44,12 +44,12 @@ struct RunResult {
   std::string attach_result;          // attach_error_key
   NetState final_state = NetState::kDown;
   // Frames.
-  uint64_t frames_injected = 0;     // written into rx buffers by the device
-  uint64_t frames_not_injected = 0; // the device had no rx buffer for them
-  uint64_t frames_delivered = 0;    // handed to the stack by rx_burst
-  uint64_t frames_offered = 0;      // given to tx_burst
-  uint64_t frames_taken = 0;        // accepted by tx_burst
-  uint64_t frames_out = 0;          // received by the device
+  uint64_t frames_injected = 0;      // written into rx buffers by the device
+  uint64_t frames_not_injected = 0;  // the device had no rx buffer for them
+  uint64_t frames_delivered = 0;     // handed to the stack by rx_burst
+  uint64_t frames_offered = 0;       // given to tx_burst
+  uint64_t frames_taken = 0;         // accepted by tx_burst
+  uint64_t frames_out = 0;           // received by the device
   // Snapshots at the end.
   NetCounters driver_counters{};
   mock::DeviceCounters device_counters{};

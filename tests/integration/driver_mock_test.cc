@@ -57,7 +57,9 @@ TEST_P(DriverMock, BringsTheDeviceUp) {
   EXPECT_EQ(net.mac()[5], 0x56);
   EXPECT_TRUE(net.link_up());
   EXPECT_EQ(net.mtu(), 1500);
-  EXPECT_EQ(net.net_header_size(), legacy() ? 10u : 12u);
+  // 12 bytes with VERSION_1 or MRG_RXBUF (the mock offers MRG_RXBUF).
+  EXPECT_TRUE(spec::has_feature(net.negotiated_features(), Feature::kNetMrgRxbuf));
+  EXPECT_EQ(net.net_header_size(), 12u);
   EXPECT_EQ(spec::has_feature(net.negotiated_features(), Feature::kVersion1), !legacy());
   EXPECT_EQ(net.negotiated_features() & ~net.device_features(), 0u) << "only what was offered";
   EXPECT_TRUE(w->device().status() & spec::status::kDriverOk);
@@ -240,6 +242,15 @@ TEST_P(DriverMockRingLies, RxUsedLengthBelowHeader) {
 TEST_P(DriverMockRingLies, RxHeaderGsoTypeNotNegotiated) {
   run({FaultKind::kRxGsoType, 0, 1, &NetCounters::rx_drop_hdr_gso, false});
 }
+TEST_P(DriverMockRingLies, RxNumBuffersZero) {
+  run({FaultKind::kRxNumBuffers, 0, 0, &NetCounters::rx_drop_num_buffers, false});
+}
+TEST_P(DriverMockRingLies, RxNumBuffersTwo) {
+  run({FaultKind::kRxNumBuffers, 0, 2, &NetCounters::rx_drop_num_buffers, false});
+}
+TEST_P(DriverMockRingLies, RxNumBuffersBeyondWhatIsPosted) {
+  run({FaultKind::kRxNumBuffers, 0, 60000, &NetCounters::rx_drop_num_buffers, false});
+}
 TEST_P(DriverMockRingLies, RxHeaderFlagsNotNegotiated) {
   run({FaultKind::kRxFlags, 0, 1, &NetCounters::rx_drop_hdr_flags, false});
 }
@@ -370,6 +381,36 @@ TEST_P(DriverMock, CapabilityOnAMissingBarIsNotUsed) {
   if (GetParam().device == TransportKind::kTransitional && GetParam().mode == PciMode::kAuto)
     EXPECT_TRUE(w->net().transport()->is_legacy());
   EXPECT_EQ(w->platform().dma_live() == 0 || w->net().state() == NetState::kRunning, true);
+}
+
+TEST_P(DriverMock, ModernTransportNeedsVersion1) {
+  auto w = make();
+  NetOptions o;
+  o.feature_mask = ~feature_mask(Feature::kVersion1);
+  AttachError e = w->attach(o);
+  if (legacy()) {
+    EXPECT_EQ(e, AttachError::kOk);
+    expect_clean_stop(*w);
+  } else {
+    EXPECT_EQ(e, AttachError::kNoVersion1);
+    EXPECT_TRUE(w->device().status() & spec::status::kFailed);
+    EXPECT_EQ(w->platform().dma_live(), 0u);
+  }
+}
+
+TEST_P(DriverMock, WithoutMergeableBuffersNumBuffersIsNotRead) {
+  // QEMU leaves num_buffers unwritten without MRG_RXBUF: it must not matter.
+  auto w = make();
+  NetOptions o;
+  o.feature_mask = ~feature_mask(Feature::kNetMrgRxbuf);
+  ASSERT_EQ(w->attach(o), AttachError::kOk);
+  EXPECT_EQ(w->net().net_header_size(), legacy() ? 10u : 12u);
+  w->device().arm(Fault{FaultKind::kRxNumBuffers, 0, 0, 0, 7});
+  ASSERT_TRUE(w->device().inject_rx(make_frame(70, 1)));
+  auto got = w->receive();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(w->net().counters().rx_drop_num_buffers, 0u);
+  expect_clean_stop(*w);
 }
 
 TEST_P(DriverMock, EmptyPoolFailsAttachAndRecoversLater) {

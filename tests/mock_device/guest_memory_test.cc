@@ -12,10 +12,10 @@ TEST(GuestMemory, TranslateIsBoundsChecked) {
   EXPECT_NE(mem.translate(base, 16), nullptr);
   EXPECT_NE(mem.translate(base + (1 << 20) - 16, 16), nullptr);
   EXPECT_EQ(mem.translate(base + (1 << 20) - 15, 16), nullptr);  // straddles the end
-  EXPECT_EQ(mem.translate(base - 1, 1), nullptr);                  // below the arena
-  EXPECT_EQ(mem.translate(0x1000, 16), nullptr);                   // a CPU-pointer-like address
-  EXPECT_EQ(mem.translate(base + 16, ~uint64_t{0}), nullptr);      // length overflow
-  EXPECT_EQ(mem.translate(~uint64_t{0}, 2), nullptr);              // address wrap
+  EXPECT_EQ(mem.translate(base - 1, 1), nullptr);                // below the arena
+  EXPECT_EQ(mem.translate(0x1000, 16), nullptr);                 // a CPU-pointer-like address
+  EXPECT_EQ(mem.translate(base + 16, ~uint64_t{0}), nullptr);    // length overflow
+  EXPECT_EQ(mem.translate(~uint64_t{0}, 2), nullptr);            // address wrap
 }
 
 TEST(GuestMemory, AllocatesAlignedZeroedAndFreesOnce) {
@@ -29,7 +29,7 @@ TEST(GuestMemory, AllocatesAlignedZeroedAndFreesOnce) {
   ASSERT_TRUE(mem.allocate(64, 16, &b));
   EXPECT_EQ(mem.live_allocations(), 2u);
   EXPECT_TRUE(mem.free(a.device_addr));
-  EXPECT_FALSE(mem.free(a.device_addr));  // double free
+  EXPECT_FALSE(mem.free(a.device_addr));       // double free
   EXPECT_FALSE(mem.free(b.device_addr + 16));  // not the start of an allocation
   EXPECT_EQ(mem.bad_frees(), 2u);
   ASSERT_TRUE(mem.allocate(100, 4096, &a));

@@ -21,7 +21,9 @@ namespace st = spec::status;
 namespace pc = spec::pci::common;
 namespace lg = spec::pci::legacy;
 
-inline uint64_t fmask(spec::Feature f) { return spec::feature_mask(f); }
+inline uint64_t fmask(spec::Feature f) {
+  return spec::feature_mask(f);
+}
 
 // One split ring in guest memory, driven from the test.
 struct TestRing {
@@ -165,14 +167,12 @@ class TestDriver {
     return a;
   }
 
-  void notify_modern(uint16_t q) {
-    dev_.bar_write(4, MockDevice::kNotifyOffset + q * 4, 2, q);
-  }
+  void notify_modern(uint16_t q) { dev_.bar_write(4, MockDevice::kNotifyOffset + q * 4, 2, q); }
 
   // Sends one frame on tx with the header (hdr_len bytes) in front, in one
   // descriptor at index d. Returns the buffer.
-  GuestMemory::Allocation send(const std::vector<uint8_t>& frame, uint32_t hdr_len,
-                               uint16_t d = 0, const uint8_t* hdr = nullptr) {
+  GuestMemory::Allocation send(const std::vector<uint8_t>& frame, uint32_t hdr_len, uint16_t d = 0,
+                               const uint8_t* hdr = nullptr) {
     auto b = buffer(hdr_len + frame.size());
     if (hdr) std::memcpy(b.host, hdr, hdr_len);
     std::memcpy(b.host + hdr_len, frame.data(), frame.size());

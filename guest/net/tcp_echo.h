@@ -1,0 +1,194 @@
+// A minimal TCP echo server (RFC 9293 subset): passive open on port 7, a
+// fixed table of connections, every byte received in order sent back.
+//
+// Why TCP at all: QEMU user networking with restrict=on (libslirp 4.7)
+// drops every UDP datagram the guest sends, host-forward replies included,
+// but a host-forwarded TCP connection has a slirp socket, so its segments
+// pass the restricted check both ways. TCP is how the guest's replies
+// reach the host under the project's network rule.
+//
+// Connection states (passive open only; the guest never closes first):
+//
+//            SYN (table slot free)           SYN, table full: RST, refused
+//   free ------------------------> SYN-RECEIVED  -- send SYN-ACK (MSS 1460)
+//     ^                               | ACK of our SYN
+//     |                               v
+//     |  RST (seq exact)          ESTABLISHED  <-- data: copy to the send
+//     |  retries exhausted:           |            ring, ACK, echo it back
+//     |  RST sent, aborted            | FIN from the peer
+//     |                               v
+//     |                          CLOSE-WAIT    -- send what is left, then FIN
+//     |                               | FIN sent
+//     |     ACK of our FIN            v
+//     +--------------------------- LAST-ACK
+//
+// Sequence space of one connection (our side):
+//
+//   iss    ring_seq           snd_una       snd_nxt       ring_seq+ring_len
+//    |SYN|  acked  |.........| in flight   | not yet sent |FIN (once the
+//                   ^ ring holds ring_seq .. ring_seq+ring_len   peer closed)
+//
+// The send ring is the echo buffer: received bytes are copied in and stay
+// until the peer acknowledges their echo. The receive window we advertise
+// is the free space of the ring, so a well-behaved peer never sends more
+// than fits; data beyond it is cut off (counted) and the peer resends it.
+//
+// Input rules (all untrusted; the responder has already checked the IPv4
+// header, the TCP length, data offset and checksum):
+//   - options are walked with bounds; a bad option length is malformed;
+//     SYN+FIN, SYN+RST and port 0 are malformed
+//   - a segment that does not start at or before rcv_nxt, or lies entirely
+//     before it (out of order, duplicate, out of window), is answered with
+//     an ACK carrying rcv_nxt and dropped; an overlapping retransmission
+//     is trimmed to its new bytes
+//   - RST is honoured only at exactly rcv_nxt (RFC 5961, 3.2); elsewhere
+//     in the window it draws a challenge ACK; a SYN on a synchronized
+//     connection draws a challenge ACK (RFC 5961, 4.2)
+//   - an ACK beyond what was ever sent is answered with an ACK, dropped
+//   - segments for no connection draw a RST (RFC 9293, 3.10.7.1)
+//
+// Output: input() writes at most one segment (the ACK, carrying as much
+// echo data as the peer's window and MSS allow); poll() writes the rest,
+// one segment per call: data the window held back, and retransmissions.
+// Retransmission is go-back-N from snd_una after an RTO of 250 ms that
+// doubles per attempt up to 4 s; after kMaxRetries attempts without
+// progress the connection is reset and freed (counted as aborted). The
+// same timer probes a zero window with one byte.
+//
+// Freestanding, no heap: kMaxConnections connections of kRingBytes each,
+// in the object itself. input() and poll() never write outside
+// [out, out+out_cap).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace guest::net {
+
+#define VNET_TCP_COUNTERS(X)                                                      \
+  X(tcp_segments_in)                                                              \
+  X(tcp_segments_out)                                                             \
+  X(tcp_connections)     /* SYN accepted */                                       \
+  X(tcp_refused)         /* SYN while every slot was taken: RST */                \
+  X(tcp_closed)          /* our FIN acknowledged: clean close */                  \
+  X(tcp_aborted)         /* retransmissions exhausted: RST sent, slot freed */    \
+  X(tcp_resets_in)       /* RST accepted: slot freed */                           \
+  X(tcp_resets_out)      /* RST sent for a segment without a connection */        \
+  X(tcp_bytes_echoed)    /* in-order bytes accepted into a send ring */           \
+  X(tcp_retransmits)     /* segments sent again after a timeout */                \
+  X(tcp_window_probes)   /* one byte sent into a zero window */                   \
+  X(tcp_out_of_order)    /* started after rcv_nxt: ACKed, dropped */              \
+  X(tcp_duplicates)      /* entirely before rcv_nxt: ACKed, dropped */            \
+  X(tcp_trimmed)         /* overlapping retransmission, old bytes cut */          \
+  X(tcp_window_full)     /* bytes beyond the free ring space, cut */              \
+  X(tcp_challenge_acks)  /* RST or SYN not at rcv_nxt */                          \
+  X(tcp_bad_ack)         /* ACK of data never sent, or of the wrong SYN */        \
+  X(tcp_no_ack)          /* no ACK flag on a synchronized connection: dropped */  \
+  X(tcp_data_after_fin)  /* data beyond the peer's FIN: dropped */                \
+  X(tcp_reply_too_big)   /* the segment did not fit the output buffer */
+
+struct TcpCounters {
+#define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
+  VNET_TCP_COUNTERS(VNET_DECLARE_COUNTER)
+#undef VNET_DECLARE_COUNTER
+  template <typename F>
+  void for_each(F&& f) const {
+#define VNET_VISIT_COUNTER(name) f(#name, name);
+    VNET_TCP_COUNTERS(VNET_VISIT_COUNTER)
+#undef VNET_VISIT_COUNTER
+  }
+};
+
+// One received TCP segment, located by the responder inside a frame whose
+// Ethernet and IPv4 headers are already checked.
+struct TcpSegment {
+  const uint8_t* peer_mac = nullptr;  // Ethernet source
+  uint32_t peer_ip = 0;               // IPv4 source
+  const uint8_t* tcp = nullptr;       // TCP header
+  uint32_t len = 0;                   // TCP header + payload (checksum verified)
+};
+
+enum class TcpVerdict : uint8_t {
+  kMalformed,  // failed a check; nothing sent
+  kDrop,       // valid, nothing to send
+  kReply,      // out[0 .. *out_len) is a segment to send
+};
+
+class TcpEcho {
+ public:
+  static constexpr uint16_t kPort = 7;
+  static constexpr uint32_t kMaxConnections = 4;
+  static constexpr uint32_t kRingBytes = 8192;  // per connection; also the window
+  static constexpr uint16_t kOurMss = 1460;     // 1500-byte MTU - IPv4 - TCP
+  static constexpr uint16_t kMinPeerMss = 64;
+  static constexpr uint16_t kDefaultPeerMss = 536;  // RFC 9293, 3.7.1
+  static constexpr uint64_t kInitialRtoNs = 250ull * 1000 * 1000;
+  static constexpr uint64_t kMaxRtoNs = 4000ull * 1000 * 1000;
+  static constexpr uint32_t kMaxRetries = 8;
+  static constexpr uint32_t kFrameHeaders = 14 + 20 + 20;  // Ethernet, IPv4, TCP
+
+  TcpEcho() = default;
+  TcpEcho(const TcpEcho&) = delete;
+  TcpEcho& operator=(const TcpEcho&) = delete;
+
+  void configure(const uint8_t mac[6], uint32_t ip);
+
+  TcpVerdict input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, uint32_t out_cap,
+                   uint32_t* out_len);
+  // One pending segment (held-back data, retransmission, window probe), or
+  // 0 when there is nothing to send now.
+  uint32_t poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap);
+
+  const TcpCounters& counters() const { return counters_; }
+  uint32_t open_connections() const;
+
+ private:
+  enum class State : uint8_t { kFree, kSynReceived, kEstablished, kCloseWait, kLastAck };
+
+  struct Connection {
+    State state = State::kFree;
+    uint8_t peer_mac[6] = {};
+    uint32_t peer_ip = 0;
+    uint16_t peer_port = 0;
+    uint16_t peer_mss = kDefaultPeerMss;
+    uint32_t iss = 0;
+    uint32_t snd_una = 0;
+    uint32_t snd_nxt = 0;
+    uint32_t snd_max = 0;  // highest sequence number sent + 1
+    uint32_t snd_wnd = 0;  // the peer's window, from snd_una
+    uint32_t rcv_nxt = 0;
+    bool fin_received = false;
+    uint64_t rto_ns = kInitialRtoNs;
+    uint64_t deadline_ns = 0;  // 0: timer off
+    uint32_t retries = 0;
+    uint32_t ring_seq = 0;  // sequence number of ring_[ring_head]
+    uint32_t ring_head = 0;
+    uint32_t ring_len = 0;
+    uint8_t ring[kRingBytes];
+  };
+
+  Connection* find(uint32_t peer_ip, uint16_t peer_port);
+  Connection* allocate();
+  uint32_t receive_window(const Connection& c) const { return kRingBytes - c.ring_len; }
+  bool has_unsent(const Connection& c) const;
+  uint32_t emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe);
+  uint32_t emit_ack(Connection& c, uint8_t* out, uint32_t out_cap);
+  uint32_t write_segment(const uint8_t* peer_mac, uint32_t peer_ip, uint16_t peer_port,
+                         uint16_t local_port, uint32_t seq, uint32_t ack, uint8_t flags,
+                         uint16_t window, const Connection* data_from, uint32_t data_len,
+                         bool mss_option, uint8_t* out, uint32_t out_cap);
+  uint32_t reset_for(const TcpSegment& seg, uint8_t* out, uint32_t out_cap);
+  void process_ack(Connection& c, uint32_t ack, uint32_t window, uint64_t now_ns);
+  void accept_data(Connection& c, const uint8_t* data, uint32_t len);
+  void release(Connection& c) { c.state = State::kFree; }
+
+  uint8_t mac_[6] = {};
+  uint32_t ip_ = 0;
+  uint16_t ip_id_ = 0x4000;
+  uint32_t iss_counter_ = 0x1000;
+  uint32_t next_poll_ = 0;  // round robin start for poll()
+  TcpCounters counters_{};
+  Connection connections_[kMaxConnections];
+};
+
+}  // namespace guest::net
