@@ -55,8 +55,8 @@ void BM_Tx(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(frames));
   state.SetBytesProcessed(static_cast<int64_t>(frames * size));
-  state.counters["Mpps"] = benchmark::Counter(static_cast<double>(frames) / 1e6,
-                                              benchmark::Counter::kIsRate);
+  state.counters["Mpps"] =
+      benchmark::Counter(static_cast<double>(frames) / 1e6, benchmark::Counter::kIsRate);
   if (w->device().counters().tx_frames != frames) state.SkipWithError("device saw fewer frames");
   if (!w->device().conformance().empty()) state.SkipWithError("conformance violation");
 }
@@ -75,8 +75,8 @@ void BM_Rx(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(frames));
   state.SetBytesProcessed(static_cast<int64_t>(frames * size));
-  state.counters["Mpps"] = benchmark::Counter(static_cast<double>(frames) / 1e6,
-                                              benchmark::Counter::kIsRate);
+  state.counters["Mpps"] =
+      benchmark::Counter(static_cast<double>(frames) / 1e6, benchmark::Counter::kIsRate);
   if (w->device().counters().rx_no_buffer != 0) state.SkipWithError("device ran out of rx buffers");
   if (!w->device().conformance().empty()) state.SkipWithError("conformance violation");
 }

@@ -8,36 +8,36 @@
 
 namespace vnet {
 
-#define VNET_NET_COUNTERS(X)                                                             \
-  X(rx_packets)                                                                          \
-  X(rx_bytes)                                                                            \
-  X(tx_packets)                                                                          \
-  X(tx_bytes)                                                                            \
-  X(tx_completed)                                                                        \
-  X(rx_drop_len_over)        /* used.len above the posted capacity */                    \
-  X(rx_drop_len_short)       /* used.len below header + Ethernet header */              \
-  X(rx_drop_hdr_gso)         /* GSO type we did not negotiate */                         \
-  X(rx_drop_hdr_flags)       /* header flags we did not negotiate */                     \
+#define VNET_NET_COUNTERS(X)                                                                  \
+  X(rx_packets)                                                                               \
+  X(rx_bytes)                                                                                 \
+  X(tx_packets)                                                                               \
+  X(tx_bytes)                                                                                 \
+  X(tx_completed)                                                                             \
+  X(rx_drop_len_over)        /* used.len above the posted capacity */                         \
+  X(rx_drop_len_short)       /* used.len below header + Ethernet header */                    \
+  X(rx_drop_hdr_gso)         /* GSO type we did not negotiate */                              \
+  X(rx_drop_hdr_flags)       /* header flags we did not negotiate */                          \
   X(rx_drop_num_buffers)     /* MRG_RXBUF: num_buffers != 1 (frame > one buffer, or a lie) */ \
-  X(rx_refill_pool_empty)    /* the caller's pool had no buffer for the ring */          \
-  X(rx_drop_buffer_small)    /* a pool buffer too small for header + max frame */        \
-  X(tx_drop_len)             /* frame shorter than 14 or longer than MTU + 14 */         \
-  X(tx_drop_headroom)        /* offset below the header size / beyond capacity */        \
-  X(tx_ring_full)            /* tx_burst stopped on a full ring */                       \
-  X(tx_bad_used_len)         /* device reported writing into a read-only tx chain */     \
-  X(queue_broken_used_idx)   /* used.idx moved beyond what is outstanding */             \
-  X(queue_broken_used_id)    /* used.id out of range */                                  \
-  X(queue_broken_used_stale) /* used.id not an in-flight head (or completed twice) */    \
-  X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */            \
-  X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                           \
-  X(config_invalid_status)   /* status with bits the spec does not define */             \
-  X(config_unstable)         /* generation kept changing; retries exhausted */           \
-  X(config_changes)          /* config-change interrupts seen */                         \
-  X(link_changes)                                                                        \
-  X(queue_size_capped)       /* device offered more than the driver's cap */             \
-  X(device_needs_reset)      /* device signalled NEEDS_RESET or lost our status */      \
-  X(recoveries)              /* successful reset + re-initialisation */                 \
-  X(reset_timeouts)          /* device never read back status 0 after a reset */        \
+  X(rx_refill_pool_empty)    /* the caller's pool had no buffer for the ring */               \
+  X(rx_drop_buffer_small)    /* a pool buffer too small for header + max frame */             \
+  X(tx_drop_len)             /* frame shorter than 14 or longer than MTU + 14 */              \
+  X(tx_drop_headroom)        /* offset below the header size / beyond capacity */             \
+  X(tx_ring_full)            /* tx_burst stopped on a full ring */                            \
+  X(tx_bad_used_len)         /* device reported writing into a read-only tx chain */          \
+  X(queue_broken_used_idx)   /* used.idx moved beyond what is outstanding */                  \
+  X(queue_broken_used_id)    /* used.id out of range */                                       \
+  X(queue_broken_used_stale) /* used.id not an in-flight head (or completed twice) */         \
+  X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */                 \
+  X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                                \
+  X(config_invalid_status)   /* status with bits the spec does not define */                  \
+  X(config_unstable)         /* generation kept changing; retries exhausted */                \
+  X(config_changes)          /* config-change interrupts seen */                              \
+  X(link_changes)                                                                             \
+  X(queue_size_capped)  /* device offered more than the driver's cap */                       \
+  X(device_needs_reset) /* device signalled NEEDS_RESET or lost our status */                 \
+  X(recoveries)         /* successful reset + re-initialisation */                            \
+  X(reset_timeouts)     /* device never read back status 0 after a reset */                   \
   X(interrupts)
 
 struct NetCounters {

@@ -290,8 +290,8 @@ void VirtioNet::refill_rx(bool notify) {
     Segment segs[2];
     if (split_header_) {
       segs[0] = Segment{b->device_addr, hdr_size_, true, b->base};
-      segs[1] = Segment{b->device_addr + hdr_size_, b->capacity - hdr_size_, true,
-                        b->base + hdr_size_};
+      segs[1] =
+          Segment{b->device_addr + hdr_size_, b->capacity - hdr_size_, true, b->base + hdr_size_};
     } else {
       segs[0] = Segment{b->device_addr, b->capacity, true, b->base};
     }
@@ -324,9 +324,9 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
   OpScope scope(*platform_, DriverOp::kRxBurst);
   uint16_t delivered = 0;
   Completion done[kHarvestBatch];
-  while (delivered < max) {
+  for (bool again = false; delivered < max; again = true) {
     uint16_t want = static_cast<uint16_t>(max - delivered);
-    uint16_t n = rx_.harvest(done, want < kHarvestBatch ? want : kHarvestBatch);
+    uint16_t n = rx_.harvest(done, want < kHarvestBatch ? want : kHarvestBatch, again);
     for (uint16_t i = 0; i < n; ++i) {
       PacketBuffer* b = static_cast<PacketBuffer*>(done[i].cookie);
       const uint32_t len = done[i].len;
@@ -392,8 +392,8 @@ uint16_t VirtioNet::reclaim_tx() {
   Completion done[kHarvestBatch];
   // Bounded: each round frees at least one chain, and at most size chains
   // are in flight.
-  for (;;) {
-    uint16_t n = tx_.harvest(done, kHarvestBatch);
+  for (bool again = false;; again = true) {
+    uint16_t n = tx_.harvest(done, kHarvestBatch, again);
     for (uint16_t i = 0; i < n; ++i) {
       // A device that claims to have written into a read-only chain is
       // lying; the frame was sent anyway, so only count it.
@@ -491,7 +491,8 @@ bool VirtioNet::read_link_status() {
   if (!has_feature(features_, Feature::kNetStatus)) return link_up_;
   uint32_t link = 0;
   Transport& t = *transport_;
-  if (!t.read_config_consistently([&] { return t.config_read(spec::net_cfg::kStatus, 2, &link); })) {
+  if (!t.read_config_consistently(
+          [&] { return t.config_read(spec::net_cfg::kStatus, 2, &link); })) {
     ++counters_.config_unstable;
     return link_up_;
   }

@@ -65,8 +65,8 @@ enum class AttachError : uint8_t {
   kQueueSizeInvalid,   // not a power of two, or above 32768, or legacy above our cap
   kQueueSetupRefused,  // device did not take the queue
   kNoDmaMemory,
-  kNoRxBuffers,        // pool gave nothing at all, or buffers too small
-  kBadOptions,         // NetOptions out of range
+  kNoRxBuffers,  // pool gave nothing at all, or buffers too small
+  kBadOptions,   // NetOptions out of range
 };
 const char* attach_error_name(AttachError e);
 

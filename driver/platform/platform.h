@@ -50,7 +50,9 @@ enum class Region : uint8_t {
   kBar5,
   kMmio = 7,
 };
-constexpr Region bar_region(uint8_t bar) { return static_cast<Region>(1 + bar); }
+constexpr Region bar_region(uint8_t bar) {
+  return static_cast<Region>(1 + bar);
+}
 inline constexpr uint8_t kNumBars = 6;
 
 struct BarInfo {
@@ -67,12 +69,13 @@ struct DmaRegion {
 
 // What a piece of device-written memory is, independent of its address.
 enum class MemPart : uint8_t {
-  kUsedFlags = 0,  // used ring flags (le16)
-  kUsedIdx = 1,    // used ring index (le16)
-  kUsedElem = 2,   // used ring element {le32 id, le32 len}; index = slot
-  kRxHeader = 3,   // virtio-net header in an rx buffer; index = head descriptor
-  kAvailEvent = 4, // used ring avail_event (EVENT_IDX)
-  kCtrlAck = 5,    // control queue ack byte; index = head descriptor
+  kUsedFlags = 0,   // used ring flags (le16)
+  kUsedIdx = 1,     // used ring index (le16)
+  kUsedElem = 2,    // used ring elements {le32 id, le32 len}; index = first slot,
+                    // len = 8 x a run of consecutive slots (no wrap within a run)
+  kRxHeader = 3,    // virtio-net header in an rx buffer; index = head descriptor
+  kAvailEvent = 4,  // used ring avail_event (EVENT_IDX)
+  kCtrlAck = 5,     // control queue ack byte; index = head descriptor
 };
 
 struct DeviceMemRef {
@@ -89,10 +92,10 @@ struct DeviceMemRef {
 // Plain data (no member initialisers): the driver fills one per segment on
 // the hot path and leaves unused slots untouched.
 struct ChainSegment {
-  uint16_t desc;         // descriptor index
-  uint32_t len;          // bytes
+  uint16_t desc;  // descriptor index
+  uint32_t len;   // bytes
   bool device_writable;
-  const void* data;      // CPU view of the segment (device-readable content)
+  const void* data;  // CPU view of the segment (device-readable content)
 };
 inline constexpr uint16_t kMaxChainSegments = 4;
 
@@ -128,8 +131,7 @@ class Platform {
 
   // ---- the door for device-written memory (rule 1) ----
   // Copy len bytes of device-written memory at src into driver-private dst.
-  virtual void fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
-                     size_t len) = 0;
+  virtual void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) = 0;
   // Frame bytes left in place (rule 2): the device says it wrote len bytes
   // at data for the rx chain headed by desc on queue. A replayer or fuzzer
   // may fill them here; the driver reads them only after this call.

@@ -48,7 +48,9 @@ static_assert(sizeof(Le16) == 2 && sizeof(Le32) == 4 && sizeof(Le64) == 8);
 static_assert(alignof(Le16) == 2 && alignof(Le32) == 4 && alignof(Le64) == 8);
 
 // Little-endian loads and stores on byte arrays (config space, headers).
-constexpr uint16_t load_le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+constexpr uint16_t load_le16(const uint8_t* p) {
+  return uint16_t(p[0] | (p[1] << 8));
+}
 constexpr uint32_t load_le32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }

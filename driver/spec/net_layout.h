@@ -44,8 +44,8 @@ inline constexpr uint32_t kDuplex = 16;
 inline constexpr uint32_t kSize = 24;  // through supported_hash_types
 }  // namespace net_cfg
 
-inline constexpr uint16_t kMinMtu = 68;                  // 5.1.4.1: mtu >= 68
-inline constexpr uint16_t kMaxVirtqueuePairs = 0x8000;   // 5.1.4: 1..0x8000
+inline constexpr uint16_t kMinMtu = 68;                 // 5.1.4.1: mtu >= 68
+inline constexpr uint16_t kMaxVirtqueuePairs = 0x8000;  // 5.1.4: 1..0x8000
 inline constexpr size_t kEthHeaderSize = 14;
 inline constexpr size_t kEthMinFrame = 60;  // without FCS
 inline constexpr size_t kEthMaxFrame = 1514;

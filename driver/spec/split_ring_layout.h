@@ -58,20 +58,34 @@ static_assert(sizeof(VringUsedElem) == 8);
 inline constexpr size_t kAvailFlagsOffset = 0;
 inline constexpr size_t kAvailIdxOffset = 2;
 inline constexpr size_t kAvailRingOffset = 4;
-constexpr size_t avail_used_event_offset(uint32_t n) { return kAvailRingOffset + 2 * size_t{n}; }
-constexpr size_t avail_bytes(uint32_t n) { return avail_used_event_offset(n) + 2; }
+constexpr size_t avail_used_event_offset(uint32_t n) {
+  return kAvailRingOffset + 2 * size_t{n};
+}
+constexpr size_t avail_bytes(uint32_t n) {
+  return avail_used_event_offset(n) + 2;
+}
 
 // Offsets within the used ring area.
 inline constexpr size_t kUsedFlagsOffset = 0;
 inline constexpr size_t kUsedIdxOffset = 2;
 inline constexpr size_t kUsedRingOffset = 4;
-constexpr size_t used_elem_offset(uint32_t slot) { return kUsedRingOffset + 8 * size_t{slot}; }
-constexpr size_t used_avail_event_offset(uint32_t n) { return used_elem_offset(n); }
-constexpr size_t used_bytes(uint32_t n) { return used_avail_event_offset(n) + 2; }
+constexpr size_t used_elem_offset(uint32_t slot) {
+  return kUsedRingOffset + 8 * size_t{slot};
+}
+constexpr size_t used_avail_event_offset(uint32_t n) {
+  return used_elem_offset(n);
+}
+constexpr size_t used_bytes(uint32_t n) {
+  return used_avail_event_offset(n) + 2;
+}
 
-constexpr size_t desc_bytes(uint32_t n) { return sizeof(VringDesc) * size_t{n}; }
+constexpr size_t desc_bytes(uint32_t n) {
+  return sizeof(VringDesc) * size_t{n};
+}
 
-constexpr size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr size_t align_up(size_t v, size_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 // Legacy contiguous layout: offset of the used ring and total size.
 constexpr size_t legacy_used_offset(uint32_t n) {
@@ -83,6 +97,8 @@ constexpr size_t legacy_ring_bytes(uint32_t n) {
 static_assert(legacy_used_offset(256) == 8192 && legacy_ring_bytes(256) == 12288,
               "QEMU's legacy 256-entry ring: desc 4096 + avail 518 -> used at 8192");
 
-constexpr bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+constexpr bool is_power_of_two(uint32_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace vnet::spec

@@ -71,8 +71,12 @@ enum class Feature : uint8_t {
   kRingReset = 40,
 };
 
-constexpr uint64_t feature_mask(Feature f) { return uint64_t{1} << static_cast<uint8_t>(f); }
-constexpr bool has_feature(uint64_t set, Feature f) { return (set & feature_mask(f)) != 0; }
+constexpr uint64_t feature_mask(Feature f) {
+  return uint64_t{1} << static_cast<uint8_t>(f);
+}
+constexpr bool has_feature(uint64_t set, Feature f) {
+  return (set & feature_mask(f)) != 0;
+}
 
 struct FeatureInfo {
   Feature bit;

@@ -21,7 +21,9 @@ uint8_t cfg8(Platform& p, uint32_t off) {
 uint16_t cfg16(Platform& p, uint32_t off) {
   return static_cast<uint16_t>(p.reg_read(Region::kPciConfig, off, 2));
 }
-uint32_t cfg32(Platform& p, uint32_t off) { return p.reg_read(Region::kPciConfig, off, 4); }
+uint32_t cfg32(Platform& p, uint32_t off) {
+  return p.reg_read(Region::kPciConfig, off, 4);
+}
 
 uint32_t min_length(uint8_t cfg_type) {
   switch (cfg_type) {
@@ -157,7 +159,9 @@ uint8_t PciModernTransport::status() {
   return static_cast<uint8_t>(common_read(common::kDeviceStatus, 1));
 }
 
-void PciModernTransport::set_status(uint8_t value) { common_write(common::kDeviceStatus, 1, value); }
+void PciModernTransport::set_status(uint8_t value) {
+  common_write(common::kDeviceStatus, 1, value);
+}
 
 uint64_t PciModernTransport::device_features() {
   common_write(common::kDeviceFeatureSelect, 4, 0);

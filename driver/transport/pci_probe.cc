@@ -23,8 +23,10 @@ const char* probe_error_name(ProbeError e) {
 
 ProbeResult PciTransports::probe(Platform& platform, PciMode mode) {
   ProbeResult r;
-  uint16_t vendor = static_cast<uint16_t>(platform.reg_read(Region::kPciConfig, spec::pci::kVendorId, 2));
-  r.device_id = static_cast<uint16_t>(platform.reg_read(Region::kPciConfig, spec::pci::kDeviceId, 2));
+  uint16_t vendor =
+      static_cast<uint16_t>(platform.reg_read(Region::kPciConfig, spec::pci::kVendorId, 2));
+  r.device_id =
+      static_cast<uint16_t>(platform.reg_read(Region::kPciConfig, spec::pci::kDeviceId, 2));
   if (vendor != spec::kPciVendorVirtio) {
     r.error = ProbeError::kNotVirtio;
     return r;
@@ -33,8 +35,8 @@ ProbeResult PciTransports::probe(Platform& platform, PciMode mode) {
   bool transitional = false;
   if (r.device_id == spec::kPciDeviceNetTransitional) {
     // 4.1.2.3: a transitional device's subsystem device id is its virtio type.
-    uint16_t subsys = static_cast<uint16_t>(
-        platform.reg_read(Region::kPciConfig, spec::pci::kSubsystemId, 2));
+    uint16_t subsys =
+        static_cast<uint16_t>(platform.reg_read(Region::kPciConfig, spec::pci::kSubsystemId, 2));
     transitional = subsys == spec::kVirtioIdNet;
   }
   if (!modern_only && !transitional) {

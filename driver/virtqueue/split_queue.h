@@ -47,19 +47,21 @@ struct Segment {
   const void* cpu = nullptr;  // CPU view, announced to the shim
 };
 
+// Plain data: harvest() fills every field; callers keep arrays of these on
+// the stack, which must not cost a memset per call.
 struct Completion {
-  void* cookie = nullptr;
-  uint16_t head = 0;
-  uint32_t len = 0;           // as the device reported it (validated below)
-  uint32_t writable = 0;      // writable bytes the driver posted in this chain
-  bool len_over = false;      // len > writable: the caller must drop the buffer
+  void* cookie;
+  uint16_t head;
+  uint32_t len;       // as the device reported it (validated below)
+  uint32_t writable;  // writable bytes the driver posted in this chain
+  bool len_over;      // len > writable: the caller must drop the buffer
 };
 
 enum class QueueFault : uint8_t {
   kNone,
-  kUsedIdxJump,   // used.idx advanced past the number of chains in flight
-  kUsedIdRange,   // used.id >= queue size
-  kUsedIdStale,   // used.id not the head of an in-flight chain
+  kUsedIdxJump,  // used.idx advanced past the number of chains in flight
+  kUsedIdRange,  // used.id >= queue size
+  kUsedIdStale,  // used.id not the head of an in-flight chain
 };
 const char* queue_fault_name(QueueFault f);
 
@@ -84,8 +86,11 @@ class SplitQueue {
   // interrupts) and says whether completions are waiting.
   bool has_pending();
 
-  // Harvest side: up to max completions; stops at the first fault.
-  uint16_t harvest(Completion* out, uint16_t max);
+  // Harvest side: up to max completions; stops at the first fault. A caller
+  // that harvests again within one driver operation (to drain more than one
+  // batch) passes recheck = true: the used index is then fetched as a
+  // deliberate re-check, each read validated on its own.
+  uint16_t harvest(Completion* out, uint16_t max, bool recheck = false);
 
   // After the device was reset (it no longer owns anything): calls
   // f(cookie) for every in-flight chain and returns the ring to its initial
@@ -134,8 +139,8 @@ class SplitQueue {
   uint16_t free_head_ = 0;
   uint16_t free_count_ = 0;
   uint16_t in_flight_ = 0;
-  uint16_t avail_idx_ = 0;      // next avail index to publish (private copy)
-  uint16_t last_used_ = 0;      // next used index to harvest
+  uint16_t avail_idx_ = 0;  // next avail index to publish (private copy)
+  uint16_t last_used_ = 0;  // next used index to harvest
   uint16_t avail_flags_ = 0;
   QueueFault fault_ = QueueFault::kNone;
   uint64_t len_over_ = 0;

@@ -22,10 +22,11 @@ class RingPlatform : public Platform {
   std::function<uint32_t(Region, uint32_t, uint8_t)> on_read = [](Region, uint32_t, uint8_t) {
     return 0u;
   };
-  std::function<void(Region, uint32_t, uint8_t, uint32_t)> on_write =
-      [](Region, uint32_t, uint8_t, uint32_t) {};
+  std::function<void(Region, uint32_t, uint8_t, uint32_t)> on_write = [](Region, uint32_t, uint8_t,
+                                                                         uint32_t) {};
   std::map<uint8_t, BarInfo> bars;
   int fetches = 0;
+  std::vector<std::pair<DeviceMemRef, size_t>> fetch_log;
   int published_chains = 0;
   int live_allocations = 0;
   std::vector<std::pair<Region, uint32_t>> writes;
@@ -51,8 +52,9 @@ class RingPlatform : public Platform {
     std::free(r.cpu);
     --live_allocations;
   }
-  void fetch(const DeviceMemRef&, const volatile void* src, void* dst, size_t len) override {
+  void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override {
     ++fetches;
+    fetch_log.emplace_back(what, len);
     std::memcpy(dst, const_cast<const void*>(src), len);
   }
   void published(const PublishedChain&) override { ++published_chains; }

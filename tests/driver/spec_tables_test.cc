@@ -29,7 +29,8 @@ TEST(FeatureTable, ClosureDropsFeaturesWhosePrerequisiteIsMissing) {
 TEST(FeatureTable, EveryControlFeatureNeedsTheControlQueue) {
   for (Feature dep : {Feature::kNetCtrlRx, Feature::kNetCtrlVlan, Feature::kNetGuestAnnounce,
                       Feature::kNetMq, Feature::kNetCtrlMacAddr, Feature::kNetRss}) {
-    EXPECT_EQ(close_under_dependencies(feature_mask(dep)), 0u) << feature_name(static_cast<unsigned>(dep));
+    EXPECT_EQ(close_under_dependencies(feature_mask(dep)), 0u)
+        << feature_name(static_cast<unsigned>(dep));
   }
 }
 

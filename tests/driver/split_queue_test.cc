@@ -30,7 +30,9 @@ class SplitQueueTest : public ::testing::TestWithParam<RingLayout> {
   }
   uint8_t* used() { return ring_cpu(q->addresses().device); }
   uint8_t* avail() { return ring_cpu(q->addresses().driver); }
-  spec::VringDesc* desc() { return reinterpret_cast<spec::VringDesc*>(ring_cpu(q->addresses().desc)); }
+  spec::VringDesc* desc() {
+    return reinterpret_cast<spec::VringDesc*>(ring_cpu(q->addresses().desc));
+  }
   uint16_t avail_idx() { return spec::load_le16(avail() + 2); }
   uint16_t avail_entry(uint16_t i) { return spec::load_le16(avail() + 4 + 2 * (i % 8)); }
 
@@ -192,10 +194,36 @@ TEST_P(SplitQueueTest, UsedEntriesAreFetchedThroughTheShimOnce) {
   device_complete(0, avail_entry(0), 1);
   device_complete(1, avail_entry(1), 1);
   device_set_used_idx(2);
-  platform.fetches = 0;
+  platform.fetch_log.clear();
   Completion c[2];
   ASSERT_EQ(q->harvest(c, 2), 2);
-  EXPECT_EQ(platform.fetches, 3) << "used.idx once, each element once";
+  ASSERT_EQ(platform.fetch_log.size(), 2u) << "used.idx once, then one run of elements";
+  EXPECT_EQ(platform.fetch_log[0].first.part, MemPart::kUsedIdx);
+  EXPECT_EQ(platform.fetch_log[1].first.part, MemPart::kUsedElem);
+  EXPECT_EQ(platform.fetch_log[1].first.index, 0);
+  EXPECT_EQ(platform.fetch_log[1].second, 16u);
+}
+
+TEST_P(SplitQueueTest, ElementRunsSplitAtTheRingEnd) {
+  Completion c[8];
+  // Move the used index to slot 6 first.
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(add(i));
+  q->publish();
+  for (uint16_t i = 0; i < 6; ++i) device_complete(i, avail_entry(i), 1);
+  device_set_used_idx(6);
+  ASSERT_EQ(q->harvest(c, 8), 6);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(add(10 + i));
+  q->publish();
+  for (uint16_t i = 0; i < 4; ++i) device_complete(6 + i, avail_entry(6 + i), 1);
+  device_set_used_idx(10);
+  platform.fetch_log.clear();
+  ASSERT_EQ(q->harvest(c, 8), 4);
+  ASSERT_EQ(platform.fetch_log.size(), 3u);
+  EXPECT_EQ(platform.fetch_log[1].first.index, 6);
+  EXPECT_EQ(platform.fetch_log[1].second, 16u) << "slots 6 and 7";
+  EXPECT_EQ(platform.fetch_log[2].first.index, 0);
+  EXPECT_EQ(platform.fetch_log[2].second, 16u) << "slots 0 and 1";
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(c[i].cookie, reinterpret_cast<void*>(10 + i));
 }
 
 TEST_P(SplitQueueTest, NoInterruptFlagFollowsRequests) {

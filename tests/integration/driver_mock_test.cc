@@ -86,7 +86,8 @@ TEST_P(DriverMock, TenThousandFramesEachWayByteExact) {
   uint32_t sent = 0, injected = 0, received = 0;
   while (sent < kFrames || received < kFrames) {
     std::vector<std::vector<uint8_t>> batch;
-    for (uint32_t i = 0; i < 32 && sent + i < kFrames; ++i) batch.push_back(make_frame(size_of(sent + i), sent + i));
+    for (uint32_t i = 0; i < 32 && sent + i < kFrames; ++i)
+      batch.push_back(make_frame(size_of(sent + i), sent + i));
     sent += static_cast<uint32_t>(w->send(batch));
     while (injected < kFrames && w->device().inject_rx(make_frame(size_of(injected), injected + 7)))
       ++injected;
@@ -188,7 +189,8 @@ class DriverMockRingLies : public DriverMock {
     w->send({make_frame(130, 5)});
     const NetCounters& c = w->net().counters();
     EXPECT_GE(c.*lie.counter + (lie.alt_counter ? c.*lie.alt_counter : 0), 1u);
-    for (auto& f : got) EXPECT_TRUE(f == make_frame(90, 3) || f == make_frame(91, 4)) << "only genuine frames";
+    for (auto& f : got)
+      EXPECT_TRUE(f == make_frame(90, 3) || f == make_frame(91, 4)) << "only genuine frames";
     if (lie.breaks_queue) {
       EXPECT_EQ(w->net().state(), NetState::kBroken);
       DeviceEvents ev = w->net().poll_device();
@@ -437,8 +439,11 @@ TEST_P(DriverMock, TxFramesTheDriverCannotSendAreDroppedAndCounted) {
   expect_clean_stop(*w);
 }
 
-std::string kind_name(const ::testing::TestParamInfo<WorldKind>& info) { return info.param.name; }
-INSTANTIATE_TEST_SUITE_P(Transports, DriverMock, ::testing::ValuesIn(testing::kAllKinds), kind_name);
+std::string kind_name(const ::testing::TestParamInfo<WorldKind>& info) {
+  return info.param.name;
+}
+INSTANTIATE_TEST_SUITE_P(Transports, DriverMock, ::testing::ValuesIn(testing::kAllKinds),
+                         kind_name);
 INSTANTIATE_TEST_SUITE_P(Transports, DriverMockRingLies, ::testing::ValuesIn(testing::kAllKinds),
                          kind_name);
 

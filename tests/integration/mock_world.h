@@ -33,7 +33,9 @@ class MockWorld {
  public:
   explicit MockWorld(mock::DeviceConfig config, PciMode mode = PciMode::kAuto,
                      size_t pool_buffers = 1024)
-      : device_(memory_, config), platform_(device_, memory_), pool_(memory_, pool_buffers),
+      : device_(memory_, config),
+        platform_(device_, memory_),
+        pool_(memory_, pool_buffers),
         mode_(mode) {}
 
   // Probes and attaches; returns the attach result (probe failure: kOk is

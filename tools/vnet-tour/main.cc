@@ -126,7 +126,8 @@ LieRow lie(const char* name, mock::FaultKind kind, uint16_t queue) {
 int main(int argc, char** argv) {
   CLI::App app{"vnet-tour: the driver against the mock device, with a summary table"};
   uint32_t frames = 10000;
-  app.add_option("--frames", frames, "frames each way per transport")->check(CLI::Range(1u, 10'000'000u));
+  app.add_option("--frames", frames, "frames each way per transport")
+      ->check(CLI::Range(1u, 10'000'000u));
   CLI11_PARSE(app, argc, argv);
 
   std::printf("== Mock world: %u frames each way per transport, checked byte for byte\n\n", frames);
