@@ -4,8 +4,10 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
 
 #include "driver/spec/byte_order.h"
+#include "driver/spec/net_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "driver/transport/pci_probe.h"
@@ -192,6 +194,65 @@ TEST(PciModern, ConfigReadsOutsideTheWindowFail) {
   EXPECT_FALSE(tr->config_read(8, 2, &v)) << "past the 8-byte window";
   EXPECT_FALSE(tr->config_read(7, 2, &v)) << "misaligned";
   EXPECT_FALSE(tr->config_read(0, 3, &v)) << "odd width";
+}
+
+}  // namespace
+}  // namespace vnet
+
+namespace vnet {
+namespace {
+
+// A modern device whose config_generation the test controls.
+struct GenerationDevice {
+  FakePciDevice pci{spec::kPciDeviceNetModern, 0x1100};
+  int generation_reads = 0;
+  std::function<uint8_t(int)> generation = [](int) { return 0; };
+  uint16_t mtu = 1500;
+
+  explicit GenerationDevice(testing::RingPlatform& p) {
+    pci.add_standard_caps();
+    pci.attach(p);
+    auto cfg = p.on_read;
+    p.on_read = [this, cfg](Region r, uint32_t off, uint8_t w) -> uint32_t {
+      if (r == Region::kPciConfig) return cfg(r, off, w);
+      if (off == pci::common::kConfigGeneration) return generation(generation_reads++);
+      if (off == 0x2000 + spec::net_cfg::kMtu) return mtu;
+      return 0;
+    };
+  }
+};
+
+TEST(PciModern, ConfigReadRetriesWhileTheGenerationChanges) {
+  testing::RingPlatform p;
+  GenerationDevice dev(p);
+  // Generation reads: 0, 1 (changed: retry), 1, 1 (stable).
+  dev.generation = [](int n) { return static_cast<uint8_t>(n == 0 ? 0 : 1); };
+  PciTransports t;
+  Transport* tr = t.probe(p).transport;
+  ASSERT_NE(tr, nullptr);
+  int field_reads = 0;
+  uint32_t mtu = 0;
+  EXPECT_TRUE(tr->read_config_consistently([&] {
+    ++field_reads;
+    return tr->config_read(spec::net_cfg::kMtu, 2, &mtu);
+  }));
+  EXPECT_EQ(field_reads, 2);
+  EXPECT_EQ(mtu, 1500u);
+}
+
+TEST(PciModern, ConfigThatNeverSettlesIsGivenUpOnBounded) {
+  testing::RingPlatform p;
+  GenerationDevice dev(p);
+  dev.generation = [](int n) { return static_cast<uint8_t>(n); };  // changes on every read
+  PciTransports t;
+  Transport* tr = t.probe(p).transport;
+  ASSERT_NE(tr, nullptr);
+  int field_reads = 0;
+  EXPECT_FALSE(tr->read_config_consistently([&] {
+    ++field_reads;
+    return true;
+  }));
+  EXPECT_EQ(field_reads, Transport::kConfigRetries);
 }
 
 }  // namespace
