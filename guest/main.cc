@@ -11,6 +11,8 @@
 //          probe transport         legacy | modern (mode=...)
 //          attach driver           "vnet-guest: ready ..." (runner waits for it)
 //          serve loop              rx_burst -> responder -> tx_burst,
+//                                  TCP echo: held-back data and
+//                                  retransmissions -> tx_burst,
 //                                  tx_reclaim, poll_device every 2 ms
 //
 // Command line (all optional, "key=value" separated by spaces):
@@ -35,6 +37,7 @@
 #include "guest/kernel/pvh.h"
 #include "guest/net/packet_pool.h"
 #include "guest/net/responder.h"
+#include "guest/net/tcp_echo.h"
 #include "guest/shim/guest_platform.h"
 
 namespace guest {
@@ -54,6 +57,7 @@ GuestPlatform g_platform;
 vnet::PciTransports g_transports;
 vnet::VirtioNet g_net;
 net::PacketPool g_pool;
+net::TcpEcho g_tcp;  // connection table and send rings: static, not on the stack
 char g_text[1400];
 
 struct ServeStats {
@@ -100,6 +104,7 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   };
   g_net.counters().for_each(add);
   responder.counters().for_each(add);
+  g_tcp.counters().for_each(add);
   add("guest_tx_no_buffer", g_stats.tx_no_buffer);
   add("guest_tx_ring_refused", g_stats.tx_ring_refused);
   add("guest_recoveries", g_stats.recoveries);
@@ -140,6 +145,7 @@ void drain_tx() {
 
   for (;;) {
     bool exit_requested = false;
+    responder.set_now_ns(clock::now_ns());
     uint16_t n = g_net.rx_burst(rx, kBurst);
     uint16_t m = 0;
     for (uint16_t i = 0; i < n; ++i) {
@@ -174,6 +180,20 @@ void drain_tx() {
       if (len == 0) {
         g_pool.free(out);
         continue;
+      }
+      out->len = len;
+      tx[m++] = out;
+    }
+    // The TCP echo's own segments (data its peer's window held back,
+    // retransmissions), in the room left in this burst.
+    while (m < kBurst) {
+      vnet::PacketBuffer* out = g_pool.alloc();
+      if (out == nullptr) break;
+      out->offset = vnet::kTxHeadroom;
+      uint32_t len = g_tcp.poll(clock::now_ns(), out->data(), out->capacity - vnet::kTxHeadroom);
+      if (len == 0) {
+        g_pool.free(out);
+        break;
       }
       out->len = len;
       tx[m++] = out;
@@ -295,6 +315,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   vnet::AttachError err = g_net.attach(g_platform, *probe.transport, g_pool, options);
   uint64_t attach_us = (clock::now_ns() - t0) / 1000;
   net::Responder responder(g_net.mac(), net::Responder::kDefaultIp);
+  responder.set_tcp(&g_tcp);
   if (err != vnet::AttachError::kOk) {
     kprintf("vnet-guest: attach failed: %s (transport %s, offered 0x%llx)\n",
             vnet::attach_error_name(err), probe.transport->name(),

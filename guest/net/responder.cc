@@ -6,7 +6,9 @@ namespace {
 constexpr uint16_t kEtherArp = 0x0806;
 constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr uint8_t kProtoIcmp = 1;
+constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint32_t kTcpHeader = 20;
 constexpr uint32_t kArpBody = 28;
 constexpr uint32_t kIcmpHeader = 8;
 
@@ -38,6 +40,11 @@ bool is_broadcast(const uint8_t* mac) {
 
 Responder::Responder(const uint8_t mac[6], uint32_t ip) : ip_(ip) {
   copy(mac_, mac, 6);
+}
+
+void Responder::set_tcp(TcpEcho* tcp) {
+  tcp_ = tcp;
+  if (tcp_ != nullptr) tcp_->configure(mac_, ip_);
 }
 
 uint32_t Responder::checksum_add(uint32_t sum, const uint8_t* data, uint32_t len) {
@@ -163,6 +170,34 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
     *out_len = reply_len;
     ++counters_.icmp_echo_replies;
     return Verdict::kReply;
+  }
+
+  if (ip[9] == kProtoTcp) {
+    if (l4_len < kTcpHeader) return malformed();
+    uint32_t doff = (uint32_t{l4[12]} >> 4) * 4;
+    if (doff < kTcpHeader || doff > l4_len || l4_len > 0xffff) return malformed();
+    uint8_t pseudo[12];
+    copy(pseudo, ip + 12, 8);
+    pseudo[8] = 0;
+    pseudo[9] = kProtoTcp;
+    put16(pseudo + 10, static_cast<uint16_t>(l4_len));
+    if (checksum_fold(checksum_add(checksum_add(0, pseudo, 12), l4, l4_len)) != 0xffff) {
+      ++counters_.bad_checksum;
+      return malformed();
+    }
+    if (tcp_ == nullptr) {
+      ++counters_.ignored;
+      return Verdict::kDrop;
+    }
+    TcpSegment seg;
+    seg.peer_mac = frame + 6;
+    seg.peer_ip = be32(ip + 12);
+    seg.tcp = l4;
+    seg.len = l4_len;
+    TcpVerdict v = tcp_->input(seg, now_ns_, out, out_cap, out_len);
+    if (v == TcpVerdict::kMalformed) return malformed();
+    ++counters_.tcp_segments;
+    return v == TcpVerdict::kReply ? Verdict::kReply : Verdict::kDrop;
   }
 
   if (ip[9] == kProtoUdp) {

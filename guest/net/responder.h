@@ -5,7 +5,9 @@
 //            \--- IPv4 -- ICMP echo request        -> echo reply
 //                     \-- UDP dst port 7 (echo)    -> same payload back
 //                     \-- UDP dst port 7070        -> control request
-//                                                     (the caller answers)
+//                     |                               (the caller answers)
+//                     \-- TCP (checksum verified)  -> TcpEcho (tcp_echo.h):
+//                                                     echo server on port 7
 //
 // Addressing is QEMU user networking's default: the guest is 10.0.2.15/24;
 // replies go back to the sender's MAC and IP, so no ARP table is needed.
@@ -24,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guest/net/tcp_echo.h"
+
 namespace guest::net {
 
 #define VNET_RESPONDER_COUNTERS(X)                                   \
@@ -36,7 +40,8 @@ namespace guest::net {
   X(icmp_echo_replies)                                               \
   X(udp_echo_replies)                                                \
   X(control_requests)                                                \
-  X(reply_too_big) /* the reply did not fit the tx buffer */
+  X(reply_too_big) /* the reply did not fit the tx buffer */         \
+  X(tcp_segments)  /* valid TCP segments handed to the TCP echo */
 
 struct ResponderCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
@@ -81,6 +86,11 @@ class Responder {
   // not fit.
   uint32_t build_udp_reply(const uint8_t* request, const uint8_t* payload, uint32_t payload_len,
                            uint8_t* out, uint32_t out_cap);
+  // TCP segments go to tcp (which keeps its own counters), or are ignored
+  // when none is set. tcp must outlive the responder.
+  void set_tcp(TcpEcho* tcp);
+  // The time handle() passes to the TCP echo (its retransmission timer).
+  void set_now_ns(uint64_t now_ns) { now_ns_ = now_ns; }
   // Gratuitous ARP announcing our address (so the gateway learns our MAC).
   uint32_t build_gratuitous_arp(uint8_t* out, uint32_t out_cap);
 
@@ -102,6 +112,8 @@ class Responder {
   uint8_t mac_[6];
   uint32_t ip_;
   uint16_t ip_id_ = 1;
+  uint64_t now_ns_ = 0;
+  TcpEcho* tcp_ = nullptr;
   ResponderCounters counters_{};
 };
 

@@ -33,9 +33,6 @@ void put32(uint8_t* p, uint32_t v) {
 bool seq_lt(uint32_t a, uint32_t b) {
   return static_cast<int32_t>(a - b) < 0;
 }
-bool seq_le(uint32_t a, uint32_t b) {
-  return static_cast<int32_t>(a - b) <= 0;
-}
 bool seq_gt(uint32_t a, uint32_t b) {
   return static_cast<int32_t>(a - b) > 0;
 }
@@ -164,12 +161,11 @@ uint32_t TcpEcho::emit_ack(Connection& c, uint8_t* out, uint32_t out_cap) {
 // The next segment of c: SYN-ACK, or ACK with as much echo data as the
 // peer's window, its MSS and out_cap allow, plus FIN after the last byte
 // once the peer has closed. A probe sends one byte into a zero window.
-uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap,
-                       bool probe) {
+uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe) {
   if (c.state == State::kSynReceived) {
-    uint32_t n = write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.iss, c.rcv_nxt,
-                               kSyn | kAck, static_cast<uint16_t>(receive_window(c)), nullptr, 0,
-                               true, out, out_cap);
+    uint32_t n =
+        write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.iss, c.rcv_nxt, kSyn | kAck,
+                      static_cast<uint16_t>(receive_window(c)), nullptr, 0, true, out, out_cap);
     if (n == 0) return 0;
     c.snd_nxt = c.iss + 1;
     if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
@@ -217,7 +213,7 @@ void TcpEcho::process_ack(Connection& c, uint32_t ack, uint32_t window, uint64_t
       return;
     }
   }
-  c.snd_wnd = window;  // no window scaling: the field is the window
+  if (!seq_lt(ack, c.snd_una)) c.snd_wnd = window;  // no window scaling: the field is the window
 }
 
 void TcpEcho::accept_data(Connection& c, const uint8_t* data, uint32_t len) {
@@ -315,10 +311,15 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
     return reply(emit(*c, now_ns, out, out_cap, false));
   }
 
+  if (flags & kSyn) {  // any other SYN, whatever its sequence number: RFC 5961, 4.2
+    ++counters_.tcp_challenge_acks;
+    return reply(emit_ack(*c, out, out_cap));
+  }
+
   // Acceptability (RFC 9293, 3.10.7.4, without a receive queue): the
   // segment must start at rcv_nxt, or start before it and reach past it.
-  bool acceptable = seq == c->rcv_nxt ||
-                    (seq_lt(seq, c->rcv_nxt) && seq_gt(seq + seg_len, c->rcv_nxt));
+  bool acceptable =
+      seq == c->rcv_nxt || (seq_lt(seq, c->rcv_nxt) && seq_gt(seq + seg_len, c->rcv_nxt));
   if (!acceptable) {
     if (flags & kRst) {
       if (seq_gt(seq, c->rcv_nxt) && seq_lt(seq, c->rcv_nxt + receive_window(*c))) {
@@ -339,10 +340,6 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
       release(*c);
       return TcpVerdict::kDrop;
     }
-    ++counters_.tcp_challenge_acks;
-    return reply(emit_ack(*c, out, out_cap));
-  }
-  if (flags & kSyn) {  // RFC 5961, 4.2
     ++counters_.tcp_challenge_acks;
     return reply(emit_ack(*c, out, out_cap));
   }
@@ -403,7 +400,11 @@ uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap) {
     Connection& c = connections_[i];
     if (c.state == State::kFree) continue;
     uint32_t n = 0;
-    if (c.deadline_ns != 0 && now_ns >= c.deadline_ns) {
+    const bool outstanding = c.snd_max != c.snd_una;
+    if (c.deadline_ns != 0 && now_ns >= c.deadline_ns && !outstanding && !has_unsent(c)) {
+      c.deadline_ns = 0;  // everything acknowledged since the timer was set
+      c.retries = 0;
+    } else if (c.deadline_ns != 0 && now_ns >= c.deadline_ns) {
       if (c.retries >= kMaxRetries) {
         ++counters_.tcp_aborted;
         n = write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.snd_max, c.rcv_nxt,
@@ -413,7 +414,7 @@ uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap) {
         ++c.retries;
         c.rto_ns = c.rto_ns * 2 > kMaxRtoNs ? kMaxRtoNs : c.rto_ns * 2;
         c.deadline_ns = now_ns + c.rto_ns;
-        if (c.snd_max != c.snd_una) {  // go back to the oldest unacknowledged byte
+        if (outstanding) {  // go back to the oldest unacknowledged byte
           ++counters_.tcp_retransmits;
           c.snd_nxt = c.snd_una;
           n = emit(c, now_ns, out, out_cap, false);

@@ -65,27 +65,27 @@
 
 namespace guest::net {
 
-#define VNET_TCP_COUNTERS(X)                                                      \
-  X(tcp_segments_in)                                                              \
-  X(tcp_segments_out)                                                             \
-  X(tcp_connections)     /* SYN accepted */                                       \
-  X(tcp_refused)         /* SYN while every slot was taken: RST */                \
-  X(tcp_closed)          /* our FIN acknowledged: clean close */                  \
-  X(tcp_aborted)         /* retransmissions exhausted: RST sent, slot freed */    \
-  X(tcp_resets_in)       /* RST accepted: slot freed */                           \
-  X(tcp_resets_out)      /* RST sent for a segment without a connection */        \
-  X(tcp_bytes_echoed)    /* in-order bytes accepted into a send ring */           \
-  X(tcp_retransmits)     /* segments sent again after a timeout */                \
-  X(tcp_window_probes)   /* one byte sent into a zero window */                   \
-  X(tcp_out_of_order)    /* started after rcv_nxt: ACKed, dropped */              \
-  X(tcp_duplicates)      /* entirely before rcv_nxt: ACKed, dropped */            \
-  X(tcp_trimmed)         /* overlapping retransmission, old bytes cut */          \
-  X(tcp_window_full)     /* bytes beyond the free ring space, cut */              \
-  X(tcp_challenge_acks)  /* RST or SYN not at rcv_nxt */                          \
-  X(tcp_bad_ack)         /* ACK of data never sent, or of the wrong SYN */        \
-  X(tcp_no_ack)          /* no ACK flag on a synchronized connection: dropped */  \
-  X(tcp_data_after_fin)  /* data beyond the peer's FIN: dropped */                \
-  X(tcp_reply_too_big)   /* the segment did not fit the output buffer */
+#define VNET_TCP_COUNTERS(X)                                                    \
+  X(tcp_segments_in)                                                            \
+  X(tcp_segments_out)                                                           \
+  X(tcp_connections)    /* SYN accepted */                                      \
+  X(tcp_refused)        /* SYN while every slot was taken: RST */               \
+  X(tcp_closed)         /* our FIN acknowledged: clean close */                 \
+  X(tcp_aborted)        /* retransmissions exhausted: RST sent, slot freed */   \
+  X(tcp_resets_in)      /* RST accepted: slot freed */                          \
+  X(tcp_resets_out)     /* RST sent for a segment without a connection */       \
+  X(tcp_bytes_echoed)   /* in-order bytes accepted into a send ring */          \
+  X(tcp_retransmits)    /* segments sent again after a timeout */               \
+  X(tcp_window_probes)  /* one byte sent into a zero window */                  \
+  X(tcp_out_of_order)   /* started after rcv_nxt: ACKed, dropped */             \
+  X(tcp_duplicates)     /* entirely before rcv_nxt: ACKed, dropped */           \
+  X(tcp_trimmed)        /* overlapping retransmission, old bytes cut */         \
+  X(tcp_window_full)    /* bytes beyond the free ring space, cut */             \
+  X(tcp_challenge_acks) /* RST not at rcv_nxt, any SYN on an open connection */ \
+  X(tcp_bad_ack)        /* ACK of data never sent, or of the wrong SYN */       \
+  X(tcp_no_ack)         /* no ACK flag on a synchronized connection: dropped */ \
+  X(tcp_data_after_fin) /* data beyond the peer's FIN: dropped */               \
+  X(tcp_reply_too_big)  /* the segment did not fit the output buffer */
 
 struct TcpCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,6 +79,87 @@ bool UdpPort::receive(std::vector<uint8_t>* out) {
     out->clear();
     return false;
   }
+}
+
+bool TcpStream::connect(uint16_t remote_port, std::string* error) {
+  close();
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return false;
+  }
+  timeval tv{10, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sockaddr_in local = loopback(0);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+    *error = std::string("bind 127.0.0.1: ") + strerror(errno);
+    return false;
+  }
+  sockaddr_in remote = loopback(remote_port);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0) {
+    *error = "connect 127.0.0.1:" + std::to_string(remote_port) + ": " + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool TcpStream::send_all(const uint8_t* data, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = ::send(fd_, data + done, len - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+  return true;
+}
+
+long TcpStream::receive_some(std::vector<uint8_t>* out, size_t max) {
+  size_t at = out->size();
+  out->resize(at + max);
+  for (;;) {
+    ssize_t n = recv(fd_, out->data() + at, max, MSG_DONTWAIT);
+    if (n > 0) {
+      out->resize(at + static_cast<size_t>(n));
+      return n;
+    }
+    out->resize(at);
+    if (n == 0) {
+      eof_ = true;
+      return -1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return -1;
+  }
+}
+
+void TcpStream::shutdown_write() {
+  if (fd_ >= 0) shutdown(fd_, SHUT_WR);
+}
+
+void TcpStream::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  eof_ = false;
+}
+
+uint16_t pick_free_tcp_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof(a);
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
 }
 
 uint16_t pick_free_udp_port() {

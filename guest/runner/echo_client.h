@@ -1,5 +1,5 @@
-// Loopback UDP for the runner: a socket bound to 127.0.0.1 and connected to
-// one of QEMU's host forwards on 127.0.0.1, and deterministic echo payloads.
+// Loopback sockets for the runner: UDP and TCP sockets connected to one of
+// QEMU's host forwards on 127.0.0.1, and deterministic echo payloads.
 // Nothing here can address a host other than 127.0.0.1.
 #pragma once
 
@@ -27,8 +27,35 @@ class UdpPort {
   int fd_ = -1;
 };
 
-// A UDP port on 127.0.0.1 that was free a moment ago (0 on failure).
+// A TCP connection to 127.0.0.1:remote_port (a hostfwd=tcp forward).
+// Nagle is off, so every message leaves at once; reads never block.
+class TcpStream {
+ public:
+  TcpStream() = default;
+  TcpStream(const TcpStream&) = delete;
+  TcpStream& operator=(const TcpStream&) = delete;
+  ~TcpStream() { close(); }
+
+  bool connect(uint16_t remote_port, std::string* error);
+  int fd() const { return fd_; }
+  // Blocking write of all bytes (bounded by a 10 s send timeout).
+  bool send_all(const uint8_t* data, size_t len);
+  // Appends what is queued, up to max bytes. Returns the bytes read, 0 when
+  // nothing is queued, -1 at end of stream or on error (eof() tells).
+  long receive_some(std::vector<uint8_t>* out, size_t max);
+  bool eof() const { return eof_; }
+  // No more data from us (FIN); the guest answers with its own FIN.
+  void shutdown_write();
+  void close();
+
+ private:
+  int fd_ = -1;
+  bool eof_ = false;
+};
+
+// A UDP or TCP port on 127.0.0.1 that was free a moment ago (0 on failure).
 uint16_t pick_free_udp_port();
+uint16_t pick_free_tcp_port();
 
 // Datagram i of a run: its size and its bytes depend only on (seed, i).
 struct EchoPlan {

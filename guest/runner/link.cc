@@ -21,12 +21,14 @@ constexpr uint16_t kRunnerUdpPort = 40000;
 
 class UserLink final : public Link {
  public:
-  UserLink(uint16_t echo_port, uint16_t control_port)
-      : echo_port_(echo_port), control_port_(control_port) {}
+  UserLink(uint16_t echo_port, uint16_t control_port, uint16_t tcp_echo_port)
+      : echo_port_(echo_port), control_port_(control_port), tcp_echo_port_(tcp_echo_port) {}
 
   bool open(std::string* netdev_arg, std::string* error) override {
     if (!echo_.open(echo_port_, error) || !control_.open(control_port_, error)) return false;
-    *netdev_arg = "user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:" + std::to_string(echo_port_) +
+    *netdev_arg = "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:" + std::to_string(tcp_echo_port_) +
+                  "-:" + std::to_string(kEchoPort) +
+                  ",hostfwd=udp:127.0.0.1:" + std::to_string(echo_port_) +
                   "-:" + std::to_string(kEchoPort) +
                   ",hostfwd=udp:127.0.0.1:" + std::to_string(control_port_) +
                   "-:" + std::to_string(kControlPort);
@@ -42,10 +44,11 @@ class UserLink final : public Link {
     return guest_port == kControlPort ? control_.fd() : echo_.fd();
   }
   bool replies_possible() const override { return false; }
+  uint16_t tcp_echo_port() const override { return tcp_echo_port_; }
 
  private:
   UdpPort& port(uint16_t guest_port) { return guest_port == kControlPort ? control_ : echo_; }
-  uint16_t echo_port_, control_port_;
+  uint16_t echo_port_, control_port_, tcp_echo_port_;
   UdpPort echo_, control_;
 };
 
@@ -229,8 +232,9 @@ class FrameLink final : public Link {
 
 }  // namespace
 
-std::unique_ptr<Link> make_user_link(uint16_t echo_port, uint16_t control_port) {
-  return std::make_unique<UserLink>(echo_port, control_port);
+std::unique_ptr<Link> make_user_link(uint16_t echo_port, uint16_t control_port,
+                                     uint16_t tcp_echo_port) {
+  return std::make_unique<UserLink>(echo_port, control_port, tcp_echo_port);
 }
 std::unique_ptr<Link> make_frame_link() {
   return std::make_unique<FrameLink>();

@@ -2,13 +2,18 @@
 // 7, control on 7070). Two links, both confined to 127.0.0.1:
 //
 //  UserLink   (--net user)    QEMU user networking, restrict=on, with
-//                             hostfwd=udp:127.0.0.1:PORT-:7 (and :7070).
-//                             host socket -> slirp -> guest works; the way
-//                             back does not: libslirp (4.7, QEMU 7.2) drops
-//                             every UDP datagram a guest sends while
-//                             restrict=on, hostfwd replies included. The
-//                             runner therefore checks delivery one way and
-//                             reads the guest's counters from its console.
+//                             hostfwd=tcp:127.0.0.1:PORT-:7 (the echo),
+//                             hostfwd=udp:127.0.0.1:PORT-:7 and :7070.
+//                             TCP works both ways: a host-forwarded
+//                             connection has a slirp socket, and libslirp
+//                             applies restrict=on only to segments without
+//                             one. UDP works one way only: libslirp (4.7,
+//                             QEMU 7.2) drops every UDP datagram a guest
+//                             sends while restrict=on, hostfwd replies
+//                             included. So the runner echoes over TCP,
+//                             sends control requests (exit) over UDP
+//                             without expecting an answer, and reads the
+//                             guest's counters from its console.
 //
 //  FrameLink  (--net socket)  QEMU's socket netdev carries raw Ethernet
 //                             frames as UDP datagrams between 127.0.0.1
@@ -50,13 +55,16 @@ class Link {
     return false;
   }
   virtual bool replies_possible() const = 0;
+  // The 127.0.0.1 port forwarded to the guest's TCP echo (0: none).
+  virtual uint16_t tcp_echo_port() const { return 0; }
   uint64_t rejected() const { return rejected_; }
 
  protected:
   uint64_t rejected_ = 0;
 };
 
-std::unique_ptr<Link> make_user_link(uint16_t echo_port, uint16_t control_port);
+std::unique_ptr<Link> make_user_link(uint16_t echo_port, uint16_t control_port,
+                                     uint16_t tcp_echo_port);
 std::unique_ptr<Link> make_frame_link();
 
 }  // namespace vnetqemu

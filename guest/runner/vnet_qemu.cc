@@ -1,16 +1,22 @@
 // vnet-qemu: boot vnet-guest.elf under qemu-system-x86_64 (TCG) and prove
-// the driver on QEMU's real virtio-net device with UDP echoes.
+// the driver on QEMU's real virtio-net device with echoes, byte for byte.
 //
 //   vnet-qemu                                 QEMU (user networking, restrict=on)
 //   ---------                                 -----------------------------------
 //   start QEMU -------------------------------> guest boots, attaches the driver
 //   wait for "vnet-guest: ready ..."  <-------- COM1 console (stdout pipe)
 //   check features against the driver's table
-//   datagram i (size/bytes from seed, i)
-//     127.0.0.1:ephemeral -> 127.0.0.1:ECHO --> hostfwd -> 10.0.2.15:7 -> echo
-//     compare byte for byte  <------------------ reply through slirp
-//   "counters" -> 127.0.0.1:CTL ------------> hostfwd -> 10.0.2.15:7070
-//   "exit"     -> guest prints counters, writes isa-debug-exit: status 33
+//   connect 127.0.0.1:TCP ------------------> hostfwd=tcp -> 10.0.2.15:7
+//   message i (size/bytes from seed, i)
+//     write it, read back exactly its bytes <-- the guest's TCP echo
+//     compare byte for byte
+//   FIN -> the guest's FIN (nothing more may arrive)
+//   "exit" -> 127.0.0.1:CTL ----------------> hostfwd=udp -> 10.0.2.15:7070
+//     guest prints counters, writes isa-debug-exit: status 33 (the UDP
+//     answer cannot come back under restrict=on, see link.h)
+//
+// With --net socket the runner is the guest's Ethernet peer instead and
+// the echoes are UDP datagrams (link.h); counters come over UDP too.
 //
 // Expected-failure runs (--expect attach-failure|probe-failure|no-device)
 // check that the guest refuses the device with the right exit status.
@@ -76,7 +82,7 @@ struct Options {
   uint32_t retries = 2;
   double total_timeout_s = 600;
   std::string expect = "echo";
-  std::string net = "socket";
+  std::string net = "user";
   uint32_t inject_malformed = 0;
   std::vector<std::string> require_counters;
   bool counter_check = true;
@@ -224,7 +230,8 @@ class Runner {
   int check_expected_failure();
   bool check_ready_line();
   bool echo_all();
-  bool send_one_way();
+  bool echo_tcp();
+  bool exit_one_way();
   bool inject_malformed();
   bool read_console_counters();
   bool control(const std::string& command, std::string* reply);
@@ -241,6 +248,7 @@ class Runner {
   std::vector<std::pair<std::string, std::string>> props_;
   QemuProcess qemu_;
   std::unique_ptr<Link> link_;
+  TcpStream tcp_;
   std::string netdev_;
   uint64_t injected_ = 0;
   double t_start_ = 0;
@@ -367,11 +375,12 @@ bool Runner::boot() {
       uint16_t control_port;
       do control_port = pick_free_udp_port();
       while (control_port == echo_port && control_port != 0);
-      if (echo_port == 0 || control_port == 0) {
-        fail("no free UDP port on 127.0.0.1");
+      uint16_t tcp_port = pick_free_tcp_port();
+      if (echo_port == 0 || control_port == 0 || tcp_port == 0) {
+        fail("no free port on 127.0.0.1");
         return false;
       }
-      link_ = make_user_link(echo_port, control_port);
+      link_ = make_user_link(echo_port, control_port, tcp_port);
     } else {
       link_ = make_frame_link();
     }
@@ -622,31 +631,118 @@ bool Runner::control(const std::string& command, std::string* reply) {
   return false;
 }
 
-// User networking cannot carry the guest's replies (link.h): send the
-// datagrams one way, paced, and let the guest's counters tell what arrived.
-bool Runner::send_one_way() {
+// User networking: messages over the guest's TCP echo (link.h), one at a
+// time: write message i, read back exactly its bytes, compare. The stream
+// is the framing: a byte lost, added or reordered anywhere shows up as a
+// mismatch in the message it falls into, or as bytes after the last one.
+bool Runner::echo_tcp() {
+  std::string error;
+  if (!tcp_.connect(link_->tcp_echo_port(), &error)) {
+    fail(error);
+    return false;
+  }
   EchoPlan plan{o_.seed, o_.min_size, o_.max_size};
   std::vector<uint8_t> want, got;
   double t0 = now_s();
   last_progress_ = t0;
+  double hard_deadline = t_start_ + o_.total_timeout_s;
+  auto wait_readable = [&](double deadline, const std::string& what) {
+    double now = now_s();
+    if (now > hard_deadline) {
+      fail("total timeout (" + what + ")");
+      return false;
+    }
+    if (now > deadline) {
+      fail(what);
+      return false;
+    }
+    qemu_.wait_for(tcp_.fd(), static_cast<int>(std::min(deadline - now, 0.2) * 1000) + 1);
+    if (!qemu_.running()) {
+      fail("QEMU exited during the echo run (" + what + ")");
+      return false;
+    }
+    return true;
+  };
   for (uint64_t i = 0; i < o_.count; ++i) {
     plan.fill(i, &want);
-    if (!link_->send(kGuestEchoPort, want)) {
-      fail("send of datagram " + std::to_string(i) + " failed");
+    got.clear();
+    const std::string name =
+        "message " + std::to_string(i) + " (" + std::to_string(want.size()) + " bytes)";
+    double sent = now_s();
+    if (!tcp_.send_all(want.data(), want.size())) {
+      fail("send of " + name + " failed: " + strerror(errno));
       return false;
     }
+    double deadline = sent + o_.echo_timeout_s;
+    while (got.size() < want.size()) {
+      long n = tcp_.receive_some(&got, want.size() - got.size());
+      if (n < 0) {
+        fail(std::string(tcp_.eof() ? "guest closed the connection" : "receive failed") +
+             " during " + name + " after " + std::to_string(got.size()) + " bytes");
+        return false;
+      }
+      if (n > 0) continue;
+      if (!wait_readable(deadline, "no complete echo of " + name + " within " +
+                                       std::to_string(o_.echo_timeout_s) + " s, got " +
+                                       std::to_string(got.size()) + " bytes"))
+        return false;
+    }
+    if (got != want) {
+      size_t at = 0;
+      while (at < got.size() && got[at] == want[at]) ++at;
+      fail(name + " came back different, first difference at byte " + std::to_string(at));
+      return false;
+    }
+    rtt_.ms.push_back((now_s() - sent) * 1000);
+    if (first_echo_s_ < 0) first_echo_s_ = now_s() - t_start_;
+    ++echoed_;
     bytes_ += want.size();
-    qemu_.wait_for(-1, 1);  // pace: about one datagram per millisecond
-    while (link_->receive(kGuestEchoPort, &got)) ++echoed_;
-    if (!qemu_.running()) {
-      fail("QEMU exited during the run (datagram " + std::to_string(i) + ")");
-      return false;
-    }
     progress(i + 1, false);
   }
-  qemu_.wait_for(-1, 200);
   echo_s_ = now_s() - t0;
+  if (o_.count >= 200) progress(o_.count, true);
+
+  // Close: our FIN; the guest answers with its FIN after the last echoed
+  // byte. Nothing may arrive in between.
+  tcp_.shutdown_write();
+  double deadline = now_s() + o_.echo_timeout_s;
+  for (;;) {
+    got.clear();
+    long n = tcp_.receive_some(&got, 65536);
+    if (n > 0) {
+      fail(std::to_string(n) + " bytes arrived after the last message");
+      return false;
+    }
+    if (n < 0) {
+      if (tcp_.eof()) break;
+      fail(std::string("receive failed while closing: ") + strerror(errno));
+      return false;
+    }
+    if (!wait_readable(deadline, "guest did not close the connection (no FIN)")) return false;
+  }
+  tcp_.close();
+  // Let the guest see slirp's ACK of its FIN before it is asked to exit.
+  qemu_.wait_for(-1, 20);
   return true;
+}
+
+// The exit request over UDP (user networking carries it in, never the
+// answer back); resent every second until QEMU exits, or, without the exit
+// device, until the guest has printed its counters (it halts after that).
+bool Runner::exit_one_way() {
+  std::vector<uint8_t> bye = {'e', 'x', 'i', 't'};
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    link_->send(kGuestControlPort, bye);
+    double deadline = now_s() + 1.0;
+    while (now_s() < deadline) {
+      if (o_.exit_device && qemu_.wait_exit(50)) return true;
+      if (!o_.exit_device) {
+        qemu_.wait_for(-1, 50);
+        if (qemu_.find_line("vnet-guest: end counters", nullptr)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 // Frames the responder must count as malformed and drop (socket link only).
@@ -756,8 +852,15 @@ bool Runner::check_counters() {
           "pool_bad_frees", "shim_refused_accesses", "guest_recoveries"})
       checks.push_back(std::string(p) + "=0");
     checks.push_back("malformed=" + std::to_string(injected_));
-    uint64_t delivered = link_->replies_possible() ? echoed_ : o_.count;
-    checks.push_back("udp_echo_replies>=" + std::to_string(delivered));
+    if (link_->tcp_echo_port() != 0) {
+      // One connection, every byte taken once, a clean close on both sides.
+      for (const char* p : {"tcp_connections=1", "tcp_closed=1", "tcp_aborted=0", "tcp_resets_in=0",
+                            "tcp_refused=0", "tcp_bad_ack=0"})
+        checks.push_back(p);
+      checks.push_back("tcp_bytes_echoed=" + std::to_string(bytes_));
+    } else {
+      checks.push_back("udp_echo_replies>=" + std::to_string(echoed_));
+    }
   }
   for (const std::string& c : checks) {
     size_t op_at = c.find_first_of("<>=");
@@ -808,6 +911,8 @@ void Runner::write_json(int rc) {
   j["device_props"] = o_.device_props;
   j["guest_args"] = o_.guest_args;
   j["expect"] = o_.expect;
+  j["net"] = o_.net;
+  j["protocol"] = link_ && link_->tcp_echo_port() != 0 ? "tcp" : "udp";
   j["failures"] = failures_;
   j["boot_ms"] = boot_s_ * 1000;
   j["first_echo_ms"] = first_echo_s_ >= 0 ? first_echo_s_ * 1000 : -1;
@@ -858,31 +963,40 @@ int Runner::run() {
       if (qemu_.running()) ok = shutdown_guest() && ok;
       if (ok) ok = check_counters();
     } else {
-      // One way: the exit request arrives; the guest's answer cannot.
-      ok = send_one_way() && ok;
-      std::vector<uint8_t> bye = {'e', 'x', 'i', 't'};
-      link_->send(kGuestControlPort, bye);
-      if (!qemu_.wait_exit(10000)) {
+      // User networking: TCP echo both ways; the exit request arrives over
+      // UDP, its answer cannot (link.h), so the counters come from the console.
+      ok = echo_tcp() && ok;
+      if (!qemu_.running()) {
+        fail("QEMU exited before the exit request");
+        ok = false;
+      } else if (!exit_one_way()) {
         fail("guest did not exit on request");
         ok = false;
       } else if (!read_console_counters()) {
         fail("no counters on the guest console");
         ok = false;
       } else {
+        if (o_.exit_device && qemu_.exit_status() != qemu_status(kGuestOk)) {
+          fail("QEMU exit status " + std::to_string(qemu_.exit_status()) + ", expected " +
+               std::to_string(qemu_status(kGuestOk)));
+          ok = false;
+        }
         ok = check_counters() && ok;
       }
-      if (ok && !o_.quiet)
-        printf(
-            "note: --net user delivers one way only (restrict=on drops the guest's UDP); "
-            "delivery checked through the guest's counters\n");
     }
     rc = ok ? kExitOk : kExitFailure;
     if (!o_.quiet) {
-      printf("echo: %llu/%llu datagrams byte-exact, %u..%u bytes, %llu bytes each way",
+      bool tcp = link_->tcp_echo_port() != 0;
+      printf("echo: %llu/%llu %s byte-exact, %u..%u bytes, %llu bytes each way",
              static_cast<unsigned long long>(echoed_), static_cast<unsigned long long>(o_.count),
-             o_.min_size, o_.max_size, static_cast<unsigned long long>(bytes_));
-      printf(", %llu resent, %llu late duplicates\n", static_cast<unsigned long long>(resent_),
-             static_cast<unsigned long long>(stale_));
+             tcp ? "TCP messages" : "UDP datagrams", o_.min_size, o_.max_size,
+             static_cast<unsigned long long>(bytes_));
+      if (tcp)
+        printf(", guest retransmits %llu\n",
+               static_cast<unsigned long long>(counters_["tcp_retransmits"]));
+      else
+        printf(", %llu resent, %llu late duplicates\n", static_cast<unsigned long long>(resent_),
+               static_cast<unsigned long long>(stale_));
       if (!rtt_.ms.empty()) {
         printf("rtt: min %.3f ms, median %.3f, p99 %.3f, max %.3f, mean %.3f; %.0f round trips/s\n",
                rtt_.pct(0), rtt_.pct(50), rtt_.pct(99), rtt_.pct(100), rtt_.mean(),
@@ -908,7 +1022,7 @@ int main(int argc, char** argv) {
   using vnetqemu::Options;
   Options o;
   o.kernel = vnetqemu::dirname_of_self() + "/vnet-guest.elf";
-  CLI::App app{"Boot vnet-guest.elf under QEMU (TCG) and check UDP echoes byte for byte."};
+  CLI::App app{"Boot vnet-guest.elf under QEMU (TCG) and check echoes byte for byte."};
   app.add_option("--qemu", o.qemu, "QEMU binary")->capture_default_str();
   app.add_option("--kernel", o.kernel, "guest image (default: next to vnet-qemu)");
   app.add_option("-M,--machine", o.machine, "QEMU machine")
@@ -925,9 +1039,10 @@ int main(int argc, char** argv) {
   app.add_option("-m,--memory", o.memory_mib, "guest RAM in MiB")
       ->check(CLI::Range(64u, 16384u))
       ->capture_default_str();
-  app.add_option("-n,--count", o.count, "datagrams to echo")->capture_default_str();
-  app.add_option("--min-size", o.min_size, "smallest UDP payload")->capture_default_str();
-  app.add_option("--max-size", o.max_size, "largest UDP payload (<= 1472)")->capture_default_str();
+  app.add_option("-n,--count", o.count, "messages (TCP) or datagrams (UDP) to echo")
+      ->capture_default_str();
+  app.add_option("--min-size", o.min_size, "smallest message")->capture_default_str();
+  app.add_option("--max-size", o.max_size, "largest message (<= 1472)")->capture_default_str();
   app.add_option("--seed", o.seed, "payload seed")->capture_default_str();
   app.add_option("--boot-timeout", o.boot_timeout_s, "seconds until the ready line")
       ->check(CLI::PositiveNumber)
@@ -935,14 +1050,16 @@ int main(int argc, char** argv) {
   app.add_option("--echo-timeout", o.echo_timeout_s, "seconds to wait for one echo")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--retries", o.retries, "resends of a datagram before failing")
+  app.add_option("--retries", o.retries,
+                 "resends of a UDP datagram or control request before failing")
       ->capture_default_str();
   app.add_option("--timeout", o.total_timeout_s, "seconds for the whole run")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--net", o.net,
-                 "socket: Ethernet frames over 127.0.0.1 UDP, the runner is the peer (full "
-                 "echo); user: QEMU user networking, restrict=on, hostfwd on 127.0.0.1 (one way)")
+                 "user: QEMU user networking, restrict=on, hostfwd on 127.0.0.1, TCP echo both "
+                 "ways; socket: Ethernet frames over 127.0.0.1 UDP, the runner is the guest's "
+                 "peer, UDP echo both ways")
       ->check(CLI::IsMember({"socket", "user"}))
       ->capture_default_str();
   app.add_option("--inject-malformed", o.inject_malformed,

@@ -1,10 +1,13 @@
-// The guest's responder (guest/net/responder.cc) on the host: correct
-// replies, and hostile frames counted and dropped without reading or
-// writing out of bounds.
+// The guest's responder (guest/net/responder.cc) and its TCP echo
+// (guest/net/tcp_echo.cc) on the host: correct replies, and hostile frames
+// counted and dropped without reading or writing out of bounds.
 #include "guest/net/responder.h"
+
+#include "guest/net/tcp_echo.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -14,6 +17,7 @@ namespace {
 
 using guest::net::ControlRequest;
 using guest::net::Responder;
+using guest::net::TcpEcho;
 using guest::net::Verdict;
 
 const uint8_t kGuestMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -45,7 +49,7 @@ std::vector<uint8_t> ipv4_frame(uint8_t proto, const std::vector<uint8_t>& l4) {
   const uint8_t addrs[8] = {10, 0, 2, 2, 10, 0, 2, 15};
   std::memcpy(f.data() + 26, addrs, 8);
   put16(f, 24, csum(f.data() + 14, 20));
-  std::memcpy(f.data() + 34, l4.data(), l4.size());
+  std::copy(l4.begin(), l4.end(), f.begin() + 34);
   return f;
 }
 
@@ -64,7 +68,7 @@ std::vector<uint8_t> udp_frame(uint16_t dport, const std::vector<uint8_t>& paylo
   put16(udp, 0, 40000);
   put16(udp, 2, dport);
   put16(udp, 4, static_cast<uint16_t>(udp.size()));
-  std::memcpy(udp.data() + 8, payload.data(), payload.size());
+  std::copy(payload.begin(), payload.end(), udp.begin() + 8);
   std::vector<uint8_t> f = ipv4_frame(17, udp);
   uint16_t c =
       csum(f.data() + 34, udp.size(), pseudo(f.data() + 14, static_cast<uint16_t>(udp.size())));
@@ -100,7 +104,7 @@ struct Result {
 // written past the reported reply length.
 Result run(Responder& r, const std::vector<uint8_t>& frame, uint32_t out_cap = 2048) {
   std::unique_ptr<uint8_t[]> in(new uint8_t[frame.size() + 1]);
-  std::memcpy(in.get(), frame.data(), frame.size());
+  std::copy(frame.begin(), frame.end(), in.get());
   std::vector<uint8_t> out(out_cap + 64, 0xa5);
   uint32_t len = 12345;
   Result res;
@@ -146,7 +150,7 @@ TEST(Responder, EchoesUdpByteExactWithValidChecksums) {
     EXPECT_EQ(
         Responder::checksum_fold(Responder::checksum_add(pseudo(f + 14, udp_len), f + 34, udp_len)),
         0xffff);
-    EXPECT_EQ(0, std::memcmp(f + 42, payload.data(), n));
+    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), f + 42));
   }
   EXPECT_EQ(r.counters().udp_echo_replies, 4u);
   EXPECT_EQ(r.counters().malformed, 0u);
@@ -220,7 +224,380 @@ TEST(Responder, SurvivesRandomMutations) {
   const auto& c = r.counters();
   EXPECT_EQ(c.frames_in, 20000u);
   EXPECT_EQ(c.frames_in, c.malformed + c.ignored + c.arp_replies + c.icmp_echo_replies +
-                             c.udp_echo_replies + c.control_requests + c.reply_too_big);
+                             c.udp_echo_replies + c.control_requests + c.reply_too_big +
+                             c.tcp_segments);
+}
+
+// ---- TCP echo ----
+
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+constexpr uint16_t kPeerPort = 40001;
+constexpr uint64_t kMs = 1000 * 1000;
+
+uint32_t get32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+uint32_t tcp_pseudo(const uint8_t* ip, uint32_t tcp_len) {
+  uint8_t ph[12];
+  std::memcpy(ph, ip + 12, 8);
+  ph[8] = 0;
+  ph[9] = 6;
+  ph[10] = static_cast<uint8_t>(tcp_len >> 8);
+  ph[11] = static_cast<uint8_t>(tcp_len);
+  return Responder::checksum_add(0, ph, 12);
+}
+
+std::vector<uint8_t> tcp_frame(uint32_t seq, uint32_t ack, uint8_t flags,
+                               const std::vector<uint8_t>& payload = {}, uint16_t window = 65535,
+                               const std::vector<uint8_t>& options = {}, uint16_t sport = kPeerPort,
+                               uint16_t dport = 7) {
+  std::vector<uint8_t> t(20 + options.size() + payload.size());
+  put16(t, 0, sport);
+  put16(t, 2, dport);
+  for (int k = 0; k < 4; ++k) t[4 + k] = static_cast<uint8_t>(seq >> (24 - 8 * k));
+  for (int k = 0; k < 4; ++k) t[8 + k] = static_cast<uint8_t>(ack >> (24 - 8 * k));
+  t[12] = static_cast<uint8_t>(((20 + options.size()) / 4) << 4);
+  t[13] = flags;
+  put16(t, 14, window);
+  std::copy(options.begin(), options.end(), t.begin() + 20);
+  std::copy(payload.begin(), payload.end(), t.begin() + 20 + static_cast<long>(options.size()));
+  std::vector<uint8_t> f = ipv4_frame(6, t);
+  put16(f, 34 + 16,
+        csum(f.data() + 34, t.size(), tcp_pseudo(f.data() + 14, static_cast<uint32_t>(t.size()))));
+  return f;
+}
+
+const std::vector<uint8_t> kMss1460 = {2, 4, 0x05, 0xb4};
+
+// A segment the guest sent, checked like a host stack would check it.
+struct Seg {
+  uint32_t seq = 0, ack = 0;
+  uint8_t flags = 0;
+  uint16_t window = 0;
+  uint16_t mss = 0;
+  std::vector<uint8_t> data;
+};
+
+Seg parse(const std::vector<uint8_t>& f) {
+  Seg s;
+  EXPECT_GE(f.size(), 54u);
+  if (f.size() < 54) return s;
+  EXPECT_EQ(0, std::memcmp(f.data(), kPeerMac, 6));
+  EXPECT_EQ(0, std::memcmp(f.data() + 6, kGuestMac, 6));
+  const uint8_t* ip = f.data() + 14;
+  EXPECT_EQ(ip[9], 6);
+  EXPECT_EQ(Responder::checksum_fold(Responder::checksum_add(0, ip, 20)), 0xffff);
+  uint32_t total = get16(ip + 2);
+  EXPECT_EQ(total + 14, f.size());
+  const uint8_t* t = ip + 20;
+  uint32_t tcp_len = total - 20;
+  EXPECT_EQ(Responder::checksum_fold(Responder::checksum_add(tcp_pseudo(ip, tcp_len), t, tcp_len)),
+            0xffff)
+      << "TCP checksum";
+  EXPECT_EQ(get16(t), 7);
+  s.seq = get32(t + 4);
+  s.ack = get32(t + 8);
+  s.flags = t[13];
+  s.window = get16(t + 14);
+  uint32_t doff = (t[12] >> 4) * 4u;
+  if (doff == 24 && t[20] == 2 && t[21] == 4) s.mss = get16(t + 22);
+  s.data.assign(t + doff, t + tcp_len);
+  return s;
+}
+
+// A responder with a TCP echo, and a peer that has completed the handshake.
+struct TcpFixture {
+  std::unique_ptr<TcpEcho> tcp = std::make_unique<TcpEcho>();
+  Responder r{kGuestMac, kGuestIp};
+  uint32_t peer_seq = 1000;  // next byte the peer sends
+  uint32_t guest_seq = 0;    // next byte the guest sends
+  TcpFixture() { r.set_tcp(tcp.get()); }
+
+  Seg open(uint16_t window = 65535) {
+    Result res = run(r, tcp_frame(peer_seq - 1, 0, kSyn, {}, window, kMss1460));
+    EXPECT_EQ(res.verdict, Verdict::kReply);
+    Seg synack = parse(res.reply);
+    guest_seq = synack.seq + 1;
+    EXPECT_EQ(run(r, tcp_frame(peer_seq, guest_seq, kAck, {}, window)).verdict, Verdict::kDrop);
+    return synack;
+  }
+  Seg send(const std::vector<uint8_t>& data, uint8_t flags = kAck | kPsh) {
+    Result res = run(r, tcp_frame(peer_seq, guest_seq, flags, data));
+    EXPECT_EQ(res.verdict, Verdict::kReply);
+    peer_seq += static_cast<uint32_t>(data.size());
+    return res.verdict == Verdict::kReply ? parse(res.reply) : Seg{};
+  }
+  std::vector<uint8_t> poll(uint64_t now_ns, uint32_t cap = 2048) {
+    std::vector<uint8_t> out(cap + 64, 0xa5);
+    uint32_t n = tcp->poll(now_ns, out.data(), cap);
+    for (size_t i = cap; i < out.size(); ++i) EXPECT_EQ(out[i], 0xa5) << "write past out_cap";
+    out.resize(n);
+    return out;
+  }
+};
+
+std::vector<uint8_t> bytes(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 13);
+  return v;
+}
+
+TEST(TcpEcho, HandshakeEchoAndCloseWithValidChecksums) {
+  TcpFixture t;
+  Seg synack = t.open();
+  EXPECT_EQ(synack.flags, kSyn | kAck);
+  EXPECT_EQ(synack.ack, 1000u);
+  EXPECT_EQ(synack.mss, TcpEcho::kOurMss);
+  EXPECT_EQ(synack.window, TcpEcho::kRingBytes);
+  for (size_t n : {1u, 100u, 1460u}) {
+    std::vector<uint8_t> msg = bytes(n, static_cast<uint8_t>(n));
+    Seg echo = t.send(msg);
+    EXPECT_EQ(echo.flags & kAck, kAck);
+    EXPECT_EQ(echo.seq, t.guest_seq);
+    EXPECT_EQ(echo.ack, t.peer_seq);
+    EXPECT_EQ(echo.data, msg);
+    t.guest_seq += static_cast<uint32_t>(n);
+  }
+  EXPECT_EQ(run(t.r, tcp_frame(t.peer_seq, t.guest_seq, kAck)).verdict, Verdict::kDrop);
+  Seg fin = t.send({}, kFin | kAck);
+  EXPECT_EQ(fin.flags, kFin | kAck);
+  EXPECT_EQ(fin.ack, t.peer_seq + 1);
+  EXPECT_EQ(run(t.r, tcp_frame(t.peer_seq + 1, t.guest_seq + 1, kAck)).verdict, Verdict::kDrop);
+  EXPECT_EQ(t.tcp->counters().tcp_closed, 1u);
+  EXPECT_EQ(t.tcp->counters().tcp_bytes_echoed, 1561u);
+  EXPECT_EQ(t.tcp->open_connections(), 0u);
+  EXPECT_EQ(t.r.counters().malformed, 0u);
+}
+
+TEST(TcpEcho, EchoIsLimitedByPeerMssAndRestComesFromPoll) {
+  TcpFixture t;
+  // A peer MSS of 536 (no option): a 1400-byte segment is echoed in three.
+  Result res = run(t.r, tcp_frame(999, 0, kSyn));
+  t.guest_seq = parse(res.reply).seq + 1;
+  run(t.r, tcp_frame(1000, t.guest_seq, kAck));
+  std::vector<uint8_t> msg = bytes(1400, 3);
+  Seg first = t.send(msg);
+  EXPECT_EQ(first.data.size(), 536u);
+  std::vector<uint8_t> echoed = first.data;
+  for (std::vector<uint8_t> f = t.poll(1); !f.empty(); f = t.poll(1)) {
+    Seg s = parse(f);
+    EXPECT_EQ(s.seq, t.guest_seq + echoed.size());
+    echoed.insert(echoed.end(), s.data.begin(), s.data.end());
+  }
+  EXPECT_EQ(echoed, msg);
+}
+
+TEST(TcpEcho, OutOfOrderAndDuplicatesAreAckedAndDropped) {
+  TcpFixture t;
+  t.open();
+  Result res = run(t.r, tcp_frame(t.peer_seq + 100, t.guest_seq, kAck, bytes(10, 1)));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  Seg ack = parse(res.reply);
+  EXPECT_EQ(ack.ack, t.peer_seq);
+  EXPECT_TRUE(ack.data.empty());
+  t.send(bytes(10, 2));
+  t.guest_seq += 10;
+  res = run(t.r, tcp_frame(t.peer_seq - 10, t.guest_seq, kAck, bytes(10, 2)));  // duplicate
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(parse(res.reply).ack, t.peer_seq);
+  EXPECT_TRUE(parse(res.reply).data.empty());
+  // Overlap: 5 old bytes and 5 new ones; only the new ones are echoed.
+  std::vector<uint8_t> overlap = bytes(10, 2);
+  overlap.resize(5);
+  std::vector<uint8_t> fresh = bytes(5, 9);
+  overlap.insert(overlap.end(), fresh.begin(), fresh.end());
+  res = run(t.r, tcp_frame(t.peer_seq - 5, t.guest_seq, kAck, overlap));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  std::vector<uint8_t> tail(overlap.begin() + 5, overlap.end());
+  EXPECT_EQ(parse(res.reply).data, tail);
+  const auto& c = t.tcp->counters();
+  EXPECT_EQ(c.tcp_out_of_order, 1u);
+  EXPECT_EQ(c.tcp_duplicates, 1u);
+  EXPECT_EQ(c.tcp_trimmed, 1u);
+  EXPECT_EQ(c.tcp_bytes_echoed, 15u);
+}
+
+TEST(TcpEcho, RetransmitsAfterTimeoutThenGivesUp) {
+  TcpFixture t;
+  t.r.set_now_ns(0);
+  t.open();
+  std::vector<uint8_t> msg = bytes(300, 5);
+  Seg echo = t.send(msg);
+  EXPECT_EQ(echo.data, msg);
+  EXPECT_TRUE(t.poll(TcpEcho::kInitialRtoNs - 1).empty());
+  uint64_t now = TcpEcho::kInitialRtoNs;
+  std::vector<uint8_t> again = t.poll(now);
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(parse(again).seq, t.guest_seq);
+  EXPECT_EQ(parse(again).data, msg);
+  EXPECT_EQ(t.tcp->counters().tcp_retransmits, 1u);
+  // An ACK of the data stops the timer.
+  t.r.set_now_ns(now);
+  run(t.r, tcp_frame(t.peer_seq, t.guest_seq + 300, kAck));
+  EXPECT_TRUE(t.poll(now + 60000 * kMs).empty());
+  // Unacknowledged again: bounded retries, then RST and the slot is free.
+  t.guest_seq += 300;
+  t.send(bytes(10, 1));
+  uint64_t at = now;
+  int sent = 0;
+  for (int i = 0; i < 100 && t.tcp->open_connections() > 0; ++i) {
+    at += TcpEcho::kMaxRtoNs;
+    std::vector<uint8_t> f = t.poll(at);
+    if (!f.empty()) ++sent;
+    if (!f.empty() && t.tcp->open_connections() == 0) EXPECT_EQ(parse(f).flags & kRst, kRst);
+  }
+  EXPECT_EQ(t.tcp->open_connections(), 0u);
+  EXPECT_EQ(t.tcp->counters().tcp_aborted, 1u);
+  EXPECT_EQ(sent, static_cast<int>(TcpEcho::kMaxRetries) + 1);
+}
+
+TEST(TcpEcho, WindowShrinksAndExcessIsCut) {
+  TcpFixture t;
+  t.open(/*window=*/0);  // the peer takes nothing: echoes pile up in the ring
+  uint32_t accepted = 0;
+  for (int i = 0; i < 8; ++i) {
+    Result res = run(t.r, tcp_frame(t.peer_seq, t.guest_seq, kAck, bytes(1460, 1), 0));
+    ASSERT_EQ(res.verdict, Verdict::kReply);
+    Seg s = parse(res.reply);
+    EXPECT_TRUE(s.data.empty()) << "nothing may go into a zero window";
+    accepted = s.ack - 1000;
+    t.peer_seq = s.ack;
+    EXPECT_EQ(s.window, TcpEcho::kRingBytes - accepted);
+  }
+  EXPECT_EQ(accepted, TcpEcho::kRingBytes);
+  EXPECT_GT(t.tcp->counters().tcp_window_full, 0u);
+  // The persist timer probes the zero window with one byte.
+  EXPECT_TRUE(t.poll(1).empty());
+  std::vector<uint8_t> probe = t.poll(10 * TcpEcho::kInitialRtoNs);
+  ASSERT_FALSE(probe.empty());
+  EXPECT_EQ(parse(probe).data.size(), 1u);
+  EXPECT_EQ(t.tcp->counters().tcp_window_probes, 1u);
+}
+
+TEST(TcpEcho, ResetsChallengesAndRefusals) {
+  TcpFixture t;
+  t.open();
+  // RST not at rcv_nxt: a challenge ACK, the connection stays.
+  Result res = run(t.r, tcp_frame(t.peer_seq + 1, 0, kRst));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(parse(res.reply).flags, kAck);
+  // SYN on an open connection: a challenge ACK.
+  res = run(t.r, tcp_frame(t.peer_seq + 5000, 0, kSyn));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(t.tcp->open_connections(), 1u);
+  EXPECT_EQ(t.tcp->counters().tcp_challenge_acks, 2u);
+  EXPECT_EQ(run(t.r, tcp_frame(t.peer_seq, 0, kRst)).verdict, Verdict::kDrop);
+  EXPECT_EQ(t.tcp->open_connections(), 0u);
+  // No connection: an ACK draws RST with seq = its ack.
+  res = run(t.r, tcp_frame(5, 777, kAck));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(parse(res.reply).flags, kRst);
+  EXPECT_EQ(parse(res.reply).seq, 777u);
+  // Other ports are closed.
+  res = run(t.r, tcp_frame(5, 0, kSyn, {}, 100, {}, kPeerPort, 22));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(res.reply[34 + 13], kRst | kAck);
+  // Every slot taken: the next SYN is refused with a RST.
+  for (uint16_t p = 0; p < TcpEcho::kMaxConnections; ++p)
+    EXPECT_EQ(parse(run(t.r, tcp_frame(1, 0, kSyn, {}, 100, {}, 50000 + p)).reply).flags,
+              kSyn | kAck);
+  res = run(t.r, tcp_frame(1, 0, kSyn, {}, 100, {}, 60000));
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(res.reply[34 + 13], kRst | kAck);
+  EXPECT_EQ(t.tcp->counters().tcp_refused, 1u);
+  EXPECT_EQ(t.tcp->counters().tcp_resets_in, 1u);
+}
+
+TEST(TcpEcho, MalformedSegmentsAreCounted) {
+  TcpFixture t;
+  t.open();
+  auto malformed_before = t.r.counters().malformed;
+  std::vector<std::vector<uint8_t>> bad;
+  bad.push_back(tcp_frame(1, 0, kSyn | kFin));
+  bad.push_back(tcp_frame(1, 0, kSyn | kRst));
+  bad.push_back(tcp_frame(1, 0, kSyn, {}, 100, {2, 3, 0, 0}));   // MSS length 3
+  bad.push_back(tcp_frame(1, 0, kSyn, {}, 100, {8, 12, 0, 0}));  // option past the header
+  bad.push_back(tcp_frame(1, 0, kSyn, {}, 100, {1, 1, 1, 5}));   // length byte missing
+  bad.push_back(tcp_frame(1, 0, kSyn, {}, 100, {}, 0, 7));       // port 0
+  std::vector<uint8_t> f = tcp_frame(t.peer_seq, t.guest_seq, kAck, bytes(20, 1));
+  f[34 + 16] ^= 0x40;  // checksum
+  bad.push_back(f);
+  f = tcp_frame(t.peer_seq, t.guest_seq, kAck, bytes(20, 1));
+  f[34 + 12] = 0x40;  // data offset 16 bytes
+  bad.push_back(f);
+  f = tcp_frame(t.peer_seq, t.guest_seq, kAck, bytes(20, 1));
+  f[34 + 12] = 0xf0;  // data offset 60 bytes, beyond the segment
+  bad.push_back(f);
+  for (const auto& b : bad) EXPECT_EQ(run(t.r, b).verdict, Verdict::kDrop);
+  EXPECT_EQ(t.r.counters().malformed - malformed_before, bad.size());
+  EXPECT_EQ(t.r.counters().bad_checksum, 1u);
+  EXPECT_EQ(t.tcp->counters().tcp_bytes_echoed, 0u);
+}
+
+TEST(TcpEcho, EveryTruncationIsDroppedAndCounted) {
+  TcpFixture t;
+  t.open();
+  std::vector<uint8_t> full = tcp_frame(t.peer_seq, t.guest_seq, kAck | kPsh, bytes(200, 4));
+  for (size_t n = 0; n < full.size(); ++n) {
+    std::vector<uint8_t> cut(full.begin(), full.begin() + n);
+    EXPECT_EQ(run(t.r, cut).verdict, Verdict::kDrop) << "length " << n;
+  }
+  EXPECT_EQ(t.r.counters().malformed, full.size());
+  EXPECT_EQ(t.tcp->counters().tcp_bytes_echoed, 0u);
+}
+
+TEST(TcpEcho, RepliesThatDoNotFitAreNotWritten) {
+  TcpFixture t;
+  t.open();
+  for (uint32_t cap : {0u, 10u, 53u, 54u, 60u, 200u}) {
+    Result res = run(t.r, tcp_frame(t.peer_seq, t.guest_seq, kAck, bytes(100, 1)), cap);
+    if (res.verdict == Verdict::kReply) EXPECT_LE(res.reply.size(), cap);
+    for (uint32_t c2 : {0u, 30u, 54u, 80u}) t.poll(uint64_t{1} << 40, c2);
+  }
+}
+
+TEST(TcpEcho, SurvivesRandomMutations) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 40; ++round) {
+    TcpFixture t;
+    t.r.set_now_ns(0);
+    t.open();
+    std::vector<std::vector<uint8_t>> seeds = {
+        tcp_frame(t.peer_seq, t.guest_seq, kAck | kPsh, bytes(300, 1)),
+        tcp_frame(t.peer_seq, t.guest_seq, kAck | kFin),
+        tcp_frame(t.peer_seq - 1, 0, kSyn, {}, 512,
+                  {1, 1, 2, 4, 0x02, 0x00, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0}),
+        tcp_frame(t.peer_seq, 0, kRst),
+        tcp_frame(t.peer_seq, t.guest_seq + 7, kAck, bytes(1460, 2), 3)};
+    uint64_t now = 0;
+    for (int i = 0; i < 1500; ++i) {
+      std::vector<uint8_t> f = seeds[rng() % seeds.size()];
+      int flips = 1 + static_cast<int>(rng() % 4);
+      // Mostly the TCP header, where the state machine lives.
+      for (int k = 0; k < flips; ++k) {
+        size_t at = rng() % 2 ? 34 + rng() % 24 : rng() % f.size();
+        if (at < f.size()) f[at] = static_cast<uint8_t>(rng());
+      }
+      // Keep the checksum right half of the time, so mutations reach TCP.
+      if (rng() % 2 && f.size() >= 54 && f[23] == 6) {
+        uint32_t tcp_len = static_cast<uint32_t>(f.size() - 34);
+        put16(f, 34 + 16, 0);
+        put16(f, 34 + 16, csum(f.data() + 34, tcp_len, tcp_pseudo(f.data() + 14, tcp_len)));
+      }
+      if (rng() % 8 == 0) f.resize(rng() % (f.size() + 1));
+      now += rng() % (50 * kMs);
+      t.r.set_now_ns(now);
+      run(t.r, f, 54 + rng() % 1600);
+      for (int k = 0; k < 8 && !t.poll(now, static_cast<uint32_t>(rng() % 1600)).empty(); ++k) {
+      }
+    }
+    const auto& c = t.r.counters();
+    EXPECT_EQ(c.frames_in, c.malformed + c.ignored + c.arp_replies + c.icmp_echo_replies +
+                               c.udp_echo_replies + c.control_requests + c.reply_too_big +
+                               c.tcp_segments);
+    EXPECT_LE(t.tcp->open_connections(), TcpEcho::kMaxConnections);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+#include "fuzz/harness/device_shims.h"
+
+#include <stdio.h>
+#include <string.h>
+
+namespace vnet::fuzz {
+
+namespace {
+bool g_verbose = false;
+}  // namespace
+
+void ShimBase::set_verbose(bool verbose) {
+  g_verbose = verbose;
+}
+
+bool ShimBase::dma_alloc(size_t size, size_t align, DmaRegion* out) {
+  mock::GuestMemory::Allocation a;
+  if (!memory_.allocate(size, align < 16 ? 16 : align, &a)) return false;
+  *out = DmaRegion{a.host, a.device_addr, a.size};
+  return true;
+}
+
+void ShimBase::dma_free(const DmaRegion& region) {
+  memory_.free(region.device_addr);
+}
+
+void ShimBase::log(LogLevel level, const char* message) {
+  if (g_verbose) fprintf(stderr, "[driver %d] %s\n", static_cast<int>(level), message);
+}
+
+uint32_t FuzzMockPlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
+  if (region == Region::kPciConfig) {
+    uint32_t v = device_.pci_config_read(offset, width);
+    for (int i = 0; i < num_patches_; ++i) {
+      const uint32_t at = patches_[i].offset - offset;
+      if (at < width) {
+        v &= ~(0xFFu << (8 * at));
+        v |= uint32_t{patches_[i].value} << (8 * at);
+      }
+    }
+    return v;
+  }
+  if (region >= Region::kBar0 && region <= Region::kBar5)
+    return device_.bar_read(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width);
+  return width >= 4 ? 0xFFFF'FFFFu : (1u << (8 * width)) - 1;
+}
+
+void FuzzMockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  if (region == Region::kPciConfig) return device_.pci_config_write(offset, width, value);
+  if (region >= Region::kBar0 && region <= Region::kBar5)
+    device_.bar_write(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width,
+                      value);
+}
+
+void FuzzMockPlatform::fetch(const DeviceMemRef&, const volatile void* src, void* dst,
+                             size_t len) {
+  const void* s = const_cast<const void*>(src);
+  if (!memory_.contains(s, len)) {
+    // The driver fetched "device memory" that is not shared with the device.
+    memset(dst, 0, len);
+    return;
+  }
+  memcpy(dst, s, len);
+}
+
+bool FuzzMockPlatform::add_patch(PciPatch p) {
+  if (num_patches_ == kMaxPatches) return false;
+  patches_[num_patches_++] = p;
+  return true;
+}
+
+uint32_t BoundaryPlatform::reg_read(Region, uint32_t, uint8_t width) {
+  return static_cast<uint32_t>(in_.value(width > 4 ? 4 : width));
+}
+
+BarInfo BoundaryPlatform::bar_info(uint8_t) {
+  const uint8_t b = in_.u8();
+  BarInfo info;
+  info.present = (b & 1) != 0;
+  info.is_io = (b & 2) != 0;
+  const unsigned k = b >> 2;
+  info.size = k == 0 ? 0 : uint64_t{1} << k;
+  return info;
+}
+
+void BoundaryPlatform::fetch(const DeviceMemRef&, const volatile void*, void* dst, size_t len) {
+  in_.bytes(dst, len);
+}
+
+void BoundaryPlatform::frame_in_place(uint16_t, uint16_t, void* data, uint32_t len) {
+  const size_t n = size_t{in_.u8()} * 8;
+  in_.bytes(data, n < len ? n : len);
+  if (n < len) memset(static_cast<uint8_t*>(data) + n, 0, len - n);
+}
+
+}  // namespace vnet::fuzz

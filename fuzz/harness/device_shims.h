@@ -1,0 +1,96 @@
+// The two device sides of the fuzz targets, under OraclePlatform:
+//
+//   FuzzMockPlatform   the mock device model (mock_device/) plays the device:
+//                      registers go to MockDevice, fetches copy what it
+//                      wrote into GuestMemory. PCI configuration bytes can be
+//                      patched by the input (fuzz_config's capabilities).
+//   BoundaryPlatform   the input plays the device: every register read,
+//                      bar_info, fetch and frame_in_place is answered with
+//                      the next input bytes, afresh on every call.
+//
+// BoundaryPlatform's answers, consumed from the value stream in call order:
+//
+//   reg_read(width w)      w bytes, little-endian
+//   bar_info               1 byte: bit 0 present, bit 1 I/O, bits 2..7 = k,
+//                          size = 1 << k (k = 0: size 0)
+//   fetch(len)             len bytes
+//   frame_in_place(len)    1 byte n, then min(n * 8, len) bytes; the rest of
+//                          the frame reads zero
+//   wait_interrupt         1 byte: bit 0 = an interrupt arrived
+//   (end of input)         zeros from then on: status reads 0, rings look
+//                          empty, so the driver winds down
+//
+// Both allocate DMA memory from the same GuestMemory as the pool, so
+// descriptors carry device addresses and pointers can be checked.
+#pragma once
+
+#include <stdint.h>
+
+#include "driver/platform/platform.h"
+#include "fuzz/harness/input.h"
+#include "mock_device/guest_memory.h"
+#include "mock_device/mock_device.h"
+
+namespace vnet::fuzz {
+
+// DMA memory, the clock and the log, shared by both shims.
+class ShimBase : public Platform {
+ public:
+  explicit ShimBase(mock::GuestMemory& memory) : memory_(memory) {}
+  bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
+  void dma_free(const DmaRegion& region) override;
+  void barrier(Barrier kind) override { (void)kind; }
+  uint64_t now_ns() override { return clock_ += 1000; }
+  void log(LogLevel level, const char* message) override;
+  // Echo driver log lines to stderr (VNET_FUZZ_VERBOSE).
+  static void set_verbose(bool verbose);
+
+ protected:
+  mock::GuestMemory& memory_;
+  uint64_t clock_ = 0;
+};
+
+struct PciPatch {
+  uint8_t offset;
+  uint8_t value;
+};
+
+class FuzzMockPlatform final : public ShimBase {
+ public:
+  static constexpr int kMaxPatches = 8;
+
+  FuzzMockPlatform(mock::MockDevice& device, mock::GuestMemory& memory)
+      : ShimBase(memory), device_(device) {}
+
+  uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
+  void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override;
+  BarInfo bar_info(uint8_t bar) override { return device_.bar_info(bar); }
+  void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
+  bool wait_interrupt(uint64_t) override { return device_.interrupt_pending(); }
+
+  // PCI configuration bytes the input overrides (at most kMaxPatches).
+  bool add_patch(PciPatch p);
+  int patches() const { return num_patches_; }
+
+ private:
+  mock::MockDevice& device_;
+  PciPatch patches_[kMaxPatches] = {};
+  int num_patches_ = 0;
+};
+
+class BoundaryPlatform final : public ShimBase {
+ public:
+  BoundaryPlatform(Input& values, mock::GuestMemory& memory) : ShimBase(memory), in_(values) {}
+
+  uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
+  void reg_write(Region, uint32_t, uint8_t, uint32_t) override {}
+  BarInfo bar_info(uint8_t bar) override;
+  void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
+  void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
+  bool wait_interrupt(uint64_t) override { return (in_.u8() & 1) != 0; }
+
+ private:
+  Input& in_;
+};
+
+}  // namespace vnet::fuzz

@@ -1,0 +1,48 @@
+// Findings: how a fuzz oracle reports a bug. Every finding names its
+// oracle, prints one line to stderr and aborts, so that libFuzzer saves the
+// input as a crash:
+//
+//   vnet-fuzz: FINDING ownership (b): descriptor 3 of queue 0 published while the device owns it
+//
+// Oracles (DESIGN.md, "The four worlds", fuzz/; docs/fuzzing.md):
+//   (a) frame-bounds   a frame handed to the stack (or announced with
+//                      frame_in_place) lies inside a buffer the driver posted
+//                      and the device legitimately completed, within the
+//                      length the device reported
+//   (b) ownership      no descriptor published while the device owns it, no
+//                      buffer returned twice, foreign or while device-owned,
+//                      every buffer back and every DMA region freed after stop()
+//   (c) double-fetch   no location of device memory fetched twice in one
+//                      driver operation unless marked as a re-check
+//   (d) work-budget    every driver call finishes within a bounded number of
+//                      shim calls
+//   (e) conformance    with well-behaved device input the mock device's
+//                      spec-conformance checker records no violation
+//
+// A hook runs before the abort (crash-to-trace uses it to finish the trace
+// it is writing, with the finding as its last line).
+#pragma once
+
+namespace vnet::fuzz {
+
+enum class Oracle : unsigned char {
+  kFrameBounds,
+  kOwnership,
+  kDoubleFetch,
+  kWorkBudget,
+  kConformance,
+};
+const char* oracle_name(Oracle oracle);
+
+// Called with the full finding line before the process aborts.
+using FindingHook = void (*)(const char* line);
+void set_finding_hook(FindingHook hook);
+
+[[noreturn]] void finding(Oracle oracle, const char* format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+// "function file:line" of a code address, when a sanitizer runtime can
+// symbolise it; the hex address otherwise.
+void describe_pc(const void* pc, char* out, unsigned long size);
+
+}  // namespace vnet::fuzz

@@ -1,0 +1,70 @@
+// FuzzPool: the caller's BufferPool for the fuzz targets, with the
+// ownership oracle (b) built in.
+//
+//   GuestMemory block (allocated once per process, reused by every input)
+//   +----------+----------+----------+-- ... --+----------+
+//   | buffer 0 | buffer 1 | buffer 2 |         | buffer N-1|   buffer_size each
+//   +----------+----------+----------+-- ... --+----------+
+//   state per buffer:  in pool | lent to the driver (or the stack)
+//                      device-owned (set by OraclePlatform while a chain
+//                      that points into the buffer is published)
+//
+// free() of a buffer that is already in the pool (returned twice), of a
+// pointer the pool never lent (foreign), or of a buffer the device still
+// owns is a finding, reported at the guilty call. reset() starts every input
+// from the same state: all buffers back, in the same order, and every buffer
+// lent during the previous input zeroed, so that no bytes carry over from
+// one input to the next.
+#pragma once
+
+#include <stdint.h>
+
+#include <vector>
+
+#include "driver/net/packet_buffer.h"
+#include "mock_device/guest_memory.h"
+
+namespace vnet::fuzz {
+
+class FuzzPool final : public BufferPool {
+ public:
+  FuzzPool(mock::GuestMemory& memory, uint32_t count, uint32_t buffer_size);
+  FuzzPool(const FuzzPool&) = delete;
+  FuzzPool& operator=(const FuzzPool&) = delete;
+
+  // Start of an input: every buffer in the pool, canonical order, clean.
+  // alloc_budget: further alloc() calls that may succeed (-1: unlimited).
+  void reset(int32_t alloc_budget = -1);
+
+  PacketBuffer* alloc() override;
+  void free(PacketBuffer* buffer) override;
+
+  // Index of the buffer whose memory holds p.
+  bool index_of(const void* p, uint32_t* index) const {
+    const uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(host_);
+    if (off >= uintptr_t{count_} * buffer_size_) return false;
+    *index = static_cast<uint32_t>(off / buffer_size_);
+    return true;
+  }
+  void set_device_owned(uint32_t index, bool owned) { device_owned_[index] = owned ? 1 : 0; }
+  void clear_device_owned();
+
+  uint32_t capacity() const { return count_; }
+  uint32_t buffer_size() const { return buffer_size_; }
+  uint32_t outstanding() const { return count_ - static_cast<uint32_t>(free_.size()); }
+  void set_alloc_budget(int32_t budget) { budget_ = budget; }
+
+ private:
+  mock::GuestMemory::Allocation block_{};
+  uint8_t* host_ = nullptr;
+  uint32_t count_;
+  uint32_t buffer_size_;
+  int32_t budget_ = -1;
+  std::vector<PacketBuffer> buffers_;
+  std::vector<uint8_t> lent_;
+  std::vector<uint8_t> dirty_;
+  std::vector<uint8_t> device_owned_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace vnet::fuzz

@@ -1,0 +1,343 @@
+#include "fuzz/harness/oracle_platform.h"
+
+#include <string.h>
+
+#include "fuzz/harness/findings.h"
+
+namespace vnet::fuzz {
+
+namespace {
+
+const char* op_name(DriverOp op) {
+  switch (op) {
+    case DriverOp::kAttach:
+      return "attach";
+    case DriverOp::kRxBurst:
+      return "rx_burst";
+    case DriverOp::kTxBurst:
+      return "tx_burst";
+    case DriverOp::kPollDevice:
+      return "poll_device";
+    case DriverOp::kStop:
+      return "stop";
+  }
+  return "?";
+}
+
+const char* part_name(MemPart part) {
+  switch (part) {
+    case MemPart::kUsedFlags:
+      return "used.flags";
+    case MemPart::kUsedIdx:
+      return "used.idx";
+    case MemPart::kUsedElem:
+      return "used element";
+    case MemPart::kRxHeader:
+      return "rx header";
+    case MemPart::kAvailEvent:
+      return "avail_event";
+    case MemPart::kCtrlAck:
+      return "control ack";
+  }
+  return "?";
+}
+
+bool is_bar(Region r) {
+  return r >= Region::kBar0 && r <= Region::kBar5;
+}
+
+}  // namespace
+
+OraclePlatform::OraclePlatform(FuzzPool& pool) : pool_(pool) {
+  memset(desc_owned_, 0, sizeof desc_owned_);
+  memset(chains_, 0, sizeof chains_);
+  memset(rx_head_of_buffer_, 0xFF, sizeof rx_head_of_buffer_);
+  memset(fetches_, 0, sizeof fetches_);
+}
+
+void OraclePlatform::begin_input(Platform& inner) {
+  inner_ = &inner;
+  calls_ = 0;
+  in_op_ = false;
+  dma_live_ = 0;
+  device_reset();
+  new_scope();
+  ++op_epoch_;
+}
+
+void OraclePlatform::over_budget() {
+  finding(Oracle::kWorkBudget, "driver operation %s made more than %u shim calls (a hang)",
+          in_op_ ? op_name(op_) : "(outside any operation)", kWorkBudget);
+}
+
+void OraclePlatform::new_scope() {
+  ++scope_;
+  calls_ = 0;
+}
+
+void OraclePlatform::device_reset() {
+  // The device no longer owns anything (3.3.1: the device is reset).
+  if (owned_descs_ != 0) {
+    memset(desc_owned_, 0, sizeof desc_owned_);
+    for (auto& q : chains_)
+      for (auto& c : q) c.owned = false;
+    owned_descs_ = 0;
+  }
+  pool_.clear_device_owned();
+}
+
+uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
+  count_call();
+  return inner_->reg_read(region, offset, width);
+}
+
+void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  count_call();
+  inner_->reg_write(region, offset, width, value);
+  // Both PCI transports' only one-byte BAR write is device_status; 0 resets.
+  if (width == 1 && value == 0 && is_bar(region)) device_reset();
+}
+
+BarInfo OraclePlatform::bar_info(uint8_t bar) {
+  count_call();
+  return inner_->bar_info(bar);
+}
+
+bool OraclePlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
+  count_call();
+  const bool ok = inner_->dma_alloc(size, align, out);
+  if (ok) ++dma_live_;
+  return ok;
+}
+
+void OraclePlatform::dma_free(const DmaRegion& region) {
+  count_call();
+  if (owned_descs_ != 0)
+    finding(Oracle::kOwnership,
+            "ring memory freed while the device owns %u descriptors (no reset since they were "
+            "published)",
+            owned_descs_);
+  if (dma_live_ == 0) finding(Oracle::kOwnership, "dma_free() without a live DMA region");
+  --dma_live_;
+  inner_->dma_free(region);
+}
+
+void OraclePlatform::note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index,
+                                const void* pc) {
+  uint32_t h = static_cast<uint32_t>((key * 0x9E3779B97F4A7C15ull) >> 52) & (kFetchSlots - 1);
+  for (uint32_t probe = 0; probe < 64; ++probe, h = (h + 1) & (kFetchSlots - 1)) {
+    FetchSlot& s = fetches_[h];
+    if (s.scope != scope_) {
+      s = FetchSlot{key, scope_, pc};
+      return;
+    }
+    if (s.key != key) continue;
+    char first[256], again[256];
+    describe_pc(s.pc, first, sizeof first);
+    describe_pc(pc, again, sizeof again);
+    finding(Oracle::kDoubleFetch,
+            "%s %u of queue %u fetched twice in %s without recheck; first at %s, again at %s",
+            part_name(what.part), index, what.queue, in_op_ ? op_name(op_) : "(between operations)",
+            first, again);
+  }
+  // A full neighbourhood: more distinct fetches than one operation can make
+  // legitimately; the work budget bounds this anyway.
+}
+
+void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
+                           size_t len) {
+  count_call();
+  const void* pc = __builtin_return_address(0);
+  inner_->fetch(what, src, dst, len);
+  if (what.recheck) return;
+  const uint64_t base = (uint64_t{what.queue} << 32) | (uint64_t{static_cast<uint8_t>(what.part)} << 24);
+  if (what.part == MemPart::kUsedElem) {
+    // One run of consecutive slots: each slot is its own location.
+    const size_t n = len / 8 != 0 ? len / 8 : 1;
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t slot = static_cast<uint16_t>(what.index + i);
+      note_fetch(base | slot, what, slot, pc);
+    }
+    return;
+  }
+  note_fetch(base | what.index, what, what.index, pc);
+}
+
+uint8_t* OraclePlatform::writable_area(uint16_t queue, uint16_t head, uint32_t* len) const {
+  if (queue >= kMaxQueues || head >= kMaxDescs) return nullptr;
+  const ChainInfo& c = chains_[queue][head];
+  if (!c.owned) return nullptr;
+  for (uint8_t i = 0; i < c.num_segments; ++i)
+    if (c.writable[i]) {
+      *len = c.len[i];
+      return const_cast<uint8_t*>(c.cpu[i]);
+    }
+  return nullptr;
+}
+
+void OraclePlatform::check_frame(const char* what, uint16_t queue, uint16_t head,
+                                 const uint8_t* data, uint32_t len) {
+  const ChainInfo& c = chains_[queue][head];
+  if (c.completed_epoch != op_epoch_)
+    finding(Oracle::kFrameBounds,
+            "%s: chain %u of queue %u was not completed by the device in this operation", what,
+            head, queue);
+  // The frame must lie in one device-writable segment of the chain, and end
+  // within the bytes the device said it wrote (used.len, counted over the
+  // writable segments in order).
+  uint32_t before = 0;
+  for (uint8_t i = 0; i < c.num_segments; ++i) {
+    if (!c.writable[i]) continue;
+    const uint8_t* s = c.cpu[i];
+    if (data >= s && data <= s + c.len[i]) {
+      const uint32_t at = static_cast<uint32_t>(data - s);
+      if (len > c.len[i] - at)
+        finding(Oracle::kFrameBounds,
+                "%s: frame of %u bytes at offset %u overruns the %u-byte buffer of chain %u "
+                "(queue %u)",
+                what, len, at, c.len[i], head, queue);
+      if (uint64_t{before} + at + len > c.used_len)
+        finding(Oracle::kFrameBounds,
+                "%s: frame ends at byte %llu of chain %u (queue %u), beyond the %u bytes the "
+                "device reported writing",
+                what, static_cast<unsigned long long>(uint64_t{before} + at + len), head, queue,
+                c.used_len);
+      return;
+    }
+    before += c.len[i];
+  }
+  finding(Oracle::kFrameBounds, "%s: frame at %p is not inside any buffer of chain %u (queue %u)",
+          what, static_cast<const void*>(data), head, queue);
+}
+
+void OraclePlatform::frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) {
+  count_call();
+  inner_->frame_in_place(queue, desc, data, len);
+  if (queue >= kMaxQueues || desc >= kMaxDescs)
+    finding(Oracle::kFrameBounds, "frame_in_place for queue %u descriptor %u: no such chain",
+            queue, desc);
+  check_frame("frame_in_place", queue, desc, static_cast<const uint8_t*>(data), len);
+  ChainInfo& c = chains_[queue][desc];
+  if (c.framed_epoch == op_epoch_)
+    finding(Oracle::kFrameBounds, "frame of chain %u (queue %u) announced twice", desc, queue);
+  c.framed_epoch = op_epoch_;
+}
+
+void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
+  uint32_t index;
+  if (!pool_.index_of(data, &index))
+    finding(Oracle::kFrameBounds, "frame delivered to the stack at %p: not a pool buffer",
+            static_cast<const void*>(data));
+  const uint16_t head = rx_head_of_buffer_[index];
+  if (head >= kMaxDescs)
+    finding(Oracle::kFrameBounds, "frame delivered from buffer %u, never posted for receive",
+            index);
+  check_frame("rx_burst delivery", 0, head, data, len);
+  ChainInfo& c = chains_[0][head];
+  if (c.framed_epoch != op_epoch_)
+    finding(Oracle::kFrameBounds,
+            "frame of chain %u delivered without frame_in_place (DESIGN.md, device boundary rule "
+            "2)",
+            head);
+  if (c.delivered_epoch == op_epoch_)
+    finding(Oracle::kFrameBounds, "chain %u delivered to the stack twice in one rx_burst", head);
+  c.delivered_epoch = op_epoch_;
+}
+
+void OraclePlatform::published(const PublishedChain& chain) {
+  count_call();
+  inner_->published(chain);
+  const uint16_t q = chain.queue;
+  if (q >= kMaxQueues || chain.head >= kMaxDescs || chain.num_segments == 0 ||
+      chain.num_segments > kMaxChainSegments)
+    finding(Oracle::kOwnership, "published chain out of range (queue %u head %u, %u segments)", q,
+            chain.head, chain.num_segments);
+  if (chain.segments[0].desc != chain.head)
+    finding(Oracle::kOwnership, "published chain head %u is not its first descriptor %u",
+            chain.head, chain.segments[0].desc);
+  ChainInfo& c = chains_[q][chain.head];
+  c.num_segments = static_cast<uint8_t>(chain.num_segments);
+  for (uint16_t i = 0; i < chain.num_segments; ++i) {
+    const ChainSegment& s = chain.segments[i];
+    if (s.desc >= kMaxDescs)
+      finding(Oracle::kOwnership, "descriptor %u of queue %u out of range", s.desc, q);
+    if (desc_owned_[q][s.desc])
+      finding(Oracle::kOwnership, "descriptor %u of queue %u published while the device owns it",
+              s.desc, q);
+    desc_owned_[q][s.desc] = true;
+    ++owned_descs_;
+    c.desc[i] = s.desc;
+    c.len[i] = s.len;
+    c.writable[i] = s.device_writable;
+    c.cpu[i] = static_cast<const uint8_t*>(s.data);
+    uint32_t index;
+    if (pool_.index_of(s.data, &index)) {
+      pool_.set_device_owned(index, true);
+      if (q == 0) rx_head_of_buffer_[index] = chain.head;
+    }
+  }
+  c.owned = true;
+  c.completed_epoch = 0;
+}
+
+void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
+  count_call();
+  inner_->completed(queue, head, len);
+  if (queue >= kMaxQueues || head >= kMaxDescs || !chains_[queue][head].owned)
+    finding(Oracle::kOwnership,
+            "driver accepted a completion of chain %u on queue %u, which the device does not own",
+            head, queue);
+  ChainInfo& c = chains_[queue][head];
+  for (uint8_t i = 0; i < c.num_segments; ++i) {
+    desc_owned_[queue][c.desc[i]] = false;
+    --owned_descs_;
+    uint32_t index;
+    if (pool_.index_of(c.cpu[i], &index)) pool_.set_device_owned(index, false);
+  }
+  c.owned = false;
+  c.used_len = len;
+  c.completed_epoch = op_epoch_;
+}
+
+void OraclePlatform::barrier(Barrier kind) {
+  count_call();
+  inner_->barrier(kind);
+}
+
+bool OraclePlatform::wait_interrupt(uint64_t timeout_ns) {
+  count_call();
+  return inner_->wait_interrupt(timeout_ns);
+}
+
+uint64_t OraclePlatform::now_ns() {
+  count_call();
+  return inner_->now_ns();
+}
+
+void OraclePlatform::log(LogLevel level, const char* message) {
+  count_call();
+  inner_->log(level, message);
+}
+
+void OraclePlatform::op_begin(DriverOp op) {
+  ++op_epoch_;
+  new_scope();
+  op_ = op;
+  in_op_ = true;
+  inner_->op_begin(op);
+}
+
+void OraclePlatform::op_end(DriverOp op) {
+  inner_->op_end(op);
+  new_scope();
+  in_op_ = false;
+}
+
+void OraclePlatform::check_all_returned(const char* when) {
+  if (pool_.outstanding() != 0)
+    finding(Oracle::kOwnership, "%u pool buffers not returned %s", pool_.outstanding(), when);
+  if (dma_live_ != 0)
+    finding(Oracle::kOwnership, "%u DMA regions still allocated %s", dma_live_, when);
+}
+
+}  // namespace vnet::fuzz

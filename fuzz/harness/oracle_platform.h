@@ -1,0 +1,130 @@
+// OraclePlatform: the outermost shim of every fuzz target. It forwards each
+// call to the shim that plays the device and checks the driver's side of
+// the device boundary as it goes (findings.h lists the oracles).
+//
+//   Session (the caller) --> VirtioNet / transports / SplitQueue
+//                                 | every Platform call
+//                                 v
+//   OraclePlatform   (a) frames inside completed buffers   (b) descriptor and
+//        |               buffer ownership, DMA leaks        (c) double fetch
+//        |               per call site                      (d) work budget
+//        v
+//   [RecordingPlatform]   only when crash-to-trace is on (repro.h)
+//        v
+//   BoundaryPlatform (input bytes) | FuzzMockPlatform (MockDevice)
+//
+// Ownership model: a descriptor is device-owned from published() until
+// completed() of its chain or a device reset (a one-byte write of 0 to a
+// BAR: the status register of both PCI transports). Pool buffers referenced
+// by a device-owned chain are device-owned in the FuzzPool too.
+//
+// Double fetch: within one scope (from op_begin to op_end, or between two
+// operations) each DeviceMemRef location -- queue, part, index; each slot
+// of a used-element run separately -- may be fetched once. A second fetch
+// without DeviceMemRef::recheck is a finding that names both call sites.
+//
+// Epochs: op_epoch() counts driver operations. A chain completed in the
+// current epoch may be announced (frame_in_place) and delivered once.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/platform/platform.h"
+#include "driver/virtqueue/split_queue.h"
+#include "fuzz/harness/fuzz_pool.h"
+
+namespace vnet::fuzz {
+
+class OraclePlatform final : public Platform {
+ public:
+  // Shim calls allowed in one driver operation. The slowest legitimate one
+  // (recover with two 1000-poll resets and a 1024-entry ring) stays far
+  // below this.
+  static constexpr uint32_t kWorkBudget = 1u << 16;
+  static constexpr uint16_t kMaxQueues = 3;
+  static constexpr uint16_t kMaxDescs = SplitQueue::kMaxSize;
+
+  // One per process (its tables are large); begin_input() starts an input
+  // with inner as the device side.
+  explicit OraclePlatform(FuzzPool& pool);
+  OraclePlatform(const OraclePlatform&) = delete;
+  OraclePlatform& operator=(const OraclePlatform&) = delete;
+  void begin_input(Platform& inner);
+
+  uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
+  void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override;
+  BarInfo bar_info(uint8_t bar) override;
+  bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
+  void dma_free(const DmaRegion& region) override;
+  void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
+  void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
+  void published(const PublishedChain& chain) override;
+  void completed(uint16_t queue, uint16_t head, uint32_t len) override;
+  void barrier(Barrier kind) override;
+  bool wait_interrupt(uint64_t timeout_ns) override;
+  uint64_t now_ns() override;
+  void log(LogLevel level, const char* message) override;
+  void op_begin(DriverOp op) override;
+  void op_end(DriverOp op) override;
+
+  // Oracle (a) for a frame the driver handed to the stack (rx_burst).
+  void check_delivered(const uint8_t* data, uint32_t len);
+  // Oracle (b) at the end of an input, after stop(): every pool buffer back,
+  // every DMA region freed.
+  void check_all_returned(const char* when);
+
+  // Chain bookkeeping, for device models that rewrite what they complete.
+  // The CPU view of the first device-writable segment of a published chain
+  // and its length; nullptr when the head is not device-owned.
+  uint8_t* writable_area(uint16_t queue, uint16_t head, uint32_t* len) const;
+
+  uint32_t dma_live() const { return dma_live_; }
+  uint64_t op_epoch() const { return op_epoch_; }
+
+ private:
+  struct ChainInfo {
+    uint8_t num_segments;
+    bool owned;  // head of a chain the device owns
+    uint16_t desc[kMaxChainSegments];
+    uint32_t len[kMaxChainSegments];
+    bool writable[kMaxChainSegments];
+    const uint8_t* cpu[kMaxChainSegments];
+    uint32_t used_len;
+    uint64_t completed_epoch;
+    uint64_t framed_epoch;
+    uint64_t delivered_epoch;
+  };
+  struct FetchSlot {
+    uint64_t key;
+    uint64_t scope;
+    const void* pc;
+  };
+  static constexpr uint32_t kFetchSlots = 4096;  // a power of two
+
+  void count_call() {
+    if (++calls_ > kWorkBudget) over_budget();
+  }
+  [[noreturn]] void over_budget();
+  void new_scope();
+  void note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index, const void* pc);
+  void device_reset();
+  void check_frame(const char* what, uint16_t queue, uint16_t head, const uint8_t* data,
+                   uint32_t len);
+
+  Platform* inner_ = nullptr;
+  FuzzPool& pool_;
+  uint32_t calls_ = 0;
+  DriverOp op_ = DriverOp::kAttach;
+  bool in_op_ = false;
+  uint64_t scope_ = 1;
+  uint64_t op_epoch_ = 1;
+  uint32_t dma_live_ = 0;
+  uint32_t owned_descs_ = 0;
+  bool desc_owned_[kMaxQueues][kMaxDescs];
+  ChainInfo chains_[kMaxQueues][kMaxDescs];
+  uint16_t rx_head_of_buffer_[4096];
+  FetchSlot fetches_[kFetchSlots];
+};
+
+}  // namespace vnet::fuzz

@@ -1,0 +1,219 @@
+#include "fuzz/harness/world.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <string>
+
+#include "driver/spec/pci_layout.h"
+#include "fuzz/harness/findings.h"
+#include "replay/record/recorder.h"
+#include "replay/record/trace_events.h"
+#include "replay/record/trace_writer.h"
+
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+namespace vnet::fuzz {
+
+// Crash to trace: the replay recorder around the device shim and the pool.
+class Recording {
+ public:
+  Recording(const char* path, const char* target, Platform& inner, BufferPool& pool)
+      : path_(path),
+        target_(target),
+        writer_(trace::ByteSink{append, &body_}),
+        platform_(inner, writer_),
+        pool_(std::make_unique<trace::RecordingPool>(pool, writer_)),
+        tap_(writer_) {}
+
+  Platform& platform() { return platform_; }
+  BufferPool& pool() { return *pool_; }
+  trace::SessionTap* tap() { return &tap_; }
+
+  // Header (what the run turned out to be), body, a last log line when
+  // the run ended in a finding, and the trailer.
+  void write(const trace::Session* session, const char* last_words) {
+    if (written_) return;
+    written_ = true;
+    if (last_words != nullptr) trace::write_log(writer_, LogLevel::kError, last_words);
+    trace::write_end(writer_);
+    writer_.flush();
+    std::string header;
+    trace::TraceWriter hw(trace::ByteSink{append, &header});
+    trace::TraceHeader h;
+    h.driver_version = VNET_VERSION;
+    const ProbeResult* probe = session != nullptr ? &session->probe_result() : nullptr;
+    h.transport = probe != nullptr && probe->transport != nullptr ? probe->transport->name() : nullptr;
+    h.pool_buffer_size = World::kBufferSize;
+    h.pool_buffers = World::kPoolBuffers;
+    h.recorded_where = "fuzz";
+    h.recorded_when = "";
+    h.recorded_by = target_.c_str();
+    trace::write_header(hw, h);
+    hw.flush();
+    FILE* f = fopen(path_.c_str(), "wb");
+    if (f == nullptr) {
+      fprintf(stderr, "vnet-fuzz: cannot write the trace to %s\n", path_.c_str());
+      return;
+    }
+    fwrite(header.data(), 1, header.size(), f);
+    fwrite(body_.data(), 1, body_.size(), f);
+    fclose(f);
+    fprintf(stderr, "vnet-fuzz: trace written to %s (%llu events); replay: vnet-replay %s\n",
+            path_.c_str(), static_cast<unsigned long long>(writer_.events()), path_.c_str());
+  }
+
+ private:
+  static void append(void* context, const char* data, size_t len) {
+    static_cast<std::string*>(context)->append(data, len);
+  }
+
+  std::string path_;
+  std::string target_;
+  std::string body_;
+  trace::TraceWriter writer_;
+  trace::RecordingPlatform platform_;
+  std::unique_ptr<trace::RecordingPool> pool_;
+  trace::TraceTap tap_;
+  bool written_ = false;
+};
+
+namespace {
+
+World* g_world = nullptr;
+
+}  // namespace
+
+World& World::get() {
+  if (g_world == nullptr) {
+    g_world = new World();
+    ShimBase::set_verbose(getenv("VNET_FUZZ_VERBOSE") != nullptr);
+  }
+  return *g_world;
+}
+
+World::World()
+    : memory_(size_t{16} << 20), pool_(memory_, kPoolBuffers, kBufferSize), oracle_(pool_) {}
+
+namespace {
+
+Recording* g_recording = nullptr;
+const trace::Session* g_session = nullptr;
+
+void finish_trace_on_finding(const char* line) {
+  if (g_recording != nullptr) g_recording->write(g_session, line);
+}
+
+void finish_trace_on_crash() {
+  if (g_recording != nullptr)
+    g_recording->write(g_session, "vnet-fuzz: the run crashed here (sanitizer report)");
+}
+
+}  // namespace
+
+void World::begin_common(Platform& device_side, const char* target) {
+  if (!have_baseline_) {
+    baseline_allocations_ = memory_.live_allocations();
+    have_baseline_ = true;
+  }
+  misbehaved_ = false;
+  pool_.reset();
+  Platform* inner = &device_side;
+  BufferPool* pool = &pool_;
+  trace::SessionTap* tap = nullptr;
+  recording_.reset();
+  if (const char* path = getenv("VNET_FUZZ_TRACE"); path != nullptr && *path != '\0') {
+    recording_ = std::make_unique<Recording>(path, target, device_side, pool_);
+    inner = &recording_->platform();
+    pool = &recording_->pool();
+    tap = recording_->tap();
+    g_recording = recording_.get();
+    set_finding_hook(finish_trace_on_finding);
+    if (__sanitizer_set_death_callback != nullptr)
+      __sanitizer_set_death_callback(finish_trace_on_crash);
+  }
+  oracle_.begin_input(*inner);
+  session_.emplace(oracle_, *pool, tap);
+  g_session = &*session_;
+}
+
+void World::begin_mock(const mock::DeviceConfig& config, const char* target) {
+  session_.reset();
+  boundary_.reset();
+  mock_shim_.reset();
+  device_.reset();
+  device_.emplace(memory_, config);
+  mock_shim_.emplace(*device_, memory_);
+  begin_common(*mock_shim_, target);
+}
+
+void World::begin_boundary(Input& values, const char* target) {
+  session_.reset();
+  mock_shim_.reset();
+  device_.reset();
+  boundary_.reset();
+  boundary_.emplace(values, memory_);
+  begin_common(*boundary_, target);
+}
+
+bool World::bring_up(PciMode mode, const NetOptions& options) {
+  mode_ = mode;
+  options_ = options;
+  if (session_->probe(mode) != ProbeError::kOk) return false;
+  return session_->attach(options) == AttachError::kOk;
+}
+
+namespace {
+
+void check_frame(void* context, const uint8_t* frame, uint32_t len) {
+  static_cast<OraclePlatform*>(context)->check_delivered(frame, len);
+}
+
+}  // namespace
+
+uint16_t World::rx_burst(uint16_t max) {
+  return session_->rx_burst(max, check_frame, &oracle_);
+}
+
+uint16_t World::tx_burst(uint16_t count, uint32_t size, uint8_t seed) {
+  static uint8_t frames[16][kMaxTxFrame];
+  trace::TxFrame tx[16];
+  if (count > 16) count = 16;
+  if (size > kMaxTxFrame) size = kMaxTxFrame;
+  for (uint16_t i = 0; i < count; ++i) {
+    uint8_t* f = frames[i];
+    // A unicast Ethernet header, then a pattern that depends on seed.
+    static const uint8_t kHdr[14] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x02, 0, 0, 0, 0, 1, 0x88, 0xB5};
+    for (uint32_t k = 0; k < size; ++k)
+      f[k] = k < 14 ? kHdr[k] : static_cast<uint8_t>(seed * 31 + i * 7 + k);
+    tx[i] = trace::TxFrame{f, size};
+  }
+  return session_->tx_burst(tx, count);
+}
+
+void World::restart() {
+  session_->stop();
+  if (session_->probe(mode_) == ProbeError::kOk) session_->attach(options_);
+}
+
+void World::end() {
+  session_->stop();
+  oracle_.check_all_returned("after stop()");
+  if (memory_.live_allocations() != baseline_allocations_)
+    finding(Oracle::kOwnership, "%zu guest-memory allocations leaked by the input",
+            memory_.live_allocations() - baseline_allocations_);
+  if (device_ && !misbehaved_ && !device_->conformance().empty()) {
+    const mock::Violation& v = device_->conformance().violations().front();
+    finding(Oracle::kConformance, "%llu spec violation(s) on well-behaved input; first: %s %s",
+            static_cast<unsigned long long>(device_->conformance().total()), v.section.c_str(),
+            v.message.c_str());
+  }
+  if (recording_) {
+    recording_->write(&*session_, nullptr);
+    g_recording = nullptr;
+    set_finding_hook(nullptr);
+  }
+}
+
+}  // namespace vnet::fuzz

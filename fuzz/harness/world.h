@@ -1,0 +1,108 @@
+// World: what every fuzz target runs the driver in, one input at a time.
+//
+//   persistent (allocated once per process, reused by every input)
+//     GuestMemory arena, FuzzPool, OraclePlatform (large tables)
+//   per input (constructed at begin_*(), destroyed at end())
+//     MockDevice + FuzzMockPlatform  (device targets)   or
+//     BoundaryPlatform               (fuzz_boundary)
+//     Session (the caller: VirtioNet, PCI transports)
+//     crash-to-trace, when VNET_FUZZ_TRACE names a file (repro below)
+//
+//   Session --> VirtioNet --> OraclePlatform --> [RecordingPlatform] --> device shim
+//          \--> [RecordingPool] --> FuzzPool
+//
+// Every input starts from a fresh device and a fresh driver: begin_*()
+// builds both, probe+attach run first; end() stops the driver and checks
+// that every buffer and DMA region came back (oracle b) and, for
+// well-behaved input on the mock device, that the conformance checker
+// stayed silent (oracle e).
+//
+// Crash to trace: with VNET_FUZZ_TRACE=<file> in the environment, the run
+// is recorded through the replay recorder (replay/record/) and written to
+// <file> at the end of the input -- or at a finding or sanitizer crash,
+// with the finding as the trace's last event. vnet-replay <file> then
+// replays the same device answers against the driver without the fuzzer.
+#pragma once
+
+#include <stdint.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "driver/net/virtio_net.h"
+#include "fuzz/harness/device_shims.h"
+#include "fuzz/harness/fuzz_pool.h"
+#include "fuzz/harness/input.h"
+#include "fuzz/harness/oracle_platform.h"
+#include "mock_device/guest_memory.h"
+#include "mock_device/mock_device.h"
+#include "replay/record/session.h"
+
+namespace vnet::fuzz {
+
+class Recording;
+
+class World {
+ public:
+  static constexpr uint32_t kPoolBuffers = 192;
+  static constexpr uint32_t kBufferSize = 2048;
+  static constexpr uint32_t kMaxTxFrame = kBufferSize - kTxHeadroom;
+
+  // The process-wide world (built on first use).
+  static World& get();
+
+  // Starts an input with the mock device (built from config) as the device.
+  void begin_mock(const mock::DeviceConfig& config, const char* target);
+  // Starts an input whose device answers come from values.
+  void begin_boundary(Input& values, const char* target);
+  // probe(mode) then attach(options). True when the driver runs.
+  bool bring_up(PciMode mode, const NetOptions& options);
+
+  // ---- the caller's side, each call checked by the oracles ----
+  uint16_t rx_burst(uint16_t max);
+  // count frames of size bytes (cut to a pool buffer); content from seed.
+  uint16_t tx_burst(uint16_t count, uint32_t size, uint8_t seed);
+  void tx_reclaim() { session().tx_reclaim(); }
+  DeviceEvents poll_device() { return session().poll_device(); }
+  bool recover() { return session().recover(); }
+  void set_rx_interrupts(bool on) { session().set_rx_interrupts(on); }
+  // stop(), then probe and attach again with the same mode and options.
+  void restart();
+
+  // Ends the input: stop(), oracles (b) and, unless the device misbehaved,
+  // (e); writes the trace when recording.
+  void end();
+
+  // The input made the device lie (oracle e does not apply).
+  void note_misbehaviour() { misbehaved_ = true; }
+  bool misbehaved() const { return misbehaved_; }
+
+  trace::Session& session() { return *session_; }
+  VirtioNet& net() { return session_->net(); }
+  mock::MockDevice& device() { return *device_; }
+  FuzzMockPlatform& mock_shim() { return *mock_shim_; }
+  OraclePlatform& oracle() { return oracle_; }
+  FuzzPool& pool() { return pool_; }
+  mock::GuestMemory& memory() { return memory_; }
+
+ private:
+  World();
+  void begin_common(Platform& device_side, const char* target);
+
+  mock::GuestMemory memory_;
+  FuzzPool pool_;
+  OraclePlatform oracle_;
+  std::optional<mock::MockDevice> device_;
+  std::optional<FuzzMockPlatform> mock_shim_;
+  std::optional<BoundaryPlatform> boundary_;
+  std::optional<trace::Session> session_;
+  std::unique_ptr<Recording> recording_;
+  PciMode mode_ = PciMode::kAuto;
+  NetOptions options_{};
+  bool misbehaved_ = false;
+  bool have_baseline_ = false;
+  size_t baseline_allocations_ = 0;
+};
+
+}  // namespace vnet::fuzz

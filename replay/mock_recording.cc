@@ -1,0 +1,292 @@
+#include "replay/mock_recording.h"
+
+#include "driver/spec/pci_layout.h"
+#include "mock_device/fault.h"
+#include "replay/record/trace_events.h"
+
+namespace vnet::replay {
+
+namespace {
+
+using mock::Fault;
+using mock::FaultKind;
+
+// Frame sizes cycle through small, medium and full-size frames.
+size_t frame_size(uint32_t seq) {
+  static constexpr size_t kSizes[] = {60, 64, 128, 342, 590, 1024, 1514};
+  return kSizes[seq % (sizeof(kSizes) / sizeof(kSizes[0]))];
+}
+
+void stop(RecordingWorld& w) {
+  w.session().stop();
+}
+
+void run_bringup(RecordingWorld& w) {
+  w.bring_up(corpus_options());
+  w.session().poll_device();
+  stop(w);
+}
+
+void run_bringup_default_options(RecordingWorld& w) {
+  w.bring_up(NetOptions{});
+  w.session().poll_device();
+  stop(w);
+}
+
+void run_traffic(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(corpus_options());
+  for (int round = 0; round < 3; ++round) w.traffic(7, &seq);
+  // Interrupt suppression: off, frames arrive, on again (pending), harvest.
+  w.session().set_rx_interrupts(false);
+  for (int i = 0; i < 3; ++i) w.device().inject_rx(mock_frame(frame_size(seq), seq)), ++seq;
+  w.session().set_rx_interrupts(true);
+  w.session().rx_burst(8);
+  w.session().poll_device();
+  stop(w);
+}
+
+void run_link_flap(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(corpus_options());
+  w.traffic(2, &seq);
+  w.device().set_link(false);
+  w.session().poll_device();
+  w.device().set_link(true);
+  w.session().poll_device();
+  w.traffic(2, &seq);
+  stop(w);
+}
+
+void run_reset_recover(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(corpus_options());
+  w.traffic(3, &seq);
+  w.device().device_reset();
+  w.session().poll_device();  // detects the reset and recovers
+  w.traffic(3, &seq);
+  w.session().recover();  // caller-initiated
+  w.traffic(3, &seq);
+  stop(w);
+}
+
+// Misbehaviour on the data path: arm a fault, let it hit, let the driver
+// notice and recover through poll_device(), then prove the device works.
+void misbehave(RecordingWorld& w, const Fault& f) {
+  uint32_t seq = 0;
+  w.bring_up(corpus_options());
+  w.traffic(2, &seq);
+  w.device().arm(f);
+  w.traffic(3, &seq);
+  w.session().poll_device();
+  w.traffic(2, &seq);
+  stop(w);
+}
+
+void run_used_id_out_of_range(RecordingWorld& w) {
+  misbehave(w, Fault{FaultKind::kUsedIdOutOfRange, 0, 0, 1, 3});
+}
+void run_used_id_stale(RecordingWorld& w) {
+  misbehave(w, Fault{FaultKind::kUsedIdNotInFlight, 1, 0, 1, 0});
+}
+void run_used_len_over(RecordingWorld& w) {
+  misbehave(w, Fault{FaultKind::kUsedLenOver, 0, 0, 1, 100});
+}
+void run_used_len_short(RecordingWorld& w) {
+  misbehave(w, Fault{FaultKind::kUsedLenShort, 0, 0, 1, 4});
+}
+void run_used_idx_jump(RecordingWorld& w) {
+  misbehave(w, Fault{FaultKind::kUsedIdxJump, 0, 0, 1, 0});
+}
+void run_rx_header_gso(RecordingWorld& w) {
+  misbehave(w, Fault{FaultKind::kRxGsoType, 0, 0, 1, 4});
+}
+
+void configure_bad_config(mock::DeviceConfig& c) {
+  c.mtu = 67;                                    // below the spec minimum of 68
+  c.mac = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};  // multicast
+  c.status = 0xFF01;                             // undefined status bits
+}
+void run_bad_config(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(corpus_options());
+  w.traffic(2, &seq);
+  stop(w);
+}
+
+void run_queue_size_zero(RecordingWorld& w) {
+  w.device().arm(Fault{FaultKind::kQueueSize, 0, 0, 0, 0});
+  w.bring_up(corpus_options());  // fails: queue unavailable
+  w.session().poll_device();
+  stop(w);
+}
+
+void run_pool_empty(RecordingWorld& w) {
+  w.pool().set_alloc_budget(0);
+  w.bring_up(corpus_options());  // fails: no rx buffers
+  w.pool().set_alloc_budget(-1);
+  w.bring_up(corpus_options());  // attaching again works
+  uint32_t seq = 0;
+  w.traffic(2, &seq);
+  stop(w);
+}
+
+}  // namespace
+
+std::vector<uint8_t> mock_frame(size_t size, uint32_t seq) {
+  std::vector<uint8_t> f(size);
+  for (size_t i = 0; i < size; ++i) f[i] = static_cast<uint8_t>(seq * 131 + i * 7 + (i >> 8));
+  const uint8_t hdr[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xB5};
+  for (size_t i = 0; i < 14 && i < size; ++i) f[i] = hdr[i];
+  return f;
+}
+
+NetOptions corpus_options() {
+  NetOptions o;
+  o.rx_ring_cap = 16;
+  o.tx_ring_cap = 16;
+  return o;
+}
+
+RecordingWorld::RecordingWorld(const MockKind& kind, mock::DeviceConfig config)
+    : kind_(kind),
+      config_((config.transport = kind.device, config)),
+      writer_(trace::ByteSink{append, &body_}),
+      device_(memory_, config_),
+      platform_(device_, memory_),
+      pool_(memory_, kPoolBuffers),
+      recording_platform_(platform_, writer_),
+      recording_pool_(std::make_unique<trace::RecordingPool>(pool_, writer_)),
+      tap_(writer_),
+      session_(std::make_unique<trace::Session>(recording_platform_, *recording_pool_, &tap_)) {
+  // A counter, not the host clock: recordings are reproducible.
+  platform_.set_clock([this] { return clock_ += 1000; });
+}
+
+void RecordingWorld::append(void* context, const char* data, size_t len) {
+  static_cast<std::string*>(context)->append(data, len);
+}
+
+AttachError RecordingWorld::bring_up(const NetOptions& options) {
+  if (session_->probe_result().transport == nullptr) session_->probe(kind_.mode);
+  return session_->attach(options);
+}
+
+void RecordingWorld::traffic(uint32_t n, uint32_t* seq) {
+  std::vector<std::vector<uint8_t>> tx;
+  for (uint32_t i = 0; i < n; ++i) tx.push_back(mock_frame(frame_size(*seq + i), *seq + i));
+  std::vector<trace::TxFrame> frames;
+  for (const auto& f : tx)
+    frames.push_back(trace::TxFrame{f.data(), static_cast<uint32_t>(f.size())});
+  session_->tx_burst(frames.data(), static_cast<uint16_t>(frames.size()));
+  for (uint32_t i = 0; i < n; ++i) {
+    device_.inject_rx(mock_frame(frame_size(*seq + i + 3), *seq + i + 1000));
+  }
+  session_->rx_burst(static_cast<uint16_t>(n + 2));
+  session_->tx_reclaim();
+  *seq += n;
+}
+
+std::string RecordingWorld::finish(const std::string& scenario, const std::string& when) {
+  trace::write_end(writer_);
+  writer_.flush();
+  std::string header;
+  trace::TraceWriter hw(trace::ByteSink{append, &header});
+  trace::TraceHeader h;
+  h.driver_version = VNET_VERSION;
+  const ProbeResult& probe = session_->probe_result();
+  h.transport = probe.transport != nullptr ? probe.transport->name() : nullptr;
+  h.has_device = true;
+  h.device_kind = mock::transport_kind_name(config_.transport);
+  h.vendor = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kVendorId, 2));
+  h.device = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kDeviceId, 2));
+  h.subsystem = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kSubsystemId, 2));
+  h.revision = static_cast<uint8_t>(device_.pci_config_read(spec::pci::kRevisionId, 1));
+  h.has_features = true;
+  h.offered = config_.features;
+  h.negotiated = session_->net().negotiated_features();
+  h.num_queues = 2;
+  h.queue_sizes[0] = config_.queue_sizes[0];
+  h.queue_sizes[1] = config_.queue_sizes[1];
+  h.pool_buffer_size = pool_.buffer_size();
+  h.pool_buffers = static_cast<uint32_t>(pool_.capacity());
+  h.recorded_where = "mock";
+  h.recorded_when = when.c_str();
+  h.recorded_by = "vnet-record-mock";
+  const std::string name = std::string(kind_.name) + "/" + scenario;
+  h.scenario = name.c_str();
+  trace::write_header(hw, h);
+  hw.flush();
+  return header + body_;
+}
+
+const std::vector<MockScenario>& mock_scenarios() {
+  static const std::vector<MockScenario> kScenarios = {
+      {"bringup", "probe, attach, poll, stop", true, run_bringup, nullptr},
+      {"bringup_default_options", "attach with the default ring caps", true,
+       run_bringup_default_options, nullptr},
+      {"traffic", "frames both ways, interrupt suppression", true, run_traffic, nullptr},
+      {"link_flap", "link down and up, seen by poll_device", true, run_link_flap, nullptr},
+      {"reset_recover", "device reset detected and recovered; caller recover()", true,
+       run_reset_recover, nullptr},
+      {"used_id_out_of_range", "rx used id beyond the ring: queue broken, recovered", false,
+       run_used_id_out_of_range, nullptr},
+      {"used_id_stale", "tx used id not in flight: queue broken, recovered", false,
+       run_used_id_stale, nullptr},
+      {"used_len_over", "rx used length above the posted buffer: dropped", false, run_used_len_over,
+       nullptr},
+      {"used_len_short", "rx used length below the header: dropped", false, run_used_len_short,
+       nullptr},
+      {"used_idx_jump", "rx used index jumps past the ring: queue broken, recovered", false,
+       run_used_idx_jump, nullptr},
+      {"rx_header_gso", "rx header with a GSO type not negotiated: dropped", false,
+       run_rx_header_gso, nullptr},
+      {"bad_config", "mtu 67, multicast mac, undefined status bits", false, run_bad_config,
+       configure_bad_config},
+      {"queue_size_zero", "receive queue size 0: attach fails", false, run_queue_size_zero,
+       nullptr},
+      {"pool_empty", "empty pool fails attach; attaching again works", false, run_pool_empty,
+       nullptr},
+  };
+  return kScenarios;
+}
+
+bool scenario_applies(const MockScenario& s, const MockKind& k) {
+  if (s.all_kinds) return true;
+  return std::string(k.name) == "legacy" || std::string(k.name) == "modern";
+}
+
+std::string corpus_file_name(const MockScenario& s, const MockKind& k) {
+  return std::string(k.name) + "-" + s.name + ".jsonl";
+}
+
+std::string record_scenario(const MockScenario& s, const MockKind& k, const std::string& when) {
+  mock::DeviceConfig cfg;
+  if (s.configure != nullptr) s.configure(cfg);
+  RecordingWorld w(k, cfg);
+  s.run(w);
+  return w.finish(s.name, when);
+}
+
+std::string record_long_traffic(const MockKind& k, size_t events) {
+  RecordingWorld w(k);
+  NetOptions o;
+  o.rx_ring_cap = 128;
+  o.tx_ring_cap = 128;
+  w.bring_up(o);
+  std::vector<std::vector<uint8_t>> tx;
+  for (uint32_t i = 0; i < 32; ++i) tx.push_back(mock_frame(60, i));
+  std::vector<trace::TxFrame> frames;
+  for (const auto& f : tx)
+    frames.push_back(trace::TxFrame{f.data(), static_cast<uint32_t>(f.size())});
+  const auto rx = mock_frame(60, 7);
+  while (w.session().net().state() == NetState::kRunning && w.events() < events) {
+    w.session().tx_burst(frames.data(), static_cast<uint16_t>(frames.size()));
+    for (int i = 0; i < 32; ++i) w.device().inject_rx(rx);
+    w.session().rx_burst(32);
+  }
+  w.session().stop();
+  return w.finish("long_traffic", "");
+}
+
+}  // namespace vnet::replay

@@ -1,0 +1,137 @@
+#include "replay/record/session.h"
+
+namespace vnet::trace {
+
+ApiResult Session::result(ApiFn fn, uint32_t value) const {
+  ApiResult r;
+  r.fn = fn;
+  r.value = value;
+  r.state = net_.state();
+  r.link_up = net_.link_up();
+  return r;
+}
+
+void Session::negotiated(ApiResult* r) const {
+  r->features = net_.negotiated_features();
+  r->hdr_size = net_.net_header_size();
+  r->mtu = net_.mtu();
+  __builtin_memcpy(r->mac, net_.mac(), 6);
+}
+
+ProbeError Session::probe(PciMode mode) {
+  ApiCall c;
+  c.fn = ApiFn::kProbe;
+  c.mode = mode;
+  call(c);
+  probe_ = transports_.probe(platform_, mode);
+  ApiResult r = result(ApiFn::kProbe, static_cast<uint32_t>(probe_.error));
+  r.transport = probe_.transport != nullptr ? probe_.transport->name() : nullptr;
+  ret(r);
+  return probe_.error;
+}
+
+AttachError Session::attach(const NetOptions& options) {
+  ApiCall c;
+  c.fn = ApiFn::kAttach;
+  c.options = options;
+  call(c);
+  AttachError e = AttachError::kBadOptions;
+  if (probe_.transport != nullptr) e = net_.attach(platform_, *probe_.transport, pool_, options);
+  ApiResult r = result(ApiFn::kAttach, static_cast<uint32_t>(e));
+  negotiated(&r);
+  ret(r);
+  return e;
+}
+
+uint16_t Session::rx_burst(uint16_t max, FrameVisitor visit, void* context) {
+  if (max > kMaxBurst) max = kMaxBurst;
+  ApiCall c;
+  c.fn = ApiFn::kRxBurst;
+  c.max = max;
+  call(c);
+  const uint16_t n = net_.rx_burst(bufs_, max);
+  ret(result(ApiFn::kRxBurst, n));
+  for (uint16_t i = 0; i < n; ++i) {
+    if (visit != nullptr) visit(context, bufs_[i]->data(), bufs_[i]->len);
+    pool_.free(bufs_[i]);
+  }
+  return n;
+}
+
+uint16_t Session::tx_burst(const TxFrame* frames, uint16_t n) {
+  if (n > kMaxBurst) n = kMaxBurst;
+  ApiCall c;
+  c.fn = ApiFn::kTxBurst;
+  c.frames = frames;
+  c.num_frames = n;
+  call(c);
+  uint16_t k = 0;
+  for (; k < n; ++k) {
+    PacketBuffer* b = pool_.alloc();
+    if (b == nullptr) break;
+    // A frame that does not fit is cut to the buffer: the driver then sees
+    // (and judges) exactly what the caller gave it.
+    uint32_t len = frames[k].len;
+    const uint32_t room = b->capacity > kTxHeadroom ? b->capacity - kTxHeadroom : 0;
+    if (len > room) len = room;
+    __builtin_memcpy(b->base + kTxHeadroom, frames[k].data, len);
+    b->offset = kTxHeadroom;
+    b->len = len;
+    bufs_[k] = b;
+  }
+  const uint16_t taken = k != 0 ? net_.tx_burst(bufs_, k) : 0;
+  ret(result(ApiFn::kTxBurst, taken));
+  for (uint16_t i = taken; i < k; ++i) pool_.free(bufs_[i]);
+  return taken;
+}
+
+uint16_t Session::tx_reclaim() {
+  ApiCall c;
+  c.fn = ApiFn::kTxReclaim;
+  call(c);
+  const uint16_t n = net_.tx_reclaim();
+  ret(result(ApiFn::kTxReclaim, n));
+  return n;
+}
+
+DeviceEvents Session::poll_device() {
+  ApiCall c;
+  c.fn = ApiFn::kPollDevice;
+  call(c);
+  const DeviceEvents ev = net_.poll_device();
+  ApiResult r = result(ApiFn::kPollDevice, 0);
+  r.events = ev;
+  ret(r);
+  return ev;
+}
+
+bool Session::recover() {
+  ApiCall c;
+  c.fn = ApiFn::kRecover;
+  call(c);
+  const bool ok = net_.recover();
+  ApiResult r = result(ApiFn::kRecover, ok ? 1 : 0);
+  negotiated(&r);
+  ret(r);
+  return ok;
+}
+
+void Session::stop() {
+  ApiCall c;
+  c.fn = ApiFn::kStop;
+  call(c);
+  net_.stop();
+  ret(result(ApiFn::kStop, 0));
+}
+
+bool Session::set_rx_interrupts(bool enabled) {
+  ApiCall c;
+  c.fn = ApiFn::kSetRxInterrupts;
+  c.enabled = enabled;
+  call(c);
+  const bool pending = net_.set_rx_interrupts(enabled);
+  ret(result(ApiFn::kSetRxInterrupts, pending ? 1 : 0));
+  return pending;
+}
+
+}  // namespace vnet::trace

@@ -1,0 +1,106 @@
+// Session: the caller's side of the driver, made replayable.
+//
+// The platform shim sees everything that crosses the device boundary but
+// not why: which API call the caller made, with which arguments, and what
+// it returned. A Session owns the driver (VirtioNet and the PCI
+// transports) and is the only way a recorded run calls it; every call is
+// reported to a SessionTap before and after it runs:
+//
+//   caller ---- probe/attach/rx_burst/tx_burst/... ----> Session
+//                                                          |  tap.on_call(args)
+//                                                          |  VirtioNet::...()  -> Platform,
+//                                                          BufferPool |  tap.on_return(result) |
+//                                                          caller-side buffer handling
+//
+// Recording: TraceTap writes "call"/"ret" lines with the same TraceWriter
+// as RecordingPlatform, so one trace holds both. Replay: the replayer
+// reads a "call" line, makes the same call on its own Session, and its tap
+// checks the "ret" line.
+//
+// Buffers: the Session is the caller, so it does what a network stack
+// does with the pool, identically when recording and replaying:
+//   tx_burst: on_call, then one pool.alloc() per frame (stops at the first
+//             nullptr), the frame copied in at kTxHeadroom; frames the
+//             driver did not take go back to the pool after on_return.
+//   rx_burst: delivered frames are shown to the visitor, then freed to the
+//             pool after on_return.
+//
+// Freestanding (same rules as driver/): fixed arrays, no heap.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/net/virtio_net.h"
+#include "driver/transport/pci_probe.h"
+#include "replay/record/trace_events.h"
+#include "replay/record/trace_writer.h"
+
+namespace vnet::trace {
+
+class SessionTap {
+ public:
+  virtual void on_call(const ApiCall& call) = 0;
+  virtual void on_return(const ApiResult& result) = 0;
+
+ protected:
+  SessionTap() = default;
+  ~SessionTap() = default;
+  SessionTap(const SessionTap&) = default;
+  SessionTap& operator=(const SessionTap&) = default;
+};
+
+// Writes calls and results to a trace.
+class TraceTap final : public SessionTap {
+ public:
+  explicit TraceTap(TraceWriter& out) : out_(out) {}
+  void on_call(const ApiCall& call) override { write_call(out_, call); }
+  void on_return(const ApiResult& result) override { write_ret(out_, result); }
+
+ private:
+  TraceWriter& out_;
+};
+
+class Session {
+ public:
+  // Bursts larger than this are cut to it (before the call is reported).
+  static constexpr uint16_t kMaxBurst = 256;
+  using FrameVisitor = void (*)(void* context, const uint8_t* frame, uint32_t len);
+
+  Session(Platform& platform, BufferPool& pool, SessionTap* tap)
+      : platform_(platform), pool_(pool), tap_(tap) {}
+
+  ProbeError probe(PciMode mode);
+  // kBadOptions when no transport was probed.
+  AttachError attach(const NetOptions& options);
+  uint16_t rx_burst(uint16_t max, FrameVisitor visit = nullptr, void* context = nullptr);
+  uint16_t tx_burst(const TxFrame* frames, uint16_t n);
+  uint16_t tx_reclaim();
+  DeviceEvents poll_device();
+  bool recover();
+  void stop();
+  bool set_rx_interrupts(bool enabled);
+
+  VirtioNet& net() { return net_; }
+  const ProbeResult& probe_result() const { return probe_; }
+
+ private:
+  ApiResult result(ApiFn fn, uint32_t value) const;
+  void negotiated(ApiResult* r) const;
+  void call(const ApiCall& c) {
+    if (tap_ != nullptr) tap_->on_call(c);
+  }
+  void ret(const ApiResult& r) {
+    if (tap_ != nullptr) tap_->on_return(r);
+  }
+
+  Platform& platform_;
+  BufferPool& pool_;
+  SessionTap* tap_;
+  PciTransports transports_;
+  ProbeResult probe_{};
+  VirtioNet net_;
+  PacketBuffer* bufs_[kMaxBurst] = {};
+};
+
+}  // namespace vnet::trace

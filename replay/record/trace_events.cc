@@ -1,0 +1,283 @@
+#include "replay/record/trace_events.h"
+
+namespace vnet::trace {
+
+void write_header(TraceWriter& w, const TraceHeader& h) {
+  w.begin_line();
+  w.str("format", kFormatName);
+  w.u64("version", kFormatVersion);
+  w.str("driver_version", h.driver_version);
+  if (h.transport != nullptr) w.str("transport", h.transport);
+  if (h.has_device) {
+    w.begin_object("device");
+    w.str("kind", h.device_kind);
+    w.u64("vendor", h.vendor);
+    w.u64("device", h.device);
+    w.u64("subsystem", h.subsystem);
+    w.u64("revision", h.revision);
+    w.end_object();
+  }
+  if (h.has_features) {
+    w.begin_object("features");
+    w.hex64("offered", h.offered);
+    w.hex64("negotiated", h.negotiated);
+    w.end_object();
+  }
+  if (h.num_queues != 0) {
+    w.begin_array("queue_sizes");
+    for (uint16_t i = 0; i < h.num_queues && i < 4; ++i) w.elem_u64(h.queue_sizes[i]);
+    w.end_array();
+  }
+  w.begin_object("pool");
+  w.u64("buffer_size", h.pool_buffer_size);
+  w.u64("buffers", h.pool_buffers);
+  w.end_object();
+  w.begin_object("recorded");
+  w.str("where", h.recorded_where);
+  w.str("when", h.recorded_when);
+  w.str("by", h.recorded_by);
+  if (h.scenario != nullptr) w.str("scenario", h.scenario);
+  w.end_object();
+  w.end_line();
+}
+
+void write_reg_read(TraceWriter& w, Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  w.begin("reg_read");
+  w.str("region", region_name(region));
+  w.u64("off", offset);
+  w.u64("w", width);
+  w.u64("val", value);
+  w.end();
+}
+
+void write_reg_write(TraceWriter& w, Region region, uint32_t offset, uint8_t width, uint32_t value,
+                     const AddrRef* addr) {
+  w.begin("reg_write");
+  w.str("region", region_name(region));
+  w.u64("off", offset);
+  w.u64("w", width);
+  if (addr != nullptr) {
+    w.begin_object("val");
+    w.u64("dma", addr->dma_id);
+    w.u64("off", addr->offset);
+    w.str("as", addr_form_name(addr->form));
+    w.end_object();
+  } else {
+    w.u64("val", value);
+  }
+  w.end();
+}
+
+void write_bar_info(TraceWriter& w, uint8_t bar, const BarInfo& info) {
+  w.begin("bar_info");
+  w.u64("bar", bar);
+  w.boolean("present", info.present);
+  w.boolean("io", info.is_io);
+  w.u64("size", info.size);
+  w.end();
+}
+
+void write_dma_alloc(TraceWriter& w, size_t size, size_t align, bool ok, uint32_t id) {
+  w.begin("dma_alloc");
+  w.u64("size", size);
+  w.u64("align", align);
+  w.boolean("ok", ok);
+  if (ok) w.u64("id", id);
+  w.end();
+}
+
+void write_dma_free(TraceWriter& w, uint32_t id) {
+  w.begin("dma_free");
+  if (id == kUnknownId)
+    w.null("id");
+  else
+    w.u64("id", id);
+  w.end();
+}
+
+void write_fetch(TraceWriter& w, const DeviceMemRef& what, const void* data, size_t len) {
+  w.begin("fetch");
+  w.u64("q", what.queue);
+  w.str("part", mem_part_name(what.part));
+  w.u64("idx", what.index);
+  if (what.recheck) w.boolean("recheck", true);
+  w.hex("data", data, len);
+  w.end();
+}
+
+void write_frame(TraceWriter& w, uint16_t queue, uint16_t desc, const void* data, uint32_t len) {
+  w.begin("frame");
+  w.u64("q", queue);
+  w.u64("desc", desc);
+  w.hex("data", data, len);
+  w.end();
+}
+
+void write_publish(TraceWriter& w, const PublishedChain& chain) {
+  w.begin("publish");
+  w.u64("q", chain.queue);
+  w.u64("avail", chain.avail_idx);
+  w.u64("head", chain.head);
+  w.begin_array("segs");
+  const uint16_t n =
+      chain.num_segments < kMaxChainSegments ? chain.num_segments : kMaxChainSegments;
+  for (uint16_t i = 0; i < n; ++i) {
+    const ChainSegment& s = chain.segments[i];
+    w.begin_object();
+    w.u64("desc", s.desc);
+    w.u64("len", s.len);
+    w.boolean("wr", s.device_writable);
+    // Device-readable bytes are what the driver transmits; writable ones
+    // are the device's to fill and carry nothing yet.
+    if (!s.device_writable) w.hex("data", s.data, s.data != nullptr ? s.len : 0);
+    w.end_object();
+  }
+  w.end_array();
+  w.end();
+}
+
+void write_complete(TraceWriter& w, uint16_t queue, uint16_t head, uint32_t len) {
+  w.begin("complete");
+  w.u64("q", queue);
+  w.u64("head", head);
+  w.u64("len", len);
+  w.end();
+}
+
+void write_barrier(TraceWriter& w, Barrier kind) {
+  w.begin("barrier");
+  w.str("kind", barrier_name(kind));
+  w.end();
+}
+
+void write_wait_irq(TraceWriter& w, uint64_t timeout_ns, bool arrived) {
+  w.begin("wait_irq");
+  w.u64("timeout", timeout_ns);
+  w.boolean("ret", arrived);
+  w.end();
+}
+
+void write_now(TraceWriter& w, uint64_t value) {
+  w.begin("now");
+  w.u64("val", value);
+  w.end();
+}
+
+void write_log(TraceWriter& w, LogLevel level, const char* message) {
+  w.begin("log");
+  w.str("level", log_level_name(level));
+  w.str("msg", message);
+  w.end();
+}
+
+void write_op(TraceWriter& w, bool begin, DriverOp op) {
+  w.begin(begin ? "op_begin" : "op_end");
+  w.str("op", driver_op_name(op));
+  w.end();
+}
+
+void write_pool_alloc(TraceWriter& w, bool ok, uint32_t buf) {
+  w.begin("pool_alloc");
+  w.boolean("ok", ok);
+  if (ok && buf == kUnknownId)
+    w.null("buf");
+  else if (ok)
+    w.u64("buf", buf);
+  w.end();
+}
+
+void write_pool_free(TraceWriter& w, uint32_t buf) {
+  w.begin("pool_free");
+  if (buf == kUnknownId)
+    w.null("buf");
+  else
+    w.u64("buf", buf);
+  w.end();
+}
+
+void write_call(TraceWriter& w, const ApiCall& c) {
+  w.begin("call");
+  w.str("fn", api_fn_name(c.fn));
+  switch (c.fn) {
+    case ApiFn::kProbe:
+      w.str("mode", pci_mode_name(c.mode));
+      break;
+    case ApiFn::kAttach: {
+      const NetOptions& o = c.options;
+      w.begin_object("options");
+      w.u64("rx_ring_cap", o.rx_ring_cap);
+      w.u64("tx_ring_cap", o.tx_ring_cap);
+      w.hex64("feature_mask", o.feature_mask);
+      w.hex("fallback_mac", o.fallback_mac, 6);
+      w.u64("fallback_mtu", o.fallback_mtu);
+      w.u64("max_frame", o.max_frame);
+      w.end_object();
+      break;
+    }
+    case ApiFn::kRxBurst:
+      w.u64("max", c.max);
+      break;
+    case ApiFn::kTxBurst:
+      w.begin_array("frames");
+      for (uint16_t i = 0; i < c.num_frames; ++i) w.hex(nullptr, c.frames[i].data, c.frames[i].len);
+      w.end_array();
+      break;
+    case ApiFn::kSetRxInterrupts:
+      w.boolean("enabled", c.enabled);
+      break;
+    case ApiFn::kTxReclaim:
+    case ApiFn::kPollDevice:
+    case ApiFn::kRecover:
+    case ApiFn::kStop:
+      break;
+  }
+  w.end();
+}
+
+void write_ret(TraceWriter& w, const ApiResult& r) {
+  w.begin("ret");
+  w.str("fn", api_fn_name(r.fn));
+  w.u64("val", r.value);
+  w.str("state", net_state_name(r.state));
+  switch (r.fn) {
+    case ApiFn::kProbe:
+      if (r.transport != nullptr)
+        w.str("transport", r.transport);
+      else
+        w.null("transport");
+      break;
+    case ApiFn::kAttach:
+    case ApiFn::kRecover:
+      w.hex64("features", r.features);
+      w.u64("hdr", r.hdr_size);
+      w.u64("mtu", r.mtu);
+      w.hex("mac", r.mac, 6);
+      w.boolean("link", r.link_up);
+      break;
+    case ApiFn::kPollDevice:
+      w.begin_object("events");
+      w.boolean("config_changed", r.events.config_changed);
+      w.boolean("link_changed", r.events.link_changed);
+      w.boolean("reset_detected", r.events.reset_detected);
+      w.boolean("recovered", r.events.recovered);
+      w.end_object();
+      w.boolean("link", r.link_up);
+      break;
+    case ApiFn::kRxBurst:
+    case ApiFn::kTxBurst:
+    case ApiFn::kTxReclaim:
+    case ApiFn::kStop:
+    case ApiFn::kSetRxInterrupts:
+      break;
+  }
+  w.end();
+}
+
+void write_end(TraceWriter& w) {
+  const uint64_t n = w.events();
+  w.begin("end");
+  w.u64("events", n);
+  w.end();
+}
+
+}  // namespace vnet::trace

@@ -1,0 +1,122 @@
+// The encoding of every trace line (docs/trace-format.md), one function per
+// event. The recorder writes its trace with these; the replayer renders
+// "what the driver did" with the same functions, so a divergence report
+// shows expected and actual in one notation.
+//
+//   line 1      {"format":"vnetkit-trace","version":1,...}        header
+//   line 2..    {"ev":"call","fn":"probe","mode":"auto"}          events,
+//               {"ev":"reg_read","region":"pci_config",...}       one per
+//               ...                                               line
+//   last line   {"ev":"end","events":N}                           trailer
+//
+// Addresses never appear: a register write whose value points into a DMA
+// region the driver allocated is written as {"dma":id,"off":o,"as":form};
+// DMA regions and pool buffers are named by ids given in allocation order.
+//
+// Freestanding (same rules as driver/).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/net/virtio_net.h"
+#include "driver/platform/platform.h"
+#include "driver/transport/pci_probe.h"
+#include "replay/record/trace_names.h"
+#include "replay/record/trace_writer.h"
+
+namespace vnet::trace {
+
+// Id written for a DMA region or pool buffer the recorder does not know
+// (the driver freed something it was never given): JSON null.
+inline constexpr uint32_t kUnknownId = 0xFFFF'FFFFu;
+
+// A register value that is (part of) the device address of a DMA region.
+struct AddrRef {
+  uint32_t dma_id = 0;
+  uint64_t offset = 0;
+  AddrForm form = AddrForm::kLo32;
+};
+
+// A frame handed to tx_burst by the caller.
+struct TxFrame {
+  const uint8_t* data = nullptr;
+  uint32_t len = 0;
+};
+
+// One API call of the caller on the driver, with its arguments.
+struct ApiCall {
+  ApiFn fn = ApiFn::kProbe;
+  PciMode mode = PciMode::kAuto;    // probe
+  NetOptions options{};             // attach
+  uint16_t max = 0;                 // rx_burst
+  bool enabled = false;             // set_rx_interrupts
+  const TxFrame* frames = nullptr;  // tx_burst
+  uint16_t num_frames = 0;
+};
+
+// What the call returned, and the driver state afterwards.
+struct ApiResult {
+  ApiFn fn = ApiFn::kProbe;
+  // probe: ProbeError; attach: AttachError; bursts and reclaim: a count;
+  // recover and set_rx_interrupts: 0/1; poll_device and stop: 0.
+  uint32_t value = 0;
+  NetState state = NetState::kDown;
+  // probe
+  const char* transport = nullptr;  // nullptr: none
+  // attach and recover: what was negotiated
+  uint64_t features = 0;
+  uint32_t hdr_size = 0;
+  uint16_t mtu = 0;
+  uint8_t mac[6] = {};
+  bool link_up = false;
+  // poll_device
+  DeviceEvents events{};
+};
+
+// The first line. Device fields are optional (has_*): a streaming recorder
+// may not know them before the run; docs/trace-format.md says which are
+// required.
+struct TraceHeader {
+  const char* driver_version = "";
+  const char* transport = nullptr;  // "pci-legacy", "pci-modern"
+  bool has_device = false;
+  const char* device_kind = "";  // "legacy", "modern", "transitional"
+  uint16_t vendor = 0, device = 0, subsystem = 0;
+  uint8_t revision = 0;
+  bool has_features = false;
+  uint64_t offered = 0, negotiated = 0;
+  uint16_t num_queues = 0;
+  uint16_t queue_sizes[4] = {};
+  uint32_t pool_buffer_size = 0;  // required: replay pool buffers are this large
+  uint32_t pool_buffers = 0;
+  const char* recorded_where = "";
+  const char* recorded_when = "";
+  const char* recorded_by = "";
+  const char* scenario = nullptr;
+};
+
+void write_header(TraceWriter& w, const TraceHeader& h);
+
+void write_reg_read(TraceWriter& w, Region region, uint32_t offset, uint8_t width, uint32_t value);
+void write_reg_write(TraceWriter& w, Region region, uint32_t offset, uint8_t width, uint32_t value,
+                     const AddrRef* addr);
+void write_bar_info(TraceWriter& w, uint8_t bar, const BarInfo& info);
+void write_dma_alloc(TraceWriter& w, size_t size, size_t align, bool ok, uint32_t id);
+void write_dma_free(TraceWriter& w, uint32_t id);
+void write_fetch(TraceWriter& w, const DeviceMemRef& what, const void* data, size_t len);
+void write_frame(TraceWriter& w, uint16_t queue, uint16_t desc, const void* data, uint32_t len);
+void write_publish(TraceWriter& w, const PublishedChain& chain);
+void write_complete(TraceWriter& w, uint16_t queue, uint16_t head, uint32_t len);
+void write_barrier(TraceWriter& w, Barrier kind);
+void write_wait_irq(TraceWriter& w, uint64_t timeout_ns, bool arrived);
+void write_now(TraceWriter& w, uint64_t value);
+void write_log(TraceWriter& w, LogLevel level, const char* message);
+void write_op(TraceWriter& w, bool begin, DriverOp op);
+void write_pool_alloc(TraceWriter& w, bool ok, uint32_t buf);
+void write_pool_free(TraceWriter& w, uint32_t buf);
+void write_call(TraceWriter& w, const ApiCall& call);
+void write_ret(TraceWriter& w, const ApiResult& result);
+void write_end(TraceWriter& w);
+
+}  // namespace vnet::trace

@@ -1,0 +1,116 @@
+#include "replay/record/trace_names.h"
+
+namespace vnet::trace {
+
+namespace {
+
+// Table lookups by index; every table has exactly one entry per value.
+constexpr const char* kEvents[] = {
+    "reg_read", "reg_write",  "bar_info",  "dma_alloc", "dma_free", "fetch", "frame",
+    "publish",  "complete",   "barrier",   "wait_irq",  "now",      "log",   "op_begin",
+    "op_end",   "pool_alloc", "pool_free", "call",      "ret",      "end",
+};
+static_assert(sizeof(kEvents) / sizeof(kEvents[0]) == kNumEventKinds);
+
+constexpr const char* kRegions[] = {"pci_config", "bar0", "bar1", "bar2",
+                                    "bar3",       "bar4", "bar5", "mmio"};
+constexpr const char* kParts[] = {"used_flags", "used_idx",    "used_elem",
+                                  "rx_header",  "avail_event", "ctrl_ack"};
+constexpr const char* kBarriers[] = {"read", "write", "full"};
+constexpr const char* kLevels[] = {"error", "warn", "info", "debug"};
+constexpr const char* kOps[] = {"attach", "rx_burst", "tx_burst", "poll_device", "stop"};
+constexpr const char* kFns[] = {"probe",    "attach",     "rx_burst",
+                                "tx_burst", "tx_reclaim", "poll_device",
+                                "recover",  "stop",       "set_rx_interrupts"};
+static_assert(sizeof(kFns) / sizeof(kFns[0]) == kNumApiFns);
+constexpr const char* kAddrForms[] = {"lo32", "hi32", "pfn"};
+constexpr const char* kModes[] = {"auto", "legacy", "modern"};
+constexpr const char* kStates[] = {"down", "running", "broken", "failed"};
+
+template <size_t N>
+const char* lookup(const char* const (&table)[N], unsigned index) {
+  return index < N ? table[index] : "?";
+}
+
+bool same(const char* a, const char* b, size_t len) {
+  for (size_t i = 0; i < len; ++i)
+    if (a[i] == 0 || a[i] != b[i]) return false;
+  return a[len] == 0;
+}
+
+template <size_t N, typename T>
+bool find(const char* const (&table)[N], const char* name, size_t len, T* out) {
+  for (size_t i = 0; i < N; ++i) {
+    if (same(table[i], name, len)) {
+      *out = static_cast<T>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* event_name(EventKind k) {
+  return lookup(kEvents, static_cast<unsigned>(k));
+}
+const char* region_name(Region r) {
+  return lookup(kRegions, static_cast<unsigned>(r));
+}
+const char* mem_part_name(MemPart p) {
+  return lookup(kParts, static_cast<unsigned>(p));
+}
+const char* barrier_name(Barrier b) {
+  return lookup(kBarriers, static_cast<unsigned>(b));
+}
+const char* log_level_name(LogLevel l) {
+  return lookup(kLevels, static_cast<unsigned>(l));
+}
+const char* driver_op_name(DriverOp op) {
+  return lookup(kOps, static_cast<unsigned>(op));
+}
+const char* api_fn_name(ApiFn fn) {
+  return lookup(kFns, static_cast<unsigned>(fn));
+}
+const char* addr_form_name(AddrForm f) {
+  return lookup(kAddrForms, static_cast<unsigned>(f));
+}
+const char* pci_mode_name(PciMode m) {
+  return lookup(kModes, static_cast<unsigned>(m));
+}
+const char* net_state_name(NetState s) {
+  return lookup(kStates, static_cast<unsigned>(s));
+}
+
+bool parse_event(const char* n, size_t len, EventKind* out) {
+  return find(kEvents, n, len, out);
+}
+bool parse_region(const char* n, size_t len, Region* out) {
+  return find(kRegions, n, len, out);
+}
+bool parse_mem_part(const char* n, size_t len, MemPart* out) {
+  return find(kParts, n, len, out);
+}
+bool parse_barrier(const char* n, size_t len, Barrier* out) {
+  return find(kBarriers, n, len, out);
+}
+bool parse_log_level(const char* n, size_t len, LogLevel* out) {
+  return find(kLevels, n, len, out);
+}
+bool parse_driver_op(const char* n, size_t len, DriverOp* out) {
+  return find(kOps, n, len, out);
+}
+bool parse_api_fn(const char* n, size_t len, ApiFn* out) {
+  return find(kFns, n, len, out);
+}
+bool parse_addr_form(const char* n, size_t len, AddrForm* out) {
+  return find(kAddrForms, n, len, out);
+}
+bool parse_pci_mode(const char* n, size_t len, PciMode* out) {
+  return find(kModes, n, len, out);
+}
+bool parse_net_state(const char* n, size_t len, NetState* out) {
+  return find(kStates, n, len, out);
+}
+
+}  // namespace vnet::trace

@@ -1,0 +1,633 @@
+#include "replay/replayer.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "replay/record/session.h"
+#include "replay/record/trace_events.h"
+
+namespace vnet::replay {
+
+namespace {
+
+using trace::TraceWriter;
+
+void append_sink(void* context, const char* data, size_t len) {
+  static_cast<std::string*>(context)->append(data, len);
+}
+
+// Renders one line with the trace encoder into a string (no newline).
+template <typename F>
+std::string render(F&& f) {
+  std::string s;
+  TraceWriter w(trace::ByteSink{append_sink, &s});
+  f(w);
+  w.flush();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+// The position in the trace, and the divergence once there is one.
+class Cursor {
+ public:
+  explicit Cursor(const Trace& t) : t_(t), events_(t.events.data()) {}
+
+  bool diverged() const { return diverged_; }
+  const Event& peek() const { return events_[pos_]; }
+  void advance() { ++pos_; }
+  size_t pos() const { return pos_; }
+  const Trace& trace() const { return t_; }
+
+  // Records the first divergence at the current position.
+  void diverge(std::string actual, std::string reason) {
+    if (diverged_) return;
+    diverged_ = true;
+    div_.event_index = pos_;
+    div_.expected = std::string(t_.line(t_.event_line[pos_]));
+    div_.actual = std::move(actual);
+    div_.reason = std::move(reason);
+  }
+  // A benign answer after the divergence.
+  void benign() { ++benign_; }
+
+  const Divergence& divergence() const { return div_; }
+  uint64_t benign_calls() const { return benign_; }
+
+ private:
+  const Trace& t_;
+  const Event* events_;
+  size_t pos_ = 0;
+  bool diverged_ = false;
+  Divergence div_;
+  uint64_t benign_ = 0;
+};
+
+std::string mismatch(const Event& e, EventKind want) {
+  if (e.kind != want)
+    return std::string("the trace expects ") + trace::event_name(e.kind) + ", the driver called " +
+           trace::event_name(want);
+  return std::string(trace::event_name(want)) + " differs";
+}
+
+struct AlignedFree {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+using Memory = std::unique_ptr<uint8_t, AlignedFree>;
+
+Memory allocate(size_t size, size_t align) {
+  if (align < 64) align = 64;
+  const size_t rounded = (size + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded == 0 ? align : rounded);
+  return Memory(static_cast<uint8_t*>(p));
+}
+
+class ReplayPlatform final : public Platform {
+ public:
+  explicit ReplayPlatform(Cursor& c) : c_(c) {}
+
+  uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override {
+    if (c_.diverged()) return benign_u32();
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kRegRead && e.r8 == static_cast<uint8_t>(region) && e.u32 == offset &&
+        e.w8 == width) {
+      c_.advance();
+      return static_cast<uint32_t>(e.u64);
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("reg_read");
+                 w.str("region", trace::region_name(region));
+                 w.u64("off", offset);
+                 w.u64("w", width);
+                 w.end();
+               }),
+               mismatch(e, EventKind::kRegRead) + " (region, offset or width)");
+    return 0;
+  }
+
+  void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    const char* why = nullptr;
+    if (e.kind != EventKind::kRegWrite || e.r8 != static_cast<uint8_t>(region) || e.u32 != offset ||
+        e.w8 != width) {
+      why = "register differs";
+    } else if (e.addr) {
+      uint32_t want;
+      if (!address_value(e, &want))
+        why = "the trace names a DMA region the driver has not allocated";
+      else if (want != value)
+        why = "value differs from the replay's address of the named DMA region";
+    } else if (static_cast<uint32_t>(e.u64) != value) {
+      why = "value differs";
+    }
+    if (why == nullptr) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 trace::write_reg_write(w, region, offset, width, value, nullptr);
+               }),
+               e.kind == EventKind::kRegWrite ? std::string("reg_write: ") + why
+                                              : mismatch(e, EventKind::kRegWrite));
+  }
+
+  BarInfo bar_info(uint8_t bar) override {
+    if (c_.diverged()) {
+      c_.benign();
+      return BarInfo{};
+    }
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kBarInfo && e.a16 == bar) {
+      c_.advance();
+      return BarInfo{e.b8 != 0, e.c8 != 0, e.u64};
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("bar_info");
+                 w.u64("bar", bar);
+                 w.end();
+               }),
+               mismatch(e, EventKind::kBarInfo));
+    return BarInfo{};
+  }
+
+  bool dma_alloc(size_t size, size_t align, DmaRegion* out) override {
+    if (c_.diverged()) {
+      c_.benign();
+      return false;
+    }
+    const Event& e = c_.peek();
+    if (e.kind != EventKind::kDmaAlloc || e.u64 != size || e.aux != align) {
+      c_.diverge(render([&](TraceWriter& w) {
+                   w.begin("dma_alloc");
+                   w.u64("size", size);
+                   w.u64("align", align);
+                   w.end();
+                 }),
+                 mismatch(e, EventKind::kDmaAlloc) + " (size or alignment)");
+      return false;
+    }
+    c_.advance();
+    if (!e.b8) return false;
+    if (align == 0 || (align & (align - 1)) != 0 || align > (1u << 20) || size > (1u << 30)) {
+      // The driver asked for something no platform gives; the recording
+      // platform granted it, the replay cannot.
+      c_.diverge("(dma_alloc the replayer cannot satisfy)", "dma_alloc: unreasonable request");
+      return false;
+    }
+    const uint64_t page_align = align < 4096 ? 4096 : align;
+    next_addr_ = (next_addr_ + page_align - 1) / page_align * page_align;
+    Dma d{e.u32, next_addr_, size, allocate(size, align)};
+    next_addr_ += size;
+    *out = DmaRegion{d.mem.get(), d.addr, size};
+    dma_.push_back(std::move(d));
+    return true;
+  }
+
+  void dma_free(const DmaRegion& region) override {
+    uint32_t id = kNoId;
+    for (size_t i = 0; i < dma_.size(); ++i) {
+      if (dma_[i].addr == region.device_addr && dma_[i].mem.get() == region.cpu) {
+        id = dma_[i].id;
+        dma_.erase(dma_.begin() + static_cast<ptrdiff_t>(i));
+        break;
+      }
+    }
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kDmaFree && e.u32 == id && id != kNoId) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 trace::write_dma_free(w, id == kNoId ? trace::kUnknownId : id);
+               }),
+               id == kNoId ? "dma_free of memory the replayer never allocated"
+                           : mismatch(e, EventKind::kDmaFree) + " (region)");
+  }
+
+  void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override {
+    (void)src;
+    if (!c_.diverged()) {
+      const Event& e = c_.peek();
+      if (e.kind == EventKind::kFetch && e.a16 == what.queue &&
+          e.r8 == static_cast<uint8_t>(what.part) && e.b16 == what.index &&
+          (e.c8 != 0) == what.recheck && e.data.len == len) {
+        c_.advance();
+        std::memcpy(dst, c_.trace().data(e.data), len);
+        return;
+      }
+      c_.diverge(render([&](TraceWriter& w) {
+                   w.begin("fetch");
+                   w.u64("q", what.queue);
+                   w.str("part", trace::mem_part_name(what.part));
+                   w.u64("idx", what.index);
+                   if (what.recheck) w.boolean("recheck", true);
+                   w.u64("len", len);
+                   w.end();
+                 }),
+                 mismatch(e, EventKind::kFetch) + " (queue, part, index, recheck or length)");
+    } else {
+      c_.benign();
+    }
+    std::memset(dst, 0, len);
+  }
+
+  void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kFrame && e.a16 == queue && e.b16 == desc && e.data.len == len) {
+      c_.advance();
+      std::memcpy(data, c_.trace().data(e.data), len);
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("frame");
+                 w.u64("q", queue);
+                 w.u64("desc", desc);
+                 w.u64("len", len);
+                 w.end();
+               }),
+               mismatch(e, EventKind::kFrame) + " (queue, descriptor or length)");
+  }
+
+  void published(const PublishedChain& chain) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    const char* why = publish_differs(e, chain);
+    if (why == nullptr) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_publish(w, chain); }),
+               e.kind == EventKind::kPublish ? std::string("publish: ") + why
+                                             : mismatch(e, EventKind::kPublish));
+  }
+
+  void completed(uint16_t queue, uint16_t head, uint32_t len) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kComplete && e.a16 == queue && e.b16 == head && e.u32 == len) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_complete(w, queue, head, len); }),
+               mismatch(e, EventKind::kComplete));
+  }
+
+  void barrier(Barrier kind) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kBarrier && e.r8 == static_cast<uint8_t>(kind)) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_barrier(w, kind); }),
+               mismatch(e, EventKind::kBarrier));
+  }
+
+  bool wait_interrupt(uint64_t timeout_ns) override {
+    if (c_.diverged()) {
+      c_.benign();
+      return false;
+    }
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kWaitIrq && e.u64 == timeout_ns) {
+      c_.advance();
+      return e.b8 != 0;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("wait_irq");
+                 w.u64("timeout", timeout_ns);
+                 w.end();
+               }),
+               mismatch(e, EventKind::kWaitIrq));
+    return false;
+  }
+
+  uint64_t now_ns() override {
+    if (c_.diverged()) {
+      c_.benign();
+      return 0;
+    }
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kNow) {
+      c_.advance();
+      return e.u64;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("now");
+                 w.end();
+               }),
+               mismatch(e, EventKind::kNow));
+    return 0;
+  }
+
+  void log(LogLevel level, const char* message) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    const size_t n = std::strlen(message);
+    if (e.kind == EventKind::kLog && e.r8 == static_cast<uint8_t>(level) && e.data.len == n &&
+        std::memcmp(c_.trace().data(e.data), message, n) == 0) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_log(w, level, message); }),
+               mismatch(e, EventKind::kLog));
+  }
+
+  void op_begin(DriverOp op) override { op_event(true, op); }
+  void op_end(DriverOp op) override { op_event(false, op); }
+
+ private:
+  struct Dma {
+    uint32_t id;
+    uint64_t addr;
+    size_t size;
+    Memory mem;
+  };
+
+  uint32_t benign_u32() {
+    c_.benign();
+    return 0;
+  }
+
+  bool address_value(const Event& e, uint32_t* out) const {
+    for (const Dma& d : dma_) {
+      if (d.id != e.u64) continue;
+      const uint64_t a = d.addr + e.aux;
+      switch (static_cast<AddrForm>(e.f8)) {
+        case AddrForm::kLo32:
+          *out = static_cast<uint32_t>(a);
+          return true;
+        case AddrForm::kHi32:
+          *out = static_cast<uint32_t>(a >> 32);
+          return true;
+        case AddrForm::kPfn:
+          *out = static_cast<uint32_t>(a >> 12);
+          return true;
+      }
+    }
+    return false;
+  }
+
+  const char* publish_differs(const Event& e, const PublishedChain& chain) const {
+    if (e.kind != EventKind::kPublish) return "event";
+    if (e.a16 != chain.queue) return "queue differs";
+    if (e.b16 != chain.avail_idx) return "avail index differs";
+    if (e.u32 != chain.head) return "head differs";
+    if (e.w8 != chain.num_segments) return "number of segments differs";
+    const Trace& t = c_.trace();
+    for (uint16_t i = 0; i < chain.num_segments && i < kMaxChainSegments; ++i) {
+      const Segment& want = t.segments[e.aux + i];
+      const ChainSegment& got = chain.segments[i];
+      if (want.desc != got.desc) return "a segment's descriptor differs";
+      if (want.len != got.len) return "a segment's length differs";
+      if (want.writable != got.device_writable) return "a segment's direction differs";
+      if (!want.writable &&
+          (got.data == nullptr || std::memcmp(t.data(want.data), got.data, want.len) != 0))
+        return "the bytes the driver published differ";
+    }
+    return nullptr;
+  }
+
+  void op_event(bool begin, DriverOp op) {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    const EventKind want = begin ? EventKind::kOpBegin : EventKind::kOpEnd;
+    if (e.kind == want && e.r8 == static_cast<uint8_t>(op)) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_op(w, begin, op); }), mismatch(e, want));
+  }
+
+  Cursor& c_;
+  std::vector<Dma> dma_;
+  uint64_t next_addr_ = kDmaBase;
+};
+
+class ReplayPool final : public BufferPool {
+ public:
+  ReplayPool(Cursor& c, uint32_t buffer_size) : c_(c), size_(buffer_size) {}
+
+  PacketBuffer* alloc() override {
+    if (c_.diverged()) {
+      c_.benign();
+      return nullptr;
+    }
+    const Event& e = c_.peek();
+    if (e.kind != EventKind::kPoolAlloc) {
+      c_.diverge(render([&](TraceWriter& w) {
+                   w.begin("pool_alloc");
+                   w.end();
+                 }),
+                 mismatch(e, EventKind::kPoolAlloc));
+      return nullptr;
+    }
+    if (!e.b8) {
+      c_.advance();
+      return nullptr;
+    }
+    const uint32_t id = e.u32;
+    if (id == kNoId || id >= kMaxBuffers) {
+      c_.diverge("(pool_alloc)", "the trace hands out a buffer without a usable id");
+      return nullptr;
+    }
+    if (id >= bufs_.size()) bufs_.resize(id + 1);
+    if (!bufs_[id]) {
+      auto b = std::make_unique<Buf>();
+      b->mem = allocate(size_, 64);
+      b->pb.base = b->mem.get();
+      b->pb.device_addr = kPoolBase + uint64_t{id} * size_;
+      b->pb.capacity = size_;
+      b->pb.pool_cookie = reinterpret_cast<void*>(static_cast<uintptr_t>(id));
+      bufs_[id] = std::move(b);
+    }
+    Buf& b = *bufs_[id];
+    if (b.lent) {
+      c_.diverge("(pool_alloc of buffer " + std::to_string(id) + ", still lent to the driver)",
+                 "the trace hands out a buffer the driver still holds");
+      return nullptr;
+    }
+    c_.advance();
+    b.lent = true;
+    b.pb.offset = 0;
+    b.pb.len = 0;
+    return &b.pb;
+  }
+
+  void free(PacketBuffer* buffer) override {
+    const uint32_t id = id_of(buffer);
+    if (id != kNoId) bufs_[id]->lent = false;
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kPoolFree && e.u32 == id && id != kNoId) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 trace::write_pool_free(w, id == kNoId ? trace::kUnknownId : id);
+               }),
+               id == kNoId ? "the driver freed a buffer the pool never lent"
+                           : mismatch(e, EventKind::kPoolFree) + " (buffer)");
+  }
+
+  static constexpr uint32_t kMaxBuffers = 1u << 20;
+
+ private:
+  struct Buf {
+    PacketBuffer pb;
+    Memory mem;
+    bool lent = false;
+  };
+
+  uint32_t id_of(const PacketBuffer* b) const {
+    if (b == nullptr) return kNoId;
+    // pool_cookie is the pool's own (packet_buffer.h); the driver only hands
+    // back pointers it was given, and the cookie is trusted only when the
+    // buffer with that id is this very object.
+    const uintptr_t id = reinterpret_cast<uintptr_t>(b->pool_cookie);
+    if (id < bufs_.size() && bufs_[id] && &bufs_[id]->pb == b) return static_cast<uint32_t>(id);
+    return kNoId;
+  }
+
+  Cursor& c_;
+  uint32_t size_;
+  std::vector<std::unique_ptr<Buf>> bufs_;
+};
+
+class ReplayTap final : public trace::SessionTap {
+ public:
+  explicit ReplayTap(Cursor& c) : c_(c) {}
+
+  void on_call(const trace::ApiCall& call) override {
+    if (c_.diverged()) return;
+    const Event& e = c_.peek();
+    if (e.kind == EventKind::kCall && e.r8 == static_cast<uint8_t>(call.fn)) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_call(w, call); }),
+               mismatch(e, EventKind::kCall));
+  }
+
+  void on_return(const trace::ApiResult& r) override {
+    if (c_.diverged()) return;
+    const Event& e = c_.peek();
+    const char* why = ret_differs(e, r);
+    if (why == nullptr) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_ret(w, r); }),
+               e.kind == EventKind::kRet
+                   ? std::string("ret: ") + why
+                   : std::string("the driver returned from ") + trace::api_fn_name(r.fn) +
+                         " where the trace expects " + trace::event_name(e.kind));
+  }
+
+ private:
+  const char* ret_differs(const Event& e, const trace::ApiResult& r) const {
+    if (e.kind != EventKind::kRet) return "event";
+    const RetValues& want = c_.trace().rets[e.u32];
+    if (want.fn != r.fn) return "function differs";
+    if (want.value != r.value) return "return value differs";
+    if (want.state != r.state) return "driver state differs";
+    if (r.fn == ApiFn::kProbe) {
+      if (want.has_transport != (r.transport != nullptr)) return "transport differs";
+      if (want.has_transport && want.transport != r.transport) return "transport differs";
+    }
+    if (want.has_negotiated) {
+      if (want.features != r.features) return "negotiated features differ";
+      if (want.hdr_size != r.hdr_size) return "header size differs";
+      if (want.mtu != r.mtu) return "mtu differs";
+      if (std::memcmp(want.mac, r.mac, 6) != 0) return "mac differs";
+    }
+    if (want.has_link && want.link_up != r.link_up) return "link state differs";
+    if (want.has_events) {
+      const DeviceEvents& a = want.events;
+      const DeviceEvents& b = r.events;
+      if (a.config_changed != b.config_changed || a.link_changed != b.link_changed ||
+          a.reset_detected != b.reset_detected || a.recovered != b.recovered)
+        return "device events differ";
+    }
+    return nullptr;
+  }
+
+  Cursor& c_;
+};
+
+}  // namespace
+
+ReplayResult replay(const Trace& t) {
+  ReplayResult result;
+  if (t.events.empty() || t.events.back().kind != EventKind::kEnd) return result;
+  Cursor c(t);
+  ReplayPlatform platform(c);
+  ReplayPool pool(c, t.header.pool_buffer_size);
+  ReplayTap tap(c);
+  auto session = std::make_unique<trace::Session>(platform, pool, &tap);
+  std::vector<trace::TxFrame> frames;
+  bool finished = false;
+  while (!c.diverged()) {
+    const Event& e = c.peek();
+    if (e.kind == EventKind::kEnd) {
+      c.advance();
+      finished = true;
+      break;
+    }
+    if (e.kind != EventKind::kCall) {
+      c.diverge("(the caller's next API call: the driver made no further platform call)",
+                std::string("the trace expects ") + trace::event_name(e.kind) +
+                    " before the next API call");
+      break;
+    }
+    const CallArgs& a = t.calls[e.u32];
+    ++result.api_calls;
+    switch (a.fn) {
+      case ApiFn::kProbe:
+        session->probe(a.mode);
+        break;
+      case ApiFn::kAttach:
+        session->attach(a.options);
+        break;
+      case ApiFn::kRxBurst:
+        session->rx_burst(a.max);
+        break;
+      case ApiFn::kTxBurst:
+        frames.clear();
+        for (const Bytes& b : a.frames) frames.push_back(trace::TxFrame{t.data(b), b.len});
+        session->tx_burst(frames.data(), static_cast<uint16_t>(frames.size()));
+        break;
+      case ApiFn::kTxReclaim:
+        session->tx_reclaim();
+        break;
+      case ApiFn::kPollDevice:
+        session->poll_device();
+        break;
+      case ApiFn::kRecover:
+        session->recover();
+        break;
+      case ApiFn::kStop:
+        session->stop();
+        break;
+      case ApiFn::kSetRxInterrupts:
+        session->set_rx_interrupts(a.enabled);
+        break;
+    }
+  }
+  session.reset();
+  result.events_consumed = c.pos();
+  result.benign_calls = c.benign_calls();
+  if (c.diverged())
+    result.divergence = c.divergence();
+  else
+    result.passed = finished;
+  return result;
+}
+
+}  // namespace vnet::replay

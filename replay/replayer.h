@@ -1,0 +1,68 @@
+// The replayer: a loaded trace plays the device (and the caller's pool)
+// while the driver runs for real, and every call the driver makes is
+// checked against the trace (DESIGN.md, "Traces").
+//
+//   replay(trace)
+//     for each "call" line: Session::<fn>(args from the line)
+//        |                                   ^ ReplayTap checks "ret"
+//        v                                   |
+//     VirtioNet / transports / SplitQueue  (the driver under test)
+//        |  Platform calls             |  BufferPool calls
+//        v                             v
+//     ReplayPlatform               ReplayPool
+//        \_____ Cursor: the next event of the trace ____/
+//
+// Each call is matched against the next event. Inputs (reg_read value,
+// fetch and frame bytes, bar_info, dma_alloc's ok, now, wait_irq,
+// pool_alloc's buffer) are answered from it; expectations (everything the
+// driver says: register writes, published chains with their bytes,
+// completions, barriers, op scopes, logs, frees, results) must equal it.
+//
+// The first mismatch is a divergence: event index, the trace line, what
+// the driver did (in trace notation) and why. From then on every call gets
+// a benign answer (reads 0, fetches zero bytes, allocations fail, frees are
+// honoured) without consuming the trace, so the driver returns; the replay
+// stops at the next API boundary.
+//
+// Memory: the replayer owns real memory for DMA regions and pool buffers
+// (the driver writes rings and headers into it), at device addresses of its
+// own choosing (from kDmaBase / kPoolBase): a register value the trace
+// names as {"dma":id,...} is checked against the replay's address of that
+// region.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "replay/trace.h"
+
+namespace vnet::replay {
+
+inline constexpr uint64_t kDmaBase = 0x1'0000'0000ull;  // above 4 GiB: hi32 != 0
+inline constexpr uint64_t kPoolBase = 0x2'0000'0000ull;
+
+struct Divergence {
+  size_t event_index = 0;  // index in Trace::events of the expected event
+  std::string expected;    // the trace line
+  std::string actual;      // what the driver did, in trace notation
+  std::string reason;      // which field differs, in words
+};
+
+struct ReplayResult {
+  bool passed = false;
+  std::optional<Divergence> divergence;
+  uint64_t events_consumed = 0;
+  uint64_t api_calls = 0;
+  // Benign answers given after the divergence (the driver winding down).
+  uint64_t benign_calls = 0;
+};
+
+// Replays a loaded trace against the driver. Never throws for trace
+// content (load_trace() validated it); allocation failure aside.
+ReplayResult replay(const Trace& trace);
+
+}  // namespace vnet::replay

@@ -1,0 +1,211 @@
+#include "replay/report.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace vnet::replay {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          out += ' ';
+        else
+          out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::kPass:
+      return "PASS";
+    case Status::kDiverged:
+      return "DIVERGED";
+    case Status::kUnreadable:
+      return "UNREADABLE";
+  }
+  return "?";
+}
+
+TraceOutcome replay_loaded(const Trace& trace, size_t context) {
+  TraceOutcome o;
+  o.file = trace.name;
+  o.events = trace.events.size();
+  o.bytes = trace.text.size();
+  const auto t0 = std::chrono::steady_clock::now();
+  o.result = replay(trace);
+  o.replay_seconds = seconds_since(t0);
+  if (o.result.passed) {
+    o.status = Status::kPass;
+    return o;
+  }
+  o.status = Status::kDiverged;
+  if (o.result.divergence) {
+    o.divergence = *o.result.divergence;
+  } else {
+    o.divergence.reason = "the trace ended before the replay did";
+  }
+  const size_t idx = o.divergence.event_index;
+  o.divergence_event = Trace::event_number(idx);
+  o.divergence_line = idx < trace.event_line.size() ? trace.event_line[idx] : 0;
+  const size_t first = idx > context ? idx - context : 0;
+  for (size_t i = first; i < idx && i < trace.event_line.size(); ++i)
+    o.before.push_back(
+        ContextLine{trace.event_line[i], std::string(trace.line(trace.event_line[i]))});
+  return o;
+}
+
+TraceOutcome run_trace_file(const std::string& path, size_t context) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Trace trace;
+  try {
+    trace = load_trace_file(path);
+  } catch (const TraceError& e) {
+    TraceOutcome o;
+    o.file = path;
+    o.status = Status::kUnreadable;
+    o.error = e.what();
+    o.error_line = e.line();
+    o.load_seconds = seconds_since(t0);
+    return o;
+  }
+  const double load = seconds_since(t0);
+  TraceOutcome o = replay_loaded(trace, context);
+  o.file = path;
+  o.load_seconds = load;
+  return o;
+}
+
+std::string format_outcome(const TraceOutcome& o) {
+  std::string s;
+  switch (o.status) {
+    case Status::kPass:
+      s = "PASS " + o.file + " (" + std::to_string(o.events) + " events)\n";
+      break;
+    case Status::kUnreadable:
+      s = "UNREADABLE " + o.file + ": " + o.error + "\n";
+      break;
+    case Status::kDiverged: {
+      s = "DIVERGED " + o.file + ": first divergence at event " +
+          std::to_string(o.divergence_event) + " (line " + std::to_string(o.divergence_line) +
+          ")\n";
+      s += "  reason:   " + o.divergence.reason + "\n";
+      s += "  expected: " + o.divergence.expected + "\n";
+      s += "  actual:   " + o.divergence.actual + "\n";
+      if (!o.before.empty()) {
+        s += "  events before it:\n";
+        for (const ContextLine& c : o.before)
+          s += "    line " + std::to_string(c.line) + ": " + c.text + "\n";
+      }
+      break;
+    }
+  }
+  return s;
+}
+
+std::string summary_line(const TraceOutcome& o) {
+  char buf[256];
+  const double rate =
+      o.replay_seconds > 0 ? double(o.result.events_consumed) / o.replay_seconds : 0;
+  std::snprintf(buf, sizeof buf,
+                "%-10s %s: %zu events, %zu bytes, load %.3f ms, replay %.3f ms (%.2f Mevents/s)",
+                status_name(o.status), o.file.c_str(), o.events, o.bytes, o.load_seconds * 1e3,
+                o.replay_seconds * 1e3, rate / 1e6);
+  std::string s = buf;
+  if (o.status == Status::kDiverged)
+    s += ", diverged at event " + std::to_string(o.divergence_event);
+  if (o.status == Status::kUnreadable) s += ", line " + std::to_string(o.error_line);
+  return s;
+}
+
+nlohmann::json to_json(const std::vector<TraceOutcome>& outcomes) {
+  nlohmann::json traces = nlohmann::json::array();
+  size_t pass = 0, diverged = 0, unreadable = 0;
+  for (const TraceOutcome& o : outcomes) {
+    nlohmann::json j = {{"file", o.file},
+                        {"status", status_name(o.status)},
+                        {"events", o.events},
+                        {"bytes", o.bytes},
+                        {"load_seconds", o.load_seconds},
+                        {"replay_seconds", o.replay_seconds}};
+    if (o.status == Status::kUnreadable) {
+      ++unreadable;
+      j["error"] = o.error;
+      j["line"] = o.error_line;
+    } else if (o.status == Status::kDiverged) {
+      ++diverged;
+      nlohmann::json before = nlohmann::json::array();
+      for (const ContextLine& c : o.before) before.push_back({{"line", c.line}, {"text", c.text}});
+      j["divergence"] = {{"event", o.divergence_event},   {"line", o.divergence_line},
+                         {"reason", o.divergence.reason}, {"expected", o.divergence.expected},
+                         {"actual", o.divergence.actual}, {"before", before}};
+    } else {
+      ++pass;
+    }
+    traces.push_back(std::move(j));
+  }
+  return {{"traces", traces},
+          {"summary",
+           {{"total", outcomes.size()},
+            {"pass", pass},
+            {"diverged", diverged},
+            {"unreadable", unreadable}}}};
+}
+
+std::string to_junit(const std::vector<TraceOutcome>& outcomes) {
+  size_t failures = 0, errors = 0;
+  double total = 0;
+  for (const TraceOutcome& o : outcomes) {
+    failures += o.status == Status::kDiverged;
+    errors += o.status == Status::kUnreadable;
+    total += o.load_seconds + o.replay_seconds;
+  }
+  std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  s += "<testsuite name=\"vnet-replay\" tests=\"" + std::to_string(outcomes.size()) +
+       "\" failures=\"" + std::to_string(failures) + "\" errors=\"" + std::to_string(errors) +
+       "\" time=\"" + std::to_string(total) + "\">\n";
+  for (const TraceOutcome& o : outcomes) {
+    s += "  <testcase classname=\"replay\" name=\"" + xml_escape(o.file) + "\" time=\"" +
+         std::to_string(o.load_seconds + o.replay_seconds) + "\"";
+    if (o.status == Status::kPass) {
+      s += "/>\n";
+      continue;
+    }
+    s += ">\n";
+    const std::string body = xml_escape(format_outcome(o));
+    if (o.status == Status::kDiverged)
+      s += "    <failure message=\"" + xml_escape(o.divergence.reason) + "\">" + body +
+           "</failure>\n";
+    else
+      s += "    <error message=\"" + xml_escape(o.error) + "\">" + body + "</error>\n";
+    s += "  </testcase>\n";
+  }
+  s += "</testsuite>\n";
+  return s;
+}
+
+}  // namespace vnet::replay

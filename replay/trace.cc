@@ -1,0 +1,465 @@
+#include "replay/trace.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace vnet::replay {
+
+namespace {
+
+using nlohmann::json;
+
+const char* type_name(const json& v) {
+  if (v.is_number_unsigned()) return "unsigned integer";
+  if (v.is_number_integer()) return "negative integer";
+  return v.type_name();
+}
+
+// Field access for one line, with errors that name the line, the event
+// and the field.
+class Line {
+ public:
+  Line(size_t number, const json& j, std::string what)
+      : number_(number), j_(j), what_(std::move(what)) {}
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    throw TraceError(number_, "line " + std::to_string(number_) + ": " + what_ + ": " + msg);
+  }
+
+  const json& field(const char* key) const {
+    auto it = j_.find(key);
+    if (it == j_.end()) fail(std::string("missing field \"") + key + "\"");
+    return *it;
+  }
+  bool has(const char* key) const { return j_.contains(key); }
+  bool is_null(const char* key) const {
+    auto it = j_.find(key);
+    return it != j_.end() && it->is_null();
+  }
+
+  uint64_t uint(const char* key, uint64_t max) const { return uint_of(field(key), key, max); }
+  uint64_t uint_of(const json& v, const char* key, uint64_t max) const {
+    if (!v.is_number_unsigned())
+      fail(std::string("field \"") + key + "\" must be an unsigned integer, got " + type_name(v));
+    const uint64_t x = v.get<uint64_t>();
+    if (x > max)
+      fail(std::string("field \"") + key + "\" is " + std::to_string(x) + ", above its maximum " +
+           std::to_string(max));
+    return x;
+  }
+  bool boolean(const char* key) const {
+    const json& v = field(key);
+    if (!v.is_boolean())
+      fail(std::string("field \"") + key + "\" must be true or false, got " + type_name(v));
+    return v.get<bool>();
+  }
+  bool opt_boolean(const char* key) const { return has(key) ? boolean(key) : false; }
+  const std::string& string(const char* key) const { return string_of(field(key), key); }
+  const std::string& string_of(const json& v, const char* key) const {
+    if (!v.is_string())
+      fail(std::string("field \"") + key + "\" must be a string, got " + type_name(v));
+    return v.get_ref<const std::string&>();
+  }
+  template <typename T>
+  T name(const char* key, bool (*parse)(const char*, size_t, T*)) const {
+    const std::string& s = string(key);
+    T out;
+    if (!parse(s.data(), s.size(), &out))
+      fail(std::string("field \"") + key + "\" has unknown value \"" + s + "\"");
+    return out;
+  }
+  uint64_t hex64(const char* key) const {
+    const std::string& s = string(key);
+    if (s.size() < 3 || s.size() > 18 || s[0] != '0' || s[1] != 'x')
+      fail(std::string("field \"") + key + "\" must be a \"0x...\" hex string, got \"" + s + "\"");
+    uint64_t v = 0;
+    for (size_t i = 2; i < s.size(); ++i) {
+      const int d = digit(s[i]);
+      if (d < 0) fail(std::string("field \"") + key + "\" is not hex: \"" + s + "\"");
+      v = (v << 4) | static_cast<uint64_t>(d);
+    }
+    return v;
+  }
+  Bytes hex(const char* key, std::vector<uint8_t>& arena) const {
+    return hex_of(field(key), key, arena);
+  }
+  Bytes hex_of(const json& v, const char* key, std::vector<uint8_t>& arena) const {
+    const std::string& s = string_of(v, key);
+    if (s.size() % 2 != 0)
+      fail(std::string("field \"") + key + "\" has an odd number of hex digits (" +
+           std::to_string(s.size()) + ")");
+    if (s.size() / 2 > 0xFFFF'FFFFu) fail(std::string("field \"") + key + "\" is too long");
+    Bytes b{arena.size(), static_cast<uint32_t>(s.size() / 2)};
+    arena.resize(arena.size() + b.len);
+    uint8_t* out = arena.data() + b.off;
+    for (size_t i = 0; i < b.len; ++i) {
+      const int hi = digit(s[2 * i]), lo = digit(s[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        fail(std::string("field \"") + key + "\" has a non-hex character at position " +
+             std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
+      out[i] = static_cast<uint8_t>(hi << 4 | lo);
+    }
+    return b;
+  }
+  Line sub(const json& v, std::string what) const { return Line(number_, v, std::move(what)); }
+  // An id that may be null (the recorder did not know it).
+  uint32_t id(const char* key) const {
+    if (is_null(key)) return kNoId;
+    return static_cast<uint32_t>(uint(key, kNoId - 1));
+  }
+
+ private:
+  static int digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  size_t number_;
+  const json& j_;
+  std::string what_;
+};
+
+void parse_header(Trace& t, const json& j, size_t number) {
+  if (!j.is_object() || !j.contains("format")) {
+    std::string found = "a line without \"format\"";
+    if (j.is_object() && j.contains("ev") && j["ev"].is_string())
+      found = "an event line (\"" + j["ev"].get<std::string>() + "\")";
+    throw TraceError(number, "line " + std::to_string(number) +
+                                 ": missing header: the first line must be the trace header "
+                                 "{\"format\":\"vnetkit-trace\",\"version\":1,...}, found " +
+                                 found);
+  }
+  Line l(number, j, "header");
+  if (l.string("format") != trace::kFormatName)
+    l.fail("\"format\" is \"" + l.string("format") + "\", not \"" + trace::kFormatName + "\"");
+  t.header.version = static_cast<uint32_t>(l.uint("version", 0xFFFF'FFFFu));
+  if (t.header.version != trace::kFormatVersion)
+    l.fail("format version " + std::to_string(t.header.version) + " is not supported (this " +
+           "replayer reads version " + std::to_string(trace::kFormatVersion) + ")");
+  t.header.driver_version = l.string("driver_version");
+  if (l.has("transport")) t.header.transport = l.string("transport");
+  const json& pool = l.field("pool");
+  if (!pool.is_object()) l.fail("field \"pool\" must be an object");
+  Line p(number, pool, "header.pool");
+  t.header.pool_buffer_size = static_cast<uint32_t>(p.uint("buffer_size", 1u << 20));
+  if (t.header.pool_buffer_size <= kTxHeadroom) p.fail("\"buffer_size\" is too small");
+  if (l.has("features")) {
+    const json& fj = l.field("features");
+    if (!fj.is_object()) l.fail("field \"features\" must be an object");
+    Line f(number, fj, "header.features");
+    t.header.offered = f.hex64("offered");
+    t.header.negotiated = f.hex64("negotiated");
+    t.header.has_features = true;
+  }
+  if (l.has("recorded")) {
+    const json& r = l.field("recorded");
+    if (r.is_object() && r.contains("scenario") && r["scenario"].is_string())
+      t.header.scenario = r["scenario"].get<std::string>();
+  }
+  t.header.json = j;
+}
+
+void parse_call(Trace& t, const Line& l, Event& e) {
+  CallArgs c;
+  c.fn = l.name<ApiFn>("fn", trace::parse_api_fn);
+  switch (c.fn) {
+    case ApiFn::kProbe:
+      c.mode = l.name<PciMode>("mode", trace::parse_pci_mode);
+      break;
+    case ApiFn::kAttach: {
+      const json& o = l.field("options");
+      if (!o.is_object()) l.fail("field \"options\" must be an object");
+      Line ol = l.sub(o, "call.options");
+      c.options.rx_ring_cap = static_cast<uint16_t>(ol.uint("rx_ring_cap", 0xFFFF));
+      c.options.tx_ring_cap = static_cast<uint16_t>(ol.uint("tx_ring_cap", 0xFFFF));
+      c.options.feature_mask = ol.hex64("feature_mask");
+      std::vector<uint8_t> mac;
+      if (ol.hex("fallback_mac", mac).len != 6) ol.fail("\"fallback_mac\" must be 6 bytes");
+      for (size_t i = 0; i < 6; ++i) c.options.fallback_mac[i] = mac[i];
+      c.options.fallback_mtu = static_cast<uint16_t>(ol.uint("fallback_mtu", 0xFFFF));
+      c.options.max_frame = static_cast<uint16_t>(ol.uint("max_frame", 0xFFFF));
+      break;
+    }
+    case ApiFn::kRxBurst:
+      c.max = static_cast<uint16_t>(l.uint("max", 0xFFFF));
+      break;
+    case ApiFn::kTxBurst: {
+      const json& f = l.field("frames");
+      if (!f.is_array()) l.fail("field \"frames\" must be an array of hex strings");
+      if (f.size() > 0xFFFF) l.fail("too many frames");
+      for (const json& x : f) c.frames.push_back(l.hex_of(x, "frames[]", t.bytes));
+      break;
+    }
+    case ApiFn::kSetRxInterrupts:
+      c.enabled = l.boolean("enabled");
+      break;
+    case ApiFn::kTxReclaim:
+    case ApiFn::kPollDevice:
+    case ApiFn::kRecover:
+    case ApiFn::kStop:
+      break;
+  }
+  e.r8 = static_cast<uint8_t>(c.fn);
+  e.u32 = static_cast<uint32_t>(t.calls.size());
+  t.calls.push_back(std::move(c));
+}
+
+void parse_ret(Trace& t, const Line& l, Event& e) {
+  RetValues r;
+  r.fn = l.name<ApiFn>("fn", trace::parse_api_fn);
+  r.value = static_cast<uint32_t>(l.uint("val", 0xFFFF'FFFFu));
+  r.state = l.name<NetState>("state", trace::parse_net_state);
+  switch (r.fn) {
+    case ApiFn::kProbe:
+      if (!l.is_null("transport")) {
+        r.transport = l.string("transport");
+        r.has_transport = true;
+      } else {
+        (void)l.field("transport");
+      }
+      break;
+    case ApiFn::kAttach:
+    case ApiFn::kRecover: {
+      r.has_negotiated = true;
+      r.features = l.hex64("features");
+      r.hdr_size = static_cast<uint32_t>(l.uint("hdr", 64));
+      r.mtu = static_cast<uint16_t>(l.uint("mtu", 0xFFFF));
+      std::vector<uint8_t> mac;
+      Bytes m = l.hex("mac", mac);
+      if (m.len != 6) l.fail("\"mac\" must be 6 bytes");
+      for (int i = 0; i < 6; ++i) r.mac[i] = mac[static_cast<size_t>(i)];
+      r.has_link = true;
+      r.link_up = l.boolean("link");
+      break;
+    }
+    case ApiFn::kPollDevice: {
+      const json& ev = l.field("events");
+      if (!ev.is_object()) l.fail("field \"events\" must be an object");
+      for (const char* k : {"config_changed", "link_changed", "reset_detected", "recovered"})
+        if (!ev.contains(k) || !ev[k].is_boolean())
+          l.fail(std::string("\"events\" needs a true/false \"") + k + "\"");
+      r.events.config_changed = ev["config_changed"].get<bool>();
+      r.events.link_changed = ev["link_changed"].get<bool>();
+      r.events.reset_detected = ev["reset_detected"].get<bool>();
+      r.events.recovered = ev["recovered"].get<bool>();
+      r.has_events = true;
+      r.has_link = true;
+      r.link_up = l.boolean("link");
+      break;
+    }
+    case ApiFn::kRxBurst:
+    case ApiFn::kTxBurst:
+    case ApiFn::kTxReclaim:
+    case ApiFn::kStop:
+    case ApiFn::kSetRxInterrupts:
+      break;
+  }
+  e.r8 = static_cast<uint8_t>(r.fn);
+  e.u32 = static_cast<uint32_t>(t.rets.size());
+  t.rets.push_back(std::move(r));
+}
+
+void parse_event(Trace& t, const json& j, size_t number) {
+  if (!j.is_object())
+    throw TraceError(number, "line " + std::to_string(number) + ": an event must be a JSON object");
+  auto it = j.find("ev");
+  if (it == j.end())
+    throw TraceError(number, "line " + std::to_string(number) + ": missing field \"ev\"");
+  if (!it->is_string())
+    throw TraceError(number, "line " + std::to_string(number) +
+                                 ": field \"ev\" must be a string, got " + type_name(*it));
+  const std::string& name = it->get_ref<const std::string&>();
+  EventKind kind;
+  if (!trace::parse_event(name.data(), name.size(), &kind))
+    throw TraceError(number, "line " + std::to_string(number) + ": unknown event \"" + name + "\"");
+  Line l(number, j, name);
+  Event e{};
+  e.kind = kind;
+  switch (kind) {
+    case EventKind::kRegRead:
+    case EventKind::kRegWrite: {
+      e.r8 = static_cast<uint8_t>(l.name<Region>("region", trace::parse_region));
+      e.u32 = static_cast<uint32_t>(l.uint("off", 0xFFFF'FFFFu));
+      e.w8 = static_cast<uint8_t>(l.uint("w", 4));
+      if (e.w8 != 1 && e.w8 != 2 && e.w8 != 4) l.fail("field \"w\" must be 1, 2 or 4");
+      const json& v = l.field("val");
+      if (kind == EventKind::kRegWrite && v.is_object()) {
+        Line a = l.sub(v, name + ".val");
+        e.addr = 1;
+        e.u64 = a.uint("dma", kNoId - 1);
+        e.aux = a.uint("off", 0xFFFF'FFFFu);
+        e.f8 = static_cast<uint8_t>(a.name<AddrForm>("as", trace::parse_addr_form));
+      } else {
+        e.u64 = l.uint_of(v, "val", 0xFFFF'FFFFu);
+      }
+      break;
+    }
+    case EventKind::kBarInfo:
+      e.a16 = static_cast<uint16_t>(l.uint("bar", kNumBars - 1));
+      e.b8 = l.boolean("present");
+      e.c8 = l.boolean("io");
+      e.u64 = l.uint("size", UINT64_MAX);
+      break;
+    case EventKind::kDmaAlloc:
+      e.u64 = l.uint("size", UINT64_MAX);
+      e.aux = l.uint("align", UINT64_MAX);
+      e.b8 = l.boolean("ok");
+      e.u32 = e.b8 ? static_cast<uint32_t>(l.uint("id", kNoId - 1)) : kNoId;
+      break;
+    case EventKind::kDmaFree:
+      e.u32 = l.id("id");
+      break;
+    case EventKind::kFetch:
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.r8 = static_cast<uint8_t>(l.name<MemPart>("part", trace::parse_mem_part));
+      e.b16 = static_cast<uint16_t>(l.uint("idx", 0xFFFF));
+      e.c8 = l.opt_boolean("recheck");
+      e.data = l.hex("data", t.bytes);
+      break;
+    case EventKind::kFrame:
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.b16 = static_cast<uint16_t>(l.uint("desc", 0xFFFF));
+      e.data = l.hex("data", t.bytes);
+      break;
+    case EventKind::kPublish: {
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.b16 = static_cast<uint16_t>(l.uint("avail", 0xFFFF));
+      e.u32 = static_cast<uint32_t>(l.uint("head", 0xFFFF));
+      const json& segs = l.field("segs");
+      if (!segs.is_array()) l.fail("field \"segs\" must be an array");
+      if (segs.empty() || segs.size() > kMaxChainSegments)
+        l.fail("\"segs\" must hold 1 to " + std::to_string(kMaxChainSegments) + " segments");
+      e.aux = t.segments.size();
+      e.w8 = static_cast<uint8_t>(segs.size());
+      for (const json& s : segs) {
+        if (!s.is_object()) l.fail("each of \"segs\" must be an object");
+        Line sl = l.sub(s, name + ".segs[]");
+        Segment seg{};
+        seg.desc = static_cast<uint16_t>(sl.uint("desc", 0xFFFF));
+        seg.len = static_cast<uint32_t>(sl.uint("len", 0xFFFF'FFFFu));
+        seg.writable = sl.boolean("wr");
+        if (!seg.writable) {
+          seg.data = sl.hex("data", t.bytes);
+          if (seg.data.len != seg.len) sl.fail("\"data\" holds fewer or more bytes than \"len\"");
+        }
+        t.segments.push_back(seg);
+      }
+      break;
+    }
+    case EventKind::kComplete:
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.b16 = static_cast<uint16_t>(l.uint("head", 0xFFFF));
+      e.u32 = static_cast<uint32_t>(l.uint("len", 0xFFFF'FFFFu));
+      break;
+    case EventKind::kBarrier:
+      e.r8 = static_cast<uint8_t>(l.name<Barrier>("kind", trace::parse_barrier));
+      break;
+    case EventKind::kWaitIrq:
+      e.u64 = l.uint("timeout", UINT64_MAX);
+      e.b8 = l.boolean("ret");
+      break;
+    case EventKind::kNow:
+      e.u64 = l.uint("val", UINT64_MAX);
+      break;
+    case EventKind::kLog: {
+      e.r8 = static_cast<uint8_t>(l.name<LogLevel>("level", trace::parse_log_level));
+      const std::string& msg = l.string("msg");
+      e.data = Bytes{t.bytes.size(), static_cast<uint32_t>(msg.size())};
+      t.bytes.insert(t.bytes.end(), msg.begin(), msg.end());
+      break;
+    }
+    case EventKind::kOpBegin:
+    case EventKind::kOpEnd:
+      e.r8 = static_cast<uint8_t>(l.name<DriverOp>("op", trace::parse_driver_op));
+      break;
+    case EventKind::kPoolAlloc:
+      e.b8 = l.boolean("ok");
+      e.u32 = e.b8 ? l.id("buf") : kNoId;
+      break;
+    case EventKind::kPoolFree:
+      e.u32 = l.id("buf");
+      break;
+    case EventKind::kCall:
+      parse_call(t, l, e);
+      break;
+    case EventKind::kRet:
+      parse_ret(t, l, e);
+      break;
+    case EventKind::kEnd:
+      e.u64 = l.uint("events", UINT64_MAX);
+      if (e.u64 != t.events.size())
+        l.fail("says " + std::to_string(e.u64) + " events, the trace has " +
+               std::to_string(t.events.size()));
+      break;
+  }
+  t.events.push_back(e);
+  t.event_line.push_back(static_cast<uint32_t>(number));
+}
+
+}  // namespace
+
+std::string_view Trace::line(size_t number) const {
+  if (number == 0 || number > line_offset.size()) return {};
+  const size_t start = line_offset[number - 1];
+  size_t end = text.find('\n', start);
+  if (end == std::string::npos) end = text.size();
+  return std::string_view(text).substr(start, end - start);
+}
+
+Trace load_trace(std::string text, std::string name) {
+  Trace t;
+  t.name = std::move(name);
+  t.text = std::move(text);
+  const std::string& s = t.text;
+  size_t pos = 0, number = 0;
+  bool ended = false;
+  while (pos < s.size()) {
+    ++number;
+    size_t nl = s.find('\n', pos);
+    const bool last_without_newline = nl == std::string::npos;
+    if (last_without_newline) nl = s.size();
+    t.line_offset.push_back(pos);
+    std::string_view line(s.data() + pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty()) throw TraceError(number, "line " + std::to_string(number) + ": empty line");
+    if (ended)
+      throw TraceError(number, "line " + std::to_string(number) + ": text after the \"end\" event");
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      const char* why = last_without_newline ? "truncated line (invalid JSON, no newline at end)"
+                                             : "invalid JSON";
+      // Say where nlohmann gives up, for the reader.
+      std::string detail;
+      try {
+        (void)json::parse(line);
+      } catch (const json::parse_error& e) {
+        detail = std::string(": ") + e.what();
+      }
+      throw TraceError(number, "line " + std::to_string(number) + ": " + why + detail);
+    }
+    if (number == 1) {
+      parse_header(t, j, number);
+      continue;
+    }
+    parse_event(t, j, number);
+    if (t.events.back().kind == EventKind::kEnd) ended = true;
+  }
+  if (number == 0) throw TraceError(0, "empty file: no header, no events");
+  if (!ended)
+    throw TraceError(number, "line " + std::to_string(number) +
+                                 ": the trace ends without an \"end\" event (truncated?)");
+  return t;
+}
+
+Trace load_trace_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw TraceError(0, "cannot open the file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw TraceError(0, "cannot read the file");
+  return load_trace(std::move(ss).str(), path);
+}
+
+}  // namespace vnet::replay

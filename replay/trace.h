@@ -1,0 +1,166 @@
+// A trace loaded into memory, ready to replay (docs/trace-format.md).
+//
+//   trace.jsonl --load_trace()--> Trace
+//     line 1: header       ->  header (parsed fields + the JSON object)
+//     line k: event        ->  events[k-2]: fixed-size Event, no pointers
+//                              bytes (hex) -> decoded into one arena, `bytes`
+//                              chain segments, call arguments, results
+//                              -> side tables indexed from the Event
+//     last line: end       ->  events.back().kind == kEnd
+//
+// Loading is the slow step (JSON parsing) and is done once; replaying walks
+// `events` with no parsing and no allocation per event. The text is kept
+// for reports (expected = the trace line itself).
+//
+// Every line is validated while loading: JSON syntax, the header first,
+// known event names, every required field present with the right type and
+// range, hex well formed, an "end" line last with the right event count.
+// The first problem throws TraceError with the line number and what is
+// wrong; a malformed trace never reaches the replayer.
+#pragma once
+
+#include <stdint.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "driver/net/virtio_net.h"
+#include "driver/platform/platform.h"
+#include "driver/transport/pci_probe.h"
+#include "replay/record/trace_names.h"
+
+namespace vnet::replay {
+
+using trace::AddrForm;
+using trace::ApiFn;
+using trace::EventKind;
+
+class TraceError : public std::runtime_error {
+ public:
+  TraceError(size_t line, const std::string& what) : std::runtime_error(what), line_(line) {}
+  // 1-based line of the trace file; 0 when the problem is the file itself.
+  size_t line() const { return line_; }
+
+ private:
+  size_t line_;
+};
+
+struct TraceHeaderInfo {
+  uint32_t version = 0;
+  std::string driver_version;
+  std::string transport;
+  std::string scenario;
+  uint32_t pool_buffer_size = 0;
+  bool has_features = false;
+  uint64_t offered = 0, negotiated = 0;
+  nlohmann::json json;  // the whole header line
+};
+
+// Byte range in Trace::bytes.
+struct Bytes {
+  uint64_t off = 0;
+  uint32_t len = 0;
+};
+
+// One event, fixed size. Field use per kind (others are zero):
+//   reg_read/reg_write  r8=region w8=width  u32=offset  u64=value
+//                       reg_write with an address: addr=1, f8=form,
+//                       u64=dma id, aux=offset in the region
+//   bar_info            a16=bar  b8=present c8=io  u64=size
+//   dma_alloc           u64=size aux=align  b8=ok  u32=id
+//   dma_free            u32=id (kNoId: null)
+//   fetch               a16=queue r8=part  b16=index  c8=recheck  data
+//   frame               a16=queue b16=desc data
+//   publish             a16=queue b16=avail u32=head  aux=first segment
+//                       w8=segment count
+//   complete            a16=queue b16=head  u32=len
+//   barrier             r8=kind
+//   wait_irq            u64=timeout b8=arrived
+//   now                 u64=value
+//   log                 r8=level   data=message
+//   op_begin/op_end     r8=op
+//   pool_alloc          b8=ok  u32=buffer (kNoId: null)
+//   pool_free           u32=buffer (kNoId: null)
+//   call                r8=fn  u32=index into calls
+//   ret                 r8=fn  u32=index into rets
+//   end                 u64=event count
+struct Event {
+  EventKind kind;
+  uint8_t r8;
+  uint8_t w8;
+  uint8_t b8;
+  uint8_t c8;
+  uint8_t f8;
+  uint8_t addr;
+  uint16_t a16;
+  uint16_t b16;
+  uint32_t u32;
+  uint64_t u64;
+  uint64_t aux;
+  Bytes data;
+};
+
+inline constexpr uint32_t kNoId = 0xFFFF'FFFFu;
+
+struct Segment {
+  uint16_t desc;
+  uint32_t len;
+  bool writable;
+  Bytes data;
+};
+
+struct CallArgs {
+  ApiFn fn;
+  PciMode mode = PciMode::kAuto;
+  NetOptions options{};
+  uint16_t max = 0;
+  bool enabled = false;
+  std::vector<Bytes> frames;
+};
+
+struct RetValues {
+  ApiFn fn;
+  uint32_t value = 0;
+  NetState state = NetState::kDown;
+  bool has_transport = false;  // probe: "transport" non-null
+  std::string transport;
+  bool has_negotiated = false;  // attach, recover
+  uint64_t features = 0;
+  uint32_t hdr_size = 0;
+  uint16_t mtu = 0;
+  uint8_t mac[6] = {};
+  bool has_link = false;  // attach, recover, poll_device
+  bool link_up = false;
+  bool has_events = false;  // poll_device
+  DeviceEvents events{};
+};
+
+struct Trace {
+  std::string name;  // file name, for reports
+  std::string text;  // the file as loaded
+  TraceHeaderInfo header;
+  std::vector<Event> events;          // the last one is kEnd
+  std::vector<uint32_t> event_line;   // 1-based line of events[i]
+  std::vector<uint64_t> line_offset;  // start of each line in text (index: line - 1)
+  std::vector<uint8_t> bytes;
+  std::vector<Segment> segments;
+  std::vector<CallArgs> calls;
+  std::vector<RetValues> rets;
+
+  const uint8_t* data(const Bytes& b) const { return bytes.data() + b.off; }
+  // The text of a 1-based line (without its newline).
+  std::string_view line(size_t number) const;
+  // Event number as reports show it: 1-based, the header is not counted.
+  static size_t event_number(size_t index) { return index + 1; }
+};
+
+// Parses text (the whole trace); name is used in error messages only.
+// Throws TraceError.
+Trace load_trace(std::string text, std::string name);
+// Reads and parses a file. Throws TraceError (line 0 when unreadable).
+Trace load_trace_file(const std::string& path);
+
+}  // namespace vnet::replay

@@ -1,0 +1,162 @@
+// The loader: a valid trace loads; every kind of malformation is refused
+// with the line and what is wrong.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "replay/trace.h"
+
+namespace vnet::replay {
+namespace {
+
+const std::string kHeader =
+    R"({"format":"vnetkit-trace","version":1,"driver_version":"0.1.0","pool":{"buffer_size":2048,"buffers":8},"recorded":{"where":"hand","when":"","by":"test"}})";
+
+std::string trace_of(const std::vector<std::string>& events) {
+  std::string s = kHeader + "\n";
+  for (const auto& e : events) s += e + "\n";
+  s += R"({"ev":"end","events":)" + std::to_string(events.size()) + "}\n";
+  return s;
+}
+
+// The message of the TraceError load_trace throws (empty when it loads).
+std::string load_error(const std::string& text, size_t* line = nullptr) {
+  try {
+    load_trace(text, "t.jsonl");
+  } catch (const TraceError& e) {
+    if (line != nullptr) *line = e.line();
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TraceLoad, EveryEventKindLoads) {
+  const std::string text = trace_of({
+      R"({"ev":"call","fn":"probe","mode":"auto"})",
+      R"({"ev":"reg_read","region":"pci_config","off":0,"w":2,"val":6900})",
+      R"({"ev":"reg_write","region":"bar4","off":32,"w":4,"val":{"dma":0,"off":16,"as":"lo32"}})",
+      R"({"ev":"bar_info","bar":4,"present":true,"io":false,"size":16384})",
+      R"({"ev":"dma_alloc","size":4096,"align":4096,"ok":true,"id":0})",
+      R"({"ev":"dma_alloc","size":4096,"align":4096,"ok":false})",
+      R"({"ev":"dma_free","id":0})",
+      R"({"ev":"fetch","q":0,"part":"used_elem","idx":3,"data":"0300000040000000"})",
+      R"({"ev":"fetch","q":0,"part":"used_idx","idx":0,"recheck":true,"data":"0100"})",
+      R"({"ev":"frame","q":0,"desc":3,"data":"0200000000010200000000028"})",
+  });
+  // The frame has an odd number of digits: refused, and the line says so.
+  size_t line = 0;
+  EXPECT_NE(load_error(text, &line).find("odd number of hex digits"), std::string::npos);
+  EXPECT_EQ(line, 11u);
+
+  const std::string good = trace_of({
+      R"({"ev":"call","fn":"attach","options":{"rx_ring_cap":16,"tx_ring_cap":16,"feature_mask":"0xffffffffffffffff","fallback_mac":"000000000000","fallback_mtu":1500,"max_frame":1514}})",
+      R"({"ev":"publish","q":1,"avail":0,"head":0,"segs":[{"desc":0,"len":2,"wr":false,"data":"abcd"},{"desc":1,"len":100,"wr":true}]})",
+      R"({"ev":"complete","q":1,"head":0,"len":0})",
+      R"({"ev":"barrier","kind":"write"})",
+      R"({"ev":"wait_irq","timeout":1000,"ret":false})",
+      R"({"ev":"now","val":18446744073709551615})",
+      R"({"ev":"log","level":"error","msg":"x"})",
+      R"({"ev":"op_begin","op":"rx_burst"})",
+      R"({"ev":"op_end","op":"rx_burst"})",
+      R"({"ev":"pool_alloc","ok":true,"buf":4})",
+      R"({"ev":"pool_alloc","ok":false})",
+      R"({"ev":"pool_free","buf":null})",
+      R"({"ev":"ret","fn":"attach","val":0,"state":"running","features":"0x100018028","hdr":12,"mtu":1500,"mac":"525400123456","link":true})",
+      R"({"ev":"call","fn":"tx_burst","frames":["00112233445566778899aabbccdd"]})",
+      R"({"ev":"ret","fn":"poll_device","val":0,"state":"running","events":{"config_changed":true,"link_changed":false,"reset_detected":false,"recovered":false},"link":true})",
+  });
+  Trace t = load_trace(good, "good.jsonl");
+  ASSERT_EQ(t.events.size(), 16u);
+  EXPECT_EQ(t.events[5].u64, UINT64_MAX);
+  EXPECT_EQ(t.events[11].u32, kNoId);
+  EXPECT_EQ(t.segments.size(), 2u);
+  EXPECT_EQ(t.calls[0].options.rx_ring_cap, 16);
+  EXPECT_EQ(t.rets[0].features, 0x100018028ull);
+  EXPECT_EQ(t.calls[1].frames.size(), 1u);
+  EXPECT_EQ(t.event_line[0], 2u);
+  EXPECT_EQ(t.line(3).substr(0, 16), R"({"ev":"publish",)");
+  EXPECT_EQ(t.header.pool_buffer_size, 2048u);
+}
+
+struct Bad {
+  const char* name;
+  std::string text;
+  size_t line;
+  const char* message;
+};
+
+class TraceLoadRefuses : public ::testing::TestWithParam<Bad> {};
+
+TEST_P(TraceLoadRefuses, WithLineAndReason) {
+  size_t line = 999;
+  const std::string err = load_error(GetParam().text, &line);
+  ASSERT_FALSE(err.empty()) << "loaded";
+  EXPECT_EQ(line, GetParam().line) << err;
+  EXPECT_NE(err.find(GetParam().message), std::string::npos) << err;
+  if (line != 0)
+    EXPECT_NE(err.find("line " + std::to_string(line) + ":"), std::string::npos) << err;
+}
+
+const std::string kRead = R"({"ev":"reg_read","region":"bar0","off":18,"w":1,"val":0})";
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, TraceLoadRefuses,
+    ::testing::Values(
+        Bad{"Empty", "", 0, "empty file"},
+        Bad{"MissingHeader", kRead + "\n" + R"({"ev":"end","events":0})" + "\n", 1,
+            "missing header"},
+        Bad{"WrongFormat",
+            R"({"format":"pcap","version":1,"driver_version":"","pool":{"buffer_size":2048}})"
+            "\n",
+            1, "not \"vnetkit-trace\""},
+        Bad{"FutureVersion",
+            R"({"format":"vnetkit-trace","version":2,"driver_version":"","pool":{"buffer_size":2048}})"
+            "\n",
+            1, "format version 2 is not supported"},
+        Bad{"HeaderWithoutPool",
+            R"({"format":"vnetkit-trace","version":1,"driver_version":""})"
+            "\n",
+            1, "missing field \"pool\""},
+        Bad{"TruncatedLine", kHeader + "\n" + kRead + "\n" + kRead.substr(0, 30), 3,
+            "truncated line"},
+        Bad{"InvalidJson", kHeader + "\n" + kRead + "}\n" + R"({"ev":"end","events":1})" + "\n", 2,
+            "invalid JSON"},
+        Bad{"WrongTypeString",
+            trace_of({R"({"ev":"reg_read","region":"bar0","off":"18","w":1,"val":0})"}), 2,
+            "field \"off\" must be an unsigned integer, got string"},
+        Bad{"WrongTypeNegative",
+            trace_of({R"({"ev":"reg_read","region":"bar0","off":18,"w":1,"val":-1})"}), 2,
+            "field \"val\" must be an unsigned integer, got negative integer"},
+        Bad{"WrongTypeBool",
+            trace_of({R"({"ev":"bar_info","bar":0,"present":1,"io":true,"size":64})"}), 2,
+            "field \"present\" must be true or false, got unsigned integer"},
+        Bad{"OutOfRange",
+            trace_of({R"({"ev":"reg_read","region":"bar0","off":18,"w":1,"val":4294967296})"}), 2,
+            "above its maximum"},
+        Bad{"BadWidth", trace_of({R"({"ev":"reg_read","region":"bar0","off":18,"w":3,"val":0})"}),
+            2, "must be 1, 2 or 4"},
+        Bad{"UnknownEvent",
+            trace_of({kRead, R"({"ev":"reg_wrte","region":"bar0","off":18,"w":1,"val":0})"}), 3,
+            "unknown event \"reg_wrte\""},
+        Bad{"UnknownRegion",
+            trace_of({R"({"ev":"reg_read","region":"bar9","off":18,"w":1,"val":0})"}), 2,
+            "field \"region\" has unknown value \"bar9\""},
+        Bad{"MissingField", trace_of({R"({"ev":"complete","q":0,"head":1})"}), 2,
+            "missing field \"len\""},
+        Bad{"NotHex", trace_of({R"({"ev":"fetch","q":0,"part":"used_idx","idx":0,"data":"zz00"})"}),
+            2, "non-hex character at position 0"},
+        Bad{"SegmentLength",
+            trace_of(
+                {R"({"ev":"publish","q":1,"avail":0,"head":0,"segs":[{"desc":0,"len":3,"wr":false,"data":"abcd"}]})"}),
+            2, "fewer or more bytes than \"len\""},
+        Bad{"NoEnd", kHeader + "\n" + kRead + "\n", 2, "without an \"end\" event"},
+        Bad{"WrongEndCount", kHeader + "\n" + kRead + "\n" + R"({"ev":"end","events":5})" + "\n", 3,
+            "says 5 events, the trace has 1"},
+        Bad{"TextAfterEnd", trace_of({kRead}) + kRead + "\n", 4, "after the \"end\" event"},
+        Bad{"EmptyLine", kHeader + "\n\n" + kRead + "\n", 2, "empty line"},
+        Bad{"NotAnObject", kHeader + "\n[1,2]\n", 2, "must be a JSON object"},
+        Bad{"EvNotString", kHeader + "\n{\"ev\":7}\n", 2, "field \"ev\" must be a string"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace vnet::replay
