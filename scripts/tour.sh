@@ -13,24 +13,28 @@ cmake --preset default >/dev/null || exit 1
 cmake --build --preset default >/dev/null || { cmake --build --preset default; exit 1; }
 bin=build/default/bin
 
-declare -a worlds results
-run() {  # run NAME COMMAND...
-  local name=$1; shift
+declare -a worlds results notes
+log=$(mktemp)
+trap 'rm -f "${log}"' EXIT
+run() {  # run NAME NOTE-PATTERN COMMAND...: NOTE-PATTERN picks a line of the output for the summary
+  local name=$1 pattern=$2; shift 2
   echo; echo "################ ${name}"; echo "\$ $*"
-  if "$@"; then results+=("PASS"); else results+=("FAIL"); fi
+  if "$@" 2>&1 | tee "${log}"; [ "${PIPESTATUS[0]}" -eq 0 ]; then results+=("PASS"); else results+=("FAIL"); fi
   worlds+=("${name}")
+  notes+=("$(grep -m1 -E "${pattern}" "${log}" | sed -E 's/^ +//')")
 }
 
-run "mock: driver vs mock device" "${bin}/vnet-tour"
-if [ -x "${bin}/vnet-qemu" ]; then
-  run "qemu: transitional on q35" "${bin}/vnet-qemu" --machine q35 --transport transitional --count 200
-fi
+run "mock: driver vs mock device" '^mock world:' "${bin}/vnet-tour"
+for transport in legacy modern transitional; do
+  run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
+    "${bin}/vnet-qemu" --machine q35 --transport "${transport}" --count 200
+done
 
 echo; echo "################ summary"
-printf '%-40s %s\n' "world" "result"
+printf '%-36s %-6s %s\n' "world" "result" "note"
 status=0
 for i in "${!worlds[@]}"; do
-  printf '%-40s %s\n' "${worlds[$i]}" "${results[$i]}"
+  printf '%-36s %-6s %s\n' "${worlds[$i]}" "${results[$i]}" "${notes[$i]}"
   [ "${results[$i]}" = PASS ] || status=1
 done
 exit $status
