@@ -1,4 +1,5 @@
 #include "guest/net/responder.h"
+#include "guest/net/byte_order.h"
 
 namespace guest::net {
 namespace {
@@ -12,20 +13,6 @@ constexpr uint32_t kTcpHeader = 20;
 constexpr uint32_t kArpBody = 28;
 constexpr uint32_t kIcmpHeader = 8;
 
-uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, static_cast<uint16_t>(v >> 16));
-  put16(p + 2, static_cast<uint16_t>(v));
-}
 void copy(uint8_t* dst, const uint8_t* src, uint32_t n) {
   __builtin_memmove(dst, src, n);
 }

@@ -1,5 +1,6 @@
 #include "guest/net/tcp_echo.h"
 
+#include "guest/net/byte_order.h"
 #include "guest/net/responder.h"
 
 namespace guest::net {
@@ -13,21 +14,6 @@ constexpr uint8_t kAck = 0x10;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint32_t kTcpHeader = 20;
 constexpr uint32_t kMssOption = 4;
-
-uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, static_cast<uint16_t>(v >> 16));
-  put16(p + 2, static_cast<uint16_t>(v));
-}
 
 // Sequence-number comparisons modulo 2^32 (RFC 9293, 3.4).
 bool seq_lt(uint32_t a, uint32_t b) {

@@ -7,8 +7,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "guest/net/byte_order.h"
+
 namespace vnetqemu {
 namespace {
+
+using guest::net::be16;
+using guest::net::be32;
+using guest::net::put16;
+using guest::net::put32;
 
 constexpr uint16_t kEchoPort = 7;
 constexpr uint16_t kControlPort = 7070;
@@ -54,20 +61,6 @@ class UserLink final : public Link {
 
 // ---- socket netdev: raw Ethernet frames over loopback UDP ----
 
-uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put32(uint8_t* p, uint32_t v) {
-  put16(p, static_cast<uint16_t>(v >> 16));
-  put16(p + 2, static_cast<uint16_t>(v));
-}
 uint32_t sum16(uint32_t sum, const uint8_t* p, size_t n) {
   uint64_t s = sum;
   size_t i = 0;
