@@ -3,8 +3,11 @@
 # 12 machine: installs what is missing, builds the default preset, then
 #   1. mock:  the driver against the mock device on every PCI transport,
 #             frames both ways byte-exact, and the device lying;
-#   2. qemu:  the same driver archive booted in the guest image on
-#             qemu-system-x86_64, echoing UDP datagrams from the host.
+#   2. replay: the regression corpus of recorded traces replayed against
+#             this build of the driver;
+#   3. qemu:  the same driver archive booted in the guest image on
+#             qemu-system-x86_64, echoing TCP messages from the host through
+#             user networking (restrict=on, forwards on 127.0.0.1 only).
 # Ends with a summary table; exit 0 when every world passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,7 @@ run() {  # run NAME NOTE-PATTERN COMMAND...: NOTE-PATTERN picks a line of the ou
 }
 
 run "mock: driver vs mock device" '^mock world:' "${bin}/vnet-tour"
+run "replay: regression corpus" '^[0-9]+ traces:' "${bin}/vnet-replay" --no-progress corpus/traces
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
     "${bin}/vnet-qemu" --machine q35 --transport "${transport}" --count 200
