@@ -9,11 +9,21 @@
 //          PCI scan, BAR sizing    one line per function
 //          virtio-net function     enable I/O, memory, bus mastering
 //          probe transport         legacy | modern (mode=...)
+//          record=1 and COM2       trace header on COM2 (guest/record/)
+//          probe transport         legacy | modern (mode=...)
 //          attach driver           "vnet-guest: ready ..." (runner waits for it)
 //          serve loop              rx_burst -> responder -> tx_burst,
 //                                  TCP echo: held-back data and
 //                                  retransmissions -> tx_burst,
 //                                  tx_reclaim, poll_device every 2 ms
+//                                  (100 ms while recording)
+//
+// Every call on the driver goes through a trace::Session
+// (replay/record/session.h): a plain one, or with record=1 a recording one
+// that streams the trace of the run to COM2 (guest/record/guest_recording.h).
+// Replies are built in guest-owned scratch frames and handed to
+// Session::tx_burst, which copies them into pool buffers, exactly as a
+// replay of the trace will.
 //
 // Command line (all optional, "key=value" separated by spaces):
 //   action=serve|lspci   lspci: list PCI functions and exit
@@ -22,6 +32,7 @@
 //   mask=0xBITS          features the driver must not negotiate
 //   buf=BYTES            packet buffer capacity (default 10240)
 //   log=error|warn|info|debug
+//   record=0|1           record the run to COM2 (when present)
 //
 // Exit statuses: guest/kernel/exit.h.
 #include <stdint.h>
@@ -30,6 +41,7 @@
 #include "driver/transport/pci_probe.h"
 #include "guest/kernel/clock.h"
 #include "guest/kernel/console.h"
+#include "guest/kernel/cpu.h"
 #include "guest/kernel/exit.h"
 #include "guest/kernel/mem.h"
 #include "guest/kernel/page_alloc.h"
@@ -38,7 +50,9 @@
 #include "guest/net/packet_pool.h"
 #include "guest/net/responder.h"
 #include "guest/net/tcp_echo.h"
+#include "guest/record/guest_recording.h"
 #include "guest/shim/guest_platform.h"
+#include "replay/record/session.h"
 
 namespace guest {
 namespace {
@@ -49,13 +63,17 @@ constexpr uint16_t kNetTransitional = 0x1000;
 constexpr uint16_t kNetModern = 0x1041;
 constexpr uint16_t kBurst = 32;
 constexpr uint64_t kPollIntervalNs = 2 * 1000 * 1000;
+// While recording, every driver call costs trace bytes on a serial port:
+// the device is polled less often, and an idle loop backs off (doubling
+// from kIdleMinNs to kIdleMaxNs, back to the minimum on any traffic).
+constexpr uint64_t kRecordPollIntervalNs = 100 * 1000 * 1000;
+constexpr uint64_t kIdleMinNs = 20 * 1000;
+constexpr uint64_t kIdleMaxNs = 4 * 1000 * 1000;
 constexpr uint64_t kDrainTimeoutNs = 200 * 1000 * 1000;
 constexpr int kMaxRecoveries = 3;
 
 pci::Function g_functions[kMaxFunctions];
 GuestPlatform g_platform;
-vnet::PciTransports g_transports;
-vnet::VirtioNet g_net;
 net::PacketPool g_pool;
 net::TcpEcho g_tcp;  // connection table and send rings: static, not on the stack
 char g_text[1400];
@@ -66,6 +84,18 @@ struct ServeStats {
   uint64_t recoveries = 0;
 };
 ServeStats g_stats;
+
+vnet::trace::Session& session() {
+  return record::session();
+}
+vnet::VirtioNet& driver() {
+  return record::session().net();
+}
+
+// Reply frames are built here, then copied into pool buffers by
+// Session::tx_burst: kBurst frames of (buffer capacity - headroom) bytes.
+uint8_t* g_scratch = nullptr;
+uint32_t g_scratch_frame = 0;
 
 const char* state_name(vnet::NetState s) {
   switch (s) {
@@ -102,7 +132,7 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
     if (value == 0 || n + 1 >= cap) return;
     n += format(buf + n, cap - n, "%s=%llu\n", name, static_cast<unsigned long long>(value));
   };
-  g_net.counters().for_each(add);
+  driver().counters().for_each(add);
   responder.counters().for_each(add);
   g_tcp.counters().for_each(add);
   add("guest_tx_no_buffer", g_stats.tx_no_buffer);
@@ -111,6 +141,8 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("pool_bad_frees", g_pool.bad_frees());
   add("pool_empty_allocs", g_pool.empty_allocs());
   add("shim_refused_accesses", g_platform.refused_accesses());
+  add("trace_events", record::events_written());
+  add("trace_bytes", record::bytes_written());
   return n;
 }
 
@@ -125,109 +157,142 @@ bool word_is(const uint8_t* p, uint32_t len, const char* word) {
   return len == n && memcmp(p, word, n) == 0;
 }
 
+// Ends the trace (when recording) and leaves through the exit device.
+[[noreturn]] void leave(ExitCode code) {
+  record::finish();
+  exit_qemu(code);
+}
+
 // Waits (bounded) until every reply handed to the device was completed.
 void drain_tx() {
   uint64_t deadline = clock::now_ns() + kDrainTimeoutNs;
-  while (g_net.tx_queue().in_flight() > 0 && clock::now_ns() < deadline) g_net.tx_reclaim();
+  while (driver().tx_queue().in_flight() > 0 && clock::now_ns() < deadline) session().tx_reclaim();
+}
+
+void spin_ns(uint64_t ns) {
+  uint64_t until = clock::now_ns() + ns;
+  while (clock::now_ns() < until) cpu::pause();
+}
+
+// One rx burst's worth of replies, built by the frame visitor.
+struct Burst {
+  net::Responder* responder;
+  vnet::trace::TxFrame frames[kBurst];
+  uint16_t count;
+  bool exit_requested;
+};
+
+uint8_t* scratch_frame(uint16_t i) {
+  return g_scratch + uint64_t{i} * g_scratch_frame;
+}
+
+void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
+  Burst& b = *static_cast<Burst*>(context);
+  if (b.count == kBurst) {
+    ++g_stats.tx_no_buffer;
+    return;
+  }
+  uint8_t* out = scratch_frame(b.count);
+  const uint32_t cap = g_scratch_frame;
+  uint32_t len = 0;
+  net::ControlRequest ctl;
+  net::Verdict v = b.responder->handle(frame, frame_len, out, cap, &len, &ctl);
+  if (v == net::Verdict::kControl) {
+    size_t tlen;
+    if (word_is(ctl.payload, ctl.len, "counters")) {
+      tlen = counters_text(*b.responder, g_text, sizeof(g_text));
+    } else if (word_is(ctl.payload, ctl.len, "exit")) {
+      tlen = format(g_text, sizeof(g_text), "bye\n");
+      b.exit_requested = true;
+    } else if (word_is(ctl.payload, ctl.len, "ping")) {
+      tlen = format(g_text, sizeof(g_text), "pong\n");
+    } else {
+      tlen = format(g_text, sizeof(g_text), "unknown command\n");
+    }
+    len = b.responder->build_udp_reply(frame, reinterpret_cast<const uint8_t*>(g_text),
+                                       static_cast<uint32_t>(tlen), out, cap);
+  }
+  if (len == 0) return;
+  b.frames[b.count].data = out;
+  b.frames[b.count].len = len;
+  ++b.count;
+}
+
+// Hands the burst's frames to the driver; what it does not take (no pool
+// buffer, or no room in the ring) is dropped and counted.
+void send(Burst& b) {
+  if (b.count == 0) return;
+  const uint32_t buffers = g_pool.available();
+  const uint16_t taken = session().tx_burst(b.frames, b.count);
+  const uint16_t no_buffer = buffers < b.count ? static_cast<uint16_t>(b.count - buffers) : 0;
+  g_stats.tx_no_buffer += no_buffer;
+  g_stats.tx_ring_refused += b.count - taken > no_buffer ? b.count - taken - no_buffer : 0;
 }
 
 [[noreturn]] void serve(net::Responder& responder) {
-  vnet::PacketBuffer* rx[kBurst];
-  vnet::PacketBuffer* tx[kBurst];
-  uint64_t next_poll = clock::now_ns() + kPollIntervalNs;
+  const bool recording = record::active();
+  const uint64_t poll_interval = recording ? kRecordPollIntervalNs : kPollIntervalNs;
+  uint64_t next_poll = clock::now_ns() + poll_interval;
+  uint64_t idle_ns = kIdleMinNs;
+  Burst burst{};
+  burst.responder = &responder;
 
   // Announce ourselves so the gateway learns our MAC before the first echo.
-  if (vnet::PacketBuffer* b = g_pool.alloc()) {
-    b->offset = vnet::kTxHeadroom;
-    b->len = responder.build_gratuitous_arp(b->data(), b->capacity - vnet::kTxHeadroom);
-    if (g_net.tx_burst(&b, 1) != 1) g_pool.free(b);
-  }
+  burst.frames[0].data = scratch_frame(0);
+  burst.frames[0].len = responder.build_gratuitous_arp(scratch_frame(0), g_scratch_frame);
+  burst.count = burst.frames[0].len != 0 ? 1 : 0;
+  send(burst);
 
   for (;;) {
-    bool exit_requested = false;
+    burst.count = 0;
+    burst.exit_requested = false;
     responder.set_now_ns(clock::now_ns());
-    uint16_t n = g_net.rx_burst(rx, kBurst);
-    uint16_t m = 0;
-    for (uint16_t i = 0; i < n; ++i) {
-      vnet::PacketBuffer* in = rx[i];
-      vnet::PacketBuffer* out = g_pool.alloc();
-      if (out == nullptr) {
-        ++g_stats.tx_no_buffer;
-        g_pool.free(in);
-        continue;
-      }
-      out->offset = vnet::kTxHeadroom;
-      uint32_t cap = out->capacity - vnet::kTxHeadroom;
-      uint32_t len = 0;
-      net::ControlRequest ctl;
-      net::Verdict v = responder.handle(in->data(), in->len, out->data(), cap, &len, &ctl);
-      if (v == net::Verdict::kControl) {
-        size_t tlen;
-        if (word_is(ctl.payload, ctl.len, "counters")) {
-          tlen = counters_text(responder, g_text, sizeof(g_text));
-        } else if (word_is(ctl.payload, ctl.len, "exit")) {
-          tlen = format(g_text, sizeof(g_text), "bye\n");
-          exit_requested = true;
-        } else if (word_is(ctl.payload, ctl.len, "ping")) {
-          tlen = format(g_text, sizeof(g_text), "pong\n");
-        } else {
-          tlen = format(g_text, sizeof(g_text), "unknown command\n");
-        }
-        len = responder.build_udp_reply(in->data(), reinterpret_cast<const uint8_t*>(g_text),
-                                        static_cast<uint32_t>(tlen), out->data(), cap);
-      }
-      g_pool.free(in);
-      if (len == 0) {
-        g_pool.free(out);
-        continue;
-      }
-      out->len = len;
-      tx[m++] = out;
-    }
+    const uint16_t n = session().rx_burst(kBurst, &on_frame, &burst);
     // The TCP echo's own segments (data its peer's window held back,
     // retransmissions), in the room left in this burst.
-    while (m < kBurst) {
-      vnet::PacketBuffer* out = g_pool.alloc();
-      if (out == nullptr) break;
-      out->offset = vnet::kTxHeadroom;
-      uint32_t len = g_tcp.poll(clock::now_ns(), out->data(), out->capacity - vnet::kTxHeadroom);
-      if (len == 0) {
-        g_pool.free(out);
-        break;
-      }
-      out->len = len;
-      tx[m++] = out;
+    while (burst.count < kBurst) {
+      uint8_t* out = scratch_frame(burst.count);
+      uint32_t len = g_tcp.poll(clock::now_ns(), out, g_scratch_frame);
+      if (len == 0) break;
+      burst.frames[burst.count].data = out;
+      burst.frames[burst.count].len = len;
+      ++burst.count;
     }
-    if (m > 0) {
-      uint16_t taken = g_net.tx_burst(tx, m);
-      for (uint16_t j = taken; j < m; ++j) g_pool.free(tx[j]);
-      g_stats.tx_ring_refused += m - taken;
-    }
-    g_net.tx_reclaim();
+    const bool busy = n > 0 || burst.count > 0;
+    send(burst);
+    if (busy || driver().tx_queue().in_flight() > 0) session().tx_reclaim();
 
-    if (exit_requested) {
+    if (burst.exit_requested) {
       drain_tx();
       print_counters(responder);
-      g_net.stop();
-      exit_qemu(ExitCode::kOk);
+      session().stop();
+      leave(ExitCode::kOk);
     }
 
     uint64_t now = clock::now_ns();
     if (now >= next_poll) {
-      next_poll = now + kPollIntervalNs;
-      vnet::DeviceEvents ev = g_net.poll_device();
-      if (ev.link_changed) kprintf("vnet-guest: link %s\n", g_net.link_up() ? "up" : "down");
+      next_poll = now + poll_interval;
+      vnet::DeviceEvents ev = session().poll_device();
+      if (ev.link_changed) kprintf("vnet-guest: link %s\n", driver().link_up() ? "up" : "down");
       if (ev.reset_detected)
         kprintf("vnet-guest: device reset detected, %s\n",
                 ev.recovered ? "recovered" : "not recovered");
     }
-    if (g_net.state() != vnet::NetState::kRunning) {
-      kprintf("vnet-guest: driver state %s, recovering\n", state_name(g_net.state()));
-      if (g_stats.recoveries >= kMaxRecoveries || !g_net.recover()) {
+    if (driver().state() != vnet::NetState::kRunning) {
+      kprintf("vnet-guest: driver state %s, recovering\n", state_name(driver().state()));
+      if (g_stats.recoveries >= kMaxRecoveries || !session().recover()) {
         print_counters(responder);
-        exit_qemu(ExitCode::kBroken);
+        leave(ExitCode::kBroken);
       }
       ++g_stats.recoveries;
+    }
+    if (recording) {
+      if (busy) {
+        idle_ns = kIdleMinNs;
+      } else {
+        spin_ns(idle_ns);
+        idle_ns = idle_ns * 2 > kIdleMaxNs ? kIdleMaxNs : idle_ns * 2;
+      }
     }
   }
 }
@@ -291,49 +356,69 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     kprintf("vnet-guest: no virtio-net device\n");
     exit_qemu(ExitCode::kNoDevice);
   }
-  pci::enable(*nic);
-  if (!g_platform.bind(*nic)) panic("cannot map the BARs of the virtio-net function");
-  g_platform.set_log_level(parse_log_level(cmdline));
-
-  vnet::ProbeResult probe = g_transports.probe(g_platform, parse_mode(cmdline));
-  if (probe.error != vnet::ProbeError::kOk || probe.transport == nullptr) {
-    kprintf("vnet-guest: probe failed: %s (modern: %s, caps seen %u, rejected %u)\n",
-            vnet::probe_error_name(probe.error), vnet::modern_probe_error_name(probe.modern_error),
-            probe.modern_report.caps_seen, probe.modern_report.caps_rejected);
-    exit_qemu(ExitCode::kProbeFailed);
-  }
-
   vnet::NetOptions options;
   options.rx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "rx_cap", 256));
   options.tx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "tx_cap", 256));
   options.feature_mask = ~cmdline_number(cmdline, "mask", 0);
   uint32_t capacity = static_cast<uint32_t>(cmdline_number(cmdline, "buf", 10240));
   uint32_t count = uint32_t{options.rx_ring_cap} + options.tx_ring_cap + 2 * kBurst + 16;
+
+  // The trace header is written (and the NIC's capabilities looked at)
+  // before the command register is set, so that in a QEMU capture of the
+  // same run everything after that write is the driver's
+  // (docs/qemu-capture.md, "driver_start").
+  record::init(g_platform, g_pool);
+  if (cmdline_number(cmdline, "record", 0) != 0) {
+    if (record::start(*nic, record::PoolShape{capacity, count}))
+      kprintf("vnet-guest: recording to com2\n");
+    else
+      kprintf("vnet-guest: record=1 but no com2: not recording\n");
+  }
+
+  pci::enable(*nic);
+  if (!g_platform.bind(*nic)) panic("cannot map the BARs of the virtio-net function");
+  g_platform.set_log_level(parse_log_level(cmdline));
   if (!g_pool.init(count, capacity)) panic("no memory for %u buffers of %u bytes", count, capacity);
+  if (capacity <= vnet::kTxHeadroom) panic("buf=%u leaves no room for a frame", capacity);
+  g_scratch_frame = capacity - vnet::kTxHeadroom;
+  uint64_t scratch = phys.alloc(uint64_t{kBurst} * g_scratch_frame, 64);
+  if (scratch == 0) panic("no memory for %u reply frames of %u bytes", kBurst, g_scratch_frame);
+  g_scratch = reinterpret_cast<uint8_t*>(scratch);
+
+  vnet::trace::Session& s = session();
+  const vnet::ProbeError probe_error = s.probe(parse_mode(cmdline));
+  const vnet::ProbeResult& probe = s.probe_result();
+  if (probe_error != vnet::ProbeError::kOk || probe.transport == nullptr) {
+    kprintf("vnet-guest: probe failed: %s (modern: %s, caps seen %u, rejected %u)\n",
+            vnet::probe_error_name(probe.error), vnet::modern_probe_error_name(probe.modern_error),
+            probe.modern_report.caps_seen, probe.modern_report.caps_rejected);
+    leave(ExitCode::kProbeFailed);
+  }
 
   uint64_t t0 = clock::now_ns();
-  vnet::AttachError err = g_net.attach(g_platform, *probe.transport, g_pool, options);
+  vnet::AttachError err = s.attach(options);
   uint64_t attach_us = (clock::now_ns() - t0) / 1000;
-  net::Responder responder(g_net.mac(), net::Responder::kDefaultIp);
+  vnet::VirtioNet& net_dev = driver();
+  net::Responder responder(net_dev.mac(), net::Responder::kDefaultIp);
   responder.set_tcp(&g_tcp);
   if (err != vnet::AttachError::kOk) {
     kprintf("vnet-guest: attach failed: %s (transport %s, offered 0x%llx)\n",
             vnet::attach_error_name(err), probe.transport->name(),
-            static_cast<unsigned long long>(g_net.device_features()));
+            static_cast<unsigned long long>(net_dev.device_features()));
     print_counters(responder);
-    exit_qemu(ExitCode::kAttachFailed);
+    leave(ExitCode::kAttachFailed);
   }
-  const uint8_t* mac = g_net.mac();
+  const uint8_t* mac = net_dev.mac();
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u hdr=%u rxq=%u txq=%u "
       "link=%s attach_us=%llu\n",
-      mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], g_net.mac_from_device() ? "device" : "driver",
-      probe.transport->name(), nic->device,
-      static_cast<unsigned long long>(g_net.negotiated_features()),
-      static_cast<unsigned long long>(g_net.device_features()), g_net.mtu(),
-      g_net.net_header_size(), g_net.rx_queue().size(), g_net.tx_queue().size(),
-      g_net.link_up() ? "up" : "down", static_cast<unsigned long long>(attach_us));
+      mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+      net_dev.mac_from_device() ? "device" : "driver", probe.transport->name(), nic->device,
+      static_cast<unsigned long long>(net_dev.negotiated_features()),
+      static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(),
+      net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
+      net_dev.link_up() ? "up" : "down", static_cast<unsigned long long>(attach_us));
   serve(responder);
 }
 

@@ -21,10 +21,15 @@
 // Expected-failure runs (--expect attach-failure|probe-failure|no-device)
 // check that the guest refuses the device with the right exit status.
 //
+// --record FILE: the guest records its run (record=1) to COM2, the runner
+// saves the finished trace (recording.h). --qemu-trace DIR also captures
+// QEMU's own trace log and a pcap of the NIC's traffic (docs/qemu-capture.md).
+//
 // Exit status: 0 success, 1 failure (echo, boot, expectation), 2 usage.
 // Every path, signals included, leaves no QEMU behind (qemu_process.h).
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +49,7 @@
 #include "guest/runner/echo_client.h"
 #include "guest/runner/link.h"
 #include "guest/runner/qemu_process.h"
+#include "guest/runner/recording.h"
 
 namespace vnetqemu {
 namespace {
@@ -88,6 +94,9 @@ struct Options {
   bool counter_check = true;
   bool exit_device = true;
   std::string trace_serial;
+  std::string record_path;
+  std::string qemu_trace_dir;
+  double record_end_timeout_s = 10;
   std::string json_path;
   bool show_console = false;
   bool verbose = false;
@@ -242,6 +251,8 @@ class Runner {
   void progress(uint64_t done, bool final);
   std::vector<std::string> qemu_argv() const;
   void write_json(int rc);
+  bool finish_recording();
+  std::string scenario() const;
 
   const Options& o_;
   Expect expect_ = Expect::kEcho;
@@ -265,6 +276,11 @@ class Runner {
   std::map<std::string, uint64_t> counters_;
   std::vector<std::string> failures_;
   double last_progress_ = 0;
+  // --record: COM2 streams to stream_path_; the trace is saved to record_path_.
+  std::string record_path_;
+  std::string stream_path_;
+  std::string started_utc_;
+  uint64_t trace_events_ = 0;
 
  public:
   bool parse_options(std::string* error);
@@ -302,6 +318,97 @@ bool Runner::parse_options(std::string* error) {
     *error = "guest image '" + o_.kernel + "' is not readable";
     return false;
   }
+  record_path_ = o_.record_path;
+  if (!o_.qemu_trace_dir.empty()) {
+    if (mkdir(o_.qemu_trace_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = "cannot create --qemu-trace directory '" + o_.qemu_trace_dir + "'";
+      return false;
+    }
+    if (record_path_.empty()) record_path_ = o_.qemu_trace_dir + "/guest.jsonl";
+    std::ofstream ev(o_.qemu_trace_dir + "/qemu-trace-events");
+    ev << qemu_trace_patterns();
+    if (!ev) {
+      *error = "cannot write " + o_.qemu_trace_dir + "/qemu-trace-events";
+      return false;
+    }
+    for (const auto& [k, v] : props_)
+      if (k == "ioeventfd" && !is_off(v)) {
+        *error = "--qemu-trace needs ioeventfd=off (kicks through ioeventfd are not traced)";
+        return false;
+      }
+  }
+  if (!record_path_.empty()) {
+    if (!o_.trace_serial.empty()) {
+      *error = "--record and --trace-serial both want the second serial port";
+      return false;
+    }
+    if (expect_ != Expect::kEcho && expect_ != Expect::kAttachFailure &&
+        expect_ != Expect::kProbeFailure) {
+      *error = "--record needs a device to record (not --expect no-device)";
+      return false;
+    }
+    stream_path_ = record_path_ + ".serial";
+    unlink(stream_path_.c_str());
+  }
+  return true;
+}
+
+std::string Runner::scenario() const {
+  std::string s = std::string(o_.net == "user" ? "tcp-echo" : "udp-echo") +
+                  " n=" + std::to_string(o_.count) + " size=" + std::to_string(o_.min_size) + ".." +
+                  std::to_string(o_.max_size) + " seed=" + std::to_string(o_.seed);
+  if (expect_ != Expect::kEcho) s = "expect " + o_.expect;
+  for (const std::string& g : o_.guest_args)
+    if (g.rfind("record=", 0) != 0) s += " " + g;
+  return s;
+}
+
+// Waits (bounded) for the trace's end line, then saves the completed trace.
+bool Runner::finish_recording() {
+  if (record_path_.empty()) return true;
+  // QEMU still running (no exit device, or a failed run): the guest may
+  // still be writing. finish_trace() says what is missing if it never ends.
+  if (qemu_.running()) wait_for_end(stream_path_, static_cast<int>(o_.record_end_timeout_s * 1000));
+  RunFacts f;
+  f.qemu_version = qemu_version(o_.qemu);
+  f.machine = o_.machine;
+  f.transport = o_.transport;
+  for (const auto& [k, v] : props_) f.device_props.push_back(k + "=" + v);
+  if (!o_.qemu_trace_dir.empty()) {
+    bool has = false;
+    for (const auto& [k, v] : props_) has = has || k == "ioeventfd";
+    if (!has) f.device_props.push_back("ioeventfd=off");
+  }
+  f.net = o_.net;
+  f.scenario = scenario();
+  f.started_utc = started_utc_;
+  f.ready = ready_;
+  std::string error;
+  if (!finish_trace(stream_path_, record_path_, f, &trace_events_, &error)) {
+    fail("recording: " + error);
+    return false;
+  }
+  if (!o_.qemu_trace_dir.empty()) {
+    nlohmann::json c;
+    c["qemu_version"] = f.qemu_version;
+    c["machine"] = f.machine;
+    c["transport"] = f.transport;
+    c["device_props"] = f.device_props;
+    c["net"] = f.net;
+    c["scenario"] = f.scenario;
+    c["started"] = f.started_utc;
+    c["files"] = {{"log", "qemu.log"},
+                  {"pcap", "frames.pcap"},
+                  {"guest_trace", record_path_},
+                  {"trace_events", "qemu-trace-events"}};
+    c["ready"] = ready_;
+    std::ofstream(o_.qemu_trace_dir + "/capture.json") << c.dump(2) << "\n";
+  }
+  struct stat st {};
+  stat(record_path_.c_str(), &st);
+  if (!o_.quiet)
+    printf("recorded: %s, %llu events, %lld bytes\n", record_path_.c_str(),
+           static_cast<unsigned long long>(trace_events_), static_cast<long long>(st.st_size));
   return true;
 }
 
@@ -325,6 +432,19 @@ std::vector<std::string> Runner::qemu_argv() const {
   if (!o_.trace_serial.empty()) {
     a.push_back("-serial");
     a.push_back("file:" + o_.trace_serial);
+  } else if (!stream_path_.empty()) {
+    a.push_back("-serial");
+    a.push_back("file:" + stream_path_);
+  }
+  if (!o_.qemu_trace_dir.empty()) {
+    // QEMU's log backend: one line per event (docs/qemu-capture.md).
+    a.push_back("-trace");
+    a.push_back("events=" + o_.qemu_trace_dir + "/qemu-trace-events,file=" + o_.qemu_trace_dir +
+                "/qemu.log");
+    a.push_back("-msg");
+    a.push_back("timestamp=on");
+    a.push_back("-object");
+    a.push_back("filter-dump,id=dump0,netdev=n0,file=" + o_.qemu_trace_dir + "/frames.pcap");
   }
   if (o_.exit_device) {
     a.push_back("-device");
@@ -332,9 +452,13 @@ std::vector<std::string> Runner::qemu_argv() const {
   }
   a.push_back("-kernel");
   a.push_back(o_.kernel);
-  if (!o_.guest_args.empty()) {
+  std::vector<std::string> guest_args = o_.guest_args;
+  bool has_record = false;
+  for (const std::string& g : guest_args) has_record = has_record || g.rfind("record=", 0) == 0;
+  if (!stream_path_.empty() && !has_record) guest_args.push_back("record=1");
+  if (!guest_args.empty()) {
     std::string append;
-    for (const std::string& g : o_.guest_args) append += (append.empty() ? "" : " ") + g;
+    for (const std::string& g : guest_args) append += (append.empty() ? "" : " ") + g;
     a.push_back("-append");
     a.push_back(append);
   }
@@ -347,7 +471,12 @@ std::vector<std::string> Runner::qemu_argv() const {
     dev += ",disable-modern=on,disable-legacy=off";
   else if (o_.transport == "modern")
     dev += ",disable-legacy=on,disable-modern=off";
-  for (const auto& [k, v] : props_) dev += "," + k + "=" + v;
+  bool has_ioeventfd = false;
+  for (const auto& [k, v] : props_) {
+    dev += "," + k + "=" + v;
+    has_ioeventfd = has_ioeventfd || k == "ioeventfd";
+  }
+  if (!o_.qemu_trace_dir.empty() && !has_ioeventfd) dev += ",ioeventfd=off";
   a.push_back("-device");
   a.push_back(dev);
   return a;
@@ -396,6 +525,7 @@ bool Runner::boot() {
       fprintf(stderr, "vnet-qemu: %s\n", cmd.c_str());
     }
     t_start_ = now_s();
+    started_utc_ = utc_now_iso8601();
     if (!qemu_.start(argv)) {
       fail("cannot start " + o_.qemu + ": " + qemu_.error());
       return false;
@@ -930,6 +1060,7 @@ void Runner::write_json(int rc) {
                {"rtt_ms_mean", rtt_.mean()}};
   j["counters"] = counters_;
   j["qemu_exit_status"] = qemu_.exited() ? qemu_.exit_status() : -1;
+  if (!record_path_.empty()) j["recording"] = {{"file", record_path_}, {"events", trace_events_}};
   std::ofstream(o_.json_path) << j.dump(2) << "\n";
 }
 
@@ -1008,6 +1139,7 @@ int Runner::run() {
       if (!nonzero.empty()) printf("counters:%s\n", nonzero.c_str());
     }
   }
+  if (!finish_recording()) rc = kExitFailure;
   qemu_.stop();
   if (rc != kExitOk || o_.show_console) dump_diagnostics();
   if (!o_.quiet) printf("result: %s\n", rc == kExitOk ? "PASS" : "FAIL");
@@ -1074,6 +1206,17 @@ int main(int argc, char** argv) {
                "do not require zero error counters after the echoes");
   app.add_flag("!--no-exit-device", o.exit_device, "boot without the isa-debug-exit device");
   app.add_option("--trace-serial", o.trace_serial, "file for the guest's second serial port");
+  app.add_option("--record", o.record_path,
+                 "record the run in the guest (record=1, trace streamed over COM2) and save "
+                 "the trace to this file");
+  app.add_option("--qemu-trace", o.qemu_trace_dir,
+                 "capture QEMU's own trace log (qemu.log), a pcap of the NIC (frames.pcap) and "
+                 "the guest-side recording (guest.jsonl unless --record) in this directory; "
+                 "sets ioeventfd=off");
+  app.add_option("--record-end-timeout", o.record_end_timeout_s,
+                 "seconds to wait for the trace's end line before QEMU is stopped")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--json", o.json_path, "write a JSON summary to this file");
   app.add_flag("--show-console", o.show_console, "print the guest console even on success");
   app.add_flag("-v,--verbose", o.verbose, "print the QEMU command line");

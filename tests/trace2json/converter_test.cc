@@ -1,0 +1,278 @@
+// The converter on hand-written QEMU 7.2 logs (the shapes are those of
+// real captures, tests/qemu/capture_convert.cmake).
+#include <gtest/gtest.h>
+#include <stdio.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "replay/record/trace_writer.h"
+#include "tools/trace2json/converter.h"
+
+namespace trace2json {
+namespace {
+
+constexpr uint64_t kVcpu = 100, kMain = 101;
+
+// Builds log text the way QEMU's log backend writes it.
+class Log {
+ public:
+  explicit Log(bool timestamps = true) : ts_(timestamps) {}
+  Log& line(uint64_t tid, const std::string& text) {
+    char p[48] = "";
+    if (ts_)
+      snprintf(p, sizeof(p), "%llu@1700000000.%06u:", static_cast<unsigned long long>(tid), n_++);
+    lines_.push_back(p + text);
+    return *this;
+  }
+  Log& cfg_read(uint32_t off, uint32_t size, uint32_t value,
+                const std::string& dev = "virtio-net-pci", bool interleave = false) {
+    const char* bdf = dev == "virtio-net-pci" ? " 00:03.0 @" : " 00:00.0 @";
+    line(kVcpu, "pci_cfg_read " + dev + bdf + hex(off) + " -> " + hex(value));
+    if (interleave) line(kMain, "virtio_notify vdev 0x999 vq 0x1");
+    return line(kVcpu, "memory_region_ops_read cpu 0 mr 0x11 addr " + hex(0xcfc + off % 4) +
+                           " value " + hex(value) + " size " + std::to_string(size) +
+                           " name 'pci-conf-data'");
+  }
+  Log& cfg_write(uint32_t off, uint32_t size, uint32_t value) {
+    line(kVcpu, "memory_region_ops_write cpu 0 mr 0x11 addr " + hex(0xcfc + off % 4) + " value " +
+                    hex(value) + " size " + std::to_string(size) + " name 'pci-conf-data'");
+    return line(kVcpu, "pci_cfg_write virtio-net-pci 00:03.0 @" + hex(off) + " <- " + hex(value));
+  }
+  Log& mmio(bool write, const std::string& region, uint64_t addr, uint64_t value, uint32_t size) {
+    return line(kVcpu, std::string("memory_region_ops_") + (write ? "write" : "read") +
+                           " cpu 0 mr 0x22 addr " + hex(addr) + " value " + hex(value) + " size " +
+                           std::to_string(size) + " name '" + region + "'");
+  }
+  Log& common(bool write, uint32_t off, uint64_t value, uint32_t size) {
+    return mmio(write, "virtio-pci-common-virtio-net", 0xfebf8000 + off, value, size);
+  }
+  std::vector<std::string> lines_;
+
+  static std::string hex(uint64_t v) {
+    char b[24];
+    snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
+    return b;
+  }
+
+ private:
+  bool ts_;
+  unsigned n_ = 0;
+};
+
+void sink(void* ctx, const char* data, size_t len) {
+  static_cast<std::string*>(ctx)->append(data, len);
+}
+
+struct Result {
+  std::vector<nlohmann::json> events;
+  Stats stats;
+  nlohmann::ordered_json header;
+};
+
+Result convert(const std::vector<std::string>& lines) {
+  std::string text;
+  vnet::trace::TraceWriter w(vnet::trace::ByteSink{&sink, &text});
+  Options o;
+  o.log_name = "test.log";
+  Converter c(o, w);
+  std::string err;
+  EXPECT_TRUE(c.open(&err));
+  for (const std::string& l : lines) c.feed(l);
+  c.finish();
+  w.flush();
+  Result r;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    r.events.push_back(nlohmann::json::parse(text.substr(at, nl - at)));
+    at = nl + 1;
+  }
+  r.stats = c.stats();
+  r.header = c.header();
+  return r;
+}
+
+// A modern virtio-net-pci at 00:03.0, BAR4 (64-bit memory) at 0xfebf8000.
+Log firmware_and_enable() {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1041);
+  log.cfg_write(0x20, 4, 0xffffffff).cfg_read(0x20, 4, 0xffffc00c).cfg_write(0x20, 4, 0xfebf800c);
+  log.cfg_write(0x24, 4, 0xffffffff).cfg_read(0x24, 4, 0xffffffff).cfg_write(0x24, 4, 0);
+  log.cfg_write(0x4, 2, 0x107);
+  return log;
+}
+
+size_t find(const Result& r, const std::string& ev, size_t from = 0) {
+  for (size_t i = from; i < r.events.size(); ++i)
+    if (r.events[i]["ev"] == ev) return i;
+  return r.events.size();
+}
+
+TEST(Converter, DriverStartMarkWidthsAndMasking) {
+  Log log = firmware_and_enable();
+  log.cfg_read(0x0, 2, 0x1af4, "virtio-net-pci", /*interleave=*/true);
+  log.cfg_read(0x0, 4, 0x10411af4, "mch");  // another function: dropped
+  log.common(true, 0x14, 0xffffff00, 1);    // status reset, value not masked by QEMU
+  log.line(kVcpu, "virtio_set_status vdev 0xd0 val 0");
+  log.common(false, 0x04, 0x30bf8024, 4);
+  Result r = convert(log.lines_);
+
+  size_t mark = find(r, "mark");
+  ASSERT_LT(mark, r.events.size());
+  EXPECT_EQ(r.events[mark]["what"], "driver_start");
+  const auto& before = r.events[mark - 1];
+  EXPECT_EQ(before["ev"], "reg_write");
+  EXPECT_EQ(before["off"], 4);
+  EXPECT_EQ(before["w"], 2);
+  EXPECT_EQ(before["val"], 0x107);
+  // The driver's first read: width from the pci-conf-data access that
+  // came after a main-loop line of another device.
+  const auto& first = r.events[mark + 1];
+  EXPECT_EQ(first["ev"], "reg_read");
+  EXPECT_EQ(first["region"], "pci_config");
+  EXPECT_EQ(first["w"], 2);
+  EXPECT_EQ(first["val"], 0x1af4);
+  const auto& status = r.events[mark + 2];
+  EXPECT_EQ(status["region"], "bar4");
+  EXPECT_EQ(status["off"], 0x14);
+  EXPECT_EQ(status["val"], 0);  // masked to the access size
+  EXPECT_EQ(r.events[mark + 3]["off"], 4);
+  EXPECT_EQ(r.stats.width_guessed, 0u);
+  EXPECT_EQ(r.stats.malformed, 0u);
+  EXPECT_EQ(r.header["device"]["device"], 0x1041);
+  EXPECT_EQ(r.header["transport"], "pci-modern");
+  EXPECT_TRUE(r.header["capture"]["timestamps"].get<bool>());
+}
+
+Log bring_up() {
+  Log log = firmware_and_enable();
+  log.common(true, 0x14, 0, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 0");
+  log.common(true, 0x00, 1, 4).common(false, 0x04, 0x1, 4);  // offered word 1: VERSION_1
+  log.common(true, 0x08, 1, 4).common(true, 0x0c, 0x1, 4);
+  log.common(true, 0x00, 0, 4).common(false, 0x04, 0x18020, 4);
+  log.common(true, 0x08, 0, 4).common(true, 0x0c, 0x18020, 4);
+  for (uint32_t q = 0; q < 2; ++q) {
+    log.common(true, 0x16, q, 2).common(false, 0x18, 256, 2);
+    log.common(true, 0x20, 0x7d7000 + q * 0x2000, 4).common(true, 0x24, 0, 4);
+    log.common(true, 0x28, 0x7d8000 + q * 0x2000, 4).common(true, 0x2c, 0, 4);
+  }
+  log.common(true, 0x14, 0xf, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 15");
+  log.mmio(true, "virtio-pci-notify-virtio-net", 0xfebfb000, 0, 2);
+  log.line(kVcpu, "virtio_queue_notify vdev 0xd0 n 0 vq 0xa0");
+  log.mmio(true, "virtio-pci-notify-virtio-net", 0xfebfb004, 1, 2);
+  log.line(kVcpu, "virtio_queue_notify vdev 0xd0 n 1 vq 0xa8");
+  return log;
+}
+
+TEST(Converter, RingAddressesAreNamedNotNumbered) {
+  Result r = convert(bring_up().lines_);
+  int lo = 0, hi = 0;
+  for (const auto& e : r.events) {
+    if (e["ev"] != "reg_write" || !e["val"].is_object()) continue;
+    EXPECT_TRUE(e["val"]["part"] == "desc" || e["val"]["part"] == "driver");
+    (e["val"]["as"] == "lo32" ? lo : hi)++;
+  }
+  EXPECT_EQ(lo, 4);
+  EXPECT_EQ(hi, 4);  // zero high halves right after their low half
+  EXPECT_EQ(r.header["features"]["offered"], "0x100018020");
+  EXPECT_EQ(r.header["features"]["negotiated"], "0x100018020");
+  EXPECT_EQ(r.header["queue_sizes"], nlohmann::ordered_json::parse("[256,256]"));
+  EXPECT_EQ(r.header["capture"]["net_header"], 12);
+  // the notify window sits at 0x3000 in BAR4
+  bool notify = false;
+  for (const auto& e : r.events)
+    notify = notify || (e["ev"] == "reg_write" && e["off"] == 0x3004 && e["val"] == 1);
+  EXPECT_TRUE(notify);
+}
+
+TEST(Converter, UsedEntriesByAvailPositionWithPointerReuse) {
+  Log log = bring_up();
+  // Two tx chains completed out of order, then element pointer 0xe1 reused.
+  log.line(kVcpu, "virtqueue_pop vq 0xa8 elem 0xe1 in_num 0 out_num 1");
+  log.line(kVcpu, "virtqueue_pop vq 0xa8 elem 0xe2 in_num 0 out_num 1");
+  log.line(kMain, "virtqueue_pop vq 0xa0 elem 0xe9 in_num 1 out_num 0");  // rx, interleaved
+  log.line(kVcpu, "virtqueue_fill vq 0xa8 elem 0xe2 len 0 idx 0");
+  log.line(kVcpu, "virtqueue_fill vq 0xa8 elem 0xe1 len 0 idx 1");
+  log.line(kMain, "virtqueue_fill vq 0xa0 elem 0xe9 len 70 idx 0");
+  log.line(kVcpu, "virtqueue_flush vq 0xa8 count 2");
+  log.line(kMain, "virtqueue_flush vq 0xa0 count 1");
+  log.line(kMain, "virtio_notify vdev 0xd0 vq 0xa0");
+  log.line(kVcpu, "virtqueue_pop vq 0xa8 elem 0xe1 in_num 0 out_num 2");
+  log.line(kVcpu, "virtqueue_fill vq 0xa8 elem 0xe1 len 0 idx 0");
+  log.line(kVcpu, "virtqueue_flush vq 0xa8 count 1");
+  Result r = convert(log.lines_);
+  std::vector<std::string> dev;
+  for (const auto& e : r.events) {
+    const std::string ev = e["ev"];
+    if (ev.rfind("dev_", 0) != 0) continue;
+    std::string s = ev + " q" + std::to_string(e["q"].get<int>());
+    if (e.contains("avail")) s += " a" + std::to_string(e["avail"].get<int>());
+    if (e.contains("used_idx")) s += " u" + std::to_string(e["used_idx"].get<int>());
+    dev.push_back(s);
+  }
+  const std::vector<std::string> want = {"dev_pop q1 a0",   "dev_pop q1 a1",   "dev_pop q0 a0",
+                                         "dev_fill q1 a1",  "dev_fill q1 a0",  "dev_fill q0 a0",
+                                         "dev_flush q1 u2", "dev_flush q0 u1", "dev_irq q0",
+                                         "dev_pop q1 a2",   "dev_fill q1 a2",  "dev_flush q1 u3"};
+  EXPECT_EQ(dev, want);
+  EXPECT_EQ(r.stats.unmatched_fills, 0u);
+}
+
+TEST(Converter, ResetForgetsQueues) {
+  Log log = bring_up();
+  log.common(true, 0x14, 0, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 0");
+  // After the reset the vq pointer means nothing until it is kicked again.
+  log.line(kVcpu, "virtqueue_pop vq 0xa8 elem 0xe1 in_num 0 out_num 1");
+  Result r = convert(log.lines_);
+  EXPECT_EQ(find(r, "dev_pop"), r.events.size());
+  EXPECT_EQ(r.stats.unattributed_pops, 1u);
+  EXPECT_EQ(r.header["capture"]["device_resets"], 2);
+}
+
+TEST(Converter, TruncatedLastLineIsCountedNotFatal) {
+  Log log = bring_up();
+  log.lines_.push_back("100@1700000000.000100:virtqueue_pop vq 0xa8 elem 0xe1 in_n");
+  log.lines_.push_back(log.lines_.front().substr(0, 60));           // a region access cut mid-way
+  log.lines_.push_back("100@1700000000.000101:virtio_queue_noti");  // cut in the name: unknown
+  Result r = convert(log.lines_);
+  EXPECT_EQ(r.stats.malformed, 2u);
+  EXPECT_EQ(r.stats.unknown, 1u);
+  EXPECT_EQ(r.stats.first_malformed_line, log.lines_.size() - 2);
+  EXPECT_NE(find(r, "mark"), r.events.size());
+}
+
+TEST(Converter, ForeignTextIsNotAQemuLog) {
+  Result r = convert({"hello world", "Nov 22 10:00:01 host kernel: eth0 up", "{\"ev\":\"end\"}",
+                      "virtio is nice", ""});
+  EXPECT_EQ(r.stats.qemu_lines, 0u);
+  EXPECT_EQ(r.stats.foreign, 4u);
+  EXPECT_TRUE(r.events.empty());
+}
+
+TEST(Converter, OtherDevicesAreLeftOut) {
+  Log log;
+  log.line(kVcpu, "pci_cfg_read virtio-blk-pci 00:04.0 @0x0 -> 0x1af4");
+  log.mmio(true, "virtio-pci", 0xc040, 1, 2);  // a legacy BAR of no known function
+  log.line(kVcpu, "virtio_queue_notify vdev 0x77 n 0 vq 0x78");
+  log.line(kVcpu, "virtqueue_pop vq 0x78 elem 0x1 in_num 1 out_num 1");
+  log.line(kVcpu, "serial_ioport_write write addr 0x00 val 0x41");  // an event we do not use
+  Result r = convert(log.lines_);
+  EXPECT_TRUE(r.events.empty());
+  EXPECT_GT(r.stats.qemu_lines, 0u);
+  EXPECT_EQ(r.stats.unknown, 1u);
+  EXPECT_EQ(r.stats.unknown_events.count("serial_ioport_write"), 1u);
+}
+
+TEST(Converter, WithoutTimestampsToo) {
+  Log plain(false);
+  plain.cfg_read(0x0, 2, 0x1af4).cfg_write(0x4, 2, 0x107);
+  plain.common(false, 0x14, 0, 1);
+  Result r = convert(plain.lines_);
+  EXPECT_NE(find(r, "mark"), r.events.size());
+  EXPECT_FALSE(r.header["capture"]["timestamps"].get<bool>());
+}
+
+}  // namespace
+}  // namespace trace2json

@@ -1,0 +1,151 @@
+// The trace2json command: exit statuses, messages, gzip input.
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct RunResult {
+  int status;
+  std::string out;  // stdout + stderr
+};
+
+RunResult run(const std::string& args) {
+  std::string cmd = std::string(TRACE2JSON_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  RunResult r{-1, ""};
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string temp_path(const std::string& name) {
+  return testing::TempDir() + "t2j_" + std::to_string(getpid()) + "_" + name;
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A minimal modern NIC: enable, status reset, one register read.
+const char* const kLog =
+    "1@1700000000.000001:memory_region_ops_write cpu 0 mr 0x1 addr 0xcfc value 0xfebf800c size 4 "
+    "name 'pci-conf-data'\n"
+    "1@1700000000.000002:pci_cfg_write virtio-net-pci 00:03.0 @0x20 <- 0xfebf800c\n"
+    "1@1700000000.000003:memory_region_ops_write cpu 0 mr 0x1 addr 0xcfc value 0x107 size 2 "
+    "name 'pci-conf-data'\n"
+    "1@1700000000.000004:pci_cfg_write virtio-net-pci 00:03.0 @0x4 <- 0x107\n"
+    "1@1700000000.000005:memory_region_ops_write cpu 0 mr 0x2 addr 0xfebf8014 value 0x0 size 1 "
+    "name 'virtio-pci-common-virtio-net'\n"
+    "1@1700000000.000006:virtio_set_status vdev 0xd0 val 0\n"
+    "1@1700000000.000007:memory_region_ops_read cpu 0 mr 0x2 addr 0xfebf8014 value 0x0 size 1 "
+    "name 'virtio-pci-common-virtio-net'\n";
+
+TEST(Tool, ConvertsAndWritesAValidTrace) {
+  const std::string log = temp_path("a.log"), out = temp_path("a.jsonl");
+  write(log, kLog);
+  RunResult r = run(log + " -o " + out);
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::string t = read(out);
+  EXPECT_EQ(t.rfind("{\"format\":\"vnetkit-trace\",\"version\":1,", 0), 0u) << t;
+  EXPECT_NE(t.find("\"by\":\"trace2json\""), std::string::npos);
+  EXPECT_NE(t.find("{\"ev\":\"mark\",\"what\":\"driver_start\"}"), std::string::npos);
+  // the end line counts every event line
+  size_t lines = 0;
+  for (char c : t) lines += c == '\n';
+  EXPECT_NE(t.find("{\"ev\":\"end\",\"events\":" + std::to_string(lines - 2) + "}\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(r.out.find("lines/s"), std::string::npos);
+  EXPECT_NE(access((out + ".events.tmp").c_str(), F_OK), 0);  // temp file gone
+}
+
+TEST(Tool, GzipInputGivesTheSameTrace) {
+  const std::string log = temp_path("b.log"), gz = temp_path("b.log.gz");
+  write(log, kLog);
+  gzFile g = gzopen(gz.c_str(), "wb");
+  ASSERT_NE(g, nullptr);
+  gzwrite(g, kLog, static_cast<unsigned>(strlen(kLog)));
+  gzclose(g);
+  ASSERT_EQ(run(log + " -q -o " + log + ".jsonl").status, 0);
+  ASSERT_EQ(run(gz + " -q -o " + gz + ".jsonl").status, 0);
+  std::string a = read(log + ".jsonl"), b = read(gz + ".jsonl");
+  // identical but for the log's name in the header
+  auto replace_all = [](std::string s, const std::string& from) {
+    for (size_t at; (at = s.find(from)) != std::string::npos;) s.replace(at, from.size(), "X");
+    return s;
+  };
+  EXPECT_EQ(replace_all(a, "b.log"), replace_all(b, "b.log.gz"));
+}
+
+TEST(Tool, ForeignInputIsExit2WithAPreciseMessage) {
+  const std::string log = temp_path("c.txt");
+  write(log, "{\"format\":\"vnetkit-trace\",\"version\":1}\n{\"ev\":\"end\",\"events\":0}\n");
+  RunResult r = run(log);
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("not a QEMU trace log"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 1"), std::string::npos) << r.out;
+}
+
+TEST(Tool, EmptyMissingAndBinaryInputsAreExit2) {
+  const std::string empty = temp_path("d.log");
+  write(empty, "");
+  EXPECT_EQ(run(empty).status, 2);
+  EXPECT_EQ(run(temp_path("does-not-exist.log")).status, 2);
+  const std::string bin = temp_path("e.bin");
+  write(bin, std::string("\x7f"
+                         "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0",
+                         16));
+  EXPECT_EQ(run(bin).status, 2);
+  EXPECT_EQ(run("").status, 2);  // no LOG
+}
+
+TEST(Tool, QemuLogWithoutTheNicIsExit1) {
+  const std::string log = temp_path("f.log");
+  write(log,
+        "9@1700000000.000001:memory_region_ops_write cpu 0 mr 0x1 addr 0x3f8 value 0x41 size 1 "
+        "name 'serial'\n"
+        "9@1700000000.000002:pci_cfg_read mch 00:00.0 @0x0 -> 0x8086\n");
+  RunResult r = run(log);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("no virtio-net-pci device events"), std::string::npos) << r.out;
+}
+
+TEST(Tool, TruncatedAndMalformedLinesAreReportedNotFatal) {
+  const std::string log = temp_path("g.log"), out = temp_path("g.jsonl");
+  std::string text = kLog;
+  text += "1@1700000000.000008:virtqueue_pop vq 0x1 elem\n";
+  text += "1@1700000000.000009:memory_region_ops_read cpu 0 mr 0x2 addr 0xfebf80";  // cut
+  write(log, text);
+  RunResult r = run(log + " -o " + out);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("2 malformed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("first malformed line 8"), std::string::npos) << r.out;
+}
+
+TEST(Tool, BadPcapIsExit2) {
+  const std::string log = temp_path("h.log"), pcap = temp_path("h.pcap");
+  write(log, kLog);
+  write(pcap, "not a pcap");
+  RunResult r = run(log + " --pcap " + pcap);
+  EXPECT_EQ(r.status, 2) << r.out;
+}
+
+}  // namespace

@@ -1,0 +1,873 @@
+#include "tools/trace2json/converter.h"
+
+#include <stdio.h>
+#include <time.h>
+
+namespace trace2json {
+namespace {
+
+constexpr uint8_t kStatusDriverOk = 4;
+constexpr uint64_t kFeatureMrgRxbuf = 1ull << 15;
+constexpr uint64_t kFeatureMq = 1ull << 22;
+constexpr uint64_t kFeatureVersion1 = 1ull << 32;
+constexpr size_t kMaxCfgBuffer = 1u << 16;
+// QEMU's modern layout inside the memory BAR (virtio-pci.c), used only
+// when the BARs were never seen in PCI config (a log started late).
+constexpr uint32_t kModernCommon = 0x0000, kModernIsr = 0x1000, kModernDevice = 0x2000,
+                   kModernNotify = 0x3000;
+constexpr int kModernBar = 4;
+constexpr uint64_t kDefaultIoBarSize = 0x40, kDefaultMemBarSize = 0x4000;
+
+uint64_t mask_of(uint32_t width) {
+  return width >= 8 ? ~0ull : (1ull << (8 * width)) - 1;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+const char* bar_name(int i) {
+  static const char* const kNames[] = {"bar0", "bar1", "bar2", "bar3", "bar4", "bar5"};
+  return kNames[i];
+}
+
+uint8_t guess_width(uint32_t offset) {
+  return offset % 4 == 0 ? 4 : offset % 2 == 0 ? 2 : 1;
+}
+
+}  // namespace
+
+Converter::Converter(const Options& options, vnet::trace::TraceWriter& out)
+    : o_(options), w_(out) {}
+
+bool Converter::open(std::string* error) {
+  if (o_.pcap_path.empty()) return true;
+  if (!rx_frames_.open(o_.pcap_path, Direction::kToGuest, error) ||
+      !tx_frames_.open(o_.pcap_path, Direction::kFromGuest, error))
+    return false;
+  pcap_open_ = true;
+  if (o_.has_guest_mac) {
+    rx_frames_.set_guest_mac(o_.guest_mac);
+    tx_frames_.set_guest_mac(o_.guest_mac);
+  }
+  return true;
+}
+
+// The handler counted the line as malformed; remember the first one.
+void Converter::malformed(std::string_view line) {
+  if (stats_.first_malformed_line == 0) {
+    stats_.first_malformed_line = stats_.lines;
+    stats_.first_malformed = std::string(line.substr(0, 200));
+  }
+}
+
+void Converter::feed(std::string_view line) {
+  ++stats_.lines;
+  LogLine l;
+  if (!split_line(line, &l)) {
+    bool blank = line.find_first_not_of(" \t\r") == std::string_view::npos;
+    if (!blank) {
+      ++stats_.foreign;
+      if (stats_.first_foreign_line == 0) {
+        stats_.first_foreign_line = stats_.lines;
+        stats_.first_foreign = std::string(line.substr(0, 200));
+      }
+    }
+    return;
+  }
+  const uint64_t before = stats_.malformed;
+  const std::string_view ev = l.event;
+  bool known = true;
+  if (ev == "memory_region_ops_read" || ev == "memory_region_ops_write")
+    on_region(l, ev.back() == 'e');
+  else if (ev == "pci_cfg_read" || ev == "pci_cfg_write")
+    on_pci_cfg(l, ev.back() == 'e');
+  else if (ev == "virtio_set_status")
+    on_set_status(l);
+  else if (ev == "virtio_queue_notify")
+    on_queue_notify(l);
+  else if (ev == "virtio_notify")
+    on_notify(l);
+  else if (ev == "virtqueue_pop")
+    on_pop(l);
+  else if (ev == "virtqueue_fill")
+    on_fill(l);
+  else if (ev == "virtqueue_flush")
+    on_flush(l);
+  else if (ev == "msix_write_config")
+    on_msix_config(l);
+  else
+    known = false;
+  if (!known) {
+    // A trace line of an event we do not use: QEMU's only when the prefix
+    // says so (otherwise it may be any "word rest" text).
+    if (l.has_prefix) {
+      ++stats_.qemu_lines;
+      ++stats_.unknown;
+      std::string name(ev);
+      auto it = stats_.unknown_events.find(name);
+      if (it != stats_.unknown_events.end())
+        ++it->second;
+      else if (stats_.unknown_events.size() < kMaxUnknownNames)
+        stats_.unknown_events.emplace(name, 1);
+    } else {
+      ++stats_.foreign;
+      if (stats_.first_foreign_line == 0) {
+        stats_.first_foreign_line = stats_.lines;
+        stats_.first_foreign = std::string(line.substr(0, 200));
+      }
+    }
+    return;
+  }
+  if (stats_.malformed != before) {
+    malformed(line);
+    return;
+  }
+  ++stats_.qemu_lines;
+  if (l.has_prefix) {
+    timestamps_ = true;
+    if (first_usec_ == 0) first_usec_ = l.usec;
+  }
+}
+
+// ---- PCI configuration space ----
+
+bool Converter::nic_cfg(std::string_view device, std::string_view bdf) {
+  if (bdf_.empty()) {
+    if (!o_.pci_bdf.empty() ? bdf != o_.pci_bdf : device != "virtio-net-pci") return false;
+    bdf_ = std::string(bdf);
+    nic_device_ = std::string(device);
+  }
+  return bdf == bdf_ && device == nic_device_;
+}
+
+uint64_t Converter::bar_base(int i) const {
+  const Bar& b = bars_[i];
+  if (b.io) return b.raw & ~0x3u;
+  uint64_t base = b.raw & ~0xfu;
+  if (b.is_64 && i < 5) base |= uint64_t{bars_[i + 1].raw} << 32;
+  return base;
+}
+
+void Converter::bar_config(const CfgEvent& e) {
+  if (e.offset < 0x10 || e.offset >= 0x28 || e.offset % 4 != 0 || e.width != 4) return;
+  const int i = static_cast<int>((e.offset - 0x10) / 4);
+  Bar& b = bars_[i];
+  const bool high_half = i > 0 && bars_[i - 1].is_64 && !bars_[i - 1].io;
+  if (e.write) {
+    if (e.value == 0xFFFF'FFFFu) {
+      b.sizing = true;
+      return;
+    }
+    b.sizing = false;
+    b.raw = e.value;
+    b.base_known = true;
+  } else if (b.sizing) {
+    b.sizing = false;
+    if (!high_half && e.value != 0) {
+      const uint32_t m = (e.value & 1) ? (e.value & ~0x3u) : (e.value & ~0xfu);
+      b.size = m == 0 ? 0 : uint64_t{~m} + 1;
+      if (e.value & 1) b.size &= 0xFFFF'FFFFull;
+    }
+    return;
+  } else if (!b.base_known) {
+    b.raw = e.value;
+    b.base_known = true;
+  }
+  if (!high_half) {
+    b.io = (b.raw & 1) != 0;
+    b.is_64 = !b.io && ((b.raw >> 1) & 3) == 2;
+  }
+}
+
+bool Converter::find_bar(uint64_t addr, bool io, int* bar, uint64_t* off) const {
+  for (int i = 0; i < 6; ++i) {
+    const Bar& b = bars_[i];
+    if (!b.base_known || b.io != io) continue;
+    if (i > 0 && bars_[i - 1].is_64 && !bars_[i - 1].io) continue;  // high half
+    const uint64_t base = bar_base(i);
+    if (base == 0) continue;
+    const uint64_t size = b.size != 0 ? b.size : io ? kDefaultIoBarSize : kDefaultMemBarSize;
+    if (addr >= base && addr - base < size) {
+      *bar = i;
+      *off = addr - base;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Converter::write_cfg(const CfgEvent& e) {
+  w_.begin(e.write ? "reg_write" : "reg_read");
+  w_.str("region", "pci_config");
+  w_.u64("off", e.offset);
+  w_.u64("w", e.width);
+  w_.u64("val", e.value & mask_of(e.width));
+  w_.end();
+  ++stats_.events;
+}
+
+void Converter::cfg_event(const CfgEvent& e) {
+  bar_config(e);
+  // Shadow of what the driver read: identity for the header, capability
+  // walk (vendor capabilities = a modern interface).
+  if (!e.write) {
+    for (uint32_t k = 0; k < e.width && e.offset + k < 256; ++k)
+      cfg_shadow_[e.offset + k] = static_cast<uint8_t>(e.value >> (8 * k));
+    if (e.offset == 0x34 && e.width == 1 && num_cap_ptrs_ < 64)
+      cap_ptrs_[num_cap_ptrs_++] = e.value & 0xfc;
+    for (size_t i = 0; i < num_cap_ptrs_; ++i) {
+      if (e.offset == cap_ptrs_[i] && (e.value & 0xff) == 0x09) has_vendor_cap_ = true;
+      if (e.offset == cap_ptrs_[i] + 1 && e.width == 1 && num_cap_ptrs_ < 64 &&
+          (e.value & 0xfc) != 0)
+        cap_ptrs_[num_cap_ptrs_++] = e.value & 0xfc;
+    }
+  }
+  if (driver_started_) {
+    write_cfg(e);
+    return;
+  }
+  // Before the first BAR access: keep what follows the latest write to
+  // the command register, so the driver-start mark can go in front of it.
+  if (e.write && e.offset <= 4 && e.offset + e.width > 4) {
+    for (const CfgEvent& c : cfg_buffer_) write_cfg(c);
+    cfg_buffer_.clear();
+    write_cfg(e);
+    return;
+  }
+  if (cfg_buffer_.size() == kMaxCfgBuffer) {
+    for (const CfgEvent& c : cfg_buffer_) write_cfg(c);
+    cfg_buffer_.clear();
+  }
+  cfg_buffer_.push_back(e);
+}
+
+void Converter::first_bar_access() {
+  if (driver_started_) return;
+  driver_started_ = true;
+  w_.begin("mark");
+  w_.str("what", "driver_start");
+  w_.end();
+  ++stats_.events;
+  for (const CfgEvent& c : cfg_buffer_) write_cfg(c);
+  cfg_buffer_.clear();
+}
+
+void Converter::on_pci_cfg(const LogLine& l, bool write) {
+  PciCfgAccess a;
+  if (!parse_pci_cfg(l.args, write, &a)) {
+    ++stats_.malformed;
+    return;
+  }
+  if (!nic_cfg(a.device, a.bdf)) {
+    ++stats_.other_device;
+    return;
+  }
+  ++stats_.nic_lines;
+  PendingRead& p = pending_read_[l.tid];
+  if (p.active) {  // a read whose data-port access never came
+    ++stats_.width_guessed;
+    p.active = false;
+    cfg_event(p.ev);
+  }
+  CfgEvent e{write, a.offset, 0, a.value};
+  if (write) {
+    auto it = conf_write_size_.find(l.tid);
+    if (it != conf_write_size_.end() && it->second != 0) {
+      e.width = it->second;
+      it->second = 0;
+    } else {
+      e.width = guess_width(a.offset);
+      ++stats_.width_guessed;
+    }
+    cfg_event(e);
+  } else {
+    p.active = true;  // the width comes with the pci-conf-data read after it
+    p.ev = e;
+  }
+}
+
+// ---- register regions ----
+
+void Converter::on_region(const LogLine& l, bool write) {
+  RegionAccess a;
+  if (!parse_region_access(l.args, &a)) {
+    ++stats_.malformed;
+    return;
+  }
+  const std::string_view name = a.name;
+  if (name == "pci-conf-data" || name == "pcie-mmcfg-mmio") {
+    if (write) {
+      conf_write_size_[l.tid] = static_cast<uint8_t>(a.size);
+    } else {
+      auto it = pending_read_.find(l.tid);
+      if (it != pending_read_.end() && it->second.active) {
+        it->second.active = false;
+        it->second.ev.width = static_cast<uint8_t>(a.size);
+        cfg_event(it->second.ev);
+      }
+    }
+    ++stats_.other_device;
+    return;
+  }
+  if (a.size > 4) {
+    ++stats_.other_device;  // 64-bit accesses: not in the driver's vocabulary
+    return;
+  }
+  const uint8_t width = static_cast<uint8_t>(a.size);
+  const uint64_t value = a.value & mask_of(a.size);
+  if (name == "virtio-mmio") {
+    const uint64_t slot = a.addr & ~0x1ffull;
+    const uint32_t off = static_cast<uint32_t>(a.addr & 0x1ff);
+    if (mmio_slot_ == UINT64_MAX && !write && off == 0x008 && value == 1) mmio_slot_ = slot;
+    if (slot != mmio_slot_) {
+      ++stats_.other_device;
+      return;
+    }
+    ++stats_.nic_lines;
+    used_mmio_ = true;
+    reg_event(Kind::kMmio, "mmio", off, off, width, value, write);
+    return;
+  }
+  const bool legacy = name == "virtio-pci";
+  const bool modern = name.rfind("virtio-pci-", 0) == 0 && ends_with(name, "-virtio-net");
+  const bool msix = name == "msix-table" || name == "msix-pba";
+  if (!legacy && !modern && !msix) {
+    ++stats_.other_device;
+    return;
+  }
+  int bar = -1;
+  uint64_t off = 0;
+  if (!find_bar(a.addr, legacy, &bar, &off)) {
+    if (!modern) {
+      ++stats_.other_device;  // another virtio device's legacy BAR, or its MSI-X
+      return;
+    }
+    // No BARs seen (the log started after they were programmed): QEMU's
+    // fixed layout of the modern BAR.
+    ++stats_.offset_guessed;
+    bar = kModernBar;
+    uint32_t base = ends_with(name, "common-virtio-net")   ? kModernCommon
+                    : ends_with(name, "isr-virtio-net")    ? kModernIsr
+                    : ends_with(name, "device-virtio-net") ? kModernDevice
+                                                           : kModernNotify;
+    off = base + (a.addr & 0xfff);
+  }
+  ++stats_.nic_lines;
+  first_bar_access();
+  if (legacy) used_legacy_ = true;
+  if (modern) used_modern_ = true;
+  // Register meaning is tracked by the offset inside the transport's
+  // window (legacy BAR, modern common configuration); the event carries
+  // the offset inside the BAR.
+  Kind k = legacy ? Kind::kLegacy : Kind::kNone;
+  const uint32_t window_off = static_cast<uint32_t>(a.addr & 0xfff);
+  if (modern && ends_with(name, "common-virtio-net")) k = Kind::kModern;
+  if (modern && ends_with(name, "device-virtio-net") && !write) {
+    for (uint32_t i = 0; i < width && window_off + i < 6; ++i) {
+      mac_[window_off + i] = static_cast<uint8_t>(value >> (8 * i));
+      mac_known_ |= static_cast<uint8_t>(1u << (window_off + i));
+    }
+  }
+  reg_event(k, bar_name(bar), k == Kind::kModern ? window_off : static_cast<uint32_t>(off),
+            static_cast<uint32_t>(off), width, value, write);
+}
+
+// Tracks what the register means (feature words, queue select and size,
+// status, ring addresses); part/as/ring_q name an address register.
+void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t value, bool write,
+                               const char** part, const char** as, int* ring_q) {
+  const uint32_t v = static_cast<uint32_t>(value);
+  bool status_write = false;
+  auto feature_word = [&](uint64_t* set, uint32_t select, bool* has) {
+    if (select < 2) {
+      *set &= ~(0xFFFF'FFFFull << (32 * select));
+      *set |= uint64_t{v} << (32 * select);
+      *has = true;
+    }
+  };
+  if (kind == Kind::kModern) {
+    switch (off) {
+      case 0x00:
+        if (write) dfselect_ = v;
+        break;
+      case 0x04:
+        if (!write) feature_word(&offered_, dfselect_, &has_offered_);
+        break;
+      case 0x08:
+        if (write) gfselect_ = v;
+        break;
+      case 0x0c:
+        if (write) feature_word(&negotiated_, gfselect_, &has_negotiated_);
+        break;
+      case 0x14:
+        status_write = write;
+        break;
+      case 0x16:
+        if (write) queue_select_ = static_cast<uint16_t>(v);
+        break;
+      case 0x18:
+        if (!write) queue_sizes_.emplace(queue_select_, static_cast<uint16_t>(v));
+        break;
+      case 0x20:
+      case 0x24:
+      case 0x28:
+      case 0x2c:
+      case 0x30:
+      case 0x34:
+        // lo32 when nonzero; hi32 right after its lo32 (zero below 4 GiB).
+        if (write && ((off % 8 == 0 && v != 0) || (off % 8 == 4 && last_lo_off_ == off - 4))) {
+          static const char* const kParts[] = {"desc", "driver", "device"};
+          *part = kParts[(off - 0x20) / 8];
+          *as = (off % 8) == 0 ? "lo32" : "hi32";
+          *ring_q = queue_select_;
+        }
+        break;
+      default:
+        break;
+    }
+  } else if (kind == Kind::kLegacy) {
+    const uint32_t config = msix_enabled_ ? 0x18 : 0x14;
+    if (off == 0x00 && !write) {
+      offered_ = v;
+      has_offered_ = true;
+    } else if (off == 0x04 && write) {
+      negotiated_ = v;
+      has_negotiated_ = true;
+    } else if (off == 0x08 && write && v != 0) {
+      *part = "pfn";
+      *as = "pfn";
+      *ring_q = queue_select_;
+    } else if (off == 0x0c && !write) {
+      queue_sizes_.emplace(queue_select_, static_cast<uint16_t>(v));
+    } else if (off == 0x0e && write) {
+      queue_select_ = static_cast<uint16_t>(v);
+    } else if (off == 0x12 && write) {
+      status_write = true;
+    } else if (off >= config && off < config + 6 && !write) {
+      for (uint32_t i = 0; i < width && off - config + i < 6; ++i) {
+        mac_[off - config + i] = static_cast<uint8_t>(v >> (8 * i));
+        mac_known_ |= static_cast<uint8_t>(1u << (off - config + i));
+      }
+    }
+  } else if (kind == Kind::kMmio) {
+    switch (off) {
+      case 0x010:
+        if (!write) feature_word(&offered_, dfselect_, &has_offered_);
+        break;
+      case 0x014:
+        if (write) dfselect_ = v;
+        break;
+      case 0x020:
+        if (write) feature_word(&negotiated_, gfselect_, &has_negotiated_);
+        break;
+      case 0x024:
+        if (write) gfselect_ = v;
+        break;
+      case 0x030:
+        if (write) queue_select_ = static_cast<uint16_t>(v);
+        break;
+      case 0x034:
+        if (!write) queue_sizes_.emplace(queue_select_, static_cast<uint16_t>(v));
+        break;
+      case 0x040:
+        if (write && v != 0) {
+          *part = "pfn";
+          *as = "pfn";
+          *ring_q = queue_select_;
+        }
+        break;
+      case 0x070:
+        status_write = write;
+        break;
+      case 0x080:
+      case 0x084:
+      case 0x090:
+      case 0x094:
+      case 0x0a0:
+      case 0x0a4:
+        if (write && ((off % 8 == 0 && v != 0) || (off % 8 == 4 && last_lo_off_ == off - 4))) {
+          static const char* const kParts[] = {"desc", "driver", "device"};
+          *part = kParts[(off - 0x080) / 0x10];
+          *as = (off % 8) == 0 ? "lo32" : "hi32";
+          *ring_q = queue_select_;
+        }
+        break;
+      default:
+        if (off >= 0x100 && off < 0x106 && !write)
+          for (uint32_t i = 0; i < width && off - 0x100 + i < 6; ++i) {
+            mac_[off - 0x100 + i] = static_cast<uint8_t>(v >> (8 * i));
+            mac_known_ |= static_cast<uint8_t>(1u << (off - 0x100 + i));
+          }
+        break;
+    }
+  }
+  (void)width;
+  if (status_write) {
+    status_write_pending_ = true;
+    if (v == 0) device_reset();
+    if (v & kStatusDriverOk) {
+      hdr_size_ = (negotiated_ & (kFeatureVersion1 | kFeatureMrgRxbuf)) ? 12 : 10;
+      pairs_ = 1;  // MQ: queues beyond the first pair are counted as rx/tx by parity
+      if (negotiated_ & kFeatureMq) pairs_ = 0x8000;
+    }
+  }
+  if (mac_known_ == 0x3f && pcap_open_ && !rx_frames_.has_guest_mac()) {
+    rx_frames_.set_guest_mac(mac_);
+    tx_frames_.set_guest_mac(mac_);
+  }
+}
+
+void Converter::reg_event(Kind kind, const char* region, uint32_t track_off, uint32_t bar_off,
+                          uint8_t width, uint64_t value, bool write) {
+  const char* part = nullptr;
+  const char* as = nullptr;
+  int ring_q = -1;
+  track_register(kind, track_off, width, value, write, &part, &as, &ring_q);
+  if (write) last_lo_off_ = part != nullptr && as[0] == 'l' ? static_cast<int64_t>(track_off) : -1;
+  w_.begin(write ? "reg_write" : "reg_read");
+  w_.str("region", region);
+  w_.u64("off", bar_off);
+  w_.u64("w", width);
+  if (part != nullptr) {
+    w_.begin_object("val");
+    w_.u64("ring", static_cast<uint64_t>(ring_q));
+    w_.str("part", part);
+    w_.str("as", as);
+    w_.end_object();
+  } else {
+    w_.u64("val", value);
+  }
+  w_.end();
+  ++stats_.events;
+}
+
+void Converter::on_msix_config(const LogLine& l) {
+  // "dev NAME enabled E masked M"
+  std::string_view a = l.args;
+  if (a.find("virtio-net") == std::string_view::npos) return;
+  size_t at = a.find("enabled ");
+  if (at == std::string_view::npos || at + 8 >= a.size()) {
+    ++stats_.malformed;
+    return;
+  }
+  msix_enabled_ = a[at + 8] == '1';
+}
+
+// ---- device side ----
+
+void Converter::device_reset() {
+  ++resets_;
+  vq_queue_.clear();
+  queues_.clear();
+  hdr_size_ = 0;
+}
+
+void Converter::on_set_status(const LogLine& l) {
+  SetStatus s;
+  if (!parse_set_status(l.args, &s)) {
+    ++stats_.malformed;
+    return;
+  }
+  if (status_write_pending_) {
+    status_write_pending_ = false;
+    if (vdev_ == 0) vdev_ = s.vdev;
+  }
+}
+
+void Converter::on_queue_notify(const LogLine& l) {
+  QueueNotify n;
+  if (!parse_queue_notify(l.args, &n)) {
+    ++stats_.malformed;
+    return;
+  }
+  if (vdev_ == 0 || n.vdev != vdev_) {
+    ++stats_.other_device;
+    return;
+  }
+  vq_queue_[n.vq] = static_cast<int>(n.n);
+}
+
+int Converter::queue_of(uint64_t vq, bool rx_shape) {
+  auto it = vq_queue_.find(vq);
+  if (it != vq_queue_.end()) return it->second;
+  // The receive queue may never be kicked before its first pop: an
+  // in-only chain on an unknown vq of the only NIC is receiveq1.
+  if (vdev_ != 0 && rx_shape) {
+    for (const auto& [ptr, q] : vq_queue_)
+      if (q == 0) return -1;
+    vq_queue_[vq] = 0;
+    return 0;
+  }
+  return -1;
+}
+
+bool Converter::is_rx(int q) const {
+  return q >= 0 && q < 2 * pairs_ && q % 2 == 0;
+}
+
+bool Converter::is_tx(int q) const {
+  return q >= 0 && q < 2 * pairs_ && q % 2 == 1;
+}
+
+uint32_t Converter::net_header_size() const {
+  if (hdr_size_ != 0) return hdr_size_;
+  return (negotiated_ & (kFeatureVersion1 | kFeatureMrgRxbuf)) ? 12 : 10;
+}
+
+void Converter::on_notify(const LogLine& l) {
+  Notify n;
+  if (!parse_notify(l.args, &n)) {
+    ++stats_.malformed;
+    return;
+  }
+  if (vdev_ == 0 || n.vdev != vdev_) {
+    ++stats_.other_device;
+    return;
+  }
+  auto it = vq_queue_.find(n.vq);
+  ++stats_.nic_lines;
+  w_.begin("dev_irq");
+  if (it != vq_queue_.end())
+    w_.u64("q", static_cast<uint64_t>(it->second));
+  else
+    w_.null("q");
+  w_.end();
+  ++stats_.events;
+}
+
+void Converter::emit_tx_frame(int q, uint16_t avail) {
+  if (!pcap_open_) return;
+  std::vector<uint8_t> f;
+  if (!tx_frames_.next(&f)) {
+    ++stats_.frames_missing;
+    return;
+  }
+  ++stats_.frames_tx;
+  w_.begin("dev_frame");
+  w_.u64("q", static_cast<uint64_t>(q));
+  w_.str("dir", "tx");
+  w_.u64("avail", avail);
+  w_.hex("data", f.data(), f.size());
+  w_.end();
+  ++stats_.events;
+}
+
+void Converter::on_pop(const LogLine& l) {
+  Pop p;
+  if (!parse_pop(l.args, &p)) {
+    ++stats_.malformed;
+    return;
+  }
+  const int q = queue_of(p.vq, p.in_num > 0 && p.out_num == 0);
+  if (q < 0) {
+    ++stats_.unattributed_pops;
+    return;
+  }
+  ++stats_.nic_lines;
+  Queue& qs = queues_[q];
+  const uint16_t avail = qs.next_avail++;
+  if (qs.open.size() < 65536) qs.open.push_back(OpenPop{p.elem, avail});
+  w_.begin("dev_pop");
+  w_.u64("q", static_cast<uint64_t>(q));
+  w_.u64("avail", avail);
+  w_.u64("in", p.in_num);
+  w_.u64("out", p.out_num);
+  w_.end();
+  ++stats_.events;
+  if (is_tx(q)) emit_tx_frame(q, avail);
+}
+
+void Converter::rx_fill(int q, uint16_t avail, uint32_t len) {
+  if (!pcap_open_ || len == 0) return;
+  Queue& qs = queues_[q];
+  if (!qs.group) {
+    if (!rx_frames_.next(&qs.group_frame)) {
+      ++stats_.frames_missing;
+      return;
+    }
+    qs.group = true;
+    qs.group_first = avail;
+    qs.group_len = 0;
+    qs.group_bufs = 0;
+  }
+  qs.group_len += len;
+  ++qs.group_bufs;
+  const uint32_t want = net_header_size() + static_cast<uint32_t>(qs.group_frame.size());
+  if (qs.group_len < want) return;  // more buffers of a merged frame follow
+  if (qs.group_len != want) ++stats_.frame_len_mismatch;
+  ++stats_.frames_rx;
+  w_.begin("dev_frame");
+  w_.u64("q", static_cast<uint64_t>(q));
+  w_.str("dir", "rx");
+  w_.u64("avail", qs.group_first);
+  w_.u64("bufs", qs.group_bufs);
+  w_.u64("len", qs.group_len);
+  w_.hex("data", qs.group_frame.data(), qs.group_frame.size());
+  w_.end();
+  ++stats_.events;
+  qs.group = false;
+}
+
+void Converter::on_fill(const LogLine& l) {
+  Fill f;
+  if (!parse_fill(l.args, &f)) {
+    ++stats_.malformed;
+    return;
+  }
+  auto it = vq_queue_.find(f.vq);
+  if (it == vq_queue_.end()) {
+    ++stats_.other_device;
+    return;
+  }
+  const int q = it->second;
+  Queue& qs = queues_[q];
+  // The most recent unmatched pop with the same element pointer.
+  int found = -1;
+  for (int i = static_cast<int>(qs.open.size()) - 1; i >= 0; --i)
+    if (qs.open[static_cast<size_t>(i)].elem == f.elem) {
+      found = i;
+      break;
+    }
+  if (found < 0) {
+    ++stats_.unmatched_fills;
+    return;
+  }
+  const uint16_t avail = qs.open[static_cast<size_t>(found)].avail;
+  qs.open.erase(qs.open.begin() + found);
+  ++stats_.nic_lines;
+  if (is_rx(q) && f.len > max_rx_len_) max_rx_len_ = f.len;
+  w_.begin("dev_fill");
+  w_.u64("q", static_cast<uint64_t>(q));
+  w_.u64("avail", avail);
+  w_.u64("len", f.len);
+  w_.end();
+  ++stats_.events;
+  if (is_rx(q)) rx_fill(q, avail, f.len);
+}
+
+void Converter::on_flush(const LogLine& l) {
+  Flush f;
+  if (!parse_flush(l.args, &f)) {
+    ++stats_.malformed;
+    return;
+  }
+  auto it = vq_queue_.find(f.vq);
+  if (it == vq_queue_.end()) {
+    ++stats_.other_device;
+    return;
+  }
+  const int q = it->second;
+  Queue& qs = queues_[q];
+  qs.used_idx = static_cast<uint16_t>(qs.used_idx + f.count);
+  ++stats_.nic_lines;
+  w_.begin("dev_flush");
+  w_.u64("q", static_cast<uint64_t>(q));
+  w_.u64("count", f.count);
+  w_.u64("used_idx", qs.used_idx);
+  w_.end();
+  ++stats_.events;
+}
+
+void Converter::finish() {
+  for (auto& [tid, p] : pending_read_)
+    if (p.active) {
+      p.active = false;
+      ++stats_.width_guessed;
+      cfg_event(p.ev);
+    }
+  for (const CfgEvent& c : cfg_buffer_) write_cfg(c);
+  cfg_buffer_.clear();
+}
+
+nlohmann::ordered_json Converter::header() const {
+  nlohmann::ordered_json h;
+  auto hex64 = [](uint64_t v) {
+    char b[24];
+    snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(b);
+  };
+  auto le16 = [&](uint32_t at) { return cfg_shadow_[at] | cfg_shadow_[at + 1] << 8; };
+  h["format"] = "vnetkit-trace";
+  h["version"] = 1;
+  h["driver_version"] = "unknown";
+  if (used_modern_)
+    h["transport"] = "pci-modern";
+  else if (used_legacy_)
+    h["transport"] = "pci-legacy";
+  else if (used_mmio_)
+    h["transport"] = "mmio";
+  if (!bdf_.empty()) {
+    const int device = le16(2);
+    const char* kind = device == 0x1041                      ? "modern"
+                       : device == 0x1000 && has_vendor_cap_ ? "transitional"
+                       : device == 0x1000                    ? "legacy"
+                                                             : "unknown";
+    h["device"] = {{"kind", kind},
+                   {"vendor", le16(0)},
+                   {"device", device},
+                   {"subsystem", le16(0x2e)},
+                   {"revision", cfg_shadow_[8]}};
+  }
+  if (has_offered_ && has_negotiated_)
+    h["features"] = {{"offered", hex64(offered_)}, {"negotiated", hex64(negotiated_)}};
+  if (!queue_sizes_.empty()) {
+    nlohmann::ordered_json qs = nlohmann::ordered_json::array();
+    for (uint16_t q = 0; queue_sizes_.count(q) != 0; ++q) qs.push_back(queue_sizes_.at(q));
+    h["queue_sizes"] = qs;
+  }
+  // Buffers for a replay in device mode: the largest received chain
+  // (header + frame) with the driver's tx headroom, at least 2048.
+  uint32_t buffer = 2048;
+  while (buffer < max_rx_len_ + 32) buffer *= 2;
+  h["pool"] = {{"buffer_size", buffer}, {"buffers", 0}};
+  std::string when;
+  if (first_usec_ != 0) {
+    time_t t = static_cast<time_t>(first_usec_ / 1000000);
+    tm u{};
+    gmtime_r(&t, &u);
+    char b[32];
+    strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &u);
+    when = b;
+  }
+  h["recorded"] = {{"where", "qemu"},
+                   {"when", when},
+                   {"by", "trace2json"},
+                   {"scenario", "QEMU trace log " + o_.log_name}};
+  char mac[24] = "";
+  if (mac_known_ == 0x3f || o_.has_guest_mac) {
+    const uint8_t* m = mac_known_ == 0x3f ? mac_ : o_.guest_mac;
+    snprintf(mac, sizeof(mac), "%02x%02x%02x%02x%02x%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  }
+  nlohmann::ordered_json cap;
+  cap["source"] = "qemu-log";
+  cap["log"] = o_.log_name;
+  if (o_.pcap_name.empty())
+    cap["pcap"] = nullptr;
+  else
+    cap["pcap"] = o_.pcap_name;
+  cap["pci"] = bdf_;
+  cap["timestamps"] = timestamps_;
+  cap["net_header"] = net_header_size();
+  cap["guest_mac"] = mac;
+  cap["device_resets"] = resets_;
+  cap["stats"] = {{"lines", stats_.lines},
+                  {"qemu_lines", stats_.qemu_lines},
+                  {"nic_lines", stats_.nic_lines},
+                  {"events", stats_.events},
+                  {"foreign", stats_.foreign},
+                  {"unknown", stats_.unknown},
+                  {"malformed", stats_.malformed},
+                  {"width_guessed", stats_.width_guessed},
+                  {"offset_guessed", stats_.offset_guessed},
+                  {"unattributed_pops", stats_.unattributed_pops},
+                  {"unmatched_fills", stats_.unmatched_fills},
+                  {"frames_rx", stats_.frames_rx},
+                  {"frames_tx", stats_.frames_tx},
+                  {"frames_missing", stats_.frames_missing},
+                  {"frame_len_mismatch", stats_.frame_len_mismatch}};
+  h["capture"] = cap;
+  return h;
+}
+
+}  // namespace trace2json

@@ -1,0 +1,153 @@
+#include "tools/trace2json/cross_check.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace trace2json {
+namespace {
+
+struct Access {
+  size_t line;
+  std::string text;  // the trace line
+  bool write;
+  std::string region;
+  uint64_t off, width;
+  bool is_addr;
+  std::string as;
+  uint64_t val;
+};
+
+struct Frame {
+  size_t line;
+  std::string hex;
+};
+
+struct View {
+  std::vector<Access> regs;
+  std::vector<Frame> rx, tx;
+};
+
+bool load(const std::string& path, bool converted, View* v, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = path + ": cannot read";
+    return false;
+  }
+  std::string text;
+  size_t line_no = 0;
+  bool started = !converted;
+  uint64_t hdr = 12;
+  while (std::getline(in, text)) {
+    ++line_no;
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      *error = path + ":" + std::to_string(line_no) + ": not JSON";
+      return false;
+    }
+    if (line_no == 1) {
+      if (j.value("format", "") != "vnetkit-trace") {
+        *error = path + ": not a vnetkit trace";
+        return false;
+      }
+      continue;
+    }
+    const std::string ev = j.value("ev", "");
+    if (converted && ev == "mark" && j.value("what", "") == "driver_start") started = true;
+    if (!started) continue;
+    if (ev == "reg_read" || ev == "reg_write") {
+      Access a{line_no,
+               text,
+               ev == "reg_write",
+               j.value("region", ""),
+               j.value("off", 0ull),
+               j.value("w", 0ull),
+               false,
+               "",
+               0};
+      const auto& val = j["val"];
+      if (val.is_object()) {
+        a.is_addr = true;
+        a.as = val.value("as", "");
+      } else {
+        a.val = val.get<uint64_t>();
+      }
+      v->regs.push_back(std::move(a));
+    } else if (!converted && ev == "ret" &&
+               (j.value("fn", "") == "attach" || j.value("fn", "") == "recover")) {
+      hdr = j.value("hdr", hdr);
+    } else if (converted && ev == "dev_frame") {
+      (j.value("dir", "") == "rx" ? v->rx : v->tx).push_back(Frame{line_no, j.value("data", "")});
+    } else if (!converted && ev == "frame") {
+      v->rx.push_back(Frame{line_no, j.value("data", "")});
+    } else if (!converted && ev == "publish" && j.value("q", 0ull) % 2 == 1) {
+      std::string bytes;
+      bool writable = false;
+      for (const auto& seg : j["segs"]) {
+        if (seg.value("wr", false)) writable = true;
+        bytes += seg.value("data", "");
+      }
+      if (!writable && bytes.size() >= 2 * hdr)
+        v->tx.push_back(Frame{line_no, bytes.substr(2 * hdr)});
+    }
+  }
+  return true;
+}
+
+bool same(const Access& a, const Access& b) {
+  if (a.write != b.write || a.region != b.region || a.off != b.off || a.width != b.width)
+    return false;
+  if (a.is_addr || b.is_addr) return a.is_addr && b.is_addr && a.as == b.as;
+  return a.val == b.val;
+}
+
+}  // namespace
+
+bool cross_check(const std::string& converted_path, const std::string& guest_path,
+                 CrossCheckResult* r) {
+  View c, g;
+  if (!load(converted_path, true, &c, &r->error) || !load(guest_path, false, &g, &r->error))
+    return false;
+  r->agree = true;
+  std::string& out = r->report;
+  // Registers: every access of the guest recording, in order.
+  size_t n = std::min(c.regs.size(), g.regs.size());
+  size_t i = 0;
+  while (i < n && same(c.regs[i], g.regs[i])) ++i;
+  r->registers = i;
+  if (i == g.regs.size() && i == c.regs.size()) {
+    out += "registers: " + std::to_string(i) + " accesses agree\n";
+  } else {
+    r->agree = false;
+    out += "registers: first difference at access " + std::to_string(i + 1) + " (" +
+           std::to_string(c.regs.size()) + " in the capture, " + std::to_string(g.regs.size()) +
+           " in the recording)\n";
+    if (i < c.regs.size())
+      out += "  capture   line " + std::to_string(c.regs[i].line) + ": " + c.regs[i].text + "\n";
+    if (i < g.regs.size())
+      out += "  recording line " + std::to_string(g.regs[i].line) + ": " + g.regs[i].text + "\n";
+  }
+  auto frames = [&](const char* what, const std::vector<Frame>& cf, const std::vector<Frame>& gf,
+                    uint64_t* agreed) {
+    size_t m = std::min(cf.size(), gf.size());
+    size_t k = 0;
+    while (k < m && cf[k].hex == gf[k].hex) ++k;
+    *agreed = k;
+    if (k == cf.size() && k == gf.size()) {
+      out += std::string(what) + ": " + std::to_string(k) + " frames agree byte for byte\n";
+      return;
+    }
+    r->agree = false;
+    out += std::string(what) + ": first difference at frame " + std::to_string(k + 1) + " (" +
+           std::to_string(cf.size()) + " in the capture, " + std::to_string(gf.size()) +
+           " in the recording)\n";
+    if (k < cf.size()) out += "  capture   line " + std::to_string(cf[k].line) + "\n";
+    if (k < gf.size()) out += "  recording line " + std::to_string(gf[k].line) + "\n";
+  };
+  frames("rx frames", c.rx, g.rx, &r->rx_frames);
+  frames("tx frames", c.tx, g.tx, &r->tx_frames);
+  out += r->agree ? "cross-check: AGREE\n" : "cross-check: DIFFER\n";
+  return true;
+}
+
+}  // namespace trace2json
