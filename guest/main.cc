@@ -8,7 +8,6 @@
 //          physical allocator      RAM above the image
 //          PCI scan, BAR sizing    one line per function
 //          virtio-net function     enable I/O, memory, bus mastering
-//          probe transport         legacy | modern (mode=...)
 //          record=1 and COM2       trace header on COM2 (guest/record/)
 //          probe transport         legacy | modern (mode=...)
 //          attach driver           "vnet-guest: ready ..." (runner waits for it)

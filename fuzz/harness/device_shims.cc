@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "driver/spec/pci_layout.h"
+
 namespace vnet::fuzz {
 
 namespace {
@@ -40,20 +42,26 @@ uint32_t FuzzMockPlatform::reg_read(Region region, uint32_t offset, uint8_t widt
     }
     return v;
   }
-  if (region >= Region::kBar0 && region <= Region::kBar5)
-    return device_.bar_read(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width);
+  if (region >= Region::kBar0 && region <= Region::kBar5) {
+    const uint8_t bar = static_cast<uint8_t>(static_cast<uint8_t>(region) - 1);
+    const uint32_t v = device_.bar_read(bar, offset, width);
+    if (churn_ != 0 && bar == device_.config().modern_bar && width == 1 &&
+        offset == mock::MockDevice::kCommonOffset + spec::pci::common::kConfigGeneration) {
+      --churn_;
+      return (v + churn_ * 7 + 1) & 0xFF;
+    }
+    return v;
+  }
   return width >= 4 ? 0xFFFF'FFFFu : (1u << (8 * width)) - 1;
 }
 
 void FuzzMockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
   if (region == Region::kPciConfig) return device_.pci_config_write(offset, width, value);
   if (region >= Region::kBar0 && region <= Region::kBar5)
-    device_.bar_write(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width,
-                      value);
+    device_.bar_write(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width, value);
 }
 
-void FuzzMockPlatform::fetch(const DeviceMemRef&, const volatile void* src, void* dst,
-                             size_t len) {
+void FuzzMockPlatform::fetch(const DeviceMemRef&, const volatile void* src, void* dst, size_t len) {
   const void* s = const_cast<const void*>(src);
   if (!memory_.contains(s, len)) {
     // The driver fetched "device memory" that is not shared with the device.

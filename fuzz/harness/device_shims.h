@@ -71,11 +71,16 @@ class FuzzMockPlatform final : public ShimBase {
   // PCI configuration bytes the input overrides (at most kMaxPatches).
   bool add_patch(PciPatch p);
   int patches() const { return num_patches_; }
+  // The next n reads of config_generation (modern common configuration)
+  // each return a new value: the device config keeps changing under the
+  // driver's reads.
+  void churn_generation(uint32_t n) { churn_ = n; }
 
  private:
   mock::MockDevice& device_;
   PciPatch patches_[kMaxPatches] = {};
   int num_patches_ = 0;
+  uint32_t churn_ = 0;
 };
 
 class BoundaryPlatform final : public ShimBase {

@@ -28,7 +28,10 @@ void FuzzPool::reset(int32_t alloc_budget) {
     lent_[i] = 0;
     device_owned_[i] = 0;
     buffers_[i] = PacketBuffer{host_ + size_t{i} * buffer_size_,
-                               block_.device_addr + uint64_t{i} * buffer_size_, buffer_size_, 0, 0,
+                               block_.device_addr + uint64_t{i} * buffer_size_,
+                               buffer_size_,
+                               0,
+                               0,
                                nullptr};
     free_.push_back(i);  // buffer 0 is handed out first
   }

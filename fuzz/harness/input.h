@@ -40,8 +40,6 @@ class Input {
     if (take < len) memset(static_cast<uint8_t*>(dst) + take, 0, len - take);
     pos_ += take;
   }
-  // A value in [0, n) (n > 0).
-  uint32_t below(uint32_t n) { return n <= 256 ? u8() % n : u32() % n; }
 
  private:
   const uint8_t* data_;

@@ -51,7 +51,7 @@ bool is_bar(Region r) {
 OraclePlatform::OraclePlatform(FuzzPool& pool) : pool_(pool) {
   memset(desc_owned_, 0, sizeof desc_owned_);
   memset(chains_, 0, sizeof chains_);
-  memset(rx_head_of_buffer_, 0xFF, sizeof rx_head_of_buffer_);
+  memset(rx_completed_, 0, sizeof rx_completed_);
   memset(fetches_, 0, sizeof fetches_);
 }
 
@@ -78,9 +78,14 @@ void OraclePlatform::new_scope() {
 void OraclePlatform::device_reset() {
   // The device no longer owns anything (3.3.1: the device is reset).
   if (owned_descs_ != 0) {
-    memset(desc_owned_, 0, sizeof desc_owned_);
-    for (auto& q : chains_)
-      for (auto& c : q) c.owned = false;
+    // Only heads of owned descriptors can be owned chains.
+    for (uint16_t q = 0; q < kMaxQueues; ++q) {
+      for (uint16_t d = 0; d < desc_high_[q]; ++d) {
+        if (desc_owned_[q][d]) chains_[q][d].owned = false;
+        desc_owned_[q][d] = false;
+      }
+      desc_high_[q] = 0;
+    }
     owned_descs_ = 0;
   }
   pool_.clear_device_owned();
@@ -150,7 +155,8 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
   const void* pc = __builtin_return_address(0);
   inner_->fetch(what, src, dst, len);
   if (what.recheck) return;
-  const uint64_t base = (uint64_t{what.queue} << 32) | (uint64_t{static_cast<uint8_t>(what.part)} << 24);
+  const uint64_t base =
+      (uint64_t{what.queue} << 32) | (uint64_t{static_cast<uint8_t>(what.part)} << 24);
   if (what.part == MemPart::kUsedElem) {
     // One run of consecutive slots: each slot is its own location.
     const size_t n = len / 8 != 0 ? len / 8 : 1;
@@ -175,9 +181,8 @@ uint8_t* OraclePlatform::writable_area(uint16_t queue, uint16_t head, uint32_t* 
   return nullptr;
 }
 
-void OraclePlatform::check_frame(const char* what, uint16_t queue, uint16_t head,
-                                 const uint8_t* data, uint32_t len) {
-  const ChainInfo& c = chains_[queue][head];
+void OraclePlatform::check_frame(const char* what, const ChainInfo& c, uint16_t queue,
+                                 uint16_t head, const uint8_t* data, uint32_t len) {
   if (c.completed_epoch != op_epoch_)
     finding(Oracle::kFrameBounds,
             "%s: chain %u of queue %u was not completed by the device in this operation", what,
@@ -189,7 +194,9 @@ void OraclePlatform::check_frame(const char* what, uint16_t queue, uint16_t head
   for (uint8_t i = 0; i < c.num_segments; ++i) {
     if (!c.writable[i]) continue;
     const uint8_t* s = c.cpu[i];
-    if (data >= s && data <= s + c.len[i]) {
+    // (A frame at the very end of a segment belongs to the next one: the
+    // header may have a descriptor of its own.)
+    if (data >= s && (data < s + c.len[i] || (len == 0 && data == s + c.len[i]))) {
       const uint32_t at = static_cast<uint32_t>(data - s);
       if (len > c.len[i] - at)
         finding(Oracle::kFrameBounds,
@@ -212,15 +219,20 @@ void OraclePlatform::check_frame(const char* what, uint16_t queue, uint16_t head
 
 void OraclePlatform::frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) {
   count_call();
-  inner_->frame_in_place(queue, desc, data, len);
+  // Checked before the call goes on: the recorder below reads (and a
+  // boundary shim fills) exactly the range the driver names.
   if (queue >= kMaxQueues || desc >= kMaxDescs)
-    finding(Oracle::kFrameBounds, "frame_in_place for queue %u descriptor %u: no such chain",
-            queue, desc);
-  check_frame("frame_in_place", queue, desc, static_cast<const uint8_t*>(data), len);
+    finding(Oracle::kFrameBounds, "frame_in_place for queue %u descriptor %u: no such chain", queue,
+            desc);
   ChainInfo& c = chains_[queue][desc];
+  check_frame("frame_in_place", c, queue, desc, static_cast<const uint8_t*>(data), len);
   if (c.framed_epoch == op_epoch_)
     finding(Oracle::kFrameBounds, "frame of chain %u (queue %u) announced twice", desc, queue);
   c.framed_epoch = op_epoch_;
+  uint32_t index;
+  if (queue == 0 && pool_.index_of(data, &index) && index < kMaxPoolBuffers)
+    rx_completed_[index].framed_epoch = op_epoch_;
+  inner_->frame_in_place(queue, desc, data, len);
 }
 
 void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
@@ -228,12 +240,12 @@ void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
   if (!pool_.index_of(data, &index))
     finding(Oracle::kFrameBounds, "frame delivered to the stack at %p: not a pool buffer",
             static_cast<const void*>(data));
-  const uint16_t head = rx_head_of_buffer_[index];
-  if (head >= kMaxDescs)
+  ChainInfo& c = rx_completed_[index];
+  if (c.num_segments == 0)
     finding(Oracle::kFrameBounds, "frame delivered from buffer %u, never posted for receive",
             index);
-  check_frame("rx_burst delivery", 0, head, data, len);
-  ChainInfo& c = chains_[0][head];
+  const uint16_t head = c.head;
+  check_frame("rx_burst delivery", c, 0, head, data, len);
   if (c.framed_epoch != op_epoch_)
     finding(Oracle::kFrameBounds,
             "frame of chain %u delivered without frame_in_place (DESIGN.md, device boundary rule "
@@ -256,6 +268,7 @@ void OraclePlatform::published(const PublishedChain& chain) {
     finding(Oracle::kOwnership, "published chain head %u is not its first descriptor %u",
             chain.head, chain.segments[0].desc);
   ChainInfo& c = chains_[q][chain.head];
+  c.head = chain.head;
   c.num_segments = static_cast<uint8_t>(chain.num_segments);
   for (uint16_t i = 0; i < chain.num_segments; ++i) {
     const ChainSegment& s = chain.segments[i];
@@ -266,15 +279,13 @@ void OraclePlatform::published(const PublishedChain& chain) {
               s.desc, q);
     desc_owned_[q][s.desc] = true;
     ++owned_descs_;
+    if (s.desc >= desc_high_[q]) desc_high_[q] = static_cast<uint16_t>(s.desc + 1);
     c.desc[i] = s.desc;
     c.len[i] = s.len;
     c.writable[i] = s.device_writable;
     c.cpu[i] = static_cast<const uint8_t*>(s.data);
     uint32_t index;
-    if (pool_.index_of(s.data, &index)) {
-      pool_.set_device_owned(index, true);
-      if (q == 0) rx_head_of_buffer_[index] = chain.head;
-    }
+    if (pool_.index_of(s.data, &index)) pool_.set_device_owned(index, true);
   }
   c.owned = true;
   c.completed_epoch = 0;
@@ -297,6 +308,9 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
   c.owned = false;
   c.used_len = len;
   c.completed_epoch = op_epoch_;
+  uint32_t index;
+  if (queue == 0 && pool_.index_of(c.cpu[0], &index) && index < kMaxPoolBuffers)
+    rx_completed_[index] = c;
 }
 
 void OraclePlatform::barrier(Barrier kind) {

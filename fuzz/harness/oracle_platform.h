@@ -84,8 +84,9 @@ class OraclePlatform final : public Platform {
 
  private:
   struct ChainInfo {
+    uint16_t head;
     uint8_t num_segments;
-    bool owned;  // head of a chain the device owns
+    bool owned;  // head of a chain the device owns (see head_owned_)
     uint16_t desc[kMaxChainSegments];
     uint32_t len[kMaxChainSegments];
     bool writable[kMaxChainSegments];
@@ -109,8 +110,8 @@ class OraclePlatform final : public Platform {
   void new_scope();
   void note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index, const void* pc);
   void device_reset();
-  void check_frame(const char* what, uint16_t queue, uint16_t head, const uint8_t* data,
-                   uint32_t len);
+  void check_frame(const char* what, const ChainInfo& c, uint16_t queue, uint16_t head,
+                   const uint8_t* data, uint32_t len);
 
   Platform* inner_ = nullptr;
   FuzzPool& pool_;
@@ -121,9 +122,13 @@ class OraclePlatform final : public Platform {
   uint64_t op_epoch_ = 1;
   uint32_t dma_live_ = 0;
   uint32_t owned_descs_ = 0;
+  uint16_t desc_high_[kMaxQueues] = {};  // descriptors below this may be owned
   bool desc_owned_[kMaxQueues][kMaxDescs];
   ChainInfo chains_[kMaxQueues][kMaxDescs];
-  uint16_t rx_head_of_buffer_[4096];
+  // The rx chain each pool buffer was last completed in, as it was then
+  // (its head may be posted again before the stack sees the frame).
+  static constexpr uint32_t kMaxPoolBuffers = 4096;
+  ChainInfo rx_completed_[kMaxPoolBuffers];
   FetchSlot fetches_[kFetchSlots];
 };
 

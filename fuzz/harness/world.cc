@@ -44,7 +44,8 @@ class Recording {
     trace::TraceHeader h;
     h.driver_version = VNET_VERSION;
     const ProbeResult* probe = session != nullptr ? &session->probe_result() : nullptr;
-    h.transport = probe != nullptr && probe->transport != nullptr ? probe->transport->name() : nullptr;
+    h.transport =
+        probe != nullptr && probe->transport != nullptr ? probe->transport->name() : nullptr;
     h.pool_buffer_size = World::kBufferSize;
     h.pool_buffers = World::kPoolBuffers;
     h.recorded_where = "fuzz";
@@ -138,12 +139,62 @@ void World::begin_common(Platform& device_side, const char* target) {
   g_session = &*session_;
 }
 
+namespace {
+
+bool same_config(const mock::DeviceConfig& a, const mock::DeviceConfig& b) {
+  return a.transport == b.transport && a.features == b.features && a.mac == b.mac &&
+         a.status == b.status && a.max_virtqueue_pairs == b.max_virtqueue_pairs && a.mtu == b.mtu &&
+         a.queue_sizes == b.queue_sizes && a.notify_off_multiplier == b.notify_off_multiplier &&
+         a.modern_bar == b.modern_bar && a.auto_process_tx == b.auto_process_tx &&
+         a.tx_capture_limit == b.tx_capture_limit;
+}
+
+// Back to the state of a freshly constructed device with this config.
+void reset_device(mock::MockDevice& d, const mock::DeviceConfig& c) {
+  d.set_used_hook(nullptr);
+  d.set_tx_sink(nullptr, nullptr);
+  d.clear_faults();
+  d.clear_captured_tx();
+  // Device reset through the status register of its interface (both for
+  // a transitional device: whichever it runs in).
+  const uint8_t bar = c.transport == mock::TransportKind::kLegacy ? 0 : c.modern_bar;
+  const uint32_t off = c.transport == mock::TransportKind::kLegacy
+                           ? spec::pci::legacy::kDeviceStatus
+                           : mock::MockDevice::kCommonOffset + spec::pci::common::kDeviceStatus;
+  d.bar_write(bar, off, 1, 0);
+  if (d.config().mac != c.mac) d.set_mac(c.mac);
+  if (d.config().status != c.status) d.set_config_status(c.status);
+  if (d.config().max_virtqueue_pairs != c.max_virtqueue_pairs)
+    d.set_max_virtqueue_pairs(c.max_virtqueue_pairs);
+  if (d.config().mtu != c.mtu) d.set_mtu(c.mtu);
+  for (int q = 0; q < 3; ++q)
+    if (d.config().queue_sizes[q] != c.queue_sizes[q]) d.set_queue_max_size(q, c.queue_sizes[q]);
+  d.conformance().clear();
+}
+
+}  // namespace
+
 void World::begin_mock(const mock::DeviceConfig& config, const char* target) {
   session_.reset();
   boundary_.reset();
   mock_shim_.reset();
-  device_.reset();
-  device_.emplace(memory_, config);
+  if (device_tainted_ && device_slot_ != nullptr) device_slot_->device.reset();
+  device_tainted_ = false;
+  device_ = nullptr;
+  device_slot_ = nullptr;
+  for (CachedDevice& c : cache_)
+    if (c.device && same_config(c.config, config)) {
+      device_slot_ = &c;
+      reset_device(*c.device, config);
+      break;
+    }
+  if (device_slot_ == nullptr) {
+    device_slot_ = &cache_[cache_next_];
+    cache_next_ = (cache_next_ + 1) % kDeviceCache;
+    device_slot_->config = config;
+    device_slot_->device = std::make_unique<mock::MockDevice>(memory_, config);
+  }
+  device_ = device_slot_->device.get();
   mock_shim_.emplace(*device_, memory_);
   begin_common(*mock_shim_, target);
 }
@@ -151,7 +202,7 @@ void World::begin_mock(const mock::DeviceConfig& config, const char* target) {
 void World::begin_boundary(Input& values, const char* target) {
   session_.reset();
   mock_shim_.reset();
-  device_.reset();
+  device_ = nullptr;
   boundary_.reset();
   boundary_.emplace(values, memory_);
   begin_common(*boundary_, target);
@@ -177,17 +228,25 @@ uint16_t World::rx_burst(uint16_t max) {
 }
 
 uint16_t World::tx_burst(uint16_t count, uint32_t size, uint8_t seed) {
+  // A unicast Ethernet header, then a fixed pattern; the byte after the
+  // header says which frame of which burst it is.
   static uint8_t frames[16][kMaxTxFrame];
+  static bool ready = false;
+  if (!ready) {
+    static const uint8_t kHdr[14] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x02,
+                                     0,    0,    0, 0,    1,    0x88, 0xB5};
+    for (auto& f : frames) {
+      memcpy(f, kHdr, sizeof kHdr);
+      for (uint32_t k = sizeof kHdr; k < kMaxTxFrame; ++k) f[k] = static_cast<uint8_t>(k * 3);
+    }
+    ready = true;
+  }
   trace::TxFrame tx[16];
   if (count > 16) count = 16;
   if (size > kMaxTxFrame) size = kMaxTxFrame;
   for (uint16_t i = 0; i < count; ++i) {
-    uint8_t* f = frames[i];
-    // A unicast Ethernet header, then a pattern that depends on seed.
-    static const uint8_t kHdr[14] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x02, 0, 0, 0, 0, 1, 0x88, 0xB5};
-    for (uint32_t k = 0; k < size; ++k)
-      f[k] = k < 14 ? kHdr[k] : static_cast<uint8_t>(seed * 31 + i * 7 + k);
-    tx[i] = trace::TxFrame{f, size};
+    frames[i][14] = static_cast<uint8_t>(seed + i);
+    tx[i] = trace::TxFrame{frames[i], size};
   }
   return session_->tx_burst(tx, count);
 }
@@ -203,7 +262,7 @@ void World::end() {
   if (memory_.live_allocations() != baseline_allocations_)
     finding(Oracle::kOwnership, "%zu guest-memory allocations leaked by the input",
             memory_.live_allocations() - baseline_allocations_);
-  if (device_ && !misbehaved_ && !device_->conformance().empty()) {
+  if (device_ != nullptr && !misbehaved_ && !device_->conformance().empty()) {
     const mock::Violation& v = device_->conformance().violations().front();
     finding(Oracle::kConformance, "%llu spec violation(s) on well-behaved input; first: %s %s",
             static_cast<unsigned long long>(device_->conformance().total()), v.section.c_str(),

@@ -3,7 +3,14 @@
 //   persistent (allocated once per process, reused by every input)
 //     GuestMemory arena, FuzzPool, OraclePlatform (large tables)
 //   per input (constructed at begin_*(), destroyed at end())
-//     MockDevice + FuzzMockPlatform  (device targets)   or
+//     MockDevice + FuzzMockPlatform  (device targets; the MockDevice object
+//                                     of an identical configuration is
+//                                     reused when no state fault was armed
+//                                     on it: reset through its status
+//                                     register, configuration restored,
+//                                     faults, hook and conformance record
+//                                     cleared -- constructing one costs a
+//                                     64 KiB allocation)   or
 //     BoundaryPlatform               (fuzz_boundary)
 //     Session (the caller: VirtioNet, PCI transports)
 //     crash-to-trace, when VNET_FUZZ_TRACE names a file (repro below)
@@ -54,6 +61,9 @@ class World {
 
   // Starts an input with the mock device (built from config) as the device.
   void begin_mock(const mock::DeviceConfig& config, const char* target);
+  // The device may not be reused by a later input (a state fault changed
+  // what it reports in ways that cannot be undone).
+  void taint_device() { device_tainted_ = true; }
   // Starts an input whose device answers come from values.
   void begin_boundary(Input& values, const char* target);
   // probe(mode) then attach(options). True when the driver runs.
@@ -93,7 +103,16 @@ class World {
   mock::GuestMemory memory_;
   FuzzPool pool_;
   OraclePlatform oracle_;
-  std::optional<mock::MockDevice> device_;
+  struct CachedDevice {
+    mock::DeviceConfig config;
+    std::unique_ptr<mock::MockDevice> device;
+  };
+  static constexpr size_t kDeviceCache = 64;
+  CachedDevice cache_[kDeviceCache];
+  size_t cache_next_ = 0;
+  mock::MockDevice* device_ = nullptr;
+  CachedDevice* device_slot_ = nullptr;
+  bool device_tainted_ = false;
   std::optional<FuzzMockPlatform> mock_shim_;
   std::optional<BoundaryPlatform> boundary_;
   std::optional<trace::Session> session_;
