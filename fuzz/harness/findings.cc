@@ -54,7 +54,7 @@ void finding(Oracle oracle, const char* format, ...) {
 void describe_pc(const void* pc, char* out, unsigned long size) {
   if (__sanitizer_symbolize_pc != nullptr) {
     // The return address points after the call; step back into it.
-    __sanitizer_symbolize_pc(const_cast<char*>(static_cast<const char*>(pc)) - 1, "%F %S", out,
+    __sanitizer_symbolize_pc(const_cast<char*>(static_cast<const char*>(pc)) - 1, "%f %S", out,
                              size);
     return;
   }

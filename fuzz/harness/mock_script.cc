@@ -1,0 +1,282 @@
+#include "fuzz/harness/mock_script.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz/harness/findings.h"
+#include "mock_device/fault.h"
+
+namespace vnet::fuzz {
+
+namespace {
+
+struct UsedEdit {
+  UsedEditKind kind;
+  uint32_t value;
+};
+
+struct RxEdit {
+  bool armed = false;
+  uint8_t hdr[12] = {};
+  uint8_t len_mode = 0;
+  uint16_t len_value = 0;
+};
+
+// Per input: pending rewrites of the device's next used entries.
+struct HookState {
+  static constexpr int kDepth = 16;
+  World* world = nullptr;
+  UsedEdit edits[2][kDepth] = {};
+  int head[2] = {0, 0};
+  int count[2] = {0, 0};
+  RxEdit rx;
+};
+
+HookState g_hook;
+
+void on_used(mock::UsedEntry& e) {
+  HookState& h = g_hook;
+  World& w = *h.world;
+  if (e.queue == 0 && h.rx.armed) {
+    h.rx.armed = false;
+    uint32_t room = 0;
+    uint8_t* area = w.oracle().writable_area(0, static_cast<uint16_t>(e.id), &room);
+    const uint32_t hdr_size = w.device().net_header_size();
+    if (area != nullptr) memcpy(area, h.rx.hdr, hdr_size < room ? hdr_size : room);
+    switch (h.rx.len_mode & 3) {
+      case 0:
+        break;
+      case 1:
+        e.len = h.rx.len_value;
+        break;
+      case 2:
+        e.len += h.rx.len_value;
+        break;
+      case 3:
+        e.len -= h.rx.len_value;
+        break;
+    }
+  }
+  if (e.queue > 1 || h.count[e.queue] == 0) return;
+  const UsedEdit ed = h.edits[e.queue][h.head[e.queue]];
+  h.head[e.queue] = (h.head[e.queue] + 1) % HookState::kDepth;
+  --h.count[e.queue];
+  switch (ed.kind) {
+    case UsedEditKind::kSetId:
+      e.id = ed.value;
+      break;
+    case UsedEditKind::kAddId:
+      e.id += ed.value;
+      break;
+    case UsedEditKind::kSetLen:
+      e.len = ed.value;
+      break;
+    case UsedEditKind::kAddLen:
+      e.len += ed.value;
+      break;
+    case UsedEditKind::kSubLen:
+      e.len -= ed.value;
+      break;
+    case UsedEditKind::kSkipIdx:
+      e.used_idx = static_cast<uint16_t>(e.used_idx + ed.value);
+      break;
+    case UsedEditKind::kBackIdx:
+      e.used_idx = static_cast<uint16_t>(e.used_idx - ed.value);
+      break;
+    case UsedEditKind::kCount:
+      break;
+  }
+}
+
+constexpr uint32_t kMaxRxFrame = 4096;
+uint8_t g_frame[kMaxRxFrame];
+
+// Frames the device receives: an Ethernet header for the driver's MAC
+// neighbourhood, a sequence byte, then a fixed pattern (written once: the
+// driver never looks at frame bytes, so varying them buys nothing).
+void make_frame(uint8_t* f, uint32_t size, uint32_t seq) {
+  static bool ready = false;
+  if (!ready) {
+    static const uint8_t kHdr[14] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x02,
+                                     0,    0,    0, 0,    2,    0x88, 0xB5};
+    memcpy(g_frame, kHdr, sizeof kHdr);
+    for (uint32_t k = sizeof kHdr; k < kMaxRxFrame; ++k) g_frame[k] = static_cast<uint8_t>(k * 7);
+    ready = true;
+  }
+  if (size > 14) f[14] = static_cast<uint8_t>(seq);
+}
+
+const mock::FaultKind kEventFaults[] = {
+    mock::FaultKind::kUsedIdOutOfRange,
+    mock::FaultKind::kUsedIdNotInFlight,
+    mock::FaultKind::kUsedDoubleComplete,
+    mock::FaultKind::kUsedLenOver,
+    mock::FaultKind::kUsedLenShort,
+    mock::FaultKind::kUsedIdxJump,
+    mock::FaultKind::kRxNumBuffers,
+    mock::FaultKind::kRxGsoType,
+    mock::FaultKind::kRxFlags,
+};
+
+}  // namespace
+
+void install_used_hook(World& world) {
+  g_hook = HookState{};
+  g_hook.world = &world;
+  world.device().set_used_hook(on_used);
+}
+
+void run_mock_script(World& w, Input& in, OpTable table) {
+  mock::MockDevice& dev = w.device();
+  int reinits = 0;
+  for (int n = 0; n < kMaxOps && !in.exhausted(); ++n) {
+    const Op op = table.ops[in.u8() % table.size];
+    if (op == Op::kRecover || op == Op::kRestart || op == Op::kDevReset)
+      if (++reinits > kMaxReinits) continue;
+    switch (op) {
+      case Op::kRx: {
+        const uint32_t count = 1 + in.u8() % 16;
+        uint32_t size = in.u16();
+        if (size > kMaxRxFrame) size = kMaxRxFrame;
+        for (uint32_t i = 0; i < count; ++i) {
+          make_frame(g_frame, size, i);
+          dev.inject_rx(std::span<const uint8_t>(g_frame, size));
+        }
+        w.rx_burst(static_cast<uint16_t>(count));
+        break;
+      }
+      case Op::kRxBurst:
+        w.rx_burst(in.u8());
+        break;
+      case Op::kTx: {
+        const uint16_t count = static_cast<uint16_t>(1 + in.u8() % 16);
+        const uint16_t size = in.u16();
+        w.tx_burst(count, size, in.u8());
+        break;
+      }
+      case Op::kTxReclaim:
+        w.tx_reclaim();
+        break;
+      case Op::kProcessTx:
+        dev.process_tx(in.u8());
+        break;
+      case Op::kPoll:
+        w.poll_device();
+        break;
+      case Op::kRxIrq:
+        w.set_rx_interrupts((in.u8() & 1) != 0);
+        break;
+      case Op::kRecover:
+        w.recover();
+        break;
+      case Op::kRestart:
+        w.restart();
+        break;
+      case Op::kLink:
+        dev.set_link((in.u8() & 1) != 0);
+        w.poll_device();
+        break;
+      case Op::kDevReset:
+        dev.device_reset();
+        w.poll_device();
+        break;
+      case Op::kUsedEdit: {
+        const uint8_t q = in.u8() & 1;
+        const auto kind =
+            static_cast<UsedEditKind>(in.u8() % static_cast<uint8_t>(UsedEditKind::kCount));
+        const uint32_t value = in.u32();
+        if (g_hook.count[q] < HookState::kDepth) {
+          const int at = (g_hook.head[q] + g_hook.count[q]) % HookState::kDepth;
+          g_hook.edits[q][at] = UsedEdit{kind, value};
+          ++g_hook.count[q];
+        }
+        w.note_misbehaviour();
+        break;
+      }
+      case Op::kFault: {
+        mock::Fault f;
+        f.kind = kEventFaults[in.u8() % (sizeof kEventFaults / sizeof kEventFaults[0])];
+        const uint8_t q = in.u8();
+        f.queue = q >= 2 ? -1 : q;
+        f.skip = in.u8() % 8;
+        f.count = in.u8() % 4;
+        f.value = in.u32();
+        dev.arm(f);
+        w.note_misbehaviour();
+        break;
+      }
+      case Op::kRxRaw: {
+        RxEdit& rx = g_hook.rx;
+        in.bytes(rx.hdr, sizeof rx.hdr);
+        uint32_t size = in.u16();
+        if (size > kMaxRxFrame) size = kMaxRxFrame;
+        const uint8_t fill = in.u8();
+        rx.len_mode = in.u8();
+        rx.len_value = in.u16();
+        rx.armed = true;
+        uint8_t canonical[12] = {};
+        canonical[10] = 1;
+        if (memcmp(rx.hdr, canonical, w.device().net_header_size()) != 0 || (rx.len_mode & 3) != 0)
+          w.note_misbehaviour();
+        make_frame(g_frame, size, fill);
+        if (!dev.inject_rx(std::span<const uint8_t>(g_frame, size))) rx.armed = false;
+        w.rx_burst(16);
+        break;
+      }
+      case Op::kCfgMtu:
+        dev.set_mtu(in.u16());
+        w.note_misbehaviour();
+        w.poll_device();
+        break;
+      case Op::kCfgMac: {
+        std::array<uint8_t, 6> mac;
+        in.bytes(mac.data(), mac.size());
+        dev.set_mac(mac);
+        w.poll_device();
+        break;
+      }
+      case Op::kCfgStatus:
+        dev.set_config_status(in.u16());
+        w.poll_device();
+        break;
+      case Op::kCfgPairs:
+        dev.set_max_virtqueue_pairs(in.u16());
+        w.note_misbehaviour();
+        w.poll_device();
+        break;
+      case Op::kQueueSize: {
+        const uint8_t q = in.u8();
+        dev.set_queue_max_size(q >= 3 ? -1 : q, in.u16());
+        w.note_misbehaviour();
+        break;
+      }
+      case Op::kPciPatch: {
+        PciPatch p;
+        p.offset = in.u8();
+        p.value = in.u8();
+        w.mock_shim().add_patch(p);
+        w.note_misbehaviour();
+        break;
+      }
+      case Op::kCfgChurn:
+        w.mock_shim().churn_generation(in.u8());
+        dev.set_config_status(dev.config().status);
+        w.note_misbehaviour();
+        w.poll_device();
+        break;
+      case Op::kPoolBudget: {
+        const uint8_t b = in.u8();
+        w.pool().set_alloc_budget(b == 255 ? -1 : b);
+        break;
+      }
+    }
+  }
+}
+
+ScriptWriter& ScriptWriter::op(Op op) {
+  for (uint8_t i = 0; i < table_.size; ++i)
+    if (table_.ops[i] == op) return u8(i);
+  abort();
+}
+
+}  // namespace vnet::fuzz

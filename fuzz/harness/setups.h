@@ -1,0 +1,90 @@
+// The input prefixes of the device targets: how the first bytes of an
+// input choose the device and the driver options. Shared by the targets
+// and by the seed generator (fuzz/tools/make_seeds.cc), so that both
+// agree byte for byte.
+#pragma once
+
+#include <stdint.h>
+
+#include "driver/net/virtio_net.h"
+#include "driver/transport/pci_probe.h"
+#include "fuzz/harness/input.h"
+#include "fuzz/harness/mock_script.h"
+#include "mock_device/mock_device.h"
+
+namespace vnet::fuzz {
+
+// Device flavour and the transport the driver is asked for (the four mock
+// worlds of tests/integration).
+struct Flavour {
+  mock::TransportKind device;
+  PciMode mode;
+};
+inline constexpr Flavour kFlavours[4] = {
+    {mock::TransportKind::kLegacy, PciMode::kAuto},
+    {mock::TransportKind::kModern, PciMode::kAuto},
+    {mock::TransportKind::kTransitional, PciMode::kAuto},
+    {mock::TransportKind::kTransitional, PciMode::kLegacy},
+};
+
+// fuzz_used_ring:  flavour:u8 (bit 7: the device processes tx only on
+// process_tx ops)  rx_cap:u8  tx_cap:u8  queue_size:u8 (1 << (3 + v % 6))
+inline constexpr Op kUsedRingOps[] = {
+    Op::kRx,       Op::kRxBurst,  Op::kTx,      Op::kTxReclaim,  Op::kProcessTx, Op::kPoll,
+    Op::kRxIrq,    Op::kRecover,  Op::kRestart, Op::kLink,       Op::kDevReset,  Op::kUsedEdit,
+    Op::kUsedEdit, Op::kUsedEdit, Op::kFault,   Op::kPoolBudget,
+};
+inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / sizeof kUsedRingOps[0]};
+
+// fuzz_rx:  flavour:u8  rx_cap:u8  features:u8 (bit 0: mask MRG_RXBUF,
+// bit 1: mask ANY_LAYOUT)
+inline constexpr Op kRxOps[] = {
+    Op::kRxRaw, Op::kRxRaw,   Op::kRxRaw, Op::kRxRaw, Op::kRx,    Op::kRxBurst,
+    Op::kPoll,  Op::kRecover, Op::kFault, Op::kTx,    Op::kRxIrq, Op::kPoolBudget,
+};
+inline constexpr OpTable kRxTable{kRxOps, sizeof kRxOps / sizeof kRxOps[0]};
+
+// fuzz_config: see ConfigPrefix below.
+inline constexpr Op kConfigOps[] = {
+    Op::kRx,        Op::kTx,       Op::kTxReclaim, Op::kPoll,     Op::kRecover,
+    Op::kRestart,   Op::kLink,     Op::kDevReset,  Op::kCfgMtu,   Op::kCfgMac,
+    Op::kCfgStatus, Op::kCfgPairs, Op::kQueueSize, Op::kPciPatch, Op::kCfgChurn,
+};
+inline constexpr OpTable kConfigTable{kConfigOps, sizeof kConfigOps / sizeof kConfigOps[0]};
+
+// fuzz_config prefix, in input order:
+//   flavour:u8 (bits 0-1 the flavour; bit 7: the device raises a config
+//               interrupt before the driver is attached, and the caller
+//               polls before attach)  features:u64  mac:6  status:u16  max_pairs:u16  mtu:u16
+//   queue_size[3]:u16  notify_multiplier:u32  modern_bar:u8
+//   state_faults:u8 (count, at most 4) then per fault kind:u8 value:u16
+//   rx_cap:u8  tx_cap:u8  max_frame:u16 (1514 + v % 600)
+//   fallback_mtu:u16 (68 + v % 1500)
+struct ConfigPrefix {
+  uint8_t flavour = 1;
+  uint64_t features = mock::default_device_features();
+  uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  uint16_t status = 1;
+  uint16_t max_pairs = 1;
+  uint16_t mtu = 1500;
+  uint16_t queue_sizes[3] = {256, 256, 64};
+  uint32_t notify_multiplier = 4;
+  uint8_t modern_bar = 4;
+  uint8_t num_faults = 0;
+  uint8_t fault_kind[4] = {};
+  uint16_t fault_value[4] = {};
+  uint8_t rx_cap = 15;
+  uint8_t tx_cap = 15;
+  uint16_t max_frame = 0;        // 1514 + v % 600
+  uint16_t fallback_mtu = 1432;  // 68 + v % 1500 = 1500
+};
+inline constexpr mock::FaultKind kConfigStateFaults[] = {
+    mock::FaultKind::kQueueSize,          mock::FaultKind::kConfigMtu,
+    mock::FaultKind::kConfigMacMulticast, mock::FaultKind::kConfigMacZero,
+    mock::FaultKind::kConfigMaxPairs,     mock::FaultKind::kConfigStatus,
+    mock::FaultKind::kCapOutsideBar,      mock::FaultKind::kCapMissingBar,
+};
+ConfigPrefix read_config_prefix(Input& in);
+void write_config_prefix(ScriptWriter& w, const ConfigPrefix& p);
+
+}  // namespace vnet::fuzz

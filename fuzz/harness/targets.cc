@@ -1,0 +1,150 @@
+#include "fuzz/harness/targets.h"
+
+#include "driver/spec/virtio_constants.h"
+#include "fuzz/harness/setups.h"
+#include "fuzz/harness/world.h"
+
+namespace vnet::fuzz {
+
+int run_fuzz_used_ring(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  const uint8_t flavour = in.u8();
+  const Flavour& f = kFlavours[flavour & 3];
+  NetOptions options;
+  options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 64);
+  options.tx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
+  const uint16_t qsize = static_cast<uint16_t>(1u << (3 + in.u8() % 6));
+  mock::DeviceConfig config;
+  config.transport = f.device;
+  config.queue_sizes = {qsize, qsize, 64};
+  config.auto_process_tx = (flavour & 0x80) == 0;
+
+  World& w = World::get();
+  w.begin_mock(config, "fuzz_used_ring");
+  install_used_hook(w);
+  if (w.bring_up(f.mode, options)) run_mock_script(w, in, kUsedRingTable);
+  w.end();
+  return 0;
+}
+
+int run_fuzz_rx(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  const Flavour& f = kFlavours[in.u8() & 3];
+  NetOptions options;
+  options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
+  options.tx_ring_cap = 8;
+  const uint8_t features = in.u8();
+  if (features & 1) options.feature_mask &= ~spec::feature_mask(spec::Feature::kNetMrgRxbuf);
+  if (features & 2) options.feature_mask &= ~spec::feature_mask(spec::Feature::kAnyLayout);
+  mock::DeviceConfig config;
+  config.transport = f.device;
+  config.queue_sizes = {64, 64, 64};
+
+  World& w = World::get();
+  w.begin_mock(config, "fuzz_rx");
+  install_used_hook(w);
+  if (w.bring_up(f.mode, options)) run_mock_script(w, in, kRxTable);
+  w.end();
+  return 0;
+}
+
+int run_fuzz_config(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  const ConfigPrefix p = read_config_prefix(in);
+  const Flavour& f = kFlavours[p.flavour & 3];
+  mock::DeviceConfig config;
+  config.transport = f.device;
+  config.features = p.features;
+  for (int i = 0; i < 6; ++i) config.mac[i] = p.mac[i];
+  config.status = p.status;
+  config.max_virtqueue_pairs = p.max_pairs;
+  config.mtu = p.mtu;
+  for (int i = 0; i < 3; ++i) config.queue_sizes[i] = p.queue_sizes[i];
+  config.notify_off_multiplier = p.notify_multiplier;
+  // The mock device refuses BAR 0 for the modern window of a transitional
+  // device (the legacy I/O BAR lives there).
+  config.modern_bar = static_cast<uint8_t>(
+      f.device == mock::TransportKind::kModern ? p.modern_bar % 6 : 1 + p.modern_bar % 5);
+  NetOptions options;
+  options.rx_ring_cap = static_cast<uint16_t>(1 + p.rx_cap % 64);
+  options.tx_ring_cap = static_cast<uint16_t>(1 + p.tx_cap % 32);
+  options.max_frame = static_cast<uint16_t>(1514 + p.max_frame % 600);
+  options.fallback_mtu = static_cast<uint16_t>(68 + p.fallback_mtu % 1500);
+
+  World& w = World::get();
+  w.begin_mock(config, "fuzz_config");
+  for (uint8_t i = 0; i < p.num_faults; ++i) {
+    mock::Fault fault;
+    fault.kind = kConfigStateFaults[p.fault_kind[i] %
+                                    (sizeof kConfigStateFaults / sizeof kConfigStateFaults[0])];
+    fault.queue = -1;
+    fault.value = p.fault_value[i];
+    // Capability faults name a cfg_type (1..4).
+    if (fault.kind == mock::FaultKind::kCapOutsideBar ||
+        fault.kind == mock::FaultKind::kCapMissingBar)
+      fault.value = 1 + fault.value % 4;
+    w.device().arm(fault);
+    w.taint_device();
+  }
+  install_used_hook(w);
+  if (p.flavour & 0x80) {
+    // Interrupts before DRIVER_OK: a config change raised on a device
+    // nobody drives yet, and a caller that polls too early.
+    w.device().set_link(!w.device().link_up());
+    w.poll_device();
+  }
+  if (w.bring_up(f.mode, options)) run_mock_script(w, in, kConfigTable);
+  w.end();
+  return 0;
+}
+
+int run_fuzz_boundary(const uint8_t* data, size_t size) {
+  Input head(data, size);
+  const auto mode = static_cast<PciMode>(head.u8() % 3);
+  NetOptions options;
+  options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
+  options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
+  uint8_t ops[64];
+  const uint8_t nops = head.u8() % 65;
+  head.bytes(ops, nops);
+  const size_t used = head.position();
+  Input values(data + (used < size ? used : size), used < size ? size - used : 0);
+
+  World& w = World::get();
+  w.begin_boundary(values, "fuzz_boundary");
+  if (w.bring_up(mode, options)) {
+    for (uint8_t i = 0; i < nops; ++i) {
+      const uint8_t a = ops[i] >> 3;
+      switch (ops[i] & 7) {
+        case 0:
+          w.rx_burst(static_cast<uint16_t>(a + 1));
+          break;
+        case 1:
+          w.tx_burst(static_cast<uint16_t>(a % 8 + 1), 60 + a * 40u, a);
+          break;
+        case 2:
+          w.tx_reclaim();
+          break;
+        case 3:
+          w.poll_device();
+          break;
+        case 4:
+          w.recover();
+          break;
+        case 5:
+          w.set_rx_interrupts((a & 1) != 0);
+          break;
+        case 6:
+          w.restart();
+          break;
+        case 7:
+          w.rx_burst(64);
+          break;
+      }
+    }
+  }
+  w.end();
+  return 0;
+}
+
+}  // namespace vnet::fuzz

@@ -1,0 +1,367 @@
+// vnet-fuzz-seeds: writes the seed corpora and the bug-class traces,
+// reproducibly (same sources, same driver: same bytes).
+//
+//   vnet-fuzz-seeds --root <project root>
+//
+//   mock_device/scenarios/*.json  --> corpus/fuzz/fuzz_used_ring/scenario-<name>
+//                                     corpus/fuzz/fuzz_rx/scenario-<name>
+//                                     corpus/fuzz/fuzz_config/scenario-<name>
+//        (each step becomes an op of the target's script, mock_script.h)
+//   corpus/traces/mock/*.jsonl    --> corpus/fuzz/fuzz_boundary/trace-<name>
+//        (calls become the op list, the trace's device answers -- register
+//         reads, bar_info, fetches, frames -- become the value stream)
+//                                 --> corpus/fuzz/fuzz_trace/<name>.jsonl
+//                                     (the smaller traces, as they are)
+//   bug classes (bug_classes.h)   --> corpus/fuzz/<target>/bug-<name>
+//                                     corpus/traces/bugs/<name>.jsonl
+//        (the input, and its run recorded with crash-to-trace)
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "fuzz/harness/bug_classes.h"
+#include "fuzz/harness/setups.h"
+#include "fuzz/harness/world.h"
+#include "mock_device/scenario/scenario.h"
+#include "replay/trace.h"
+
+namespace fs = std::filesystem;
+using namespace vnet;
+using namespace vnet::fuzz;
+
+namespace {
+
+void write_file(const fs::path& path, const void* data, size_t size) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+  if (!out) {
+    std::cerr << "vnet-fuzz-seeds: cannot write " << path << "\n";
+    exit(1);
+  }
+}
+
+void clean(const fs::path& dir, const std::string& prefix) {
+  if (!fs::exists(dir)) return;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path());
+}
+
+uint8_t flavour_of(const scenario::Scenario& s) {
+  switch (s.device.transport) {
+    case mock::TransportKind::kLegacy:
+      return 0;
+    case mock::TransportKind::kModern:
+      return 1;
+    case mock::TransportKind::kTransitional:
+      return s.mode == PciMode::kLegacy ? 3 : 2;
+  }
+  return 1;
+}
+
+// The event-fault index of the kFault op (mock_script.cc: kEventFaults).
+int event_fault_index(mock::FaultKind k) {
+  const mock::FaultKind kinds[] = {
+      mock::FaultKind::kUsedIdOutOfRange,
+      mock::FaultKind::kUsedIdNotInFlight,
+      mock::FaultKind::kUsedDoubleComplete,
+      mock::FaultKind::kUsedLenOver,
+      mock::FaultKind::kUsedLenShort,
+      mock::FaultKind::kUsedIdxJump,
+      mock::FaultKind::kRxNumBuffers,
+      mock::FaultKind::kRxGsoType,
+      mock::FaultKind::kRxFlags,
+  };
+  for (int i = 0; i < 9; ++i)
+    if (kinds[i] == k) return i;
+  return -1;
+}
+
+bool has(OpTable t, Op op) {
+  for (uint8_t i = 0; i < t.size; ++i)
+    if (t.ops[i] == op) return true;
+  return false;
+}
+
+// The steps of a scenario as ops of table (ops the table lacks are left out).
+void steps(ScriptWriter& w, OpTable t, const scenario::Scenario& s) {
+  for (const scenario::Step& st : s.steps) {
+    switch (st.kind) {
+      case scenario::StepKind::kRx:
+        for (size_t i = 0; i < st.frames.size(); i += 16) {
+          const size_t n = std::min<size_t>(16, st.frames.size() - i);
+          if (has(t, Op::kRx))
+            w.op(Op::kRx)
+                .u8(static_cast<uint8_t>(n - 1))
+                .u16(static_cast<uint16_t>(st.frames[i].size()));
+        }
+        break;
+      case scenario::StepKind::kTx:
+        for (size_t i = 0; i < st.frames.size(); i += 16) {
+          const size_t n = std::min<size_t>(16, st.frames.size() - i);
+          if (has(t, Op::kTx))
+            w.op(Op::kTx)
+                .u8(static_cast<uint8_t>(n - 1))
+                .u16(static_cast<uint16_t>(st.frames[i].size()))
+                .u8(static_cast<uint8_t>(i));
+        }
+        break;
+      case scenario::StepKind::kLink:
+        if (has(t, Op::kLink)) w.op(Op::kLink).u8(st.link ? 1 : 0);
+        break;
+      case scenario::StepKind::kDeviceReset:
+        if (has(t, Op::kDevReset)) w.op(Op::kDevReset);
+        break;
+      case scenario::StepKind::kRecover:
+        if (has(t, Op::kRecover)) w.op(Op::kRecover);
+        break;
+      case scenario::StepKind::kStop:
+        if (has(t, Op::kRestart)) w.op(Op::kRestart);
+        break;
+      case scenario::StepKind::kPollDevice:
+        for (uint32_t i = 0; i < std::min<uint32_t>(st.count, 4); ++i)
+          if (has(t, Op::kPoll)) w.op(Op::kPoll);
+        break;
+      case scenario::StepKind::kPump:
+        if (has(t, Op::kRxBurst)) w.op(Op::kRxBurst).u8(64);
+        if (has(t, Op::kTxReclaim)) w.op(Op::kTxReclaim);
+        break;
+      case scenario::StepKind::kFault: {
+        const int idx = event_fault_index(st.fault.kind);
+        if (idx >= 0 && has(t, Op::kFault)) {
+          w.op(Op::kFault)
+              .u8(static_cast<uint8_t>(idx))
+              .u8(st.fault.queue < 0 ? 2 : static_cast<uint8_t>(st.fault.queue));
+          w.u8(static_cast<uint8_t>(st.fault.skip))
+              .u8(static_cast<uint8_t>(st.fault.count))
+              .u32(static_cast<uint32_t>(st.fault.value));
+        }
+        if (has(t, Op::kRxRaw) && (st.fault.kind == mock::FaultKind::kRxNumBuffers ||
+                                   st.fault.kind == mock::FaultKind::kRxGsoType ||
+                                   st.fault.kind == mock::FaultKind::kRxFlags)) {
+          uint8_t hdr[12] = {};
+          hdr[10] = 1;
+          if (st.fault.kind == mock::FaultKind::kRxNumBuffers)
+            hdr[10] = static_cast<uint8_t>(st.fault.value);
+          if (st.fault.kind == mock::FaultKind::kRxGsoType)
+            hdr[1] = static_cast<uint8_t>(st.fault.value);
+          if (st.fault.kind == mock::FaultKind::kRxFlags)
+            hdr[0] = static_cast<uint8_t>(st.fault.value);
+          w.op(Op::kRxRaw).raw(hdr, 12).u16(64).u8(1).u8(0).u16(0);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+ConfigPrefix config_prefix(const scenario::Scenario& s) {
+  ConfigPrefix p;
+  p.flavour = flavour_of(s);
+  p.features = s.device.features;
+  for (int i = 0; i < 6; ++i) p.mac[i] = s.device.mac[i];
+  p.status = s.device.status;
+  p.max_pairs = s.device.max_virtqueue_pairs;
+  p.mtu = s.device.mtu;
+  for (int i = 0; i < 3; ++i) p.queue_sizes[i] = s.device.queue_sizes[i];
+  p.notify_multiplier = s.device.notify_off_multiplier;
+  p.modern_bar = static_cast<uint8_t>(s.device.transport == mock::TransportKind::kModern
+                                          ? s.device.modern_bar
+                                          : s.device.modern_bar - 1);
+  for (const mock::Fault& f : s.device_faults) {
+    if (p.num_faults == 4) break;
+    for (uint8_t k = 0; k < sizeof kConfigStateFaults / sizeof kConfigStateFaults[0]; ++k)
+      if (kConfigStateFaults[k] == f.kind) {
+        p.fault_kind[p.num_faults] = k;
+        p.fault_value[p.num_faults] = static_cast<uint16_t>(f.value);
+        ++p.num_faults;
+      }
+  }
+  for (const scenario::Step& st : s.steps)
+    if (st.kind == scenario::StepKind::kFault && p.num_faults < 4)
+      for (uint8_t k = 0; k < sizeof kConfigStateFaults / sizeof kConfigStateFaults[0]; ++k)
+        if (kConfigStateFaults[k] == st.fault.kind) {
+          p.fault_kind[p.num_faults] = k;
+          p.fault_value[p.num_faults] = static_cast<uint16_t>(st.fault.value);
+          ++p.num_faults;
+        }
+  p.rx_cap = 15;
+  p.tx_cap = 15;
+  return p;
+}
+
+void scenario_seeds(const fs::path& root) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(root / "mock_device/scenarios"))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const char* t : {"fuzz_used_ring", "fuzz_rx", "fuzz_config"})
+    clean(root / "corpus/fuzz" / t, "scenario-");
+  for (const fs::path& f : files) {
+    const scenario::Scenario s = scenario::load_scenario_file(f.string());
+    const std::string name = "scenario-" + f.stem().string();
+    {
+      ScriptWriter w(kUsedRingTable);
+      w.u8(flavour_of(s)).u8(15).u8(15).u8(3);
+      steps(w, kUsedRingTable, s);
+      write_file(root / "corpus/fuzz/fuzz_used_ring" / name, w.bytes().data(), w.bytes().size());
+    }
+    {
+      ScriptWriter w(kRxTable);
+      w.u8(flavour_of(s)).u8(15).u8(0);
+      steps(w, kRxTable, s);
+      write_file(root / "corpus/fuzz/fuzz_rx" / name, w.bytes().data(), w.bytes().size());
+    }
+    {
+      ScriptWriter w(kConfigTable);
+      write_config_prefix(w, config_prefix(s));
+      steps(w, kConfigTable, s);
+      write_file(root / "corpus/fuzz/fuzz_config" / name, w.bytes().data(), w.bytes().size());
+    }
+  }
+  std::cout << files.size() << " scenarios -> fuzz_used_ring, fuzz_rx, fuzz_config seeds\n";
+}
+
+// A recorded trace as a fuzz_boundary input (see fuzz/targets/fuzz_boundary.cc).
+std::vector<uint8_t> boundary_input(const replay::Trace& t) {
+  std::vector<uint8_t> ops, values;
+  uint8_t mode = 0, rx_cap = 15, tx_cap = 15;
+  auto put = [&](uint64_t v, unsigned n) {
+    for (unsigned i = 0; i < n; ++i) values.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  for (const replay::Event& e : t.events) {
+    switch (e.kind) {
+      case replay::EventKind::kCall: {
+        const replay::CallArgs& a = t.calls[e.u32];
+        switch (a.fn) {
+          case replay::ApiFn::kProbe:
+            mode = static_cast<uint8_t>(a.mode);
+            break;
+          case replay::ApiFn::kAttach:
+            rx_cap = static_cast<uint8_t>((a.options.rx_ring_cap - 1) % 32);
+            tx_cap = static_cast<uint8_t>((a.options.tx_ring_cap - 1) % 16);
+            break;
+          case replay::ApiFn::kRxBurst:
+            ops.push_back(a.max >= 1 && a.max <= 32 ? static_cast<uint8_t>((a.max - 1) << 3) : 7);
+            break;
+          case replay::ApiFn::kTxBurst:
+            ops.push_back(static_cast<uint8_t>(1 | (((a.frames.size() + 7) % 8) << 3)));
+            break;
+          case replay::ApiFn::kTxReclaim:
+            ops.push_back(2);
+            break;
+          case replay::ApiFn::kPollDevice:
+            ops.push_back(3);
+            break;
+          case replay::ApiFn::kRecover:
+            ops.push_back(4);
+            break;
+          case replay::ApiFn::kSetRxInterrupts:
+            ops.push_back(static_cast<uint8_t>(5 | ((a.enabled ? 1 : 0) << 3)));
+            break;
+          case replay::ApiFn::kStop:
+            break;
+        }
+        break;
+      }
+      case replay::EventKind::kRegRead:
+        put(e.u64, e.w8 > 4 ? 4 : e.w8);
+        break;
+      case replay::EventKind::kBarInfo: {
+        unsigned k = 0;
+        while (k < 63 && (uint64_t{1} << k) < e.u64) ++k;
+        values.push_back(
+            static_cast<uint8_t>((e.b8 ? 1 : 0) | (e.c8 ? 2 : 0) | (e.u64 == 0 ? 0 : k << 2)));
+        break;
+      }
+      case replay::EventKind::kFetch:
+        values.insert(values.end(), t.data(e.data), t.data(e.data) + e.data.len);
+        break;
+      case replay::EventKind::kFrame: {
+        const uint32_t n = std::min<uint32_t>(255, (e.data.len + 7) / 8);
+        values.push_back(static_cast<uint8_t>(n));
+        for (uint32_t i = 0; i < n * 8; ++i)
+          values.push_back(i < e.data.len ? t.data(e.data)[i] : 0);
+        break;
+      }
+      case replay::EventKind::kWaitIrq:
+        values.push_back(e.b8 ? 1 : 0);
+        break;
+      default:
+        break;
+    }
+  }
+  if (ops.size() > 64) ops.resize(64);
+  std::vector<uint8_t> in = {mode, rx_cap, tx_cap, static_cast<uint8_t>(ops.size())};
+  in.insert(in.end(), ops.begin(), ops.end());
+  in.insert(in.end(), values.begin(), values.end());
+  return in;
+}
+
+void trace_seeds(const fs::path& root) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(root / "corpus/traces/mock"))
+    if (e.path().extension() == ".jsonl") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  clean(root / "corpus/fuzz/fuzz_boundary", "trace-");
+  clean(root / "corpus/fuzz/fuzz_trace", "");
+  size_t n = 0;
+  for (const fs::path& f : files) {
+    const replay::Trace t = replay::load_trace_file(f.string());
+    const std::vector<uint8_t> in = boundary_input(t);
+    write_file(root / "corpus/fuzz/fuzz_boundary" / ("trace-" + f.stem().string()), in.data(),
+               in.size());
+    // The trace target gets the traces small enough to mutate quickly.
+    if (fs::file_size(f) <= 24 * 1024) {
+      write_file(root / "corpus/fuzz/fuzz_trace" / f.filename(), t.text.data(), t.text.size());
+      ++n;
+    }
+  }
+  std::cout << files.size() << " traces -> fuzz_boundary seeds; " << n << " -> fuzz_trace seeds\n";
+}
+
+void bug_seeds(const fs::path& root) {
+  clean(root / "corpus/traces/bugs", "");
+  for (const BugClass& b : bug_classes()) {
+    write_file(root / "corpus/fuzz" / b.target / (std::string("bug-") + b.name), b.input.data(),
+               b.input.size());
+    const fs::path trace = root / "corpus/traces/bugs" / (std::string(b.name) + ".jsonl");
+    fs::create_directories(trace.parent_path());
+    setenv("VNET_FUZZ_TRACE", trace.c_str(), 1);
+    b.run(b.input.data(), b.input.size());
+    unsetenv("VNET_FUZZ_TRACE");
+    const std::string problem = b.check(World::get().net());
+    if (!problem.empty()) {
+      std::cerr << "vnet-fuzz-seeds: bug class " << b.name << ": " << problem << "\n";
+      exit(1);
+    }
+  }
+  std::cout << bug_classes().size() << " bug classes -> corpus/traces/bugs and bug- seeds\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 || std::string(argv[1]) != "--root") {
+    std::cerr << "usage: vnet-fuzz-seeds --root <project root>\n";
+    return 2;
+  }
+  const fs::path root = argv[2];
+  try {
+    scenario_seeds(root);
+    trace_seeds(root);
+    bug_seeds(root);
+  } catch (const std::exception& e) {
+    std::cerr << "vnet-fuzz-seeds: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
