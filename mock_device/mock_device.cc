@@ -354,7 +354,9 @@ bool MockDevice::check_features(uint64_t accepted, bool modern) {
 void MockDevice::write_status(uint8_t value, bool via_legacy) {
   if (value == 0) {
     ++counters_.driver_resets;
-    full_reset();
+    // Misbehaviour: a device that never resets keeps its status (so a read
+    // never returns 0) and goes on using the rings it was given.
+    if (!ignore_reset_) full_reset();
     return;
   }
   if (config_.transport == TransportKind::kTransitional && !(status_ & st::kAcknowledge))

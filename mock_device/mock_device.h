@@ -190,6 +190,9 @@ class MockDevice {
   void clear_faults();
   size_t armed_faults() const { return used_faults_.size() + rx_faults_.size(); }
   void set_used_hook(UsedHook hook) { used_hook_ = std::move(hook); }
+  // Ignore the driver's resets (status writes of 0): status never reads
+  // back 0 and the queues stay live.
+  void set_ignore_reset(bool ignore) { ignore_reset_ = ignore; }
 
   // ---- observation ----
   const DeviceConfig& config() const { return config_; }
@@ -285,6 +288,7 @@ class MockDevice {
   std::vector<ArmedFault> used_faults_;
   std::vector<ArmedFault> rx_faults_;
   UsedHook used_hook_;
+  bool ignore_reset_ = false;
   bool in_tx_ = false;
 };
 

@@ -7,27 +7,16 @@
 
 #include "replay/record/session.h"
 #include "replay/record/trace_events.h"
+#include "replay/replay_util.h"
 
 namespace vnet::replay {
 
 namespace {
 
+using detail::allocate;
+using detail::Memory;
+using detail::render;
 using trace::TraceWriter;
-
-void append_sink(void* context, const char* data, size_t len) {
-  static_cast<std::string*>(context)->append(data, len);
-}
-
-// Renders one line with the trace encoder into a string (no newline).
-template <typename F>
-std::string render(F&& f) {
-  std::string s;
-  TraceWriter w(trace::ByteSink{append_sink, &s});
-  f(w);
-  w.flush();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
 
 // The position in the trace, and the divergence once there is one.
 class Cursor {
@@ -69,20 +58,6 @@ std::string mismatch(const Event& e, EventKind want) {
     return std::string("the trace expects ") + trace::event_name(e.kind) + ", the driver called " +
            trace::event_name(want);
   return std::string(trace::event_name(want)) + " differs";
-}
-
-struct AlignedFree {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-using Memory = std::unique_ptr<uint8_t, AlignedFree>;
-
-Memory allocate(size_t size, size_t align) {
-  if (align < 64) align = 64;
-  const size_t rounded = (size + align - 1) / align * align;
-  void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, rounded == 0 ? align : rounded);
-  return Memory(static_cast<uint8_t*>(p));
 }
 
 class ReplayPlatform final : public Platform {
@@ -563,7 +538,39 @@ class ReplayTap final : public trace::SessionTap {
 
 }  // namespace
 
-ReplayResult replay(const Trace& t) {
+const char* replay_mode_name(ReplayMode mode) {
+  return mode == ReplayMode::kDevice ? "device" : "strict";
+}
+
+bool parse_replay_mode(const std::string& name, ReplayMode* out) {
+  if (name == "strict") {
+    *out = ReplayMode::kStrict;
+    return true;
+  }
+  if (name == "device") {
+    *out = ReplayMode::kDevice;
+    return true;
+  }
+  return false;
+}
+
+ReplayResult replay(const Trace& t, ReplayMode mode) {
+  if (mode == ReplayMode::kDevice) {
+    if (t.kind != TraceKind::kCapture) {
+      ReplayResult r;
+      r.unusable = true;
+      r.error =
+          "device mode replays converted captures (trace2json output: dev_frame events, a "
+          "\"capture\" header); this trace is a recording: replay it in strict mode";
+      return r;
+    }
+    return detail::replay_capture_device(t);
+  }
+  if (t.kind == TraceKind::kCapture) return detail::replay_capture_strict(t);
+  return detail::replay_recording(t);
+}
+
+ReplayResult detail::replay_recording(const Trace& t) {
   ReplayResult result;
   if (t.events.empty() || t.events.back().kind != EventKind::kEnd) return result;
   Cursor c(t);

@@ -52,8 +52,30 @@ struct Divergence {
   std::string reason;      // which field differs, in words
 };
 
+// How a trace is replayed (docs/trace-format.md, "Replay modes").
+//   kStrict  every expectation must match: a recording replays call by
+//            call; a converted capture of our own guest replays its
+//            register sequence strictly, with the driver's view of the
+//            rings answered from the capture's device facts
+//            (capture_strict.cc)
+//   kDevice  a converted capture of any guest configures and drives the
+//            mock device; the driver runs its own course and is judged by
+//            the conformance checker and the frames it delivers
+//            (device_mode.cc)
+enum class ReplayMode : uint8_t { kStrict, kDevice };
+const char* replay_mode_name(ReplayMode mode);
+// Parses "strict" / "device".
+bool parse_replay_mode(const std::string& name, ReplayMode* out);
+
 struct ReplayResult {
   bool passed = false;
+  // The trace cannot be replayed in the asked mode at all (a recording in
+  // device mode, a capture without the facts the mode needs): reported
+  // like an unreadable trace.
+  bool unusable = false;
+  std::string error;
+  // What the replay checked, one line each (capture replays).
+  std::vector<std::string> notes;
   std::optional<Divergence> divergence;
   uint64_t events_consumed = 0;
   uint64_t api_calls = 0;
@@ -63,6 +85,12 @@ struct ReplayResult {
 
 // Replays a loaded trace against the driver. Never throws for trace
 // content (load_trace() validated it); allocation failure aside.
-ReplayResult replay(const Trace& trace);
+ReplayResult replay(const Trace& trace, ReplayMode mode = ReplayMode::kStrict);
+
+namespace detail {
+ReplayResult replay_recording(const Trace& trace);
+ReplayResult replay_capture_strict(const Trace& trace);
+ReplayResult replay_capture_device(const Trace& trace);
+}  // namespace detail
 
 }  // namespace vnet::replay

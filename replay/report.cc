@@ -51,14 +51,27 @@ const char* status_name(Status s) {
   return "?";
 }
 
-TraceOutcome replay_loaded(const Trace& trace, size_t context) {
+ReplayMode effective_mode(const Trace& trace, const std::optional<ReplayMode>& asked) {
+  if (asked) return *asked;
+  ReplayMode m = ReplayMode::kStrict;
+  if (!trace.header.default_mode.empty()) parse_replay_mode(trace.header.default_mode, &m);
+  return m;
+}
+
+TraceOutcome replay_loaded(const Trace& trace, size_t context, std::optional<ReplayMode> mode) {
   TraceOutcome o;
   o.file = trace.name;
   o.events = trace.events.size();
   o.bytes = trace.text.size();
+  o.mode = effective_mode(trace, mode);
   const auto t0 = std::chrono::steady_clock::now();
-  o.result = replay(trace);
+  o.result = replay(trace, o.mode);
   o.replay_seconds = seconds_since(t0);
+  if (o.result.unusable) {
+    o.status = Status::kUnreadable;
+    o.error = std::string(replay_mode_name(o.mode)) + " mode: " + o.result.error;
+    return o;
+  }
   if (o.result.passed) {
     o.status = Status::kPass;
     return o;
@@ -79,7 +92,8 @@ TraceOutcome replay_loaded(const Trace& trace, size_t context) {
   return o;
 }
 
-TraceOutcome run_trace_file(const std::string& path, size_t context) {
+TraceOutcome run_trace_file(const std::string& path, size_t context,
+                            std::optional<ReplayMode> mode) {
   const auto t0 = std::chrono::steady_clock::now();
   Trace trace;
   try {
@@ -94,7 +108,7 @@ TraceOutcome run_trace_file(const std::string& path, size_t context) {
     return o;
   }
   const double load = seconds_since(t0);
-  TraceOutcome o = replay_loaded(trace, context);
+  TraceOutcome o = replay_loaded(trace, context, mode);
   o.file = path;
   o.load_seconds = load;
   return o;
@@ -104,7 +118,10 @@ std::string format_outcome(const TraceOutcome& o) {
   std::string s;
   switch (o.status) {
     case Status::kPass:
-      s = "PASS " + o.file + " (" + std::to_string(o.events) + " events)\n";
+      s = "PASS " + o.file + " (" + std::to_string(o.events) + " events";
+      if (!o.result.notes.empty()) s += std::string(", ") + replay_mode_name(o.mode) + " mode";
+      s += ")\n";
+      for (const std::string& n : o.result.notes) s += "  " + n + "\n";
       break;
     case Status::kUnreadable:
       s = "UNREADABLE " + o.file + ": " + o.error + "\n";
@@ -116,6 +133,10 @@ std::string format_outcome(const TraceOutcome& o) {
       s += "  reason:   " + o.divergence.reason + "\n";
       s += "  expected: " + o.divergence.expected + "\n";
       s += "  actual:   " + o.divergence.actual + "\n";
+      if (!o.result.notes.empty()) {
+        s += std::string("  ") + replay_mode_name(o.mode) + " mode:\n";
+        for (const std::string& n : o.result.notes) s += "    " + n + "\n";
+      }
       if (!o.before.empty()) {
         s += "  events before it:\n";
         for (const ContextLine& c : o.before)
@@ -151,7 +172,9 @@ nlohmann::json to_json(const std::vector<TraceOutcome>& outcomes) {
                         {"events", o.events},
                         {"bytes", o.bytes},
                         {"load_seconds", o.load_seconds},
-                        {"replay_seconds", o.replay_seconds}};
+                        {"replay_seconds", o.replay_seconds},
+                        {"mode", replay_mode_name(o.mode)}};
+    if (!o.result.notes.empty()) j["notes"] = o.result.notes;
     if (o.status == Status::kUnreadable) {
       ++unreadable;
       j["error"] = o.error;

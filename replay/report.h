@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,7 @@ struct TraceOutcome {
   size_t divergence_line = 0;       // 1-based line in the file
   std::vector<ContextLine> before;  // the events just before it
   // always
+  ReplayMode mode = ReplayMode::kStrict;
   ReplayResult result;
   size_t events = 0;
   size_t bytes = 0;
@@ -50,11 +52,17 @@ struct TraceOutcome {
   double replay_seconds = 0;
 };
 
+// The mode a trace is replayed in: the one asked for, else the one the
+// trace's header asks for ("replay":"device"), else strict.
+ReplayMode effective_mode(const Trace& trace, const std::optional<ReplayMode>& asked);
+
 // Replays a loaded trace and fills an outcome (context: lines before a
 // divergence to keep).
-TraceOutcome replay_loaded(const Trace& trace, size_t context);
+TraceOutcome replay_loaded(const Trace& trace, size_t context,
+                           std::optional<ReplayMode> mode = std::nullopt);
 // Loads and replays a file; never throws for trace content.
-TraceOutcome run_trace_file(const std::string& path, size_t context);
+TraceOutcome run_trace_file(const std::string& path, size_t context,
+                            std::optional<ReplayMode> mode = std::nullopt);
 
 // Multi-line report: PASS line, or the divergence with expected, actual
 // and the events before it, or the load error.

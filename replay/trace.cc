@@ -153,6 +153,40 @@ void parse_header(Trace& t, const json& j, size_t number) {
     t.header.negotiated = f.hex64("negotiated");
     t.header.has_features = true;
   }
+  if (l.has("device")) {
+    const json& d = l.field("device");
+    if (!d.is_object()) l.fail("field \"device\" must be an object");
+    Line dl(number, d, "header.device");
+    if (dl.has("kind")) t.header.device_kind = dl.string("kind");
+  }
+  if (l.has("queue_sizes")) {
+    const json& q = l.field("queue_sizes");
+    if (!q.is_array()) l.fail("field \"queue_sizes\" must be an array of queue sizes");
+    for (const json& x : q)
+      t.header.queue_sizes.push_back(static_cast<uint16_t>(l.uint_of(x, "queue_sizes[]", 0x8000)));
+  }
+  if (l.has("capture")) {
+    const json& c = l.field("capture");
+    if (!c.is_object()) l.fail("field \"capture\" must be an object");
+    Line cl(number, c, "header.capture");
+    t.header.capture = true;
+    if (cl.has("net_header")) {
+      t.header.net_header = static_cast<uint32_t>(cl.uint("net_header", 12));
+      if (t.header.net_header != 10 && t.header.net_header != 12)
+        cl.fail("\"net_header\" must be 10 or 12");
+    }
+    if (cl.has("guest_mac") && !cl.string("guest_mac").empty()) {
+      std::vector<uint8_t> mac;
+      if (cl.hex("guest_mac", mac).len != 6) cl.fail("\"guest_mac\" must be 6 bytes");
+      for (size_t i = 0; i < 6; ++i) t.header.guest_mac[i] = mac[i];
+      t.header.has_guest_mac = true;
+    }
+  }
+  if (l.has("replay")) {
+    t.header.default_mode = l.string("replay");
+    if (t.header.default_mode != "strict" && t.header.default_mode != "device")
+      l.fail("\"replay\" must be \"strict\" or \"device\", got \"" + t.header.default_mode + "\"");
+  }
   if (l.has("recorded")) {
     const json& r = l.field("recorded");
     if (r.is_object() && r.contains("scenario") && r["scenario"].is_string())
@@ -285,9 +319,27 @@ void parse_event(Trace& t, const json& j, size_t number) {
       e.w8 = static_cast<uint8_t>(l.uint("w", 4));
       if (e.w8 != 1 && e.w8 != 2 && e.w8 != 4) l.fail("field \"w\" must be 1, 2 or 4");
       const json& v = l.field("val");
-      if (kind == EventKind::kRegWrite && v.is_object()) {
+      if (kind == EventKind::kRegWrite && v.is_object() && v.contains("ring")) {
+        // A capture's address: named by queue and ring part.
         Line a = l.sub(v, name + ".val");
-        e.addr = 1;
+        e.addr = kAddrRing;
+        e.u64 = a.uint("ring", 0xFFFF);
+        const std::string& part = a.string("part");
+        e.f8 = static_cast<uint8_t>(a.name<AddrForm>("as", trace::parse_addr_form));
+        const AddrForm form = static_cast<AddrForm>(e.f8);
+        if (part == "desc" || part == "driver" || part == "device") {
+          e.aux = part == "desc" ? 0 : part == "driver" ? 1 : 2;
+          if (form == AddrForm::kPfn)
+            a.fail("part \"" + part + "\" is named with \"as\":\"lo32\" or \"hi32\", not \"pfn\"");
+        } else if (part == "pfn") {
+          e.aux = static_cast<uint64_t>(RingPart::kPfn);
+          if (form != AddrForm::kPfn) a.fail("part \"pfn\" needs \"as\":\"pfn\"");
+        } else {
+          a.fail("field \"part\" has unknown value \"" + part + "\" (desc, driver, device or pfn)");
+        }
+      } else if (kind == EventKind::kRegWrite && v.is_object()) {
+        Line a = l.sub(v, name + ".val");
+        e.addr = kAddrDma;
         e.u64 = a.uint("dma", kNoId - 1);
         e.aux = a.uint("off", 0xFFFF'FFFFu);
         e.f8 = static_cast<uint8_t>(a.name<AddrForm>("as", trace::parse_addr_form));
@@ -387,6 +439,58 @@ void parse_event(Trace& t, const json& j, size_t number) {
     case EventKind::kRet:
       parse_ret(t, l, e);
       break;
+    case EventKind::kMark: {
+      const std::string& what = l.string("what");
+      if (what != "driver_start")
+        l.fail("field \"what\" has unknown value \"" + what + "\" (known: driver_start)");
+      e.r8 = static_cast<uint8_t>(MarkWhat::kDriverStart);
+      if (t.driver_start != SIZE_MAX)
+        l.fail("a second driver_start mark (the first is on line " +
+               std::to_string(t.event_line[t.driver_start]) + ")");
+      t.driver_start = t.events.size();
+      break;
+    }
+    case EventKind::kDevPop:
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.b16 = static_cast<uint16_t>(l.uint("avail", 0xFFFF));
+      e.u32 = static_cast<uint32_t>(l.uint("in", 0xFFFF));
+      e.aux = l.uint("out", 0xFFFF);
+      if (e.u32 + e.aux == 0) l.fail("a popped chain has at least one descriptor (in + out > 0)");
+      break;
+    case EventKind::kDevFill:
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.b16 = static_cast<uint16_t>(l.uint("avail", 0xFFFF));
+      e.u32 = static_cast<uint32_t>(l.uint("len", 0xFFFF'FFFFu));
+      break;
+    case EventKind::kDevFlush:
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.u32 = static_cast<uint32_t>(l.uint("count", 0xFFFF));
+      e.b16 = static_cast<uint16_t>(l.uint("used_idx", 0xFFFF));
+      break;
+    case EventKind::kDevIrq:
+      if (l.is_null("q")) break;
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      e.b8 = 1;
+      break;
+    case EventKind::kDevFrame: {
+      e.a16 = static_cast<uint16_t>(l.uint("q", 0xFFFF));
+      const std::string& dir = l.string("dir");
+      if (dir != "rx" && dir != "tx")
+        l.fail("field \"dir\" has unknown value \"" + dir + "\" (rx or tx)");
+      e.r8 = static_cast<uint8_t>(dir == "rx" ? FrameDir::kRx : FrameDir::kTx);
+      e.b16 = static_cast<uint16_t>(l.uint("avail", 0xFFFF));
+      e.data = l.hex("data", t.bytes);
+      if (e.data.len == 0) l.fail("field \"data\" is empty: a frame has at least one byte");
+      if (dir == "rx") {
+        e.u32 = static_cast<uint32_t>(l.uint("bufs", 0xFFFF));
+        if (e.u32 == 0) l.fail("field \"bufs\" is 0: an rx frame fills at least one buffer");
+        e.u64 = l.uint("len", 0xFFFF'FFFFu);
+        if (e.u64 < e.data.len)
+          l.fail("field \"len\" (" + std::to_string(e.u64) + ") is below the frame's " +
+                 std::to_string(e.data.len) + " bytes: len is net header + frame");
+      }
+      break;
+    }
     case EventKind::kEnd:
       e.u64 = l.uint("events", UINT64_MAX);
       if (e.u64 != t.events.size())
@@ -394,11 +498,44 @@ void parse_event(Trace& t, const json& j, size_t number) {
                std::to_string(t.events.size()));
       break;
   }
+  // A trace is a recording or a capture, never both.
+  const bool capture_event = kind == EventKind::kMark || kind == EventKind::kDevPop ||
+                             kind == EventKind::kDevFill || kind == EventKind::kDevFlush ||
+                             kind == EventKind::kDevIrq || kind == EventKind::kDevFrame ||
+                             e.addr == kAddrRing;
+  const bool recording_event = kind == EventKind::kCall || e.addr == kAddrDma;
+  if (capture_event || recording_event) {
+    const TraceKind k = capture_event ? TraceKind::kCapture : TraceKind::kRecording;
+    if (t.kind_line == 0) {
+      t.kind = k;
+      t.kind_line = number;
+    } else if (t.kind != k) {
+      l.fail(std::string("a ") + (capture_event ? "capture" : "recording") +
+             " event in a trace whose line " + std::to_string(t.kind_line) + " made it a " +
+             (capture_event ? "recording" : "capture") +
+             " (call lines and DMA-named addresses belong to recordings; mark, dev_* and "
+             "ring-named addresses to captures)");
+    }
+  }
   t.events.push_back(e);
   t.event_line.push_back(static_cast<uint32_t>(number));
 }
 
 }  // namespace
+
+const char* ring_part_name(RingPart p) {
+  switch (p) {
+    case RingPart::kDesc:
+      return "desc";
+    case RingPart::kDriver:
+      return "driver";
+    case RingPart::kDevice:
+      return "device";
+    case RingPart::kPfn:
+      return "pfn";
+  }
+  return "?";
+}
 
 std::string_view Trace::line(size_t number) const {
   if (number == 0 || number > line_offset.size()) return {};
@@ -434,7 +571,7 @@ Trace load_trace(std::string text, std::string name) {
       std::string detail;
       try {
         (void)json::parse(line);
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {  // parse_error, or out_of_range (1e999)
         detail = std::string(": ") + e.what();
       }
       throw TraceError(number, "line " + std::to_string(number) + ": " + why + detail);

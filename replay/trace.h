@@ -56,7 +56,17 @@ struct TraceHeaderInfo {
   uint32_t pool_buffer_size = 0;
   bool has_features = false;
   uint64_t offered = 0, negotiated = 0;
-  nlohmann::json json;  // the whole header line
+  // Optional identity and queue facts (informational for a recording; the
+  // device model's configuration in device mode).
+  std::string device_kind;            // "legacy", "modern", "transitional" or empty
+  std::vector<uint16_t> queue_sizes;  // maximum queue sizes the device offered
+  // A QEMU capture converted by trace2json: the header has "capture".
+  bool capture = false;
+  uint32_t net_header = 0;     // capture.net_header (0: not given)
+  bool has_guest_mac = false;  // capture.guest_mac
+  uint8_t guest_mac[6] = {};
+  std::string default_mode;  // "replay": the mode the trace asks for, or empty
+  nlohmann::json json;       // the whole header line
 };
 
 // Byte range in Trace::bytes.
@@ -87,6 +97,15 @@ struct Bytes {
 //   call                r8=fn  u32=index into calls
 //   ret                 r8=fn  u32=index into rets
 //   end                 u64=event count
+// Capture events (trace2json; docs/qemu-capture.md):
+//   reg_write with a ring address: addr=2, u64=queue, aux=RingPart, f8=form
+//   mark                r8=MarkWhat
+//   dev_pop             a16=queue b16=avail  u32=in  aux=out
+//   dev_fill            a16=queue b16=avail  u32=len
+//   dev_flush           a16=queue b16=used_idx u32=count
+//   dev_irq             a16=queue b8=queue known (false: "q":null)
+//   dev_frame           a16=queue r8=FrameDir b16=avail u32=bufs u64=len data
+//                       (bufs and len only for rx)
 struct Event {
   EventKind kind;
   uint8_t r8;
@@ -104,6 +123,20 @@ struct Event {
 };
 
 inline constexpr uint32_t kNoId = 0xFFFF'FFFFu;
+
+// Event::addr values of a reg_write.
+inline constexpr uint8_t kAddrNone = 0, kAddrDma = 1, kAddrRing = 2;
+// The ring part a capture's address names ({"ring":q,"part":..}).
+enum class RingPart : uint8_t { kDesc, kDriver, kDevice, kPfn };
+const char* ring_part_name(RingPart p);
+enum class MarkWhat : uint8_t { kDriverStart };
+enum class FrameDir : uint8_t { kRx, kTx };
+
+// What the events say the trace is: a recording (call lines drive the
+// replay; docs/trace-format.md) or a converted capture (device facts, no
+// calls; docs/qemu-capture.md). A trace with neither calls nor capture
+// events (only the end line) counts as a recording.
+enum class TraceKind : uint8_t { kRecording, kCapture };
 
 struct Segment {
   uint16_t desc;
@@ -149,6 +182,11 @@ struct Trace {
   std::vector<Segment> segments;
   std::vector<CallArgs> calls;
   std::vector<RetValues> rets;
+  TraceKind kind = TraceKind::kRecording;
+  // Index in events of the "mark driver_start" (SIZE_MAX: none; a capture
+  // without a mark is the driver's from its first event).
+  size_t driver_start = SIZE_MAX;
+  size_t kind_line = 0;  // the line that decided kind (0: none did)
 
   const uint8_t* data(const Bytes& b) const { return bytes.data() + b.off; }
   // The text of a 1-based line (without its newline).

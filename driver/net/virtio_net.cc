@@ -96,8 +96,7 @@ AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPo
 AttachError VirtioNet::fail(AttachError e) {
   // Give every buffer back (the device must be reset before it stops owning
   // them), free the rings, then tell the device we gave up (3.1.1).
-  reclaim_all();
-  teardown_queues();
+  if (reclaim_all()) teardown_queues();
   transport_->set_status(st::kFailed);
   state_ = NetState::kFailed;
   last_error_ = e;
@@ -107,8 +106,13 @@ AttachError VirtioNet::fail(AttachError e) {
 AttachError VirtioNet::bring_up() {
   Transport& t = *transport_;
   state_ = NetState::kDown;
-  // 3.1.1 steps 1-3: reset, ACKNOWLEDGE, DRIVER.
-  if (!t.reset()) {
+  // 3.1.1 steps 1-3: reset, ACKNOWLEDGE, DRIVER. Quarantined buffers and
+  // rings (an earlier reset was never acknowledged) are reclaimed by this
+  // reset, or stay where they are.
+  if (quarantined_) {
+    if (!reclaim_all()) return fail(AttachError::kResetTimeout);
+    teardown_queues();
+  } else if (!t.reset()) {
     ++counters_.reset_timeouts;
     return fail(AttachError::kResetTimeout);
   }
@@ -538,25 +542,36 @@ bool VirtioNet::recover() {
 }
 
 bool VirtioNet::recover_locked() {
-  reclaim_all();
-  teardown_queues();
+  if (reclaim_all()) teardown_queues();
   if (bring_up() != AttachError::kOk) return false;
   ++counters_.recoveries;
   return true;
 }
 
-void VirtioNet::reclaim_all() {
-  // The device owns posted buffers until it is reset (3.3.1 / 2.4); only
-  // then are they the driver's to hand back.
+bool VirtioNet::reclaim_all() {
+  // The device owns posted buffers and the rings until it is reset (3.3.1,
+  // 4.1.4.3.2: "wait for a read of device_status to return 0"); only then
+  // are they the driver's to hand back. A device that never acknowledges
+  // the reset may still write into them, so they are quarantined: kept,
+  // neither freed nor reused, until a later reset succeeds.
   if (!transport_->reset()) {
     ++counters_.reset_timeouts;
-    platform_->log(LogLevel::kError, "virtio-net: device did not acknowledge reset");
+    quarantined_ = rx_.allocated() || tx_.allocated();
+    platform_->log(LogLevel::kError,
+                   "virtio-net: device did not acknowledge reset; buffers quarantined");
+    return false;
   }
+  return_all_buffers();
+  return true;
+}
+
+void VirtioNet::return_all_buffers() {
   auto give_back = [this](void* cookie) { pool_->free(static_cast<PacketBuffer*>(cookie)); };
   if (rx_.allocated()) rx_.drain(give_back);
   if (tx_.allocated()) tx_.drain(give_back);
   rx_posted_ = 0;
   rx_skip_ = 0;
+  quarantined_ = false;
 }
 
 void VirtioNet::teardown_queues() {
@@ -565,15 +580,27 @@ void VirtioNet::teardown_queues() {
 }
 
 void VirtioNet::stop() {
-  if (transport_ == nullptr || state_ == NetState::kDown) return;
+  if (transport_ == nullptr || (state_ == NetState::kDown && !quarantined_)) return;
   OpScope scope(*platform_, DriverOp::kStop);
-  reclaim_all();
+  if (!reclaim_all()) {
+    state_ = NetState::kFailed;  // quarantined; stop() again retries the reset
+    return;
+  }
+  teardown_queues();
+  state_ = NetState::kDown;
+}
+
+void VirtioNet::device_gone() {
+  if (platform_ == nullptr) return;
+  OpScope scope(*platform_, DriverOp::kStop);
+  return_all_buffers();
   teardown_queues();
   state_ = NetState::kDown;
 }
 
 bool VirtioNet::set_rx_interrupts(bool enabled) {
   if (state_ != NetState::kRunning) return false;
+  OpScope scope(*platform_, DriverOp::kRxBurst);
   rx_.set_interrupts(enabled);
   // A completion that raced with re-enabling would otherwise wait for the
   // next interrupt: re-check the used index (a deliberate second fetch).

@@ -11,6 +11,8 @@
 //   a lying device on the data path           ==> kBroken (queues stop)
 //   recover(): reset, reclaim every buffer, attach again
 //   stop():    reset, return every in-flight buffer to its owner ==> kDown
+//              (a device that never reads back status 0 after the reset
+//              keeps its buffers and rings quarantined      ==> kFailed)
 //
 // Queues: receiveq1 = 0, transmitq1 = 1 (no MQ, no control queue yet).
 //
@@ -101,13 +103,23 @@ class VirtioNet {
   // Reset the device, reclaim every buffer, and attach again with the same
   // options. Returns true when the device is running again.
   bool recover();
-  // Reset the device and return every buffer to the pool.
+  // Reset the device and return every buffer to the pool. If the device
+  // never acknowledges the reset, buffers and rings are quarantined (see
+  // quarantined()) and the state is kFailed; stop() again retries.
   void stop();
+  // The platform guarantees the device can no longer touch memory (it was
+  // removed, or its device model destroyed): reclaim every buffer and ring
+  // without talking to it, quarantined ones included. ==> kDown
+  void device_gone();
   // Ask the device to interrupt (or not) when rx buffers are used. When
   // enabling, returns true if completions are already waiting (poll again).
   bool set_rx_interrupts(bool enabled);
 
   NetState state() const { return state_; }
+  // True while buffers and rings are held back because the device never
+  // acknowledged a reset (it may still write into them). They are counted
+  // in rx_queue().in_flight() and tx_queue().in_flight().
+  bool quarantined() const { return quarantined_; }
   AttachError last_error() const { return last_error_; }
   bool link_up() const { return link_up_; }
   const uint8_t* mac() const { return mac_; }
@@ -136,7 +148,8 @@ class VirtioNet {
   uint16_t reclaim_tx();
   void note_queue_fault(const SplitQueue& q);
   bool recover_locked();
-  void reclaim_all();
+  bool reclaim_all();
+  void return_all_buffers();
   void teardown_queues();
 
   Platform* platform_ = nullptr;
@@ -157,7 +170,8 @@ class VirtioNet {
   uint8_t mac_[6] = {};
   uint16_t mtu_ = 1500;
   uint16_t rx_posted_ = 0;
-  uint16_t rx_skip_ = 0;  // buffers still to drop of a multi-buffer frame
+  uint16_t rx_skip_ = 0;
+  bool quarantined_ = false;  // buffers still to drop of a multi-buffer frame
   NetCounters counters_{};
 };
 

@@ -347,11 +347,14 @@ void OraclePlatform::op_end(DriverOp op) {
   in_op_ = false;
 }
 
-void OraclePlatform::check_all_returned(const char* when) {
-  if (pool_.outstanding() != 0)
-    finding(Oracle::kOwnership, "%u pool buffers not returned %s", pool_.outstanding(), when);
-  if (dma_live_ != 0)
-    finding(Oracle::kOwnership, "%u DMA regions still allocated %s", dma_live_, when);
+void OraclePlatform::check_all_returned(const char* when, uint32_t held_buffers,
+                                        uint32_t held_regions) {
+  if (pool_.outstanding() != held_buffers)
+    finding(Oracle::kOwnership, "%u pool buffers not returned %s (%u held in quarantine)",
+            pool_.outstanding(), when, held_buffers);
+  if (dma_live_ != held_regions)
+    finding(Oracle::kOwnership, "%u DMA regions still allocated %s (%u held in quarantine)",
+            dma_live_, when, held_regions);
 }
 
 }  // namespace vnet::fuzz

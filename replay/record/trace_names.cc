@@ -8,7 +8,8 @@ namespace {
 constexpr const char* kEvents[] = {
     "reg_read", "reg_write",  "bar_info",  "dma_alloc", "dma_free", "fetch", "frame",
     "publish",  "complete",   "barrier",   "wait_irq",  "now",      "log",   "op_begin",
-    "op_end",   "pool_alloc", "pool_free", "call",      "ret",      "end",
+    "op_end",   "pool_alloc", "pool_free", "call",      "ret",      "mark",  "dev_pop",
+    "dev_fill", "dev_flush",  "dev_irq",   "dev_frame", "end",
 };
 static_assert(sizeof(kEvents) / sizeof(kEvents[0]) == kNumEventKinds);
 

@@ -55,6 +55,13 @@ enum class EventKind : uint8_t {
   kPoolFree,
   kCall,
   kRet,
+  // Device-side facts of a QEMU capture (trace2json; docs/qemu-capture.md).
+  kMark,
+  kDevPop,
+  kDevFill,
+  kDevFlush,
+  kDevIrq,
+  kDevFrame,
   kEnd,
 };
 inline constexpr uint8_t kNumEventKinds = static_cast<uint8_t>(EventKind::kEnd) + 1;

@@ -449,3 +449,74 @@ INSTANTIATE_TEST_SUITE_P(Transports, DriverMockRingLies, ::testing::ValuesIn(tes
 
 }  // namespace
 }  // namespace vnet
+
+namespace vnet {
+namespace {
+
+// A device that stops acknowledging resets: whatever it may still write
+// into stays with the driver until a reset is acknowledged again.
+TEST(DriverMockQuarantine, BuffersOfADeviceThatNeverResetsAreHeldBack) {
+  mock::DeviceConfig cfg;
+  cfg.transport = mock::TransportKind::kModern;
+  auto w = std::make_unique<testing::MockWorld>(cfg);
+  ASSERT_EQ(w->attach(), AttachError::kOk);
+  const size_t posted = w->pool().outstanding();
+  ASSERT_GT(posted, 0u);
+  w->device().set_ignore_reset(true);
+  w->net().stop();
+  EXPECT_TRUE(w->net().quarantined());
+  EXPECT_EQ(w->net().state(), NetState::kFailed);
+  EXPECT_GE(w->net().counters().reset_timeouts, 1u);
+  EXPECT_EQ(w->pool().outstanding(), posted) << "nothing handed back while the device may write";
+  EXPECT_GT(w->platform().dma_live(), 0u) << "rings kept too";
+  EXPECT_EQ(w->pool().outstanding(),
+            w->net().rx_queue().in_flight() + w->net().tx_queue().in_flight());
+  // The device comes back to its senses: the next stop() reclaims everything.
+  w->device().set_ignore_reset(false);
+  w->net().stop();
+  EXPECT_FALSE(w->net().quarantined());
+  EXPECT_EQ(w->net().state(), NetState::kDown);
+  EXPECT_TRUE(w->pool().all_returned());
+  EXPECT_EQ(w->platform().dma_live(), 0u);
+}
+
+TEST(DriverMockQuarantine, RecoverAfterQuarantineReattaches) {
+  mock::DeviceConfig cfg;
+  cfg.transport = mock::TransportKind::kLegacy;
+  auto w = std::make_unique<testing::MockWorld>(cfg);
+  ASSERT_EQ(w->attach(), AttachError::kOk);
+  w->device().set_ignore_reset(true);
+  EXPECT_FALSE(w->net().recover());
+  EXPECT_TRUE(w->net().quarantined());
+  w->device().set_ignore_reset(false);
+  EXPECT_TRUE(w->net().recover());
+  EXPECT_FALSE(w->net().quarantined());
+  ASSERT_TRUE(w->device().inject_rx(testing::make_frame(80, 1)));
+  EXPECT_EQ(w->receive().size(), 1u);
+  w->net().stop();
+  EXPECT_TRUE(w->pool().all_returned());
+  EXPECT_EQ(w->platform().dma_live(), 0u);
+}
+
+}  // namespace
+}  // namespace vnet
+
+namespace vnet {
+namespace {
+
+TEST(DriverMockQuarantine, DeviceGoneReclaimsQuarantinedBuffers) {
+  mock::DeviceConfig cfg;
+  auto w = std::make_unique<testing::MockWorld>(cfg);
+  ASSERT_EQ(w->attach(), AttachError::kOk);
+  w->device().set_ignore_reset(true);
+  w->net().stop();
+  ASSERT_TRUE(w->net().quarantined());
+  w->net().device_gone();
+  EXPECT_FALSE(w->net().quarantined());
+  EXPECT_EQ(w->net().state(), NetState::kDown);
+  EXPECT_TRUE(w->pool().all_returned());
+  EXPECT_EQ(w->platform().dma_live(), 0u);
+}
+
+}  // namespace
+}  // namespace vnet

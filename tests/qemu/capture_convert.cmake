@@ -1,4 +1,4 @@
-# cmake -DVNET_QEMU=.. -DVNET_GUEST=.. -DTRACE2JSON=.. -DDIR=capture-dir
+# cmake -DVNET_QEMU=.. -DVNET_GUEST=.. -DTRACE2JSON=.. -DVNET_REPLAY=.. -DDIR=capture-dir
 #       "-DARGS=-M;pc;-t;legacy;..." -P capture_convert.cmake
 #
 # One run of the guest seen two ways (issue 6, cross-check): vnet-qemu
@@ -6,7 +6,10 @@
 # QEMU's own trace log and pcap (DIR/qemu.log, DIR/frames.pcap, with
 # ioeventfd=off). trace2json converts the capture and cross-checks it
 # against the recording: every register access after the driver started,
-# every rx and tx frame, must agree.
+# every rx and tx frame, must agree. Then the converted capture replays
+# with vnet-replay in both modes: strict (its register sequence and frames
+# against this build of the driver) and device (its device side driving
+# the mock device; every captured rx frame delivered).
 file(REMOVE_RECURSE ${DIR})
 execute_process(COMMAND ${VNET_QEMU} --kernel ${VNET_GUEST} -q --qemu-trace ${DIR} ${ARGS}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 180)
@@ -31,3 +34,17 @@ foreach(want "registers: [1-9][0-9]* accesses agree" "rx frames: [1-9][0-9]* fra
   endif()
 endforeach()
 message(STATUS "${out}${err}")
+foreach(mode strict device)
+  execute_process(COMMAND ${VNET_REPLAY} --no-progress --mode ${mode} ${DIR}/converted.jsonl
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "PASS .*converted.jsonl")
+    message(FATAL_ERROR "vnet-replay --mode ${mode} of the converted capture failed (${rc}):\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endforeach()
+if(NOT out MATCHES "rx: ([0-9]+) frames captured, ([0-9]+) delivered byte-exact in order")
+  message(FATAL_ERROR "device mode did not report its rx frames:\n${out}")
+endif()
+if(NOT CMAKE_MATCH_1 EQUAL CMAKE_MATCH_2 OR CMAKE_MATCH_1 EQUAL 0)
+  message(FATAL_ERROR "device mode delivered ${CMAKE_MATCH_2} of ${CMAKE_MATCH_1} rx frames:\n${out}")
+endif()

@@ -54,6 +54,15 @@ TEST(MalformedTrace, UnknownEvent) {
   expect_unreadable(join_lines(lines), 6, "unknown event \"x_");
 }
 
+TEST(MalformedTrace, NumberBeyondDouble) {
+  // Found by fuzz_trace: nlohmann throws out_of_range even when asked not
+  // to throw; the loader must turn it into an ordinary "unreadable".
+  expect_unreadable("{\"format\":\"vnetkit-trace\",\"version\":1e999}\n", 1, "invalid JSON");
+  auto lines = split_lines(record("legacy", "bringup"));
+  lines[3] = R"({"ev":"reg_read","region":"pci_config","off":1e999,"w":2,"val":0})";
+  expect_unreadable(join_lines(lines), 4, "invalid JSON");
+}
+
 TEST(MalformedTrace, MissingHeader) {
   auto lines = split_lines(record("legacy", "bringup"));
   lines.erase(lines.begin());

@@ -4,7 +4,13 @@
 //   exit 0  every trace passed
 //   exit 1  at least one trace diverged (and none was unreadable)
 //   exit 2  at least one trace was unreadable (malformed, truncated, not a
-//           trace, missing), or the command line was wrong
+//           trace, missing, not replayable in the asked mode), or the
+//           command line was wrong
+//
+// --mode strict (default; a trace's header may ask for device mode with
+// "replay":"device") checks every expectation; --mode device drives the
+// mock device with a converted capture's device side and judges what our
+// driver delivers (docs/trace-format.md, "Replay modes").
 //
 // A directory argument stands for every *.jsonl file below it, sorted.
 #include <unistd.h>
@@ -15,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +67,7 @@ int main(int argc, char** argv) {
   bool summary = false, quiet = false, progress = false, no_progress = false;
   std::string report_path, junit_path, pcap_path;
   size_t context = 5;
+  std::string mode_name;
   app.add_option("TRACE", inputs, "trace files (.jsonl) or directories of them")->required();
   app.add_flag("-s,--summary", summary, "one summary line per trace (events, size, timings)");
   app.add_flag("-q,--quiet", quiet, "print only traces that do not pass");
@@ -68,6 +76,12 @@ int main(int argc, char** argv) {
   app.add_option("--pcap", pcap_path,
                  "write the frames of the trace (rx delivered, tx published) to this pcap file; "
                  "one trace only");
+  app.add_option("--mode", mode_name,
+                 "strict: every expectation must match (recordings, and captures of our own "
+                 "guest); device: a capture's device side drives the mock device and the driver "
+                 "is judged by conformance and the frames it delivers. Default: strict, or what "
+                 "the trace's header asks for")
+      ->check(CLI::IsMember({"strict", "device"}));
   app.add_option("--context", context, "events shown before a divergence")->capture_default_str();
   app.add_flag("--progress", progress, "show progress on stderr (default: on a terminal)");
   app.add_flag("--no-progress", no_progress, "never show progress");
@@ -78,6 +92,12 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
+  std::optional<vnet::replay::ReplayMode> mode;
+  if (!mode_name.empty()) {
+    vnet::replay::ReplayMode m;
+    vnet::replay::parse_replay_mode(mode_name, &m);
+    mode = m;
+  }
   const std::vector<std::string> files = expand(inputs);
   if (files.empty()) {
     std::cerr << "vnet-replay: no traces found\n";
@@ -97,7 +117,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < files.size(); ++i) {
     if (show_progress)
       std::fprintf(stderr, "\r[%zu/%zu] %s\033[K", i + 1, files.size(), files[i].c_str());
-    TraceOutcome o = vnet::replay::run_trace_file(files[i], context);
+    TraceOutcome o = vnet::replay::run_trace_file(files[i], context, mode);
     if (show_progress) std::fprintf(stderr, "\r\033[K");
     switch (o.status) {
       case Status::kPass:
