@@ -5,7 +5,9 @@
 #             frames both ways byte-exact, and the device lying;
 #   2. replay: the regression corpus of recorded traces replayed against
 #             this build of the driver;
-#   3. qemu:  the same driver archive booted in the guest image on
+#   3. fuzz:  a few seconds of one libFuzzer target (the device lying about
+#             its used ring) under ASan + UBSan, with its executions/s;
+#   4. qemu:  the same driver archive booted in the guest image on
 #             qemu-system-x86_64, echoing TCP messages from the host through
 #             user networking (restrict=on, forwards on 127.0.0.1 only).
 # Ends with a summary table; exit 0 when every world passed.
@@ -15,6 +17,10 @@ bash scripts/setup.sh || exit 1
 cmake --preset default >/dev/null || exit 1
 cmake --build --preset default >/dev/null || { cmake --build --preset default; exit 1; }
 bin=build/default/bin
+# One fuzz target, in the fuzz preset (ASan + UBSan + libFuzzer).
+cmake --preset fuzz >/dev/null || exit 1
+cmake --build --preset fuzz --target fuzz_used_ring >/dev/null ||
+  { cmake --build --preset fuzz --target fuzz_used_ring; exit 1; }
 
 declare -a worlds results notes
 log=$(mktemp)
@@ -29,6 +35,11 @@ run() {  # run NAME NOTE-PATTERN COMMAND...: NOTE-PATTERN picks a line of the ou
 
 run "mock: driver vs mock device" '^mock world:' "${bin}/vnet-tour"
 run "replay: regression corpus" '^[0-9]+ traces:' "${bin}/vnet-replay" --no-progress corpus/traces
+fuzz_work=$(mktemp -d)
+run "fuzz: fuzz_used_ring, 5 s" 'DONE' \
+  build/fuzz/bin/fuzz_used_ring -max_total_time=5 -max_len=256 -print_final_stats=1 \
+  "${fuzz_work}" corpus/fuzz/fuzz_used_ring
+rm -rf "${fuzz_work}"
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
     "${bin}/vnet-qemu" --machine q35 --transport "${transport}" --count 200
