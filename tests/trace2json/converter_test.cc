@@ -265,6 +265,35 @@ TEST(Converter, OtherDevicesAreLeftOut) {
   EXPECT_EQ(r.stats.unknown_events.count("serial_ioport_write"), 1u);
 }
 
+// Device id 0x1000 is legacy or transitional: a vendor capability in the
+// list tells. Linux walks the list with one word read per capability (id
+// and next pointer), ours with byte reads; both must find it, also behind
+// a first capability of another kind.
+std::string kind_after_walk(bool word_walk, bool vendor_cap) {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1000);
+  log.cfg_read(0x34, 1, 0x98);
+  const uint32_t second_id = vendor_cap ? 0x09 : 0x05;
+  if (word_walk) {
+    log.cfg_read(0x98, 2, 0x8411);  // MSI-X, next 0x84
+    log.cfg_read(0x84, 2, 0x0000 | second_id);
+  } else {
+    log.cfg_read(0x98, 1, 0x11).cfg_read(0x99, 1, 0x84);
+    log.cfg_read(0x84, 1, second_id).cfg_read(0x85, 1, 0x00);
+  }
+  log.cfg_write(0x4, 2, 0x107);
+  log.mmio(false, "virtio-pci", 0xc000, 0, 4);
+  Result r = convert(log.lines_);
+  return r.header["device"]["kind"].get<std::string>();
+}
+
+TEST(Converter, TransitionalFromEitherCapabilityWalk) {
+  EXPECT_EQ(kind_after_walk(/*word_walk=*/true, /*vendor_cap=*/true), "transitional");
+  EXPECT_EQ(kind_after_walk(/*word_walk=*/false, /*vendor_cap=*/true), "transitional");
+  EXPECT_EQ(kind_after_walk(/*word_walk=*/true, /*vendor_cap=*/false), "legacy");
+  EXPECT_EQ(kind_after_walk(/*word_walk=*/false, /*vendor_cap=*/false), "legacy");
+}
+
 TEST(Converter, WithoutTimestampsToo) {
   Log plain(false);
   plain.cfg_read(0x0, 2, 0x1af4).cfg_write(0x4, 2, 0x107);

@@ -214,13 +214,20 @@ void Converter::cfg_event(const CfgEvent& e) {
   if (!e.write) {
     for (uint32_t k = 0; k < e.width && e.offset + k < 256; ++k)
       cfg_shadow_[e.offset + k] = static_cast<uint8_t>(e.value >> (8 * k));
-    if (e.offset == 0x34 && e.width == 1 && num_cap_ptrs_ < 64)
-      cap_ptrs_[num_cap_ptrs_++] = e.value & 0xfc;
+    // A walk reads each capability's id and next pointer as bytes (ours)
+    // or as one word at the capability (Linux's pci_find_capability).
+    auto add_cap = [this](uint64_t ptr) {
+      const uint32_t p = static_cast<uint32_t>(ptr & 0xfc);
+      if (p == 0) return;
+      for (size_t i = 0; i < num_cap_ptrs_; ++i)
+        if (cap_ptrs_[i] == p) return;
+      if (num_cap_ptrs_ < 64) cap_ptrs_[num_cap_ptrs_++] = p;
+    };
+    if (e.offset == 0x34 && e.width == 1) add_cap(e.value);
     for (size_t i = 0; i < num_cap_ptrs_; ++i) {
       if (e.offset == cap_ptrs_[i] && (e.value & 0xff) == 0x09) has_vendor_cap_ = true;
-      if (e.offset == cap_ptrs_[i] + 1 && e.width == 1 && num_cap_ptrs_ < 64 &&
-          (e.value & 0xfc) != 0)
-        cap_ptrs_[num_cap_ptrs_++] = e.value & 0xfc;
+      if (e.offset == cap_ptrs_[i] && e.width >= 2) add_cap(e.value >> 8);
+      if (e.offset == cap_ptrs_[i] + 1 && e.width == 1) add_cap(e.value);
     }
   }
   if (driver_started_) {
