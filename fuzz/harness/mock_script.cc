@@ -126,6 +126,12 @@ void install_used_hook(World& world) {
   world.device().set_used_hook(on_used);
 }
 
+int event_fault_index(mock::FaultKind k) {
+  for (size_t i = 0; i < sizeof kEventFaults / sizeof kEventFaults[0]; ++i)
+    if (kEventFaults[i] == k) return static_cast<int>(i);
+  return -1;
+}
+
 void run_mock_script(World& w, Input& in, OpTable table) {
   mock::MockDevice& dev = w.device();
   int reinits = 0;

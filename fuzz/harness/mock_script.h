@@ -117,6 +117,9 @@ inline constexpr int kMaxReinits = 4;
 void run_mock_script(World& world, Input& in, OpTable table);
 // Installs the used-entry hook on the world's device (per input).
 void install_used_hook(World& world);
+// The argument byte of the kFault op that selects event fault k (the
+// fault table's index), or -1 when k is not an event fault of the script.
+int event_fault_index(mock::FaultKind k);
 
 // Builds scripts (seed corpora, regression inputs).
 class ScriptWriter {

@@ -65,24 +65,6 @@ uint8_t flavour_of(const scenario::Scenario& s) {
   return 1;
 }
 
-// The event-fault index of the kFault op (mock_script.cc: kEventFaults).
-int event_fault_index(mock::FaultKind k) {
-  const mock::FaultKind kinds[] = {
-      mock::FaultKind::kUsedIdOutOfRange,
-      mock::FaultKind::kUsedIdNotInFlight,
-      mock::FaultKind::kUsedDoubleComplete,
-      mock::FaultKind::kUsedLenOver,
-      mock::FaultKind::kUsedLenShort,
-      mock::FaultKind::kUsedIdxJump,
-      mock::FaultKind::kRxNumBuffers,
-      mock::FaultKind::kRxGsoType,
-      mock::FaultKind::kRxFlags,
-  };
-  for (int i = 0; i < 9; ++i)
-    if (kinds[i] == k) return i;
-  return -1;
-}
-
 bool has(OpTable t, Op op) {
   for (uint8_t i = 0; i < t.size; ++i)
     if (t.ops[i] == op) return true;
