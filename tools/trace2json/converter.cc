@@ -393,6 +393,17 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
       *has = true;
     }
   };
+  // Ring address registers: lo32 at base + stride * part when nonzero; hi32
+  // right after its lo32 (zero below 4 GiB). Modern: 0x20, stride 8; MMIO:
+  // 0x80, stride 0x10.
+  auto ring_address = [&](uint32_t base, uint32_t stride) {
+    if (write && ((off % 8 == 0 && v != 0) || (off % 8 == 4 && last_lo_off_ == off - 4))) {
+      static const char* const kParts[] = {"desc", "driver", "device"};
+      *part = kParts[(off - base) / stride];
+      *as = (off % 8) == 0 ? "lo32" : "hi32";
+      *ring_q = queue_select_;
+    }
+  };
   if (kind == Kind::kModern) {
     switch (off) {
       case 0x00:
@@ -422,13 +433,7 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
       case 0x2c:
       case 0x30:
       case 0x34:
-        // lo32 when nonzero; hi32 right after its lo32 (zero below 4 GiB).
-        if (write && ((off % 8 == 0 && v != 0) || (off % 8 == 4 && last_lo_off_ == off - 4))) {
-          static const char* const kParts[] = {"desc", "driver", "device"};
-          *part = kParts[(off - 0x20) / 8];
-          *as = (off % 8) == 0 ? "lo32" : "hi32";
-          *ring_q = queue_select_;
-        }
+        ring_address(0x20, 8);
         break;
       default:
         break;
@@ -493,12 +498,7 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
       case 0x094:
       case 0x0a0:
       case 0x0a4:
-        if (write && ((off % 8 == 0 && v != 0) || (off % 8 == 4 && last_lo_off_ == off - 4))) {
-          static const char* const kParts[] = {"desc", "driver", "device"};
-          *part = kParts[(off - 0x080) / 0x10];
-          *as = (off % 8) == 0 ? "lo32" : "hi32";
-          *ring_q = queue_select_;
-        }
+        ring_address(0x080, 0x10);
         break;
       default:
         if (off >= 0x100 && off < 0x106 && !write)
