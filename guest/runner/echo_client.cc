@@ -149,8 +149,12 @@ void TcpStream::close() {
   eof_ = false;
 }
 
-uint16_t pick_free_tcp_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+namespace {
+
+// A port on 127.0.0.1 the kernel considers free right now (another process
+// could still take it before QEMU binds it).
+uint16_t pick_free_port(int type) {
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   sockaddr_in a = loopback(0);
   socklen_t len = sizeof(a);
@@ -162,17 +166,13 @@ uint16_t pick_free_tcp_port() {
   return port;
 }
 
+}  // namespace
+
+uint16_t pick_free_tcp_port() {
+  return pick_free_port(SOCK_STREAM);
+}
 uint16_t pick_free_udp_port() {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a = loopback(0);
-  socklen_t len = sizeof(a);
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
+  return pick_free_port(SOCK_DGRAM);
 }
 
 uint32_t EchoPlan::size_of(uint64_t i) const {
