@@ -716,18 +716,21 @@ void Converter::rx_fill(int q, uint16_t avail, uint32_t len) {
   qs.group = false;
 }
 
+int Converter::known_queue(uint64_t vq) {
+  auto it = vq_queue_.find(vq);
+  if (it != vq_queue_.end()) return it->second;
+  ++stats_.other_device;  // a virtqueue of another virtio device
+  return -1;
+}
+
 void Converter::on_fill(const LogLine& l) {
   Fill f;
   if (!parse_fill(l.args, &f)) {
     ++stats_.malformed;
     return;
   }
-  auto it = vq_queue_.find(f.vq);
-  if (it == vq_queue_.end()) {
-    ++stats_.other_device;
-    return;
-  }
-  const int q = it->second;
+  const int q = known_queue(f.vq);
+  if (q < 0) return;
   Queue& qs = queues_[q];
   // The most recent unmatched pop with the same element pointer.
   int found = -1;
@@ -759,12 +762,8 @@ void Converter::on_flush(const LogLine& l) {
     ++stats_.malformed;
     return;
   }
-  auto it = vq_queue_.find(f.vq);
-  if (it == vq_queue_.end()) {
-    ++stats_.other_device;
-    return;
-  }
-  const int q = it->second;
+  const int q = known_queue(f.vq);
+  if (q < 0) return;
   Queue& qs = queues_[q];
   qs.used_idx = static_cast<uint16_t>(qs.used_idx + f.count);
   ++stats_.nic_lines;

@@ -151,6 +151,9 @@ class Converter {
                       const char** part, const char** as, int* ring_q);
   void device_reset();
   int queue_of(uint64_t vq, bool rx_shape);
+  // The queue number of a known virtqueue pointer, or -1 (counted as
+  // another device's event).
+  int known_queue(uint64_t vq);
   bool is_rx(int q) const;
   bool is_tx(int q) const;
   uint32_t net_header_size() const;
