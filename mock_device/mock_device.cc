@@ -227,7 +227,7 @@ uint32_t MockDevice::config_bytes_read(uint32_t offset, uint8_t width) const {
 }
 
 void MockDevice::raise_config_interrupt() {
-  isr_ |= pci::kIsrConfig;
+  isr_ |= spec::interrupt::kConfig;
   ++counters_.config_interrupts;
 }
 
@@ -869,7 +869,7 @@ void MockDevice::complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writ
 
 void MockDevice::finish(uint16_t q) {
   if (queues_[q].publish()) {
-    isr_ |= pci::kIsrQueue;
+    isr_ |= spec::interrupt::kQueue;
     ++counters_.interrupts;
   } else {
     ++counters_.interrupts_suppressed;

@@ -16,6 +16,8 @@ namespace vnet {
   X(tx_completed)                                                                             \
   X(rx_drop_len_over)        /* used.len above the posted capacity */                         \
   X(rx_drop_len_short)       /* used.len below header + Ethernet header */                    \
+  X(rx_drop_len_mtu)         /* frame above mtu + Ethernet header + one VLAN tag */           \
+  X(rx_drop_map_failed)      /* no DMA mapping for a buffer (bounce area full) */             \
   X(rx_drop_hdr_gso)         /* GSO type we did not negotiate */                              \
   X(rx_drop_hdr_flags)       /* header flags we did not negotiate */                          \
   X(rx_drop_num_buffers)     /* MRG_RXBUF: num_buffers != 1 (frame > one buffer, or a lie) */ \
@@ -25,9 +27,12 @@ namespace vnet {
   X(tx_drop_headroom)        /* offset below the header size / beyond capacity */             \
   X(tx_ring_full)            /* tx_burst stopped on a full ring */                            \
   X(tx_bad_used_len)         /* device reported writing into a read-only tx chain */          \
+  X(tx_map_failed)           /* no DMA mapping for a frame (bounce area full): not taken */   \
+  X(tx_watchdog_timeouts)    /* tx chains in flight, no used entry for tx_timeout_ns */       \
   X(queue_broken_used_idx)   /* used.idx moved beyond what is outstanding */                  \
   X(queue_broken_used_id)    /* used.id out of range */                                       \
   X(queue_broken_used_stale) /* used.id not an in-flight head (or completed twice) */         \
+  X(queue_broken_used_early) /* used.idx moved before any buffer was made available */       \
   X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */                 \
   X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                                \
   X(config_invalid_status)   /* status with bits the spec does not define */                  \

@@ -22,6 +22,14 @@ struct OpScope {
   ~OpScope() { p.op_end(op); }
 };
 
+// A device-config snapshot, compared bytewise on legacy devices: no padding.
+struct ConfigSnapshot {
+  uint8_t mac[8];
+  uint32_t status;
+  uint32_t mtu;
+};
+static_assert(sizeof(ConfigSnapshot) == 16);
+
 bool valid_unicast_mac(const uint8_t* m) {
   bool zero = (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
   return !zero && (m[0] & 1) == 0;
@@ -57,9 +65,33 @@ const char* attach_error_name(AttachError e) {
       return "no usable rx buffers from the pool";
     case AttachError::kBadOptions:
       return "invalid driver options";
+    case AttachError::kConfigUnreadable:
+      return "device configuration window too short for the offered features";
+    case AttachError::kQuarantined:
+      return "the previous device never acknowledged its reset and still holds buffers";
   }
   return "?";
 }
+
+// The data-path half of the threading handshake: announce the burst, then
+// re-read the state (seq_cst both, paired with poll_device()'s store of the
+// state and load of busy_).
+bool VirtioNet::enter(uint8_t path) {
+  busy_.fetch_or(path, MemOrder::kSeqCst);
+  if (state_.load(MemOrder::kSeqCst) == NetState::kRunning) return true;
+  leave(path);
+  return false;
+}
+
+struct PathScope {
+  VirtioNet& net;
+  uint8_t path;
+  bool entered;
+  PathScope(VirtioNet& n, uint8_t p) : net(n), path(p), entered(n.enter(p)) {}
+  ~PathScope() {
+    if (entered) net.leave(path);
+  }
+};
 
 uint64_t VirtioNet::supported_features(bool legacy) {
   // MRG_RXBUF: every rx buffer holds a whole frame, so the device needs
@@ -70,13 +102,27 @@ uint64_t VirtioNet::supported_features(bool legacy) {
   // Modern devices must offer VERSION_1 (6.1); legacy ones may offer
   // ANY_LAYOUT, which lets header and frame share a descriptor.
   f |= legacy ? feature_mask(Feature::kAnyLayout) : feature_mask(Feature::kVersion1);
+  // ACCESS_PLATFORM: every buffer address the device sees goes through the
+  // platform's dma_map() (an IOMMU, or a bounce area in a confidential
+  // guest); ORDER_PLATFORM: barriers of DMA strength. Both are transport
+  // bits above 31, so only a modern device can offer them (6.1).
+  if (!legacy) f |= feature_mask(Feature::kAccessPlatform) | feature_mask(Feature::kOrderPlatform);
   return f;
 }
 
 AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPool& pool,
                               const NetOptions& options) {
-  // Attaching again first gives every buffer of the previous attachment back.
-  if (state_ == NetState::kRunning || state_ == NetState::kBroken) stop();
+  // Attaching again first gives every buffer of the previous attachment
+  // back -- through the previous transport and into the previous pool. If
+  // that device still does not acknowledge its reset, its buffers and rings
+  // stay quarantined and nothing of the new attachment may touch them.
+  const NetState before = state();
+  if (before == NetState::kRunning || before == NetState::kBroken || quarantined_) stop();
+  if (quarantined_) {
+    platform.log(LogLevel::kError,
+                 "virtio-net: attach refused: the previous device still holds quarantined buffers");
+    return AttachError::kQuarantined;
+  }
   platform_ = &platform;
   transport_ = &transport;
   pool_ = &pool;
@@ -85,8 +131,9 @@ AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPo
   if (options.rx_ring_cap == 0 || options.rx_ring_cap > SplitQueue::kMaxSize ||
       options.tx_ring_cap == 0 || options.tx_ring_cap > SplitQueue::kMaxSize ||
       options.max_frame < spec::kEthMaxFrame || options.fallback_mtu < spec::kMinMtu ||
-      options.fallback_mtu + spec::kEthHeaderSize > options.max_frame) {
-    state_ = NetState::kFailed;
+      options.fallback_mtu + spec::kEthHeaderSize > options.max_frame ||
+      options.reset_timeout_ns == 0) {
+    set_state(NetState::kFailed);
     last_error_ = AttachError::kBadOptions;
     return last_error_;
   }
@@ -98,21 +145,21 @@ AttachError VirtioNet::fail(AttachError e) {
   // them), free the rings, then tell the device we gave up (3.1.1).
   if (reclaim_all()) teardown_queues();
   transport_->set_status(st::kFailed);
-  state_ = NetState::kFailed;
+  set_state(NetState::kFailed);
   last_error_ = e;
   return e;
 }
 
 AttachError VirtioNet::bring_up() {
   Transport& t = *transport_;
-  state_ = NetState::kDown;
+  set_state(NetState::kDown);
   // 3.1.1 steps 1-3: reset, ACKNOWLEDGE, DRIVER. Quarantined buffers and
   // rings (an earlier reset was never acknowledged) are reclaimed by this
   // reset, or stay where they are.
   if (quarantined_) {
     if (!reclaim_all()) return fail(AttachError::kResetTimeout);
     teardown_queues();
-  } else if (!t.reset()) {
+  } else if (!t.reset(options_.reset_timeout_ns)) {
     ++counters_.reset_timeouts;
     return fail(AttachError::kResetTimeout);
   }
@@ -125,8 +172,12 @@ AttachError VirtioNet::bring_up() {
   device_features_ = t.device_features();
   if (!t.is_legacy() && !has_feature(device_features_, Feature::kVersion1))
     return fail(AttachError::kNoVersion1);
-  uint64_t want = device_features_ & supported_features(t.is_legacy()) & options_.feature_mask;
-  want = spec::close_under_dependencies(negotiate_config(want));
+  uint64_t mask = options_.feature_mask;
+  if (!options_.accept_access_platform) mask &= ~feature_mask(Feature::kAccessPlatform);
+  if (!options_.accept_order_platform) mask &= ~feature_mask(Feature::kOrderPlatform);
+  uint64_t want = device_features_ & supported_features(t.is_legacy()) & mask;
+  if (!negotiate_config(&want)) return fail(AttachError::kConfigUnreadable);
+  want = spec::close_under_dependencies(want);
   // 6.1: a driver on the modern interface MUST accept VERSION_1 -- without
   // it the device would expect legacy semantics over a modern transport.
   if (!t.is_legacy() && !has_feature(want, Feature::kVersion1))
@@ -147,6 +198,8 @@ AttachError VirtioNet::bring_up() {
   // (5.1.6.6 legacy note: "message framing").
   split_header_ = !v1 && !has_feature(features_, Feature::kAnyLayout);
   rx_buffer_min_ = hdr_size_ + options_.max_frame;
+  rx_frame_max_ = uint32_t{mtu_} + spec::kEthHeaderSize + spec::kVlanTagSize;
+  const bool dma_order = has_feature(features_, Feature::kOrderPlatform);
 
   // Step 7: queues and buffers.
   AttachError e = setup_queue(rx_, kRxQueue, options_.rx_ring_cap);
@@ -156,50 +209,76 @@ AttachError VirtioNet::bring_up() {
   // Polling by default: the driver reclaims tx on every tx_burst and the
   // caller polls rx, so neither queue needs to interrupt (2.7.7: a hint the
   // device may ignore). set_rx_interrupts(true) asks for rx interrupts.
+  rx_.set_dma_barriers(dma_order);
+  tx_.set_dma_barriers(dma_order);
   tx_.set_interrupts(false);
   rx_.set_interrupts(false);
+  tx_published_.store(0, MemOrder::kRelaxed);
+  tx_wd_armed_ = false;
+  // The rx ring is filled but its avail index not yet published: until
+  // then the device has been given nothing at all.
   rx_posted_ = 0;
-  refill_rx(false);
+  fill_rx();
   if (rx_posted_ == 0) return fail(AttachError::kNoRxBuffers);
 
   // Step 8: DRIVER_OK, and only then the first notification (3.1.1: "MUST
   // NOT send any buffer available notifications ... before DRIVER_OK").
   status |= st::kDriverOk;
   t.set_status(status);
-  state_ = NetState::kRunning;
+  // Nothing was available yet, so nothing can have been used: a used index
+  // that moved (during attach, before DRIVER_OK) is a lie, and its entries
+  // are not completions. The queue is broken and the device reset by the
+  // next poll_device().
+  const bool rx_clean = rx_.check_used_untouched();
+  const bool tx_clean = tx_.check_used_untouched();
   last_error_ = AttachError::kOk;
+  if (!rx_clean || !tx_clean) {
+    set_state(NetState::kRunning);  // so that note_queue_fault() counts it
+    note_queue_fault(rx_clean ? tx_ : rx_);
+    return AttachError::kOk;
+  }
+  rx_.publish();
+  set_state(NetState::kRunning);
   if (rx_.kick_needed()) t.notify(kRxQueue);
   return AttachError::kOk;
 }
 
-uint64_t VirtioNet::negotiate_config(uint64_t want) {
+bool VirtioNet::negotiate_config(uint64_t* want_io) {
   // 3.1.1 step 4 allows reading (not writing) the config before accepting
-  // features. Every value is read once, under the generation counter, and
-  // the snapshot is what the driver uses from then on.
+  // features. Every value is read once into a snapshot, consistently (the
+  // generation counter, or two agreeing reads on legacy), and the snapshot
+  // is what the driver uses from then on.
   Transport& t = *transport_;
-  uint8_t mac[6] = {};
-  uint32_t mtu = 0, link = 0;
+  uint64_t want = *want_io;
   bool want_mac = has_feature(want, Feature::kNetMac);
   bool want_mtu = has_feature(want, Feature::kNetMtu);
   bool want_status = has_feature(want, Feature::kNetStatus);
-  bool read_ok = t.read_config_consistently([&] {
+  ConfigSnapshot cfg{};
+  const Transport::ConfigRead read = t.read_config_snapshot(&cfg, [&](ConfigSnapshot& c) {
     if (want_mac)
       for (uint32_t i = 0; i < 6; ++i) {
         uint32_t b;
         if (!t.config_read(spec::net_cfg::kMac + i, 1, &b)) return false;
-        mac[i] = static_cast<uint8_t>(b);
+        c.mac[i] = static_cast<uint8_t>(b);
       }
-    if (want_status && !t.config_read(spec::net_cfg::kStatus, 2, &link)) return false;
-    if (want_mtu && !t.config_read(spec::net_cfg::kMtu, 2, &mtu)) return false;
+    if (want_status && !t.config_read(spec::net_cfg::kStatus, 2, &c.status)) return false;
+    if (want_mtu && !t.config_read(spec::net_cfg::kMtu, 2, &c.mtu)) return false;
     return true;
   });
-  if (!read_ok) {
+  // A field of an offered feature outside the window: the device cannot be
+  // used as offered (a short window would otherwise silently cost the MAC
+  // and the link state).
+  if (read == Transport::ConfigRead::kUnreadable) return false;
+  if (read == Transport::ConfigRead::kUnstable) {
     // A config space we cannot read consistently is not used at all.
     ++counters_.config_unstable;
     want &= ~(feature_mask(Feature::kNetMac) | feature_mask(Feature::kNetMtu) |
               feature_mask(Feature::kNetStatus));
     want_mac = want_mtu = want_status = false;
   }
+  const uint8_t* mac = cfg.mac;
+  const uint32_t mtu = cfg.mtu;
+  const uint32_t link = cfg.status;
 
   mac_from_device_ = false;
   if (want_mac) {
@@ -220,8 +299,9 @@ uint64_t VirtioNet::negotiate_config(uint64_t want) {
       ++counters_.config_invalid_mtu;
       want &= ~feature_mask(Feature::kNetMtu);
     } else if (mtu + spec::kEthHeaderSize > options_.max_frame) {
-      // Our buffers hold max_frame; a larger MTU is not accepted (we do not
-      // negotiate MRG_RXBUF), so the device keeps to the Ethernet default.
+      // Our buffers hold max_frame and a frame must fit one buffer (we post
+      // no multi-buffer frames even with MRG_RXBUF): a larger MTU is not
+      // accepted, so the device keeps to the Ethernet default.
       want &= ~feature_mask(Feature::kNetMtu);
     } else {
       mtu_ = static_cast<uint16_t>(mtu);
@@ -234,7 +314,8 @@ uint64_t VirtioNet::negotiate_config(uint64_t want) {
       ++counters_.config_invalid_status;
     link_up_ = (link & spec::net_status::kLinkUp) != 0;
   }
-  return want;
+  *want_io = want;
+  return true;
 }
 
 void VirtioNet::make_local_mac() {
@@ -274,7 +355,7 @@ AttachError VirtioNet::setup_queue(SplitQueue& q, uint16_t index, uint16_t cap) 
   return AttachError::kOk;
 }
 
-void VirtioNet::refill_rx(bool notify) {
+uint16_t VirtioNet::fill_rx() {
   const uint16_t segments = split_header_ ? 2 : 1;
   const uint16_t limit = options_.rx_ring_cap;
   uint16_t added = 0;
@@ -289,32 +370,50 @@ void VirtioNet::refill_rx(bool notify) {
       pool_->free(b);
       break;
     }
+    // The device writes into the mapping, never into the buffer itself
+    // unless the platform maps it in place.
+    DmaMapping m;
+    if (!platform_->dma_map(b->base, b->device_addr, b->capacity, DmaDirection::kFromDevice,
+                            &m)) {
+      ++counters_.rx_drop_map_failed;
+      pool_->free(b);
+      break;
+    }
     Segment segs[2];
     if (split_header_) {
-      segs[0] = Segment{b->device_addr, hdr_size_, true, b->base};
-      segs[1] =
-          Segment{b->device_addr + hdr_size_, b->capacity - hdr_size_, true, b->base + hdr_size_};
+      segs[0] = Segment{m.device_addr, hdr_size_, true, m.device_view};
+      segs[1] = Segment{m.device_addr + hdr_size_, b->capacity - hdr_size_, true,
+                        m.device_view + hdr_size_};
     } else {
-      segs[0] = Segment{b->device_addr, b->capacity, true, b->base};
+      segs[0] = Segment{m.device_addr, b->capacity, true, m.device_view};
     }
-    rx_.add_chain(segs, segments, b);
+    uint16_t head = 0;
+    rx_.add_chain(segs, segments, b, &head);
+    rx_map_[head] = m;
     ++rx_posted_;
     ++added;
   }
-  if (added == 0) return;
+  return added;
+}
+
+void VirtioNet::refill_rx(bool notify) {
+  if (fill_rx() == 0) return;
   rx_.publish();
   if (notify && rx_.kick_needed()) transport_->notify(kRxQueue);
 }
 
 bool VirtioNet::check_rx_header(const spec::NetHdr& hdr) {
-  // We negotiate no receive offloads, so the device MUST leave flags and
-  // gso_type zero (5.1.6.4.1: NEEDS_CSUM/DATA_VALID only with GUEST_CSUM,
-  // gso_type NONE without GUEST_TSO*/UFO).
+  // We negotiate no receive offloads, so gso_type must be NONE and
+  // NEEDS_CSUM clear (5.1.6.4.1: only with GUEST_CSUM / GUEST_TSO*/UFO): a
+  // frame whose checksum is still to be completed cannot be handed on.
+  // DATA_VALID only says the checksum was verified: the spec's 2024 errata
+  // allow it without GUEST_CSUM (tap and vhost backends set it), and it
+  // costs nothing to ignore. Any other bit is undefined: dropped.
   if (hdr.gso_type != spec::net_hdr::kGsoNone) {
     ++counters_.rx_drop_hdr_gso;
     return false;
   }
-  if (hdr.flags != 0) {
+  if ((hdr.flags & ~spec::net_hdr::kFlagDataValid) != 0) {
     ++counters_.rx_drop_hdr_flags;
     return false;
   }
@@ -322,7 +421,8 @@ bool VirtioNet::check_rx_header(const spec::NetHdr& hdr) {
 }
 
 uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
-  if (state_ != NetState::kRunning) return 0;
+  PathScope path(*this, kBusyRx);
+  if (!path.entered) return 0;
   OpScope scope(*platform_, DriverOp::kRxBurst);
   uint16_t delivered = 0;
   Completion done[kHarvestBatch];
@@ -332,48 +432,65 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
     for (uint16_t i = 0; i < n; ++i) {
       PacketBuffer* b = static_cast<PacketBuffer*>(done[i].cookie);
       const uint32_t len = done[i].len;
+      const DmaMapping& m = rx_map_[done[i].head];
       --rx_posted_;
+      // Every exit below unmaps: copying nothing (device_len 0) for a frame
+      // that is dropped, the validated length for one that is delivered.
+      auto drop = [&](uint64_t& counter) {
+        ++counter;
+        platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
+        pool_->free(b);
+      };
       if (rx_skip_ != 0) {
         // The tail of a frame that spanned several buffers (see below).
         --rx_skip_;
+        platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
         pool_->free(b);
         continue;
       }
       if (done[i].len_over) {
-        ++counters_.rx_drop_len_over;
-        pool_->free(b);
+        drop(counters_.rx_drop_len_over);
         continue;
       }
       if (len < hdr_size_ + spec::kEthHeaderSize) {
-        ++counters_.rx_drop_len_short;
-        pool_->free(b);
+        drop(counters_.rx_drop_len_short);
         continue;
       }
-      // The header is device-written: one fetch into private memory, and
-      // every decision uses that snapshot. Without MRG_RXBUF, num_buffers
-      // is not ours to read (QEMU leaves it unwritten), so only the first
-      // ten bytes are fetched then.
+      // The header is device-written: one fetch (from the memory the device
+      // wrote: the mapping) into private memory, and every decision uses
+      // that snapshot. Without MRG_RXBUF, num_buffers is not ours to read
+      // (QEMU leaves it unwritten), so only the first ten bytes are fetched.
       spec::NetHdr hdr{};
       const bool mrg = has_feature(features_, Feature::kNetMrgRxbuf);
-      platform_->fetch(DeviceMemRef{kRxQueue, MemPart::kRxHeader, done[i].head, false}, b->base,
-                       &hdr, mrg ? spec::kNetHdrSize : spec::kNetHdrLegacySize);
+      platform_->fetch(DeviceMemRef{kRxQueue, MemPart::kRxHeader, done[i].head, false},
+                       m.device_view, &hdr, mrg ? spec::kNetHdrSize : spec::kNetHdrLegacySize);
       if (mrg && hdr.num_buffers.get() != 1) {
         // Every buffer holds a whole frame, so an honest device uses one per
         // frame (a frame above max_frame may take several: dropped whole).
         // 5.1.6.4: the frame's other buffers are the next num_buffers - 1
         // used entries; skip them, but only as many as are posted -- a
         // larger count is a lie and skips nothing.
-        ++counters_.rx_drop_num_buffers;
         const uint32_t extra = hdr.num_buffers.get() > 0 ? hdr.num_buffers.get() - 1u : 0u;
         if (extra <= rx_posted_) rx_skip_ = static_cast<uint16_t>(extra);
-        pool_->free(b);
+        drop(counters_.rx_drop_num_buffers);
         continue;
       }
       if (!check_rx_header(hdr)) {
+        platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
         pool_->free(b);
         continue;
       }
       const uint32_t frame_len = len - hdr_size_;
+      // The frame must fit the link, not just the buffer (5.1.6.3.1 asks the
+      // device for no more than the MTU; a lying device could otherwise
+      // hand the stack a frame no peer could have sent).
+      if (frame_len > rx_frame_max_) {
+        drop(counters_.rx_drop_len_mtu);
+        continue;
+      }
+      // From here on only the private buffer is read: with a bounce platform
+      // dma_unmap() copies the validated length out of the shared slot.
+      platform_->dma_unmap(m, b->base, len, DmaDirection::kFromDevice);
       platform_->frame_in_place(kRxQueue, done[i].head, b->base + hdr_size_, frame_len);
       b->offset = hdr_size_;
       b->len = frame_len;
@@ -385,7 +502,7 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
     if (n == 0) break;
   }
   note_queue_fault(rx_);
-  if (state_ == NetState::kRunning) refill_rx(true);
+  if (state() == NetState::kRunning) refill_rx(true);
   return delivered;
 }
 
@@ -400,7 +517,9 @@ uint16_t VirtioNet::reclaim_tx() {
       // A device that claims to have written into a read-only chain is
       // lying; the frame was sent anyway, so only count it.
       if (done[i].len_over) ++counters_.tx_bad_used_len;
-      pool_->free(static_cast<PacketBuffer*>(done[i].cookie));
+      PacketBuffer* b = static_cast<PacketBuffer*>(done[i].cookie);
+      platform_->dma_unmap(tx_map_[done[i].head], b->base, 0, DmaDirection::kToDevice);
+      pool_->free(b);
     }
     total = static_cast<uint16_t>(total + n);
     counters_.tx_completed += n;
@@ -411,16 +530,20 @@ uint16_t VirtioNet::reclaim_tx() {
 }
 
 uint16_t VirtioNet::tx_reclaim() {
-  if (state_ != NetState::kRunning) return 0;
+  PathScope path(*this, kBusyTx);
+  if (!path.entered) return 0;
   OpScope scope(*platform_, DriverOp::kTxBurst);
   return reclaim_tx();
 }
 
 uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
-  if (state_ != NetState::kRunning) return 0;
+  PathScope path(*this, kBusyTx);
+  if (!path.entered) return 0;
   OpScope scope(*platform_, DriverOp::kTxBurst);
-  if (tx_.in_flight() != 0) reclaim_tx();
-  if (state_ != NetState::kRunning) return 0;
+  // Always, idle or not: a used entry that appeared while nothing was in
+  // flight is caught here, before a new chain could reuse its id.
+  reclaim_tx();
+  if (state() != NetState::kRunning) return 0;
   const uint16_t segments = split_header_ ? 2 : 1;
   // 5.1.4.2: with MTU negotiated, no frame above mtu plus the Ethernet
   // header; the same bound keeps frames within what rx buffers of a peer
@@ -451,28 +574,38 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
       __builtin_memset(hdr, 0, spec::kNetHdrSize);
     else
       __builtin_memset(hdr, 0, spec::kNetHdrLegacySize);
-    const uint64_t hdr_addr = b->device_addr + b->offset - hdr_size_;
+    // Header and frame are complete: map them (a bounce platform copies
+    // them into the shared area here, so the device reads exactly this).
+    DmaMapping m;
+    if (!platform_->dma_map(hdr, b->device_addr + b->offset - hdr_size_, hdr_size_ + b->len,
+                            DmaDirection::kToDevice, &m)) {
+      ++counters_.tx_map_failed;
+      break;  // not taken: still the caller's
+    }
     Segment segs[2];
     if (segments == 2) {
-      segs[0] = Segment{hdr_addr, hdr_size_, false, hdr};
-      segs[1] = Segment{hdr_addr + hdr_size_, b->len, false, hdr + hdr_size_};
+      segs[0] = Segment{m.device_addr, hdr_size_, false, m.device_view};
+      segs[1] = Segment{m.device_addr + hdr_size_, b->len, false, m.device_view + hdr_size_};
     } else {
-      segs[0] = Segment{hdr_addr, hdr_size_ + b->len, false, hdr};
+      segs[0] = Segment{m.device_addr, hdr_size_ + b->len, false, m.device_view};
     }
-    tx_.add_chain(segs, segments, b);
+    uint16_t head = 0;
+    tx_.add_chain(segs, segments, b, &head);
+    tx_map_[head] = m;
     ++added;
     ++counters_.tx_packets;
     counters_.tx_bytes += b->len;
   }
   if (added != 0) {
     tx_.publish();
+    tx_published_.store(tx_.published_idx(), MemOrder::kRelaxed);
     if (tx_.kick_needed()) transport_->notify(kTxQueue);
   }
   return taken;
 }
 
 void VirtioNet::note_queue_fault(const SplitQueue& q) {
-  if (!q.broken() || state_ != NetState::kRunning) return;
+  if (!q.broken() || state() != NetState::kRunning) return;
   switch (q.fault()) {
     case QueueFault::kUsedIdxJump:
       ++counters_.queue_broken_used_idx;
@@ -483,12 +616,15 @@ void VirtioNet::note_queue_fault(const SplitQueue& q) {
     case QueueFault::kUsedIdStale:
       ++counters_.queue_broken_used_stale;
       break;
+    case QueueFault::kUsedEarly:
+      ++counters_.queue_broken_used_early;
+      break;
     case QueueFault::kNone:
       break;
   }
   // The device's view of a ring can no longer be trusted: stop using the
   // device until poll_device() resets and re-initialises it.
-  state_ = NetState::kBroken;
+  set_state(NetState::kBroken);
   platform_->log(LogLevel::kError, "virtio-net: queue broken, device will be reset");
 }
 
@@ -496,8 +632,9 @@ bool VirtioNet::read_link_status() {
   if (!has_feature(features_, Feature::kNetStatus)) return link_up_;
   uint32_t link = 0;
   Transport& t = *transport_;
-  if (!t.read_config_consistently(
-          [&] { return t.config_read(spec::net_cfg::kStatus, 2, &link); })) {
+  if (t.read_config_snapshot(&link, [&](uint32_t& v) {
+        return t.config_read(spec::net_cfg::kStatus, 2, &v);
+      }) != Transport::ConfigRead::kOk) {
     ++counters_.config_unstable;
     return link_up_;
   }
@@ -506,13 +643,36 @@ bool VirtioNet::read_link_status() {
   return (link & spec::net_status::kLinkUp) != 0;
 }
 
+bool VirtioNet::tx_watchdog_expired() {
+  // Device progress, seen from the control context: the used index the
+  // device wrote against the avail index the tx context published. Neither
+  // depends on whether the tx context harvested: a device that completes
+  // everything is never blamed for a caller that stopped transmitting.
+  if (options_.tx_timeout_ns == 0) return false;
+  const uint16_t published = tx_published_.load(MemOrder::kRelaxed);
+  const uint16_t used = tx_.peek_used_idx();
+  if (used == published) {
+    tx_wd_armed_ = false;
+    return false;
+  }
+  const uint64_t now = platform_->now_ns();
+  if (!tx_wd_armed_ || used != tx_wd_used_) {
+    tx_wd_armed_ = true;
+    tx_wd_used_ = used;
+    tx_wd_since_ = now;
+    return false;
+  }
+  return now - tx_wd_since_ >= options_.tx_timeout_ns;
+}
+
 DeviceEvents VirtioNet::poll_device() {
   DeviceEvents ev;
-  if (transport_ == nullptr || state_ == NetState::kDown || state_ == NetState::kFailed) return ev;
+  const NetState s = state();
+  if (transport_ == nullptr || s == NetState::kDown || s == NetState::kFailed) return ev;
   OpScope scope(*platform_, DriverOp::kPollDevice);
   const uint8_t isr = transport_->read_isr();
   if (isr != 0) ++counters_.interrupts;
-  if (state_ == NetState::kRunning) {
+  if (s == NetState::kRunning) {
     // A device that lost our status (legacy reset) or asks for a reset
     // (2.1.2 DEVICE_NEEDS_RESET) gets one.
     const uint8_t status = transport_->status();
@@ -521,7 +681,7 @@ DeviceEvents VirtioNet::poll_device() {
       ev.reset_detected = true;
     }
   }
-  if (!ev.reset_detected && state_ == NetState::kRunning && (isr & kInterruptConfig) != 0) {
+  if (!ev.reset_detected && s == NetState::kRunning && (isr & spec::interrupt::kConfig) != 0) {
     ++counters_.config_changes;
     ev.config_changed = true;
     const bool up = read_link_status();
@@ -531,7 +691,21 @@ DeviceEvents VirtioNet::poll_device() {
       ev.link_changed = true;
     }
   }
-  if (ev.reset_detected || state_ == NetState::kBroken) ev.recovered = recover_locked();
+  if (!ev.reset_detected && s == NetState::kRunning && tx_watchdog_expired()) {
+    ++counters_.tx_watchdog_timeouts;
+    ev.tx_timeout = true;
+    platform_->log(LogLevel::kError, "virtio-net: tx watchdog: no completion, device will be reset");
+  }
+  if (ev.reset_detected || ev.tx_timeout || state() == NetState::kBroken) {
+    // Leave kRunning first (no new burst starts), then reset only if no
+    // burst is running; otherwise a later call does it.
+    set_state(NetState::kBroken);
+    if (!quiescent()) {
+      ev.reset_deferred = true;
+      return ev;
+    }
+    ev.recovered = recover_locked();
+  }
   return ev;
 }
 
@@ -554,7 +728,7 @@ bool VirtioNet::reclaim_all() {
   // are they the driver's to hand back. A device that never acknowledges
   // the reset may still write into them, so they are quarantined: kept,
   // neither freed nor reused, until a later reset succeeds.
-  if (!transport_->reset()) {
+  if (!transport_->reset(options_.reset_timeout_ns)) {
     ++counters_.reset_timeouts;
     quarantined_ = rx_.allocated() || tx_.allocated();
     platform_->log(LogLevel::kError,
@@ -566,9 +740,16 @@ bool VirtioNet::reclaim_all() {
 }
 
 void VirtioNet::return_all_buffers() {
-  auto give_back = [this](void* cookie) { pool_->free(static_cast<PacketBuffer*>(cookie)); };
-  if (rx_.allocated()) rx_.drain(give_back);
-  if (tx_.allocated()) tx_.drain(give_back);
+  // The device no longer owns anything: unmap (copying nothing) and give back.
+  auto give_back = [this](DmaMapping* maps, DmaDirection dir) {
+    return [this, maps, dir](void* cookie, uint16_t head) {
+      PacketBuffer* b = static_cast<PacketBuffer*>(cookie);
+      platform_->dma_unmap(maps[head], b->base, 0, dir);
+      pool_->free(b);
+    };
+  };
+  if (rx_.allocated()) rx_.drain(give_back(rx_map_, DmaDirection::kFromDevice));
+  if (tx_.allocated()) tx_.drain(give_back(tx_map_, DmaDirection::kToDevice));
   rx_posted_ = 0;
   rx_skip_ = 0;
   quarantined_ = false;
@@ -580,14 +761,19 @@ void VirtioNet::teardown_queues() {
 }
 
 void VirtioNet::stop() {
-  if (transport_ == nullptr || (state_ == NetState::kDown && !quarantined_)) return;
+  if (transport_ == nullptr || (state() == NetState::kDown && !quarantined_)) return;
   OpScope scope(*platform_, DriverOp::kStop);
+  // Leave kRunning so that no burst starts, then wait for running ones to
+  // finish (they are bounded) before the rings are touched.
+  if (state() == NetState::kRunning) set_state(NetState::kBroken);
+  while (!quiescent()) {
+  }
   if (!reclaim_all()) {
-    state_ = NetState::kFailed;  // quarantined; stop() again retries the reset
+    set_state(NetState::kFailed);  // quarantined; stop() again retries the reset
     return;
   }
   teardown_queues();
-  state_ = NetState::kDown;
+  set_state(NetState::kDown);
 }
 
 void VirtioNet::device_gone() {
@@ -595,11 +781,12 @@ void VirtioNet::device_gone() {
   OpScope scope(*platform_, DriverOp::kStop);
   return_all_buffers();
   teardown_queues();
-  state_ = NetState::kDown;
+  set_state(NetState::kDown);
 }
 
 bool VirtioNet::set_rx_interrupts(bool enabled) {
-  if (state_ != NetState::kRunning) return false;
+  PathScope path(*this, kBusyRx);
+  if (!path.entered) return false;
   OpScope scope(*platform_, DriverOp::kRxBurst);
   rx_.set_interrupts(enabled);
   // A completion that raced with re-enabling would otherwise wait for the

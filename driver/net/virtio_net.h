@@ -5,11 +5,13 @@
 //
 //   attach():  reset -> ACKNOWLEDGE -> DRIVER -> read features, read and
 //              validate config -> write accepted subset -> FEATURES_OK and
-//              read it back (modern) -> set up rx/tx queues -> post rx
-//              buffers -> DRIVER_OK            ==> kRunning
+//              read it back (modern) -> set up rx/tx queues -> fill the rx
+//              ring (not yet published) -> DRIVER_OK -> check that no used
+//              index moved -> publish rx buffers, notify  ==> kRunning
 //   any failure on the way: status FAILED     ==> kFailed
-//   a lying device on the data path           ==> kBroken (queues stop)
-//   recover(): reset, reclaim every buffer, attach again
+//   a lying device on the data path, or a tx  ==> kBroken (queues stop)
+//   queue that makes no progress (watchdog)
+//   poll_device(): a broken or reset device is reset and attached again
 //   stop():    reset, return every in-flight buffer to its owner ==> kDown
 //              (a device that never reads back status 0 after the reset
 //              keeps its buffers and rings quarantined      ==> kFailed)
@@ -24,15 +26,59 @@
 // are device data and are validated before use; violations are counted in
 // NetCounters (net_counters.h) and never delivered upward.
 //
+// DMA (ACCESS_PLATFORM): every packet buffer is mapped through
+// Platform::dma_map() when it is made available and unmapped when the
+// device used it or was reset; the device is only ever told the mapped
+// address. With a bounce platform (bounce_platform.h) a received frame is
+// copied into private memory by dma_unmap() after its length was validated,
+// and only that copy is delivered.
+//
 // Data path: polling. rx_burst() harvests completed rx buffers and refills
 // the ring; tx_burst() publishes frames and reclaims completed ones.
-// poll_device() is the slow path (ISR, config changes, device resets): call
-// it on an interrupt or every few milliseconds.
+// poll_device() is the slow path (ISR, config changes, device resets, the
+// tx watchdog): call it on an interrupt or every few milliseconds.
+//
+// ---- Threading contract -------------------------------------------------
+//
+// Three contexts. Each is entered by at most one thread at a time; the
+// three may run concurrently with each other:
+//
+//   rx context       rx_burst(), set_rx_interrupts()
+//   tx context       tx_burst(), tx_reclaim()
+//   control context  poll_device() -- may run in an interrupt handler or on
+//                    a third thread while rx and tx run
+//
+// rx and tx share nothing but the state word and the caller's pool (which
+// must then be safe to call from both). poll_device() never touches a ring
+// while a burst runs: when it must reset the device (a broken queue, a
+// device that asked for a reset, the watchdog) it first takes the device
+// out of kRunning, so no new burst starts, and then resets only if no burst
+// is running. Otherwise it returns with DeviceEvents::reset_deferred set
+// and the reset happens in a later poll_device() call, once the data path
+// is quiescent (bursts are bounded, so the next tick finds it so). The
+// handshake is a Dekker pair of sequentially consistent atomics: a burst
+// announces itself in busy_ and then re-reads the state; poll_device
+// stores the state and then reads busy_.
+//
+// attach(), recover(), stop() and device_gone() require the data path to be
+// quiescent: no rx or tx context call may run during them. stop() enforces
+// it for callers that cannot (it leaves kRunning first and waits for
+// running bursts to finish: they are bounded).
+//
+// Accessors (state(), counters(), ...) may be called from any context;
+// state() is atomic. A counter is written only by the context that owns
+// it, so counters() gives exact values when read from the control context
+// after the data path stopped (or from the one thread that runs
+// everything); read while bursts run, a counter may be stale.
+//
+// Memory ordering: see platform.h. The driver issues Barrier kinds of SMP
+// strength, or of DMA strength once ORDER_PLATFORM is negotiated.
 #pragma once
 
 #include <stdint.h>
 
 #include "driver/net/net_counters.h"
+#include "driver/platform/atomic.h"
 #include "driver/net/packet_buffer.h"
 #include "driver/platform/platform.h"
 #include "driver/spec/net_layout.h"
@@ -54,6 +100,17 @@ struct NetOptions {
   // need capacity >= header + max_frame. A device MTU that does not fit is
   // not accepted.
   uint16_t max_frame = 1514;
+  // Reset handshake: how long to wait for status to read back 0 (4.1.4.3.2).
+  uint64_t reset_timeout_ns = 100'000'000;
+  // Transmit watchdog: tx chains in flight and no used entry for this long
+  // (as seen by poll_device()) breaks the queue; the device is reset and
+  // re-initialised. 0 disables the watchdog.
+  uint64_t tx_timeout_ns = 5'000'000'000;
+  // Accept VIRTIO_F_ACCESS_PLATFORM / ORDER_PLATFORM when offered. A device
+  // that offers ACCESS_PLATFORM may refuse FEATURES_OK without it (QEMU
+  // does); the platform's dma_map() is used for every buffer either way.
+  bool accept_access_platform = true;
+  bool accept_order_platform = true;
 };
 
 enum class NetState : uint8_t { kDown, kRunning, kBroken, kFailed };
@@ -69,6 +126,8 @@ enum class AttachError : uint8_t {
   kNoDmaMemory,
   kNoRxBuffers,  // pool gave nothing at all, or buffers too small
   kBadOptions,   // NetOptions out of range
+  kConfigUnreadable,  // a field of an offered feature lies outside the config window
+  kQuarantined,  // the previous device still holds quarantined buffers: stop() or device_gone() first
 };
 const char* attach_error_name(AttachError e);
 
@@ -76,8 +135,10 @@ const char* attach_error_name(AttachError e);
 struct DeviceEvents {
   bool config_changed = false;
   bool link_changed = false;
-  bool reset_detected = false;  // device lost its state; recover() was run
-  bool recovered = false;
+  bool reset_detected = false;  // device lost its state, or asked for a reset
+  bool tx_timeout = false;      // the tx watchdog fired
+  bool reset_deferred = false;  // a reset is due but a burst was running: poll again
+  bool recovered = false;       // the device was reset and attached again
 };
 
 class VirtioNet {
@@ -115,7 +176,7 @@ class VirtioNet {
   // enabling, returns true if completions are already waiting (poll again).
   bool set_rx_interrupts(bool enabled);
 
-  NetState state() const { return state_; }
+  NetState state() const { return state_.load(MemOrder::kAcquire); }
   // True while buffers and rings are held back because the device never
   // acknowledged a reset (it may still write into them). They are counted
   // in rx_queue().in_flight() and tx_queue().in_flight().
@@ -139,24 +200,36 @@ class VirtioNet {
  private:
   AttachError bring_up();
   AttachError fail(AttachError e);
-  uint64_t negotiate_config(uint64_t want);
+  bool negotiate_config(uint64_t* want);
   void make_local_mac();
   bool read_link_status();
   AttachError setup_queue(SplitQueue& q, uint16_t index, uint16_t cap);
+  uint16_t fill_rx();
   void refill_rx(bool notify);
   bool check_rx_header(const spec::NetHdr& hdr);
   uint16_t reclaim_tx();
   void note_queue_fault(const SplitQueue& q);
+  bool tx_watchdog_expired();
   bool recover_locked();
   bool reclaim_all();
   void return_all_buffers();
   void teardown_queues();
+  // The data-path side of the threading handshake (see the contract above).
+  bool enter(uint8_t path);
+  void leave(uint8_t path) { busy_.fetch_and(static_cast<uint8_t>(~path), MemOrder::kRelease); }
+  bool quiescent() const { return busy_.load(MemOrder::kSeqCst) == 0; }
+  void set_state(NetState s) { state_.store(s, MemOrder::kSeqCst); }
+  static constexpr uint8_t kBusyRx = 1;
+  static constexpr uint8_t kBusyTx = 2;
+  friend struct PathScope;
 
   Platform* platform_ = nullptr;
   Transport* transport_ = nullptr;
   BufferPool* pool_ = nullptr;
   NetOptions options_{};
-  NetState state_ = NetState::kDown;
+  Atomic<NetState> state_{NetState::kDown};
+  Atomic<uint8_t> busy_{0};    // kBusyRx | kBusyTx while a burst runs
+  Atomic<uint16_t> tx_published_{0};  // tx avail index, for the watchdog
   AttachError last_error_ = AttachError::kOk;
   SplitQueue rx_;
   SplitQueue tx_;
@@ -169,10 +242,18 @@ class VirtioNet {
   bool mac_from_device_ = false;
   uint8_t mac_[6] = {};
   uint16_t mtu_ = 1500;
+  uint32_t rx_frame_max_ = 0;  // largest frame accepted: mtu + Ethernet + one VLAN tag
   uint16_t rx_posted_ = 0;
-  uint16_t rx_skip_ = 0;
-  bool quarantined_ = false;  // buffers still to drop of a multi-buffer frame
+  uint16_t rx_skip_ = 0;  // buffers still to drop of a multi-buffer frame
+  bool quarantined_ = false;
+  // Tx watchdog (control context only).
+  bool tx_wd_armed_ = false;
+  uint16_t tx_wd_used_ = 0;
+  uint64_t tx_wd_since_ = 0;
   NetCounters counters_{};
+  // DMA mappings of in-flight buffers, by head descriptor (private memory).
+  DmaMapping rx_map_[SplitQueue::kMaxSize];
+  DmaMapping tx_map_[SplitQueue::kMaxSize];
 };
 
 }  // namespace vnet

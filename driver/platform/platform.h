@@ -107,10 +107,43 @@ struct PublishedChain {
   ChainSegment segments[kMaxChainSegments];
 };
 
+// Barrier kinds. The first three order the CPU against another CPU that
+// plays the device (a hypervisor's thread: SMP strength, Linux virt_rmb /
+// virt_wmb / virt_mb). The DMA kinds order against real DMA hardware
+// (Linux dma_rmb / dma_wmb / mb); the driver uses them instead when
+// VIRTIO_F_ORDER_PLATFORM is negotiated (6.1). See "Memory ordering" above.
 enum class Barrier : uint8_t {
-  kRead,   // device-written loads before later loads (after reading used.idx)
-  kWrite,  // ring stores before the index store / notify
-  kFull,   // stores before later loads (notification suppression checks)
+  kRead,      // device-written loads before later loads (after reading used.idx)
+  kWrite,     // ring stores before the index store / notify
+  kFull,      // stores before later loads (notification suppression checks)
+  kDmaRead,   // kRead against DMA hardware
+  kDmaWrite,  // kWrite against DMA hardware
+  kDmaFull,   // kFull against DMA hardware
+};
+inline constexpr uint8_t kNumBarrierKinds = 6;
+// The DMA-strength kind for kind (ORDER_PLATFORM).
+constexpr Barrier dma_strength(Barrier kind) {
+  return kind == Barrier::kRead    ? Barrier::kDmaRead
+         : kind == Barrier::kWrite ? Barrier::kDmaWrite
+         : kind == Barrier::kFull  ? Barrier::kDmaFull
+                                   : kind;
+}
+
+// DMA mapping of packet buffers (ACCESS_PLATFORM; 6.1, 2.? "device
+// accesses go through the platform"). One mapping covers one transfer of
+// one buffer: the driver maps a buffer when it makes it available and
+// unmaps it when the device used it (or the device was reset).
+enum class DmaDirection : uint8_t {
+  kToDevice,    // the device reads (tx): map() makes the bytes visible to it
+  kFromDevice,  // the device writes (rx): unmap() makes its bytes visible to the CPU
+};
+// Plain data: filled by dma_map(), kept by the driver in private memory.
+struct DmaMapping {
+  uint64_t device_addr;  // what the device is told (an IOVA, or a bounce slot)
+  uint8_t* device_view;  // CPU view of the memory the device accesses: the
+                         // buffer itself, or its bounce slot
+  uint32_t len;          // bytes mapped
+  uint32_t handle;       // the platform's own use (slot number, IOMMU entry)
 };
 
 enum class LogLevel : uint8_t { kError, kWarn, kInfo, kDebug };
@@ -128,6 +161,30 @@ class Platform {
   // ---- DMA-capable memory ----
   virtual bool dma_alloc(size_t size, size_t align, DmaRegion* out) = 0;
   virtual void dma_free(const DmaRegion& region) = 0;
+
+  // ---- DMA mapping of packet buffers (ACCESS_PLATFORM) ----
+  // Maps len bytes of a packet buffer (CPU view cpu, physical address phys)
+  // for one transfer. kToDevice: the bytes at cpu are complete; after this
+  // call the device may read them at out->device_addr (a bounce platform
+  // copies them into its shared area here: this is the sync-for-device
+  // point). Returns false when no mapping can be made (bounce area full);
+  // the driver then keeps the buffer out of the ring. The default is the
+  // identity: no IOMMU, the device reads the buffer in place.
+  virtual bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+                       DmaMapping* out) {
+    (void)dir;
+    *out = DmaMapping{phys, cpu, len, 0};
+    return true;
+  }
+  // Ends the transfer of mapping m (which mapped cpu). kFromDevice: the
+  // device says it wrote device_len bytes (already validated: <= m.len);
+  // they must be visible at cpu when this returns (a bounce platform copies
+  // them out here: the sync-for-CPU point; device_len 0 copies nothing).
+  // After this call the driver never hands m.device_addr to the device again
+  // and the platform may revoke the device's access.
+  virtual void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len, DmaDirection dir) {
+    (void)m, (void)cpu, (void)device_len, (void)dir;
+  }
 
   // ---- the door for device-written memory (rule 1) ----
   // Copy len bytes of device-written memory at src into driver-private dst.

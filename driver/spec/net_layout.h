@@ -44,10 +44,24 @@ inline constexpr uint32_t kDuplex = 16;
 inline constexpr uint32_t kSize = 24;  // through supported_hash_types
 }  // namespace net_cfg
 
+// Bytes of device configuration the fields of the offered features need
+// (5.1.4: a field exists only with its feature): mac with MAC, status with
+// STATUS, max_virtqueue_pairs with MQ, mtu with MTU. Bit numbers as in
+// spec::Feature (MAC 5, STATUS 16, MQ 22, MTU 3).
+constexpr uint32_t config_bytes_needed(uint64_t features) {
+  auto has = [features](unsigned bit) { return ((features >> bit) & 1u) != 0; };
+  if (has(3)) return net_cfg::kMtu + 2;
+  if (has(22)) return net_cfg::kMaxVirtqueuePairs + 2;
+  if (has(16)) return net_cfg::kStatus + 2;
+  if (has(5)) return net_cfg::kMac + 6;
+  return 0;
+}
+
 inline constexpr uint16_t kMinMtu = 68;                 // 5.1.4.1: mtu >= 68
 inline constexpr uint16_t kMaxVirtqueuePairs = 0x8000;  // 5.1.4: 1..0x8000
 inline constexpr size_t kEthHeaderSize = 14;
 inline constexpr size_t kEthMinFrame = 60;  // without FCS
 inline constexpr size_t kEthMaxFrame = 1514;
+inline constexpr size_t kVlanTagSize = 4;  // one 802.1Q tag
 
 }  // namespace vnet::spec

@@ -105,8 +105,6 @@ inline constexpr uint32_t kConfigMsix = 0x18;
 inline constexpr uint32_t kQueueAddressShift = 12;
 }  // namespace legacy
 
-inline constexpr uint8_t kIsrQueue = 1;
-inline constexpr uint8_t kIsrConfig = 2;
 inline constexpr uint16_t kMsixNoVector = 0xFFFF;
 
 }  // namespace vnet::spec::pci

@@ -23,6 +23,12 @@ inline constexpr uint8_t kDeviceNeedsReset = 64;
 inline constexpr uint8_t kFailed = 128;
 }  // namespace status
 
+// ---- Interrupt status bits (PCI ISR 4.1.4.5, MMIO InterruptStatus 4.2.2) ----
+namespace interrupt {
+inline constexpr uint8_t kQueue = 1;   // a used buffer notification
+inline constexpr uint8_t kConfig = 2;  // a configuration change notification
+}  // namespace interrupt
+
 // ---- Feature bits (6, 5.1.3) ----------------------------------------------
 enum class Feature : uint8_t {
   // virtio-net (5.1.3)

@@ -8,11 +8,6 @@ namespace vnet {
 
 namespace reg = spec::pci::legacy;
 
-namespace {
-// A device that never reads back 0 after a reset is given this many reads.
-constexpr int kResetPolls = 1000;
-}  // namespace
-
 void PciLegacyTransport::init(Platform& platform, uint64_t bar0_size) {
   platform_ = &platform;
   // This driver never enables MSI-X, so device config starts at 0x14
@@ -21,11 +16,9 @@ void PciLegacyTransport::init(Platform& platform, uint64_t bar0_size) {
   config_size_ = window > 0x10000 ? 0x10000u : static_cast<uint32_t>(window);
 }
 
-bool PciLegacyTransport::reset() {
+bool PciLegacyTransport::reset(uint64_t timeout_ns) {
   platform_->reg_write(Region::kBar0, reg::kDeviceStatus, 1, 0);
-  for (int i = 0; i < kResetPolls; ++i)
-    if (status() == 0) return true;
-  return false;
+  return wait_for_reset(*platform_, timeout_ns, [this] { return status(); });
 }
 
 uint8_t PciLegacyTransport::status() {

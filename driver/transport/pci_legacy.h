@@ -17,7 +17,7 @@ class PciLegacyTransport final : public Transport {
   bool is_legacy() const override { return true; }
   RingLayout ring_layout() const override { return RingLayout::kLegacyContiguous; }
   bool queue_size_writable() const override { return false; }
-  bool reset() override;
+  bool reset(uint64_t timeout_ns) override;
   uint8_t status() override;
   void set_status(uint8_t status) override;
   uint64_t device_features() override;
@@ -27,6 +27,8 @@ class PciLegacyTransport final : public Transport {
   void notify(uint16_t q) override;
   uint8_t read_isr() override;
   bool config_read(uint32_t offset, uint8_t width, uint32_t* value) override;
+  // No generation counter: read_config_snapshot() reads twice and compares.
+  bool has_config_generation() const override { return false; }
   uint32_t config_generation() override { return 0; }
   uint32_t config_window_size() const override { return config_size_; }
 

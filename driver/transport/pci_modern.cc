@@ -10,7 +10,6 @@ namespace common = spec::pci::common;
 
 namespace {
 
-constexpr int kResetPolls = 1000;
 // A capability list longer than this is a loop or a lie: a 256-byte config
 // space holds at most 48 capabilities after the 64-byte header.
 constexpr int kMaxCapabilities = 48;
@@ -38,6 +37,23 @@ uint32_t min_length(uint8_t cfg_type) {
   }
 }
 
+// 4.1.4.3, 4.1.4.4, 4.1.4.6: the common and device configuration
+// structures are 4-byte aligned in their BAR, the notify structure 2-byte.
+uint32_t required_alignment(uint8_t cfg_type) {
+  switch (cfg_type) {
+    case pci::kCfgTypeCommon:
+    case pci::kCfgTypeDevice:
+      return 4;
+    case pci::kCfgTypeNotify:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+// Register offsets are 32 bits: a window must end at or below 4 GiB.
+constexpr uint64_t kOffsetLimit = uint64_t{1} << 32;
+
 bool valid_multiplier(uint32_t m) {
   // 4.1.4.4: "either present notify_off_multiplier as an even power of 2,
   // or present notify_off_multiplier as 0".
@@ -60,6 +76,10 @@ const char* modern_probe_error_name(ModernProbeError e) {
       return "no usable ISR capability";
     case ModernProbeError::kNoDeviceCfg:
       return "no usable device configuration capability";
+    case ModernProbeError::kNoVersion1:
+      return "device offers no VERSION_1";
+    case ModernProbeError::kDeviceCfgTooShort:
+      return "device configuration window shorter than the offered fields";
   }
   return "?";
 }
@@ -109,7 +129,8 @@ ModernProbeError PciModernTransport::init(Platform& platform, ModernProbeReport*
       if (slot != nullptr && !slot->valid) {
         // 4.1.4.1: the driver MUST ignore a capability whose BAR is reserved,
         // and use the first one of each type it can use.
-        bool ok = cap_len >= pci::kCapMinLen && bar < kNumBars && length >= min_length(type);
+        bool ok = cap_len >= pci::kCapMinLen && bar < kNumBars && length >= min_length(type) &&
+                  (offset & (required_alignment(type) - 1)) == 0;
         uint32_t multiplier = 0;
         if (ok && type == pci::kCfgTypeNotify) {
           ok = cap_len >= pci::kNotifyCapMinLen;
@@ -118,7 +139,8 @@ ModernProbeError PciModernTransport::init(Platform& platform, ModernProbeReport*
         }
         if (ok) {
           BarInfo info = platform.bar_info(bar);
-          ok = info.present && info.size >= uint64_t{offset} + length;
+          const uint64_t end = uint64_t{offset} + length;  // 64 bits: cannot wrap
+          ok = info.present && end <= info.size && end <= kOffsetLimit;
         }
         if (ok) {
           *slot = PciWindow{true, bar, offset, length};
@@ -146,13 +168,11 @@ void PciModernTransport::common_write(uint32_t off, uint8_t width, uint32_t valu
   platform_->reg_write(bar_region(common_.bar), common_.offset + off, width, value);
 }
 
-bool PciModernTransport::reset() {
+bool PciModernTransport::reset(uint64_t timeout_ns) {
   // 4.1.4.3.2: after writing 0 the driver MUST wait for a read of
   // device_status to return 0 before reinitialising the device.
   common_write(common::kDeviceStatus, 1, 0);
-  for (int i = 0; i < kResetPolls; ++i)
-    if (status() == 0) return true;
-  return false;
+  return wait_for_reset(*platform_, timeout_ns, [this] { return status(); });
 }
 
 uint8_t PciModernTransport::status() {
@@ -195,9 +215,11 @@ bool PciModernTransport::setup_queue(uint16_t q, uint16_t size, const QueueAddre
   common_write(common::kQueueDeviceHi, 4, static_cast<uint32_t>(addrs.device >> 32));
   // The notify address must lie inside the notify window (4.1.4.4); a device
   // pointing elsewhere would have us write to arbitrary BAR offsets.
+  // 64-bit arithmetic; the window ends below 4 GiB (checked at init), so
+  // the sum fits the platform's 32-bit register offset.
   uint64_t off = uint64_t{common_read(common::kQueueNotifyOff, 2) & 0xFFFFu} * notify_multiplier_;
   if (off + 2 > notify_.length) return false;
-  notify_offset_[q] = notify_.offset + static_cast<uint32_t>(off);
+  notify_offset_[q] = static_cast<uint32_t>(uint64_t{notify_.offset} + off);
   common_write(common::kQueueEnable, 2, 1);
   if ((common_read(common::kQueueEnable, 2) & 0xFFFF) != 1) return false;
   notify_valid_[q] = true;
@@ -216,7 +238,8 @@ uint8_t PciModernTransport::read_isr() {
 bool PciModernTransport::config_read(uint32_t offset, uint8_t width, uint32_t* value) {
   if ((width != 1 && width != 2 && width != 4) || (offset & (width - 1u)) != 0) return false;
   if (offset > device_.length || width > device_.length - offset) return false;
-  *value = platform_->reg_read(bar_region(device_.bar), device_.offset + offset, width);
+  *value = platform_->reg_read(bar_region(device_.bar),
+                               static_cast<uint32_t>(uint64_t{device_.offset} + offset), width);
   return true;
 }
 

@@ -6,8 +6,11 @@
 // inside config space and dword aligned), takes the first usable capability
 // of each type whose BAR exists and whose [offset, offset+length) lies
 // inside the BAR, and checks minimum lengths (common >= 0x38, ISR >= 1,
-// notify multiplier sane). Notify addresses are checked against the notify
-// window on every queue setup.
+// notify multiplier sane) and offset alignment (common and device config 4,
+// notify 2). Every window must also end below 4 GiB inside its BAR: the
+// platform's register offsets are 32 bits wide, and all window arithmetic
+// is done in 64 bits against that bound, so no offset can wrap. Notify
+// addresses are checked against the notify window on every queue setup.
 #pragma once
 
 #include "driver/transport/transport.h"
@@ -28,12 +31,17 @@ enum class ModernProbeError : uint8_t {
   kNoNotifyCfg,
   kNoIsrCfg,
   kNoDeviceCfg,
+  kNoVersion1,          // the device offers no VERSION_1: not a modern device (6.1)
+  kDeviceCfgTooShort,   // the device config window cannot hold the offered fields
 };
 const char* modern_probe_error_name(ModernProbeError e);
 
 struct ModernProbeReport {
   uint16_t caps_seen = 0;
-  uint16_t caps_rejected = 0;  // outside their BAR, too short, bad BAR, ...
+  uint16_t caps_rejected = 0;  // outside their BAR, too short, misaligned, bad BAR, ...
+  uint64_t device_features = 0;    // the offer, read at probe (see pci_probe.h)
+  uint32_t device_cfg_length = 0;  // the device config window's length
+  uint32_t device_cfg_needed = 0;  // what the offered fields need
 };
 
 class PciModernTransport final : public Transport {
@@ -44,7 +52,7 @@ class PciModernTransport final : public Transport {
   bool is_legacy() const override { return false; }
   RingLayout ring_layout() const override { return RingLayout::kSeparate; }
   bool queue_size_writable() const override { return true; }
-  bool reset() override;
+  bool reset(uint64_t timeout_ns) override;
   uint8_t status() override;
   void set_status(uint8_t status) override;
   uint64_t device_features() override;
@@ -54,13 +62,16 @@ class PciModernTransport final : public Transport {
   void notify(uint16_t q) override;
   uint8_t read_isr() override;
   bool config_read(uint32_t offset, uint8_t width, uint32_t* value) override;
+  bool has_config_generation() const override { return true; }
   uint32_t config_generation() override;
   uint32_t config_window_size() const override { return device_.length; }
 
   const PciWindow& common_window() const { return common_; }
   const PciWindow& notify_window() const { return notify_; }
 
-  static constexpr uint16_t kMaxQueues = 3;  // rx, tx, ctrl
+  // Queues whose notify address this transport caches (validated once, at
+  // setup); a queue index at or above it is refused.
+  static constexpr uint16_t kMaxQueues = 64;
 
  private:
   uint32_t common_read(uint32_t off, uint8_t width);

@@ -1,5 +1,6 @@
 #include "driver/transport/pci_probe.h"
 
+#include "driver/spec/net_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/virtio_constants.h"
 
@@ -46,6 +47,16 @@ ProbeResult PciTransports::probe(Platform& platform, PciMode mode) {
 
   if (mode != PciMode::kLegacy) {
     r.modern_error = modern_.init(platform, &r.modern_report);
+    if (r.modern_error == ModernProbeError::kOk) {
+      const uint64_t offer = modern_.device_features();
+      r.modern_report.device_features = offer;
+      r.modern_report.device_cfg_length = modern_.config_window_size();
+      r.modern_report.device_cfg_needed = spec::config_bytes_needed(offer);
+      if (!spec::has_feature(offer, spec::Feature::kVersion1))
+        r.modern_error = ModernProbeError::kNoVersion1;
+      else if (r.modern_report.device_cfg_length < r.modern_report.device_cfg_needed)
+        r.modern_error = ModernProbeError::kDeviceCfgTooShort;
+    }
     if (r.modern_error == ModernProbeError::kOk) {
       r.error = ProbeError::kOk;
       r.transport = &modern_;

@@ -5,6 +5,15 @@
 //                                              capabilities are usable, else
 //                                              legacy through I/O BAR0
 //
+// "Usable" includes what the offer says: the probe reads the modern
+// interface's device features (a read of the common configuration, no
+// status change) and refuses the modern interface when VERSION_1 is not
+// offered (6.1: a modern device offers it; without it the device would
+// expect legacy semantics) or when the device configuration window is
+// shorter than the fields of the offered features (5.1.4). A transitional
+// device then falls back to its legacy interface; the reason is in
+// ProbeResult::modern_error either way.
+//
 // The caller may force one flavour (kLegacy / kModern) to test both on a
 // transitional device.
 #pragma once

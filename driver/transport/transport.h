@@ -32,15 +32,26 @@ enum class RingLayout : uint8_t {
   kSeparate,          // three independent addresses
 };
 
-// Bits of the interrupt status (PCI ISR, 4.1.4.5; MMIO InterruptStatus, 4.2.2).
-inline constexpr uint8_t kInterruptQueue = 1;
-inline constexpr uint8_t kInterruptConfig = 2;
-
 struct QueueAddresses {
   uint64_t desc = 0;
   uint64_t driver = 0;  // available ring
   uint64_t device = 0;  // used ring
 };
+
+// The reset handshake's wait (4.1.4.3.2): read status until it is 0 or
+// timeout_ns of platform time have passed. The deadline is what bounds the
+// wait -- real hardware may need milliseconds; kMaxResetPolls only guards
+// against a platform clock that never advances.
+inline constexpr uint32_t kMaxResetPolls = uint32_t{1} << 24;
+template <typename ReadStatus>
+bool wait_for_reset(Platform& platform, uint64_t timeout_ns, ReadStatus&& read_status) {
+  const uint64_t start = platform.now_ns();
+  for (uint32_t i = 0; i < kMaxResetPolls; ++i) {
+    if (read_status() == 0) return true;
+    if (platform.now_ns() - start >= timeout_ns) return false;
+  }
+  return false;
+}
 
 class Transport {
  public:
@@ -50,9 +61,10 @@ class Transport {
   // True when the driver may pick a smaller queue size than the maximum.
   virtual bool queue_size_writable() const = 0;
 
-  // Writes 0 to device status and waits (bounded) for it to read back 0.
-  // Returns false when the device never acknowledged the reset.
-  virtual bool reset() = 0;
+  // Writes 0 to device status and waits until it reads back 0 (4.1.4.3.2,
+  // 4.2.3.1) or timeout_ns of now_ns() have passed. Returns false when the
+  // device never acknowledged the reset.
+  virtual bool reset(uint64_t timeout_ns) = 0;
   virtual uint8_t status() = 0;
   virtual void set_status(uint8_t status) = 0;
 
@@ -66,7 +78,7 @@ class Transport {
   // queue_max_size(q). Returns false when the device refused.
   virtual bool setup_queue(uint16_t q, uint16_t size, const QueueAddresses& addrs) = 0;
   virtual void notify(uint16_t q) = 0;
-  // Reads (and thereby clears) the ISR status byte.
+  // Reads (and thereby clears) the ISR status byte (spec::interrupt bits).
   virtual uint8_t read_isr() = 0;
 
   // Device-specific configuration. A read outside the window, misaligned,
@@ -76,18 +88,39 @@ class Transport {
   virtual uint32_t config_generation() = 0;
   virtual uint32_t config_window_size() const = 0;
 
-  // Runs read_fields() until config_generation reads the same before and
-  // after it (2.4.1, 4.1.4.3.1), at most kConfigRetries times. Returns false
-  // when read_fields() failed or the generation never settled.
+  // True when the transport has a configuration generation counter
+  // (modern PCI, MMIO v2); legacy devices have none.
+  virtual bool has_config_generation() const = 0;
+
+  // Reads a consistent snapshot of device-specific configuration into *out
+  // (S: plain data, compared bytewise). read_fields(S&) reads the fields and
+  // returns false when a read is impossible (outside the window).
+  //  * With a generation counter: read until the generation is the same
+  //    before and after (2.4.1, 4.1.4.3.1).
+  //  * Without one (legacy): read until two consecutive reads agree (the
+  //    legacy interface note of 2.4: the driver cannot tell a torn read
+  //    otherwise).
+  // At most kConfigRetries rounds either way.
+  enum class ConfigRead : uint8_t { kOk, kUnreadable, kUnstable };
   static constexpr int kConfigRetries = 8;
-  template <typename F>
-  bool read_config_consistently(F&& read_fields) {
+  template <typename S, typename F>
+  ConfigRead read_config_snapshot(S* out, F&& read_fields) {
+    S a, b;
     for (int attempt = 0; attempt < kConfigRetries; ++attempt) {
-      uint32_t before = config_generation();
-      if (!read_fields()) return false;
-      if (config_generation() == before) return true;
+      __builtin_memset(&a, 0, sizeof(S));
+      if (has_config_generation()) {
+        const uint32_t before = config_generation();
+        if (!read_fields(a)) return ConfigRead::kUnreadable;
+        if (config_generation() != before) continue;
+      } else {
+        __builtin_memset(&b, 0, sizeof(S));
+        if (!read_fields(a) || !read_fields(b)) return ConfigRead::kUnreadable;
+        if (__builtin_memcmp(&a, &b, sizeof(S)) != 0) continue;
+      }
+      __builtin_memcpy(out, &a, sizeof(S));
+      return ConfigRead::kOk;
     }
-    return false;
+    return ConfigRead::kUnstable;
   }
 
  protected:

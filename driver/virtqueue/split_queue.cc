@@ -21,6 +21,8 @@ const char* queue_fault_name(QueueFault f) {
       return "used id out of range";
     case QueueFault::kUsedIdStale:
       return "used id not an in-flight head";
+    case QueueFault::kUsedEarly:
+      return "used index moved before any buffer was available";
   }
   return "?";
 }
@@ -30,6 +32,7 @@ bool SplitQueue::allocate(Platform& platform, uint16_t index, uint16_t size, Rin
   platform_ = &platform;
   index_ = index;
   size_ = size;
+  dma_barriers_ = false;
   size_t total;
   if (layout == RingLayout::kLegacyContiguous) {
     avail_offset_ = spec::desc_bytes(size);
@@ -92,7 +95,7 @@ void SplitQueue::set_fault(QueueFault f) {
   if (fault_ == QueueFault::kNone) fault_ = f;
 }
 
-bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie) {
+bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out) {
   if (n == 0 || n > kMaxChainSegments || !can_add(n)) return false;
   PublishedChain announce;
   announce.queue = index_;
@@ -123,6 +126,7 @@ bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie) {
   free_head_ = d;
   free_count_ = static_cast<uint16_t>(free_count_ - n);
   heads_[head] = HeadState{cookie, writable, n, true};
+  if (head_out != nullptr) *head_out = head;
   ++in_flight_;
   platform_->published(announce);
   store_le16(avail() + spec::kAvailRingOffset + 2 * (avail_idx_ & (size_ - 1)), head);
@@ -132,13 +136,13 @@ bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie) {
 
 void SplitQueue::publish() {
   // 2.7.13.2: descriptors and ring entries before the index update.
-  platform_->barrier(Barrier::kWrite);
+  order(Barrier::kWrite);
   store_le16(avail() + spec::kAvailIdxOffset, avail_idx_);
 }
 
 bool SplitQueue::kick_needed() {
   // 2.7.13.3 / 2.7.7: the index store must be visible before the flags load.
-  platform_->barrier(Barrier::kFull);
+  order(Barrier::kFull);
   uint16_t flags;
   platform_->fetch(DeviceMemRef{index_, MemPart::kUsedFlags, 0, false},
                    used() + spec::kUsedFlagsOffset, &flags, sizeof(flags));
@@ -148,7 +152,7 @@ bool SplitQueue::kick_needed() {
 void SplitQueue::set_interrupts(bool enabled) {
   avail_flags_ = enabled ? 0 : spec::kAvailFlagNoInterrupt;
   store_le16(avail() + spec::kAvailFlagsOffset, avail_flags_);
-  if (enabled) platform_->barrier(Barrier::kFull);
+  if (enabled) order(Barrier::kFull);
 }
 
 bool SplitQueue::has_pending() {
@@ -159,13 +163,33 @@ bool SplitQueue::has_pending() {
   return idx != last_used_;
 }
 
+bool SplitQueue::check_used_untouched() {
+  if (broken() || size_ == 0) return false;
+  uint16_t idx;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, false},
+                   used() + spec::kUsedIdxOffset, &idx, sizeof(idx));
+  if (idx == last_used_) return true;
+  set_fault(QueueFault::kUsedEarly);
+  return false;
+}
+
+uint16_t SplitQueue::peek_used_idx() {
+  uint16_t idx;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, true},
+                   used() + spec::kUsedIdxOffset, &idx, sizeof(idx));
+  return idx;
+}
+
 uint16_t SplitQueue::harvest(Completion* out, uint16_t max, bool recheck) {
-  if (broken() || size_ == 0 || in_flight_ == 0) return 0;
+  // Idle or not, used.idx is read: an entry published while nothing is in
+  // flight is a lie that must be caught now, not taken later as the
+  // completion of a chain that happens to reuse its id.
+  if (broken() || size_ == 0) return 0;
   uint16_t used_idx;
   platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, recheck},
                    used() + spec::kUsedIdxOffset, &used_idx, sizeof(used_idx));
   // Entries must not be read before the index that covers them (2.7.13).
-  platform_->barrier(Barrier::kRead);
+  order(Barrier::kRead);
   const uint16_t distance = static_cast<uint16_t>(used_idx - last_used_);
   if (distance > in_flight_) {
     // More completions than chains outstanding: the index cannot be trusted

@@ -62,6 +62,7 @@ enum class QueueFault : uint8_t {
   kUsedIdxJump,  // used.idx advanced past the number of chains in flight
   kUsedIdRange,  // used.id >= queue size
   kUsedIdStale,  // used.id not the head of an in-flight chain
+  kUsedEarly,    // used.idx moved before the driver made any buffer available
 };
 const char* queue_fault_name(QueueFault f);
 
@@ -78,27 +79,45 @@ class SplitQueue {
 
   // Publish side.
   bool can_add(uint16_t segments) const { return !broken() && free_count_ >= segments; }
-  bool add_chain(const Segment* segments, uint16_t n, void* cookie);
+  // Takes n descriptors, writes the chain and its avail slot; the device
+  // sees it only after publish(). *head (optional) is the chain's head.
+  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr);
   void publish();
   bool kick_needed();
   void set_interrupts(bool enabled);
   // Re-reads used.idx (a deliberate re-check, e.g. after re-enabling
   // interrupts) and says whether completions are waiting.
   bool has_pending();
+  // Before the first publish after (re)initialisation: the device has been
+  // given nothing, so used.idx must still read what the driver initialised
+  // it to. Anything else was published before a buffer was available: the
+  // queue is marked broken (kUsedEarly) and false returned.
+  bool check_used_untouched();
+  // Fetches used.idx for a progress check from another context (the tx
+  // watchdog); no state of the queue is read or changed.
+  uint16_t peek_used_idx();
+  // The avail index the driver last published (the device's view of how
+  // many chains it was ever given, mod 2^16).
+  uint16_t published_idx() const { return avail_idx_; }
+  // VIRTIO_F_ORDER_PLATFORM: use DMA-strength barriers from now on.
+  void set_dma_barriers(bool dma) { dma_barriers_ = dma; }
 
-  // Harvest side: up to max completions; stops at the first fault. A caller
+  // Harvest side: up to max completions; stops at the first fault. The used
+  // index is read even when nothing is in flight, so that an entry the
+  // device publishes while the queue is idle (a stale or extra completion)
+  // is caught before a later chain reuses its id. A caller
   // that harvests again within one driver operation (to drain more than one
   // batch) passes recheck = true: the used index is then fetched as a
   // deliberate re-check, each read validated on its own.
   uint16_t harvest(Completion* out, uint16_t max, bool recheck = false);
 
   // After the device was reset (it no longer owns anything): calls
-  // f(cookie) for every in-flight chain and returns the ring to its initial
-  // state. The ring memory stays allocated.
+  // f(cookie, head) for every in-flight chain and returns the ring to its
+  // initial state. The ring memory stays allocated.
   template <typename F>
   void drain(F&& f) {
     for (uint16_t h = 0; h < size_; ++h)
-      if (heads_[h].in_flight) f(heads_[h].cookie);
+      if (heads_[h].in_flight) f(heads_[h].cookie, h);
     reinitialise();
   }
 
@@ -129,6 +148,7 @@ class SplitQueue {
   uint8_t* avail() const;
   const volatile uint8_t* used() const;
   void set_fault(QueueFault f);
+  void order(Barrier kind) { platform_->barrier(dma_barriers_ ? dma_strength(kind) : kind); }
 
   Platform* platform_ = nullptr;
   DmaRegion ring_{};
@@ -143,6 +163,7 @@ class SplitQueue {
   uint16_t last_used_ = 0;  // next used index to harvest
   uint16_t avail_flags_ = 0;
   QueueFault fault_ = QueueFault::kNone;
+  bool dma_barriers_ = false;
   uint64_t len_over_ = 0;
   DescShadow shadow_[kMaxSize];
   HeadState heads_[kMaxSize];

@@ -686,6 +686,10 @@ const char* attach_error_key(AttachError e) {
       return "no_rx_buffers";
     case AttachError::kBadOptions:
       return "bad_options";
+    case AttachError::kConfigUnreadable:
+      return "config_unreadable";
+    case AttachError::kQuarantined:
+      return "quarantined";
   }
   return "unknown";
 }

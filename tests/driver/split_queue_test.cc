@@ -20,7 +20,7 @@ class SplitQueueTest : public ::testing::TestWithParam<RingLayout> {
  protected:
   void SetUp() override { ASSERT_TRUE(q->allocate(platform, 0, 8, GetParam())); }
   void TearDown() override {
-    q->drain([](void*) {});
+    q->drain([](void*, uint16_t) {});
     q->release();
     EXPECT_EQ(platform.live_allocations, 0);
   }
@@ -180,7 +180,7 @@ TEST_P(SplitQueueTest, DrainReturnsEveryInFlightCookieOnce) {
   Completion c[1];
   ASSERT_EQ(q->harvest(c, 1), 1);
   std::multiset<intptr_t> back;
-  q->drain([&](void* cookie) { back.insert(reinterpret_cast<intptr_t>(cookie)); });
+  q->drain([&](void* cookie, uint16_t) { back.insert(reinterpret_cast<intptr_t>(cookie)); });
   EXPECT_EQ(back, (std::multiset<intptr_t>{1, 2, 4, 5}));
   EXPECT_EQ(q->in_flight(), 0);
   EXPECT_EQ(q->free_count(), 8);
