@@ -22,11 +22,27 @@ std::string hex(uint64_t v) {
 
 }  // namespace
 
+uint8_t* DeviceQueue::reach(uint64_t addr, uint64_t len, const char** why) const {
+  uint64_t phys = addr;
+  if (iommu_ != nullptr) {
+    const DmaMappings::Lookup l = iommu_->translate(addr, len, &phys);
+    if (l != DmaMappings::Lookup::kOk) {
+      *why = DmaMappings::lookup_name(l);
+      return nullptr;
+    }
+  }
+  uint8_t* p = mem_->translate(phys, len);
+  if (p == nullptr) *why = "outside guest memory";
+  return p;
+}
+
 bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t index,
                             uint16_t size, const Addresses& addrs, bool event_idx,
-                            bool indirect_allowed) {
+                            bool indirect_allowed, const DmaMappings* iommu, const Audit* audit) {
   reset();
   mem_ = &mem;
+  iommu_ = iommu;
+  audit_ = audit;
   conformance_ = &conformance;
   index_ = index;
   addrs_ = addrs;
@@ -44,13 +60,15 @@ bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t
                                     hex(addrs.device) + ")");
     ok = false;
   }
-  desc_ = mem.translate(addrs.desc, spec::desc_bytes(size));
-  avail_ = mem.translate(addrs.driver, spec::avail_bytes(size));
-  used_ = mem.translate(addrs.device, spec::used_bytes(size));
+  const char* why = "";
+  desc_ = reach(addrs.desc, spec::desc_bytes(size), &why);
+  avail_ = desc_ ? reach(addrs.driver, spec::avail_bytes(size), &why) : nullptr;
+  used_ = avail_ ? reach(addrs.device, spec::used_bytes(size), &why) : nullptr;
   if (!desc_ || !avail_ || !used_) {
-    conformance.report("2.7", qname(index) + "ring part outside guest memory (desc " +
-                                  hex(addrs.desc) + ", driver " + hex(addrs.driver) + ", device " +
-                                  hex(addrs.device) + ")");
+    conformance.report(iommu ? "6.1" : "2.7",
+                       qname(index) + "ring part " + why + " (desc " + hex(addrs.desc) +
+                           ", driver " + hex(addrs.driver) + ", device " + hex(addrs.device) +
+                           ")");
     ok = false;
   }
   if (!ok) return false;
@@ -166,11 +184,16 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
       return;
     }
     seen_writable |= writable;
-    uint8_t* p = mem_->translate(addr, len);
+    if (audit_ != nullptr && *audit_) (*audit_)(index_, addr, len);
+    const char* why = "";
+    uint8_t* p = reach(addr, len, &why);
     if (!p) {
-      conformance_->report("2.7.13.1", qname(index_) + "descriptor " + std::to_string(i) +
-                                           " points outside guest memory (" + hex(addr) + ", " +
-                                           std::to_string(len) + " bytes)");
+      // With ACCESS_PLATFORM the driver must hand the device only addresses
+      // it mapped, and none after unmapping them (6.1); without it, only
+      // guest memory (2.7.13.1).
+      conformance_->report(iommu_ ? "6.1" : "2.7.13.1",
+                           qname(index_) + "descriptor " + std::to_string(i) + " address " +
+                               hex(addr) + " (" + std::to_string(len) + " bytes) " + why);
       return;
     }
     if (out->num_segments < Chain::kMaxSegments) {

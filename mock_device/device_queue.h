@@ -28,9 +28,11 @@
 #include <stdint.h>
 
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "mock_device/conformance.h"
+#include "mock_device/dma_mappings.h"
 #include "mock_device/guest_memory.h"
 
 namespace vnet::mock {
@@ -64,8 +66,13 @@ class DeviceQueue {
 
   // index: the queue number (for messages). Returns false (with the reason
   // reported to conformance) when the ring cannot be used.
+  // iommu: with ACCESS_PLATFORM negotiated, every address the driver gives
+  // (rings and buffers) is translated through it first; nullptr: addresses
+  // are guest-physical. audit (optional) sees every buffer address walked.
+  using Audit = std::function<void(uint16_t queue, uint64_t addr, uint32_t len)>;
   bool configure(GuestMemory& mem, Conformance& conformance, uint16_t index, uint16_t size,
-                 const Addresses& addrs, bool event_idx, bool indirect_allowed);
+                 const Addresses& addrs, bool event_idx, bool indirect_allowed,
+                 const DmaMappings* iommu = nullptr, const Audit* audit = nullptr);
   void reset();
   void halt() { halted_ = true; }
 
@@ -93,6 +100,14 @@ class DeviceQueue {
     ++used_idx_;
   }
   void skip_used(uint16_t n) { used_idx_ = uint16_t(used_idx_ + n); }
+  // The entry most recently written (false when none was).
+  bool last_used(uint32_t* id, uint32_t* len) const {
+    if (used_ == nullptr || used_idx_ == 0) return false;
+    const uint8_t* e = used_ + 4 + 8 * size_t(uint16_t(used_idx_ - 1) & mask_);
+    std::memcpy(id, e, 4);
+    std::memcpy(len, e + 4, 4);
+    return true;
+  }
   // Stores used.idx (and avail_event). Returns true when the driver wants
   // an interrupt for the entries published since the last publish().
   bool publish();
@@ -106,6 +121,9 @@ class DeviceQueue {
   bool exposed(uint16_t id) const;
 
  private:
+  // Host view of [addr, addr + len) as the device reaches it (through the
+  // IOMMU when there is one); nullptr with *why set when it cannot.
+  uint8_t* reach(uint64_t addr, uint64_t len, const char** why) const;
   uint16_t load16(const uint8_t* p) const {
     uint16_t v;
     std::memcpy(&v, p, 2);
@@ -113,6 +131,8 @@ class DeviceQueue {
   }
 
   GuestMemory* mem_ = nullptr;
+  const DmaMappings* iommu_ = nullptr;
+  const Audit* audit_ = nullptr;
   Conformance* conformance_ = nullptr;
   uint16_t index_ = 0;
   uint16_t size_ = 0;

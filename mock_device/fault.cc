@@ -26,6 +26,10 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kConfigStatus, "config_status"},
     {FaultKind::kCapOutsideBar, "cap_outside_bar"},
     {FaultKind::kCapMissingBar, "cap_missing_bar"},
+    {FaultKind::kDeviceCfgLength, "device_cfg_length"},
+    {FaultKind::kUsedBeforeDriverOk, "used_before_driver_ok"},
+    {FaultKind::kConfigMacUnstable, "config_mac_unstable"},
+    {FaultKind::kResetLatency, "reset_latency"},
 };
 
 }  // namespace

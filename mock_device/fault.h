@@ -35,6 +35,20 @@
 //                                COMMON) extends past the end of its BAR
 //   cap_missing_bar      state   capability of cfg_type value names BAR 2,
 //                                which does not exist
+//   device_cfg_length    state   the DEVICE capability's length = value
+//   used_before_driver_ok state  when the driver sets DRIVER_OK, just before
+//                                it takes effect, the device uses queue
+//                                (default 0): it fills the first available
+//                                rx buffer with a frame of value bytes
+//                                (header included; 0: 60-byte frame), or,
+//                                when nothing is available, publishes a used
+//                                entry {id 0} for a buffer never offered
+//   config_mac_unstable  state   the next value reads of mac[5] each return
+//                                the current byte and then change it (a MAC
+//                                update racing the driver's read; legacy
+//                                devices have no generation to show it)
+//   reset_latency        state   a reset (status 0) completes only after
+//                                value more status reads (slow hardware)
 //
 // For anything else, MockDevice::set_used_hook() lets a test rewrite every
 // used entry (id, len) and the used index before it is published.
@@ -64,6 +78,10 @@ enum class FaultKind : uint8_t {
   kConfigStatus,
   kCapOutsideBar,
   kCapMissingBar,
+  kDeviceCfgLength,
+  kUsedBeforeDriverOk,
+  kConfigMacUnstable,
+  kResetLatency,
 };
 
 struct Fault {

@@ -155,7 +155,7 @@ void MockDevice::build_pci_config() {
     p[pci::kCapLen] = c.len;
     p[pci::kCapCfgType] = c.type;
     p[pci::kCapBar] = c.type == pci::kCfgTypePci ? 0 : config_.modern_bar;
-    uint32_t length = c.length;
+    uint32_t length = c.type == pci::kCfgTypeDevice ? device_cfg_length_ : c.length;
     if (c.type >= 1 && c.type <= 4) {
       if (cap_outside_bar_[c.type - 1])
         length = kModernBarSize - c.offset + kWindowSize;     // ends one window past the BAR
@@ -217,13 +217,43 @@ void MockDevice::fill_config(uint8_t* out) const {
   out[spec::net_cfg::kDuplex] = 0xFF;                          // unknown
 }
 
-uint32_t MockDevice::config_bytes_read(uint32_t offset, uint8_t width) const {
+uint32_t MockDevice::config_bytes_read(uint32_t offset, uint8_t width) {
   uint8_t bytes[kConfigBytes];
   fill_config(bytes);
   uint32_t v = 0;
   for (uint8_t i = 0; i < width && i < 4; ++i)
     if (offset + i < kConfigBytes) v |= uint32_t(bytes[offset + i]) << (8 * i);
+  // config_mac_unstable: the MAC changes under the driver's read.
+  const uint32_t last_mac = spec::net_cfg::kMac + 5;
+  if (mac_flips_left_ > 0 && offset <= last_mac && last_mac < offset + width) {
+    --mac_flips_left_;
+    ++config_.mac[5];
+    bump_generation();
+  }
   return v;
+}
+
+uint8_t MockDevice::read_status() {
+  // reset_latency: a reset in progress reads back the old status.
+  if (reset_pending_) {
+    if (reset_reads_left_ > 0) {
+      --reset_reads_left_;
+      return status_;
+    }
+    reset_pending_ = false;
+    full_reset();
+  }
+  return status_;
+}
+
+bool MockDevice::republish_last_used(uint16_t q) {
+  if (q >= kNumQueues || !queues_[q].usable()) return false;
+  uint32_t id = 0, len = 0;
+  if (!queues_[q].last_used(&id, &len)) return false;
+  queues_[q].push_used(id, len);
+  ++counters_.used_published;
+  finish(q);
+  return true;
 }
 
 void MockDevice::raise_config_interrupt() {
@@ -348,6 +378,11 @@ bool MockDevice::check_features(uint64_t accepted, bool modern) {
     conformance_.report("6.1", "driver did not accept VERSION_1 on the modern interface");
     ok = false;
   }
+  // Not a driver requirement: the device's choice (6.1 "MAY fail to
+  // operate"), made as QEMU makes it with iommu_platform=on.
+  if (modern && config_.require_access_platform &&
+      has_feature(offered, Feature::kAccessPlatform) && !has(Feature::kAccessPlatform))
+    ok = false;
   return ok;
 }
 
@@ -356,7 +391,14 @@ void MockDevice::write_status(uint8_t value, bool via_legacy) {
     ++counters_.driver_resets;
     // Misbehaviour: a device that never resets keeps its status (so a read
     // never returns 0) and goes on using the rings it was given.
-    if (!ignore_reset_) full_reset();
+    if (ignore_reset_) return;
+    if (reset_pending_) return;  // still resetting: a second write changes nothing
+    if (reset_latency_ > 0) {
+      reset_pending_ = true;
+      reset_reads_left_ = reset_latency_;
+      return;
+    }
+    full_reset();
     return;
   }
   if (config_.transport == TransportKind::kTransitional && !(status_ & st::kAcknowledge))
@@ -385,6 +427,7 @@ void MockDevice::write_status(uint8_t value, bool via_legacy) {
       ++counters_.features_refused;
     }
   }
+  if ((added & st::kDriverOk) && used_early_queue_ >= 0) use_before_driver_ok();
   if (added & st::kDriverOk) {
     if (!(old & st::kDriver)) fail("3.1.1", "DRIVER_OK set before DRIVER");
     if (!features_written_) fail("3.1.1", "DRIVER_OK set before the driver wrote its features");
@@ -431,9 +474,12 @@ void MockDevice::enable_queue(uint16_t q) {
   }
   r.enabled = true;
   const uint64_t neg = driver_features_ & config_.features;
+  const bool iommu =
+      !legacy_mode_ && has_feature(neg, Feature::kAccessPlatform) && iommu_.enabled();
   queues_[q].configure(memory_, conformance_, q, r.size, r.addrs,
                        has_feature(neg, Feature::kEventIdx),
-                       has_feature(neg, Feature::kIndirectDesc));
+                       has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr,
+                       &audit_);
 }
 
 void MockDevice::notify(uint16_t q) {
@@ -476,7 +522,7 @@ uint32_t MockDevice::legacy_read(uint32_t offset, uint8_t width) {
       v = 0;
       break;
     case lg::kDeviceStatus:
-      v = status_;
+      v = read_status();
       break;
     case lg::kIsrStatus:
       v = isr_;
@@ -578,7 +624,7 @@ uint32_t MockDevice::common_field_read(uint32_t field) {
     case c::kNumQueues:
       return kNumQueues;
     case c::kDeviceStatus:
-      return status_;
+      return read_status();
     case c::kConfigGeneration:
       return generation_;
     case c::kQueueSelect:
@@ -796,6 +842,20 @@ void MockDevice::arm(const Fault& fault) {
     case FaultKind::kCapMissingBar:
       cap_missing_bar_[cfg_type_index()] = true;
       build_pci_config();
+      return;
+    case FaultKind::kDeviceCfgLength:
+      device_cfg_length_ = uint32_t(fault.value);
+      build_pci_config();
+      return;
+    case FaultKind::kUsedBeforeDriverOk:
+      used_early_queue_ = fault.queue >= 0 ? fault.queue : kRxQueue;
+      used_early_len_ = uint32_t(fault.value);
+      return;
+    case FaultKind::kConfigMacUnstable:
+      mac_flips_left_ = fault.value;
+      return;
+    case FaultKind::kResetLatency:
+      reset_latency_ = uint32_t(fault.value);
       return;
     default:
       break;
@@ -1040,6 +1100,28 @@ bool MockDevice::inject_rx(std::span<const uint8_t> frame) {
     ++counters_.rx_not_ready;
     return false;
   }
+  return deliver_rx(frame);
+}
+
+void MockDevice::use_before_driver_ok() {
+  // used_before_driver_ok: the driver is about to set DRIVER_OK. Whatever it
+  // made available is used now (a frame written into it, as a device that
+  // ignores 3.1.1 would); if nothing is available, a used entry for buffer 0
+  // is published all the same.
+  const uint16_t q = uint16_t(used_early_queue_);
+  if (q >= kNumQueues || !queues_[q].usable()) return;
+  const uint32_t frame_len = used_early_len_ > hdr_size_ ? used_early_len_ - hdr_size_ : 60;
+  std::vector<uint8_t> frame(frame_len, 0x5A);
+  const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0xEE, 0x88, 0xB5};
+  std::memcpy(frame.data(), eth, std::min<size_t>(14, frame.size()));
+  if (q == kRxQueue && queues_[q].available() > 0 && deliver_rx(frame)) return;
+  queues_[q].push_used(0, hdr_size_ + frame_len);
+  ++counters_.used_published;
+  finish(q);
+}
+
+bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
+  DeviceQueue& q = queues_[kRxQueue];
   if (q.available() == 0) {
     if (q.halted()) {
       ++counters_.queue_halts;

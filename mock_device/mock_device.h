@@ -53,6 +53,7 @@
 
 #include "driver/platform/platform.h"
 #include "mock_device/conformance.h"
+#include "mock_device/dma_mappings.h"
 #include "mock_device/device_queue.h"
 #include "mock_device/fault.h"
 #include "mock_device/guest_memory.h"
@@ -78,6 +79,9 @@ struct DeviceConfig {
   uint8_t modern_bar = 4;
   // Transmit: process chains as soon as the driver notifies queue 1.
   bool auto_process_tx = true;
+  // With ACCESS_PLATFORM offered: refuse FEATURES_OK when the driver does
+  // not accept it, as QEMU does (6.1 lets a device fail then).
+  bool require_access_platform = true;
   // Keep up to this many transmitted frames (copies) in captured_tx().
   size_t tx_capture_limit = 0;
 };
@@ -193,6 +197,17 @@ class MockDevice {
   // Ignore the driver's resets (status writes of 0): status never reads
   // back 0 and the queues stay live.
   void set_ignore_reset(bool ignore) { ignore_reset_ = ignore; }
+  // A lie told while the queue may be idle: publishes again the used entry
+  // the device published last on queue q (a stale completion). False when
+  // the queue is not usable or never completed anything.
+  bool republish_last_used(uint16_t q);
+
+  // ---- ACCESS_PLATFORM ----
+  // The IOMMU the device translates through when ACCESS_PLATFORM is
+  // negotiated (MockPlatform maps into it in IOMMU mode).
+  DmaMappings& dma_mappings() { return iommu_; }
+  // Sees every buffer address the device walks (queue, address, length).
+  void set_descriptor_audit(DeviceQueue::Audit audit) { audit_ = std::move(audit); }
 
   // ---- observation ----
   const DeviceConfig& config() const { return config_; }
@@ -229,7 +244,8 @@ class MockDevice {
   void full_reset();
   void raise_config_interrupt();
   void bump_generation() { ++generation_; }
-  uint32_t config_bytes_read(uint32_t offset, uint8_t width) const;
+  uint32_t config_bytes_read(uint32_t offset, uint8_t width);
+  uint8_t read_status();
   void fill_config(uint8_t* out) const;
 
   uint32_t legacy_read(uint32_t offset, uint8_t width);
@@ -251,6 +267,8 @@ class MockDevice {
   void finish(uint16_t q);
   bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
   bool check_tx_header(const uint8_t* hdr);
+  bool deliver_rx(std::span<const uint8_t> frame);
+  void use_before_driver_ok();
   void deliver_tx(std::span<const uint8_t> frame);
 
   GuestMemory& memory_;
@@ -289,6 +307,15 @@ class MockDevice {
   std::vector<ArmedFault> rx_faults_;
   UsedHook used_hook_;
   bool ignore_reset_ = false;
+  uint32_t device_cfg_length_ = kWindowSize;
+  int32_t used_early_queue_ = -1;  // kUsedBeforeDriverOk
+  uint32_t used_early_len_ = 0;
+  uint64_t mac_flips_left_ = 0;  // kConfigMacUnstable
+  uint32_t reset_latency_ = 0;   // kResetLatency: status reads a reset takes
+  uint32_t reset_reads_left_ = 0;
+  bool reset_pending_ = false;
+  DmaMappings iommu_;
+  DeviceQueue::Audit audit_;
   bool in_tx_ = false;
 };
 

@@ -30,14 +30,32 @@ bool MockPlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
   if (dma_budget_ > 0) --dma_budget_;
   ++dma_live_;
   *out = DmaRegion{a.host, a.device_addr, a.size};
+  device_.dma_mappings().add_coherent(a.device_addr, a.size);
   return true;
 }
 
 void MockPlatform::dma_free(const DmaRegion& region) {
+  device_.dma_mappings().remove_coherent(region.device_addr);
   if (memory_.free(region.device_addr))
     --dma_live_;
   else
     ++bad_dma_frees_;
+}
+
+bool MockPlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection,
+                           DmaMapping* out) {
+  if (map_budget_ == 0) return false;
+  if (map_budget_ > 0) --map_budget_;
+  ++dma_maps_;
+  const uint64_t addr = iommu_ ? device_.dma_mappings().map(phys, len) : phys;
+  *out = DmaMapping{addr, cpu, len, 0};
+  return true;
+}
+
+void MockPlatform::dma_unmap(const DmaMapping& m, uint8_t*, uint32_t device_len, DmaDirection) {
+  ++dma_unmaps_;
+  if (device_len > m.len) ++bad_dma_unmaps_;  // the driver let an unvalidated length through
+  if (iommu_ && !device_.dma_mappings().unmap(m.device_addr, m.len)) ++bad_dma_unmaps_;
 }
 
 void MockPlatform::fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
@@ -88,14 +106,18 @@ void MockPlatform::completed(uint16_t, uint16_t, uint32_t) {
 }
 
 void MockPlatform::barrier(Barrier kind) {
+  ++barriers_[static_cast<uint8_t>(kind) % kNumBarrierKinds];
   switch (kind) {
     case Barrier::kRead:
+    case Barrier::kDmaRead:
       std::atomic_thread_fence(std::memory_order_acquire);
       break;
     case Barrier::kWrite:
+    case Barrier::kDmaWrite:
       std::atomic_thread_fence(std::memory_order_release);
       break;
     case Barrier::kFull:
+    case Barrier::kDmaFull:
       std::atomic_thread_fence(std::memory_order_seq_cst);
       break;
   }

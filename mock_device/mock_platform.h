@@ -48,6 +48,10 @@ class MockPlatform final : public Platform {
 
   bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
   void dma_free(const DmaRegion& region) override;
+  bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+               DmaMapping* out) override;
+  void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len,
+                 DmaDirection dir) override;
 
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
@@ -68,6 +72,16 @@ class MockPlatform final : public Platform {
   }
   // Fail dma_alloc() after this many more successful calls (-1: never).
   void set_dma_budget(int64_t budget) { dma_budget_ = budget; }
+  // IOMMU mode: dma_map() hands out IOVAs from the device's DmaMappings
+  // (never the buffer's physical address) and dma_alloc() regions are
+  // registered as coherent; a device that negotiated ACCESS_PLATFORM then
+  // reaches memory only through live mappings. Off: identity mappings.
+  void set_iommu(bool on) {
+    iommu_ = on;
+    device_.dma_mappings().set_enabled(on);
+  }
+  // Fail dma_map() after this many more successful calls (-1: never).
+  void set_map_budget(int64_t budget) { map_budget_ = budget; }
 
   const std::vector<LogLine>& log_lines() const { return log_; }
   void clear_log() { log_.clear(); }
@@ -78,6 +92,13 @@ class MockPlatform final : public Platform {
   uint64_t chains_published() const { return published_; }
   uint64_t completions() const { return completed_; }
   uint64_t bad_dma_frees() const { return bad_dma_frees_; }
+  // Barriers issued, by kind (ORDER_PLATFORM switches to the DMA kinds).
+  uint64_t barriers(Barrier kind) const { return barriers_[static_cast<uint8_t>(kind)]; }
+  uint64_t dma_maps() const { return dma_maps_; }
+  uint64_t dma_unmaps() const { return dma_unmaps_; }
+  // Mappings made and not yet unmapped (0 after stop(): nothing leaked).
+  int64_t dma_maps_live() const { return int64_t(dma_maps_) - int64_t(dma_unmaps_); }
+  uint64_t bad_dma_unmaps() const { return bad_dma_unmaps_; }
 
  private:
   MockDevice& device_;
@@ -94,6 +115,12 @@ class MockPlatform final : public Platform {
   uint64_t published_ = 0;
   uint64_t completed_ = 0;
   uint64_t bad_dma_frees_ = 0;
+  bool iommu_ = false;
+  uint64_t barriers_[kNumBarrierKinds] = {};
+  int64_t map_budget_ = -1;
+  uint64_t dma_maps_ = 0;
+  uint64_t dma_unmaps_ = 0;
+  uint64_t bad_dma_unmaps_ = 0;
 };
 
 }  // namespace vnet::mock

@@ -155,7 +155,10 @@ void GuestPlatform::fetch(const vnet::DeviceMemRef& what, const volatile void* s
 }
 
 void GuestPlatform::barrier(vnet::Barrier kind) {
-  if (kind == vnet::Barrier::kFull)
+  // x86 (TSO): only store->load needs a fence, for the SMP and the DMA
+  // kinds alike (Linux: virt_mb = mb = mfence; rmb/wmb/dma_rmb/dma_wmb are
+  // compiler barriers). See platform.h, "Memory ordering".
+  if (kind == vnet::Barrier::kFull || kind == vnet::Barrier::kDmaFull)
     cpu::mfence();
   else
     cpu::compiler_barrier();

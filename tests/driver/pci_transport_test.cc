@@ -182,6 +182,37 @@ TEST(PciProbe, OtherDevicesAreNotOurs) {
   EXPECT_EQ(t.probe(p).error, ProbeError::kNotVirtio);
 }
 
+// Register offsets are 32 bits: a window that ends beyond 4 GiB (on a BAR
+// that large) would wrap every access to the start of the BAR.
+TEST(PciProbe, CapabilityWindowEndingBeyond4GiBIsIgnored) {
+  testing::RingPlatform p;
+  FakePciDevice dev(spec::kPciDeviceNetModern, 0x1100);
+  dev.add_cap(pci::kCfgTypeCommon, 4, 0xFFFFF000u, 0x2000);  // ends at 4 GiB + 4 KiB
+  dev.add_standard_caps();
+  dev.attach(p);
+  p.bars[4] = BarInfo{true, false, uint64_t{8} << 30};  // an 8 GiB BAR
+  PciTransports t;
+  ProbeResult r = t.probe(p);
+  ASSERT_EQ(r.error, ProbeError::kOk);
+  EXPECT_EQ(r.modern_report.caps_rejected, 1);
+  auto* modern = static_cast<const PciModernTransport*>(r.transport);
+  EXPECT_EQ(modern->common_window().offset, 0u) << "the second, sane capability is used";
+}
+
+TEST(PciProbe, MisalignedCapabilityOffsetsAreIgnored) {
+  testing::RingPlatform p;
+  FakePciDevice dev(spec::kPciDeviceNetModern, 0x1100);
+  dev.add_cap(pci::kCfgTypeCommon, 4, 0x0002, 0x1000);  // common: 4-byte aligned
+  dev.add_cap(pci::kCfgTypeNotify, 4, 0x3001, 0x100);   // notify: 2-byte aligned
+  dev.add_cap(pci::kCfgTypeDevice, 4, 0x2002, 0x100);   // device: 4-byte aligned
+  dev.add_standard_caps();
+  dev.attach(p);
+  PciTransports t;
+  ProbeResult r = t.probe(p);
+  ASSERT_EQ(r.error, ProbeError::kOk);
+  EXPECT_EQ(r.modern_report.caps_rejected, 3);
+}
+
 TEST(PciModern, ConfigReadsOutsideTheWindowFail) {
   testing::RingPlatform p;
   FakePciDevice dev(spec::kPciDeviceNetModern, 0x1100);
