@@ -40,10 +40,13 @@ class MockWorld {
 
   // Probes and attaches; returns the attach result (probe failure: kOk is
   // never returned and probe_error() says why).
-  AttachError attach(const NetOptions& options = {}) {
-    probe_ = transports_.probe(platform_, mode_);
+  AttachError attach(const NetOptions& options = {}) { return attach_via(platform_, options); }
+  // The same through a platform that wraps the mock shim (a bounce
+  // platform, a recorder, ...).
+  AttachError attach_via(Platform& platform, const NetOptions& options = {}) {
+    probe_ = transports_.probe(platform, mode_);
     if (probe_.error != ProbeError::kOk) return AttachError::kBadOptions;
-    return net_.attach(platform_, *probe_.transport, pool_, options);
+    return net_.attach(platform, *probe_.transport, pool_, options);
   }
 
   // Sends frames (copies into pool buffers); returns how many the driver took.
