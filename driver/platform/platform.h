@@ -29,6 +29,27 @@
 // headers). The driver keeps every piece of bookkeeping in its own objects,
 // never in DMA memory.
 //
+// Memory ordering (docs/porting.md has the table per architecture):
+//
+//  * reg_write() orders every earlier normal-memory store before the
+//    register access reaches the device (Linux writel semantics): the
+//    driver stores the avail index and then notifies with no barrier in
+//    between. reg_read() is ordered after earlier loads.
+//  * fetch() loads each field once, at its natural width (a le16 index in
+//    one 16-bit load, a used element's id and len in 32-bit loads), never
+//    byte by byte: a torn used.idx (0x00FF -> 0x0100 read as 0x01FF) would
+//    look like a lying device. It is not reordered by the compiler across
+//    barrier() calls.
+//  * barrier(kRead/kWrite/kFull) are SMP-strength (the device is another
+//    CPU); the kDma* kinds, issued instead once ORDER_PLATFORM is
+//    negotiated, must also order against DMA by real hardware. On x86 only
+//    kFull and kDmaFull need an instruction (mfence); the others are
+//    compiler barriers.
+//
+// Threading: the driver calls the shim from its rx, tx and control contexts
+// concurrently (virtio_net.h); every call must be safe to make from several
+// threads at once.
+//
 // No virtual destructor: the driver never deletes a shim (and a deleting
 // destructor would drag operator delete into the freestanding archive).
 #pragma once
@@ -129,8 +150,8 @@ constexpr Barrier dma_strength(Barrier kind) {
                                    : kind;
 }
 
-// DMA mapping of packet buffers (ACCESS_PLATFORM; 6.1, 2.? "device
-// accesses go through the platform"). One mapping covers one transfer of
+// DMA mapping of packet buffers (ACCESS_PLATFORM, virtio 1.2 6.1: device
+// accesses go through the platform's translation). One mapping covers one transfer of
 // one buffer: the driver maps a buffer when it makes it available and
 // unmaps it when the device used it (or the device was reset).
 enum class DmaDirection : uint8_t {

@@ -141,7 +141,8 @@ void SplitQueue::publish() {
 }
 
 bool SplitQueue::kick_needed() {
-  // 2.7.13.3 / 2.7.7: the index store must be visible before the flags load.
+  // 2.7.13.3 / 2.7.10 (NO_NOTIFY): the index store must be visible before
+  // the flags load.
   order(Barrier::kFull);
   uint16_t flags;
   platform_->fetch(DeviceMemRef{index_, MemPart::kUsedFlags, 0, false},
