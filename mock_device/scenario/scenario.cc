@@ -399,7 +399,9 @@ class Parser {
     check_keys(
         j, ptr,
         {"transport", "features", "features_add", "features_remove", "mac", "mtu", "status",
-         "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib", "faults"});
+         "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib", "faults",
+         "iommu"});
+    if (j.contains("iommu")) s->iommu = boolean(j["iommu"], ptr + "/iommu");
     mock::DeviceConfig& d = s->device;
     if (j.contains("transport")) {
       const std::string t = str(j["transport"], ptr + "/transport");
@@ -505,7 +507,7 @@ class Parser {
     if (j.contains("expect_attach")) {
       s->expect_attach = str(j["expect_attach"], ptr + "/expect_attach");
       bool ok = false;
-      for (int e = 0; e <= int(AttachError::kBadOptions); ++e)
+      for (int e = 0; e <= int(AttachError::kQuarantined); ++e)
         ok = ok || s->expect_attach == attach_error_key(AttachError(e));
       if (!ok) fail(ptr + "/expect_attach", "unknown attach result '" + s->expect_attach + "'");
     }
@@ -526,6 +528,7 @@ class Parser {
         {"fault", StepKind::kFault},
         {"clear_faults", StepKind::kClearFaults},
         {"expect", StepKind::kExpect},
+        {"republish_used", StepKind::kRepublishUsed},
     };
     Step s;
     s.line = lines_.line(ptr);
@@ -546,7 +549,8 @@ class Parser {
       if (!known)
         fail(ptr + "/" + k, "unknown step action '" + k +
                                 "' (rx, tx, expect_tx, link, device_reset, recover, stop, "
-                                "poll_device, pump, fault, clear_faults, expect)");
+                                "poll_device, pump, fault, clear_faults, expect, "
+                                "republish_used)");
     }
     if (!action) fail(ptr, "step without an action");
     if (j.contains("poll")) s.poll = boolean(j["poll"], ptr + "/poll");
@@ -580,6 +584,12 @@ class Parser {
       case StepKind::kExpect:
         s.expect = expectation(v, p, false);
         break;
+      case StepKind::kRepublishUsed: {
+        const std::string q = str(v, p);
+        if (q != "rx" && q != "tx") fail(p, "republish_used takes \"rx\" or \"tx\"");
+        s.queue = q == "rx" ? 0 : 1;
+        break;
+      }
     }
     return s;
   }
@@ -644,6 +654,8 @@ const char* step_kind_name(StepKind kind) {
       return "clear_faults";
     case StepKind::kExpect:
       return "expect";
+    case StepKind::kRepublishUsed:
+      return "republish_used";
   }
   return "?";
 }

@@ -75,6 +75,7 @@ enum class StepKind : uint8_t {
   kFault,        // arm a misbehaviour
   kClearFaults,
   kExpect,
+  kRepublishUsed,  // the device publishes its last used entry of a queue again (a stale completion)
 };
 const char* step_kind_name(StepKind kind);
 
@@ -84,6 +85,7 @@ struct Step {
   std::vector<Frame> frames;  // rx, tx, expect_tx
   bool link = true;           // link
   uint32_t count = 1;         // poll_device, pump
+  uint16_t queue = 0;         // republish_used
   bool poll = true;           // link/device_reset: call poll_device afterwards
   mock::Fault fault{};
   Expectation expect{};
@@ -96,6 +98,7 @@ struct Scenario {
   // Device.
   mock::DeviceConfig device{};
   size_t memory_mib = 64;
+  bool iommu = false;  // the platform maps buffers through an IOMMU (MockPlatform::set_iommu)
   std::vector<mock::Fault> device_faults;  // armed before probe
   // Driver.
   PciMode mode = PciMode::kAuto;

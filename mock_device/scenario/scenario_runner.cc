@@ -40,6 +40,7 @@ class Runner {
         platform_(device_, memory_),
         pool_(memory_, s.pool_buffers, s.buffer_size) {
     platform_.set_log_echo(o.echo_driver_log, LogLevel::kDebug);
+    platform_.set_iommu(s.iommu);
   }
 
   void run() {
@@ -232,6 +233,12 @@ class Runner {
         event(step.line, "device reset itself");
         if (step.poll) poll(step.line, 1);
         return;
+      case StepKind::kRepublishUsed: {
+        const bool lied = device_.republish_last_used(step.queue);
+        event(step.line, std::string("device republished its last used entry of queue ") +
+                             (step.queue == 0 ? "rx" : "tx") + (lied ? "" : " (nothing to republish)"));
+        return;
+      }
       case StepKind::kRecover:
         if (attached_) {
           const bool ok = net_.recover();
