@@ -183,13 +183,13 @@ void MockDevice::pci_config_write(uint32_t offset, uint8_t width, uint32_t value
 }
 
 BarInfo MockDevice::bar_info(uint8_t bar) const {
-  if (bar == 0 && has_legacy()) return BarInfo{true, true, kLegacyBarSize};
+  if (bar == 0 && has_legacy()) return BarInfo{true, true, config_.legacy_bar_size};
   if (bar == config_.modern_bar && has_modern()) return BarInfo{true, false, kModernBarSize};
   return BarInfo{};
 }
 
 uint32_t MockDevice::bar_read(uint8_t bar, uint32_t offset, uint8_t width) {
-  if (bar == 0 && has_legacy() && offset < kLegacyBarSize) return legacy_read(offset, width);
+  if (bar == 0 && has_legacy() && offset < config_.legacy_bar_size) return legacy_read(offset, width);
   if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
     return modern_read(offset, width);
   return width_mask(width);
@@ -197,7 +197,7 @@ uint32_t MockDevice::bar_read(uint8_t bar, uint32_t offset, uint8_t width) {
 
 void MockDevice::bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value) {
   value &= width_mask(width);
-  if (bar == 0 && has_legacy() && offset < kLegacyBarSize)
+  if (bar == 0 && has_legacy() && offset < config_.legacy_bar_size)
     return legacy_write(offset, width, value);
   if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
     return modern_write(offset, width, value);

@@ -74,9 +74,12 @@ struct DeviceConfig {
   uint16_t status = 1;  // LINK_UP
   uint16_t max_virtqueue_pairs = 1;
   uint16_t mtu = 1500;
+  static constexpr uint32_t kDefaultLegacyBarSize = 64;
   std::array<uint16_t, 3> queue_sizes = {256, 256, 64};
   uint32_t notify_off_multiplier = 4;
   uint8_t modern_bar = 4;
+  // Size of the legacy I/O BAR0 (registers 0x14 bytes, then device config).
+  uint32_t legacy_bar_size = kDefaultLegacyBarSize;
   // Transmit: process chains as soon as the driver notifies queue 1.
   bool auto_process_tx = true;
   // With ACCESS_PLATFORM offered: refuse FEATURES_OK when the driver does
@@ -135,7 +138,7 @@ class MockDevice {
   static constexpr uint16_t kRxQueue = 0;
   static constexpr uint16_t kTxQueue = 1;
   static constexpr uint16_t kCtrlQueue = 2;
-  static constexpr uint32_t kLegacyBarSize = 64;
+  static constexpr uint32_t kLegacyBarSize = DeviceConfig::kDefaultLegacyBarSize;
   static constexpr uint32_t kModernBarSize = 0x4000;
   static constexpr uint32_t kCommonOffset = 0x0000;
   static constexpr uint32_t kIsrOffset = 0x1000;

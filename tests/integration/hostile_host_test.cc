@@ -280,6 +280,19 @@ TEST(HostileProbe, ShortDeviceConfigWindowOnATransitionalDeviceFallsBackToLegacy
   }
 }
 
+// A legacy config window (BAR0 beyond 0x14) too short for the offered
+// fields: the attach fails and says why, instead of running with a local
+// MAC and the link assumed up.
+TEST(HostileProbe, LegacyConfigWindowTooShortFailsAttachWithAReason) {
+  DeviceConfig cfg;
+  cfg.legacy_bar_size = 0x14 + 4;  // MAC needs 6 bytes
+  auto w = world(TransportKind::kLegacy, cfg);
+  EXPECT_EQ(w->attach(), AttachError::kConfigUnreadable);
+  EXPECT_TRUE(w->device().status() & spec::status::kFailed);
+  EXPECT_EQ(w->platform().dma_live(), 0u);
+  EXPECT_TRUE(w->pool().all_returned());
+}
+
 // ---- defect: no VERSION_1 on a modern interface ---------------------------------
 
 TEST(HostileProbe, TransitionalDeviceWithoutVersion1FallsBackToLegacy) {
