@@ -233,8 +233,10 @@ AttachError VirtioNet::bring_up() {
   const bool tx_clean = tx_.check_used_untouched();
   last_error_ = AttachError::kOk;
   if (!rx_clean || !tx_clean) {
-    set_state(NetState::kRunning);  // so that note_queue_fault() counts it
-    note_queue_fault(rx_clean ? tx_ : rx_);
+    // Straight to kBroken, never through kRunning: no burst may start on a
+    // ring the device already lied about.
+    count_queue_fault(rx_clean ? tx_ : rx_);
+    set_state(NetState::kBroken);
     return AttachError::kOk;
   }
   rx_.publish();
@@ -605,7 +607,15 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
 }
 
 void VirtioNet::note_queue_fault(const SplitQueue& q) {
-  if (!q.broken() || state() != NetState::kRunning) return;
+  // The device's view of a ring can no longer be trusted: stop using the
+  // device until poll_device() resets and re-initialises it. rx and tx may
+  // find their queues broken at once: one transition, one context counts
+  // (the counters have one writer at a time).
+  if (!q.broken() || !state_.compare_exchange(NetState::kRunning, NetState::kBroken)) return;
+  count_queue_fault(q);
+}
+
+void VirtioNet::count_queue_fault(const SplitQueue& q) {
   switch (q.fault()) {
     case QueueFault::kUsedIdxJump:
       ++counters_.queue_broken_used_idx;
@@ -622,9 +632,6 @@ void VirtioNet::note_queue_fault(const SplitQueue& q) {
     case QueueFault::kNone:
       break;
   }
-  // The device's view of a ring can no longer be trusted: stop using the
-  // device until poll_device() resets and re-initialises it.
-  set_state(NetState::kBroken);
   platform_->log(LogLevel::kError, "virtio-net: queue broken, device will be reset");
 }
 
@@ -717,7 +724,9 @@ bool VirtioNet::recover() {
 
 bool VirtioNet::recover_locked() {
   if (reclaim_all()) teardown_queues();
-  if (bring_up() != AttachError::kOk) return false;
+  // A device that lies again during the attach leaves us kBroken: that is
+  // no recovery (the next poll_device() tries again).
+  if (bring_up() != AttachError::kOk || state() != NetState::kRunning) return false;
   ++counters_.recoveries;
   return true;
 }

@@ -209,6 +209,7 @@ class VirtioNet {
   bool check_rx_header(const spec::NetHdr& hdr);
   uint16_t reclaim_tx();
   void note_queue_fault(const SplitQueue& q);
+  void count_queue_fault(const SplitQueue& q);
   bool tx_watchdog_expired();
   bool recover_locked();
   bool reclaim_all();

@@ -31,6 +31,10 @@ class Atomic {
     return r;
   }
   void store(T v, MemOrder o = MemOrder::kSeqCst) { __atomic_store(&v_, &v, int(o)); }
+  // Stores desired if the value is expected; true when it did.
+  bool compare_exchange(T expected, T desired, MemOrder o = MemOrder::kSeqCst) {
+    return __atomic_compare_exchange(&v_, &expected, &desired, false, int(o), int(o));
+  }
   T fetch_or(T bits, MemOrder o = MemOrder::kSeqCst) {
     return __atomic_fetch_or(&v_, bits, int(o));
   }

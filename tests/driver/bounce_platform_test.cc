@@ -18,6 +18,7 @@ struct Fixture {
   std::unique_ptr<BouncePlatform> bounce = std::make_unique<BouncePlatform>(inner);
   std::vector<uint8_t> buf = std::vector<uint8_t>(2048, 0);
   uint64_t phys() const { return 0x7000'0000; }
+  ~Fixture() { bounce->shutdown(); }
 };
 
 TEST(BouncePlatform, TransmitIsACopyTheHostCannotChangeBack) {
