@@ -199,7 +199,12 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
   if (v == net::Verdict::kControl) {
     size_t tlen;
     if (word_is(ctl.payload, ctl.len, "counters")) {
-      tlen = counters_text(*b.responder, g_text, sizeof(g_text));
+      // Cut to what one datagram carries within the MTU (the console
+      // still prints them all at exit).
+      size_t text_cap = sizeof(g_text);
+      if (b.responder->max_udp_payload() + 1 < text_cap)
+        text_cap = b.responder->max_udp_payload() + 1;
+      tlen = counters_text(*b.responder, g_text, text_cap);
     } else if (word_is(ctl.payload, ctl.len, "exit")) {
       tlen = format(g_text, sizeof(g_text), "bye\n");
       b.exit_requested = true;
@@ -284,6 +289,7 @@ void send(Burst& b) {
         leave(ExitCode::kBroken);
       }
       ++g_stats.recoveries;
+      responder.set_mtu(driver().mtu());  // as negotiated again
     }
     if (recording) {
       if (busy) {
@@ -400,6 +406,9 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   vnet::VirtioNet& net_dev = driver();
   net::Responder responder(net_dev.mac(), net::Responder::kDefaultIp);
   responder.set_tcp(&g_tcp);
+  // Replies and TCP segments within the negotiated MTU (1500 when the
+  // device offers none): the advertised MSS is mtu - 40.
+  responder.set_mtu(net_dev.mtu());
   if (err != vnet::AttachError::kOk) {
     kprintf("vnet-guest: attach failed: %s (transport %s, offered 0x%llx)\n",
             vnet::attach_error_name(err), probe.transport->name(),
@@ -410,12 +419,12 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   const uint8_t* mac = net_dev.mac();
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
-      "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u hdr=%u rxq=%u txq=%u "
-      "link=%s attach_us=%llu\n",
+      "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
+      "txq=%u link=%s attach_us=%llu\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", probe.transport->name(), nic->device,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
-      static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(),
+      static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(), g_tcp.mss(),
       net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
       net_dev.link_up() ? "up" : "down", static_cast<unsigned long long>(attach_us));
   serve(responder);

@@ -31,7 +31,17 @@ Responder::Responder(const uint8_t mac[6], uint32_t ip) : ip_(ip) {
 
 void Responder::set_tcp(TcpEcho* tcp) {
   tcp_ = tcp;
-  if (tcp_ != nullptr) tcp_->configure(mac_, ip_);
+  if (tcp_ != nullptr) {
+    tcp_->configure(mac_, ip_);
+    tcp_->set_mtu(mtu_);
+  }
+}
+
+void Responder::set_mtu(uint32_t mtu) {
+  mtu_ = mtu < TcpEcho::kMinMtu   ? TcpEcho::kMinMtu
+         : mtu > TcpEcho::kMaxMtu ? TcpEcho::kMaxMtu
+                                  : mtu;
+  if (tcp_ != nullptr) tcp_->set_mtu(mtu_);
 }
 
 uint32_t Responder::checksum_add(uint32_t sum, const uint8_t* data, uint32_t len) {
@@ -145,6 +155,10 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
       return Verdict::kDrop;
     }
     uint32_t reply_len = kEthHeader + kIpv4Header + l4_len;
+    if (kIpv4Header + l4_len > mtu_) {
+      ++counters_.reply_over_mtu;
+      return Verdict::kDrop;
+    }
     if (reply_len > out_cap) {
       ++counters_.reply_too_big;
       return Verdict::kDrop;
@@ -207,6 +221,10 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
     const uint8_t* payload = l4 + kUdpHeader;
     uint32_t payload_len = udp_len - kUdpHeader;
     if (port == kEchoPort) {
+      if (payload_len > max_udp_payload()) {
+        ++counters_.reply_over_mtu;
+        return Verdict::kDrop;
+      }
       uint32_t n = build_udp_reply(frame, payload, payload_len, out, out_cap);
       if (n == 0) {
         ++counters_.reply_too_big;
@@ -250,7 +268,7 @@ uint32_t Responder::write_ipv4(uint8_t* out, const uint8_t* request, uint8_t pro
 uint32_t Responder::build_udp_reply(const uint8_t* request, const uint8_t* payload,
                                     uint32_t payload_len, uint8_t* out, uint32_t out_cap) {
   const uint32_t total = kEthHeader + kIpv4Header + kUdpHeader + payload_len;
-  if (payload_len > 0xffff - kIpv4Header - kUdpHeader || total > out_cap) return 0;
+  if (payload_len > max_udp_payload() || total > out_cap) return 0;
   const uint8_t* req_ip = request + kEthHeader;
   const uint8_t* req_udp = req_ip + uint32_t{req_ip[0] & 0x0fu} * 4;
   uint8_t* udp = out + write_ipv4(out, request, kProtoUdp, kUdpHeader + payload_len);

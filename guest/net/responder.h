@@ -12,6 +12,13 @@
 // Addressing is QEMU user networking's default: the guest is 10.0.2.15/24;
 // replies go back to the sender's MAC and IP, so no ARP table is needed.
 //
+// No reply is larger than the link MTU (set_mtu(), the driver's negotiated
+// VirtioNet::mtu(); 1500 until then) plus the Ethernet header: the driver
+// drops longer frames (virtio 1.2, 5.1.4.2). A UDP or ICMP echo whose reply
+// would exceed it is dropped and counted (reply_over_mtu; there is no IPv4
+// fragmentation here), control replies must fit (max_udp_payload()), and
+// the TCP echo sizes its segments by the same MTU (tcp_echo.h).
+//
 // Frames are untrusted input: every length and field is checked before
 // use (Ethernet, ARP geometry, IPv4 version, IHL, total length, header
 // checksum, fragments, ICMP and UDP lengths and checksums). What fails a
@@ -40,8 +47,9 @@ namespace guest::net {
   X(icmp_echo_replies)                                               \
   X(udp_echo_replies)                                                \
   X(control_requests)                                                \
-  X(reply_too_big) /* the reply did not fit the tx buffer */         \
-  X(tcp_segments)  /* valid TCP segments handed to the TCP echo */
+  X(reply_too_big)  /* the reply did not fit the tx buffer */        \
+  X(reply_over_mtu) /* the echo reply would exceed the link MTU */   \
+  X(tcp_segments)   /* valid TCP segments handed to the TCP echo */
 
 struct ResponderCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
@@ -83,12 +91,18 @@ class Responder {
 
   // A UDP reply to request (a frame handle() classified as kControl or a
   // UDP echo), carrying payload. Returns the frame length, 0 if it does
-  // not fit.
+  // not fit out_cap or the MTU (payload_len > max_udp_payload()).
   uint32_t build_udp_reply(const uint8_t* request, const uint8_t* payload, uint32_t payload_len,
                            uint8_t* out, uint32_t out_cap);
   // TCP segments go to tcp (which keeps its own counters), or are ignored
   // when none is set. tcp must outlive the responder.
   void set_tcp(TcpEcho* tcp);
+  // The link MTU (IPv4 bytes per frame), also handed to the TCP echo.
+  // Clamped to [TcpEcho::kMinMtu, TcpEcho::kMaxMtu].
+  void set_mtu(uint32_t mtu);
+  uint32_t mtu() const { return mtu_; }
+  // The largest UDP payload a reply can carry within the MTU.
+  uint32_t max_udp_payload() const { return mtu_ - kIpv4Header - kUdpHeader; }
   // The time handle() passes to the TCP echo (its retransmission timer).
   void set_now_ns(uint64_t now_ns) { now_ns_ = now_ns; }
   // Gratuitous ARP announcing our address (so the gateway learns our MAC).
@@ -111,6 +125,7 @@ class Responder {
 
   uint8_t mac_[6];
   uint32_t ip_;
+  uint32_t mtu_ = TcpEcho::kDefaultMtu;
   uint16_t ip_id_ = 1;
   uint64_t now_ns_ = 0;
   TcpEcho* tcp_ = nullptr;

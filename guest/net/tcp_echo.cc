@@ -34,6 +34,15 @@ void TcpEcho::configure(const uint8_t mac[6], uint32_t ip) {
   ip_ = ip;
 }
 
+uint16_t TcpEcho::mss_for_mtu(uint32_t mtu) {
+  mtu = mtu < kMinMtu ? kMinMtu : mtu > kMaxMtu ? kMaxMtu : mtu;
+  return static_cast<uint16_t>(mtu - kIpTcpHeaders);
+}
+
+void TcpEcho::set_mtu(uint32_t mtu) {
+  mss_ = mss_for_mtu(mtu);
+}
+
 uint32_t TcpEcho::open_connections() const {
   uint32_t n = 0;
   for (const Connection& c : connections_) n += c.state != State::kFree ? 1 : 0;
@@ -100,7 +109,7 @@ uint32_t TcpEcho::write_segment(const uint8_t* peer_mac, uint32_t peer_ip, uint1
   if (mss_option) {
     payload[0] = 2;  // kind MSS
     payload[1] = 4;
-    put16(payload + 2, kOurMss);
+    put16(payload + 2, mss_);
     payload += kMssOption;
   }
   if (data_len > 0 && data_from != nullptr) {
@@ -145,8 +154,9 @@ uint32_t TcpEcho::emit_ack(Connection& c, uint8_t* out, uint32_t out_cap) {
 }
 
 // The next segment of c: SYN-ACK, or ACK with as much echo data as the
-// peer's window, its MSS and out_cap allow, plus FIN after the last byte
-// once the peer has closed. A probe sends one byte into a zero window.
+// peer's window, its MSS, ours (from the MTU) and out_cap allow, plus FIN
+// after the last byte once the peer has closed. A probe sends one byte
+// into a zero window.
 uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe) {
   if (c.state == State::kSynReceived) {
     uint32_t n =
@@ -162,7 +172,7 @@ uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t ou
   uint32_t unsent = seq_lt(c.snd_nxt, end) ? end - c.snd_nxt : 0;
   uint32_t window_end = c.snd_una + c.snd_wnd;
   uint32_t usable = seq_lt(c.snd_nxt, window_end) ? window_end - c.snd_nxt : 0;
-  uint32_t take = min32(min32(unsent, c.peer_mss), usable);
+  uint32_t take = min32(min32(unsent, min32(c.peer_mss, mss_)), usable);
   if (probe && take == 0 && unsent > 0) take = 1;
   uint32_t room = out_cap > kFrameHeaders ? out_cap - kFrameHeaders : 0;
   take = min32(take, room);
@@ -271,7 +281,7 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
       c->peer_ip = seg.peer_ip;
       c->peer_port = peer_port;
       c->peer_mss = kDefaultPeerMss;
-      if (has_mss) c->peer_mss = mss < kMinPeerMss ? kMinPeerMss : mss > kOurMss ? kOurMss : mss;
+      if (has_mss) c->peer_mss = mss < kMinPeerMss ? kMinPeerMss : mss;
       iss_counter_ += 0x01000193u + static_cast<uint32_t>(now_ns >> 10);
       c->iss = iss_counter_;
       c->snd_una = c->snd_nxt = c->snd_max = c->iss;

@@ -10,7 +10,7 @@
 // Connection states (passive open only; the guest never closes first):
 //
 //            SYN (table slot free)           SYN, table full: RST, refused
-//   free ------------------------> SYN-RECEIVED  -- send SYN-ACK (MSS 1460)
+//   free ------------------------> SYN-RECEIVED  -- send SYN-ACK (MSS = MTU - 40)
 //     ^                               | ACK of our SYN
 //     |                               v
 //     |  RST (seq exact)          ESTABLISHED  <-- data: copy to the send
@@ -47,9 +47,17 @@
 //   - an ACK beyond what was ever sent is answered with an ACK, dropped
 //   - segments for no connection draw a RST (RFC 9293, 3.10.7.1)
 //
+// MSS: the link's MTU (set_mtu(), the driver's negotiated VirtioNet::mtu();
+// 1500 until then) minus the IPv4 and TCP headers is both the MSS we
+// advertise on the SYN-ACK and the most data one of our segments carries,
+// whatever larger MSS the peer offers: no segment we send exceeds the MTU
+// (the driver drops such frames, virtio 1.2, 5.1.4.2), and a peer that
+// honours our MSS sends none either.
+//
 // Output: input() writes at most one segment (the ACK, carrying as much
-// echo data as the peer's window and MSS allow); poll() writes the rest,
-// one segment per call: data the window held back, and retransmissions.
+// echo data as the peer's window, its MSS and ours allow); poll() writes
+// the rest, one segment per call: data the window held back, and
+// retransmissions.
 // Retransmission is go-back-N from snd_una after an RTO of 250 ms that
 // doubles per attempt up to 4 s; after kMaxRetries attempts without
 // progress the connection is reset and freed (counted as aborted). The
@@ -118,8 +126,11 @@ class TcpEcho {
  public:
   static constexpr uint16_t kPort = 7;
   static constexpr uint32_t kMaxConnections = 4;
-  static constexpr uint32_t kRingBytes = 8192;  // per connection; also the window
-  static constexpr uint16_t kOurMss = 1460;     // 1500-byte MTU - IPv4 - TCP
+  static constexpr uint32_t kRingBytes = 8192;        // per connection; also the window
+  static constexpr uint32_t kDefaultMtu = 1500;       // until set_mtu()
+  static constexpr uint32_t kMinMtu = 68;             // IPv4 minimum (RFC 791)
+  static constexpr uint32_t kMaxMtu = 65535;          // IPv4 total length
+  static constexpr uint32_t kIpTcpHeaders = 20 + 20;  // IPv4, TCP without options
   static constexpr uint16_t kMinPeerMss = 64;
   static constexpr uint16_t kDefaultPeerMss = 536;  // RFC 9293, 3.7.1
   static constexpr uint64_t kInitialRtoNs = 250ull * 1000 * 1000;
@@ -132,6 +143,12 @@ class TcpEcho {
   TcpEcho& operator=(const TcpEcho&) = delete;
 
   void configure(const uint8_t mac[6], uint32_t ip);
+  // The link MTU (IPv4 bytes per frame): our MSS becomes mtu - 40, for new
+  // connections' SYN-ACKs and for every segment sent from now on. Clamped
+  // to [kMinMtu, kMaxMtu].
+  void set_mtu(uint32_t mtu);
+  uint16_t mss() const { return mss_; }
+  static uint16_t mss_for_mtu(uint32_t mtu);
 
   TcpVerdict input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, uint32_t out_cap,
                    uint32_t* out_len);
@@ -150,7 +167,7 @@ class TcpEcho {
     uint8_t peer_mac[6] = {};
     uint32_t peer_ip = 0;
     uint16_t peer_port = 0;
-    uint16_t peer_mss = kDefaultPeerMss;
+    uint16_t peer_mss = kDefaultPeerMss;  // the peer's MSS option (at least kMinPeerMss)
     uint32_t iss = 0;
     uint32_t snd_una = 0;
     uint32_t snd_nxt = 0;
@@ -184,6 +201,7 @@ class TcpEcho {
 
   uint8_t mac_[6] = {};
   uint32_t ip_ = 0;
+  uint16_t mss_ = static_cast<uint16_t>(kDefaultMtu - kIpTcpHeaders);
   uint16_t ip_id_ = 0x4000;
   uint32_t iss_counter_ = 0x1000;
   uint32_t next_poll_ = 0;  // round robin start for poll()

@@ -58,6 +58,14 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr uint32_t kMaxUdpPayload = 1472;  // 1500-byte IPv4 MTU of QEMU user networking
+// TCP messages may be larger than a segment: the guest's TCP echo cuts its
+// replies by MSS and window (8 KiB), so a message of several MSS and
+// several windows exercises segmentation both ways. 64 KiB stays within
+// what the loopback socket buffers hold while the runner is still writing.
+constexpr uint32_t kMaxTcpMessage = 65536;
+constexpr uint32_t kIpv4UdpHeaders = 20 + 8;
+constexpr uint32_t kIpv4TcpHeaders = 20 + 20;
+constexpr unsigned kFeatureMtu = 3;
 constexpr uint16_t kGuestEchoPort = 7;
 constexpr uint16_t kGuestControlPort = 7070;
 constexpr int kPortAttempts = 3;
@@ -82,6 +90,7 @@ struct Options {
   uint64_t count = 1000;
   uint32_t min_size = 1;
   uint32_t max_size = kMaxUdpPayload;
+  bool max_size_given = false;  // --max-size on the command line
   uint64_t seed = 1;
   double boot_timeout_s = 30;
   double echo_timeout_s = 2;
@@ -90,6 +99,7 @@ struct Options {
   std::string expect = "echo";
   std::string net = "user";
   uint32_t inject_malformed = 0;
+  uint32_t inject_oversize = 0;
   std::vector<std::string> require_counters;
   bool counter_check = true;
   bool exit_device = true;
@@ -238,10 +248,12 @@ class Runner {
   bool boot();
   int check_expected_failure();
   bool check_ready_line();
+  bool fit_sizes_to_mtu();
   bool echo_all();
   bool echo_tcp();
   bool exit_one_way();
   bool inject_malformed();
+  bool inject_oversize();
   bool read_console_counters();
   bool control(const std::string& command, std::string* reply);
   bool check_counters();
@@ -256,12 +268,14 @@ class Runner {
 
   const Options& o_;
   Expect expect_ = Expect::kEcho;
+  uint32_t max_size_ = 0;  // --max-size, or for UDP the largest payload the MTU carries
   std::vector<std::pair<std::string, std::string>> props_;
   QemuProcess qemu_;
   std::unique_ptr<Link> link_;
   TcpStream tcp_;
   std::string netdev_;
   uint64_t injected_ = 0;
+  uint64_t oversize_injected_ = 0;
   double t_start_ = 0;
   double boot_s_ = 0;
   double first_echo_s_ = -1;
@@ -299,13 +313,21 @@ bool Runner::parse_options(std::string* error) {
     *error = "--expect must be echo, attach-failure, probe-failure or no-device";
     return false;
   }
-  if (o_.min_size < 1 || o_.max_size > kMaxUdpPayload || o_.min_size > o_.max_size) {
-    *error = "sizes must satisfy 1 <= --min-size <= --max-size <= 1472";
+  const bool tcp = o_.net == "user";
+  const uint32_t size_limit = tcp ? kMaxTcpMessage : kMaxUdpPayload;
+  if (o_.min_size < 1 || o_.max_size > size_limit || o_.min_size > o_.max_size) {
+    *error = "sizes must satisfy 1 <= --min-size <= --max-size <= " + std::to_string(size_limit) +
+             (tcp ? " (TCP messages, --net user)" : " (UDP datagrams, --net socket)");
     return false;
   }
+  max_size_ = o_.max_size;
   if (!split_props(o_.device_props, &props_, error)) return false;
   if (o_.inject_malformed > 0 && o_.net != "socket") {
     *error = "--inject-malformed needs --net socket";
+    return false;
+  }
+  if (o_.inject_oversize > 0 && o_.net != "socket") {
+    *error = "--inject-oversize needs --net socket";
     return false;
   }
   for (const std::string& a : o_.guest_args) {
@@ -356,7 +378,7 @@ bool Runner::parse_options(std::string* error) {
 std::string Runner::scenario() const {
   std::string s = std::string(o_.net == "user" ? "tcp-echo" : "udp-echo") +
                   " n=" + std::to_string(o_.count) + " size=" + std::to_string(o_.min_size) + ".." +
-                  std::to_string(o_.max_size) + " seed=" + std::to_string(o_.seed);
+                  std::to_string(max_size_) + " seed=" + std::to_string(o_.seed);
   if (expect_ != Expect::kEcho) s = "expect " + o_.expect;
   for (const std::string& g : o_.guest_args)
     if (g.rfind("record=", 0) != 0) s += " " + g;
@@ -611,10 +633,20 @@ bool Runner::check_ready_line() {
     printf("boot: ready after %.0f ms (driver attach %s us)\n", boot_s_ * 1000,
            ready_["attach_us"].c_str());
     printf(
-        "  mac %s (%s), transport %s, device %s, mtu %s, net header %s bytes, rx/tx queue %s/%s\n",
+        "  mac %s (%s), transport %s, device %s, mtu %s (guest TCP MSS %s), net header %s bytes, "
+        "rx/tx queue %s/%s\n",
         ready_["mac"].c_str(), ready_["mac_source"].c_str(), ready_["transport"].c_str(),
-        ready_["device"].c_str(), ready_["mtu"].c_str(), ready_["hdr"].c_str(),
+        ready_["device"].c_str(), ready_["mtu"].c_str(),
+        ready_.count("mss") ? ready_["mss"].c_str() : "?", ready_["hdr"].c_str(),
         ready_["rxq"].c_str(), ready_["txq"].c_str());
+  }
+  // The driver's table for the transport it drives (a transitional device
+  // driven through its modern interface is modern here).
+  const uint64_t supported = vnet::VirtioNet::supported_features(legacy);
+  uint64_t mask = 0;  // -g mask=: bits the guest forbade its driver
+  for (const std::string& g : o_.guest_args)
+    if (g.rfind("mask=", 0) == 0) mask = parse_u64(g.substr(5));
+  if (!o_.quiet) {
     printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
     printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
   }
@@ -622,10 +654,13 @@ bool Runner::check_ready_line() {
     fail("negotiated features not offered: " + feature_names(negotiated & ~offered));
     ok = false;
   }
-  uint64_t supported = vnet::VirtioNet::supported_features(legacy);
   if (negotiated & ~supported) {
     fail("negotiated features the driver does not support: " +
          feature_names(negotiated & ~supported));
+    ok = false;
+  }
+  if (negotiated & mask) {
+    fail("negotiated features forbidden by -g mask: " + feature_names(negotiated & mask));
     ok = false;
   }
   std::string want_transport = o_.transport == "legacy" ? "pci-legacy" : "pci-modern";
@@ -657,12 +692,53 @@ bool Runner::check_ready_line() {
         ok = false;
       }
     }
-    if (k == "host_mtu" && (negotiated & (uint64_t{1} << 3)) && ready_["mtu"] != v) {
+    if (k == "host_mtu" && (negotiated & (uint64_t{1} << kFeatureMtu)) && ready_["mtu"] != v) {
       fail("MTU negotiated as " + ready_["mtu"] + ", device was given " + v);
+      ok = false;
+    }
+    // An MTU from 68 up to what the driver's rx buffers hold must be taken.
+    const uint64_t max_mtu = vnet::NetOptions{}.max_frame - vnet::spec::kEthHeaderSize;
+    if (k == "host_mtu" && parse_u64(v) >= vnet::spec::kMinMtu && parse_u64(v) <= max_mtu &&
+        !(mask & (uint64_t{1} << kFeatureMtu)) && !(negotiated & (uint64_t{1} << kFeatureMtu))) {
+      fail("host_mtu=" + v + " is valid but MTU was not negotiated");
+      ok = false;
+    }
+  }
+  // The guest's TCP MSS follows the negotiated MTU: MTU - IPv4 - TCP.
+  if (ready_.count("mss") != 0) {
+    uint64_t mtu = parse_u64(ready_["mtu"]);
+    if (parse_u64(ready_["mss"]) != mtu - kIpv4TcpHeaders) {
+      fail("guest TCP MSS " + ready_["mss"] + ", expected MTU " + ready_["mtu"] + " - 40");
       ok = false;
     }
   }
   return ok;
+}
+
+// UDP datagrams (--net socket): the guest's echo of a datagram is no larger
+// than the negotiated MTU allows (it drops and counts larger ones,
+// reply_over_mtu), so the runner, as the guest's peer on that link, keeps to
+// it too: the default --max-size shrinks to MTU - 28; a larger --max-size
+// given on the command line cannot be echoed and fails the run.
+bool Runner::fit_sizes_to_mtu() {
+  uint64_t mtu = parse_u64(ready_["mtu"]);
+  if (mtu <= kIpv4UdpHeaders) return true;  // the ready line check reports it
+  uint64_t fits = mtu - kIpv4UdpHeaders;
+  if (max_size_ <= fits) return true;
+  if (o_.max_size_given) {
+    fail("--max-size " + std::to_string(max_size_) + " does not fit the negotiated MTU " +
+         ready_["mtu"] + ": UDP payloads up to " + std::to_string(fits) + " bytes");
+    return false;
+  }
+  max_size_ = static_cast<uint32_t>(fits);
+  if (o_.min_size > max_size_) {
+    fail("--min-size " + std::to_string(o_.min_size) + " does not fit the negotiated MTU " +
+         ready_["mtu"] + ": UDP payloads up to " + std::to_string(fits) + " bytes");
+    return false;
+  }
+  if (!o_.quiet)
+    printf("  UDP datagrams up to %u bytes (MTU %s)\n", max_size_, ready_["mtu"].c_str());
+  return true;
 }
 
 void Runner::progress(uint64_t done, bool final) {
@@ -677,7 +753,7 @@ void Runner::progress(uint64_t done, bool final) {
 }
 
 bool Runner::echo_all() {
-  EchoPlan plan{o_.seed, o_.min_size, o_.max_size};
+  EchoPlan plan{o_.seed, o_.min_size, max_size_};
   std::vector<uint8_t> want, previous, got;
   double t0 = now_s();
   last_progress_ = t0;
@@ -771,7 +847,7 @@ bool Runner::echo_tcp() {
     fail(error);
     return false;
   }
-  EchoPlan plan{o_.seed, o_.min_size, o_.max_size};
+  EchoPlan plan{o_.seed, o_.min_size, max_size_};
   std::vector<uint8_t> want, got;
   double t0 = now_s();
   last_progress_ = t0;
@@ -960,6 +1036,83 @@ bool Runner::inject_malformed() {
   return true;
 }
 
+// Echo requests whose replies would exceed the negotiated MTU (socket link
+// only), alternately UDP to port 7 and ICMP echo, 1 to 4 bytes over it: the
+// driver accepts a received frame of up to MTU + Ethernet header + one VLAN
+// tag (a peer may tag its frames), so these reach the responder, which must
+// drop and count each as reply_over_mtu instead of handing the driver a
+// reply it would drop (tx_drop_len). Needs an MTU below 1500.
+bool Runner::inject_oversize() {
+  const uint32_t mtu = static_cast<uint32_t>(parse_u64(ready_["mtu"]));
+  if (mtu < vnet::spec::kMinMtu || mtu >= 1500) {
+    fail("--inject-oversize needs a negotiated MTU below 1500 (e.g. -p host_mtu=1400), have " +
+         ready_["mtu"]);
+    return false;
+  }
+  const uint32_t fits = mtu - kIpv4UdpHeaders;  // the largest UDP payload echoed
+  uint8_t guest[6] = {};
+  sscanf(ready_["mac"].c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &guest[0], &guest[1], &guest[2],
+         &guest[3], &guest[4], &guest[5]);
+  for (uint32_t i = 0; i < o_.inject_oversize; ++i) {
+    const uint32_t extra = 1 + (i / 2) % std::min<uint32_t>(4, 1500 - mtu);  // bytes over the MTU
+    bool sent;
+    if (i % 2 == 0) {
+      std::vector<uint8_t> payload(fits + extra, static_cast<uint8_t>(i));
+      sent = link_->send(kGuestEchoPort, payload);
+    } else {
+      // ICMP echo request, IPv4 total length mtu + extra.
+      const uint32_t icmp_len = mtu + extra - 20;
+      std::vector<uint8_t> f(14 + 20 + icmp_len, 0);
+      std::copy(guest, guest + 6, f.begin());
+      const uint8_t src[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+      std::copy(src, src + 6, f.begin() + 6);
+      f[12] = 0x08;
+      uint8_t* ip = f.data() + 14;
+      ip[0] = 0x45;
+      ip[2] = static_cast<uint8_t>((20 + icmp_len) >> 8);
+      ip[3] = static_cast<uint8_t>(20 + icmp_len);
+      ip[8] = 64;
+      ip[9] = 1;
+      const uint8_t addrs[8] = {10, 0, 2, 2, 10, 0, 2, 15};
+      std::copy(addrs, addrs + 8, ip + 12);
+      uint8_t* icmp = ip + 20;
+      icmp[0] = 8;  // echo request
+      icmp[5] = static_cast<uint8_t>(i);
+      for (uint32_t k = 8; k < icmp_len; ++k) icmp[k] = static_cast<uint8_t>(k);
+      auto fold = [](const uint8_t* p, uint32_t n) {
+        uint32_t sum = 0;
+        for (uint32_t k = 0; k + 1 < n; k += 2) sum += (p[k] << 8) | p[k + 1];
+        if (n % 2) sum += p[n - 1] << 8;
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        return static_cast<uint16_t>(~sum);
+      };
+      uint16_t c = fold(ip, 20);
+      ip[10] = static_cast<uint8_t>(c >> 8);
+      ip[11] = static_cast<uint8_t>(c);
+      c = fold(icmp, icmp_len);
+      icmp[2] = static_cast<uint8_t>(c >> 8);
+      icmp[3] = static_cast<uint8_t>(c);
+      sent = link_->send_frame(f);
+    }
+    if (!sent) {
+      fail("cannot inject oversize request " + std::to_string(i));
+      return false;
+    }
+    ++oversize_injected_;
+    qemu_.wait_for(-1, 1);
+  }
+  // Nothing may come back; what does would be a reply beyond the MTU.
+  std::vector<uint8_t> got;
+  double deadline = now_s() + 0.2;
+  while (now_s() < deadline) {
+    if (qemu_.wait_for(link_->fd(kGuestEchoPort), 20) && link_->receive(kGuestEchoPort, &got)) {
+      fail("an echo of " + std::to_string(got.size()) + " bytes beyond the MTU came back");
+      return false;
+    }
+  }
+  return true;
+}
+
 // The block the guest prints at exit: "vnet-guest: counters" ... "end counters".
 bool Runner::read_console_counters() {
   const std::string& con = qemu_.console();
@@ -981,7 +1134,18 @@ bool Runner::check_counters() {
           "rx_drop_num_buffers", "tx_drop_len", "tx_drop_headroom", "tx_drop_len_over",
           "pool_bad_frees", "shim_refused_accesses", "guest_recoveries"})
       checks.push_back(std::string(p) + "=0");
+    // And whatever other drop or broken-queue counter the driver reports
+    // (its table grows; e.g. rx_drop_len_mtu, a frame above the MTU).
+    for (const auto& [name, value] : counters_) {
+      (void)value;
+      for (const char* prefix : {"queue_broken_", "rx_drop_", "tx_drop_"})
+        if (name.rfind(prefix, 0) == 0 &&
+            std::find(checks.begin(), checks.end(), name + "=0") == checks.end())
+          checks.push_back(name + "=0");
+    }
     checks.push_back("malformed=" + std::to_string(injected_));
+    if (o_.inject_oversize > 0)
+      checks.push_back("reply_over_mtu=" + std::to_string(oversize_injected_));
     if (link_->tcp_echo_port() != 0) {
       // One connection, every byte taken once, a clean close on both sides.
       for (const char* p : {"tcp_connections=1", "tcp_closed=1", "tcp_aborted=0", "tcp_resets_in=0",
@@ -1082,8 +1246,12 @@ int Runner::run() {
            &mac[3], &mac[4], &mac[5]);
     link_->set_guest_mac(mac);
     if (o_.inject_malformed > 0) ok = inject_malformed() && ok;
+    if (o_.inject_oversize > 0) ok = inject_oversize() && ok;
     if (link_->replies_possible()) {
-      ok = echo_all() && ok;
+      if (!fit_sizes_to_mtu())
+        ok = false;
+      else
+        ok = echo_all() && ok;
       std::string text;
       if (ok && qemu_.running() && control("counters", &text)) {
         counters_ = parse_counters(text);
@@ -1120,7 +1288,7 @@ int Runner::run() {
       bool tcp = link_->tcp_echo_port() != 0;
       printf("echo: %llu/%llu %s byte-exact, %u..%u bytes, %llu bytes each way",
              static_cast<unsigned long long>(echoed_), static_cast<unsigned long long>(o_.count),
-             tcp ? "TCP messages" : "UDP datagrams", o_.min_size, o_.max_size,
+             tcp ? "TCP messages" : "UDP datagrams", o_.min_size, max_size_,
              static_cast<unsigned long long>(bytes_));
       if (tcp)
         printf(", guest retransmits %llu\n",
@@ -1174,7 +1342,10 @@ int main(int argc, char** argv) {
   app.add_option("-n,--count", o.count, "messages (TCP) or datagrams (UDP) to echo")
       ->capture_default_str();
   app.add_option("--min-size", o.min_size, "smallest message")->capture_default_str();
-  app.add_option("--max-size", o.max_size, "largest message (<= 1472)")->capture_default_str();
+  app.add_option("--max-size", o.max_size,
+                 "largest message (TCP <= 65536; UDP <= 1472, by default the largest payload "
+                 "the negotiated MTU carries)")
+      ->capture_default_str();
   app.add_option("--seed", o.seed, "payload seed")->capture_default_str();
   app.add_option("--boot-timeout", o.boot_timeout_s, "seconds until the ready line")
       ->check(CLI::PositiveNumber)
@@ -1197,6 +1368,10 @@ int main(int argc, char** argv) {
   app.add_option("--inject-malformed", o.inject_malformed,
                  "malformed frames to send before the echoes (--net socket); the guest must "
                  "count each as malformed and keep echoing");
+  app.add_option("--inject-oversize", o.inject_oversize,
+                 "UDP and ICMP echo requests whose replies would exceed the negotiated MTU "
+                 "(--net socket, MTU below 1500), sent before the echoes; the guest must drop "
+                 "and count each (reply_over_mtu) and keep echoing");
   app.add_option("--expect", o.expect,
                  "expected outcome: echo, attach-failure, probe-failure, no-device")
       ->capture_default_str();
@@ -1227,6 +1402,7 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : vnetqemu::kExitUsage;
   }
+  o.max_size_given = app.count("--max-size") > 0;
   for (const std::string& c : o.require_counters) {
     size_t at = c.find_first_of("<>=");
     if (at == std::string::npos || at == 0 || at + 1 >= c.size()) {

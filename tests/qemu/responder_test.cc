@@ -225,7 +225,52 @@ TEST(Responder, SurvivesRandomMutations) {
   EXPECT_EQ(c.frames_in, 20000u);
   EXPECT_EQ(c.frames_in, c.malformed + c.ignored + c.arp_replies + c.icmp_echo_replies +
                              c.udp_echo_replies + c.control_requests + c.reply_too_big +
-                             c.tcp_segments);
+                             c.reply_over_mtu + c.tcp_segments);
+}
+
+std::vector<uint8_t> icmp_echo_frame(size_t data_len) {
+  std::vector<uint8_t> icmp(8 + data_len);
+  icmp[0] = 8;
+  put16(icmp, 4, 0x1234);
+  put16(icmp, 6, 1);
+  for (size_t i = 0; i < data_len; ++i) icmp[8 + i] = static_cast<uint8_t>(i);
+  put16(icmp, 2, csum(icmp.data(), icmp.size()));
+  return ipv4_frame(1, icmp);
+}
+
+// Issue 9: with host_mtu=1400 the driver drops any frame above 1414 bytes,
+// so the responder must not build one.
+TEST(Responder, EchoRepliesStayWithinTheMtu) {
+  Responder r(kGuestMac, kGuestIp);
+  r.set_mtu(1400);
+  EXPECT_EQ(r.max_udp_payload(), 1372u);
+  for (size_t n : {0u, 1000u, 1372u}) {
+    Result res = run(r, udp_frame(7, std::vector<uint8_t>(n, 3)));
+    ASSERT_EQ(res.verdict, Verdict::kReply) << n;
+    EXPECT_EQ(res.reply.size(), 42 + n);
+  }
+  for (size_t n : {1373u, 1472u})
+    EXPECT_EQ(run(r, udp_frame(7, std::vector<uint8_t>(n, 3))).verdict, Verdict::kDrop);
+  Result icmp = run(r, icmp_echo_frame(1400 - 28));
+  ASSERT_EQ(icmp.verdict, Verdict::kReply);
+  EXPECT_EQ(icmp.reply.size(), 1414u);
+  EXPECT_EQ(run(r, icmp_echo_frame(1400 - 27)).verdict, Verdict::kDrop);
+  EXPECT_EQ(r.counters().udp_echo_replies, 3u);
+  EXPECT_EQ(r.counters().icmp_echo_replies, 1u);
+  EXPECT_EQ(r.counters().reply_over_mtu, 3u);
+  EXPECT_EQ(r.counters().reply_too_big, 0u);
+  EXPECT_EQ(r.counters().malformed, 0u);
+  // Control replies are bounded the same way.
+  std::vector<uint8_t> req = udp_frame(Responder::kControlPort, {'x'});
+  std::vector<uint8_t> out(2048);
+  std::vector<uint8_t> text(1373, 'a');
+  EXPECT_EQ(r.build_udp_reply(req.data(), text.data(), 1373, out.data(), 2048), 0u);
+  EXPECT_EQ(r.build_udp_reply(req.data(), text.data(), 1372, out.data(), 2048), 1414u);
+  // The MTU is clamped to the IPv4 range.
+  r.set_mtu(10);
+  EXPECT_EQ(r.mtu(), 68u);
+  r.set_mtu(100000);
+  EXPECT_EQ(r.mtu(), 65535u);
 }
 
 // ---- TCP echo ----
@@ -348,7 +393,7 @@ TEST(TcpEcho, HandshakeEchoAndCloseWithValidChecksums) {
   Seg synack = t.open();
   EXPECT_EQ(synack.flags, kSyn | kAck);
   EXPECT_EQ(synack.ack, 1000u);
-  EXPECT_EQ(synack.mss, TcpEcho::kOurMss);
+  EXPECT_EQ(synack.mss, 1460u);  // no MTU set: 1500 - 40
   EXPECT_EQ(synack.window, TcpEcho::kRingBytes);
   for (size_t n : {1u, 100u, 1460u}) {
     std::vector<uint8_t> msg = bytes(n, static_cast<uint8_t>(n));
@@ -386,6 +431,59 @@ TEST(TcpEcho, EchoIsLimitedByPeerMssAndRestComesFromPoll) {
     echoed.insert(echoed.end(), s.data.begin(), s.data.end());
   }
   EXPECT_EQ(echoed, msg);
+}
+
+// Issue 9: the MSS follows the MTU. The SYN-ACK advertises MTU - 40, and no
+// segment carries more, even when the peer offers a larger MSS (slirp
+// offers 1460 whatever the guest's link MTU).
+TEST(TcpEcho, MssFollowsTheMtu) {
+  for (uint32_t mtu : {1500u, 1400u, 576u, 68u}) {
+    TcpFixture t;
+    t.r.set_mtu(mtu);
+    const uint32_t mss = mtu - 40;
+    EXPECT_EQ(t.tcp->mss(), mss);
+    Seg synack = t.open();  // the peer offers MSS 1460
+    EXPECT_EQ(synack.mss, mss) << "mtu " << mtu;
+    // 4000 bytes in segments of at most the MSS (and never beyond the MTU),
+    // in order, byte for byte; the rest comes from poll().
+    std::vector<uint8_t> msg = bytes(4000, 7);
+    std::vector<uint8_t> echoed;
+    size_t segments = 0;
+    for (size_t at = 0; at < msg.size();) {
+      size_t n = std::min<size_t>(mss, msg.size() - at);
+      std::vector<uint8_t> part(msg.begin() + static_cast<long>(at),
+                                msg.begin() + static_cast<long>(at + n));
+      Seg s = t.send(part);
+      at += n;
+      std::vector<Seg> got = {s};
+      for (std::vector<uint8_t> f = t.poll(1); !f.empty(); f = t.poll(1)) {
+        EXPECT_LE(f.size(), 14 + mtu);
+        got.push_back(parse(f));
+      }
+      for (const Seg& g : got) {
+        EXPECT_LE(g.data.size(), mss) << "mtu " << mtu;
+        EXPECT_EQ(g.seq, t.guest_seq + echoed.size());
+        echoed.insert(echoed.end(), g.data.begin(), g.data.end());
+        segments += g.data.empty() ? 0 : 1;
+      }
+      // The peer acknowledges everything so far.
+      run(t.r, tcp_frame(t.peer_seq, t.guest_seq + static_cast<uint32_t>(echoed.size()), kAck));
+    }
+    EXPECT_EQ(echoed, msg) << "mtu " << mtu;
+    EXPECT_GE(segments, (msg.size() + mss - 1) / mss);
+    EXPECT_EQ(t.tcp->counters().tcp_reply_too_big, 0u);
+  }
+}
+
+TEST(TcpEcho, LoweringTheMtuBoundsOpenConnections) {
+  TcpFixture t;
+  t.open();  // MSS 1460 both ways
+  t.r.set_mtu(1400);
+  Seg echo = t.send(bytes(1460, 5));
+  EXPECT_EQ(echo.data.size(), 1360u);
+  std::vector<uint8_t> rest = t.poll(1);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(parse(rest).data.size(), 100u);
 }
 
 TEST(TcpEcho, OutOfOrderAndDuplicatesAreAckedAndDropped) {
@@ -595,7 +693,7 @@ TEST(TcpEcho, SurvivesRandomMutations) {
     const auto& c = t.r.counters();
     EXPECT_EQ(c.frames_in, c.malformed + c.ignored + c.arp_replies + c.icmp_echo_replies +
                                c.udp_echo_replies + c.control_requests + c.reply_too_big +
-                               c.tcp_segments);
+                               c.reply_over_mtu + c.tcp_segments);
     EXPECT_LE(t.tcp->open_connections(), TcpEcho::kMaxConnections);
   }
 }
