@@ -66,6 +66,7 @@ constexpr uint32_t kMaxTcpMessage = 65536;
 constexpr uint32_t kIpv4UdpHeaders = 20 + 8;
 constexpr uint32_t kIpv4TcpHeaders = 20 + 20;
 constexpr unsigned kFeatureMtu = 3;
+constexpr unsigned kFeatureAccessPlatform = 33;
 constexpr uint16_t kGuestEchoPort = 7;
 constexpr uint16_t kGuestControlPort = 7070;
 constexpr int kPortAttempts = 3;
@@ -209,11 +210,11 @@ bool split_props(const std::vector<std::string>& in,
 // Feature bits a device property switches off when set to "off"/"false".
 std::optional<unsigned> feature_of_prop(const std::string& key) {
   static const std::map<std::string, unsigned> kMap = {
-      {"csum", 0},        {"guest_csum", 1},     {"mrg_rxbuf", 15},      {"status", 16},
-      {"ctrl_vq", 17},    {"ctrl_rx", 18},       {"ctrl_vlan", 19},      {"mq", 22},
-      {"any_layout", 27}, {"indirect_desc", 28}, {"event_idx", 29},      {"guest_announce", 21},
-      {"host_tso4", 11},  {"host_tso6", 12},     {"guest_tso4", 7},      {"guest_tso6", 8},
-      {"host_ufo", 14},   {"guest_ufo", 10},     {"notify_on_empty", 24}};
+      {"csum", 0},        {"guest_csum", 1},     {"mrg_rxbuf", 15},       {"status", 16},
+      {"ctrl_vq", 17},    {"ctrl_rx", 18},       {"ctrl_vlan", 19},       {"mq", 22},
+      {"any_layout", 27}, {"indirect_desc", 28}, {"event_idx", 29},       {"guest_announce", 21},
+      {"host_tso4", 11},  {"host_tso6", 12},     {"guest_tso4", 7},       {"guest_tso6", 8},
+      {"host_ufo", 14},   {"guest_ufo", 10},     {"notify_on_empty", 24}, {"iommu_platform", 33}};
   auto it = kMap.find(key);
   if (it == kMap.end()) return std::nullopt;
   return it->second;
@@ -322,6 +323,19 @@ bool Runner::parse_options(std::string* error) {
   }
   max_size_ = o_.max_size;
   if (!split_props(o_.device_props, &props_, error)) return false;
+  for (const auto& [k, v] : props_) {
+    // QEMU (7.2, hw/virtio/virtio-pci.c) refuses to realize a device with
+    // a legacy interface and iommu_platform=on: ACCESS_PLATFORM is feature
+    // bit 33, which the legacy interface's 32-bit feature register cannot
+    // carry, and a legacy driver would bypass the IOMMU.
+    if (k == "iommu_platform" && !is_off(v) && o_.transport != "modern") {
+      *error = "iommu_platform=" + v +
+               " needs -t modern: VIRTIO_F_ACCESS_PLATFORM is feature bit " +
+               "33, which a device with a legacy interface (-t " + o_.transport +
+               ") cannot offer, and QEMU refuses the combination";
+      return false;
+    }
+  }
   if (o_.inject_malformed > 0 && o_.net != "socket") {
     *error = "--inject-malformed needs --net socket";
     return false;
@@ -649,6 +663,14 @@ bool Runner::check_ready_line() {
   if (!o_.quiet) {
     printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
     printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
+    const uint64_t unsupported = offered & ~supported;
+    const uint64_t declined = offered & supported & ~negotiated;
+    if (unsupported)
+      printf("  not supported by the driver (%s): %s\n", legacy ? "legacy" : "modern",
+             feature_names(unsupported).c_str());
+    if (declined)
+      printf("  supported but not negotiated%s: %s\n",
+             (declined & mask) ? " (some masked by -g mask)" : "", feature_names(declined).c_str());
   }
   if (negotiated & ~offered) {
     fail("negotiated features not offered: " + feature_names(negotiated & ~offered));
@@ -661,6 +683,14 @@ bool Runner::check_ready_line() {
   }
   if (negotiated & mask) {
     fail("negotiated features forbidden by -g mask: " + feature_names(negotiated & mask));
+    ok = false;
+  }
+  // ACCESS_PLATFORM offered: the device only works with a driver that
+  // accepts it (QEMU clears FEATURES_OK otherwise), and ours supports it on
+  // the modern interface, so an offer must end up negotiated.
+  const uint64_t access_platform = uint64_t{1} << kFeatureAccessPlatform;
+  if ((offered & access_platform) && !(mask & access_platform) && !(negotiated & access_platform)) {
+    fail("ACCESS_PLATFORM offered but not negotiated");
     ok = false;
   }
   std::string want_transport = o_.transport == "legacy" ? "pci-legacy" : "pci-modern";
@@ -701,6 +731,10 @@ bool Runner::check_ready_line() {
     if (k == "host_mtu" && parse_u64(v) >= vnet::spec::kMinMtu && parse_u64(v) <= max_mtu &&
         !(mask & (uint64_t{1} << kFeatureMtu)) && !(negotiated & (uint64_t{1} << kFeatureMtu))) {
       fail("host_mtu=" + v + " is valid but MTU was not negotiated");
+      ok = false;
+    }
+    if (k == "iommu_platform" && !is_off(v) && !(offered & access_platform)) {
+      fail("iommu_platform=" + v + " but the device does not offer ACCESS_PLATFORM");
       ok = false;
     }
   }
