@@ -32,11 +32,14 @@
 //   buf=BYTES            packet buffer capacity (default 10240)
 //   log=error|warn|info|debug
 //   record=0|1           record the run to COM2 (when present)
+//   bounce=0|1           bounce mode: packet buffers stay private, the device
+//                        sees only a shared bounce area (BouncePlatform)
 //
 // Exit statuses: guest/kernel/exit.h.
 #include <stdint.h>
 
 #include "driver/net/virtio_net.h"
+#include "driver/platform/bounce_platform.h"
 #include "driver/transport/pci_probe.h"
 #include "guest/kernel/clock.h"
 #include "guest/kernel/console.h"
@@ -73,6 +76,7 @@ constexpr int kMaxRecoveries = 3;
 
 pci::Function g_functions[kMaxFunctions];
 GuestPlatform g_platform;
+vnet::BouncePlatform g_bounce(g_platform);  // used with bounce=1
 net::PacketPool g_pool;
 net::TcpEcho g_tcp;  // connection table and send rings: static, not on the stack
 char g_text[1400];
@@ -140,6 +144,9 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("pool_bad_frees", g_pool.bad_frees());
   add("pool_empty_allocs", g_pool.empty_allocs());
   add("shim_refused_accesses", g_platform.refused_accesses());
+  add("bounce_maps", g_bounce.maps());
+  add("bounce_map_failures", g_bounce.map_failures());
+  add("bounce_bad_unmaps", g_bounce.bad_unmaps());
   add("trace_events", record::events_written());
   add("trace_bytes", record::bytes_written());
   return n;
@@ -372,7 +379,13 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   // before the command register is set, so that in a QEMU capture of the
   // same run everything after that write is the driver's
   // (docs/qemu-capture.md, "driver_start").
-  record::init(g_platform, g_pool);
+  // Bounce mode: one shared area, a slot per buffer that can be in flight
+  // (rx buffers are mapped whole, so a slot holds a buffer's capacity).
+  const bool bounce = cmdline_number(cmdline, "bounce", 0) != 0;
+  if (bounce && !g_bounce.init(capacity, uint32_t{options.rx_ring_cap} + options.tx_ring_cap))
+    panic("no memory for a bounce area of %u slots of %u bytes",
+          options.rx_ring_cap + options.tx_ring_cap, capacity);
+  record::init(bounce ? static_cast<vnet::Platform&>(g_bounce) : g_platform, g_pool);
   if (cmdline_number(cmdline, "record", 0) != 0) {
     if (record::start(*nic, record::PoolShape{capacity, count}))
       kprintf("vnet-guest: recording to com2\n");
@@ -420,13 +433,14 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
-      "txq=%u link=%s attach_us=%llu\n",
+      "txq=%u link=%s bounce=%s attach_us=%llu\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", probe.transport->name(), nic->device,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
       static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(), g_tcp.mss(),
       net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
-      net_dev.link_up() ? "up" : "down", static_cast<unsigned long long>(attach_us));
+      net_dev.link_up() ? "up" : "down", bounce ? "on" : "off",
+      static_cast<unsigned long long>(attach_us));
   serve(responder);
 }
 

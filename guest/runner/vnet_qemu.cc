@@ -738,6 +738,13 @@ bool Runner::check_ready_line() {
       ok = false;
     }
   }
+  // -g bounce=1: the guest must say it runs through its bounce area.
+  bool bounce = false;
+  for (const std::string& g : o_.guest_args) bounce = bounce || (g == "bounce=1");
+  if (bounce && ready_["bounce"] != "on") {
+    fail("-g bounce=1 but the guest reports bounce=" + ready_["bounce"]);
+    ok = false;
+  }
   // The guest's TCP MSS follows the negotiated MTU: MTU - IPv4 - TCP.
   if (ready_.count("mss") != 0) {
     uint64_t mtu = parse_u64(ready_["mtu"]);
