@@ -527,7 +527,8 @@ class ReplayTap final : public trace::SessionTap {
       const DeviceEvents& a = want.events;
       const DeviceEvents& b = r.events;
       if (a.config_changed != b.config_changed || a.link_changed != b.link_changed ||
-          a.reset_detected != b.reset_detected || a.recovered != b.recovered)
+          a.reset_detected != b.reset_detected || a.tx_timeout != b.tx_timeout ||
+          a.reset_deferred != b.reset_deferred || a.recovered != b.recovered)
         return "device events differ";
     }
     return nullptr;

@@ -214,6 +214,14 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       for (size_t i = 0; i < 6; ++i) c.options.fallback_mac[i] = mac[i];
       c.options.fallback_mtu = static_cast<uint16_t>(ol.uint("fallback_mtu", 0xFFFF));
       c.options.max_frame = static_cast<uint16_t>(ol.uint("max_frame", 0xFFFF));
+      // Added later in version 1: optional, the driver's defaults when absent.
+      if (ol.has("reset_timeout_ns"))
+        c.options.reset_timeout_ns = ol.uint("reset_timeout_ns", UINT64_MAX);
+      if (ol.has("tx_timeout_ns")) c.options.tx_timeout_ns = ol.uint("tx_timeout_ns", UINT64_MAX);
+      if (ol.has("accept_access_platform"))
+        c.options.accept_access_platform = ol.boolean("accept_access_platform");
+      if (ol.has("accept_order_platform"))
+        c.options.accept_order_platform = ol.boolean("accept_order_platform");
       break;
     }
     case ApiFn::kRxBurst:
@@ -278,6 +286,13 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
       r.events.link_changed = ev["link_changed"].get<bool>();
       r.events.reset_detected = ev["reset_detected"].get<bool>();
       r.events.recovered = ev["recovered"].get<bool>();
+      // Added later in version 1 (the tx watchdog, the deferred reset):
+      // optional, false when absent.
+      for (const char* k : {"tx_timeout", "reset_deferred"})
+        if (ev.contains(k) && !ev[k].is_boolean())
+          l.fail(std::string("\"events\" needs a true/false \"") + k + "\" when present");
+      r.events.tx_timeout = ev.contains("tx_timeout") && ev["tx_timeout"].get<bool>();
+      r.events.reset_deferred = ev.contains("reset_deferred") && ev["reset_deferred"].get<bool>();
       r.has_events = true;
       r.has_link = true;
       r.link_up = l.boolean("link");

@@ -90,6 +90,18 @@ void RecordingPlatform::dma_free(const DmaRegion& region) {
   inner_.dma_free(region);
 }
 
+bool RecordingPlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+                                DmaMapping* out) {
+  const bool ok = inner_.dma_map(cpu, phys, len, dir, out);
+  if (!ok) ++map_failures_;
+  return ok;
+}
+
+void RecordingPlatform::dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len,
+                                  DmaDirection dir) {
+  inner_.dma_unmap(m, cpu, device_len, dir);
+}
+
 void RecordingPlatform::fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
                               size_t len) {
   inner_.fetch(what, src, dst, len);

@@ -9,6 +9,8 @@
 //        v                                                 v
 //   any Platform (mock, guest, fuzz)                   any BufferPool
 //
+// dma_map/dma_unmap are forwarded without an event (see dma_map below).
+//
 // Order of recording: for an input (reg_read, fetch, frame, bar_info,
 // dma_alloc's success, now, wait_irq) the inner shim answers first and the
 // answer is written; for an expectation (reg_write, publish, complete,
@@ -51,6 +53,14 @@ class RecordingPlatform final : public Platform {
   BarInfo bar_info(uint8_t bar) override;
   bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
   void dma_free(const DmaRegion& region) override;
+  // Forwarded, not recorded (docs/trace-format.md, "DMA mappings"): a
+  // mapping changes only addresses, which no trace holds, and where the
+  // device's bytes are, which fetch, frame and publish already record by
+  // content. Forwarding matters: the platform underneath (a bounce
+  // platform, the mock's IOMMU) must see every map and unmap.
+  bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+               DmaMapping* out) override;
+  void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len, DmaDirection dir) override;
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
   void published(const PublishedChain& chain) override;
@@ -63,6 +73,10 @@ class RecordingPlatform final : public Platform {
   void op_end(DriverOp op) override;
 
   Platform& inner() { return inner_; }
+  // dma_map() calls the platform underneath refused. A trace cannot say
+  // so (the replayer maps every buffer), so a recording with failures does
+  // not replay: a recording tool should check this is 0.
+  uint64_t map_failures() const { return map_failures_; }
 
  private:
   struct DmaSlot {
@@ -83,6 +97,7 @@ class RecordingPlatform final : public Platform {
   uint32_t last_lo_offset_ = 0;
   AddrRef last_lo_addr_{};
   uint64_t last_lo_full_ = 0;
+  uint64_t map_failures_ = 0;
 };
 
 class RecordingPool final : public BufferPool {

@@ -211,6 +211,10 @@ void write_call(TraceWriter& w, const ApiCall& c) {
       w.hex("fallback_mac", o.fallback_mac, 6);
       w.u64("fallback_mtu", o.fallback_mtu);
       w.u64("max_frame", o.max_frame);
+      w.u64("reset_timeout_ns", o.reset_timeout_ns);
+      w.u64("tx_timeout_ns", o.tx_timeout_ns);
+      w.boolean("accept_access_platform", o.accept_access_platform);
+      w.boolean("accept_order_platform", o.accept_order_platform);
       w.end_object();
       break;
     }
@@ -259,6 +263,8 @@ void write_ret(TraceWriter& w, const ApiResult& r) {
       w.boolean("config_changed", r.events.config_changed);
       w.boolean("link_changed", r.events.link_changed);
       w.boolean("reset_detected", r.events.reset_detected);
+      w.boolean("tx_timeout", r.events.tx_timeout);
+      w.boolean("reset_deferred", r.events.reset_deferred);
       w.boolean("recovered", r.events.recovered);
       w.end_object();
       w.boolean("link", r.link_up);

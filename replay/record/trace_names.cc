@@ -17,7 +17,9 @@ constexpr const char* kRegions[] = {"pci_config", "bar0", "bar1", "bar2",
                                     "bar3",       "bar4", "bar5", "mmio"};
 constexpr const char* kParts[] = {"used_flags", "used_idx",    "used_elem",
                                   "rx_header",  "avail_event", "ctrl_ack"};
-constexpr const char* kBarriers[] = {"read", "write", "full"};
+// Barrier kinds: SMP strength, then DMA strength (ORDER_PLATFORM).
+constexpr const char* kBarriers[] = {"read", "write", "full", "dma_read", "dma_write", "dma_full"};
+static_assert(sizeof(kBarriers) / sizeof(kBarriers[0]) == kNumBarrierKinds);
 constexpr const char* kLevels[] = {"error", "warn", "info", "debug"};
 constexpr const char* kOps[] = {"attach", "rx_burst", "tx_burst", "poll_device", "stop"};
 constexpr const char* kFns[] = {"probe",    "attach",     "rx_burst",
