@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "driver/spec/pci_layout.h"
+#include "driver/spec/virtio_constants.h"
 
 namespace vnet::fuzz {
 
@@ -69,6 +70,32 @@ void FuzzMockPlatform::fetch(const DeviceMemRef&, const volatile void* src, void
     return;
   }
   memcpy(dst, s, len);
+}
+
+bool FuzzMockPlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
+  if (!ShimBase::dma_alloc(size, align, out)) return false;
+  device_.dma_mappings().add_coherent(out->device_addr, out->size);
+  return true;
+}
+
+void FuzzMockPlatform::dma_free(const DmaRegion& region) {
+  device_.dma_mappings().remove_coherent(region.device_addr);
+  ShimBase::dma_free(region);
+}
+
+bool FuzzMockPlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection,
+                               DmaMapping* out) {
+  // handle 1: the mapping is the IOMMU's (unmapped there too).
+  const bool iommu = !device_.legacy_mode() && spec::has_feature(device_.negotiated_features(),
+                                                                 spec::Feature::kAccessPlatform);
+  *out =
+      DmaMapping{iommu ? device_.dma_mappings().map(phys, len) : phys, cpu, len, iommu ? 1u : 0u};
+  return true;
+}
+
+void FuzzMockPlatform::dma_unmap(const DmaMapping& m, uint8_t*, uint32_t, DmaDirection) {
+  // A bad unmap is counted by the IOMMU; the oracle checks the pairing.
+  if (m.handle == 1) device_.dma_mappings().unmap(m.device_addr, m.len);
 }
 
 bool FuzzMockPlatform::add_patch(PciPatch p) {

@@ -33,13 +33,18 @@
 
 namespace vnet::fuzz {
 
-// DMA memory, the clock and the log, shared by both shims.
+// DMA memory, the clock and the log, shared by both shims. dma_map() and
+// dma_unmap() are the Platform defaults (identity: the device is told the
+// buffer's own address) unless a shim says otherwise.
 class ShimBase : public Platform {
  public:
   explicit ShimBase(mock::GuestMemory& memory) : memory_(memory) {}
   bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
   void dma_free(const DmaRegion& region) override;
   void barrier(Barrier kind) override { (void)kind; }
+  // 1 us per call, from 0 for every input: deterministic, so a trace of
+  // the run replays. The driver's deadlines are scaled to it
+  // (fuzz_net_options(), setups.h).
   uint64_t now_ns() override { return clock_ += 1000; }
   void log(LogLevel level, const char* message) override;
   // Echo driver log lines to stderr (VNET_FUZZ_VERBOSE).
@@ -59,8 +64,23 @@ class FuzzMockPlatform final : public ShimBase {
  public:
   static constexpr int kMaxPatches = 8;
 
+  // The platform has an IOMMU (MockPlatform::set_iommu): a device that
+  // negotiated ACCESS_PLATFORM translates every address through it.
   FuzzMockPlatform(mock::MockDevice& device, mock::GuestMemory& memory)
-      : ShimBase(memory), device_(device) {}
+      : ShimBase(memory), device_(device) {
+    device_.dma_mappings().set_enabled(true);
+  }
+
+  // DMA regions (rings) are registered with the device's IOMMU as
+  // coherent; a buffer mapped while the device has ACCESS_PLATFORM
+  // negotiated gets an IOVA from it (identity otherwise: the device then
+  // uses physical addresses), so that the device reaches only what the
+  // driver mapped, and nothing after it was unmapped.
+  bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
+  void dma_free(const DmaRegion& region) override;
+  bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+               DmaMapping* out) override;
+  void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len, DmaDirection dir) override;
 
   uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
   void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override;

@@ -46,7 +46,14 @@ class FuzzPool final : public BufferPool {
     *index = static_cast<uint32_t>(off / buffer_size_);
     return true;
   }
+  // True when [p, p + len) lies inside one buffer (its index in *index).
+  bool span_of(const void* p, size_t len, uint32_t* index) const {
+    if (!index_of(p, index)) return false;
+    const uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(host_);
+    return len <= uintptr_t{*index + 1} * buffer_size_ - off;
+  }
   void set_device_owned(uint32_t index, bool owned) { device_owned_[index] = owned ? 1 : 0; }
+  bool device_owned(uint32_t index) const { return device_owned_[index] != 0; }
   void clear_device_owned();
 
   uint32_t capacity() const { return count_; }

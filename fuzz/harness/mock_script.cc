@@ -270,6 +270,10 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         w.note_misbehaviour();
         w.poll_device();
         break;
+      case Op::kRepublish:
+        dev.republish_last_used(in.u8() & 1);
+        w.note_misbehaviour();
+        break;
       case Op::kPoolBudget: {
         const uint8_t b = in.u8();
         w.pool().set_alloc_budget(b == 255 ? -1 : b);

@@ -47,10 +47,14 @@
 //                                          each differ (config changing between
 //                                          two reads), then a config interrupt
 //                                          and poll_device()
+//   republish   queue:u8                  the device publishes its last used
+//                                          entry of queue (0 rx, 1 tx) again:
+//                                          a stale completion, whether or not
+//                                          anything is in flight
 //
 // At most kMaxOps ops run per input, at most kMaxReinits of them recover,
 // restart or dev_reset. Ops that make the device lie (used_edit, fault, a non-canonical rx_raw,
-// cfg_mtu, cfg_pairs, queue_size, pci_patch, cfg_churn) mark the input as misbehaving:
+// cfg_mtu, cfg_pairs, queue_size, pci_patch, cfg_churn, republish) mark the input as misbehaving:
 // oracle (e) then does not apply. ScriptWriter builds scripts for seeds and
 // regression inputs.
 #pragma once
@@ -88,6 +92,7 @@ enum class Op : uint8_t {
   kPciPatch,
   kPoolBudget,
   kCfgChurn,
+  kRepublish,
 };
 
 enum class UsedEditKind : uint8_t {

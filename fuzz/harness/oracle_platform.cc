@@ -53,6 +53,7 @@ OraclePlatform::OraclePlatform(FuzzPool& pool) : pool_(pool) {
   memset(chains_, 0, sizeof chains_);
   memset(rx_completed_, 0, sizeof rx_completed_);
   memset(fetches_, 0, sizeof fetches_);
+  memset(mapped_, 0, sizeof mapped_);
 }
 
 void OraclePlatform::begin_input(Platform& inner) {
@@ -60,6 +61,8 @@ void OraclePlatform::begin_input(Platform& inner) {
   calls_ = 0;
   in_op_ = false;
   dma_live_ = 0;
+  if (maps_live_ != 0) memset(mapped_, 0, sizeof mapped_);
+  maps_live_ = 0;
   device_reset();
   new_scope();
   ++op_epoch_;
@@ -125,6 +128,54 @@ void OraclePlatform::dma_free(const DmaRegion& region) {
   if (dma_live_ == 0) finding(Oracle::kOwnership, "dma_free() without a live DMA region");
   --dma_live_;
   inner_->dma_free(region);
+}
+
+namespace {
+const char* dir_name(DmaDirection dir) {
+  return dir == DmaDirection::kToDevice ? "to-device" : "from-device";
+}
+}  // namespace
+
+bool OraclePlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+                             DmaMapping* out) {
+  count_call();
+  uint32_t index;
+  if (!pool_.span_of(cpu, len, &index) || index >= kMaxPoolBuffers)
+    finding(Oracle::kOwnership, "dma_map (%s) of %u bytes at %p: not inside one pool buffer",
+            dir_name(dir), len, static_cast<void*>(cpu));
+  if (mapped_[index])
+    finding(Oracle::kOwnership, "pool buffer %u mapped (%s) while an earlier mapping is live",
+            index, dir_name(dir));
+  const bool ok = inner_->dma_map(cpu, phys, len, dir, out);
+  if (ok) {
+    mapped_[index] = 1;
+    ++maps_live_;
+  }
+  return ok;
+}
+
+void OraclePlatform::dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len,
+                               DmaDirection dir) {
+  count_call();
+  uint32_t index;
+  if (!pool_.index_of(cpu, &index) || index >= kMaxPoolBuffers)
+    finding(Oracle::kOwnership, "dma_unmap (%s) of %p: not a pool buffer", dir_name(dir),
+            static_cast<void*>(cpu));
+  if (!mapped_[index])
+    finding(Oracle::kOwnership, "pool buffer %u unmapped (%s) without a live mapping", index,
+            dir_name(dir));
+  if (pool_.device_owned(index))
+    finding(Oracle::kOwnership,
+            "pool buffer %u unmapped (%s) while the device still owns it (not completed, no "
+            "reset)",
+            index, dir_name(dir));
+  if (device_len > m.len)
+    finding(Oracle::kOwnership,
+            "pool buffer %u unmapped with device length %u above the %u bytes mapped", index,
+            device_len, m.len);
+  mapped_[index] = 0;
+  --maps_live_;
+  inner_->dma_unmap(m, cpu, device_len, dir);
 }
 
 void OraclePlatform::note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index,
@@ -352,6 +403,10 @@ void OraclePlatform::check_all_returned(const char* when, uint32_t held_buffers,
   if (pool_.outstanding() != held_buffers)
     finding(Oracle::kOwnership, "%u pool buffers not returned %s (%u held in quarantine)",
             pool_.outstanding(), when, held_buffers);
+  if (maps_live_ != held_buffers)
+    finding(Oracle::kOwnership,
+            "%u DMA mappings of pool buffers still live %s (%u held in quarantine)", maps_live_,
+            when, held_buffers);
   if (dma_live_ != held_regions)
     finding(Oracle::kOwnership, "%u DMA regions still allocated %s (%u held in quarantine)",
             dma_live_, when, held_regions);

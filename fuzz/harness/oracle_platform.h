@@ -13,6 +13,10 @@
 //        v
 //   BoundaryPlatform (input bytes) | FuzzMockPlatform (MockDevice)
 //
+// Mappings: every dma_map() of a packet buffer is paired with one
+// dma_unmap() after the device gave the buffer back; after stop() none is
+// live (except buffers held in quarantine).
+//
 // Ownership model: a descriptor is device-owned from published() until
 // completed() of its chain or a device reset (a one-byte write of 0 to a
 // BAR: the status register of both PCI transports). Pool buffers referenced
@@ -39,8 +43,10 @@ namespace vnet::fuzz {
 class OraclePlatform final : public Platform {
  public:
   // Shim calls allowed in one driver operation. The slowest legitimate one
-  // (recover with two 1000-poll resets and a 1024-entry ring) stays far
-  // below this.
+  // (recover with two resets that time out -- 64 status reads each at the
+  // fuzz timing, setups.h -- and a 1024-entry ring) stays far below this.
+  // With the driver's default 100 ms reset deadline one such reset alone
+  // would exceed it.
   static constexpr uint32_t kWorkBudget = 1u << 16;
   static constexpr uint16_t kMaxQueues = 3;
   static constexpr uint16_t kMaxDescs = SplitQueue::kMaxSize;
@@ -57,6 +63,13 @@ class OraclePlatform final : public Platform {
   BarInfo bar_info(uint8_t bar) override;
   bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
   void dma_free(const DmaRegion& region) override;
+  // Forwarded to the device side, with oracle (b) on packet-buffer
+  // mappings: a buffer is mapped at most once at a time, inside its pool
+  // buffer; unmapped only once the device no longer owns it (completed, or
+  // the device reset), with a device length within the mapping.
+  bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
+               DmaMapping* out) override;
+  void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len, DmaDirection dir) override;
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
   void published(const PublishedChain& chain) override;
@@ -70,11 +83,10 @@ class OraclePlatform final : public Platform {
 
   // Oracle (a) for a frame the driver handed to the stack (rx_burst).
   void check_delivered(const uint8_t* data, uint32_t len);
-  // Oracle (b) at the end of an input, after stop(): every pool buffer back,
-  // every DMA region freed.
-  // Every pool buffer and DMA region back, except those the driver holds in
-  // quarantine (a device that never acknowledged its reset may still write
-  // into them: VirtioNet::quarantined()).
+  // Oracle (b) at the end of an input, after stop(): every pool buffer
+  // back, every DMA region freed, every mapping unmapped -- except those
+  // the driver holds in quarantine (a device that never acknowledged its
+  // reset may still write into them: VirtioNet::quarantined()).
   void check_all_returned(const char* when, uint32_t held_buffers = 0, uint32_t held_regions = 0);
 
   // Chain bookkeeping, for device models that rewrite what they complete.
@@ -83,6 +95,7 @@ class OraclePlatform final : public Platform {
   uint8_t* writable_area(uint16_t queue, uint16_t head, uint32_t* len) const;
 
   uint32_t dma_live() const { return dma_live_; }
+  uint32_t maps_live() const { return maps_live_; }
   uint64_t op_epoch() const { return op_epoch_; }
 
  private:
@@ -124,6 +137,7 @@ class OraclePlatform final : public Platform {
   uint64_t scope_ = 1;
   uint64_t op_epoch_ = 1;
   uint32_t dma_live_ = 0;
+  uint32_t maps_live_ = 0;  // packet-buffer mappings not yet unmapped
   uint32_t owned_descs_ = 0;
   uint16_t desc_high_[kMaxQueues] = {};  // descriptors below this may be owned
   bool desc_owned_[kMaxQueues][kMaxDescs];
@@ -133,6 +147,8 @@ class OraclePlatform final : public Platform {
   static constexpr uint32_t kMaxPoolBuffers = 4096;
   ChainInfo rx_completed_[kMaxPoolBuffers];
   FetchSlot fetches_[kFetchSlots];
+  // Per pool buffer: 1 while a dma_map() of it is live.
+  uint8_t mapped_[kMaxPoolBuffers];
 };
 
 }  // namespace vnet::fuzz

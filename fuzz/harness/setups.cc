@@ -2,6 +2,12 @@
 
 namespace vnet::fuzz {
 
+int config_fault_index(mock::FaultKind k) {
+  for (size_t i = 0; i < sizeof kConfigStateFaults / sizeof kConfigStateFaults[0]; ++i)
+    if (kConfigStateFaults[i] == k) return static_cast<int>(i);
+  return -1;
+}
+
 ConfigPrefix read_config_prefix(Input& in) {
   ConfigPrefix p;
   p.flavour = in.u8();

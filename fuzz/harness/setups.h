@@ -14,6 +14,26 @@
 
 namespace vnet::fuzz {
 
+// Driver timing in every fuzz world. The shims' clock advances 1 us per
+// now_ns() call (device_shims.h), so a deadline of N us is N clock reads.
+// With the driver's defaults a device that never reads back status 0 would
+// cost 100,000 status reads per reset (100 ms; beyond the work budget of
+// oracle d) and the tx watchdog (5 s) would be out of reach. Scaled down,
+// both run the same code and make the same decisions:
+//  * the reset wait gives up after 64 status reads (the old fixed count
+//    was 1000), so a device that ignores resets is still quarantined;
+//  * the tx watchdog fires on the third poll_device() that sees tx chains
+//    in flight and no used-index progress (it arms on the first).
+inline constexpr uint64_t kFuzzResetTimeoutNs = 64'000;
+inline constexpr uint64_t kFuzzTxTimeoutNs = 2'000;
+// NetOptions defaults with the fuzz timing; targets then set ring caps etc.
+inline NetOptions fuzz_net_options() {
+  NetOptions o;
+  o.reset_timeout_ns = kFuzzResetTimeoutNs;
+  o.tx_timeout_ns = kFuzzTxTimeoutNs;
+  return o;
+}
+
 // Device flavour and the transport the driver is asked for (the four mock
 // worlds of tests/integration).
 struct Flavour {
@@ -29,10 +49,12 @@ inline constexpr Flavour kFlavours[4] = {
 
 // fuzz_used_ring:  flavour:u8 (bit 7: the device processes tx only on
 // process_tx ops)  rx_cap:u8  tx_cap:u8  queue_size:u8 (1 << (3 + v % 6))
+// (kRepublish took the place of a third kUsedEdit: the table keeps its
+// size, so inputs of the corpus keep their meaning but for that op.)
 inline constexpr Op kUsedRingOps[] = {
-    Op::kRx,       Op::kRxBurst,  Op::kTx,      Op::kTxReclaim,  Op::kProcessTx, Op::kPoll,
-    Op::kRxIrq,    Op::kRecover,  Op::kRestart, Op::kLink,       Op::kDevReset,  Op::kUsedEdit,
-    Op::kUsedEdit, Op::kUsedEdit, Op::kFault,   Op::kPoolBudget,
+    Op::kRx,       Op::kRxBurst,   Op::kTx,      Op::kTxReclaim,  Op::kProcessTx, Op::kPoll,
+    Op::kRxIrq,    Op::kRecover,   Op::kRestart, Op::kLink,       Op::kDevReset,  Op::kUsedEdit,
+    Op::kUsedEdit, Op::kRepublish, Op::kFault,   Op::kPoolBudget,
 };
 inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / sizeof kUsedRingOps[0]};
 
@@ -79,11 +101,24 @@ struct ConfigPrefix {
   uint16_t fallback_mtu = 1432;  // 68 + v % 1500 = 1500
 };
 inline constexpr mock::FaultKind kConfigStateFaults[] = {
-    mock::FaultKind::kQueueSize,          mock::FaultKind::kConfigMtu,
-    mock::FaultKind::kConfigMacMulticast, mock::FaultKind::kConfigMacZero,
-    mock::FaultKind::kConfigMaxPairs,     mock::FaultKind::kConfigStatus,
-    mock::FaultKind::kCapOutsideBar,      mock::FaultKind::kCapMissingBar,
+    mock::FaultKind::kQueueSize,
+    mock::FaultKind::kConfigMtu,
+    mock::FaultKind::kConfigMacMulticast,
+    mock::FaultKind::kConfigMacZero,
+    mock::FaultKind::kConfigMaxPairs,
+    mock::FaultKind::kConfigStatus,
+    mock::FaultKind::kCapOutsideBar,
+    mock::FaultKind::kCapMissingBar,
+    // Issue 9: a short device-config window, used entries before
+    // DRIVER_OK, a MAC changing under legacy reads, a slow reset.
+    mock::FaultKind::kDeviceCfgLength,
+    mock::FaultKind::kUsedBeforeDriverOk,
+    mock::FaultKind::kConfigMacUnstable,
+    mock::FaultKind::kResetLatency,
 };
+// The fault_kind byte of a ConfigPrefix that arms state fault k (its index
+// in kConfigStateFaults), or -1 when the table has no such fault.
+int config_fault_index(mock::FaultKind k);
 ConfigPrefix read_config_prefix(Input& in);
 void write_config_prefix(ScriptWriter& w, const ConfigPrefix& p);
 

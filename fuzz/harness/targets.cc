@@ -10,7 +10,7 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
   Input in(data, size);
   const uint8_t flavour = in.u8();
   const Flavour& f = kFlavours[flavour & 3];
-  NetOptions options;
+  NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 64);
   options.tx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
   const uint16_t qsize = static_cast<uint16_t>(1u << (3 + in.u8() % 6));
@@ -30,7 +30,7 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
 int run_fuzz_rx(const uint8_t* data, size_t size) {
   Input in(data, size);
   const Flavour& f = kFlavours[in.u8() & 3];
-  NetOptions options;
+  NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
   options.tx_ring_cap = 8;
   const uint8_t features = in.u8();
@@ -65,7 +65,7 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   // device (the legacy I/O BAR lives there).
   config.modern_bar = static_cast<uint8_t>(
       f.device == mock::TransportKind::kModern ? p.modern_bar % 6 : 1 + p.modern_bar % 5);
-  NetOptions options;
+  NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + p.rx_cap % 64);
   options.tx_ring_cap = static_cast<uint16_t>(1 + p.tx_cap % 32);
   options.max_frame = static_cast<uint16_t>(1514 + p.max_frame % 600);
@@ -85,6 +85,16 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
       fault.value = 1 + fault.value % 4;
     w.device().arm(fault);
     w.taint_device();
+    // Completions of buffers never offered are a lie at the ring level
+    // (like a used edit), and a reset that outlasts the driver's deadline
+    // (fuzz timing: one status read per microsecond) is a device that does
+    // not work: the driver quarantines and gives up. The other state
+    // faults, and a slow reset within the deadline, are values the driver
+    // must handle conformingly.
+    if (fault.kind == mock::FaultKind::kUsedBeforeDriverOk ||
+        (fault.kind == mock::FaultKind::kResetLatency &&
+         fault.value * 1000 + 2000 >= kFuzzResetTimeoutNs))
+      w.note_misbehaviour();
   }
   install_used_hook(w);
   if (p.flavour & 0x80) {
@@ -101,7 +111,7 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
 int run_fuzz_boundary(const uint8_t* data, size_t size) {
   Input head(data, size);
   const auto mode = static_cast<PciMode>(head.u8() % 3);
-  NetOptions options;
+  NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
   options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
   uint8_t ops[64];

@@ -12,6 +12,8 @@
 //         reads, bar_info, fetches, frames -- become the value stream)
 //                                 --> corpus/fuzz/fuzz_trace/<name>.jsonl
 //                                     (the smaller traces, as they are)
+//   transport features            --> corpus/fuzz/fuzz_config/feature-<name>
+//        (ACCESS_PLATFORM, ORDER_PLATFORM offered: traffic, recover)
 //   bug classes (bug_classes.h)   --> corpus/fuzz/<target>/bug-<name>
 //                                     corpus/traces/bugs/<name>.jsonl
 //        (the input, and its run recorded with crash-to-trace)
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/spec/virtio_constants.h"
 #include "fuzz/harness/bug_classes.h"
 #include "fuzz/harness/setups.h"
 #include "fuzz/harness/world.h"
@@ -109,6 +112,9 @@ void steps(ScriptWriter& w, OpTable t, const scenario::Scenario& s) {
       case scenario::StepKind::kPollDevice:
         for (uint32_t i = 0; i < std::min<uint32_t>(st.count, 4); ++i)
           if (has(t, Op::kPoll)) w.op(Op::kPoll);
+        break;
+      case scenario::StepKind::kRepublishUsed:
+        if (has(t, Op::kRepublish)) w.op(Op::kRepublish).u8(static_cast<uint8_t>(st.queue & 1));
         break;
       case scenario::StepKind::kPump:
         if (has(t, Op::kRxBurst)) w.op(Op::kRxBurst).u8(64);
@@ -310,6 +316,42 @@ void trace_seeds(const fs::path& root) {
   std::cout << files.size() << " traces -> fuzz_boundary seeds; " << n << " -> fuzz_trace seeds\n";
 }
 
+// Seeds for paths no scenario or trace starts on: the transport features
+// of a confidential guest's host (fuzz_config; the fuzz mock shim maps
+// through the device's IOMMU when ACCESS_PLATFORM is negotiated).
+void feature_seeds(const fs::path& root) {
+  clean(root / "corpus/fuzz/fuzz_config", "feature-");
+  const uint64_t ap = spec::feature_mask(spec::Feature::kAccessPlatform);
+  const uint64_t op = spec::feature_mask(spec::Feature::kOrderPlatform);
+  struct Seed {
+    const char* name;
+    uint8_t flavour;
+    uint64_t features;
+  };
+  const Seed seeds[] = {
+      {"access_platform", 1, ap},
+      {"order_platform", 1, op},
+      {"access_order_platform", 1, ap | op},
+      {"access_order_platform_transitional", 2, ap | op},
+  };
+  for (const Seed& sd : seeds) {
+    ConfigPrefix p;
+    p.flavour = sd.flavour;
+    p.features |= sd.features;
+    ScriptWriter w(kConfigTable);
+    write_config_prefix(w, p);
+    w.op(Op::kRx).u8(3).u16(590);
+    w.op(Op::kTx).u8(3).u16(342).u8(1);
+    w.op(Op::kTxReclaim).op(Op::kPoll);
+    w.op(Op::kRecover);
+    w.op(Op::kRx).u8(1).u16(1514);
+    w.op(Op::kTx).u8(1).u16(1514).u8(2);
+    write_file(root / "corpus/fuzz/fuzz_config" / (std::string("feature-") + sd.name),
+               w.bytes().data(), w.bytes().size());
+  }
+  std::cout << sizeof seeds / sizeof seeds[0] << " feature seeds -> fuzz_config\n";
+}
+
 void bug_seeds(const fs::path& root) {
   clean(root / "corpus/traces/bugs", "");
   for (const BugClass& b : bug_classes()) {
@@ -340,6 +382,7 @@ int main(int argc, char** argv) {
   try {
     scenario_seeds(root);
     trace_seeds(root);
+    feature_seeds(root);
     bug_seeds(root);
   } catch (const std::exception& e) {
     std::cerr << "vnet-fuzz-seeds: " << e.what() << "\n";
