@@ -1,6 +1,7 @@
 #include "replay/mock_recording.h"
 
 #include "driver/spec/pci_layout.h"
+#include "driver/spec/virtio_constants.h"
 #include "mock_device/fault.h"
 #include "replay/record/trace_events.h"
 
@@ -131,6 +132,76 @@ void run_pool_empty(RecordingWorld& w) {
   stop(w);
 }
 
+// The device takes tx chains and never completes them (it processes tx
+// only when told): the tx watchdog -- 3 us here, three reads of the
+// recording clock -- breaks the queue on the fourth poll without progress,
+// poll_device() resets the device and attaches again, and traffic flows.
+void configure_tx_stuck(mock::DeviceConfig& c) {
+  c.auto_process_tx = false;
+}
+void run_tx_watchdog(RecordingWorld& w) {
+  NetOptions o = corpus_options();
+  o.tx_timeout_ns = 3'000;
+  w.bring_up(o);
+  std::vector<std::vector<uint8_t>> tx = {mock_frame(128, 1), mock_frame(342, 2)};
+  std::vector<trace::TxFrame> frames;
+  for (const auto& f : tx)
+    frames.push_back(trace::TxFrame{f.data(), static_cast<uint32_t>(f.size())});
+  w.session().tx_burst(frames.data(), 2);
+  for (int i = 0; i < 4; ++i) w.session().poll_device();  // arms, waits, fires and recovers
+  w.session().tx_burst(frames.data(), 2);
+  w.device().process_tx(8);
+  w.session().tx_reclaim();
+  for (uint32_t i = 0; i < 2; ++i) w.device().inject_rx(mock_frame(frame_size(i), 100 + i));
+  w.session().rx_burst(4);
+  w.session().poll_device();
+  stop(w);
+}
+
+// VIRTIO_F_ORDER_PLATFORM offered and accepted: the driver's barriers are
+// of DMA strength (barrier kinds dma_read, dma_write, dma_full).
+void configure_order_platform(mock::DeviceConfig& c) {
+  c.features |= spec::feature_mask(spec::Feature::kOrderPlatform);
+}
+void run_order_platform(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(corpus_options());
+  w.traffic(3, &seq);
+  w.session().set_rx_interrupts(true);
+  w.session().poll_device();
+  stop(w);
+}
+
+// VIRTIO_F_ACCESS_PLATFORM offered (the device refuses FEATURES_OK
+// without it, as QEMU with iommu_platform=on) on a platform with an IOMMU:
+// the device is told IOVAs, never buffer addresses -- and the trace is the
+// same kind of trace, since it holds no addresses.
+void configure_access_platform(mock::DeviceConfig& c) {
+  c.features |= spec::feature_mask(spec::Feature::kAccessPlatform);
+}
+void run_access_platform(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.platform().set_iommu(true);
+  w.bring_up(corpus_options());
+  w.traffic(3, &seq);
+  w.device().device_reset();
+  w.session().poll_device();  // every mapping dropped, the rings mapped again
+  w.traffic(2, &seq);
+  stop(w);
+}
+
+// Slow hardware: a reset completes only after 5 more status reads. The
+// driver polls status against its deadline (a `now` per read) and goes on.
+void run_reset_slow(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.device().arm(Fault{FaultKind::kResetLatency, -1, 0, 1, 5});
+  w.bring_up(corpus_options());
+  w.traffic(2, &seq);
+  w.session().recover();
+  w.traffic(2, &seq);
+  stop(w);
+}
+
 }  // namespace
 
 std::vector<uint8_t> mock_frame(size_t size, uint32_t seq) {
@@ -222,38 +293,56 @@ std::string RecordingWorld::finish(const std::string& scenario, const std::strin
 
 const std::vector<MockScenario>& mock_scenarios() {
   static const std::vector<MockScenario> kScenarios = {
-      {"bringup", "probe, attach, poll, stop", true, run_bringup, nullptr},
-      {"bringup_default_options", "attach with the default ring caps", true,
+      {"bringup", "probe, attach, poll, stop", ScenarioKinds::kAll, run_bringup, nullptr},
+      {"bringup_default_options", "attach with the default ring caps", ScenarioKinds::kAll,
        run_bringup_default_options, nullptr},
-      {"traffic", "frames both ways, interrupt suppression", true, run_traffic, nullptr},
-      {"link_flap", "link down and up, seen by poll_device", true, run_link_flap, nullptr},
-      {"reset_recover", "device reset detected and recovered; caller recover()", true,
-       run_reset_recover, nullptr},
-      {"used_id_out_of_range", "rx used id beyond the ring: queue broken, recovered", false,
-       run_used_id_out_of_range, nullptr},
-      {"used_id_stale", "tx used id not in flight: queue broken, recovered", false,
-       run_used_id_stale, nullptr},
-      {"used_len_over", "rx used length above the posted buffer: dropped", false, run_used_len_over,
+      {"traffic", "frames both ways, interrupt suppression", ScenarioKinds::kAll, run_traffic,
        nullptr},
-      {"used_len_short", "rx used length below the header: dropped", false, run_used_len_short,
+      {"link_flap", "link down and up, seen by poll_device", ScenarioKinds::kAll, run_link_flap,
        nullptr},
-      {"used_idx_jump", "rx used index jumps past the ring: queue broken, recovered", false,
-       run_used_idx_jump, nullptr},
-      {"rx_header_gso", "rx header with a GSO type not negotiated: dropped", false,
-       run_rx_header_gso, nullptr},
-      {"bad_config", "mtu 67, multicast mac, undefined status bits", false, run_bad_config,
-       configure_bad_config},
-      {"queue_size_zero", "receive queue size 0: attach fails", false, run_queue_size_zero,
-       nullptr},
-      {"pool_empty", "empty pool fails attach; attaching again works", false, run_pool_empty,
-       nullptr},
+      {"reset_recover", "device reset detected and recovered; caller recover()",
+       ScenarioKinds::kAll, run_reset_recover, nullptr},
+      {"used_id_out_of_range", "rx used id beyond the ring: queue broken, recovered",
+       ScenarioKinds::kLegacyModern, run_used_id_out_of_range, nullptr},
+      {"used_id_stale", "tx used id not in flight: queue broken, recovered",
+       ScenarioKinds::kLegacyModern, run_used_id_stale, nullptr},
+      {"used_len_over", "rx used length above the posted buffer: dropped",
+       ScenarioKinds::kLegacyModern, run_used_len_over, nullptr},
+      {"used_len_short", "rx used length below the header: dropped", ScenarioKinds::kLegacyModern,
+       run_used_len_short, nullptr},
+      {"used_idx_jump", "rx used index jumps past the ring: queue broken, recovered",
+       ScenarioKinds::kLegacyModern, run_used_idx_jump, nullptr},
+      {"rx_header_gso", "rx header with a GSO type not negotiated: dropped",
+       ScenarioKinds::kLegacyModern, run_rx_header_gso, nullptr},
+      {"bad_config", "mtu 67, multicast mac, undefined status bits", ScenarioKinds::kLegacyModern,
+       run_bad_config, configure_bad_config},
+      {"queue_size_zero", "receive queue size 0: attach fails", ScenarioKinds::kLegacyModern,
+       run_queue_size_zero, nullptr},
+      {"pool_empty", "empty pool fails attach; attaching again works", ScenarioKinds::kLegacyModern,
+       run_pool_empty, nullptr},
+      {"tx_watchdog", "tx never completed: watchdog, device reset, traffic again",
+       ScenarioKinds::kLegacyModern, run_tx_watchdog, configure_tx_stuck},
+      {"order_platform", "ORDER_PLATFORM negotiated: DMA-strength barriers", ScenarioKinds::kModern,
+       run_order_platform, configure_order_platform},
+      {"access_platform", "ACCESS_PLATFORM through an IOMMU: traffic, device reset, traffic",
+       ScenarioKinds::kModern, run_access_platform, configure_access_platform},
+      {"reset_slow", "resets that take 5 status reads: waited for", ScenarioKinds::kLegacyModern,
+       run_reset_slow, nullptr},
   };
   return kScenarios;
 }
 
 bool scenario_applies(const MockScenario& s, const MockKind& k) {
-  if (s.all_kinds) return true;
-  return std::string(k.name) == "legacy" || std::string(k.name) == "modern";
+  const std::string name = k.name;
+  switch (s.kinds) {
+    case ScenarioKinds::kAll:
+      return true;
+    case ScenarioKinds::kLegacyModern:
+      return name == "legacy" || name == "modern";
+    case ScenarioKinds::kModern:
+      return name == "modern";
+  }
+  return false;
 }
 
 std::string corpus_file_name(const MockScenario& s, const MockKind& k) {

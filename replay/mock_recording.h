@@ -92,11 +92,17 @@ std::vector<uint8_t> mock_frame(size_t size, uint32_t seq);
 // Small ring caps: corpus traces stay small.
 NetOptions corpus_options();
 
+// The transport kinds a scenario is recorded on.
+enum class ScenarioKinds : uint8_t {
+  kAll,           // all four
+  kLegacyModern,  // legacy and modern (misbehaviour: one of each interface)
+  kModern,        // modern only (features above bit 31)
+};
+
 struct MockScenario {
   const char* name;
   const char* what;
-  // Kinds it is recorded on: all four, or legacy + modern (misbehaviour).
-  bool all_kinds;
+  ScenarioKinds kinds;
   void (*run)(RecordingWorld& world);
   // Device configuration changes before the world is built (may be null).
   void (*configure)(mock::DeviceConfig& config);

@@ -62,7 +62,11 @@ int main(int argc, char** argv) {
   using vnet::replay::mock_scenarios;
   if (list) {
     for (const auto& s : mock_scenarios())
-      std::cout << s.name << (s.all_kinds ? "" : " (legacy, modern)") << ": " << s.what << "\n";
+      std::cout << s.name
+                << (s.kinds == vnet::replay::ScenarioKinds::kAll            ? ""
+                    : s.kinds == vnet::replay::ScenarioKinds::kLegacyModern ? " (legacy, modern)"
+                                                                            : " (modern)")
+                << ": " << s.what << "\n";
     for (const auto& k : kMockKinds) std::cout << "kind " << k.name << "\n";
     return 0;
   }
