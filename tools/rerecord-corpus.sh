@@ -1,0 +1,111 @@
+#!/bin/bash
+# Re-records the regression corpus and the replay fixtures with this tree's
+# driver (docs/replay-corpus.md). Run from the repository root after a
+# deliberate change of what the driver does at the device boundary, then
+# review the diff (git diff --stat corpus tests/replay/captures).
+#
+#   tools/rerecord-corpus.sh [--build DIR] [--fuzz-build DIR] PART...
+#
+#   PART      what                                   produced by
+#   mock      corpus/traces/mock/*.jsonl             vnet-record-mock (deterministic)
+#   qemu      corpus/traces/qemu/*.jsonl             vnet-qemu --record (QEMU, TCG)
+#   captures  tests/replay/captures/*-capture.jsonl  vnet-qemu --qemu-trace + trace2json
+#   seeds     corpus/traces/bugs/*.jsonl and the     vnet-fuzz-seeds (fuzz preset; reads
+#             generated seeds in corpus/fuzz/        corpus/traces/mock: run after mock)
+#   all       mock qemu captures seeds, in that order
+#
+#   --build DIR       a default-preset build with vnet-record-mock, vnet-replay,
+#                     vnet-qemu, vnet-guest.elf, trace2json (default build/default)
+#   --fuzz-build DIR  a fuzz-preset build with vnet-fuzz-seeds (default build/fuzz)
+#
+# Every part checks what it wrote: the mock corpus with vnet-record-mock
+# --check, every trace with vnet-replay (PASS), the captures with
+# trace2json's cross-check against the guest's own recording of the same
+# run. QEMU runs are timing-dependent: a re-recording is never byte-identical.
+# corpus/traces/linux (Linux's driver, captured on QEMU) does not depend on
+# this driver and is not re-recorded here (tools/capture-linux).
+set -euo pipefail
+
+build=build/default
+fuzz_build=build/fuzz
+parts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --fuzz-build) fuzz_build=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    mock|qemu|captures|seeds) parts+=("$1"); shift ;;
+    all) parts+=(mock qemu captures seeds); shift ;;
+    *) echo "rerecord-corpus: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ ${#parts[@]} -gt 0 ] || { echo "rerecord-corpus: name a part (mock, qemu, captures, seeds, all)" >&2; exit 2; }
+[ -f CMakePresets.json ] && [ -d corpus/traces ] || { echo "rerecord-corpus: run from the repository root" >&2; exit 2; }
+
+need() { [ -x "$1" ] || { echo "rerecord-corpus: $1 missing (build it first)" >&2; exit 2; }; }
+
+replay_all() {
+  "${build}/bin/vnet-replay" --summary --no-progress "$@"
+}
+
+# The QEMU corpus: name and runner options (docs/qemu.md, "Recording");
+# each run echoes 24 TCP messages of 1..256 bytes, seed 7.
+qemu_traces=(
+  "legacy|-M pc -t legacy"
+  "modern|-M q35 -t modern"
+  "transitional|-M q35 -t transitional"
+  "transitional-forced_legacy|-M q35 -t transitional -g mode=legacy"
+  "legacy-any_layout_off|-M pc -t legacy -p any_layout=off"
+  "legacy-mrg_rxbuf_off|-M pc -t legacy -p mrg_rxbuf=off"
+  "modern-mrg_rxbuf_off|-M q35 -t modern -p mrg_rxbuf=off"
+  "modern-rx_queue_size_1024|-M q35 -t modern -p rx_queue_size=1024"
+  "modern-csum_off|-M q35 -t modern -p csum=off,guest_csum=off"
+  "modern-small_rings|-M pc -t modern -g rx_cap=16 -g tx_cap=8"
+  "modern-iommu_platform|-M q35 -t modern -p iommu_platform=on"
+  "modern-iommu_bounce|-M q35 -t modern -p iommu_platform=on -g bounce=1"
+)
+
+for part in "${parts[@]}"; do
+  case "${part}" in
+    mock)
+      need "${build}/bin/vnet-record-mock"
+      "${build}/bin/vnet-record-mock" --out corpus/traces/mock
+      "${build}/bin/vnet-record-mock" --check corpus/traces/mock
+      replay_all corpus/traces/mock | tail -1
+      ;;
+    qemu)
+      need "${build}/bin/vnet-qemu"; need "${build}/bin/vnet-guest.elf"
+      for entry in "${qemu_traces[@]}"; do
+        name=${entry%%|*}
+        # shellcheck disable=SC2206
+        opts=(${entry#*|})
+        echo "== qemu ${name}: ${opts[*]}"
+        "${build}/bin/vnet-qemu" --kernel "${build}/bin/vnet-guest.elf" -q -n 24 --max-size 256 \
+          --seed 7 "${opts[@]}" --record "corpus/traces/qemu/${name}.jsonl"
+      done
+      replay_all corpus/traces/qemu | tail -1
+      ;;
+    captures)
+      need "${build}/bin/vnet-qemu"; need "${build}/bin/trace2json"
+      work=$(mktemp -d)
+      for t in legacy modern; do
+        echo "== capture ${t}: -M pc -t ${t} -n 30 --max-size 512"
+        # As the ctest qemu_capture_convert_<t> (tests/qemu/capture_convert.cmake).
+        "${build}/bin/vnet-qemu" --kernel "${build}/bin/vnet-guest.elf" -q \
+          --qemu-trace "${work}/${t}" -M pc -t "${t}" -n 30 --max-size 512
+        "${build}/bin/trace2json" "${work}/${t}/qemu.log" --pcap "${work}/${t}/frames.pcap" \
+          -o "${work}/${t}/converted.jsonl" --cross-check "${work}/${t}/guest.jsonl" |
+          grep -E "cross-check|agree"
+        cp "${work}/${t}/converted.jsonl" "tests/replay/captures/${t}-capture.jsonl"
+        "${build}/bin/vnet-replay" --no-progress --mode strict "tests/replay/captures/${t}-capture.jsonl" | grep -E "^(PASS|DIVERGED)"
+        "${build}/bin/vnet-replay" --no-progress --mode device "tests/replay/captures/${t}-capture.jsonl" | grep -E "^(PASS|DIVERGED)|rx:"
+      done
+      rm -rf "${work}"
+      ;;
+    seeds)
+      need "${fuzz_build}/bin/vnet-fuzz-seeds"
+      ASAN_OPTIONS=detect_leaks=0 "${fuzz_build}/bin/vnet-fuzz-seeds" --root .
+      replay_all corpus/traces/bugs | tail -1
+      ;;
+  esac
+done
