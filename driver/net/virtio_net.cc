@@ -140,11 +140,20 @@ AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPo
   return bring_up();
 }
 
+void VirtioNet::write_status(uint8_t status) {
+  status_written_ = status;
+  transport_->set_status(status);
+}
+
 AttachError VirtioNet::fail(AttachError e) {
   // Give every buffer back (the device must be reset before it stops owning
   // them), free the rings, then tell the device we gave up (3.1.1).
   if (reclaim_all()) teardown_queues();
-  transport_->set_status(st::kFailed);
+  // FAILED is added to what the device holds (2.1.2: the driver never
+  // clears a status bit except by a reset): after an acknowledged reset
+  // that is nothing, after one the device never acknowledged it is what we
+  // last wrote.
+  write_status(static_cast<uint8_t>(status_written_ | st::kFailed));
   set_state(NetState::kFailed);
   last_error_ = e;
   return e;
@@ -162,11 +171,13 @@ AttachError VirtioNet::bring_up() {
   } else if (!t.reset(options_.reset_timeout_ns)) {
     ++counters_.reset_timeouts;
     return fail(AttachError::kResetTimeout);
+  } else {
+    status_written_ = 0;
   }
   uint8_t status = st::kAcknowledge;
-  t.set_status(status);
+  write_status(status);
   status |= st::kDriver;
-  t.set_status(status);
+  write_status(status);
 
   // Step 4: read the offer, check the config, write the accepted subset.
   device_features_ = t.device_features();
@@ -188,7 +199,7 @@ AttachError VirtioNet::bring_up() {
   // Steps 5-6 (modern only): FEATURES_OK, then read it back.
   if (!t.is_legacy()) {
     status |= st::kFeaturesOk;
-    t.set_status(status);
+    write_status(status);
     if ((t.status() & st::kFeaturesOk) == 0) return fail(AttachError::kFeaturesRejected);
   }
 
@@ -224,7 +235,7 @@ AttachError VirtioNet::bring_up() {
   // Step 8: DRIVER_OK, and only then the first notification (3.1.1: "MUST
   // NOT send any buffer available notifications ... before DRIVER_OK").
   status |= st::kDriverOk;
-  t.set_status(status);
+  write_status(status);
   // Nothing was available yet, so nothing can have been used: a used index
   // that moved (during attach, before DRIVER_OK) is a lie, and its entries
   // are not completions. The queue is broken and the device reset by the
@@ -740,10 +751,12 @@ bool VirtioNet::reclaim_all() {
   if (!transport_->reset(options_.reset_timeout_ns)) {
     ++counters_.reset_timeouts;
     quarantined_ = rx_.allocated() || tx_.allocated();
+    // status_written_ stays: the device still holds it.
     platform_->log(LogLevel::kError,
                    "virtio-net: device did not acknowledge reset; buffers quarantined");
     return false;
   }
+  status_written_ = 0;
   return_all_buffers();
   return true;
 }

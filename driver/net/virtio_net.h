@@ -200,6 +200,7 @@ class VirtioNet {
  private:
   AttachError bring_up();
   AttachError fail(AttachError e);
+  void write_status(uint8_t status);
   bool negotiate_config(uint64_t* want);
   void make_local_mac();
   bool read_link_status();
@@ -247,6 +248,7 @@ class VirtioNet {
   uint16_t rx_posted_ = 0;
   uint16_t rx_skip_ = 0;  // buffers still to drop of a multi-buffer frame
   bool quarantined_ = false;
+  uint8_t status_written_ = 0;  // the device status the driver last wrote
   // Tx watchdog (control context only).
   bool tx_wd_armed_ = false;
   uint16_t tx_wd_used_ = 0;

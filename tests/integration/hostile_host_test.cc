@@ -199,6 +199,24 @@ TEST_P(Hostile, DeviceThatNeverResetsIsGivenUpOnAtTheDeadline) {
   expect_clean_stop(*w);
 }
 
+// Giving up on a device whose reset never completes: FAILED is added to
+// the status it still holds, never written over it (2.1.2).
+TEST_P(Hostile, FailedIsAddedToTheStatusOfADeviceThatNeverReset) {
+  auto w = world(GetParam());
+  NetOptions o;
+  o.reset_timeout_ns = 1'000'000;
+  ASSERT_EQ(w->attach(o), AttachError::kOk);
+  const uint8_t before = w->device().status();
+  w->device().set_ignore_reset(true);
+  EXPECT_FALSE(w->net().recover());
+  EXPECT_EQ(w->net().state(), NetState::kFailed);
+  EXPECT_EQ(w->device().status(), before | spec::status::kFailed);
+  EXPECT_FALSE(w->device().conformance().has("2.1.1")) << violations(w->device());
+  w->device().set_ignore_reset(false);
+  w->net().stop();
+  EXPECT_TRUE(w->pool().all_returned());
+}
+
 // ---- defect: the tx path had no watchdog --------------------------------------
 
 TEST_P(Hostile, TxWatchdogResetsADeviceThatStopsCompleting) {
