@@ -100,19 +100,6 @@ vnet::VirtioNet& driver() {
 uint8_t* g_scratch = nullptr;
 uint32_t g_scratch_frame = 0;
 
-const char* state_name(vnet::NetState s) {
-  switch (s) {
-    case vnet::NetState::kDown:
-      return "down";
-    case vnet::NetState::kRunning:
-      return "running";
-    case vnet::NetState::kBroken:
-      return "broken";
-    case vnet::NetState::kFailed:
-      return "failed";
-  }
-  return "?";
-}
 
 void print_function(const pci::Function& f) {
   kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
@@ -290,7 +277,7 @@ void send(Burst& b) {
                 ev.recovered ? "recovered" : "not recovered");
     }
     if (driver().state() != vnet::NetState::kRunning) {
-      kprintf("vnet-guest: driver state %s, recovering\n", state_name(driver().state()));
+      kprintf("vnet-guest: driver state %s, recovering\n", vnet::net_state_name(driver().state()));
       if (g_stats.recoveries >= kMaxRecoveries || !session().recover()) {
         print_counters(responder);
         leave(ExitCode::kBroken);

@@ -93,6 +93,20 @@ struct PathScope {
   }
 };
 
+const char* net_state_name(NetState s) {
+  switch (s) {
+    case NetState::kDown:
+      return "down";
+    case NetState::kRunning:
+      return "running";
+    case NetState::kBroken:
+      return "broken";
+    case NetState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
 uint64_t VirtioNet::supported_features(bool legacy) {
   // MRG_RXBUF: every rx buffer holds a whole frame, so the device needs
   // only one per frame; negotiating it makes num_buffers meaningful (and

@@ -130,6 +130,7 @@ enum class AttachError : uint8_t {
   kQuarantined,  // the previous device still holds quarantined buffers: stop() or device_gone() first
 };
 const char* attach_error_name(AttachError e);
+const char* net_state_name(NetState s);  // "down", "running", "broken", "failed"
 
 // What poll_device() observed.
 struct DeviceEvents {

@@ -706,20 +706,6 @@ const char* attach_error_key(AttachError e) {
   return "unknown";
 }
 
-const char* net_state_name(NetState s) {
-  switch (s) {
-    case NetState::kDown:
-      return "down";
-    case NetState::kRunning:
-      return "running";
-    case NetState::kBroken:
-      return "broken";
-    case NetState::kFailed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 Scenario parse_scenario(std::string_view text, const std::string& file) {
   LineMap lines(text);
   {

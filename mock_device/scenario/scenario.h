@@ -122,6 +122,5 @@ Scenario load_scenario_file(const std::string& path);
 // Names used by scenarios (and by the runner's report).
 const char* probe_error_key(ProbeError e);
 const char* attach_error_key(AttachError e);
-const char* net_state_name(NetState s);
 
 }  // namespace vnet::scenario

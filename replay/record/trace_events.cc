@@ -242,7 +242,7 @@ void write_ret(TraceWriter& w, const ApiResult& r) {
   w.begin("ret");
   w.str("fn", api_fn_name(r.fn));
   w.u64("val", r.value);
-  w.str("state", net_state_name(r.state));
+  w.str("state", trace::net_state_name(r.state));
   switch (r.fn) {
     case ApiFn::kProbe:
       if (r.transport != nullptr)

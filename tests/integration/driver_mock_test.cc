@@ -19,13 +19,9 @@ using spec::Feature;
 using spec::feature_mask;
 using testing::make_frame;
 using testing::MockWorld;
+using testing::violations;
 using testing::WorldKind;
 
-std::string violations(const mock::MockDevice& d) {
-  std::string s;
-  for (const auto& v : d.conformance().violations()) s += v.section + ": " + v.message + "\n";
-  return s;
-}
 
 class DriverMock : public ::testing::TestWithParam<WorldKind> {
  protected:

@@ -23,12 +23,8 @@ using spec::Feature;
 using spec::feature_mask;
 using testing::make_frame;
 using testing::MockWorld;
+using testing::violations;
 
-std::string violations(const mock::MockDevice& d) {
-  std::string s;
-  for (const auto& v : d.conformance().violations()) s += v.section + ": " + v.message + "\n";
-  return s;
-}
 
 std::unique_ptr<MockWorld> world(TransportKind kind, DeviceConfig cfg = {},
                                  PciMode mode = PciMode::kAuto) {

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "driver/net/virtio_net.h"
@@ -87,6 +88,13 @@ class MockWorld {
   ProbeResult probe_{};
   VirtioNet net_;
 };
+
+// Every conformance violation the device recorded, one per line.
+inline std::string violations(const mock::MockDevice& d) {
+  std::string s;
+  for (const auto& v : d.conformance().violations()) s += v.section + ": " + v.message + "\n";
+  return s;
+}
 
 // A frame of the given size whose bytes depend on seq, with a valid-looking
 // Ethernet header (unicast destination, locally administered source).

@@ -87,19 +87,6 @@ class Watchdog {
   std::thread thread_;
 };
 
-const char* state_name(NetState s) {
-  switch (s) {
-    case NetState::kDown:
-      return "down";
-    case NetState::kRunning:
-      return "running";
-    case NetState::kBroken:
-      return "broken";
-    case NetState::kFailed:
-      return "failed";
-  }
-  return "?";
-}
 
 // The device side, under the bus mutex: rx frames injected on the rx
 // thread, tx frames checked on the tx thread.
@@ -170,7 +157,7 @@ TEST_P(Threaded, RxTxAndControlThreadsSurviveResetsLinkFlapsAndLies) {
 
   Watchdog dog(std::chrono::duration_cast<std::chrono::seconds>(kWatchdogTimeout), [&] {
     std::ostringstream os;
-    os << "phase " << phase.load() << ", state " << state_name(net.state()) << ", rx delivered "
+    os << "phase " << phase.load() << ", state " << net_state_name(net.state()) << ", rx delivered "
        << rx_delivered.load() << ", tx taken " << tx_taken.load() << ", polls " << polls.load()
        << ", recoveries " << recoveries_seen.load();
     return os.str();
@@ -251,7 +238,7 @@ TEST_P(Threaded, RxTxAndControlThreadsSurviveResetsLinkFlapsAndLies) {
     const auto deadline = Clock::now() + kPhaseTimeout;
     while (!done()) {
       if (Clock::now() > deadline) {
-        ADD_FAILURE() << "timed out waiting for " << what << " (state " << state_name(net.state())
+        ADD_FAILURE() << "timed out waiting for " << what << " (state " << net_state_name(net.state())
                       << ", rx delivered " << rx_delivered.load() << ", device tx received "
                       << dev.tx_received.load() << ", recoveries " << recoveries_seen.load()
                       << ", resets detected " << resets_detected.load() << ", deferred "
@@ -336,8 +323,8 @@ TEST_P(Threaded, RxTxAndControlThreadsSurviveResetsLinkFlapsAndLies) {
 
   // ---- every thread joined: plain reads from here on ----
   EXPECT_TRUE(ok);
-  EXPECT_EQ(final_state, NetState::kRunning) << state_name(final_state);
-  EXPECT_EQ(stopped_state, NetState::kDown) << state_name(stopped_state);
+  EXPECT_EQ(final_state, NetState::kRunning) << net_state_name(final_state);
+  EXPECT_EQ(stopped_state, NetState::kDown) << net_state_name(stopped_state);
 
   // Receive: intact, in order, and each one injected by the device.
   EXPECT_EQ(rx_bad, 0u) << rx_first_error;

@@ -35,7 +35,7 @@ void print_report(const Scenario& s, const RunResult& r, bool events, bool all_c
               features_text(s.device.features).c_str());
   std::printf("driver:   probe %s%s%s, attach %s, final state %s\n", r.probe_result.c_str(),
               r.transport_name.empty() ? "" : " -> ", r.transport_name.c_str(),
-              r.attach_result.c_str(), vnet::scenario::net_state_name(r.final_state));
+              r.attach_result.c_str(), vnet::net_state_name(r.final_state));
   if (events) {
     std::printf("events:\n");
     for (const auto& e : r.events) std::printf("  %s\n", e.c_str());
