@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -52,13 +53,24 @@ class RingPlatform : public Platform {
     std::free(r.cpu);
     --live_allocations;
   }
+  // Every fetch and barrier in order ("fetch used_idx", "barrier 2", ...),
+  // and a hook that sees ring memory at the moment of each barrier.
+  std::vector<std::string> events;
+  std::function<void(Barrier)> on_barrier = [](Barrier) {};
+
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override {
     ++fetches;
+    static const char* const kParts[] = {"used_flags", "used_idx", "used_elem",
+                                         "rx_header",  "avail_event", "ctrl_ack"};
+    events.push_back(std::string("fetch ") + kParts[static_cast<int>(what.part) % 6]);
     fetch_log.emplace_back(what, len);
     std::memcpy(dst, const_cast<const void*>(src), len);
   }
   void published(const PublishedChain&) override { ++published_chains; }
-  void barrier(Barrier) override {}
+  void barrier(Barrier kind) override {
+    events.push_back("barrier " + std::to_string(static_cast<int>(kind)));
+    on_barrier(kind);
+  }
   uint64_t now_ns() override { return 12345; }
   void log(LogLevel, const char*) override {}
 };
