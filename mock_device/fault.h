@@ -25,6 +25,8 @@
 //   rx_num_buffers       event   rx header num_buffers = value
 //   rx_gso_type          event   rx header gso_type = value
 //   rx_flags             event   rx header flags = value
+//   rx_hdr_len, rx_gso_size, rx_csum_start, rx_csum_offset
+//                        event   that le16 rx header field = value
 //   queue_size           state   queue_size reads of queue (all: -1) = value
 //   config_mtu           state   config mtu = value
 //   config_mac_multicast state   config mac = 01:00:5e:00:00:01
@@ -70,6 +72,10 @@ enum class FaultKind : uint8_t {
   kRxNumBuffers,
   kRxGsoType,
   kRxFlags,
+  kRxHdrLen,
+  kRxGsoSize,
+  kRxCsumStart,
+  kRxCsumOffset,
   kQueueSize,
   kConfigMtu,
   kConfigMacMulticast,

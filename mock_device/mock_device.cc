@@ -1163,6 +1163,12 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
       spec::store_le16(hdr + 10, uint16_t(f.value));
     if (take_fault(rx_faults_, FaultKind::kRxGsoType, kRxQueue, &f)) hdr[1] = uint8_t(f.value);
     if (take_fault(rx_faults_, FaultKind::kRxFlags, kRxQueue, &f)) hdr[0] = uint8_t(f.value);
+    // The le16 fields: hdr_len at 2, gso_size 4, csum_start 6, csum_offset 8.
+    const FaultKind fields[] = {FaultKind::kRxHdrLen, FaultKind::kRxGsoSize,
+                                FaultKind::kRxCsumStart, FaultKind::kRxCsumOffset};
+    for (size_t i = 0; i < 4; ++i)
+      if (take_fault(rx_faults_, fields[i], kRxQueue, &f))
+        spec::store_le16(hdr + 2 + 2 * i, uint16_t(f.value));
   }
   // Scatter header then frame over the writable segments.
   const uint8_t* parts[2] = {hdr, frame.data()};

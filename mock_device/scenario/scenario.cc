@@ -345,11 +345,13 @@ class Parser {
     if (at_end)
       check_keys(j, ptr,
                  {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
-                  "tx_frames", "violations", "pool_all_returned", "stop"});
+                  "tx_frames", "violations", "pool_all_returned", "stop", "negotiated",
+                  "not_negotiated", "mac", "mtu", "transport"});
     else
       check_keys(j, ptr,
                  {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
-                  "tx_frames", "violations"});
+                  "tx_frames", "violations", "negotiated", "not_negotiated", "mac", "mtu",
+                  "transport"});
     Expectation e;
     e.line = lines_.line(ptr);
     if (j.contains("driver_state")) {
@@ -392,6 +394,17 @@ class Parser {
     }
     if (j.contains("pool_all_returned"))
       e.pool_all_returned = boolean(j["pool_all_returned"], ptr + "/pool_all_returned");
+    if (j.contains("negotiated")) e.negotiated = feature_set(j["negotiated"], ptr + "/negotiated");
+    if (j.contains("not_negotiated"))
+      e.not_negotiated = feature_set(j["not_negotiated"], ptr + "/not_negotiated");
+    if (j.contains("mac")) e.mac = mac(j["mac"], ptr + "/mac");
+    if (j.contains("mtu")) e.mtu = uint16_t(u64(j["mtu"], ptr + "/mtu", 0xFFFF));
+    if (j.contains("transport")) {
+      const std::string t = str(j["transport"], ptr + "/transport");
+      if (t != "pci-legacy" && t != "pci-modern")
+        fail(ptr + "/transport", "transport '" + t + "' is not pci-legacy or pci-modern");
+      e.transport = t;
+    }
     return e;
   }
 
@@ -467,7 +480,19 @@ class Parser {
   void driver(const json& j, const std::string& ptr, Scenario* s) const {
     check_keys(j, ptr,
                {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
-                "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach"});
+                "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach",
+                "reset_timeout_ns", "tx_timeout_ns", "accept_access_platform",
+                "accept_order_platform"});
+    if (j.contains("reset_timeout_ns"))
+      s->options.reset_timeout_ns = u64(j["reset_timeout_ns"], ptr + "/reset_timeout_ns");
+    if (j.contains("tx_timeout_ns"))
+      s->options.tx_timeout_ns = u64(j["tx_timeout_ns"], ptr + "/tx_timeout_ns");
+    if (j.contains("accept_access_platform"))
+      s->options.accept_access_platform =
+          boolean(j["accept_access_platform"], ptr + "/accept_access_platform");
+    if (j.contains("accept_order_platform"))
+      s->options.accept_order_platform =
+          boolean(j["accept_order_platform"], ptr + "/accept_order_platform");
     if (j.contains("mode")) {
       const std::string m = str(j["mode"], ptr + "/mode");
       if (m == "auto")
@@ -529,6 +554,7 @@ class Parser {
         {"clear_faults", StepKind::kClearFaults},
         {"expect", StepKind::kExpect},
         {"republish_used", StepKind::kRepublishUsed},
+        {"ignore_reset", StepKind::kIgnoreReset},
     };
     Step s;
     s.line = lines_.line(ptr);
@@ -550,7 +576,7 @@ class Parser {
         fail(ptr + "/" + k, "unknown step action '" + k +
                                 "' (rx, tx, expect_tx, link, device_reset, recover, stop, "
                                 "poll_device, pump, fault, clear_faults, expect, "
-                                "republish_used)");
+                                "republish_used, ignore_reset)");
     }
     if (!action) fail(ptr, "step without an action");
     if (j.contains("poll")) s.poll = boolean(j["poll"], ptr + "/poll");
@@ -583,6 +609,9 @@ class Parser {
         break;
       case StepKind::kExpect:
         s.expect = expectation(v, p, false);
+        break;
+      case StepKind::kIgnoreReset:
+        s.link = boolean(v, p);  // reused: true = ignore resets from now on
         break;
       case StepKind::kRepublishUsed: {
         const std::string q = str(v, p);
@@ -656,6 +685,8 @@ const char* step_kind_name(StepKind kind) {
       return "expect";
     case StepKind::kRepublishUsed:
       return "republish_used";
+    case StepKind::kIgnoreReset:
+      return "ignore_reset";
   }
   return "?";
 }

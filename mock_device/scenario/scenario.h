@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include <array>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -60,6 +61,12 @@ struct Expectation {
   // Exactly this set of spec sections among the recorded violations.
   std::optional<std::vector<std::string>> violations;
   std::optional<bool> pool_all_returned;  // end only
+  // What the driver made of the device.
+  uint64_t negotiated = 0;      // feature bits that must be negotiated
+  uint64_t not_negotiated = 0;  // feature bits that must not be
+  std::optional<std::array<uint8_t, 6>> mac;
+  std::optional<uint16_t> mtu;
+  std::optional<std::string> transport;  // "pci-legacy" | "pci-modern"
 };
 
 enum class StepKind : uint8_t {
@@ -76,6 +83,7 @@ enum class StepKind : uint8_t {
   kClearFaults,
   kExpect,
   kRepublishUsed,  // the device publishes its last used entry of a queue again (a stale completion)
+  kIgnoreReset,    // the device stops (true) or resumes (false) acknowledging resets
 };
 const char* step_kind_name(StepKind kind);
 

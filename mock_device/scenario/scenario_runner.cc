@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <set>
 #include <sstream>
 
 #include "driver/net/virtio_net.h"
+#include "driver/spec/virtio_constants.h"
 #include "driver/transport/pci_probe.h"
 #include "mock_device/guest_memory.h"
 #include "mock_device/mock_buffer_pool.h"
@@ -24,6 +26,17 @@ std::string range_text(const Range& r) {
   std::string s = "[" + std::to_string(r.min) + ", ";
   s += r.max == UINT64_MAX ? "inf" : std::to_string(r.max);
   return s + "]";
+}
+
+// Feature bits by name where they have one ("ACCESS_PLATFORM"), else "bit N".
+std::string hex(uint64_t features) {
+  std::string s;
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    if (((features >> bit) & 1) == 0) continue;
+    const char* n = spec::feature_name(bit);
+    s += (s.empty() ? "" : " ") + (n ? std::string(n) : "bit " + std::to_string(bit));
+  }
+  return s;
 }
 
 bool in_range(uint64_t v, const Range& r) {
@@ -233,6 +246,11 @@ class Runner {
         event(step.line, "device reset itself");
         if (step.poll) poll(step.line, 1);
         return;
+      case StepKind::kIgnoreReset:
+        device_.set_ignore_reset(step.link);
+        event(step.line, step.link ? "device ignores resets from now on"
+                                   : "device acknowledges resets again");
+        return;
       case StepKind::kRepublishUsed: {
         const bool lied = device_.republish_last_used(step.queue);
         event(step.line, std::string("device republished its last used entry of queue ") +
@@ -278,6 +296,22 @@ class Runner {
     if (e.link_up && net_.link_up() != *e.link_up)
       failure(line, std::string("driver link is ") + (net_.link_up() ? "up" : "down") +
                         ", expected " + (*e.link_up ? "up" : "down"));
+    if (attached_) {
+      const uint64_t neg = net_.negotiated_features();
+      if ((neg & e.negotiated) != e.negotiated)
+        failure(line, "features not negotiated: " + hex(e.negotiated & ~neg));
+      if ((neg & e.not_negotiated) != 0)
+        failure(line, "features negotiated that must not be: " + hex(neg & e.not_negotiated));
+      if (e.mac && std::memcmp(net_.mac(), e.mac->data(), 6) != 0)
+        failure(line, "driver MAC differs from the expected one");
+      if (e.mtu && net_.mtu() != *e.mtu)
+        failure(line, "driver MTU is " + std::to_string(net_.mtu()) + ", expected " +
+                          std::to_string(*e.mtu));
+      if (e.transport && (net_.transport() == nullptr || *e.transport != net_.transport()->name()))
+        failure(line, std::string("driver transport is ") +
+                          (net_.transport() ? net_.transport()->name() : "none") + ", expected " +
+                          *e.transport);
+    }
     const NetCounters& nc = net_.counters();
     for (const auto& kv : e.counters) {
       const std::string& name = kv.first;
