@@ -60,6 +60,8 @@
 
 #include <string_view>
 
+#include "driver/platform/platform.h"
+
 namespace vnet::mock {
 
 enum class FaultKind : uint8_t {
@@ -96,6 +98,19 @@ struct Fault {
   uint32_t skip = 0;   // eligible events to let pass first
   uint32_t count = 1;  // events to corrupt; 0 = every one
   uint64_t value = 0;  // meaning per kind (see the table above)
+};
+
+// A lie about one register: reads of (region, offset[, width]) return value
+// instead of what the device model would answer (the model still sees the
+// read, so read side effects such as clearing the ISR happen). Covers every
+// register, capability byte and status read of every transport.
+struct RegisterLie {
+  Region region = Region::kPciConfig;
+  uint32_t offset = 0;
+  uint8_t width = 0;  // 0: any width at this offset
+  uint32_t value = 0;
+  uint32_t skip = 0;   // matching reads to let pass first
+  uint32_t count = 0;  // reads to answer with value; 0: every one
 };
 
 // Scenario names ("used_id_out_of_range", ...).

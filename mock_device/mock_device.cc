@@ -168,12 +168,29 @@ void MockDevice::build_pci_config() {
   }
 }
 
+uint32_t MockDevice::apply_register_lies(Region region, uint32_t offset, uint8_t width,
+                                         uint32_t value) {
+  for (RegisterLie& l : register_lies_) {
+    if (l.region != region || l.offset != offset || (l.width != 0 && l.width != width)) continue;
+    if (l.skip > 0) {
+      --l.skip;
+      continue;
+    }
+    if (l.count == 1) l.width = 0xFF;  // spent: never matches again
+    if (l.count > 1) --l.count;
+    ++counters_.faults_applied;
+    return l.value & width_mask(width);
+  }
+  return value;
+}
+
 uint32_t MockDevice::pci_config_read(uint32_t offset, uint8_t width) {
   if (width == 0 || width > 4 || offset >= pci_.size() || width > pci_.size() - offset)
     return width_mask(width);
   uint32_t v = 0;
   for (uint8_t i = 0; i < width; ++i) v |= uint32_t(pci_[offset + i]) << (8 * i);
   if (offset == pci::kCommand && width >= 2) v = (v & ~0xFFFFu) | pci_command_;
+  if (!register_lies_.empty()) v = apply_register_lies(Region::kPciConfig, offset, width, v);
   return v;
 }
 
@@ -189,10 +206,13 @@ BarInfo MockDevice::bar_info(uint8_t bar) const {
 }
 
 uint32_t MockDevice::bar_read(uint8_t bar, uint32_t offset, uint8_t width) {
-  if (bar == 0 && has_legacy() && offset < config_.legacy_bar_size) return legacy_read(offset, width);
-  if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
-    return modern_read(offset, width);
-  return width_mask(width);
+  uint32_t v = width_mask(width);
+  if (bar == 0 && has_legacy() && offset < config_.legacy_bar_size)
+    v = legacy_read(offset, width);
+  else if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
+    v = modern_read(offset, width);
+  if (!register_lies_.empty()) v = apply_register_lies(bar_region(bar), offset, width, v);
+  return v;
 }
 
 void MockDevice::bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value) {
@@ -244,6 +264,14 @@ uint8_t MockDevice::read_status() {
     full_reset();
   }
   return status_;
+}
+
+bool MockDevice::publish_used(uint16_t q, uint32_t id, uint32_t len) {
+  if (q >= kNumQueues || !queues_[q].usable()) return false;
+  queues_[q].push_used(id, len);
+  ++counters_.used_published;
+  finish(q);
+  return true;
 }
 
 bool MockDevice::republish_last_used(uint16_t q) {

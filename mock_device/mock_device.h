@@ -204,6 +204,12 @@ class MockDevice {
   // the device published last on queue q (a stale completion). False when
   // the queue is not usable or never completed anything.
   bool republish_last_used(uint16_t q);
+  // Any used entry, now: {id, len} at the next used slot of queue q, then
+  // used.idx published (ids never posted, duplicates, out of order, a
+  // buffer "completed" without a byte written). False if q is not usable.
+  bool publish_used(uint16_t q, uint32_t id, uint32_t len);
+  // A lie about a register read (see RegisterLie in fault.h).
+  void lie_about_register(const RegisterLie& lie) { register_lies_.push_back(lie); }
 
   // ---- ACCESS_PLATFORM ----
   // The IOMMU the device translates through when ACCESS_PLATFORM is
@@ -319,6 +325,8 @@ class MockDevice {
   bool reset_pending_ = false;
   DmaMappings iommu_;
   DeviceQueue::Audit audit_;
+  std::vector<RegisterLie> register_lies_;
+  uint32_t apply_register_lies(Region region, uint32_t offset, uint8_t width, uint32_t value);
   bool in_tx_ = false;
 };
 

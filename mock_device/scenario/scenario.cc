@@ -341,6 +341,30 @@ class Parser {
     return found;
   }
 
+  mock::RegisterLie register_lie(const json& j, const std::string& ptr) const {
+    check_keys(j, ptr, {"region", "offset", "width", "value", "skip", "count"});
+    mock::RegisterLie l;
+    if (!j.contains("region") || !j.contains("offset") || !j.contains("value"))
+      fail(ptr, "a register lie needs \"region\", \"offset\" and \"value\"");
+    const std::string r = str(j["region"], ptr + "/region");
+    if (r == "pci_config") {
+      l.region = Region::kPciConfig;
+    } else if (r.size() == 4 && r.rfind("bar", 0) == 0 && r[3] >= '0' && r[3] <= '5') {
+      l.region = bar_region(uint8_t(r[3] - '0'));
+    } else {
+      fail(ptr + "/region", "region '" + r + "' is not pci_config or bar0..bar5");
+    }
+    l.offset = uint32_t(u64(j["offset"], ptr + "/offset", UINT32_MAX));
+    if (j.contains("width")) {
+      l.width = uint8_t(u64(j["width"], ptr + "/width", 4));
+      if (l.width != 1 && l.width != 2 && l.width != 4) fail(ptr + "/width", "width is 1, 2 or 4");
+    }
+    l.value = uint32_t(u64(j["value"], ptr + "/value", UINT32_MAX));
+    if (j.contains("skip")) l.skip = uint32_t(u64(j["skip"], ptr + "/skip", UINT32_MAX));
+    if (j.contains("count")) l.count = uint32_t(u64(j["count"], ptr + "/count", UINT32_MAX));
+    return l;
+  }
+
   Expectation expectation(const json& j, const std::string& ptr, bool at_end) const {
     if (at_end)
       check_keys(j, ptr,
@@ -413,7 +437,14 @@ class Parser {
         j, ptr,
         {"transport", "features", "features_add", "features_remove", "mac", "mtu", "status",
          "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib", "faults",
-         "iommu"});
+         "iommu", "registers"});
+    if (j.contains("registers")) {
+      const json& r = j["registers"];
+      if (!r.is_array()) fail(ptr + "/registers", "registers is an array of register lies");
+      for (size_t i = 0; i < r.size(); ++i)
+        s->device_register_lies.push_back(
+            register_lie(r[i], ptr + "/registers/" + std::to_string(i)));
+    }
     if (j.contains("iommu")) s->iommu = boolean(j["iommu"], ptr + "/iommu");
     mock::DeviceConfig& d = s->device;
     if (j.contains("transport")) {
@@ -555,6 +586,8 @@ class Parser {
         {"expect", StepKind::kExpect},
         {"republish_used", StepKind::kRepublishUsed},
         {"ignore_reset", StepKind::kIgnoreReset},
+        {"register", StepKind::kRegister},
+        {"publish_used", StepKind::kPublishUsed},
     };
     Step s;
     s.line = lines_.line(ptr);
@@ -576,7 +609,7 @@ class Parser {
         fail(ptr + "/" + k, "unknown step action '" + k +
                                 "' (rx, tx, expect_tx, link, device_reset, recover, stop, "
                                 "poll_device, pump, fault, clear_faults, expect, "
-                                "republish_used, ignore_reset)");
+                                "republish_used, ignore_reset, register, publish_used)");
     }
     if (!action) fail(ptr, "step without an action");
     if (j.contains("poll")) s.poll = boolean(j["poll"], ptr + "/poll");
@@ -613,6 +646,19 @@ class Parser {
       case StepKind::kIgnoreReset:
         s.link = boolean(v, p);  // reused: true = ignore resets from now on
         break;
+      case StepKind::kRegister:
+        s.lie = register_lie(v, p);
+        break;
+      case StepKind::kPublishUsed: {
+        check_keys(v, p, {"queue", "id", "len"});
+        const std::string q = v.contains("queue") ? str(v["queue"], p + "/queue") : "rx";
+        if (q != "rx" && q != "tx") fail(p + "/queue", "queue is \"rx\" or \"tx\"");
+        s.queue = q == "rx" ? 0 : 1;
+        if (!v.contains("id")) fail(p, "publish_used needs an \"id\"");
+        s.used_id = uint32_t(u64(v["id"], p + "/id", UINT32_MAX));
+        if (v.contains("len")) s.used_len = uint32_t(u64(v["len"], p + "/len", UINT32_MAX));
+        break;
+      }
       case StepKind::kRepublishUsed: {
         const std::string q = str(v, p);
         if (q != "rx" && q != "tx") fail(p, "republish_used takes \"rx\" or \"tx\"");
@@ -687,6 +733,10 @@ const char* step_kind_name(StepKind kind) {
       return "republish_used";
     case StepKind::kIgnoreReset:
       return "ignore_reset";
+    case StepKind::kRegister:
+      return "register";
+    case StepKind::kPublishUsed:
+      return "publish_used";
   }
   return "?";
 }

@@ -84,6 +84,8 @@ enum class StepKind : uint8_t {
   kExpect,
   kRepublishUsed,  // the device publishes its last used entry of a queue again (a stale completion)
   kIgnoreReset,    // the device stops (true) or resumes (false) acknowledging resets
+  kRegister,       // a lie about a register read from now on
+  kPublishUsed,    // the device publishes an arbitrary used entry now
 };
 const char* step_kind_name(StepKind kind);
 
@@ -93,7 +95,10 @@ struct Step {
   std::vector<Frame> frames;  // rx, tx, expect_tx
   bool link = true;           // link
   uint32_t count = 1;         // poll_device, pump
-  uint16_t queue = 0;         // republish_used
+  uint16_t queue = 0;         // republish_used, publish_used
+  uint32_t used_id = 0;       // publish_used
+  uint32_t used_len = 0;      // publish_used
+  mock::RegisterLie lie{};    // register
   bool poll = true;           // link/device_reset: call poll_device afterwards
   mock::Fault fault{};
   Expectation expect{};
@@ -108,6 +113,7 @@ struct Scenario {
   size_t memory_mib = 64;
   bool iommu = false;  // the platform maps buffers through an IOMMU (MockPlatform::set_iommu)
   std::vector<mock::Fault> device_faults;  // armed before probe
+  std::vector<mock::RegisterLie> device_register_lies;  // armed before probe
   // Driver.
   PciMode mode = PciMode::kAuto;
   NetOptions options{};

@@ -58,6 +58,7 @@ class Runner {
 
   void run() {
     for (const auto& f : s_.device_faults) device_.arm(f);
+    for (const auto& l : s_.device_register_lies) device_.lie_about_register(l);
     const ProbeResult probe = transports_.probe(platform_, s_.mode);
     r_.probe_result = probe_error_key(probe.error);
     if (r_.probe_result != s_.expect_probe)
@@ -246,6 +247,16 @@ class Runner {
         event(step.line, "device reset itself");
         if (step.poll) poll(step.line, 1);
         return;
+      case StepKind::kRegister:
+        device_.lie_about_register(step.lie);
+        event(step.line, "register lie armed");
+        return;
+      case StepKind::kPublishUsed: {
+        const bool ok = device_.publish_used(step.queue, step.used_id, step.used_len);
+        event(step.line, "device published used {id " + std::to_string(step.used_id) + ", len " +
+                             std::to_string(step.used_len) + "}" + (ok ? "" : " (queue not usable)"));
+        return;
+      }
       case StepKind::kIgnoreReset:
         device_.set_ignore_reset(step.link);
         event(step.line, step.link ? "device ignores resets from now on"
