@@ -5,6 +5,7 @@
 
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/virtio_constants.h"
+#include "fuzz/harness/world.h"
 
 namespace vnet::fuzz {
 
@@ -58,8 +59,11 @@ uint32_t FuzzMockPlatform::reg_read(Region region, uint32_t offset, uint8_t widt
 
 void FuzzMockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
   if (region == Region::kPciConfig) return device_.pci_config_write(offset, width, value);
-  if (region >= Region::kBar0 && region <= Region::kBar5)
+  if (region >= Region::kBar0 && region <= Region::kBar5) {
+    // A notify may make the device process (read, write) buffers.
+    World::DeviceDma dma(World::get());
     device_.bar_write(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width, value);
+  }
 }
 
 void FuzzMockPlatform::fetch(const DeviceMemRef&, const volatile void* src, void* dst, size_t len) {

@@ -10,8 +10,13 @@
 //                      and the device legitimately completed, within the
 //                      length the device reported
 //   (b) ownership      no descriptor published while the device owns it, no
-//                      buffer returned twice, foreign or while device-owned,
-//                      every buffer back and every DMA region freed after stop()
+//                      buffer returned (or unmapped) twice, foreign or while
+//                      device-owned -- owned until completed or until a reset
+//                      the device acknowledged (status 0 written, 0 read back
+//                      from the transport's status register) -- and every
+//                      buffer back and every DMA region freed after stop()
+//
+// tests/fuzz/oracle_fire_test.cc shows each oracle firing on its bugs.
 //   (c) double-fetch   no location of device memory fetched twice in one
 //                      driver operation unless marked as a re-check
 //   (d) work-budget    every driver call finishes within a bounded number of

@@ -5,7 +5,61 @@
 
 #include "fuzz/harness/findings.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VNET_FUZZ_POOL_POISON 1
+#endif
+#endif
+#if !defined(VNET_FUZZ_POOL_POISON) && defined(__SANITIZE_ADDRESS__)
+#define VNET_FUZZ_POOL_POISON 1
+#endif
+#ifdef VNET_FUZZ_POOL_POISON
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace vnet::fuzz {
+
+namespace {
+
+// A buffer in the pool is poisoned (ASan manual poisoning): a driver that
+// reads or writes a buffer after giving it back is a memory error at the
+// guilty access. Unpoisoned when lent again.
+void poison(uint8_t* p, size_t len) {
+#ifdef VNET_FUZZ_POOL_POISON
+  __asan_poison_memory_region(p, len);
+#else
+  (void)p;
+  (void)len;
+#endif
+}
+
+void unpoison(uint8_t* p, size_t len) {
+#ifdef VNET_FUZZ_POOL_POISON
+  __asan_unpoison_memory_region(p, len);
+#else
+  (void)p;
+  (void)len;
+#endif
+}
+
+}  // namespace
+
+bool FuzzPool::poisoning() {
+#ifdef VNET_FUZZ_POOL_POISON
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool FuzzPool::poisoned(const void* p) {
+#ifdef VNET_FUZZ_POOL_POISON
+  return __asan_address_is_poisoned(p) != 0;
+#else
+  (void)p;
+  return false;
+#endif
+}
 
 FuzzPool::FuzzPool(mock::GuestMemory& memory, uint32_t count, uint32_t buffer_size)
     : count_(count), buffer_size_(buffer_size) {
@@ -23,6 +77,8 @@ void FuzzPool::reset(int32_t alloc_budget) {
   budget_ = alloc_budget;
   free_.clear();
   for (uint32_t i = count_; i-- > 0;) {
+    uint8_t* mem = host_ + size_t{i} * buffer_size_;
+    if (dirty_[i]) unpoison(mem, buffer_size_);
     if (dirty_[i]) memset(host_ + size_t{i} * buffer_size_, 0, buffer_size_);
     dirty_[i] = 0;
     lent_[i] = 0;
@@ -34,11 +90,21 @@ void FuzzPool::reset(int32_t alloc_budget) {
                                0,
                                nullptr};
     free_.push_back(i);  // buffer 0 is handed out first
+    poison(mem, buffer_size_);
   }
 }
 
 void FuzzPool::clear_device_owned() {
   memset(device_owned_.data(), 0, device_owned_.size());
+}
+
+void FuzzPool::device_dma_begin() {
+  unpoison(host_, size_t{count_} * buffer_size_);
+}
+
+void FuzzPool::device_dma_end() {
+  for (uint32_t i = 0; i < count_; ++i)
+    if (!lent_[i]) poison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 
 PacketBuffer* FuzzPool::alloc() {
@@ -48,6 +114,7 @@ PacketBuffer* FuzzPool::alloc() {
   free_.pop_back();
   lent_[i] = 1;
   dirty_[i] = 1;
+  unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
   PacketBuffer& b = buffers_[i];
   b.offset = 0;
   b.len = 0;
@@ -70,6 +137,7 @@ void FuzzPool::free(PacketBuffer* buffer) {
             i);
   lent_[i] = 0;
   free_.push_back(i);
+  poison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 
 }  // namespace vnet::fuzz

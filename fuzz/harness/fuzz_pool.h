@@ -9,6 +9,11 @@
 //                      device-owned (set by OraclePlatform while a chain
 //                      that points into the buffer is published)
 //
+// Under ASan every buffer in the pool is poisoned (manual poisoning,
+// sanitizer/asan_interface.h) and unpoisoned when alloc() lends it: a
+// driver that touches a buffer after giving it back -- or one it never got
+// -- is reported by ASan as a use-after-poison at the guilty access.
+//
 // free() of a buffer that is already in the pool (returned twice), of a
 // pointer the pool never lent (foreign), or of a buffer the device still
 // owns is a finding, reported at the guilty call. reset() starts every input
@@ -60,6 +65,18 @@ class FuzzPool final : public BufferPool {
   uint32_t buffer_size() const { return buffer_size_; }
   uint32_t outstanding() const { return count_ - static_cast<uint32_t>(free_.size()); }
   void set_alloc_budget(int32_t budget) { budget_ = budget; }
+  // The device model runs (a DMA of the mock device, not the driver): a
+  // device that lied about a completion may still write into or read from
+  // a buffer the driver legitimately took back, so the whole pool is
+  // unpoisoned while it runs; device_dma_end() poisons what is in the pool
+  // again. The harness opens such a window only on input that made the
+  // device lie (World::DeviceDma).
+  void device_dma_begin();
+  void device_dma_end();
+  // True when returned buffers are poisoned (an ASan build).
+  static bool poisoning();
+  // True when the byte at p is poisoned (always false without ASan).
+  static bool poisoned(const void* p);
 
  private:
   mock::GuestMemory::Allocation block_{};

@@ -146,6 +146,7 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         if (size > kMaxRxFrame) size = kMaxRxFrame;
         for (uint32_t i = 0; i < count; ++i) {
           make_frame(g_frame, size, i);
+          World::DeviceDma dma(w);
           dev.inject_rx(std::span<const uint8_t>(g_frame, size));
         }
         w.rx_burst(static_cast<uint16_t>(count));
@@ -163,9 +164,11 @@ void run_mock_script(World& w, Input& in, OpTable table) {
       case Op::kTxReclaim:
         w.tx_reclaim();
         break;
-      case Op::kProcessTx:
+      case Op::kProcessTx: {
+        World::DeviceDma dma(w);
         dev.process_tx(in.u8());
         break;
+      }
       case Op::kPoll:
         w.poll_device();
         break;
@@ -225,7 +228,10 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         if (memcmp(rx.hdr, canonical, w.device().net_header_size()) != 0 || (rx.len_mode & 3) != 0)
           w.note_misbehaviour();
         make_frame(g_frame, size, fill);
-        if (!dev.inject_rx(std::span<const uint8_t>(g_frame, size))) rx.armed = false;
+        {
+          World::DeviceDma dma(w);
+          if (!dev.inject_rx(std::span<const uint8_t>(g_frame, size))) rx.armed = false;
+        }
         w.rx_burst(16);
         break;
       }

@@ -42,10 +42,6 @@ const char* part_name(MemPart part) {
   return "?";
 }
 
-bool is_bar(Region r) {
-  return r >= Region::kBar0 && r <= Region::kBar5;
-}
-
 }  // namespace
 
 OraclePlatform::OraclePlatform(FuzzPool& pool) : pool_(pool) {
@@ -61,6 +57,8 @@ void OraclePlatform::begin_input(Platform& inner) {
   calls_ = 0;
   in_op_ = false;
   dma_live_ = 0;
+  status_known_ = false;
+  reset_pending_ = false;
   if (maps_live_ != 0) memset(mapped_, 0, sizeof mapped_);
   maps_live_ = 0;
   device_reset();
@@ -94,16 +92,32 @@ void OraclePlatform::device_reset() {
   pool_.clear_device_owned();
 }
 
+void OraclePlatform::set_status_register(Region region, uint32_t offset) {
+  if (status_known_ && (region != status_region_ || offset != status_offset_))
+    reset_pending_ = false;
+  status_known_ = true;
+  status_region_ = region;
+  status_offset_ = offset;
+}
+
 uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
   count_call();
-  return inner_->reg_read(region, offset, width);
+  const uint32_t value = inner_->reg_read(region, offset, width);
+  // The device acknowledged the reset the driver asked for: it owns
+  // nothing any more (3.3.1, 4.1.4.3.2).
+  if (reset_pending_ && width == 1 && region == status_region_ && offset == status_offset_ &&
+      (value & 0xFF) == 0) {
+    reset_pending_ = false;
+    device_reset();
+  }
+  return value;
 }
 
 void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
   count_call();
   inner_->reg_write(region, offset, width, value);
-  // Both PCI transports' only one-byte BAR write is device_status; 0 resets.
-  if (width == 1 && value == 0 && is_bar(region)) device_reset();
+  if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_)
+    reset_pending_ = (value & 0xFF) == 0;
 }
 
 BarInfo OraclePlatform::bar_info(uint8_t bar) {

@@ -18,9 +18,14 @@
 // live (except buffers held in quarantine).
 //
 // Ownership model: a descriptor is device-owned from published() until
-// completed() of its chain or a device reset (a one-byte write of 0 to a
-// BAR: the status register of both PCI transports). Pool buffers referenced
-// by a device-owned chain are device-owned in the FuzzPool too.
+// completed() of its chain or a reset the device acknowledged: a one-byte
+// write of 0 to the device-status register of the transport in use
+// (set_status_register(): modern, common cfg device_status; legacy, BAR0
+// offset 0x12), followed by a one-byte read of that register that returned
+// 0 (4.1.4.3.2). A write of 0 alone, a write to any other register, or a
+// device that never reads back 0 does not end the device's ownership.
+// Pool buffers referenced by a device-owned chain are device-owned in the
+// FuzzPool too; returning or unmapping one is a finding.
 //
 // Double fetch: within one scope (from op_begin to op_end, or between two
 // operations) each DeviceMemRef location -- queue, part, index; each slot
@@ -57,6 +62,16 @@ class OraclePlatform final : public Platform {
   OraclePlatform(const OraclePlatform&) = delete;
   OraclePlatform& operator=(const OraclePlatform&) = delete;
   void begin_input(Platform& inner);
+  // Where the device-status register of the transport in use is (the
+  // caller tells after each successful probe: World::bring_up, restart).
+  // Until the first call no reset counts as acknowledged.
+  void set_status_register(Region region, uint32_t offset);
+  // The device model is gone (destroyed, or reset by the harness between
+  // inputs): it owns nothing any more (VirtioNet::device_gone()).
+  void device_gone() { device_reset(); }
+  // True between a write of 0 to the status register and the read of 0
+  // that acknowledges it.
+  bool reset_pending() const { return reset_pending_; }
 
   uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
   void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override;
@@ -132,6 +147,10 @@ class OraclePlatform final : public Platform {
   Platform* inner_ = nullptr;
   FuzzPool& pool_;
   uint32_t calls_ = 0;
+  bool status_known_ = false;
+  Region status_region_ = Region::kBar0;
+  uint32_t status_offset_ = 0;
+  bool reset_pending_ = false;
   DriverOp op_ = DriverOp::kAttach;
   bool in_op_ = false;
   uint64_t scope_ = 1;

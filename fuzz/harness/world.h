@@ -86,6 +86,25 @@ class World {
 
   // The input made the device lie (oracle e does not apply).
   void note_misbehaviour() { misbehaved_ = true; }
+  // Scope of a device-model action that may touch guest memory (rx
+  // delivery, tx processing, a register write the device acts on): once
+  // the device lied, it may reach buffers the driver legitimately took
+  // back, so the pool's poisoning is lifted for the device while it runs
+  // (the driver's own accesses stay checked).
+  class DeviceDma {
+   public:
+    explicit DeviceDma(World& w) : pool_(w.misbehaved_ ? &w.pool_ : nullptr) {
+      if (pool_ != nullptr) pool_->device_dma_begin();
+    }
+    ~DeviceDma() {
+      if (pool_ != nullptr) pool_->device_dma_end();
+    }
+    DeviceDma(const DeviceDma&) = delete;
+    DeviceDma& operator=(const DeviceDma&) = delete;
+
+   private:
+    FuzzPool* pool_;
+  };
   bool misbehaved() const { return misbehaved_; }
 
   trace::Session& session() { return *session_; }
