@@ -69,12 +69,17 @@ FuzzPool::FuzzPool(mock::GuestMemory& memory, uint32_t count, uint32_t buffer_si
   lent_.assign(count, 0);
   dirty_.assign(count, 0);
   device_owned_.assign(count, 0);
+  suspect_.assign(count, 0);
+  suspects_.reserve(count);
   free_.reserve(count);
   reset();
 }
 
 void FuzzPool::reset(int32_t alloc_budget) {
   budget_ = alloc_budget;
+  device_lies_ = false;
+  for (uint32_t i : suspects_) suspect_[i] = 0;
+  suspects_.clear();
   free_.clear();
   for (uint32_t i = count_; i-- > 0;) {
     uint8_t* mem = host_ + size_t{i} * buffer_size_;
@@ -96,14 +101,18 @@ void FuzzPool::reset(int32_t alloc_budget) {
 
 void FuzzPool::clear_device_owned() {
   memset(device_owned_.data(), 0, device_owned_.size());
+  // Reset acknowledged: the device holds no stale chain any more.
+  for (uint32_t i : suspects_) suspect_[i] = 0;
+  suspects_.clear();
 }
 
 void FuzzPool::device_dma_begin() {
-  unpoison(host_, size_t{count_} * buffer_size_);
+  for (uint32_t i : suspects_)
+    if (!lent_[i]) unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 
 void FuzzPool::device_dma_end() {
-  for (uint32_t i = 0; i < count_; ++i)
+  for (uint32_t i : suspects_)
     if (!lent_[i]) poison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 
@@ -137,6 +146,10 @@ void FuzzPool::free(PacketBuffer* buffer) {
             i);
   lent_[i] = 0;
   free_.push_back(i);
+  if (device_lies_ && !suspect_[i]) {
+    suspect_[i] = 1;
+    suspects_.push_back(i);
+  }
   poison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 

@@ -67,10 +67,12 @@ class FuzzPool final : public BufferPool {
   void set_alloc_budget(int32_t budget) { budget_ = budget; }
   // The device model runs (a DMA of the mock device, not the driver): a
   // device that lied about a completion may still write into or read from
-  // a buffer the driver legitimately took back, so the whole pool is
-  // unpoisoned while it runs; device_dma_end() poisons what is in the pool
-  // again. The harness opens such a window only on input that made the
-  // device lie (World::DeviceDma).
+  // a buffer the driver legitimately took back. Buffers returned since the
+  // device began to lie (set_device_lies) and since its last acknowledged
+  // reset (clear_device_owned) are suspects: unpoisoned while the device
+  // runs, poisoned again by device_dma_end() if still in the pool
+  // (World::DeviceDma). Every other returned buffer stays poisoned.
+  void set_device_lies() { device_lies_ = true; }
   void device_dma_begin();
   void device_dma_end();
   // True when returned buffers are poisoned (an ASan build).
@@ -89,6 +91,9 @@ class FuzzPool final : public BufferPool {
   std::vector<uint8_t> dirty_;
   std::vector<uint8_t> device_owned_;
   std::vector<uint32_t> free_;
+  bool device_lies_ = false;
+  std::vector<uint8_t> suspect_;
+  std::vector<uint32_t> suspects_;
 };
 
 }  // namespace vnet::fuzz

@@ -85,12 +85,16 @@ class World {
   void end();
 
   // The input made the device lie (oracle e does not apply).
-  void note_misbehaviour() { misbehaved_ = true; }
+  void note_misbehaviour() {
+    misbehaved_ = true;
+    pool_.set_device_lies();
+  }
   // Scope of a device-model action that may touch guest memory (rx
   // delivery, tx processing, a register write the device acts on): once
   // the device lied, it may reach buffers the driver legitimately took
-  // back, so the pool's poisoning is lifted for the device while it runs
-  // (the driver's own accesses stay checked).
+  // back, so the poisoning of such buffers is lifted for the device while
+  // it runs (FuzzPool::device_dma_begin; the driver's accesses stay
+  // checked).
   class DeviceDma {
    public:
     explicit DeviceDma(World& w) : pool_(w.misbehaved_ ? &w.pool_ : nullptr) {

@@ -379,6 +379,35 @@ void ok_poison_lifted_on_alloc() {
   b.pool.reset();  // clears lent buffers: must not trip over the poison
 }
 
+void poison_device_window_other_buffer() {
+  // A device that lied may reach a buffer returned since it began lying
+  // (World::DeviceDma); any other returned buffer stays poisoned even then.
+  Bench b;
+  PacketBuffer* early = b.pool.alloc();
+  PacketBuffer* late = b.pool.alloc();
+  uint8_t* early_data = early->base;
+  b.pool.free(early);
+  b.pool.set_device_lies();
+  b.pool.free(late);
+  b.pool.device_dma_begin();
+  static_cast<volatile uint8_t*>(early_data)[5] = 1;
+}
+
+void ok_poison_device_window_suspect() {
+  Bench b;
+  PacketBuffer* p = b.pool.alloc();
+  uint8_t* data = p->base;
+  b.pool.set_device_lies();
+  b.pool.free(p);
+  b.pool.device_dma_begin();
+  static_cast<volatile uint8_t*>(data)[5] = 1;  // the lying device's late write
+  b.pool.device_dma_end();
+  if (FuzzPool::poisoning() && !FuzzPool::poisoned(data)) {
+    fprintf(stderr, "suspect buffer not poisoned again after the device ran\n");
+    _exit(3);
+  }
+}
+
 // ---------------- frame-bounds (a) ----------------
 
 void frame_beyond_used_len() {
@@ -648,6 +677,9 @@ const Case kCases[] = {
     {"poison.read_after_free", kPoison, "READ of size", poison_read_after_free},
     {"poison.buffer_never_lent", kPoison, "WRITE of size 1", poison_never_lent},
     {"poison.ok_lifted_on_alloc", nullptr, nullptr, ok_poison_lifted_on_alloc},
+    {"poison.device_window_other_buffer", kPoison, "WRITE of size 1",
+     poison_device_window_other_buffer},
+    {"poison.ok_device_window_suspect", nullptr, nullptr, ok_poison_device_window_suspect},
 
     {"frame_bounds.beyond_used_len", kFrame, "beyond the 100 bytes the device reported",
      frame_beyond_used_len},
