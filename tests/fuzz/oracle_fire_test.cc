@@ -630,6 +630,40 @@ void ok_world_traffic_and_stop() {
   }
 }
 
+// The real driver on the mock device, whose reset never completes: stop()
+// quarantines the buffers (no finding), then a buggy caller tells the
+// driver the device is gone while the device model lives on -- the driver
+// hands every posted buffer back while the device still owns it.
+void quarantine_world(bool tell_oracle) {
+  World& w = World::get();
+  w.begin_mock(legacy_device(), "oracle_fire_test");
+  if (!w.bring_up(PciMode::kAuto, fuzz_net_options())) _exit(3);
+  mock::Fault f;
+  f.kind = mock::FaultKind::kResetLatency;
+  f.value = 1u << 30;
+  w.device().arm(f);
+  w.taint_device();
+  w.note_misbehaviour();
+  w.session().stop();
+  if (!w.net().quarantined()) {
+    fprintf(stderr, "stop() did not quarantine\n");
+    _exit(3);
+  }
+  if (tell_oracle) {
+    w.end();  // the harness's own path: the device model is discarded
+  } else {
+    w.net().device_gone();
+  }
+}
+
+void own_real_driver_device_gone_early() {
+  quarantine_world(false);
+}
+
+void ok_real_driver_quarantine_then_end() {
+  quarantine_world(true);
+}
+
 const Case kCases[] = {
     {"ownership.free_posted", kOwn, "returned to the pool while the device still owns it",
      own_free_posted},
@@ -672,6 +706,10 @@ const Case kCases[] = {
      own_mapping_leak},
     {"ownership.region_leak_after_stop", kOwn, "DMA regions still allocated", own_region_leak},
     {"ownership.ok_world_traffic_and_stop", nullptr, nullptr, ok_world_traffic_and_stop},
+    {"ownership.real_driver_buffers_back_without_reset", kOwn, "while the device still owns it",
+     own_real_driver_device_gone_early},
+    {"ownership.ok_real_driver_quarantine_then_end", nullptr, nullptr,
+     ok_real_driver_quarantine_then_end},
 
     {"poison.write_after_free", kPoison, "WRITE of size 1", poison_write_after_free},
     {"poison.read_after_free", kPoison, "READ of size", poison_read_after_free},
