@@ -85,6 +85,16 @@ const char* modern_probe_error_name(ModernProbeError e) {
 }
 
 ModernProbeError PciModernTransport::init(Platform& platform, ModernProbeReport* report) {
+  // Transactional: a probe that fails leaves this transport as it was, so a
+  // failed re-probe cannot redirect the resets of a driver still using it
+  // (e.g. one whose buffers are quarantined).
+  PciModernTransport fresh;
+  const ModernProbeError e = fresh.scan(platform, report);
+  if (e == ModernProbeError::kOk) *this = fresh;
+  return e;
+}
+
+ModernProbeError PciModernTransport::scan(Platform& platform, ModernProbeReport* report) {
   platform_ = &platform;
   common_ = notify_ = isr_ = device_ = PciWindow{};
   notify_multiplier_ = 0;

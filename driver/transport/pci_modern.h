@@ -74,6 +74,7 @@ class PciModernTransport final : public Transport {
   static constexpr uint16_t kMaxQueues = 64;
 
  private:
+  ModernProbeError scan(Platform& platform, ModernProbeReport* report);
   uint32_t common_read(uint32_t off, uint8_t width);
   void common_write(uint32_t off, uint8_t width, uint32_t value);
 

@@ -16,6 +16,11 @@
 //
 // The caller may force one flavour (kLegacy / kModern) to test both on a
 // transitional device.
+//
+// A probe that fails leaves the modern transport untouched; one that
+// succeeds re-initialises the transport it returns. Probing again while a
+// VirtioNet uses a transport of this object is the caller's error: stop()
+// it first (or use another PciTransports).
 #pragma once
 
 #include "driver/transport/pci_legacy.h"
