@@ -100,7 +100,6 @@ vnet::VirtioNet& driver() {
 uint8_t* g_scratch = nullptr;
 uint32_t g_scratch_frame = 0;
 
-
 void print_function(const pci::Function& f) {
   kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
           f.addr.dev, f.addr.fn, f.vendor, f.device, f.class_code, f.subclass, f.revision,

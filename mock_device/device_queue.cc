@@ -67,8 +67,7 @@ bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t
   if (!desc_ || !avail_ || !used_) {
     conformance.report(iommu ? "6.1" : "2.7",
                        qname(index) + "ring part " + why + " (desc " + hex(addrs.desc) +
-                           ", driver " + hex(addrs.driver) + ", device " + hex(addrs.device) +
-                           ")");
+                           ", driver " + hex(addrs.driver) + ", device " + hex(addrs.device) + ")");
     ok = false;
   }
   if (!ok) return false;

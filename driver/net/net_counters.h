@@ -32,7 +32,7 @@ namespace vnet {
   X(queue_broken_used_idx)   /* used.idx moved beyond what is outstanding */                  \
   X(queue_broken_used_id)    /* used.id out of range */                                       \
   X(queue_broken_used_stale) /* used.id not an in-flight head (or completed twice) */         \
-  X(queue_broken_used_early) /* used.idx moved before any buffer was made available */       \
+  X(queue_broken_used_early) /* used.idx moved before any buffer was made available */        \
   X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */                 \
   X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                                \
   X(config_invalid_status)   /* status with bits the spec does not define */                  \

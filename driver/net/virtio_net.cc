@@ -400,8 +400,7 @@ uint16_t VirtioNet::fill_rx() {
     // The device writes into the mapping, never into the buffer itself
     // unless the platform maps it in place.
     DmaMapping m;
-    if (!platform_->dma_map(b->base, b->device_addr, b->capacity, DmaDirection::kFromDevice,
-                            &m)) {
+    if (!platform_->dma_map(b->base, b->device_addr, b->capacity, DmaDirection::kFromDevice, &m)) {
       ++counters_.rx_drop_map_failed;
       pool_->free(b);
       break;
@@ -726,7 +725,8 @@ DeviceEvents VirtioNet::poll_device() {
   if (!ev.reset_detected && s == NetState::kRunning && tx_watchdog_expired()) {
     ++counters_.tx_watchdog_timeouts;
     ev.tx_timeout = true;
-    platform_->log(LogLevel::kError, "virtio-net: tx watchdog: no completion, device will be reset");
+    platform_->log(LogLevel::kError,
+                   "virtio-net: tx watchdog: no completion, device will be reset");
   }
   if (ev.reset_detected || ev.tx_timeout || state() == NetState::kBroken) {
     // Leave kRunning first (no new burst starts), then reset only if no

@@ -78,8 +78,8 @@
 #include <stdint.h>
 
 #include "driver/net/net_counters.h"
-#include "driver/platform/atomic.h"
 #include "driver/net/packet_buffer.h"
+#include "driver/platform/atomic.h"
 #include "driver/platform/platform.h"
 #include "driver/spec/net_layout.h"
 #include "driver/transport/transport.h"
@@ -124,10 +124,11 @@ enum class AttachError : uint8_t {
   kQueueSizeInvalid,   // not a power of two, or above 32768, or legacy above our cap
   kQueueSetupRefused,  // device did not take the queue
   kNoDmaMemory,
-  kNoRxBuffers,  // pool gave nothing at all, or buffers too small
-  kBadOptions,   // NetOptions out of range
+  kNoRxBuffers,       // pool gave nothing at all, or buffers too small
+  kBadOptions,        // NetOptions out of range
   kConfigUnreadable,  // a field of an offered feature lies outside the config window
-  kQuarantined,  // the previous device still holds quarantined buffers: stop() or device_gone() first
+  kQuarantined,  // the previous device still holds quarantined buffers: stop() or device_gone()
+                 // first
 };
 const char* attach_error_name(AttachError e);
 const char* net_state_name(NetState s);  // "down", "running", "broken", "failed"
@@ -231,7 +232,7 @@ class VirtioNet {
   BufferPool* pool_ = nullptr;
   NetOptions options_{};
   Atomic<NetState> state_{NetState::kDown};
-  Atomic<uint8_t> busy_{0};    // kBusyRx | kBusyTx while a burst runs
+  Atomic<uint8_t> busy_{0};           // kBusyRx | kBusyTx while a burst runs
   Atomic<uint16_t> tx_published_{0};  // tx avail index, for the watchdog
   AttachError last_error_ = AttachError::kOk;
   SplitQueue rx_;

@@ -31,14 +31,14 @@ enum class ModernProbeError : uint8_t {
   kNoNotifyCfg,
   kNoIsrCfg,
   kNoDeviceCfg,
-  kNoVersion1,          // the device offers no VERSION_1: not a modern device (6.1)
-  kDeviceCfgTooShort,   // the device config window cannot hold the offered fields
+  kNoVersion1,         // the device offers no VERSION_1: not a modern device (6.1)
+  kDeviceCfgTooShort,  // the device config window cannot hold the offered fields
 };
 const char* modern_probe_error_name(ModernProbeError e);
 
 struct ModernProbeReport {
   uint16_t caps_seen = 0;
-  uint16_t caps_rejected = 0;  // outside their BAR, too short, misaligned, bad BAR, ...
+  uint16_t caps_rejected = 0;      // outside their BAR, too short, misaligned, bad BAR, ...
   uint64_t device_features = 0;    // the offer, read at probe (see pci_probe.h)
   uint32_t device_cfg_length = 0;  // the device config window's length
   uint32_t device_cfg_needed = 0;  // what the offered fields need

@@ -167,8 +167,8 @@ bool SplitQueue::has_pending() {
 bool SplitQueue::check_used_untouched() {
   if (broken() || size_ == 0) return false;
   uint16_t idx;
-  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, false},
-                   used() + spec::kUsedIdxOffset, &idx, sizeof(idx));
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, false}, used() + spec::kUsedIdxOffset,
+                   &idx, sizeof(idx));
   if (idx == last_used_) return true;
   set_fault(QueueFault::kUsedEarly);
   return false;
@@ -176,8 +176,8 @@ bool SplitQueue::check_used_untouched() {
 
 uint16_t SplitQueue::peek_used_idx() {
   uint16_t idx;
-  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, true},
-                   used() + spec::kUsedIdxOffset, &idx, sizeof(idx));
+  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, true}, used() + spec::kUsedIdxOffset,
+                   &idx, sizeof(idx));
   return idx;
 }
 
