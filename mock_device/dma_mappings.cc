@@ -39,11 +39,13 @@ bool DmaMappings::unmap(uint64_t iova, uint64_t len) {
 
 DmaMappings::Lookup DmaMappings::translate(uint64_t addr, uint64_t len, uint64_t* phys) const {
   uint64_t start = 0;
-  if (inside(live_, addr, len, [](const Mapping& m) { return m.len; }, &start)) {
+  if (inside(
+          live_, addr, len, [](const Mapping& m) { return m.len; }, &start)) {
     *phys = live_.at(start).phys + (addr - start);
     return Lookup::kOk;
   }
-  if (inside(coherent_, addr, len, [](uint64_t l) { return l; }, &start)) {
+  if (inside(
+          coherent_, addr, len, [](uint64_t l) { return l; }, &start)) {
     *phys = addr;
     return Lookup::kOk;
   }

@@ -57,7 +57,7 @@ class DmaMappings {
   };
   bool enabled_ = false;
   uint64_t next_iova_ = kIovaBase;
-  std::map<uint64_t, Mapping> live_;        // by IOVA
+  std::map<uint64_t, Mapping> live_;       // by IOVA
   std::map<uint64_t, uint64_t> coherent_;  // phys -> len
   uint64_t maps_ = 0;
   uint64_t bad_unmaps_ = 0;

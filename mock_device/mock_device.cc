@@ -408,8 +408,8 @@ bool MockDevice::check_features(uint64_t accepted, bool modern) {
   }
   // Not a driver requirement: the device's choice (6.1 "MAY fail to
   // operate"), made as QEMU makes it with iommu_platform=on.
-  if (modern && config_.require_access_platform &&
-      has_feature(offered, Feature::kAccessPlatform) && !has(Feature::kAccessPlatform))
+  if (modern && config_.require_access_platform && has_feature(offered, Feature::kAccessPlatform) &&
+      !has(Feature::kAccessPlatform))
     ok = false;
   return ok;
 }
@@ -504,10 +504,9 @@ void MockDevice::enable_queue(uint16_t q) {
   const uint64_t neg = driver_features_ & config_.features;
   const bool iommu =
       !legacy_mode_ && has_feature(neg, Feature::kAccessPlatform) && iommu_.enabled();
-  queues_[q].configure(memory_, conformance_, q, r.size, r.addrs,
-                       has_feature(neg, Feature::kEventIdx),
-                       has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr,
-                       &audit_);
+  queues_[q].configure(
+      memory_, conformance_, q, r.size, r.addrs, has_feature(neg, Feature::kEventIdx),
+      has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr, &audit_);
 }
 
 void MockDevice::notify(uint16_t q) {

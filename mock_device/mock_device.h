@@ -53,8 +53,8 @@
 
 #include "driver/platform/platform.h"
 #include "mock_device/conformance.h"
-#include "mock_device/dma_mappings.h"
 #include "mock_device/device_queue.h"
+#include "mock_device/dma_mappings.h"
 #include "mock_device/fault.h"
 #include "mock_device/guest_memory.h"
 

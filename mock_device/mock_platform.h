@@ -50,8 +50,7 @@ class MockPlatform final : public Platform {
   void dma_free(const DmaRegion& region) override;
   bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
                DmaMapping* out) override;
-  void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len,
-                 DmaDirection dir) override;
+  void dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len, DmaDirection dir) override;
 
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;

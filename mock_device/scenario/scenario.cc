@@ -372,10 +372,10 @@ class Parser {
                   "tx_frames", "violations", "pool_all_returned", "stop", "negotiated",
                   "not_negotiated", "mac", "mtu", "transport"});
     else
-      check_keys(j, ptr,
-                 {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
-                  "tx_frames", "violations", "negotiated", "not_negotiated", "mac", "mtu",
-                  "transport"});
+      check_keys(
+          j, ptr,
+          {"driver_state", "link_up", "counters", "device_counters", "rx_frames", "tx_frames",
+           "violations", "negotiated", "not_negotiated", "mac", "mtu", "transport"});
     Expectation e;
     e.line = lines_.line(ptr);
     if (j.contains("driver_state")) {
@@ -433,11 +433,10 @@ class Parser {
   }
 
   void device(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(
-        j, ptr,
-        {"transport", "features", "features_add", "features_remove", "mac", "mtu", "status",
-         "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib", "faults",
-         "iommu", "registers"});
+    check_keys(j, ptr,
+               {"transport", "features", "features_add", "features_remove", "mac", "mtu", "status",
+                "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib",
+                "faults", "iommu", "registers"});
     if (j.contains("registers")) {
       const json& r = j["registers"];
       if (!r.is_array()) fail(ptr + "/registers", "registers is an array of register lies");
@@ -509,11 +508,11 @@ class Parser {
   }
 
   void driver(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(j, ptr,
-               {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
-                "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach",
-                "reset_timeout_ns", "tx_timeout_ns", "accept_access_platform",
-                "accept_order_platform"});
+    check_keys(
+        j, ptr,
+        {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers", "buffer_size",
+         "max_frame", "echo", "expect_probe", "expect_attach", "reset_timeout_ns", "tx_timeout_ns",
+         "accept_access_platform", "accept_order_platform"});
     if (j.contains("reset_timeout_ns"))
       s->options.reset_timeout_ns = u64(j["reset_timeout_ns"], ptr + "/reset_timeout_ns");
     if (j.contains("tx_timeout_ns"))

@@ -112,7 +112,7 @@ struct Scenario {
   mock::DeviceConfig device{};
   size_t memory_mib = 64;
   bool iommu = false;  // the platform maps buffers through an IOMMU (MockPlatform::set_iommu)
-  std::vector<mock::Fault> device_faults;  // armed before probe
+  std::vector<mock::Fault> device_faults;               // armed before probe
   std::vector<mock::RegisterLie> device_register_lies;  // armed before probe
   // Driver.
   PciMode mode = PciMode::kAuto;

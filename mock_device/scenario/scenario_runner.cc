@@ -254,18 +254,20 @@ class Runner {
       case StepKind::kPublishUsed: {
         const bool ok = device_.publish_used(step.queue, step.used_id, step.used_len);
         event(step.line, "device published used {id " + std::to_string(step.used_id) + ", len " +
-                             std::to_string(step.used_len) + "}" + (ok ? "" : " (queue not usable)"));
+                             std::to_string(step.used_len) + "}" +
+                             (ok ? "" : " (queue not usable)"));
         return;
       }
       case StepKind::kIgnoreReset:
         device_.set_ignore_reset(step.link);
-        event(step.line, step.link ? "device ignores resets from now on"
-                                   : "device acknowledges resets again");
+        event(step.line,
+              step.link ? "device ignores resets from now on" : "device acknowledges resets again");
         return;
       case StepKind::kRepublishUsed: {
         const bool lied = device_.republish_last_used(step.queue);
         event(step.line, std::string("device republished its last used entry of queue ") +
-                             (step.queue == 0 ? "rx" : "tx") + (lied ? "" : " (nothing to republish)"));
+                             (step.queue == 0 ? "rx" : "tx") +
+                             (lied ? "" : " (nothing to republish)"));
         return;
       }
       case StepKind::kRecover:

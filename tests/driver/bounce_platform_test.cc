@@ -49,7 +49,8 @@ TEST(BouncePlatform, ReceiveCopiesAtMostTheValidatedAndMappedLength) {
   EXPECT_EQ(f.buf[64], 0) << "only what the driver accepted";
   ASSERT_TRUE(f.bounce->dma_map(f.buf.data(), f.phys(), 200, DmaDirection::kFromDevice, &m));
   std::memset(m.device_view, 0x6B, 256);
-  f.bounce->dma_unmap(m, f.buf.data(), 100000, DmaDirection::kFromDevice);  // a length never validated
+  f.bounce->dma_unmap(m, f.buf.data(), 100000,
+                      DmaDirection::kFromDevice);  // a length never validated
   EXPECT_EQ(f.buf[199], 0x6B);
   EXPECT_EQ(f.buf[200], 0) << "never past the mapping";
   EXPECT_EQ(f.bounce->bytes_from_device(), 64u + 200u);

@@ -60,7 +60,7 @@ class RingPlatform : public Platform {
 
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override {
     ++fetches;
-    static const char* const kParts[] = {"used_flags", "used_idx", "used_elem",
+    static const char* const kParts[] = {"used_flags", "used_idx",    "used_elem",
                                          "rx_header",  "avail_event", "ctrl_ack"};
     events.push_back(std::string("fetch ") + kParts[static_cast<int>(what.part) % 6]);
     fetch_log.emplace_back(what, len);

@@ -45,8 +45,8 @@ class ScriptedDevice final : public Platform {
   size_t next_status = 0;
 
   uint32_t reg_read(Region, uint32_t, uint8_t) override {
-    const uint32_t v = status_reads[next_status < status_reads.size() ? next_status
-                                                                      : status_reads.size() - 1];
+    const uint32_t v =
+        status_reads[next_status < status_reads.size() ? next_status : status_reads.size() - 1];
     ++next_status;
     return v;
   }
@@ -94,7 +94,8 @@ struct Bench {
     oracle->reg_write(bar_region(0), spec::pci::legacy::kDeviceStatus, 1, v);
   }
   uint8_t read_status() {
-    return static_cast<uint8_t>(oracle->reg_read(bar_region(0), spec::pci::legacy::kDeviceStatus, 1));
+    return static_cast<uint8_t>(
+        oracle->reg_read(bar_region(0), spec::pci::legacy::kDeviceStatus, 1));
   }
 };
 
@@ -521,7 +522,7 @@ void fetch_used_elem_in_run_again() {
   static uint8_t ring[8 * 8];
   uint8_t v[32];
   b.oracle->op_begin(DriverOp::kTxBurst);
-  b.oracle->fetch(DeviceMemRef{1, MemPart::kUsedElem, 0, false}, ring, v, 32);  // slots 0-3
+  b.oracle->fetch(DeviceMemRef{1, MemPart::kUsedElem, 0, false}, ring, v, 32);      // slots 0-3
   b.oracle->fetch(DeviceMemRef{1, MemPart::kUsedElem, 2, false}, ring + 16, v, 8);  // slot 2
 }
 
@@ -788,14 +789,18 @@ bool run_child(const char* self, const Case& c) {
   const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   std::string why;
   if (c.expect == nullptr) {
-    if (!clean_exit) why = "the control case did not exit cleanly";
-    else if (out.find("FINDING") != std::string::npos) why = "a finding on the control case";
+    if (!clean_exit)
+      why = "the control case did not exit cleanly";
+    else if (out.find("FINDING") != std::string::npos)
+      why = "a finding on the control case";
   } else if (strcmp(c.expect, kPoison) == 0 && !FuzzPool::poisoning()) {
     printf("%-52s skipped (no ASan in this build)\n", c.name);
     return true;
   } else {
-    if (clean_exit) why = "the planted bug went unreported (clean exit)";
-    else if (out.find(c.expect) == std::string::npos) why = std::string("no \"") + c.expect + "\"";
+    if (clean_exit)
+      why = "the planted bug went unreported (clean exit)";
+    else if (out.find(c.expect) == std::string::npos)
+      why = std::string("no \"") + c.expect + "\"";
     else if (c.detail != nullptr && out.find(c.detail) == std::string::npos)
       why = std::string("no \"") + c.detail + "\"";
   }

@@ -22,7 +22,6 @@ using testing::MockWorld;
 using testing::violations;
 using testing::WorldKind;
 
-
 class DriverMock : public ::testing::TestWithParam<WorldKind> {
  protected:
   std::unique_ptr<MockWorld> make(DeviceConfig cfg = {}, size_t pool = 1024) {

@@ -25,7 +25,6 @@ using testing::make_frame;
 using testing::MockWorld;
 using testing::violations;
 
-
 std::unique_ptr<MockWorld> world(TransportKind kind, DeviceConfig cfg = {},
                                  PciMode mode = PciMode::kAuto) {
   cfg.transport = kind;
@@ -470,7 +469,9 @@ class LeakyMapping final : public Platform {
     inner_.reg_write(r, o, w, v);
   }
   BarInfo bar_info(uint8_t bar) override { return inner_.bar_info(bar); }
-  bool dma_alloc(size_t s, size_t a, DmaRegion* out) override { return inner_.dma_alloc(s, a, out); }
+  bool dma_alloc(size_t s, size_t a, DmaRegion* out) override {
+    return inner_.dma_alloc(s, a, out);
+  }
   void dma_free(const DmaRegion& r) override { inner_.dma_free(r); }
   bool dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
                DmaMapping* out) override {
@@ -564,7 +565,8 @@ TEST(BounceMode, DeviceSeesOnlyTheBounceAreaAndTheStackOnlyPrivateMemory) {
       const uint16_t n = net.rx_burst(got, 8);
       for (uint16_t k = 0; k < n; ++k) {
         EXPECT_TRUE(private_mem.contains(got[k]->base, got[k]->capacity));
-        EXPECT_FALSE(shared.contains(got[k]->data(), got[k]->len)) << "delivered from shared memory";
+        EXPECT_FALSE(shared.contains(got[k]->data(), got[k]->len))
+            << "delivered from shared memory";
         EXPECT_EQ(std::vector<uint8_t>(got[k]->data(), got[k]->data() + got[k]->len),
                   make_frame(60 + rx_seen % 1454, rx_seen));
         ++rx_seen;

@@ -87,7 +87,6 @@ class Watchdog {
   std::thread thread_;
 };
 
-
 // The device side, under the bus mutex: rx frames injected on the rx
 // thread, tx frames checked on the tx thread.
 struct DeviceSide {
@@ -238,11 +237,11 @@ TEST_P(Threaded, RxTxAndControlThreadsSurviveResetsLinkFlapsAndLies) {
     const auto deadline = Clock::now() + kPhaseTimeout;
     while (!done()) {
       if (Clock::now() > deadline) {
-        ADD_FAILURE() << "timed out waiting for " << what << " (state " << net_state_name(net.state())
-                      << ", rx delivered " << rx_delivered.load() << ", device tx received "
-                      << dev.tx_received.load() << ", recoveries " << recoveries_seen.load()
-                      << ", resets detected " << resets_detected.load() << ", deferred "
-                      << resets_deferred.load() << ")";
+        ADD_FAILURE() << "timed out waiting for " << what << " (state "
+                      << net_state_name(net.state()) << ", rx delivered " << rx_delivered.load()
+                      << ", device tx received " << dev.tx_received.load() << ", recoveries "
+                      << recoveries_seen.load() << ", resets detected " << resets_detected.load()
+                      << ", deferred " << resets_deferred.load() << ")";
         return false;
       }
       std::this_thread::sleep_for(200us);
