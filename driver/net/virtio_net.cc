@@ -462,16 +462,18 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       --rx_posted_;
       // Every exit below unmaps: copying nothing (device_len 0) for a frame
       // that is dropped, the validated length for one that is delivered.
-      auto drop = [&](uint64_t& counter) {
-        ++counter;
+      auto give_back = [&] {
         platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
         pool_->free(b);
+      };
+      auto drop = [&](uint64_t& counter) {
+        ++counter;
+        give_back();
       };
       if (rx_skip_ != 0) {
         // The tail of a frame that spanned several buffers (see below).
         --rx_skip_;
-        platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
-        pool_->free(b);
+        give_back();
         continue;
       }
       if (done[i].len_over) {
@@ -501,9 +503,8 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
         drop(counters_.rx_drop_num_buffers);
         continue;
       }
-      if (!check_rx_header(hdr)) {
-        platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
-        pool_->free(b);
+      if (!check_rx_header(hdr)) {  // counted there
+        give_back();
         continue;
       }
       const uint32_t frame_len = len - hdr_size_;

@@ -157,11 +157,7 @@ void SplitQueue::set_interrupts(bool enabled) {
 }
 
 bool SplitQueue::has_pending() {
-  if (broken() || size_ == 0) return false;
-  uint16_t idx;
-  platform_->fetch(DeviceMemRef{index_, MemPart::kUsedIdx, 0, true}, used() + spec::kUsedIdxOffset,
-                   &idx, sizeof(idx));
-  return idx != last_used_;
+  return !broken() && size_ != 0 && peek_used_idx() != last_used_;
 }
 
 bool SplitQueue::check_used_untouched() {
