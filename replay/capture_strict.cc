@@ -46,6 +46,7 @@
 #include "replay/record/trace_events.h"
 #include "replay/replay_util.h"
 #include "replay/replayer.h"
+#include "surface/surface_hook.h"
 
 namespace vnet::replay::detail {
 
@@ -727,7 +728,8 @@ void CaptureReplay::check_end() {
 ReplayResult CaptureReplay::run() {
   ReplayResult result;
   {
-    trace::Session session(*this, *this, nullptr);
+    surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
+    trace::Session session(surface.wrap(*this), *this, nullptr);
     drive(session);
     check_end();
   }

@@ -31,6 +31,7 @@
 #include "mock_device/mock_platform.h"
 #include "replay/record/session.h"
 #include "replay/replayer.h"
+#include "surface/surface_hook.h"
 
 namespace vnet::replay::detail {
 
@@ -185,7 +186,8 @@ ReplayResult DeviceReplay::run() {
   uint64_t not_offered = 0, tx_refused = 0, tx_sent = 0;
   bool running = false;
   {
-    trace::Session s(platform, pool, nullptr);
+    surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
+    trace::Session s(surface.wrap(platform), pool, nullptr);
     const ProbeError pe = s.probe(PciMode::kAuto);
     const AttachError ae = pe == ProbeError::kOk ? s.attach(NetOptions{}) : AttachError::kOk;
     running =

@@ -8,6 +8,7 @@
 #include "replay/record/session.h"
 #include "replay/record/trace_events.h"
 #include "replay/replay_util.h"
+#include "surface/surface_hook.h"
 
 namespace vnet::replay {
 
@@ -578,7 +579,8 @@ ReplayResult detail::replay_recording(const Trace& t) {
   ReplayPlatform platform(c);
   ReplayPool pool(c, t.header.pool_buffer_size);
   ReplayTap tap(c);
-  auto session = std::make_unique<trace::Session>(platform, pool, &tap);
+  surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
+  auto session = std::make_unique<trace::Session>(surface.wrap(platform), pool, &tap);
   std::vector<trace::TxFrame> frames;
   bool finished = false;
   while (!c.diverged()) {

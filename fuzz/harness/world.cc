@@ -11,6 +11,7 @@
 #include "replay/record/recorder.h"
 #include "replay/record/trace_events.h"
 #include "replay/record/trace_writer.h"
+#include "surface/surface_hook.h"
 
 extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
@@ -134,6 +135,8 @@ void World::begin_common(Platform& device_side, const char* target) {
     if (__sanitizer_set_death_callback != nullptr)
       __sanitizer_set_death_callback(finish_trace_on_crash);
   }
+  static surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
+  inner = &surface.wrap(*inner);
   oracle_.begin_input(*inner);
   session_.emplace(oracle_, *pool, tap);
   g_session = &*session_;

@@ -14,6 +14,7 @@
 #include "mock_device/mock_buffer_pool.h"
 #include "mock_device/mock_device.h"
 #include "mock_device/mock_platform.h"
+#include "surface/surface_hook.h"
 
 namespace vnet::scenario {
 namespace {
@@ -59,13 +60,15 @@ class Runner {
   void run() {
     for (const auto& f : s_.device_faults) device_.arm(f);
     for (const auto& l : s_.device_register_lies) device_.lie_about_register(l);
-    const ProbeResult probe = transports_.probe(platform_, s_.mode);
+    // VNET_SURFACE: the attack-surface counter around the mock's platform.
+    Platform& platform = surface_.wrap(platform_);
+    const ProbeResult probe = transports_.probe(platform, s_.mode);
     r_.probe_result = probe_error_key(probe.error);
     if (r_.probe_result != s_.expect_probe)
       failure(1, "probe returned " + r_.probe_result + ", expected " + s_.expect_probe);
     if (probe.error == ProbeError::kOk) {
       r_.transport_name = probe.transport->name();
-      const AttachError e = net_.attach(platform_, *probe.transport, pool_, s_.options);
+      const AttachError e = net_.attach(platform, *probe.transport, pool_, s_.options);
       r_.attach_result = attach_error_key(e);
       attached_ = true;
       event(0, std::string("probe ok (") + r_.transport_name + "), attach " + r_.attach_result +
@@ -376,6 +379,7 @@ class Runner {
   mock::GuestMemory memory_;
   mock::MockDevice device_;
   mock::MockPlatform platform_;
+  surface::SurfaceHook surface_;
   mock::MockBufferPool pool_;
   PciTransports transports_;
   VirtioNet net_;

@@ -1,0 +1,36 @@
+// The worlds the surface map is measured in, and the runs that make up each
+// (DESIGN.md, "The four worlds"):
+//
+//   mock            vnet-mock on every mock_device/scenarios/*.json
+//   replay          vnet-replay on the whole trace corpus, corpus/traces/
+//   qemu            what QEMU's device did: the traces recorded by the guest
+//                   under QEMU (corpus/traces/qemu) and the converted QEMU
+//                   captures (tests/replay/captures), strict and device mode
+//   fuzz_<target>   each libFuzzer target once over its corpus
+//                   (corpus/fuzz/<target>, -runs=0 as the ctest .corpus runs)
+//
+// Every run gets VNET_SURFACE=<work>/<world>; its dumps are read from there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tools/vnet-surface/process.h"
+
+namespace vnet::surface_tool {
+
+inline constexpr const char* kFuzzTargets[] = {"fuzz_boundary", "fuzz_used_ring", "fuzz_config",
+                                               "fuzz_rx", "fuzz_trace"};
+
+struct WorldPlan {
+  std::string name;
+  bool fuzz = false;
+  std::vector<Command> runs;  // without the VNET_SURFACE environment (run_world adds it)
+  std::string missing;        // why the world cannot run (a binary not built), else empty
+};
+
+// The worlds in table order; only those named in `only` when it is not empty.
+std::vector<WorldPlan> plan_worlds(const std::string& source_root, const std::string& bin_dir,
+                                   const std::vector<std::string>& only);
+
+}  // namespace vnet::surface_tool
