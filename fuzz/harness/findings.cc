@@ -25,6 +25,12 @@ const char* oracle_name(Oracle oracle) {
       return "work-budget (d)";
     case Oracle::kConformance:
       return "conformance (e)";
+    case Oracle::kWindow:
+      return "window (f)";
+    case Oracle::kProtocol:
+      return "protocol (g)";
+    case Oracle::kDecision:
+      return "decision (h)";
   }
   return "?";
 }

@@ -22,7 +22,23 @@
 //   (d) work-budget    every driver call finishes within a bounded number of
 //                      shim calls
 //   (e) conformance    with well-behaved device input the mock device's
-//                      spec-conformance checker records no violation
+//                      spec-conformance checker records no violation; the
+//                      rules no device behaviour can excuse (features only
+//                      from the offer, queue sizes the device allowed, no
+//                      DRIVER_OK after a refused FEATURES_OK) on every input
+//   (f) window         every register the driver touches lies inside a
+//                      window the device advertised (a virtio capability
+//                      within its BAR's size, or the legacy BAR)
+//   (g) protocol       what the driver tells the device follows from what
+//                      the device said: features written only from the
+//                      offer read, DRIVER_OK only after FEATURES_OK read
+//                      back set, each accepted completion the used element
+//                      the device published at that slot, below used.idx,
+//                      and none once used.idx ran past the chains in flight
+//   (h) decision       the driver decided as the reference does
+//                      (decision_reference.h): attach result, MTU, queue
+//                      sizes; each rx completion delivered or dropped, and
+//                      counted under the right reason
 //
 // A hook runs before the abort (crash-to-trace uses it to finish the trace
 // it is writing, with the finding as its last line).
@@ -36,6 +52,9 @@ enum class Oracle : unsigned char {
   kDoubleFetch,
   kWorkBudget,
   kConformance,
+  kWindow,
+  kProtocol,
+  kDecision,
 };
 const char* oracle_name(Oracle oracle);
 

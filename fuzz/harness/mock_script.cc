@@ -268,12 +268,14 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         p.value = in.u8();
         w.mock_shim().add_patch(p);
         w.note_misbehaviour();
+        w.note_unpredictable();
         break;
       }
       case Op::kCfgChurn:
         w.mock_shim().churn_generation(in.u8());
         dev.set_config_status(dev.config().status);
         w.note_misbehaviour();
+        w.note_unpredictable();
         w.poll_device();
         break;
       case Op::kRepublish:

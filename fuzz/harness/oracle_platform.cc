@@ -61,6 +61,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   reset_pending_ = false;
   if (maps_live_ != 0) memset(mapped_, 0, sizeof mapped_);
   maps_live_ = 0;
+  protocol_.begin_input();
   device_reset();
   new_scope();
   ++op_epoch_;
@@ -78,6 +79,8 @@ void OraclePlatform::new_scope() {
 
 void OraclePlatform::device_reset() {
   // The device no longer owns anything (3.3.1: the device is reset).
+  protocol_.device_reset();
+  ++reset_epoch_;
   if (owned_descs_ != 0) {
     // Only heads of owned descriptors can be owned chains.
     for (uint16_t q = 0; q < kMaxQueues; ++q) {
@@ -98,11 +101,14 @@ void OraclePlatform::set_status_register(Region region, uint32_t offset) {
   status_known_ = true;
   status_region_ = region;
   status_offset_ = offset;
+  protocol_.set_status_register(region, offset);
 }
 
 uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
   count_call();
+  protocol_.check_access(region, offset, width, false, __builtin_return_address(0));
   const uint32_t value = inner_->reg_read(region, offset, width);
+  protocol_.on_read(region, offset, width, value);
   // The device acknowledged the reset the driver asked for: it owns
   // nothing any more (3.3.1, 4.1.4.3.2).
   if (reset_pending_ && width == 1 && region == status_region_ && offset == status_offset_ &&
@@ -115,14 +121,18 @@ uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width)
 
 void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
   count_call();
+  protocol_.check_access(region, offset, width, true, __builtin_return_address(0));
   inner_->reg_write(region, offset, width, value);
+  protocol_.on_write(region, offset, width, value);
   if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_)
     reset_pending_ = (value & 0xFF) == 0;
 }
 
 BarInfo OraclePlatform::bar_info(uint8_t bar) {
   count_call();
-  return inner_->bar_info(bar);
+  const BarInfo info = inner_->bar_info(bar);
+  protocol_.on_bar_info(bar, info);
+  return info;
 }
 
 bool OraclePlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
@@ -219,6 +229,13 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
   count_call();
   const void* pc = __builtin_return_address(0);
   inner_->fetch(what, src, dst, len);
+  if (what.part == MemPart::kUsedIdx && len == 2) {
+    uint16_t idx;
+    memcpy(&idx, dst, 2);
+    protocol_.on_used_idx(what.queue, idx);
+  } else if (what.part == MemPart::kUsedElem) {
+    protocol_.on_used_elems(what.queue, dst, len);
+  }
   if (what.recheck) return;
   const uint64_t base =
       (uint64_t{what.queue} << 32) | (uint64_t{static_cast<uint8_t>(what.part)} << 24);
@@ -324,6 +341,7 @@ void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
 void OraclePlatform::published(const PublishedChain& chain) {
   count_call();
   inner_->published(chain);
+  protocol_.on_published(chain.queue);
   const uint16_t q = chain.queue;
   if (q >= kMaxQueues || chain.head >= kMaxDescs || chain.num_segments == 0 ||
       chain.num_segments > kMaxChainSegments)
@@ -363,6 +381,7 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
     finding(Oracle::kOwnership,
             "driver accepted a completion of chain %u on queue %u, which the device does not own",
             head, queue);
+  protocol_.on_completed(queue, head, len);
   ChainInfo& c = chains_[queue][head];
   for (uint8_t i = 0; i < c.num_segments; ++i) {
     desc_owned_[queue][c.desc[i]] = false;
@@ -373,6 +392,18 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
   c.owned = false;
   c.used_len = len;
   c.completed_epoch = op_epoch_;
+  if (queue == 0 && rx_log_size_ < kRxLog) {
+    RxCompletion& r = rx_log_[rx_log_size_++];
+    r = RxCompletion{head, len, 0, nullptr, protocol_.in_flight(0), {}};
+    for (uint8_t i = 0; i < c.num_segments; ++i) {
+      if (!c.writable[i]) continue;
+      if (r.data == nullptr) r.data = c.cpu[i];
+      r.writable += c.len[i];
+    }
+    // The header as the device left it (the buffer is still lent, so not
+    // poisoned; the segments of one rx chain are one buffer).
+    if (r.data != nullptr && r.writable >= sizeof r.hdr) memcpy(r.hdr, r.data, sizeof r.hdr);
+  }
   uint32_t index;
   if (queue == 0 && pool_.index_of(c.cpu[0], &index) && index < kMaxPoolBuffers)
     rx_completed_[index] = c;

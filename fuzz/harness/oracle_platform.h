@@ -42,6 +42,7 @@
 #include "driver/platform/platform.h"
 #include "driver/virtqueue/split_queue.h"
 #include "fuzz/harness/fuzz_pool.h"
+#include "fuzz/harness/protocol_reference.h"
 
 namespace vnet::fuzz {
 
@@ -109,6 +110,23 @@ class OraclePlatform final : public Platform {
   // and its length; nullptr when the head is not device-owned.
   uint8_t* writable_area(uint16_t queue, uint16_t head, uint32_t* len) const;
 
+  // Completions the driver accepted on receiveq1 since clear_rx_log(), in
+  // order, as the device made them (for oracle h, decision_reference.h).
+  struct RxCompletion {
+    uint16_t head;
+    uint32_t len;           // used.len
+    uint32_t writable;      // device-writable bytes of the chain
+    const uint8_t* data;    // CPU view of its first writable byte
+    uint32_t posted_after;  // rx chains still in flight after this one
+    uint8_t hdr[12];        // the net header the device wrote there
+  };
+  static constexpr uint32_t kRxLog = 256;
+  void clear_rx_log() { rx_log_size_ = 0; }
+  const RxCompletion* rx_log() const { return rx_log_; }
+  uint32_t rx_log_size() const { return rx_log_size_; }
+  // Counts acknowledged device resets (and device_gone()).
+  uint64_t reset_epoch() const { return reset_epoch_; }
+
   uint32_t dma_live() const { return dma_live_; }
   uint32_t maps_live() const { return maps_live_; }
   uint64_t op_epoch() const { return op_epoch_; }
@@ -146,6 +164,10 @@ class OraclePlatform final : public Platform {
 
   Platform* inner_ = nullptr;
   FuzzPool& pool_;
+  ProtocolReference protocol_;  // oracles (f) window and (g) protocol
+  RxCompletion rx_log_[kRxLog];
+  uint32_t rx_log_size_ = 0;
+  uint64_t reset_epoch_ = 0;
   uint32_t calls_ = 0;
   bool status_known_ = false;
   Region status_region_ = Region::kBar0;

@@ -90,6 +90,14 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
     // driver's deadline (it quarantines, and adds FAILED to the status the
     // device still holds), are values the driver must handle conformingly.
     if (fault.kind == mock::FaultKind::kUsedBeforeDriverOk) w.note_misbehaviour();
+    // Oracle (h) predicts attach decisions from the device's configuration;
+    // these faults make its answers (or the probe, or the reset) differ.
+    if (fault.kind == mock::FaultKind::kConfigMacUnstable ||
+        fault.kind == mock::FaultKind::kDeviceCfgLength ||
+        fault.kind == mock::FaultKind::kResetLatency ||
+        fault.kind == mock::FaultKind::kCapOutsideBar ||
+        fault.kind == mock::FaultKind::kCapMissingBar)
+      w.note_unpredictable();
   }
   install_used_hook(w);
   if (p.flavour & 0x80) {

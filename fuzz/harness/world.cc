@@ -120,6 +120,7 @@ void World::begin_common(Platform& device_side, const char* target) {
     have_baseline_ = true;
   }
   misbehaved_ = false;
+  decision_.begin_input();
   pool_.reset();
   Platform* inner = &device_side;
   BufferPool* pool = &pool_;
@@ -234,7 +235,33 @@ bool World::bring_up(PciMode mode, const NetOptions& options) {
   options_ = options;
   if (session_->probe(mode) != ProbeError::kOk) return false;
   tell_status_register(oracle_, session_->probe_result());
-  return session_->attach(options) == AttachError::kOk;
+  const AttachError e = session_->attach(options);
+  check_attach(e);
+  return e == AttachError::kOk;
+}
+
+void World::check_attach(AttachError result) {
+  if (device_ != nullptr) decision_.check_attach(*device_, net(), options_, result);
+}
+
+void World::check_reinit(uint64_t epoch_before) {
+  // bring_up() resets the device first: a changed reset epoch means the
+  // driver attached again.
+  if (oracle_.reset_epoch() != epoch_before) check_attach(net().last_error());
+}
+
+DeviceEvents World::poll_device() {
+  const uint64_t epoch = oracle_.reset_epoch();
+  const DeviceEvents ev = session().poll_device();
+  check_reinit(epoch);
+  return ev;
+}
+
+bool World::recover() {
+  const uint64_t epoch = oracle_.reset_epoch();
+  const bool ok = session().recover();
+  check_reinit(epoch);
+  return ok;
 }
 
 namespace {
@@ -243,10 +270,33 @@ void check_frame(void* context, const uint8_t* frame, uint32_t len) {
   static_cast<OraclePlatform*>(context)->check_delivered(frame, len);
 }
 
+struct RxCheck {
+  OraclePlatform* oracle;
+  DecisionReference::Delivered frames[DecisionReference::kMaxDelivered];
+  uint32_t n;
+};
+
+void check_and_note_frame(void* context, const uint8_t* frame, uint32_t len) {
+  RxCheck* c = static_cast<RxCheck*>(context);
+  c->oracle->check_delivered(frame, len);
+  if (c->n < DecisionReference::kMaxDelivered) c->frames[c->n] = {frame, len};
+  ++c->n;
+}
+
 }  // namespace
 
 uint16_t World::rx_burst(uint16_t max) {
-  return session_->rx_burst(max, check_frame, &oracle_);
+  if (device_ == nullptr) return session_->rx_burst(max, check_frame, &oracle_);
+  // Oracle (h): what the driver did with each completion it accepted.
+  static RxCheck check;
+  check.oracle = &oracle_;
+  check.n = 0;
+  const NetCounters before = net().counters();
+  oracle_.clear_rx_log();
+  const uint16_t n = session_->rx_burst(max, check_and_note_frame, &check);
+  if (check.n <= DecisionReference::kMaxDelivered)
+    decision_.check_rx(oracle_, check.frames, check.n, before, net().counters());
+  return n;
 }
 
 uint16_t World::tx_burst(uint16_t count, uint32_t size, uint8_t seed) {
@@ -285,7 +335,7 @@ void World::restart() {
   if (session_->net().quarantined()) return;
   if (session_->probe(mode_) == ProbeError::kOk) {
     tell_status_register(oracle_, session_->probe_result());
-    session_->attach(options_);
+    check_attach(session_->attach(options_));
   }
 }
 

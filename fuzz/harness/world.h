@@ -38,6 +38,7 @@
 #include <string>
 
 #include "driver/net/virtio_net.h"
+#include "fuzz/harness/decision_reference.h"
 #include "fuzz/harness/device_shims.h"
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/input.h"
@@ -74,8 +75,10 @@ class World {
   // count frames of size bytes (cut to a pool buffer); content from seed.
   uint16_t tx_burst(uint16_t count, uint32_t size, uint8_t seed);
   void tx_reclaim() { session().tx_reclaim(); }
-  DeviceEvents poll_device() { return session().poll_device(); }
-  bool recover() { return session().recover(); }
+  // poll_device() and recover() may re-initialise the device (bring_up):
+  // oracle (h) then checks the attach decisions again.
+  DeviceEvents poll_device();
+  bool recover();
   void set_rx_interrupts(bool on) { session().set_rx_interrupts(on); }
   // stop(), then probe and attach again with the same mode and options.
   void restart();
@@ -110,6 +113,10 @@ class World {
     FuzzPool* pool_;
   };
   bool misbehaved() const { return misbehaved_; }
+  // Oracle (h): the device's answers no longer follow its configuration
+  // (register lies, PCI patches, generation churn, state faults that bend
+  // the probe or the reset), so attach decisions cannot be predicted.
+  void note_unpredictable() { decision_.set_unpredictable(); }
 
   trace::Session& session() { return *session_; }
   VirtioNet& net() { return session_->net(); }
@@ -126,6 +133,7 @@ class World {
   mock::GuestMemory memory_;
   FuzzPool pool_;
   OraclePlatform oracle_;
+  DecisionReference decision_;
   struct CachedDevice {
     mock::DeviceConfig config;
     std::unique_ptr<mock::MockDevice> device;
@@ -138,6 +146,8 @@ class World {
   bool device_tainted_ = false;
   std::optional<FuzzMockPlatform> mock_shim_;
   std::optional<BoundaryPlatform> boundary_;
+  void check_attach(AttachError result);
+  void check_reinit(uint64_t epoch_before);
   std::optional<trace::Session> session_;
   std::unique_ptr<Recording> recording_;
   PciMode mode_ = PciMode::kAuto;

@@ -1,0 +1,215 @@
+#include "fuzz/harness/decision_reference.h"
+
+#include "fuzz/harness/findings.h"
+
+namespace vnet::fuzz {
+
+namespace {
+
+// From the specification (written here, not taken from the driver).
+constexpr uint32_t kEthHeader = 14;
+constexpr uint32_t kVlanTag = 4;
+constexpr uint32_t kMinMtu = 68;            // 5.1.4.1
+constexpr uint32_t kMaxSplitQueue = 32768;  // 2.7
+constexpr uint8_t kGsoNone = 0;
+constexpr uint8_t kFlagDataValid = 2;  // 5.1.6: VIRTIO_NET_HDR_F_DATA_VALID
+constexpr unsigned kBitMac = 5, kBitMtu = 3, kBitMrg = 15, kBitVersion1 = 32, kBitAnyLayout = 27;
+
+bool bit(uint64_t f, unsigned b) {
+  return ((f >> b) & 1) != 0;
+}
+bool pow2(uint32_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+const char* attach_key(AttachError e) {
+  return attach_error_name(e);
+}
+
+}  // namespace
+
+void DecisionReference::begin_input() {
+  predictable_ = true;
+  facts_ = false;
+  mtu_known_ = false;
+  skip_ = 0;
+  reset_epoch_ = 0;
+}
+
+void DecisionReference::check_attach(const mock::MockDevice& device, const VirtioNet& net,
+                                     const NetOptions& options, AttachError result) {
+  facts_ = false;
+  mtu_known_ = false;
+  skip_ = 0;
+  if (result != AttachError::kOk) {
+    // The facts below hold for an attach that got as far as the queues.
+    if (!predictable_) return;
+  }
+  const bool legacy = device.legacy_mode();
+  const mock::DeviceConfig& cfg = device.config();
+  const uint64_t negotiated = device.driver_features();
+  const bool split_header = !bit(negotiated, kBitVersion1) && !bit(negotiated, kBitAnyLayout);
+  hdr_size_ = bit(negotiated, kBitVersion1) || bit(negotiated, kBitMrg) ? 12 : 10;
+  mrg_ = bit(negotiated, kBitMrg);
+  if (!predictable_) {
+    facts_ = result == AttachError::kOk;
+    return;
+  }
+
+  // The queue rules, receiveq1 then transmitq1 (2.7: a power of two, at
+  // most 32768; 0 means unavailable; a legacy ring the driver cannot hold
+  // is refused, a modern one is made smaller).
+  AttachError expected = AttachError::kOk;
+  uint32_t size[2] = {};
+  const uint16_t caps[2] = {options.rx_ring_cap, options.tx_ring_cap};
+  for (int q = 0; q < 2 && expected == AttachError::kOk; ++q) {
+    const uint32_t max = cfg.queue_sizes[q];
+    if (max == 0) {
+      expected = AttachError::kQueueUnavailable;
+    } else if (!pow2(max) || max > kMaxSplitQueue) {
+      expected = AttachError::kQueueSizeInvalid;
+    } else if (legacy) {
+      if (max > SplitQueue::kMaxSize) expected = AttachError::kQueueSizeInvalid;
+      size[q] = max;
+    } else {
+      uint32_t wanted = 1;
+      const uint32_t need = uint32_t{caps[q]} * (split_header ? 2u : 1u);
+      while (wanted < need && wanted < SplitQueue::kMaxSize) wanted <<= 1;
+      size[q] = wanted < max ? wanted : max;
+    }
+  }
+  const bool queue_error =
+      result == AttachError::kQueueUnavailable || result == AttachError::kQueueSizeInvalid;
+  if (expected != AttachError::kOk || queue_error) {
+    // Only when the attach got as far as the queues.
+    const bool reached =
+        result == AttachError::kOk || queue_error || result == AttachError::kNoDmaMemory ||
+        result == AttachError::kQueueSetupRefused || result == AttachError::kNoRxBuffers;
+    if (reached && result != expected)
+      finding(Oracle::kDecision,
+              "attach returned '%s' but the device's queue sizes (rx max %u, tx max %u, %s) "
+              "call for '%s'",
+              attach_key(result), cfg.queue_sizes[0], cfg.queue_sizes[1],
+              legacy ? "legacy" : "modern", attach_key(expected));
+    return;
+  }
+  if (result != AttachError::kOk) return;
+  for (int q = 0; q < 2; ++q)
+    if (device.queue(static_cast<uint16_t>(q)).size() != size[q])
+      finding(Oracle::kDecision,
+              "queue %d set up with %u entries; the device allows %u and the driver's cap of %u "
+              "asks for %u",
+              q, device.queue(static_cast<uint16_t>(q)).size(), cfg.queue_sizes[q], caps[q],
+              size[q]);
+
+  // The features: the offer (the legacy interface shows 32 bits) that the
+  // driver implements and the caller allows, less what the configuration
+  // makes unusable.
+  const uint64_t offered = legacy ? (cfg.features & 0xFFFFFFFFull) : cfg.features;
+  uint64_t mask = options.feature_mask;
+  if (!options.accept_access_platform) mask &= ~(uint64_t{1} << 33);
+  if (!options.accept_order_platform) mask &= ~(uint64_t{1} << 35);
+  uint64_t want = offered & VirtioNet::supported_features(legacy) & mask;
+  const auto& mac = cfg.mac;
+  const bool mac_zero = (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
+  if (mac_zero || (mac[0] & 1) != 0) want &= ~(uint64_t{1} << kBitMac);
+  const uint32_t mtu = cfg.mtu;
+  const bool mtu_ok = mtu >= kMinMtu && mtu + kEthHeader <= options.max_frame;
+  if (!mtu_ok) want &= ~(uint64_t{1} << kBitMtu);
+  if (negotiated != want)
+    finding(Oracle::kDecision,
+            "driver accepted features 0x%llx; the offer 0x%llx (MAC %s, MTU %u, max_frame %u) "
+            "calls for 0x%llx",
+            static_cast<unsigned long long>(negotiated), static_cast<unsigned long long>(offered),
+            mac_zero || (mac[0] & 1) ? "unusable" : "valid", mtu, options.max_frame,
+            static_cast<unsigned long long>(want));
+  const uint32_t expected_mtu = bit(want, kBitMtu) ? mtu : options.fallback_mtu;
+  if (net.mtu() != expected_mtu)
+    finding(Oracle::kDecision, "driver runs with MTU %u; the device's MTU %u (%s) calls for %u",
+            net.mtu(), mtu, bit(want, kBitMtu) ? "negotiated" : "not usable", expected_mtu);
+  facts_ = true;
+  mtu_known_ = true;
+  frame_max_ = expected_mtu + kEthHeader + kVlanTag;
+}
+
+void DecisionReference::check_rx(const OraclePlatform& oracle, const Delivered* delivered,
+                                 uint32_t n, const NetCounters& before, const NetCounters& after) {
+  if (oracle.reset_epoch() != reset_epoch_) {
+    reset_epoch_ = oracle.reset_epoch();
+    skip_ = 0;
+  }
+  if (!facts_) return;
+  NetCounters expect{};
+  uint32_t delivered_expected = 0;
+  bool mtu_open = false;  // a frame whose fate depends on an unknown MTU
+  const uint32_t count = oracle.rx_log_size();
+  for (uint32_t i = 0; i < count; ++i) {
+    const OraclePlatform::RxCompletion& c = oracle.rx_log()[i];
+    if (skip_ != 0) {
+      --skip_;
+      continue;
+    }
+    if (c.len > c.writable) {
+      ++expect.rx_drop_len_over;
+      continue;
+    }
+    if (c.len < hdr_size_ + kEthHeader) {
+      ++expect.rx_drop_len_short;
+      continue;
+    }
+    const uint8_t flags = c.hdr[0];
+    const uint8_t gso_type = c.hdr[1];
+    const uint16_t num_buffers = static_cast<uint16_t>(c.hdr[10] | c.hdr[11] << 8);
+    if (mrg_ && num_buffers != 1) {
+      // 5.1.6.4: the next num_buffers - 1 used buffers belong to this
+      // frame -- skipped, but only as many as are still posted.
+      const uint32_t extra = num_buffers > 0 ? num_buffers - 1u : 0u;
+      if (extra <= c.posted_after) skip_ = static_cast<uint16_t>(extra);
+      ++expect.rx_drop_num_buffers;
+      continue;
+    }
+    if (gso_type != kGsoNone) {
+      ++expect.rx_drop_hdr_gso;
+      continue;
+    }
+    if ((flags & ~kFlagDataValid) != 0) {
+      ++expect.rx_drop_hdr_flags;
+      continue;
+    }
+    const uint32_t frame = c.len - hdr_size_;
+    if (!mtu_known_) {
+      mtu_open = true;
+    } else if (frame > frame_max_) {
+      ++expect.rx_drop_len_mtu;
+      continue;
+    }
+    if (mtu_open) continue;
+    if (delivered_expected >= n || delivered[delivered_expected].data != c.data + hdr_size_ ||
+        delivered[delivered_expected].len != frame)
+      finding(Oracle::kDecision,
+              "rx completion %u (chain %u, used.len %u, flags 0x%02x gso %u num_buffers %u) "
+              "must be delivered as a frame of %u bytes; the driver delivered %s",
+              i, c.head, c.len, flags, gso_type, num_buffers, frame,
+              delivered_expected >= n ? "nothing there" : "another frame there");
+    ++delivered_expected;
+  }
+  if (mtu_open) return;
+  if (delivered_expected != n)
+    finding(Oracle::kDecision,
+            "driver delivered %u frames from %u rx completions; the reference delivers %u", n,
+            count, delivered_expected);
+#define VNET_CHECK_DROP(name)                                                                     \
+  if (after.name - before.name != expect.name)                                                    \
+    finding(Oracle::kDecision, "rx_burst counted %llu under " #name "; the reference drops %llu", \
+            static_cast<unsigned long long>(after.name - before.name),                            \
+            static_cast<unsigned long long>(expect.name));
+  VNET_CHECK_DROP(rx_drop_len_over)
+  VNET_CHECK_DROP(rx_drop_len_short)
+  VNET_CHECK_DROP(rx_drop_num_buffers)
+  VNET_CHECK_DROP(rx_drop_hdr_gso)
+  VNET_CHECK_DROP(rx_drop_hdr_flags)
+  VNET_CHECK_DROP(rx_drop_len_mtu)
+#undef VNET_CHECK_DROP
+}
+
+}  // namespace vnet::fuzz

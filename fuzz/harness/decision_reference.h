@@ -1,0 +1,77 @@
+// DecisionReference: oracle (h). An executable reference of the driver's
+// decisions, written from the specification and the driver's documented
+// policy (virtio_net.h), not from its code: given what the device offered,
+// what its configuration said and what it wrote, what must the driver have
+// decided? Every decision of every input on the mock device is checked
+// against it, so a removed or weakened logic check (num_buffers, header
+// GSO type and flags, the MTU bounds, queue size rules, ...) is a finding
+// even when it causes no memory error.
+//
+//   World::bring_up / restart / recover  --> check_attach()
+//       attach result (queue rules of 2.7 / 4.1.4.3), the features written
+//       (offer & driver policy, minus a MAC that is zero or multicast and an
+//       MTU below 68 or above the driver's buffers: 5.1.4.1), the MTU in
+//       force, each queue's size (the device's maximum, or the driver's cap
+//       rounded up to a power of two when the size is writable)
+//   World::rx_burst                       --> check_rx()
+//       for each completion the driver accepted on receiveq1 (the
+//       OraclePlatform's log: head, used.len, writable bytes, the header the
+//       device wrote), in order: skipped as the tail of a multi-buffer frame,
+//       or dropped for used.len above the buffer, below header + Ethernet
+//       header, num_buffers != 1 (MRG_RXBUF), a GSO type or flag not
+//       negotiated, a frame above MTU + 18; or delivered with used.len -
+//       header bytes. The frames delivered (which buffers, in which order,
+//       how long) and every drop counter must match.
+//
+// Facts come from the mock device (its configuration, what the driver wrote
+// to it), never from the driver. When the input armed a lie that makes the
+// device's answers differ from its configuration (register lies, PCI
+// patches, generation churn, an unstable MAC, a short device window, a slow
+// reset, capability faults) the attach facts are unknown and only the rx
+// rules that do not depend on them are checked.
+//
+// Threading: one input at a time, one thread (the fuzz harness).
+#pragma once
+
+#include <stdint.h>
+
+#include "driver/net/virtio_net.h"
+#include "fuzz/harness/oracle_platform.h"
+#include "mock_device/mock_device.h"
+
+namespace vnet::fuzz {
+
+class DecisionReference {
+ public:
+  struct Delivered {
+    const uint8_t* data;
+    uint32_t len;
+  };
+  static constexpr uint32_t kMaxDelivered = 256;
+
+  void begin_input();
+  // The device's answers stop following its configuration (see above).
+  void set_unpredictable() { predictable_ = false; }
+  bool predictable() const { return predictable_; }
+
+  // After an attach (bring_up, restart, recover) that was asked for.
+  void check_attach(const mock::MockDevice& device, const VirtioNet& net, const NetOptions& options,
+                    AttachError result);
+  // After rx_burst: log from the oracle, the frames handed to the stack,
+  // the driver's counters before and after.
+  void check_rx(const OraclePlatform& oracle, const Delivered* delivered, uint32_t n,
+                const NetCounters& before, const NetCounters& after);
+
+ private:
+  bool predictable_ = true;
+  // From the last successful attach on predictable input.
+  bool facts_ = false;
+  uint32_t hdr_size_ = 12;
+  bool mrg_ = false;
+  bool mtu_known_ = false;
+  uint32_t frame_max_ = 0;  // mtu + 14 + 4
+  uint64_t reset_epoch_ = 0;
+  uint16_t skip_ = 0;
+};
+
+}  // namespace vnet::fuzz

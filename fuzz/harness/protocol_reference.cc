@@ -1,0 +1,320 @@
+#include "fuzz/harness/protocol_reference.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fuzz/harness/findings.h"
+
+namespace vnet::fuzz {
+
+namespace {
+
+// Written from the specification, not taken from the driver's headers, so
+// that a wrong constant there cannot hide here.
+constexpr uint8_t kCapVendor = 0x09;          // 4.1.4: virtio capabilities
+constexpr uint32_t kCapMinBytes = 16;         // struct virtio_pci_cap
+constexpr uint32_t kStatusLegacy = 0x12;      // 4.1.4.8: legacy device_status
+constexpr uint32_t kStatusCommon = 0x14;      // 4.1.4.3: common cfg device_status
+constexpr uint32_t kDeviceFeatureSel = 0x00;  // common configuration
+constexpr uint32_t kDeviceFeature = 0x04;
+constexpr uint32_t kDriverFeatureSel = 0x08;
+constexpr uint32_t kDriverFeature = 0x0C;
+constexpr uint32_t kLegacyHostFeatures = 0x00;  // legacy BAR 0
+constexpr uint32_t kLegacyGuestFeatures = 0x04;
+constexpr uint8_t kFeaturesOk = 0x08;
+constexpr uint8_t kDriverOk = 0x04;
+constexpr uint8_t kFailed = 0x80;
+
+const char* region_name(Region r) {
+  switch (r) {
+    case Region::kPciConfig:
+      return "PCI config";
+    case Region::kBar0:
+      return "BAR0";
+    case Region::kBar1:
+      return "BAR1";
+    case Region::kBar2:
+      return "BAR2";
+    case Region::kBar3:
+      return "BAR3";
+    case Region::kBar4:
+      return "BAR4";
+    case Region::kBar5:
+      return "BAR5";
+    case Region::kMmio:
+      return "MMIO";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void ProtocolReference::begin_input() {
+  memset(cfg_known_, 0, sizeof cfg_known_);
+  memset(bar_known_, 0, sizeof bar_known_);
+  num_windows_ = 0;
+  transport_known_ = false;
+  device_reset();
+}
+
+void ProtocolReference::device_reset() {
+  offer_known_[0] = offer_known_[1] = false;
+  status_written_ = 0;
+  features_ok_written_ = features_ok_read_ = features_ok_set_ = false;
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
+    inflight_[q] = 0;
+    last_used_[q] = 0;
+    used_idx_[q] = 0;
+    jump_[q] = false;
+    fifo_head_[q] = fifo_tail_[q] = 0;
+  }
+}
+
+void ProtocolReference::set_status_register(Region region, uint32_t offset) {
+  transport_known_ = true;
+  status_region_ = region;
+  legacy_ = region == Region::kBar0 && offset == kStatusLegacy && bar_known_[0] && bars_[0].is_io;
+  common_base_ = legacy_ ? 0 : offset - kStatusCommon;
+}
+
+void ProtocolReference::on_bar_info(uint8_t bar, const BarInfo& info) {
+  if (bar >= kNumBars) return;
+  bars_[bar] = info;
+  bar_known_[bar] = true;
+  rebuild_windows();
+}
+
+bool ProtocolReference::cfg_byte(uint32_t offset, uint8_t* out) const {
+  if (offset >= sizeof cfg_ || !cfg_known_[offset]) return false;
+  *out = cfg_[offset];
+  return true;
+}
+
+bool ProtocolReference::cfg_le32(uint32_t offset, uint32_t* out) const {
+  uint32_t v = 0;
+  for (uint32_t i = 0; i < 4; ++i) {
+    uint8_t b;
+    if (!cfg_byte(offset + i, &b)) return false;
+    v |= uint32_t{b} << (8 * i);
+  }
+  *out = v;
+  return true;
+}
+
+void ProtocolReference::rebuild_windows() {
+  // Every 4-byte aligned position after the header that holds a virtio
+  // capability the driver read in full (vendor id, cap_len, BAR, offset,
+  // length) is a window, if it fits its BAR. Positions, not the list walk:
+  // a device may answer overlapping capabilities (one byte read once for
+  // each), so the image at any moment need not form a list, and the walk
+  // is the driver's business. Windows accumulate over the input: a device
+  // that rewrites its configuration space (a lie, or the next probe's
+  // view) does not take back what a transport probed earlier was told.
+  // (Over-approximating the windows can only hide a finding, never make one.)
+  for (uint32_t at = 0x40; at + kCapMinBytes <= sizeof cfg_; at += 4) {
+    uint8_t id, cap_len, bar;
+    uint32_t offset, length;
+    if (!cfg_byte(at, &id) || id != kCapVendor || !cfg_byte(at + 2, &cap_len) ||
+        !cfg_byte(at + 4, &bar) || !cfg_le32(at + 8, &offset) || !cfg_le32(at + 12, &length))
+      continue;
+    if (cap_len < kCapMinBytes || bar >= kNumBars || !bar_known_[bar] || !bars_[bar].present)
+      continue;
+    if (uint64_t{offset} + length > bars_[bar].size) continue;
+    bool known = false;
+    for (int i = 0; i < num_windows_; ++i)
+      known |=
+          windows_[i].bar == bar && windows_[i].offset == offset && windows_[i].length == length;
+    if (!known && num_windows_ < kMaxWindows)
+      windows_[num_windows_++] = Window{bar, offset, length};
+  }
+}
+
+bool ProtocolReference::in_window(uint8_t bar, uint32_t offset, uint8_t width) {
+  const uint64_t end = uint64_t{offset} + width;
+  // The legacy interface: all of I/O BAR 0 (registers, then device config).
+  if (bar == 0 && bar_known_[0] && bars_[0].present && bars_[0].is_io && end <= bars_[0].size)
+    return true;
+  for (int i = 0; i < num_windows_; ++i) {
+    const Window& w = windows_[i];
+    if (w.bar == bar && offset >= w.offset && end <= w.offset + w.length) return true;
+  }
+  return false;
+}
+
+void ProtocolReference::check_access(Region region, uint32_t offset, uint8_t width, bool write,
+                                     const void* pc) {
+  if (region == Region::kMmio) return;  // no MMIO transport yet
+  if (region == Region::kPciConfig) {
+    if (uint64_t{offset} + width > sizeof cfg_)
+      finding(Oracle::kWindow, "%s of %u bytes at PCI configuration offset 0x%x, past the header",
+              write ? "write" : "read", width, offset);
+    return;
+  }
+  const uint8_t bar = static_cast<uint8_t>(static_cast<uint8_t>(region) - 1);
+  if (in_window(bar, offset, width)) return;
+  char where[256];
+  describe_pc(pc, where, sizeof where);
+  char windows[256] = "";
+  size_t used = 0;
+  for (int i = 0; i < num_windows_ && used + 48 < sizeof windows; ++i)
+    used += static_cast<size_t>(snprintf(windows + used, sizeof windows - used,
+                                         " BAR%u[0x%llx,+0x%llx)", windows_[i].bar,
+                                         static_cast<unsigned long long>(windows_[i].offset),
+                                         static_cast<unsigned long long>(windows_[i].length)));
+  finding(Oracle::kWindow,
+          "%s of %u bytes at %s offset 0x%x, outside every window the device advertised "
+          "(capability windows:%s; BAR size %s%llu) at %s",
+          write ? "write" : "read", width, region_name(region), offset,
+          num_windows_ != 0 ? windows : " none", bar_known_[bar] ? "" : "never asked, ",
+          static_cast<unsigned long long>(bar_known_[bar] ? bars_[bar].size : 0), where);
+}
+
+bool ProtocolReference::common_register(Region region, uint32_t offset, uint32_t* reg) const {
+  if (!transport_known_ || region != status_region_ || offset < common_base_) return false;
+  *reg = offset - common_base_;
+  return true;
+}
+
+void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  if (region == Region::kPciConfig) {
+    for (uint32_t i = 0; i < width && offset + i < sizeof cfg_; ++i) {
+      cfg_[offset + i] = static_cast<uint8_t>(value >> (8 * i));
+      cfg_known_[offset + i] = true;
+    }
+    // Walked after every answer: a device whose capabilities overlap
+    // answers one byte differently for each, and each answer counts for
+    // the capability it was read for.
+    rebuild_windows();
+    return;
+  }
+  uint32_t reg;
+  if (!common_register(region, offset, &reg)) return;
+  if (legacy_) {
+    if (reg == kLegacyHostFeatures && width == 4) {
+      offer_[0] = value;
+      offer_known_[0] = true;
+    }
+    return;
+  }
+  if (reg == kDeviceFeature && width == 4 && device_select_ < 2) {
+    offer_[device_select_] = value;
+    offer_known_[device_select_] = true;
+  }
+  if (reg == kStatusCommon && width == 1 && features_ok_written_) {
+    features_ok_read_ = true;
+    features_ok_set_ = (value & kFeaturesOk) != 0;
+  }
+}
+
+void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  uint32_t reg;
+  if (!common_register(region, offset, &reg)) return;
+  uint32_t select = 0;
+  bool driver_features = false;
+  if (legacy_) {
+    driver_features = reg == kLegacyGuestFeatures && width == 4;
+  } else {
+    if (reg == kDeviceFeatureSel && width == 4) device_select_ = value;
+    if (reg == kDriverFeatureSel && width == 4) driver_select_ = value;
+    driver_features = reg == kDriverFeature && width == 4;
+    select = driver_select_;
+  }
+  if (driver_features && value != 0) {
+    if (select >= 2)
+      finding(Oracle::kProtocol, "driver features word %u written (only 64 feature bits exist)",
+              select);
+    if (!offer_known_[select])
+      finding(Oracle::kProtocol,
+              "driver features word %u (0x%08x) written without reading the device's offer "
+              "since the last reset",
+              select, value);
+    if (const uint32_t extra = value & ~offer_[select])
+      finding(Oracle::kProtocol,
+              "driver accepted feature bits 0x%08x of word %u that the device did not offer "
+              "(offer 0x%08x)",
+              extra, select, offer_[select]);
+  }
+  const uint32_t status_reg = legacy_ ? kStatusLegacy : kStatusCommon;
+  if (reg != status_reg || width != 1) return;
+  const uint8_t status = static_cast<uint8_t>(value);
+  const uint8_t added = static_cast<uint8_t>(status & ~status_written_);
+  status_written_ = status;
+  if (status == 0) {
+    features_ok_written_ = features_ok_read_ = features_ok_set_ = false;
+    return;
+  }
+  if (legacy_) return;
+  if ((added & kFeaturesOk) != 0) {
+    features_ok_written_ = true;
+    features_ok_read_ = features_ok_set_ = false;
+  }
+  // DRIVER_OK newly set to go live; with FAILED it is the driver giving up.
+  if ((added & kDriverOk) != 0 && (status & kFailed) == 0) {
+    if (!features_ok_written_)
+      finding(Oracle::kProtocol, "DRIVER_OK (status 0x%02x) written without FEATURES_OK", status);
+    if (!features_ok_read_)
+      finding(Oracle::kProtocol,
+              "DRIVER_OK (status 0x%02x) written without reading FEATURES_OK back (3.1.1 step 6)",
+              status);
+    if (!features_ok_set_)
+      finding(Oracle::kProtocol,
+              "DRIVER_OK (status 0x%02x) written although the device read back FEATURES_OK "
+              "clear: it refused the features (3.1.1 step 6)",
+              status);
+  }
+}
+
+void ProtocolReference::on_published(uint16_t queue) {
+  if (queue < kMaxQueues) ++inflight_[queue];
+}
+
+void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx) {
+  if (queue >= kMaxQueues) return;
+  used_idx_[queue] = idx;
+  const uint16_t ahead = static_cast<uint16_t>(idx - last_used_[queue]);
+  jump_[queue] = ahead > inflight_[queue];
+  fifo_head_[queue] = fifo_tail_[queue] = 0;
+}
+
+void ProtocolReference::on_used_elems(uint16_t queue, const void* elems, size_t len) {
+  if (queue >= kMaxQueues) return;
+  const uint8_t* p = static_cast<const uint8_t*>(elems);
+  for (size_t i = 0; i + 8 <= len; i += 8) {
+    Elem e;
+    e.id = uint32_t{p[i]} | uint32_t{p[i + 1]} << 8 | uint32_t{p[i + 2]} << 16 |
+           uint32_t{p[i + 3]} << 24;
+    e.len = uint32_t{p[i + 4]} | uint32_t{p[i + 5]} << 8 | uint32_t{p[i + 6]} << 16 |
+            uint32_t{p[i + 7]} << 24;
+    fifo_[queue][fifo_tail_[queue]++ & (kFifo - 1)] = e;
+  }
+}
+
+void ProtocolReference::on_completed(uint16_t queue, uint16_t head, uint32_t len) {
+  if (queue >= kMaxQueues) return;
+  const uint16_t ahead = static_cast<uint16_t>(used_idx_[queue] - last_used_[queue]);
+  if (jump_[queue])
+    finding(Oracle::kProtocol,
+            "queue %u: completion of chain %u accepted although used.idx %u was %u entries "
+            "ahead with only %u chains in flight (2.7.13: the index cannot be trusted)",
+            queue, head, used_idx_[queue], ahead, inflight_[queue]);
+  if (ahead == 0)
+    finding(Oracle::kProtocol,
+            "queue %u: completion of chain %u accepted beyond the used index %u the device "
+            "published",
+            queue, head, used_idx_[queue]);
+  if (fifo_head_[queue] == fifo_tail_[queue])
+    finding(Oracle::kProtocol,
+            "queue %u: completion of chain %u (len %u) accepted without fetching its used "
+            "element",
+            queue, head, len);
+  const Elem e = fifo_[queue][fifo_head_[queue]++ & (kFifo - 1)];
+  if (e.id != head || e.len != len)
+    finding(Oracle::kProtocol,
+            "queue %u: completion accepted as chain %u len %u, but the used element the device "
+            "published there says id %u len %u",
+            queue, head, len, e.id, e.len);
+  ++last_used_[queue];
+  if (inflight_[queue] > 0) --inflight_[queue];
+}
+
+}  // namespace vnet::fuzz

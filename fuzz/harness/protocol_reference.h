@@ -1,0 +1,119 @@
+// ProtocolReference: oracles (f) window and (g) protocol. They check what the
+// driver tells the device against what the device told it, at the shim
+// boundary, whatever the device does -- a lying device never excuses the
+// driver from these rules, so they hold on every input of every target
+// (boundary and mock alike), not only on well-behaved ones.
+//
+//   OraclePlatform (every shim call) --> ProtocolReference
+//        reg_read answers       -> PCI configuration image, feature offer,
+//                                  FEATURES_OK read-back
+//        bar_info answers       -> BAR sizes
+//        reg_read/reg_write     -> (f): inside an advertised window
+//        driver_feature writes  -> (g): only bits of the offer read
+//        DRIVER_OK write        -> (g): only after FEATURES_OK read back set
+//        used.idx / used elems  -> (g): each completion the driver accepts is
+//                                  the next element it fetched, within the
+//        completed()               used index, and none once the index ran
+//                                  past the chains in flight
+//
+// Windows (f): the device advertises what the driver may touch through the
+// PCI configuration space it answered (virtio vendor capabilities: BAR,
+// offset, length; 4.1.4) and through bar_info (a BAR's size; the legacy
+// interface is the whole of I/O BAR 0, 4.1.4.8). A capability is a window
+// only when the driver read all of it and it lies within its BAR. Every BAR
+// access must fall entirely inside one window; configuration space accesses
+// inside the 256-byte header. Nothing here parses what the driver parsed:
+// the image holds the device's answers, and the reference walks it on its
+// own.
+//
+// Registers of the transport in use are located from the device-status
+// register the harness names after each probe (set_status_register): legacy
+// BAR 0 offset 0x12, or a modern common configuration window at status -
+// 0x14. Until then (the probe) only the window rule applies.
+//
+// Threading: one input at a time, one thread (the fuzz harness).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/platform/platform.h"
+
+namespace vnet::fuzz {
+
+class ProtocolReference {
+ public:
+  static constexpr uint16_t kMaxQueues = 3;
+
+  void begin_input();
+  void set_status_register(Region region, uint32_t offset);
+  // The device acknowledged a reset: rings, offer and status start over.
+  void device_reset();
+
+  void on_bar_info(uint8_t bar, const BarInfo& info);
+  // Called before the access reaches the device (window) and, for reads,
+  // with the device's answer.
+  void check_access(Region region, uint32_t offset, uint8_t width, bool write, const void* pc);
+  void on_read(Region region, uint32_t offset, uint8_t width, uint32_t value);
+  void on_write(Region region, uint32_t offset, uint8_t width, uint32_t value);
+
+  void on_published(uint16_t queue);
+  void on_used_idx(uint16_t queue, uint16_t idx);
+  void on_used_elems(uint16_t queue, const void* elems, size_t len);
+  void on_completed(uint16_t queue, uint16_t head, uint32_t len);
+
+  uint32_t in_flight(uint16_t queue) const { return queue < kMaxQueues ? inflight_[queue] : 0; }
+
+ private:
+  struct Window {
+    uint8_t bar;
+    uint64_t offset;
+    uint64_t length;
+  };
+  static constexpr int kMaxWindows = 32;
+  static constexpr int kFifo = 256;  // a power of two
+
+  bool cfg_byte(uint32_t offset, uint8_t* out) const;
+  bool cfg_le32(uint32_t offset, uint32_t* out) const;
+  void rebuild_windows();
+  bool in_window(uint8_t bar, uint32_t offset, uint8_t width);
+  // Offset of a register of the transport in use, when this access is one.
+  bool common_register(Region region, uint32_t offset, uint32_t* reg) const;
+
+  // PCI configuration image: what the device answered, byte by byte.
+  uint8_t cfg_[256] = {};
+  bool cfg_known_[256] = {};
+  Window windows_[kMaxWindows] = {};
+  int num_windows_ = 0;
+  BarInfo bars_[kNumBars] = {};
+  bool bar_known_[kNumBars] = {};
+
+  // Transport in use (after the first set_status_register).
+  bool transport_known_ = false;
+  bool legacy_ = false;
+  Region status_region_ = Region::kBar0;
+  uint32_t common_base_ = 0;
+  uint32_t device_select_ = 0;
+  uint32_t driver_select_ = 0;
+  uint32_t offer_[2] = {};
+  bool offer_known_[2] = {};
+  uint8_t status_written_ = 0;
+  bool features_ok_written_ = false;
+  bool features_ok_read_ = false;  // a status read since the FEATURES_OK write
+  bool features_ok_set_ = false;   // ... and the last one showed FEATURES_OK
+
+  // Rings.
+  struct Elem {
+    uint32_t id;
+    uint32_t len;
+  };
+  uint32_t inflight_[kMaxQueues] = {};
+  uint16_t last_used_[kMaxQueues] = {};
+  uint16_t used_idx_[kMaxQueues] = {};
+  bool jump_[kMaxQueues] = {};
+  Elem fifo_[kMaxQueues][kFifo] = {};
+  uint32_t fifo_head_[kMaxQueues] = {};
+  uint32_t fifo_tail_[kMaxQueues] = {};
+};
+
+}  // namespace vnet::fuzz
