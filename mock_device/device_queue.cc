@@ -213,6 +213,49 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
   out->ok = !out->too_many_segments;
 }
 
+bool DeviceQueue::rewrite_desc(uint16_t index, DescField field, uint64_t value) {
+  if (!usable_ || index >= size_) return false;
+  uint8_t* d = desc_ + 16 * size_t(index);
+  switch (field) {
+    case DescField::kAddr:
+      std::memcpy(d, &value, 8);
+      break;
+    case DescField::kLen: {
+      const uint32_t v = uint32_t(value);
+      std::memcpy(d + 8, &v, 4);
+      break;
+    }
+    case DescField::kFlags: {
+      const uint16_t v = uint16_t(value);
+      std::memcpy(d + 12, &v, 2);
+      break;
+    }
+    case DescField::kNext: {
+      const uint16_t v = uint16_t(value);
+      std::memcpy(d + 14, &v, 2);
+      break;
+    }
+  }
+  return true;
+}
+
+uint16_t DeviceQueue::rewrite_chain(uint16_t head, DescField field, uint64_t value) {
+  if (!usable_ || head >= size_) return 0;
+  // Collect the chain first (as the driver linked it), then rewrite.
+  std::vector<uint16_t> chain;
+  uint16_t i = head;
+  for (uint32_t steps = 0; steps < size_; ++steps) {
+    chain.push_back(i);
+    const uint8_t* d = desc_ + 16 * size_t(i);
+    const uint16_t flags = load16(d + 12);
+    const uint16_t next = load16(d + 14);
+    if (!(flags & spec::kDescFlagNext) || next >= size_) break;
+    i = next;
+  }
+  for (uint16_t d : chain) rewrite_desc(d, field, value);
+  return uint16_t(chain.size());
+}
+
 bool DeviceQueue::publish() {
   if (!usable_) return false;
   const uint16_t old = published_idx_;

@@ -111,6 +111,15 @@ class DeviceQueue {
   // Stores used.idx (and avail_event). Returns true when the driver wants
   // an interrupt for the entries published since the last publish().
   bool publish();
+  // Entries written (or indices skipped) since the last publish().
+  bool has_unpublished() const { return used_ != nullptr && used_idx_ != published_idx_; }
+  // A lying device: rewrites one field of every descriptor of the chain at
+  // head in the driver's table (following the table's next links, bounded
+  // by the queue size). Returns the number of descriptors rewritten.
+  enum class DescField : uint8_t { kAddr, kLen, kFlags, kNext };
+  uint16_t rewrite_chain(uint16_t head, DescField field, uint64_t value);
+  // The same for one descriptor of the table (false: index out of range).
+  bool rewrite_desc(uint16_t index, DescField field, uint64_t value);
   // Marks head as owned by the device / returned.
   void set_owned(uint16_t head, bool owned) {
     if (head < size_) owned_[head] = owned;

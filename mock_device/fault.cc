@@ -34,6 +34,14 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kUsedBeforeDriverOk, "used_before_driver_ok"},
     {FaultKind::kConfigMacUnstable, "config_mac_unstable"},
     {FaultKind::kResetLatency, "reset_latency"},
+    {FaultKind::kRxNoWrite, "rx_no_write"},
+    {FaultKind::kDescAddr, "desc_addr"},
+    {FaultKind::kDescLen, "desc_len"},
+    {FaultKind::kDescFlags, "desc_flags"},
+    {FaultKind::kDescNext, "desc_next"},
+    {FaultKind::kUsedIdSet, "used_id"},
+    {FaultKind::kUsedIdxSkip, "used_idx_skip"},
+    {FaultKind::kFeaturesOkRefuse, "features_ok_refuse"},
 };
 
 }  // namespace
@@ -45,6 +53,10 @@ const char* fault_kind_name(FaultKind kind) {
 }
 
 bool parse_fault_kind(std::string_view name, FaultKind* out) {
+  if (name == "used_len") {
+    *out = FaultKind::kUsedLenShort;
+    return true;
+  }
   for (const auto& f : kFaultNames) {
     if (name == f.name) {
       *out = f.kind;
@@ -55,11 +67,44 @@ bool parse_fault_kind(std::string_view name, FaultKind* out) {
 }
 
 bool is_state_fault(FaultKind kind) {
-  return kind >= FaultKind::kQueueSize;
+  switch (kind) {
+    case FaultKind::kQueueSize:
+    case FaultKind::kConfigMtu:
+    case FaultKind::kConfigMacMulticast:
+    case FaultKind::kConfigMacZero:
+    case FaultKind::kConfigMaxPairs:
+    case FaultKind::kConfigStatus:
+    case FaultKind::kCapOutsideBar:
+    case FaultKind::kCapMissingBar:
+    case FaultKind::kDeviceCfgLength:
+    case FaultKind::kUsedBeforeDriverOk:
+    case FaultKind::kConfigMacUnstable:
+    case FaultKind::kResetLatency:
+    case FaultKind::kFeaturesOkRefuse:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool is_used_fault(FaultKind kind) {
-  return kind <= FaultKind::kUsedIdxJump;
+  switch (kind) {
+    case FaultKind::kUsedIdOutOfRange:
+    case FaultKind::kUsedIdNotInFlight:
+    case FaultKind::kUsedDoubleComplete:
+    case FaultKind::kUsedLenOver:
+    case FaultKind::kUsedLenShort:
+    case FaultKind::kUsedIdxJump:
+    case FaultKind::kDescAddr:
+    case FaultKind::kDescLen:
+    case FaultKind::kDescFlags:
+    case FaultKind::kDescNext:
+    case FaultKind::kUsedIdSet:
+    case FaultKind::kUsedIdxSkip:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace vnet::mock

@@ -51,9 +51,29 @@
 //                                devices have no generation to show it)
 //   reset_latency        state   a reset (status 0) completes only after
 //                                value more status reads (slow hardware)
+//   rx_no_write          event   the frame is "received" without a byte
+//                                written: the next rx buffer is completed
+//                                with used.len = value (0: header + frame)
+//                                and its memory left as it was
+//   desc_addr, desc_len, desc_flags, desc_next
+//                        event   after the device consumed a chain and
+//                                before it publishes the used entry, it
+//                                rewrites that field of every descriptor of
+//                                the chain in the table the driver gave it
+//                                (= value): the driver must rely on its
+//                                private shadow, never on the table
+//   used_id              event   used.id = value
+//   used_idx_skip        event   the entry is written value slots further
+//                                on and used.idx advances by value extra
+//                                (the slots skipped keep stale entries)
+//   features_ok_refuse   state   the next value FEATURES_OK writes (0:
+//                                every one) are refused whatever the
+//                                features: FEATURES_OK reads back clear
 //
-// For anything else, MockDevice::set_used_hook() lets a test rewrite every
-// used entry (id, len) and the used index before it is published.
+// Event faults on used entries (used_*, desc_*) also apply to completions
+// released from a hold (MockDevice::hold_completions). For anything else,
+// MockDevice::set_used_hook() lets a test rewrite every used entry (id, len)
+// and the used index before it is published.
 #pragma once
 
 #include <stdint.h>
@@ -90,6 +110,15 @@ enum class FaultKind : uint8_t {
   kUsedBeforeDriverOk,
   kConfigMacUnstable,
   kResetLatency,
+  // Appended (fuzz inputs name kinds by position: never reorder).
+  kRxNoWrite,
+  kDescAddr,
+  kDescLen,
+  kDescFlags,
+  kDescNext,
+  kUsedIdSet,
+  kUsedIdxSkip,
+  kFeaturesOkRefuse,
 };
 
 struct Fault {
@@ -111,14 +140,29 @@ struct RegisterLie {
   uint32_t value = 0;
   uint32_t skip = 0;   // matching reads to let pass first
   uint32_t count = 0;  // reads to answer with value; 0: every one
+  // Bits of the read that lie: read = (true & ~mask) | (value & mask).
+  // All ones: the whole value is replaced.
+  uint32_t mask = 0xFFFF'FFFF;
 };
 
-// Scenario names ("used_id_out_of_range", ...).
+// A lie about a BAR (what MockPlatform::bar_info reports): present or not,
+// I/O or memory, its size. Unset fields keep the truth. The device still
+// decodes its real BARs: a lie only changes what the driver is told.
+struct BarLie {
+  uint8_t bar = 0;
+  int8_t present = -1;  // -1: the truth, 0: absent, 1: present
+  int8_t is_io = -1;    // -1: the truth, 0: memory, 1: I/O
+  int64_t size = -1;    // -1: the truth
+};
+
+// Scenario names ("used_id_out_of_range", ...). parse_fault_kind also takes
+// the aliases "used_len" (used_len_short: any used.len) .
 const char* fault_kind_name(FaultKind kind);
 bool parse_fault_kind(std::string_view name, FaultKind* out);
 // True for the state family (applied at arm time, persistent).
 bool is_state_fault(FaultKind kind);
-// True for the used-ring family.
+// True for the faults applied to used entries as the device publishes them
+// (used_*, desc_*).
 bool is_used_fault(FaultKind kind);
 
 }  // namespace vnet::mock

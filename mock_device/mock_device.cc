@@ -1,7 +1,9 @@
 #include "mock_device/mock_device.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -113,6 +115,20 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
 // ---------------------------------------------------------------------------
 
 void MockDevice::build_pci_config() {
+  build_pci_image();
+  for (const PciPoke& p : pci_pokes_)
+    for (uint8_t i = 0; i < p.width; ++i) pci_[p.offset + i] = uint8_t(p.value >> (8 * i));
+}
+
+bool MockDevice::poke_pci_config(uint32_t offset, uint8_t width, uint32_t value) {
+  if (width == 0 || width > 4 || offset >= pci_.size() || width > pci_.size() - offset)
+    return false;
+  pci_pokes_.push_back(PciPoke{offset, width, value});
+  for (uint8_t i = 0; i < width; ++i) pci_[offset + i] = uint8_t(value >> (8 * i));
+  return true;
+}
+
+void MockDevice::build_pci_image() {
   pci_.fill(0);
   auto put16 = [&](uint32_t off, uint16_t v) { spec::store_le16(&pci_[off], v); };
   auto put32 = [&](uint32_t off, uint32_t v) { spec::store_le32(&pci_[off], v); };
@@ -179,7 +195,7 @@ uint32_t MockDevice::apply_register_lies(Region region, uint32_t offset, uint8_t
     if (l.count == 1) l.width = 0xFF;  // spent: never matches again
     if (l.count > 1) --l.count;
     ++counters_.faults_applied;
-    return l.value & width_mask(width);
+    return ((value & ~l.mask) | (l.value & l.mask)) & width_mask(width);
   }
   return value;
 }
@@ -200,9 +216,18 @@ void MockDevice::pci_config_write(uint32_t offset, uint8_t width, uint32_t value
 }
 
 BarInfo MockDevice::bar_info(uint8_t bar) const {
-  if (bar == 0 && has_legacy()) return BarInfo{true, true, config_.legacy_bar_size};
-  if (bar == config_.modern_bar && has_modern()) return BarInfo{true, false, kModernBarSize};
-  return BarInfo{};
+  BarInfo info{};
+  if (bar == 0 && has_legacy())
+    info = BarInfo{true, true, config_.legacy_bar_size};
+  else if (bar == config_.modern_bar && has_modern())
+    info = BarInfo{true, false, kModernBarSize};
+  for (const BarLie& l : bar_lies_) {
+    if (l.bar != bar) continue;
+    if (l.present >= 0) info.present = l.present != 0;
+    if (l.is_io >= 0) info.is_io = l.is_io != 0;
+    if (l.size >= 0) info.size = uint64_t(l.size);
+  }
+  return info;
 }
 
 uint32_t MockDevice::bar_read(uint8_t bar, uint32_t offset, uint8_t width) {
@@ -272,6 +297,85 @@ bool MockDevice::publish_used(uint16_t q, uint32_t id, uint32_t len) {
   ++counters_.used_published;
   finish(q);
   return true;
+}
+
+bool MockDevice::rewrite_descriptor(uint16_t q, uint16_t index, DeviceQueue::DescField field,
+                                    uint64_t value) {
+  if (q >= kNumQueues || !queues_[q].rewrite_desc(index, field, value)) return false;
+  ++counters_.descriptors_rewritten;
+  return true;
+}
+
+bool MockDevice::write_used_idx(uint16_t q, uint16_t value) {
+  if (q >= kNumQueues || !queues_[q].usable()) return false;
+  DeviceQueue& dq = queues_[q];
+  dq.skip_used(uint16_t(value - dq.used_idx()));
+  finish(q);
+  return true;
+}
+
+bool MockDevice::complete_unwritten(uint16_t q, int64_t len) {
+  if (q >= kNumQueues || !queues_[q].usable() || queues_[q].available() == 0) return false;
+  DeviceQueue& dq = queues_[q];
+  const uint16_t head = dq.pop();
+  dq.walk(head, &chain_);
+  const uint64_t writable = chain_.ok ? chain_.writable_bytes : 0;
+  complete(q, head, len < 0 ? uint32_t(std::min<uint64_t>(writable, UINT32_MAX)) : uint32_t(len),
+           writable);
+  finish(q);
+  return true;
+}
+
+void MockDevice::hold_completions(uint16_t q, uint32_t count, uint32_t delay_ticks,
+                                  ReleaseOrder order, uint64_t seed) {
+  if (q >= kNumQueues) return;
+  Hold& h = holds_[q];
+  h.active = true;
+  h.unlimited = count == 0;
+  h.left = count;
+  h.delay = delay_ticks;
+  h.order = order;
+  h.seed = seed;
+}
+
+void MockDevice::release(uint16_t q, std::vector<size_t>& picks, ReleaseOrder order,
+                         uint64_t seed) {
+  // picks: indices into held_[q], in the order they were held.
+  if (order == ReleaseOrder::kReverse) std::reverse(picks.begin(), picks.end());
+  if (order == ReleaseOrder::kShuffle) {
+    std::mt19937_64 rng(seed);
+    std::shuffle(picks.begin(), picks.end(), rng);
+  }
+  std::vector<HeldEntry> out;
+  out.reserve(picks.size());
+  for (size_t i : picks) out.push_back(held_[q][i]);
+  std::vector<size_t> sorted = picks;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t k = sorted.size(); k-- > 0;) held_[q].erase(held_[q].begin() + ptrdiff_t(sorted[k]));
+  for (const HeldEntry& e : out) complete_now(q, e.head, e.len, e.writable);
+  if (!out.empty()) finish(q);
+}
+
+size_t MockDevice::release_held(uint16_t q, ReleaseOrder order, uint64_t seed, size_t max) {
+  if (q >= kNumQueues) return 0;
+  holds_[q] = Hold{};
+  if (!queues_[q].usable()) return 0;
+  std::vector<size_t> picks;
+  for (size_t i = 0; i < held_[q].size() && picks.size() < max; ++i) picks.push_back(i);
+  release(q, picks, order, seed);
+  return picks.size();
+}
+
+void MockDevice::tick() {
+  ++tick_;
+  for (uint16_t q = 0; q < kNumQueues; ++q) {
+    const Hold& h = holds_[q];
+    if (held_[q].empty() || h.delay == 0 || !queues_[q].usable()) continue;
+    std::vector<size_t> picks;
+    for (size_t i = 0; i < held_[q].size(); ++i)
+      if (tick_ - held_[q][i].tick >= h.delay) picks.push_back(i);
+    release(q, picks, h.order, h.seed + tick_);
+  }
 }
 
 bool MockDevice::republish_last_used(uint16_t q) {
@@ -356,6 +460,7 @@ void MockDevice::full_reset() {
     qregs_[q].max_size = config_.queue_sizes[q];
     qregs_[q].size = config_.queue_sizes[q];
     queues_[q].reset();
+    held_[q].clear();  // completions of rings that no longer exist
   }
 }
 
@@ -415,6 +520,37 @@ bool MockDevice::check_features(uint64_t accepted, bool modern) {
 }
 
 void MockDevice::write_status(uint8_t value, bool via_legacy) {
+  if (hooks_.empty()) return write_status_now(value, via_legacy);
+  const uint8_t added = uint8_t(value & ~status_);
+  fire_hooks(HookPoint::kStatusWrite, value, added, -1, true);
+  write_status_now(value, via_legacy);
+  fire_hooks(HookPoint::kStatusWrite, value, added, -1, false);
+}
+
+void MockDevice::fire_hooks(HookPoint point, uint8_t status_value, uint8_t added, int32_t queue,
+                            bool before) {
+  for (size_t i = 0; i < hooks_.size(); ++i) {
+    HookState& st = hooks_[i];
+    const Hook& h = st.hook;
+    if (h.point != point || h.before != before) continue;
+    if (h.count != 0 && st.fired >= h.count) continue;
+    if (point == HookPoint::kStatusWrite &&
+        !(h.status_bit == 0 ? status_value == 0 : (added & h.status_bit) != 0))
+      continue;
+    if (point == HookPoint::kQueueEnable && h.queue >= 0 && h.queue != queue) continue;
+    if (st.hook.skip > 0) {
+      --st.hook.skip;
+      continue;
+    }
+    ++st.fired;
+    ++counters_.hooks_fired;
+    // A copy: the action may add hooks (and so move this one).
+    const std::function<void(MockDevice&)> action = h.action;
+    if (action) action(*this);
+  }
+}
+
+void MockDevice::write_status_now(uint8_t value, bool via_legacy) {
   if (value == 0) {
     ++counters_.driver_resets;
     // Misbehaviour: a device that never resets keeps its status (so a read
@@ -447,7 +583,13 @@ void MockDevice::write_status(uint8_t value, bool via_legacy) {
   if ((added & st::kFeaturesOk) && !legacy_mode_) {
     if (!(old & st::kDriver)) fail("3.1.1", "FEATURES_OK set before DRIVER");
     if (!features_written_) fail("3.1.1", "FEATURES_OK set before the driver wrote its features");
-    const bool ok = check_features(driver_features_, true);
+    bool ok = check_features(driver_features_, true);
+    if (features_ok_refuse_all_ || features_ok_refusals_ > 0) {
+      // features_ok_refuse: a device that refuses whatever the driver chose.
+      if (!features_ok_refuse_all_) --features_ok_refusals_;
+      ++counters_.faults_applied;
+      ok = false;
+    }
     if (!ok) {
       // 3.1.1 step 6: the device refuses; FEATURES_OK reads back clear.
       value &= uint8_t(~st::kFeaturesOk);
@@ -491,6 +633,13 @@ void MockDevice::note_queue_setup(const char* what) {
 }
 
 void MockDevice::enable_queue(uint16_t q) {
+  if (hooks_.empty()) return enable_queue_now(q);
+  fire_hooks(HookPoint::kQueueEnable, 0, 0, q, true);
+  enable_queue_now(q);
+  fire_hooks(HookPoint::kQueueEnable, 0, 0, q, false);
+}
+
+void MockDevice::enable_queue_now(uint16_t q) {
   QueueRegs& r = qregs_[q];
   if (r.enabled) return;
   if (!spec::is_power_of_two(r.size) || r.size > r.max_size || r.size > spec::kMaxQueueSizeSplit) {
@@ -566,6 +715,7 @@ void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
   namespace lg = pci::legacy;
   switch (offset) {
     case lg::kDriverFeatures:
+      if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, true);
       legacy_mode_ = legacy_mode_ || config_.transport != TransportKind::kModern;
       if (!lost_state_ && !(status_ & st::kDriver))
         conformance_.report("3.1.1", "driver features written before DRIVER");
@@ -573,6 +723,7 @@ void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
         conformance_.report("3.1.1", "driver features written after DRIVER_OK");
       driver_features_ = value;
       features_written_ = true;
+      if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
     case lg::kQueueAddress: {
       if (queue_select_ >= kNumQueues) return;
@@ -708,6 +859,7 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
       driver_feature_select_ = value;
       return;
     case c::kDriverFeature:
+      if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, true);
       if (!lost_state_ && !(status_ & st::kDriver))
         conformance_.report("3.1.1", "driver features written before DRIVER");
       if (!lost_state_ && (status_ & st::kFeaturesOk))
@@ -720,6 +872,7 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
         conformance_.report("2.2.1", "driver accepted feature bits above 63 (select " +
                                          std::to_string(driver_feature_select_) + ")");
       features_written_ = true;
+      if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
     case c::kConfigMsixVector:
     case c::kQueueMsixVector:
@@ -884,6 +1037,10 @@ void MockDevice::arm(const Fault& fault) {
     case FaultKind::kResetLatency:
       reset_latency_ = uint32_t(fault.value);
       return;
+    case FaultKind::kFeaturesOkRefuse:
+      features_ok_refuse_all_ = fault.value == 0;
+      features_ok_refusals_ = uint32_t(fault.value);
+      return;
     default:
       break;
   }
@@ -917,6 +1074,18 @@ bool MockDevice::take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint1
 // ---------------------------------------------------------------------------
 
 void MockDevice::complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writable) {
+  Hold& h = holds_[q];
+  if (h.active && (h.unlimited || h.left > 0)) {
+    // A slow device: the buffer is used but its completion waits.
+    held_[q].push_back(HeldEntry{head, len, writable, tick_});
+    ++counters_.completions_held;
+    if (!h.unlimited && --h.left == 0 && h.delay == 0) h.active = false;
+    return;
+  }
+  complete_now(q, head, len, writable);
+}
+
+void MockDevice::complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t writable) {
   DeviceQueue& dq = queues_[q];
   ++counters_.used_published;
   if (used_faults_.empty() && !used_hook_) {
@@ -944,6 +1113,20 @@ void MockDevice::complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writ
     e.len = uint32_t(writable + (f.value ? f.value : 1));
   if (take_fault(used_faults_, FaultKind::kUsedLenShort, q, &f)) e.len = uint32_t(f.value);
   if (take_fault(used_faults_, FaultKind::kUsedIdxJump, q, &f)) jump = uint16_t(dq.size() + 1);
+  if (take_fault(used_faults_, FaultKind::kUsedIdSet, q, &f)) e.id = uint32_t(f.value);
+  if (take_fault(used_faults_, FaultKind::kUsedIdxSkip, q, &f))
+    e.used_idx = uint16_t(e.used_idx + f.value);
+  // The descriptors of the chain just consumed, rewritten in the driver's
+  // table before the completion is published.
+  const std::pair<FaultKind, DeviceQueue::DescField> desc_lies[] = {
+      {FaultKind::kDescAddr, DeviceQueue::DescField::kAddr},
+      {FaultKind::kDescLen, DeviceQueue::DescField::kLen},
+      {FaultKind::kDescFlags, DeviceQueue::DescField::kFlags},
+      {FaultKind::kDescNext, DeviceQueue::DescField::kNext},
+  };
+  for (const auto& [kind, field] : desc_lies)
+    if (take_fault(used_faults_, kind, q, &f))
+      counters_.descriptors_rewritten += dq.rewrite_chain(head, field, f.value);
   if (used_hook_) used_hook_(e);
   dq.skip_used(uint16_t(e.used_idx - dq.used_idx()));
   dq.push_used(e.id, e.len);
@@ -955,6 +1138,7 @@ void MockDevice::complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writ
 }
 
 void MockDevice::finish(uint16_t q) {
+  if (!queues_[q].has_unpublished()) return;  // nothing new (e.g. every completion held)
   if (queues_[q].publish()) {
     isr_ |= spec::interrupt::kQueue;
     ++counters_.interrupts;
@@ -1184,6 +1368,16 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
                         "its own descriptor (Legacy Interface: Framing Requirements)");
   uint8_t hdr[spec::kNetHdrSize] = {};
   spec::store_le16(hdr + 10, 1);  // num_buffers (only present with 12-byte headers)
+  Fault unwritten;
+  if (!rx_faults_.empty() && take_fault(rx_faults_, FaultKind::kRxNoWrite, kRxQueue, &unwritten)) {
+    // rx_no_write: "received" without a byte written into the buffer.
+    q.pop();
+    ++counters_.rx_injected;
+    complete(kRxQueue, head, unwritten.value ? uint32_t(unwritten.value) : uint32_t(total),
+             c.writable_bytes);
+    finish(kRxQueue);
+    return true;
+  }
   if (!rx_faults_.empty()) {
     Fault f;
     if (take_fault(rx_faults_, FaultKind::kRxNumBuffers, kRxQueue, &f))

@@ -37,7 +37,10 @@
 // device_reset() (modern: DEVICE_NEEDS_RESET + config interrupt, queues
 // stop; legacy: the device forgets everything, status reads 0).
 //
-// Misbehaviour: arm(Fault) (fault.h) and set_used_hook().
+// Misbehaviour: arm(Fault) (fault.h), set_used_hook(), register, BAR and
+// PCI config space lies, descriptor rewrites, arbitrary used entries and
+// used indices, completions held back and released in any order (a slow
+// device), and hooks that act at any point of the initialisation sequence.
 //
 // Every driver action is checked against the spec's driver requirements
 // and violations are recorded in conformance() (conformance.h).
@@ -104,12 +107,15 @@ struct DeviceConfig {
   X(used_published) /* used entries written */                                     \
   X(interrupts)     /* used-buffer interrupts raised (ISR bit 0) */                \
   X(interrupts_suppressed)                                                         \
-  X(config_interrupts) /* ISR bit 1 raised */                                      \
-  X(driver_resets)     /* status written 0 */                                      \
-  X(device_resets)     /* device_reset() calls */                                  \
-  X(features_refused)  /* FEATURES_OK refused */                                   \
-  X(faults_applied)    /* fault events applied */                                  \
-  X(queue_halts)       /* queues the device stopped using */
+  X(config_interrupts)     /* ISR bit 1 raised */                                  \
+  X(driver_resets)         /* status written 0 */                                  \
+  X(device_resets)         /* device_reset() calls */                              \
+  X(features_refused)      /* FEATURES_OK refused */                               \
+  X(faults_applied)        /* fault events applied */                              \
+  X(queue_halts)           /* queues the device stopped using */                   \
+  X(completions_held)      /* completions held back (hold_completions) */          \
+  X(hooks_fired)           /* initialisation hooks that acted */                   \
+  X(descriptors_rewritten) /* descriptor fields the device overwrote */
 
 struct DeviceCounters {
 #define VNET_MOCK_DECLARE(name) uint64_t name = 0;
@@ -210,6 +216,58 @@ class MockDevice {
   bool publish_used(uint16_t q, uint32_t id, uint32_t len);
   // A lie about a register read (see RegisterLie in fault.h).
   void lie_about_register(const RegisterLie& lie) { register_lies_.push_back(lie); }
+  // A lie about a BAR (see BarLie in fault.h): what bar_info() reports.
+  void lie_about_bar(const BarLie& lie) { bar_lies_.push_back(lie); }
+  // Rewrites width bytes of PCI configuration space at offset (any byte:
+  // identity, capability list links, capability fields, BAR registers);
+  // kept across rebuilds of the config space. False when out of range.
+  bool poke_pci_config(uint32_t offset, uint8_t width, uint32_t value);
+  // Rewrites a field of descriptor index of queue q's table now.
+  bool rewrite_descriptor(uint16_t q, uint16_t index, DeviceQueue::DescField field, uint64_t value);
+  // Stores used.idx = value on queue q now, without writing any entry (the
+  // device's own index follows). False if q is not usable.
+  bool write_used_idx(uint16_t q, uint16_t value);
+  // Completes the next available chain of queue q without writing a byte
+  // into it: used.len = len (-1: the chain's writable bytes). False when
+  // nothing is available.
+  bool complete_unwritten(uint16_t q, int64_t len = -1);
+  // A configuration change interrupt now (ISR bit 1), nothing changed.
+  void raise_config_change() { raise_config_interrupt(); }
+
+  // ---- a slow device: completions held back, released later ----
+  enum class ReleaseOrder : uint8_t { kFifo, kReverse, kShuffle };
+  // The next count completions of queue q (0: all of them) are held back
+  // instead of published: the buffer is used (rx: the frame is written)
+  // but no used entry appears. delay_ticks > 0: each is released that many
+  // tick()s after it was held, in order; 0: only release_held() does.
+  void hold_completions(uint16_t q, uint32_t count, uint32_t delay_ticks,
+                        ReleaseOrder order = ReleaseOrder::kFifo, uint64_t seed = 1);
+  // Publishes up to max held completions of queue q in the given order
+  // (used-entry faults and the used hook apply now) and stops holding.
+  // Returns how many were published (0 when the queue is not usable).
+  size_t release_held(uint16_t q, ReleaseOrder order, uint64_t seed = 1, size_t max = SIZE_MAX);
+  // Time passes for held completions (the scenario runner ticks once per
+  // pump of the driver).
+  void tick();
+  size_t held(uint16_t q) const { return q < kNumQueues ? held_[q].size() : 0; }
+
+  // ---- acting between any two steps of the initialisation ----
+  enum class HookPoint : uint8_t {
+    kStatusWrite,    // a device_status write that sets status_bit (0: a reset write)
+    kFeaturesWrite,  // a driver-features write (modern: one per 32-bit half)
+    kQueueEnable,    // modern queue_enable = 1 / legacy queue PFN write, of queue
+  };
+  struct Hook {
+    HookPoint point = HookPoint::kStatusWrite;
+    uint8_t status_bit = 0;
+    int32_t queue = -1;   // kQueueEnable: -1 any
+    bool before = false;  // before the write takes effect (else just after)
+    uint32_t skip = 0;    // matching events to let pass first
+    uint32_t count = 1;   // times to act; 0: every time
+    std::function<void(MockDevice&)> action;
+  };
+  void add_hook(Hook hook) { hooks_.push_back(HookState{std::move(hook), 0}); }
+  void clear_hooks() { hooks_.clear(); }
 
   // ---- ACCESS_PLATFORM ----
   // The IOMMU the device translates through when ACCESS_PLATFORM is
@@ -250,6 +308,7 @@ class MockDevice {
   bool has_legacy() const { return config_.transport != TransportKind::kModern; }
   bool has_modern() const { return config_.transport != TransportKind::kLegacy; }
   void build_pci_config();
+  void build_pci_image();
   void full_reset();
   void raise_config_interrupt();
   void bump_generation() { ++generation_; }
@@ -266,13 +325,18 @@ class MockDevice {
   bool check_common_width(uint32_t offset, uint8_t width, bool write);
 
   void write_status(uint8_t value, bool via_legacy);
+  void write_status_now(uint8_t value, bool via_legacy);
+  void fire_hooks(HookPoint point, uint8_t status_value, uint8_t added, int32_t queue, bool before);
   bool check_features(uint64_t accepted, bool modern);
   void enable_queue(uint16_t q);
+  void enable_queue_now(uint16_t q);
   void notify(uint16_t q);
   void note_queue_setup(const char* what);
 
   // Publishing with faults and hook.
   void complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writable);
+  void complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t writable);
+  void release(uint16_t q, std::vector<size_t>& picks, ReleaseOrder order, uint64_t seed);
   void finish(uint16_t q);
   bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
   bool check_tx_header(const uint8_t* hdr);
@@ -326,6 +390,37 @@ class MockDevice {
   DmaMappings iommu_;
   DeviceQueue::Audit audit_;
   std::vector<RegisterLie> register_lies_;
+  std::vector<BarLie> bar_lies_;
+  struct PciPoke {
+    uint32_t offset;
+    uint8_t width;
+    uint32_t value;
+  };
+  std::vector<PciPoke> pci_pokes_;
+  struct HookState {
+    Hook hook;
+    uint32_t fired;
+  };
+  std::vector<HookState> hooks_;
+  struct HeldEntry {
+    uint16_t head;
+    uint32_t len;
+    uint64_t writable;
+    uint64_t tick;
+  };
+  struct Hold {
+    bool active = false;
+    uint32_t left = 0;  // with count > 0: completions still to hold
+    bool unlimited = false;
+    uint32_t delay = 0;
+    ReleaseOrder order = ReleaseOrder::kFifo;
+    uint64_t seed = 1;
+  };
+  std::array<Hold, kNumQueues> holds_{};
+  std::array<std::vector<HeldEntry>, kNumQueues> held_{};
+  uint64_t tick_ = 0;
+  uint32_t features_ok_refusals_ = 0;  // kFeaturesOkRefuse
+  bool features_ok_refuse_all_ = false;
   uint32_t apply_register_lies(Region region, uint32_t offset, uint8_t width, uint32_t value);
   bool in_tx_ = false;
 };

@@ -1,5 +1,6 @@
 #include "mock_device/mock_platform.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,8 @@ MockPlatform::MockPlatform(MockDevice& device, GuestMemory& memory)
     : device_(device), memory_(memory) {}
 
 uint32_t MockPlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
+  ++shim_calls_;
+  ++reg_reads_;
   if (region == Region::kPciConfig) return device_.pci_config_read(offset, width);
   if (region >= Region::kBar0 && region <= Region::kBar5)
     return device_.bar_read(uint8_t(uint8_t(region) - 1), offset, width);
@@ -18,49 +21,63 @@ uint32_t MockPlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
 }
 
 void MockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  ++shim_calls_;
+  ++reg_writes_;
   if (region == Region::kPciConfig) return device_.pci_config_write(offset, width, value);
   if (region >= Region::kBar0 && region <= Region::kBar5)
     device_.bar_write(uint8_t(uint8_t(region) - 1), offset, width, value);
 }
 
 bool MockPlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
+  ++shim_calls_;
   if (dma_budget_ == 0) return false;
   GuestMemory::Allocation a;
   if (!memory_.allocate(size, align ? align : 16, &a)) return false;
   if (dma_budget_ > 0) --dma_budget_;
   ++dma_live_;
+  dma_live_bytes_ += a.size;
   *out = DmaRegion{a.host, a.device_addr, a.size};
   device_.dma_mappings().add_coherent(a.device_addr, a.size);
   return true;
 }
 
 void MockPlatform::dma_free(const DmaRegion& region) {
+  ++shim_calls_;
   device_.dma_mappings().remove_coherent(region.device_addr);
-  if (memory_.free(region.device_addr))
+  if (memory_.free(region.device_addr)) {
     --dma_live_;
-  else
+    dma_live_bytes_ -= std::min<uint64_t>(dma_live_bytes_, region.size);
+  } else
     ++bad_dma_frees_;
 }
 
 bool MockPlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection,
                            DmaMapping* out) {
+  ++shim_calls_;
   if (map_budget_ == 0) return false;
   if (map_budget_ > 0) --map_budget_;
   ++dma_maps_;
-  const uint64_t addr = iommu_ ? device_.dma_mappings().map(phys, len) : phys;
+  uint64_t addr = iommu_ ? device_.dma_mappings().map(phys, len) : phys;
+  if (iommu_ && map_lie_ != MapLie::kNone) {
+    device_.dma_mappings().unmap(addr, len);  // revoked at once
+    if (map_lie_ == MapLie::kLeakPhysical) addr = phys;
+  }
   *out = DmaMapping{addr, cpu, len, 0};
   return true;
 }
 
 void MockPlatform::dma_unmap(const DmaMapping& m, uint8_t*, uint32_t device_len, DmaDirection) {
+  ++shim_calls_;
   ++dma_unmaps_;
   if (device_len > m.len) ++bad_dma_unmaps_;  // the driver let an unvalidated length through
-  if (iommu_ && !device_.dma_mappings().unmap(m.device_addr, m.len)) ++bad_dma_unmaps_;
+  if (iommu_ && map_lie_ == MapLie::kNone && !device_.dma_mappings().unmap(m.device_addr, m.len))
+    ++bad_dma_unmaps_;
 }
 
 void MockPlatform::fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
                          size_t len) {
   (void)what;
+  ++shim_calls_;
   ++fetches_;
   const void* s = const_cast<const void*>(src);
   if (!memory_.contains(s, len)) {
@@ -94,18 +111,22 @@ void MockPlatform::fetch(const DeviceMemRef& what, const volatile void* src, voi
 }
 
 void MockPlatform::frame_in_place(uint16_t, uint16_t, void*, uint32_t) {
+  ++shim_calls_;
   ++frames_in_place_;
 }
 
 void MockPlatform::published(const PublishedChain&) {
+  ++shim_calls_;
   ++published_;
 }
 
 void MockPlatform::completed(uint16_t, uint16_t, uint32_t) {
+  ++shim_calls_;
   ++completed_;
 }
 
 void MockPlatform::barrier(Barrier kind) {
+  ++shim_calls_;
   ++barriers_[static_cast<uint8_t>(kind) % kNumBarrierKinds];
   switch (kind) {
     case Barrier::kRead:
@@ -124,10 +145,12 @@ void MockPlatform::barrier(Barrier kind) {
 }
 
 bool MockPlatform::wait_interrupt(uint64_t) {
+  ++shim_calls_;
   return device_.interrupt_pending();
 }
 
 uint64_t MockPlatform::now_ns() {
+  ++shim_calls_;
   if (clock_) return clock_();
   return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
@@ -135,6 +158,7 @@ uint64_t MockPlatform::now_ns() {
 }
 
 void MockPlatform::log(LogLevel level, const char* message) {
+  ++shim_calls_;
   if (echo_ && level <= echo_level_) std::fprintf(stderr, "[driver] %s\n", message);
   if (log_.size() < kMaxLogLines) log_.push_back(LogLine{level, message});
 }

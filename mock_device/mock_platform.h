@@ -44,7 +44,10 @@ class MockPlatform final : public Platform {
 
   uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override;
   void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override;
-  BarInfo bar_info(uint8_t bar) override { return device_.bar_info(bar); }
+  BarInfo bar_info(uint8_t bar) override {
+    ++shim_calls_;
+    return device_.bar_info(bar);
+  }
 
   bool dma_alloc(size_t size, size_t align, DmaRegion* out) override;
   void dma_free(const DmaRegion& region) override;
@@ -81,10 +84,21 @@ class MockPlatform final : public Platform {
   }
   // Fail dma_map() after this many more successful calls (-1: never).
   void set_map_budget(int64_t budget) { map_budget_ = budget; }
+  // A lying platform (IOMMU mode only): every mapping is revoked as soon as
+  // it is made, and the driver is handed the buffer's physical address
+  // (kLeakPhysical: an address never mapped) or the revoked IOVA
+  // (kUnmapAtOnce). The device must report every such access (6.1).
+  enum class MapLie : uint8_t { kNone, kLeakPhysical, kUnmapAtOnce };
+  void set_map_lie(MapLie lie) { map_lie_ = lie; }
 
   const std::vector<LogLine>& log_lines() const { return log_; }
   void clear_log() { log_.clear(); }
   size_t dma_live() const { return dma_live_; }
+  uint64_t dma_live_bytes() const { return dma_live_bytes_; }
+  // Shim calls the driver made, all kinds together, and register accesses.
+  uint64_t shim_calls() const { return shim_calls_; }
+  uint64_t reg_reads() const { return reg_reads_; }
+  uint64_t reg_writes() const { return reg_writes_; }
   uint64_t fetches() const { return fetches_; }
   uint64_t fetches_outside() const { return fetches_outside_; }
   uint64_t frames_in_place() const { return frames_in_place_; }
@@ -108,6 +122,11 @@ class MockPlatform final : public Platform {
   LogLevel echo_level_ = LogLevel::kInfo;
   int64_t dma_budget_ = -1;
   size_t dma_live_ = 0;
+  uint64_t dma_live_bytes_ = 0;
+  uint64_t shim_calls_ = 0;
+  uint64_t reg_reads_ = 0;
+  uint64_t reg_writes_ = 0;
+  MapLie map_lie_ = MapLie::kNone;
   uint64_t fetches_ = 0;
   uint64_t fetches_outside_ = 0;
   uint64_t frames_in_place_ = 0;

@@ -240,7 +240,8 @@ class Parser {
       for (size_t i = 0; i < j.size(); ++i) frames(j[i], ptr + "/" + std::to_string(i), out);
       return;
     }
-    check_keys(j, ptr, {"hex", "size", "count", "pattern", "seed", "dst", "src", "ethertype"});
+    check_keys(j, ptr,
+               {"hex", "size", "count", "pattern", "seed", "dst", "src", "ethertype", "first"});
     const uint64_t count = j.contains("count") ? u64(j["count"], ptr + "/count", 1'000'000) : 1;
     if (j.contains("hex")) {
       if (j.contains("size") || j.contains("pattern"))
@@ -264,8 +265,12 @@ class Parser {
     if (j.contains("src")) src = mac(j["src"], ptr + "/src");
     const uint64_t type =
         j.contains("ethertype") ? u64(j["ethertype"], ptr + "/ethertype", 0xFFFF) : 0x88B5;
+    // first: the sequence number of the first frame (so that frames n..m of
+    // a generator can be written on their own, e.g. in another order).
+    const uint64_t first = j.contains("first") ? u64(j["first"], ptr + "/first", UINT32_MAX) : 0;
+    if (first && j.contains("hex")) fail(ptr + "/first", "\"first\" is for generated frames");
     std::mt19937_64 rng(seed);
-    for (uint64_t n = 0; n < count; ++n) {
+    for (uint64_t n = first; n < first + count; ++n) {
       Frame f(size);
       std::copy(dst.begin(), dst.end(), f.begin());
       std::copy(src.begin(), src.end(), f.begin() + 6);
@@ -303,24 +308,7 @@ class Parser {
     const std::string kind = str(j["kind"], ptr + "/kind");
     if (!mock::parse_fault_kind(kind, &f.kind))
       fail(ptr + "/kind", "unknown fault kind '" + kind + "' (see docs/scenarios.md)");
-    if (j.contains("queue")) {
-      const json& q = j["queue"];
-      if (q.is_string()) {
-        const std::string s = q.get<std::string>();
-        if (s == "rx")
-          f.queue = 0;
-        else if (s == "tx")
-          f.queue = 1;
-        else if (s == "ctrl")
-          f.queue = 2;
-        else if (s == "any")
-          f.queue = -1;
-        else
-          fail(ptr + "/queue", "queue '" + s + "' is not rx, tx, ctrl or any");
-      } else {
-        f.queue = int32_t(u64(q, ptr + "/queue", 2));
-      }
-    }
+    if (j.contains("queue")) f.queue = queue_of(j["queue"], ptr + "/queue", true);
     if (j.contains("skip")) f.skip = uint32_t(u64(j["skip"], ptr + "/skip", UINT32_MAX));
     if (j.contains("count")) f.count = uint32_t(u64(j["count"], ptr + "/count", UINT32_MAX));
     if (j.contains("value")) f.value = u64(j["value"], ptr + "/value");
@@ -328,6 +316,148 @@ class Parser {
         f.value > 4)
       fail(ptr + "/value", "capability faults take a cfg_type 1..4 (0: COMMON)");
     return f;
+  }
+
+  // "rx", "tx", "ctrl", a number 0..2, or (any_ok) "any" = -1.
+  int32_t queue_of(const json& q, const std::string& ptr, bool any_ok) const {
+    if (q.is_string()) {
+      const std::string s = q.get<std::string>();
+      if (s == "rx") return 0;
+      if (s == "tx") return 1;
+      if (s == "ctrl") return 2;
+      if (s == "any" && any_ok) return -1;
+      fail(ptr, "queue '" + s + "' is not rx, tx, ctrl" + (any_ok ? " or any" : ""));
+    }
+    return int32_t(u64(q, ptr, 2));
+  }
+
+  mock::MockDevice::ReleaseOrder order_of(const json& j, const std::string& ptr) const {
+    const std::string o = str(j, ptr);
+    if (o == "fifo") return mock::MockDevice::ReleaseOrder::kFifo;
+    if (o == "reverse") return mock::MockDevice::ReleaseOrder::kReverse;
+    if (o == "shuffle") return mock::MockDevice::ReleaseOrder::kShuffle;
+    fail(ptr, "order '" + o + "' is not fifo, reverse or shuffle");
+  }
+
+  // A budget: a count of further successful calls, or "unlimited" (-1).
+  int64_t budget_of(const json& j, const std::string& ptr) const {
+    if (j.is_string()) {
+      if (j.get<std::string>() == "unlimited") return -1;
+      fail(ptr, "a budget is a count or \"unlimited\"");
+    }
+    return int64_t(u64(j, ptr, INT32_MAX));
+  }
+
+  PciPoke pci_poke(const json& j, const std::string& ptr) const {
+    check_keys(j, ptr, {"offset", "width", "value", "comment"});
+    if (!j.contains("offset") || !j.contains("value"))
+      fail(ptr, "a pci_config rewrite needs \"offset\" and \"value\"");
+    PciPoke p;
+    p.offset = uint32_t(u64(j["offset"], ptr + "/offset", 255));
+    if (j.contains("width")) {
+      p.width = uint8_t(u64(j["width"], ptr + "/width", 4));
+      if (p.width != 1 && p.width != 2 && p.width != 4) fail(ptr + "/width", "width is 1, 2 or 4");
+    }
+    if (p.offset + p.width > 256)
+      fail(ptr + "/offset", "the rewrite ends past the 256 bytes of configuration space");
+    const uint64_t max = p.width == 4 ? UINT32_MAX : (uint64_t{1} << (8 * p.width)) - 1;
+    p.value = uint32_t(u64(j["value"], ptr + "/value", max));
+    return p;
+  }
+
+  mock::BarLie bar_lie(const json& j, const std::string& ptr) const {
+    check_keys(j, ptr, {"bar", "present", "io", "size", "comment"});
+    if (!j.contains("bar")) fail(ptr, "a BAR lie needs \"bar\" (0..5)");
+    mock::BarLie b;
+    b.bar = uint8_t(u64(j["bar"], ptr + "/bar", 5));
+    if (j.contains("present")) b.present = boolean(j["present"], ptr + "/present") ? 1 : 0;
+    if (j.contains("io")) b.is_io = boolean(j["io"], ptr + "/io") ? 1 : 0;
+    if (j.contains("size")) b.size = int64_t(u64(j["size"], ptr + "/size", uint64_t{1} << 40));
+    if (b.present < 0 && b.is_io < 0 && b.size < 0)
+      fail(ptr, "a BAR lie needs at least one of \"present\", \"io\", \"size\"");
+    return b;
+  }
+
+  HookSpec hook(const json& j, const std::string& ptr) const {
+    check_keys(j, ptr, {"at", "when", "queue", "skip", "count", "do", "comment"});
+    HookSpec h;
+    h.line = lines_.line(ptr);
+    if (!j.contains("at"))
+      fail(ptr, "a hook needs \"at\" (a status bit, reset, features_write or queue_enable)");
+    if (!j.contains("do")) fail(ptr, "a hook needs \"do\": the device actions");
+    const std::string at = str(j["at"], ptr + "/at");
+    using HP = mock::MockDevice::HookPoint;
+    static const std::pair<const char*, uint8_t> kBits[] = {
+        {"ACKNOWLEDGE", spec::status::kAcknowledge}, {"DRIVER", spec::status::kDriver},
+        {"FEATURES_OK", spec::status::kFeaturesOk},  {"DRIVER_OK", spec::status::kDriverOk},
+        {"FAILED", spec::status::kFailed},           {"reset", 0},
+    };
+    bool found = false;
+    for (const auto& [name, bit] : kBits) {
+      if (at == name) {
+        h.point = HP::kStatusWrite;
+        h.status_bit = bit;
+        found = true;
+      }
+    }
+    if (at == "features_write") {
+      h.point = HP::kFeaturesWrite;
+      found = true;
+    } else if (at == "queue_enable") {
+      h.point = HP::kQueueEnable;
+      found = true;
+    }
+    if (!found)
+      fail(ptr + "/at", "hook point '" + at +
+                            "' is not ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, FAILED, reset, "
+                            "features_write or queue_enable");
+    if (j.contains("queue")) {
+      if (h.point != HP::kQueueEnable) fail(ptr + "/queue", "\"queue\" is for queue_enable hooks");
+      h.queue = queue_of(j["queue"], ptr + "/queue", true);
+    }
+    if (j.contains("when")) {
+      const std::string w = str(j["when"], ptr + "/when");
+      if (w != "before" && w != "after") fail(ptr + "/when", "when is \"before\" or \"after\"");
+      h.before = w == "before";
+    }
+    if (j.contains("skip")) h.skip = uint32_t(u64(j["skip"], ptr + "/skip", UINT32_MAX));
+    if (j.contains("count")) h.count = uint32_t(u64(j["count"], ptr + "/count", UINT32_MAX));
+    const json& d = j["do"];
+    auto action = [&](const json& a, const std::string& p) {
+      Step st = step(a, p);
+      if (!device_side(st.kind))
+        fail(p, std::string("'") + step_kind_name(st.kind) +
+                    "' cannot run inside a hook: only device actions can (publish_used, "
+                    "write_used_idx, rewrite_descriptor, config, config_interrupt, "
+                    "device_reset, link, fault, clear_faults, register, pci_config, bar, "
+                    "ignore_reset, republish_used, hold, release, process_tx, "
+                    "advance_clock, budget)");
+      h.actions.push_back(std::move(st));
+    };
+    if (d.is_array()) {
+      if (d.empty()) fail(ptr + "/do", "a hook needs at least one action");
+      for (size_t i = 0; i < d.size(); ++i) action(d[i], ptr + "/do/" + std::to_string(i));
+    } else {
+      action(d, ptr + "/do");
+    }
+    return h;
+  }
+
+  static bool device_side(StepKind k) {
+    switch (k) {
+      case StepKind::kRx:
+      case StepKind::kTx:
+      case StepKind::kExpectTx:
+      case StepKind::kRecover:
+      case StepKind::kStop:
+      case StepKind::kPollDevice:
+      case StepKind::kPump:
+      case StepKind::kExpect:
+      case StepKind::kHook:
+        return false;
+      default:
+        return true;
+    }
   }
 
   static bool net_counter_known(const std::string& name) {
@@ -342,7 +472,7 @@ class Parser {
   }
 
   mock::RegisterLie register_lie(const json& j, const std::string& ptr) const {
-    check_keys(j, ptr, {"region", "offset", "width", "value", "skip", "count"});
+    check_keys(j, ptr, {"region", "offset", "width", "value", "skip", "count", "mask", "comment"});
     mock::RegisterLie l;
     if (!j.contains("region") || !j.contains("offset") || !j.contains("value"))
       fail(ptr, "a register lie needs \"region\", \"offset\" and \"value\"");
@@ -362,6 +492,10 @@ class Parser {
     l.value = uint32_t(u64(j["value"], ptr + "/value", UINT32_MAX));
     if (j.contains("skip")) l.skip = uint32_t(u64(j["skip"], ptr + "/skip", UINT32_MAX));
     if (j.contains("count")) l.count = uint32_t(u64(j["count"], ptr + "/count", UINT32_MAX));
+    if (j.contains("mask")) {
+      l.mask = uint32_t(u64(j["mask"], ptr + "/mask", UINT32_MAX));
+      if (l.mask == 0) fail(ptr + "/mask", "a mask of 0 changes no bit");
+    }
     return l;
   }
 
@@ -370,12 +504,12 @@ class Parser {
       check_keys(j, ptr,
                  {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
                   "tx_frames", "violations", "pool_all_returned", "stop", "negotiated",
-                  "not_negotiated", "mac", "mtu", "transport"});
+                  "not_negotiated", "mac", "mtu", "transport", "dma", "shim_bounds", "held"});
     else
-      check_keys(
-          j, ptr,
-          {"driver_state", "link_up", "counters", "device_counters", "rx_frames", "tx_frames",
-           "violations", "negotiated", "not_negotiated", "mac", "mtu", "transport"});
+      check_keys(j, ptr,
+                 {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
+                  "tx_frames", "violations", "negotiated", "not_negotiated", "mac", "mtu",
+                  "transport", "dma", "shim_bounds", "held"});
     Expectation e;
     e.line = lines_.line(ptr);
     if (j.contains("driver_state")) {
@@ -429,14 +563,92 @@ class Parser {
         fail(ptr + "/transport", "transport '" + t + "' is not pci-legacy or pci-modern");
       e.transport = t;
     }
+    if (j.contains("dma")) {
+      const std::string p = ptr + "/dma";
+      const json& d = j["dma"];
+      check_keys(d, p, {"regions", "bytes", "maps_live"});
+      if (d.contains("regions")) e.dma_regions = range(d["regions"], p + "/regions");
+      if (d.contains("bytes")) e.dma_bytes = range(d["bytes"], p + "/bytes");
+      if (d.contains("maps_live")) e.dma_maps_live = range(d["maps_live"], p + "/maps_live");
+    }
+    if (j.contains("shim_bounds")) {
+      const std::string p = ptr + "/shim_bounds";
+      const json& b = j["shim_bounds"];
+      if (!b.is_object()) fail(p, "expected an object of driver operations");
+      for (const auto& [op, metrics] : b.items()) {
+        bool known = false;
+        for (const char* o : kShimOps) known = known || op == o;
+        if (!known)
+          fail(p + "/" + op, "unknown operation '" + op +
+                                 "' (probe, attach, rx_burst, tx_burst, tx_reclaim, "
+                                 "poll_device, recover, stop)");
+        if (!metrics.is_object())
+          fail(p + "/" + op, "expected an object of metrics, e.g. {\"reg_reads\": {\"max\": 2}}");
+        for (const auto& [m, v] : metrics.items()) {
+          bool mk = false;
+          for (const char* k : kShimMetrics) mk = mk || m == k;
+          if (!mk)
+            fail(p + "/" + op + "/" + m,
+                 "unknown metric '" + m + "' (reg_reads, reg_writes, fetches, shim_calls)");
+          // A bare number is an upper bound: the most one call may make.
+          const std::string vp = p + "/" + op + "/" + m;
+          e.shim_bounds[op][m] = v.is_object() ? range(v, vp) : Range{0, u64(v, vp)};
+        }
+      }
+    }
+    if (j.contains("held")) {
+      const std::string p = ptr + "/held";
+      if (!j["held"].is_object()) fail(p, "expected an object of queues, e.g. {\"rx\": 4}");
+      for (const auto& [q, v] : j["held"].items())
+        e.held[uint16_t(queue_of(json(q), p + "/" + q, false))] = range(v, p + "/" + q);
+    }
     return e;
   }
 
   void device(const json& j, const std::string& ptr, Scenario* s) const {
     check_keys(j, ptr,
-               {"transport", "features", "features_add", "features_remove", "mac", "mtu", "status",
-                "max_virtqueue_pairs", "queue_sizes", "notify_off_multiplier", "memory_mib",
-                "faults", "iommu", "registers"});
+               {"transport",
+                "features",
+                "features_add",
+                "features_remove",
+                "mac",
+                "mtu",
+                "status",
+                "max_virtqueue_pairs",
+                "queue_sizes",
+                "notify_off_multiplier",
+                "memory_mib",
+                "faults",
+                "iommu",
+                "registers",
+                "hooks",
+                "pci_config",
+                "bars",
+                "auto_process_tx",
+                "legacy_bar_size",
+                "modern_bar",
+                "require_access_platform"});
+    auto list = [&](const char* key, auto&& each) {
+      if (!j.contains(key)) return;
+      const std::string p = ptr + "/" + key;
+      if (!j[key].is_array()) fail(p, std::string(key) + " is an array");
+      for (size_t i = 0; i < j[key].size(); ++i) each(j[key][i], p + "/" + std::to_string(i));
+    };
+    list("hooks",
+         [&](const json& v, const std::string& p) { s->device_hooks.push_back(hook(v, p)); });
+    list("pci_config",
+         [&](const json& v, const std::string& p) { s->pci_pokes.push_back(pci_poke(v, p)); });
+    list("bars",
+         [&](const json& v, const std::string& p) { s->bar_lies.push_back(bar_lie(v, p)); });
+    if (j.contains("auto_process_tx"))
+      s->device.auto_process_tx = boolean(j["auto_process_tx"], ptr + "/auto_process_tx");
+    if (j.contains("require_access_platform"))
+      s->device.require_access_platform =
+          boolean(j["require_access_platform"], ptr + "/require_access_platform");
+    if (j.contains("legacy_bar_size")) {
+      s->device.legacy_bar_size =
+          uint32_t(u64(j["legacy_bar_size"], ptr + "/legacy_bar_size", 0x10000));
+    }
     if (j.contains("registers")) {
       const json& r = j["registers"];
       if (!r.is_array()) fail(ptr + "/registers", "registers is an array of register lies");
@@ -495,6 +707,11 @@ class Parser {
     if (j.contains("notify_off_multiplier"))
       d.notify_off_multiplier =
           uint32_t(u64(j["notify_off_multiplier"], ptr + "/notify_off_multiplier", 1024));
+    if (j.contains("modern_bar")) {
+      d.modern_bar = uint8_t(u64(j["modern_bar"], ptr + "/modern_bar", 5));
+      if (d.transport == mock::TransportKind::kTransitional && d.modern_bar == 0)
+        fail(ptr + "/modern_bar", "a transitional device has its legacy BAR 0: modern_bar is 1..5");
+    }
     if (j.contains("memory_mib")) {
       s->memory_mib = size_t(u64(j["memory_mib"], ptr + "/memory_mib", 1024));
       if (s->memory_mib == 0) fail(ptr + "/memory_mib", "guest memory must be at least 1 MiB");
@@ -507,12 +724,50 @@ class Parser {
     }
   }
 
+  void platform(const json& j, const std::string& ptr, Scenario* s) const {
+    check_keys(j, ptr, {"clock", "dma_alloc_budget", "dma_map_budget", "map_lie"});
+    if (j.contains("clock")) {
+      const std::string p = ptr + "/clock";
+      check_keys(j["clock"], p, {"step_ns"});
+      s->clock_step_ns =
+          j["clock"].contains("step_ns") ? u64(j["clock"]["step_ns"], p + "/step_ns") : 0;
+    }
+    if (j.contains("dma_alloc_budget"))
+      s->dma_alloc_budget = budget_of(j["dma_alloc_budget"], ptr + "/dma_alloc_budget");
+    if (j.contains("dma_map_budget"))
+      s->dma_map_budget = budget_of(j["dma_map_budget"], ptr + "/dma_map_budget");
+    if (j.contains("map_lie")) {
+      const std::string m = str(j["map_lie"], ptr + "/map_lie");
+      if (m == "none")
+        s->map_lie = mock::MockPlatform::MapLie::kNone;
+      else if (m == "leak_physical")
+        s->map_lie = mock::MockPlatform::MapLie::kLeakPhysical;
+      else if (m == "unmap_at_once")
+        s->map_lie = mock::MockPlatform::MapLie::kUnmapAtOnce;
+      else
+        fail(ptr + "/map_lie", "map_lie '" + m + "' is not none, leak_physical or unmap_at_once");
+    }
+  }
+
   void driver(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(
-        j, ptr,
-        {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers", "buffer_size",
-         "max_frame", "echo", "expect_probe", "expect_attach", "reset_timeout_ns", "tx_timeout_ns",
-         "accept_access_platform", "accept_order_platform"});
+    check_keys(j, ptr,
+               {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
+                "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach",
+                "reset_timeout_ns", "tx_timeout_ns", "accept_access_platform",
+                "accept_order_platform", "expect_modern_error", "pool_alloc_budget"});
+    if (j.contains("pool_alloc_budget"))
+      s->pool_alloc_budget = budget_of(j["pool_alloc_budget"], ptr + "/pool_alloc_budget");
+    if (j.contains("expect_modern_error")) {
+      s->expect_modern_error = str(j["expect_modern_error"], ptr + "/expect_modern_error");
+      bool ok = false;
+      for (int e = 0; e <= int(ModernProbeError::kDeviceCfgTooShort); ++e)
+        ok = ok || s->expect_modern_error == modern_error_key(ModernProbeError(e));
+      if (!ok)
+        fail(ptr + "/expect_modern_error",
+             "unknown modern probe result '" + s->expect_modern_error +
+                 "' (ok, no_capability_list, no_common_cfg, no_notify_cfg, no_isr_cfg, "
+                 "no_device_cfg, no_version1, device_cfg_too_short)");
+    }
     if (j.contains("reset_timeout_ns"))
       s->options.reset_timeout_ns = u64(j["reset_timeout_ns"], ptr + "/reset_timeout_ns");
     if (j.contains("tx_timeout_ns"))
@@ -587,6 +842,19 @@ class Parser {
         {"ignore_reset", StepKind::kIgnoreReset},
         {"register", StepKind::kRegister},
         {"publish_used", StepKind::kPublishUsed},
+        {"rewrite_descriptor", StepKind::kRewriteDescriptor},
+        {"write_used_idx", StepKind::kWriteUsedIdx},
+        {"hold", StepKind::kHold},
+        {"release", StepKind::kRelease},
+        {"hook", StepKind::kHook},
+        {"pci_config", StepKind::kPciConfig},
+        {"bar", StepKind::kBar},
+        {"config", StepKind::kConfig},
+        {"config_interrupt", StepKind::kConfigInterrupt},
+        {"process_tx", StepKind::kProcessTx},
+        {"advance_clock", StepKind::kAdvanceClock},
+        {"budget", StepKind::kBudget},
+        {"refuse_features_ok", StepKind::kFault},
     };
     Step s;
     s.line = lines_.line(ptr);
@@ -604,11 +872,11 @@ class Parser {
           known = true;
         }
       }
-      if (!known)
-        fail(ptr + "/" + k, "unknown step action '" + k +
-                                "' (rx, tx, expect_tx, link, device_reset, recover, stop, "
-                                "poll_device, pump, fault, clear_faults, expect, "
-                                "republish_used, ignore_reset, register, publish_used)");
+      if (!known) {
+        std::string names;
+        for (const auto& a : kActions) names += std::string(names.empty() ? "" : ", ") + a.first;
+        fail(ptr + "/" + k, "unknown step action '" + k + "' (" + names + ")");
+      }
     }
     if (!action) fail(ptr, "step without an action");
     if (j.contains("poll")) s.poll = boolean(j["poll"], ptr + "/poll");
@@ -637,7 +905,14 @@ class Parser {
         s.count = uint32_t(u64(v, p, 1'000'000));
         break;
       case StepKind::kFault:
-        s.fault = fault(v, p);
+        if (std::string(action) == "refuse_features_ok") {
+          // Sugar: the next FEATURES_OK write is refused.
+          if (!boolean(v, p)) fail(p, "refuse_features_ok takes true");
+          s.fault.kind = mock::FaultKind::kFeaturesOkRefuse;
+          s.fault.value = 1;
+        } else {
+          s.fault = fault(v, p);
+        }
         break;
       case StepKind::kExpect:
         s.expect = expectation(v, p, false);
@@ -650,26 +925,121 @@ class Parser {
         break;
       case StepKind::kPublishUsed: {
         check_keys(v, p, {"queue", "id", "len"});
-        const std::string q = v.contains("queue") ? str(v["queue"], p + "/queue") : "rx";
-        if (q != "rx" && q != "tx") fail(p + "/queue", "queue is \"rx\" or \"tx\"");
-        s.queue = q == "rx" ? 0 : 1;
-        if (!v.contains("id")) fail(p, "publish_used needs an \"id\"");
-        s.used_id = uint32_t(u64(v["id"], p + "/id", UINT32_MAX));
-        if (v.contains("len")) s.used_len = uint32_t(u64(v["len"], p + "/len", UINT32_MAX));
+        s.queue = v.contains("queue") ? uint16_t(queue_of(v["queue"], p + "/queue", false)) : 0;
+        if (!v.contains("id"))
+          fail(p, "publish_used needs an \"id\" (a number, or \"next\": the next available chain)");
+        if (v["id"].is_string()) {
+          if (v["id"].get<std::string>() != "next")
+            fail(p + "/id", "id is a number or \"next\" (the next available chain, not written)");
+          s.used_next = true;
+        } else {
+          s.used_id = uint32_t(u64(v["id"], p + "/id", UINT32_MAX));
+        }
+        if (v.contains("len")) {
+          s.used_len = uint32_t(u64(v["len"], p + "/len", UINT32_MAX));
+          s.used_len_given = true;
+        }
         break;
       }
-      case StepKind::kRepublishUsed: {
-        const std::string q = str(v, p);
-        if (q != "rx" && q != "tx") fail(p, "republish_used takes \"rx\" or \"tx\"");
-        s.queue = q == "rx" ? 0 : 1;
+      case StepKind::kRewriteDescriptor: {
+        check_keys(v, p, {"queue", "index", "addr", "len", "flags", "next"});
+        if (!v.contains("queue") || !v.contains("index"))
+          fail(p, "rewrite_descriptor needs \"queue\" and \"index\"");
+        s.queue = uint16_t(queue_of(v["queue"], p + "/queue", false));
+        s.desc_index = uint16_t(u64(v["index"], p + "/index", 0x7FFF));
+        using DF = mock::DeviceQueue::DescField;
+        const std::pair<const char*, std::pair<DF, uint64_t>> fields[] = {
+            {"addr", {DF::kAddr, UINT64_MAX}},
+            {"len", {DF::kLen, UINT32_MAX}},
+            {"flags", {DF::kFlags, 0xFFFF}},
+            {"next", {DF::kNext, 0xFFFF}}};
+        for (const auto& [name, f] : fields)
+          if (v.contains(name))
+            s.desc_fields.emplace_back(f.first, u64(v[name], p + "/" + name, f.second));
+        if (s.desc_fields.empty())
+          fail(p, "rewrite_descriptor needs at least one of addr, len, flags, next");
         break;
       }
+      case StepKind::kWriteUsedIdx: {
+        check_keys(v, p, {"queue", "value", "advance"});
+        if (!v.contains("queue")) fail(p, "write_used_idx needs a \"queue\"");
+        s.queue = uint16_t(queue_of(v["queue"], p + "/queue", false));
+        if (v.contains("value") == v.contains("advance"))
+          fail(p, "write_used_idx takes either \"value\" (the index) or \"advance\" (added to it)");
+        if (v.contains("value")) {
+          s.used_idx = uint16_t(u64(v["value"], p + "/value", 0xFFFF));
+        } else {
+          s.used_idx = uint16_t(u64(v["advance"], p + "/advance", 0xFFFF));
+          s.used_idx_relative = true;
+        }
+        break;
+      }
+      case StepKind::kHold: {
+        check_keys(v, p, {"queue", "count", "delay", "order", "seed"});
+        if (!v.contains("queue")) fail(p, "hold needs a \"queue\"");
+        s.queue = uint16_t(queue_of(v["queue"], p + "/queue", false));
+        s.count = v.contains("count") ? uint32_t(u64(v["count"], p + "/count", UINT32_MAX)) : 0;
+        if (v.contains("delay")) s.hold_delay = uint32_t(u64(v["delay"], p + "/delay", 1'000'000));
+        if (v.contains("order")) s.order = order_of(v["order"], p + "/order");
+        if (v.contains("seed")) s.seed = u64(v["seed"], p + "/seed");
+        break;
+      }
+      case StepKind::kRelease: {
+        check_keys(v, p, {"queue", "order", "seed", "count"});
+        if (!v.contains("queue")) fail(p, "release needs a \"queue\"");
+        s.queue = uint16_t(queue_of(v["queue"], p + "/queue", false));
+        s.count = v.contains("count") ? uint32_t(u64(v["count"], p + "/count", UINT32_MAX)) : 0;
+        if (v.contains("order")) s.order = order_of(v["order"], p + "/order");
+        if (v.contains("seed")) s.seed = u64(v["seed"], p + "/seed");
+        break;
+      }
+      case StepKind::kHook:
+        s.hook.push_back(hook(v, p));
+        break;
+      case StepKind::kPciConfig:
+        s.poke = pci_poke(v, p);
+        break;
+      case StepKind::kBar:
+        s.bar = bar_lie(v, p);
+        break;
+      case StepKind::kConfig:
+        check_keys(v, p, {"mtu", "mac", "status", "max_virtqueue_pairs"});
+        if (v.empty())
+          fail(p, "config needs at least one of mtu, mac, status, max_virtqueue_pairs");
+        if (v.contains("mtu")) s.cfg_mtu = uint16_t(u64(v["mtu"], p + "/mtu", 0xFFFF));
+        if (v.contains("status")) s.cfg_status = uint16_t(u64(v["status"], p + "/status", 0xFFFF));
+        if (v.contains("max_virtqueue_pairs"))
+          s.cfg_max_pairs =
+              uint16_t(u64(v["max_virtqueue_pairs"], p + "/max_virtqueue_pairs", 0xFFFF));
+        if (v.contains("mac")) s.cfg_mac = mac(v["mac"], p + "/mac");
+        break;
+      case StepKind::kConfigInterrupt:
+        if (!boolean(v, p)) fail(p, "config_interrupt takes true");
+        break;
+      case StepKind::kProcessTx:
+        s.count = uint32_t(u64(v, p, 1'000'000));
+        break;
+      case StepKind::kAdvanceClock:
+        s.ns = u64(v, p);
+        break;
+      case StepKind::kBudget:
+        check_keys(v, p, {"dma_alloc", "dma_map", "pool_alloc"});
+        if (v.empty()) fail(p, "budget needs at least one of dma_alloc, dma_map, pool_alloc");
+        if (v.contains("dma_alloc"))
+          s.dma_alloc_budget = budget_of(v["dma_alloc"], p + "/dma_alloc");
+        if (v.contains("dma_map")) s.dma_map_budget = budget_of(v["dma_map"], p + "/dma_map");
+        if (v.contains("pool_alloc"))
+          s.pool_alloc_budget = budget_of(v["pool_alloc"], p + "/pool_alloc");
+        break;
+      case StepKind::kRepublishUsed:
+        s.queue = uint16_t(queue_of(v, p, false));
+        break;
     }
     return s;
   }
 
   Scenario scenario(const json& root) const {
-    check_keys(root, "", {"name", "description", "device", "driver", "steps", "end"});
+    check_keys(root, "", {"name", "description", "device", "platform", "driver", "steps", "end"});
     Scenario s;
     s.file = file_;
     s.device.tx_capture_limit = 1 << 16;
@@ -677,6 +1047,7 @@ class Parser {
     s.name = str(root["name"], "/name");
     if (root.contains("description")) s.description = str(root["description"], "/description");
     if (root.contains("device")) device(root["device"], "/device", &s);
+    if (root.contains("platform")) platform(root["platform"], "/platform", &s);
     if (root.contains("driver")) driver(root["driver"], "/driver", &s);
     if (root.contains("steps")) {
       const json& st = root["steps"];
@@ -736,6 +1107,30 @@ const char* step_kind_name(StepKind kind) {
       return "register";
     case StepKind::kPublishUsed:
       return "publish_used";
+    case StepKind::kRewriteDescriptor:
+      return "rewrite_descriptor";
+    case StepKind::kWriteUsedIdx:
+      return "write_used_idx";
+    case StepKind::kHold:
+      return "hold";
+    case StepKind::kRelease:
+      return "release";
+    case StepKind::kHook:
+      return "hook";
+    case StepKind::kPciConfig:
+      return "pci_config";
+    case StepKind::kBar:
+      return "bar";
+    case StepKind::kConfig:
+      return "config";
+    case StepKind::kConfigInterrupt:
+      return "config_interrupt";
+    case StepKind::kProcessTx:
+      return "process_tx";
+    case StepKind::kAdvanceClock:
+      return "advance_clock";
+    case StepKind::kBudget:
+      return "budget";
   }
   return "?";
 }
@@ -752,6 +1147,28 @@ const char* probe_error_key(ProbeError e) {
       return "modern_unusable";
     case ProbeError::kLegacyUnusable:
       return "legacy_unusable";
+  }
+  return "unknown";
+}
+
+const char* modern_error_key(ModernProbeError e) {
+  switch (e) {
+    case ModernProbeError::kOk:
+      return "ok";
+    case ModernProbeError::kNoCapabilityList:
+      return "no_capability_list";
+    case ModernProbeError::kNoCommonCfg:
+      return "no_common_cfg";
+    case ModernProbeError::kNoNotifyCfg:
+      return "no_notify_cfg";
+    case ModernProbeError::kNoIsrCfg:
+      return "no_isr_cfg";
+    case ModernProbeError::kNoDeviceCfg:
+      return "no_device_cfg";
+    case ModernProbeError::kNoVersion1:
+      return "no_version1";
+    case ModernProbeError::kDeviceCfgTooShort:
+      return "device_cfg_too_short";
   }
   return "unknown";
 }

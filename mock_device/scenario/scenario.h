@@ -25,6 +25,7 @@
 #include "driver/transport/pci_probe.h"
 #include "mock_device/fault.h"
 #include "mock_device/mock_device.h"
+#include "mock_device/mock_platform.h"
 
 namespace vnet::scenario {
 
@@ -67,7 +68,22 @@ struct Expectation {
   std::optional<std::array<uint8_t, 6>> mac;
   std::optional<uint16_t> mtu;
   std::optional<std::string> transport;  // "pci-legacy" | "pci-modern"
+  // DMA memory the driver holds through the platform.
+  std::optional<Range> dma_regions;    // dma_alloc regions live
+  std::optional<Range> dma_bytes;      // bytes of them
+  std::optional<Range> dma_maps_live;  // dma_map calls not yet unmapped
+  // Shim-call bounds per driver operation: operation ("rx_burst", ...) ->
+  // metric ("reg_reads", "reg_writes", "fetches", "shim_calls") -> the
+  // range the largest count one call of it made so far must lie in.
+  std::map<std::string, std::map<std::string, Range>> shim_bounds;
+  // Completions the device holds back, by queue (0 rx, 1 tx, 2 ctrl).
+  std::map<uint16_t, Range> held;
 };
+
+// Driver operations and metrics shim_bounds knows.
+inline constexpr const char* kShimOps[] = {"probe",      "attach",      "rx_burst", "tx_burst",
+                                           "tx_reclaim", "poll_device", "recover",  "stop"};
+inline constexpr const char* kShimMetrics[] = {"reg_reads", "reg_writes", "fetches", "shim_calls"};
 
 enum class StepKind : uint8_t {
   kRx,           // frames arrive at the device (inject_rx), then the driver is pumped
@@ -86,8 +102,41 @@ enum class StepKind : uint8_t {
   kIgnoreReset,    // the device stops (true) or resumes (false) acknowledging resets
   kRegister,       // a lie about a register read from now on
   kPublishUsed,    // the device publishes an arbitrary used entry now
+  kRewriteDescriptor,  // the device rewrites descriptor fields of a queue's table now
+  kWriteUsedIdx,       // the device stores an arbitrary used.idx now
+  kHold,               // the device holds completions back (a slow device)
+  kRelease,            // ... and publishes them now, in some order
+  kHook,               // arm a hook: a device action at a point of the init sequence
+  kPciConfig,          // rewrite PCI configuration space bytes
+  kBar,                // a lie about a BAR
+  kConfig,             // change device config values now (config interrupt once DRIVER_OK)
+  kConfigInterrupt,    // a configuration change interrupt, nothing changed
+  kProcessTx,          // the device consumes up to count tx chains (auto_process_tx false)
+  kAdvanceClock,       // the platform clock advances by ns
+  kBudget,             // platform / pool allocation budgets from now on
 };
 const char* step_kind_name(StepKind kind);
+
+struct PciPoke {
+  uint32_t offset = 0;
+  uint8_t width = 1;
+  uint32_t value = 0;
+};
+
+struct Step;
+
+// A device action at a point of the initialisation sequence (or of any
+// re-initialisation): see MockDevice::Hook.
+struct HookSpec {
+  int line = 0;
+  mock::MockDevice::HookPoint point = mock::MockDevice::HookPoint::kStatusWrite;
+  uint8_t status_bit = 0;
+  int32_t queue = -1;
+  bool before = false;
+  uint32_t skip = 0;
+  uint32_t count = 1;
+  std::vector<Step> actions;  // device-side steps only
+};
 
 struct Step {
   StepKind kind = StepKind::kPump;
@@ -95,11 +144,32 @@ struct Step {
   std::vector<Frame> frames;  // rx, tx, expect_tx
   bool link = true;           // link
   uint32_t count = 1;         // poll_device, pump
-  uint16_t queue = 0;         // republish_used, publish_used
+  uint16_t queue = 0;         // republish_used, publish_used, rewrite_descriptor, ...
   uint32_t used_id = 0;       // publish_used
   uint32_t used_len = 0;      // publish_used
-  mock::RegisterLie lie{};    // register
-  bool poll = true;           // link/device_reset: call poll_device afterwards
+  bool used_next = false;     // publish_used "id": "next": complete the next available chain
+  bool used_len_given = false;
+  // rewrite_descriptor: index and the fields to overwrite
+  uint16_t desc_index = 0;
+  std::vector<std::pair<mock::DeviceQueue::DescField, uint64_t>> desc_fields;
+  // write_used_idx: value (absolute) or advance (relative)
+  uint16_t used_idx = 0;
+  bool used_idx_relative = false;
+  // hold / release
+  uint32_t hold_delay = 0;
+  mock::MockDevice::ReleaseOrder order = mock::MockDevice::ReleaseOrder::kFifo;
+  uint64_t seed = 1;
+  std::vector<HookSpec> hook;  // hook (one element)
+  PciPoke poke{};              // pci_config
+  mock::BarLie bar{};          // bar
+  // config
+  std::optional<uint16_t> cfg_mtu, cfg_status, cfg_max_pairs;
+  std::optional<std::array<uint8_t, 6>> cfg_mac;
+  uint64_t ns = 0;  // advance_clock
+  // budget: -1 unlimited; nullopt: unchanged
+  std::optional<int64_t> dma_alloc_budget, dma_map_budget, pool_alloc_budget;
+  mock::RegisterLie lie{};  // register
+  bool poll = true;         // link/device_reset: call poll_device afterwards
   mock::Fault fault{};
   Expectation expect{};
 };
@@ -114,6 +184,14 @@ struct Scenario {
   bool iommu = false;  // the platform maps buffers through an IOMMU (MockPlatform::set_iommu)
   std::vector<mock::Fault> device_faults;               // armed before probe
   std::vector<mock::RegisterLie> device_register_lies;  // armed before probe
+  std::vector<HookSpec> device_hooks;                   // armed before probe
+  std::vector<PciPoke> pci_pokes;                       // applied before probe
+  std::vector<mock::BarLie> bar_lies;                   // armed before probe
+  // Platform.
+  std::optional<uint64_t> clock_step_ns;  // a fake clock: each read advances this much
+  int64_t dma_alloc_budget = -1;          // MockPlatform::set_dma_budget
+  int64_t dma_map_budget = -1;            // MockPlatform::set_map_budget
+  mock::MockPlatform::MapLie map_lie = mock::MockPlatform::MapLie::kNone;
   // Driver.
   PciMode mode = PciMode::kAuto;
   NetOptions options{};
@@ -122,6 +200,8 @@ struct Scenario {
   bool echo = false;                 // the stack sends every received frame back
   std::string expect_probe = "ok";   // probe error name
   std::string expect_attach = "ok";  // attach error name
+  std::string expect_modern_error;   // modern probe detail (empty: not checked)
+  int64_t pool_alloc_budget = -1;    // MockBufferPool::set_alloc_budget
   // Timeline and end.
   std::vector<Step> steps;
   Expectation end{};
@@ -136,5 +216,6 @@ Scenario load_scenario_file(const std::string& path);
 // Names used by scenarios (and by the runner's report).
 const char* probe_error_key(ProbeError e);
 const char* attach_error_key(AttachError e);
+const char* modern_error_key(ModernProbeError e);
 
 }  // namespace vnet::scenario

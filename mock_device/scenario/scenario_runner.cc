@@ -1,9 +1,13 @@
 #include "mock_device/scenario/scenario_runner.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -55,20 +59,39 @@ class Runner {
         pool_(memory_, s.pool_buffers, s.buffer_size) {
     platform_.set_log_echo(o.echo_driver_log, LogLevel::kDebug);
     platform_.set_iommu(s.iommu);
+    if (s.clock_step_ns) {
+      const uint64_t step = *s.clock_step_ns;
+      platform_.set_clock([this, step] { return now_ += step; });
+    }
+    platform_.set_dma_budget(s.dma_alloc_budget);
+    platform_.set_map_budget(s.dma_map_budget);
+    platform_.set_map_lie(s.map_lie);
+    pool_.set_alloc_budget(s.pool_alloc_budget);
   }
 
   void run() {
     for (const auto& f : s_.device_faults) device_.arm(f);
     for (const auto& l : s_.device_register_lies) device_.lie_about_register(l);
+    for (const auto& p : s_.pci_pokes) device_.poke_pci_config(p.offset, p.width, p.value);
+    for (const auto& b : s_.bar_lies) device_.lie_about_bar(b);
+    for (const auto& h : s_.device_hooks) arm_hook(h);
     // VNET_SURFACE: the attack-surface counter around the mock's platform.
     Platform& platform = surface_.wrap(platform_);
+    std::optional<Meter> meter(std::in_place, *this, "probe");
     const ProbeResult probe = transports_.probe(platform, s_.mode);
+    meter.reset();
     r_.probe_result = probe_error_key(probe.error);
+    r_.modern_error = modern_error_key(probe.modern_error);
     if (r_.probe_result != s_.expect_probe)
       failure(1, "probe returned " + r_.probe_result + ", expected " + s_.expect_probe);
+    if (!s_.expect_modern_error.empty() && r_.modern_error != s_.expect_modern_error)
+      failure(1,
+              "modern probe returned " + r_.modern_error + ", expected " + s_.expect_modern_error);
     if (probe.error == ProbeError::kOk) {
       r_.transport_name = probe.transport->name();
+      meter.emplace(*this, "attach");
       const AttachError e = net_.attach(platform, *probe.transport, pool_, s_.options);
+      meter.reset();
       r_.attach_result = attach_error_key(e);
       attached_ = true;
       event(0, std::string("probe ok (") + r_.transport_name + "), attach " + r_.attach_result +
@@ -83,7 +106,9 @@ class Runner {
     for (const Step& step : s_.steps) do_step(step);
 
     if (s_.stop_at_end && attached_) {
+      meter.emplace(*this, "stop");
       net_.stop();
+      meter.reset();
       event(s_.end.line, "stop: state " + std::string(net_state_name(net_.state())));
     }
     check(s_.end, s_.end.line);
@@ -103,10 +128,148 @@ class Runner {
     r_.frames_out = device_.counters().tx_frames;
     r_.violations = device_.conformance().violations();
     r_.driver_log = platform_.log_lines();
+    r_.shim_max = shim_max_;
     r_.passed = r_.failures.empty();
   }
 
  private:
+  // Shim calls one driver operation makes: the most any call made so far is
+  // kept per operation and metric (kShimMetrics order).
+  using Snap = std::array<uint64_t, 4>;
+  Snap snap() const {
+    return {platform_.reg_reads(), platform_.reg_writes(), platform_.fetches(),
+            platform_.shim_calls()};
+  }
+  struct Meter {
+    Meter(Runner& r, const char* op) : r_(r), op_(op), before_(r.snap()) {}
+    ~Meter() {
+      const Snap after = r_.snap();
+      Snap& m = r_.shim_max_[op_];
+      for (size_t i = 0; i < m.size(); ++i) m[i] = std::max(m[i], after[i] - before_[i]);
+    }
+    Meter(const Meter&) = delete;
+    Meter& operator=(const Meter&) = delete;
+    Runner& r_;
+    const char* op_;
+    Snap before_;
+  };
+
+  void arm_hook(const HookSpec& h) {
+    mock::MockDevice::Hook hook;
+    hook.point = h.point;
+    hook.status_bit = h.status_bit;
+    hook.queue = h.queue;
+    hook.before = h.before;
+    hook.skip = h.skip;
+    hook.count = h.count;
+    const HookSpec* spec = &h;  // lives in the scenario, which outlives the run
+    hook.action = [this, spec](mock::MockDevice&) {
+      for (const Step& a : spec->actions) event(a.line, "hook: " + device_action(a));
+    };
+    device_.add_hook(std::move(hook));
+  }
+
+  static std::string qname(uint16_t q) {
+    return q == 0 ? "rx" : q == 1 ? "tx" : q == 2 ? "ctrl" : "queue " + std::to_string(q);
+  }
+
+  // The steps that only touch the device or the platform (allowed in hooks).
+  std::string device_action(const Step& step) {
+    switch (step.kind) {
+      case StepKind::kLink:
+        device_.set_link(step.link);
+        return std::string("link ") + (step.link ? "up" : "down");
+      case StepKind::kDeviceReset:
+        device_.device_reset();
+        return "device reset itself";
+      case StepKind::kRegister:
+        device_.lie_about_register(step.lie);
+        return "register lie armed";
+      case StepKind::kPublishUsed: {
+        if (step.used_next) {
+          const bool ok = device_.complete_unwritten(
+              step.queue, step.used_len_given ? int64_t(step.used_len) : -1);
+          return "device completed the next available " + qname(step.queue) +
+                 " chain without writing it" + (ok ? "" : " (nothing available)");
+        }
+        const bool ok = device_.publish_used(step.queue, step.used_id, step.used_len);
+        return "device published used {id " + std::to_string(step.used_id) + ", len " +
+               std::to_string(step.used_len) + "} on " + qname(step.queue) +
+               (ok ? "" : " (queue not usable)");
+      }
+      case StepKind::kIgnoreReset:
+        device_.set_ignore_reset(step.link);
+        return step.link ? "device ignores resets from now on" : "device acknowledges resets again";
+      case StepKind::kRepublishUsed: {
+        const bool lied = device_.republish_last_used(step.queue);
+        return "device republished its last used entry of queue " + qname(step.queue) +
+               (lied ? "" : " (nothing to republish)");
+      }
+      case StepKind::kFault:
+        device_.arm(step.fault);
+        return std::string("fault armed: ") + mock::fault_kind_name(step.fault.kind);
+      case StepKind::kClearFaults:
+        device_.clear_faults();
+        return "faults cleared";
+      case StepKind::kRewriteDescriptor: {
+        bool ok = true;
+        for (const auto& [field, value] : step.desc_fields)
+          ok = device_.rewrite_descriptor(step.queue, step.desc_index, field, value) && ok;
+        return "device rewrote descriptor " + std::to_string(step.desc_index) + " of " +
+               qname(step.queue) + (ok ? "" : " (queue not usable or index out of range)");
+      }
+      case StepKind::kWriteUsedIdx: {
+        const uint16_t v = step.used_idx_relative
+                               ? uint16_t(device_.queue(step.queue).used_idx() + step.used_idx)
+                               : step.used_idx;
+        const bool ok = device_.write_used_idx(step.queue, v);
+        return "device wrote used.idx " + std::to_string(v) + " on " + qname(step.queue) +
+               (ok ? "" : " (queue not usable)");
+      }
+      case StepKind::kHold:
+        device_.hold_completions(step.queue, step.count, step.hold_delay, step.order, step.seed);
+        return "device holds " + (step.count ? std::to_string(step.count) : std::string("every")) +
+               " " + qname(step.queue) + " completion(s) back" +
+               (step.hold_delay ? " for " + std::to_string(step.hold_delay) + " pumps"
+                                : std::string(" until released"));
+      case StepKind::kRelease: {
+        const size_t n = device_.release_held(step.queue, step.order, step.seed,
+                                              step.count ? step.count : SIZE_MAX);
+        return "device released " + std::to_string(n) + " held " + qname(step.queue) +
+               " completion(s)";
+      }
+      case StepKind::kPciConfig:
+        device_.poke_pci_config(step.poke.offset, step.poke.width, step.poke.value);
+        return "PCI config space rewritten at " + std::to_string(step.poke.offset);
+      case StepKind::kBar:
+        device_.lie_about_bar(step.bar);
+        return "BAR " + std::to_string(step.bar.bar) + " lie armed";
+      case StepKind::kConfig:
+        if (step.cfg_mtu) device_.set_mtu(*step.cfg_mtu);
+        if (step.cfg_mac) device_.set_mac(*step.cfg_mac);
+        if (step.cfg_status) device_.set_config_status(*step.cfg_status);
+        if (step.cfg_max_pairs) device_.set_max_virtqueue_pairs(*step.cfg_max_pairs);
+        return "device config changed";
+      case StepKind::kConfigInterrupt:
+        device_.raise_config_change();
+        return "device raised a configuration change interrupt";
+      case StepKind::kProcessTx: {
+        const size_t n = device_.process_tx(step.count);
+        return "device processed " + std::to_string(n) + " tx chain(s)";
+      }
+      case StepKind::kAdvanceClock:
+        now_ += step.ns;
+        return "clock advanced by " + std::to_string(step.ns) + " ns";
+      case StepKind::kBudget:
+        if (step.dma_alloc_budget) platform_.set_dma_budget(*step.dma_alloc_budget);
+        if (step.dma_map_budget) platform_.set_map_budget(*step.dma_map_budget);
+        if (step.pool_alloc_budget) pool_.set_alloc_budget(*step.pool_alloc_budget);
+        return "budgets changed";
+      default:
+        return "?";
+    }
+  }
+
   void failure(int line, const std::string& what) {
     r_.failures.push_back("line " + std::to_string(line) + ": " + what);
   }
@@ -116,10 +279,15 @@ class Runner {
 
   // Harvest rx (echoing if asked) and reclaim tx until nothing moves.
   void pump() {
+    device_.tick();  // time passes for completions the device holds back
     if (!attached_) return;
     PacketBuffer* got[kBurst];
     for (int round = 0; round < kMaxPumpRounds; ++round) {
-      const uint16_t n = net_.rx_burst(got, kBurst);
+      uint16_t n;
+      {
+        Meter m(*this, "rx_burst");
+        n = net_.rx_burst(got, kBurst);
+      }
       std::vector<PacketBuffer*> echo;
       for (uint16_t i = 0; i < n; ++i) {
         ++r_.frames_delivered;
@@ -130,7 +298,7 @@ class Runner {
         pool_.free(got[i]);
       }
       if (!echo.empty()) transmit(echo);
-      const uint16_t reclaimed = net_.tx_reclaim();
+      const uint16_t reclaimed = reclaim();
       if (n == 0 && reclaimed == 0) return;
     }
   }
@@ -140,12 +308,20 @@ class Runner {
     r_.frames_offered += bufs.size();
     size_t done = 0;
     for (int attempt = 0; attempt < 2 && done < bufs.size(); ++attempt) {
-      done +=
-          net_.tx_burst(bufs.data() + done, uint16_t(std::min<size_t>(bufs.size() - done, 0xFFFF)));
-      if (done < bufs.size()) net_.tx_reclaim();
+      {
+        Meter m(*this, "tx_burst");
+        done += net_.tx_burst(bufs.data() + done,
+                              uint16_t(std::min<size_t>(bufs.size() - done, 0xFFFF)));
+      }
+      if (done < bufs.size()) reclaim();
     }
     r_.frames_taken += done;
     for (size_t i = done; i < bufs.size(); ++i) pool_.free(bufs[i]);
+  }
+
+  uint16_t reclaim() {
+    Meter m(*this, "tx_reclaim");
+    return net_.tx_reclaim();
   }
 
   void do_rx(const Step& step) {
@@ -221,7 +397,11 @@ class Runner {
   void poll(int line, uint32_t count) {
     if (!attached_) return;
     for (uint32_t i = 0; i < count; ++i) {
-      const DeviceEvents ev = net_.poll_device();
+      DeviceEvents ev;
+      {
+        Meter m(*this, "poll_device");
+        ev = net_.poll_device();
+      }
       std::string what = "poll_device:";
       if (ev.config_changed) what += " config changed";
       if (ev.link_changed) what += std::string(" link ") + (net_.link_up() ? "up" : "down");
@@ -241,47 +421,30 @@ class Runner {
       case StepKind::kExpectTx:
         return do_expect_tx(step);
       case StepKind::kLink:
-        device_.set_link(step.link);
-        event(step.line, std::string("link ") + (step.link ? "up" : "down"));
-        if (step.poll) poll(step.line, 1);
-        return;
       case StepKind::kDeviceReset:
-        device_.device_reset();
-        event(step.line, "device reset itself");
+        event(step.line, device_action(step));
         if (step.poll) poll(step.line, 1);
         return;
-      case StepKind::kRegister:
-        device_.lie_about_register(step.lie);
-        event(step.line, "register lie armed");
+      case StepKind::kHook:
+        for (const HookSpec& h : step.hook) arm_hook(h);
+        event(step.line, "hook armed");
         return;
-      case StepKind::kPublishUsed: {
-        const bool ok = device_.publish_used(step.queue, step.used_id, step.used_len);
-        event(step.line, "device published used {id " + std::to_string(step.used_id) + ", len " +
-                             std::to_string(step.used_len) + "}" +
-                             (ok ? "" : " (queue not usable)"));
-        return;
-      }
-      case StepKind::kIgnoreReset:
-        device_.set_ignore_reset(step.link);
-        event(step.line,
-              step.link ? "device ignores resets from now on" : "device acknowledges resets again");
-        return;
-      case StepKind::kRepublishUsed: {
-        const bool lied = device_.republish_last_used(step.queue);
-        event(step.line, std::string("device republished its last used entry of queue ") +
-                             (step.queue == 0 ? "rx" : "tx") +
-                             (lied ? "" : " (nothing to republish)"));
-        return;
-      }
       case StepKind::kRecover:
         if (attached_) {
-          const bool ok = net_.recover();
+          bool ok;
+          {
+            Meter m(*this, "recover");
+            ok = net_.recover();
+          }
           event(step.line, std::string("recover: ") + (ok ? "ok" : "failed") + ", state " +
                                net_state_name(net_.state()));
         }
         return;
       case StepKind::kStop:
-        if (attached_) net_.stop();
+        if (attached_) {
+          Meter m(*this, "stop");
+          net_.stop();
+        }
         event(step.line, "stop");
         return;
       case StepKind::kPollDevice:
@@ -290,17 +453,12 @@ class Runner {
         for (uint32_t i = 0; i < step.count; ++i) pump();
         event(step.line, "pump");
         return;
-      case StepKind::kFault:
-        device_.arm(step.fault);
-        event(step.line, std::string("fault armed: ") + mock::fault_kind_name(step.fault.kind));
-        return;
-      case StepKind::kClearFaults:
-        device_.clear_faults();
-        event(step.line, "faults cleared");
-        return;
       case StepKind::kExpect:
         check(step.expect, step.line);
         event(step.line, "expect checked");
+        return;
+      default:
+        event(step.line, device_action(step));
         return;
     }
   }
@@ -369,6 +527,34 @@ class Runner {
         failure(line, msg);
       }
     }
+    if (e.dma_regions && !in_range(platform_.dma_live(), *e.dma_regions))
+      failure(line, "the driver holds " + std::to_string(platform_.dma_live()) +
+                        " DMA regions, expected " + range_text(*e.dma_regions));
+    if (e.dma_bytes && !in_range(platform_.dma_live_bytes(), *e.dma_bytes))
+      failure(line, "the driver holds " + std::to_string(platform_.dma_live_bytes()) +
+                        " bytes of DMA memory, expected " + range_text(*e.dma_bytes));
+    if (e.dma_maps_live) {
+      const int64_t live = platform_.dma_maps_live();
+      if (live < 0 || !in_range(uint64_t(live), *e.dma_maps_live))
+        failure(line, std::to_string(live) + " DMA mappings live, expected " +
+                          range_text(*e.dma_maps_live));
+    }
+    for (const auto& [op, metrics] : e.shim_bounds) {
+      const auto it = shim_max_.find(op);
+      for (const auto& [metric, want] : metrics) {
+        size_t k = 0;
+        while (k < std::size(kShimMetrics) && metric != kShimMetrics[k]) ++k;
+        const uint64_t have = it == shim_max_.end() ? 0 : it->second[k];
+        if (!in_range(have, want))
+          failure(line, "one " + op + " call made " + std::to_string(have) + " " + metric +
+                            (it == shim_max_.end() ? " (never called)" : "") + ", expected " +
+                            range_text(want));
+      }
+    }
+    for (const auto& [q, want] : e.held)
+      if (!in_range(device_.held(q), want))
+        failure(line, "the device holds " + std::to_string(device_.held(q)) + " " + qname(q) +
+                          " completions back, expected " + range_text(want));
     if (e.pool_all_returned && pool_.all_returned() != *e.pool_all_returned)
       failure(line, std::to_string(pool_.outstanding()) + " pool buffers not returned" +
                         (*e.pool_all_returned ? "" : " (expected some outstanding)"));
@@ -385,6 +571,8 @@ class Runner {
   VirtioNet net_;
   bool attached_ = false;
   size_t tx_cursor_ = 0;
+  uint64_t now_ = 0;  // the fake clock (platform.clock)
+  std::map<std::string, Snap> shim_max_;
 };
 
 }  // namespace

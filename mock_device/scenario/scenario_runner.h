@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,7 @@ struct RunResult {
   std::string probe_result;           // probe_error_key
   std::string transport_name;         // the transport the driver chose
   std::string attach_result;          // attach_error_key
+  std::string modern_error;           // modern_error_key (the modern probe's detail)
   NetState final_state = NetState::kDown;
   // Frames.
   uint64_t frames_injected = 0;      // written into rx buffers by the device
@@ -55,6 +58,9 @@ struct RunResult {
   mock::DeviceCounters device_counters{};
   std::vector<mock::Violation> violations;
   std::vector<mock::LogLine> driver_log;
+  // The most shim calls one call of each driver operation made (reg_reads,
+  // reg_writes, fetches, shim_calls; see kShimMetrics).
+  std::map<std::string, std::array<uint64_t, 4>> shim_max;
 };
 
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options = {});
