@@ -3,10 +3,13 @@
 //
 // The checks themselves live where the device observes the driver (register
 // writes, notifications, ring walks in mock_device.cc); this class only
-// records them, each as {spec section, message}, deduplicated so that a
-// driver repeating one mistake per frame costs one entry and a count.
+// records them, each as {requirement id, spec section, message},
+// deduplicated so that a driver repeating one mistake per frame costs one
+// entry and a count. The id names a row of the spec map
+// (docs/spec-map.json; the rules are listed in spec_rules.h), e.g.
+// "drv-2.1.1-2" for "The driver MUST NOT clear a device status bit".
 //
-// What the device checks, by section:
+// What the device checks, by section (spec_rules.h has the full list):
 //
 //   2.1.1      the driver never clears a status bit it set (other than by reset)
 //   2.2.1      the driver accepts only features the device offered, and only
@@ -49,33 +52,45 @@
 #include <string_view>
 #include <vector>
 
+#include "mock_device/spec_rules.h"
+
 namespace vnet::mock {
 
 struct Violation {
   std::string section;  // e.g. "3.1.1"
   std::string message;
   uint64_t count = 1;  // how many times it was seen
+  std::string id;      // the spec map requirement, e.g. "drv-3.1.1-1"
 };
 
 class Conformance {
  public:
   static constexpr size_t kMaxDistinct = 256;
 
-  void report(std::string_view section, std::string message);
+  // Records a violation of the rule's requirement, under the section of its
+  // id ("drv-2.7.6.1-1" -> "2.7.6.1").
+  void report(SpecRuleId rule, std::string message);
+  // The same, under another section: where a check was recorded under a
+  // section before the ids existed and tests or scenarios match on it.
+  void report(SpecRuleId rule, std::string_view section, std::string message);
 
   const std::vector<Violation>& violations() const { return violations_; }
   uint64_t total() const { return total_; }
   bool empty() const { return total_ == 0; }
-  // True when at least one violation of this section was recorded.
-  bool has(std::string_view section) const;
-  // Number of recorded violations (with repeats) of a section.
-  uint64_t count(std::string_view section) const;
+  // True when at least one violation of this section -- or of this
+  // requirement id ("drv-..." / "def-...") -- was recorded.
+  bool has(std::string_view section_or_id) const;
+  // Number of recorded violations (with repeats) of a section or an id.
+  uint64_t count(std::string_view section_or_id) const;
+  // How often each rule of kSpecRules fired (with repeats), by index.
+  uint64_t fired(SpecRuleId rule) const { return fired_[rule.index()]; }
   void clear();
 
  private:
   std::vector<Violation> violations_;
   uint64_t total_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t fired_[kNumSpecRules] = {};
 };
 
 }  // namespace vnet::mock

@@ -55,9 +55,9 @@ bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t
   // 2.7.1: "The driver MUST ensure that the physical address of the first
   // byte of each virtqueue part is a multiple of the specified alignment".
   if (addrs.desc % 16 || addrs.driver % 2 || addrs.device % 4) {
-    conformance.report("2.7.1", qname(index) + "ring part misaligned (desc " + hex(addrs.desc) +
-                                    ", driver " + hex(addrs.driver) + ", device " +
-                                    hex(addrs.device) + ")");
+    conformance.report("drv-2.7.1-1", qname(index) + "ring part misaligned (desc " +
+                                          hex(addrs.desc) + ", driver " + hex(addrs.driver) +
+                                          ", device " + hex(addrs.device) + ")");
     ok = false;
   }
   const char* why = "";
@@ -65,7 +65,8 @@ bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t
   avail_ = desc_ ? reach(addrs.driver, spec::avail_bytes(size), &why) : nullptr;
   used_ = avail_ ? reach(addrs.device, spec::used_bytes(size), &why) : nullptr;
   if (!desc_ || !avail_ || !used_) {
-    conformance.report(iommu ? "6.1" : "2.7",
+    conformance.report(iommu ? SpecRuleId("drv-6.1-3") : SpecRuleId("drv-6.1-4"),
+                       iommu ? "6.1" : "2.7",
                        qname(index) + "ring part " + why + " (desc " + hex(addrs.desc) +
                            ", driver " + hex(addrs.driver) + ", device " + hex(addrs.device) + ")");
     ok = false;
@@ -92,18 +93,19 @@ uint16_t DeviceQueue::available() {
   if (idx == seen_avail_idx_) return uint16_t(idx - last_avail_);
   // 2.7.6.1: "A driver MUST NOT decrement the available idx on a virtqueue".
   if (int16_t(idx - seen_avail_idx_) < 0) {
-    conformance_->report("2.7.6.1", qname(index_) + "available index decreased from " +
-                                        std::to_string(seen_avail_idx_) + " to " +
-                                        std::to_string(idx));
+    conformance_->report("drv-2.7.6.1-1", qname(index_) + "available index decreased from " +
+                                              std::to_string(seen_avail_idx_) + " to " +
+                                              std::to_string(idx));
     halted_ = true;
     return 0;
   }
   // 2.7.13: the ring holds at most queue-size chains; the available index
   // can never be more than that ahead of what the device has used.
   if (uint16_t(idx - used_idx_) > size_) {
-    conformance_->report("2.7.13", qname(index_) + "available index " + std::to_string(idx) +
-                                       " is more than the queue size (" + std::to_string(size_) +
-                                       ") ahead of the used index " + std::to_string(used_idx_));
+    conformance_->report("drv-3.3.1-1", "2.7.13",
+                         qname(index_) + "available index " + std::to_string(idx) +
+                             " is more than the queue size (" + std::to_string(size_) +
+                             ") ahead of the used index " + std::to_string(used_idx_));
     halted_ = true;
     return 0;
   }
@@ -137,14 +139,15 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
   out->ok = false;
   out->too_many_segments = false;
   if (head >= size_) {
-    conformance_->report("2.7.13.2", qname(index_) + "available ring names head " +
-                                         std::to_string(head) + " outside the queue size " +
-                                         std::to_string(size_));
+    conformance_->report("def-2.7.6-1", "2.7.13.2",
+                         qname(index_) + "available ring names head " + std::to_string(head) +
+                             " outside the queue size " + std::to_string(size_));
     return;
   }
   if (owned_[head]) {
-    conformance_->report("2.7.13.1", qname(index_) + "head " + std::to_string(head) +
-                                         " made available again while the device owns it");
+    conformance_->report("drv-3.3.1-1", "2.7.13.1",
+                         qname(index_) + "head " + std::to_string(head) +
+                             " made available again while the device owns it");
     return;
   }
   uint16_t i = head;
@@ -155,7 +158,7 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
       // queue. A chain of more than size descriptors must revisit one, so
       // bounding the walk by the queue size catches every loop without
       // per-descriptor bookkeeping.
-      conformance_->report("2.7.5.2",
+      conformance_->report("drv-2.7.5.2-1",
                            qname(index_) + "descriptor chain at head " + std::to_string(head) +
                                " loops (longer than the queue size " + std::to_string(size_) + ")");
       return;
@@ -170,7 +173,7 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
     std::memcpy(&next, d + 14, 2);
     ++out->num_descriptors;
     if (flags & spec::kDescFlagIndirect) {
-      conformance_->report("2.7.5.3.1",
+      conformance_->report("drv-2.7.5.3.1-1",
                            qname(index_) + "descriptor " + std::to_string(i) +
                                (indirect_allowed_ ? " INDIRECT: not supported by this device"
                                                   : " sets INDIRECT without INDIRECT_DESC"));
@@ -178,8 +181,8 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
     }
     const bool writable = flags & spec::kDescFlagWrite;
     if (!writable && seen_writable) {
-      conformance_->report("2.7.4.2", qname(index_) + "device-readable descriptor " +
-                                          std::to_string(i) + " after a device-writable one");
+      conformance_->report("drv-2.7.4.2-1", qname(index_) + "device-readable descriptor " +
+                                                std::to_string(i) + " after a device-writable one");
       return;
     }
     seen_writable |= writable;
@@ -190,7 +193,8 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
       // With ACCESS_PLATFORM the driver must hand the device only addresses
       // it mapped, and none after unmapping them (6.1); without it, only
       // guest memory (2.7.13.1).
-      conformance_->report(iommu_ ? "6.1" : "2.7.13.1",
+      conformance_->report(iommu_ ? SpecRuleId("drv-6.1-3") : SpecRuleId("drv-6.1-4"),
+                           iommu_ ? "6.1" : "2.7.13.1",
                            qname(index_) + "descriptor " + std::to_string(i) + " address " +
                                hex(addr) + " (" + std::to_string(len) + " bytes) " + why);
       return;
@@ -203,9 +207,9 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
     (writable ? out->writable_bytes : out->readable_bytes) += len;
     if (!(flags & spec::kDescFlagNext)) break;
     if (next >= size_) {
-      conformance_->report("2.7.5.2", qname(index_) + "descriptor " + std::to_string(i) +
-                                          " has next " + std::to_string(next) +
-                                          " outside the queue size");
+      conformance_->report("def-2.7.5-1", "2.7.5.2",
+                           qname(index_) + "descriptor " + std::to_string(i) + " has next " +
+                               std::to_string(next) + " outside the queue size");
       return;
     }
     i = next;
@@ -268,15 +272,16 @@ bool DeviceQueue::publish() {
   if (event_idx_) {
     if (flags != 0)
       conformance_->report(
-          "2.7.7.1", qname(index_) + "available ring flags nonzero with EVENT_IDX negotiated");
+          "drv-2.7.7.1-2",
+          qname(index_) + "available ring flags nonzero with EVENT_IDX negotiated");
     const uint16_t used_event = load16(avail_ + spec::avail_used_event_offset(size_));
     // vring_need_event(): interrupt when the new entries cross used_event.
     return uint16_t(now - used_event - 1) < uint16_t(now - old);
   }
   if (flags > 1)
-    conformance_->report("2.7.7.1", qname(index_) + "available ring flags " +
-                                        std::to_string(flags) +
-                                        " (only 0 or 1 allowed without EVENT_IDX)");
+    conformance_->report("drv-2.7.7.1-1", qname(index_) + "available ring flags " +
+                                              std::to_string(flags) +
+                                              " (only 0 or 1 allowed without EVENT_IDX)");
   return !(flags & spec::kAvailFlagNoInterrupt);
 }
 

@@ -488,7 +488,7 @@ bool MockDevice::check_features(uint64_t accepted, bool modern) {
   const uint64_t offered = config_.features;
   if (uint64_t extra = accepted & ~offered) {
     conformance_.report(
-        "2.2.1", "driver accepted features the device did not offer: " + feature_list(extra));
+        "drv-2.2.1-1", "driver accepted features the device did not offer: " + feature_list(extra));
     ok = false;
   }
   auto has = [&](Feature f) { return has_feature(accepted, f); };
@@ -501,14 +501,14 @@ bool MockDevice::check_features(uint64_t accepted, bool modern) {
     if (f.bit == Feature::kNetHostEcn || f.bit == Feature::kNetRscExt)
       satisfied = has(Feature::kNetHostTso4) || has(Feature::kNetHostTso6);
     if (!satisfied) {
-      conformance_.report("2.2.1", std::string("driver accepted ") + f.name + " without " +
-                                       spec::feature_name(unsigned(f.requires_bit)) +
-                                       " (dependency of 5.1.3.1)");
+      conformance_.report("drv-2.2.1-2", std::string("driver accepted ") + f.name + " without " +
+                                             spec::feature_name(unsigned(f.requires_bit)) +
+                                             " (dependency of 5.1.3.1)");
       ok = false;
     }
   }
   if (modern && has_feature(offered, Feature::kVersion1) && !has(Feature::kVersion1)) {
-    conformance_.report("6.1", "driver did not accept VERSION_1 on the modern interface");
+    conformance_.report("drv-6.1-1", "driver did not accept VERSION_1 on the modern interface");
     ok = false;
   }
   // Not a driver requirement: the device's choice (6.1 "MAY fail to
@@ -569,20 +569,21 @@ void MockDevice::write_status_now(uint8_t value, bool via_legacy) {
     legacy_mode_ = via_legacy;
   const uint8_t old = status_;
   const bool check = !lost_state_;
-  auto fail = [&](const char* section, const std::string& msg) {
-    if (check) conformance_.report(section, msg);
+  auto fail = [&](SpecRuleId rule, const std::string& msg, std::string_view section = {}) {
+    if (check) conformance_.report(rule, section.empty() ? rule.section() : section, msg);
   };
   if (uint8_t cleared = old & ~value & ~st::kDeviceNeedsReset)
-    fail("2.1.1", "driver cleared status bits " + hex(cleared) + " (status " + hex(old) + " -> " +
-                      hex(value) + ") without a reset");
+    fail("drv-2.1.1-2", "driver cleared status bits " + hex(cleared) + " (status " + hex(old) +
+                            " -> " + hex(value) + ") without a reset");
   const uint8_t added = value & ~old;
   if ((added & st::kDriver) && !(old & st::kAcknowledge))
-    fail("3.1.1", "DRIVER set before ACKNOWLEDGE");
+    fail("drv-3.1.1-1", "DRIVER set before ACKNOWLEDGE");
   if ((added & st::kAcknowledge) && old == 0 && (value & ~st::kAcknowledge & ~st::kFailed))
-    fail("3.1.1", "status " + hex(value) + " written at once: ACKNOWLEDGE must come first");
+    fail("drv-3.1.1-1", "status " + hex(value) + " written at once: ACKNOWLEDGE must come first");
   if ((added & st::kFeaturesOk) && !legacy_mode_) {
-    if (!(old & st::kDriver)) fail("3.1.1", "FEATURES_OK set before DRIVER");
-    if (!features_written_) fail("3.1.1", "FEATURES_OK set before the driver wrote its features");
+    if (!(old & st::kDriver)) fail("drv-3.1.1-1", "FEATURES_OK set before DRIVER");
+    if (!features_written_)
+      fail("drv-3.1.1-1", "FEATURES_OK set before the driver wrote its features");
     bool ok = check_features(driver_features_, true);
     if (features_ok_refuse_all_ || features_ok_refusals_ > 0) {
       // features_ok_refuse: a device that refuses whatever the driver chose.
@@ -599,20 +600,23 @@ void MockDevice::write_status_now(uint8_t value, bool via_legacy) {
   }
   if ((added & st::kDriverOk) && used_early_queue_ >= 0) use_before_driver_ok();
   if (added & st::kDriverOk) {
-    if (!(old & st::kDriver)) fail("3.1.1", "DRIVER_OK set before DRIVER");
-    if (!features_written_) fail("3.1.1", "DRIVER_OK set before the driver wrote its features");
+    if (!(old & st::kDriver)) fail("drv-3.1.1-1", "DRIVER_OK set before DRIVER");
+    if (!features_written_)
+      fail("drv-3.1.1-1", "DRIVER_OK set before the driver wrote its features");
     if (!legacy_mode_) {
       if (features_ok_refused_)
-        fail("3.1.1", "DRIVER_OK set after the device refused FEATURES_OK");
+        fail("drv-3.1.1-5", "DRIVER_OK set after the device refused FEATURES_OK");
       else if (!(old & st::kFeaturesOk))
-        fail("3.1.1", "DRIVER_OK set without FEATURES_OK");
+        fail("drv-3.1.1-1", "DRIVER_OK set without FEATURES_OK");
     } else if (check) {
       check_features(driver_features_, false);
     }
     for (uint16_t q : {kRxQueue, kTxQueue})
       if (!qregs_[q].enabled)
-        fail("5.1.5", "DRIVER_OK set before " + std::string(q ? "transmitq1" : "receiveq1") +
-                          " (queue " + std::to_string(q) + ") was set up");
+        fail("drv-3.1.1-1",
+             "DRIVER_OK set before " + std::string(q ? "transmitq1" : "receiveq1") + " (queue " +
+                 std::to_string(q) + ") was set up",
+             "5.1.5");
   }
   const uint64_t neg = driver_features_ & config_.features;
   hdr_size_ = (has_feature(neg, Feature::kVersion1) || has_feature(neg, Feature::kNetMrgRxbuf))
@@ -625,11 +629,11 @@ void MockDevice::write_status_now(uint8_t value, bool via_legacy) {
 void MockDevice::note_queue_setup(const char* what) {
   if (lost_state_) return;
   if (!legacy_mode_ && !(status_ & st::kFeaturesOk))
-    conformance_.report("3.1.1", std::string(what) + " written before FEATURES_OK");
+    conformance_.report("drv-3.1.1-1", std::string(what) + " written before FEATURES_OK");
   if (legacy_mode_ && !(status_ & st::kDriver))
-    conformance_.report("3.1.1", std::string(what) + " written before DRIVER");
+    conformance_.report("drv-3.1.2-1", "3.1.1", std::string(what) + " written before DRIVER");
   if (status_ & st::kDriverOk)
-    conformance_.report("3.1.1", std::string(what) + " written after DRIVER_OK");
+    conformance_.report("drv-3.1.1-1", std::string(what) + " written after DRIVER_OK");
 }
 
 void MockDevice::enable_queue(uint16_t q) {
@@ -643,10 +647,11 @@ void MockDevice::enable_queue_now(uint16_t q) {
   QueueRegs& r = qregs_[q];
   if (r.enabled) return;
   if (!spec::is_power_of_two(r.size) || r.size > r.max_size || r.size > spec::kMaxQueueSizeSplit) {
-    conformance_.report("4.1.4.3.2", "queue " + std::to_string(q) + " enabled with size " +
-                                         std::to_string(r.size) + " (maximum " +
-                                         std::to_string(r.max_size) +
-                                         "; must be a power of two not above it)");
+    conformance_.report(
+        spec::is_power_of_two(r.size) ? SpecRuleId("def-4.1.4.3-2") : SpecRuleId("drv-4.1.4.3.2-3"),
+        "4.1.4.3.2",
+        "queue " + std::to_string(q) + " enabled with size " + std::to_string(r.size) +
+            " (maximum " + std::to_string(r.max_size) + "; must be a power of two not above it)");
     return;
   }
   r.enabled = true;
@@ -662,9 +667,10 @@ void MockDevice::notify(uint16_t q) {
   ++counters_.notifies;
   if (!lost_state_) {
     if (!(status_ & st::kDriverOk))
-      conformance_.report("3.1.1", "notify of queue " + std::to_string(q) + " before DRIVER_OK");
+      conformance_.report("drv-3.1.1-6",
+                          "notify of queue " + std::to_string(q) + " before DRIVER_OK");
     else if (q >= kNumQueues || !qregs_[q].enabled)
-      conformance_.report("4.1.5.2",
+      conformance_.report("def-4.1.5.2-1", "4.1.5.2",
                           "notify of queue " + std::to_string(q) + ", which is not set up");
   }
   if (q == kTxQueue && config_.auto_process_tx && !in_tx_) process_tx();
@@ -718,9 +724,9 @@ void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, true);
       legacy_mode_ = legacy_mode_ || config_.transport != TransportKind::kModern;
       if (!lost_state_ && !(status_ & st::kDriver))
-        conformance_.report("3.1.1", "driver features written before DRIVER");
+        conformance_.report("drv-3.1.2-1", "3.1.1", "driver features written before DRIVER");
       if (!lost_state_ && (status_ & st::kDriverOk))
-        conformance_.report("3.1.1", "driver features written after DRIVER_OK");
+        conformance_.report("drv-3.1.2-1", "3.1.1", "driver features written after DRIVER_OK");
       driver_features_ = value;
       features_written_ = true;
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
@@ -772,10 +778,10 @@ bool MockDevice::check_common_width(uint32_t offset, uint8_t width, bool write) 
   const Field* f = common_field_at(offset);
   if (!f) return false;
   if (f->offset == offset && f->width == width) return true;
-  conformance_.report("4.1.3.1", std::string(write ? "write" : "read") + " of " +
-                                     std::to_string(width) + " bytes at common config offset " +
-                                     hex(offset) + " (field is " + std::to_string(f->width) +
-                                     " bytes at " + hex(f->offset) + ")");
+  conformance_.report("drv-4.1.3.1-1",
+                      std::string(write ? "write" : "read") + " of " + std::to_string(width) +
+                          " bytes at common config offset " + hex(offset) + " (field is " +
+                          std::to_string(f->width) + " bytes at " + hex(f->offset) + ")");
   return false;
 }
 
@@ -837,14 +843,14 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
   const bool valid = queue_select_ < kNumQueues;
   QueueRegs& r = qregs_[valid ? queue_select_ : 0];
   auto read_only = [&](const char* name) {
-    conformance_.report("4.1.4.3.2", std::string("driver wrote read-only ") + name);
+    conformance_.report("drv-4.1.4.3.2-1", std::string("driver wrote read-only ") + name);
   };
   auto queue_field = [&](const char* name) {
     note_queue_setup(name);
     if (valid && r.enabled)
-      conformance_.report("4.1.4.3.2", std::string(name) + " of queue " +
-                                           std::to_string(queue_select_) +
-                                           " written while the queue is enabled");
+      conformance_.report("drv-4.1.4.3.2-4", std::string(name) + " of queue " +
+                                                 std::to_string(queue_select_) +
+                                                 " written while the queue is enabled");
     return valid && !r.enabled;
   };
   auto set_lo = [](uint64_t& a, uint32_t v) { a = (a & ~uint64_t{0xFFFF'FFFF}) | v; };
@@ -861,16 +867,16 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
     case c::kDriverFeature:
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, true);
       if (!lost_state_ && !(status_ & st::kDriver))
-        conformance_.report("3.1.1", "driver features written before DRIVER");
+        conformance_.report("drv-3.1.1-1", "driver features written before DRIVER");
       if (!lost_state_ && (status_ & st::kFeaturesOk))
-        conformance_.report("3.1.1", "driver features written after FEATURES_OK");
+        conformance_.report("drv-3.1.1-3", "driver features written after FEATURES_OK");
       if (driver_feature_select_ == 0)
         driver_features_ = (driver_features_ & ~uint64_t{0xFFFF'FFFF}) | value;
       else if (driver_feature_select_ == 1)
         driver_features_ = (driver_features_ & 0xFFFF'FFFF) | (uint64_t(value) << 32);
       else if (value != 0)
-        conformance_.report("2.2.1", "driver accepted feature bits above 63 (select " +
-                                         std::to_string(driver_feature_select_) + ")");
+        conformance_.report("drv-2.2.1-1", "driver accepted feature bits above 63 (select " +
+                                               std::to_string(driver_feature_select_) + ")");
       features_written_ = true;
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
@@ -889,16 +895,18 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
     case c::kQueueSize:
       if (!queue_field("queue_size")) return;
       if (!spec::is_power_of_two(value) || value > r.max_size)
-        conformance_.report("4.1.4.3.2", "queue_size " + std::to_string(value) + " for queue " +
-                                             std::to_string(queue_select_) +
-                                             " is not a power of two not above the maximum " +
-                                             std::to_string(r.max_size));
+        conformance_.report(
+            spec::is_power_of_two(value) ? SpecRuleId("def-4.1.4.3-2")
+                                         : SpecRuleId("drv-4.1.4.3.2-3"),
+            "4.1.4.3.2",
+            "queue_size " + std::to_string(value) + " for queue " + std::to_string(queue_select_) +
+                " is not a power of two not above the maximum " + std::to_string(r.max_size));
       r.size = uint16_t(value);
       return;
     case c::kQueueEnable:
       note_queue_setup("queue_enable");
       if (value == 0) {
-        conformance_.report("4.1.4.3.2", "driver wrote 0 to queue_enable");
+        conformance_.report("drv-4.1.4.3.2-6", "driver wrote 0 to queue_enable");
         return;
       }
       if (valid) enable_queue(queue_select_);
@@ -926,7 +934,7 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
     case 0x38:
       return read_only("queue_notify_data");
     case 0x3A:
-      conformance_.report("4.1.4.3.2", "queue_reset written without RING_RESET");
+      conformance_.report("def-4.1.4.3-1", "4.1.4.3.2", "queue_reset written without RING_RESET");
       return;
     default:
       return;
@@ -968,20 +976,21 @@ void MockDevice::modern_write(uint32_t offset, uint8_t width, uint32_t value) {
     const uint32_t mult = config_.notify_off_multiplier;
     const uint32_t q = mult ? off / mult : value;
     if ((mult && off % mult) || width != 2 || value != q)
-      conformance_.report("4.1.5.2", "notification of " + std::to_string(width) +
-                                         " bytes with value " + std::to_string(value) +
-                                         " at notify offset " + hex(off) + " (queue " +
-                                         std::to_string(q) + "'s address)");
+      conformance_.report("def-4.1.5.2-1", "4.1.5.2",
+                          "notification of " + std::to_string(width) + " bytes with value " +
+                              std::to_string(value) + " at notify offset " + hex(off) + " (queue " +
+                              std::to_string(q) + "'s address)");
     notify(uint16_t(value));
     return;
   }
   if (offset >= kDeviceCfgOffset && offset < kDeviceCfgOffset + kWindowSize) {
     conformance_.report(
-        "5.1.4.2", "driver wrote device configuration at offset " + hex(offset - kDeviceCfgOffset));
+        "def-5.1.4-1", "5.1.4.2",
+        "driver wrote device configuration at offset " + hex(offset - kDeviceCfgOffset));
     return;
   }
   if (offset >= kIsrOffset && offset < kIsrOffset + kWindowSize) {
-    conformance_.report("4.1.4.5", "driver wrote the ISR status");
+    conformance_.report("def-4.1.4.5-1", "driver wrote the ISR status");
     return;
   }
 }
@@ -1153,17 +1162,18 @@ bool MockDevice::check_tx_header(const uint8_t* hdr) {
   const uint8_t gso = hdr[1];
   bool ok = true;
   if (hdr_size_ >= spec::kNetHdrSize && spec::load_le16(hdr + 10) != 0) {
-    conformance_.report("5.1.6.2.1", "transmit header num_buffers is " +
-                                         std::to_string(spec::load_le16(hdr + 10)) + ", not 0");
+    conformance_.report(
+        "drv-5.1.6.2.1-1",
+        "transmit header num_buffers is " + std::to_string(spec::load_le16(hdr + 10)) + ", not 0");
     ok = false;
   }
   if (flags && !has_feature(neg, Feature::kNetCsum)) {
-    conformance_.report("5.1.6.2.1",
+    conformance_.report("drv-5.1.6.2.1-2",
                         "transmit header flags " + hex(flags) + " without CSUM negotiated");
     ok = false;
   }
   if (flags & (spec::net_hdr::kFlagDataValid | spec::net_hdr::kFlagRscInfo)) {
-    conformance_.report("5.1.6.2.1", "transmit header sets DATA_VALID or RSC_INFO");
+    conformance_.report("drv-5.1.6.2.1-14", "transmit header sets DATA_VALID or RSC_INFO");
     ok = false;
   }
   const uint8_t base = gso & uint8_t(~spec::net_hdr::kGsoEcn);
@@ -1189,8 +1199,8 @@ bool MockDevice::check_tx_header(const uint8_t* hdr) {
   }
   if ((gso & spec::net_hdr::kGsoEcn) && !has_feature(neg, Feature::kNetHostEcn)) allowed = false;
   if (!allowed) {
-    conformance_.report("5.1.6.2.1", "transmit header gso_type " + hex(gso) +
-                                         " without the matching HOST_* feature");
+    conformance_.report("drv-5.1.6.2.1-3", "transmit header gso_type " + hex(gso) +
+                                               " without the matching HOST_* feature");
     ok = false;
   }
   return ok;
@@ -1240,18 +1250,20 @@ size_t MockDevice::process_tx(size_t max) {
       break;
     }
     if (c.writable_bytes)
-      conformance_.report("5.1.6.2", "transmit chain at head " + std::to_string(head) +
-                                         " has device-writable descriptors");
+      conformance_.report(
+          "def-5.1.6.2-1", "5.1.6.2",
+          "transmit chain at head " + std::to_string(head) + " has device-writable descriptors");
     if (c.readable_bytes < hdr_size) {
-      conformance_.report("5.1.6.2", "transmit chain at head " + std::to_string(head) + " has " +
-                                         std::to_string(c.readable_bytes) +
-                                         " bytes, less than the net header");
+      conformance_.report("def-5.1.6.2-1", "5.1.6.2",
+                          "transmit chain at head " + std::to_string(head) + " has " +
+                              std::to_string(c.readable_bytes) +
+                              " bytes, less than the net header");
       ++counters_.tx_chains_bad;
       complete(kTxQueue, head, 0, 0);
       continue;
     }
     if (!any_layout_ && c.segments[0].len != hdr_size)
-      conformance_.report("5.1.6",
+      conformance_.report("drv-5.1.6.6-1", "5.1.6",
                           "legacy framing without ANY_LAYOUT: transmit header not in "
                           "its own descriptor (Legacy Interface: Framing Requirements)");
     // Header: the first hdr_size readable bytes, possibly across segments.
@@ -1288,9 +1300,9 @@ size_t MockDevice::process_tx(size_t max) {
     }
     if (mtu_check && hdr[1] == spec::net_hdr::kGsoNone &&
         frame.size() > size_t(config_.mtu) + spec::kEthHeaderSize)
-      conformance_.report("5.1.4.2", "transmitted frame of " + std::to_string(frame.size()) +
-                                         " bytes exceeds the negotiated MTU " +
-                                         std::to_string(config_.mtu) + " + 14");
+      conformance_.report("drv-5.1.4.2-8", "transmitted frame of " + std::to_string(frame.size()) +
+                                               " bytes exceeds the negotiated MTU " +
+                                               std::to_string(config_.mtu) + " + 14");
     deliver_tx(frame);
     ++sent;
     complete(kTxQueue, head, 0, 0);
@@ -1354,8 +1366,8 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
   const uint32_t hdr_size = hdr_size_;
   const uint64_t total = hdr_size + frame.size();
   if (c.readable_bytes)
-    conformance_.report("5.1.6.3", "receive chain at head " + std::to_string(head) +
-                                       " has device-readable descriptors");
+    conformance_.report("def-5.1.6.3-1", "receive chain at head " + std::to_string(head) +
+                                             " has device-readable descriptors");
   if (c.writable_bytes < total) {
     ++counters_.rx_too_big;
     return false;
@@ -1363,7 +1375,7 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
   uint32_t seg = 0;
   while (seg < c.num_segments && !c.segments[seg].writable) ++seg;
   if (!any_layout_ && c.segments[seg].len != hdr_size)
-    conformance_.report("5.1.6",
+    conformance_.report("drv-5.1.6.6-1", "5.1.6",
                         "legacy framing without ANY_LAYOUT: receive header not in "
                         "its own descriptor (Legacy Interface: Framing Requirements)");
   uint8_t hdr[spec::kNetHdrSize] = {};

@@ -28,6 +28,7 @@ for preset in "${presets[@]}"; do
   "${run[@]}" cmake --build --preset "${preset}"
   echo "=== preset ${preset}: ctest"
   "${run[@]}" ctest --preset "${preset}" || failed+=("${preset}")
+  if [ "${preset}" = default ]; then "build/${preset}/bin/vnet-specmap" || true; fi  # spec map summary
 done
 
 if [ ${#failed[@]} -ne 0 ]; then

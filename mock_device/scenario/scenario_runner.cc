@@ -523,7 +523,7 @@ class Runner {
         for (const auto& w : want) msg += (msg.back() == '[' ? "" : ", ") + w;
         msg += "]";
         for (const auto& v : device_.conformance().violations())
-          if (!want.count(v.section)) msg += "; " + v.section + ": " + v.message;
+          if (!want.count(v.section)) msg += "; " + v.section + " " + v.id + ": " + v.message;
         failure(line, msg);
       }
     }

@@ -63,7 +63,7 @@ void print_report(const Scenario& s, const RunResult& r, bool events, bool all_c
   } else {
     std::printf("conformance violations:\n");
     for (const auto& v : r.violations)
-      std::printf("  [%s] %s%s\n", v.section.c_str(), v.message.c_str(),
+      std::printf("  [%s %s] %s%s\n", v.section.c_str(), v.id.c_str(), v.message.c_str(),
                   v.count > 1 ? (" (x" + std::to_string(v.count) + ")").c_str() : "");
   }
   if (r.passed) {

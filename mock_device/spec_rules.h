@@ -1,0 +1,140 @@
+// The mock device's conformance rules, by the id of the requirement they
+// observe in the spec map (docs/spec-map.json, described in
+// docs/spec-map.md).
+//
+// Every report site in the mock names one of these ids:
+//
+//   conformance_.report("drv-2.1.1-2", "driver cleared status bits ...");
+//
+// The id is checked at compile time: a literal that is not in kSpecRules
+// does not compile (the error names spec_rule_id_not_in_kSpecRules). The
+// tool vnet-specmap checks the other direction at test time: every id here
+// is a row of the table and that row names it as its checker, and every
+// checker a row names is here.
+//
+// Ids: "drv-<section>-<n>" is the n-th driver requirement ("The driver
+// MUST/SHOULD ...") of a virtio 1.2 section; "def-<section>-<n>" is a
+// definition outside the Driver Requirements sections that the device
+// relies on and enforces all the same (e.g. "the available ring names
+// descriptor heads", "device configuration is read-only for the driver").
+// A violation is recorded under the id's section unless its report site
+// keeps another one (sections that tests matched before the ids existed).
+#pragma once
+
+#include <stddef.h>
+
+#include <string_view>
+
+namespace vnet::mock {
+
+struct SpecRule {
+  std::string_view id;    // requirement id in docs/spec-map.json
+  std::string_view what;  // what the device observes, and where
+};
+
+inline constexpr SpecRule kSpecRules[] = {
+    {"drv-2.1.1-2",
+     "a status write that clears a bit set before, other than a reset (write_status)"},
+    {"drv-2.2.1-1",
+     "accepted feature bits the device did not offer, at FEATURES_OK (legacy: DRIVER_OK), and "
+     "any nonzero driver_feature word above bit 63"},
+    {"drv-2.2.1-2",
+     "an accepted feature whose prerequisite (5.1.3.1 dependency table) is not accepted"},
+    {"drv-2.7.1-1", "a queue whose descriptor, driver or device area is misaligned (16, 2, 4)"},
+    {"drv-2.7.4.2-1", "a device-readable descriptor after a device-writable one in a chain"},
+    {"drv-2.7.5.2-1", "a descriptor chain longer than the queue size (so it loops)"},
+    {"drv-2.7.5.3.1-1", "a descriptor with VIRTQ_DESC_F_INDIRECT"},
+    {"drv-2.7.6.1-1", "the available index moving backwards"},
+    {"drv-2.7.7.1-1", "available ring flags other than 0 or 1 without EVENT_IDX, at each publish"},
+    {"drv-2.7.7.1-2", "nonzero available ring flags with EVENT_IDX, at each publish"},
+    {"drv-3.1.1-1",
+     "the order of initialization: DRIVER before ACKNOWLEDGE, more than ACKNOWLEDGE in the first "
+     "write, FEATURES_OK or DRIVER_OK before DRIVER or before the features were written, "
+     "DRIVER_OK without FEATURES_OK (modern), queue registers before FEATURES_OK (modern) or "
+     "after DRIVER_OK, driver features before DRIVER, DRIVER_OK before receiveq1 and "
+     "transmitq1 are set up (kept under section 5.1.5)"},
+    {"drv-3.1.1-3", "a driver_feature write after FEATURES_OK (modern)"},
+    {"drv-3.1.1-5", "DRIVER_OK set after the device refused FEATURES_OK"},
+    {"drv-3.1.1-6", "an available buffer notification before DRIVER_OK"},
+    {"drv-3.1.2-1",
+     "legacy interface: driver features or a queue address written before DRIVER, driver "
+     "features written after DRIVER_OK (kept under section 3.1.1)"},
+    {"drv-3.3.1-1",
+     "the available index more than the queue size ahead of the used index (exposed slots "
+     "overwritten; kept under 2.7.13), a head made available again while the device owns it "
+     "(kept under 2.7.13.1)"},
+    {"drv-4.1.3.1-1",
+     "a common configuration access whose width or offset does not match the field"},
+    {"drv-4.1.4.3.2-1",
+     "a write to device_feature, num_queues, config_generation, queue_notify_off or "
+     "queue_notify_data"},
+    {"drv-4.1.4.3.2-3",
+     "a queue_size write that is not a power of two, and a queue enabled with such a size"},
+    {"drv-4.1.4.3.2-4", "a queue field written while that queue is enabled"},
+    {"drv-4.1.4.3.2-6", "a write of 0 to queue_enable"},
+    {"drv-5.1.4.2-8",
+     "with MTU negotiated, a transmitted frame (gso_type NONE) longer than mtu + 14"},
+    {"drv-5.1.6.2.1-1", "a transmit header with num_buffers not 0 (12-byte headers)"},
+    {"drv-5.1.6.2.1-2", "a transmit header with nonzero flags without CSUM"},
+    {"drv-5.1.6.2.1-3",
+     "a transmit gso_type (or the ECN bit) without its HOST_TSO4/TSO6/UFO/USO/ECN feature"},
+    {"drv-5.1.6.2.1-14", "a transmit header with DATA_VALID or RSC_INFO set"},
+    {"drv-5.1.6.6-1",
+     "legacy interface without ANY_LAYOUT: a transmit or receive header not in a descriptor of "
+     "its own (kept under section 5.1.6)"},
+    {"drv-6.1-1", "VERSION_1 offered on the modern interface and not accepted"},
+    {"drv-6.1-3",
+     "with ACCESS_PLATFORM and the mock's IOMMU on: a ring part or buffer address outside every "
+     "live mapping and coherent region (never mapped, or used after unmap)"},
+    {"drv-6.1-4",
+     "without the IOMMU: a ring part (kept under 2.7) or buffer address (kept under 2.7.13.1) "
+     "outside guest memory"},
+    {"def-2.7.5-1", "a descriptor whose next is not below the queue size (kept under 2.7.5.2)"},
+    {"def-2.7.6-1",
+     "an available ring entry naming a head not below the queue size (kept under 2.7.13.2)"},
+    {"def-4.1.4.3-1", "a queue_reset write without RING_RESET (kept under 4.1.4.3.2)"},
+    {"def-4.1.4.3-2",
+     "a power-of-two queue_size above the device's maximum, written or enabled (kept under "
+     "4.1.4.3.2)"},
+    {"def-4.1.4.5-1", "a write to the ISR status (modern)"},
+    {"def-4.1.5.2-1",
+     "a notification whose value, width or offset does not match the queue's notify address, "
+     "or for a queue that is not set up (kept under 4.1.5.2)"},
+    {"def-5.1.4-1", "a write to the device configuration (modern; kept under 5.1.4.2)"},
+    {"def-5.1.6.2-1",
+     "a transmit chain with device-writable descriptors or fewer readable bytes than the net "
+     "header"},
+    {"def-5.1.6.3-1", "a receive chain with device-readable descriptors"},
+};
+
+inline constexpr size_t kNumSpecRules = sizeof(kSpecRules) / sizeof(kSpecRules[0]);
+
+// Deliberately not constexpr: reaching it in a constant evaluation is the
+// compile error for an id that is not in kSpecRules.
+void spec_rule_id_not_in_kSpecRules();
+
+// A compile-time checked reference to one rule of kSpecRules.
+class SpecRuleId {
+ public:
+  consteval SpecRuleId(const char* id) : index_(find(id)) {}  // NOLINT: implicit by design
+
+  const SpecRule& rule() const { return kSpecRules[index_]; }
+  std::string_view id() const { return kSpecRules[index_].id; }
+  // The section part of the id: "drv-2.7.13.1-2" -> "2.7.13.1".
+  std::string_view section() const {
+    const std::string_view s = id().substr(4);
+    return s.substr(0, s.rfind('-'));
+  }
+  size_t index() const { return index_; }
+
+ private:
+  static consteval size_t find(std::string_view id) {
+    for (size_t i = 0; i < kNumSpecRules; ++i)
+      if (kSpecRules[i].id == id) return i;
+    spec_rule_id_not_in_kSpecRules();
+    return 0;
+  }
+  size_t index_;
+};
+
+}  // namespace vnet::mock

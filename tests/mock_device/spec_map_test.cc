@@ -1,0 +1,463 @@
+// The spec map (docs/spec-map.json) and the mock's conformance rules
+// (mock_device/spec_rules.h):
+//   - the shipped table is consistent with the rules, and the consistency
+//     check fails on each kind of disagreement it exists for;
+//   - every rule of kSpecRules fires: a hand-written register-level driver
+//     breaks the requirement on purpose, and the violation the mock records
+//     carries the rule's id (and the section tests and scenarios match on).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mock_device/mock_device.h"
+#include "mock_device/spec_rules.h"
+#include "mock_test_driver.h"
+#include "tools/vnet-specmap/spec_map.h"
+
+namespace vnet::mock {
+namespace {
+
+using nlohmann::json;
+using testing::fmask;
+using testing::test_frame;
+using testing::TestDriver;
+namespace st = spec::status;
+namespace pc = spec::pci::common;
+namespace lg = spec::pci::legacy;
+using F = spec::Feature;
+
+// ---- the table ---------------------------------------------------------------
+
+json shipped_table() {
+  std::ifstream in(VNET_SPEC_MAP);
+  return json::parse(in);
+}
+
+bool has_error(const specmap::SpecMapReport& r, const std::string& part) {
+  for (const auto& e : r.errors)
+    if (e.find(part) != std::string::npos) return true;
+  return false;
+}
+
+std::string errors_of(const specmap::SpecMapReport& r) {
+  std::string s;
+  for (const auto& e : r.errors) s += e + "\n";
+  return s;
+}
+
+TEST(SpecMapTable, ShippedTableIsConsistentWithTheRules) {
+  const auto r = specmap::check_spec_map(shipped_table());
+  EXPECT_TRUE(r.errors.empty()) << errors_of(r);
+  EXPECT_EQ(r.rules, kNumSpecRules);
+  EXPECT_GT(r.requirements, 150u);
+  EXPECT_EQ(r.applicable, r.checked + r.unobservable + r.unchecked);
+  EXPECT_GE(r.checked, 30u);
+}
+
+// A two-row table and one rule, broken one way at a time.
+json small_table() {
+  return json::parse(R"({"spec": "test", "requirements": [
+    {"id": "drv-2.1.1-2", "section": "2.1.1", "level": "MUST NOT", "text": "t",
+     "applies": "yes", "checker": ["drv-2.1.1-2"]},
+    {"id": "drv-2.1.1-3", "section": "2.1.1", "level": "MUST", "text": "t",
+     "applies": "yes", "unchecked": "visible"}]})");
+}
+constexpr SpecRule kOneRule[] = {{"drv-2.1.1-2", "clears"}};
+
+TEST(SpecMapTable, SmallTableIsConsistent) {
+  const auto r = specmap::check_spec_map(small_table(), kOneRule);
+  EXPECT_TRUE(r.errors.empty()) << errors_of(r);
+  EXPECT_EQ(r.checked, 1u);
+  EXPECT_EQ(r.unchecked, 1u);
+}
+
+TEST(SpecMapTable, FailsWhenARowNamesACheckerThatDoesNotExist) {
+  json t = small_table();
+  t["requirements"][1].erase("unchecked");
+  t["requirements"][1]["checker"] = {"drv-9.9-1"};
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "names checker drv-9.9-1"));
+}
+
+TEST(SpecMapTable, FailsWhenAnApplicableRowHasNeitherCheckerNorReason) {
+  json t = small_table();
+  t["requirements"][1].erase("unchecked");
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "neither a checker nor a reason"));
+  t["requirements"][1]["applies"] = "later: packed ring";  // a later row needs neither
+  EXPECT_TRUE(specmap::check_spec_map(t, kOneRule).errors.empty());
+}
+
+TEST(SpecMapTable, FailsWhenARuleIsNotInTheTableOrNotNamedByItsRow) {
+  constexpr SpecRule two[] = {{"drv-2.1.1-2", "clears"}, {"drv-3.1.1-1", "order"}};
+  EXPECT_TRUE(has_error(specmap::check_spec_map(small_table(), two),
+                        "rule drv-3.1.1-1 (spec_rules.h) is not a row"));
+  json t = small_table();
+  t["requirements"][0]["checker"] = {"drv-2.1.1-3"};  // not its own rule
+  constexpr SpecRule other[] = {{"drv-2.1.1-2", "clears"}, {"drv-2.1.1-3", "failed"}};
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, other),
+                        "rule drv-2.1.1-2 (spec_rules.h): its row does not name it"));
+}
+
+TEST(SpecMapTable, FailsOnMalformedRows) {
+  json t = small_table();
+  t["requirements"][1]["section"] = "2.1";
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "is not the id's section"));
+  t = small_table();
+  t["requirements"][1]["id"] = "drv-2.1.1-2";
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "duplicate id"));
+  t = small_table();
+  t["requirements"][1]["level"] = "MAY";
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "level \"MAY\""));
+  t = small_table();
+  t["requirements"][1]["applies"] = "maybe";
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "applies \"maybe\""));
+  t = small_table();
+  t["requirements"][1]["unobservable"] = "also";
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "not several"));
+  t = small_table();
+  t["requirements"][1]["chekcer"] = {"drv-2.1.1-2"};
+  EXPECT_TRUE(has_error(specmap::check_spec_map(t, kOneRule), "unknown field \"chekcer\""));
+}
+
+// ---- every rule fires --------------------------------------------------------
+
+constexpr uint64_t kV1 = uint64_t{1} << 32;
+constexpr uint64_t kModernFeatures = kV1 | (1u << 5) | (1u << 16);  // V1|MAC|STATUS
+
+struct World {
+  GuestMemory mem{8 << 20};
+  std::unique_ptr<MockDevice> dev;
+  std::unique_ptr<TestDriver> drv;
+
+  explicit World(DeviceConfig cfg) {
+    dev = std::make_unique<MockDevice>(mem, cfg);
+    drv = std::make_unique<TestDriver>(mem, *dev);
+  }
+  // Modern, up to FEATURES_OK with these features; no queues yet.
+  void up_to_features_ok(uint64_t features) {
+    drv->set_status(0);
+    drv->set_status(st::kAcknowledge);
+    drv->set_status(st::kAcknowledge | st::kDriver);
+    drv->write_features(features);
+    drv->set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk);
+  }
+  void send_with_header(const uint8_t (&hdr)[12], size_t frame_len = 60) {
+    drv->send(test_frame(frame_len), 12, 0, hdr);
+    drv->notify_modern(1);
+  }
+};
+
+DeviceConfig modern(uint64_t extra_offer = 0) {
+  DeviceConfig c;
+  c.transport = TransportKind::kModern;
+  c.features = kModernFeatures | fmask(F::kNetMtu) | extra_offer;
+  return c;
+}
+DeviceConfig legacy() {
+  DeviceConfig c;
+  c.transport = TransportKind::kLegacy;
+  c.features = fmask(F::kNetMac) | fmask(F::kNetStatus);
+  return c;
+}
+
+struct Provocation {
+  const char* id;
+  const char* section;  // the section the violation is recorded under
+  DeviceConfig config;
+  std::function<void(World&)> provoke;
+};
+
+// One deliberate violation per rule of kSpecRules.
+const std::vector<Provocation>& provocations() {
+  static const std::vector<Provocation> all = {
+      {"drv-2.1.1-2", "2.1.1", modern(),
+       [](World& w) {
+         w.drv->set_status(st::kAcknowledge);
+         w.drv->set_status(st::kAcknowledge | st::kDriver);
+         w.drv->set_status(st::kAcknowledge);  // clears DRIVER
+       }},
+      {"drv-2.2.1-1", "2.2.1", modern(),
+       [](World& w) { w.drv->init_modern(kModernFeatures | fmask(F::kNetCsum)); }},
+      {"drv-2.2.1-2", "2.2.1", modern(fmask(F::kNetCtrlVq) | fmask(F::kNetCtrlRx)),
+       [](World& w) { w.drv->init_modern(kModernFeatures | fmask(F::kNetCtrlRx)); }},
+      {"drv-2.7.1-1", "2.7.1", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         auto r = w.drv->alloc_ring(16);
+         r.desc_addr += 8;
+         w.drv->setup_modern_queue(0, r);
+       }},
+      {"drv-2.7.4.2-1", "2.7.4.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         auto b = w.drv->buffer(64);
+         w.drv->rx.set_desc(0, b.device_addr, 32, spec::kDescFlagWrite | spec::kDescFlagNext, 1);
+         w.drv->rx.set_desc(1, b.device_addr + 32, 32, 0, 0);
+         w.drv->rx.offer(0);
+         w.dev->inject_rx(test_frame(10));
+       }},
+      {"drv-2.7.5.2-1", "2.7.5.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         auto b = w.drv->buffer(64);
+         w.drv->tx.set_desc(0, b.device_addr, 32, spec::kDescFlagNext, 1);
+         w.drv->tx.set_desc(1, b.device_addr, 32, spec::kDescFlagNext, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.5.3.1-1", "2.7.5.3.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         auto b = w.drv->buffer(64);
+         w.drv->tx.set_desc(0, b.device_addr, 64, spec::kDescFlagIndirect, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.6.1-1", "2.7.6.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         w.drv->send(test_frame(60), 12);
+         w.drv->notify_modern(1);
+         w.drv->tx.set_avail_idx(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.7.1-1", "2.7.7.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         w.drv->tx.set_avail_flags(2);
+         w.drv->send(test_frame(60), 12);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.7.1-2", "2.7.7.1", modern(fmask(F::kEventIdx)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kEventIdx));
+         w.drv->tx.set_avail_flags(spec::kAvailFlagNoInterrupt);
+         w.drv->send(test_frame(60), 12);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-3.1.1-1", "3.1.1", modern(),
+       [](World& w) {
+         w.drv->set_status(0);
+         w.drv->set_status(st::kDriver);  // DRIVER without ACKNOWLEDGE
+       }},
+      {"drv-3.1.1-3", "3.1.1", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         w.drv->write_features(kModernFeatures);  // after FEATURES_OK
+       }},
+      {"drv-3.1.1-5", "3.1.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kNetCsum));  // refused
+         w.drv->set_status(st::kAcknowledge | st::kDriver | st::kDriverOk);
+       }},
+      {"drv-3.1.1-6", "3.1.1", modern(),
+       [](World& w) {
+         w.drv->set_status(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-3.1.2-1", "3.1.1", legacy(),
+       [](World& w) {
+         w.drv->lw(lg::kDeviceStatus, 1, 0);
+         w.drv->lw(lg::kDeviceStatus, 1, st::kAcknowledge);
+         w.drv->lw(lg::kDriverFeatures, 4, uint32_t(fmask(F::kNetMac)));  // before DRIVER
+       }},
+      {"drv-3.3.1-1", "2.7.13", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures, 16);
+         w.drv->tx.set_avail_idx(17);  // 17 exposed on a ring of 16
+         w.drv->notify_modern(1);
+       }},
+      {"drv-4.1.3.1-1", "4.1.3.1", modern(), [](World& w) { w.drv->cr(pc::kDeviceStatus, 4); }},
+      {"drv-4.1.4.3.2-1", "4.1.4.3.2", modern(), [](World& w) { w.drv->cw(pc::kNumQueues, 2, 7); }},
+      {"drv-4.1.4.3.2-3", "4.1.4.3.2", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         w.drv->cw(pc::kQueueSelect, 2, 0);
+         w.drv->cw(pc::kQueueSize, 2, 100);
+       }},
+      {"drv-4.1.4.3.2-4", "4.1.4.3.2", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         auto r = w.drv->alloc_ring(16);
+         w.drv->setup_modern_queue(0, r);
+         w.drv->cw(pc::kQueueDescLo, 4, uint32_t(r.desc_addr));  // queue 0 is enabled
+       }},
+      {"drv-4.1.4.3.2-6", "4.1.4.3.2", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         w.drv->cw(pc::kQueueSelect, 2, 0);
+         w.drv->cw(pc::kQueueEnable, 2, 0);
+       }},
+      {"drv-5.1.4.2-8", "5.1.4.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kNetMtu));
+         const uint8_t hdr[12] = {};
+         w.send_with_header(hdr, 1500 + 14 + 1);
+       }},
+      {"drv-5.1.6.2.1-1", "5.1.6.2.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         uint8_t hdr[12] = {};
+         hdr[10] = 1;  // num_buffers
+         w.send_with_header(hdr);
+       }},
+      {"drv-5.1.6.2.1-2", "5.1.6.2.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         uint8_t hdr[12] = {};
+         hdr[0] = spec::net_hdr::kFlagNeedsCsum;  // without CSUM
+         w.send_with_header(hdr);
+       }},
+      {"drv-5.1.6.2.1-3", "5.1.6.2.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         uint8_t hdr[12] = {};
+         hdr[1] = spec::net_hdr::kGsoTcpV4;  // without HOST_TSO4
+         w.send_with_header(hdr);
+       }},
+      {"drv-5.1.6.2.1-14", "5.1.6.2.1", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         uint8_t hdr[12] = {};
+         hdr[0] = spec::net_hdr::kFlagDataValid;
+         w.send_with_header(hdr);
+       }},
+      {"drv-5.1.6.6-1", "5.1.6", legacy(),
+       [](World& w) {
+         w.drv->init_legacy(uint32_t(fmask(F::kNetMac)));
+         w.drv->send(test_frame(80), 10);  // header and frame in one descriptor
+         w.drv->lw(lg::kQueueNotify, 2, 1);
+       }},
+      {"drv-6.1-1", "6.1", modern(), [](World& w) { w.drv->init_modern(fmask(F::kNetMac)); }},
+      {"drv-6.1-3", "6.1", modern(fmask(F::kAccessPlatform)),
+       [](World& w) {
+         w.dev->dma_mappings().set_enabled(true);
+         // Ring memory never registered with the IOMMU: not reachable.
+         w.drv->init_modern(kModernFeatures | fmask(F::kAccessPlatform));
+       }},
+      {"drv-6.1-4", "2.7", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         auto r = w.drv->alloc_ring(16);
+         r.used_addr = 0x1000;  // not guest memory
+         w.drv->setup_modern_queue(1, r);
+       }},
+      {"def-2.7.5-1", "2.7.5.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures, 16);
+         auto b = w.drv->buffer(64);
+         w.drv->tx.set_desc(0, b.device_addr, 32, spec::kDescFlagNext, 40);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"def-2.7.6-1", "2.7.13.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures, 16);
+         w.drv->tx.offer(40);
+         w.drv->notify_modern(1);
+       }},
+      {"def-4.1.4.3-1", "4.1.4.3.2", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         w.drv->cw(0x3A, 2, 1);  // queue_reset, without RING_RESET
+       }},
+      {"def-4.1.4.3-2", "4.1.4.3.2", modern(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         w.drv->cw(pc::kQueueSelect, 2, 0);
+         w.drv->cw(pc::kQueueSize, 2, 512);  // a power of two above the maximum 256
+       }},
+      {"def-4.1.4.5-1", "4.1.4.5", modern(),
+       [](World& w) { w.drv->cw(MockDevice::kIsrOffset, 1, 1); }},
+      {"def-4.1.5.2-1", "4.1.5.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         w.dev->bar_write(4, MockDevice::kNotifyOffset + 4, 2, 0);  // queue 1's address, value 0
+       }},
+      {"def-5.1.4-1", "5.1.4.2", modern(),
+       [](World& w) { w.drv->cw(MockDevice::kDeviceCfgOffset, 1, 0x02); }},
+      {"def-5.1.6.2-1", "5.1.6.2", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         auto b = w.drv->buffer(4);
+         w.drv->tx.set_desc(0, b.device_addr, 4, 0, 0);  // shorter than the header
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"def-5.1.6.3-1", "5.1.6.3", modern(),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures);
+         auto b = w.drv->buffer(2048);
+         w.drv->rx.set_desc(0, b.device_addr, 16, spec::kDescFlagNext, 1);
+         w.drv->rx.set_desc(1, b.device_addr + 16, 2000, spec::kDescFlagWrite, 0);
+         w.drv->rx.offer(0);
+         w.dev->inject_rx(test_frame(60));
+       }},
+  };
+  return all;
+}
+
+const Provocation* provocation_for(std::string_view id) {
+  for (const auto& p : provocations())
+    if (id == p.id) return &p;
+  return nullptr;
+}
+
+class RuleFires : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(RuleFires, ViolationCarriesTheRuleId) {
+  const SpecRule& rule = kSpecRules[GetParam()];
+  const Provocation* p = provocation_for(rule.id);
+  ASSERT_NE(p, nullptr) << "no provocation for rule " << rule.id << " (" << rule.what << ")";
+  World w(p->config);
+  p->provoke(w);
+  const Conformance& c = w.dev->conformance();
+  std::string seen;
+  bool found = false;
+  for (const auto& v : c.violations()) {
+    seen += "  [" + v.section + " " + v.id + "] " + v.message + "\n";
+    if (v.id == rule.id) {
+      found = true;
+      EXPECT_EQ(v.section, p->section) << v.message;
+    }
+  }
+  EXPECT_TRUE(found) << rule.id << " did not fire; recorded:\n" << seen;
+  EXPECT_TRUE(c.has(std::string(rule.id)));
+  EXPECT_TRUE(c.has(p->section));
+}
+
+INSTANTIATE_TEST_SUITE_P(SpecRules, RuleFires, ::testing::Range(size_t{0}, kNumSpecRules),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           std::string name(kSpecRules[info.param].id);
+                           for (char& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
+
+TEST(RuleFiresToo, EveryProvocationNamesARule) {
+  for (const auto& p : provocations()) {
+    bool known = false;
+    for (const auto& r : kSpecRules) known |= r.id == p.id;
+    EXPECT_TRUE(known) << p.id;
+  }
+}
+
+// The sections tests matched before the ids existed still count.
+TEST(RuleFiresToo, SectionAndIdBothMatch) {
+  World w(modern());
+  w.drv->init_modern(kModernFeatures);
+  w.drv->tx.set_avail_idx(40);  // more than the queue size ahead
+  w.drv->notify_modern(1);
+  const Conformance& c = w.dev->conformance();
+  EXPECT_EQ(c.count("2.7.13"), 1u);
+  EXPECT_EQ(c.count("drv-3.3.1-1"), 1u);
+  EXPECT_EQ(c.fired("drv-3.3.1-1"), 1u);
+  EXPECT_EQ(c.fired("drv-3.1.1-1"), 0u);
+  EXPECT_FALSE(c.has("drv-3.1.1-1"));
+}
+
+}  // namespace
+}  // namespace vnet::mock
