@@ -143,7 +143,11 @@ ModernProbeError PciModernTransport::scan(Platform& platform, ModernProbeReport*
                   (offset & (required_alignment(type) - 1)) == 0;
         uint32_t multiplier = 0;
         if (ok && type == pci::kCfgTypeNotify) {
-          ok = cap_len >= pci::kNotifyCapMinLen;
+          // The multiplier follows the common fields: the longer capability
+          // must still end inside configuration space (a capability at 0xF0
+          // would put it at 0x100).
+          ok = cap_len >= pci::kNotifyCapMinLen &&
+               ptr + pci::kNotifyCapMinLen <= pci::kConfigSpaceSize;
           if (ok) multiplier = cfg32(platform, ptr + pci::kCapNotifyMultiplier);
           ok = ok && valid_multiplier(multiplier);
         }
