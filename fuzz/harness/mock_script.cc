@@ -282,6 +282,31 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         dev.republish_last_used(in.u8() & 1);
         w.note_misbehaviour();
         break;
+      case Op::kDescEdit: {
+        const uint16_t q = in.u8() & 1;
+        const uint16_t index = in.u16();
+        const auto field = static_cast<mock::DeviceQueue::DescField>(in.u8() % 4);
+        const uint32_t value = in.u32();
+        dev.rewrite_descriptor(q, index, field, value);
+        w.note_misbehaviour();
+        break;
+      }
+      case Op::kRegLie: {
+        mock::RegisterLie lie;
+        lie.region = static_cast<Region>(in.u8() % 8);
+        lie.offset = in.u16();
+        const uint8_t width = in.u8() % 4;
+        lie.width = width == 3 ? 4 : width;
+        lie.value = in.u32();
+        lie.skip = in.u8();
+        lie.count = in.u8();
+        dev.lie_about_register(lie);
+        // Lies stay armed on the device object: it is not reused.
+        w.taint_device();
+        w.note_misbehaviour();
+        w.note_unpredictable();
+        break;
+      }
       case Op::kPoolBudget: {
         const uint8_t b = in.u8();
         w.pool().set_alloc_budget(b == 255 ? -1 : b);

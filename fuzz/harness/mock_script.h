@@ -51,10 +51,26 @@
 //                                          entry of queue (0 rx, 1 tx) again:
 //                                          a stale completion, whether or not
 //                                          anything is in flight
+//   desc_edit   queue:u8 desc:u16 field:u8 value:u32
+//                                          the device rewrites one field (addr,
+//                                          len, flags, next: field % 4) of a
+//                                          descriptor of the queue's table (0 rx,
+//                                          1 tx) -- the driver must keep its own
+//                                          copy and never read the table back
+//   reg_lie     region:u8 offset:u16 width:u8 value:u32 skip:u8 count:u8
+//                                          from now on, matching reads of a
+//                                          register (region % 8: PCI config,
+//                                          BAR0-5, MMIO; width 0 any) answer
+//                                          value, after skip reads let through,
+//                                          for count reads (0: all) -- a refused
+//                                          FEATURES_OK, a config value changing
+//                                          between two reads, a notify offset
+//                                          outside its window, ...
 //
 // At most kMaxOps ops run per input, at most kMaxReinits of them recover,
 // restart or dev_reset. Ops that make the device lie (used_edit, fault, a non-canonical rx_raw,
-// cfg_mtu, cfg_pairs, queue_size, pci_patch, cfg_churn, republish) mark the input as misbehaving:
+// cfg_mtu, cfg_pairs, queue_size, pci_patch, cfg_churn, republish, desc_edit, reg_lie) mark the
+// input as misbehaving:
 // oracle (e) then does not apply. ScriptWriter builds scripts for seeds and
 // regression inputs.
 #pragma once
@@ -93,6 +109,8 @@ enum class Op : uint8_t {
   kPoolBudget,
   kCfgChurn,
   kRepublish,
+  kDescEdit,
+  kRegLie,
 };
 
 enum class UsedEditKind : uint8_t {

@@ -49,12 +49,13 @@ inline constexpr Flavour kFlavours[4] = {
 
 // fuzz_used_ring:  flavour:u8 (bit 7: the device processes tx only on
 // process_tx ops)  rx_cap:u8  tx_cap:u8  queue_size:u8 (1 << (3 + v % 6))
-// (kRepublish took the place of a third kUsedEdit: the table keeps its
-// size, so inputs of the corpus keep their meaning but for that op.)
+// (kRepublish and then kDescEdit took the places of a third and a second
+// kUsedEdit: the table keeps its size, so inputs of the corpus keep their
+// meaning but for those ops.)
 inline constexpr Op kUsedRingOps[] = {
     Op::kRx,       Op::kRxBurst,   Op::kTx,      Op::kTxReclaim,  Op::kProcessTx, Op::kPoll,
     Op::kRxIrq,    Op::kRecover,   Op::kRestart, Op::kLink,       Op::kDevReset,  Op::kUsedEdit,
-    Op::kUsedEdit, Op::kRepublish, Op::kFault,   Op::kPoolBudget,
+    Op::kDescEdit, Op::kRepublish, Op::kFault,   Op::kPoolBudget,
 };
 inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / sizeof kUsedRingOps[0]};
 
@@ -68,9 +69,9 @@ inline constexpr OpTable kRxTable{kRxOps, sizeof kRxOps / sizeof kRxOps[0]};
 
 // fuzz_config: see ConfigPrefix below.
 inline constexpr Op kConfigOps[] = {
-    Op::kRx,        Op::kTx,       Op::kTxReclaim, Op::kPoll,     Op::kRecover,
-    Op::kRestart,   Op::kLink,     Op::kDevReset,  Op::kCfgMtu,   Op::kCfgMac,
-    Op::kCfgStatus, Op::kCfgPairs, Op::kQueueSize, Op::kPciPatch, Op::kCfgChurn,
+    Op::kRx,        Op::kTx,       Op::kTxReclaim, Op::kPoll,   Op::kRecover,   Op::kRestart,
+    Op::kLink,      Op::kDevReset, Op::kCfgMtu,    Op::kCfgMac, Op::kCfgStatus, Op::kCfgPairs,
+    Op::kQueueSize, Op::kPciPatch, Op::kCfgChurn,  Op::kRegLie,
 };
 inline constexpr OpTable kConfigTable{kConfigOps, sizeof kConfigOps / sizeof kConfigOps[0]};
 

@@ -74,8 +74,24 @@ bool has(OpTable t, Op op) {
   return false;
 }
 
+void reg_lie(ScriptWriter& w, const mock::RegisterLie& lie) {
+  w.op(Op::kRegLie)
+      .u8(static_cast<uint8_t>(lie.region))
+      .u16(static_cast<uint16_t>(lie.offset))
+      .u8(lie.width == 4 ? 3 : lie.width)
+      .u32(lie.value)
+      .u8(static_cast<uint8_t>(lie.skip))
+      .u8(static_cast<uint8_t>(lie.count));
+}
+
 // The steps of a scenario as ops of table (ops the table lacks are left out).
 void steps(ScriptWriter& w, OpTable t, const scenario::Scenario& s) {
+  // Lies armed before the probe: armed after the first attach, then the
+  // driver probes and attaches again.
+  if (has(t, Op::kRegLie) && !s.device_register_lies.empty()) {
+    for (const mock::RegisterLie& lie : s.device_register_lies) reg_lie(w, lie);
+    w.op(Op::kRestart);
+  }
   for (const scenario::Step& st : s.steps) {
     switch (st.kind) {
       case scenario::StepKind::kRx:
@@ -115,6 +131,9 @@ void steps(ScriptWriter& w, OpTable t, const scenario::Scenario& s) {
         break;
       case scenario::StepKind::kRepublishUsed:
         if (has(t, Op::kRepublish)) w.op(Op::kRepublish).u8(static_cast<uint8_t>(st.queue & 1));
+        break;
+      case scenario::StepKind::kRegister:
+        if (has(t, Op::kRegLie)) reg_lie(w, st.lie);
         break;
       case scenario::StepKind::kPump:
         if (has(t, Op::kRxBurst)) w.op(Op::kRxBurst).u8(64);
@@ -352,6 +371,67 @@ void feature_seeds(const fs::path& root) {
   std::cout << sizeof seeds / sizeof seeds[0] << " feature seeds -> fuzz_config\n";
 }
 
+// Lies the hardening checks of the probe and attach exist for, each a
+// seed, so that the fuzzers start next to them: FEATURES_OK read back clear
+// (the n-th status read after arming), queue_notify_off far outside the
+// notify window, a common configuration capability shorter than the
+// structure, a device that rewrites a descriptor of the table it was given.
+void lie_seeds(const fs::path& root) {
+  clean(root / "corpus/fuzz/fuzz_config", "lie-");
+  clean(root / "corpus/fuzz/fuzz_used_ring", "lie-");
+  int n = 0;
+  auto traffic = [](ScriptWriter& w) {
+    w.op(Op::kRx).u8(3).u16(590);
+    w.op(Op::kTx).u8(3).u16(342).u8(1);
+    w.op(Op::kTxReclaim).op(Op::kPoll);
+  };
+  auto config_seed = [&](const std::string& name, uint8_t flavour, auto&& body) {
+    ConfigPrefix p;
+    p.flavour = flavour;
+    ScriptWriter w(kConfigTable);
+    write_config_prefix(w, p);
+    body(w);
+    w.op(Op::kRestart);
+    traffic(w);
+    write_file(root / "corpus/fuzz/fuzz_config" / ("lie-" + name), w.bytes().data(),
+               w.bytes().size());
+    ++n;
+  };
+  const uint8_t bar4 = static_cast<uint8_t>(Region::kBar4);
+  for (uint8_t skip = 0; skip < 4; ++skip)
+    config_seed("features_ok_refused_" + std::to_string(skip), 1, [&](ScriptWriter& w) {
+      w.op(Op::kRegLie).u8(bar4).u16(0x14).u8(1).u32(0x03).u8(skip).u8(1);
+    });
+  config_seed("notify_off_outside_window", 1, [&](ScriptWriter& w) {
+    w.op(Op::kRegLie).u8(bar4).u16(0x1E).u8(2).u32(0xFFFF).u8(0).u8(0);
+  });
+  config_seed("config_mtu_changes_between_reads", 1, [&](ScriptWriter& w) {
+    w.op(Op::kRegLie).u8(bar4).u16(0x2000 + 10).u8(2).u32(9000).u8(1).u8(1);
+  });
+  // The mock's common configuration capability is the first, at 0x40: its
+  // length (le32 at +12) becomes 0x30, eight bytes short of the structure.
+  config_seed("common_cap_short", 1, [&](ScriptWriter& w) {
+    w.op(Op::kPciPatch).u8(0x4C).u8(0x30);
+    w.op(Op::kPciPatch).u8(0x4D).u8(0x00);
+  });
+  for (uint8_t field = 0; field < 4; ++field) {
+    ScriptWriter w(kUsedRingTable);
+    w.u8(1).u8(15).u8(15).u8(3);
+    w.op(Op::kRx).u8(3).u16(200);
+    w.op(Op::kDescEdit).u8(0).u16(field).u8(field).u32(field == 3 ? 1 : 0x1000);
+    w.op(Op::kDescEdit).u8(1).u16(0).u8(field).u32(field == 3 ? 1 : 0x1000);
+    w.op(Op::kRx).u8(7).u16(300);
+    w.op(Op::kTx).u8(7).u16(342).u8(1);
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim);
+    w.op(Op::kRx).u8(15).u16(400);
+    w.op(Op::kTx).u8(15).u16(342).u8(2);
+    write_file(root / "corpus/fuzz/fuzz_used_ring" / ("lie-desc_edit_" + std::to_string(field)),
+               w.bytes().data(), w.bytes().size());
+    ++n;
+  }
+  std::cout << n << " lie seeds -> fuzz_config, fuzz_used_ring\n";
+}
+
 void bug_seeds(const fs::path& root) {
   clean(root / "corpus/traces/bugs", "");
   for (const BugClass& b : bug_classes()) {
@@ -383,6 +463,7 @@ int main(int argc, char** argv) {
     scenario_seeds(root);
     trace_seeds(root);
     feature_seeds(root);
+    lie_seeds(root);
     bug_seeds(root);
   } catch (const std::exception& e) {
     std::cerr << "vnet-fuzz-seeds: " << e.what() << "\n";
