@@ -243,6 +243,8 @@ class Parser {
     check_keys(j, ptr,
                {"hex", "size", "count", "pattern", "seed", "dst", "src", "ethertype", "first"});
     const uint64_t count = j.contains("count") ? u64(j["count"], ptr + "/count", 1'000'000) : 1;
+    if (j.contains("hex") && j.contains("first"))
+      fail(ptr + "/first", "\"first\" is for generated frames");
     if (j.contains("hex")) {
       if (j.contains("size") || j.contains("pattern"))
         fail(ptr, "a frame is either \"hex\" or generated from \"size\", not both");
@@ -268,7 +270,6 @@ class Parser {
     // first: the sequence number of the first frame (so that frames n..m of
     // a generator can be written on their own, e.g. in another order).
     const uint64_t first = j.contains("first") ? u64(j["first"], ptr + "/first", UINT32_MAX) : 0;
-    if (first && j.contains("hex")) fail(ptr + "/first", "\"first\" is for generated frames");
     std::mt19937_64 rng(seed);
     for (uint64_t n = first; n < first + count; ++n) {
       Frame f(size);

@@ -570,6 +570,228 @@ TEST_F(Fixture, TransitionalDeviceRunsInTheModeTheDriverChose) {
   EXPECT_TRUE(dev->conformance().empty()) << dev->conformance().violations()[0].message;
 }
 
+// ---- Lies from issue 10: every one observable at the register or ring level ----
+
+uint64_t desc_addr(const testing::TestRing& r, uint16_t i) {
+  uint64_t v;
+  std::memcpy(&v, r.desc + 16 * size_t(i), 8);
+  return v;
+}
+uint16_t desc_u16(const testing::TestRing& r, uint16_t i, size_t off) {
+  uint16_t v;
+  std::memcpy(&v, r.desc + 16 * size_t(i) + off, 2);
+  return v;
+}
+
+TEST_F(Fixture, PciConfigRewritesSurviveRebuildsAndBarLiesChangeOnlyWhatIsTold) {
+  make(modern_cfg());
+  ASSERT_TRUE(dev->poke_pci_config(0x41, 1, 0x40));  // COMMON's next -> itself
+  EXPECT_FALSE(dev->poke_pci_config(0xFF, 2, 0));    // past the end
+  EXPECT_EQ(dev->pci_config_read(0x41, 1), 0x40u);
+  EXPECT_EQ(dev->pci_config_read(0x40, 4) >> 8 & 0xFF, 0x40u) << "any read width sees it";
+  dev->arm(Fault{FaultKind::kDeviceCfgLength, -1, 0, 1, 8});  // rebuilds config space
+  EXPECT_EQ(dev->pci_config_read(0x41, 1), 0x40u);
+  dev->lie_about_bar(BarLie{4, -1, 1, -1});  // BAR 4 claims to be I/O
+  const BarInfo b = dev->bar_info(4);
+  EXPECT_TRUE(b.present);
+  EXPECT_TRUE(b.is_io);
+  EXPECT_EQ(b.size, MockDevice::kModernBarSize);
+  dev->lie_about_bar(BarLie{4, 0, -1, 4096});
+  EXPECT_FALSE(dev->bar_info(4).present);
+  EXPECT_EQ(dev->bar_info(4).size, 4096u);
+  EXPECT_FALSE(dev->bar_info(1).present);
+}
+
+TEST_F(Fixture, RegisterLieWithAMaskChangesOnlyThoseBits) {
+  make(modern_cfg());
+  RegisterLie l;
+  l.region = Region::kBar4;
+  l.offset = pc::kQueueSize;
+  l.width = 2;
+  l.mask = 0x1;
+  l.value = 0xFFFF;
+  l.skip = 1;
+  l.count = 1;
+  dev->lie_about_register(l);
+  drv->cw(pc::kQueueSelect, 2, 0);
+  EXPECT_EQ(drv->cr(pc::kQueueSize, 2), 256u) << "skipped";
+  EXPECT_EQ(drv->cr(pc::kQueueSize, 2), 257u) << "bit 0 lies, the rest is true";
+  EXPECT_EQ(drv->cr(pc::kQueueSize, 2), 256u) << "count 1: spent";
+  EXPECT_EQ(dev->counters().faults_applied, 1u);
+}
+
+TEST_F(Fixture, DescriptorFaultsRewriteTheChainJustConsumed) {
+  make(modern_cfg());
+  ASSERT_TRUE(drv->init_modern(kModernFeatures));
+  const auto frame = test_frame(100);
+  auto h = drv->buffer(12);
+  auto a = drv->buffer(100);
+  std::memcpy(a.host, frame.data(), 100);
+  drv->tx.set_desc(2, h.device_addr, 12, spec::kDescFlagNext, 7);
+  drv->tx.set_desc(7, a.device_addr, 100, 0, 0);
+  dev->arm(Fault{FaultKind::kDescNext, 1, 0, 1, 9});
+  dev->arm(Fault{FaultKind::kDescAddr, 1, 0, 1, 0x1234});
+  dev->arm(Fault{FaultKind::kDescLen, 0, 0, 1, 5});  // rx only: not applied here
+  drv->tx.offer(2);
+  drv->notify_modern(1);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0], frame) << "read before the rewrite";
+  EXPECT_EQ(drv->tx.used_id(0), 2u);
+  EXPECT_EQ(desc_u16(drv->tx, 2, 14), 9u);
+  EXPECT_EQ(desc_u16(drv->tx, 7, 14), 9u) << "the whole chain, as the driver linked it";
+  EXPECT_EQ(desc_addr(drv->tx, 2), 0x1234u);
+  EXPECT_EQ(desc_addr(drv->tx, 7), 0x1234u);
+  EXPECT_EQ(dev->counters().descriptors_rewritten, 4u);
+  EXPECT_EQ(dev->armed_faults(), 1u);  // the rx one is left
+  EXPECT_TRUE(dev->rewrite_descriptor(1, 3, DeviceQueue::DescField::kFlags, 0xFFFF));
+  EXPECT_EQ(desc_u16(drv->tx, 3, 12), 0xFFFFu);
+  EXPECT_FALSE(dev->rewrite_descriptor(1, 16, DeviceQueue::DescField::kFlags, 0));
+}
+
+TEST_F(UsedFaults, AnyIdAnIndexThatSkipsAndAWrittenIndex) {
+  dev->arm(Fault{FaultKind::kUsedIdSet, 1, 0, 1, 200});
+  send_one(1);
+  EXPECT_EQ(drv->tx.used_id(0), 200u);
+  EXPECT_EQ(drv->tx.used_idx(), 1);
+  dev->arm(Fault{FaultKind::kUsedIdxSkip, 1, 0, 1, 2});
+  send_one(2);
+  EXPECT_EQ(drv->tx.used_idx(), 4) << "one entry, three slots";
+  EXPECT_EQ(drv->tx.used_id(3), 2u);
+  EXPECT_TRUE(dev->write_used_idx(1, 100));
+  EXPECT_EQ(drv->tx.used_idx(), 100);
+  EXPECT_EQ(dev->queue(1).used_idx(), 100) << "the device's own index follows";
+  EXPECT_FALSE(dev->write_used_idx(2, 1)) << "ctrl queue not set up";
+}
+
+TEST_F(UsedFaults, HeldCompletionsAreReleasedInTheOrderAsked) {
+  dev->hold_completions(1, 0, 0);
+  for (uint16_t d = 0; d < 3; ++d) send_one(d);
+  EXPECT_EQ(sent.size(), 3u) << "the frames left; only the completions wait";
+  EXPECT_EQ(drv->tx.used_idx(), 0);
+  EXPECT_EQ(dev->held(1), 3u);
+  EXPECT_EQ(dev->counters().interrupts_suppressed, 0u) << "nothing published, nothing counted";
+  EXPECT_EQ(dev->release_held(1, MockDevice::ReleaseOrder::kReverse), 3u);
+  EXPECT_EQ(drv->tx.used_idx(), 3);
+  EXPECT_EQ(drv->tx.used_id(0), 2u);
+  EXPECT_EQ(drv->tx.used_id(1), 1u);
+  EXPECT_EQ(drv->tx.used_id(2), 0u);
+  send_one(3);
+  EXPECT_EQ(drv->tx.used_idx(), 4) << "released: no longer holding";
+  EXPECT_EQ(dev->counters().completions_held, 3u);
+}
+
+TEST_F(UsedFaults, DelayedCompletionsComeBackAfterTheirTicks) {
+  dev->hold_completions(1, 2, 2);  // the next 2 completions, 2 ticks each
+  send_one(0);
+  dev->tick();
+  send_one(1);
+  send_one(2);  // beyond the count: published at once
+  EXPECT_EQ(drv->tx.used_idx(), 1);
+  EXPECT_EQ(drv->tx.used_id(0), 2u);
+  dev->tick();  // 0 is due
+  EXPECT_EQ(drv->tx.used_idx(), 2);
+  EXPECT_EQ(drv->tx.used_id(1), 0u);
+  dev->tick();  // 1 is due
+  EXPECT_EQ(drv->tx.used_idx(), 3);
+  EXPECT_EQ(drv->tx.used_id(2), 1u);
+  EXPECT_EQ(dev->held(1), 0u);
+}
+
+TEST_F(UsedFaults, HeldCompletionsDieWithTheRings) {
+  dev->hold_completions(1, 0, 0);
+  send_one(0);
+  ASSERT_EQ(dev->held(1), 1u);
+  drv->set_status(0);
+  EXPECT_EQ(dev->held(1), 0u);
+}
+
+TEST_F(Fixture, HooksActBeforeOrAfterTheirEvent) {
+  make(modern_cfg());
+  std::vector<std::string> seen;
+  auto hook = [&](MockDevice::HookPoint p, uint8_t bit, bool before, const char* tag,
+                  uint32_t skip = 0, uint32_t count = 1, int32_t q = -1) {
+    MockDevice::Hook h;
+    h.point = p;
+    h.status_bit = bit;
+    h.before = before;
+    h.skip = skip;
+    h.count = count;
+    h.queue = q;
+    h.action = [&seen, tag](MockDevice& d) {
+      seen.push_back(std::string(tag) + ":" + std::to_string(d.status()));
+    };
+    dev->add_hook(std::move(h));
+  };
+  using HP = MockDevice::HookPoint;
+  hook(HP::kStatusWrite, st::kFeaturesOk, true, "before_fok");
+  hook(HP::kStatusWrite, st::kFeaturesOk, false, "after_fok");
+  hook(HP::kStatusWrite, 0, false, "reset", 0, 0);    // every reset
+  hook(HP::kFeaturesWrite, 0, false, "features", 1);  // the second write (high half)
+  hook(HP::kQueueEnable, 0, false, "q1", 0, 1, 1);
+  ASSERT_TRUE(drv->init_modern(kModernFeatures));
+  drv->set_status(0);
+  const std::vector<std::string> want = {"reset:0",      "features:3", "before_fok:3",
+                                         "after_fok:11", "q1:11",      "reset:0"};
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(dev->counters().hooks_fired, 6u);
+}
+
+TEST_F(Fixture, AHookCanRefuseFeaturesOkOrPublishBeforeDriverOk) {
+  make(modern_cfg());
+  MockDevice::Hook h;
+  h.point = MockDevice::HookPoint::kStatusWrite;
+  h.status_bit = st::kFeaturesOk;
+  h.before = true;
+  h.action = [](MockDevice& d) { d.arm(Fault{FaultKind::kFeaturesOkRefuse, -1, 0, 1, 1}); };
+  dev->add_hook(std::move(h));
+  EXPECT_FALSE(drv->init_modern(kModernFeatures)) << "refused although the features are fine";
+  EXPECT_EQ(dev->counters().features_refused, 1u);
+  EXPECT_TRUE(drv->init_modern(kModernFeatures)) << "one refusal only";
+  EXPECT_TRUE(dev->conformance().empty());
+
+  make(modern_cfg());
+  MockDevice::Hook early;
+  early.point = MockDevice::HookPoint::kQueueEnable;
+  early.queue = 0;
+  early.action = [](MockDevice& d) { d.publish_used(0, 0, 100); };
+  dev->add_hook(std::move(early));
+  ASSERT_TRUE(drv->init_modern(kModernFeatures));
+  EXPECT_EQ(drv->rx.used_idx(), 1);
+  EXPECT_EQ(drv->rx.used_len(0), 100u);
+}
+
+TEST_F(Fixture, FeaturesOkRefusedEveryTimeWithValueZero) {
+  make(modern_cfg());
+  dev->arm(Fault{FaultKind::kFeaturesOkRefuse, -1, 0, 1, 0});
+  EXPECT_FALSE(drv->init_modern(kModernFeatures));
+  EXPECT_FALSE(drv->init_modern(kModernFeatures));
+  EXPECT_EQ(dev->counters().features_refused, 2u);
+}
+
+TEST_F(Fixture, RxCompletedWithoutAByteWritten) {
+  make(modern_cfg());
+  ASSERT_TRUE(drv->init_modern(kModernFeatures));
+  auto b = drv->buffer(2048);
+  std::memset(b.host, 0xEE, 2048);
+  drv->rx.set_desc(0, b.device_addr, 2048, spec::kDescFlagWrite, 0);
+  drv->rx.offer(0);
+  auto c = drv->buffer(512);
+  std::memset(c.host, 0xDD, 512);
+  drv->rx.set_desc(1, c.device_addr, 512, spec::kDescFlagWrite, 0);
+  drv->rx.offer(1);
+  dev->arm(Fault{FaultKind::kRxNoWrite, -1, 0, 1, 0});
+  ASSERT_TRUE(dev->inject_rx(test_frame(64)));
+  EXPECT_EQ(drv->rx.used_id(0), 0u);
+  EXPECT_EQ(drv->rx.used_len(0), 12u + 64u) << "the length a real frame would have had";
+  EXPECT_EQ(b.host[0], 0xEE);
+  EXPECT_EQ(b.host[75], 0xEE) << "not a byte written";
+  ASSERT_TRUE(dev->complete_unwritten(0));
+  EXPECT_EQ(drv->rx.used_id(1), 1u);
+  EXPECT_EQ(drv->rx.used_len(1), 512u) << "the whole buffer";
+  EXPECT_EQ(c.host[0], 0xDD);
+  EXPECT_FALSE(dev->complete_unwritten(0)) << "nothing left";
+}
+
 TEST_F(Fixture, CaptureListIsBounded) {
   DeviceConfig c = modern_cfg();
   c.tx_capture_limit = 2;

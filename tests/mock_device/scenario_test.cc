@@ -76,6 +76,150 @@ TEST(ScenarioParse, MeaningErrorsNameTheLineOfTheValue) {
       2);
 }
 
+// Every key added for the lies of issue 10 fails with its file:line and a
+// message saying what is wrong.
+TEST(ScenarioParse, LieKeysFailPrecisely) {
+  struct Case {
+    const char* text;
+    int line;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"{\"name\": \"x\",\n\"device\": {\"hooks\": [\n {\"at\": \"DRIVER_OKAY\", \"do\": "
+       "{\"config_interrupt\": true}}]}}",
+       3, "hook point 'DRIVER_OKAY' is not"},
+      {"{\"name\": \"x\",\n\"device\": {\"hooks\": [\n {\"at\": \"reset\",\n  \"do\": "
+       "[{\"config_interrupt\": true},\n   {\"rx\": {\"size\": 64}}]}]}}",
+       5, "'rx' cannot run inside a hook"},
+      {"{\"name\": \"x\",\n\"device\": {\"hooks\": [{\"at\": \"DRIVER\",\n \"queue\": \"rx\", "
+       "\"do\": {\"link\": \"up\"}}]}}",
+       3, "\"queue\" is for queue_enable hooks"},
+      {"{\"name\": \"x\",\n\"device\": {\"hooks\": [{\"at\": \"DRIVER\"}]}}", 2,
+       "a hook needs \"do\""},
+      {"{\"name\": \"x\", \"steps\": [\n{\"rewrite_descriptor\": {\"queue\": \"rx\", \"index\": "
+       "3}}]}",
+       2, "needs at least one of addr, len, flags, next"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"rewrite_descriptor\": {\"queue\": \"rx\", \"index\": "
+       "3,\n"
+       "  \"flags\": 65536}}]}",
+       3, "above the maximum 65535"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"write_used_idx\": {\"queue\": \"tx\", \"value\": 1, "
+       "\"advance\": 2}}]}",
+       2, "either \"value\""},
+      {"{\"name\": \"x\", \"steps\": [{\"hold\": {\"queue\": \"rx\",\n \"order\": \"lifo\"}}]}", 2,
+       "order 'lifo' is not fifo, reverse or shuffle"},
+      {"{\"name\": \"x\", \"steps\": [{\"release\": {\"queue\": \"vq7\"}}]}", 1,
+       "queue 'vq7' is not rx, tx, ctrl"},
+      {"{\"name\": \"x\",\n\"device\": {\"pci_config\": [\n{\"offset\": 255, \"width\": 2, "
+       "\"value\": 0}]}}",
+       3, "past the 256 bytes"},
+      {"{\"name\": \"x\",\n\"device\": {\"pci_config\": [{\"offset\": 64,\n \"value\": 256}]}}", 3,
+       "above the maximum 255"},
+      {"{\"name\": \"x\",\n\"device\": {\"bars\": [\n{\"bar\": 4}]}}", 3,
+       "needs at least one of \"present\", \"io\", \"size\""},
+      {"{\"name\": \"x\",\n\"device\": {\"bars\": [{\"bar\": 6, \"io\": true}]}}", 2,
+       "above the maximum 5"},
+      {"{\"name\": \"x\",\n\"device\": {\"modern_bar\": 0}}", 2, "modern_bar is 1..5"},
+      {"{\"name\": \"x\",\n\"device\": {\"registers\": [{\"region\": \"bar4\", \"offset\": 0,\n "
+       "\"value\": 1, \"mask\": 0}]}}",
+       3, "a mask of 0 changes no bit"},
+      {"{\"name\": \"x\",\n\"platform\": {\"map_lie\": \"sometimes\"}}", 2,
+       "map_lie 'sometimes' is not none, leak_physical or unmap_at_once"},
+      {"{\"name\": \"x\",\n\"platform\": {\"clock\": {\"tick\": 5}}}", 2, "unknown key 'tick'"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"budget\": {\"dma_map\": \"lots\"}}]}", 2,
+       "a budget is a count or \"unlimited\""},
+      {"{\"name\": \"x\",\n\"driver\": {\"expect_modern_error\": \"no_cap\"}}", 2,
+       "unknown modern probe result 'no_cap'"},
+      {"{\"name\": \"x\", \"end\": {\"shim_bounds\": {\n\"rx_bursts\": {}}}}", 2,
+       "unknown operation 'rx_bursts'"},
+      {"{\"name\": \"x\", \"end\": {\"shim_bounds\": {\"rx_burst\": {\n\"reads\": 1}}}}", 2,
+       "unknown metric 'reads'"},
+      {"{\"name\": \"x\", \"end\": {\"dma\": {\n\"regoins\": 1}}}", 2, "unknown key 'regoins'"},
+      {"{\"name\": \"x\", \"end\": {\"held\": {\n\"any\": 1}}}", 2,
+       "queue 'any' is not rx, tx, ctrl"},
+      {"{\"name\": \"x\", \"steps\": [{\"tx\": {\"hex\": \"00\",\n \"first\": 2}}]}", 2,
+       "\"first\" is for generated frames"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"publish_used\": {\"id\": \"last\"}}]}", 2,
+       "id is a number or \"next\""},
+      {"{\"name\": \"x\", \"steps\": [\n{\"refuse_features_ok\": false}]}", 2,
+       "refuse_features_ok takes true"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"config\": {}}]}", 2, "config needs at least one of"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"hook\": {\"at\": \"reset\", \"do\": {\"hook\": "
+       "{\"at\": \"reset\", \"do\": {\"link\": \"up\"}}}}}]}",
+       2, "'hook' cannot run inside a hook"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"fault\": {\"kind\": \"desc_lenn\"}}]}", 2,
+       "unknown fault kind 'desc_lenn'"},
+      {"{\"name\": \"x\", \"steps\": [\n{\"stall\": 1}]}", 2, "write_used_idx, hold, release"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(error_line(c.text), c.line) << c.text;
+    EXPECT_NE(error_text(c.text).find(c.message), std::string::npos)
+        << error_text(c.text) << "\n  wanted: " << c.message;
+  }
+}
+
+TEST(ScenarioParse, LieKeysLoad) {
+  const Scenario s = parse_scenario(R"({
+    "name": "all", "device": {"transport": "modern", "modern_bar": 2, "legacy_bar_size": 32,
+      "auto_process_tx": false, "require_access_platform": false,
+      "pci_config": [{"offset": 65, "value": 64}], "bars": [{"bar": 2, "size": 4096}],
+      "registers": [{"region": "bar2", "offset": 24, "width": 2, "mask": 1, "value": 1}],
+      "hooks": [{"at": "queue_enable", "queue": "tx", "when": "before", "skip": 1, "count": 0,
+                 "do": [{"publish_used": {"queue": "rx", "id": "next"}}, {"config": {"mtu": 9000}}]}]},
+    "platform": {"clock": {"step_ns": 10}, "dma_alloc_budget": 3, "dma_map_budget": "unlimited",
+                 "map_lie": "unmap_at_once"},
+    "driver": {"pool_alloc_budget": 0, "expect_modern_error": "no_notify_cfg"},
+    "steps": [{"rewrite_descriptor": {"queue": "tx", "index": 3, "len": 7, "next": 9}},
+              {"write_used_idx": {"queue": "rx", "advance": 5}},
+              {"hold": {"queue": "tx", "count": 2, "delay": 3, "order": "shuffle", "seed": 4}},
+              {"release": {"queue": "tx", "order": "reverse"}},
+              {"fault": {"kind": "used_len", "queue": "rx", "value": 3}},
+              {"refuse_features_ok": true},
+              {"tx": [{"size": 64, "first": 7}]},
+              {"budget": {"pool_alloc": "unlimited", "dma_alloc": 1}},
+              {"advance_clock": 1000}, {"process_tx": 2}, {"config_interrupt": true}]})",
+                                    "all");
+  EXPECT_EQ(s.device.modern_bar, 2);
+  EXPECT_EQ(s.device.legacy_bar_size, 32u);
+  EXPECT_FALSE(s.device.auto_process_tx);
+  EXPECT_FALSE(s.device.require_access_platform);
+  ASSERT_EQ(s.pci_pokes.size(), 1u);
+  EXPECT_EQ(s.pci_pokes[0].offset, 65u);
+  ASSERT_EQ(s.bar_lies.size(), 1u);
+  EXPECT_EQ(s.bar_lies[0].size, 4096);
+  EXPECT_EQ(s.bar_lies[0].present, -1);
+  EXPECT_EQ(s.device_register_lies[0].mask, 1u);
+  ASSERT_EQ(s.device_hooks.size(), 1u);
+  const HookSpec& h = s.device_hooks[0];
+  EXPECT_EQ(h.point, mock::MockDevice::HookPoint::kQueueEnable);
+  EXPECT_EQ(h.queue, 1);
+  EXPECT_TRUE(h.before);
+  EXPECT_EQ(h.skip, 1u);
+  EXPECT_EQ(h.count, 0u);
+  ASSERT_EQ(h.actions.size(), 2u);
+  EXPECT_TRUE(h.actions[0].used_next);
+  EXPECT_EQ(*h.actions[1].cfg_mtu, 9000);
+  EXPECT_EQ(*s.clock_step_ns, 10u);
+  EXPECT_EQ(s.dma_alloc_budget, 3);
+  EXPECT_EQ(s.dma_map_budget, -1);
+  EXPECT_EQ(s.map_lie, mock::MockPlatform::MapLie::kUnmapAtOnce);
+  EXPECT_EQ(s.pool_alloc_budget, 0);
+  EXPECT_EQ(s.expect_modern_error, "no_notify_cfg");
+  ASSERT_EQ(s.steps.size(), 11u);
+  EXPECT_EQ(s.steps[0].desc_fields.size(), 2u);
+  EXPECT_TRUE(s.steps[1].used_idx_relative);
+  EXPECT_EQ(s.steps[1].used_idx, 5);
+  EXPECT_EQ(s.steps[2].hold_delay, 3u);
+  EXPECT_EQ(s.steps[2].order, mock::MockDevice::ReleaseOrder::kShuffle);
+  EXPECT_EQ(s.steps[4].fault.kind, mock::FaultKind::kUsedLenShort);
+  EXPECT_EQ(s.steps[5].fault.kind, mock::FaultKind::kFeaturesOkRefuse);
+  const Scenario first =
+      parse_scenario(R"({"name": "f", "steps": [{"tx": {"size": 64, "count": 8}}]})", "f");
+  EXPECT_EQ(s.steps[6].frames[0], first.steps[0].frames[7]) << "first: 7 is the eighth frame";
+  EXPECT_EQ(*s.steps[7].pool_alloc_budget, -1);
+  EXPECT_FALSE(s.steps[7].dma_map_budget.has_value());
+}
+
 TEST(ScenarioParse, GeneratesFrames) {
   const Scenario s = parse_scenario(
       R"({"name": "g", "steps": [{"rx": [{"size": 64, "count": 3}, {"hex": "01 02:03"}]}]})", "g");
@@ -114,6 +258,52 @@ TEST(ScenarioRun, ExpectedAttachFailure) {
   RunResult r = run_scenario(parse_scenario(s, "q"));
   EXPECT_TRUE(r.passed) << (r.failures.empty() ? "" : r.failures[0]);
   EXPECT_EQ(r.attach_result, "queue_unavailable");
+}
+
+// The new expectations fail with the line and the numbers.
+TEST(ScenarioRun, DmaShimBoundsHeldAndModernErrorExpectationsCanFail) {
+  const char* s = R"({
+    "name": "bounds", "device": {"transport": "transitional"},
+    "driver": {"expect_modern_error": "no_version1"},
+    "steps": [{"hold": {"queue": "rx"}},
+              {"rx": {"size": 64, "count": 3}},
+              {"expect": {"held": {"rx": 2}, "dma": {"regions": 0, "maps_live": {"max": 3}},
+                          "shim_bounds": {"rx_burst": {"reg_reads": 0, "fetches": 0}}}}],
+    "end": {"dma": {"bytes": 1}}})";
+  RunResult r = run_scenario(parse_scenario(s, "b"));
+  EXPECT_FALSE(r.passed);
+  std::string all;
+  for (const auto& f : r.failures) all += f + "\n";
+  EXPECT_NE(all.find("line 1: modern probe returned ok, expected no_version1"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("line 6: the device holds 3 rx completions back, expected 2"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("line 6: the driver holds 2 DMA regions, expected 0"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("DMA mappings live, expected [0, 3]"), std::string::npos) << all;
+  EXPECT_NE(all.find("line 6: one rx_burst call made 1 fetches, expected 0"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("line 8: the driver holds 0 bytes of DMA memory, expected 1"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("reg_reads"), std::string::npos) << "rx_burst reads no register: " << all;
+  EXPECT_EQ(r.modern_error, "ok");
+  EXPECT_EQ(r.shim_max.at("rx_burst")[0], 0u);
+  EXPECT_GE(r.shim_max.at("attach")[0], 1u);
+}
+
+TEST(ScenarioRun, HooksActDuringAttach) {
+  const char* s = R"({
+    "name": "hook", "device": {"transport": "modern",
+      "hooks": [{"at": "FEATURES_OK", "when": "before", "do": {"refuse_features_ok": true}}]},
+    "driver": {"expect_attach": "features_rejected"},
+    "end": {"stop": false, "device_counters": {"hooks_fired": 1, "features_refused": 1}}})";
+  RunResult r = run_scenario(parse_scenario(s, "h"));
+  EXPECT_TRUE(r.passed) << (r.failures.empty() ? "" : r.failures[0]);
+  ASSERT_FALSE(r.events.empty());
+  EXPECT_NE(r.events[0].find("hook: fault armed: features_ok_refuse"), std::string::npos)
+      << r.events[0];
 }
 
 // The command line: exit 2 and file:line for a bad file, 1 for a failing
