@@ -43,6 +43,8 @@ usage: tools/mutation/run.sh [options]
                          no --only is given); --no-baseline to skip
   --rev REV              mutate the tree of commit REV (git archive) instead of
                          the working tree
+  --strict               exit 1 unless every mutant run was found by a fuzz
+                         target within the budget and the baseline is clean
   --out DIR              output and build directory (default build/mutation)
   --jobs N               build parallelism (default 2)
   -h, --help             this text
@@ -66,6 +68,7 @@ baseline=auto
 rev=""
 out="${repo}/build/mutation"
 jobs=2
+strict=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -83,6 +86,7 @@ while [ $# -gt 0 ]; do
     --baseline) baseline=yes ;;
     --no-baseline) baseline=no ;;
     --rev) rev="$2"; shift ;;
+    --strict) strict=1 ;;
     --out) out="$2"; shift ;;
     --jobs) jobs="$2"; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -316,7 +320,8 @@ fuzz_dir="${out}/fuzz"
 default_dir="${out}/default"
 IFS=, read -r -a targets <<<"${targets_csv}"
 test_targets=(vnet_driver driver_unit_tests driver_mock_tests hostile_host_tests threaded_tests
-  scenario_tests vnet-mock replay_tests vnet-replay vnet-record-mock)
+  scenario_tests vnet-mock replay_tests vnet-replay vnet-record-mock mock_device_tests
+  replay_unit_tests trace2json_tests)
 
 configure_fuzz() {
   [ -f "${fuzz_dir}/build.ninja" ] && return 0
@@ -391,7 +396,7 @@ fuzz_one() {
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       timeout -k 10 $((seconds + 180)) "${bindir}/${target}" "${work}/new" "${src}/corpus/fuzz/${target}" \
       "${args[@]}" >"${work}/fuzz.log" 2>&1
-  )
+  ) 2>/dev/null
   rc=$?
   t1=$(now)
   local artifact
@@ -428,7 +433,7 @@ replay_one() {
     ulimit -c 0
     VNET_FUZZ_TRACE="${trace}" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       timeout -k 5 120 "${fuzz_dir}/bin/${target}" -runs=1 -timeout=10 "${artifact}" >"${work}/trace-record.log" 2>&1
-  )
+  ) 2>/dev/null
   if [ ! -s "${trace}" ]; then
     jq -n '{result: "no-trace", detail: "the rerun with VNET_FUZZ_TRACE wrote no trace"}'
     return
@@ -437,7 +442,7 @@ replay_one() {
   (
     ulimit -c 0
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 timeout -k 5 300 "${fuzz_dir}/bin/vnet-replay" --no-progress "${trace}" >"${work}/replay.log" 2>&1
-  )
+  ) 2>/dev/null
   rc=$?
   local result detail
   detail=$(grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|DIVERG|diverg|FINDING' "${work}/replay.log" | cut -c1-300)
@@ -519,7 +524,9 @@ write_reports() {
                median_wall_seconds: ($hit | map(.wall_seconds) | median), max_wall_seconds: ($hit | map(.wall_seconds) | max),
                caught_by_tests: (if $tests == 1 then ($scored | map(select((.tests.failed | length) > 0)) | length) else null end),
                caught_by_nothing: (if $tests == 1 then ($scored | map(select((.found | not) and (.tests.failed | length) == 0)) | length) else null end)},
-       mutants: $r}' "${results_file}" >"${out}/report.json"
+       mutants: $r}
+    | walk(if type == "string" then (split($srcdir) | join("")) | (split($repodir) | join("")) else . end)
+    ' --arg srcdir "${src}/" --arg repodir "${repo}/" "${results_file}" >"${out}/report.json"
   jq -r '
     def f: if . == null then "-" else tostring end;
     def cell: tostring | gsub("\\|"; "\\|") | gsub("\n"; " ");
@@ -575,7 +582,7 @@ for id in "${selected[@]}"; do
       if [ "$(jq -r .result "${r}")" = found ]; then
         # Attribution: the same input on the unmutated driver must be clean.
         if (ulimit -c 0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 timeout -k 5 120 \
-          "${base_bin}/${t}" -runs=1 -timeout=10 "$(jq -r .artifact "${r}")" >"${work}/${t}/unmutated.log" 2>&1); then
+          "${base_bin}/${t}" -runs=1 -timeout=10 "$(jq -r .artifact "${r}")" >"${work}/${t}/unmutated.log" 2>&1) 2>/dev/null; then
           jq '. + {attributed: true}' "${r}" >"${r}.tmp" && mv "${r}.tmp" "${r}"
         else
           jq '. + {attributed: false, result: "also-unmutated"}' "${r}" >"${r}.tmp" && mv "${r}.tmp" "${r}"
@@ -584,7 +591,7 @@ for id in "${selected[@]}"; do
       fi
       runs=$(jq --slurpfile r "${r}" '. + $r' <<<"${runs}")
       if [ "$(jq -r .result "${r}")" = found ]; then
-        log "  ${t}: FOUND after $(jq .seconds "${r}") s: $(jq -r .finding "${r}" | cut -c1-160)"
+        log "  ${t}: FOUND after $(jq .seconds "${r}") s: $(jq -r .finding "${r}" | sed "s|${src}/||g" | cut -c1-160)"
         if [ "$(jq -r '.found_by // empty' <<<"${found_json}")" = "" ]; then
           replay=$(replay_one "${t}" "$(jq -r .artifact "${r}")" "${work}/${t}")
           log "  replay: $(jq -r .result <<<"${replay}")"
@@ -631,3 +638,10 @@ done
 build_fuzz "${out}/build-restore.log" || log "warning: rebuilding the unmutated targets failed"
 write_reports
 log "done: $(jq -r .score.text "${out}/report.json") found within ${seconds} s; ${out}/report.md, ${out}/report.json"
+if [ "${strict}" = 1 ]; then
+  if ! jq -e '.score.found == .score.of and all(.baseline[]; .result != "found")' "${out}/report.json" >/dev/null; then
+    jq -r '.mutants[] | select(.equivalent == null and (.found | not)) | "not found: \(.id)"' "${out}/report.json" >&2
+    jq -r '.baseline[] | select(.result == "found") | "baseline finding in \(.target): \(.finding)"' "${out}/report.json" >&2
+    exit 1
+  fi
+fi
