@@ -7,6 +7,7 @@
 //     carries the rule's id (and the section tests and scenarios match on).
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <memory>
