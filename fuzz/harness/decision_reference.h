@@ -57,6 +57,15 @@ class DecisionReference {
   // After an attach (bring_up, restart, recover) that was asked for.
   void check_attach(const mock::MockDevice& device, const VirtioNet& net, const NetOptions& options,
                     AttachError result);
+  // The facts check_attach() derives, given directly (oracle tests): net
+  // header size, MRG_RXBUF, the MTU in force (0: unknown).
+  void assume(uint32_t hdr_size, bool mrg, uint32_t mtu) {
+    facts_ = true;
+    hdr_size_ = hdr_size;
+    mrg_ = mrg;
+    mtu_known_ = mtu != 0;
+    frame_max_ = mtu + 18;
+  }
   // After rx_burst: log from the oracle, the frames handed to the stack,
   // the driver's counters before and after.
   void check_rx(const OraclePlatform& oracle, const Delivered* delivered, uint32_t n,

@@ -44,6 +44,14 @@ void unpoison(uint8_t* p, size_t len) {
 
 }  // namespace
 
+void FuzzPool::poison_bytes(void* p, size_t len) {
+  poison(static_cast<uint8_t*>(p), len);
+}
+
+void FuzzPool::unpoison_bytes(void* p, size_t len) {
+  unpoison(static_cast<uint8_t*>(p), len);
+}
+
 bool FuzzPool::poisoning() {
 #ifdef VNET_FUZZ_POOL_POISON
   return true;

@@ -76,6 +76,9 @@ class FuzzPool final : public BufferPool {
   void device_dma_begin();
   void device_dma_end();
   // True when returned buffers are poisoned (an ASan build).
+  // ASan manual poisoning of any memory (no-ops without ASan).
+  static void poison_bytes(void* p, size_t len);
+  static void unpoison_bytes(void* p, size_t len);
   static bool poisoning();
   // True when the byte at p is poisoned (always false without ASan).
   static bool poisoned(const void* p);

@@ -62,7 +62,8 @@ void OraclePlatform::begin_input(Platform& inner) {
   if (maps_live_ != 0) memset(mapped_, 0, sizeof mapped_);
   maps_live_ = 0;
   protocol_.begin_input();
-  device_reset();
+  device_reset();  // drops the used-ring spans too
+  for (Span& r : regions_) r = Span{};
   new_scope();
   ++op_epoch_;
 }
@@ -81,6 +82,10 @@ void OraclePlatform::device_reset() {
   // The device no longer owns anything (3.3.1: the device is reset).
   protocol_.device_reset();
   ++reset_epoch_;
+  // The driver re-initialises its rings after a reset (SplitQueue::drain):
+  // the spans are learned again at the next fetch of used.idx.
+  unpoison_shared();
+  for (Span& u : used_) u = Span{};
   if (owned_descs_ != 0) {
     // Only heads of owned descriptors can be owned chains.
     for (uint16_t q = 0; q < kMaxQueues; ++q) {
@@ -105,7 +110,7 @@ void OraclePlatform::set_status_register(Region region, uint32_t offset) {
 }
 
 uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
-  count_call();
+  ShimCall call(*this);
   protocol_.check_access(region, offset, width, false, __builtin_return_address(0));
   const uint32_t value = inner_->reg_read(region, offset, width);
   protocol_.on_read(region, offset, width, value);
@@ -120,7 +125,7 @@ uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width)
 }
 
 void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
-  count_call();
+  ShimCall call(*this);
   protocol_.check_access(region, offset, width, true, __builtin_return_address(0));
   inner_->reg_write(region, offset, width, value);
   protocol_.on_write(region, offset, width, value);
@@ -129,21 +134,58 @@ void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, ui
 }
 
 BarInfo OraclePlatform::bar_info(uint8_t bar) {
-  count_call();
+  ShimCall call(*this);
   const BarInfo info = inner_->bar_info(bar);
   protocol_.on_bar_info(bar, info);
   return info;
 }
 
 bool OraclePlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
-  count_call();
+  ShimCall call(*this);
   const bool ok = inner_->dma_alloc(size, align, out);
-  if (ok) ++dma_live_;
+  if (ok) {
+    ++dma_live_;
+    for (Span& r : regions_)
+      if (r.lo == nullptr) {
+        r = Span{static_cast<uint8_t*>(out->cpu), static_cast<uint8_t*>(out->cpu) + out->size};
+        break;
+      }
+  }
   return ok;
 }
 
+// ---- shared memory poisoning ----
+
+void OraclePlatform::poison_shared() {
+  if (!in_op_ || shared_poisoned_) return;
+  for (const Span& u : used_)
+    if (u.lo != nullptr) FuzzPool::poison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+  shared_poisoned_ = true;
+}
+
+void OraclePlatform::unpoison_shared() {
+  if (!shared_poisoned_) return;
+  for (const Span& u : used_)
+    if (u.lo != nullptr) FuzzPool::unpoison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+  shared_poisoned_ = false;
+}
+
+void OraclePlatform::learn_used_span(uint16_t queue, const volatile void* used_idx) {
+  if (queue >= kMaxQueues || used_[queue].lo != nullptr) return;
+  // used.idx follows used.flags; the used ring is the last part of the
+  // queue's allocation (desc, avail, used).
+  uint8_t* lo = const_cast<uint8_t*>(static_cast<const volatile uint8_t*>(used_idx)) - 2;
+  for (const Span& r : regions_)
+    if (r.lo != nullptr && lo >= r.lo && lo < r.hi) used_[queue] = Span{lo, r.hi};
+}
+
+void OraclePlatform::forget_spans(const void* lo, const void* hi) {
+  for (Span& u : used_)
+    if (u.lo != nullptr && u.lo >= lo && u.lo < hi) u = Span{};
+}
+
 void OraclePlatform::dma_free(const DmaRegion& region) {
-  count_call();
+  ShimCall call(*this);
   if (owned_descs_ != 0)
     finding(Oracle::kOwnership,
             "ring memory freed while the device owns %u descriptors (no reset since they were "
@@ -151,6 +193,10 @@ void OraclePlatform::dma_free(const DmaRegion& region) {
             owned_descs_);
   if (dma_live_ == 0) finding(Oracle::kOwnership, "dma_free() without a live DMA region");
   --dma_live_;
+  uint8_t* lo = static_cast<uint8_t*>(region.cpu);
+  forget_spans(lo, lo + region.size);
+  for (Span& r : regions_)
+    if (r.lo == lo) r = Span{};
   inner_->dma_free(region);
 }
 
@@ -162,7 +208,7 @@ const char* dir_name(DmaDirection dir) {
 
 bool OraclePlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection dir,
                              DmaMapping* out) {
-  count_call();
+  ShimCall call(*this);
   uint32_t index;
   if (!pool_.span_of(cpu, len, &index) || index >= kMaxPoolBuffers)
     finding(Oracle::kOwnership, "dma_map (%s) of %u bytes at %p: not inside one pool buffer",
@@ -180,7 +226,7 @@ bool OraclePlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirec
 
 void OraclePlatform::dma_unmap(const DmaMapping& m, uint8_t* cpu, uint32_t device_len,
                                DmaDirection dir) {
-  count_call();
+  ShimCall call(*this);
   uint32_t index;
   if (!pool_.index_of(cpu, &index) || index >= kMaxPoolBuffers)
     finding(Oracle::kOwnership, "dma_unmap (%s) of %p: not a pool buffer", dir_name(dir),
@@ -226,29 +272,29 @@ void OraclePlatform::note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t
 
 void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, void* dst,
                            size_t len) {
-  count_call();
+  ShimCall call(*this);
   const void* pc = __builtin_return_address(0);
   inner_->fetch(what, src, dst, len);
   if (what.part == MemPart::kUsedIdx && len == 2) {
     uint16_t idx;
     memcpy(&idx, dst, 2);
     protocol_.on_used_idx(what.queue, idx);
+    learn_used_span(what.queue, src);
   } else if (what.part == MemPart::kUsedElem) {
     protocol_.on_used_elems(what.queue, dst, len);
   }
-  if (what.recheck) return;
-  const uint64_t base =
-      (uint64_t{what.queue} << 32) | (uint64_t{static_cast<uint8_t>(what.part)} << 24);
+  if (what.recheck && what.part == MemPart::kUsedIdx) return;
+  // Keyed by address: a driver that labels one location two ways is still
+  // seen fetching it twice.
+  const uintptr_t at = reinterpret_cast<uintptr_t>(src);
   if (what.part == MemPart::kUsedElem) {
     // One run of consecutive slots: each slot is its own location.
     const size_t n = len / 8 != 0 ? len / 8 : 1;
-    for (size_t i = 0; i < n; ++i) {
-      const uint16_t slot = static_cast<uint16_t>(what.index + i);
-      note_fetch(base | slot, what, slot, pc);
-    }
+    for (size_t i = 0; i < n; ++i)
+      note_fetch(at + 8 * i, what, static_cast<uint16_t>(what.index + i), pc);
     return;
   }
-  note_fetch(base | what.index, what, what.index, pc);
+  note_fetch(at, what, what.index, pc);
 }
 
 uint8_t* OraclePlatform::writable_area(uint16_t queue, uint16_t head, uint32_t* len) const {
@@ -300,7 +346,7 @@ void OraclePlatform::check_frame(const char* what, const ChainInfo& c, uint16_t 
 }
 
 void OraclePlatform::frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) {
-  count_call();
+  ShimCall call(*this);
   // Checked before the call goes on: the recorder below reads (and a
   // boundary shim fills) exactly the range the driver names.
   if (queue >= kMaxQueues || desc >= kMaxDescs)
@@ -339,7 +385,7 @@ void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
 }
 
 void OraclePlatform::published(const PublishedChain& chain) {
-  count_call();
+  ShimCall call(*this);
   inner_->published(chain);
   protocol_.on_published(chain.queue);
   const uint16_t q = chain.queue;
@@ -375,7 +421,7 @@ void OraclePlatform::published(const PublishedChain& chain) {
 }
 
 void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
-  count_call();
+  ShimCall call(*this);
   inner_->completed(queue, head, len);
   if (queue >= kMaxQueues || head >= kMaxDescs || !chains_[queue][head].owned)
     finding(Oracle::kOwnership,
@@ -410,26 +456,27 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
 }
 
 void OraclePlatform::barrier(Barrier kind) {
-  count_call();
+  ShimCall call(*this);
   inner_->barrier(kind);
 }
 
 bool OraclePlatform::wait_interrupt(uint64_t timeout_ns) {
-  count_call();
+  ShimCall call(*this);
   return inner_->wait_interrupt(timeout_ns);
 }
 
 uint64_t OraclePlatform::now_ns() {
-  count_call();
+  ShimCall call(*this);
   return inner_->now_ns();
 }
 
 void OraclePlatform::log(LogLevel level, const char* message) {
-  count_call();
+  ShimCall call(*this);
   inner_->log(level, message);
 }
 
 void OraclePlatform::op_begin(DriverOp op) {
+  ShimCall call(*this);
   ++op_epoch_;
   new_scope();
   op_ = op;
@@ -438,6 +485,7 @@ void OraclePlatform::op_begin(DriverOp op) {
 }
 
 void OraclePlatform::op_end(DriverOp op) {
+  ShimCall call(*this);
   inner_->op_end(op);
   new_scope();
   in_op_ = false;

@@ -28,9 +28,21 @@
 // FuzzPool too; returning or unmapping one is a finding.
 //
 // Double fetch: within one scope (from op_begin to op_end, or between two
-// operations) each DeviceMemRef location -- queue, part, index; each slot
-// of a used-element run separately -- may be fetched once. A second fetch
-// without DeviceMemRef::recheck is a finding that names both call sites.
+// operations) each location of device-written memory -- by address, not by
+// the label the driver gives it; each slot of a used-element run separately
+// -- may be fetched once. A second fetch is a finding that names both call
+// sites, unless it is a re-read of used.idx marked DeviceMemRef::recheck
+// (the only re-read the ring protocol has; the label is honoured for no
+// other part).
+//
+// Shared memory is out of the driver's reach (ASan builds): the used ring of
+// each queue -- from used.flags to the end of its ring allocation, learned
+// at the first fetch of used.idx -- is poisoned while control is in driver
+// code during an operation, and unpoisoned for the length of every shim
+// call (the device model works on it there, fetch() copies from it). A raw
+// load of used ring memory by the driver, bypassing fetch(), is an ASan
+// use-after-poison report at the guilty line. An acknowledged reset drops
+// the spans (the driver re-initialises its rings then).
 //
 // Epochs: op_epoch() counts driver operations. A chain completed in the
 // current epoch may be announced (frame_in_place) and delivered once.
@@ -155,6 +167,25 @@ class OraclePlatform final : public Platform {
   void count_call() {
     if (++calls_ > kWorkBudget) over_budget();
   }
+  // Every shim call: counted (d), and the shared-memory poisoning lifted
+  // for its length.
+  class ShimCall {
+   public:
+    explicit ShimCall(OraclePlatform& o) : o_(o) {
+      o_.count_call();
+      o_.unpoison_shared();
+    }
+    ~ShimCall() { o_.poison_shared(); }
+    ShimCall(const ShimCall&) = delete;
+    ShimCall& operator=(const ShimCall&) = delete;
+
+   private:
+    OraclePlatform& o_;
+  };
+  void poison_shared();
+  void unpoison_shared();
+  void learn_used_span(uint16_t queue, const volatile void* used_idx);
+  void forget_spans(const void* lo, const void* hi);
   [[noreturn]] void over_budget();
   void new_scope();
   void note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index, const void* pc);
@@ -165,6 +196,15 @@ class OraclePlatform final : public Platform {
   Platform* inner_ = nullptr;
   FuzzPool& pool_;
   ProtocolReference protocol_;  // oracles (f) window and (g) protocol
+  // DMA regions (rings) live now, and the used-ring span of each queue.
+  struct Span {
+    uint8_t* lo;
+    uint8_t* hi;
+  };
+  static constexpr int kMaxRegions = 8;
+  Span regions_[kMaxRegions] = {};
+  Span used_[kMaxQueues] = {};
+  bool shared_poisoned_ = false;
   RxCompletion rx_log_[kRxLog];
   uint32_t rx_log_size_ = 0;
   uint64_t reset_epoch_ = 0;

@@ -117,6 +117,9 @@ class World {
   // (register lies, PCI patches, generation churn, state faults that bend
   // the probe or the reset), so attach decisions cannot be predicted.
   void note_unpredictable() { decision_.set_unpredictable(); }
+  // Oracle (h) on the attach that just ran (bring_up, restart and the
+  // re-initialising calls do this themselves).
+  void check_attach(AttachError result);
 
   trace::Session& session() { return *session_; }
   VirtioNet& net() { return session_->net(); }
@@ -146,7 +149,6 @@ class World {
   bool device_tainted_ = false;
   std::optional<FuzzMockPlatform> mock_shim_;
   std::optional<BoundaryPlatform> boundary_;
-  void check_attach(AttachError result);
   void check_reinit(uint64_t epoch_before);
   std::optional<trace::Session> session_;
   std::unique_ptr<Recording> recording_;

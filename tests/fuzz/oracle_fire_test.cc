@@ -26,6 +26,7 @@
 
 #include "driver/platform/platform.h"
 #include "driver/spec/pci_layout.h"
+#include "fuzz/harness/decision_reference.h"
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/oracle_platform.h"
 #include "fuzz/harness/setups.h"
@@ -51,7 +52,10 @@ class ScriptedDevice final : public Platform {
     return v;
   }
   void reg_write(Region, uint32_t, uint8_t, uint32_t) override {}
-  BarInfo bar_info(uint8_t) override { return BarInfo{}; }
+  // BAR 0: the legacy interface (I/O, 32 bytes).
+  BarInfo bar_info(uint8_t bar) override {
+    return bar == 0 ? BarInfo{true, true, 0x20} : BarInfo{};
+  }
   bool dma_alloc(size_t size, size_t, DmaRegion* out) override {
     void* p = calloc(1, size);
     *out = DmaRegion{p, reinterpret_cast<uintptr_t>(p), size};
@@ -76,7 +80,36 @@ struct Bench {
   ScriptedDevice device;
   OraclePlatform* oracle = new OraclePlatform(pool);  // large tables: heap
 
-  Bench() { oracle->begin_input(device); }
+  // The used ring the device completes through (complete()).
+  struct UsedRing {
+    uint16_t flags, idx;
+    struct {
+      uint32_t id, len;
+    } elem[64];
+  };
+  UsedRing* used = static_cast<UsedRing*>(calloc(3, sizeof(UsedRing)));
+
+  // The legacy interface's BAR asked for, as a probe does.
+  Bench() {
+    oracle->begin_input(device);
+    oracle->bar_info(0);
+  }
+
+  // The device completes chain head of queue q with len, and the driver
+  // takes it as the ring protocol says: used.idx, the element, then
+  // completed() (oracle g checks each completion against what it fetched).
+  void complete(uint16_t q, uint16_t head, uint32_t len) {
+    UsedRing& u = used[q];
+    const uint16_t slot = u.idx % 64;
+    u.elem[slot].id = head;
+    u.elem[slot].len = len;
+    ++u.idx;
+    uint16_t idx;
+    uint8_t e[8];
+    oracle->fetch(DeviceMemRef{q, MemPart::kUsedIdx, 0, true}, &u.idx, &idx, 2);
+    oracle->fetch(DeviceMemRef{q, MemPart::kUsedElem, slot, false}, &u.elem[slot], e, 8);
+    oracle->completed(q, head, len);
+  }
 
   // Publishes buffer b as the one-segment chain `head` of queue q.
   void publish(uint16_t q, uint16_t head, PacketBuffer* b, bool writable = true,
@@ -112,6 +145,9 @@ constexpr const char* kFetch = "FINDING double-fetch (c)";
 constexpr const char* kBudget = "FINDING work-budget (d)";
 constexpr const char* kConf = "FINDING conformance (e)";
 constexpr const char* kPoison = "use-after-poison";
+constexpr const char* kWindow = "FINDING window (f)";
+constexpr const char* kProtocol = "FINDING protocol (g)";
+constexpr const char* kDecision = "FINDING decision (h)";
 
 // ---------------- ownership (b): tied to an acknowledged reset ----------------
 
@@ -196,7 +232,7 @@ void ok_free_after_completion() {
   Bench b;
   PacketBuffer* p = b.pool.alloc();
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 64);
+  b.complete(0, 0, 64);
   b.pool.free(p);
   b.oracle->check_all_returned("after stop()");
 }
@@ -296,7 +332,7 @@ void own_publish_owned() {
 
 void own_completion_not_owned() {
   Bench b;
-  b.oracle->completed(0, 5, 0);
+  b.complete(0, 5, 0);
 }
 
 void own_ring_freed_while_owned() {
@@ -416,7 +452,7 @@ void frame_beyond_used_len() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 100);
+  b.complete(0, 0, 100);
   b.oracle->frame_in_place(0, 0, p->base + 12, 200);
 }
 
@@ -425,7 +461,7 @@ void frame_overruns_buffer() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p, true, 512);
-  b.oracle->completed(0, 0, 4000);  // the device claims more than the buffer
+  b.complete(0, 0, 4000);  // the device claims more than the buffer
   b.oracle->frame_in_place(0, 0, p->base + 12, 1000);
 }
 
@@ -442,7 +478,7 @@ void frame_completed_earlier_operation() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 100);
+  b.complete(0, 0, 100);
   b.oracle->op_end(DriverOp::kRxBurst);
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.oracle->frame_in_place(0, 0, p->base + 12, 60);
@@ -454,7 +490,7 @@ void frame_outside_chain() {
   PacketBuffer* q = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 100);
+  b.complete(0, 0, 100);
   b.oracle->frame_in_place(0, 0, q->base + 12, 60);
 }
 
@@ -463,7 +499,7 @@ void frame_announced_twice() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 100);
+  b.complete(0, 0, 100);
   b.oracle->frame_in_place(0, 0, p->base + 12, 60);
   b.oracle->frame_in_place(0, 0, p->base + 12, 60);
 }
@@ -473,7 +509,7 @@ void frame_delivered_unannounced() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 100);
+  b.complete(0, 0, 100);
   b.oracle->check_delivered(p->base + 12, 60);
 }
 
@@ -482,7 +518,7 @@ void frame_delivered_twice() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 100);
+  b.complete(0, 0, 100);
   b.oracle->frame_in_place(0, 0, p->base + 12, 60);
   b.oracle->check_delivered(p->base + 12, 60);
   b.oracle->check_delivered(p->base + 12, 60);
@@ -499,7 +535,7 @@ void ok_frame_in_completed_buffer() {
   PacketBuffer* p = b.pool.alloc();
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.publish(0, 0, p);
-  b.oracle->completed(0, 0, 72);
+  b.complete(0, 0, 72);
   b.oracle->frame_in_place(0, 0, p->base + 12, 60);
   b.oracle->check_delivered(p->base + 12, 60);
   b.oracle->op_end(DriverOp::kRxBurst);
@@ -537,12 +573,12 @@ void fetch_rx_header_twice() {
 
 void ok_fetch_recheck_and_new_operation() {
   Bench b;
-  static uint16_t used_idx = 3;
+  static uint16_t used_idx = 3, used_idx_q1 = 3;
   uint16_t v;
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, false}, &used_idx, &v, sizeof v);
   b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, true}, &used_idx, &v, sizeof v);
-  b.oracle->fetch(DeviceMemRef{1, MemPart::kUsedIdx, 0, false}, &used_idx, &v, sizeof v);
+  b.oracle->fetch(DeviceMemRef{1, MemPart::kUsedIdx, 0, false}, &used_idx_q1, &v, sizeof v);
   b.oracle->op_end(DriverOp::kRxBurst);
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, false}, &used_idx, &v, sizeof v);
@@ -665,6 +701,446 @@ void ok_real_driver_quarantine_then_end() {
   quarantine_world(true);
 }
 
+// ---------------- window (f), protocol (g): a device that answers from an image ----------------
+
+// PCI configuration space from an image, BARs of given sizes, the status
+// register and device_feature from fields; every other read returns 0.
+class ImageDevice final : public Platform {
+ public:
+  uint8_t cfg[256] = {};
+  BarInfo bars[kNumBars] = {};
+  uint8_t status_read = 0;  // what the modern device_status reads
+  uint32_t offer[2] = {};   // device_feature by select
+  uint32_t select = 0;
+
+  ImageDevice() {
+    // One capability at 0x40: common configuration, BAR 4, offset 0,
+    // 0x38 bytes; BAR 4 is 16 KiB of memory.
+    cfg[0x06] = 0x10;
+    cfg[0x34] = 0x40;
+    set_cap(0x40, 1, 4, 0, 0x38);
+    bars[4] = BarInfo{true, false, 0x4000};
+  }
+  void set_cap(uint32_t at, uint8_t type, uint8_t bar, uint32_t offset, uint32_t length) {
+    cfg[at] = 0x09;
+    cfg[at + 1] = 0;
+    cfg[at + 2] = 16;
+    cfg[at + 3] = type;
+    cfg[at + 4] = bar;
+    for (int i = 0; i < 4; ++i) {
+      cfg[at + 8 + i] = static_cast<uint8_t>(offset >> (8 * i));
+      cfg[at + 12 + i] = static_cast<uint8_t>(length >> (8 * i));
+    }
+  }
+  uint32_t reg_read(Region r, uint32_t off, uint8_t w) override {
+    if (r == Region::kPciConfig) {
+      uint32_t v = 0;
+      for (uint32_t i = 0; i < w && off + i < sizeof cfg; ++i)
+        v |= uint32_t{cfg[off + i]} << (8 * i);
+      return v;
+    }
+    if (off == spec::pci::common::kDeviceStatus) return status_read;
+    if (off == spec::pci::common::kDeviceFeature) return select < 2 ? offer[select] : 0;
+    return 0;
+  }
+  void reg_write(Region, uint32_t off, uint8_t, uint32_t v) override {
+    if (off == spec::pci::common::kDeviceFeatureSelect) select = v;
+  }
+  BarInfo bar_info(uint8_t bar) override { return bar < kNumBars ? bars[bar] : BarInfo{}; }
+  bool dma_alloc(size_t size, size_t, DmaRegion* out) override {
+    void* p = calloc(1, size);
+    *out = DmaRegion{p, reinterpret_cast<uintptr_t>(p), size};
+    return p != nullptr;
+  }
+  void dma_free(const DmaRegion& r) override { ::free(r.cpu); }
+  void fetch(const DeviceMemRef&, const volatile void* src, void* dst, size_t len) override {
+    memcpy(dst, const_cast<const void*>(src), len);
+  }
+  void barrier(Barrier) override {}
+  uint64_t now_ns() override { return 0; }
+  void log(LogLevel, const char*) override {}
+};
+
+struct ImageBench {
+  mock::GuestMemory memory{size_t{1} << 20};
+  FuzzPool pool{memory, 16, 2048};
+  ImageDevice device;
+  OraclePlatform* oracle = new OraclePlatform(pool);
+
+  ImageBench() { oracle->begin_input(device); }
+  // What a driver's probe reads: the capability pointer and the whole of
+  // each capability, then the BAR's size.
+  void probe_cap(uint32_t at) {
+    oracle->reg_read(Region::kPciConfig, 0x34, 1);
+    for (uint32_t i = 0; i < 16; i += 4) oracle->reg_read(Region::kPciConfig, at + i, 4);
+    oracle->bar_info(device.cfg[at + 4]);
+  }
+  void common_write(uint32_t off, uint8_t w, uint32_t v) {
+    oracle->reg_write(bar_region(4), off, w, v);
+  }
+  uint32_t common_read(uint32_t off, uint8_t w) { return oracle->reg_read(bar_region(4), off, w); }
+  // The modern transport is in use: status at common + 0x14.
+  void modern() {
+    probe_cap(0x40);
+    oracle->set_status_register(bar_region(4), spec::pci::common::kDeviceStatus);
+  }
+  // 3.1.1 up to FEATURES_OK: reset, ACKNOWLEDGE, DRIVER, the offer read,
+  // the driver's features written.
+  void init_to_features(uint32_t accepted_lo, bool read_offer = true) {
+    namespace c = spec::pci::common;
+    common_write(c::kDeviceStatus, 1, 0);
+    common_read(c::kDeviceStatus, 1);
+    common_write(c::kDeviceStatus, 1, 1);
+    common_write(c::kDeviceStatus, 1, 3);
+    if (read_offer)
+      for (uint32_t sel = 0; sel < 2; ++sel) {
+        common_write(c::kDeviceFeatureSelect, 4, sel);
+        common_read(c::kDeviceFeature, 4);
+      }
+    common_write(c::kDriverFeatureSelect, 4, 0);
+    common_write(c::kDriverFeature, 4, accepted_lo);
+    common_write(c::kDriverFeatureSelect, 4, 1);
+    common_write(c::kDriverFeature, 4, 1);  // VERSION_1
+    common_write(c::kDeviceStatus, 1, 0x0B);
+  }
+};
+
+void window_read_outside_capability() {
+  ImageBench b;
+  b.probe_cap(0x40);
+  b.common_read(0x34, 4);  // inside: the last field of 0x38 bytes
+  b.common_read(0x38, 4);  // beyond the window's 0x38 bytes
+}
+
+void window_capability_beyond_bar() {
+  ImageBench b;
+  b.device.set_cap(0x40, 1, 4, 0x3000, 0x2000);  // ends 4 KiB past the 16 KiB BAR
+  b.probe_cap(0x40);
+  b.common_read(0x3004, 4);
+}
+
+void window_bar_never_asked() {
+  ImageBench b;
+  b.oracle->reg_read(Region::kPciConfig, 0x34, 1);
+  for (uint32_t i = 0; i < 16; i += 4) b.oracle->reg_read(Region::kPciConfig, 0x40 + i, 4);
+  b.common_read(0x0, 4);  // the capability was read, the BAR's size never asked
+}
+
+void window_capability_partly_read() {
+  ImageBench b;
+  b.oracle->reg_read(Region::kPciConfig, 0x40, 4);  // id, next, cap_len, cfg_type
+  b.oracle->reg_read(Region::kPciConfig, 0x44, 1);  // bar; offset and length never read
+  b.oracle->bar_info(4);
+  b.common_read(0x0, 4);
+}
+
+void window_config_past_header() {
+  ImageBench b;
+  b.oracle->reg_read(Region::kPciConfig, 0xFE, 4);
+}
+
+void ok_window_inside_and_legacy() {
+  ImageBench b;
+  b.probe_cap(0x40);
+  b.common_read(0x0, 4);
+  b.common_write(0x14, 1, 0);
+  b.common_read(0x34, 4);
+  // The legacy interface: all of I/O BAR 0.
+  b.device.bars[0] = BarInfo{true, true, 0x20};
+  b.oracle->bar_info(0);
+  b.oracle->reg_read(bar_region(0), 0x12, 1);
+  b.oracle->reg_read(bar_region(0), 0x1C, 4);
+}
+
+void protocol_driver_ok_without_read_back() {
+  ImageBench b;
+  b.modern();
+  b.device.offer[0] = 0x20;
+  b.device.offer[1] = 1;
+  b.init_to_features(0x20);
+  b.common_write(spec::pci::common::kDeviceStatus, 1, 0x0F);  // FEATURES_OK never read back
+}
+
+void protocol_driver_ok_after_refusal() {
+  ImageBench b;
+  b.modern();
+  b.device.offer[0] = 0x20;
+  b.device.offer[1] = 1;
+  b.init_to_features(0x20);
+  b.device.status_read = 0x03;  // FEATURES_OK did not stick
+  b.common_read(spec::pci::common::kDeviceStatus, 1);
+  b.common_write(spec::pci::common::kDeviceStatus, 1, 0x0F);
+}
+
+void protocol_feature_not_offered() {
+  ImageBench b;
+  b.modern();
+  b.device.offer[0] = 0x20;
+  b.device.offer[1] = 1;
+  b.init_to_features(0x20 | 0x10000);  // CTRL_VQ, never offered
+}
+
+void protocol_features_without_offer() {
+  ImageBench b;
+  b.modern();
+  b.device.offer[0] = 0x20;
+  b.device.offer[1] = 1;
+  b.init_to_features(0x20, false);
+}
+
+void ok_protocol_init_sequence() {
+  ImageBench b;
+  b.modern();
+  b.device.offer[0] = 0x20;
+  b.device.offer[1] = 1;
+  b.init_to_features(0x20);
+  b.device.status_read = 0x0B;
+  b.common_read(spec::pci::common::kDeviceStatus, 1);
+  b.common_write(spec::pci::common::kDeviceStatus, 1, 0x0F);
+  // Giving up after a refusal is allowed: FAILED with what the device holds.
+  b.common_write(spec::pci::common::kDeviceStatus, 1, 0x8F);
+}
+
+// A used ring of a 4-entry queue (flags, idx, 4 elements), in a DMA region.
+struct RingBench : Bench {
+  DmaRegion ring{};
+  uint8_t* used = nullptr;
+  RingBench() {
+    oracle->dma_alloc(64 + 4 + 8 * 4, 16, &ring);
+    used = static_cast<uint8_t*>(ring.cpu) + 64;
+  }
+  void set_used(uint16_t idx, std::initializer_list<std::pair<uint32_t, uint32_t>> elems) {
+    memcpy(used + 2, &idx, 2);
+    uint32_t slot = 0;
+    for (const auto& e : elems) {
+      memcpy(used + 4 + 8 * slot, &e.first, 4);
+      memcpy(used + 8 + 8 * slot, &e.second, 4);
+      ++slot;
+    }
+  }
+  uint16_t fetch_idx() {
+    uint16_t v;
+    oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, false}, used + 2, &v, 2);
+    return v;
+  }
+  void fetch_elems(uint16_t n) {
+    uint8_t v[64];
+    oracle->fetch(DeviceMemRef{0, MemPart::kUsedElem, 0, false}, used + 4, v, 8u * n);
+  }
+};
+
+void protocol_completion_beyond_used_idx() {
+  RingBench b;
+  b.publish(0, 0, b.pool.alloc());
+  b.publish(0, 1, b.pool.alloc());
+  b.set_used(1, {{0, 100}, {1, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(2);
+  b.oracle->completed(0, 0, 100);
+  b.oracle->completed(0, 1, 100);  // used.idx said one
+}
+
+void protocol_completion_not_the_element() {
+  RingBench b;
+  b.publish(0, 0, b.pool.alloc());
+  b.publish(0, 1, b.pool.alloc());
+  b.set_used(1, {{1, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(1);
+  b.oracle->completed(0, 0, 100);  // the element says chain 1
+}
+
+void protocol_completion_after_index_jump() {
+  RingBench b;
+  b.publish(0, 0, b.pool.alloc());
+  b.set_used(3, {{0, 100}});  // three entries, one chain in flight
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(1);
+  b.oracle->completed(0, 0, 100);
+}
+
+void protocol_completion_without_fetch() {
+  RingBench b;
+  b.publish(0, 0, b.pool.alloc());
+  b.set_used(1, {{0, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.oracle->completed(0, 0, 100);  // the element was never fetched
+}
+
+void ok_protocol_completions() {
+  RingBench b;
+  b.publish(0, 0, b.pool.alloc());
+  b.publish(0, 1, b.pool.alloc());
+  b.set_used(2, {{1, 60}, {0, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(2);
+  b.oracle->completed(0, 1, 60);
+  b.oracle->completed(0, 0, 100);
+  b.oracle->op_end(DriverOp::kRxBurst);
+}
+
+// ---------------- shared memory poisoning (with double-fetch c) ----------------
+
+void poison_raw_read_of_used_ring() {
+  RingBench b;
+  b.set_used(1, {{0, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();  // the span of the used ring is learned here
+  // A driver reading used.idx itself, past fetch():
+  const uint16_t raw = *reinterpret_cast<volatile uint16_t*>(b.used + 2);
+  printf("%u\n", raw);
+}
+
+void ok_poison_used_ring_between_operations() {
+  RingBench b;
+  b.set_used(1, {{0, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(1);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  // Outside any driver operation the device (model) works on the ring.
+  b.set_used(2, {{0, 100}, {1, 100}});
+  b.oracle->dma_free(b.ring);
+}
+
+void fetch_same_address_other_label() {
+  RingBench b;
+  uint8_t v[8];
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_elems(1);
+  // The same slot labelled as another slot of another queue.
+  b.oracle->fetch(DeviceMemRef{1, MemPart::kUsedElem, 5, false}, b.used + 4, v, 8);
+}
+
+void fetch_recheck_label_on_element() {
+  RingBench b;
+  uint8_t v[8];
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_elems(1);
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedElem, 0, true}, b.used + 4, v, 8);
+}
+
+// ---------------- decision (h) ----------------
+
+// One rx completion of used.len len whose header the device wrote as hdr
+// (12 bytes), handed to the reference with delivered frames as given.
+struct RxDecisionBench : RingBench {
+  DecisionReference ref;
+  PacketBuffer* buf = nullptr;
+  NetCounters before{}, after{};
+
+  void complete(const uint8_t* hdr, uint32_t len) {
+    buf = pool.alloc();
+    publish(0, 0, buf);
+    memcpy(buf->base, hdr, 12);
+    set_used(1, {{0, len}});
+    oracle->op_begin(DriverOp::kRxBurst);
+    oracle->clear_rx_log();
+    fetch_idx();
+    fetch_elems(1);
+    oracle->completed(0, 0, len);
+  }
+  void check(bool delivered, uint32_t len) {
+    DecisionReference::Delivered d{buf->base + 12, len - 12};
+    ref.check_rx(*oracle, &d, delivered ? 1 : 0, before, after);
+  }
+};
+
+constexpr uint8_t kHdrPlain[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+
+void decision_gso_frame_delivered() {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 1500);
+  uint8_t hdr[12] = {0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};  // gso_type TCPV6, not negotiated
+  b.complete(hdr, 12 + 100);
+  b.after.rx_packets = 1;
+  b.check(true, 12 + 100);
+}
+
+void decision_valid_frame_dropped() {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 1500);
+  b.complete(kHdrPlain, 12 + 100);
+  b.after.rx_drop_len_short = 1;
+  b.check(false, 12 + 100);
+}
+
+void decision_wrong_drop_reason() {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 1500);
+  uint8_t hdr[12] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};  // NEEDS_CSUM
+  b.complete(hdr, 12 + 100);
+  b.after.rx_drop_hdr_gso = 1;  // should be rx_drop_hdr_flags
+  b.check(false, 12 + 100);
+}
+
+void decision_frame_above_mtu_delivered() {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 100);
+  b.complete(kHdrPlain, 12 + 200);
+  b.check(true, 12 + 200);
+}
+
+void decision_num_buffers_zero_delivered() {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 1500);
+  uint8_t hdr[12] = {};
+  b.complete(hdr, 12 + 100);
+  b.check(true, 12 + 100);
+}
+
+void ok_decision_frame_delivered_and_drop() {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 1500);
+  b.complete(kHdrPlain, 12 + 100);
+  b.after.rx_packets = 1;
+  b.check(true, 12 + 100);
+}
+
+void decision_attach_mtu_below_minimum() {
+  // The real driver attaches to a device whose MTU (60) is below 68 and
+  // leaves F_MTU out; a buggy driver that accepted it anyway is played by
+  // writing the features the device then holds.
+  World& w = World::get();
+  mock::DeviceConfig c = legacy_device();
+  c.mtu = 60;
+  w.begin_mock(c, "oracle_fire_test");
+  if (!w.bring_up(PciMode::kAuto, fuzz_net_options())) _exit(3);
+  const uint32_t accepted =
+      static_cast<uint32_t>(w.device().driver_features()) | (1u << 3);  // + VIRTIO_NET_F_MTU
+  w.device().bar_write(0, spec::pci::legacy::kDriverFeatures, 4, accepted);
+  w.check_attach(AttachError::kOk);
+}
+
+void decision_attach_queue_size_not_power_of_two() {
+  // A maximum of 200 (not a power of two) must be refused; the real driver
+  // does, and a driver that attached anyway is played by the result.
+  World& w = World::get();
+  mock::DeviceConfig c;
+  c.queue_sizes = {200, 256, 64};
+  w.begin_mock(c, "oracle_fire_test");
+  w.bring_up(PciMode::kAuto, fuzz_net_options());
+  w.check_attach(AttachError::kOk);
+}
+
+void ok_decision_real_driver() {
+  World& w = World::get();
+  for (uint16_t mtu : {uint16_t{60}, uint16_t{1500}, uint16_t{9000}}) {
+    mock::DeviceConfig c;
+    c.mtu = mtu;
+    w.begin_mock(c, "oracle_fire_test");
+    if (!w.bring_up(PciMode::kAuto, fuzz_net_options())) _exit(3);
+    w.device().inject_rx(std::vector<uint8_t>(200, 0x5A));
+    w.rx_burst(8);
+    w.end();
+  }
+}
+
 const Case kCases[] = {
     {"ownership.free_posted", kOwn, "returned to the pool while the device still owns it",
      own_free_posted},
@@ -756,6 +1232,58 @@ const Case kCases[] = {
     {"conformance.notify_missing_queue", kConf, "spec violation(s) on well-behaved input",
      conformance_notify_missing_queue},
     {"conformance.ok_misbehaving_device", nullptr, nullptr, ok_conformance_misbehaving_device},
+
+    {"window.read_outside_capability", kWindow, "read of 4 bytes at BAR4 offset 0x38",
+     window_read_outside_capability},
+    {"window.capability_beyond_bar", kWindow, "outside every window", window_capability_beyond_bar},
+    {"window.bar_never_asked", kWindow, "never asked", window_bar_never_asked},
+    {"window.capability_partly_read", kWindow, "capability windows: none",
+     window_capability_partly_read},
+    {"window.config_past_header", kWindow, "past the header", window_config_past_header},
+    {"window.ok_inside_and_legacy", nullptr, nullptr, ok_window_inside_and_legacy},
+
+    {"protocol.driver_ok_without_read_back", kProtocol, "without reading FEATURES_OK back",
+     protocol_driver_ok_without_read_back},
+    {"protocol.driver_ok_after_refusal", kProtocol, "read back FEATURES_OK clear",
+     protocol_driver_ok_after_refusal},
+    {"protocol.feature_not_offered", kProtocol, "did not offer", protocol_feature_not_offered},
+    {"protocol.features_without_offer", kProtocol, "without reading the device's offer",
+     protocol_features_without_offer},
+    {"protocol.ok_init_sequence", nullptr, nullptr, ok_protocol_init_sequence},
+    {"protocol.completion_beyond_used_idx", kProtocol, "beyond the used index 1",
+     protocol_completion_beyond_used_idx},
+    {"protocol.completion_not_the_element", kProtocol, "says id 1 len 100",
+     protocol_completion_not_the_element},
+    {"protocol.completion_after_index_jump", kProtocol, "entries ahead with only 1 chains",
+     protocol_completion_after_index_jump},
+    {"protocol.completion_without_fetch", kProtocol, "without fetching its used element",
+     protocol_completion_without_fetch},
+    {"protocol.ok_completions", nullptr, nullptr, ok_protocol_completions},
+
+    {"poison.raw_read_of_used_ring", kPoison, "READ of size 2", poison_raw_read_of_used_ring},
+    {"poison.ok_used_ring_between_operations", nullptr, nullptr,
+     ok_poison_used_ring_between_operations},
+    {"double_fetch.same_address_other_label", kFetch, "fetched twice",
+     fetch_same_address_other_label},
+    {"double_fetch.recheck_label_on_element", kFetch, "fetched twice",
+     fetch_recheck_label_on_element},
+
+    {"decision.gso_frame_delivered", kDecision, "the reference delivers 0",
+     decision_gso_frame_delivered},
+    {"decision.valid_frame_dropped", kDecision, "must be delivered as a frame of 100 bytes",
+     decision_valid_frame_dropped},
+    {"decision.wrong_drop_reason", kDecision, "under rx_drop_hdr_gso; the reference drops 0",
+     decision_wrong_drop_reason},
+    {"decision.frame_above_mtu_delivered", kDecision, "the reference delivers 0",
+     decision_frame_above_mtu_delivered},
+    {"decision.num_buffers_zero_delivered", kDecision, "the reference delivers 0",
+     decision_num_buffers_zero_delivered},
+    {"decision.ok_frame_delivered", nullptr, nullptr, ok_decision_frame_delivered_and_drop},
+    {"decision.attach_mtu_below_minimum", kDecision, "driver accepted features",
+     decision_attach_mtu_below_minimum},
+    {"decision.attach_queue_size_not_power_of_two", kDecision, "call for 'queue size invalid",
+     decision_attach_queue_size_not_power_of_two},
+    {"decision.ok_real_driver", nullptr, nullptr, ok_decision_real_driver},
 };
 
 const Case* find_case(const char* name) {
