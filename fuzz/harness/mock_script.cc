@@ -289,6 +289,7 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         const uint32_t value = in.u32();
         dev.rewrite_descriptor(q, index, field, value);
         w.note_misbehaviour();
+        w.note_descriptors_rewritten();
         break;
       }
       case Op::kRegLie: {

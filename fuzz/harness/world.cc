@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <iterator>
 #include <string>
+#include <string_view>
 
 #include "driver/spec/pci_layout.h"
 #include "fuzz/harness/findings.h"
@@ -120,6 +122,7 @@ void World::begin_common(Platform& device_side, const char* target) {
     have_baseline_ = true;
   }
   misbehaved_ = false;
+  descriptors_rewritten_ = false;
   decision_.begin_input();
   pool_.reset();
   Platform* inner = &device_side;
@@ -339,6 +342,56 @@ void World::restart() {
   }
 }
 
+namespace {
+
+// Conformance rules (spec map ids, mock_device/spec_rules.h) that hold
+// whatever the device does: what the driver writes into its own chains and
+// headers, the registers it must not write, the order it must keep.
+constexpr std::string_view kAlwaysRules[] = {
+    "drv-2.2.1-2",      // feature dependencies
+    "drv-3.1.1-5",      // DRIVER_OK after a refused FEATURES_OK
+    "drv-2.7.1-1",      // ring alignment
+    "drv-4.1.3.1-1",    // common configuration access widths
+    "drv-4.1.4.3.2-1",  // writes to read-only common fields
+    "drv-4.1.4.3.2-6",  // queue_enable = 0
+    "def-4.1.4.5-1",    // ISR written
+    "def-5.1.4-1",      // device configuration written
+};
+// ... unless the device rewrote the descriptor table: then it walks its
+// own inventions.
+constexpr std::string_view kChainRules[] = {
+    "drv-2.7.4.2-1",   "def-5.1.6.2-1",   "def-5.1.6.3-1",    "drv-5.1.6.2.1-1",
+    "drv-5.1.6.2.1-2", "drv-5.1.6.2.1-3", "drv-5.1.6.2.1-14",
+};
+// ... and these when the device's answers followed its configuration
+// (no register lies, patches or churn): with a lie the driver may rightly
+// act on what it was told.
+constexpr std::string_view kPredictableRules[] = {
+    "drv-2.2.1-1",      // features the device did not offer
+    "drv-4.1.4.3.2-3",  // queue size not a power of two / above the maximum
+    "drv-6.1-1",        // VERSION_1 not accepted on the modern interface
+};
+
+bool listed(std::string_view id, const std::string_view* list, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (list[i] == id) return true;
+  return false;
+}
+
+}  // namespace
+
+void World::check_unconditional_rules() {
+  for (const mock::Violation& v : device_->conformance().violations()) {
+    const bool always =
+        listed(v.id, kAlwaysRules, std::size(kAlwaysRules)) ||
+        (!descriptors_rewritten_ && listed(v.id, kChainRules, std::size(kChainRules))) ||
+        (decision_.predictable() && listed(v.id, kPredictableRules, std::size(kPredictableRules)));
+    if (always)
+      finding(Oracle::kConformance, "%s (%s) broken -- no device behaviour excuses it: %s",
+              v.id.c_str(), v.section.c_str(), v.message.c_str());
+  }
+}
+
 void World::end() {
   session_->stop();
   const VirtioNet& net = session_->net();
@@ -357,6 +410,7 @@ void World::end() {
     oracle_.device_gone();
     session_->net().device_gone();
   }
+  if (device_ != nullptr) check_unconditional_rules();
   if (device_ != nullptr && !misbehaved_ && !device_->conformance().empty()) {
     const mock::Violation& v = device_->conformance().violations().front();
     finding(Oracle::kConformance, "%llu spec violation(s) on well-behaved input; first: %s %s",

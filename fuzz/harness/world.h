@@ -117,6 +117,9 @@ class World {
   // (register lies, PCI patches, generation churn, state faults that bend
   // the probe or the reset), so attach decisions cannot be predicted.
   void note_unpredictable() { decision_.set_unpredictable(); }
+  // The device rewrote descriptors of a table it was given: what it reads
+  // there afterwards is its own doing (oracle e's chain rules are off).
+  void note_descriptors_rewritten() { descriptors_rewritten_ = true; }
   // Oracle (h) on the attach that just ran (bring_up, restart and the
   // re-initialising calls do this themselves).
   void check_attach(AttachError result);
@@ -150,11 +153,13 @@ class World {
   std::optional<FuzzMockPlatform> mock_shim_;
   std::optional<BoundaryPlatform> boundary_;
   void check_reinit(uint64_t epoch_before);
+  void check_unconditional_rules();
   std::optional<trace::Session> session_;
   std::unique_ptr<Recording> recording_;
   PciMode mode_ = PciMode::kAuto;
   NetOptions options_{};
   bool misbehaved_ = false;
+  bool descriptors_rewritten_ = false;
   bool have_baseline_ = false;
   size_t baseline_allocations_ = 0;
 };
