@@ -102,6 +102,10 @@ bool ProtocolReference::cfg_le32(uint32_t offset, uint32_t* out) const {
 }
 
 void ProtocolReference::rebuild_windows() {
+  consider_caps(0x40, sizeof cfg_);
+}
+
+void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
   // Every 4-byte aligned position after the header that holds a virtio
   // capability the driver read in full (vendor id, cap_len, BAR, offset,
   // length) is a window, if it fits its BAR. Positions, not the list walk:
@@ -111,7 +115,8 @@ void ProtocolReference::rebuild_windows() {
   // that rewrites its configuration space (a lie, or the next probe's
   // view) does not take back what a transport probed earlier was told.
   // (Over-approximating the windows can only hide a finding, never make one.)
-  for (uint32_t at = 0x40; at + kCapMinBytes <= sizeof cfg_; at += 4) {
+  for (uint32_t at = lo < 0x40 ? 0x40 : lo & ~3u; at < hi && at + kCapMinBytes <= sizeof cfg_;
+       at += 4) {
     uint8_t id, cap_len, bar;
     uint32_t offset, length;
     if (!cfg_byte(at, &id) || id != kCapVendor || !cfg_byte(at + 2, &cap_len) ||
@@ -181,10 +186,11 @@ void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, u
       cfg_[offset + i] = static_cast<uint8_t>(value >> (8 * i));
       cfg_known_[offset + i] = true;
     }
-    // Walked after every answer: a device whose capabilities overlap
+    // Looked at after every answer: a device whose capabilities overlap
     // answers one byte differently for each, and each answer counts for
-    // the capability it was read for.
-    rebuild_windows();
+    // the capability it was read for. Only the positions whose 16 bytes
+    // hold an answered byte can have changed.
+    consider_caps(offset >= kCapMinBytes ? offset - (kCapMinBytes - 1) : 0, offset + width);
     return;
   }
   uint32_t reg;

@@ -76,6 +76,8 @@ class ProtocolReference {
   bool cfg_byte(uint32_t offset, uint8_t* out) const;
   bool cfg_le32(uint32_t offset, uint32_t* out) const;
   void rebuild_windows();
+  // Windows from the capability positions in [lo, hi).
+  void consider_caps(uint32_t lo, uint32_t hi);
   bool in_window(uint8_t bar, uint32_t offset, uint8_t width);
   // Offset of a register of the transport in use, when this access is one.
   bool common_register(Region region, uint32_t offset, uint32_t* reg) const;
