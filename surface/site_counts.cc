@@ -117,6 +117,7 @@ __attribute__((noinline)) SiteCounts::Stack SiteCounts::capture() {
 
 void SiteCounts::add(ReadKind kind, const Stack& stack, const uint64_t* values, size_t n) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++changes_;
   Entry& e = table_[Key{kind, stack}];
   ++e.hits;
   for (size_t i = 0; i < n && !e.more; ++i) {
@@ -127,6 +128,11 @@ void SiteCounts::add(ReadKind kind, const Stack& stack, const uint64_t* values, 
       e.values.push_back(values[i]);
     }
   }
+}
+
+uint64_t SiteCounts::changes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return changes_;
 }
 
 size_t SiteCounts::size() const {

@@ -57,6 +57,8 @@ class SiteCounts {
   // ELF image (load bias removed), as llvm-symbolizer --obj wants them.
   void write_json(std::FILE* out) const;
   size_t size() const;
+  // Counts add() calls so far (a writer can skip an unchanged table).
+  uint64_t changes() const;
 
  private:
   struct Key {
@@ -74,6 +76,7 @@ class SiteCounts {
   };
 
   mutable std::mutex mu_;
+  uint64_t changes_ = 0;
   std::unordered_map<Key, Entry, KeyHash> table_;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 namespace vnet::surface {
@@ -19,9 +20,7 @@ const char* surface_dir() {
   return dir;
 }
 
-void dump_at_exit() {
-  const char* dir = surface_dir();
-  if (dir == nullptr) return;
+std::string dump_path() {
   std::string program = "program";
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -30,16 +29,36 @@ void dump_at_exit() {
     const char* slash = std::strrchr(exe, '/');
     program = slash ? slash + 1 : exe;
   }
-  mkdir(dir, 0777);  // the tool normally made it; a race with another process is harmless
-  const std::string path =
-      std::string(dir) + "/" + program + "." + std::to_string(getpid()) + ".json";
-  std::FILE* out = std::fopen(path.c_str(), "w");
+  return std::string(surface_dir()) + "/" + program + "." + std::to_string(getpid()) + ".json";
+}
+
+// Writes the process's counts if they changed since the last write: at exit,
+// and whenever a world wraps a platform for its next run (a fuzz input, a
+// trace, a scenario), so that a run that ends the process (a fuzz finding
+// aborts) loses only its own counts. Written to a temporary file and
+// renamed: a reader never sees half a file.
+void flush() {
+  static std::mutex mu;
+  static uint64_t written = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  SiteCounts& counts = SiteCounts::instance();
+  const uint64_t changes = counts.changes();
+  if (changes == written) return;
+  mkdir(surface_dir(), 0777);  // the tool normally made it
+  const std::string path = dump_path();
+  const std::string tmp = path + ".tmp";
+  std::FILE* out = std::fopen(tmp.c_str(), "w");
   if (out == nullptr) {
-    std::fprintf(stderr, "vnet-surface: cannot write %s\n", path.c_str());
+    std::fprintf(stderr, "vnet-surface: cannot write %s\n", tmp.c_str());
     return;
   }
-  SiteCounts::instance().write_json(out);
-  std::fclose(out);
+  counts.write_json(out);
+  const bool ok = std::fclose(out) == 0;
+  if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) written = changes;
+}
+
+void flush_at_exit() {
+  flush();
 }
 
 }  // namespace
@@ -48,7 +67,7 @@ bool SurfaceHook::enabled() {
   static const bool on = [] {
     if (surface_dir() == nullptr) return false;
     SiteCounts::instance();  // constructed before the handler is registered
-    std::atexit(dump_at_exit);
+    std::atexit(flush_at_exit);
     return true;
   }();
   return on;
@@ -57,6 +76,7 @@ bool SurfaceHook::enabled() {
 Platform& SurfaceHook::wrap(Platform& inner) {
   wrapper_.reset();
   if (!enabled()) return inner;
+  flush();
   wrapper_.emplace(inner);
   return *wrapper_;
 }

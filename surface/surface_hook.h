@@ -1,8 +1,11 @@
 // SurfaceHook: how a world inserts the surface counter (surface_platform.h).
 //
 //   VNET_SURFACE=<dir>   wrap the platform given to the driver in a
-//                        SurfacePlatform; at exit the process writes its
-//                        SiteCounts to <dir>/<program>.<pid>.json
+//                        SurfacePlatform; the process writes its SiteCounts
+//                        to <dir>/<program>.<pid>.json at exit and at every
+//                        wrap() (the start of the next run), so a run that
+//                        aborts the process (a fuzz finding) loses only its
+//                        own counts
 //   unset or empty       wrap() returns the platform itself (no cost beyond
 //                        one cached getenv)
 //

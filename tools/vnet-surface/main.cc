@@ -126,6 +126,11 @@ int main(int argc, char** argv) {
   Symbolizer symbolizer(symbolizer_path, work);
   MapBuilder builder(sites, source, symbolizer);
 
+  auto newest_driver_source = fs::file_time_type::min();
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(source) / "driver"))
+    if (e.is_regular_file())
+      newest_driver_source = std::max(newest_driver_source, e.last_write_time());
+
   bool complete = true;
   std::vector<WorldMap> maps;
   std::vector<bool> is_fuzz;
@@ -143,8 +148,32 @@ int main(int argc, char** argv) {
       is_fuzz.push_back(plan.fuzz);
       continue;
     }
+    {
+      // Line numbers come from the binary's debug info, sites from the
+      // source: a binary older than the driver's source may not match.
+      const std::string binary = plan.fuzz ? plan.fuzz_binary : plan.runs.front().argv.front();
+      std::error_code ec;
+      const auto built = fs::last_write_time(binary, ec);
+      if (!ec && built < newest_driver_source) {
+        map.notes.push_back(binary +
+                            " is older than driver/: rebuild it (line numbers may not match)");
+        std::fprintf(stderr, "vnet-surface: %s is older than driver/ sources: rebuild it\n",
+                     binary.c_str());
+      }
+    }
     const auto t0 = std::chrono::steady_clock::now();
-    if (!no_run) {
+    if (!no_run && plan.fuzz) {
+      fs::remove_all(dir);
+      fs::create_directories(dir);
+      const FuzzRun fr =
+          run_fuzz_inputs(plan, {"VNET_SURFACE=" + dir}, work, work + "/" + plan.name + ".log");
+      map.runs = fr.processes;
+      map.nonzero_exits = static_cast<int>(fr.crashed.size());
+      map.notes.push_back(std::to_string(plan.inputs.size()) + " corpus inputs in " +
+                          std::to_string(fr.processes) + " processes");
+      for (const std::string& c : fr.crashed)
+        map.notes.push_back("input ended its process (a finding; its own counts are lost): " + c);
+    } else if (!no_run) {
       fs::remove_all(dir);
       fs::create_directories(dir);
       int n = 0;

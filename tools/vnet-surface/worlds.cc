@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 namespace vnet::surface_tool {
 namespace fs = std::filesystem;
@@ -32,19 +33,19 @@ std::vector<WorldPlan> plan_worlds(const std::string& source_root, const std::st
   const std::string replay = bin_dir + "/vnet-replay";
   std::vector<WorldPlan> worlds;
 
-  WorldPlan m{"mock", false, {}, {}};
+  WorldPlan m{"mock", false, {}, {}, {}, {}};
   if (!executable(mock)) m.missing = mock + " not built";
   for (const std::string& s : files_with(src / "mock_device" / "scenarios", ".json"))
     m.runs.push_back(Command{{mock, "--quiet", s}, {}, "", "", ""});
   worlds.push_back(std::move(m));
 
-  WorldPlan r{"replay", false, {}, {}};
+  WorldPlan r{"replay", false, {}, {}, {}, {}};
   if (!executable(replay)) r.missing = replay + " not built";
   r.runs.push_back(Command{
       {replay, "--quiet", "--no-progress", (src / "corpus" / "traces").string()}, {}, "", "", ""});
   worlds.push_back(std::move(r));
 
-  WorldPlan q{"qemu", false, {}, {}};
+  WorldPlan q{"qemu", false, {}, {}, {}, {}};
   if (!executable(replay)) q.missing = replay + " not built";
   const std::string captures = (src / "tests" / "replay" / "captures").string();
   q.runs.push_back(Command{
@@ -58,11 +59,15 @@ std::vector<WorldPlan> plan_worlds(const std::string& source_root, const std::st
   worlds.push_back(std::move(q));
 
   for (const char* t : kFuzzTargets) {
-    WorldPlan f{t, true, {}, {}};
-    const std::string bin = bin_dir + "/" + t;
-    if (!executable(bin)) f.missing = bin + " not built (fuzz preset)";
-    f.runs.push_back(Command{
-        {bin, "-runs=0", "-timeout=10", (src / "corpus" / "fuzz" / t).string()}, {}, "", "", ""});
+    WorldPlan f{t, true, {}, {}, {}, {}};
+    f.fuzz_binary = bin_dir + "/" + t;
+    if (!executable(f.fuzz_binary)) f.missing = f.fuzz_binary + " not built (fuzz preset)";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(src / "corpus" / "fuzz" / t, ec))
+      if (e.is_regular_file()) f.inputs.push_back(e.path().string());
+    std::sort(f.inputs.begin(), f.inputs.end());
+    if (f.inputs.empty() && f.missing.empty())
+      f.missing = "no corpus in corpus/fuzz/" + std::string(t);
     worlds.push_back(std::move(f));
   }
 
@@ -77,6 +82,43 @@ std::vector<WorldPlan> plan_worlds(const std::string& source_root, const std::st
     worlds = std::move(kept);
   }
   return worlds;
+}
+
+FuzzRun run_fuzz_inputs(const WorldPlan& plan, const std::vector<std::string>& env,
+                        const std::string& artifact_dir, const std::string& log_prefix) {
+  constexpr size_t kChunk = 64;
+  FuzzRun result;
+  size_t next = 0;
+  while (next < plan.inputs.size()) {
+    const size_t end = std::min(plan.inputs.size(), next + kChunk);
+    Command c;
+    c.argv = {plan.fuzz_binary, "-timeout=10", "-artifact_prefix=" + artifact_dir + "/"};
+    c.argv.insert(c.argv.end(), plan.inputs.begin() + static_cast<long>(next),
+                  plan.inputs.begin() + static_cast<long>(end));
+    c.env = env;
+    c.stdout_path = log_prefix + "." + std::to_string(result.processes++);
+    if (run(c) == 0) {
+      next = end;
+      continue;
+    }
+    // The last input the process started is the one that ended it.
+    std::ifstream log(c.stdout_path);
+    std::string line, last;
+    while (std::getline(log, line))
+      if (line.rfind("Running: ", 0) == 0) last = line.substr(9);
+    const auto it = std::find(plan.inputs.begin() + static_cast<long>(next),
+                              plan.inputs.begin() + static_cast<long>(end), last);
+    if (it == plan.inputs.begin() + static_cast<long>(end)) {
+      // Died before any input (or the log is not libFuzzer's): skip the chunk.
+      result.crashed.push_back("(the process of inputs " + std::to_string(next) + ".." +
+                               std::to_string(end - 1) + " died before running one)");
+      next = end;
+      continue;
+    }
+    result.crashed.push_back(*it);
+    next = static_cast<size_t>(it - plan.inputs.begin()) + 1;
+  }
+  return result;
 }
 
 }  // namespace vnet::surface_tool

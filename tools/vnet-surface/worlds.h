@@ -27,7 +27,24 @@ struct WorldPlan {
   bool fuzz = false;
   std::vector<Command> runs;  // without the VNET_SURFACE environment (run_world adds it)
   std::string missing;        // why the world cannot run (a binary not built), else empty
+  // Fuzz worlds: the target and its corpus files (run by run_fuzz_inputs).
+  std::string fuzz_binary;
+  std::vector<std::string> inputs;
 };
+
+struct FuzzRun {
+  int processes = 0;
+  std::vector<std::string> crashed;  // inputs that ended their process (a finding)
+};
+
+// Runs the target once over every input, kChunk files per process (libFuzzer
+// runs file arguments one after the other). A finding ends the process; the
+// counts of the inputs before it are on disk already (surface_hook.h) and
+// the chunk goes on in a new process from the input after the one that
+// crashed. env: added to each process; artifacts (crash files) go to
+// artifact_dir; logs to log_prefix.N.
+FuzzRun run_fuzz_inputs(const WorldPlan& plan, const std::vector<std::string>& env,
+                        const std::string& artifact_dir, const std::string& log_prefix);
 
 // The worlds in table order; only those named in `only` when it is not empty.
 std::vector<WorldPlan> plan_worlds(const std::string& source_root, const std::string& bin_dir,
