@@ -113,7 +113,10 @@ uint32_t BoundaryPlatform::reg_read(Region, uint32_t, uint8_t width) {
 }
 
 BarInfo BoundaryPlatform::bar_info(uint8_t) {
-  const uint8_t b = in_.u8();
+  return bar_info_from_byte(in_.u8());
+}
+
+BarInfo bar_info_from_byte(uint8_t b) {
   BarInfo info;
   info.present = (b & 1) != 0;
   info.is_io = (b & 2) != 0;

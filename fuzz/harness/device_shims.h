@@ -103,6 +103,9 @@ class FuzzMockPlatform final : public ShimBase {
   uint32_t churn_ = 0;
 };
 
+// bar_info's answer byte (above), shared with TypedBoundaryPlatform.
+BarInfo bar_info_from_byte(uint8_t b);
+
 class BoundaryPlatform final : public ShimBase {
  public:
   BoundaryPlatform(Input& values, mock::GuestMemory& memory) : ShimBase(memory), in_(values) {}

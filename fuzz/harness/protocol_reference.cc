@@ -52,6 +52,7 @@ const char* region_name(Region r) {
 void ProtocolReference::begin_input() {
   memset(cfg_known_, 0, sizeof cfg_known_);
   memset(bar_known_, 0, sizeof bar_known_);
+  legacy_size_ = 0;
   num_windows_ = 0;
   transport_known_ = false;
   device_reset();
@@ -80,6 +81,9 @@ void ProtocolReference::set_status_register(Region region, uint32_t offset) {
 void ProtocolReference::on_bar_info(uint8_t bar, const BarInfo& info) {
   if (bar >= kNumBars) return;
   bars_[bar] = info;
+  // The legacy window accumulates like the capability windows: a later
+  // probe's answer does not take back what the transport was told.
+  if (bar == 0 && info.present && info.is_io && info.size > legacy_size_) legacy_size_ = info.size;
   bar_known_[bar] = true;
   rebuild_windows();
 }
@@ -137,8 +141,7 @@ void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
 bool ProtocolReference::in_window(uint8_t bar, uint32_t offset, uint8_t width) {
   const uint64_t end = uint64_t{offset} + width;
   // The legacy interface: all of I/O BAR 0 (registers, then device config).
-  if (bar == 0 && bar_known_[0] && bars_[0].present && bars_[0].is_io && end <= bars_[0].size)
-    return true;
+  if (bar == 0 && end <= legacy_size_) return true;
   for (int i = 0; i < num_windows_; ++i) {
     const Window& w = windows_[i];
     if (w.bar == bar && offset >= w.offset && end <= w.offset + w.length) return true;

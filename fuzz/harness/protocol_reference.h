@@ -89,6 +89,7 @@ class ProtocolReference {
   int num_windows_ = 0;
   BarInfo bars_[kNumBars] = {};
   bool bar_known_[kNumBars] = {};
+  uint64_t legacy_size_ = 0;  // largest I/O BAR 0 the device reported this input
 
   // Transport in use (after the first set_status_register).
   bool transport_known_ = false;

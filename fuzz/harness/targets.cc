@@ -111,24 +111,22 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   return 0;
 }
 
-int run_fuzz_boundary(const uint8_t* data, size_t size) {
+size_t read_boundary_script(const uint8_t* data, size_t size, BoundaryScript* out) {
   Input head(data, size);
-  const auto mode = static_cast<PciMode>(head.u8() % 3);
-  NetOptions options = fuzz_net_options();
-  options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
-  options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
-  uint8_t ops[64];
-  const uint8_t nops = head.u8() % 65;
-  head.bytes(ops, nops);
-  const size_t used = head.position();
-  Input values(data + (used < size ? used : size), used < size ? size - used : 0);
+  out->mode = static_cast<PciMode>(head.u8() % 3);
+  out->options = fuzz_net_options();
+  out->options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
+  out->options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
+  out->nops = head.u8() % 65;
+  head.bytes(out->ops, out->nops);
+  return head.position();
+}
 
-  World& w = World::get();
-  w.begin_boundary(values, "fuzz_boundary");
-  if (w.bring_up(mode, options)) {
-    for (uint8_t i = 0; i < nops; ++i) {
-      const uint8_t a = ops[i] >> 3;
-      switch (ops[i] & 7) {
+void run_boundary_script(World& w, const BoundaryScript& s) {
+  if (w.bring_up(s.mode, s.options)) {
+    for (uint8_t i = 0; i < s.nops; ++i) {
+      const uint8_t a = s.ops[i] >> 3;
+      switch (s.ops[i] & 7) {
         case 0:
           w.rx_burst(static_cast<uint16_t>(a + 1));
           break;
@@ -157,6 +155,15 @@ int run_fuzz_boundary(const uint8_t* data, size_t size) {
     }
   }
   w.end();
+}
+
+int run_fuzz_boundary(const uint8_t* data, size_t size) {
+  BoundaryScript script;
+  const size_t used = read_boundary_script(data, size, &script);
+  Input values(data + used, size - used);
+  World& w = World::get();
+  w.begin_boundary(values, "fuzz_boundary");
+  run_boundary_script(w, script);
   return 0;
 }
 

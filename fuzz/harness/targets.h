@@ -11,11 +11,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "driver/net/virtio_net.h"
+#include "driver/transport/pci_probe.h"
+
 namespace vnet::fuzz {
+
+class World;
 
 int run_fuzz_used_ring(const uint8_t* data, size_t size);
 int run_fuzz_rx(const uint8_t* data, size_t size);
 int run_fuzz_config(const uint8_t* data, size_t size);
 int run_fuzz_boundary(const uint8_t* data, size_t size);
+
+// fuzz_boundary's script prefix (fuzz/targets/fuzz_boundary.cc), shared with
+// fuzz_boundary_typed: read_boundary_script() returns the bytes it took (at
+// most size); run_boundary_script() brings the driver up, runs the ops and
+// ends the input (World::begin_boundary() first).
+struct BoundaryScript {
+  PciMode mode = PciMode::kAuto;
+  NetOptions options{};
+  uint8_t nops = 0;
+  uint8_t ops[64] = {};
+};
+size_t read_boundary_script(const uint8_t* data, size_t size, BoundaryScript* out);
+void run_boundary_script(World& w, const BoundaryScript& s);
 
 }  // namespace vnet::fuzz

@@ -215,6 +215,14 @@ void World::begin_boundary(Input& values, const char* target) {
   begin_common(*boundary_, target);
 }
 
+void World::begin_boundary(Platform& device_side, const char* target) {
+  session_.reset();
+  mock_shim_.reset();
+  device_ = nullptr;
+  boundary_.reset();
+  begin_common(device_side, target);
+}
+
 namespace {
 
 // Oracle (b) ties the device's ownership to a reset acknowledged through

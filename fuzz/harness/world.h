@@ -67,6 +67,9 @@ class World {
   void taint_device() { device_tainted_ = true; }
   // Starts an input whose device answers come from values.
   void begin_boundary(Input& values, const char* target);
+  // ... or from device_side, a shim the caller owns and keeps alive until
+  // the next begin_*() (fuzz_boundary_typed: typed_streams.h).
+  void begin_boundary(Platform& device_side, const char* target);
   // probe(mode) then attach(options). True when the driver runs.
   bool bring_up(PciMode mode, const NetOptions& options);
 

@@ -17,6 +17,9 @@
 //   bug classes (bug_classes.h)   --> corpus/fuzz/<target>/bug-<name>
 //                                     corpus/traces/bugs/<name>.jsonl
 //        (the input, and its run recorded with crash-to-trace)
+//   corpus/fuzz/fuzz_boundary/*   --> corpus/fuzz/fuzz_boundary_typed/flat-<name>
+//        (the same device answers, each in its stream; --typed-only does
+//         just this)
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,12 +27,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "driver/spec/virtio_constants.h"
 #include "fuzz/harness/bug_classes.h"
 #include "fuzz/harness/setups.h"
+#include "fuzz/harness/typed_streams.h"
 #include "fuzz/harness/world.h"
 #include "mock_device/scenario/scenario.h"
 #include "replay/trace.h"
@@ -451,20 +456,54 @@ void bug_seeds(const fs::path& root) {
   std::cout << bug_classes().size() << " bug classes -> corpus/traces/bugs and bug- seeds\n";
 }
 
+// fuzz_boundary_typed: every fuzz_boundary corpus input (trace seeds,
+// bug seeds, regressions, merged finds) converted to the typed form by
+// running it once and recording which stream each answer came from; the
+// converted input is run too, and must give the same answers.
+void typed_seeds(const fs::path& root) {
+  const fs::path from = root / "corpus/fuzz/fuzz_boundary";
+  const fs::path to = root / "corpus/fuzz/fuzz_boundary_typed";
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(from))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  clean(to, "flat-");
+  for (const fs::path& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    const std::vector<uint8_t> flat((std::istreambuf_iterator<char>(in)),
+                                    std::istreambuf_iterator<char>());
+    uint64_t want = 0;
+    const std::vector<uint8_t> typed = typed_from_flat(flat.data(), flat.size(), &want);
+    run_fuzz_boundary_typed(typed.data(), typed.size());
+    if (typed_answer_digest() != want) {
+      std::cerr << "vnet-fuzz-seeds: " << f.filename() << ": the typed form answers differently\n";
+      exit(1);
+    }
+    write_file(to / ("flat-" + f.filename().string()), typed.data(), typed.size());
+  }
+  std::cout << files.size() << " fuzz_boundary inputs -> fuzz_boundary_typed seeds\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 || std::string(argv[1]) != "--root") {
-    std::cerr << "usage: vnet-fuzz-seeds --root <project root>\n";
+  const bool typed_only = argc == 4 && std::string(argv[3]) == "--typed-only";
+  if ((argc != 3 && !typed_only) || std::string(argv[1]) != "--root") {
+    std::cerr << "usage: vnet-fuzz-seeds --root <project root> [--typed-only]\n";
     return 2;
   }
   const fs::path root = argv[2];
   try {
+    if (typed_only) {
+      typed_seeds(root);
+      return 0;
+    }
     scenario_seeds(root);
     trace_seeds(root);
     feature_seeds(root);
     lie_seeds(root);
     bug_seeds(root);
+    typed_seeds(root);
   } catch (const std::exception& e) {
     std::cerr << "vnet-fuzz-seeds: " << e.what() << "\n";
     return 1;
