@@ -42,6 +42,7 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kUsedIdSet, "used_id"},
     {FaultKind::kUsedIdxSkip, "used_idx_skip"},
     {FaultKind::kFeaturesOkRefuse, "features_ok_refuse"},
+    {FaultKind::kConfigGenerationUnstable, "config_generation_unstable"},
 };
 
 }  // namespace
@@ -81,6 +82,7 @@ bool is_state_fault(FaultKind kind) {
     case FaultKind::kConfigMacUnstable:
     case FaultKind::kResetLatency:
     case FaultKind::kFeaturesOkRefuse:
+    case FaultKind::kConfigGenerationUnstable:
       return true;
     default:
       return false;

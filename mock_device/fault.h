@@ -69,6 +69,10 @@
 //   features_ok_refuse   state   the next value FEATURES_OK writes (0:
 //                                every one) are refused whatever the
 //                                features: FEATURES_OK reads back clear
+//   config_generation_unstable
+//                        state   the next value reads of config_generation
+//                                (modern) each return a new generation:
+//                                no config read can be shown consistent
 //
 // Event faults on used entries (used_*, desc_*) also apply to completions
 // released from a hold (MockDevice::hold_completions). For anything else,
@@ -119,6 +123,7 @@ enum class FaultKind : uint8_t {
   kUsedIdSet,
   kUsedIdxSkip,
   kFeaturesOkRefuse,
+  kConfigGenerationUnstable,
 };
 
 struct Fault {
@@ -156,7 +161,7 @@ struct BarLie {
 };
 
 // Scenario names ("used_id_out_of_range", ...). parse_fault_kind also takes
-// the aliases "used_len" (used_len_short: any used.len) .
+// the alias "used_len" (used_len_short, which sets any used.len).
 const char* fault_kind_name(FaultKind kind);
 bool parse_fault_kind(std::string_view name, FaultKind* out);
 // True for the state family (applied at arm time, persistent).

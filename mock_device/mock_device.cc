@@ -810,6 +810,11 @@ uint32_t MockDevice::common_field_read(uint32_t field) {
     case c::kDeviceStatus:
       return read_status();
     case c::kConfigGeneration:
+      if (generation_flips_left_ > 0) {  // config_generation_unstable
+        --generation_flips_left_;
+        ++counters_.faults_applied;
+        bump_generation();
+      }
       return generation_;
     case c::kQueueSelect:
       return queue_select_;
@@ -1049,6 +1054,9 @@ void MockDevice::arm(const Fault& fault) {
     case FaultKind::kFeaturesOkRefuse:
       features_ok_refuse_all_ = fault.value == 0;
       features_ok_refusals_ = uint32_t(fault.value);
+      return;
+    case FaultKind::kConfigGenerationUnstable:
+      generation_flips_left_ = fault.value;
       return;
     default:
       break;

@@ -419,7 +419,8 @@ class MockDevice {
   std::array<Hold, kNumQueues> holds_{};
   std::array<std::vector<HeldEntry>, kNumQueues> held_{};
   uint64_t tick_ = 0;
-  uint32_t features_ok_refusals_ = 0;  // kFeaturesOkRefuse
+  uint64_t generation_flips_left_ = 0;  // kConfigGenerationUnstable
+  uint32_t features_ok_refusals_ = 0;   // kFeaturesOkRefuse
   bool features_ok_refuse_all_ = false;
   uint32_t apply_register_lies(Region region, uint32_t offset, uint8_t width, uint32_t value);
   bool in_tx_ = false;

@@ -18,6 +18,7 @@ void ShimBase::set_verbose(bool verbose) {
 }
 
 bool ShimBase::dma_alloc(size_t size, size_t align, DmaRegion* out) {
+  if (!take(alloc_budget_)) return false;
   mock::GuestMemory::Allocation a;
   if (!memory_.allocate(size, align < 16 ? 16 : align, &a)) return false;
   *out = DmaRegion{a.host, a.device_addr, a.size};
@@ -89,6 +90,7 @@ void FuzzMockPlatform::dma_free(const DmaRegion& region) {
 
 bool FuzzMockPlatform::dma_map(uint8_t* cpu, uint64_t phys, uint32_t len, DmaDirection,
                                DmaMapping* out) {
+  if (!take(map_budget_)) return false;
   // handle 1: the mapping is the IOMMU's (unmapped there too).
   const bool iommu = !device_.legacy_mode() && spec::has_feature(device_.negotiated_features(),
                                                                  spec::Feature::kAccessPlatform);

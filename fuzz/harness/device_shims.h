@@ -49,10 +49,24 @@ class ShimBase : public Platform {
   void log(LogLevel level, const char* message) override;
   // Echo driver log lines to stderr (VNET_FUZZ_VERBOSE).
   static void set_verbose(bool verbose);
+  // A platform short of memory: at most alloc more dma_alloc() calls and
+  // map more dma_map() calls succeed (-1: no limit).
+  void set_budgets(int alloc, int map) {
+    alloc_budget_ = alloc;
+    map_budget_ = map;
+  }
 
  protected:
+  // Takes one from a budget; false when it is spent.
+  static bool take(int& budget) {
+    if (budget == 0) return false;
+    if (budget > 0) --budget;
+    return true;
+  }
   mock::GuestMemory& memory_;
   uint64_t clock_ = 0;
+  int alloc_budget_ = -1;
+  int map_budget_ = -1;
 };
 
 struct PciPatch {

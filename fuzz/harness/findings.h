@@ -23,9 +23,10 @@
 //                      shim calls
 //   (e) conformance    with well-behaved device input the mock device's
 //                      spec-conformance checker records no violation; the
-//                      rules no device behaviour can excuse (features only
-//                      from the offer, queue sizes the device allowed, no
-//                      DRIVER_OK after a refused FEATURES_OK) on every input
+//                      rules no device behaviour can excuse (feature
+//                      dependencies, what the driver writes into its own
+//                      chains and headers, registers it must not write) on
+//                      every input
 //   (f) window         every register the driver touches lies inside a
 //                      window the device advertised (a virtio capability
 //                      within its BAR's size, or the legacy BAR)

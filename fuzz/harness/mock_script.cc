@@ -292,6 +292,19 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         w.note_descriptors_rewritten();
         break;
       }
+      case Op::kPlatformBudget: {
+        const uint8_t alloc = in.u8();
+        const uint8_t map = in.u8();
+        w.mock_shim().set_budgets(alloc == 255 ? -1 : alloc, map == 255 ? -1 : map);
+        break;
+      }
+      case Op::kOptions: {
+        NetOptions o = w.options();
+        o.feature_mask &= ~in.u64();
+        in.bytes(o.fallback_mac, sizeof o.fallback_mac);
+        w.set_options(o);
+        break;
+      }
       case Op::kRegLie: {
         mock::RegisterLie lie;
         lie.region = static_cast<Region>(in.u8() % 8);

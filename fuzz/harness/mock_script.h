@@ -66,6 +66,12 @@
 //                                          FEATURES_OK, a config value changing
 //                                          between two reads, a notify offset
 //                                          outside its window, ...
+//   platform_budget alloc:u8 map:u8       the platform runs short: at most alloc
+//                                          more dma_alloc and map more dma_map
+//                                          calls succeed (255: no limit)
+//   options     clear:u64 mac:6            the caller's options for the next
+//                                          attach (restart): feature_mask loses
+//                                          the bits of clear, fallback_mac = mac
 //
 // At most kMaxOps ops run per input, at most kMaxReinits of them recover,
 // restart or dev_reset. Ops that make the device lie (used_edit, fault, a non-canonical rx_raw,
@@ -111,6 +117,8 @@ enum class Op : uint8_t {
   kRepublish,
   kDescEdit,
   kRegLie,
+  kPlatformBudget,
+  kOptions,
 };
 
 enum class UsedEditKind : uint8_t {

@@ -69,9 +69,9 @@ inline constexpr OpTable kRxTable{kRxOps, sizeof kRxOps / sizeof kRxOps[0]};
 
 // fuzz_config: see ConfigPrefix below.
 inline constexpr Op kConfigOps[] = {
-    Op::kRx,        Op::kTx,       Op::kTxReclaim, Op::kPoll,   Op::kRecover,   Op::kRestart,
-    Op::kLink,      Op::kDevReset, Op::kCfgMtu,    Op::kCfgMac, Op::kCfgStatus, Op::kCfgPairs,
-    Op::kQueueSize, Op::kPciPatch, Op::kCfgChurn,  Op::kRegLie,
+    Op::kRx,        Op::kTx,       Op::kTxReclaim, Op::kPoll,   Op::kRecover,        Op::kRestart,
+    Op::kLink,      Op::kDevReset, Op::kCfgMtu,    Op::kCfgMac, Op::kCfgStatus,      Op::kCfgPairs,
+    Op::kQueueSize, Op::kPciPatch, Op::kCfgChurn,  Op::kRegLie, Op::kPlatformBudget, Op::kOptions,
 };
 inline constexpr OpTable kConfigTable{kConfigOps, sizeof kConfigOps / sizeof kConfigOps[0]};
 

@@ -83,8 +83,13 @@ class World {
   DeviceEvents poll_device();
   bool recover();
   void set_rx_interrupts(bool on) { session().set_rx_interrupts(on); }
-  // stop(), then probe and attach again with the same mode and options.
+  // stop(), then probe and attach again with the same mode and options
+  // (while the driver holds quarantined buffers: attach again without a
+  // probe, which it must refuse).
   void restart();
+  // The options of the next attach (restart).
+  const NetOptions& options() const { return options_; }
+  void set_options(const NetOptions& o) { options_ = o; }
 
   // Ends the input: stop(), oracles (b) and, unless the device misbehaved,
   // (e); writes the trace when recording.
@@ -161,6 +166,8 @@ class World {
   std::unique_ptr<Recording> recording_;
   PciMode mode_ = PciMode::kAuto;
   NetOptions options_{};
+  NetOptions attached_options_{};  // what the driver attached with last
+  AttachError attach();
   bool misbehaved_ = false;
   bool descriptors_rewritten_ = false;
   bool have_baseline_ = false;

@@ -437,6 +437,52 @@ void lie_seeds(const fs::path& root) {
   std::cout << n << " lie seeds -> fuzz_config, fuzz_used_ring\n";
 }
 
+// The caller's and the platform's side, so that the paths behind them are
+// reached from the start: DMA memory that runs out (rings, then mappings),
+// a caller that masks VERSION_1 or gives a fallback MAC for a device whose
+// MAC is zero, and a caller that attaches again while the device still holds
+// quarantined buffers.
+void platform_seeds(const fs::path& root) {
+  clean(root / "corpus/fuzz/fuzz_config", "platform-");
+  int n = 0;
+  auto seed = [&](const std::string& name, const ConfigPrefix& p, auto&& body) {
+    ScriptWriter w(kConfigTable);
+    write_config_prefix(w, p);
+    body(w);
+    w.op(Op::kRx).u8(3).u16(590);
+    w.op(Op::kTx).u8(3).u16(342).u8(1);
+    w.op(Op::kTxReclaim).op(Op::kPoll);
+    write_file(root / "corpus/fuzz/fuzz_config" / ("platform-" + name), w.bytes().data(),
+               w.bytes().size());
+    ++n;
+  };
+  const ConfigPrefix modern;
+  for (uint8_t alloc : {uint8_t{0}, uint8_t{1}})
+    seed("dma_alloc_budget_" + std::to_string(alloc), modern,
+         [&](ScriptWriter& w) { w.op(Op::kPlatformBudget).u8(alloc).u8(255).op(Op::kRestart); });
+  seed("dma_map_budget_3", modern, [&](ScriptWriter& w) {
+    w.op(Op::kPlatformBudget).u8(255).u8(3).op(Op::kRestart);
+    w.op(Op::kTx).u8(7).u16(342).u8(2);
+  });
+  seed("mask_version_1", modern, [&](ScriptWriter& w) {
+    w.op(Op::kOptions).u64(uint64_t{1} << 32).raw("\0\0\0\0\0\0", 6).op(Op::kRestart);
+  });
+  ConfigPrefix zero_mac;
+  for (uint8_t& b : zero_mac.mac) b = 0;
+  seed("fallback_mac", zero_mac, [&](ScriptWriter& w) {
+    const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+    w.op(Op::kOptions).u64(0).raw(mac, 6).op(Op::kRestart);
+  });
+  ConfigPrefix slow_reset;
+  slow_reset.num_faults = 1;
+  slow_reset.fault_kind[0] =
+      static_cast<uint8_t>(config_fault_index(mock::FaultKind::kResetLatency));
+  slow_reset.fault_value[0] = 65535;
+  seed("attach_while_quarantined", slow_reset,
+       [&](ScriptWriter& w) { w.op(Op::kRestart).op(Op::kRestart); });
+  std::cout << n << " platform seeds -> fuzz_config\n";
+}
+
 void bug_seeds(const fs::path& root) {
   clean(root / "corpus/traces/bugs", "");
   for (const BugClass& b : bug_classes()) {
@@ -502,6 +548,7 @@ int main(int argc, char** argv) {
     trace_seeds(root);
     feature_seeds(root);
     lie_seeds(root);
+    platform_seeds(root);
     bug_seeds(root);
     typed_seeds(root);
   } catch (const std::exception& e) {

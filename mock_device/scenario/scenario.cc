@@ -368,9 +368,11 @@ class Parser {
 
   mock::BarLie bar_lie(const json& j, const std::string& ptr) const {
     check_keys(j, ptr, {"bar", "present", "io", "size", "comment"});
-    if (!j.contains("bar")) fail(ptr, "a BAR lie needs \"bar\" (0..5)");
+    if (!j.contains("bar"))
+      fail(ptr, "a BAR lie needs \"bar\" (0..5, or above for BARs that do not exist)");
     mock::BarLie b;
-    b.bar = uint8_t(u64(j["bar"], ptr + "/bar", 5));
+    // Above 5: a BAR that cannot exist, described anyway (a driver that asks is wrong).
+    b.bar = uint8_t(u64(j["bar"], ptr + "/bar", 255));
     if (j.contains("present")) b.present = boolean(j["present"], ptr + "/present") ? 1 : 0;
     if (j.contains("io")) b.is_io = boolean(j["io"], ptr + "/io") ? 1 : 0;
     if (j.contains("size")) b.size = int64_t(u64(j["size"], ptr + "/size", uint64_t{1} << 40));

@@ -768,6 +768,17 @@ TEST_F(Fixture, FeaturesOkRefusedEveryTimeWithValueZero) {
   EXPECT_EQ(dev->counters().features_refused, 2u);
 }
 
+TEST_F(Fixture, ConfigGenerationThatNeverSettles) {
+  make(modern_cfg());
+  dev->arm(Fault{FaultKind::kConfigGenerationUnstable, -1, 0, 1, 2});
+  const uint32_t a = drv->cr(pc::kConfigGeneration, 1);
+  const uint32_t b = drv->cr(pc::kConfigGeneration, 1);
+  const uint32_t c = drv->cr(pc::kConfigGeneration, 1);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(b, c) << "two changes only";
+  EXPECT_EQ(dev->counters().faults_applied, 2u);
+}
+
 TEST_F(Fixture, RxCompletedWithoutAByteWritten) {
   make(modern_cfg());
   ASSERT_TRUE(drv->init_modern(kModernFeatures));

@@ -117,8 +117,8 @@ TEST(ScenarioParse, LieKeysFailPrecisely) {
        "above the maximum 255"},
       {"{\"name\": \"x\",\n\"device\": {\"bars\": [\n{\"bar\": 4}]}}", 3,
        "needs at least one of \"present\", \"io\", \"size\""},
-      {"{\"name\": \"x\",\n\"device\": {\"bars\": [{\"bar\": 6, \"io\": true}]}}", 2,
-       "above the maximum 5"},
+      {"{\"name\": \"x\",\n\"device\": {\"bars\": [{\"bar\": 256, \"io\": true}]}}", 2,
+       "above the maximum 255"},
       {"{\"name\": \"x\",\n\"device\": {\"modern_bar\": 0}}", 2, "modern_bar is 1..5"},
       {"{\"name\": \"x\",\n\"device\": {\"registers\": [{\"region\": \"bar4\", \"offset\": 0,\n "
        "\"value\": 1, \"mask\": 0}]}}",
