@@ -47,3 +47,13 @@ sources=("${root}/driver")
   "${sources[@]}" | tee "${build}/coverage.txt"
 line=$(awk '/^TOTAL/ {print $(NF-3)}' "${build}/coverage.txt")
 echo "driver line coverage: ${line} (report: ${build}/coverage-html/index.html)"
+# Device-facing: every driver line but the functions that
+# scripts/coverage-exclusions.txt names with the reason no device value
+# reaches them; the uncovered lines that count are listed.
+"llvm-cov${llvm_suffix}" export "${objects[@]:1}" -instr-profile="${build}/fuzz.profdata" \
+  -format=text "${sources[@]}" >"${build}/coverage-export.json"
+"llvm-cov${llvm_suffix}" show "${objects[@]:1}" -instr-profile="${build}/fuzz.profdata" \
+  -show-line-counts "${sources[@]}" >"${build}/coverage-lines.txt"
+python3 "${root}/scripts/coverage_device_facing.py" "${build}/coverage-export.json" \
+  "${build}/coverage-lines.txt" "${root}/scripts/coverage-exclusions.txt" "${root}" \
+  | tee "${build}/coverage-device-facing.txt"

@@ -480,6 +480,10 @@ void platform_seeds(const fs::path& root) {
   slow_reset.fault_value[0] = 65535;
   seed("attach_while_quarantined", slow_reset,
        [&](ScriptWriter& w) { w.op(Op::kRestart).op(Op::kRestart); });
+  ConfigPrefix slow_reset_legacy = slow_reset;
+  slow_reset_legacy.flavour = 0;
+  seed("attach_while_quarantined_legacy", slow_reset_legacy,
+       [&](ScriptWriter& w) { w.op(Op::kRestart).op(Op::kRestart); });
   std::cout << n << " platform seeds -> fuzz_config\n";
 }
 
