@@ -47,6 +47,14 @@ int fuzz_reach(const std::vector<WorldMap>& worlds, const std::vector<bool>& is_
   return n;
 }
 
+ValueSet fuzz_values(const std::vector<WorldMap>& worlds, const std::vector<bool>& is_fuzz,
+                     size_t i) {
+  ValueSet v;
+  for (size_t w = 0; w < worlds.size(); ++w)
+    if (is_fuzz[w] && worlds[w].sites.size() > i) v.merge(worlds[w].sites[i]);
+  return v;
+}
+
 std::string text_table(const std::vector<Site>& sites, const std::vector<WorldMap>& worlds,
                        const std::vector<bool>& is_fuzz) {
   size_t site_w = 4, field_w = 5;
@@ -60,7 +68,7 @@ std::string text_table(const std::vector<Site>& sites, const std::vector<WorldMa
   std::ostringstream o;
   o << pad("site", site_w) << "  " << pad("kind", 8) << "  " << pad("field", field_w);
   for (const WorldMap& w : worlds) o << "  " << pad(short_world(w.name), cell);
-  o << "  fuzz\n";
+  o << (any_fuzz ? "  fuzz" : "") << "\n";
   for (size_t i = 0; i < sites.size(); ++i) {
     const Site& s = sites[i];
     o << pad(short_file(s.file) + ":" + std::to_string(s.line), site_w) << "  " << pad(s.kind, 8)
@@ -70,9 +78,17 @@ std::string text_table(const std::vector<Site>& sites, const std::vector<WorldMa
       o << "  " << pad(st.hits ? compact(st.hits) + "/" + st.distinct_text() : "-", cell);
     }
     const int reach = fuzz_reach(worlds, is_fuzz, i);
-    o << "  " << reach << (reach == 0 && any_fuzz ? "  <-- no fuzz target" : "") << "\n";
+    if (!any_fuzz) {
+      o << "\n";
+      continue;
+    }
+    o << "  "
+      << pad(std::to_string(reach) + "/" + fuzz_values(worlds, is_fuzz, i).distinct_text(), 7)
+      << (reach == 0 && any_fuzz ? "  <-- no fuzz target" : "") << "\n";
   }
-  o << "(cells: hits/distinct values; '-': not reached; fuzz: fuzz targets that reach the site)\n";
+  o << "(cells: hits/distinct values; '-': not reached";
+  if (any_fuzz) o << "; fuzz: fuzz targets that reach the site / distinct values they gave it";
+  o << ")\n";
   return o.str();
 }
 
@@ -81,9 +97,9 @@ std::string markdown_table(const std::vector<Site>& sites, const std::vector<Wor
   std::ostringstream o;
   o << "| # | site | function | kind | field |";
   for (const WorldMap& w : worlds) o << " " << w.name << " |";
-  o << " fuzz targets |\n|---:|---|---|---|---|";
+  o << " fuzz targets | fuzz values |\n|---:|---|---|---|---|";
   for (size_t w = 0; w < worlds.size(); ++w) o << "---:|";
-  o << "---:|\n";
+  o << "---:|---:|\n";
   size_t fuzz_worlds = 0;
   for (bool f : is_fuzz) fuzz_worlds += f;
   for (size_t i = 0; i < sites.size(); ++i) {
@@ -99,7 +115,9 @@ std::string markdown_table(const std::vector<Site>& sites, const std::vector<Wor
         o << " **0** |";
     }
     const int reach = fuzz_reach(worlds, is_fuzz, i);
-    o << " " << (reach ? "" : "**") << reach << "/" << fuzz_worlds << (reach ? "" : "**") << " |\n";
+    const ValueSet fv = fuzz_values(worlds, is_fuzz, i);
+    o << " " << (reach ? "" : "**") << reach << "/" << fuzz_worlds << (reach ? "" : "**") << " | "
+      << (fv.values.size() == 1 && !fv.more ? "*1*" : fv.distinct_text()) << " |\n";
   }
   return o.str();
 }
@@ -107,11 +125,11 @@ std::string markdown_table(const std::vector<Site>& sites, const std::vector<Wor
 std::string markdown_uses(const std::vector<Site>& sites, const std::vector<WorldMap>& worlds) {
   std::ostringstream o;
   for (size_t i = 0; i < sites.size(); ++i) {
-    // use -> world -> hits
-    std::map<std::string, std::map<std::string, uint64_t>> uses;
+    // use -> world -> hits and values
+    std::map<std::string, std::map<std::string, ValueSet>> uses;
     for (const WorldMap& w : worlds)
       if (w.sites.size() > i)
-        for (const auto& [use, hits] : w.sites[i].uses) uses[use][w.name] += hits;
+        for (const auto& [use, v] : w.sites[i].uses) uses[use][w.name].merge(v);
     if (uses.empty()) continue;
     o << "- `" << short_file(sites[i].file) << ":" << sites[i].line << "` `" << sites[i].field
       << "`\n";
@@ -120,8 +138,11 @@ std::string markdown_uses(const std::vector<Site>& sites, const std::vector<Worl
       o << "  - from `" << short_file(use.substr(0, space)) << "`"
         << (space == std::string::npos ? "" : " " + use.substr(space + 1)) << ":";
       bool first = true;
-      for (const auto& [world, hits] : per_world) {
-        o << (first ? " " : ", ") << world << " " << hits;
+      for (const WorldMap& w : worlds) {
+        const auto it = per_world.find(w.name);
+        if (it == per_world.end()) continue;
+        o << (first ? " " : ", ") << w.name << " " << it->second.hits << "/"
+          << it->second.distinct_text();
         first = false;
       }
       o << "\n";
@@ -150,7 +171,10 @@ nlohmann::json world_json(const std::vector<Site>& sites, const WorldMap& world)
     std::vector<std::string> values;
     for (uint64_t v : st.values) values.push_back(hex(v));
     s["values"] = values;
-    s["uses"] = st.uses;
+    nlohmann::json uses = nlohmann::json::object();
+    for (const auto& [use, v] : st.uses)
+      uses[use] = {{"hits", v.hits}, {"distinct", v.values.size()}, {"more", v.more}};
+    s["uses"] = uses;
     arr.push_back(s);
   }
   j["sites"] = arr;
@@ -173,6 +197,9 @@ nlohmann::json merged_json(const std::vector<Site>& sites, const std::vector<Wor
     e["accessor"] = s.via;
     e["field"] = s.field;
     e["fuzz_targets"] = fuzz_reach(worlds, is_fuzz, i);
+    const ValueSet fv = fuzz_values(worlds, is_fuzz, i);
+    e["fuzz_distinct"] = fv.values.size();
+    e["fuzz_more"] = fv.more;
     nlohmann::json per;
     for (const WorldMap& w : worlds) {
       const SiteStats& st = w.sites.size() > i ? w.sites[i] : SiteStats{};

@@ -15,6 +15,10 @@ namespace vnet::surface_tool {
 // Fuzz targets (worlds marked fuzz) that reached site i.
 int fuzz_reach(const std::vector<WorldMap>& worlds, const std::vector<bool>& is_fuzz, size_t i);
 
+// The values all fuzz targets together gave site i.
+ValueSet fuzz_values(const std::vector<WorldMap>& worlds, const std::vector<bool>& is_fuzz,
+                     size_t i);
+
 std::string text_table(const std::vector<Site>& sites, const std::vector<WorldMap>& worlds,
                        const std::vector<bool>& is_fuzz);
 std::string markdown_table(const std::vector<Site>& sites, const std::vector<WorldMap>& worlds,

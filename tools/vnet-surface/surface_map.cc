@@ -2,7 +2,7 @@
 
 namespace vnet::surface_tool {
 
-void SiteStats::add_values(const std::vector<uint64_t>& v, bool more_flag) {
+void ValueSet::add_values(const std::vector<uint64_t>& v, bool more_flag) {
   more = more || more_flag;
   for (uint64_t x : v) {
     if (values.size() == kMaxDistinct && !values.count(x)) {
@@ -13,7 +13,12 @@ void SiteStats::add_values(const std::vector<uint64_t>& v, bool more_flag) {
   }
 }
 
-std::string SiteStats::distinct_text() const {
+void ValueSet::merge(const ValueSet& o) {
+  hits += o.hits;
+  add_values(std::vector<uint64_t>(o.values.begin(), o.values.end()), o.more);
+}
+
+std::string ValueSet::distinct_text() const {
   if (more) return ">" + std::to_string(kMaxDistinct);
   return std::to_string(values.size());
 }
@@ -100,7 +105,11 @@ void MapBuilder::add_dump(WorldMap& world, const nlohmann::json& dump) {
     for (const auto& v : rec.at("values"))
       values.push_back(std::stoull(v.get<std::string>(), nullptr, 16));
     s.add_values(values, rec.at("more").get<bool>());
-    if (!r.use.empty()) s.uses[r.use] += hits;
+    if (!r.use.empty()) {
+      ValueSet& u = s.uses[r.use];
+      u.hits += hits;
+      u.add_values(values, rec.at("more").get<bool>());
+    }
   }
 }
 

@@ -18,17 +18,22 @@ namespace vnet::surface_tool {
 
 inline constexpr size_t kMaxDistinct = 64;
 
-struct SiteStats {
+// Hits and the distinct values seen (at most kMaxDistinct kept).
+struct ValueSet {
   uint64_t hits = 0;
-  std::set<uint64_t> values;  // at most kMaxDistinct
-  bool more = false;          // more distinct values than kept
-  // The net-layer call that led to a transport or ring read (e.g. the
-  // FEATURES_OK read-back and the reset wait both read device status):
-  // "driver/net/virtio_net.cc:217" -> hits.
-  std::map<std::string, uint64_t> uses;
+  std::set<uint64_t> values;
+  bool more = false;  // more distinct values than kept
 
   void add_values(const std::vector<uint64_t>& v, bool more_flag);
+  void merge(const ValueSet& o);
   std::string distinct_text() const;  // "12", ">64"
+};
+
+struct SiteStats : ValueSet {
+  // The net-layer call that led to a transport or ring read (e.g. the
+  // FEATURES_OK read-back and the reset wait both read device status):
+  // "driver/net/virtio_net.cc:217 VirtioNet::bring_up" -> hits, values.
+  std::map<std::string, ValueSet> uses;
 };
 
 struct WorldMap {

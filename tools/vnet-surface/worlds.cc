@@ -58,7 +58,14 @@ std::vector<WorldPlan> plan_worlds(const std::string& source_root, const std::st
       Command{{replay, "--quiet", "--no-progress", "--mode", "device", captures}, {}, "", "", ""});
   worlds.push_back(std::move(q));
 
-  for (const char* t : kFuzzTargets) {
+  std::vector<std::string> targets;
+  std::error_code dir_ec;
+  for (const auto& e : fs::directory_iterator(src / "corpus" / "fuzz", dir_ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("fuzz_", 0) == 0) targets.push_back(name);
+  }
+  std::sort(targets.begin(), targets.end());
+  for (const std::string& t : targets) {
     WorldPlan f{t, true, {}, {}, {}, {}};
     f.fuzz_binary = bin_dir + "/" + t;
     if (!executable(f.fuzz_binary)) f.missing = f.fuzz_binary + " not built (fuzz preset)";

@@ -6,8 +6,9 @@
 //   qemu            what QEMU's device did: the traces recorded by the guest
 //                   under QEMU (corpus/traces/qemu) and the converted QEMU
 //                   captures (tests/replay/captures), strict and device mode
-//   fuzz_<target>   each libFuzzer target once over its corpus
-//                   (corpus/fuzz/<target>, -runs=0 as the ctest .corpus runs)
+//   fuzz_<target>   each libFuzzer target once over its corpus: every
+//                   directory corpus/fuzz/fuzz_* names a target, whose
+//                   binary must be in the same directory as vnet-mock
 //
 // Every run gets VNET_SURFACE=<work>/<world>; its dumps are read from there.
 #pragma once
@@ -18,9 +19,6 @@
 #include "tools/vnet-surface/process.h"
 
 namespace vnet::surface_tool {
-
-inline constexpr const char* kFuzzTargets[] = {"fuzz_boundary", "fuzz_used_ring", "fuzz_config",
-                                               "fuzz_rx", "fuzz_trace"};
 
 struct WorldPlan {
   std::string name;
