@@ -52,7 +52,8 @@ EOF
 }
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "${script_dir}/../.." && pwd)"
+repo="${VNET_MUTATION_REPO:-$(cd "${script_dir}/../.." && pwd)}"
+orig_args=("$@")
 list_rel="driver/hardening-mutants.json"
 
 mode=run
@@ -96,6 +97,15 @@ while [ $# -gt 0 ]; do
 done
 
 command -v jq >/dev/null || { echo "run.sh: jq is required (scripts/setup.sh installs it)" >&2; exit 2; }
+
+# A campaign runs for hours and bash reads its script as it goes: run from a
+# private copy, so that editing (or checking out) tools/mutation/run.sh
+# meanwhile cannot derail it.
+if [ "${mode}" != check ] && [ -z "${VNET_MUTATION_REPO:-}" ]; then
+  mkdir -p "${out}"
+  cp "${BASH_SOURCE[0]}" "${out}/.run.sh"
+  VNET_MUTATION_REPO="${repo}" exec bash "${out}/.run.sh" "${orig_args[@]}"
+fi
 
 log() { printf '[mutation %s] %s\n' "$(elapsed)" "$*" >&2; }
 t_start=$(date +%s)
@@ -380,46 +390,69 @@ classify() {
   esac
 }
 
-# fuzz_one TARGET BINDIR WORKDIR: runs TARGET for ${seconds} s from its
-# shipped corpus; writes WORKDIR/result.json.
+# fuzz_one TARGET WORKDIR [ATTRIBUTE]: runs the (current) TARGET for
+# ${seconds} s from its shipped corpus, stopping at the first finding; writes
+# WORKDIR/result.json. With ATTRIBUTE=1 a finding counts only if its input
+# runs clean on the unmutated target (${base_bin}); one that does not is set
+# aside and the target restarted for the rest of its time, from the inputs
+# it found so far (at most 5 restarts).
 fuzz_one() {
-  local target="$1" bindir="$2" work="$3"
+  local target="$1" work="$2" attribute="${3:-0}"
   rm -rf "${work}"
-  mkdir -p "${work}/new" "${work}/artifacts"
-  local args=(-max_len="$(opt_max_len "${target}")" -max_total_time="${seconds}" -timeout=10
-    -artifact_prefix="${work}/artifacts/" -print_final_stats=1)
-  [ -f "${src}/fuzz/options/${target}.dict" ] && args+=(-dict="${src}/fuzz/options/${target}.dict")
-  local t0 t1 rc
+  mkdir -p "${work}/new" "${work}/artifacts" "${work}/not-the-mutant"
+  local t0 t1 rc run=0 left artifact="" log="" result=clean line="" kind="" frame="" seed=false execs=0 e
+  local set_aside=()
   t0=$(now)
-  (
-    ulimit -c 0
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      timeout -k 10 $((seconds + 180)) "${bindir}/${target}" "${work}/new" "${src}/corpus/fuzz/${target}" \
-      "${args[@]}" >"${work}/fuzz.log" 2>&1
-  ) 2>/dev/null
-  rc=$?
-  t1=$(now)
-  local artifact
-  artifact=$(find "${work}/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | head -1)
-  local result=clean line="" kind="" frame="" seed=false execs
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "${work}/fuzz.log" | tail -1)
-  if [ -n "${artifact}" ]; then
-    result=found
-    line=$(grep -m1 -E 'FINDING|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "${work}/fuzz.log" | cut -c1-300)
-    kind=$(classify "${line}")
-    frame=$(grep -m1 -oE '/driver/[a-z_/]+\.(cc|h):[0-9]+' "${work}/fuzz.log" | sed 's|^/||')
-    grep -q 'INITED' "${work}/fuzz.log" || seed=true
-  elif [ "${rc}" = 124 ] || [ "${rc}" = 137 ]; then
-    result=stuck
-  elif [ "${rc}" != 0 ]; then
-    result=error
-    line=$(tail -1 "${work}/fuzz.log" | cut -c1-300)
-  fi
+  while :; do
+    left=$(awk -v a="${t0}" -v b="$(now)" -v s="${seconds}" 'BEGIN { printf "%d", s - (b - a) + 0.5 }')
+    if [ "${run}" -gt 0 ] && { [ "${left}" -lt 3 ] || [ "${run}" -gt 5 ]; }; then break; fi
+    log="${work}/fuzz-${run}.log"
+    local args=(-max_len="$(opt_max_len "${target}")" -max_total_time="${left}" -timeout=10
+      -artifact_prefix="${work}/artifacts/" -print_final_stats=1)
+    [ -f "${src}/fuzz/options/${target}.dict" ] && args+=(-dict="${src}/fuzz/options/${target}.dict")
+    (
+      ulimit -c 0
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        timeout -k 10 $((left + 180)) "${fuzz_dir}/bin/${target}" "${work}/new" "${src}/corpus/fuzz/${target}" \
+        "${args[@]}" >"${log}" 2>&1
+    ) 2>/dev/null
+    rc=$?
+    t1=$(now)
+    e=$(sed -n 's/^stat::number_of_executed_units: *//p' "${log}" | tail -1)
+    execs=$((execs + ${e:-0}))
+    artifact=$(find "${work}/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | head -1)
+    if [ -n "${artifact}" ]; then
+      line=$(grep -m1 -E 'FINDING|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "${log}" | cut -c1-300)
+      if [ "${attribute}" = 1 ] && ! (ulimit -c 0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 timeout -k 5 120 \
+        "${base_bin}/${target}" -runs=1 -timeout=10 "${artifact}" >"${work}/unmutated-${run}.log" 2>&1) 2>/dev/null; then
+        # The unmutated driver fails on it too: not the mutant's finding.
+        set_aside+=("${line}")
+        mv "${artifact}" "${work}/not-the-mutant/"
+        artifact=""
+        line=""
+        run=$((run + 1))
+        continue
+      fi
+      result=found
+      kind=$(classify "${line}")
+      frame=$(grep -m1 -oE '/driver/[a-z_/]+\.(cc|h):[0-9]+' "${log}" | sed 's|^/||')
+      [ "${run}" = 0 ] && ! grep -q 'INITED' "${log}" && seed=true
+    elif [ "${rc}" = 124 ] || [ "${rc}" = 137 ]; then
+      result=stuck
+    elif [ "${rc}" != 0 ]; then
+      result=error
+      line=$(tail -1 "${log}" | cut -c1-300)
+    fi
+    break
+  done
+  [ -n "${log}" ] && cp "${log}" "${work}/fuzz.log"
   jq -n --arg target "${target}" --arg result "${result}" --arg seconds "$(secs_between "${t0}" "${t1}")" \
     --arg line "${line}" --arg kind "${kind}" --arg frame "${frame}" --argjson seed "${seed}" \
-    --arg artifact "${artifact}" --arg rc "${rc}" --arg execs "${execs}" \
+    --arg artifact "${artifact}" --arg rc "${rc}" --arg execs "${execs}" --argjson restarts "${#set_aside[@]}" \
+    --argjson aside "$(printf '%s\n' "${set_aside[@]:-}" | jq -R . | jq -s 'map(select(. != ""))')" \
     '{target: $target, result: $result, seconds: ($seconds | tonumber), exit: ($rc | tonumber),
-      executions: (if $execs == "" then null else ($execs | tonumber) end)}
+      executions: ($execs | tonumber)}
+     + (if $restarts > 0 then {not_the_mutant: $aside} else {} end)
      + (if $result == "found" then {finding: $line, finding_kind: $kind, driver_frame: (if $frame == "" then null else $frame end),
         in_seed_corpus: $seed, artifact: $artifact} else {} end)' >"${work}/result.json"
 }
@@ -466,7 +499,7 @@ run_tests() {
   (cd "${default_dir}" && ctest -L 'unit|mock|replay' -LE qemu -j "${jobs}" --timeout 60 \
     --output-junit "${work}/ctest.xml" >"${work}/ctest.log" 2>&1)
   sed -n 's/^.*[0-9]* - \(.*\) (\(Failed\|Timeout\|SEGFAULT\|Subprocess aborted\|Exception\|Not Run\|Child aborted\).*$/\1/p' \
-    "${work}/ctest.log" | sed 's/ *$//' | sort -u
+    "${work}/ctest.log" | sed -e 's/  *# GetParam().*$//' -e 's/ *$//' | sort -u
 }
 
 # ---------------------------------------------------------------- campaign
@@ -494,7 +527,7 @@ baseline_json='[]'
 if [ "${baseline}" = yes ] || { [ "${baseline}" = auto ] && [ -z "${only}" ]; }; then
   for t in "${targets[@]}"; do
     log "baseline: ${t} on the unmutated driver (${seconds} s)"
-    fuzz_one "${t}" "${fuzz_dir}/bin" "${out}/work/_baseline/${t}"
+    fuzz_one "${t}" "${out}/work/_baseline/${t}"
     baseline_json=$(jq --slurpfile r "${out}/work/_baseline/${t}/result.json" '. + $r' <<<"${baseline_json}")
     if [ "$(jq -r .result "${out}/work/_baseline/${t}/result.json")" = found ]; then
       log "WARNING: ${t} finds something in the unmutated driver: $(jq -r .finding "${out}/work/_baseline/${t}/result.json")"
@@ -576,18 +609,11 @@ for id in "${selected[@]}"; do
   if [ "${build}" = ok ]; then
     for t in "${order[@]}"; do
       log "  ${t}: fuzzing up to ${seconds} s"
-      fuzz_one "${t}" "${fuzz_dir}/bin" "${work}/${t}"
+      fuzz_one "${t}" "${work}/${t}" 1
       r="${work}/${t}/result.json"
       wall=$(awk -v a="${wall}" -v b="$(jq .seconds "${r}")" 'BEGIN { printf "%.1f", a + b }')
-      if [ "$(jq -r .result "${r}")" = found ]; then
-        # Attribution: the same input on the unmutated driver must be clean.
-        if (ulimit -c 0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 timeout -k 5 120 \
-          "${base_bin}/${t}" -runs=1 -timeout=10 "$(jq -r .artifact "${r}")" >"${work}/${t}/unmutated.log" 2>&1) 2>/dev/null; then
-          jq '. + {attributed: true}' "${r}" >"${r}.tmp" && mv "${r}.tmp" "${r}"
-        else
-          jq '. + {attributed: false, result: "also-unmutated"}' "${r}" >"${r}.tmp" && mv "${r}.tmp" "${r}"
-          log "  ${t}: the finding reproduces on the unmutated driver too: not counted"
-        fi
+      if jq -e '.not_the_mutant' "${r}" >/dev/null; then
+        log "  ${t}: set aside $(jq '.not_the_mutant | length' "${r}") finding(s) the unmutated driver has too: $(jq -r '.not_the_mutant[0]' "${r}" | cut -c1-120)"
       fi
       runs=$(jq --slurpfile r "${r}" '. + $r' <<<"${runs}")
       if [ "$(jq -r .result "${r}")" = found ]; then
