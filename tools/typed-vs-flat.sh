@@ -69,8 +69,11 @@ log "source: commit ${commit}"
 rm -rf "${out}/stage"
 mkdir -p "${out}/stage"
 git -C "${repo}" archive "${commit}" | tar -x -C "${out}/stage"
-# Copy only what changed, so that the build stays incremental across runs.
+# Copy only what changed (the corpora wholesale), so that the build stays
+# incremental across runs.
 mkdir -p "${src}"
+rm -rf "${src}/corpus"
+mv "${out}/stage/corpus" "${src}/corpus"
 (cd "${out}/stage" && find . -type f) | while IFS= read -r f; do
   cmp -s "${out}/stage/${f}" "${src}/${f}" || { mkdir -p "$(dirname "${src}/${f}")"; cp "${out}/stage/${f}" "${src}/${f}"; }
 done
@@ -113,9 +116,12 @@ run_pair() {
   wait
 }
 
-# finding LOG: "<seconds> <kind>" of the first finding, or nothing.
+# finding LOG: "<seconds> <kind>" of the first finding, or nothing; the
+# seconds are "seed" when it came while the seed corpus was being loaded
+# (before libFuzzer's INITED line): no mutation was needed.
 finding() {
-  awk '/FINDING |ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR: libFuzzer|SUMMARY: libFuzzer: timeout/ {
+  awk '/ INITED / { inited = 1 }
+       /FINDING |ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ERROR: libFuzzer|SUMMARY: libFuzzer: timeout/ {
          t = $1; $1 = ""; line = $0
          if (match(line, /FINDING [^:]*/)) kind = substr(line, RSTART + 8, RLENGTH - 8)
          else if (match(line, /AddressSanitizer: [a-zA-Z-]+/)) kind = "asan:" substr(line, RSTART + 18, RLENGTH - 18)
@@ -124,7 +130,7 @@ finding() {
          else if (line ~ /timeout/) kind = "timeout"
          else kind = "crash"
          gsub(/ /, "_", kind)
-         print t, kind; exit }' "$1"
+         print (inited ? t : "seed"), kind; exit }' "$1"
 }
 
 # cov_at LOG SECONDS: "cov ft" of the last status line at or before SECONDS.
