@@ -17,7 +17,7 @@
 #      fuzzed the same way first (a finding there would be a false positive
 #      that makes every mutant look found).
 #
-#   tools/typed-vs-flat.sh                       everything (about 45 minutes)
+#   tools/typed-vs-flat.sh                       everything (about an hour)
 #   tools/typed-vs-flat.sh --minutes 0           mutants only
 #   tools/typed-vs-flat.sh --mutants none        coverage only
 #   tools/typed-vs-flat.sh --mutants queue.used_idx_distance --reps 1 --cap 30
@@ -33,7 +33,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rev=HEAD
 out="${repo}/build/typed-vs-flat"
 minutes=10
-mutants_csv="queue.used_idx_distance,modern.notify_off_bound,modern.cap_length_min,net.queue_size_pow2,net.features_ok_readback"
+mutants_csv="queue.used_idx_distance,modern.notify_off_bound,modern.cap_length_min,net.queue_size_pow2,net.features_ok_readback,queue.used_id_in_flight,modern.queue_enable_readback,modern.cap_bar_range"
 reps=3
 cap=120
 jobs=2
