@@ -29,7 +29,8 @@
 # the stamped libFuzzer logs under DIR/runs/.
 set -uo pipefail
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="${TYPED_VS_FLAT_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+orig_args=("$@")
 rev=HEAD
 out="${repo}/build/typed-vs-flat"
 minutes=10
@@ -55,6 +56,13 @@ while [ $# -gt 0 ]; do
 done
 [ "${mutants_csv}" = none ] && mutants_csv=""
 command -v jq >/dev/null || { echo "typed-vs-flat.sh: jq is required" >&2; exit 2; }
+# bash reads its script as it runs: run from a private copy, so that editing
+# (or checking out) this file meanwhile cannot derail an hour-long run.
+if [ -z "${TYPED_VS_FLAT_REPO:-}" ]; then
+  mkdir -p "${out}"
+  cp "${BASH_SOURCE[0]}" "${out}/.run.sh"
+  TYPED_VS_FLAT_REPO="${repo}" exec bash "${out}/.run.sh" "${orig_args[@]}"
+fi
 
 log() { printf '[typed-vs-flat %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
