@@ -86,6 +86,7 @@ FuzzPool::FuzzPool(mock::GuestMemory& memory, uint32_t count, uint32_t buffer_si
 void FuzzPool::reset(int32_t alloc_budget) {
   budget_ = alloc_budget;
   device_lies_ = false;
+  device_reaches_all_ = false;
   for (uint32_t i : suspects_) suspect_[i] = 0;
   suspects_.clear();
   free_.clear();
@@ -115,11 +116,21 @@ void FuzzPool::clear_device_owned() {
 }
 
 void FuzzPool::device_dma_begin() {
+  if (device_reaches_all_) {
+    for (uint32_t i = 0; i < count_; ++i)
+      if (!lent_[i]) unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
+    return;
+  }
   for (uint32_t i : suspects_)
     if (!lent_[i]) unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 
 void FuzzPool::device_dma_end() {
+  if (device_reaches_all_) {
+    for (uint32_t i = 0; i < count_; ++i)
+      if (!lent_[i]) poison(host_ + size_t{i} * buffer_size_, buffer_size_);
+    return;
+  }
   for (uint32_t i : suspects_)
     if (!lent_[i]) poison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }

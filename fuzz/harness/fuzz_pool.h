@@ -73,6 +73,10 @@ class FuzzPool final : public BufferPool {
   // runs, poisoned again by device_dma_end() if still in the pool
   // (World::DeviceDma). Every other returned buffer stays poisoned.
   void set_device_lies() { device_lies_ = true; }
+  // The device rewrote descriptors: it may point them at any buffer of the
+  // pool, so every buffer in the pool is unpoisoned while it runs (until
+  // reset()).
+  void set_device_reaches_all() { device_reaches_all_ = true; }
   void device_dma_begin();
   void device_dma_end();
   // True when returned buffers are poisoned (an ASan build).
@@ -95,6 +99,7 @@ class FuzzPool final : public BufferPool {
   std::vector<uint8_t> device_owned_;
   std::vector<uint32_t> free_;
   bool device_lies_ = false;
+  bool device_reaches_all_ = false;
   std::vector<uint8_t> suspect_;
   std::vector<uint32_t> suspects_;
 };

@@ -127,7 +127,10 @@ class World {
   void note_unpredictable() { decision_.set_unpredictable(); }
   // The device rewrote descriptors of a table it was given: what it reads
   // there afterwards is its own doing (oracle e's chain rules are off).
-  void note_descriptors_rewritten() { descriptors_rewritten_ = true; }
+  void note_descriptors_rewritten() {
+    descriptors_rewritten_ = true;
+    pool_.set_device_reaches_all();
+  }
   // Oracle (h) on the attach that just ran (bring_up, restart and the
   // re-initialising calls do this themselves).
   void check_attach(AttachError result);
