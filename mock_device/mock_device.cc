@@ -201,8 +201,13 @@ uint32_t MockDevice::apply_register_lies(Region region, uint32_t offset, uint8_t
 }
 
 uint32_t MockDevice::pci_config_read(uint32_t offset, uint8_t width) {
-  if (width == 0 || width > 4 || offset >= pci_.size() || width > pci_.size() - offset)
-    return width_mask(width);
+  if (width == 0 || width > 4) return width_mask(width);
+  if (offset >= pci_.size() || width > pci_.size() - offset) {
+    // Past the 256 bytes: all ones, unless a lie says otherwise (on PCI
+    // Express this is extended configuration space, which the device fills).
+    const uint32_t v = width_mask(width);
+    return register_lies_.empty() ? v : apply_register_lies(Region::kPciConfig, offset, width, v);
+  }
   uint32_t v = 0;
   for (uint8_t i = 0; i < width; ++i) v |= uint32_t(pci_[offset + i]) << (8 * i);
   if (offset == pci::kCommand && width >= 2) v = (v & ~0xFFFFu) | pci_command_;

@@ -757,7 +757,11 @@ class Parser {
                {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
                 "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach",
                 "reset_timeout_ns", "tx_timeout_ns", "accept_access_platform",
-                "accept_order_platform", "expect_modern_error", "pool_alloc_budget"});
+                "accept_order_platform", "expect_modern_error", "pool_alloc_budget", "burst"});
+    if (j.contains("burst")) {
+      s->burst = uint16_t(u64(j["burst"], ptr + "/burst", 256));
+      if (s->burst == 0) fail(ptr + "/burst", "a burst is at least one frame");
+    }
     if (j.contains("pool_alloc_budget"))
       s->pool_alloc_budget = budget_of(j["pool_alloc_budget"], ptr + "/pool_alloc_budget");
     if (j.contains("expect_modern_error")) {

@@ -202,6 +202,7 @@ struct Scenario {
   std::string expect_attach = "ok";  // attach error name
   std::string expect_modern_error;   // modern probe detail (empty: not checked)
   int64_t pool_alloc_budget = -1;    // MockBufferPool::set_alloc_budget
+  uint16_t burst = 32;               // frames per rx_burst / tx_burst call of the runner
   // Timeline and end.
   std::vector<Step> steps;
   Expectation end{};

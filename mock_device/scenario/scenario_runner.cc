@@ -23,7 +23,7 @@
 namespace vnet::scenario {
 namespace {
 
-constexpr uint16_t kBurst = 32;
+constexpr uint16_t kMaxBurst = 256;
 constexpr int kMaxPumpRounds = 4096;
 
 std::string range_text(const Range& r) {
@@ -281,12 +281,12 @@ class Runner {
   void pump() {
     device_.tick();  // time passes for completions the device holds back
     if (!attached_) return;
-    PacketBuffer* got[kBurst];
+    PacketBuffer* got[kMaxBurst];
     for (int round = 0; round < kMaxPumpRounds; ++round) {
       uint16_t n;
       {
         Meter m(*this, "rx_burst");
-        n = net_.rx_burst(got, kBurst);
+        n = net_.rx_burst(got, s_.burst);
       }
       std::vector<PacketBuffer*> echo;
       for (uint16_t i = 0; i < n; ++i) {
@@ -334,7 +334,7 @@ class Runner {
         ok = device_.inject_rx(step.frames[i]);
       }
       ok ? ++injected : ++missed;
-      if ((i + 1) % kBurst == 0) pump();
+      if ((i + 1) % s_.burst == 0) pump();
     }
     pump();
     r_.frames_injected += injected;
@@ -352,9 +352,9 @@ class Runner {
     }
     const uint64_t taken_before = r_.frames_taken;
     const uint64_t out_before = device_.counters().tx_frames;
-    for (size_t i = 0; i < step.frames.size(); i += kBurst) {
+    for (size_t i = 0; i < step.frames.size(); i += s_.burst) {
       std::vector<PacketBuffer*> bufs;
-      for (size_t k = i; k < std::min(step.frames.size(), i + kBurst); ++k) {
+      for (size_t k = i; k < std::min(step.frames.size(), i + s_.burst); ++k) {
         PacketBuffer* b = pool_.alloc_tx(step.frames[k]);
         if (!b) {
           pump();

@@ -591,6 +591,13 @@ TEST_F(Fixture, PciConfigRewritesSurviveRebuildsAndBarLiesChangeOnlyWhatIsTold) 
   EXPECT_EQ(dev->pci_config_read(0x40, 4) >> 8 & 0xFF, 0x40u) << "any read width sees it";
   dev->arm(Fault{FaultKind::kDeviceCfgLength, -1, 0, 1, 8});  // rebuilds config space
   EXPECT_EQ(dev->pci_config_read(0x41, 1), 0x40u);
+  EXPECT_EQ(dev->pci_config_read(0x100, 4), 0xFFFFFFFFu) << "past the 256 bytes";
+  RegisterLie ext;
+  ext.region = Region::kPciConfig;
+  ext.offset = 0x100;
+  ext.value = 4;
+  dev->lie_about_register(ext);
+  EXPECT_EQ(dev->pci_config_read(0x100, 4), 4u) << "extended config space lies too";
   dev->lie_about_bar(BarLie{4, -1, 1, -1});  // BAR 4 claims to be I/O
   const BarInfo b = dev->bar_info(4);
   EXPECT_TRUE(b.present);

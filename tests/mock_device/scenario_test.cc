@@ -128,6 +128,8 @@ TEST(ScenarioParse, LieKeysFailPrecisely) {
       {"{\"name\": \"x\",\n\"platform\": {\"clock\": {\"tick\": 5}}}", 2, "unknown key 'tick'"},
       {"{\"name\": \"x\", \"steps\": [\n{\"budget\": {\"dma_map\": \"lots\"}}]}", 2,
        "a budget is a count or \"unlimited\""},
+      {"{\"name\": \"x\",\n\"driver\": {\"burst\": 0}}", 2, "a burst is at least one frame"},
+      {"{\"name\": \"x\",\n\"driver\": {\"burst\": 257}}", 2, "above the maximum 256"},
       {"{\"name\": \"x\",\n\"driver\": {\"expect_modern_error\": \"no_cap\"}}", 2,
        "unknown modern probe result 'no_cap'"},
       {"{\"name\": \"x\", \"end\": {\"shim_bounds\": {\n\"rx_bursts\": {}}}}", 2,
