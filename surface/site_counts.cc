@@ -1,10 +1,13 @@
 #include "surface/site_counts.h"
 
 #include <link.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <unwind.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace vnet::surface {
@@ -70,16 +73,33 @@ const Image& image() {
   return img;
 }
 
+// The slow walk: libgcc's unwinder (DWARF CFI of every frame). It also
+// records each frame's address and the unwinder's CFA for it (the stack
+// pointer of that frame at its call, which is its callee's CFA), from which
+// the fast walk below learns the frames' geometry.
 struct Walk {
   SiteCounts::Stack* stack;
   const Image* img;
   int skip;
+  static constexpr int kMaxSeen = 64;
+  uintptr_t ip[kMaxSeen];
+  uintptr_t cfa[kMaxSeen];
+  int seen = 0;
+  bool ended = false;  // reached the end of the stack (not the depth limit)
 };
 
 _Unwind_Reason_Code on_frame(struct _Unwind_Context* ctx, void* data) {
   auto* w = static_cast<Walk*>(data);
   const uintptr_t pc = _Unwind_GetIP(ctx);
-  if (pc == 0) return _URC_END_OF_STACK;
+  if (pc == 0) {  // past the outermost frame
+    w->ended = true;
+    return _URC_END_OF_STACK;
+  }
+  if (w->seen < Walk::kMaxSeen) {
+    w->ip[w->seen] = pc;
+    w->cfa[w->seen] = _Unwind_GetCFA(ctx);
+    ++w->seen;
+  }
   if (w->skip > 0) {
     --w->skip;
     return _URC_NO_REASON;
@@ -88,6 +108,88 @@ _Unwind_Reason_Code on_frame(struct _Unwind_Context* ctx, void* data) {
   w->stack->pcs[w->stack->depth++] = pc;
   return w->stack->depth == SiteCounts::kMaxFrames ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
+
+void slow_walk(Walk* w) {
+  if (_Unwind_Backtrace(on_frame, w) == _URC_END_OF_STACK) w->ended = true;
+}
+
+#if defined(__x86_64__)
+// The fast walk, for a driver that polls a register millions of times (a
+// reset never acknowledged under a frozen clock): on x86-64 the return
+// address into a frame sits just below its callee's CFA, and a frame's CFA
+// lies a fixed distance above its callee's for a given address (no frame of
+// the driver, the harness or the tools allocates a variable amount of
+// stack). The distances are learned from the slow walk, per thread; a
+// return address seen with two distances, or not seen yet, sends the
+// capture to the slow walk; every 1024th fast capture is checked against
+// the slow walk, and one mismatch turns the fast walk off for good.
+struct FrameCache {
+  static constexpr intptr_t kVaries = INTPTR_MIN;
+  std::unordered_map<uintptr_t, intptr_t> step;  // return address -> CFA distance
+  std::unordered_map<uintptr_t, bool> last;      // return addresses of outermost frames
+  uintptr_t lo = 0, hi = 0;                      // this thread's stack
+  uint64_t fast = 0;
+  bool bounds = false;
+};
+thread_local FrameCache t_frames;
+// VNET_SURFACE_SLOW_WALK=1: the slow walk only (to check the fast one).
+bool g_fast_walk_off = [] {
+  const char* v = std::getenv("VNET_SURFACE_SLOW_WALK");
+  return v != nullptr && *v != '\0' && *v != '0';
+}();
+
+// w.cfa[i] is frame i's stack pointer at its call = frame i-1's CFA; frame
+// i's own CFA is w.cfa[i + 1].
+void learn(FrameCache& fc, const Walk& w) {
+  for (int i = 1; i + 1 < w.seen; ++i) {
+    const intptr_t d = static_cast<intptr_t>(w.cfa[i + 1] - w.cfa[i]);
+    auto [it, fresh] = fc.step.emplace(w.ip[i], d);
+    if (!fresh && it->second != d) it->second = FrameCache::kVaries;
+  }
+  if (w.ended && w.seen > 0 && w.seen < Walk::kMaxSeen) fc.last[w.ip[w.seen - 1]] = true;
+}
+
+bool stack_bounds(FrameCache& fc) {
+  if (fc.bounds) return fc.hi != 0;
+  fc.bounds = true;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return false;
+  void* base = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &base, &size) == 0) {
+    fc.lo = reinterpret_cast<uintptr_t>(base);
+    fc.hi = fc.lo + size;
+  }
+  pthread_attr_destroy(&attr);
+  return fc.hi != 0;
+}
+
+// cfa: the CFA of the capturing function (frame 0, skipped like the slow
+// walk skips it). False when a frame is not known yet.
+bool fast_walk(FrameCache& fc, uintptr_t cfa, const Image& img, SiteCounts::Stack* s) {
+  if (!stack_bounds(fc)) return false;
+  auto read_ra = [&](uintptr_t frame_cfa, uintptr_t* ra) {
+    if (frame_cfa < fc.lo + 8 || frame_cfa > fc.hi) return false;
+    std::memcpy(ra, reinterpret_cast<const void*>(frame_cfa - 8), sizeof(*ra));
+    return true;
+  };
+  uintptr_t ip;
+  if (!read_ra(cfa, &ip)) return false;
+  for (int n = 0; n < Walk::kMaxSeen; ++n) {
+    if (ip == 0) return true;
+    if (img.contains(ip)) {
+      s->pcs[s->depth++] = ip;
+      if (s->depth == SiteCounts::kMaxFrames) return true;
+    }
+    if (fc.last.count(ip)) return true;
+    const auto it = fc.step.find(ip);
+    if (it == fc.step.end() || it->second == FrameCache::kVaries) return false;
+    cfa += static_cast<uintptr_t>(it->second);
+    if (!read_ra(cfa, &ip)) return false;
+  }
+  return false;
+}
+#endif
 
 }  // namespace
 
@@ -109,9 +211,38 @@ SiteCounts& SiteCounts::instance() {
 }
 
 __attribute__((noinline)) SiteCounts::Stack SiteCounts::capture() {
+  const Image& img = image();
+#if defined(__x86_64__)
+  const uintptr_t my_cfa = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
+  FrameCache& fc = t_frames;
+  if (!__atomic_load_n(&g_fast_walk_off, __ATOMIC_RELAXED)) {
+    Stack fast;
+    if (fast_walk(fc, my_cfa, img, &fast)) {
+      if (++fc.fast % 1024 != 0) return fast;
+      Stack slow;
+      Walk w{&slow, &img, 1, {}, {}, 0, false};
+      slow_walk(&w);
+      if (slow.depth != fast.depth ||
+          std::memcmp(slow.pcs, fast.pcs, sizeof(uintptr_t) * slow.depth) != 0) {
+        __atomic_store_n(&g_fast_walk_off, true, __ATOMIC_RELAXED);
+        std::fprintf(stderr, "vnet-surface: fast stack walk disagrees with the unwinder; off\n");
+      }
+      return slow;
+    }
+  }
+#endif
   Stack s;
-  Walk w{&s, &image(), 1};  // the first frame is this function
-  _Unwind_Backtrace(on_frame, &w);
+  Walk w{&s, &img, 1, {}, {}, 0, false};  // the first frame is this function
+  slow_walk(&w);
+#if defined(__x86_64__)
+  // The fast walk starts from this function's CFA as the compiler sees it;
+  // it must be the unwinder's, or the fast walk is wrong.
+  if (w.seen < 2 || w.cfa[1] != my_cfa) {
+    __atomic_store_n(&g_fast_walk_off, true, __ATOMIC_RELAXED);
+  } else {
+    learn(fc, w);
+  }
+#endif
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "tools/vnet-surface/process.h"
@@ -245,11 +246,26 @@ int main(int argc, char** argv) {
       std::printf("fuzzing reaches %s %s with one value only (0x%llx)\n", sites[i].id().c_str(),
                   sites[i].field.c_str(), static_cast<unsigned long long>(*v.values.begin()));
     }
+    // The same per net-layer use of a transport or ring read.
+    for (size_t i = 0; i < sites.size(); ++i) {
+      std::map<std::string, ValueSet> uses;
+      for (size_t w = 0; w < maps.size(); ++w)
+        if (is_fuzz[w])
+          for (const auto& [use, v] : maps[w].sites[i].uses) uses[use].merge(v);
+      for (const auto& [use, v] : uses)
+        if (!v.more && v.values.size() == 1)
+          std::printf("fuzzing reaches %s %s from %s with one value only (0x%llx)\n",
+                      sites[i].id().c_str(), sites[i].field.c_str(), use.c_str(),
+                      static_cast<unsigned long long>(*v.values.begin()));
+    }
   }
   if (require_fuzz && (!any_fuzz || unreached_by_fuzz > 0)) complete = false;
 
   const std::string md = markdown_table(sites, maps, is_fuzz);
-  const std::string uses = markdown_uses(sites, maps);
+  const std::string uses =
+      "Transport and ring reads by the net-layer call that reached them (hits/distinct values "
+      "per world):\n\n" +
+      markdown_uses(sites, maps);
   if (!markdown_path.empty() && !write_text(markdown_path, md + "\n" + uses)) {
     std::fprintf(stderr, "vnet-surface: cannot write %s\n", markdown_path.c_str());
     return 2;
