@@ -29,6 +29,7 @@ usage: tools/mutation/run.sh [options]
   --compile-check        apply each selected mutant and build only the driver
                          archive (no sanitizers): every mutant must compile
   --list                 print the selected mutants and exit
+  --report-only          rewrite report.{json,md} from <out>/results.jsonl and exit
   --only ID[,ID...]      run only these mutants
   --kind KIND[,KIND...]  run only these kinds (memory, logic, conformance, barrier)
   --include-equivalent   also run mutants marked "equivalent" (skipped by default)
@@ -77,6 +78,7 @@ while [ $# -gt 0 ]; do
     --verbose) verbose=1 ;;
     --compile-check) mode=compile ;;
     --list) mode=list ;;
+    --report-only) mode=report ;;
     --only) only="$2"; shift ;;
     --kind) kinds="$2"; shift ;;
     --include-equivalent) include_equivalent=1 ;;
@@ -101,7 +103,7 @@ command -v jq >/dev/null || { echo "run.sh: jq is required (scripts/setup.sh ins
 # A campaign runs for hours and bash reads its script as it goes: run from a
 # private copy, so that editing (or checking out) tools/mutation/run.sh
 # meanwhile cannot derail it.
-if [ "${mode}" != check ] && [ -z "${VNET_MUTATION_REPO:-}" ]; then
+if [ "${mode}" != check ] && [ "${mode}" != report ] && [ -z "${VNET_MUTATION_REPO:-}" ]; then
   mkdir -p "${out}"
   cp "${BASH_SOURCE[0]}" "${out}/.run.sh"
   VNET_MUTATION_REPO="${repo}" exec bash "${out}/.run.sh" "${orig_args[@]}"
@@ -208,6 +210,71 @@ check_list() {
 if [ "${mode}" = check ]; then
   check_list "${repo}"
   exit $?
+fi
+
+# ---------------------------------------------------------------- reports
+
+results_file="${out}/results.jsonl"
+meta_file="${out}/meta.json"
+
+# report.json and report.md from results.jsonl (one object per mutant) and
+# the campaign's settings (meta.json).
+write_reports() {
+  jq -s --arg source "${source_desc}" --argjson seconds "${seconds}" --arg targets "${targets_csv}" \
+    --arg skipped "${skipped_equivalent}" --argjson baseline "${baseline_json}" \
+    --arg total "${list_size}" --argjson tests "${with_tests}" '
+    def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+                else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    . as $r
+    | ($r | map(select(.equivalent | not))) as $scored
+    | ($scored | map(select(.found and .seconds <= $seconds))) as $hit
+    | {generated_by: "tools/mutation/run.sh", source: $source, seconds_per_target: $seconds,
+       targets: ($targets | split(",")), list_size: ($total | tonumber),
+       equivalent_skipped: ($skipped | split(",") | map(select(. != ""))),
+       baseline: $baseline, tests_run: ($tests == 1),
+       score: {found: ($hit | length), of: ($scored | length),
+               text: "\($hit | length)/\($scored | length)",
+               median_seconds: ($hit | map(.seconds) | median), max_seconds: ($hit | map(.seconds) | max),
+               median_wall_seconds: ($hit | map(.wall_seconds) | median), max_wall_seconds: ($hit | map(.wall_seconds) | max),
+               caught_by_tests: (if $tests == 1 then ($scored | map(select((.tests.failed | length) > 0)) | length) else null end),
+               caught_by_nothing: (if $tests == 1 then ($scored | map(select((.found | not) and (.tests.failed | length) == 0)) | length) else null end)},
+       mutants: $r}
+    | walk(if type == "string" then (split($srcdir) | join("")) | (split($repodir) | join("")) else . end)
+    ' --arg srcdir "${src}/" --arg repodir "${repo}/" "${results_file}" >"${out}/report.json"
+  jq -r '
+    def f: if . == null then "-" else tostring end;
+    def cell: tostring | gsub("\\|"; "\\|") | gsub("\n"; " ");
+    "# Mutation score of the driver'"'"'s hardening code\n",
+    "Source: \(.source). Fuzzing \(.seconds_per_target) s per target (\(.targets | join(", "))), from the shipped corpora.",
+    "",
+    "**Score: \(.score.text)** mutants found by a fuzz target within \(.seconds_per_target) s; time to find (that target'"'"'s run): median \(.score.median_seconds | f) s, max \(.score.max_seconds | f) s; wall until found (earlier targets included): median \(.score.median_wall_seconds | f) s, max \(.score.max_wall_seconds | f) s."
+      + (if .tests_run then " Caught by a test: \(.score.caught_by_tests); caught by nothing: \(.score.caught_by_nothing)." else "" end),
+    "",
+    "The list holds \(.list_size) mutants; this run: \(.mutants | length)."
+      + (if (.equivalent_skipped | length) > 0 then " Skipped as equivalent: \(.equivalent_skipped | join(", "))." else "" end),
+    (if (.baseline | length) > 0 then "Baseline (unmutated): " + (.baseline | map("\(.target) \(.result)") | join(", ")) + "." else empty end),
+    "",
+    "| mutant | kind | found by | s (target) | s (wall) | finding | replay | tests failing |",
+    "|---|---|---|---|---|---|---|---|",
+    (.mutants[] |
+      "| `\(.id)` | \(.kind) | \(if .build != "ok" then "build \(.build)" elif .found then .found_by + (if .in_seed_corpus then " (seed)" else "" end) else "**not found**" end) | \(.seconds | f) | \(.wall_seconds | f) | \((.finding_kind // "-") + (if .driver_frame then " at " + .driver_frame else "" end) | cell) | \(.replay.result // "-") | \(if .tests == null then "-" elif (.tests.failed | length) == 0 then "none" else "\(.tests.failed | length): \(.tests.failed[0:3] | join(", "))" end | cell) |")
+    ' "${out}/report.json" >"${out}/report.md"
+}
+
+
+if [ "${mode}" = report ]; then
+  [ -f "${results_file}" ] && [ -f "${meta_file}" ] || { echo "run.sh: no campaign in ${out}" >&2; exit 2; }
+  source_desc=$(jq -r .source "${meta_file}")
+  seconds=$(jq -r .seconds "${meta_file}")
+  targets_csv=$(jq -r .targets "${meta_file}")
+  skipped_equivalent=$(jq -r .skipped "${meta_file}")
+  baseline_json=$(jq -c .baseline "${meta_file}")
+  list_size=$(jq -r .list_size "${meta_file}")
+  with_tests=$(jq -r .tests "${meta_file}")
+  src="${out}/src"
+  write_reports
+  echo "run.sh: ${out}/report.md, ${out}/report.json rewritten"
+  exit 0
 fi
 
 # ---------------------------------------------------------------- the copy
@@ -496,7 +563,7 @@ replay_one() {
 # on the unmutated tree.
 run_tests() {
   local work="$1"
-  (cd "${default_dir}" && ctest -L 'unit|mock|replay' -LE qemu -j "${jobs}" --timeout 60 \
+  (cd "${default_dir}" && ctest -L 'unit|mock|replay' -LE qemu -E '^mutation\.' -j "${jobs}" --timeout 60 \
     --output-junit "${work}/ctest.xml" >"${work}/ctest.log" 2>&1)
   sed -n 's/^.*[0-9]* - \(.*\) (\(Failed\|Timeout\|SEGFAULT\|Subprocess aborted\|Exception\|Not Run\|Child aborted\).*$/\1/p' \
     "${work}/ctest.log" | sed -e 's/  *# GetParam().*$//' -e 's/ *$//' | sort -u
@@ -535,50 +602,13 @@ if [ "${baseline}" = yes ] || { [ "${baseline}" = auto ] && [ -z "${only}" ]; };
   done
 fi
 
-results_file="${out}/results.jsonl"
 : >"${results_file}"
-
-write_reports() {
-  jq -s --arg source "${source_desc}" --argjson seconds "${seconds}" --arg targets "${targets_csv}" \
-    --arg skipped "${skipped_equivalent}" --argjson baseline "${baseline_json}" \
-    --arg total "$(jq '.mutants | length' "${list}")" --argjson tests "${with_tests}" '
-    def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-                else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-    . as $r
-    | ($r | map(select(.equivalent | not))) as $scored
-    | ($scored | map(select(.found and .seconds <= $seconds))) as $hit
-    | {generated_by: "tools/mutation/run.sh", source: $source, seconds_per_target: $seconds,
-       targets: ($targets | split(",")), list_size: ($total | tonumber),
-       equivalent_skipped: ($skipped | split(",") | map(select(. != ""))),
-       baseline: $baseline, tests_run: ($tests == 1),
-       score: {found: ($hit | length), of: ($scored | length),
-               text: "\($hit | length)/\($scored | length)",
-               median_seconds: ($hit | map(.seconds) | median), max_seconds: ($hit | map(.seconds) | max),
-               median_wall_seconds: ($hit | map(.wall_seconds) | median), max_wall_seconds: ($hit | map(.wall_seconds) | max),
-               caught_by_tests: (if $tests == 1 then ($scored | map(select((.tests.failed | length) > 0)) | length) else null end),
-               caught_by_nothing: (if $tests == 1 then ($scored | map(select((.found | not) and (.tests.failed | length) == 0)) | length) else null end)},
-       mutants: $r}
-    | walk(if type == "string" then (split($srcdir) | join("")) | (split($repodir) | join("")) else . end)
-    ' --arg srcdir "${src}/" --arg repodir "${repo}/" "${results_file}" >"${out}/report.json"
-  jq -r '
-    def f: if . == null then "-" else tostring end;
-    def cell: tostring | gsub("\\|"; "\\|") | gsub("\n"; " ");
-    "# Mutation score of the driver'"'"'s hardening code\n",
-    "Source: \(.source). Fuzzing \(.seconds_per_target) s per target (\(.targets | join(", "))), from the shipped corpora.",
-    "",
-    "**Score: \(.score.text)** mutants found by a fuzz target within \(.seconds_per_target) s; time to find (that target'"'"'s run): median \(.score.median_seconds | f) s, max \(.score.max_seconds | f) s; wall until found (earlier targets included): median \(.score.median_wall_seconds | f) s, max \(.score.max_wall_seconds | f) s."
-      + (if .tests_run then " Caught by a test: \(.score.caught_by_tests); caught by nothing: \(.score.caught_by_nothing)." else "" end),
-    "",
-    "The list holds \(.list_size) mutants; this run: \(.mutants | length)."
-      + (if (.equivalent_skipped | length) > 0 then " Skipped as equivalent: \(.equivalent_skipped | join(", "))." else "" end),
-    (if (.baseline | length) > 0 then "Baseline (unmutated): " + (.baseline | map("\(.target) \(.result)") | join(", ")) + "." else empty end),
-    "",
-    "| mutant | kind | found by | s (target) | s (wall) | finding | replay | tests failing |",
-    "|---|---|---|---|---|---|---|---|",
-    (.mutants[] |
-      "| `\(.id)` | \(.kind) | \(if .build != "ok" then "build \(.build)" elif .found then .found_by + (if .in_seed_corpus then " (seed)" else "" end) else "**not found**" end) | \(.seconds | f) | \(.wall_seconds | f) | \((.finding_kind // "-") + (if .driver_frame then " at " + .driver_frame else "" end) | cell) | \(.replay.result // "-") | \(if .tests == null then "-" elif (.tests.failed | length) == 0 then "none" else "\(.tests.failed | length): \(.tests.failed[0:3] | join(", "))" end | cell) |")
-    ' "${out}/report.json" >"${out}/report.md"
-}
+list_size=$(jq '.mutants | length' "${list}")
+jq -n --arg source "${source_desc}" --arg seconds "${seconds}" --arg targets "${targets_csv}" \
+  --arg skipped "${skipped_equivalent}" --argjson baseline "${baseline_json}" --arg list_size "${list_size}" \
+  --arg tests "${with_tests}" \
+  '{source: $source, seconds: ($seconds | tonumber), targets: $targets, skipped: $skipped, baseline: $baseline,
+    list_size: ($list_size | tonumber), tests: ($tests | tonumber)}' >"${meta_file}"
 
 n=${#selected[@]}
 i=0
