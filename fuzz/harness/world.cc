@@ -365,19 +365,14 @@ void World::restart() {
 namespace {
 
 // Conformance rules (spec map ids, mock_device/spec_rules.h) that hold
-// whatever the device does: what the driver writes into its own chains and
-// headers, the registers it must not write. (DRIVER_OK after a refused
+// whatever the device does: feature dependencies, ring alignment, and what
+// the driver writes into its own chains and headers. (DRIVER_OK after a refused
 // FEATURES_OK is oracle g's, at the register boundary: the mock's own rule
 // also fires when a device that ignored a reset still holds a refusal and
 // the driver gives up with FAILED on top of what it last wrote.)
 constexpr std::string_view kAlwaysRules[] = {
-    "drv-2.2.1-2",      // feature dependencies
-    "drv-2.7.1-1",      // ring alignment
-    "drv-4.1.3.1-1",    // common configuration access widths
-    "drv-4.1.4.3.2-1",  // writes to read-only common fields
-    "drv-4.1.4.3.2-6",  // queue_enable = 0
-    "def-4.1.4.5-1",    // ISR written
-    "def-5.1.4-1",      // device configuration written
+    "drv-2.2.1-2",  // feature dependencies
+    "drv-2.7.1-1",  // ring alignment
 };
 // ... unless the device rewrote the descriptor table: then it walks its
 // own inventions.
@@ -387,11 +382,19 @@ constexpr std::string_view kChainRules[] = {
 };
 // ... and these when the device's answers followed its configuration
 // (no register lies, patches or churn): with a lie the driver may rightly
-// act on what it was told.
+// act on what it was told -- and a patched capability can lay one window
+// over another, so that a notification (2 bytes, the queue's index) lands
+// on the ISR, a read-only or a differently sized common field,
+// queue_enable, or the device configuration.
 constexpr std::string_view kPredictableRules[] = {
     "drv-2.2.1-1",      // features the device did not offer
     "drv-4.1.4.3.2-3",  // queue size not a power of two / above the maximum
     "drv-6.1-1",        // VERSION_1 not accepted on the modern interface
+    "drv-4.1.3.1-1",    // common configuration access widths
+    "drv-4.1.4.3.2-1",  // writes to read-only common fields
+    "drv-4.1.4.3.2-6",  // queue_enable = 0
+    "def-4.1.4.5-1",    // ISR written
+    "def-5.1.4-1",      // device configuration written
 };
 
 bool listed(std::string_view id, const std::string_view* list, size_t n) {
