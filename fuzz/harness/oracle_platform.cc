@@ -145,6 +145,7 @@ bool OraclePlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
   const bool ok = inner_->dma_alloc(size, align, out);
   if (ok) {
     ++dma_live_;
+    protocol_.on_dma_alloc(*out);
     for (Span& r : regions_)
       if (r.lo == nullptr) {
         r = Span{static_cast<uint8_t*>(out->cpu), static_cast<uint8_t*>(out->cpu) + out->size};
@@ -195,6 +196,7 @@ void OraclePlatform::dma_free(const DmaRegion& region) {
   --dma_live_;
   uint8_t* lo = static_cast<uint8_t*>(region.cpu);
   forget_spans(lo, lo + region.size);
+  protocol_.on_dma_free(region);
   for (Span& r : regions_)
     if (r.lo == lo) r = Span{};
   inner_->dma_free(region);
@@ -282,6 +284,8 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
     learn_used_span(what.queue, src);
   } else if (what.part == MemPart::kUsedElem) {
     protocol_.on_used_elems(what.queue, dst, len);
+  } else if (what.part == MemPart::kUsedFlags) {
+    protocol_.on_used_flags(what.queue);
   }
   if (what.recheck && what.part == MemPart::kUsedIdx) return;
   // Keyed by address: a driver that labels one location two ways is still
@@ -458,6 +462,7 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
 void OraclePlatform::barrier(Barrier kind) {
   ShimCall call(*this);
   inner_->barrier(kind);
+  protocol_.on_barrier(kind);
 }
 
 bool OraclePlatform::wait_interrupt(uint64_t timeout_ns) {

@@ -174,6 +174,7 @@ class OraclePlatform final : public Platform {
     explicit ShimCall(OraclePlatform& o) : o_(o) {
       o_.count_call();
       o_.unpoison_shared();
+      o_.protocol_.observe_rings();  // what the driver stored since the last call
     }
     ~ShimCall() { o_.poison_shared(); }
     ShimCall(const ShimCall&) = delete;

@@ -24,6 +24,29 @@ constexpr uint32_t kLegacyGuestFeatures = 0x04;
 constexpr uint8_t kFeaturesOk = 0x08;
 constexpr uint8_t kDriverOk = 0x04;
 constexpr uint8_t kFailed = 0x80;
+constexpr uint32_t kQueueSelectCommon = 0x16;  // 4.1.4.3 common configuration
+constexpr uint32_t kQueueDriverLo = 0x28;
+constexpr uint32_t kQueueDriverHi = 0x2C;
+constexpr uint32_t kQueueAddressLegacy = 0x08;  // 4.1.4.8: PFN, 4096-byte pages
+constexpr uint32_t kQueueSizeLegacy = 0x0C;
+constexpr uint32_t kQueueSelectLegacy = 0x0E;
+constexpr uint16_t kAvailNoInterrupt = 1;
+constexpr uint32_t kOrderPlatformBit = 35 - 32;  // in driver feature word 1
+
+bool read_class(Barrier k) {
+  return k == Barrier::kRead || k == Barrier::kFull || k == Barrier::kDmaRead ||
+         k == Barrier::kDmaFull;
+}
+bool write_class(Barrier k) {
+  return k == Barrier::kWrite || k == Barrier::kFull || k == Barrier::kDmaWrite ||
+         k == Barrier::kDmaFull;
+}
+bool full_class(Barrier k) {
+  return k == Barrier::kFull || k == Barrier::kDmaFull;
+}
+bool dma_class(Barrier k) {
+  return k == Barrier::kDmaRead || k == Barrier::kDmaWrite || k == Barrier::kDmaFull;
+}
 
 const char* region_name(Region r) {
   switch (r) {
@@ -50,6 +73,7 @@ const char* region_name(Region r) {
 }  // namespace
 
 void ProtocolReference::begin_input() {
+  for (DmaRegion& d : dma_) d = DmaRegion{};
   memset(cfg_known_, 0, sizeof cfg_known_);
   memset(bar_known_, 0, sizeof bar_known_);
   legacy_size_ = 0;
@@ -59,6 +83,9 @@ void ProtocolReference::begin_input() {
 }
 
 void ProtocolReference::device_reset() {
+  // The driver sets its rings up again after a reset.
+  for (Ring& r : rings_) r = Ring{};
+  order_platform_ = false;
   offer_known_[0] = offer_known_[1] = false;
   status_written_ = 0;
   features_ok_written_ = features_ok_read_ = features_ok_set_ = false;
@@ -185,6 +212,10 @@ bool ProtocolReference::common_register(Region region, uint32_t offset, uint32_t
 
 void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, uint32_t value) {
   if (region == Region::kPciConfig) {
+    // A probe starts with the vendor id: until the harness names the
+    // transport it chose, only the window rule applies (the registers of
+    // the transport probed before are not this probe's).
+    if (offset == 0) transport_known_ = false;
     for (uint32_t i = 0; i < width && offset + i < sizeof cfg_; ++i) {
       cfg_[offset + i] = static_cast<uint8_t>(value >> (8 * i));
       cfg_known_[offset + i] = true;
@@ -203,6 +234,8 @@ void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, u
       offer_[0] = value;
       offer_known_[0] = true;
     }
+    if (reg == kQueueSizeLegacy && width == 2 && queue_select_ < kMaxQueues)
+      rings_[queue_select_].size = static_cast<uint16_t>(value);
     return;
   }
   if (reg == kDeviceFeature && width == 4 && device_select_ < 2) {
@@ -222,12 +255,30 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
   bool driver_features = false;
   if (legacy_) {
     driver_features = reg == kLegacyGuestFeatures && width == 4;
+    if (reg == kQueueSelectLegacy && width == 2) queue_select_ = static_cast<uint16_t>(value);
+    if (reg == kQueueAddressLegacy && width == 4 && queue_select_ < kMaxQueues) {
+      // 4.1.4.8 / 2.7.2 (legacy layout): the available ring follows the
+      // descriptor table.
+      Ring& r = rings_[queue_select_];
+      r.desc = uint64_t{value} << 12;
+      r.avail = r.desc + 16u * r.size;
+      if (value != 0) locate(queue_select_);
+    }
   } else {
+    if (reg == kQueueSelectCommon && width == 2) queue_select_ = static_cast<uint16_t>(value);
+    if ((reg == kQueueDriverLo || reg == kQueueDriverHi) && width == 4 &&
+        queue_select_ < kMaxQueues) {
+      Ring& r = rings_[queue_select_];
+      r.avail = reg == kQueueDriverLo ? (r.avail & ~0xFFFFFFFFull) | value
+                                      : (r.avail & 0xFFFFFFFFull) | (uint64_t{value} << 32);
+      locate(queue_select_);
+    }
     if (reg == kDeviceFeatureSel && width == 4) device_select_ = value;
     if (reg == kDriverFeatureSel && width == 4) driver_select_ = value;
     driver_features = reg == kDriverFeature && width == 4;
     select = driver_select_;
   }
+  if (driver_features && select == 1) order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
   if (driver_features && value != 0) {
     if (select >= 2)
       finding(Oracle::kProtocol, "driver features word %u written (only 64 feature bits exist)",
@@ -274,19 +325,111 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
 }
 
 void ProtocolReference::on_published(uint16_t queue) {
-  if (queue < kMaxQueues) ++inflight_[queue];
+  if (queue >= kMaxQueues) return;
+  ++inflight_[queue];
+  rings_[queue].pending_publish = true;
+  rings_[queue].write_barrier = false;
+}
+
+void ProtocolReference::on_dma_alloc(const DmaRegion& region) {
+  for (DmaRegion& d : dma_)
+    if (d.cpu == nullptr) {
+      d = region;
+      return;
+    }
+}
+
+void ProtocolReference::on_dma_free(const DmaRegion& region) {
+  for (DmaRegion& d : dma_)
+    if (d.cpu == region.cpu) d = DmaRegion{};
+  for (Ring& r : rings_) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(r.avail_cpu);
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(region.cpu);
+    if (p >= lo && p < lo + region.size) r.avail_cpu = nullptr;
+  }
+}
+
+void ProtocolReference::locate(uint16_t queue) {
+  Ring& r = rings_[queue];
+  r.avail_cpu = nullptr;
+  for (const DmaRegion& d : dma_)
+    if (d.cpu != nullptr && r.avail >= d.device_addr && r.avail + 4 <= d.device_addr + d.size) {
+      r.avail_cpu = static_cast<const volatile uint8_t*>(d.cpu) + (r.avail - d.device_addr);
+      const volatile uint16_t* a = reinterpret_cast<const volatile uint16_t*>(r.avail_cpu);
+      r.last_flags = a[0];
+      r.last_idx = a[1];
+      return;
+    }
+}
+
+void ProtocolReference::observe_rings() {
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
+    Ring& r = rings_[q];
+    if (r.avail_cpu == nullptr) continue;
+    const volatile uint16_t* a = reinterpret_cast<const volatile uint16_t*>(r.avail_cpu);
+    const uint16_t idx = a[1];
+    const uint16_t flags = a[0];
+    if (idx != r.last_idx) {
+      if (r.pending_publish && !r.write_barrier)
+        finding(Oracle::kProtocol,
+                "queue %u: avail.idx stored (%u -> %u) with no write barrier after the chains it "
+                "makes available were written (2.7.13.2)",
+                q, r.last_idx, idx);
+      r.last_idx = idx;
+      r.pending_publish = false;
+      r.stored = true;
+    }
+    if (flags != r.last_flags) {
+      if ((r.last_flags & kAvailNoInterrupt) != 0 && (flags & kAvailNoInterrupt) == 0)
+        r.irq_enabled = true;
+      r.last_flags = flags;
+    }
+  }
+}
+
+void ProtocolReference::on_barrier(Barrier kind) {
+  if (order_platform_ && !dma_class(kind))
+    finding(Oracle::kProtocol,
+            "SMP-strength barrier (kind %u) after VIRTIO_F_ORDER_PLATFORM was accepted: the "
+            "device may be real DMA hardware (6.1)",
+            static_cast<unsigned>(kind));
+  for (Ring& r : rings_) {
+    if (write_class(kind)) r.write_barrier = true;
+    if (read_class(kind)) r.read_barrier = true;
+    if (full_class(kind)) r.stored = r.irq_enabled = false;
+  }
 }
 
 void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx) {
   if (queue >= kMaxQueues) return;
+  Ring& r = rings_[queue];
+  if (r.irq_enabled)
+    finding(Oracle::kProtocol,
+            "queue %u: used.idx re-read after interrupts were enabled (avail.flags stored) with "
+            "no full barrier between: a completion racing the store is missed",
+            queue);
+  r.read_barrier = false;
   used_idx_[queue] = idx;
   const uint16_t ahead = static_cast<uint16_t>(idx - last_used_[queue]);
   jump_[queue] = ahead > inflight_[queue];
   fifo_head_[queue] = fifo_tail_[queue] = 0;
 }
 
+void ProtocolReference::on_used_flags(uint16_t queue) {
+  if (queue < kMaxQueues && rings_[queue].stored)
+    finding(Oracle::kProtocol,
+            "queue %u: used.flags read to decide on a notification with no full barrier after "
+            "the avail.idx store (2.7.13.3)",
+            queue);
+}
+
 void ProtocolReference::on_used_elems(uint16_t queue, const void* elems, size_t len) {
   if (queue >= kMaxQueues) return;
+  if (!rings_[queue].read_barrier)
+    finding(Oracle::kProtocol,
+            "queue %u: used elements fetched after used.idx with no read barrier between "
+            "(2.7.13)",
+            queue);
   const uint8_t* p = static_cast<const uint8_t*>(elems);
   for (size_t i = 0; i + 8 <= len; i += 8) {
     Elem e;

@@ -15,6 +15,23 @@
 //                                  the next element it fetched, within the
 //        completed()               used index, and none once the index ran
 //                                  past the chains in flight
+//        barrier() and the rings -> (g): the ordering the ring protocol needs
+//
+// Ordering (g), per queue, on the split ring the driver told the device
+// about (queue address registers: modern queue_driver, legacy queue PFN and
+// size; translated through the DMA regions the driver allocated). At every
+// shim call the reference looks at avail.idx and avail.flags in memory, so
+// it sees when the driver stored them (between two shim calls):
+//   * chains announced with published() become visible through an avail.idx
+//     store only after a write-class barrier (kWrite, kFull, DMA kinds)
+//     issued after the last of them (2.7.13.2);
+//   * between that store and the fetch of used.flags that decides whether
+//     to notify, a full barrier (2.7.13.3 / 2.7.10);
+//   * between clearing VIRTQ_AVAIL_F_NO_INTERRUPT and the next fetch of
+//     used.idx, a full barrier (the re-check after enabling interrupts);
+//   * between a fetch of used.idx and the fetch of used elements, a
+//     read-class barrier (kRead, kFull, DMA kinds; 2.7.13);
+//   * once VIRTIO_F_ORDER_PLATFORM was accepted, only DMA-strength kinds.
 //
 // Windows (f): the device advertises what the driver may touch through the
 // PCI configuration space it answered (virtio vendor capabilities: BAR,
@@ -58,7 +75,13 @@ class ProtocolReference {
   void on_write(Region region, uint32_t offset, uint8_t width, uint32_t value);
 
   void on_published(uint16_t queue);
+  void on_barrier(Barrier kind);
+  void on_dma_alloc(const DmaRegion& region);
+  void on_dma_free(const DmaRegion& region);
+  // At the start of every shim call: what the driver stored since the last.
+  void observe_rings();
   void on_used_idx(uint16_t queue, uint16_t idx);
+  void on_used_flags(uint16_t queue);
   void on_used_elems(uint16_t queue, const void* elems, size_t len);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
 
@@ -104,6 +127,27 @@ class ProtocolReference {
   bool features_ok_written_ = false;
   bool features_ok_read_ = false;  // a status read since the FEATURES_OK write
   bool features_ok_set_ = false;   // ... and the last one showed FEATURES_OK
+
+  // Ordering.
+  struct Ring {
+    uint64_t desc = 0;  // device addresses as the driver set them
+    uint64_t avail = 0;
+    uint16_t size = 0;                            // legacy: the queue_size read
+    const volatile uint8_t* avail_cpu = nullptr;  // translated; null: unknown
+    uint16_t last_idx = 0;
+    uint16_t last_flags = 0;
+    bool pending_publish = false;  // published() since the last idx store
+    bool write_barrier = false;    // a write-class barrier since published()
+    bool stored = false;           // idx stored, no full barrier since
+    bool irq_enabled = false;      // NO_INTERRUPT cleared, no full barrier since
+    bool read_barrier = true;      // a read-class barrier since used.idx
+  };
+  void locate(uint16_t queue);
+  uint16_t queue_select_ = 0;
+  Ring rings_[kMaxQueues] = {};
+  static constexpr int kMaxDma = 8;
+  DmaRegion dma_[kMaxDma] = {};
+  bool order_platform_ = false;  // VIRTIO_F_ORDER_PLATFORM written
 
   // Rings.
   struct Elem {

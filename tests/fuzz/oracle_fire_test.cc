@@ -107,6 +107,7 @@ struct Bench {
     uint16_t idx;
     uint8_t e[8];
     oracle->fetch(DeviceMemRef{q, MemPart::kUsedIdx, 0, true}, &u.idx, &idx, 2);
+    oracle->barrier(Barrier::kRead);
     oracle->fetch(DeviceMemRef{q, MemPart::kUsedElem, slot, false}, &u.elem[slot], e, 8);
     oracle->completed(q, head, len);
   }
@@ -924,6 +925,7 @@ struct RingBench : Bench {
     return v;
   }
   void fetch_elems(uint16_t n) {
+    oracle->barrier(Barrier::kRead);  // after used.idx (2.7.13)
     uint8_t v[64];
     oracle->fetch(DeviceMemRef{0, MemPart::kUsedElem, 0, false}, used + 4, v, 8u * n);
   }
@@ -1023,6 +1025,109 @@ void fetch_recheck_label_on_element() {
   b.oracle->op_begin(DriverOp::kRxBurst);
   b.fetch_elems(1);
   b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedElem, 0, true}, b.used + 4, v, 8);
+}
+
+// ---------------- ordering (protocol g): barriers where the ring protocol needs them
+// ----------------
+
+// A modern queue 0 whose ring (16 descriptors) lives in a DMA region the
+// oracle saw allocated, its available ring told to the device through
+// queue_driver.
+struct OrderBench : ImageBench {
+  DmaRegion ring{};
+  volatile uint16_t* avail = nullptr;  // flags, idx, ring[16]
+  uint16_t used_flags = 0;
+  PacketBuffer* buf = nullptr;
+
+  OrderBench() {
+    modern();
+    oracle->dma_alloc(16 * 16 + 6 + 2 * 16 + 6 + 8 * 16, 16, &ring);
+    avail = reinterpret_cast<volatile uint16_t*>(static_cast<uint8_t*>(ring.cpu) + 256);
+    namespace c = spec::pci::common;
+    common_write(c::kQueueSelect, 2, 0);
+    const uint64_t a = ring.device_addr + 256;
+    common_write(c::kQueueDriverLo, 4, static_cast<uint32_t>(a));
+    common_write(c::kQueueDriverHi, 4, static_cast<uint32_t>(a >> 32));
+    buf = pool.alloc();
+  }
+  void publish_chain() {
+    PublishedChain c;
+    c.queue = 0;
+    c.head = 0;
+    c.num_segments = 1;
+    c.segments[0] = ChainSegment{0, 64, false, buf->base};
+    oracle->published(c);
+  }
+  void fetch_used_flags() {
+    uint16_t v;
+    oracle->fetch(DeviceMemRef{0, MemPart::kUsedFlags, 0, false}, &used_flags, &v, 2);
+  }
+};
+
+void ordering_publish_without_write_barrier() {
+  OrderBench b;
+  b.publish_chain();
+  b.avail[1] = 1;  // avail.idx stored: no barrier since the chain
+  b.oracle->barrier(Barrier::kFull);
+}
+
+void ordering_kick_without_full_barrier() {
+  OrderBench b;
+  b.publish_chain();
+  b.oracle->barrier(Barrier::kWrite);
+  b.avail[1] = 1;
+  b.fetch_used_flags();  // no full barrier after the store
+}
+
+void ordering_interrupts_without_full_barrier() {
+  OrderBench b;
+  b.avail[0] = 1;                     // NO_INTERRUPT
+  b.oracle->barrier(Barrier::kFull);  // seen
+  b.avail[0] = 0;                     // interrupts enabled ...
+  uint16_t idx = 0, v;
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, true}, &idx, &v, 2);  // ... re-check
+}
+
+void ordering_elements_without_read_barrier() {
+  RingBench b;
+  b.set_used(1, {{0, 100}});
+  uint8_t v[8];
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedElem, 0, false}, b.used + 4, v, 8);
+}
+
+void ordering_smp_barrier_after_order_platform() {
+  OrderBench b;
+  b.device.offer[0] = 0x20;
+  b.device.offer[1] = 1 | 8;  // VERSION_1, ORDER_PLATFORM
+  namespace c = spec::pci::common;
+  b.common_write(c::kDeviceStatus, 1, 0);
+  b.common_read(c::kDeviceStatus, 1);
+  for (uint32_t sel = 0; sel < 2; ++sel) {
+    b.common_write(c::kDeviceFeatureSelect, 4, sel);
+    b.common_read(c::kDeviceFeature, 4);
+  }
+  b.common_write(c::kDriverFeatureSelect, 4, 1);
+  b.common_write(c::kDriverFeature, 4, 1 | 8);
+  b.oracle->barrier(Barrier::kWrite);  // should be kDmaWrite
+}
+
+void ok_ordering_ring_protocol() {
+  OrderBench b;
+  // publish: chain, write barrier, idx store; kick: full barrier, flags.
+  b.publish_chain();
+  b.oracle->barrier(Barrier::kWrite);
+  b.avail[1] = 1;
+  b.oracle->barrier(Barrier::kFull);
+  b.fetch_used_flags();
+  // interrupts on: flags store, full barrier, re-check.
+  b.avail[0] = 1;
+  b.oracle->barrier(Barrier::kFull);
+  b.avail[0] = 0;
+  b.oracle->barrier(Barrier::kFull);
+  uint16_t idx = 0, v;
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, true}, &idx, &v, 2);
 }
 
 // ---------------- decision (h) ----------------
@@ -1267,6 +1372,18 @@ const Case kCases[] = {
      fetch_same_address_other_label},
     {"double_fetch.recheck_label_on_element", kFetch, "fetched twice",
      fetch_recheck_label_on_element},
+
+    {"ordering.publish_without_write_barrier", kProtocol, "with no write barrier",
+     ordering_publish_without_write_barrier},
+    {"ordering.kick_without_full_barrier", kProtocol, "no full barrier after the avail.idx store",
+     ordering_kick_without_full_barrier},
+    {"ordering.interrupts_without_full_barrier", kProtocol, "a completion racing the store",
+     ordering_interrupts_without_full_barrier},
+    {"ordering.elements_without_read_barrier", kProtocol, "no read barrier between",
+     ordering_elements_without_read_barrier},
+    {"ordering.smp_barrier_after_order_platform", kProtocol, "SMP-strength barrier",
+     ordering_smp_barrier_after_order_platform},
+    {"ordering.ok_ring_protocol", nullptr, nullptr, ok_ordering_ring_protocol},
 
     {"decision.gso_frame_delivered", kDecision, "the reference delivers 0",
      decision_gso_frame_delivered},
