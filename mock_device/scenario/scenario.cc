@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "driver/spec/virtio_constants.h"
+#include "verdict/verdict.h"
 
 namespace vnet::scenario {
 
@@ -504,10 +505,11 @@ class Parser {
 
   Expectation expectation(const json& j, const std::string& ptr, bool at_end) const {
     if (at_end)
-      check_keys(j, ptr,
-                 {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
-                  "tx_frames", "violations", "pool_all_returned", "stop", "negotiated",
-                  "not_negotiated", "mac", "mtu", "transport", "dma", "shim_bounds", "held"});
+      check_keys(
+          j, ptr,
+          {"driver_state", "link_up", "counters", "device_counters", "rx_frames", "tx_frames",
+           "violations", "pool_all_returned", "stop", "negotiated", "not_negotiated", "mac", "mtu",
+           "transport", "dma", "shim_bounds", "held", "verdict"});
     else
       check_keys(j, ptr,
                  {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
@@ -555,6 +557,17 @@ class Parser {
     }
     if (j.contains("pool_all_returned"))
       e.pool_all_returned = boolean(j["pool_all_returned"], ptr + "/pool_all_returned");
+    if (j.contains("verdict")) {
+      const std::string v = str(j["verdict"], ptr + "/verdict");
+      verdict::Verdict kind;
+      std::string oracle;
+      if (!verdict::parse_verdict(v, &kind, &oracle))
+        fail(ptr + "/verdict", "verdict '" + v +
+                                   "' is not pass, safe-reject, recovered, wedged, "
+                                   "memory-error or oracle:<name>");
+      e.verdict = v;
+      e.verdict_line = lines_.line(ptr + "/verdict");
+    }
     if (j.contains("negotiated")) e.negotiated = feature_set(j["negotiated"], ptr + "/negotiated");
     if (j.contains("not_negotiated"))
       e.not_negotiated = feature_set(j["not_negotiated"], ptr + "/not_negotiated");

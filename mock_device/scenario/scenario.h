@@ -78,6 +78,10 @@ struct Expectation {
   std::map<std::string, std::map<std::string, Range>> shim_bounds;
   // Completions the device holds back, by queue (0 rx, 1 tx, 2 ctrl).
   std::map<uint16_t, Range> held;
+  // End only: the run's verdict (verdict/verdict.h), as Graded::name()
+  // spells it ("safe-reject", "oracle:conformance", ...).
+  std::optional<std::string> verdict;
+  int verdict_line = 0;
 };
 
 // Driver operations and metrics shim_bounds knows.

@@ -82,6 +82,7 @@ class Runner {
     meter.reset();
     r_.probe_result = probe_error_key(probe.error);
     r_.modern_error = modern_error_key(probe.modern_error);
+    obs_.observe_probe(probe);
     if (r_.probe_result != s_.expect_probe)
       failure(1, "probe returned " + r_.probe_result + ", expected " + s_.expect_probe);
     if (!s_.expect_modern_error.empty() && r_.modern_error != s_.expect_modern_error)
@@ -93,6 +94,7 @@ class Runner {
       const AttachError e = net_.attach(platform, *probe.transport, pool_, s_.options);
       meter.reset();
       r_.attach_result = attach_error_key(e);
+      obs_.observe_attach(e);
       attached_ = true;
       event(0, std::string("probe ok (") + r_.transport_name + "), attach " + r_.attach_result +
                    ", state " + net_state_name(net_.state()));
@@ -103,7 +105,11 @@ class Runner {
     if (r_.attach_result != s_.expect_attach && probe.error == ProbeError::kOk)
       failure(1, "attach returned " + r_.attach_result + ", expected " + s_.expect_attach);
 
-    for (const Step& step : s_.steps) do_step(step);
+    obs_.observe(net_.counters(), net_.state());
+    for (const Step& step : s_.steps) {
+      do_step(step);
+      obs_.observe(net_.counters(), net_.state());
+    }
 
     if (s_.stop_at_end && attached_) {
       meter.emplace(*this, "stop");
@@ -129,6 +135,7 @@ class Runner {
     r_.violations = device_.conformance().violations();
     r_.driver_log = platform_.log_lines();
     r_.shim_max = shim_max_;
+    grade_run();
     r_.passed = r_.failures.empty();
   }
 
@@ -270,6 +277,38 @@ class Runner {
     }
   }
 
+  // The verdict: findings of this world, then grade(); the end
+  // expectation's verdict checked.
+  void grade_run() {
+    obs_.finish(net_.counters(), net_.quarantined());
+    if (platform_.fetches_outside()) {
+      obs_.memory_error = true;
+      obs_.memory_error_what =
+          std::to_string(platform_.fetches_outside()) + " fetches of memory outside guest memory";
+    }
+    if (pool_.double_frees() || pool_.foreign_frees() || platform_.bad_dma_frees()) {
+      obs_.oracle = "ownership";
+      obs_.oracle_what = std::to_string(pool_.double_frees()) + " double frees, " +
+                         std::to_string(pool_.foreign_frees()) + " foreign frees, " +
+                         std::to_string(platform_.bad_dma_frees()) + " bad dma_free calls";
+    }
+    if (obs_.oracle.empty()) {
+      const std::vector<std::string> none;
+      const std::vector<std::string>& listed = s_.end.violations ? *s_.end.violations : none;
+      for (const auto& v : r_.violations) {
+        if (std::find(listed.begin(), listed.end(), v.section) != listed.end()) continue;
+        obs_.oracle = "conformance";
+        obs_.oracle_what = v.section + " " + v.id + ": " + v.message;
+        break;
+      }
+    }
+    r_.observed = obs_;
+    r_.verdict = verdict::grade(obs_);
+    if (s_.end.verdict && *s_.end.verdict != r_.verdict.name())
+      failure(s_.end.verdict_line ? s_.end.verdict_line : s_.end.line,
+              "verdict is " + verdict::describe(r_.verdict) + ", expected " + *s_.end.verdict);
+  }
+
   void failure(int line, const std::string& what) {
     r_.failures.push_back("line " + std::to_string(line) + ": " + what);
   }
@@ -300,6 +339,11 @@ class Runner {
       if (!echo.empty()) transmit(echo);
       const uint16_t reclaimed = reclaim();
       if (n == 0 && reclaimed == 0) return;
+    }
+    if (!obs_.budget_exhausted) {
+      obs_.budget_exhausted = true;
+      obs_.budget_what = "the driver still delivered or reclaimed after " +
+                         std::to_string(kMaxPumpRounds) + " rx_burst/tx_reclaim rounds of one pump";
     }
   }
 
@@ -573,6 +617,7 @@ class Runner {
   size_t tx_cursor_ = 0;
   uint64_t now_ = 0;  // the fake clock (platform.clock)
   std::map<std::string, Snap> shim_max_;
+  verdict::Observation obs_;
 };
 
 }  // namespace

@@ -13,6 +13,14 @@
 //            which by default requires no conformance violation and every
 //            pool buffer back. Double or foreign frees, and fetches outside
 //            guest memory, always fail a run.
+//   verdict: every run is graded (verdict/verdict.h) from the driver's
+//            counters and state after each step, probe/attach refusals and
+//            the run's findings: a fetch outside guest memory is
+//            memory-error; double, foreign or bad DMA frees
+//            oracle:ownership; a conformance violation the end expectation
+//            does not list oracle:conformance; a pump that never goes idle
+//            exhausts the work budget (wedged). end.verdict, when given,
+//            must equal it.
 //
 // The runner never throws for driver behaviour: everything that went wrong
 // is a failure line in the result, naming the scenario line.
@@ -30,6 +38,7 @@
 #include "mock_device/mock_device.h"
 #include "mock_device/mock_platform.h"
 #include "mock_device/scenario/scenario.h"
+#include "verdict/verdict.h"
 
 namespace vnet::scenario {
 
@@ -61,6 +70,9 @@ struct RunResult {
   // The most shim calls one call of each driver operation made (reg_reads,
   // reg_writes, fetches, shim_calls; see kShimMetrics).
   std::map<std::string, std::array<uint64_t, 4>> shim_max;
+  // What the run observed, and the verdict graded from it.
+  verdict::Observation observed;
+  verdict::Graded verdict;
 };
 
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options = {});

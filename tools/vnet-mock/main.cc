@@ -66,6 +66,7 @@ void print_report(const Scenario& s, const RunResult& r, bool events, bool all_c
       std::printf("  [%s %s] %s%s\n", v.section.c_str(), v.id.c_str(), v.message.c_str(),
                   v.count > 1 ? (" (x" + std::to_string(v.count) + ")").c_str() : "");
   }
+  std::printf("verdict:  %s\n", vnet::verdict::describe(r.verdict).c_str());
   if (r.passed) {
     std::printf("result: PASS\n");
   } else {
@@ -117,7 +118,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (quiet) {
-    std::printf("%s: %s\n", scenario.name.c_str(), result.passed ? "PASS" : "FAIL");
+    std::printf("%s: %s, verdict %s (severity %s)\n", scenario.name.c_str(),
+                result.passed ? "PASS" : "FAIL", result.verdict.name().c_str(),
+                vnet::verdict::severity_name(result.verdict.severity));
     for (const auto& f : result.failures) std::printf("  %s\n", f.c_str());
   } else {
     print_report(scenario, result, events, all_counters);
