@@ -117,17 +117,25 @@ void slow_walk(Walk* w) {
 // The fast walk, for a driver that polls a register millions of times (a
 // reset never acknowledged under a frozen clock): on x86-64 the return
 // address into a frame sits just below its callee's CFA, and a frame's CFA
-// lies a fixed distance above its callee's for a given address (no frame of
-// the driver, the harness or the tools allocates a variable amount of
-// stack). The distances are learned from the slow walk, per thread; a
-// return address seen with two distances, or not seen yet, sends the
-// capture to the slow walk; every 1024th fast capture is checked against
-// the slow walk, and one mismatch turns the fast walk off for good.
+// lies either a fixed distance above its callee's for a given address (no
+// frame of the driver, the harness or the tools allocates a variable amount
+// of stack), or -- a frame that realigns its stack (ASan's redzones) -- 16
+// bytes above its frame pointer, which its callee saved just below its own
+// CFA (the sanitizer presets keep frame pointers). Which rule holds for
+// each address is learned from the slow walk, per thread; an address seen
+// with neither rule holding, or not seen yet, sends the capture to the slow
+// walk; every 1024th fast capture is checked against the slow walk, and one
+// mismatch turns the fast walk off for good.
+struct Step {
+  intptr_t distance;
+  bool fixed;  // the CFA distance to the callee's was always `distance`
+  bool fp;     // the CFA was always the saved frame pointer + 16
+};
+
 struct FrameCache {
-  static constexpr intptr_t kVaries = INTPTR_MIN;
-  std::unordered_map<uintptr_t, intptr_t> step;  // return address -> CFA distance
-  std::unordered_map<uintptr_t, bool> last;      // return addresses of outermost frames
-  uintptr_t lo = 0, hi = 0;                      // this thread's stack
+  std::unordered_map<uintptr_t, Step> step;  // return address -> rule
+  std::unordered_map<uintptr_t, bool> last;  // return addresses of outermost frames
+  uintptr_t lo = 0, hi = 0;                  // this thread's stack
   uint64_t fast = 0;
   bool bounds = false;
 };
@@ -140,11 +148,25 @@ bool g_fast_walk_off = [] {
 
 // w.cfa[i] is frame i's stack pointer at its call = frame i-1's CFA; frame
 // i's own CFA is w.cfa[i + 1].
+bool read_word(const FrameCache& fc, uintptr_t addr, uintptr_t* out) {
+  if (addr < fc.lo || addr + sizeof(*out) > fc.hi) return false;
+  std::memcpy(out, reinterpret_cast<const void*>(addr), sizeof(*out));
+  return true;
+}
+
+bool stack_bounds(FrameCache& fc);
+
+// Called while the walked stack is live (its saved frame pointers are read).
 void learn(FrameCache& fc, const Walk& w) {
+  if (!stack_bounds(fc)) return;
   for (int i = 1; i + 1 < w.seen; ++i) {
     const intptr_t d = static_cast<intptr_t>(w.cfa[i + 1] - w.cfa[i]);
-    auto [it, fresh] = fc.step.emplace(w.ip[i], d);
-    if (!fresh && it->second != d) it->second = FrameCache::kVaries;
+    uintptr_t saved_fp = 0;
+    const bool fp = read_word(fc, w.cfa[i] - 16, &saved_fp) && saved_fp + 16 == w.cfa[i + 1];
+    auto [it, fresh] = fc.step.emplace(w.ip[i], Step{d, true, fp});
+    if (fresh) continue;
+    if (it->second.distance != d) it->second.fixed = false;
+    if (!fp) it->second.fp = false;
   }
   if (w.ended && w.seen > 0 && w.seen < Walk::kMaxSeen) fc.last[w.ip[w.seen - 1]] = true;
 }
@@ -168,13 +190,8 @@ bool stack_bounds(FrameCache& fc) {
 // walk skips it). False when a frame is not known yet.
 bool fast_walk(FrameCache& fc, uintptr_t cfa, const Image& img, SiteCounts::Stack* s) {
   if (!stack_bounds(fc)) return false;
-  auto read_ra = [&](uintptr_t frame_cfa, uintptr_t* ra) {
-    if (frame_cfa < fc.lo + 8 || frame_cfa > fc.hi) return false;
-    std::memcpy(ra, reinterpret_cast<const void*>(frame_cfa - 8), sizeof(*ra));
-    return true;
-  };
   uintptr_t ip;
-  if (!read_ra(cfa, &ip)) return false;
+  if (!read_word(fc, cfa - 8, &ip)) return false;
   for (int n = 0; n < Walk::kMaxSeen; ++n) {
     if (ip == 0) return true;
     if (img.contains(ip)) {
@@ -183,9 +200,17 @@ bool fast_walk(FrameCache& fc, uintptr_t cfa, const Image& img, SiteCounts::Stac
     }
     if (fc.last.count(ip)) return true;
     const auto it = fc.step.find(ip);
-    if (it == fc.step.end() || it->second == FrameCache::kVaries) return false;
-    cfa += static_cast<uintptr_t>(it->second);
-    if (!read_ra(cfa, &ip)) return false;
+    if (it == fc.step.end()) return false;
+    if (it->second.fixed) {
+      cfa += static_cast<uintptr_t>(it->second.distance);
+    } else if (it->second.fp) {
+      uintptr_t saved_fp;
+      if (!read_word(fc, cfa - 16, &saved_fp)) return false;
+      cfa = saved_fp + 16;
+    } else {
+      return false;
+    }
+    if (!read_word(fc, cfa - 8, &ip)) return false;
   }
   return false;
 }
