@@ -61,6 +61,8 @@ void OraclePlatform::begin_input(Platform& inner) {
   reset_pending_ = false;
   if (maps_live_ != 0) memset(mapped_, 0, sizeof mapped_);
   maps_live_ = 0;
+  tx_len_over_ = 0;
+  status_written_ = 0;
   protocol_.begin_input();
   device_reset();  // drops the used-ring spans too
   for (Span& r : regions_) r = Span{};
@@ -114,6 +116,12 @@ uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width)
   protocol_.check_access(region, offset, width, false, __builtin_return_address(0));
   const uint32_t value = inner_->reg_read(region, offset, width);
   protocol_.on_read(region, offset, width, value);
+  // 2.1.2 / 4.1.4.8: a device that asks for a reset, or lost the status the
+  // driver gave it, must be reset by this poll_device().
+  if (in_op_ && op_ == DriverOp::kPollDevice && status_known_ && width == 1 &&
+      region == status_region_ && offset == status_offset_ && (status_written_ & 0x04) != 0 &&
+      (status_written_ & 0x80) == 0 && ((value & 0x40) != 0 || (value & 0x04) == 0))
+    reset_demanded_ = true;
   // The device acknowledged the reset the driver asked for: it owns
   // nothing any more (3.3.1, 4.1.4.3.2).
   if (reset_pending_ && width == 1 && region == status_region_ && offset == status_offset_ &&
@@ -129,8 +137,13 @@ void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, ui
   protocol_.check_access(region, offset, width, true, __builtin_return_address(0));
   inner_->reg_write(region, offset, width, value);
   protocol_.on_write(region, offset, width, value);
-  if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_)
+  if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_) {
     reset_pending_ = (value & 0xFF) == 0;
+    if ((value & 0xFF) == 0)
+      reset_written_ = true;
+    else
+      status_written_ = static_cast<uint8_t>(value);
+  }
 }
 
 BarInfo OraclePlatform::bar_info(uint8_t bar) {
@@ -284,6 +297,7 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
     learn_used_span(what.queue, src);
   } else if (what.part == MemPart::kUsedElem) {
     protocol_.on_used_elems(what.queue, dst, len);
+    note_bad_elements(what.queue, dst, len);
   } else if (what.part == MemPart::kUsedFlags) {
     protocol_.on_used_flags(what.queue);
   }
@@ -442,6 +456,12 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
   c.owned = false;
   c.used_len = len;
   c.completed_epoch = op_epoch_;
+  if (queue == 1) {
+    uint32_t writable = 0;
+    for (uint8_t i = 0; i < c.num_segments; ++i)
+      if (c.writable[i]) writable += c.len[i];
+    if (len > writable) ++tx_len_over_;
+  }
   if (queue == 0 && rx_log_size_ < kRxLog) {
     RxCompletion& r = rx_log_[rx_log_size_++];
     r = RxCompletion{head, len, 0, nullptr, protocol_.in_flight(0), {}};
@@ -480,8 +500,28 @@ void OraclePlatform::log(LogLevel level, const char* message) {
   inner_->log(level, message);
 }
 
+void OraclePlatform::note_bad_elements(uint16_t q, const void* elems, size_t len) {
+  if (q >= kMaxQueues) return;
+  const uint8_t* p = static_cast<const uint8_t*>(elems);
+  uint32_t seen[32];
+  size_t n = 0;
+  for (size_t i = 0; i + 8 <= len; i += 8) {
+    uint32_t id;
+    memcpy(&id, p + i, 4);
+    bool bad = id >= kMaxDescs || !chains_[q][id].owned;
+    for (size_t k = 0; k < n && !bad; ++k) bad = seen[k] == id;
+    if (n < 32) seen[n++] = id;
+    if (bad) {
+      protocol_.note_bad_element(q);
+      return;
+    }
+  }
+}
+
 void OraclePlatform::op_begin(DriverOp op) {
   ShimCall call(*this);
+  reset_demanded_ = reset_written_ = false;
+  lied_at_op_start_ = protocol_.lied_any();
   ++op_epoch_;
   new_scope();
   op_ = op;
@@ -491,6 +531,16 @@ void OraclePlatform::op_begin(DriverOp op) {
 
 void OraclePlatform::op_end(DriverOp op) {
   ShimCall call(*this);
+  if (op == DriverOp::kPollDevice && !reset_written_) {
+    if (reset_demanded_)
+      finding(Oracle::kProtocol,
+              "poll_device read a device status asking for a reset (NEEDS_RESET, or DRIVER_OK "
+              "lost) and did not reset the device (2.1.2)");
+    if (lied_at_op_start_)
+      finding(Oracle::kProtocol,
+              "the device published a used element no driver may accept, and the next "
+              "poll_device did not reset it: the broken queue is left as it is (wedged)");
+  }
   inner_->op_end(op);
   new_scope();
   in_op_ = false;

@@ -139,6 +139,10 @@ class OraclePlatform final : public Platform {
   // Counts acknowledged device resets (and device_gone()).
   uint64_t reset_epoch() const { return reset_epoch_; }
 
+  // tx completions accepted with a used.len above the chain's writable
+  // bytes (a transmit chain has none): what tx_bad_used_len must count.
+  uint64_t tx_len_over() const { return tx_len_over_; }
+
   uint32_t dma_live() const { return dma_live_; }
   uint32_t maps_live() const { return maps_live_; }
   uint64_t op_epoch() const { return op_epoch_; }
@@ -190,6 +194,7 @@ class OraclePlatform final : public Platform {
   [[noreturn]] void over_budget();
   void new_scope();
   void note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index, const void* pc);
+  void note_bad_elements(uint16_t queue, const void* elems, size_t len);
   void device_reset();
   void check_frame(const char* what, const ChainInfo& c, uint16_t queue, uint16_t head,
                    const uint8_t* data, uint32_t len);
@@ -206,6 +211,11 @@ class OraclePlatform final : public Platform {
   Span regions_[kMaxRegions] = {};
   Span used_[kMaxQueues] = {};
   bool shared_poisoned_ = false;
+  uint64_t tx_len_over_ = 0;
+  uint8_t status_written_ = 0;     // the last non-zero status the driver wrote
+  bool reset_demanded_ = false;    // this poll_device read NEEDS_RESET or lost DRIVER_OK
+  bool reset_written_ = false;     // this operation wrote status 0
+  bool lied_at_op_start_ = false;  // a queue lie was pending when the operation began
   RxCompletion rx_log_[kRxLog];
   uint32_t rx_log_size_ = 0;
   uint64_t reset_epoch_ = 0;

@@ -95,6 +95,7 @@ void ProtocolReference::device_reset() {
     used_idx_[q] = 0;
     jump_[q] = false;
     fifo_head_[q] = fifo_tail_[q] = 0;
+    bad_element_[q] = lied_[q] = false;
   }
 }
 
@@ -409,6 +410,7 @@ void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx) {
             "no full barrier between: a completion racing the store is missed",
             queue);
   r.read_barrier = false;
+  if (bad_element_[queue]) lied_[queue] = true;
   used_idx_[queue] = idx;
   const uint16_t ahead = static_cast<uint16_t>(idx - last_used_[queue]);
   jump_[queue] = ahead > inflight_[queue];
@@ -454,6 +456,11 @@ void ProtocolReference::on_completed(uint16_t queue, uint16_t head, uint32_t len
             "queue %u: completion of chain %u accepted beyond the used index %u the device "
             "published",
             queue, head, used_idx_[queue]);
+  if (lied_[queue])
+    finding(Oracle::kProtocol,
+            "queue %u: completion of chain %u accepted after the device published a used "
+            "element no driver may accept there, without a reset since: the queue is broken",
+            queue, head);
   if (fifo_head_[queue] == fifo_tail_[queue])
     finding(Oracle::kProtocol,
             "queue %u: completion of chain %u (len %u) accepted without fetching its used "

@@ -82,6 +82,17 @@ class ProtocolReference {
   void observe_rings();
   void on_used_idx(uint16_t queue, uint16_t idx);
   void on_used_flags(uint16_t queue);
+  // The device published a used element the driver must reject (an id out
+  // of range, not in flight, or twice in one run): from the driver's next
+  // look at used.idx on, no completion may be accepted on that queue until
+  // the device is reset (it is broken), and the next poll_device() must
+  // reset it.
+  void note_bad_element(uint16_t queue) {
+    if (queue < kMaxQueues) bad_element_[queue] = true;
+  }
+  // A queue the device lied on since the last acknowledged reset.
+  bool lied(uint16_t queue) const { return queue < kMaxQueues && lied_[queue]; }
+  bool lied_any() const { return bad_element_[0] || bad_element_[1] || bad_element_[2]; }
   void on_used_elems(uint16_t queue, const void* elems, size_t len);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
 
@@ -159,6 +170,8 @@ class ProtocolReference {
   uint16_t used_idx_[kMaxQueues] = {};
   bool jump_[kMaxQueues] = {};
   Elem fifo_[kMaxQueues][kFifo] = {};
+  bool bad_element_[kMaxQueues] = {};
+  bool lied_[kMaxQueues] = {};
   uint32_t fifo_head_[kMaxQueues] = {};
   uint32_t fifo_tail_[kMaxQueues] = {};
 };

@@ -253,7 +253,22 @@ bool World::bring_up(PciMode mode, const NetOptions& options) {
 
 AttachError World::attach() {
   attached_options_ = options_;
-  return session_->attach(options_);
+  const uint64_t before = net().counters().config_invalid_status;
+  const AttachError e = session_->attach(options_);
+  // 5.1.4: status bits the spec does not define are counted once per
+  // negotiation (a device whose answers follow its configuration).
+  if (device_ != nullptr && e == AttachError::kOk && decision_.predictable()) {
+    const bool status = (device_->driver_features() >> 16) & 1;  // VIRTIO_NET_F_STATUS
+    const uint64_t expected = status && (device_->config().status & ~3u) != 0 ? 1 : 0;
+    if (net().counters().config_invalid_status - before != expected)
+      finding(Oracle::kDecision,
+              "attach counted %llu undefined link status values; the device's status 0x%x "
+              "(STATUS %s) calls for %llu",
+              static_cast<unsigned long long>(net().counters().config_invalid_status - before),
+              device_->config().status, status ? "negotiated" : "not negotiated",
+              static_cast<unsigned long long>(expected));
+  }
+  return e;
 }
 
 void World::check_attach(AttachError result) {
@@ -270,7 +285,21 @@ void World::check_reinit(uint64_t epoch_before) {
 
 DeviceEvents World::poll_device() {
   const uint64_t epoch = oracle_.reset_epoch();
+  const uint64_t invalid_before = net().counters().config_invalid_status;
   const DeviceEvents ev = session().poll_device();
+  if (device_ != nullptr && decision_.predictable() && ev.config_changed && !ev.recovered &&
+      oracle_.reset_epoch() == epoch) {
+    // A config change read the link status once (5.1.4).
+    const bool status = (device_->driver_features() >> 16) & 1;
+    const uint64_t expected = status && (device_->config().status & ~3u) != 0 ? 1 : 0;
+    if (net().counters().config_invalid_status - invalid_before != expected)
+      finding(
+          Oracle::kDecision,
+          "a config change counted %llu undefined link status values; the device's status "
+          "0x%x calls for %llu",
+          static_cast<unsigned long long>(net().counters().config_invalid_status - invalid_before),
+          device_->config().status, static_cast<unsigned long long>(expected));
+  }
   check_reinit(epoch);
   return ev;
 }
@@ -436,6 +465,12 @@ void World::end() {
     session_->net().device_gone();
   }
   if (device_ != nullptr) check_unconditional_rules();
+  if (net.counters().tx_bad_used_len != oracle_.tx_len_over())
+    finding(Oracle::kDecision,
+            "tx_bad_used_len is %llu; the device claimed writes into %llu read-only tx chains "
+            "the driver accepted",
+            static_cast<unsigned long long>(net.counters().tx_bad_used_len),
+            static_cast<unsigned long long>(oracle_.tx_len_over()));
   if (device_ != nullptr && !misbehaved_ && !device_->conformance().empty()) {
     const mock::Violation& v = device_->conformance().violations().front();
     finding(Oracle::kConformance, "%llu spec violation(s) on well-behaved input; first: %s %s",
