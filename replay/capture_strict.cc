@@ -732,6 +732,9 @@ ReplayResult CaptureReplay::run() {
     trace::Session session(surface.wrap(*this), *this, nullptr);
     drive(session);
     check_end();
+    result.observed_driver = true;
+    result.observed.observe(session.net().counters(), session.net().state());
+    result.observed.finish(session.net().counters(), session.net().quarantined());
   }
   result.events_consumed = diverged_ ? div_.event_index : ev_.size();
   result.api_calls = 0;

@@ -190,6 +190,10 @@ ReplayResult DeviceReplay::run() {
     trace::Session s(surface.wrap(platform), pool, nullptr);
     const ProbeError pe = s.probe(PciMode::kAuto);
     const AttachError ae = pe == ProbeError::kOk ? s.attach(NetOptions{}) : AttachError::kOk;
+    r.observed_driver = true;
+    r.observed.observe_probe(s.probe_result());
+    r.observed.observe_attach(ae);
+    r.observed.observe(s.net().counters(), s.net().state());
     running =
         pe == ProbeError::kOk && ae == AttachError::kOk && s.net().state() == NetState::kRunning;
     if (!running) {
@@ -234,8 +238,10 @@ ReplayResult DeviceReplay::run() {
       }
       running = s.net().state() == NetState::kRunning;
       if (!running) fail(end, "(driver state not running)", "the driver left running");
+      r.observed.observe(s.net().counters(), s.net().state());
       s.stop();
     }
+    r.observed.finish(s.net().counters(), s.net().quarantined());
   }
 
   // Frames: every captured rx frame exactly once, byte-exact, in order.

@@ -583,6 +583,8 @@ ReplayResult detail::replay_recording(const Trace& t) {
   auto session = std::make_unique<trace::Session>(surface.wrap(platform), pool, &tap);
   std::vector<trace::TxFrame> frames;
   bool finished = false;
+  verdict::Observation& seen = result.observed;
+  result.observed_driver = true;
   while (!c.diverged()) {
     const Event& e = c.peek();
     if (e.kind == EventKind::kEnd) {
@@ -598,12 +600,15 @@ ReplayResult detail::replay_recording(const Trace& t) {
     }
     const CallArgs& a = t.calls[e.u32];
     ++result.api_calls;
+    // The verdict sees a stop() with the state it found the driver in.
+    const NetState state_before = session->net().state();
     switch (a.fn) {
       case ApiFn::kProbe:
         session->probe(a.mode);
+        seen.observe_probe(session->probe_result());
         break;
       case ApiFn::kAttach:
-        session->attach(a.options);
+        seen.observe_attach(session->attach(a.options));
         break;
       case ApiFn::kRxBurst:
         session->rx_burst(a.max);
@@ -629,7 +634,10 @@ ReplayResult detail::replay_recording(const Trace& t) {
         session->set_rx_interrupts(a.enabled);
         break;
     }
+    seen.observe(session->net().counters(),
+                 a.fn == ApiFn::kStop ? state_before : session->net().state());
   }
+  seen.finish(session->net().counters(), session->net().quarantined());
   session.reset();
   result.events_consumed = c.pos();
   result.benign_calls = c.benign_calls();

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "replay/trace.h"
+#include "verdict/verdict.h"
 
 namespace vnet::replay {
 
@@ -81,6 +82,12 @@ struct ReplayResult {
   uint64_t api_calls = 0;
   // Benign answers given after the divergence (the driver winding down).
   uint64_t benign_calls = 0;
+  // What the driver did, for the run's verdict (report.h): a recording
+  // replay observes counters and state after every API call (a stop() call
+  // with the state it found) and probe/attach refusals; the capture replays
+  // observe the driver once, at the end. False when no driver ran.
+  bool observed_driver = false;
+  verdict::Observation observed;
 };
 
 // Replays a loaded trace against the driver. Never throws for trace

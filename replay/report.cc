@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 
 namespace vnet::replay {
 
@@ -11,30 +12,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
-          out += ' ';
-        else
-          out += c;
-    }
-  }
-  return out;
+using verdict::xml_escape;
+
+// The last event before "end" when it is a driver log line: its text.
+std::string_view last_log(const Trace& trace, size_t* index) {
+  if (trace.events.size() < 2) return {};
+  const size_t i = trace.events.size() - 2;
+  const Event& e = trace.events[i];
+  if (e.kind != EventKind::kLog) return {};
+  *index = i;
+  return std::string_view(reinterpret_cast<const char*>(trace.data(e.data)), e.data.len);
 }
 
 }  // namespace
@@ -58,6 +45,41 @@ ReplayMode effective_mode(const Trace& trace, const std::optional<ReplayMode>& a
   return m;
 }
 
+void grade_outcome(const Trace& trace, TraceOutcome* o) {
+  if (o->status == Status::kUnreadable) return;
+  o->graded = true;
+  verdict::Observation seen = o->result.observed;
+  size_t index = 0;
+  const std::string_view log = last_log(trace, &index);
+  const std::string oracle = verdict::oracle_of_finding_line(log);
+  const bool crash = !log.empty() && log == verdict::kCrashLine;
+  if (!oracle.empty() || crash) {
+    o->finding_event = Trace::event_number(index);
+    o->finding_reproduced = o->status == Status::kDiverged && o->result.divergence &&
+                            o->result.divergence->event_index == index;
+    std::string where = " (event " + std::to_string(o->finding_event) + ": ";
+    if (o->finding_reproduced)
+      where += "reproduced, the replay reached it)";
+    else if (o->status == Status::kDiverged)
+      where += "not reproduced, the replay diverged at event " +
+               std::to_string(o->divergence_event) + ")";
+    else
+      where += "not reproduced, the replay passed)";
+    if (crash) {
+      seen.memory_error = true;
+      seen.memory_error_what = std::string(log) + where;
+    } else {
+      seen.oracle = oracle;
+      seen.oracle_what = std::string(log) + where;
+    }
+  } else if (o->status == Status::kDiverged) {
+    seen.oracle = "divergence";
+    seen.oracle_what = "the driver no longer does what the trace recorded, at event " +
+                       std::to_string(o->divergence_event) + ": " + o->divergence.reason;
+  }
+  o->verdict = verdict::grade(seen);
+}
+
 TraceOutcome replay_loaded(const Trace& trace, size_t context, std::optional<ReplayMode> mode) {
   TraceOutcome o;
   o.file = trace.name;
@@ -74,6 +96,7 @@ TraceOutcome replay_loaded(const Trace& trace, size_t context, std::optional<Rep
   }
   if (o.result.passed) {
     o.status = Status::kPass;
+    grade_outcome(trace, &o);
     return o;
   }
   o.status = Status::kDiverged;
@@ -89,6 +112,7 @@ TraceOutcome replay_loaded(const Trace& trace, size_t context, std::optional<Rep
   for (size_t i = first; i < idx && i < trace.event_line.size(); ++i)
     o.before.push_back(
         ContextLine{trace.event_line[i], std::string(trace.line(trace.event_line[i]))});
+  grade_outcome(trace, &o);
   return o;
 }
 
@@ -122,6 +146,7 @@ std::string format_outcome(const TraceOutcome& o) {
       if (!o.result.notes.empty()) s += std::string(", ") + replay_mode_name(o.mode) + " mode";
       s += ")\n";
       for (const std::string& n : o.result.notes) s += "  " + n + "\n";
+      if (o.graded) s += "  verdict:  " + verdict::describe(o.verdict) + "\n";
       break;
     case Status::kUnreadable:
       s = "UNREADABLE " + o.file + ": " + o.error + "\n";
@@ -133,6 +158,7 @@ std::string format_outcome(const TraceOutcome& o) {
       s += "  reason:   " + o.divergence.reason + "\n";
       s += "  expected: " + o.divergence.expected + "\n";
       s += "  actual:   " + o.divergence.actual + "\n";
+      if (o.graded) s += "  verdict:  " + verdict::describe(o.verdict) + "\n";
       if (!o.result.notes.empty()) {
         s += std::string("  ") + replay_mode_name(o.mode) + " mode:\n";
         for (const std::string& n : o.result.notes) s += "    " + n + "\n";
@@ -160,12 +186,15 @@ std::string summary_line(const TraceOutcome& o) {
   if (o.status == Status::kDiverged)
     s += ", diverged at event " + std::to_string(o.divergence_event);
   if (o.status == Status::kUnreadable) s += ", line " + std::to_string(o.error_line);
+  if (o.graded)
+    s += ", verdict " + o.verdict.name() + " (" + verdict::severity_name(o.verdict.severity) + ")";
   return s;
 }
 
 nlohmann::json to_json(const std::vector<TraceOutcome>& outcomes) {
   nlohmann::json traces = nlohmann::json::array();
   size_t pass = 0, diverged = 0, unreadable = 0;
+  nlohmann::json verdicts = nlohmann::json::object();
   for (const TraceOutcome& o : outcomes) {
     nlohmann::json j = {{"file", o.file},
                         {"status", status_name(o.status)},
@@ -175,6 +204,17 @@ nlohmann::json to_json(const std::vector<TraceOutcome>& outcomes) {
                         {"replay_seconds", o.replay_seconds},
                         {"mode", replay_mode_name(o.mode)}};
     if (!o.result.notes.empty()) j["notes"] = o.result.notes;
+    if (o.graded) {
+      const std::string name = o.verdict.name();
+      verdicts[name] = verdicts.value(name, 0) + 1;
+      j["verdict"] = name;
+      j["severity"] = verdict::severity_name(o.verdict.severity);
+      j["verdict_reason"] = o.verdict.reason;
+      if (o.finding_event != 0)
+        j["finding"] = {{"event", o.finding_event}, {"reproduced", o.finding_reproduced}};
+    } else {
+      j["verdict"] = nullptr;
+    }
     if (o.status == Status::kUnreadable) {
       ++unreadable;
       j["error"] = o.error;
@@ -196,7 +236,8 @@ nlohmann::json to_json(const std::vector<TraceOutcome>& outcomes) {
            {{"total", outcomes.size()},
             {"pass", pass},
             {"diverged", diverged},
-            {"unreadable", unreadable}}}};
+            {"unreadable", unreadable},
+            {"verdicts", verdicts}}}};
 }
 
 std::string to_junit(const std::vector<TraceOutcome>& outcomes) {
@@ -214,11 +255,16 @@ std::string to_junit(const std::vector<TraceOutcome>& outcomes) {
   for (const TraceOutcome& o : outcomes) {
     s += "  <testcase classname=\"replay\" name=\"" + xml_escape(o.file) + "\" time=\"" +
          std::to_string(o.load_seconds + o.replay_seconds) + "\"";
-    if (o.status == Status::kPass) {
+    if (o.status == Status::kPass && !o.graded) {
       s += "/>\n";
       continue;
     }
     s += ">\n";
+    if (o.graded) s += verdict::junit_properties(o.verdict, "    ");
+    if (o.status == Status::kPass) {
+      s += "  </testcase>\n";
+      continue;
+    }
     const std::string body = xml_escape(format_outcome(o));
     if (o.status == Status::kDiverged)
       s += "    <failure message=\"" + xml_escape(o.divergence.reason) + "\">" + body +

@@ -9,6 +9,20 @@
 //
 // Status: pass, diverged (the driver did something else than the trace
 // says), unreadable (the trace is malformed, truncated or not a trace).
+//
+// Verdict (verdict/verdict.h) of every trace that replayed, beside its
+// status:
+//   a fuzz crash trace (its last event the harness's log line
+//     "vnet-fuzz: FINDING <oracle>: ..."): oracle:<oracle>
+//   a sanitizer crash trace ("vnet-fuzz: the run crashed here (sanitizer
+//     report)"): memory-error
+//     -- both whether or not the replay reached that line (reproduced)
+//   any other divergence: oracle:divergence (the driver no longer does
+//     what the trace recorded)
+//   a trace that replayed: graded from the driver's counters and states
+//     during the replay (ReplayResult::observed): pass, safe-reject,
+//     recovered, wedged
+// An unreadable trace did not run and has no verdict.
 #pragma once
 
 #include <stddef.h>
@@ -21,6 +35,7 @@
 
 #include "replay/replayer.h"
 #include "replay/trace.h"
+#include "verdict/verdict.h"
 
 namespace vnet::replay {
 
@@ -46,6 +61,13 @@ struct TraceOutcome {
   // always
   ReplayMode mode = ReplayMode::kStrict;
   ReplayResult result;
+  // Every status but kUnreadable: the verdict.
+  bool graded = false;
+  verdict::Graded verdict;
+  // A crash trace: the 1-based event number of its finding line, and
+  // whether the replay reached it (diverged exactly there).
+  size_t finding_event = 0;
+  bool finding_reproduced = false;
   size_t events = 0;
   size_t bytes = 0;
   double load_seconds = 0;
@@ -55,6 +77,10 @@ struct TraceOutcome {
 // The mode a trace is replayed in: the one asked for, else the one the
 // trace's header asks for ("replay":"device"), else strict.
 ReplayMode effective_mode(const Trace& trace, const std::optional<ReplayMode>& asked);
+
+// The verdict of a replayed outcome (sets graded, verdict, finding_*);
+// replay_loaded() calls it.
+void grade_outcome(const Trace& trace, TraceOutcome* o);
 
 // Replays a loaded trace and fills an outcome (context: lines before a
 // divergence to keep).

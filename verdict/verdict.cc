@@ -49,14 +49,6 @@ bool bad_end_state(NetState s) {
 
 }  // namespace
 
-std::string oracle_short_name(std::string_view oracle) {
-  const size_t paren = oracle.find(" (");
-  if (paren != std::string_view::npos) oracle = oracle.substr(0, paren);
-  std::string out;
-  for (char c : oracle) out += c == ' ' ? '-' : c;
-  return out;
-}
-
 std::string oracle_of_finding_line(std::string_view line) {
   constexpr std::string_view kPrefix = "vnet-fuzz: FINDING ";
   if (line.substr(0, kPrefix.size()) != kPrefix) return {};
@@ -124,11 +116,11 @@ void Observation::refuse(std::string what) {
 }
 
 void Observation::observe_probe(const ProbeResult& probe) {
-  const bool modern_refused = probe.modern_report.caps_rejected != 0 ||
-                              (probe.modern_error != ModernProbeError::kOk &&
-                               probe.modern_error != ModernProbeError::kNoCapabilityList) ||
-                              (probe.modern_error == ModernProbeError::kNoCapabilityList &&
-                               probe.modern_report.caps_seen != 0);
+  // caps_seen counts virtio (vendor-specific) capabilities: a legacy device
+  // with only MSI-X or power management capabilities has none.
+  const bool modern_refused =
+      probe.modern_report.caps_rejected != 0 ||
+      (probe.modern_error != ModernProbeError::kOk && probe.modern_report.caps_seen != 0);
   std::string modern;
   if (modern_refused) {
     modern = std::string("modern interface: ") + modern_probe_error_name(probe.modern_error);
@@ -198,6 +190,41 @@ Graded grade(const Observation& o) {
 std::string describe(const Graded& g) {
   std::string s = g.name() + " (severity " + severity_name(g.severity) + ")";
   if (!g.reason.empty()) s += ": " + g.reason;
+  return s;
+}
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          out += ' ';
+        else
+          out += c;
+    }
+  }
+  return out;
+}
+
+std::string junit_properties(const Graded& g, const std::string& indent) {
+  std::string s = indent + "<properties>\n";
+  s += indent + "  <property name=\"verdict\" value=\"" + xml_escape(g.name()) + "\"/>\n";
+  s += indent + "  <property name=\"severity\" value=\"" + severity_name(g.severity) + "\"/>\n";
+  s += indent + "  <property name=\"verdict_reason\" value=\"" + xml_escape(g.reason) + "\"/>\n";
+  s += indent + "</properties>\n";
   return s;
 }
 

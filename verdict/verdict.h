@@ -126,7 +126,15 @@ inline Severity default_severity(Verdict v) {
 
 // An oracle's short name from the fuzz harness's spelling: "ownership (b)"
 // -> "ownership" (the letter in parentheses dropped, spaces made '-').
-std::string oracle_short_name(std::string_view oracle);
+// Inline: the fuzz harness's finding line uses it without linking this
+// library.
+inline std::string oracle_short_name(std::string_view oracle) {
+  const size_t paren = oracle.find(" (");
+  if (paren != std::string_view::npos) oracle = oracle.substr(0, paren);
+  std::string out;
+  for (char c : oracle) out += c == ' ' ? '-' : c;
+  return out;
+}
 
 // "vnet-fuzz: FINDING ownership (b): descriptor 3 ..." -> "ownership";
 // empty when the line is not a finding line.
@@ -181,10 +189,11 @@ struct Observation {
   void observe(const NetCounters& now, NetState state);
   void refuse(std::string what);
   // The probe's result: refused when it failed, and when it succeeded but
-  // turned down the device's modern interface for what the device said
-  // (capabilities rejected, no VERSION_1, a device config window too short,
-  // a capability list without a usable structure) -- a plain legacy device
-  // without a capability list is not a refusal.
+  // turned down the device's modern interface for what the device said:
+  // a virtio capability rejected, or virtio capabilities present and the
+  // modern probe failed anyway (no VERSION_1, a device config window too
+  // short, a structure missing) -- a legacy device without virtio
+  // capabilities is not a refusal.
   void observe_probe(const ProbeResult& probe);
   // attach()'s result: any error is a refusal.
   void observe_attach(AttachError error);
@@ -207,5 +216,11 @@ Graded grade(const Observation& o);
 
 // "safe-reject (severity low): rx_drop_len_over +2"
 std::string describe(const Graded& g);
+
+// A JUnit <properties> element naming the verdict, its severity and reason
+// (each line starts with indent), for a <testcase>.
+std::string junit_properties(const Graded& g, const std::string& indent);
+// Escapes text for XML attribute values and character data.
+std::string xml_escape(std::string_view text);
 
 }  // namespace vnet::verdict

@@ -1,22 +1,31 @@
 // vnet-mock: run one scenario (docs/scenarios.md) of the real virtio-net
 // driver against the mock device and report what happened.
 //
-//   vnet-mock SCENARIO.json [--events] [--all-counters] [--driver-log] [--quiet]
+//   vnet-mock SCENARIO.json... [--events] [--all-counters] [--driver-log] [--quiet]
+//             [--json FILE] [--junit FILE]
 //
-// Exit status: 0 the scenario's expectations held, 1 they did not,
-// 2 the scenario file (or the command line) is bad.
+// Every run prints its verdict (verdict/verdict.h) beside its result;
+// --json and --junit write both for every scenario
+// (mock_device/scenario/scenario_report.h).
+//
+// Exit status: 0 every scenario's expectations held, 1 some did not,
+// 2 a scenario file (or the command line) is bad.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "driver/spec/virtio_constants.h"
 #include "mock_device/scenario/scenario.h"
+#include "mock_device/scenario/scenario_report.h"
 #include "mock_device/scenario/scenario_runner.h"
+#include "verdict/verdict.h"
 
 namespace {
 
 using vnet::scenario::RunResult;
 using vnet::scenario::Scenario;
+using vnet::scenario::ScenarioOutcome;
 
 std::string features_text(uint64_t set) {
   std::string out;
@@ -75,17 +84,27 @@ void print_report(const Scenario& s, const RunResult& r, bool events, bool all_c
   }
 }
 
+bool write_file(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  return std::fclose(f) == 0 && ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Run a vnetkit mock-device scenario against the virtio-net driver"};
-  std::string path;
+  CLI::App app{"Run vnetkit mock-device scenarios against the virtio-net driver"};
+  std::vector<std::string> paths;
+  std::string json_path, junit_path;
   bool events = false, all_counters = false, driver_log = false, quiet = false;
-  app.add_option("scenario", path, "scenario file (JSON, see docs/scenarios.md)")->required();
+  app.add_option("scenario", paths, "scenario files (JSON, see docs/scenarios.md)")->required();
   app.add_flag("-e,--events", events, "print what happened at each step");
   app.add_flag("-a,--all-counters", all_counters, "print counters that are zero too");
   app.add_flag("-l,--driver-log", driver_log, "echo the driver's log lines to stderr");
-  app.add_flag("-q,--quiet", quiet, "print only the result and failures");
+  app.add_flag("-q,--quiet", quiet, "print only the result, the verdict and failures");
+  app.add_option("--json", json_path, "write a JSON report (results and verdicts) to this file");
+  app.add_option("--junit", junit_path, "write a JUnit XML report to this file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -95,35 +114,38 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  Scenario scenario;
-  try {
-    scenario = vnet::scenario::load_scenario_file(path);
-  } catch (const vnet::scenario::ScenarioError& e) {
-    std::fprintf(stderr, "vnet-mock: bad scenario: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "vnet-mock: bad scenario: %s: %s\n", path.c_str(), e.what());
-    return 2;
-  }
-
   vnet::scenario::RunOptions options;
   options.echo_driver_log = driver_log;
-  RunResult result;
-  try {
-    result = vnet::scenario::run_scenario(scenario, options);
-  } catch (const std::exception& e) {
-    // Device construction refuses impossible configurations (e.g. the guest
-    // memory too small for the pool): the scenario is at fault.
-    std::fprintf(stderr, "vnet-mock: bad scenario: %s: %s\n", path.c_str(), e.what());
+  std::vector<ScenarioOutcome> outcomes;
+  bool any_bad = false, any_failed = false;
+  for (const std::string& path : paths) {
+    ScenarioOutcome o = vnet::scenario::run_scenario_file(path, options);
+    if (!o.ran) {
+      std::fprintf(stderr, "vnet-mock: bad scenario: %s\n", o.error.c_str());
+      any_bad = true;
+    } else if (quiet) {
+      std::printf("%s: %s, verdict %s (severity %s)\n", o.name.c_str(),
+                  o.result.passed ? "PASS" : "FAIL", o.result.verdict.name().c_str(),
+                  vnet::verdict::severity_name(o.result.verdict.severity));
+      for (const auto& f : o.result.failures) std::printf("  %s\n", f.c_str());
+    } else {
+      if (outcomes.size() > 0) std::printf("\n");
+      print_report(o.scenario, o.result, events, all_counters);
+    }
+    any_failed = any_failed || (o.ran && !o.result.passed);
+    // The report needs the result, not the scenario's generated frames.
+    o.scenario = Scenario{};
+    outcomes.push_back(std::move(o));
+  }
+  if (!json_path.empty() &&
+      !write_file(json_path, vnet::scenario::to_json(outcomes).dump(2) + "\n")) {
+    std::fprintf(stderr, "vnet-mock: cannot write %s\n", json_path.c_str());
     return 2;
   }
-  if (quiet) {
-    std::printf("%s: %s, verdict %s (severity %s)\n", scenario.name.c_str(),
-                result.passed ? "PASS" : "FAIL", result.verdict.name().c_str(),
-                vnet::verdict::severity_name(result.verdict.severity));
-    for (const auto& f : result.failures) std::printf("  %s\n", f.c_str());
-  } else {
-    print_report(scenario, result, events, all_counters);
+  if (!junit_path.empty() && !write_file(junit_path, vnet::scenario::to_junit(outcomes))) {
+    std::fprintf(stderr, "vnet-mock: cannot write %s\n", junit_path.c_str());
+    return 2;
   }
-  return result.passed ? 0 : 1;
+  if (any_bad) return 2;
+  return any_failed ? 1 : 0;
 }

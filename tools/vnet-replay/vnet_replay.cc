@@ -13,6 +13,11 @@
 // driver delivers (docs/trace-format.md, "Replay modes").
 //
 // A directory argument stands for every *.jsonl file below it, sorted.
+//
+// Every trace that replays gets a verdict beside its status (replay/report.h:
+// pass, safe-reject, recovered, wedged from the driver's counters; the
+// finding of a fuzz crash trace; oracle:divergence), in the text, --report
+// and --junit output; with several traces or --summary a tally follows.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -154,6 +160,13 @@ int main(int argc, char** argv) {
                 files.size(), pass, diverged, unreadable, static_cast<unsigned long long>(events));
     if (replay_seconds > 0) std::printf(" (%.2f Mevents/s)", double(events) / replay_seconds / 1e6);
     std::printf("\n");
+    std::map<std::string, size_t> tally;
+    for (const TraceOutcome& o : outcomes)
+      if (o.graded) ++tally[o.verdict.name()];
+    std::string line;
+    for (const auto& [name, n] : tally)
+      line += (line.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    if (!line.empty()) std::printf("verdicts: %s\n", line.c_str());
   }
   if (!report_path.empty() &&
       !write_file(report_path, vnet::replay::to_json(outcomes).dump(2) + "\n")) {
