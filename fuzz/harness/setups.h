@@ -72,6 +72,7 @@ inline constexpr Op kConfigOps[] = {
     Op::kRx,        Op::kTx,       Op::kTxReclaim, Op::kPoll,   Op::kRecover,        Op::kRestart,
     Op::kLink,      Op::kDevReset, Op::kCfgMtu,    Op::kCfgMac, Op::kCfgStatus,      Op::kCfgPairs,
     Op::kQueueSize, Op::kPciPatch, Op::kCfgChurn,  Op::kRegLie, Op::kPlatformBudget, Op::kOptions,
+    Op::kDescEdit,
 };
 inline constexpr OpTable kConfigTable{kConfigOps, sizeof kConfigOps / sizeof kConfigOps[0]};
 

@@ -434,6 +434,28 @@ void lie_seeds(const fs::path& root) {
                w.bytes().data(), w.bytes().size());
     ++n;
   }
+  // Legacy without ANY_LAYOUT (fuzz_config, which chooses the offer):
+  // header and frame in two descriptors, so a chain has a next link the
+  // device can rewrite while it owns the chain.
+  for (uint8_t q = 0; q < 2; ++q) {
+    ConfigPrefix p;
+    p.flavour = 0;
+    p.features &= ~spec::feature_mask(spec::Feature::kAnyLayout);
+    ScriptWriter w(kConfigTable);
+    write_config_prefix(w, p);
+    w.op(Op::kRx).u8(3).u16(200);
+    w.op(Op::kTx).u8(3).u16(342).u8(1);
+    for (uint16_t d = 0; d < 16; d += 2) w.op(Op::kDescEdit).u8(q).u16(d).u8(3).u32(d + 5u);
+    w.op(Op::kRx).u8(15).u16(300);
+    w.op(Op::kTxReclaim).op(Op::kPoll);
+    w.op(Op::kTx).u8(15).u16(342).u8(2);
+    w.op(Op::kRx).u8(15).u16(400);
+    w.op(Op::kTx).u8(15).u16(342).u8(3);
+    write_file(root / "corpus/fuzz/fuzz_config" /
+                   ("lie-desc_next_legacy_" + std::string(q == 0 ? "rx" : "tx")),
+               w.bytes().data(), w.bytes().size());
+    ++n;
+  }
   std::cout << n << " lie seeds -> fuzz_config, fuzz_used_ring\n";
 }
 
