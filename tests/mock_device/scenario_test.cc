@@ -1,9 +1,11 @@
-// Scenario loading (errors name the line) and the runner's verdicts, plus
-// the vnet-mock command line's exit codes.
+// Scenario loading (errors name the line) and the runner's results and
+// verdicts, plus the vnet-mock command line's exit codes and reports.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "mock_device/scenario/scenario.h"
@@ -335,6 +337,188 @@ TEST_F(Cli, ExitCodes) {
   EXPECT_EQ(run("{\"name\": \"bad\",\n \"device\": {\n  \"mtu\": -5}}", &out), 2) << out;
   EXPECT_NE(out.find("vnet_mock_cli_test.json:3: "), std::string::npos) << out;
   EXPECT_NE(out.find("non-negative"), std::string::npos) << out;
+}
+
+// Verdicts (verdict/verdict.h, docs/scenarios.md "Verdicts"): every run is
+// graded beside its test result, and end.verdict must match the grade.
+std::string all_failures(const RunResult& r) {
+  std::string all;
+  for (const auto& f : r.failures) all += f + "\n";
+  return all;
+}
+
+TEST(ScenarioVerdict, ExpectedVerdictHoldsAndAWrongOneFailsWithItsLine) {
+  const std::string body = R"({
+    "name": "v", "device": {"transport": "modern"},
+    "steps": [{"fault": {"kind": "used_len_over", "queue": "rx", "count": 2, "value": 100}},
+              {"rx": {"size": 64, "count": 5}}],
+    "end": {"pool_all_returned": true,
+            "verdict": "VERDICT"}})";
+  auto with = [&](const std::string& v) {
+    std::string t = body;
+    t.replace(t.find("VERDICT"), 7, v);
+    return run_scenario(parse_scenario(t, "v"));
+  };
+  RunResult r = with("safe-reject");
+  EXPECT_TRUE(r.passed) << all_failures(r);
+  EXPECT_EQ(r.verdict.name(), "safe-reject");
+  EXPECT_EQ(r.verdict.severity, verdict::Severity::kLow);
+  EXPECT_EQ(r.verdict.reason, "rx_drop_len_over +2");
+  for (const char* wrong : {"pass", "recovered", "oracle:conformance"}) {
+    r = with(wrong);
+    EXPECT_FALSE(r.passed) << wrong;
+    ASSERT_EQ(r.failures.size(), 1u) << all_failures(r);
+    EXPECT_EQ(r.failures[0], std::string("line 6: verdict is safe-reject (severity low): "
+                                         "rx_drop_len_over +2, expected ") +
+                                 wrong);
+  }
+}
+
+TEST(ScenarioVerdict, BadVerdictNamesFailToLoadWithTheirLine) {
+  EXPECT_EQ(error_line("{\"name\": \"x\",\n \"end\": {\n  \"verdict\": \"fine\"}}"), 3);
+  EXPECT_NE(error_text(R"({"name": "x", "end": {"verdict": "oracle:"}})").find("oracle:<name>"),
+            std::string::npos);
+  // Only the end has a verdict.
+  EXPECT_NE(error_text(R"({"name": "x", "steps": [{"expect": {"verdict": "pass"}}]})")
+                .find("unknown key 'verdict'"),
+            std::string::npos);
+}
+
+// Each verdict the mock world can give, from a scenario that earns it.
+TEST(ScenarioVerdict, EachVerdictFromItsRun) {
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* verdict;
+    const char* reason_part;
+  } cases[] = {
+      {"pass", R"({"name": "p", "device": {"transport": "legacy"},
+                   "steps": [{"rx": {"size": 64, "count": 3}}]})",
+       "pass", "nothing refused"},
+      {"refused", R"({"name": "r", "device": {"transport": "modern", "queue_sizes": [0, 256]},
+                      "driver": {"expect_attach": "queue_unavailable"}})",
+       "safe-reject", "refused: attach: queue size 0"},
+      {"recovered", R"({"name": "c", "device": {"transport": "modern"},
+                        "steps": [{"fault": {"kind": "used_id_out_of_range", "queue": "rx"}},
+                                  {"rx": {"size": 64, "count": 1}},
+                                  {"poll_device": 1},
+                                  {"rx": {"size": 64, "count": 2}}]})",
+       "recovered",
+       "queue_broken_used_id, recoveries, then the driver came back (running); "
+       "traffic resumed"},
+      // The queue is broken and nobody polls: the driver ends broken.
+      {"wedged", R"({"name": "w", "device": {"transport": "modern"},
+                     "steps": [{"fault": {"kind": "used_id_out_of_range", "queue": "rx"}},
+                               {"rx": {"size": 64, "count": 1}}]})",
+       "wedged", "the driver ended broken after running"},
+      // The device ignores the final stop's reset: buffers stay quarantined.
+      {"quarantined", R"({"name": "q", "device": {"transport": "legacy"},
+                          "driver": {"reset_timeout_ns": 1000000},
+                          "steps": [{"rx": {"size": 64, "count": 2}}, {"ignore_reset": true}],
+                          "end": {"pool_all_returned": false}})",
+       "wedged", "quarantined"},
+      // A conformance violation the end does not list is a finding; listed,
+      // it is the lie's consequence.
+      {"conformance", R"({"name": "o", "device": {"transport": "modern",
+                            "features_add": ["ACCESS_PLATFORM"], "iommu": true},
+                          "platform": {"map_lie": "leak_physical"},
+                          "steps": [{"rx": {"size": 64, "count": 1}}]})",
+       "oracle:conformance", "6.1"},
+      {"listed", R"({"name": "l", "device": {"transport": "modern",
+                       "features_add": ["ACCESS_PLATFORM"], "iommu": true},
+                     "platform": {"map_lie": "leak_physical"},
+                     "steps": [{"rx": {"size": 64, "count": 1}}],
+                     "end": {"violations": ["6.1"]}})",
+       "pass", ""},
+  };
+  for (const Case& c : cases) {
+    const RunResult r = run_scenario(parse_scenario(c.text, c.name));
+    EXPECT_EQ(r.verdict.name(), c.verdict) << c.name << ": " << verdict::describe(r.verdict);
+    EXPECT_NE(r.verdict.reason.find(c.reason_part), std::string::npos)
+        << c.name << ": " << r.verdict.reason;
+  }
+}
+
+TEST_F(Cli, QuietPrintsTheVerdict) {
+  std::string out;
+  EXPECT_EQ(run(R"({"name": "ok", "device": {"transport": "modern", "queue_sizes": [0, 256]},
+                    "driver": {"expect_attach": "queue_unavailable"}})",
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("ok: PASS, verdict safe-reject (severity low)"), std::string::npos) << out;
+}
+
+// --json and --junit: one entry per scenario, the verdict beside the
+// result; a scenario whose verdict differs from end.verdict fails.
+TEST(CliReports, JsonAndJUnitCarryResultAndVerdict) {
+  const std::string dir = ::testing::TempDir();
+  const std::string a = dir + "vnet_mock_report_a.json", b = dir + "vnet_mock_report_b.json",
+                    c = dir + "vnet_mock_report_c.json";
+  std::ofstream(a) << R"({"name": "reject", "device": {"transport": "modern"},
+    "steps": [{"fault": {"kind": "used_len_over", "queue": "rx", "count": 1, "value": 100}},
+              {"rx": {"size": 64, "count": 2}}],
+    "end": {"verdict": "safe-reject"}})";
+  std::ofstream(b) << R"({"name": "claims pass", "device": {"transport": "modern"},
+    "steps": [{"fault": {"kind": "used_len_over", "queue": "rx", "count": 1, "value": 100}},
+              {"rx": {"size": 64, "count": 2}}],
+    "end": {"verdict": "pass"}})";
+  std::ofstream(c) << R"({"name": "bad", "end": {"verdict": "nope"}})";
+  const std::string json = dir + "vnet_mock_report.json", junit = dir + "vnet_mock_report.xml";
+  const std::string cmd = std::string(VNET_MOCK_BINARY) + " -q " + a + " " + b + " --json " + json +
+                          " --junit " + junit + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[512];
+  std::string out;
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int status = pclose(p);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << out;
+
+  std::ifstream jin(json);
+  const auto j = nlohmann::json::parse(jin);
+  ASSERT_EQ(j["scenarios"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["scenarios"][0]["result"], "PASS");
+  EXPECT_EQ(j["scenarios"][0]["verdict"], "safe-reject");
+  EXPECT_EQ(j["scenarios"][0]["severity"], "low");
+  EXPECT_EQ(j["scenarios"][0]["verdict_reason"], "rx_drop_len_over +1");
+  EXPECT_EQ(j["scenarios"][0]["expected_verdict"], "safe-reject");
+  EXPECT_EQ(j["scenarios"][0]["counters"]["rx_drop_len_over"], 1);
+  EXPECT_EQ(j["scenarios"][1]["result"], "FAIL");
+  EXPECT_EQ(j["scenarios"][1]["verdict"], "safe-reject");
+  EXPECT_EQ(j["scenarios"][1]["expected_verdict"], "pass");
+  ASSERT_EQ(j["scenarios"][1]["failures"].size(), 1u);
+  EXPECT_EQ(j["summary"]["total"], 2);
+  EXPECT_EQ(j["summary"]["pass"], 1);
+  EXPECT_EQ(j["summary"]["fail"], 1);
+  EXPECT_EQ(j["summary"]["verdicts"]["safe-reject"], 2);
+
+  std::ifstream xin(junit);
+  std::stringstream xml;
+  xml << xin.rdbuf();
+  const std::string x = xml.str();
+  EXPECT_NE(x.find(R"(<testsuite name="vnet-mock" tests="2" failures="1" errors="0")"),
+            std::string::npos)
+      << x;
+  EXPECT_NE(x.find("<testcase classname=\"scenario\" name=\"" + a + "\""), std::string::npos) << x;
+  EXPECT_NE(x.find(R"(<property name="verdict" value="safe-reject"/>)"), std::string::npos) << x;
+  EXPECT_NE(x.find(R"(<property name="severity" value="low"/>)"), std::string::npos) << x;
+  EXPECT_NE(x.find("<failure message=\"line 4: verdict is safe-reject"), std::string::npos) << x;
+
+  // A bad scenario is an error testcase and exit 2; the others still run.
+  const std::string cmd2 =
+      std::string(VNET_MOCK_BINARY) + " -q " + c + " " + a + " --junit " + junit + " 2>&1";
+  p = popen(cmd2.c_str(), "r");
+  out.clear();
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  status = pclose(p);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2) << out;
+  EXPECT_NE(out.find("reject: PASS"), std::string::npos) << out;
+  std::ifstream xin2(junit);
+  std::stringstream xml2;
+  xml2 << xin2.rdbuf();
+  EXPECT_NE(xml2.str().find(R"(tests="2" failures="0" errors="1")"), std::string::npos)
+      << xml2.str();
+  EXPECT_NE(xml2.str().find("<error message="), std::string::npos) << xml2.str();
 }
 
 }  // namespace
