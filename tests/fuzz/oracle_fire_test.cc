@@ -1130,6 +1130,69 @@ void ok_ordering_ring_protocol() {
   b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, true}, &idx, &v, 2);
 }
 
+// ---------------- recovery (protocol g): a broken queue is left alone and reset ----------------
+
+void recovery_completion_after_bad_element() {
+  RingBench b;
+  b.publish(0, 0, b.pool.alloc());
+  b.publish(0, 1, b.pool.alloc());
+  b.set_used(1, {{9, 100}});  // chain 9 was never published: the queue is broken
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(1);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  // A driver that goes on harvesting the broken queue:
+  b.set_used(2, {{9, 100}, {0, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  uint16_t v;
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedIdx, 0, false}, b.used + 2, &v, 2);
+  b.oracle->barrier(Barrier::kRead);
+  uint8_t e[8];
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kUsedElem, 1, false}, b.used + 12, e, 8);
+  b.oracle->completed(0, 0, 100);
+}
+
+void recovery_no_reset_after_bad_element() {
+  RingBench b;
+  b.legacy();
+  b.publish(0, 0, b.pool.alloc());
+  b.set_used(1, {{0, 100}, {0, 100}});
+  b.set_used(2, {{0, 100}, {0, 100}});  // chain 0 completed twice in one run
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(2);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  b.oracle->op_begin(DriverOp::kPollDevice);  // ... and the next poll leaves it as it is
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
+void recovery_needs_reset_ignored() {
+  Bench b;
+  b.legacy();
+  b.write_status(0x0F);                   // DRIVER_OK
+  b.device.status_reads = {0x0F | 0x40};  // NEEDS_RESET
+  b.oracle->op_begin(DriverOp::kPollDevice);
+  b.read_status();
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
+void ok_recovery_reset_after_bad_element() {
+  RingBench b;
+  b.legacy();
+  b.publish(0, 0, b.pool.alloc());
+  b.set_used(1, {{7, 100}});
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_idx();
+  b.fetch_elems(1);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  b.device.status_reads = {0x0F | 0x40, 0};
+  b.oracle->op_begin(DriverOp::kPollDevice);
+  b.read_status();
+  b.write_status(0);  // the reset, acknowledged
+  b.read_status();
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
 // ---------------- decision (h) ----------------
 
 // One rx completion of used.len len whose header the device wrote as hdr
@@ -1384,6 +1447,13 @@ const Case kCases[] = {
     {"ordering.smp_barrier_after_order_platform", kProtocol, "SMP-strength barrier",
      ordering_smp_barrier_after_order_platform},
     {"ordering.ok_ring_protocol", nullptr, nullptr, ok_ordering_ring_protocol},
+
+    {"recovery.completion_after_bad_element", kProtocol, "the queue is broken",
+     recovery_completion_after_bad_element},
+    {"recovery.no_reset_after_bad_element", kProtocol, "did not reset it",
+     recovery_no_reset_after_bad_element},
+    {"recovery.needs_reset_ignored", kProtocol, "asking for a reset", recovery_needs_reset_ignored},
+    {"recovery.ok_reset_after_bad_element", nullptr, nullptr, ok_recovery_reset_after_bad_element},
 
     {"decision.gso_frame_delivered", kDecision, "the reference delivers 0",
      decision_gso_frame_delivered},
