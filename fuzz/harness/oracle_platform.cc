@@ -293,7 +293,7 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
   if (what.part == MemPart::kUsedIdx && len == 2) {
     uint16_t idx;
     memcpy(&idx, dst, 2);
-    protocol_.on_used_idx(what.queue, idx);
+    protocol_.on_used_idx(what.queue, idx, in_op_ && op_ == DriverOp::kAttach);
     learn_used_span(what.queue, src);
   } else if (what.part == MemPart::kUsedElem) {
     protocol_.on_used_elems(what.queue, dst, len);

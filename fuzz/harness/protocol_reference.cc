@@ -401,7 +401,7 @@ void ProtocolReference::on_barrier(Barrier kind) {
   }
 }
 
-void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx) {
+void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx, bool attaching) {
   if (queue >= kMaxQueues) return;
   Ring& r = rings_[queue];
   if (r.irq_enabled)
@@ -413,7 +413,19 @@ void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx) {
   if (bad_element_[queue]) lied_[queue] = true;
   used_idx_[queue] = idx;
   const uint16_t ahead = static_cast<uint16_t>(idx - last_used_[queue]);
-  jump_[queue] = ahead > inflight_[queue];
+  // The device can have used only what was made available: chains
+  // announced, and (once the ring is located) covered by the avail.idx the
+  // driver stored.
+  uint32_t available = inflight_[queue];
+  if (r.avail_cpu != nullptr) {
+    const uint16_t stored = static_cast<uint16_t>(r.last_idx - last_used_[queue]);
+    if (stored < available) available = stored;
+  }
+  jump_[queue] = ahead > available;
+  // At attach nothing was made available yet: a used index that moved is a
+  // lie the driver must catch there (the queue is broken, the next
+  // poll_device() resets).
+  if (attaching && ahead != 0) bad_element_[queue] = true;
   fifo_head_[queue] = fifo_tail_[queue] = 0;
 }
 

@@ -80,7 +80,9 @@ class ProtocolReference {
   void on_dma_free(const DmaRegion& region);
   // At the start of every shim call: what the driver stored since the last.
   void observe_rings();
-  void on_used_idx(uint16_t queue, uint16_t idx);
+  // attaching: the fetch is part of attach() (the used index is checked
+  // before the first buffer is made available).
+  void on_used_idx(uint16_t queue, uint16_t idx, bool attaching = false);
   void on_used_flags(uint16_t queue);
   // The device published a used element the driver must reject (an id out
   // of range, not in flight, or twice in one run): from the driver's next

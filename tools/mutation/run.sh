@@ -99,6 +99,8 @@ while [ $# -gt 0 ]; do
 done
 
 command -v jq >/dev/null || { echo "run.sh: jq is required (scripts/setup.sh installs it)" >&2; exit 2; }
+# Absolute: the script works in the mutated copy's directory at times.
+out=$(realpath -m "${out}")
 
 # A campaign runs for hours and bash reads its script as it goes: run from a
 # private copy, so that editing (or checking out) tools/mutation/run.sh
