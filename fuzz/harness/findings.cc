@@ -39,11 +39,20 @@ const char* oracle_name(Oracle oracle) {
   return "?";
 }
 
+namespace {
+bool g_reported = false;
+}  // namespace
+
+bool finding_reported() {
+  return g_reported;
+}
+
 void set_finding_hook(FindingHook hook) {
   g_hook = hook;
 }
 
 void finding(Oracle oracle, const char* format, ...) {
+  g_reported = true;
   char message[768];
   va_list ap;
   va_start(ap, format);

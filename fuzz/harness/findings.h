@@ -63,6 +63,9 @@ const char* oracle_name(Oracle oracle);
 using FindingHook = void (*)(const char* line);
 void set_finding_hook(FindingHook hook);
 
+// True once finding() reported (the process is on its way down).
+bool finding_reported();
+
 [[noreturn]] void finding(Oracle oracle, const char* format, ...)
     __attribute__((format(printf, 2, 3)));
 

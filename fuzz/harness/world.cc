@@ -109,7 +109,11 @@ void finish_trace_on_finding(const char* line) {
   if (g_recording != nullptr) g_recording->write(g_session, line);
 }
 
-void finish_trace_on_crash() {
+// The sanitizer's death callback: a memory error (or UB) in the driver. An
+// oracle's finding has printed its own verdict and aborted already.
+void on_sanitizer_death() {
+  if (finding_reported()) return;
+  fprintf(stderr, "vnet-fuzz: VERDICT memory-error severity critical\n");
   if (g_recording != nullptr)
     g_recording->write(g_session, "vnet-fuzz: the run crashed here (sanitizer report)");
 }
@@ -136,8 +140,11 @@ void World::begin_common(Platform& device_side, const char* target) {
     tap = recording_->tap();
     g_recording = recording_.get();
     set_finding_hook(finish_trace_on_finding);
-    if (__sanitizer_set_death_callback != nullptr)
-      __sanitizer_set_death_callback(finish_trace_on_crash);
+  }
+  static bool death_callback = false;
+  if (!death_callback && __sanitizer_set_death_callback != nullptr) {
+    __sanitizer_set_death_callback(on_sanitizer_death);
+    death_callback = true;
   }
   static surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
   inner = &surface.wrap(*inner);
