@@ -46,11 +46,15 @@ ProbeResult PciTransports::probe(Platform& platform, PciMode mode) {
   }
 
   if (mode != PciMode::kLegacy) {
-    r.modern_error = modern_.init(platform, &r.modern_report);
+    // Probed into a candidate, taken only when every check passed: a
+    // re-probe that fails (here or in init()) leaves the transport a driver
+    // may still be resetting through as it was.
+    PciModernTransport candidate;
+    r.modern_error = candidate.init(platform, &r.modern_report);
     if (r.modern_error == ModernProbeError::kOk) {
-      const uint64_t offer = modern_.device_features();
+      const uint64_t offer = candidate.device_features();
       r.modern_report.device_features = offer;
-      r.modern_report.device_cfg_length = modern_.config_window_size();
+      r.modern_report.device_cfg_length = candidate.config_window_size();
       r.modern_report.device_cfg_needed = spec::config_bytes_needed(offer);
       if (!spec::has_feature(offer, spec::Feature::kVersion1))
         r.modern_error = ModernProbeError::kNoVersion1;
@@ -58,6 +62,7 @@ ProbeResult PciTransports::probe(Platform& platform, PciMode mode) {
         r.modern_error = ModernProbeError::kDeviceCfgTooShort;
     }
     if (r.modern_error == ModernProbeError::kOk) {
+      modern_ = candidate;
       r.error = ProbeError::kOk;
       r.transport = &modern_;
       return r;
