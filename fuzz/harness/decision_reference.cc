@@ -114,8 +114,8 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   // makes unusable.
   const uint64_t offered = legacy ? (cfg.features & 0xFFFFFFFFull) : cfg.features;
   uint64_t mask = options.feature_mask;
-  if (!options.accept_access_platform) mask &= ~(uint64_t{1} << 33);
-  if (!options.accept_order_platform) mask &= ~(uint64_t{1} << 35);
+  if (!options.accept_access_platform) mask &= ~(uint64_t{1} << 33);  // VIRTIO_F_ACCESS_PLATFORM
+  if (!options.accept_order_platform) mask &= ~(uint64_t{1} << 36);   // VIRTIO_F_ORDER_PLATFORM
   uint64_t want = offered & VirtioNet::supported_features(legacy) & mask;
   const auto& mac = cfg.mac;
   const bool mac_zero = (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;

@@ -31,7 +31,7 @@ constexpr uint32_t kQueueAddressLegacy = 0x08;  // 4.1.4.8: PFN, 4096-byte pages
 constexpr uint32_t kQueueSizeLegacy = 0x0C;
 constexpr uint32_t kQueueSelectLegacy = 0x0E;
 constexpr uint16_t kAvailNoInterrupt = 1;
-constexpr uint32_t kOrderPlatformBit = 35 - 32;  // in driver feature word 1
+constexpr uint32_t kOrderPlatformBit = 36 - 32;  // VIRTIO_F_ORDER_PLATFORM, in word 1
 
 bool read_class(Barrier k) {
   return k == Barrier::kRead || k == Barrier::kFull || k == Barrier::kDmaRead ||

@@ -1100,7 +1100,7 @@ void ordering_elements_without_read_barrier() {
 void ordering_smp_barrier_after_order_platform() {
   OrderBench b;
   b.device.offer[0] = 0x20;
-  b.device.offer[1] = 1 | 8;  // VERSION_1, ORDER_PLATFORM
+  b.device.offer[1] = 1 | 16;  // VERSION_1, ORDER_PLATFORM (bit 36)
   namespace c = spec::pci::common;
   b.common_write(c::kDeviceStatus, 1, 0);
   b.common_read(c::kDeviceStatus, 1);
@@ -1109,7 +1109,7 @@ void ordering_smp_barrier_after_order_platform() {
     b.common_read(c::kDeviceFeature, 4);
   }
   b.common_write(c::kDriverFeatureSelect, 4, 1);
-  b.common_write(c::kDriverFeature, 4, 1 | 8);
+  b.common_write(c::kDriverFeature, 4, 1 | 16);
   b.oracle->barrier(Barrier::kWrite);  // should be kDmaWrite
 }
 
