@@ -99,7 +99,28 @@ void ProtocolReference::device_reset() {
   }
 }
 
+bool ProtocolReference::cfg_le16(uint32_t offset, uint16_t* out) const {
+  uint8_t lo, hi;
+  if (!cfg_byte(offset, &lo) || !cfg_byte(offset + 1, &hi)) return false;
+  *out = static_cast<uint16_t>(lo | hi << 8);
+  return true;
+}
+
 void ProtocolReference::set_status_register(Region region, uint32_t offset) {
+  // The driver decided to drive this device: it must be a virtio network
+  // device by what its configuration space answered (4.1.2: vendor 0x1AF4,
+  // device 0x1041, or transitional 0x1000 with subsystem device id 1).
+  uint16_t vendor = 0, device = 0, subsystem = 0;
+  if (!cfg_le16(0x00, &vendor) || !cfg_le16(0x02, &device))
+    finding(Oracle::kProtocol, "the driver drives a device whose PCI identity it never read");
+  const bool net =
+      vendor == 0x1AF4 &&
+      (device == 0x1041 || (device == 0x1000 && cfg_le16(0x2E, &subsystem) && subsystem == 1));
+  if (!net)
+    finding(Oracle::kProtocol,
+            "the driver drives PCI device %04x:%04x (subsystem %04x), which is no virtio network "
+            "device (4.1.2)",
+            vendor, device, subsystem);
   transport_known_ = true;
   status_region_ = region;
   legacy_ = region == Region::kBar0 && offset == kStatusLegacy && bar_known_[0] && bars_[0].is_io;

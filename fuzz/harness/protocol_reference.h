@@ -111,6 +111,7 @@ class ProtocolReference {
 
   bool cfg_byte(uint32_t offset, uint8_t* out) const;
   bool cfg_le32(uint32_t offset, uint32_t* out) const;
+  bool cfg_le16(uint32_t offset, uint16_t* out) const;
   void rebuild_windows();
   // Windows from the capability positions in [lo, hi).
   void consider_caps(uint32_t lo, uint32_t hi);

@@ -45,7 +45,10 @@ class ScriptedDevice final : public Platform {
   std::vector<uint32_t> status_reads{0};
   size_t next_status = 0;
 
-  uint32_t reg_read(Region, uint32_t, uint8_t) override {
+  uint32_t reg_read(Region region, uint32_t offset, uint8_t) override {
+    // A transitional virtio-net device (4.1.2) in configuration space.
+    if (region == Region::kPciConfig)
+      return offset == 0x00 ? 0x1AF4u : offset == 0x02 ? 0x1000u : offset == 0x2E ? 1u : 0u;
     const uint32_t v =
         status_reads[next_status < status_reads.size() ? next_status : status_reads.size() - 1];
     ++next_status;
@@ -123,7 +126,13 @@ struct Bench {
     oracle->published(c);
   }
   // The legacy status register (BAR0 + 0x12) is the transport in use.
-  void legacy() { oracle->set_status_register(bar_region(0), spec::pci::legacy::kDeviceStatus); }
+  void legacy() {
+    // What a probe reads first: the identity.
+    oracle->reg_read(Region::kPciConfig, 0x00, 2);
+    oracle->reg_read(Region::kPciConfig, 0x02, 2);
+    oracle->reg_read(Region::kPciConfig, 0x2E, 2);
+    oracle->set_status_register(bar_region(0), spec::pci::legacy::kDeviceStatus);
+  }
   void write_status(uint8_t v) {
     oracle->reg_write(bar_region(0), spec::pci::legacy::kDeviceStatus, 1, v);
   }
@@ -184,6 +193,9 @@ void own_free_zero_to_other_register() {
   // write of 0 to BAR0 + 0x12 that reads back 0 is not its reset (the old
   // oracle took any one-byte write of 0 to a BAR for one).
   Bench b;
+  b.oracle->reg_read(Region::kPciConfig, 0x00, 2);  // the identity, as a probe reads it
+  b.oracle->reg_read(Region::kPciConfig, 0x02, 2);
+  b.oracle->reg_read(Region::kPciConfig, 0x2E, 2);
   b.oracle->set_status_register(bar_region(4), spec::pci::common::kDeviceStatus);
   PacketBuffer* p = b.pool.alloc();
   b.publish(0, 0, p);
@@ -717,6 +729,10 @@ class ImageDevice final : public Platform {
   ImageDevice() {
     // One capability at 0x40: common configuration, BAR 4, offset 0,
     // 0x38 bytes; BAR 4 is 16 KiB of memory.
+    cfg[0x00] = 0xF4;  // vendor 0x1AF4, device 0x1041: modern virtio-net
+    cfg[0x01] = 0x1A;
+    cfg[0x02] = 0x41;
+    cfg[0x03] = 0x10;
     cfg[0x06] = 0x10;
     cfg[0x34] = 0x40;
     set_cap(0x40, 1, 4, 0, 0x38);
@@ -782,6 +798,8 @@ struct ImageBench {
   uint32_t common_read(uint32_t off, uint8_t w) { return oracle->reg_read(bar_region(4), off, w); }
   // The modern transport is in use: status at common + 0x14.
   void modern() {
+    oracle->reg_read(Region::kPciConfig, 0x00, 2);
+    oracle->reg_read(Region::kPciConfig, 0x02, 2);
     probe_cap(0x40);
     oracle->set_status_register(bar_region(4), spec::pci::common::kDeviceStatus);
   }
@@ -900,6 +918,18 @@ void ok_protocol_init_sequence() {
   b.common_write(spec::pci::common::kDeviceStatus, 1, 0x0F);
   // Giving up after a refusal is allowed: FAILED with what the device holds.
   b.common_write(spec::pci::common::kDeviceStatus, 1, 0x8F);
+}
+
+void protocol_drives_foreign_device() {
+  ImageBench b;
+  b.device.cfg[0x02] = 0x42;  // device 0x1042: virtio-blk
+  b.modern();
+}
+
+void protocol_drives_unread_identity() {
+  ImageBench b;
+  b.probe_cap(0x40);
+  b.oracle->set_status_register(bar_region(4), spec::pci::common::kDeviceStatus);
 }
 
 // A used ring of a 4-entry queue (flags, idx, 4 elements), in a DMA region.
@@ -1418,6 +1448,10 @@ const Case kCases[] = {
     {"protocol.features_without_offer", kProtocol, "without reading the device's offer",
      protocol_features_without_offer},
     {"protocol.ok_init_sequence", nullptr, nullptr, ok_protocol_init_sequence},
+    {"protocol.drives_foreign_device", kProtocol, "which is no virtio network device",
+     protocol_drives_foreign_device},
+    {"protocol.drives_unread_identity", kProtocol, "PCI identity it never read",
+     protocol_drives_unread_identity},
     {"protocol.completion_beyond_used_idx", kProtocol, "beyond the used index 1",
      protocol_completion_beyond_used_idx},
     {"protocol.completion_not_the_element", kProtocol, "says id 1 len 100",
