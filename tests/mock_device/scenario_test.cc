@@ -314,7 +314,10 @@ TEST(ScenarioRun, HooksActDuringAttach) {
 // scenario, 0 for a passing one.
 struct Cli : ::testing::Test {
   int run(const std::string& body, std::string* out) {
-    const std::string path = ::testing::TempDir() + "vnet_mock_cli_test.json";
+    // One file per test: ctest runs the Cli tests in parallel (-j).
+    const std::string path = ::testing::TempDir() + "vnet_mock_cli_test_" +
+                             ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                             ".json";
     std::ofstream(path) << body;
     const std::string cmd = std::string(VNET_MOCK_BINARY) + " -q " + path + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
@@ -335,7 +338,7 @@ TEST_F(Cli, ExitCodes) {
       << out;
   out.clear();
   EXPECT_EQ(run("{\"name\": \"bad\",\n \"device\": {\n  \"mtu\": -5}}", &out), 2) << out;
-  EXPECT_NE(out.find("vnet_mock_cli_test.json:3: "), std::string::npos) << out;
+  EXPECT_NE(out.find("vnet_mock_cli_test_ExitCodes.json:3: "), std::string::npos) << out;
   EXPECT_NE(out.find("non-negative"), std::string::npos) << out;
 }
 
