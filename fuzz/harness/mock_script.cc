@@ -141,7 +141,9 @@ void run_mock_script(World& w, Input& in, OpTable table) {
       if (++reinits > kMaxReinits) continue;
     switch (op) {
       case Op::kRx: {
-        const uint32_t count = 1 + in.u8() % 16;
+        // Up to 64 frames: more than one run of used elements (32) is then
+        // pending when the driver harvests.
+        const uint32_t count = 1 + in.u8() % 64;
         uint32_t size = in.u16();
         if (size > kMaxRxFrame) size = kMaxRxFrame;
         for (uint32_t i = 0; i < count; ++i) {

@@ -9,7 +9,7 @@
 //   op byte: index into the target's op table, modulo its size. Arguments
 //   (little-endian) follow the op byte:
 //
-//   rx          count:u8 size:u16         device receives count (1..16) frames
+//   rx          count:u8 size:u16         device receives count (1..64) frames
 //                                          of size bytes, then rx_burst(count)
 //   rx_burst    max:u8                    rx_burst(max)
 //   tx          count:u8 size:u16 seed:u8 tx_burst of count (1..16) frames

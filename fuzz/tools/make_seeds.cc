@@ -456,6 +456,17 @@ void lie_seeds(const fs::path& root) {
                w.bytes().data(), w.bytes().size());
     ++n;
   }
+  // More completions pending than one run of used elements holds (32): 48
+  // frames arrive before the driver harvests, on a 64-entry rx ring.
+  {
+    ScriptWriter w(kUsedRingTable);
+    w.u8(1).u8(63).u8(15).u8(3);
+    w.op(Op::kRx).u8(47).u16(100);
+    w.op(Op::kRx).u8(63).u16(200);
+    write_file(root / "corpus/fuzz/fuzz_used_ring" / "lie-many_completions", w.bytes().data(),
+               w.bytes().size());
+    ++n;
+  }
   std::cout << n << " lie seeds -> fuzz_config, fuzz_used_ring\n";
 }
 
