@@ -15,6 +15,8 @@ constexpr uint8_t kCapVendor = 0x09;          // 4.1.4: virtio capabilities
 constexpr uint32_t kCapMinBytes = 16;         // struct virtio_pci_cap
 constexpr uint32_t kStatusLegacy = 0x12;      // 4.1.4.8: legacy device_status
 constexpr uint32_t kStatusCommon = 0x14;      // 4.1.4.3: common cfg device_status
+constexpr uint32_t kConfigGeneration = 0x15;  // common configuration
+constexpr uint32_t kCommonLength = 0x38;
 constexpr uint32_t kDeviceFeatureSel = 0x00;  // common configuration
 constexpr uint32_t kDeviceFeature = 0x04;
 constexpr uint32_t kDriverFeatureSel = 0x08;
@@ -88,6 +90,7 @@ void ProtocolReference::device_reset() {
   order_platform_ = false;
   offer_known_[0] = offer_known_[1] = false;
   status_written_ = 0;
+  gen_known_ = cfg_read_open_ = snapshot_done_ = snapshot_torn_ = false;
   features_ok_written_ = features_ok_read_ = features_ok_set_ = false;
   for (uint16_t q = 0; q < kMaxQueues; ++q) {
     inflight_[q] = 0;
@@ -250,7 +253,19 @@ void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, u
     return;
   }
   uint32_t reg;
-  if (!common_register(region, offset, &reg)) return;
+  const bool in_common = common_register(region, offset, &reg) && (legacy_ || reg < kCommonLength);
+  if (transport_known_ && !legacy_ && !in_common && region != Region::kPciConfig && gen_known_)
+    cfg_read_open_ = true;
+  if (!in_common) return;
+  if (!legacy_ && reg == kConfigGeneration && width == 1) {
+    if (cfg_read_open_) {
+      snapshot_done_ = true;
+      snapshot_torn_ = static_cast<uint8_t>(value) != last_gen_;
+      cfg_read_open_ = false;
+    }
+    gen_known_ = true;
+    last_gen_ = static_cast<uint8_t>(value);
+  }
   if (legacy_) {
     if (reg == kLegacyHostFeatures && width == 4) {
       offer_[0] = value;
@@ -301,6 +316,16 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
     select = driver_select_;
   }
   if (driver_features && select == 1) order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
+  // 2.5.1: config values read while the generation changed are not values
+  // at all. If the last snapshot before the features were chosen was torn,
+  // no feature whose field came from it (MAC, MTU, STATUS) may be accepted.
+  constexpr uint32_t kConfigFeatures = (1u << 5) | (1u << 3) | (1u << 16);
+  if (driver_features && select == 0 && snapshot_done_ && snapshot_torn_ &&
+      (value & kConfigFeatures) != 0)
+    finding(Oracle::kProtocol,
+            "driver accepted config-field features 0x%x although its last config read saw "
+            "config_generation change (2.5.1: the values may be torn)",
+            value & kConfigFeatures);
   if (driver_features && value != 0) {
     if (select >= 2)
       finding(Oracle::kProtocol, "driver features word %u written (only 64 feature bits exist)",

@@ -72,6 +72,9 @@ class ProtocolReference {
   // with the device's answer.
   void check_access(Region region, uint32_t offset, uint8_t width, bool write, const void* pc);
   void on_read(Region region, uint32_t offset, uint8_t width, uint32_t value);
+  // Reads outside the common configuration window of the modern transport
+  // in use are device-configuration reads (the ISR is read only by
+  // poll_device, never between the generation reads of a snapshot).
   void on_write(Region region, uint32_t offset, uint8_t width, uint32_t value);
 
   void on_published(uint16_t queue);
@@ -139,6 +142,13 @@ class ProtocolReference {
   bool offer_known_[2] = {};
   uint8_t status_written_ = 0;
   bool features_ok_written_ = false;
+  // Config snapshot (modern, 2.5.1 / 4.1.4.3): device-config reads
+  // bracketed by config_generation reads.
+  bool gen_known_ = false;  // a config_generation read since the reset
+  uint8_t last_gen_ = 0;
+  bool cfg_read_open_ = false;     // device-config reads since that read
+  bool snapshot_done_ = false;     // an attempt was closed by a generation read
+  bool snapshot_torn_ = false;     // ... and its two generations differed
   bool features_ok_read_ = false;  // a status read since the FEATURES_OK write
   bool features_ok_set_ = false;   // ... and the last one showed FEATURES_OK
 

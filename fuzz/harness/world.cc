@@ -261,15 +261,7 @@ bool World::bring_up(PciMode mode, const NetOptions& options) {
 AttachError World::attach() {
   attached_options_ = options_;
   const uint64_t before = net().counters().config_invalid_status;
-  const bool quarantined_before = net().quarantined();
   const AttachError e = session_->attach(options_);
-  // A device that still holds quarantined buffers after attach() retried its
-  // reset is refused as such, nothing else (the caller must know why).
-  if (quarantined_before && net().quarantined() && e != AttachError::kQuarantined)
-    finding(Oracle::kDecision,
-            "attach returned '%s' while the previous device still holds quarantined buffers "
-            "(its reset never acknowledged): the reference refuses with 'quarantined'",
-            attach_error_name(e));
   // 5.1.4: status bits the spec does not define are counted once per
   // negotiation (a device whose answers follow its configuration).
   if (device_ != nullptr && e == AttachError::kOk && decision_.predictable()) {

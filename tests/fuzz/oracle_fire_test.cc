@@ -725,6 +725,8 @@ class ImageDevice final : public Platform {
   uint8_t status_read = 0;  // what the modern device_status reads
   uint32_t offer[2] = {};   // device_feature by select
   uint32_t select = 0;
+  uint8_t generation = 0;  // config_generation
+  bool churn = false;      // it changes on every read
 
   ImageDevice() {
     // One capability at 0x40: common configuration, BAR 4, offset 0,
@@ -757,6 +759,7 @@ class ImageDevice final : public Platform {
       return v;
     }
     if (off == spec::pci::common::kDeviceStatus) return status_read;
+    if (off == spec::pci::common::kConfigGeneration) return churn ? generation++ : generation;
     if (off == spec::pci::common::kDeviceFeature) return select < 2 ? offer[select] : 0;
     return 0;
   }
@@ -905,6 +908,41 @@ void protocol_features_without_offer() {
   b.device.offer[0] = 0x20;
   b.device.offer[1] = 1;
   b.init_to_features(0x20, false);
+}
+
+// A modern device with a device configuration window at BAR4 0x2000, and
+// one snapshot of it: generation, the MAC's first byte, generation.
+void config_snapshot_then_features(bool churn) {
+  ImageBench b;
+  b.device.set_cap(0x50, 4, 4, 0x2000, 0x100);
+  b.device.cfg[0x41] = 0x50;  // common -> device
+  b.modern();
+  b.probe_cap(0x50);
+  b.device.offer[0] = 0x20;  // MAC
+  b.device.offer[1] = 1;
+  b.device.churn = churn;
+  namespace c = spec::pci::common;
+  b.common_write(c::kDeviceStatus, 1, 0);
+  b.common_read(c::kDeviceStatus, 1);
+  b.common_write(c::kDeviceStatus, 1, 1);
+  b.common_write(c::kDeviceStatus, 1, 3);
+  for (uint32_t sel = 0; sel < 2; ++sel) {
+    b.common_write(c::kDeviceFeatureSelect, 4, sel);
+    b.common_read(c::kDeviceFeature, 4);
+  }
+  b.common_read(c::kConfigGeneration, 1);
+  b.common_read(0x2000, 1);
+  b.common_read(c::kConfigGeneration, 1);
+  b.common_write(c::kDriverFeatureSelect, 4, 0);
+  b.common_write(c::kDriverFeature, 4, 0x20);  // MAC accepted from that read
+}
+
+void protocol_features_from_torn_config() {
+  config_snapshot_then_features(true);
+}
+
+void ok_protocol_features_from_stable_config() {
+  config_snapshot_then_features(false);
 }
 
 void ok_protocol_init_sequence() {
@@ -1448,6 +1486,10 @@ const Case kCases[] = {
     {"protocol.features_without_offer", kProtocol, "without reading the device's offer",
      protocol_features_without_offer},
     {"protocol.ok_init_sequence", nullptr, nullptr, ok_protocol_init_sequence},
+    {"protocol.features_from_torn_config", kProtocol, "config_generation change",
+     protocol_features_from_torn_config},
+    {"protocol.ok_features_from_stable_config", nullptr, nullptr,
+     ok_protocol_features_from_stable_config},
     {"protocol.drives_foreign_device", kProtocol, "which is no virtio network device",
      protocol_drives_foreign_device},
     {"protocol.drives_unread_identity", kProtocol, "PCI identity it never read",
