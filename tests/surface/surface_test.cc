@@ -102,8 +102,8 @@ TEST(SurfacePlatform, UsedElementRunCountsOneValuePerElement) {
 class TempTree {
  public:
   TempTree() {
-    char tmpl[] = "/tmp/vnet-surface-test-XXXXXX";
-    root_ = mkdtemp(tmpl);
+    std::string tmpl = ::testing::TempDir() + "vnet-surface-test-XXXXXX";
+    root_ = mkdtemp(tmpl.data());
   }
   ~TempTree() { fs::remove_all(root_); }
   void write(const std::string& rel, const std::string& text) {
