@@ -79,6 +79,8 @@ FuzzPool::FuzzPool(mock::GuestMemory& memory, uint32_t count, uint32_t buffer_si
   device_owned_.assign(count, 0);
   suspect_.assign(count, 0);
   suspects_.reserve(count);
+  opened_.assign(count, 0);
+  opened_list_.reserve(count);
   free_.reserve(count);
   reset();
 }
@@ -89,6 +91,9 @@ void FuzzPool::reset(int32_t alloc_budget) {
   device_reaches_all_ = false;
   for (uint32_t i : suspects_) suspect_[i] = 0;
   suspects_.clear();
+  for (uint32_t i : opened_list_) opened_[i] = 0;
+  opened_list_.clear();
+  dma_depth_ = 0;
   free_.clear();
   for (uint32_t i = count_; i-- > 0;) {
     uint8_t* mem = host_ + size_t{i} * buffer_size_;
@@ -115,24 +120,27 @@ void FuzzPool::clear_device_owned() {
   suspects_.clear();
 }
 
-void FuzzPool::device_dma_begin() {
-  if (device_reaches_all_) {
-    for (uint32_t i = 0; i < count_; ++i)
-      if (!lent_[i]) unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
-    return;
+void FuzzPool::device_reach(const uint8_t* p, uint64_t len) {
+  if (dma_depth_ == 0 || (!device_reaches_all_ && suspects_.empty())) return;
+  const uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(host_);
+  const uint64_t end = uint64_t{count_} * buffer_size_;
+  if (off >= end) return;
+  const uint64_t last = (len > end - off ? end : off + (len == 0 ? 1 : len)) - 1;
+  for (uint64_t i = off / buffer_size_; i <= last / buffer_size_; ++i) {
+    if (lent_[i] || opened_[i] || (!device_reaches_all_ && !suspect_[i])) continue;
+    unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
+    opened_[i] = 1;
+    opened_list_.push_back(static_cast<uint32_t>(i));
   }
-  for (uint32_t i : suspects_)
-    if (!lent_[i]) unpoison(host_ + size_t{i} * buffer_size_, buffer_size_);
 }
 
 void FuzzPool::device_dma_end() {
-  if (device_reaches_all_) {
-    for (uint32_t i = 0; i < count_; ++i)
-      if (!lent_[i]) poison(host_ + size_t{i} * buffer_size_, buffer_size_);
-    return;
-  }
-  for (uint32_t i : suspects_)
+  if (dma_depth_ == 0 || --dma_depth_ != 0) return;
+  for (uint32_t i : opened_list_) {
     if (!lent_[i]) poison(host_ + size_t{i} * buffer_size_, buffer_size_);
+    opened_[i] = 0;
+  }
+  opened_list_.clear();
 }
 
 PacketBuffer* FuzzPool::alloc() {

@@ -69,16 +69,19 @@ class FuzzPool final : public BufferPool {
   // device that lied about a completion may still write into or read from
   // a buffer the driver legitimately took back. Buffers returned since the
   // device began to lie (set_device_lies) and since its last acknowledged
-  // reset (clear_device_owned) are suspects: unpoisoned while the device
-  // runs, poisoned again by device_dma_end() if still in the pool
-  // (World::DeviceDma). Every other returned buffer stays poisoned.
+  // reset (clear_device_owned) are suspects: between device_dma_begin()
+  // and device_dma_end() (World::DeviceDma) a suspect the device reaches
+  // (device_reach, called for every range the device translates) is
+  // unpoisoned, and poisoned again at the end if still in the pool. Every
+  // other returned buffer stays poisoned.
   void set_device_lies() { device_lies_ = true; }
   // The device rewrote descriptors: it may point them at any buffer of the
   // pool, so every buffer in the pool is unpoisoned while it runs (until
   // reset()).
   void set_device_reaches_all() { device_reaches_all_ = true; }
-  void device_dma_begin();
+  void device_dma_begin() { ++dma_depth_; }
   void device_dma_end();
+  void device_reach(const uint8_t* p, uint64_t len);
   // True when returned buffers are poisoned (an ASan build).
   // ASan manual poisoning of any memory (no-ops without ASan).
   static void poison_bytes(void* p, size_t len);
@@ -102,6 +105,9 @@ class FuzzPool final : public BufferPool {
   bool device_reaches_all_ = false;
   std::vector<uint8_t> suspect_;
   std::vector<uint32_t> suspects_;
+  uint32_t dma_depth_ = 0;
+  std::vector<uint8_t> opened_;  // unpoisoned for the device in this scope
+  std::vector<uint32_t> opened_list_;
 };
 
 }  // namespace vnet::fuzz

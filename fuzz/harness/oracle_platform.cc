@@ -161,7 +161,8 @@ bool OraclePlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
     protocol_.on_dma_alloc(*out);
     for (Span& r : regions_)
       if (r.lo == nullptr) {
-        r = Span{static_cast<uint8_t*>(out->cpu), static_cast<uint8_t*>(out->cpu) + out->size};
+        r = Span{static_cast<uint8_t*>(out->cpu), static_cast<uint8_t*>(out->cpu) + out->size,
+                 false};
         break;
       }
   }
@@ -170,18 +171,45 @@ bool OraclePlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {
 
 // ---- shared memory poisoning ----
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VNET_FUZZ_HARNESS_CHECKED 1
+#endif
+#endif
+#ifdef VNET_FUZZ_HARNESS_CHECKED
+const bool OraclePlatform::kHarnessChecked = true;
+#else
+const bool OraclePlatform::kHarnessChecked = false;
+#endif
+
 void OraclePlatform::poison_shared() {
-  if (!in_op_ || shared_poisoned_) return;
-  for (const Span& u : used_)
-    if (u.lo != nullptr) FuzzPool::poison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
-  shared_poisoned_ = true;
+  if (!in_op_) return;
+  for (Span& u : used_)
+    if (u.lo != nullptr && !u.poisoned) {
+      FuzzPool::poison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+      u.poisoned = true;
+      shared_poisoned_ = true;
+    }
 }
 
 void OraclePlatform::unpoison_shared() {
   if (!shared_poisoned_) return;
-  for (const Span& u : used_)
-    if (u.lo != nullptr) FuzzPool::unpoison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+  for (Span& u : used_)
+    if (u.poisoned) {
+      FuzzPool::unpoison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+      u.poisoned = false;
+    }
   shared_poisoned_ = false;
+}
+
+void OraclePlatform::open_used_span(const volatile void* p) {
+  if (!shared_poisoned_) return;
+  const uint8_t* at = const_cast<const uint8_t*>(static_cast<const volatile uint8_t*>(p));
+  for (Span& u : used_)
+    if (u.poisoned && at >= u.lo && at < u.hi) {
+      FuzzPool::unpoison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+      u.poisoned = false;
+    }
 }
 
 void OraclePlatform::learn_used_span(uint16_t queue, const volatile void* used_idx) {
@@ -190,12 +218,15 @@ void OraclePlatform::learn_used_span(uint16_t queue, const volatile void* used_i
   // queue's allocation (desc, avail, used).
   uint8_t* lo = const_cast<uint8_t*>(static_cast<const volatile uint8_t*>(used_idx)) - 2;
   for (const Span& r : regions_)
-    if (r.lo != nullptr && lo >= r.lo && lo < r.hi) used_[queue] = Span{lo, r.hi};
+    if (r.lo != nullptr && lo >= r.lo && lo < r.hi) used_[queue] = Span{lo, r.hi, false};
 }
 
 void OraclePlatform::forget_spans(const void* lo, const void* hi) {
   for (Span& u : used_)
-    if (u.lo != nullptr && u.lo >= lo && u.lo < hi) u = Span{};
+    if (u.lo != nullptr && u.lo >= lo && u.lo < hi) {
+      if (u.poisoned) FuzzPool::unpoison_bytes(u.lo, static_cast<size_t>(u.hi - u.lo));
+      u = Span{};
+    }
 }
 
 void OraclePlatform::dma_free(const DmaRegion& region) {
@@ -289,6 +320,7 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
                            size_t len) {
   ShimCall call(*this);
   const void* pc = __builtin_return_address(0);
+  open_used_span(src);  // the device shim copies from it
   inner_->fetch(what, src, dst, len);
   if (what.part == MemPart::kUsedIdx && len == 2) {
     uint16_t idx;
@@ -544,6 +576,7 @@ void OraclePlatform::op_end(DriverOp op) {
   inner_->op_end(op);
   new_scope();
   in_op_ = false;
+  unpoison_shared();  // between operations the harness and the device may touch it
 }
 
 void OraclePlatform::check_all_returned(const char* when, uint32_t held_buffers,

@@ -98,7 +98,13 @@ World& World::get() {
 }
 
 World::World()
-    : memory_(size_t{16} << 20), pool_(memory_, kPoolBuffers, kBufferSize), oracle_(pool_) {}
+    : memory_(size_t{16} << 20), pool_(memory_, kPoolBuffers, kBufferSize), oracle_(pool_) {
+  // Every range the device translates: a suspect buffer it reaches inside
+  // a DeviceDma scope is unpoisoned for it (FuzzPool::device_reach).
+  memory_.set_observer([](void* pool, uint8_t* host,
+                          uint64_t len) { static_cast<FuzzPool*>(pool)->device_reach(host, len); },
+                       &pool_);
+}
 
 namespace {
 

@@ -440,6 +440,7 @@ void poison_device_window_other_buffer() {
   b.pool.set_device_lies();
   b.pool.free(late);
   b.pool.device_dma_begin();
+  b.pool.device_reach(early_data, 64);  // the device reaches it: not a suspect
   static_cast<volatile uint8_t*>(early_data)[5] = 1;
 }
 
@@ -450,7 +451,8 @@ void ok_poison_device_window_suspect() {
   b.pool.set_device_lies();
   b.pool.free(p);
   b.pool.device_dma_begin();
-  static_cast<volatile uint8_t*>(data)[5] = 1;  // the lying device's late write
+  b.pool.device_reach(data + 5, 1);             // the device translates the range...
+  static_cast<volatile uint8_t*>(data)[5] = 1;  // ... for the lying device's late write
   b.pool.device_dma_end();
   if (FuzzPool::poisoning() && !FuzzPool::poisoned(data)) {
     fprintf(stderr, "suspect buffer not poisoned again after the device ran\n");
