@@ -102,7 +102,7 @@ class DeviceReplay {
   ReplayResult run();
 
  private:
-  mock::DeviceConfig configure(std::string* note) const;
+  mock::DeviceConfig configure(std::string* note, PciMode* probe_mode) const;
   void receive(trace::Session& s) { s.rx_burst(kBurst, &DeviceReplay::on_frame, this); }
   static void on_frame(void* context, const uint8_t* frame, uint32_t len) {
     static_cast<DeviceReplay*>(context)->delivered_.emplace_back(frame, frame + len);
@@ -122,7 +122,7 @@ class DeviceReplay {
   Divergence div_;
 };
 
-mock::DeviceConfig DeviceReplay::configure(std::string* note) const {
+mock::DeviceConfig DeviceReplay::configure(std::string* note, PciMode* probe_mode) const {
   mock::DeviceConfig c;
   const std::string& kind = t_.header.device_kind;
   if (kind == "legacy")
@@ -136,6 +136,31 @@ mock::DeviceConfig DeviceReplay::configure(std::string* note) const {
   else if (t_.header.transport == "pci-modern")
     c.transport = mock::TransportKind::kModern;
   if (t_.header.has_features) c.features = t_.header.offered;
+  // Each interface's offer as the capture's driver read it ("offers"):
+  // the mock shows the low 32 bits of its features on the legacy
+  // interface and the features without the legacy-only bits on the
+  // modern one, so the union of the two offers rebuilds both.
+  const TraceHeaderInfo& h = t_.header;
+  std::string why_legacy;
+  *probe_mode = PciMode::kAuto;
+  if (c.transport == mock::TransportKind::kTransitional) {
+    if (h.has_legacy_offer && h.has_modern_offer) {
+      c.features = h.modern_offer | h.legacy_offer;
+    } else if (h.has_legacy_offer) {
+      // The guest drove the legacy interface and never read the modern
+      // offer: our driver drives the same interface, against the offer
+      // the capture shows, instead of a modern one nobody saw.
+      c.features = h.legacy_offer;
+      *probe_mode = PciMode::kLegacy;
+      why_legacy = " (the capture's driver used the legacy interface only: probing legacy)";
+    } else if (h.has_modern_offer) {
+      c.features = h.modern_offer;
+    }
+  } else if (c.transport == mock::TransportKind::kLegacy && h.has_legacy_offer) {
+    c.features = h.legacy_offer;
+  } else if (c.transport == mock::TransportKind::kModern && h.has_modern_offer) {
+    c.features = h.modern_offer;
+  }
   const ConfigRead cfg = config_reads(t_);
   if (cfg.all(0, 6)) {
     std::copy(cfg.bytes, cfg.bytes + 6, c.mac.begin());
@@ -153,7 +178,8 @@ mock::DeviceConfig DeviceReplay::configure(std::string* note) const {
                 c.mac[4], c.mac[5]);
   *note = std::string("device: ") + mock::transport_kind_name(c.transport) + ", offers " +
           hex64(c.features) + ", mac " + mac + ", status " + std::to_string(c.status) +
-          ", queues " + std::to_string(c.queue_sizes[0]) + "/" + std::to_string(c.queue_sizes[1]);
+          ", queues " + std::to_string(c.queue_sizes[0]) + "/" + std::to_string(c.queue_sizes[1]) +
+          why_legacy;
   return c;
 }
 
@@ -175,7 +201,8 @@ ReplayResult DeviceReplay::run() {
     return r;
   }
   std::string device_note;
-  const mock::DeviceConfig config = configure(&device_note);
+  PciMode probe_mode = PciMode::kAuto;
+  const mock::DeviceConfig config = configure(&device_note, &probe_mode);
   r.notes.push_back(device_note);
 
   mock::GuestMemory memory;
@@ -188,7 +215,7 @@ ReplayResult DeviceReplay::run() {
   {
     surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
     trace::Session s(surface.wrap(platform), pool, nullptr);
-    const ProbeError pe = s.probe(PciMode::kAuto);
+    const ProbeError pe = s.probe(probe_mode);
     const AttachError ae = pe == ProbeError::kOk ? s.attach(NetOptions{}) : AttachError::kOk;
     r.observed_driver = true;
     r.observed.observe_probe(s.probe_result());
@@ -198,8 +225,10 @@ ReplayResult DeviceReplay::run() {
         pe == ProbeError::kOk && ae == AttachError::kOk && s.net().state() == NetState::kRunning;
     if (!running) {
       fail(begin < end ? begin : end,
-           "(probe " + std::to_string(static_cast<int>(pe)) + ", attach " +
-               std::to_string(static_cast<int>(ae)) + ")",
+           std::string("(probe ") + probe_error_name(pe) +
+               (pe == ProbeError::kOk ? std::string(", attach ") + attach_error_name(ae)
+                                      : std::string(", attach not tried")) +
+               ", state " + net_state_name(s.net().state()) + ")",
            "the driver did not reach running against the capture's device");
     } else {
       r.notes.push_back("driver: negotiated " + hex64(s.net().negotiated_features()) + ", header " +

@@ -561,9 +561,27 @@ ReplayResult replay(const Trace& t, ReplayMode mode) {
     if (t.kind != TraceKind::kCapture) {
       ReplayResult r;
       r.unusable = true;
+      // Say why this trace is not a capture, from what decided it.
+      std::string why;
+      if (t.kind_line != 0) {
+        why = "line " + std::to_string(t.kind_line) +
+              " is a call line or names a DMA address, which only recordings have: it is a "
+              "recording, replay it in strict mode";
+      } else if (t.header.capture) {
+        why =
+            "its header says it was converted from a capture, but it has no capture event "
+            "(no mark, dev_pop/dev_fill/dev_flush/dev_irq/dev_frame, or ring-named address): "
+            "the conversion found nothing of the NIC's device side (trace2json reports it, "
+            "and writes such a trace only with --accept-incomplete)";
+      } else {
+        why =
+            "it has neither a \"capture\" header nor any capture event, and no call line "
+            "either: nothing in it drives a replay";
+      }
       r.error =
           "device mode replays converted captures (trace2json output: dev_frame events, a "
-          "\"capture\" header); this trace is a recording: replay it in strict mode";
+          "\"capture\" header); this trace is not one: " +
+          why;
       return r;
     }
     return detail::replay_capture_device(t);

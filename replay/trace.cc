@@ -159,6 +159,20 @@ void parse_header(Trace& t, const json& j, size_t number) {
     Line dl(number, d, "header.device");
     if (dl.has("kind")) t.header.device_kind = dl.string("kind");
   }
+  if (l.has("offers")) {
+    const json& oj = l.field("offers");
+    if (!oj.is_object()) l.fail("field \"offers\" must be an object");
+    Line o(number, oj, "header.offers");
+    if (o.has("legacy")) {
+      t.header.legacy_offer = o.hex64("legacy");
+      if (t.header.legacy_offer >> 32) o.fail("\"legacy\" is a 32-bit offer");
+      t.header.has_legacy_offer = true;
+    }
+    if (o.has("modern")) {
+      t.header.modern_offer = o.hex64("modern");
+      t.header.has_modern_offer = true;
+    }
+  }
   if (l.has("queue_sizes")) {
     const json& q = l.field("queue_sizes");
     if (!q.is_array()) l.fail("field \"queue_sizes\" must be an array of queue sizes");

@@ -60,6 +60,10 @@ struct TraceHeaderInfo {
   // device model's configuration in device mode).
   std::string device_kind;            // "legacy", "modern", "transitional" or empty
   std::vector<uint16_t> queue_sizes;  // maximum queue sizes the device offered
+  // A capture's "offers": what each interface of the device offered, as
+  // the capture's driver read it (a transitional device has two).
+  bool has_legacy_offer = false, has_modern_offer = false;
+  uint64_t legacy_offer = 0, modern_offer = 0;
   // A QEMU capture converted by trace2json: the header has "capture".
   bool capture = false;
   uint32_t net_header = 0;     // capture.net_header (0: not given)

@@ -394,6 +394,63 @@ TEST(CaptureDevice, RecordingIsRefused) {
                             ": device mode: device mode replays converted captures"),
             std::string::npos)
       << run.output;
+  // and says why this trace is not one
+  EXPECT_NE(run.output.find("this trace is not one: line "), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("is a call line or names a DMA address, which only recordings have"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST(CaptureDevice, ConversionThatFoundNothingIsExplained) {
+  // A trace2json header over configuration-space reads only: what a log
+  // gives when nothing of the NIC was attributed.
+  auto lines = split_lines(fixture("legacy-capture.jsonl"));
+  std::vector<std::string> kept{lines[0],
+                                "{\"ev\":\"reg_read\",\"region\":\"pci_config\",\"off\":0,"
+                                "\"w\":2,\"val\":6900}",
+                                "{\"ev\":\"end\",\"events\":1}"};
+  TempFile f(join_lines(kept));
+  const auto run = run_replay_cli("--mode device " + f.path());
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find("its header says it was converted from a capture, but it has no "
+                            "capture event"),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("the conversion found nothing of the NIC's device side"),
+            std::string::npos)
+      << run.output;
+}
+
+// A transitional device that the capture's driver drove through its
+// legacy interface (OVMF's VirtioNetDxe): only the legacy offer was read.
+// Rebuilt from "offers", it replays as what it was, and our driver drives
+// the interface the capture used.
+TEST(CaptureDevice, TransitionalDrivenAsLegacyReplaysAsOne) {
+  auto lines = split_lines(fixture("legacy-capture.jsonl"));
+  const std::string transitional = set_field(lines[0], "kind", "\"transitional\"");
+  lines[0] =
+      transitional.substr(0, transitional.size() - 1) + ",\"offers\":{\"legacy\":\"0x79bf8064\"}}";
+  const ReplayResult r = replay_text(join_lines(lines), ReplayMode::kDevice);
+  EXPECT_TRUE(r.passed) << (r.divergence ? r.divergence->reason : "");
+  ASSERT_FALSE(r.notes.empty());
+  EXPECT_NE(r.notes[0].find("device: transitional, offers 0x79bf8064"), std::string::npos)
+      << r.notes[0];
+  EXPECT_NE(r.notes[0].find("used the legacy interface only: probing legacy"), std::string::npos)
+      << r.notes[0];
+}
+
+// A driver that does not reach running: the report names the probe and
+// attach results (a modern device whose offer lacks VERSION_1).
+TEST(CaptureDevice, ProbeAndAttachResultsAreNamed) {
+  auto lines = split_lines(fixture("legacy-capture.jsonl"));
+  const std::string modern = set_field(lines[0], "kind", "\"modern\"");
+  lines[0] = modern.substr(0, modern.size() - 1) + ",\"offers\":{\"modern\":\"0x30bf8024\"}}";
+  const ReplayResult r = replay_text(join_lines(lines), ReplayMode::kDevice);
+  ASSERT_FALSE(r.passed);
+  ASSERT_TRUE(r.divergence);
+  EXPECT_EQ(r.divergence->reason, "the driver did not reach running against the capture's device");
+  EXPECT_EQ(r.divergence->actual,
+            "(probe modern interface unusable, attach not tried, state down)");
 }
 
 TEST(CaptureDevice, CaptureWithoutFramesIsRefused) {

@@ -294,6 +294,117 @@ TEST(Converter, TransitionalFromEitherCapabilityWalk) {
   EXPECT_EQ(kind_after_walk(/*word_walk=*/false, /*vendor_cap=*/false), "legacy");
 }
 
+// Firmware programs a BAR with its base only: the I/O and 64-bit bits are
+// read-only and the device answers them. The BAR's type must come from
+// the device's answers (a read, or the sizing read-back of 0xFFFFFFFF),
+// never from the guest's write (issue 11: a legacy capture of iPXE or
+// OVMF converted to zero events).
+TEST(Converter, BarTypeFromTheDeviceNotFromTheWrite) {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1000);
+  log.cfg_read(0x10, 4, 0x1);  // I/O BAR, unprogrammed
+  log.cfg_write(0x10, 4, 0xffffffff).cfg_read(0x10, 4, 0xffffffe1).cfg_write(0x10, 4, 0x1);
+  log.cfg_write(0x10, 4, 0xc000);  // the base, without the I/O bit
+  log.cfg_write(0x4, 2, 0x103);
+  log.mmio(true, "virtio-pci", 0xc012, 0, 1);
+  log.mmio(false, "virtio-pci", 0xc000, 0x79bf8064, 4);
+  log.mmio(false, "virtio-pci", 0xc020, 0, 4);  // outside the 0x20 bytes sized: another device
+  Result r = convert(log.lines_);
+  size_t status = find(r, "reg_write", find(r, "mark"));
+  ASSERT_LT(status, r.events.size());
+  EXPECT_EQ(r.events[status]["region"], "bar0");
+  EXPECT_EQ(r.events[status]["off"], 0x12);
+  EXPECT_EQ(r.events[status + 1]["val"], 0x79bf8064u);
+  EXPECT_EQ(r.stats.nic_registers, 2u);
+  EXPECT_EQ(r.stats.offset_guessed, 0u);
+  EXPECT_EQ(r.header["transport"], "pci-legacy");
+  EXPECT_EQ(r.header["offers"]["legacy"], "0x79bf8064");
+}
+
+TEST(Converter, SixtyFourBitBarWrittenWithoutItsTypeBits) {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1041);
+  log.cfg_write(0x20, 4, 0xffffffff).cfg_read(0x20, 4, 0xffffc00c);
+  log.cfg_write(0x24, 4, 0xffffffff).cfg_read(0x24, 4, 0xffffffff);
+  log.cfg_write(0x20, 4, 0xfe000000).cfg_write(0x24, 4, 0);  // OVMF/SeaBIOS: base only
+  log.cfg_write(0x4, 2, 0x107);
+  log.mmio(false, "virtio-pci-common-virtio-net", 0xfe000014, 0, 1);
+  log.mmio(false, "virtio-pci-device-virtio-net", 0xfe002000, 0x52, 1);
+  Result r = convert(log.lines_);
+  EXPECT_EQ(r.stats.offset_guessed, 0u);
+  size_t first = find(r, "reg_read", find(r, "mark"));
+  ASSERT_LT(first + 1, r.events.size());
+  EXPECT_EQ(r.events[first]["region"], "bar4");
+  EXPECT_EQ(r.events[first]["off"], 0x14);
+  EXPECT_EQ(r.events[first + 1]["off"], 0x2000);
+}
+
+// A narrow read of a 32-bit feature register: the event keeps what the
+// guest saw (the access width, the value cut to it); the offer is the
+// device's whole answer, which QEMU logs before the cut (iPXE reads the
+// modern feature register with 16-bit accesses).
+TEST(Converter, NarrowFeatureReadKeepsTheDevicesWholeOffer) {
+  Log log = firmware_and_enable();
+  log.common(true, 0x00, 0, 4).common(false, 0x04, 0x30bf8024, 2);
+  log.common(true, 0x00, 1, 4).common(false, 0x04, 0x101, 2);
+  log.common(true, 0x08, 0, 4).common(true, 0x0c, 0x20, 4);
+  log.common(true, 0x08, 1, 4).common(true, 0x0c, 0x1, 4);
+  Result r = convert(log.lines_);
+  size_t read = find(r, "reg_read", find(r, "mark"));
+  ASSERT_LT(read, r.events.size());
+  EXPECT_EQ(r.events[read]["w"], 2);
+  EXPECT_EQ(r.events[read]["val"], 0x8024);
+  EXPECT_EQ(r.header["features"]["offered"], "0x10130bf8024");
+  EXPECT_EQ(r.header["features"]["negotiated"], "0x100000020");
+  EXPECT_EQ(r.header["offers"]["modern"], "0x10130bf8024");
+  EXPECT_EQ(r.stats.widened_from_log, 1u);  // 0x101 fits in 16 bits
+}
+
+// A driver that reads a 32-bit register in two halves: the offer is
+// assembled from both.
+TEST(Converter, SplitFeatureReadsAreAssembled) {
+  Log log = firmware_and_enable();
+  log.common(true, 0x00, 0, 4).common(false, 0x04, 0x8024, 2).common(false, 0x06, 0x30bf, 2);
+  log.common(true, 0x00, 1, 4).common(false, 0x04, 0x1, 1).common(false, 0x05, 0x1, 1);
+  log.common(false, 0x06, 0, 2);
+  log.common(true, 0x08, 0, 4).common(true, 0x0c, 0x20, 2).common(true, 0x0e, 0, 2);
+  log.common(true, 0x08, 1, 4).common(true, 0x0c, 0x1, 4);
+  Result r = convert(log.lines_);
+  EXPECT_EQ(r.header["features"]["offered"], "0x10130bf8024");
+  EXPECT_EQ(r.header["features"]["negotiated"], "0x100000020");
+}
+
+// A transitional device driven through its legacy interface (OVMF's
+// VirtioNetDxe does this): the header says which interface the guest used
+// and what that interface offered, so device mode can rebuild it.
+TEST(Converter, TransitionalDrivenThroughLegacy) {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1000);
+  log.cfg_read(0x34, 1, 0x84).cfg_read(0x84, 2, 0x0009);  // a vendor capability
+  log.cfg_write(0x10, 4, 0xffffffff).cfg_read(0x10, 4, 0xffffffe1).cfg_write(0x10, 4, 0xc000);
+  log.cfg_write(0x4, 2, 0x103);
+  log.mmio(true, "virtio-pci", 0xc012, 0, 1);
+  log.mmio(false, "virtio-pci", 0xc000, 0x79bf8064, 4);
+  log.mmio(true, "virtio-pci", 0xc004, 0x10020, 4);
+  Result r = convert(log.lines_);
+  EXPECT_EQ(r.header["device"]["kind"], "transitional");
+  EXPECT_EQ(r.header["transport"], "pci-legacy");
+  EXPECT_EQ(r.header["features"]["offered"], "0x79bf8064");
+  EXPECT_EQ(r.header["offers"].size(), 1u);
+  EXPECT_EQ(r.header["offers"]["legacy"], "0x79bf8064");
+}
+
+// Only the configuration space of the NIC: nothing of the NIC itself.
+TEST(Converter, ConfigSpaceAloneIsNothingOfTheNic) {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1000).cfg_write(0x4, 2, 0x103);
+  log.mmio(false, "virtio-pci", 0xc000, 0x79bf8064, 4);  // no BAR known: not placed
+  Result r = convert(log.lines_);
+  EXPECT_FALSE(r.events.empty());
+  EXPECT_EQ(r.stats.nic_registers, 0u);
+  EXPECT_EQ(r.stats.device_side, 0u);
+}
+
 TEST(Converter, WithoutTimestampsToo) {
   Log plain(false);
   plain.cfg_read(0x0, 2, 0x1af4).cfg_write(0x4, 2, 0x107);

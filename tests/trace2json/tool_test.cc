@@ -128,6 +128,57 @@ TEST(Tool, QemuLogWithoutTheNicIsExit1) {
   EXPECT_NE(r.out.find("no virtio-net-pci device events"), std::string::npos) << r.out;
 }
 
+// Issue 11: a log in which nothing of the NIC could be attributed (here
+// its configuration space, and register accesses in no BAR the log
+// placed) converted to a trace of config reads and exited 0.
+const char* const kConfigOnlyLog =
+    "1@1700000000.000001:pci_cfg_read virtio-net-pci 00:03.0 @0x0 -> 0x1af4\n"
+    "1@1700000000.000002:memory_region_ops_read cpu 0 mr 0x1 addr 0xcfc value 0x1af4 size 2 "
+    "name 'pci-conf-data'\n"
+    "1@1700000000.000003:memory_region_ops_write cpu 0 mr 0x1 addr 0xcfc value 0x103 size 2 "
+    "name 'pci-conf-data'\n"
+    "1@1700000000.000004:pci_cfg_write virtio-net-pci 00:03.0 @0x4 <- 0x103\n"
+    "1@1700000000.000005:memory_region_ops_read cpu 0 mr 0x2 addr 0xc000 value 0x79bf8064 "
+    "size 4 name 'virtio-pci'\n";
+
+TEST(Tool, NothingOfTheNicIsExit1UnlessAccepted) {
+  const std::string log = temp_path("i.log"), out = temp_path("i.jsonl");
+  write(log, kConfigOnlyLog);
+  RunResult r = run(log + " -o " + out);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("nothing of the NIC was found: 2 accesses to the configuration space of "
+                       "00:03.0, but no register access in its BARs and no virtqueue event"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("no trace written"), std::string::npos) << r.out;
+  EXPECT_NE(access(out.c_str(), F_OK), 0);
+  RunResult accepted = run(log + " --accept-incomplete -o " + out);
+  EXPECT_EQ(accepted.status, 0) << accepted.out;
+  EXPECT_NE(accepted.out.find("nothing of the NIC was found"), std::string::npos) << accepted.out;
+  EXPECT_EQ(access(out.c_str(), F_OK), 0);
+}
+
+TEST(Tool, UnattributedPopsAndFillsAreExit1WithCounts) {
+  const std::string log = temp_path("j.log"), out = temp_path("j.jsonl");
+  std::string text = kLog;
+  // The NIC's device (its vdev is known from the status write) but a
+  // queue never kicked: a tx-shaped pop cannot be attributed; a fill of
+  // a known queue's element that was never popped closes nothing.
+  text += "1@1700000000.000008:virtio_queue_notify vdev 0xd0 n 1 vq 0xa8\n";
+  text += "1@1700000000.000009:virtqueue_pop vq 0xb0 elem 0x1 in_num 0 out_num 1\n";
+  text += "1@1700000000.000010:virtqueue_fill vq 0xa8 elem 0x5 len 0 idx 0\n";
+  write(log, text);
+  RunResult r = run(log + " -o " + out);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("incomplete conversion: 1 pops of no known queue, 1 fills that close no "
+                       "pop, 0 pops/fills without a pcap frame"),
+            std::string::npos)
+      << r.out;
+  RunResult accepted = run(log + " --accept-incomplete -q -o " + out);
+  EXPECT_EQ(accepted.status, 0) << accepted.out;
+  EXPECT_NE(read(out).find("\"unattributed_pops\":1"), std::string::npos);
+}
+
 TEST(Tool, TruncatedAndMalformedLinesAreReportedNotFatal) {
   const std::string log = temp_path("g.log"), out = temp_path("g.jsonl");
   std::string text = kLog;

@@ -40,6 +40,30 @@ uint8_t guess_width(uint32_t offset) {
 Converter::Converter(const Options& options, vnet::trace::TraceWriter& out)
     : o_(options), w_(out) {}
 
+void Converter::FeatureBytes::merge(uint32_t word, uint32_t byte_off, uint8_t width,
+                                    uint32_t value) {
+  if (word >= 2) return;
+  for (uint32_t k = 0; k < width && byte_off + k < 4; ++k) {
+    const uint32_t byte = 4 * word + byte_off + k;
+    bits &= ~(uint64_t{0xff} << (8 * byte));
+    bits |= uint64_t{(value >> (8 * k)) & 0xff} << (8 * byte);
+    known = static_cast<uint8_t>(known | (1u << byte));
+  }
+}
+
+Converter::Iface Converter::iface_of(Kind k) const {
+  return k == Kind::kLegacy ? kIfLegacy : k == Kind::kMmio ? kIfMmio : kIfModern;
+}
+
+// The interface the guest drove (modern when it used both, as the
+// header's "transport" says).
+Converter::Iface Converter::used_iface() const {
+  if (used_modern_) return kIfModern;
+  if (used_legacy_) return kIfLegacy;
+  if (used_mmio_) return kIfMmio;
+  return kIfModern;
+}
+
 bool Converter::open(std::string* error) {
   if (o_.pcap_path.empty()) return true;
   if (!rx_frames_.open(o_.pcap_path, Direction::kToGuest, error) ||
@@ -154,30 +178,49 @@ void Converter::bar_config(const CfgEvent& e) {
   const int i = static_cast<int>((e.offset - 0x10) / 4);
   Bar& b = bars_[i];
   const bool high_half = i > 0 && bars_[i - 1].is_64 && !bars_[i - 1].io;
+  // The type bits (bit 0: I/O; bits 2:1 == 2: 64-bit memory) are read-only:
+  // only the device's answer says what the BAR is.
+  auto learn_type = [&](uint32_t answer) {
+    if (high_half) return;
+    b.io = (answer & 1) != 0;
+    b.is_64 = !b.io && ((answer >> 1) & 3) == 2;
+    b.type_known = true;
+  };
+  auto type_bits = [&]() -> uint32_t { return b.io ? 1u : b.is_64 ? 4u : 0u; };
   if (e.write) {
     if (e.value == 0xFFFF'FFFFu) {
       b.sizing = true;
       return;
     }
     b.sizing = false;
-    b.raw = e.value;
     b.base_known = true;
-  } else if (b.sizing) {
+    if (high_half) {
+      b.raw = e.value;
+    } else if (b.type_known) {
+      // What the register holds now: the written base, the device's type.
+      b.raw = (e.value & (b.io ? ~0x3u : ~0xfu)) | type_bits();
+    } else {
+      // Never read (a log that starts late): the write is all there is.
+      b.raw = e.value;
+      b.io = (b.raw & 1) != 0;
+      b.is_64 = !b.io && ((b.raw >> 1) & 3) == 2;
+    }
+    return;
+  }
+  if (b.sizing) {
     b.sizing = false;
     if (!high_half && e.value != 0) {
+      learn_type(e.value);
       const uint32_t m = (e.value & 1) ? (e.value & ~0x3u) : (e.value & ~0xfu);
       b.size = m == 0 ? 0 : uint64_t{~m} + 1;
       if (e.value & 1) b.size &= 0xFFFF'FFFFull;
     }
     return;
-  } else if (!b.base_known) {
-    b.raw = e.value;
-    b.base_known = true;
   }
-  if (!high_half) {
-    b.io = (b.raw & 1) != 0;
-    b.is_64 = !b.io && ((b.raw >> 1) & 3) == 2;
-  }
+  // A plain read: the device's answer is the register, base and type.
+  learn_type(e.value);
+  b.raw = e.value;
+  b.base_known = true;
 }
 
 bool Converter::find_bar(uint64_t addr, bool io, int* bar, uint64_t* off) const {
@@ -323,6 +366,7 @@ void Converter::on_region(const LogLine& l, bool write) {
   }
   const uint8_t width = static_cast<uint8_t>(a.size);
   const uint64_t value = a.value & mask_of(a.size);
+  logged_value_ = a.value;
   if (name == "virtio-mmio") {
     const uint64_t slot = a.addr & ~0x1ffull;
     const uint32_t off = static_cast<uint32_t>(a.addr & 0x1ff);
@@ -386,11 +430,28 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
                                const char** part, const char** as, int* ring_q) {
   const uint32_t v = static_cast<uint32_t>(value);
   bool status_write = false;
-  auto feature_word = [&](uint64_t* set, uint32_t select, bool* has) {
-    if (select < 2) {
-      *set &= ~(0xFFFF'FFFFull << (32 * select));
-      *set |= uint64_t{v} << (32 * select);
-      *has = true;
+  const Iface iface = iface_of(kind);
+  // A feature register at `base` (32 bits wide, any access width inside
+  // it): the bytes of word `select` this access covers.
+  // QEMU logs the register handler's answer before it is cut to the
+  // access size: a narrower read at the register's start (iPXE reads the
+  // 32-bit feature register with a 16-bit access) still shows what the
+  // device offered, which is what device mode must offer again. The
+  // event keeps what the guest saw.
+  auto offer_bytes = [&](uint32_t base, uint32_t select) {
+    if (off == base && width < 4) {
+      if ((logged_value_ >> 32) == 0) {
+        if ((logged_value_ >> (8 * width)) != 0) ++stats_.widened_from_log;
+        offer_[iface].merge(select, 0, 4, static_cast<uint32_t>(logged_value_));
+      }
+    } else if (off >= base && off < base + 4) {
+      offer_[iface].merge(select, off - base, width, v);
+    }
+  };
+  auto accept_bytes = [&](uint32_t base, uint32_t select) {
+    if (off >= base && off < base + 4) {
+      accepted_[iface].merge(select, off - base, width, v);
+      negotiated_ = accepted_[iface].bits;
     }
   };
   // Ring address registers: lo32 at base + stride * part when nonzero; hi32
@@ -410,13 +471,19 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
         if (write) dfselect_ = v;
         break;
       case 0x04:
-        if (!write) feature_word(&offered_, dfselect_, &has_offered_);
+      case 0x05:
+      case 0x06:
+      case 0x07:
+        if (!write) offer_bytes(0x04, dfselect_);
         break;
       case 0x08:
         if (write) gfselect_ = v;
         break;
       case 0x0c:
-        if (write) feature_word(&negotiated_, gfselect_, &has_negotiated_);
+      case 0x0d:
+      case 0x0e:
+      case 0x0f:
+        if (write) accept_bytes(0x0c, gfselect_);
         break;
       case 0x14:
         status_write = write;
@@ -440,12 +507,10 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
     }
   } else if (kind == Kind::kLegacy) {
     const uint32_t config = msix_enabled_ ? 0x18 : 0x14;
-    if (off == 0x00 && !write) {
-      offered_ = v;
-      has_offered_ = true;
-    } else if (off == 0x04 && write) {
-      negotiated_ = v;
-      has_negotiated_ = true;
+    if (off < 0x04 && !write) {
+      offer_bytes(0x00, 0);
+    } else if (off >= 0x04 && off < 0x08 && write) {
+      accept_bytes(0x04, 0);
     } else if (off == 0x08 && write && v != 0) {
       *part = "pfn";
       *as = "pfn";
@@ -465,13 +530,19 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
   } else if (kind == Kind::kMmio) {
     switch (off) {
       case 0x010:
-        if (!write) feature_word(&offered_, dfselect_, &has_offered_);
+      case 0x011:
+      case 0x012:
+      case 0x013:
+        if (!write) offer_bytes(0x010, dfselect_);
         break;
       case 0x014:
         if (write) dfselect_ = v;
         break;
       case 0x020:
-        if (write) feature_word(&negotiated_, gfselect_, &has_negotiated_);
+      case 0x021:
+      case 0x022:
+      case 0x023:
+        if (write) accept_bytes(0x020, gfselect_);
         break;
       case 0x024:
         if (write) gfselect_ = v;
@@ -509,7 +580,6 @@ void Converter::track_register(Kind kind, uint32_t off, uint8_t width, uint64_t 
         break;
     }
   }
-  (void)width;
   if (status_write) {
     status_write_pending_ = true;
     if (v == 0) device_reset();
@@ -547,6 +617,7 @@ void Converter::reg_event(Kind kind, const char* region, uint32_t track_off, uin
   }
   w_.end();
   ++stats_.events;
+  ++stats_.nic_registers;
 }
 
 void Converter::on_msix_config(const LogLine& l) {
@@ -565,6 +636,8 @@ void Converter::on_msix_config(const LogLine& l) {
 
 void Converter::device_reset() {
   ++resets_;
+  for (auto& [q, qs] : queues_)
+    if (qs.group) ++stats_.frames_unused;  // an rx frame whose fills never added up
   vq_queue_.clear();
   queues_.clear();
   hdr_size_ = 0;
@@ -641,6 +714,7 @@ void Converter::on_notify(const LogLine& l) {
     w_.null("q");
   w_.end();
   ++stats_.events;
+  ++stats_.device_side;
 }
 
 void Converter::emit_tx_frame(int q, uint16_t avail) {
@@ -682,6 +756,7 @@ void Converter::on_pop(const LogLine& l) {
   w_.u64("out", p.out_num);
   w_.end();
   ++stats_.events;
+  ++stats_.device_side;
   if (is_tx(q)) emit_tx_frame(q, avail);
 }
 
@@ -753,6 +828,7 @@ void Converter::on_fill(const LogLine& l) {
   w_.u64("len", f.len);
   w_.end();
   ++stats_.events;
+  ++stats_.device_side;
   if (is_rx(q)) rx_fill(q, avail, f.len);
 }
 
@@ -773,6 +849,7 @@ void Converter::on_flush(const LogLine& l) {
   w_.u64("used_idx", qs.used_idx);
   w_.end();
   ++stats_.events;
+  ++stats_.device_side;
 }
 
 void Converter::finish() {
@@ -784,6 +861,18 @@ void Converter::finish() {
     }
   for (const CfgEvent& c : cfg_buffer_) write_cfg(c);
   cfg_buffer_.clear();
+  // Frames of the pcap that no pop or fill took: an rx frame whose fills
+  // never added up, and whatever is left in the file.
+  if (pcap_open_) {
+    for (auto& [q, qs] : queues_)
+      if (qs.group) {
+        ++stats_.frames_unused;
+        qs.group = false;
+      }
+    std::vector<uint8_t> f;
+    while (rx_frames_.next(&f)) ++stats_.frames_unused;
+    while (tx_frames_.next(&f)) ++stats_.frames_unused;
+  }
 }
 
 nlohmann::ordered_json Converter::header() const {
@@ -815,8 +904,19 @@ nlohmann::ordered_json Converter::header() const {
                    {"subsystem", le16(0x2e)},
                    {"revision", cfg_shadow_[8]}};
   }
-  if (has_offered_ && has_negotiated_)
-    h["features"] = {{"offered", hex64(offered_)}, {"negotiated", hex64(negotiated_)}};
+  // The interface the guest drove: its offer and what the guest accepted
+  // there; every interface's offer as the device answered it ("offers"),
+  // so that device mode can rebuild a transitional device driven through
+  // one interface only.
+  const Iface used = used_iface();
+  if (offer_[used].has_low() && accepted_[used].has_low())
+    h["features"] = {{"offered", hex64(offer_[used].bits)},
+                     {"negotiated", hex64(accepted_[used].bits)}};
+  nlohmann::ordered_json offers = nlohmann::ordered_json::object();
+  static const char* const kIfaceNames[] = {"legacy", "modern", "mmio"};
+  for (int i = 0; i < kNumIfaces; ++i)
+    if (offer_[i].has_low()) offers[kIfaceNames[i]] = hex64(offer_[i].bits);
+  if (!offers.empty()) h["offers"] = offers;
   if (!queue_sizes_.empty()) {
     nlohmann::ordered_json qs = nlohmann::ordered_json::array();
     for (uint16_t q = 0; queue_sizes_.count(q) != 0; ++q) qs.push_back(queue_sizes_.at(q));
@@ -866,11 +966,15 @@ nlohmann::ordered_json Converter::header() const {
                   {"malformed", stats_.malformed},
                   {"width_guessed", stats_.width_guessed},
                   {"offset_guessed", stats_.offset_guessed},
+                  {"widened_from_log", stats_.widened_from_log},
                   {"unattributed_pops", stats_.unattributed_pops},
                   {"unmatched_fills", stats_.unmatched_fills},
                   {"frames_rx", stats_.frames_rx},
                   {"frames_tx", stats_.frames_tx},
                   {"frames_missing", stats_.frames_missing},
+                  {"frames_unused", stats_.frames_unused},
+                  {"nic_registers", stats_.nic_registers},
+                  {"device_side", stats_.device_side},
                   {"frame_len_mismatch", stats_.frame_len_mismatch}};
   h["capture"] = cap;
   return h;

@@ -60,11 +60,17 @@ struct Stats {
   uint64_t events = 0;
   uint64_t width_guessed = 0;
   uint64_t offset_guessed = 0;
+  // Narrow reads of a feature register whose offer was taken from the
+  // value QEMU logged (the handler's whole answer, before the cut).
+  uint64_t widened_from_log = 0;
   uint64_t unattributed_pops = 0;
   uint64_t unmatched_fills = 0;
   uint64_t frames_rx = 0, frames_tx = 0;
   uint64_t frame_len_mismatch = 0;
   uint64_t frames_missing = 0;  // pops/fills with no pcap frame left
+  uint64_t frames_unused = 0;   // pcap frames no pop or fill took
+  uint64_t nic_registers = 0;   // register accesses in the NIC's BARs / MMIO window
+  uint64_t device_side = 0;     // dev_pop/fill/flush/irq events
   uint64_t first_malformed_line = 0;
   std::string first_malformed;
   uint64_t first_foreign_line = 0;
@@ -88,17 +94,39 @@ class Converter {
   const Stats& stats() const { return stats_; }
   bool saw_qemu_trace() const { return stats_.qemu_lines > 0; }
   bool found_device() const { return stats_.events > 0; }
+  // Something of the NIC beyond its configuration space: a register
+  // access in its BARs (or MMIO window) or a virtqueue event.
+  bool found_nic() const { return stats_.nic_registers + stats_.device_side > 0; }
+  // Device-side events or frames left unattributed (each counted in stats).
+  uint64_t unattributed() const {
+    return stats_.unattributed_pops + stats_.unmatched_fills + stats_.frames_missing +
+           stats_.frame_len_mismatch + stats_.frames_unused;
+  }
   // The header line (format, version, identity, features, capture facts).
   nlohmann::ordered_json header() const;
 
  private:
+  // A BAR as the device answers it: type (I/O, 64-bit) from reads of the
+  // register (the type bits are read-only, and firmware writes bases
+  // without them), the size from the sizing read-back of 0xFFFFFFFF, the
+  // base from the latest write or read.
   struct Bar {
     bool io = false;
     bool is_64 = false;
+    bool type_known = false;  // a read answered the type bits
     bool base_known = false;
     bool sizing = false;
     uint32_t raw = 0;
     uint64_t size = 0;
+  };
+  // A 64-bit feature set as seen through 32-bit registers, byte by byte
+  // (a driver may read a register in narrower pieces: iPXE reads 16 bits
+  // at a time). known: bit i = byte i seen.
+  struct FeatureBytes {
+    uint64_t bits = 0;
+    uint8_t known = 0;
+    void merge(uint32_t word, uint32_t byte_off, uint8_t width, uint32_t value);
+    bool has_low() const { return (known & 0x0f) == 0x0f; }
   };
   struct CfgEvent {
     bool write;
@@ -188,8 +216,14 @@ class Converter {
   uint16_t queue_select_ = 0;
   int64_t last_lo_off_ = -1;  // the previous register write was this lo32 address
   uint32_t dfselect_ = 0, gfselect_ = 0;
-  uint64_t offered_ = 0, negotiated_ = 0;
-  bool has_offered_ = false, has_negotiated_ = false;
+  // Per interface (legacy, modern, MMIO): what the device offered there
+  // and what the guest wrote back.
+  enum Iface { kIfLegacy, kIfModern, kIfMmio, kNumIfaces };
+  FeatureBytes offer_[kNumIfaces], accepted_[kNumIfaces];
+  uint64_t logged_value_ = 0;  // the current access's value as logged (unmasked)
+  uint64_t negotiated_ = 0;    // the latest feature write, any interface (net header size)
+  Iface iface_of(Kind k) const;
+  Iface used_iface() const;
   std::map<uint16_t, uint16_t> queue_sizes_;
   uint8_t mac_[6] = {};
   uint8_t mac_known_ = 0;  // bit i: byte i read

@@ -2,7 +2,7 @@
 // trace (docs/qemu-capture.md).
 //
 //   trace2json LOG [--pcap FILE] [-o OUT] [--pci BDF] [--guest-mac MAC]
-//              [--cross-check GUEST_TRACE]
+//              [--cross-check GUEST_TRACE] [--accept-incomplete]
 //
 //   LOG (plain or gzip) --zlib, 256 KiB reads--> lines --> Converter
 //        events --TraceWriter--> OUT.events.tmp (or an unnamed temp file)
@@ -12,8 +12,10 @@
 // the converter's per-queue state. Progress on stderr for inputs above
 // 32 MiB (every second: bytes, percent, lines/s).
 //
-// Exit status: 0 converted; 1 a QEMU log with no usable virtio-net events
-// (or --cross-check found a difference); 2 usage, unreadable input, or an
+// Exit status: 0 converted; 1 a QEMU log with no usable virtio-net events,
+// nothing of the NIC beyond its configuration space, or a conversion that
+// left NIC events or frames unattributed (unless --accept-incomplete), or
+// --cross-check found a difference; 2 usage, unreadable input, or an
 // input that is not a QEMU trace log at all.
 #include <stdio.h>
 #include <sys/stat.h>
@@ -78,7 +80,7 @@ std::string human_bytes(double b) {
 
 int main(int argc, char** argv) {
   std::string log_path, pcap_path, out_path, pci, guest_mac, cross_check_path;
-  bool quiet = false, progress = true;
+  bool quiet = false, progress = true, accept_incomplete = false;
   CLI::App app{"Convert a QEMU trace log (and its filter-dump pcap) into a vnetkit trace."};
   app.add_option("LOG", log_path, "QEMU -trace log (plain or gzip)")->required();
   app.add_option("--pcap", pcap_path, "filter-dump pcap of the NIC's netdev (frames)");
@@ -89,6 +91,9 @@ int main(int argc, char** argv) {
                  "the guest's MAC, to tell pcap directions (default: read from config space)");
   app.add_option("--cross-check", cross_check_path,
                  "compare the result with a guest-side recording of the same run");
+  app.add_flag("--accept-incomplete", accept_incomplete,
+               "write the trace (exit 0) even when nothing of the NIC was found beyond its "
+               "configuration space, or pops, fills or frames were left unattributed");
   app.add_flag("-q,--quiet", quiet, "print nothing but errors");
   app.add_flag("!--no-progress", progress, "no progress lines on large inputs");
   try {
@@ -231,6 +236,37 @@ int main(int argc, char** argv) {
   if (read_error)
     fprintf(stderr, "trace2json: %s: input ends early (%s); converted what was readable\n",
             log_path.c_str(), read_error_text.c_str());
+  // Honest exits: a conversion that found nothing of the NIC, or left part
+  // of it unattributed, is not a capture to replay without being told so.
+  bool incomplete = false;
+  if (!conv.found_nic()) {
+    incomplete = true;
+    fprintf(stderr,
+            "trace2json: %s: nothing of the NIC was found: %llu accesses to the configuration "
+            "space of %s, but no register access in its BARs and no virtqueue event "
+            "(%llu lines of other devices; offsets guessed %llu)\n",
+            log_path.c_str(), static_cast<unsigned long long>(s.events),
+            conv.header()["capture"]["pci"].get<std::string>().c_str(),
+            static_cast<unsigned long long>(s.other_device),
+            static_cast<unsigned long long>(s.offset_guessed));
+  } else if (conv.unattributed() != 0) {
+    incomplete = true;
+    fprintf(stderr,
+            "trace2json: %s: incomplete conversion: %llu pops of no known queue, %llu fills "
+            "that close no pop, %llu pops/fills without a pcap frame, %llu rx frames whose "
+            "fills do not add up to header + frame, %llu pcap frames no pop or fill took\n",
+            log_path.c_str(), static_cast<unsigned long long>(s.unattributed_pops),
+            static_cast<unsigned long long>(s.unmatched_fills),
+            static_cast<unsigned long long>(s.frames_missing),
+            static_cast<unsigned long long>(s.frame_len_mismatch),
+            static_cast<unsigned long long>(s.frames_unused));
+  }
+  if (incomplete && !accept_incomplete) {
+    fprintf(stderr,
+            "trace2json: no trace written (exit 1); --accept-incomplete writes it anyway\n");
+    discard();
+    return kExitNothingUsable;
+  }
 
   vnet::trace::write_end(writer);
   writer.flush();
