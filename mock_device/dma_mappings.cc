@@ -41,7 +41,7 @@ DmaMappings::Lookup DmaMappings::translate(uint64_t addr, uint64_t len, uint64_t
   uint64_t start = 0;
   if (inside(
           live_, addr, len, [](const Mapping& m) { return m.len; }, &start)) {
-    *phys = live_.at(start).phys + (addr - start);
+    *phys = live_.find(start)->second.phys + (addr - start);
     return Lookup::kOk;
   }
   if (inside(

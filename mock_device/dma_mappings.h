@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <map>
+#include "mock_device/flat_map.h"
 
 namespace vnet::mock {
 
@@ -57,8 +57,8 @@ class DmaMappings {
   };
   bool enabled_ = false;
   uint64_t next_iova_ = kIovaBase;
-  std::map<uint64_t, Mapping> live_;       // by IOVA
-  std::map<uint64_t, uint64_t> coherent_;  // phys -> len
+  FlatMap<uint64_t, Mapping> live_{64};       // by IOVA
+  FlatMap<uint64_t, uint64_t> coherent_{16};  // phys -> len
   uint64_t maps_ = 0;
   uint64_t bad_unmaps_ = 0;
 };

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <map>
+#include "mock_device/flat_map.h"
 
 namespace vnet::mock {
 
@@ -99,8 +99,8 @@ class GuestMemory {
   uint64_t bad_frees_ = 0;
   Observer observer_ = nullptr;
   void* observer_context_ = nullptr;
-  std::map<size_t, size_t> free_;  // offset -> length, coalesced
-  std::map<size_t, size_t> live_;  // offset -> length
+  FlatMap<size_t, size_t> free_{64};  // offset -> length, coalesced
+  FlatMap<size_t, size_t> live_{64};  // offset -> length
 };
 
 }  // namespace vnet::mock

@@ -105,7 +105,6 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
     : memory_(memory), config_(config) {
   if (config_.modern_bar >= kNumBars || (has_legacy() && has_modern() && config_.modern_bar == 0))
     throw std::invalid_argument("modern BAR must be 1..5 on a transitional device");
-  gather_.resize(kMaxFrame);
   full_reset();
   build_pci_config();
 }
@@ -1298,7 +1297,8 @@ size_t MockDevice::process_tx(size_t max) {
       frame = {};
     } else if (c.segments[seg].len - off >= frame_len) {
       frame = {c.segments[seg].data + off, size_t(frame_len)};
-    } else if (frame_len <= gather_.size()) {
+    } else if (frame_len <= kMaxFrame) {
+      if (gather_.size() < kMaxFrame) gather_.resize(kMaxFrame);  // on first use
       size_t at = 0;
       for (uint32_t s = seg; s < c.num_segments && !c.segments[s].writable; ++s) {
         const uint32_t from = s == seg ? off : 0;
@@ -1347,10 +1347,15 @@ void MockDevice::use_before_driver_ok() {
   const uint16_t q = uint16_t(used_early_queue_);
   if (q >= kNumQueues || !queues_[q].usable()) return;
   const uint32_t frame_len = used_early_len_ > hdr_size_ ? used_early_len_ - hdr_size_ : 60;
-  std::vector<uint8_t> frame(frame_len, 0x5A);
-  const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0xEE, 0x88, 0xB5};
-  std::memcpy(frame.data(), eth, std::min<size_t>(14, frame.size()));
-  if (q == kRxQueue && queues_[q].available() > 0 && deliver_rx(frame)) return;
+  // A frame above the largest one the device handles is never delivered:
+  // it only gives the bare used entry below its length.
+  if (q == kRxQueue && frame_len <= kMaxFrame && queues_[q].available() > 0) {
+    if (gather_.size() < kMaxFrame) gather_.resize(kMaxFrame);  // not in use outside tx
+    std::memset(gather_.data(), 0x5A, frame_len);
+    const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0xEE, 0x88, 0xB5};
+    std::memcpy(gather_.data(), eth, std::min<size_t>(14, frame_len));
+    if (deliver_rx(std::span<const uint8_t>(gather_.data(), frame_len))) return;
+  }
   queues_[q].push_used(0, hdr_size_ + frame_len);
   ++counters_.used_published;
   finish(q);
