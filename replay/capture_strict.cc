@@ -284,6 +284,11 @@ class CaptureReplay final : public Platform, public BufferPool {
   // the next register event.
   void consume() {
     ++registers_;
+    if (reg_done_ + 1 < event_times(ev_[reg_])) {  // a repeated access: again
+      ++reg_done_;
+      return;
+    }
+    reg_done_ = 0;
     pos_ = reg_ + 1;
     advance();
   }
@@ -498,6 +503,7 @@ class CaptureReplay final : public Platform, public BufferPool {
   uint32_t hdr_ = 12;
   uint64_t clock_ = 1'000'000'000;
   uint64_t registers_ = 0, rx_delivered_ = 0, used_handed_ = 0;
+  uint64_t reg_done_ = 0;  // repeats of the register event at reg_ already consumed
   std::vector<std::unique_ptr<Buf>> bufs_;
   std::vector<PacketBuffer*> free_;
 };
@@ -671,7 +677,8 @@ void CaptureReplay::drive(trace::Session& s) {
     return;
   }
   for (size_t step = 0; !diverged_; ++step) {
-    const size_t before_reg = reg_, before_tx = next_tx_;
+    const size_t before_tx = next_tx_;
+    const uint64_t before_reg = registers_;  // register accesses consumed (repeats too)
     const uint64_t before_used = used_handed_;
     if (reg_ >= end_) {
       // No register event left: frames already popped go out, then the
@@ -694,22 +701,23 @@ void CaptureReplay::drive(trace::Session& s) {
       if (k != 0) send(s, k);
     } else if (map_.is_reset(r)) {
       drain(s);
-      if (reg_ == before_reg) s.stop();
+      if (registers_ == before_reg) s.stop();
     } else if (r.kind == EventKind::kRegRead) {
       drain(s);
-      if (reg_ == before_reg) s.poll_device();
+      if (registers_ == before_reg) s.poll_device();
     } else {
       // An rx kick (after a refill) or nothing the caller starts: the
       // driver's own rx_burst / tx_reclaim.
       drain(s);
     }
-    if (!diverged_ && reg_ == before_reg && next_tx_ == before_tx && used_handed_ == before_used) {
+    if (!diverged_ && registers_ == before_reg && next_tx_ == before_tx &&
+        used_handed_ == before_used) {
       diverge(reg_,
               "(no further register access: rx_burst, tx_reclaim, tx_burst, "
               "poll_device and stop make none that matches)",
               "the driver does not make the capture's next register access");
     }
-    if (step > 16 * ev_.size() + 1024) {
+    if (step > 16 * t_.logical_events + 1024) {
       diverge(reg_, "(the replay makes no progress)", "the replay makes no progress");
     }
   }

@@ -263,6 +263,7 @@ std::string RecordingWorld::finish(const std::string& scenario, const std::strin
   writer_.flush();
   std::string header;
   trace::TraceWriter hw(trace::ByteSink{append, &header});
+  hw.set_compact(writer_.compact());  // the header says version 2 when compacting
   trace::TraceHeader h;
   h.driver_version = VNET_VERSION;
   const ProbeResult& probe = session_->probe_result();
@@ -349,10 +350,12 @@ std::string corpus_file_name(const MockScenario& s, const MockKind& k) {
   return std::string(k.name) + "-" + s.name + ".jsonl";
 }
 
-std::string record_scenario(const MockScenario& s, const MockKind& k, const std::string& when) {
+std::string record_scenario(const MockScenario& s, const MockKind& k, const std::string& when,
+                            bool compact) {
   mock::DeviceConfig cfg;
   if (s.configure != nullptr) s.configure(cfg);
   RecordingWorld w(k, cfg);
+  w.set_compact(compact);
   s.run(w);
   return w.finish(s.name, when);
 }

@@ -57,6 +57,10 @@ class RecordingWorld {
   mock::MockBufferPool& pool() { return pool_; }
   const MockKind& kind() const { return kind_; }
   uint64_t events() const { return writer_.events(); }
+  // Compact recording (format version 2): repeated identical register
+  // accesses are written once with a count. Call before anything is
+  // recorded.
+  void set_compact(bool on) { writer_.set_compact(on); }
 
   // Probe with the kind's mode, then attach.
   AttachError bring_up(const NetOptions& options);
@@ -113,7 +117,8 @@ bool scenario_applies(const MockScenario& s, const MockKind& k);
 
 // The corpus file name of a scenario on a kind: "<kind>-<scenario>.jsonl".
 std::string corpus_file_name(const MockScenario& s, const MockKind& k);
-std::string record_scenario(const MockScenario& s, const MockKind& k, const std::string& when);
+std::string record_scenario(const MockScenario& s, const MockKind& k, const std::string& when,
+                            bool compact = false);
 
 // A long steady-state run (for the benchmark): bring-up, then rounds of
 // burst traffic of small frames until about `events` events are recorded.

@@ -26,7 +26,16 @@ class Cursor {
 
   bool diverged() const { return diverged_; }
   const Event& peek() const { return events_[pos_]; }
-  void advance() { ++pos_; }
+  // A repeated event (format version 2) stays at the front until it has
+  // been consumed as many times as it happened.
+  void advance() {
+    if (done_ + 1 < event_times(events_[pos_])) {
+      ++done_;
+      return;
+    }
+    done_ = 0;
+    ++pos_;
+  }
   size_t pos() const { return pos_; }
   const Trace& trace() const { return t_; }
 
@@ -49,6 +58,7 @@ class Cursor {
   const Trace& t_;
   const Event* events_;
   size_t pos_ = 0;
+  uint64_t done_ = 0;  // repeats of events_[pos_] already consumed
   bool diverged_ = false;
   Divergence div_;
   uint64_t benign_ = 0;

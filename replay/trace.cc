@@ -135,9 +135,10 @@ void parse_header(Trace& t, const json& j, size_t number) {
   if (l.string("format") != trace::kFormatName)
     l.fail("\"format\" is \"" + l.string("format") + "\", not \"" + trace::kFormatName + "\"");
   t.header.version = static_cast<uint32_t>(l.uint("version", 0xFFFF'FFFFu));
-  if (t.header.version != trace::kFormatVersion)
+  if (t.header.version != trace::kFormatVersion && t.header.version != trace::kFormatVersionRepeats)
     l.fail("format version " + std::to_string(t.header.version) + " is not supported (this " +
-           "replayer reads version " + std::to_string(trace::kFormatVersion) + ")");
+           "replayer reads versions " + std::to_string(trace::kFormatVersion) + " and " +
+           std::to_string(trace::kFormatVersionRepeats) + ")");
   t.header.driver_version = l.string("driver_version");
   if (l.has("transport")) t.header.transport = l.string("transport");
   const json& pool = l.field("pool");
@@ -375,6 +376,16 @@ void parse_event(Trace& t, const json& j, size_t number) {
       } else {
         e.u64 = l.uint_of(v, "val", 0xFFFF'FFFFu);
       }
+      if (l.has("rep")) {
+        if (t.header.version < trace::kFormatVersionRepeats)
+          l.fail("field \"rep\" needs format version " +
+                 std::to_string(trace::kFormatVersionRepeats) + " (the header says " +
+                 std::to_string(t.header.version) + ")");
+        if (e.addr != kAddrNone) l.fail("field \"rep\" is only allowed with a plain \"val\"");
+        const uint64_t rep = l.uint("rep", 0xFFFF'FFFFu);
+        if (rep == 0) l.fail("field \"rep\" is 0: an event happens at least once");
+        e.aux = rep - 1;
+      }
       break;
     }
     case EventKind::kBarInfo:
@@ -546,6 +557,7 @@ void parse_event(Trace& t, const json& j, size_t number) {
              "ring-named addresses to captures)");
     }
   }
+  t.logical_events += event_times(e);
   t.events.push_back(e);
   t.event_line.push_back(static_cast<uint32_t>(number));
 }

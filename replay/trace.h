@@ -81,6 +81,8 @@ struct Bytes {
 
 // One event, fixed size. Field use per kind (others are zero):
 //   reg_read/reg_write  r8=region w8=width  u32=offset  u64=value
+//                       aux=repeats beyond the first ("rep" - 1; format
+//                       version 2), only with a plain value (addr=0)
 //                       reg_write with an address: addr=1, f8=form,
 //                       u64=dma id, aux=offset in the region
 //   bar_info            a16=bar  b8=present c8=io  u64=size
@@ -127,6 +129,15 @@ struct Event {
 };
 
 inline constexpr uint32_t kNoId = 0xFFFF'FFFFu;
+
+// How many times an event happened in a row: a register event with a plain
+// value may carry a repeat count ("rep", format version 2); every other
+// event happens once.
+inline uint64_t event_times(const Event& e) {
+  return (e.kind == EventKind::kRegRead || e.kind == EventKind::kRegWrite) && e.addr == 0
+             ? e.aux + 1
+             : 1;
+}
 
 // Event::addr values of a reg_write.
 inline constexpr uint8_t kAddrNone = 0, kAddrDma = 1, kAddrRing = 2;
@@ -191,6 +202,8 @@ struct Trace {
   // without a mark is the driver's from its first event).
   size_t driver_start = SIZE_MAX;
   size_t kind_line = 0;  // the line that decided kind (0: none did)
+  // Events as they happened: events.size() with every repeat counted.
+  uint64_t logical_events = 0;
 
   const uint8_t* data(const Bytes& b) const { return bytes.data() + b.off; }
   // The text of a 1-based line (without its newline).

@@ -5,7 +5,7 @@ namespace vnet::trace {
 void write_header(TraceWriter& w, const TraceHeader& h) {
   w.begin_line();
   w.str("format", kFormatName);
-  w.u64("version", kFormatVersion);
+  w.u64("version", w.format_version());
   w.str("driver_version", h.driver_version);
   if (h.transport != nullptr) w.str("transport", h.transport);
   if (h.has_device) {
@@ -42,28 +42,25 @@ void write_header(TraceWriter& w, const TraceHeader& h) {
 }
 
 void write_reg_read(TraceWriter& w, Region region, uint32_t offset, uint8_t width, uint32_t value) {
-  w.begin("reg_read");
-  w.str("region", region_name(region));
-  w.u64("off", offset);
-  w.u64("w", width);
-  w.u64("val", value);
-  w.end();
+  w.reg_event(false, region_name(region), offset, width, value);
 }
 
 void write_reg_write(TraceWriter& w, Region region, uint32_t offset, uint8_t width, uint32_t value,
                      const AddrRef* addr) {
+  if (addr == nullptr) {
+    w.reg_event(true, region_name(region), offset, width, value);
+    return;
+  }
   w.begin("reg_write");
   w.str("region", region_name(region));
   w.u64("off", offset);
   w.u64("w", width);
-  if (addr != nullptr) {
+  {
     w.begin_object("val");
     w.u64("dma", addr->dma_id);
     w.u64("off", addr->offset);
     w.str("as", addr_form_name(addr->form));
     w.end_object();
-  } else {
-    w.u64("val", value);
   }
   w.end();
 }

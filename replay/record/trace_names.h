@@ -33,6 +33,9 @@
 namespace vnet::trace {
 
 inline constexpr uint32_t kFormatVersion = 1;
+// Version 2 is version 1 plus repeat counts ("rep" on reg_read/reg_write,
+// docs/trace-format.md "Repeats"); a writer uses it only when compacting.
+inline constexpr uint32_t kFormatVersionRepeats = 2;
 inline constexpr char kFormatName[] = "vnetkit-trace";
 
 enum class EventKind : uint8_t {

@@ -8,7 +8,7 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 
 void TraceWriter::put(const char* s, size_t n) {
   while (n > 0) {
-    if (used_ == kBufferSize) flush();
+    if (used_ == kBufferSize) drain();
     size_t room = kBufferSize - used_;
     size_t take = n < room ? n : room;
     __builtin_memcpy(buf_ + used_, s, take);
@@ -65,6 +65,7 @@ void TraceWriter::sep(const char* key) {
 }
 
 void TraceWriter::begin_line() {
+  if (held_) emit_held();
   depth_ = 0;
   first_[0] = true;
   put('{');
@@ -131,7 +132,7 @@ void TraceWriter::hex(const char* key, const void* data, size_t len) {
   put('"');
   const uint8_t* p = static_cast<const uint8_t*>(data);
   for (size_t i = 0; i < len; ++i) {
-    if (kBufferSize - used_ < 2) flush();
+    if (kBufferSize - used_ < 2) drain();
     buf_[used_++] = kHexDigits[p[i] >> 4];
     buf_[used_++] = kHexDigits[p[i] & 15];
   }
@@ -162,9 +163,51 @@ void TraceWriter::end_array() {
   if (depth_ > 0) --depth_;
 }
 
-void TraceWriter::flush() {
+void TraceWriter::reg_event(bool write, const char* region, uint32_t offset, uint8_t width,
+                            uint32_t value) {
+  if (compact_) {
+    if (held_ && held_reg_.same(write, region, offset, width, value) &&
+        held_count_ < 0xFFFF'FFFFull) {
+      ++held_count_;
+      return;
+    }
+    if (held_) emit_held();
+    held_ = true;
+    held_reg_ = HeldReg{write, region, offset, width, value};
+    held_count_ = 1;
+    return;
+  }
+  begin(write ? "reg_write" : "reg_read");
+  str("region", region);
+  u64("off", offset);
+  u64("w", width);
+  u64("val", value);
+  end();
+}
+
+void TraceWriter::emit_held() {
+  held_ = false;  // before begin(): begin_line() emits what is held
+  const HeldReg r = held_reg_;
+  begin(r.write ? "reg_write" : "reg_read");
+  str("region", r.region);
+  u64("off", r.offset);
+  u64("w", r.width);
+  u64("val", r.value);
+  if (held_count_ > 1) {
+    u64("rep", held_count_);
+    repeats_written_ = true;
+  }
+  end();
+}
+
+void TraceWriter::drain() {
   if (used_ != 0 && sink_.write != nullptr) sink_.write(sink_.context, buf_, used_);
   used_ = 0;
+}
+
+void TraceWriter::flush() {
+  if (held_) emit_held();
+  drain();
 }
 
 }  // namespace vnet::trace

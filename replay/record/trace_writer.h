@@ -64,12 +64,42 @@ class TraceWriter {
   // Array elements.
   void elem_u64(uint64_t value);
 
+  // Writes what is held (a repeated register event) and hands the buffer
+  // to the sink.
   void flush();
-  uint64_t events() const { return events_; }
+  // Event lines written or held (a held repeat counts as its one line).
+  uint64_t events() const { return events_ + (held_ ? 1 : 0); }
+
+  // Compact traces (format version 2, docs/trace-format.md "Repeats"):
+  // with compaction on, reg_event() holds a register event back, and
+  // identical ones that follow it directly only raise its count; the
+  // line is written, with "rep":N when N > 1, before the next line of any
+  // kind, and on flush(). Set before the header: it decides the version.
+  void set_compact(bool on) { compact_ = on; }
+  bool compact() const { return compact_; }
+  uint32_t format_version() const { return compact_ ? 2u : 1u; }
+  // Whether a line with "rep" was written (a writer that writes its header
+  // last can say version 1 when none was).
+  bool repeats_written() const { return repeats_written_; }
+  // A register event with a plain value:
+  //   {"ev":"reg_read"|"reg_write","region":R,"off":O,"w":W,"val":V}
+  void reg_event(bool write, const char* region, uint32_t offset, uint8_t width, uint32_t value);
 
  private:
+  struct HeldReg {
+    bool write;
+    const char* region;  // a static name
+    uint32_t offset;
+    uint8_t width;
+    uint32_t value;
+    bool same(bool w, const char* r, uint32_t o, uint8_t wd, uint32_t v) const {
+      return write == w && region == r && offset == o && width == wd && value == v;
+    }
+  };
+  void emit_held();
+  void drain();
   void put(char c) {
-    if (used_ == kBufferSize) flush();
+    if (used_ == kBufferSize) drain();
     buf_[used_++] = c;
   }
   void put(const char* s, size_t n);
@@ -85,6 +115,11 @@ class TraceWriter {
   // first_[d]: no value written yet at nesting depth d (no comma needed).
   bool first_[kMaxDepth + 1] = {};
   int depth_ = 0;
+  bool compact_ = false;
+  bool held_ = false;
+  HeldReg held_reg_{};
+  uint64_t held_count_ = 0;
+  bool repeats_written_ = false;
 };
 
 }  // namespace vnet::trace

@@ -78,6 +78,33 @@ TEST(TraceLoad, EveryEventKindLoads) {
   EXPECT_EQ(t.header.pool_buffer_size, 2048u);
 }
 
+const std::string kRead = R"({"ev":"reg_read","region":"bar0","off":18,"w":1,"val":0})";
+
+std::string v2_trace_of(const std::vector<std::string>& events) {
+  std::string s = trace_of(events);
+  s.replace(s.find("\"version\":1"), 11, "\"version\":2");
+  return s;
+}
+
+// Format version 2: a register event with "rep" is one event that
+// happened rep times; version 1 traces load as before.
+TEST(TraceLoad, RepeatCountsInVersion2) {
+  const Trace t = load_trace(
+      v2_trace_of({R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":0,"rep":675451})",
+                   R"({"ev":"reg_write","region":"bar0","off":16,"w":2,"val":1,"rep":2})",
+                   R"({"ev":"now","val":5})"}),
+      "v2.jsonl");
+  EXPECT_EQ(t.header.version, 2u);
+  ASSERT_EQ(t.events.size(), 4u);
+  EXPECT_EQ(event_times(t.events[0]), 675451u);
+  EXPECT_EQ(event_times(t.events[1]), 2u);
+  EXPECT_EQ(event_times(t.events[2]), 1u);
+  EXPECT_EQ(t.logical_events, 675451u + 2u + 1u + 1u);
+  const Trace v1 = load_trace(trace_of({kRead}), "v1.jsonl");
+  EXPECT_EQ(v1.header.version, 1u);
+  EXPECT_EQ(event_times(v1.events[0]), 1u);
+}
+
 struct Bad {
   const char* name;
   std::string text;
@@ -97,8 +124,6 @@ TEST_P(TraceLoadRefuses, WithLineAndReason) {
     EXPECT_NE(err.find("line " + std::to_string(line) + ":"), std::string::npos) << err;
 }
 
-const std::string kRead = R"({"ev":"reg_read","region":"bar0","off":18,"w":1,"val":0})";
-
 INSTANTIATE_TEST_SUITE_P(
     Malformed, TraceLoadRefuses,
     ::testing::Values(
@@ -110,9 +135,9 @@ INSTANTIATE_TEST_SUITE_P(
             "\n",
             1, "not \"vnetkit-trace\""},
         Bad{"FutureVersion",
-            R"({"format":"vnetkit-trace","version":2,"driver_version":"","pool":{"buffer_size":2048}})"
+            R"({"format":"vnetkit-trace","version":3,"driver_version":"","pool":{"buffer_size":2048}})"
             "\n",
-            1, "format version 2 is not supported"},
+            1, "format version 3 is not supported (this replayer reads versions 1 and 2)"},
         Bad{"HeaderWithoutPool",
             R"({"format":"vnetkit-trace","version":1,"driver_version":""})"
             "\n",
@@ -155,7 +180,21 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"TextAfterEnd", trace_of({kRead}) + kRead + "\n", 4, "after the \"end\" event"},
         Bad{"EmptyLine", kHeader + "\n\n" + kRead + "\n", 2, "empty line"},
         Bad{"NotAnObject", kHeader + "\n[1,2]\n", 2, "must be a JSON object"},
-        Bad{"EvNotString", kHeader + "\n{\"ev\":7}\n", 2, "field \"ev\" must be a string"}),
+        Bad{"EvNotString", kHeader + "\n{\"ev\":7}\n", 2, "field \"ev\" must be a string"},
+        // Repeat counts: format version 2 only, plain values only, at least 1.
+        Bad{"RepeatInVersion1",
+            trace_of({R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":0,"rep":3})"}), 2,
+            "field \"rep\" needs format version 2 (the header says 1)"},
+        Bad{"RepeatOfAnAddress",
+            v2_trace_of(
+                {R"({"ev":"reg_write","region":"bar0","off":8,"w":4,"val":{"dma":0,"off":0,"as":"pfn"},"rep":2})"}),
+            2, "field \"rep\" is only allowed with a plain \"val\""},
+        Bad{"RepeatZero",
+            v2_trace_of({R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":0,"rep":0})"}), 2,
+            "field \"rep\" is 0"},
+        Bad{"RepeatNotANumber",
+            v2_trace_of({R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":0,"rep":"9"})"}),
+            2, "field \"rep\" must be an unsigned integer"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -84,6 +84,41 @@ TEST(TraceWriter, RegisterWriteNamesAddressesSymbolically) {
   EXPECT_EQ(second["val"], 7);
 }
 
+// Compaction (format version 2): identical register events in a row are
+// held and written once with "rep"; any other line, a different access,
+// and flush() write what is held first.
+TEST(TraceWriter, CompactionWritesRepeatsOnceWithACount) {
+  Sink sink;
+  TraceWriter w(ByteSink{&Sink::write, &sink});
+  w.set_compact(true);
+  EXPECT_EQ(w.format_version(), 2u);
+  for (int i = 0; i < 5; ++i) write_reg_read(w, Region::kBar0, 0x13, 1, 0);
+  EXPECT_EQ(w.events(), 1u);                     // held, counted as its one line
+  write_reg_read(w, Region::kBar0, 0x13, 1, 1);  // another value
+  write_reg_write(w, Region::kBar0, 0x10, 2, 0, nullptr);
+  write_reg_write(w, Region::kBar0, 0x10, 2, 0, nullptr);
+  write_now(w, 7);  // another kind of line
+  write_reg_read(w, Region::kBar0, 0x13, 1, 0);
+  write_end(w);
+  w.flush();
+  EXPECT_EQ(sink.text,
+            "{\"ev\":\"reg_read\",\"region\":\"bar0\",\"off\":19,\"w\":1,\"val\":0,\"rep\":5}\n"
+            "{\"ev\":\"reg_read\",\"region\":\"bar0\",\"off\":19,\"w\":1,\"val\":1}\n"
+            "{\"ev\":\"reg_write\",\"region\":\"bar0\",\"off\":16,\"w\":2,\"val\":0,\"rep\":2}\n"
+            "{\"ev\":\"now\",\"val\":7}\n"
+            "{\"ev\":\"reg_read\",\"region\":\"bar0\",\"off\":19,\"w\":1,\"val\":0}\n"
+            "{\"ev\":\"end\",\"events\":5}\n");
+  EXPECT_TRUE(w.repeats_written());
+
+  Sink plain;
+  TraceWriter p(ByteSink{&Sink::write, &plain});
+  EXPECT_EQ(p.format_version(), 1u);
+  for (int i = 0; i < 3; ++i) write_reg_read(p, Region::kBar0, 0x13, 1, 0);
+  p.flush();
+  EXPECT_EQ(p.events(), 3u);
+  EXPECT_EQ(plain.text.find("rep"), std::string::npos);
+}
+
 TEST(TraceNames, EveryNameParsesBackToItsValue) {
   for (uint8_t k = 0; k < kNumEventKinds; ++k) {
     const char* n = event_name(static_cast<EventKind>(k));

@@ -77,6 +77,24 @@ TEST(Tool, ConvertsAndWritesAValidTrace) {
   EXPECT_NE(access((out + ".events.tmp").c_str(), F_OK), 0);  // temp file gone
 }
 
+TEST(Tool, CompactByDefaultPlainOnRequest) {
+  const std::string log = temp_path("k.log"), out = temp_path("k.jsonl");
+  std::string text = kLog;
+  for (int i = 0; i < 5; ++i)
+    text +=
+        "1@1700000000.000009:memory_region_ops_read cpu 0 mr 0x2 addr 0xfebf8014 value 0x0 "
+        "size 1 name 'virtio-pci-common-virtio-net'\n";
+  write(log, text);
+  ASSERT_EQ(run(log + " -q -o " + out).status, 0);
+  std::string t = read(out);
+  EXPECT_EQ(t.rfind("{\"format\":\"vnetkit-trace\",\"version\":2,", 0), 0u) << t;
+  EXPECT_NE(t.find("\"val\":0,\"rep\":6}"), std::string::npos) << t;
+  ASSERT_EQ(run(log + " -q --no-compact -o " + out).status, 0);
+  t = read(out);
+  EXPECT_EQ(t.rfind("{\"format\":\"vnetkit-trace\",\"version\":1,", 0), 0u) << t;
+  EXPECT_EQ(t.find("\"rep\""), std::string::npos) << t;
+}
+
 TEST(Tool, GzipInputGivesTheSameTrace) {
   const std::string log = temp_path("b.log"), gz = temp_path("b.log.gz");
   write(log, kLog);

@@ -1,5 +1,7 @@
 #include "tools/trace2json/converter.h"
 
+#include "replay/record/trace_names.h"
+
 #include <stdio.h>
 #include <time.h>
 
@@ -25,6 +27,9 @@ uint64_t mask_of(uint32_t width) {
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
+
+constexpr char kPciConfig[] = "pci_config";
+constexpr char kMmio[] = "mmio";
 
 const char* bar_name(int i) {
   static const char* const kNames[] = {"bar0", "bar1", "bar2", "bar3", "bar4", "bar5"};
@@ -241,13 +246,11 @@ bool Converter::find_bar(uint64_t addr, bool io, int* bar, uint64_t* off) const 
 }
 
 void Converter::write_cfg(const CfgEvent& e) {
-  w_.begin(e.write ? "reg_write" : "reg_read");
-  w_.str("region", "pci_config");
-  w_.u64("off", e.offset);
-  w_.u64("w", e.width);
-  w_.u64("val", e.value & mask_of(e.width));
-  w_.end();
-  ++stats_.events;
+  const uint64_t before = w_.events();
+  w_.reg_event(e.write, kPciConfig, e.offset, e.width,
+               static_cast<uint32_t>(e.value & mask_of(e.width)));
+  stats_.events += w_.events() - before;  // 0 when it repeats the line held
+  ++stats_.accesses;
 }
 
 void Converter::cfg_event(const CfgEvent& e) {
@@ -377,7 +380,7 @@ void Converter::on_region(const LogLine& l, bool write) {
     }
     ++stats_.nic_lines;
     used_mmio_ = true;
-    reg_event(Kind::kMmio, "mmio", off, off, width, value, write);
+    reg_event(Kind::kMmio, kMmio, off, off, width, value, write);
     return;
   }
   const bool legacy = name == "virtio-pci";
@@ -602,21 +605,23 @@ void Converter::reg_event(Kind kind, const char* region, uint32_t track_off, uin
   int ring_q = -1;
   track_register(kind, track_off, width, value, write, &part, &as, &ring_q);
   if (write) last_lo_off_ = part != nullptr && as[0] == 'l' ? static_cast<int64_t>(track_off) : -1;
-  w_.begin(write ? "reg_write" : "reg_read");
-  w_.str("region", region);
-  w_.u64("off", bar_off);
-  w_.u64("w", width);
+  const uint64_t before = w_.events();
   if (part != nullptr) {
+    w_.begin(write ? "reg_write" : "reg_read");
+    w_.str("region", region);
+    w_.u64("off", bar_off);
+    w_.u64("w", width);
     w_.begin_object("val");
     w_.u64("ring", static_cast<uint64_t>(ring_q));
     w_.str("part", part);
     w_.str("as", as);
     w_.end_object();
+    w_.end();
   } else {
-    w_.u64("val", value);
+    w_.reg_event(write, region, bar_off, width, static_cast<uint32_t>(value));
   }
-  w_.end();
-  ++stats_.events;
+  stats_.events += w_.events() - before;  // 0 when it repeats the line held
+  ++stats_.accesses;
   ++stats_.nic_registers;
 }
 
@@ -884,7 +889,8 @@ nlohmann::ordered_json Converter::header() const {
   };
   auto le16 = [&](uint32_t at) { return cfg_shadow_[at] | cfg_shadow_[at + 1] << 8; };
   h["format"] = "vnetkit-trace";
-  h["version"] = 1;
+  h["version"] =
+      w_.repeats_written() ? vnet::trace::kFormatVersionRepeats : vnet::trace::kFormatVersion;
   h["driver_version"] = "unknown";
   if (used_modern_)
     h["transport"] = "pci-modern";
@@ -958,6 +964,7 @@ nlohmann::ordered_json Converter::header() const {
   cap["guest_mac"] = mac;
   cap["device_resets"] = resets_;
   cap["stats"] = {{"lines", stats_.lines},
+                  {"accesses", stats_.accesses},
                   {"qemu_lines", stats_.qemu_lines},
                   {"nic_lines", stats_.nic_lines},
                   {"events", stats_.events},

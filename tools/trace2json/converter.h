@@ -57,7 +57,8 @@ struct Stats {
   uint64_t malformed = 0;     // a known event whose arguments do not parse
   uint64_t other_device = 0;  // events of other devices or regions
   uint64_t nic_lines = 0;     // lines that became (part of) an event
-  uint64_t events = 0;
+  uint64_t events = 0;        // event lines written (a repeated register access is one line)
+  uint64_t accesses = 0;      // register accesses (config space and BARs), each repeat counted
   uint64_t width_guessed = 0;
   uint64_t offset_guessed = 0;
   // Narrow reads of a feature register whose offer was taken from the
@@ -103,6 +104,8 @@ class Converter {
            stats_.frame_len_mismatch + stats_.frames_unused;
   }
   // The header line (format, version, identity, features, capture facts).
+  // Version 1, or 2 when a repeated register access was written with a
+  // count (the writer's compaction, on unless --no-compact).
   nlohmann::ordered_json header() const;
 
  private:

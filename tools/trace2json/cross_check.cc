@@ -72,6 +72,14 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
       } else {
         a.val = val.get<uint64_t>();
       }
+      // A repeated access (format version 2) is that many accesses.
+      uint64_t rep = 1;
+      if (j.contains("rep") && j["rep"].is_number_unsigned()) rep = j["rep"].get<uint64_t>();
+      if (rep > (1u << 24)) {
+        *error = path + ":" + std::to_string(line_no) + ": \"rep\" too large to compare";
+        return false;
+      }
+      for (uint64_t k = 1; k < rep; ++k) v->regs.push_back(a);
       v->regs.push_back(std::move(a));
     } else if (!converted && ev == "ret" &&
                (j.value("fn", "") == "attach" || j.value("fn", "") == "recover")) {

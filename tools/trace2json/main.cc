@@ -80,7 +80,7 @@ std::string human_bytes(double b) {
 
 int main(int argc, char** argv) {
   std::string log_path, pcap_path, out_path, pci, guest_mac, cross_check_path;
-  bool quiet = false, progress = true, accept_incomplete = false;
+  bool quiet = false, progress = true, accept_incomplete = false, compact = true;
   CLI::App app{"Convert a QEMU trace log (and its filter-dump pcap) into a vnetkit trace."};
   app.add_option("LOG", log_path, "QEMU -trace log (plain or gzip)")->required();
   app.add_option("--pcap", pcap_path, "filter-dump pcap of the NIC's netdev (frames)");
@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   app.add_flag("--accept-incomplete", accept_incomplete,
                "write the trace (exit 0) even when nothing of the NIC was found beyond its "
                "configuration space, or pops, fills or frames were left unattributed");
+  app.add_flag("!--no-compact", compact,
+               "write every register access on its own line (format version 1), not "
+               "repeated identical ones once with a count");
   app.add_flag("-q,--quiet", quiet, "print nothing but errors");
   app.add_flag("!--no-progress", progress, "no progress lines on large inputs");
   try {
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
   vnet::trace::TraceWriter writer(vnet::trace::ByteSink{&file_sink, events});
+  writer.set_compact(compact);
   trace2json::Converter conv(o, writer);
   std::string error;
   if (!conv.open(&error)) {
@@ -245,7 +249,7 @@ int main(int argc, char** argv) {
             "trace2json: %s: nothing of the NIC was found: %llu accesses to the configuration "
             "space of %s, but no register access in its BARs and no virtqueue event "
             "(%llu lines of other devices; offsets guessed %llu)\n",
-            log_path.c_str(), static_cast<unsigned long long>(s.events),
+            log_path.c_str(), static_cast<unsigned long long>(s.accesses),
             conv.header()["capture"]["pci"].get<std::string>().c_str(),
             static_cast<unsigned long long>(s.other_device),
             static_cast<unsigned long long>(s.offset_guessed));
