@@ -68,10 +68,11 @@ QueueAddresses SplitQueue::addresses() const {
 
 void SplitQueue::reinitialise() {
   __builtin_memset(ring_.cpu, 0, ring_.size);
-  for (uint16_t i = 0; i < size_; ++i) {
+  // No head in flight (HeadState{nullptr, 0, 0, false} is all zero bytes);
+  // every descriptor free, the free list linked in index order.
+  __builtin_memset(heads_, 0, sizeof heads_[0] * size_);
+  for (uint16_t i = 0; i < size_; ++i)
     shadow_[i] = DescShadow{0, 0, 0, static_cast<uint16_t>(i + 1)};
-    heads_[i] = HeadState{nullptr, 0, 0, false};
-  }
   free_head_ = 0;
   free_count_ = size_;
   in_flight_ = 0;

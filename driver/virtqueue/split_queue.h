@@ -116,8 +116,15 @@ class SplitQueue {
   // initial state. The ring memory stays allocated.
   template <typename F>
   void drain(F&& f) {
-    for (uint16_t h = 0; h < size_; ++h)
-      if (heads_[h].in_flight) f(heads_[h].cookie, h);
+    // Driver-private state only: exactly in_flight_ heads are marked in
+    // flight, so the walk ends at the last of them (an idle queue costs
+    // nothing however large the ring).
+    uint16_t left = in_flight_;
+    for (uint16_t h = 0; left != 0 && h < size_; ++h)
+      if (heads_[h].in_flight) {
+        f(heads_[h].cookie, h);
+        --left;
+      }
     reinitialise();
   }
 
