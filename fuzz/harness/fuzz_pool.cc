@@ -97,8 +97,14 @@ void FuzzPool::reset(int32_t alloc_budget) {
   free_.clear();
   for (uint32_t i = count_; i-- > 0;) {
     uint8_t* mem = host_ + size_t{i} * buffer_size_;
-    if (dirty_[i]) unpoison(mem, buffer_size_);
-    if (dirty_[i]) memset(host_ + size_t{i} * buffer_size_, 0, buffer_size_);
+    // A buffer lent during the last input is cleaned and poisoned again;
+    // every other one is still poisoned (construction, free(), the end of
+    // each DeviceDma scope), so it is not touched at all.
+    const bool dirty = dirty_[i] != 0 || !primed_;
+    if (dirty_[i]) {
+      unpoison(mem, buffer_size_);
+      memset(mem, 0, buffer_size_);
+    }
     dirty_[i] = 0;
     lent_[i] = 0;
     device_owned_[i] = 0;
@@ -109,8 +115,9 @@ void FuzzPool::reset(int32_t alloc_budget) {
                                0,
                                nullptr};
     free_.push_back(i);  // buffer 0 is handed out first
-    poison(mem, buffer_size_);
+    if (dirty) poison(mem, buffer_size_);
   }
+  primed_ = true;
 }
 
 void FuzzPool::clear_device_owned() {

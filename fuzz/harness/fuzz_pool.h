@@ -105,6 +105,7 @@ class FuzzPool final : public BufferPool {
   bool device_reaches_all_ = false;
   std::vector<uint8_t> suspect_;
   std::vector<uint32_t> suspects_;
+  bool primed_ = false;  // every buffer poisoned once (the first reset)
   uint32_t dma_depth_ = 0;
   std::vector<uint8_t> opened_;  // unpoisoned for the device in this scope
   std::vector<uint32_t> opened_list_;
