@@ -1,5 +1,7 @@
 #include "replay/trace.h"
 
+#include <string.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -562,6 +564,299 @@ void parse_event(Trace& t, const json& j, size_t number) {
   t.event_line.push_back(static_cast<uint32_t>(number));
 }
 
+// ---- the fast path ----
+//
+// Most lines of a large trace are flat objects of a few unsigned numbers
+// and plain strings ({"ev":"reg_read","region":"bar4","off":4096,"w":1,
+// "val":0}). The fast path scans such a line without building a JSON value
+// and fills the Event directly. It takes a line only when every check of
+// parse_event() passes for it; anything else (nesting, escapes, white
+// space, signs, fractions, non-ASCII, a missing or out-of-range field, an
+// unknown name, an event kind it does not handle, a trace-kind conflict)
+// makes it decline, and the line goes through nlohmann and parse_event(),
+// which gives the same event or the precise error. tests/replay/
+// trace_load_test.cc (FastPathAgrees) loads every committed trace both ways.
+
+struct FlatField {
+  enum Type : uint8_t { kUint, kStr, kTrue, kFalse, kNull } type;
+  std::string_view key;
+  uint64_t u;
+  std::string_view s;
+};
+
+constexpr int kMaxFlatFields = 12;
+
+// Scans {"k":v,...} with v an unsigned integer, a plain string, true,
+// false or null; false on anything else.
+bool scan_flat(std::string_view line, FlatField* f, int* count) {
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  if (line.size() < 2 || *p != '{' || end[-1] != '}') return false;
+  ++p;
+  int n = 0;
+  auto plain_string = [&](std::string_view* out) -> bool {
+    if (p >= end || *p != '"') return false;
+    const char* start = ++p;
+    while (p < end && *p != '"') {
+      const unsigned char c = static_cast<unsigned char>(*p);
+      if (c == '\\' || c < 0x20 || c >= 0x7F) return false;
+      ++p;
+    }
+    if (p >= end) return false;
+    *out = std::string_view(start, static_cast<size_t>(p - start));
+    ++p;
+    return true;
+  };
+  for (;;) {
+    if (n == kMaxFlatFields) return false;
+    FlatField& x = f[n];
+    if (!plain_string(&x.key) || p >= end || *p != ':') return false;
+    ++p;
+    if (p >= end) return false;
+    const char c = *p;
+    if (c >= '0' && c <= '9') {
+      if (c == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9') return false;  // leading zero
+      uint64_t v = 0;
+      while (p < end && *p >= '0' && *p <= '9') {
+        const uint64_t d = static_cast<uint64_t>(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+        ++p;
+      }
+      x.type = FlatField::kUint;
+      x.u = v;
+    } else if (c == '"') {
+      if (!plain_string(&x.s)) return false;
+      x.type = FlatField::kStr;
+    } else if (end - p >= 4 && std::string_view(p, 4) == "true") {
+      x.type = FlatField::kTrue;
+      p += 4;
+    } else if (end - p >= 5 && std::string_view(p, 5) == "false") {
+      x.type = FlatField::kFalse;
+      p += 5;
+    } else if (end - p >= 4 && std::string_view(p, 4) == "null") {
+      x.type = FlatField::kNull;
+      p += 4;
+    } else {
+      return false;
+    }
+    for (int i = 0; i < n; ++i)
+      if (f[i].key == x.key) return false;  // a duplicate key: nlohmann decides
+    ++n;
+    if (p >= end) return false;
+    if (*p == '}') {
+      if (p + 1 != end) return false;
+      *count = n;
+      return true;
+    }
+    if (*p != ',') return false;
+    ++p;
+  }
+}
+
+class FlatLine {
+ public:
+  FlatLine(const FlatField* f, int n) : f_(f), n_(n) {}
+  const FlatField* get(std::string_view key) const {
+    for (int i = 0; i < n_; ++i)
+      if (f_[i].key == key) return &f_[i];
+    return nullptr;
+  }
+  bool uint(std::string_view key, uint64_t max, uint64_t* out) const {
+    const FlatField* x = get(key);
+    if (x == nullptr || x->type != FlatField::kUint || x->u > max) return false;
+    *out = x->u;
+    return true;
+  }
+  template <typename T>
+  bool u(std::string_view key, uint64_t max, T* out) const {
+    uint64_t v;
+    if (!uint(key, max, &v)) return false;
+    *out = static_cast<T>(v);
+    return true;
+  }
+  bool boolean(std::string_view key, bool* out) const {
+    const FlatField* x = get(key);
+    if (x == nullptr || (x->type != FlatField::kTrue && x->type != FlatField::kFalse)) return false;
+    *out = x->type == FlatField::kTrue;
+    return true;
+  }
+  bool str(std::string_view key, std::string_view* out) const {
+    const FlatField* x = get(key);
+    if (x == nullptr || x->type != FlatField::kStr) return false;
+    *out = x->s;
+    return true;
+  }
+  template <typename T>
+  bool name(std::string_view key, bool (*parse)(const char*, size_t, T*), uint8_t* out) const {
+    std::string_view s;
+    T v;
+    if (!str(key, &s) || !parse(s.data(), s.size(), &v)) return false;
+    *out = static_cast<uint8_t>(v);
+    return true;
+  }
+  bool is_null(std::string_view key) const {
+    const FlatField* x = get(key);
+    return x != nullptr && x->type == FlatField::kNull;
+  }
+  // Hex bytes into the arena; the arena is left as it was on failure.
+  bool hex(std::string_view key, std::vector<uint8_t>& arena, Bytes* out) const {
+    std::string_view s;
+    if (!str(key, &s) || s.size() % 2 != 0 || s.size() / 2 > 0xFFFF'FFFFu) return false;
+    const size_t at = arena.size();
+    arena.resize(at + s.size() / 2);
+    uint8_t* o = arena.data() + at;
+    for (size_t i = 0; i < s.size() / 2; ++i) {
+      const int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+      if ((hi | lo) < 0) {
+        arena.resize(at);
+        return false;
+      }
+      o[i] = static_cast<uint8_t>(hi << 4 | lo);
+    }
+    *out = Bytes{at, static_cast<uint32_t>(s.size() / 2)};
+    return true;
+  }
+
+ private:
+  static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  const FlatField* f_;
+  int n_;
+};
+
+// The event of one flat line, or false (the slow path takes the line).
+bool fast_event(Trace& t, std::string_view line, size_t number) {
+  FlatField fields[kMaxFlatFields];
+  int n = 0;
+  if (!scan_flat(line, fields, &n)) return false;
+  const FlatLine l(fields, n);
+  std::string_view ev;
+  if (!l.str("ev", &ev)) return false;
+  EventKind kind;
+  if (!trace::parse_event(ev.data(), ev.size(), &kind)) return false;
+  Event e{};
+  e.kind = kind;
+  const size_t arena = t.bytes.size();
+  bool ok = false;
+  switch (kind) {
+    case EventKind::kRegRead:
+    case EventKind::kRegWrite:
+      ok = l.name<Region>("region", trace::parse_region, &e.r8) &&
+           l.u("off", 0xFFFF'FFFFu, &e.u32) && l.u("w", 4, &e.w8) &&
+           (e.w8 == 1 || e.w8 == 2 || e.w8 == 4) && l.uint("val", 0xFFFF'FFFFu, &e.u64);
+      if (ok && l.get("rep") != nullptr) {
+        uint64_t rep = 0;
+        ok = t.header.version >= trace::kFormatVersionRepeats &&
+             l.uint("rep", 0xFFFF'FFFFu, &rep) && rep != 0;
+        e.aux = rep - 1;
+      }
+      break;
+    case EventKind::kFetch:
+      ok = l.u("q", 0xFFFF, &e.a16) && l.name<MemPart>("part", trace::parse_mem_part, &e.r8) &&
+           l.u("idx", 0xFFFF, &e.b16) && l.hex("data", t.bytes, &e.data);
+      if (ok && l.get("recheck") != nullptr) {
+        bool b = false;
+        ok = l.boolean("recheck", &b);
+        e.c8 = b;
+      }
+      break;
+    case EventKind::kFrame:
+      ok = l.u("q", 0xFFFF, &e.a16) && l.u("desc", 0xFFFF, &e.b16) &&
+           l.hex("data", t.bytes, &e.data);
+      break;
+    case EventKind::kComplete:
+      ok = l.u("q", 0xFFFF, &e.a16) && l.u("head", 0xFFFF, &e.b16) &&
+           l.u("len", 0xFFFF'FFFFu, &e.u32);
+      break;
+    case EventKind::kBarrier:
+      ok = l.name<Barrier>("kind", trace::parse_barrier, &e.r8);
+      break;
+    case EventKind::kWaitIrq: {
+      bool b = false;
+      ok = l.uint("timeout", UINT64_MAX, &e.u64) && l.boolean("ret", &b);
+      e.b8 = b;
+      break;
+    }
+    case EventKind::kNow:
+      ok = l.uint("val", UINT64_MAX, &e.u64);
+      break;
+    case EventKind::kOpBegin:
+    case EventKind::kOpEnd:
+      ok = l.name<DriverOp>("op", trace::parse_driver_op, &e.r8);
+      break;
+    case EventKind::kPoolAlloc: {
+      bool b = false;
+      ok = l.boolean("ok", &b);
+      e.b8 = b;
+      e.u32 = kNoId;
+      if (ok && b) ok = l.is_null("buf") || l.u("buf", kNoId - 1, &e.u32);
+      break;
+    }
+    case EventKind::kPoolFree:
+    case EventKind::kDmaFree:
+      e.u32 = kNoId;
+      ok = l.is_null(kind == EventKind::kPoolFree ? "buf" : "id") ||
+           l.u(kind == EventKind::kPoolFree ? "buf" : "id", kNoId - 1, &e.u32);
+      break;
+    case EventKind::kDevPop:
+      ok = l.u("q", 0xFFFF, &e.a16) && l.u("avail", 0xFFFF, &e.b16) && l.u("in", 0xFFFF, &e.u32) &&
+           l.uint("out", 0xFFFF, &e.aux) && e.u32 + e.aux != 0;
+      break;
+    case EventKind::kDevFill:
+      ok = l.u("q", 0xFFFF, &e.a16) && l.u("avail", 0xFFFF, &e.b16) &&
+           l.u("len", 0xFFFF'FFFFu, &e.u32);
+      break;
+    case EventKind::kDevFlush:
+      ok = l.u("q", 0xFFFF, &e.a16) && l.u("count", 0xFFFF, &e.u32) &&
+           l.u("used_idx", 0xFFFF, &e.b16);
+      break;
+    case EventKind::kDevIrq:
+      if (l.is_null("q")) {
+        ok = true;
+      } else {
+        ok = l.u("q", 0xFFFF, &e.a16);
+        e.b8 = 1;
+      }
+      break;
+    case EventKind::kDevFrame: {
+      std::string_view dir;
+      ok = l.u("q", 0xFFFF, &e.a16) && l.str("dir", &dir) && (dir == "rx" || dir == "tx") &&
+           l.u("avail", 0xFFFF, &e.b16) && l.hex("data", t.bytes, &e.data) && e.data.len != 0;
+      e.r8 = static_cast<uint8_t>(dir == "rx" ? FrameDir::kRx : FrameDir::kTx);
+      if (ok && dir == "rx")
+        ok = l.u("bufs", 0xFFFF, &e.u32) && e.u32 != 0 && l.uint("len", 0xFFFF'FFFFu, &e.u64) &&
+             e.u64 >= e.data.len;
+      break;
+    }
+    case EventKind::kEnd:
+      ok = l.uint("events", UINT64_MAX, &e.u64) && e.u64 == t.events.size();
+      break;
+    default:  // call, ret, publish, dma_alloc, bar_info, log, mark: the slow path
+      break;
+  }
+  const bool capture_event = kind == EventKind::kDevPop || kind == EventKind::kDevFill ||
+                             kind == EventKind::kDevFlush || kind == EventKind::kDevIrq ||
+                             kind == EventKind::kDevFrame;
+  if (ok && capture_event && t.kind_line != 0 && t.kind != TraceKind::kCapture) ok = false;
+  if (!ok) {
+    t.bytes.resize(arena);
+    return false;
+  }
+  if (capture_event && t.kind_line == 0) {
+    t.kind = TraceKind::kCapture;
+    t.kind_line = number;
+  }
+  t.logical_events += event_times(e);
+  t.events.push_back(e);
+  t.event_line.push_back(static_cast<uint32_t>(number));
+  return true;
+}
+
 }  // namespace
 
 const char* ring_part_name(RingPart p) {
@@ -586,11 +881,23 @@ std::string_view Trace::line(size_t number) const {
   return std::string_view(text).substr(start, end - start);
 }
 
-Trace load_trace(std::string text, std::string name) {
+Trace load_trace(std::string text, std::string name, const LoadOptions& options) {
   Trace t;
   t.name = std::move(name);
   t.text = std::move(text);
   const std::string& s = t.text;
+  {
+    // One line per event: the arrays are sized once, with no slack.
+    size_t lines = 0;
+    for (const char* p = s.data();
+         (p = static_cast<const char*>(
+              memchr(p, '\n', static_cast<size_t>(s.data() + s.size() - p)))) != nullptr;
+         ++p)
+      ++lines;
+    t.events.reserve(lines);
+    t.event_line.reserve(lines);
+    t.line_offset.reserve(lines + 1);
+  }
   size_t pos = 0, number = 0;
   bool ended = false;
   while (pos < s.size()) {
@@ -604,6 +911,10 @@ Trace load_trace(std::string text, std::string name) {
     if (line.empty()) throw TraceError(number, "line " + std::to_string(number) + ": empty line");
     if (ended)
       throw TraceError(number, "line " + std::to_string(number) + ": text after the \"end\" event");
+    if (number > 1 && options.fast_path && fast_event(t, line, number)) {
+      if (t.events.back().kind == EventKind::kEnd) ended = true;
+      continue;
+    }
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) {
       const char* why = last_without_newline ? "truncated line (invalid JSON, no newline at end)"
@@ -631,13 +942,13 @@ Trace load_trace(std::string text, std::string name) {
   return t;
 }
 
-Trace load_trace_file(const std::string& path) {
+Trace load_trace_file(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TraceError(0, "cannot open the file");
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw TraceError(0, "cannot read the file");
-  return load_trace(std::move(ss).str(), path);
+  return load_trace(std::move(ss).str(), path, options);
 }
 
 }  // namespace vnet::replay

@@ -212,10 +212,17 @@ struct Trace {
   static size_t event_number(size_t index) { return index + 1; }
 };
 
+struct LoadOptions {
+  // Flat lines (most of a large trace) are scanned without building a JSON
+  // value; off: every line through nlohmann (the reference the fast path
+  // is tested against).
+  bool fast_path = true;
+};
+
 // Parses text (the whole trace); name is used in error messages only.
 // Throws TraceError.
-Trace load_trace(std::string text, std::string name);
+Trace load_trace(std::string text, std::string name, const LoadOptions& options = {});
 // Reads and parses a file. Throws TraceError (line 0 when unreadable).
-Trace load_trace_file(const std::string& path);
+Trace load_trace_file(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace vnet::replay
