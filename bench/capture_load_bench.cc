@@ -15,6 +15,9 @@
 //   capture_load_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -109,6 +112,32 @@ void BM_LoadCapture(benchmark::State& state) {
   state.counters["bytes/event"] = double(bytes) / double(events);
 }
 BENCHMARK(BM_LoadCapture)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// As vnet-replay loads a file to replay it: read, parsed, the text dropped
+// (lines a report quotes are read back from the file).
+void BM_LoadCaptureFile(benchmark::State& state) {
+  const std::string& s = text(static_cast<int>(state.range(0)));
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("capture_load_bench_" + std::to_string(getpid()) + ".jsonl"))
+                               .string();
+  std::ofstream(path, std::ios::binary) << s;
+  vnet::replay::LoadOptions lean;
+  lean.keep_text = false;
+  size_t bytes = 0;
+  uint64_t events = 0;
+  for (auto _ : state) {
+    vnet::replay::Trace t = vnet::replay::load_trace_file(path, lean);
+    bytes = trace_bytes(t);
+    events = t.logical_events;
+    benchmark::DoNotOptimize(t.events.data());
+  }
+  std::filesystem::remove(path);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(s.size()));
+  state.counters["MB"] = double(s.size()) / 1e6;
+  state.counters["events"] = double(events);
+  state.counters["bytes/event"] = double(bytes) / double(events);
+}
+BENCHMARK(BM_LoadCaptureFile)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Device mode on the loaded trace (the corpus's replay of this capture).
 void BM_ReplayCapture(benchmark::State& state) {

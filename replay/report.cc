@@ -84,7 +84,7 @@ TraceOutcome replay_loaded(const Trace& trace, size_t context, std::optional<Rep
   TraceOutcome o;
   o.file = trace.name;
   o.events = trace.events.size();
-  o.bytes = trace.text.size();
+  o.bytes = trace.source_bytes;
   o.mode = effective_mode(trace, mode);
   const auto t0 = std::chrono::steady_clock::now();
   o.result = replay(trace, o.mode);
@@ -121,7 +121,10 @@ TraceOutcome run_trace_file(const std::string& path, size_t context,
   const auto t0 = std::chrono::steady_clock::now();
   Trace trace;
   try {
-    trace = load_trace_file(path);
+    // The text is not kept: a divergence's lines are read back from the file.
+    LoadOptions lean;
+    lean.keep_text = false;
+    trace = load_trace_file(path, lean);
   } catch (const TraceError& e) {
     TraceOutcome o;
     o.file = path;

@@ -90,7 +90,9 @@ class Line {
     if (s.size() % 2 != 0)
       fail(std::string("field \"") + key + "\" has an odd number of hex digits (" +
            std::to_string(s.size()) + ")");
-    if (s.size() / 2 > 0xFFFF'FFFFu) fail(std::string("field \"") + key + "\" is too long");
+    if (s.size() / 2 > kMaxBytesLen)
+      fail(std::string("field \"") + key + "\" is too long (at most " +
+           std::to_string(kMaxBytesLen) + " bytes)");
     Bytes b{arena.size(), static_cast<uint32_t>(s.size() / 2)};
     arena.resize(arena.size() + b.len);
     uint8_t* out = arena.data() + b.off;
@@ -460,6 +462,7 @@ void parse_event(Trace& t, const json& j, size_t number) {
     case EventKind::kLog: {
       e.r8 = static_cast<uint8_t>(l.name<LogLevel>("level", trace::parse_log_level));
       const std::string& msg = l.string("msg");
+      if (msg.size() > kMaxBytesLen) l.fail("field \"msg\" is too long");
       e.data = Bytes{t.bytes.size(), static_cast<uint32_t>(msg.size())};
       t.bytes.insert(t.bytes.end(), msg.begin(), msg.end());
       break;
@@ -702,7 +705,7 @@ class FlatLine {
   // Hex bytes into the arena; the arena is left as it was on failure.
   bool hex(std::string_view key, std::vector<uint8_t>& arena, Bytes* out) const {
     std::string_view s;
-    if (!str(key, &s) || s.size() % 2 != 0 || s.size() / 2 > 0xFFFF'FFFFu) return false;
+    if (!str(key, &s) || s.size() % 2 != 0 || s.size() / 2 > kMaxBytesLen) return false;
     const size_t at = arena.size();
     arena.resize(at + s.size() / 2);
     uint8_t* o = arena.data() + at;
@@ -876,6 +879,18 @@ const char* ring_part_name(RingPart p) {
 std::string_view Trace::line(size_t number) const {
   if (number == 0 || number > line_offset.size()) return {};
   const size_t start = line_offset[number - 1];
+  if (text.empty() && !source_path.empty()) {
+    // Read back from the file: up to the next line's start (or 64 KiB).
+    const uint64_t stop = number < line_offset.size() ? line_offset[number] : start + (1u << 16);
+    line_buffer.assign(static_cast<size_t>(stop - start), '\0');
+    std::ifstream in(source_path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(start));
+    in.read(line_buffer.data(), static_cast<std::streamsize>(line_buffer.size()));
+    line_buffer.resize(static_cast<size_t>(in.gcount()));
+    const size_t nl = line_buffer.find('\n');
+    if (nl != std::string::npos) line_buffer.resize(nl);
+    return line_buffer;
+  }
   size_t end = text.find('\n', start);
   if (end == std::string::npos) end = text.size();
   return std::string_view(text).substr(start, end - start);
@@ -939,16 +954,38 @@ Trace load_trace(std::string text, std::string name, const LoadOptions& options)
   if (!ended)
     throw TraceError(number, "line " + std::to_string(number) +
                                  ": the trace ends without an \"end\" event (truncated?)");
+  t.source_bytes = t.text.size();
+  if (!options.keep_text) {
+    t.text.clear();
+    t.text.shrink_to_fit();
+    t.bytes.shrink_to_fit();
+  }
   return t;
 }
 
 Trace load_trace_file(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw TraceError(0, "cannot open the file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw TraceError(0, "cannot read the file");
-  return load_trace(std::move(ss).str(), path, options);
+  // Read in one piece into a string of the file's size (no second copy);
+  // a file whose size is not known (a pipe) is read as a stream.
+  std::string text;
+  const std::streamoff size = in.tellg();
+  if (size > 0) {
+    text.resize(static_cast<size_t>(size));
+    in.seekg(0);
+    in.read(text.data(), size);
+    if (in.gcount() != size) throw TraceError(0, "cannot read the file");
+  } else {
+    in.clear();
+    in.seekg(0);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw TraceError(0, "cannot read the file");
+    text = std::move(ss).str();
+  }
+  Trace t = load_trace(std::move(text), path, options);
+  t.source_path = path;
+  return t;
 }
 
 }  // namespace vnet::replay

@@ -73,11 +73,15 @@ struct TraceHeaderInfo {
   nlohmann::json json;       // the whole header line
 };
 
-// Byte range in Trace::bytes.
+// Byte range in Trace::bytes: 8 bytes, so that an Event is 40. One hex
+// field or log message holds at most kMaxBytesLen bytes (a frame is at
+// most 64 KiB); the arena up to 2^40 bytes.
 struct Bytes {
-  uint64_t off = 0;
-  uint32_t len = 0;
+  uint64_t off : 40 = 0;
+  uint32_t len : 24 = 0;
 };
+static_assert(sizeof(Bytes) == 8);
+inline constexpr uint32_t kMaxBytesLen = (1u << 24) - 1;
 
 // One event, fixed size. Field use per kind (others are zero):
 //   reg_read/reg_write  r8=region w8=width  u32=offset  u64=value
@@ -127,6 +131,8 @@ struct Event {
   uint64_t aux;
   Bytes data;
 };
+
+static_assert(sizeof(Event) == 40);
 
 inline constexpr uint32_t kNoId = 0xFFFF'FFFFu;
 
@@ -188,7 +194,11 @@ struct RetValues {
 
 struct Trace {
   std::string name;  // file name, for reports
-  std::string text;  // the file as loaded
+  // The file as loaded; empty when loaded with keep_text = false, and then
+  // line() reads a line back from source_path when a report needs it.
+  std::string text;
+  std::string source_path;
+  uint64_t source_bytes = 0;  // size of the text that was loaded
   TraceHeaderInfo header;
   std::vector<Event> events;          // the last one is kEnd
   std::vector<uint32_t> event_line;   // 1-based line of events[i]
@@ -206,8 +216,11 @@ struct Trace {
   uint64_t logical_events = 0;
 
   const uint8_t* data(const Bytes& b) const { return bytes.data() + b.off; }
-  // The text of a 1-based line (without its newline).
+  // The text of a 1-based line (without its newline). Without the kept
+  // text, the line is read back from source_path into a buffer that the
+  // next call reuses (copy it before calling again; not thread-safe).
   std::string_view line(size_t number) const;
+  mutable std::string line_buffer;
   // Event number as reports show it: 1-based, the header is not counted.
   static size_t event_number(size_t index) { return index + 1; }
 };
@@ -217,6 +230,11 @@ struct LoadOptions {
   // value; off: every line through nlohmann (the reference the fast path
   // is tested against).
   bool fast_path = true;
+  // Keep the trace's text in memory (Trace::text). Off (a file loaded to
+  // be replayed): the text is dropped after loading, and the lines a
+  // report quotes are read back from the file: a loaded event then costs
+  // its Event, its line number and its line offset (52 bytes).
+  bool keep_text = true;
 };
 
 // Parses text (the whole trace); name is used in error messages only.

@@ -166,6 +166,33 @@ TEST(TraceLoad, FastPathAgreesOnEveryCommittedTrace) {
   EXPECT_GT(events, 50000u);
 }
 
+// A file loaded to be replayed keeps no text: 40-byte events, and the
+// lines a report quotes are read back from the file.
+TEST(TraceLoad, LeanLoadReadsLinesBackFromTheFile) {
+  static_assert(sizeof(Event) == 40);
+  const std::string path = ::testing::TempDir() + "lean_load_test.jsonl";
+  const std::string text =
+      v2_trace_of({R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":0,"rep":7})",
+                   R"({"ev":"log","level":"info","msg":"hello"})", R"({"ev":"now","val":5})"});
+  std::ofstream(path, std::ios::binary) << text;
+  LoadOptions lean;
+  lean.keep_text = false;
+  const Trace t = load_trace_file(path, lean);
+  EXPECT_TRUE(t.text.empty());
+  EXPECT_EQ(t.source_bytes, text.size());
+  EXPECT_EQ(std::string(t.line(3)), R"({"ev":"log","level":"info","msg":"hello"})");
+  EXPECT_EQ(std::string(t.line(2)),
+            R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":0,"rep":7})");
+  EXPECT_EQ(std::string(t.line(5)), R"({"ev":"end","events":3})");
+  EXPECT_EQ(
+      std::string(reinterpret_cast<const char*>(t.data(t.events[1].data)), t.events[1].data.len),
+      "hello");
+  const Trace kept = load_trace_file(path);
+  EXPECT_EQ(kept.text, text);
+  EXPECT_EQ(kept.line(3), t.line(3));
+  std::remove(path.c_str());
+}
+
 struct Bad {
   const char* name;
   std::string text;
