@@ -374,6 +374,7 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
 void ProtocolReference::on_published(uint16_t queue) {
   if (queue >= kMaxQueues) return;
   ++inflight_[queue];
+  ++rings_[queue].published;
   rings_[queue].pending_publish = true;
   rings_[queue].write_barrier = false;
 }
@@ -417,14 +418,22 @@ void ProtocolReference::observe_rings() {
     const uint16_t idx = a[1];
     const uint16_t flags = a[0];
     if (idx != r.last_idx) {
-      if (r.pending_publish && !r.write_barrier)
+      // Only the driver's own store is judged: it makes available exactly
+      // the chains published since its last one. Any other value was
+      // written by the device, whose rings may overlap this one (a legacy
+      // device that changed its queue size between the driver's read and
+      // the queue address write lays its used ring over the driver's
+      // avail ring), or by the driver's re-initialisation (the ring zeroed).
+      const bool drivers_store = idx == static_cast<uint16_t>(r.last_idx + r.published);
+      if (drivers_store && r.pending_publish && !r.write_barrier)
         finding(Oracle::kProtocol,
                 "queue %u: avail.idx stored (%u -> %u) with no write barrier after the chains it "
                 "makes available were written (2.7.13.2)",
                 q, r.last_idx, idx);
       r.last_idx = idx;
+      r.published = 0;
       r.pending_publish = false;
-      r.stored = true;
+      r.stored = drivers_store;
     }
     if (flags != r.last_flags) {
       if ((r.last_flags & kAvailNoInterrupt) != 0 && (flags & kAvailNoInterrupt) == 0)

@@ -160,6 +160,7 @@ class ProtocolReference {
     const volatile uint8_t* avail_cpu = nullptr;  // translated; null: unknown
     uint16_t last_idx = 0;
     uint16_t last_flags = 0;
+    uint16_t published = 0;        // chains published() since the last idx store
     bool pending_publish = false;  // published() since the last idx store
     bool write_barrier = false;    // a write-class barrier since published()
     bool stored = false;           // idx stored, no full barrier since
