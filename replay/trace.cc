@@ -90,10 +90,10 @@ class Line {
     if (s.size() % 2 != 0)
       fail(std::string("field \"") + key + "\" has an odd number of hex digits (" +
            std::to_string(s.size()) + ")");
-    if (s.size() / 2 > kMaxBytesLen)
-      fail(std::string("field \"") + key + "\" is too long (at most " +
-           std::to_string(kMaxBytesLen) + " bytes)");
-    Bytes b{arena.size(), static_cast<uint32_t>(s.size() / 2)};
+    if (arena.size() + s.size() / 2 > kMaxArenaBytes)
+      fail(std::string("field \"") + key + "\" is too long: the trace's byte data exceeds " +
+           std::to_string(kMaxArenaBytes) + " bytes");
+    Bytes b{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(s.size() / 2)};
     arena.resize(arena.size() + b.len);
     uint8_t* out = arena.data() + b.off;
     for (size_t i = 0; i < b.len; ++i) {
@@ -462,8 +462,10 @@ void parse_event(Trace& t, const json& j, size_t number) {
     case EventKind::kLog: {
       e.r8 = static_cast<uint8_t>(l.name<LogLevel>("level", trace::parse_log_level));
       const std::string& msg = l.string("msg");
-      if (msg.size() > kMaxBytesLen) l.fail("field \"msg\" is too long");
-      e.data = Bytes{t.bytes.size(), static_cast<uint32_t>(msg.size())};
+      if (t.bytes.size() + msg.size() > kMaxArenaBytes)
+        l.fail("field \"msg\" is too long: the trace's byte data exceeds " +
+               std::to_string(kMaxArenaBytes) + " bytes");
+      e.data = Bytes{static_cast<uint32_t>(t.bytes.size()), static_cast<uint32_t>(msg.size())};
       t.bytes.insert(t.bytes.end(), msg.begin(), msg.end());
       break;
     }
@@ -705,7 +707,8 @@ class FlatLine {
   // Hex bytes into the arena; the arena is left as it was on failure.
   bool hex(std::string_view key, std::vector<uint8_t>& arena, Bytes* out) const {
     std::string_view s;
-    if (!str(key, &s) || s.size() % 2 != 0 || s.size() / 2 > kMaxBytesLen) return false;
+    if (!str(key, &s) || s.size() % 2 != 0 || arena.size() + s.size() / 2 > kMaxArenaBytes)
+      return false;
     const size_t at = arena.size();
     arena.resize(at + s.size() / 2);
     uint8_t* o = arena.data() + at;
@@ -717,7 +720,7 @@ class FlatLine {
       }
       o[i] = static_cast<uint8_t>(hi << 4 | lo);
     }
-    *out = Bytes{at, static_cast<uint32_t>(s.size() / 2)};
+    *out = Bytes{static_cast<uint32_t>(at), static_cast<uint32_t>(s.size() / 2)};
     return true;
   }
 

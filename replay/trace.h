@@ -73,15 +73,15 @@ struct TraceHeaderInfo {
   nlohmann::json json;       // the whole header line
 };
 
-// Byte range in Trace::bytes: 8 bytes, so that an Event is 40. One hex
-// field or log message holds at most kMaxBytesLen bytes (a frame is at
-// most 64 KiB); the arena up to 2^40 bytes.
+// Byte range in Trace::bytes: 8 bytes, so that an Event is 40. All the
+// byte data of one trace (frames, fetched bytes, log messages) stays
+// below kMaxArenaBytes; a trace with more is refused when it loads.
 struct Bytes {
-  uint64_t off : 40 = 0;
-  uint32_t len : 24 = 0;
+  uint32_t off = 0;
+  uint32_t len = 0;
 };
 static_assert(sizeof(Bytes) == 8);
-inline constexpr uint32_t kMaxBytesLen = (1u << 24) - 1;
+inline constexpr uint64_t kMaxArenaBytes = 0xFFFF'FFFFull;
 
 // One event, fixed size. Field use per kind (others are zero):
 //   reg_read/reg_write  r8=region w8=width  u32=offset  u64=value
