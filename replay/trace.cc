@@ -583,7 +583,9 @@ void parse_event(Trace& t, const json& j, size_t number) {
 // trace_load_test.cc (FastPathAgrees) loads every committed trace both ways.
 
 struct FlatField {
-  enum Type : uint8_t { kUint, kStr, kTrue, kFalse, kNull } type;
+  // kArray: s is the array's text, brackets included (its elements are
+  // read by for_each_element()).
+  enum Type : uint8_t { kUint, kStr, kTrue, kFalse, kNull, kArray } type;
   std::string_view key;
   uint64_t u;
   std::string_view s;
@@ -633,6 +635,28 @@ bool scan_flat(std::string_view line, FlatField* f, int* count) {
     } else if (c == '"') {
       if (!plain_string(&x.s)) return false;
       x.type = FlatField::kStr;
+    } else if (c == '[') {
+      // Up to its matching bracket: strings without escapes, at most two
+      // levels of nesting inside.
+      const char* start = p;
+      int depth = 0;
+      do {
+        const char d = *p;
+        if (d == '"') {
+          std::string_view ignored;
+          if (!plain_string(&ignored)) return false;
+          continue;
+        }
+        if (d == '[' || d == '{') {
+          if (++depth > 3) return false;
+        } else if (d == ']' || d == '}') {
+          --depth;
+        }
+        ++p;
+      } while (p < end && depth > 0);
+      if (depth != 0) return false;
+      x.type = FlatField::kArray;
+      x.s = std::string_view(start, static_cast<size_t>(p - start));
     } else if (end - p >= 4 && std::string_view(p, 4) == "true") {
       x.type = FlatField::kTrue;
       p += 4;
@@ -707,8 +731,10 @@ class FlatLine {
   // Hex bytes into the arena; the arena is left as it was on failure.
   bool hex(std::string_view key, std::vector<uint8_t>& arena, Bytes* out) const {
     std::string_view s;
-    if (!str(key, &s) || s.size() % 2 != 0 || arena.size() + s.size() / 2 > kMaxArenaBytes)
-      return false;
+    return str(key, &s) && decode_hex(s, arena, out);
+  }
+  static bool decode_hex(std::string_view s, std::vector<uint8_t>& arena, Bytes* out) {
+    if (s.size() % 2 != 0 || arena.size() + s.size() / 2 > kMaxArenaBytes) return false;
     const size_t at = arena.size();
     arena.resize(at + s.size() / 2);
     uint8_t* o = arena.data() + at;
@@ -734,6 +760,57 @@ class FlatLine {
   const FlatField* f_;
   int n_;
 };
+
+// Calls f(element text) for each element of an array of plain strings
+// (quotes included) or of flat objects; false when an element is neither
+// or f says so.
+template <typename F>
+bool for_each_element(std::string_view arr, F&& f) {
+  if (arr.size() < 2 || arr.front() != '[' || arr.back() != ']') return false;
+  size_t i = 1;
+  if (arr.size() == 2) return true;
+  for (;;) {
+    const size_t start = i;
+    if (arr[i] == '"') {
+      const size_t close = arr.find('"', i + 1);
+      if (close == std::string_view::npos) return false;
+      i = close + 1;
+    } else if (arr[i] == '{') {
+      bool in_string = false;
+      while (i < arr.size() && (in_string || arr[i] != '}')) {
+        if (arr[i] == '"') in_string = !in_string;
+        if (!in_string && (arr[i] == '[' || (arr[i] == '{' && i != start))) return false;
+        ++i;
+      }
+      if (i >= arr.size()) return false;
+      ++i;
+    } else {
+      return false;
+    }
+    if (!f(arr.substr(start, i - start))) return false;
+    if (i >= arr.size()) return false;
+    if (arr[i] == ']') return i + 1 == arr.size();
+    if (arr[i] != ',') return false;
+    ++i;
+    if (i >= arr.size()) return false;
+  }
+}
+
+bool hex64_of(std::string_view s, uint64_t* out) {
+  if (s.size() < 3 || s.size() > 18 || s[0] != '0' || s[1] != 'x') return false;
+  uint64_t v = 0;
+  for (size_t i = 2; i < s.size(); ++i) {
+    const char c = s[i];
+    const int d = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  *out = v;
+  return true;
+}
 
 // The event of one flat line, or false (the slow path takes the line).
 bool fast_event(Trace& t, std::string_view line, size_t number) {
@@ -842,19 +919,163 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
     case EventKind::kEnd:
       ok = l.uint("events", UINT64_MAX, &e.u64) && e.u64 == t.events.size();
       break;
-    default:  // call, ret, publish, dma_alloc, bar_info, log, mark: the slow path
+    case EventKind::kPublish: {
+      const FlatField* segs = l.get("segs");
+      ok = l.u("q", 0xFFFF, &e.a16) && l.u("avail", 0xFFFF, &e.b16) &&
+           l.u("head", 0xFFFF, &e.u32) && segs != nullptr && segs->type == FlatField::kArray;
+      if (!ok) break;
+      const size_t first = t.segments.size();
+      size_t count = 0;
+      ok = for_each_element(
+               segs->s,
+               [&](std::string_view el) {
+                 if (el.front() != '{' || ++count > kMaxChainSegments) return false;
+                 FlatField sf[kMaxFlatFields];
+                 int sn = 0;
+                 if (!scan_flat(el, sf, &sn)) return false;
+                 const FlatLine sl(sf, sn);
+                 Segment seg{};
+                 bool wr = false;
+                 if (!sl.u("desc", 0xFFFF, &seg.desc) || !sl.u("len", 0xFFFF'FFFFu, &seg.len) ||
+                     !sl.boolean("wr", &wr))
+                   return false;
+                 seg.writable = wr;
+                 if (!wr && (!sl.hex("data", t.bytes, &seg.data) || seg.data.len != seg.len))
+                   return false;
+                 t.segments.push_back(seg);
+                 return true;
+               }) &&
+           count > 0;
+      if (!ok) {
+        t.segments.resize(first);
+        break;
+      }
+      e.aux = first;
+      e.w8 = static_cast<uint8_t>(count);
+      break;
+    }
+    case EventKind::kCall: {
+      uint8_t fn = 0;
+      if (!l.name<ApiFn>("fn", trace::parse_api_fn, &fn)) break;
+      CallArgs c;
+      c.fn = static_cast<ApiFn>(fn);
+      switch (c.fn) {
+        case ApiFn::kProbe: {
+          uint8_t mode = 0;
+          ok = l.name<PciMode>("mode", trace::parse_pci_mode, &mode);
+          c.mode = static_cast<PciMode>(mode);
+          break;
+        }
+        case ApiFn::kAttach:  // nested options: the slow path
+          break;
+        case ApiFn::kRxBurst:
+          ok = l.u("max", 0xFFFF, &c.max);
+          break;
+        case ApiFn::kTxBurst: {
+          const FlatField* f = l.get("frames");
+          ok = f != nullptr && f->type == FlatField::kArray &&
+               for_each_element(f->s, [&](std::string_view el) {
+                 Bytes b;
+                 if (el.front() != '"' || c.frames.size() >= 0xFFFF ||
+                     !FlatLine::decode_hex(el.substr(1, el.size() - 2), t.bytes, &b))
+                   return false;
+                 c.frames.push_back(b);
+                 return true;
+               });
+          break;
+        }
+        case ApiFn::kSetRxInterrupts: {
+          bool on = false;
+          ok = l.boolean("enabled", &on);
+          c.enabled = on;
+          break;
+        }
+        case ApiFn::kTxReclaim:
+        case ApiFn::kPollDevice:
+        case ApiFn::kRecover:
+        case ApiFn::kStop:
+          ok = true;
+          break;
+      }
+      if (ok) {
+        e.r8 = fn;
+        e.u32 = static_cast<uint32_t>(t.calls.size());
+        t.calls.push_back(std::move(c));
+      }
+      break;
+    }
+    case EventKind::kRet: {
+      uint8_t fn = 0, state = 0;
+      RetValues r;
+      if (!l.name<ApiFn>("fn", trace::parse_api_fn, &fn) || !l.u("val", 0xFFFF'FFFFu, &r.value) ||
+          !l.name<NetState>("state", trace::parse_net_state, &state))
+        break;
+      r.fn = static_cast<ApiFn>(fn);
+      r.state = static_cast<NetState>(state);
+      switch (r.fn) {
+        case ApiFn::kProbe: {
+          std::string_view tr;
+          if (l.is_null("transport")) {
+            ok = true;
+          } else if (l.str("transport", &tr)) {
+            r.transport = std::string(tr);
+            r.has_transport = true;
+            ok = true;
+          }
+          break;
+        }
+        case ApiFn::kAttach:
+        case ApiFn::kRecover: {
+          std::string_view features, mac;
+          bool link = false;
+          ok = l.str("features", &features) && hex64_of(features, &r.features) &&
+               l.u("hdr", 64, &r.hdr_size) && l.u("mtu", 0xFFFF, &r.mtu) && l.str("mac", &mac) &&
+               mac.size() == 12 && l.boolean("link", &link);
+          for (size_t i = 0; ok && i < 6; ++i) {
+            uint64_t b = 0;
+            ok = hex64_of(std::string("0x") + std::string(mac.substr(2 * i, 2)), &b);
+            r.mac[i] = static_cast<uint8_t>(b);
+          }
+          r.has_negotiated = true;
+          r.has_link = true;
+          r.link_up = link;
+          break;
+        }
+        case ApiFn::kPollDevice:  // nested events: the slow path
+          break;
+        case ApiFn::kRxBurst:
+        case ApiFn::kTxBurst:
+        case ApiFn::kTxReclaim:
+        case ApiFn::kStop:
+        case ApiFn::kSetRxInterrupts:
+          ok = true;
+          break;
+      }
+      if (ok) {
+        e.r8 = fn;
+        e.u32 = static_cast<uint32_t>(t.rets.size());
+        t.rets.push_back(std::move(r));
+      }
+      break;
+    }
+    default:  // dma_alloc, bar_info, log, mark: the slow path
       break;
   }
   const bool capture_event = kind == EventKind::kDevPop || kind == EventKind::kDevFill ||
                              kind == EventKind::kDevFlush || kind == EventKind::kDevIrq ||
                              kind == EventKind::kDevFrame;
-  if (ok && capture_event && t.kind_line != 0 && t.kind != TraceKind::kCapture) ok = false;
+  const bool recording_event = kind == EventKind::kCall;
+  if (ok && (capture_event || recording_event) && t.kind_line != 0 &&
+      t.kind != (capture_event ? TraceKind::kCapture : TraceKind::kRecording)) {
+    ok = false;  // the slow path says what is wrong
+    if (kind == EventKind::kCall) t.calls.pop_back();
+  }
   if (!ok) {
     t.bytes.resize(arena);
     return false;
   }
-  if (capture_event && t.kind_line == 0) {
-    t.kind = TraceKind::kCapture;
+  if ((capture_event || recording_event) && t.kind_line == 0) {
+    t.kind = capture_event ? TraceKind::kCapture : TraceKind::kRecording;
     t.kind_line = number;
   }
   t.logical_events += event_times(e);
