@@ -1,5 +1,6 @@
 #include "replay/trace.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <fstream>
@@ -1120,39 +1121,31 @@ std::string_view Trace::line(size_t number) const {
   return std::string_view(text).substr(start, end - start);
 }
 
-Trace load_trace(std::string text, std::string name, const LoadOptions& options) {
-  Trace t;
-  t.name = std::move(name);
-  t.text = std::move(text);
-  const std::string& s = t.text;
-  {
+namespace {
+
+// Line by line, into a Trace: the loop shared by loads from a string and
+// streamed loads from a file.
+class Loader {
+ public:
+  Loader(Trace& t, const LoadOptions& o) : t_(t), o_(o) {}
+
+  void reserve(size_t lines) {
     // One line per event: the arrays are sized once, with no slack.
-    size_t lines = 0;
-    for (const char* p = s.data();
-         (p = static_cast<const char*>(
-              memchr(p, '\n', static_cast<size_t>(s.data() + s.size() - p)))) != nullptr;
-         ++p)
-      ++lines;
-    t.events.reserve(lines);
-    t.event_line.reserve(lines);
-    t.line_offset.reserve(lines + 1);
+    t_.events.reserve(lines);
+    t_.event_line.reserve(lines);
+    t_.line_offset.reserve(lines + 1);
   }
-  size_t pos = 0, number = 0;
-  bool ended = false;
-  while (pos < s.size()) {
-    ++number;
-    size_t nl = s.find('\n', pos);
-    const bool last_without_newline = nl == std::string::npos;
-    if (last_without_newline) nl = s.size();
-    t.line_offset.push_back(pos);
-    std::string_view line(s.data() + pos, nl - pos);
-    pos = nl + 1;
+
+  // One line (without its newline) that starts at offset in the input.
+  void line(std::string_view line, uint64_t offset, bool last_without_newline) {
+    const size_t number = ++number_;
+    t_.line_offset.push_back(offset);
     if (line.empty()) throw TraceError(number, "line " + std::to_string(number) + ": empty line");
-    if (ended)
+    if (ended_)
       throw TraceError(number, "line " + std::to_string(number) + ": text after the \"end\" event");
-    if (number > 1 && options.fast_path && fast_event(t, line, number)) {
-      if (t.events.back().kind == EventKind::kEnd) ended = true;
-      continue;
+    if (number > 1 && o_.fast_path && fast_event(t_, line, number)) {
+      if (t_.events.back().kind == EventKind::kEnd) ended_ = true;
+      return;
     }
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) {
@@ -1168,17 +1161,56 @@ Trace load_trace(std::string text, std::string name, const LoadOptions& options)
       throw TraceError(number, "line " + std::to_string(number) + ": " + why + detail);
     }
     if (number == 1) {
-      parse_header(t, j, number);
-      continue;
+      parse_header(t_, j, number);
+      return;
     }
-    parse_event(t, j, number);
-    if (t.events.back().kind == EventKind::kEnd) ended = true;
+    parse_event(t_, j, number);
+    if (t_.events.back().kind == EventKind::kEnd) ended_ = true;
   }
-  if (number == 0) throw TraceError(0, "empty file: no header, no events");
-  if (!ended)
-    throw TraceError(number, "line " + std::to_string(number) +
-                                 ": the trace ends without an \"end\" event (truncated?)");
-  t.source_bytes = t.text.size();
+
+  void finish(uint64_t bytes) {
+    if (number_ == 0) throw TraceError(0, "empty file: no header, no events");
+    if (!ended_)
+      throw TraceError(number_, "line " + std::to_string(number_) +
+                                    ": the trace ends without an \"end\" event (truncated?)");
+    t_.source_bytes = bytes;
+  }
+
+ private:
+  Trace& t_;
+  const LoadOptions& o_;
+  size_t number_ = 0;
+  bool ended_ = false;
+};
+
+size_t count_lines(const char* p, size_t n) {
+  size_t lines = 0;
+  const char* const end = p + n;
+  while ((p = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)))) != nullptr) {
+    ++lines;
+    ++p;
+  }
+  return lines;
+}
+
+}  // namespace
+
+Trace load_trace(std::string text, std::string name, const LoadOptions& options) {
+  Trace t;
+  t.name = std::move(name);
+  t.text = std::move(text);
+  const std::string& s = t.text;
+  Loader loader(t, options);
+  loader.reserve(count_lines(s.data(), s.size()));
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t nl = s.find('\n', pos);
+    const bool last_without_newline = nl == std::string::npos;
+    if (last_without_newline) nl = s.size();
+    loader.line(std::string_view(s.data() + pos, nl - pos), pos, last_without_newline);
+    pos = nl + 1;
+  }
+  loader.finish(s.size());
   if (!options.keep_text) {
     t.text.clear();
     t.text.shrink_to_fit();
@@ -1188,6 +1220,54 @@ Trace load_trace(std::string text, std::string name, const LoadOptions& options)
 }
 
 Trace load_trace_file(const std::string& path, const LoadOptions& options) {
+  if (!options.keep_text) {
+    // Streamed: the file is read in blocks and never held whole, so that
+    // loading a trace of millions of events costs its events only. A
+    // first pass counts the lines (the arrays are sized once).
+    FILE* f = fopen(path.c_str(), "rb");
+    if (f == nullptr) throw TraceError(0, "cannot open the file");
+    struct Closer {
+      FILE* f;
+      ~Closer() { fclose(f); }
+    } closer{f};
+    constexpr size_t kBlock = 1u << 20;
+    std::vector<char> block(kBlock);
+    size_t lines = 0, n;
+    while ((n = fread(block.data(), 1, kBlock, f)) > 0) lines += count_lines(block.data(), n);
+    if (ferror(f) || fseek(f, 0, SEEK_SET) != 0) throw TraceError(0, "cannot read the file");
+    Trace t;
+    t.name = path;
+    t.source_path = path;
+    Loader loader(t, options);
+    loader.reserve(lines);
+    std::string carry;    // a line cut by the end of a block
+    uint64_t offset = 0;  // file offset of block[0]
+    while ((n = fread(block.data(), 1, kBlock, f)) > 0) {
+      size_t pos = 0;
+      while (pos < n) {
+        const char* nl = static_cast<const char*>(memchr(block.data() + pos, '\n', n - pos));
+        if (nl == nullptr) {
+          carry.append(block.data() + pos, n - pos);
+          break;
+        }
+        const size_t end = static_cast<size_t>(nl - block.data());
+        if (!carry.empty()) {
+          carry.append(block.data() + pos, end - pos);
+          loader.line(carry, offset + pos - (carry.size() - (end - pos)), false);
+          carry.clear();
+        } else {
+          loader.line(std::string_view(block.data() + pos, end - pos), offset + pos, false);
+        }
+        pos = end + 1;
+      }
+      offset += n;
+    }
+    if (ferror(f)) throw TraceError(0, "cannot read the file");
+    if (!carry.empty()) loader.line(carry, offset - carry.size(), true);
+    loader.finish(offset);
+    t.bytes.shrink_to_fit();
+    return t;
+  }
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw TraceError(0, "cannot open the file");
   // Read in one piece into a string of the file's size (no second copy);

@@ -310,6 +310,54 @@ TEST(TraceLoad, LeanLoadReadsLinesBackFromTheFile) {
   std::remove(path.c_str());
 }
 
+// A lean load streams the file in 1 MiB blocks: lines cut by a block's
+// end, a line longer than a block, and the errors at the end of a file
+// give what a load of the whole text gives.
+TEST(TraceLoad, StreamedLoadAgreesAcrossBlocks) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 40000; ++i)
+    events.push_back(R"({"ev":"reg_read","region":"bar0","off":19,"w":1,"val":)" +
+                     std::to_string(i % 3) + "}");
+  events.push_back(R"({"ev":"log","level":"info","msg":")" + std::string(1500000, 'x') + "\"}");
+  for (int i = 0; i < 30000; ++i)
+    events.push_back(R"({"ev":"now","val":)" + std::to_string(i) + "}");
+  const std::string text = trace_of(events);
+  ASSERT_GT(text.size(), 3u << 20);
+  const std::string path = ::testing::TempDir() + "streamed_load_test.jsonl";
+  LoadOptions lean;
+  lean.keep_text = false;
+  auto check = [&](const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    std::string ea, eb;
+    Trace a, b;
+    try {
+      a = load_trace_file(path, lean);
+    } catch (const TraceError& e) {
+      ea = e.what();
+    }
+    try {
+      b = load_trace(content, path);
+    } catch (const TraceError& e) {
+      eb = e.what();
+    }
+    EXPECT_EQ(ea, eb);
+    if (!ea.empty()) return;
+    ASSERT_EQ(a.events.size(), b.events.size());
+    EXPECT_EQ(a.line_offset, b.line_offset);
+    EXPECT_EQ(a.bytes, b.bytes);
+    EXPECT_EQ(a.source_bytes, content.size());
+    for (size_t n :
+         {size_t{1}, size_t{2}, size_t{40001}, size_t{40002}, size_t{40003}, a.line_offset.size()})
+      EXPECT_EQ(std::string(a.line(n)), std::string(b.line(n))) << n;
+  };
+  check(text);
+  check(text.substr(0, text.size() - 1));              // no newline at the end
+  check(text.substr(0, text.size() - 10));             // cut inside the end line
+  check(text.substr(0, (1u << 20) + 7));               // cut inside a line, past a block
+  check(text.substr(0, text.find("xxxx") + 1200000));  // cut inside the long line
+  std::remove(path.c_str());
+}
+
 struct Bad {
   const char* name;
   std::string text;
