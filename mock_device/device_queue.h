@@ -82,6 +82,9 @@ class DeviceQueue {
   uint16_t last_avail() const { return last_avail_; }
   uint16_t used_idx() const { return used_idx_; }
   const Addresses& addresses() const { return addrs_; }
+  // Host view of the used ring as the device laid it out (size() entries);
+  // nullptr while the queue is not configured.
+  const uint8_t* used_ring() const { return used_; }
 
   // Reads avail.idx and checks it. Returns the number of new heads (0 when
   // none or when the index is bogus; the queue is then halted).

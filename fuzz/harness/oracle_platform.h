@@ -75,6 +75,11 @@ class OraclePlatform final : public Platform {
   OraclePlatform(const OraclePlatform&) = delete;
   OraclePlatform& operator=(const OraclePlatform&) = delete;
   void begin_input(Platform& inner);
+  // Oracle (g)'s ring-ordering rule: where the device itself writes
+  // (ProtocolReference::set_device_writes).
+  void set_device_writes(ProtocolReference::DeviceWrites f, void* context) {
+    protocol_.set_device_writes(f, context);
+  }
   // Where the device-status register of the transport in use is (the
   // caller tells after each successful probe: World::bring_up, restart).
   // Until the first call no reset counts as acknowledged.

@@ -419,12 +419,14 @@ void ProtocolReference::observe_rings() {
     const uint16_t flags = a[0];
     if (idx != r.last_idx) {
       // Only the driver's own store is judged: it makes available exactly
-      // the chains published since its last one. Any other value was
-      // written by the device, whose rings may overlap this one (a legacy
-      // device that changed its queue size between the driver's read and
-      // the queue address write lays its used ring over the driver's
-      // avail ring), or by the driver's re-initialisation (the ring zeroed).
-      const bool drivers_store = idx == static_cast<uint16_t>(r.last_idx + r.published);
+      // the chains published since its last one, at a place the device
+      // does not write. A legacy device that changed its queue size
+      // between the driver's read and the queue address write lays its
+      // used ring over the driver's avail ring and writes avail.idx itself.
+      const bool device_wrote =
+          device_writes_ != nullptr && device_writes_(device_writes_context_, a + 1, 2);
+      const bool drivers_store =
+          !device_wrote && idx == static_cast<uint16_t>(r.last_idx + r.published);
       if (drivers_store && r.pending_publish && !r.write_barrier)
         finding(Oracle::kProtocol,
                 "queue %u: avail.idx stored (%u -> %u) with no write barrier after the chains it "

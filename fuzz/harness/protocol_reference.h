@@ -83,6 +83,15 @@ class ProtocolReference {
   void on_dma_free(const DmaRegion& region);
   // At the start of every shim call: what the driver stored since the last.
   void observe_rings();
+  // Whether the device itself may write [p, p + len) -- its own used ring
+  // as it laid it out covers it, or it rewrote descriptors to point
+  // anywhere: a change seen there is then not judged as the driver's
+  // store. nullptr: the device writes nothing into the driver's rings.
+  using DeviceWrites = bool (*)(void* context, const volatile void* p, size_t len);
+  void set_device_writes(DeviceWrites f, void* context) {
+    device_writes_ = f;
+    device_writes_context_ = context;
+  }
   // attaching: the fetch is part of attach() (the used index is checked
   // before the first buffer is made available).
   void on_used_idx(uint16_t queue, uint16_t idx, bool attaching = false);
@@ -168,6 +177,8 @@ class ProtocolReference {
     bool read_barrier = true;      // a read-class barrier since used.idx
   };
   void locate(uint16_t queue);
+  DeviceWrites device_writes_ = nullptr;
+  void* device_writes_context_ = nullptr;
   uint16_t queue_select_ = 0;
   Ring rings_[kMaxQueues] = {};
   static constexpr int kMaxDma = 8;

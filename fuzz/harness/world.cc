@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "driver/spec/pci_layout.h"
+#include "driver/spec/split_ring_layout.h"
 #include "fuzz/harness/findings.h"
 #include "replay/record/recorder.h"
 #include "replay/record/trace_events.h"
@@ -194,10 +195,42 @@ void reset_device(mock::MockDevice& d, const mock::DeviceConfig& c) {
 
 }  // namespace
 
+namespace {
+
+uint64_t config_key(const mock::DeviceConfig& c) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields same_config() compares
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ (v & 0xFF)) * 1099511628211ull;
+  };
+  mix(static_cast<uint64_t>(c.transport));
+  mix(c.features);
+  for (uint8_t b : c.mac) mix(b);
+  mix(c.status);
+  mix(c.max_virtqueue_pairs);
+  mix(c.mtu);
+  for (uint16_t q : c.queue_sizes) mix(q);
+  mix(c.notify_off_multiplier);
+  mix(c.modern_bar);
+  mix(c.auto_process_tx);
+  mix(c.tx_capture_limit);
+  return h | 1;  // never 0 (an empty slot)
+}
+
+}  // namespace
+
+bool World::seen_recently(uint64_t key) {
+  for (uint64_t k : recent_)
+    if (k == key) return true;
+  recent_[recent_next_] = key;
+  recent_next_ = (recent_next_ + 1) % kRecentConfigs;
+  return false;
+}
+
 void World::begin_mock(const mock::DeviceConfig& config, const char* target) {
   session_.reset();
   boundary_.reset();
   mock_shim_.reset();
+  transient_.reset();  // end() destroyed it already, unless an input was cut short
   if (device_tainted_ && device_slot_ != nullptr) device_slot_->device.reset();
   device_tainted_ = false;
   device_ = nullptr;
@@ -208,18 +241,41 @@ void World::begin_mock(const mock::DeviceConfig& config, const char* target) {
       reset_device(*c.device, config);
       break;
     }
-  if (device_slot_ == nullptr) {
+  if (device_slot_ == nullptr && seen_recently(config_key(config))) {
     device_slot_ = &cache_[cache_next_];
     cache_next_ = (cache_next_ + 1) % kDeviceCache;
     device_slot_->config = config;
     device_slot_->device = std::make_unique<mock::MockDevice>(memory_, config);
   }
-  device_ = device_slot_->device.get();
+  if (device_slot_ != nullptr) {
+    device_ = device_slot_->device.get();
+  } else {
+    transient_ = std::make_unique<mock::MockDevice>(memory_, config);
+    device_ = transient_.get();
+  }
   mock_shim_.emplace(*device_, memory_);
   begin_common(*mock_shim_, target);
+  oracle_.set_device_writes(
+      [](void* world, const volatile void* p, size_t len) {
+        return static_cast<const World*>(world)->device_may_write(p, len);
+      },
+      this);
+}
+
+bool World::device_may_write(const volatile void* p, size_t len) const {
+  if (device_ == nullptr) return false;
+  if (descriptors_rewritten_) return true;
+  const uint8_t* lo = const_cast<const uint8_t*>(static_cast<const volatile uint8_t*>(p));
+  for (uint16_t q = 0; q < mock::MockDevice::kNumQueues; ++q) {
+    const mock::DeviceQueue& dq = device_->queue(q);
+    const uint8_t* used = dq.used_ring();
+    if (used != nullptr && lo + len > used && lo < used + spec::used_bytes(dq.size())) return true;
+  }
+  return false;
 }
 
 void World::begin_boundary(Input& values, const char* target) {
+  oracle_.set_device_writes(nullptr, nullptr);
   session_.reset();
   mock_shim_.reset();
   device_ = nullptr;
@@ -229,6 +285,7 @@ void World::begin_boundary(Input& values, const char* target) {
 }
 
 void World::begin_boundary(Platform& device_side, const char* target) {
+  oracle_.set_device_writes(nullptr, nullptr);
   session_.reset();
   mock_shim_.reset();
   device_ = nullptr;
@@ -494,6 +551,17 @@ void World::end() {
     recording_->write(&*session_, nullptr);
     g_recording = nullptr;
     set_finding_hook(nullptr);
+  }
+  // Whatever this input built for itself goes with it (libFuzzer's
+  // malloc/free balance, see transient_). The stopped driver stays for
+  // its counters; it no longer reaches the device.
+  if (transient_ != nullptr || (device_tainted_ && device_slot_ != nullptr)) {
+    mock_shim_.reset();
+    if (device_slot_ != nullptr) device_slot_->device.reset();
+    transient_.reset();
+    device_ = nullptr;
+    device_slot_ = nullptr;
+    device_tainted_ = false;
   }
 }
 

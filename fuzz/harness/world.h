@@ -158,12 +158,27 @@ class World {
   static constexpr size_t kDeviceCache = 64;
   CachedDevice cache_[kDeviceCache];
   size_t cache_next_ = 0;
+  // A configuration asked for only once lately (fuzz_config makes a new
+  // one from nearly every input) gets a device of its own input: built at
+  // begin_mock(), destroyed at end(). Every input then frees what it
+  // allocated, and libFuzzer does not re-run it to look for a leak (it
+  // does so for every input that ends with more mallocs than frees).
+  // A configuration seen again within the last kRecentConfigs inputs is
+  // cached.
+  std::unique_ptr<mock::MockDevice> transient_;
+  static constexpr size_t kRecentConfigs = 256;
+  uint64_t recent_[kRecentConfigs] = {};
+  size_t recent_next_ = 0;
+  bool seen_recently(uint64_t key);
   mock::MockDevice* device_ = nullptr;
   CachedDevice* device_slot_ = nullptr;
   bool device_tainted_ = false;
   std::optional<FuzzMockPlatform> mock_shim_;
   std::optional<BoundaryPlatform> boundary_;
   void check_reinit(uint64_t epoch_before);
+  // The mock device may write [p, p + len): its used ring covers it, or it
+  // rewrote descriptors (oracle g's ordering rule then does not judge it).
+  bool device_may_write(const volatile void* p, size_t len) const;
   void check_unconditional_rules();
   std::optional<trace::Session> session_;
   std::unique_ptr<Recording> recording_;
