@@ -668,12 +668,14 @@ void CaptureReplay::send(trace::Session& s, size_t n) {
 void CaptureReplay::drive(trace::Session& s) {
   const ProbeError pe = s.probe(PciMode::kAuto);
   if (pe != ProbeError::kOk && !diverged_) {
-    diverge(reg_, "(probe failed)", "probe found no device where the capture has one");
+    diverge(reg_, std::string("(probe failed: ") + probe_error_name(pe) + ")",
+            "probe found no device where the capture has one");
     return;
   }
   const AttachError ae = s.attach(NetOptions{});
   if (ae != AttachError::kOk && !diverged_) {
-    diverge(reg_, "(attach failed)", "attach failed where our guest's attach succeeded");
+    diverge(reg_, std::string("(attach failed: ") + attach_error_name(ae) + ")",
+            "attach failed where our guest's attach succeeded");
     return;
   }
   for (size_t step = 0; !diverged_; ++step) {
