@@ -555,9 +555,12 @@ void World::end() {
   // Whatever this input built for itself goes with it (libFuzzer's
   // malloc/free balance, see transient_). The stopped driver stays for
   // its counters; it no longer reaches the device.
+  // A cached device a state fault changed is built anew for its slot now
+  // (allocation and free in the same input).
   if (transient_ != nullptr || (device_tainted_ && device_slot_ != nullptr)) {
     mock_shim_.reset();
-    if (device_slot_ != nullptr) device_slot_->device.reset();
+    if (device_slot_ != nullptr)
+      device_slot_->device = std::make_unique<mock::MockDevice>(memory_, device_slot_->config);
     transient_.reset();
     device_ = nullptr;
     device_slot_ = nullptr;
