@@ -58,6 +58,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   in_op_ = false;
   dma_live_ = 0;
   status_known_ = false;
+  stale_chains_ = false;
   reset_pending_ = false;
   if (maps_live_ != 0) memset(mapped_, 0, sizeof mapped_);
   maps_live_ = 0;
@@ -448,6 +449,7 @@ void OraclePlatform::published(const PublishedChain& chain) {
             chain.head, chain.segments[0].desc);
   ChainInfo& c = chains_[q][chain.head];
   c.head = chain.head;
+  c.avail_idx = chain.avail_idx;
   c.num_segments = static_cast<uint8_t>(chain.num_segments);
   for (uint16_t i = 0; i < chain.num_segments; ++i) {
     const ChainSegment& s = chain.segments[i];
@@ -479,6 +481,11 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
             head, queue);
   protocol_.on_completed(queue, head, len);
   ChainInfo& c = chains_[queue][head];
+  // A completion of a chain the device never took from the avail ring: the
+  // driver reuses its descriptors and buffers, and the device reads them,
+  // stale, when it gets to that avail entry.
+  if (consumed_ != nullptr && !consumed_(consumed_context_, queue, c.avail_idx))
+    stale_chains_ = true;
   for (uint8_t i = 0; i < c.num_segments; ++i) {
     desc_owned_[queue][c.desc[i]] = false;
     --owned_descs_;

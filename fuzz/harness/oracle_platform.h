@@ -75,6 +75,20 @@ class OraclePlatform final : public Platform {
   OraclePlatform(const OraclePlatform&) = delete;
   OraclePlatform& operator=(const OraclePlatform&) = delete;
   void begin_input(Platform& inner);
+  // Whether the device has taken the chain made available at avail_idx of
+  // queue from the avail ring (the mock device answers; nullptr: assume
+  // it has).
+  using DeviceConsumed = bool (*)(void* context, uint16_t queue, uint16_t avail_idx);
+  void set_device_consumed(DeviceConsumed f, void* context) {
+    consumed_ = f;
+    consumed_context_ = context;
+  }
+  // The driver accepted a completion of a chain the device had not taken
+  // (a lie it cannot tell from a real completion): what the device reads
+  // later at that chain's avail entry is whatever the driver put in those
+  // descriptors and buffers since, so oracle (e)'s chain rules cannot
+  // blame the driver for it.
+  bool stale_chains() const { return stale_chains_; }
   // Oracle (g)'s ring-ordering rule: where the device itself writes
   // (ProtocolReference::set_device_writes).
   void set_device_writes(ProtocolReference::DeviceWrites f, void* context) {
@@ -155,6 +169,7 @@ class OraclePlatform final : public Platform {
  private:
   struct ChainInfo {
     uint16_t head;
+    uint16_t avail_idx;  // where it was made available
     uint8_t num_segments;
     bool owned;  // head of a chain the device owns (see head_owned_)
     uint16_t desc[kMaxChainSegments];
@@ -226,6 +241,9 @@ class OraclePlatform final : public Platform {
   Span regions_[kMaxRegions] = {};
   Span used_[kMaxQueues] = {};
   bool shared_poisoned_ = false;  // some used span is poisoned
+  DeviceConsumed consumed_ = nullptr;
+  void* consumed_context_ = nullptr;
+  bool stale_chains_ = false;
   uint64_t tx_len_over_ = 0;
   uint8_t status_written_ = 0;     // the last non-zero status the driver wrote
   bool reset_demanded_ = false;    // this poll_device read NEEDS_RESET or lost DRIVER_OK
