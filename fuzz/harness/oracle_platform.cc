@@ -85,6 +85,7 @@ void OraclePlatform::device_reset() {
   // The device no longer owns anything (3.3.1: the device is reset).
   protocol_.device_reset();
   ++reset_epoch_;
+  tx_published_ = 0;
   // The driver re-initialises its rings after a reset (SplitQueue::drain):
   // the spans are learned again at the next fetch of used.idx.
   unpoison_shared();
@@ -326,6 +327,15 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
   if (what.part == MemPart::kUsedIdx && len == 2) {
     uint16_t idx;
     memcpy(&idx, dst, 2);
+    // The tx watchdog's peek: the first re-check of transmitq1's used.idx
+    // in a poll_device, and the clock read after it.
+    if (in_op_ && op_ == DriverOp::kPollDevice && what.queue == 1 && what.recheck &&
+        !wd_poll_.peeked) {
+      wd_poll_.peeked = true;
+      wd_poll_.used = idx;
+      wd_poll_.published = tx_published_;
+      wd_await_clock_ = true;
+    }
     protocol_.on_used_idx(what.queue, idx, in_op_ && op_ == DriverOp::kAttach);
     learn_used_span(what.queue, src);
   } else if (what.part == MemPart::kUsedElem) {
@@ -447,6 +457,7 @@ void OraclePlatform::published(const PublishedChain& chain) {
   if (chain.segments[0].desc != chain.head)
     finding(Oracle::kOwnership, "published chain head %u is not its first descriptor %u",
             chain.head, chain.segments[0].desc);
+  if (q == 1) ++tx_published_;
   ChainInfo& c = chains_[q][chain.head];
   c.head = chain.head;
   c.avail_idx = chain.avail_idx;
@@ -531,7 +542,13 @@ bool OraclePlatform::wait_interrupt(uint64_t timeout_ns) {
 
 uint64_t OraclePlatform::now_ns() {
   ShimCall call(*this);
-  return inner_->now_ns();
+  const uint64_t now = inner_->now_ns();
+  if (wd_await_clock_) {
+    wd_await_clock_ = false;
+    wd_poll_.clock_read = true;
+    wd_poll_.now = now;
+  }
+  return now;
 }
 
 void OraclePlatform::log(LogLevel level, const char* message) {
@@ -560,6 +577,8 @@ void OraclePlatform::note_bad_elements(uint16_t q, const void* elems, size_t len
 void OraclePlatform::op_begin(DriverOp op) {
   ShimCall call(*this);
   reset_demanded_ = reset_written_ = false;
+  wd_poll_ = WatchdogReference::Poll{};
+  wd_await_clock_ = false;
   lied_at_op_start_ = protocol_.lied_any();
   ++op_epoch_;
   new_scope();

@@ -55,6 +55,7 @@
 #include "driver/virtqueue/split_queue.h"
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/protocol_reference.h"
+#include "fuzz/harness/watchdog_reference.h"
 
 namespace vnet::fuzz {
 
@@ -89,6 +90,8 @@ class OraclePlatform final : public Platform {
   // descriptors and buffers since, so oracle (e)'s chain rules cannot
   // blame the driver for it.
   bool stale_chains() const { return stale_chains_; }
+  // Oracle (h)'s tx watchdog facts of the current (or last) poll_device.
+  const WatchdogReference::Poll& watchdog_poll() const { return wd_poll_; }
   // Oracle (g)'s ring-ordering rule: where the device itself writes
   // (ProtocolReference::set_device_writes).
   void set_device_writes(ProtocolReference::DeviceWrites f, void* context) {
@@ -244,6 +247,9 @@ class OraclePlatform final : public Platform {
   DeviceConsumed consumed_ = nullptr;
   void* consumed_context_ = nullptr;
   bool stale_chains_ = false;
+  WatchdogReference::Poll wd_poll_{};
+  bool wd_await_clock_ = false;
+  uint16_t tx_published_ = 0;  // tx chains published since the device's last reset
   uint64_t tx_len_over_ = 0;
   uint8_t status_written_ = 0;     // the last non-zero status the driver wrote
   bool reset_demanded_ = false;    // this poll_device read NEEDS_RESET or lost DRIVER_OK

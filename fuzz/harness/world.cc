@@ -135,6 +135,7 @@ void World::begin_common(Platform& device_side, const char* target) {
   misbehaved_ = false;
   descriptors_rewritten_ = false;
   decision_.begin_input();
+  watchdog_.reset();
   pool_.reset();
   Platform* inner = &device_side;
   BufferPool* pool = &pool_;
@@ -351,6 +352,7 @@ AttachError World::attach() {
 }
 
 void World::check_attach(AttachError result) {
+  watchdog_.reset();  // every attach disarms the driver's watchdog
   // The options the driver attached with: a re-initialisation inside
   // poll_device() or recover() keeps them, whatever set_options() said since.
   if (device_ != nullptr) decision_.check_attach(*device_, net(), attached_options_, result);
@@ -365,7 +367,12 @@ void World::check_reinit(uint64_t epoch_before) {
 DeviceEvents World::poll_device() {
   const uint64_t epoch = oracle_.reset_epoch();
   const uint64_t invalid_before = net().counters().config_invalid_status;
+  const bool running = net().state() == NetState::kRunning;
   const DeviceEvents ev = session().poll_device();
+  // Oracle (h), the tx watchdog: from the boundary facts alone, so in
+  // every world (WatchdogReference).
+  if (running && !ev.reset_detected)
+    watchdog_.check(oracle_.watchdog_poll(), attached_options_.tx_timeout_ns, ev.tx_timeout);
   if (device_ != nullptr && decision_.predictable() && ev.config_changed && !ev.recovered &&
       oracle_.reset_epoch() == epoch) {
     // A config change read the link status once (5.1.4).

@@ -43,6 +43,7 @@
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/input.h"
 #include "fuzz/harness/oracle_platform.h"
+#include "fuzz/harness/watchdog_reference.h"
 #include "mock_device/guest_memory.h"
 #include "mock_device/mock_device.h"
 #include "replay/record/session.h"
@@ -151,6 +152,7 @@ class World {
   FuzzPool pool_;
   OraclePlatform oracle_;
   DecisionReference decision_;
+  WatchdogReference watchdog_;
   struct CachedDevice {
     mock::DeviceConfig config;
     std::unique_ptr<mock::MockDevice> device;

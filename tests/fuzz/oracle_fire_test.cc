@@ -30,6 +30,7 @@
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/oracle_platform.h"
 #include "fuzz/harness/setups.h"
+#include "fuzz/harness/watchdog_reference.h"
 #include "fuzz/harness/world.h"
 #include "mock_device/guest_memory.h"
 
@@ -1322,6 +1323,53 @@ void decision_frame_above_mtu_delivered() {
 void decision_num_buffers_zero_delivered() {
   rx_decision(1500, kHdrNumBuffersZero, 100, true, nullptr);
 }
+// ---------------- watchdog (h) ----------------
+// The tx watchdog's reference (WatchdogReference) against a driver's
+// verdicts: a device that stopped completing tx (used.idx 3 of 5 chains)
+// seen at 0, 40 and 100 ns with a 100 ns timeout.
+
+WatchdogReference::Poll tx_poll(uint16_t used, uint64_t now) {
+  WatchdogReference::Poll p;
+  p.peeked = true;
+  p.used = used;
+  p.clock_read = true;
+  p.now = now;
+  p.published = 5;
+  return p;
+}
+
+void watchdog_never_fires() {
+  WatchdogReference w;
+  w.check(tx_poll(3, 0), 100, false);
+  w.check(tx_poll(3, 40), 100, false);
+  w.check(tx_poll(3, 100), 100, false);  // a driver whose watchdog never fires
+}
+
+void watchdog_ignores_progress() {
+  WatchdogReference w;
+  w.check(tx_poll(3, 0), 100, false);
+  w.check(tx_poll(4, 60), 100, false);  // progress: armed again at 60
+  w.check(tx_poll(4, 120), 100, true);  // a driver that still counts from 0
+}
+
+void watchdog_fires_when_disabled() {
+  WatchdogReference w;
+  w.check(tx_poll(3, 0), 0, true);
+}
+
+void ok_watchdog() {
+  WatchdogReference w;
+  w.check(tx_poll(3, 0), 100, false);
+  w.check(tx_poll(4, 60), 100, false);
+  w.check(tx_poll(4, 120), 100, false);
+  w.check(tx_poll(4, 160), 100, true);   // 100 ns without progress
+  w.reset();                             // re-attached
+  w.check(tx_poll(5, 170), 100, false);  // nothing pending
+  WatchdogReference::Poll unknown = tx_poll(1, 500);
+  unknown.peeked = false;  // facts unknown: not judged
+  w.check(unknown, 100, true);
+}
+
 void ok_decision_frame_delivered_and_drop() {
   rx_decision(1500, kHdrPlain, 100, true, &NetCounters::rx_packets);
 }
@@ -1530,6 +1578,13 @@ const Case kCases[] = {
     {"decision.num_buffers_zero_delivered", kDecision, "the reference delivers 0",
      decision_num_buffers_zero_delivered},
     {"decision.ok_frame_delivered", nullptr, nullptr, ok_decision_frame_delivered_and_drop},
+    {"watchdog.never_fires", kDecision, "did not fire, the reference says it must",
+     watchdog_never_fires},
+    {"watchdog.ignores_progress", kDecision, "fired, the reference says it must not",
+     watchdog_ignores_progress},
+    {"watchdog.fires_when_disabled", kDecision, "fired although it is disabled",
+     watchdog_fires_when_disabled},
+    {"watchdog.ok_stall_progress_reset", nullptr, nullptr, ok_watchdog},
     {"decision.attach_mtu_below_minimum", kDecision, "driver accepted features",
      decision_attach_mtu_below_minimum},
     {"decision.attach_queue_size_not_power_of_two", kDecision, "call for 'queue size invalid",
