@@ -13,6 +13,8 @@ namespace {
 // that a wrong constant there cannot hide here.
 constexpr uint8_t kCapVendor = 0x09;          // 4.1.4: virtio capabilities
 constexpr uint32_t kCapMinBytes = 16;         // struct virtio_pci_cap
+constexpr uint32_t kPciStatus = 0x06;         // PCI status register
+constexpr uint8_t kPciStatusCapList = 0x10;   // ... bit 4: a capability list exists
 constexpr uint32_t kStatusLegacy = 0x12;      // 4.1.4.8: legacy device_status
 constexpr uint32_t kStatusCommon = 0x14;      // 4.1.4.3: common cfg device_status
 constexpr uint32_t kConfigGeneration = 0x15;  // common configuration
@@ -171,6 +173,11 @@ void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
   // that rewrites its configuration space (a lie, or the next probe's
   // view) does not take back what a transport probed earlier was told.
   // (Over-approximating the windows can only hide a finding, never make one.)
+  // No capability list without the PCI status bit that says there is one:
+  // a device that clears it advertises no window, whatever bytes it
+  // answers at 0x40 and up.
+  uint8_t pci_status;
+  if (!cfg_byte(kPciStatus, &pci_status) || (pci_status & kPciStatusCapList) == 0) return;
   for (uint32_t at = lo < 0x40 ? 0x40 : lo & ~3u; at < hi && at + kCapMinBytes <= sizeof cfg_;
        at += 4) {
     uint8_t id, cap_len, bar;
@@ -250,6 +257,9 @@ void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, u
     // the capability it was read for. Only the positions whose 16 bytes
     // hold an answered byte can have changed.
     consider_caps(offset >= kCapMinBytes ? offset - (kCapMinBytes - 1) : 0, offset + width);
+    // The status bit read (again) with the list announced: every
+    // capability already answered counts.
+    if (offset <= kPciStatus && offset + width > kPciStatus) rebuild_windows();
     return;
   }
   uint32_t reg;

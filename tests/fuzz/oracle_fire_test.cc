@@ -791,9 +791,11 @@ struct ImageBench {
   OraclePlatform* oracle = new OraclePlatform(pool);
 
   ImageBench() { oracle->begin_input(device); }
-  // What a driver's probe reads: the capability pointer and the whole of
-  // each capability, then the BAR's size.
+  // What a driver's probe reads: PCI status (the capability list bit), the
+  // capability pointer and the whole of each capability, then the BAR's
+  // size.
   void probe_cap(uint32_t at) {
+    oracle->reg_read(Region::kPciConfig, 0x06, 2);
     oracle->reg_read(Region::kPciConfig, 0x34, 1);
     for (uint32_t i = 0; i < 16; i += 4) oracle->reg_read(Region::kPciConfig, at + i, 4);
     oracle->bar_info(device.cfg[at + 4]);
@@ -835,6 +837,15 @@ void window_read_outside_capability() {
   b.probe_cap(0x40);
   b.common_read(0x34, 4);  // inside: the last field of 0x38 bytes
   b.common_read(0x38, 4);  // beyond the window's 0x38 bytes
+}
+
+void window_capabilities_without_list_bit() {
+  // PCI status says there is no capability list: the bytes at 0x40 are no
+  // window, and a driver that walks them anyway reaches outside.
+  ImageBench b;
+  b.device.cfg[0x06] = 0;
+  b.probe_cap(0x40);
+  b.common_read(0x00, 4);
 }
 
 void window_capability_beyond_bar() {
@@ -1508,6 +1519,8 @@ const Case kCases[] = {
     {"window.read_outside_capability", kWindow, "read of 4 bytes at BAR4 offset 0x38",
      window_read_outside_capability},
     {"window.capability_beyond_bar", kWindow, "outside every window", window_capability_beyond_bar},
+    {"window.capabilities_without_list_bit", kWindow, "read of 4 bytes at BAR4 offset 0x0",
+     window_capabilities_without_list_bit},
     {"window.bar_never_asked", kWindow, "never asked", window_bar_never_asked},
     {"window.capability_partly_read", kWindow, "capability windows: none",
      window_capability_partly_read},

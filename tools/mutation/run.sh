@@ -490,6 +490,24 @@ fuzz_one() {
     e=$(sed -n 's/^stat::number_of_executed_units: *//p' "${log}" | tail -1)
     execs=$((execs + ${e:-0}))
     artifact=$(find "${work}/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | head -1)
+    if [ -z "${artifact}" ] && [ "${rc}" != 0 ] && ! grep -q 'INITED' "${log}" &&
+      grep -qE 'FINDING|ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "${log}"; then
+      # The target died on its seed corpus before libFuzzer could name the
+      # input (no artifact): run the corpus files one by one, the last
+      # "Running:" line before the report is the culprit.
+      (
+        ulimit -c 0
+        find "${src}/corpus/fuzz/${target}" -type f -print0 | sort -z |
+          ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+            xargs -0 timeout -k 10 300 "${fuzz_dir}/bin/${target}" -timeout=10 >"${log}.locate" 2>&1
+      ) 2>/dev/null
+      local culprit
+      culprit=$(sed -n 's/^Running: //p' "${log}.locate" | tail -1)
+      if [ -n "${culprit}" ] && [ -f "${culprit}" ]; then
+        artifact="${work}/artifacts/crash-seed-$(basename "${culprit}")"
+        cp "${culprit}" "${artifact}"
+      fi
+    fi
     if [ -n "${artifact}" ]; then
       line=$(grep -m1 -E 'FINDING|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "${log}" | cut -c1-300)
       if [ "${attribute}" = 1 ] && ! (ulimit -c 0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 timeout -k 5 120 \
