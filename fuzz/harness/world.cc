@@ -17,6 +17,8 @@
 #include "surface/surface_hook.h"
 
 extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+extern "C" void __asan_set_error_report_callback(void (*callback)(const char*))
+    __attribute__((weak));
 
 namespace vnet::fuzz {
 
@@ -119,7 +121,9 @@ void finish_trace_on_finding(const char* line) {
 // The sanitizer's death callback: a memory error (or UB) in the driver. An
 // oracle's finding has printed its own verdict and aborted already.
 void on_sanitizer_death() {
-  if (finding_reported()) return;
+  static bool said = false;  // the ASan report callback, then the death callback
+  if (finding_reported() || said) return;
+  said = true;
   fprintf(stderr, "vnet-fuzz: VERDICT memory-error severity critical\n");
   if (g_recording != nullptr)
     g_recording->write(g_session, "vnet-fuzz: the run crashed here (sanitizer report)");
@@ -149,9 +153,18 @@ void World::begin_common(Platform& device_side, const char* target) {
     g_recording = recording_.get();
     set_finding_hook(finish_trace_on_finding);
   }
+  // A memory error (or UB) in the driver ends the process: its verdict
+  // line, and the trace when recording. ASan reports come through ASan's
+  // report callback, which leaves the death callback to libFuzzer: that is
+  // what writes the crash-* input of a fuzzing run. Only when recording a
+  // trace (one input reproduced, no artifact to write) does the harness
+  // take the death callback, so that UBSan's deaths end the trace too.
   static bool death_callback = false;
-  if (!death_callback && __sanitizer_set_death_callback != nullptr) {
-    __sanitizer_set_death_callback(on_sanitizer_death);
+  if (!death_callback) {
+    if (__asan_set_error_report_callback != nullptr)
+      __asan_set_error_report_callback([](const char*) { on_sanitizer_death(); });
+    if (recording_ && __sanitizer_set_death_callback != nullptr)
+      __sanitizer_set_death_callback(on_sanitizer_death);
     death_callback = true;
   }
   static surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
