@@ -212,7 +212,10 @@ void reset_device(mock::MockDevice& d, const mock::DeviceConfig& c) {
 namespace {
 
 uint64_t config_key(const mock::DeviceConfig& c) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields same_config() compares
+  // FNV-1a over exactly the fields same_config() compares: a field added
+  // there must be added here (a missing one only merges configurations in
+  // the "seen lately" test, it never makes two devices equal).
+  uint64_t h = 1469598103934665603ull;
   auto mix = [&h](uint64_t v) {
     for (int i = 0; i < 8; ++i, v >>= 8) h = (h ^ (v & 0xFF)) * 1099511628211ull;
   };
