@@ -1,12 +1,17 @@
 // vnet-guest: boot, find the virtio-net function, attach the driver, serve.
 //
-//   boot.S (long mode, SSE, stack, .bss)
+//   boot.S (long mode, SSE, stack, .bss, IDT)
 //     -> guest_main(start_info)
 //          console (COM1)          "vnet-guest: boot ..."
 //          PVH start info          RAM map, command line (QEMU -append)
 //          TSC calibration (PIT)
+//          interrupts              8259s masked, local APIC on, its timer
+//                                  calibrated, I/O APIC masked; IF stays 0
+//                                  ("vnet-guest: interrupts ...")
 //          physical allocator      RAM above the image
-//          PCI scan, BAR sizing    one line per function
+//          PCI scan, BAR sizing    one line per function, plus its INTx
+//                                  route and MSI-X capability
+//          action=lspci|irqtest|idle end here (guest/irq_actions.h)
 //          virtio-net function     enable I/O, memory, bus mastering
 //          record=1 and COM2       trace header on COM2 (guest/record/)
 //          probe transport         legacy | modern (mode=...)
@@ -25,7 +30,13 @@
 // replay of the trace will.
 //
 // Command line (all optional, "key=value" separated by spaces):
-//   action=serve|lspci   lspci: list PCI functions and exit
+//   action=serve|lspci|irqtest|idle
+//                        lspci: list PCI functions and exit; irqtest,
+//                        idle: guest/irq_actions.h
+//   irq=poll|intx|msix   how the driver should take the device's
+//                        interrupts; for now only reported (ready line
+//                        irq=, with the NIC's msix= table size and
+//                        intx_gsi=): the serve loop polls in every mode
 //   mode=auto|legacy|modern
 //   rx_cap=N tx_cap=N    driver ring caps (NetOptions)
 //   mask=0xBITS          features the driver must not negotiate
@@ -35,20 +46,29 @@
 //   bounce=0|1           bounce mode: packet buffers stay private, the device
 //                        sees only a shared bounce area (BouncePlatform)
 //
+// An unknown action= or irq= value exits with kBadCommandLine.
+//
 // Exit statuses: guest/kernel/exit.h.
 #include <stdint.h>
 
 #include "driver/net/virtio_net.h"
 #include "driver/platform/bounce_platform.h"
 #include "driver/transport/pci_probe.h"
+#include "guest/irq_actions.h"
 #include "guest/kernel/clock.h"
 #include "guest/kernel/console.h"
 #include "guest/kernel/cpu.h"
 #include "guest/kernel/exit.h"
+#include "guest/kernel/ioapic.h"
+#include "guest/kernel/lapic.h"
 #include "guest/kernel/mem.h"
+#include "guest/kernel/msi.h"
 #include "guest/kernel/page_alloc.h"
 #include "guest/kernel/pci.h"
+#include "guest/kernel/pci_intx.h"
+#include "guest/kernel/pic.h"
 #include "guest/kernel/pvh.h"
+#include "guest/kernel/sleep.h"
 #include "guest/net/packet_pool.h"
 #include "guest/net/responder.h"
 #include "guest/net/tcp_echo.h"
@@ -111,6 +131,55 @@ void print_function(const pci::Function& f) {
             b.is_io ? "io " : (b.is_64 ? "m64" : "m32"), static_cast<unsigned long long>(b.base),
             static_cast<unsigned long long>(b.size), b.prefetchable ? " prefetchable" : "");
   }
+  if (f.header_type != 0) return;
+  pci_intx::Route route;
+  if (pci_intx::route_of(f, &route))
+    kprintf("    intx pin %c line %u -> gsi %u\n", static_cast<char>('A' + route.pin - 1),
+            route.line, route.gsi);
+  else if (route.pin != 0)
+    kprintf("    intx pin %u line %u: %s\n", route.pin, route.line, route.error);
+  msi::MsixInfo msix;
+  const char* error = nullptr;
+  if (msi::probe_msix(f, &msix, &error))
+    kprintf("    msix %u vectors, table bar%u+0x%x, pba bar%u+0x%x\n", msix.table_size,
+            msix.table_bar, msix.table_offset, msix.pba_bar, msix.pba_offset);
+  else if (error != nullptr && memcmp(error, "none", 5) != 0)
+    kprintf("    msix unusable: %s\n", error);
+}
+
+// The interrupt controllers, brought up at boot whatever the action:
+// the 8259s masked (pic.h), the local APIC enabled and its timer
+// calibrated (lapic.h, sleep.h), every I/O APIC pin masked (ioapic.h).
+// Interrupts stay disabled (IF = 0) except inside the waits of sleep.h.
+void init_interrupts() {
+  pic::disable();
+  const bool lapic_ok = lapic::init();
+  const bool ioapic_ok = ioapic::init();
+  const bool timer_ok = lapic_ok && sleep::init();
+  kprintf(
+      "vnet-guest: interrupts lapic %s id %u timer %llu kHz vector 0x%x, ioapic %s %u pins, "
+      "chipset %s\n",
+      lapic_ok ? "on" : "absent", lapic::id(),
+      static_cast<unsigned long long>(lapic::timer_hz() / 1000), sleep::timer_vector(),
+      ioapic_ok ? "on" : "absent", ioapic::pins(), pci_intx::chipset_name(pci_intx::detect()));
+  if (!timer_ok) kprintf("vnet-guest: no local APIC timer: sleeps spin\n");
+}
+
+enum class IrqMode { kPoll, kIntx, kMsix };
+
+const char* irq_mode_name(IrqMode m) {
+  return m == IrqMode::kIntx ? "intx" : m == IrqMode::kMsix ? "msix" : "poll";
+}
+
+// irq=poll|intx|msix (default poll); anything else ends the run.
+IrqMode parse_irq_mode(const char* cmdline) {
+  char mode[16];
+  if (!cmdline_get(cmdline, "irq", mode, sizeof(mode))) return IrqMode::kPoll;
+  if (memcmp(mode, "poll", 5) == 0) return IrqMode::kPoll;
+  if (memcmp(mode, "intx", 5) == 0) return IrqMode::kIntx;
+  if (memcmp(mode, "msix", 5) == 0) return IrqMode::kMsix;
+  kprintf("vnet-guest: bad command line: irq=%s (poll, intx or msix)\n", mode);
+  exit_qemu(ExitCode::kBadCommandLine);
 }
 
 // "name=value\n" for every nonzero counter (driver, responder, guest), cut
@@ -326,6 +395,8 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   kprintf("vnet-guest: tsc %llu kHz (%s)\n",
           static_cast<unsigned long long>(clock::tsc_hz() / 1000),
           clock::calibrated_from_pit() ? "pit" : "assumed");
+  init_interrupts();
+  const IrqMode irq_mode = parse_irq_mode(cmdline);
 
   PhysAllocator& phys = phys_allocator();
   phys.init(boot);
@@ -349,6 +420,12 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   char action[16] = "serve";
   cmdline_get(cmdline, "action", action, sizeof(action));
   if (memcmp(action, "lspci", 6) == 0) exit_qemu(ExitCode::kOk);
+  if (memcmp(action, "irqtest", 8) == 0) run_irqtest(cmdline, g_functions, found);
+  if (memcmp(action, "idle", 5) == 0) run_idle(cmdline);
+  if (memcmp(action, "serve", 6) != 0) {
+    kprintf("vnet-guest: bad command line: action=%s (serve, lspci, irqtest or idle)\n", action);
+    exit_qemu(ExitCode::kBadCommandLine);
+  }
 
   if (nic == nullptr) {
     kprintf("vnet-guest: no virtio-net device\n");
@@ -378,6 +455,20 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     else
       kprintf("vnet-guest: record=1 but no com2: not recording\n");
   }
+
+  // What the NIC offers for interrupts (read before the command register
+  // write, like the trace header above): reported on the ready line.
+  msi::MsixInfo nic_msix;
+  const char* msix_error = nullptr;
+  const uint16_t msix_vectors =
+      msi::probe_msix(*nic, &nic_msix, &msix_error) ? nic_msix.table_size : 0;
+  pci_intx::Route nic_intx;
+  const bool intx_routed = pci_intx::route_of(*nic, &nic_intx);
+  char intx_gsi[12] = "none";
+  if (intx_routed) format(intx_gsi, sizeof(intx_gsi), "%u", nic_intx.gsi);
+  if (irq_mode != IrqMode::kPoll)
+    kprintf("vnet-guest: irq=%s requested: the driver does not take interrupts yet, polling\n",
+            irq_mode_name(irq_mode));
 
   pci::enable(*nic);
   if (!g_platform.bind(*nic)) panic("cannot map the BARs of the virtio-net function");
@@ -419,14 +510,14 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
-      "txq=%u link=%s bounce=%s attach_us=%llu\n",
+      "txq=%u link=%s bounce=%s irq=%s msix=%u intx_gsi=%s attach_us=%llu\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", probe.transport->name(), nic->device,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
       static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(), g_tcp.mss(),
       net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
-      net_dev.link_up() ? "up" : "down", bounce ? "on" : "off",
-      static_cast<unsigned long long>(attach_us));
+      net_dev.link_up() ? "up" : "down", bounce ? "on" : "off", irq_mode_name(irq_mode),
+      msix_vectors, intx_gsi, static_cast<unsigned long long>(attach_us));
   serve(responder);
 }
 

@@ -10,7 +10,7 @@
  *   ---------------------                -------------------
  *   keep %ebx (start info)               reload data segments
  *   zero .bss                            stack = boot_stack_top
- *   identity map 0..4 GiB, 2 MiB pages   install the exception IDT
+ *   identity map 0..4 GiB, 2 MiB pages   idt_init(): all 256 gates
  *     PML4[0] -> PDPT[0..3] -> 4 PDs     run .init_array constructors
  *   CR4 = PAE | OSFXSR | OSXMMEXCPT      guest_main(start_info)
  *   EFER.LME                             halt if it ever returns
@@ -21,7 +21,9 @@
  * archive both emit SSE code.
  *
  * The page tables live in .bss and are shared with kernel/paging.cc,
- * which maps 64-bit BARs above 4 GiB on demand.
+ * which maps 64-bit BARs above 4 GiB on demand. The IDT, its entry stubs
+ * and the exception report are kernel/idt.cc and boot/interrupts.S;
+ * interrupts stay disabled (IF = 0) from here on (kernel/cpu.h).
  */
 
 #define CR0_PE 0x00000001
@@ -128,7 +130,7 @@ long_entry:
         xor     %ebp, %ebp
         fninit
 
-        call    idt_install
+        call    idt_init
 
         /* Constructors (none expected, but honoured). */
         lea     __init_array_start(%rip), %rbx
@@ -145,92 +147,6 @@ long_entry:
         hlt
         jmp     5b
 
-/* ---- exceptions: vectors 0..31 print a report and exit ---- */
-
-/* Vectors that push an error code: 8, 10-14, 17, 21, 29, 30. */
-.macro EXC_NOERR n
-exc_\n:
-        pushq   $0
-        pushq   $\n
-        jmp     exc_common
-.endm
-.macro EXC_ERR n
-exc_\n:
-        pushq   $\n
-        jmp     exc_common
-.endm
-
-EXC_NOERR 0
-EXC_NOERR 1
-EXC_NOERR 2
-EXC_NOERR 3
-EXC_NOERR 4
-EXC_NOERR 5
-EXC_NOERR 6
-EXC_NOERR 7
-EXC_ERR 8
-EXC_NOERR 9
-EXC_ERR 10
-EXC_ERR 11
-EXC_ERR 12
-EXC_ERR 13
-EXC_ERR 14
-EXC_NOERR 15
-EXC_NOERR 16
-EXC_ERR 17
-EXC_NOERR 18
-EXC_NOERR 19
-EXC_NOERR 20
-EXC_ERR 21
-EXC_NOERR 22
-EXC_NOERR 23
-EXC_NOERR 24
-EXC_NOERR 25
-EXC_NOERR 26
-EXC_NOERR 27
-EXC_NOERR 28
-EXC_ERR 29
-EXC_ERR 30
-EXC_NOERR 31
-
-exc_common:
-        /* Stack: vector, error, rip, cs, rflags, rsp, ss. */
-        mov     %rsp, %rdi
-        and     $~0xf, %rsp
-        call    guest_exception
-6:      cli
-        hlt
-        jmp     6b
-
-/* Builds the 32 interrupt gates (64-bit, present, DPL 0, selector 0x08). */
-idt_install:
-        lea     boot_idt(%rip), %rdi
-        lea     exc_handlers(%rip), %rsi
-        xor     %ecx, %ecx
-7:      mov     (%rsi, %rcx, 8), %rax
-        mov     %ax, (%rdi)             /* offset 15:0 */
-        movw    $0x08, 2(%rdi)          /* selector */
-        movw    $0x8e00, 4(%rdi)        /* present, interrupt gate */
-        shr     $16, %rax
-        mov     %ax, 6(%rdi)            /* offset 31:16 */
-        shr     $16, %rax
-        mov     %eax, 8(%rdi)           /* offset 63:32 */
-        movl    $0, 12(%rdi)
-        add     $16, %rdi
-        inc     %ecx
-        cmp     $32, %ecx
-        jb      7b
-        lidt    boot_idt_ptr(%rip)
-        ret
-
-        .section .rodata
-        .balign 8
-exc_handlers:
-        .quad exc_0, exc_1, exc_2, exc_3, exc_4, exc_5, exc_6, exc_7
-        .quad exc_8, exc_9, exc_10, exc_11, exc_12, exc_13, exc_14, exc_15
-        .quad exc_16, exc_17, exc_18, exc_19, exc_20, exc_21, exc_22, exc_23
-        .quad exc_24, exc_25, exc_26, exc_27, exc_28, exc_29, exc_30, exc_31
-
         .section .data
         .balign 16
 boot_gdt:
@@ -242,9 +158,6 @@ boot_gdt_ptr:
         .word boot_gdt_end - boot_gdt - 1
         .long boot_gdt
         .balign 16
-boot_idt_ptr:
-        .word 32 * 16 - 1
-        .quad boot_idt
         .balign 8
         .global boot_start_info
 boot_start_info:
@@ -259,8 +172,6 @@ boot_pdpt:
         .skip 4096
 boot_pd:
         .skip 4 * 4096
-boot_idt:
-        .skip 32 * 16
         .balign 16
 boot_stack:
         .skip 128 * 1024

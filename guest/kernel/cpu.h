@@ -1,5 +1,12 @@
 // x86-64 CPU primitives for the bare-metal guest: port I/O, the TSC,
-// fences and halting. Everything here is a single instruction.
+// MSRs, fences, the interrupt flag and halting. Everything here is a
+// single instruction, or a fixed sequence of a few.
+//
+// Interrupt model (guest/kernel/idt.h): the guest runs with interrupts
+// disabled (IF = 0) everywhere except inside wait_for_interrupt() and
+// poll_interrupts(). Interrupt handlers therefore only ever run at those
+// two points, never in the middle of other guest code, which is the whole
+// of the guest's concurrency story on its one CPU.
 #pragma once
 
 #include <stdint.h>
@@ -61,6 +68,45 @@ inline void invlpg(uint64_t addr) {
 inline void reload_cr3() {
   uint64_t v;
   asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(v) : : "memory");
+}
+
+inline uint64_t rdmsr(uint32_t msr) {
+  uint32_t lo, hi;
+  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+  return (uint64_t{hi} << 32) | lo;
+}
+inline void wrmsr(uint32_t msr, uint64_t v) {
+  asm volatile("wrmsr"
+               :
+               : "c"(msr), "a"(static_cast<uint32_t>(v)), "d"(static_cast<uint32_t>(v >> 32))
+               : "memory");
+}
+
+inline bool interrupts_enabled() {
+  uint64_t flags;
+  asm volatile("pushfq; popq %0" : "=r"(flags) : : "memory");
+  return (flags & 0x200) != 0;
+}
+inline void disable_interrupts() {
+  asm volatile("cli" ::: "memory");
+}
+
+// Sleeps until the next interrupt, with no lost-wakeup window: the caller
+// runs with IF = 0, checks its condition (or arms a timer), then calls
+// this. STI enables interrupts only after the instruction that follows it
+// (the STI interrupt shadow, SDM vol. 2B "STI"), so an interrupt that
+// became pending after the check, or is pending already, is taken while
+// HLT halts and wakes it at once; it cannot slip in between STI and HLT.
+// The handler runs before this returns; on return IF = 0 again.
+inline void wait_for_interrupt() {
+  asm volatile("sti; hlt; cli" ::: "memory");
+}
+
+// Lets interrupts that are already pending run their handlers, without
+// halting: STI; NOP (the shadow covers the NOP) opens a one-instruction
+// window before CLI.
+inline void poll_interrupts() {
+  asm volatile("sti; nop; cli" ::: "memory");
 }
 
 [[noreturn]] inline void halt_forever() {

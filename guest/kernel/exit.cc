@@ -27,37 +27,4 @@ void panic(const char* fmt, ...) {
   exit_qemu(ExitCode::kPanic);
 }
 
-// Called from boot.S with the exception frame.
-struct ExceptionFrame {
-  uint64_t vector, error, rip, cs, rflags, rsp, ss;
-};
-
-extern "C" [[noreturn]] void guest_exception(const ExceptionFrame* f) {
-  static const char* const kNames[] = {"#DE divide error",
-                                       "#DB debug",
-                                       "NMI",
-                                       "#BP breakpoint",
-                                       "#OF overflow",
-                                       "#BR bound",
-                                       "#UD invalid opcode",
-                                       "#NM no math",
-                                       "#DF double fault",
-                                       "coprocessor",
-                                       "#TS invalid TSS",
-                                       "#NP segment not present",
-                                       "#SS stack fault",
-                                       "#GP general protection",
-                                       "#PF page fault",
-                                       "reserved",
-                                       "#MF x87",
-                                       "#AC alignment",
-                                       "#MC machine check",
-                                       "#XM SIMD",
-                                       "#VE virtualisation",
-                                       "#CP control protection"};
-  const char* name = f->vector < sizeof(kNames) / sizeof(kNames[0]) ? kNames[f->vector] : "?";
-  panic("exception %lu (%s) error=0x%lx rip=0x%lx rsp=0x%lx cr2=0x%lx", f->vector, name, f->error,
-        f->rip, f->rsp, cpu::read_cr2());
-}
-
 }  // namespace guest
