@@ -57,6 +57,21 @@ void test_timer(uint64_t count, uint64_t interval_ns) {
     check(false, "timer", "no local APIC timer (see the interrupts line above)");
     return;
   }
+  // First without halting, so that a timer that never fires fails here
+  // instead of leaving the guest halted for good: arm 1 ms, spin up to
+  // 500 ms letting pending interrupts in.
+  {
+    const uint64_t before = sleep::stats().timer_interrupts;
+    const uint64_t t0 = clock::now_ns();
+    lapic::arm_timer_ns(1000000);
+    while (sleep::stats().timer_interrupts == before && clock::now_ns() - t0 < 500000000ull)
+      cpu::poll_interrupts();
+    const uint64_t us = (clock::now_ns() - t0) / 1000;
+    const bool fired = sleep::stats().timer_interrupts > before;
+    check(fired, "timer.fires", "1 ms one-shot %s after %llu us",
+          fired ? "delivered" : "NOT delivered", static_cast<unsigned long long>(us));
+    if (!fired) return;
+  }
   const sleep::Stats s0 = sleep::stats();
   const uint64_t vector_before = idt::count(sleep::timer_vector());
   const uint64_t unhandled_before = idt::unhandled();

@@ -3,7 +3,9 @@
 // before and independently of the driver's use of it.
 //
 // action=irqtest [count=N] [interval_us=U] [edu=K]
-//   1. timer: N sleeps of U microseconds (default 20 x 10 ms) with HLT on
+//   1. timer: a 1 ms one-shot, waited for by spinning (a timer that never
+//      fires fails here, with IF opened by cpu::poll_interrupts()); then
+//      N sleeps of U microseconds (default 20 x 10 ms) with HLT on
 //      the local APIC one-shot timer. Passes when every sleep lasted at
 //      least U by the TSC clock, the timer vector was delivered at least N
 //      times and at most 4N (no storm), the whole run took at most
@@ -22,9 +24,9 @@
 //      route and MSI-X capability (msi::probe_msix), as a transport would
 //      see them.
 //   With edu=K (K > 0) exactly K edu devices must be found. Every wait is
-//   bounded by the timer; a missing interrupt fails the test, and a timer
-//   that never fires leaves the guest halted, which the runner's timeout
-//   turns into a failure.
+//   bounded by the timer, so a missing interrupt fails the test; should
+//   the timer stop after its first check, the guest stays halted and the
+//   runner's timeout fails the run.
 //   Exit: ExitCode::kOk when all passed, kTestFailed otherwise; each check
 //   prints one "vnet-guest: irqtest ..." line.
 //

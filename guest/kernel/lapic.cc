@@ -30,6 +30,8 @@ constexpr uint32_t kSvrEnable = 1u << 8;
 constexpr uint32_t kLvtMasked = 1u << 16;
 constexpr uint32_t kDivideBy16 = 0x3;
 constexpr uint64_t kCalibrateNs = 10 * 1000 * 1000;
+constexpr uint64_t kSampleSlackNs = 20 * 1000;
+constexpr int kSampleAttempts = 100;
 
 volatile uint32_t* g_regs = nullptr;
 uint64_t g_base = 0;
@@ -98,25 +100,49 @@ void eoi() {
   if (g_regs != nullptr) write(kEoi, 0);
 }
 
+namespace {
+
+// One (clock, count) pair read close together: a sample whose clock
+// reads are more than kSampleSlackNs apart (the vCPU was descheduled, or
+// an SMI) is taken again, so the pair describes one instant.
+bool sample(uint64_t* ns, uint32_t* count) {
+  for (int attempt = 0; attempt < kSampleAttempts; ++attempt) {
+    const uint64_t a = clock::now_ns();
+    const uint32_t c = read(kCurrentCount);
+    const uint64_t b = clock::now_ns();
+    if (b - a <= kSampleSlackNs) {
+      *ns = a + (b - a) / 2;
+      *count = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool calibrate_timer() {
   if (g_regs == nullptr) return false;
   write(kDivide, kDivideBy16);
   write(kLvtTimer, kLvtMasked);  // one-shot, masked: counts, delivers nothing
-  const uint64_t t0 = clock::now_ns();
   write(kInitialCount, 0xffffffffu);
-  uint64_t t1 = t0;
-  while (t1 - t0 < kCalibrateNs) {
-    cpu::pause();
-    t1 = clock::now_ns();
-  }
-  const uint32_t left = read(kCurrentCount);
+  // Both clocks keep running while the guest is descheduled, so only the
+  // two end points need to be exact (sample()), not the time in between.
+  uint64_t t0, t1;
+  uint32_t c0, c1;
+  const bool ok0 = sample(&t0, &c0);
+  while (clock::now_ns() - t0 < kCalibrateNs) cpu::pause();
+  const bool ok1 = sample(&t1, &c1);
   write(kInitialCount, 0);
-  const uint64_t ticks = 0xffffffffull - left;
-  if (ticks == 0 || t1 <= t0) return false;
+  if (!ok0 || !ok1 || c1 >= c0 || t1 <= t0) return false;
   // ticks < 2^32 and 10^9 < 2^30: the product fits 64 bits (no 128-bit
   // division in a freestanding image).
+  const uint64_t ticks = c0 - c1;
   g_timer_hz = ticks * 1000000000u / (t1 - t0);
-  if (g_timer_hz == 0 || g_timer_hz > (uint64_t{1} << 32)) return false;
+  if (g_timer_hz == 0 || g_timer_hz > (uint64_t{1} << 32)) {
+    g_timer_hz = 0;
+    return false;
+  }
   g_ticks_per_ns_32 = (g_timer_hz << 32) / 1000000000u;
   return true;
 }

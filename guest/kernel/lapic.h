@@ -13,8 +13,10 @@
 // Protocol. init() maps the page uncached (paging.h), clears TPR, masks
 // LINT0 (the 8259's virtual wire: pic.h) and the error LVT, and enables
 // the APIC with idt::kSpuriousVector. calibrate_timer() runs the timer
-// masked from 0xffffffff for 10 ms of clock::now_ns() and takes its rate
-// (divide by 16). arm_timer_ns() then programs one one-shot countdown:
+// masked from 0xffffffff and reads (clock, count) pairs 10 ms of
+// clock::now_ns() apart, each pair within 20 us (retried otherwise, so a
+// descheduled vCPU does not skew it), and takes the rate (divide by 16;
+// QEMU's timer counts 1 GHz / 16 = 62.5 MHz). arm_timer_ns() then programs one one-shot countdown:
 // when it reaches zero the timer vector is delivered once (edge: nothing
 // to acknowledge but the EOI, which idt.h sends). Arming again replaces
 // the previous countdown; an interval longer than the counter holds
