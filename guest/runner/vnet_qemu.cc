@@ -18,8 +18,18 @@
 // With --net socket the runner is the guest's Ethernet peer instead and
 // the echoes are UDP datagrams (link.h); counters come over UDP too.
 //
-// Expected-failure runs (--expect attach-failure|probe-failure|no-device)
-// check that the guest refuses the device with the right exit status.
+// Expected-failure runs (--expect attach-failure|probe-failure|no-device|
+// bad-cmdline) check that the guest refuses with the right exit status.
+//
+// --action irqtest|idle|lspci runs one of the guest's other actions
+// instead of the echo test (guest/irq_actions.h): the guest exits by
+// itself, and the run passes when it exits with status 33. --edu N adds
+// N QEMU "edu" test devices, on which action=irqtest proves INTx routing
+// and MSI.
+//
+// --irq poll|intx|msix passes irq=<mode> to the guest (and, for intx,
+// vectors=0 to the NIC, so that QEMU offers no MSI-X) and checks the mode
+// and the NIC's MSI-X table size on the ready line.
 //
 // --record FILE: the guest records its run (record=1) to COM2, the runner
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
@@ -73,12 +83,12 @@ constexpr int kPortAttempts = 3;
 
 // Guest exit values (guest/kernel/exit.h) and QEMU's status for them.
 constexpr int kGuestOk = 0x10, kGuestAttachFailed = 0x11, kGuestNoDevice = 0x12,
-              kGuestProbeFailed = 0x13;
+              kGuestProbeFailed = 0x13, kGuestBadCommandLine = 0x17;
 constexpr int qemu_status(int guest_value) {
   return (guest_value << 1) | 1;
 }
 
-enum class Expect { kEcho, kAttachFailure, kProbeFailure, kNoDevice };
+enum class Expect { kEcho, kAttachFailure, kProbeFailure, kNoDevice, kBadCommandLine };
 
 struct Options {
   std::string qemu = "qemu-system-x86_64";
@@ -87,6 +97,9 @@ struct Options {
   std::string transport = "transitional";
   std::vector<std::string> device_props;
   std::vector<std::string> guest_args;
+  std::string irq;     // --irq: poll, intx, msix; empty: not passed
+  std::string action;  // --action: irqtest, idle, lspci; empty: serve (echo test)
+  uint32_t edu = 0;    // --edu: QEMU edu test devices
   uint32_t memory_mib = 128;
   uint64_t count = 1000;
   uint32_t min_size = 1;
@@ -248,6 +261,7 @@ class Runner {
  private:
   bool boot();
   int check_expected_failure();
+  int run_action();
   bool check_ready_line();
   bool fit_sizes_to_mtu();
   bool echo_all();
@@ -310,8 +324,10 @@ bool Runner::parse_options(std::string* error) {
     expect_ = Expect::kProbeFailure;
   else if (o_.expect == "no-device")
     expect_ = Expect::kNoDevice;
+  else if (o_.expect == "bad-cmdline")
+    expect_ = Expect::kBadCommandLine;
   else {
-    *error = "--expect must be echo, attach-failure, probe-failure or no-device";
+    *error = "--expect must be echo, attach-failure, probe-failure, no-device or bad-cmdline";
     return false;
   }
   const bool tcp = o_.net == "user";
@@ -347,6 +363,41 @@ bool Runner::parse_options(std::string* error) {
   for (const std::string& a : o_.guest_args) {
     if (a.find_first_of(" ,\"") != std::string::npos || a.find('=') == std::string::npos) {
       *error = "guest argument '" + a + "' must be key=value without spaces or commas";
+      return false;
+    }
+    if (!o_.irq.empty() && a.rfind("irq=", 0) == 0) {
+      *error = "--irq and -g " + a + " both set the guest's irq=";
+      return false;
+    }
+    if (!o_.action.empty() && a.rfind("action=", 0) == 0) {
+      *error = "--action and -g " + a + " both set the guest's action=";
+      return false;
+    }
+  }
+  // --irq intx: QEMU's virtio-net-pci has an MSI-X capability unless
+  // vectors=0; without it the device can only interrupt through INTx,
+  // which is what the mode is there to prove.
+  for (const auto& [k, v] : props_) {
+    if (k != "vectors" || o_.irq.empty()) continue;
+    if (o_.irq == "intx") {
+      *error = "--irq intx sets vectors=0 itself (-p vectors=" + v + " given)";
+      return false;
+    }
+    if (o_.irq == "msix" && parse_u64(v) == 0) {
+      *error = "--irq msix with -p vectors=0: the device would offer no MSI-X";
+      return false;
+    }
+  }
+  if (o_.irq == "intx") props_.emplace_back("vectors", "0");
+  if (!o_.action.empty()) {
+    if (expect_ != Expect::kEcho && expect_ != Expect::kBadCommandLine) {
+      *error = "--action runs a guest action to its exit; --expect " + o_.expect +
+               " needs the serve loop";
+      return false;
+    }
+    if (!o_.record_path.empty() || !o_.qemu_trace_dir.empty() || o_.inject_malformed > 0 ||
+        o_.inject_oversize > 0) {
+      *error = "--action " + o_.action + " does not serve: no --record, --qemu-trace or --inject-*";
       return false;
     }
   }
@@ -394,6 +445,7 @@ std::string Runner::scenario() const {
                   " n=" + std::to_string(o_.count) + " size=" + std::to_string(o_.min_size) + ".." +
                   std::to_string(max_size_) + " seed=" + std::to_string(o_.seed);
   if (expect_ != Expect::kEcho) s = "expect " + o_.expect;
+  if (!o_.irq.empty()) s += " irq=" + o_.irq;
   for (const std::string& g : o_.guest_args)
     if (g.rfind("record=", 0) != 0) s += " " + g;
   return s;
@@ -489,6 +541,9 @@ std::vector<std::string> Runner::qemu_argv() const {
   a.push_back("-kernel");
   a.push_back(o_.kernel);
   std::vector<std::string> guest_args = o_.guest_args;
+  if (!o_.action.empty()) guest_args.push_back("action=" + o_.action);
+  if (!o_.irq.empty()) guest_args.push_back("irq=" + o_.irq);
+  if (o_.edu > 0 && o_.action == "irqtest") guest_args.push_back("edu=" + std::to_string(o_.edu));
   bool has_record = false;
   for (const std::string& g : guest_args) has_record = has_record || g.rfind("record=", 0) == 0;
   if (!stream_path_.empty() && !has_record) guest_args.push_back("record=1");
@@ -515,6 +570,13 @@ std::vector<std::string> Runner::qemu_argv() const {
   if (!o_.qemu_trace_dir.empty() && !has_ioeventfd) dev += ",ioeventfd=off";
   a.push_back("-device");
   a.push_back(dev);
+  // QEMU's educational PCI device: an INTx line and an MSI the guest can
+  // raise and lower at will (action=irqtest). Placed after the NIC, they
+  // take the next free slots.
+  for (uint32_t i = 0; i < o_.edu; ++i) {
+    a.push_back("-device");
+    a.push_back("edu");
+  }
   return a;
 }
 
@@ -566,7 +628,8 @@ bool Runner::boot() {
       fail("cannot start " + o_.qemu + ": " + qemu_.error());
       return false;
     }
-    double deadline = t_start_ + o_.boot_timeout_s;
+    // An action (--action) runs to its exit, which may take longer than a boot.
+    double deadline = t_start_ + (o_.action.empty() ? o_.boot_timeout_s : o_.total_timeout_s);
     for (;;) {
       qemu_.wait_for(-1, 20);
       if (qemu_.find_line("vnet-guest: ready", &ready_line_)) {
@@ -579,7 +642,11 @@ bool Runner::boot() {
       }
       if (!qemu_.running()) break;
       if (now_s() > deadline) {
-        fail("no ready line within " + std::to_string(o_.boot_timeout_s) + " s");
+        if (o_.action.empty())
+          fail("no ready line within " + std::to_string(o_.boot_timeout_s) + " s");
+        else
+          fail("guest did not finish action=" + o_.action + " within " +
+               std::to_string(o_.total_timeout_s) + " s");
         return false;
       }
     }
@@ -600,9 +667,10 @@ bool Runner::boot() {
 }
 
 int Runner::check_expected_failure() {
-  int want = expect_ == Expect::kAttachFailure  ? kGuestAttachFailed
-             : expect_ == Expect::kProbeFailure ? kGuestProbeFailed
-                                                : kGuestNoDevice;
+  int want = expect_ == Expect::kAttachFailure    ? kGuestAttachFailed
+             : expect_ == Expect::kProbeFailure   ? kGuestProbeFailed
+             : expect_ == Expect::kBadCommandLine ? kGuestBadCommandLine
+                                                  : kGuestNoDevice;
   if (!ready_line_.empty()) {
     fail("guest became ready, expected " + o_.expect + ": " + ready_line_);
     return kExitFailure;
@@ -631,9 +699,50 @@ int Runner::check_expected_failure() {
   }
   std::string why;
   for (const char* p : {"vnet-guest: attach failed", "vnet-guest: probe failed",
-                        "vnet-guest: no virtio-net device"})
+                        "vnet-guest: no virtio-net device", "vnet-guest: bad command line"})
     if (qemu_.find_line(p, &why)) break;
   if (!o_.quiet) printf("expected outcome %s: %s\n", o_.expect.c_str(), why.c_str());
+  return kExitOk;
+}
+
+// --action: the guest runs the action and exits by itself (no ready
+// line); the run passes when it exits with status 33.
+int Runner::run_action() {
+  if (!ready_line_.empty()) {
+    fail("guest became ready instead of running action=" + o_.action);
+    return kExitFailure;
+  }
+  std::string line;
+  if (!qemu_.find_line("vnet-guest: exit", &line)) {
+    fail("guest did not exit");
+    return kExitFailure;
+  }
+  if (!o_.quiet) {
+    std::istringstream in(qemu_.console());
+    std::string l;
+    const std::string prefix = "vnet-guest: " + o_.action;
+    while (std::getline(in, l)) {
+      if (!l.empty() && l.back() == '\r') l.pop_back();
+      if (l.rfind(prefix, 0) == 0) printf("%s\n", l.c_str());
+    }
+  }
+  int got = static_cast<int>(parse_u64(line.substr(strlen("vnet-guest: exit "))));
+  if (got != kGuestOk) {
+    fail("action=" + o_.action + ": guest exited with " + std::to_string(got) + ", expected " +
+         std::to_string(kGuestOk));
+    return kExitFailure;
+  }
+  if (o_.exit_device) {
+    if (!qemu_.wait_exit(5000)) {
+      fail("QEMU did not exit after the guest's exit request");
+      return kExitFailure;
+    }
+    if (qemu_.exit_status() != qemu_status(kGuestOk)) {
+      fail("QEMU exit status " + std::to_string(qemu_.exit_status()) + ", expected " +
+           std::to_string(qemu_status(kGuestOk)));
+      return kExitFailure;
+    }
+  }
   return kExitOk;
 }
 
@@ -738,6 +847,30 @@ bool Runner::check_ready_line() {
       ok = false;
     }
   }
+  // The interrupt mode asked for (--irq, -g irq=, default poll) and what
+  // the NIC offers for it.
+  std::string want_irq = o_.irq.empty() ? "poll" : o_.irq;
+  for (const std::string& g : o_.guest_args)
+    if (g.rfind("irq=", 0) == 0) want_irq = g.substr(4);
+  if (ready_["irq"] != want_irq) {
+    fail("guest reports irq=" + ready_["irq"] + ", expected " + want_irq);
+    ok = false;
+  }
+  if (o_.irq == "intx" && ready_["msix"] != "0") {
+    fail("--irq intx (vectors=0) but the NIC offers MSI-X with " + ready_["msix"] + " vectors");
+    ok = false;
+  }
+  if (o_.irq == "msix" && parse_u64(ready_["msix"]) == 0) {
+    fail("--irq msix but the NIC offers no MSI-X (msix=" + ready_["msix"] + ")");
+    ok = false;
+  }
+  if (o_.irq == "intx" && ready_["intx_gsi"] == "none") {
+    fail("--irq intx but the guest found no INTx route for the NIC");
+    ok = false;
+  }
+  if (!o_.quiet && !o_.irq.empty())
+    printf("  irq %s: NIC MSI-X vectors %s, INTx GSI %s\n", ready_["irq"].c_str(),
+           ready_["msix"].c_str(), ready_["intx_gsi"].c_str());
   // -g bounce=1: the guest must say it runs through its bounce area.
   bool bounce = false;
   for (const std::string& g : o_.guest_args) bounce = bounce || (g == "bounce=1");
@@ -1245,6 +1378,8 @@ void Runner::write_json(int rc) {
   j["transport"] = o_.transport;
   j["device_props"] = o_.device_props;
   j["guest_args"] = o_.guest_args;
+  j["irq"] = o_.irq.empty() ? "poll" : o_.irq;
+  if (!o_.action.empty()) j["action"] = o_.action;
   j["expect"] = o_.expect;
   j["net"] = o_.net;
   j["protocol"] = link_ && link_->tcp_echo_port() != 0 ? "tcp" : "udp";
@@ -1273,6 +1408,8 @@ int Runner::run() {
   int rc = kExitOk;
   if (!boot()) {
     rc = kExitFailure;
+  } else if (!o_.action.empty() && expect_ == Expect::kEcho) {
+    rc = run_action();
   } else if (expect_ != Expect::kEcho) {
     rc = check_expected_failure();
   } else if (ready_line_.empty()) {
@@ -1377,6 +1514,21 @@ int main(int argc, char** argv) {
   app.add_option("-g,--guest-arg", o.guest_args,
                  "guest command line key=value (repeatable; mode=legacy|modern, rx_cap=N, "
                  "tx_cap=N, mask=0xBITS, buf=N, log=debug)");
+  app.add_option("--irq", o.irq,
+                 "interrupt mode for the guest (irq=MODE on its command line): poll, intx (also "
+                 "sets vectors=0 on the NIC, so QEMU offers no MSI-X), msix; the ready line "
+                 "must report it. The driver does not take interrupts yet: the guest reports "
+                 "the mode and keeps polling")
+      ->check(CLI::IsMember({"poll", "intx", "msix"}));
+  app.add_option("--action", o.action,
+                 "run a guest action instead of the echo test, and pass when the guest exits "
+                 "with status 33: irqtest (timer, INTx and MSI self-test; use with --edu), "
+                 "idle (halts for -g seconds=N, default 10), lspci")
+      ->check(CLI::IsMember({"irqtest", "idle", "lspci"}));
+  app.add_option("--edu", o.edu,
+                 "add N QEMU 'edu' test devices; action=irqtest proves INTx routing on each "
+                 "slot and MSI on the first")
+      ->check(CLI::Range(0u, 8u));
   app.add_option("-m,--memory", o.memory_mib, "guest RAM in MiB")
       ->check(CLI::Range(64u, 16384u))
       ->capture_default_str();
@@ -1414,7 +1566,7 @@ int main(int argc, char** argv) {
                  "(--net socket, MTU below 1500), sent before the echoes; the guest must drop "
                  "and count each (reply_over_mtu) and keep echoing");
   app.add_option("--expect", o.expect,
-                 "expected outcome: echo, attach-failure, probe-failure, no-device")
+                 "expected outcome: echo, attach-failure, probe-failure, no-device, bad-cmdline")
       ->capture_default_str();
   app.add_option("--require-counter", o.require_counters,
                  "counter condition NAME(=|>=|<=|>|<)VALUE, checked after the echoes");
