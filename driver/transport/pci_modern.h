@@ -68,6 +68,9 @@ class PciModernTransport final : public Transport {
 
   const PciWindow& common_window() const { return common_; }
   const PciWindow& notify_window() const { return notify_; }
+  const PciWindow& isr_window() const { return isr_; }
+  const PciWindow& device_window() const { return device_; }
+  uint32_t notify_multiplier() const { return notify_multiplier_; }
 
   // Queues whose notify address this transport caches (validated once, at
   // setup); a queue index at or above it is refused.

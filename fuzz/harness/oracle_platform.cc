@@ -7,6 +7,12 @@
 namespace vnet::fuzz {
 
 namespace {
+uint8_t bar_of(Region region) {
+  return static_cast<uint8_t>(static_cast<uint8_t>(region) - 1);
+}
+}  // namespace
+
+namespace {
 
 const char* op_name(DriverOp op) {
   switch (op) {
@@ -65,6 +71,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   tx_len_over_ = 0;
   status_written_ = 0;
   protocol_.begin_input();
+  transport_.begin_input();
   device_reset();  // drops the used-ring spans too
   for (Span& r : regions_) r = Span{};
   new_scope();
@@ -116,8 +123,13 @@ void OraclePlatform::set_status_register(Region region, uint32_t offset) {
 uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
   ShimCall call(*this);
   protocol_.check_access(region, offset, width, false, __builtin_return_address(0));
+  if (region >= Region::kBar0 && region <= Region::kBar5)
+    transport_.check_access(bar_of(region), offset, width, false, 0, __builtin_return_address(0));
   const uint32_t value = inner_->reg_read(region, offset, width);
   protocol_.on_read(region, offset, width, value);
+  if (region == Region::kPciConfig) transport_.on_cfg_read(offset, width, value);
+  if (region >= Region::kBar0 && region <= Region::kBar5)
+    transport_.on_bar_access(bar_of(region), offset, width, false, value);
   // 2.1.2 / 4.1.4.8: a device that asks for a reset, or lost the status the
   // driver gave it, must be reset by this poll_device().
   if (in_op_ && op_ == DriverOp::kPollDevice && status_known_ && width == 1 &&
@@ -137,8 +149,13 @@ uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width)
 void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
   ShimCall call(*this);
   protocol_.check_access(region, offset, width, true, __builtin_return_address(0));
+  const bool bar = region >= Region::kBar0 && region <= Region::kBar5;
+  if (bar)
+    transport_.check_access(bar_of(region), offset, width, true, value,
+                            __builtin_return_address(0));
   inner_->reg_write(region, offset, width, value);
   protocol_.on_write(region, offset, width, value);
+  if (bar) transport_.on_bar_access(bar_of(region), offset, width, true, value);
   if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_) {
     reset_pending_ = (value & 0xFF) == 0;
     if ((value & 0xFF) == 0)
@@ -152,6 +169,7 @@ BarInfo OraclePlatform::bar_info(uint8_t bar) {
   ShimCall call(*this);
   const BarInfo info = inner_->bar_info(bar);
   protocol_.on_bar_info(bar, info);
+  transport_.on_bar_info(bar, info);
   return info;
 }
 

@@ -55,6 +55,7 @@
 #include "driver/virtqueue/split_queue.h"
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/protocol_reference.h"
+#include "fuzz/harness/transport_reference.h"
 #include "fuzz/harness/watchdog_reference.h"
 
 namespace vnet::fuzz {
@@ -101,6 +102,10 @@ class OraclePlatform final : public Platform {
   // caller tells after each successful probe: World::bring_up, restart).
   // Until the first call no reset counts as acknowledged.
   void set_status_register(Region region, uint32_t offset);
+  // After every PciTransports::probe(mode): oracle (h) on the outcome, and
+  // from then on oracle (f) on the structures a correct probe chose
+  // (transport_reference.h).
+  void check_probe(PciMode mode, const ProbeResult& r) { transport_.check_probe(mode, r); }
   // The device model is gone (destroyed, or reset by the harness between
   // inputs): it owns nothing any more (VirtioNet::device_gone()).
   void device_gone() { device_reset(); }
@@ -233,7 +238,8 @@ class OraclePlatform final : public Platform {
 
   Platform* inner_ = nullptr;
   FuzzPool& pool_;
-  ProtocolReference protocol_;  // oracles (f) window and (g) protocol
+  ProtocolReference protocol_;    // oracles (f) window and (g) protocol
+  TransportReference transport_;  // (f) the chosen structures, (h) the probe
   // DMA regions (rings) live now, and the used-ring span of each queue.
   struct Span {
     uint8_t* lo;

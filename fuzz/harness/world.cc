@@ -340,7 +340,9 @@ void tell_status_register(OraclePlatform& oracle, const ProbeResult& probe) {
 bool World::bring_up(PciMode mode, const NetOptions& options) {
   mode_ = mode;
   options_ = options;
-  if (session_->probe(mode) != ProbeError::kOk) return false;
+  const ProbeError probed = session_->probe(mode);
+  oracle_.check_probe(mode, session_->probe_result());
+  if (probed != ProbeError::kOk) return false;
   tell_status_register(oracle_, session_->probe_result());
   const AttachError e = attach();
   check_attach(e);
@@ -487,7 +489,9 @@ void World::restart() {
     check_attach(attach());
     return;
   }
-  if (session_->probe(mode_) == ProbeError::kOk) {
+  const ProbeError probed = session_->probe(mode_);
+  oracle_.check_probe(mode_, session_->probe_result());
+  if (probed == ProbeError::kOk) {
     tell_status_register(oracle_, session_->probe_result());
     check_attach(attach());
   }

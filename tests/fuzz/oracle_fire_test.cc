@@ -648,7 +648,9 @@ void conformance_notify_missing_queue() {
   World& w = World::get();
   w.begin_mock(legacy_device(), "oracle_fire_test");
   if (!w.bring_up(PciMode::kAuto, fuzz_net_options())) _exit(3);
-  w.oracle().reg_write(bar_region(0), spec::pci::legacy::kQueueNotify, 2, 7);
+  // Straight to the device: through the OraclePlatform, oracle (f) would
+  // report it first (window.notify_queue_never_enabled).
+  w.mock_shim().reg_write(bar_region(0), spec::pci::legacy::kQueueNotify, 2, 7);
   w.end();
 }
 
@@ -728,8 +730,9 @@ class ImageDevice final : public Platform {
   uint8_t status_read = 0;  // what the modern device_status reads
   uint32_t offer[2] = {};   // device_feature by select
   uint32_t select = 0;
-  uint8_t generation = 0;  // config_generation
-  bool churn = false;      // it changes on every read
+  uint8_t generation = 0;     // config_generation
+  bool churn = false;         // it changes on every read
+  uint16_t queue_enable = 0;  // what queue_enable reads
 
   ImageDevice() {
     // One capability at 0x40: common configuration, BAR 4, offset 0,
@@ -764,6 +767,7 @@ class ImageDevice final : public Platform {
     if (off == spec::pci::common::kDeviceStatus) return status_read;
     if (off == spec::pci::common::kConfigGeneration) return churn ? generation++ : generation;
     if (off == spec::pci::common::kDeviceFeature) return select < 2 ? offer[select] : 0;
+    if (off == spec::pci::common::kQueueEnable && w == 2) return queue_enable;
     return 0;
   }
   void reg_write(Region, uint32_t off, uint8_t, uint32_t v) override {
@@ -886,6 +890,128 @@ void ok_window_inside_and_legacy() {
   b.oracle->bar_info(0);
   b.oracle->reg_read(bar_region(0), 0x12, 1);
   b.oracle->reg_read(bar_region(0), 0x1C, 4);
+}
+
+// The four structures of a modern device as QEMU lays them out (BAR 4:
+// common 0x0, notify 0x1000 with multiplier 4, ISR 0x2000, device 0x3000),
+// VERSION_1 and MAC offered, probed by the real driver and checked by the
+// transport reference.
+struct ProbedImage : ImageBench {
+  PciTransports transports;
+  ProbeResult result;
+  ProbedImage(bool probe = true) {
+    device.set_cap(0x40, 1, 4, 0x0000, 0x38);
+    device.cfg[0x41] = 0x50;
+    device.set_cap(0x50, 2, 4, 0x1000, 0x1000);
+    device.cfg[0x52] = 20;
+    device.cfg[0x60] = 4;  // notify_off_multiplier
+    device.cfg[0x51] = 0x64;
+    device.set_cap(0x64, 3, 4, 0x2000, 1);
+    device.cfg[0x65] = 0x74;
+    device.set_cap(0x74, 4, 4, 0x3000, 0x100);
+    device.offer[0] = 0x20;  // MAC
+    device.offer[1] = 1;     // VERSION_1
+    if (probe) this->probe();
+  }
+  void probe() {
+    result = transports.probe(*oracle);
+    oracle->check_probe(PciMode::kAuto, result);
+  }
+  // The driver's part of setting queue q up (4.1.5.1.3): select, notify
+  // offset, enable, read back.
+  void enable_queue(uint16_t q) {
+    namespace c = spec::pci::common;
+    common_write(c::kQueueSelect, 2, q);
+    common_read(c::kQueueNotifyOff, 2);  // the image answers 0
+    common_write(c::kQueueEnable, 2, 1);
+    common_read(c::kQueueEnable, 2);
+  }
+};
+
+void window_notify_queue_never_enabled() {
+  World& w = World::get();
+  w.begin_mock(legacy_device(), "oracle_fire_test");
+  if (!w.bring_up(PciMode::kAuto, fuzz_net_options())) _exit(3);
+  w.oracle().reg_write(bar_region(0), spec::pci::legacy::kQueueNotify, 2, 7);
+  w.end();
+}
+
+void window_notify_queue_refused() {
+  // The device read queue_enable back as 0: the queue is not the driver's.
+  ProbedImage b;
+  b.enable_queue(1);
+  b.common_write(0x1000, 2, 1);
+}
+
+void window_notify_wrong_address() {
+  ProbedImage b;
+  b.device.queue_enable = 1;
+  b.enable_queue(1);
+  b.common_write(0x1004, 2, 1);  // queue_notify_off 0: its address is 0x1000
+}
+
+void window_outside_chosen_structures() {
+  // A second common configuration capability that fits its BAR: the
+  // device advertised it, but a correct probe took the first (4.1.4.1).
+  ProbedImage b(false);
+  b.device.cfg[0x75] = 0x84;
+  b.device.set_cap(0x84, 1, 4, 0x3800, 0x38);
+  b.probe();
+  b.common_read(0x3800 + spec::pci::common::kDeviceStatus, 1);
+}
+
+void ok_window_chosen_structures() {
+  ProbedImage b;
+  if (b.result.error != ProbeError::kOk) _exit(3);
+  b.device.queue_enable = 1;
+  b.enable_queue(0);
+  b.enable_queue(1);
+  b.common_write(0x1000, 2, 0);
+  b.common_write(0x1000, 2, 1);
+  b.common_read(0x2000, 1);  // ISR
+  b.common_read(0x3000, 4);  // device configuration
+  // A reset takes the queues back; set up again, they are the driver's.
+  b.common_write(spec::pci::common::kDeviceStatus, 1, 0);
+  b.enable_queue(0);
+  b.common_write(0x1000, 2, 0);
+}
+
+void decision_probe_outcome() {
+  ProbedImage b(false);
+  ProbeResult r = b.transports.probe(*b.oracle);
+  r.error = ProbeError::kModernUnusable;  // planted: the usable device refused
+  r.transport = nullptr;
+  b.oracle->check_probe(PciMode::kAuto, r);
+}
+
+void decision_probe_no_version1() {
+  // No VERSION_1 offered (6.1): a modern-only device is unusable; a probe
+  // that takes it anyway is wrong.
+  ProbedImage b(false);
+  b.device.offer[1] = 0;
+  ProbeResult r = b.transports.probe(*b.oracle);
+  if (r.error != ProbeError::kModernUnusable) _exit(3);
+  PciModernTransport planted;
+  if (planted.init(b.device) != ModernProbeError::kOk) _exit(3);
+  r.error = ProbeError::kOk;
+  r.transport = &planted;
+  b.oracle->check_probe(PciMode::kAuto, r);
+}
+
+void decision_probe_later_capability() {
+  // The planted probe took the second common capability.
+  ProbedImage b(false);
+  b.device.cfg[0x75] = 0x84;
+  b.device.set_cap(0x84, 1, 4, 0x3800, 0x38);
+  ProbeResult r = b.transports.probe(*b.oracle);
+  if (r.error != ProbeError::kOk) _exit(3);
+  ImageDevice other = b.device;
+  other.cfg[0x34] = 0x84;  // its walk starts at the second one
+  other.cfg[0x85] = 0x50;
+  PciModernTransport planted;
+  if (planted.init(other) != ModernProbeError::kOk) _exit(3);
+  r.transport = &planted;
+  b.oracle->check_probe(PciMode::kAuto, r);
 }
 
 void protocol_driver_ok_without_read_back() {
@@ -1526,6 +1652,15 @@ const Case kCases[] = {
      window_capability_partly_read},
     {"window.config_past_header", kWindow, "past the header", window_config_past_header},
     {"window.ok_inside_and_legacy", nullptr, nullptr, ok_window_inside_and_legacy},
+    {"window.notify_queue_never_enabled", kWindow, "value 7) at BAR0 offset 0x10 for a queue",
+     window_notify_queue_never_enabled},
+    {"window.notify_queue_refused", kWindow, "for a queue the device did not show enabled",
+     window_notify_queue_refused},
+    {"window.notify_wrong_address", kWindow, "its notify address is 0x1000",
+     window_notify_wrong_address},
+    {"window.outside_chosen_structures", kWindow, "outside the four structures",
+     window_outside_chosen_structures},
+    {"window.ok_chosen_structures", nullptr, nullptr, ok_window_chosen_structures},
 
     {"protocol.driver_ok_without_read_back", kProtocol, "without reading FEATURES_OK back",
      protocol_driver_ok_without_read_back},
@@ -1591,6 +1726,11 @@ const Case kCases[] = {
     {"decision.num_buffers_zero_delivered", kDecision, "the reference delivers 0",
      decision_num_buffers_zero_delivered},
     {"decision.ok_frame_delivered", nullptr, nullptr, ok_decision_frame_delivered_and_drop},
+    {"decision.probe_outcome", kDecision, "chooses \"modern\"", decision_probe_outcome},
+    {"decision.probe_no_version1", kDecision, "chooses \"modern unusable\"",
+     decision_probe_no_version1},
+    {"decision.probe_later_capability", kDecision, "first usable common capability",
+     decision_probe_later_capability},
     {"watchdog.never_fires", kDecision, "did not fire, the reference says it must",
      watchdog_never_fires},
     {"watchdog.ignores_progress", kDecision, "fired, the reference says it must not",
