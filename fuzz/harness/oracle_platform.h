@@ -106,6 +106,9 @@ class OraclePlatform final : public Platform {
   // from then on oracle (f) on the structures a correct probe chose
   // (transport_reference.h).
   void check_probe(PciMode mode, const ProbeResult& r) { transport_.check_probe(mode, r); }
+  // Around poll_device(): the link state only from a consistent read.
+  void mark_link() { transport_.mark_link(); }
+  void check_link(bool before, bool after) { transport_.check_link(before, after); }
   // The device model is gone (destroyed, or reset by the harness between
   // inputs): it owns nothing any more (VirtioNet::device_gone()).
   void device_gone() { device_reset(); }

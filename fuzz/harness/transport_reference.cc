@@ -26,15 +26,21 @@ constexpr uint32_t kLegacyRegisters = 0x14;       // 4.1.4.8, without MSI-X
 // Common configuration (4.1.4.3).
 constexpr uint32_t kDeviceFeatureSelect = 0x00;
 constexpr uint32_t kDeviceFeature = 0x04;
+constexpr uint32_t kDriverFeatureSelect = 0x08;
+constexpr uint32_t kDriverFeature = 0x0C;
 constexpr uint32_t kDeviceStatus = 0x14;
+constexpr uint32_t kConfigGeneration = 0x15;
 constexpr uint32_t kQueueSelect = 0x16;
 constexpr uint32_t kQueueEnable = 0x1C;
 constexpr uint32_t kQueueNotifyOff = 0x1E;
 // Legacy registers (4.1.4.8).
+constexpr uint32_t kLegacyGuestFeatures = 0x04;
 constexpr uint32_t kLegacyQueueAddress = 0x08;
 constexpr uint32_t kLegacyQueueSelect = 0x0E;
 constexpr uint32_t kLegacyQueueNotify = 0x10;
 constexpr uint32_t kLegacyStatus = 0x12;
+constexpr uint32_t kNetStatusField = 6;  // 5.1.4: status, 2 bytes
+constexpr uint16_t kLinkUp = 1;
 
 uint32_t min_length(int kind) {
   // common, notify, ISR, device
@@ -57,6 +63,19 @@ uint32_t net_config_needed(uint64_t offer) {
   return 0;
 }
 
+// The offered features whose field would lie beyond a device configuration
+// window of `window` bytes.
+uint64_t fields_beyond(uint64_t features, uint32_t window) {
+  uint64_t beyond = 0;
+  static constexpr struct {
+    unsigned bit;
+    uint32_t end;
+  } kFields[] = {{5, 6}, {16, 8}, {22, 10}, {3, 12}};  // MAC, STATUS, MQ, MTU
+  for (const auto& f : kFields)
+    if (((features >> f.bit) & 1) != 0 && window < f.end) beyond |= uint64_t{1} << f.bit;
+  return beyond;
+}
+
 const char* kind_name(int kind) {
   static constexpr const char* kNames[] = {"common", "notify", "ISR", "device"};
   return kNames[kind];
@@ -72,6 +91,7 @@ void TransportReference::begin_input() {
   num_bar_answers_ = num_log_ = 0;
   log_overflow_ = false;
   select_ = 0;
+  driver_select_ = 0;
   memset(notify_off_known_, 0, sizeof notify_off_known_);
   memset(enable_written_, 0, sizeof enable_written_);
   memset(enabled_, 0, sizeof enabled_);
@@ -286,6 +306,7 @@ void TransportReference::check_probe(PciMode mode, const ProbeResult& r) {
   multiplier_ = multiplier;
   legacy_size_ = legacy_size;
   select_ = 0;
+  driver_select_ = 0;
   memset(notify_off_known_, 0, sizeof notify_off_known_);
   memset(enable_written_, 0, sizeof enable_written_);
   memset(enabled_, 0, sizeof enabled_);
@@ -316,11 +337,42 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
       enabled_[select_] = value != 0;
     if (write && offset == kLegacyStatus && width == 1 && (value & 0xFF) == 0)
       memset(enabled_, 0, sizeof enabled_);
+    if (write && offset == kLegacyGuestFeatures && width == 4)
+      accepted(value, legacy_size_ - kLegacyRegisters);
+    if (!write && offset == kLegacyRegisters + kNetStatusField && width == 2) {
+      // No generation counter: a value counts when two reads in a row of
+      // one snapshot attempt agree (the driver reads the field twice).
+      if ((status_reads_++ & 1) == 0) {
+        status_value_ = value & 0xFFFF;
+      } else if (!consistent_ && (value & 0xFFFF) == status_value_) {
+        consistent_ = true;
+        consistent_value_ = status_value_;
+      }
+    }
     return;
   }
-  if (chosen_ != Outcome::kModern || !inside(windows_[kCommon], bar, offset, width)) return;
+  if (chosen_ != Outcome::kModern) return;
+  if (!write && width == 2 && inside(windows_[kDevice], bar, offset, width) &&
+      offset - windows_[kDevice].offset == kNetStatusField) {
+    status_pending_ = true;
+    status_value_ = value & 0xFFFF;
+  }
+  if (!inside(windows_[kCommon], bar, offset, width)) return;
   const uint32_t reg = offset - windows_[kCommon].offset;
+  if (!write && reg == kConfigGeneration && width == 1) {
+    const uint8_t g = static_cast<uint8_t>(value);
+    if (status_pending_ && gen_valid_ && g == gen_ && !consistent_) {
+      consistent_ = true;
+      consistent_value_ = status_value_;
+    }
+    status_pending_ = false;
+    gen_valid_ = true;
+    gen_ = g;
+  }
   if (write && reg == kQueueSelect && width == 2) select_ = static_cast<uint16_t>(value);
+  if (write && reg == kDriverFeatureSelect && width == 4) driver_select_ = value;
+  if (write && reg == kDriverFeature && width == 4 && driver_select_ == 0)
+    accepted(value, windows_[kDevice].length);
   if (write && reg == kDeviceStatus && width == 1 && (value & 0xFF) == 0) {
     // A reset disables every queue (2.4).
     memset(enable_written_, 0, sizeof enable_written_);
@@ -336,6 +388,41 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
   // device shows it enabled.
   if (!write && reg == kQueueEnable && width == 2)
     enabled_[select_] = enable_written_[select_] && (value & 0xFFFF) == 1;
+}
+
+void TransportReference::mark_link() {
+  gen_valid_ = status_pending_ = consistent_ = false;
+  status_reads_ = 0;
+}
+
+void TransportReference::check_link(bool link_before, bool link_after) {
+  if (chosen_ != Outcome::kModern && chosen_ != Outcome::kLegacy) return;
+  if (consistent_) {
+    const bool up = (consistent_value_ & kLinkUp) != 0;
+    if (link_after != up)
+      finding(Oracle::kProtocol,
+              "link %s after poll_device; the first consistent read of the status field said "
+              "0x%x (5.1.4)",
+              link_after ? "up" : "down", consistent_value_);
+    return;
+  }
+  if (link_after != link_before)
+    finding(Oracle::kProtocol,
+            "link went %s in poll_device without a consistent read of the status field (2.4.1: "
+            "config_generation changed around every read, or legacy reads disagreed)",
+            link_after ? "up" : "down");
+}
+
+void TransportReference::accepted(uint32_t features_lo, uint32_t window) {
+  // 5.1.4 / 2.5: a feature's field is read from the device configuration;
+  // a field the window does not hold cannot have been read, and the feature
+  // cannot be used as offered (the driver fails the attach or leaves the
+  // feature out, never accepts it on a value it made up).
+  if (const uint64_t beyond = fields_beyond(features_lo, window))
+    finding(Oracle::kProtocol,
+            "driver accepted features 0x%llx whose configuration fields lie beyond the %u-byte "
+            "device configuration window (5.1.4)",
+            static_cast<unsigned long long>(beyond), window);
 }
 
 void TransportReference::notification(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value,

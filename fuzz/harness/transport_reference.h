@@ -60,6 +60,13 @@ class TransportReference {
   // After PciTransports::probe(mode) returned r.
   void check_probe(PciMode mode, const ProbeResult& r);
 
+  // (g) around VirtioNet::poll_device(): the link state may change only to
+  // what a consistent read of the status field said (2.4.1: a read between
+  // two equal config_generation values; legacy: two agreeing reads). Call
+  // mark_link() before, check_link() after (not when it re-initialised).
+  void mark_link();
+  void check_link(bool link_before, bool link_after);
+
   // A few facts for the oracle tests.
   bool determined() const { return chosen_ != Outcome::kUndetermined; }
 
@@ -91,6 +98,7 @@ class TransportReference {
   Outcome walk(PciMode mode, Window* windows, uint32_t* multiplier, uint32_t* legacy_size);
   Outcome walk_modern(Window* windows, uint32_t* multiplier);
   bool inside(const Window& w, uint8_t bar, uint32_t offset, uint8_t width) const;
+  void accepted(uint32_t features_lo, uint32_t window);
   void notification(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value, const void* pc);
 
   // This probe's answers.
@@ -120,10 +128,20 @@ class TransportReference {
   uint32_t legacy_size_ = 0;
   // Queue state of the chosen transport, from the driver's own accesses.
   uint16_t select_ = 0;
+  uint32_t driver_select_ = 0;
   uint32_t notify_off_[kMaxQueues] = {};
   bool notify_off_known_[kMaxQueues] = {};
   bool enable_written_[kMaxQueues] = {};
   bool enabled_[kMaxQueues] = {};
+  // Reads of the status field (device configuration offset 6) since
+  // mark_link(): the first consistent value, if any.
+  bool gen_valid_ = false;
+  uint8_t gen_ = 0;
+  bool status_pending_ = false;
+  uint32_t status_value_ = 0;
+  uint32_t status_reads_ = 0;
+  bool consistent_ = false;
+  uint32_t consistent_value_ = 0;
 };
 
 }  // namespace vnet::fuzz

@@ -386,7 +386,14 @@ DeviceEvents World::poll_device() {
   const uint64_t epoch = oracle_.reset_epoch();
   const uint64_t invalid_before = net().counters().config_invalid_status;
   const bool running = net().state() == NetState::kRunning;
+  const bool link_before = net().link_up();
+  oracle_.mark_link();
   const DeviceEvents ev = session().poll_device();
+  // Oracle (g): a link change only from a consistent status read -- unless
+  // the device was reset and attached again (attach reads it anew).
+  if (running && !ev.reset_detected && !ev.tx_timeout && !ev.recovered && !ev.reset_deferred &&
+      oracle_.reset_epoch() == epoch)
+    oracle_.check_link(link_before, net().link_up());
   // Oracle (h), the tx watchdog: from the boundary facts alone, so in
   // every world (WatchdogReference).
   if (running && !ev.reset_detected)

@@ -976,6 +976,67 @@ void ok_window_chosen_structures() {
   b.common_write(0x1000, 2, 0);
 }
 
+// A transitional device without capabilities whose I/O BAR 0 has room for
+// the legacy registers and 4 bytes of device configuration.
+struct LegacyImage : ImageBench {
+  LegacyImage() {
+    device.cfg[0x02] = 0x00;  // device 0x1000, subsystem 1: transitional net
+    device.cfg[0x03] = 0x10;
+    device.cfg[0x2E] = 0x01;
+    device.cfg[0x06] = 0;  // no capability list: the legacy interface
+    device.bars[0] = BarInfo{true, true, 0x18};
+    PciTransports transports;
+    const ProbeResult r = transports.probe(*oracle);
+    if (r.error != ProbeError::kOk || !r.transport->is_legacy()) _exit(3);
+    oracle->check_probe(PciMode::kAuto, r);
+  }
+};
+
+void protocol_feature_field_beyond_window() {
+  LegacyImage b;
+  b.oracle->reg_write(bar_region(0), spec::pci::legacy::kDriverFeatures, 4, 0x20);  // MAC
+}
+
+void ok_protocol_features_inside_window() {
+  LegacyImage b;
+  b.oracle->reg_write(bar_region(0), spec::pci::legacy::kDriverFeatures, 4, 1u << 15);  // MRG
+}
+
+// What read_link_status() does on the modern transport: generation,
+// status field, generation.
+void read_link_snapshot(ProbedImage& b) {
+  b.common_read(spec::pci::common::kConfigGeneration, 1);
+  b.common_read(0x3000 + 6, 2);
+  b.common_read(spec::pci::common::kConfigGeneration, 1);
+}
+
+void protocol_link_from_torn_read() {
+  ProbedImage b;
+  b.device.churn = true;  // the generation changes around every read
+  b.oracle->mark_link();
+  read_link_snapshot(b);
+  read_link_snapshot(b);
+  b.oracle->check_link(true, false);  // planted: the unstable value taken
+}
+
+void protocol_link_against_consistent_read() {
+  ProbedImage b;
+  b.oracle->mark_link();
+  read_link_snapshot(b);              // status 0: link down
+  b.oracle->check_link(false, true);  // planted: up anyway
+}
+
+void ok_protocol_link_changes() {
+  ProbedImage b;
+  b.oracle->mark_link();
+  read_link_snapshot(b);
+  b.oracle->check_link(true, false);  // down, as read
+  b.device.churn = true;
+  b.oracle->mark_link();
+  read_link_snapshot(b);
+  b.oracle->check_link(false, false);  // torn: unchanged
+}
+
 void decision_probe_outcome() {
   ProbedImage b(false);
   ProbeResult r = b.transports.probe(*b.oracle);
@@ -1670,6 +1731,16 @@ const Case kCases[] = {
     {"protocol.features_without_offer", kProtocol, "without reading the device's offer",
      protocol_features_without_offer},
     {"protocol.ok_init_sequence", nullptr, nullptr, ok_protocol_init_sequence},
+    {"protocol.feature_field_beyond_window", kProtocol,
+     "features 0x20 whose configuration fields lie beyond the 4-byte",
+     protocol_feature_field_beyond_window},
+    {"protocol.ok_features_inside_window", nullptr, nullptr, ok_protocol_features_inside_window},
+    {"protocol.link_from_torn_read", kProtocol, "without a consistent read of the status field",
+     protocol_link_from_torn_read},
+    {"protocol.link_against_consistent_read", kProtocol,
+     "the first consistent read of the status field said 0x0",
+     protocol_link_against_consistent_read},
+    {"protocol.ok_link_changes", nullptr, nullptr, ok_protocol_link_changes},
     {"protocol.features_from_torn_config", kProtocol, "config_generation change",
      protocol_features_from_torn_config},
     {"protocol.ok_features_from_stable_config", nullptr, nullptr,
