@@ -26,6 +26,7 @@ constexpr uint32_t kCapNotify = 0x50;
 constexpr uint32_t kCapIsr = 0x64;
 constexpr uint32_t kCapDevice = 0x74;
 constexpr uint32_t kCapPciCfg = 0x84;
+constexpr uint32_t kCapNotify2 = 0x98;  // after PCI_CFG's 20 bytes
 constexpr uint32_t kConfigBytes = spec::net_cfg::kSize;
 constexpr uint64_t kHostUsoBit = 56;  // VIRTIO_NET_F_HOST_USO (5.1.3)
 
@@ -161,9 +162,13 @@ void MockDevice::build_pci_image() {
       {kCapNotify, kCapIsr, pci::kNotifyCapMinLen, pci::kCfgTypeNotify, kNotifyOffset, kWindowSize},
       {kCapIsr, kCapDevice, pci::kCapMinLen, pci::kCfgTypeIsr, kIsrOffset, kWindowSize},
       {kCapDevice, kCapPciCfg, pci::kCapMinLen, pci::kCfgTypeDevice, kDeviceCfgOffset, kWindowSize},
-      {kCapPciCfg, 0, pci::kNotifyCapMinLen, pci::kCfgTypePci, 0, 0},
+      {kCapPciCfg, static_cast<uint8_t>(config_.second_notify_cap ? kCapNotify2 : 0),
+       pci::kNotifyCapMinLen, pci::kCfgTypePci, 0, 0},
+      {kCapNotify2, 0, pci::kNotifyCapMinLen, pci::kCfgTypeNotify, kNotifyOffset + kWindowSize / 2,
+       kWindowSize / 2},
   };
   for (const auto& c : caps) {
+    if (c.at == kCapNotify2 && !config_.second_notify_cap) break;
     uint8_t* p = &pci_[c.at];
     p[pci::kCapVndr] = pci::kCapIdVendor;
     p[pci::kCapNext] = c.next;

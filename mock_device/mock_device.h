@@ -90,6 +90,10 @@ struct DeviceConfig {
   bool require_access_platform = true;
   // Keep up to this many transmitted frames (copies) in captured_tx().
   size_t tx_capture_limit = 0;
+  // A second notification capability after the others, as QEMU's
+  // modern-pio-notify adds one (4.1.4.1: the driver uses the first usable
+  // capability of each type). It names the upper half of the notify window.
+  bool second_notify_cap = false;
 };
 
 #define VNET_MOCK_DEVICE_COUNTERS(X)                                               \

@@ -77,7 +77,10 @@ inline constexpr Op kConfigOps[] = {
 inline constexpr OpTable kConfigTable{kConfigOps, sizeof kConfigOps / sizeof kConfigOps[0]};
 
 // fuzz_config prefix, in input order:
-//   flavour:u8 (bits 0-1 the flavour; bit 7: the device raises a config
+//   flavour:u8 (bits 0-1 the flavour; bit 2: a second notify capability,
+//               DeviceConfig::second_notify_cap; bits 3-5, b != 0: a legacy
+//               BAR 0 of 0x14 + 2 (b - 1) bytes, room for 0..10 bytes of
+//               device configuration; bit 7: the device raises a config
 //               interrupt before the driver is attached, and the caller
 //               polls before attach)  features:u64  mac:6  status:u16  max_pairs:u16  mtu:u16
 //   queue_size[3]:u16  notify_multiplier:u32  modern_bar:u8

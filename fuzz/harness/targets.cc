@@ -61,6 +61,9 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   config.mtu = p.mtu;
   for (int i = 0; i < 3; ++i) config.queue_sizes[i] = p.queue_sizes[i];
   config.notify_off_multiplier = p.notify_multiplier;
+  config.second_notify_cap = (p.flavour & 4) != 0;  // as QEMU's modern-pio-notify
+  // A legacy BAR 0 with room for 0..10 bytes of device configuration.
+  if (const uint8_t b = (p.flavour >> 3) & 7) config.legacy_bar_size = 0x14 + 2u * (b - 1u);
   // The mock device refuses BAR 0 for the modern window of a transitional
   // device (the legacy I/O BAR lives there).
   config.modern_bar = static_cast<uint8_t>(

@@ -181,7 +181,8 @@ bool same_config(const mock::DeviceConfig& a, const mock::DeviceConfig& b) {
          a.status == b.status && a.max_virtqueue_pairs == b.max_virtqueue_pairs && a.mtu == b.mtu &&
          a.queue_sizes == b.queue_sizes && a.notify_off_multiplier == b.notify_off_multiplier &&
          a.modern_bar == b.modern_bar && a.auto_process_tx == b.auto_process_tx &&
-         a.tx_capture_limit == b.tx_capture_limit;
+         a.tx_capture_limit == b.tx_capture_limit && a.second_notify_cap == b.second_notify_cap &&
+         a.legacy_bar_size == b.legacy_bar_size;
 }
 
 // Back to the state of a freshly constructed device with this config.
@@ -230,6 +231,8 @@ uint64_t config_key(const mock::DeviceConfig& c) {
   mix(c.modern_bar);
   mix(c.auto_process_tx);
   mix(c.tx_capture_limit);
+  mix(c.second_notify_cap);
+  mix(c.legacy_bar_size);
   return h | 1;  // never 0 (an empty slot)
 }
 

@@ -407,6 +407,15 @@ void lie_seeds(const fs::path& root) {
     config_seed("features_ok_refused_" + std::to_string(skip), 1, [&](ScriptWriter& w) {
       w.op(Op::kRegLie).u8(bar4).u16(0x14).u8(1).u32(0x03).u8(skip).u8(1);
     });
+  // Two notification capabilities (as QEMU's modern-pio-notify): the
+  // driver must take the first.
+  config_seed("second_notify_cap_modern", 1 | 4, [](ScriptWriter&) {});
+  config_seed("second_notify_cap_transitional", 2 | 4, [](ScriptWriter&) {});
+  // Legacy BAR 0 with room for 0, 4, 6 and 8 bytes of device
+  // configuration: the MAC (6) and the status (8) fit or do not.
+  for (uint8_t b : {1, 3, 4, 5, 6})
+    config_seed("legacy_bar0_config_" + std::to_string(2 * (b - 1)) + "_bytes",
+                static_cast<uint8_t>(b << 3), [](ScriptWriter&) {});
   config_seed("notify_off_outside_window", 1, [&](ScriptWriter& w) {
     w.op(Op::kRegLie).u8(bar4).u16(0x1E).u8(2).u32(0xFFFF).u8(0).u8(0);
   });

@@ -643,7 +643,8 @@ class Parser {
                 "auto_process_tx",
                 "legacy_bar_size",
                 "modern_bar",
-                "require_access_platform"});
+                "require_access_platform",
+                "second_notify_cap"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -658,6 +659,8 @@ class Parser {
          [&](const json& v, const std::string& p) { s->bar_lies.push_back(bar_lie(v, p)); });
     if (j.contains("auto_process_tx"))
       s->device.auto_process_tx = boolean(j["auto_process_tx"], ptr + "/auto_process_tx");
+    if (j.contains("second_notify_cap"))
+      s->device.second_notify_cap = boolean(j["second_notify_cap"], ptr + "/second_notify_cap");
     if (j.contains("require_access_platform"))
       s->device.require_access_platform =
           boolean(j["require_access_platform"], ptr + "/require_access_platform");
