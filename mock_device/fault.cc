@@ -43,6 +43,11 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kUsedIdxSkip, "used_idx_skip"},
     {FaultKind::kFeaturesOkRefuse, "features_ok_refuse"},
     {FaultKind::kConfigGenerationUnstable, "config_generation_unstable"},
+    {FaultKind::kMsixVectorLie, "msix_vector_lie"},
+    {FaultKind::kStuckIsr, "stuck_isr"},
+    {FaultKind::kInterruptStorm, "interrupt_storm"},
+    {FaultKind::kSpuriousInterrupt, "spurious_interrupt"},
+    {FaultKind::kInterruptBeforeDriverOk, "interrupt_before_driver_ok"},
 };
 
 }  // namespace
@@ -83,6 +88,11 @@ bool is_state_fault(FaultKind kind) {
     case FaultKind::kResetLatency:
     case FaultKind::kFeaturesOkRefuse:
     case FaultKind::kConfigGenerationUnstable:
+    case FaultKind::kMsixVectorLie:
+    case FaultKind::kStuckIsr:
+    case FaultKind::kInterruptStorm:
+    case FaultKind::kSpuriousInterrupt:
+    case FaultKind::kInterruptBeforeDriverOk:
       return true;
     default:
       return false;

@@ -73,6 +73,28 @@
 //                        state   the next value reads of config_generation
 //                                (modern) each return a new generation:
 //                                no config read can be shown consistent
+//   msix_vector_lie      state   reads of queue's queue_msix_vector (queue
+//                                -1: config_msix_vector) return value (65535:
+//                                NO_VECTOR, the device refuses the mapping;
+//                                anything else: a vector never written)
+//   stuck_isr            state   reading the ISR no longer clears it: once
+//                                raised, INTx stays asserted for good
+//   interrupt_storm      state   at every tick the device signals value
+//                                (0: 2000) configuration interrupts that
+//                                report nothing new: MSI-X messages on the
+//                                config vector, or with INTx the ISR raised
+//                                again each time the driver reads it
+//   spurious_interrupt   state   at each of the next value ticks (0: 1) an
+//                                interrupt with nothing behind it: MSI-X, a
+//                                message on the rx queue's vector with no
+//                                used entry; INTx, a pulse of the shared line
+//                                by another function (this ISR reads 0)
+//   interrupt_before_driver_ok
+//                        state   when the driver sets DRIVER_OK, just before
+//                                it takes effect, the device signals a
+//                                configuration and an rx used-buffer
+//                                interrupt (ISR bits, or the vectors mapped
+//                                so far), with nothing used
 //
 // Event faults on used entries (used_*, desc_*) also apply to completions
 // released from a hold (MockDevice::hold_completions). For anything else,
@@ -124,6 +146,12 @@ enum class FaultKind : uint8_t {
   kUsedIdxSkip,
   kFeaturesOkRefuse,
   kConfigGenerationUnstable,
+  // Interrupts (appended).
+  kMsixVectorLie,
+  kStuckIsr,
+  kInterruptStorm,
+  kSpuriousInterrupt,
+  kInterruptBeforeDriverOk,
 };
 
 struct Fault {

@@ -106,6 +106,15 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
     : memory_(memory), config_(config) {
   if (config_.modern_bar >= kNumBars || (has_legacy() && has_modern() && config_.modern_bar == 0))
     throw std::invalid_argument("modern BAR must be 1..5 on a transitional device");
+  if (config_.msix_vectors > kMaxMsixVectors)
+    throw std::invalid_argument("msix_vectors must be 0..128 (the table ends at the PBA, 0x800)");
+  if (config_.msix_vectors != 0 &&
+      (config_.msix_bar >= kNumBars || (has_legacy() && config_.msix_bar == 0) ||
+       (has_modern() && config_.msix_bar == config_.modern_bar)))
+    throw std::invalid_argument("msix_bar must be a BAR of its own (1..5, not the modern BAR)");
+  msix_table_.assign(size_t{config_.msix_vectors} * 4, 0);
+  for (size_t i = 0; i < config_.msix_vectors; ++i) msix_table_[4 * i + 3] = 1;  // masked
+  msix_pba_.assign((config_.msix_vectors + 63) / 64, 0);
   full_reset();
   build_pci_config();
 }
@@ -145,7 +154,20 @@ void MockDevice::build_pci_image() {
   put16(pci::kSubsystemId, modern_only ? 0x1100 : spec::kVirtioIdNet);
   if (has_legacy()) put32(pci::kBar0, 0xC001);  // I/O space at 0xC000
   if (has_modern()) put32(pci::kBar0 + 4 * config_.modern_bar, 0xFE00'0000);
-  pci_[0x3D] = 1;  // INTA
+  pci_[0x3C] = 11;                     // the interrupt line firmware would write
+  pci_[0x3D] = config_.interrupt_pin;  // INTA by default
+  if (config_.msix_vectors != 0) {
+    // MSI-X (PCI 3.0, 6.8.2): last on the capability list.
+    put32(pci::kBar0 + 4 * config_.msix_bar, 0xFE10'0000);
+    put16(pci::kStatus, pci::kStatusCapList);
+    uint8_t* c = &pci_[kMsixCap];
+    c[0] = pci::kCapIdMsix;
+    c[1] = 0;
+    spec::store_le16(c + pci::msix::kControl, uint16_t(config_.msix_vectors - 1));
+    spec::store_le32(c + pci::msix::kTable, 0u | config_.msix_bar);
+    spec::store_le32(c + pci::msix::kPba, kMsixPbaOffset | config_.msix_bar);
+    if (!has_modern()) pci_[pci::kCapabilitiesPtr] = uint8_t(kMsixCap);
+  }
   if (!has_modern()) return;
 
   pci_[pci::kCapabilitiesPtr] = kCapCommon;
@@ -171,7 +193,8 @@ void MockDevice::build_pci_image() {
     if (c.at == kCapNotify2 && !config_.second_notify_cap) break;
     uint8_t* p = &pci_[c.at];
     p[pci::kCapVndr] = pci::kCapIdVendor;
-    p[pci::kCapNext] = c.next;
+    // The last vendor capability links to MSI-X when there is one.
+    p[pci::kCapNext] = c.next == 0 && config_.msix_vectors != 0 ? uint8_t(kMsixCap) : c.next;
     p[pci::kCapLen] = c.len;
     p[pci::kCapCfgType] = c.type;
     p[pci::kCapBar] = c.type == pci::kCfgTypePci ? 0 : config_.modern_bar;
@@ -213,15 +236,42 @@ uint32_t MockDevice::pci_config_read(uint32_t offset, uint8_t width) {
     return register_lies_.empty() ? v : apply_register_lies(Region::kPciConfig, offset, width, v);
   }
   uint32_t v = 0;
-  for (uint8_t i = 0; i < width; ++i) v |= uint32_t(pci_[offset + i]) << (8 * i);
+  for (uint8_t i = 0; i < width; ++i) v |= uint32_t(pci_byte(offset + i)) << (8 * i);
   if (offset == pci::kCommand && width >= 2) v = (v & ~0xFFFFu) | pci_command_;
   if (!register_lies_.empty()) v = apply_register_lies(Region::kPciConfig, offset, width, v);
   return v;
 }
 
+uint8_t MockDevice::pci_byte(uint32_t offset) const {
+  // The MSI-X message control's enable and function-mask bits are live
+  // state; the rest of its word (the table size) is the image's, pokes
+  // included.
+  if (config_.msix_vectors != 0 && offset == kMsixCap + pci::msix::kControl + 1)
+    return uint8_t((pci_[offset] & 0x3F) | (msix_control_ >> 8));
+  return pci_[offset];
+}
+
 void MockDevice::pci_config_write(uint32_t offset, uint8_t width, uint32_t value) {
-  // Only the command register is writable; BAR addresses are fixed.
-  if (offset == pci::kCommand && width >= 2) pci_command_ = uint16_t(value);
+  // Writable: the command register and MSI-X message control; BAR
+  // addresses are fixed.
+  if (offset == pci::kCommand && width >= 2) {
+    pci_command_ = uint16_t(value);
+    update_line();  // Interrupt Disable may have changed
+  }
+  msix_control_write(offset, width, value);
+}
+
+void MockDevice::msix_control_write(uint32_t offset, uint8_t width, uint32_t value) {
+  const uint32_t at = kMsixCap + pci::msix::kControl;
+  if (config_.msix_vectors == 0 || width == 0 || width > 4 || offset > at + 1 ||
+      offset + width <= at + 1)
+    return;
+  // The byte of the control word with bits 15:8, wherever the write put it.
+  const uint8_t high = uint8_t(value >> (8 * (at + 1 - offset)));
+  const bool was_on = msix_enabled() && !msix_function_masked();
+  msix_control_ = uint16_t((high & 0xC0) << 8);
+  update_line();  // with MSI-X enabled the function does not use INTx
+  if (!was_on && msix_enabled() && !msix_function_masked()) deliver_pending_msix();
 }
 
 BarInfo MockDevice::bar_info(uint8_t bar) const {
@@ -230,6 +280,8 @@ BarInfo MockDevice::bar_info(uint8_t bar) const {
     info = BarInfo{true, true, config_.legacy_bar_size};
   else if (bar == config_.modern_bar && has_modern())
     info = BarInfo{true, false, kModernBarSize};
+  else if (config_.msix_vectors != 0 && bar == config_.msix_bar)
+    info = BarInfo{true, false, kMsixBarSize};
   for (const BarLie& l : bar_lies_) {
     if (l.bar != bar) continue;
     if (l.present >= 0) info.present = l.present != 0;
@@ -245,6 +297,8 @@ uint32_t MockDevice::bar_read(uint8_t bar, uint32_t offset, uint8_t width) {
     v = legacy_read(offset, width);
   else if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
     v = modern_read(offset, width);
+  else if (config_.msix_vectors != 0 && bar == config_.msix_bar && offset < kMsixBarSize)
+    v = msix_bar_read(offset, width);
   if (!register_lies_.empty()) v = apply_register_lies(bar_region(bar), offset, width, v);
   return v;
 }
@@ -255,6 +309,8 @@ void MockDevice::bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t
     return legacy_write(offset, width, value);
   if (bar == config_.modern_bar && has_modern() && offset < kModernBarSize)
     return modern_write(offset, width, value);
+  if (config_.msix_vectors != 0 && bar == config_.msix_bar && offset < kMsixBarSize)
+    return msix_bar_write(offset, width, value);
 }
 
 // ---------------------------------------------------------------------------
@@ -377,6 +433,7 @@ size_t MockDevice::release_held(uint16_t q, ReleaseOrder order, uint64_t seed, s
 
 void MockDevice::tick() {
   ++tick_;
+  interrupt_tick();
   for (uint16_t q = 0; q < kNumQueues; ++q) {
     const Hold& h = holds_[q];
     if (held_[q].empty() || h.delay == 0 || !queues_[q].usable()) continue;
@@ -398,8 +455,8 @@ bool MockDevice::republish_last_used(uint16_t q) {
 }
 
 void MockDevice::raise_config_interrupt() {
-  isr_ |= spec::interrupt::kConfig;
   ++counters_.config_interrupts;
+  signal(spec::interrupt::kConfig, -1);
 }
 
 void MockDevice::set_link(bool up) {
@@ -455,6 +512,13 @@ void MockDevice::set_queue_max_size(int queue, uint16_t size) {
 void MockDevice::full_reset() {
   status_ = 0;
   isr_ = 0;
+  // 4.1.5.1.2.1: the device unmaps every event on reset. MSI-X enable, the
+  // table and the PBA are PCI state: a virtio reset leaves them.
+  config_vector_ = pci::kMsixNoVector;
+  queue_vector_.fill(pci::kMsixNoVector);
+  config_vector_unread_ = false;
+  queue_vector_unread_.fill(false);
+  update_line();
   driver_features_ = 0;
   features_written_ = false;
   features_ok_refused_ = false;
@@ -608,6 +672,13 @@ void MockDevice::write_status_now(uint8_t value, bool via_legacy) {
     }
   }
   if ((added & st::kDriverOk) && used_early_queue_ >= 0) use_before_driver_ok();
+  if ((added & st::kDriverOk) && irq_before_driver_ok_) {
+    // interrupt_before_driver_ok: both kinds of event, nothing behind them.
+    ++counters_.spurious_sent;
+    signal(spec::interrupt::kConfig, -1);
+    signal(spec::interrupt::kQueue, kRxQueue);
+  }
+  if ((added & st::kDriverOk) && check) check_vectors_at_driver_ok();
   if (added & st::kDriverOk) {
     if (!(old & st::kDriver)) fail("drv-3.1.1-1", "DRIVER_OK set before DRIVER");
     if (!features_written_)
@@ -664,6 +735,11 @@ void MockDevice::enable_queue_now(uint16_t q) {
     return;
   }
   r.enabled = true;
+  if (queue_vector_unread_[q] && !lost_state_)
+    conformance_.report("drv-4.1.5.1.2.2-3", "queue " + std::to_string(q) +
+                                                 " enabled without reading back its "
+                                                 "queue_msix_vector");
+  queue_vector_unread_[q] = false;
   const uint64_t neg = driver_features_ & config_.features;
   const bool iommu =
       !legacy_mode_ && has_feature(neg, Feature::kAccessPlatform) && iommu_.enabled();
@@ -716,12 +792,23 @@ uint32_t MockDevice::legacy_read(uint32_t offset, uint8_t width) {
       v = read_status();
       break;
     case lg::kIsrStatus:
-      v = isr_;
-      isr_ = 0;  // read clears
+      v = read_isr();  // read clears
       break;
-    default:
-      if (offset >= lg::kConfigNoMsix) return config_bytes_read(offset - lg::kConfigNoMsix, width);
+    default: {
+      // 4.1.4.8: while MSI-X is enabled the two vector registers sit at
+      // 0x14 and 0x16 and device configuration starts at 0x18.
+      const uint32_t cfg = msix_enabled() ? lg::kConfigMsix : lg::kConfigNoMsix;
+      if (msix_enabled() && offset == lg::kConfigMsixVector) {
+        v = vector_read(-1);
+        break;
+      }
+      if (msix_enabled() && offset == lg::kQueueMsixVector) {
+        v = vector_read(queue_select_);
+        break;
+      }
+      if (offset >= cfg) return config_bytes_read(offset - cfg, width);
       v = 0;
+    }
   }
   return v & width_mask(width);
 }
@@ -769,13 +856,23 @@ void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
     case lg::kDeviceStatus:
       write_status(uint8_t(value), true);
       return;
-    default:
-      if (offset >= lg::kConfigNoMsix && offset - lg::kConfigNoMsix < 6) {
+    default: {
+      if (msix_enabled() && offset == lg::kConfigMsixVector) return vector_write(-1, value);
+      if (msix_enabled() && offset == lg::kQueueMsixVector) {
+        if (!lost_state_ && queue_select_ < kNumQueues && qregs_[queue_select_].enabled)
+          conformance_.report("drv-4.1.4.3.2-4", "queue_msix_vector of queue " +
+                                                     std::to_string(queue_select_) +
+                                                     " written while the queue is set up");
+        return vector_write(queue_select_, value);
+      }
+      const uint32_t cfg = msix_enabled() ? lg::kConfigMsix : lg::kConfigNoMsix;
+      if (offset >= cfg && offset - cfg < 6) {
         // Legacy drivers may write the MAC (5.1.4.3); take the bytes.
-        for (uint8_t i = 0; i < width && offset - lg::kConfigNoMsix + i < 6; ++i)
-          config_.mac[offset - lg::kConfigNoMsix + i] = uint8_t(value >> (8 * i));
+        for (uint8_t i = 0; i < width && offset - cfg + i < 6; ++i)
+          config_.mac[offset - cfg + i] = uint8_t(value >> (8 * i));
       }
       return;
+    }
   }
 }
 
@@ -812,8 +909,9 @@ uint32_t MockDevice::common_field_read(uint32_t field) {
                  ? uint32_t(driver_features_ >> (32 * driver_feature_select_))
                  : 0;
     case c::kConfigMsixVector:
+      return vector_read(-1);
     case c::kQueueMsixVector:
-      return pci::kMsixNoVector;  // no MSI-X on this device
+      return valid ? vector_read(queue_select_) : pci::kMsixNoVector;
     case c::kNumQueues:
       return kNumQueues;
     case c::kDeviceStatus:
@@ -895,8 +993,12 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
     case c::kConfigMsixVector:
+      if (!lost_state_ && (status_ & st::kDriverOk))
+        conformance_.report("drv-3.1.1-1", "config_msix_vector written after DRIVER_OK");
+      return vector_write(-1, value);
     case c::kQueueMsixVector:
-      return;  // no MSI-X: the read-back says NO_VECTOR
+      if (!queue_field("queue_msix_vector")) return;
+      return vector_write(queue_select_, value);
     case c::kNumQueues:
       return read_only("num_queues");
     case c::kDeviceStatus:
@@ -969,9 +1071,7 @@ uint32_t MockDevice::modern_read(uint32_t offset, uint8_t width) {
   }
   if (offset >= kIsrOffset && offset < kIsrOffset + kWindowSize) {
     if (offset != kIsrOffset) return 0;
-    const uint8_t v = isr_;
-    isr_ = 0;  // 4.1.4.5: reading the ISR status clears it
-    return v;
+    return read_isr();  // 4.1.4.5: reading the ISR status clears it
   }
   if (offset >= kDeviceCfgOffset && offset < kDeviceCfgOffset + kWindowSize)
     return config_bytes_read(offset - kDeviceCfgOffset, width);
@@ -1066,6 +1166,22 @@ void MockDevice::arm(const Fault& fault) {
       return;
     case FaultKind::kConfigGenerationUnstable:
       generation_flips_left_ = fault.value;
+      return;
+    case FaultKind::kMsixVectorLie:
+      vector_lie_queue_ = fault.queue < 0 ? -1 : fault.queue;
+      vector_lie_value_ = uint16_t(fault.value);
+      return;
+    case FaultKind::kStuckIsr:
+      stuck_isr_ = true;
+      return;
+    case FaultKind::kInterruptStorm:
+      storm_per_tick_ = fault.value ? uint32_t(fault.value) : 2000;
+      return;
+    case FaultKind::kSpuriousInterrupt:
+      spurious_left_ += fault.value ? uint32_t(fault.value) : 1;
+      return;
+    case FaultKind::kInterruptBeforeDriverOk:
+      irq_before_driver_ok_ = true;
       return;
     default:
       break;
@@ -1166,8 +1282,8 @@ void MockDevice::complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t 
 void MockDevice::finish(uint16_t q) {
   if (!queues_[q].has_unpublished()) return;  // nothing new (e.g. every completion held)
   if (queues_[q].publish()) {
-    isr_ |= spec::interrupt::kQueue;
     ++counters_.interrupts;
+    signal(spec::interrupt::kQueue, q);
   } else {
     ++counters_.interrupts_suppressed;
   }
@@ -1446,6 +1562,253 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
   complete(kRxQueue, head, uint32_t(total), c.writable_bytes);
   finish(kRxQueue);
   return true;
+}
+
+// ---------------------------------------------------------------------------
+// Interrupts: MSI-X (PCI 3.0 6.8.2, virtio 1.2 4.1.5.1.2) and INTx
+// ---------------------------------------------------------------------------
+
+bool MockDevice::msix_enabled() const {
+  return config_.msix_vectors != 0 && (msix_control_ & pci::msix::kEnable) != 0;
+}
+
+bool MockDevice::msix_function_masked() const {
+  return (msix_control_ & pci::msix::kFunctionMask) != 0;
+}
+
+bool MockDevice::msix_entry(uint16_t i, uint64_t* address, uint32_t* data, bool* masked) const {
+  if (i >= config_.msix_vectors) return false;
+  const uint32_t* e = &msix_table_[4 * size_t{i}];
+  *address = e[0] | uint64_t(e[1]) << 32;
+  *data = e[2];
+  *masked = (e[3] & pci::msix::kEntryMasked) != 0;
+  return true;
+}
+
+bool MockDevice::msix_pending_bit(uint16_t i) const {
+  return i < config_.msix_vectors && (msix_pba_[i / 64] >> (i % 64) & 1) != 0;
+}
+
+void MockDevice::emit(const InterruptRecord& r) {
+  if (irq_log_.size() < kMaxInterruptRecords) irq_log_.push_back(r);
+  if (irq_sink_) irq_sink_(r);
+}
+
+void MockDevice::signal(uint8_t isr_bits, int queue) {
+  // QEMU sets the ISR bits whether or not MSI-X is enabled (virtio_set_isr).
+  isr_ |= isr_bits;
+  if (!msix_enabled()) return update_line();
+  const uint16_t v = queue < 0 ? config_vector_ : queue_vector_[uint16_t(queue)];
+  if (v == pci::kMsixNoVector || v >= config_.msix_vectors) {
+    ++counters_.msix_unmapped;  // the driver asked for no interrupt for this event
+    return;
+  }
+  send_msi(v);
+}
+
+void MockDevice::send_msi(uint16_t v) {
+  const uint32_t* e = &msix_table_[4 * size_t{v}];
+  if (msix_function_masked() || (e[3] & pci::msix::kEntryMasked) != 0) {
+    // Held as a pending bit, sent when unmasked (PCI 3.0, 6.8.3.5).
+    msix_pba_[v / 64] |= uint64_t{1} << (v % 64);
+    ++counters_.msix_pending;
+    return;
+  }
+  ++counters_.msix_sent;
+  InterruptRecord r;
+  r.kind = InterruptRecord::Kind::kMsi;
+  r.vector = v;
+  r.address = e[0] | uint64_t(e[1]) << 32;
+  r.data = e[2];
+  r.isr = isr_;
+  emit(r);
+}
+
+void MockDevice::deliver_pending_msix() {
+  if (!msix_enabled() || msix_function_masked()) return;
+  for (uint16_t v = 0; v < config_.msix_vectors; ++v) {
+    if (!msix_pending_bit(v) || (msix_table_[4 * size_t{v} + 3] & pci::msix::kEntryMasked))
+      continue;
+    msix_pba_[v / 64] &= ~(uint64_t{1} << (v % 64));
+    send_msi(v);
+  }
+}
+
+void MockDevice::update_line() {
+  // INTx is level: asserted while the ISR is nonzero, unless MSI-X is
+  // enabled, the command register disables INTx, or there is no pin.
+  const bool level = isr_ != 0 && !msix_enabled() &&
+                     (pci_command_ & pci::kCommandIntxDisable) == 0 && config_.interrupt_pin != 0;
+  const bool rising = level && !line_;
+  line_ = level;
+  if (!rising) return;
+  ++counters_.intx_asserted;
+  InterruptRecord r;
+  r.kind = InterruptRecord::Kind::kLine;
+  r.isr = isr_;
+  emit(r);
+}
+
+uint8_t MockDevice::read_isr() {
+  ++counters_.isr_reads;
+  // 4.1.4.5.2: with MSI-X enabled the driver SHOULD NOT read the ISR on a
+  // queue interrupt; the device cannot tell why it reads, so any read while
+  // an event is mapped to a vector is taken as one.
+  if (msix_enabled() && !lost_state_ && (status_ & st::kDriverOk)) {
+    bool mapped = config_vector_ != pci::kMsixNoVector;
+    for (uint16_t v : queue_vector_) mapped = mapped || v != pci::kMsixNoVector;
+    if (mapped)
+      conformance_.report("drv-4.1.4.5.2-1",
+                          "ISR status read while MSI-X is enabled and events "
+                          "are mapped to vectors");
+  }
+  const uint8_t v = isr_;
+  if (!stuck_isr_) isr_ = 0;
+  update_line();
+  // interrupt_storm with INTx: the device signals again at once.
+  if (storm_left_ > 0 && !msix_enabled() && !in_storm_) {
+    --storm_left_;
+    ++counters_.spurious_sent;
+    signal(spec::interrupt::kConfig, -1);
+  }
+  return v;
+}
+
+uint16_t MockDevice::vector_read(int queue) {
+  uint16_t v;
+  if (queue < 0) {
+    v = config_vector_;
+    config_vector_unread_ = false;
+  } else if (queue < kNumQueues) {
+    v = queue_vector_[uint16_t(queue)];
+    queue_vector_unread_[uint16_t(queue)] = false;
+  } else {
+    return pci::kMsixNoVector;
+  }
+  if (vector_lie_queue_ != -2 && vector_lie_queue_ == queue) {
+    ++counters_.faults_applied;
+    return vector_lie_value_;
+  }
+  return v;
+}
+
+void MockDevice::vector_write(int queue, uint32_t value) {
+  uint16_t v = uint16_t(value);
+  const std::string what = queue < 0 ? std::string("config_msix_vector")
+                                     : "queue_msix_vector of queue " + std::to_string(queue);
+  if (!lost_state_) {
+    if (v != pci::kMsixNoVector && !msix_enabled())
+      conformance_.report("def-4.1.5.1.2-1",
+                          what + " set to " + std::to_string(v) + " while MSI-X is disabled");
+    if (v != pci::kMsixNoVector && v >= config_.msix_vectors)
+      conformance_.report("drv-4.1.5.1.2.2-2",
+                          what + " set to " + std::to_string(v) + ", outside the MSI-X table of " +
+                              std::to_string(config_.msix_vectors) + " entries");
+    const bool unread = queue < 0 ? config_vector_unread_
+                                  : (queue < kNumQueues && queue_vector_unread_[uint16_t(queue)]);
+    if (unread)
+      conformance_.report("drv-4.1.5.1.2.2-3",
+                          what + " written again without reading back the previous mapping");
+  }
+  // As QEMU: a vector the table does not have maps nothing (read back
+  // NO_VECTOR: the mapping failed).
+  if (v >= config_.msix_vectors) v = pci::kMsixNoVector;
+  if (queue < 0) {
+    config_vector_ = v;
+    config_vector_unread_ = uint16_t(value) != pci::kMsixNoVector;
+  } else if (queue < kNumQueues) {
+    queue_vector_[uint16_t(queue)] = v;
+    queue_vector_unread_[uint16_t(queue)] = uint16_t(value) != pci::kMsixNoVector;
+  }
+}
+
+void MockDevice::check_vectors_at_driver_ok() {
+  if (config_vector_unread_)
+    conformance_.report("drv-4.1.5.1.2.2-3",
+                        "DRIVER_OK set without reading back config_msix_vector");
+  config_vector_unread_ = false;
+  // The driver relies on every mapped vector from now on: it must be
+  // deliverable (MSI-X enabled, function and entry unmasked).
+  auto usable = [&](uint16_t v) {
+    return msix_enabled() && !msix_function_masked() && v < config_.msix_vectors &&
+           (msix_table_[4 * size_t{v} + 3] & pci::msix::kEntryMasked) == 0;
+  };
+  auto check = [&](uint16_t v, const std::string& what) {
+    if (v != pci::kMsixNoVector && !usable(v))
+      conformance_.report("def-4.1.5.1.2-2",
+                          "DRIVER_OK with " + what + " mapped to vector " + std::to_string(v) +
+                              (!msix_enabled()          ? ", but MSI-X is disabled"
+                               : msix_function_masked() ? ", but the function is masked"
+                                                        : ", whose table entry is masked"));
+  };
+  check(config_vector_, "config_msix_vector");
+  for (uint16_t q = 0; q < kNumQueues; ++q)
+    if (qregs_[q].enabled) check(queue_vector_[q], "queue " + std::to_string(q));
+}
+
+uint32_t MockDevice::msix_bar_read(uint32_t offset, uint8_t width) {
+  const uint32_t table_end = uint32_t{config_.msix_vectors} * pci::msix::kEntrySize;
+  if (offset < table_end) {
+    const uint32_t word = msix_table_[offset / 4];
+    return (word >> (8 * (offset % 4))) & width_mask(width);
+  }
+  if (offset >= kMsixPbaOffset && offset < kMsixPbaOffset + msix_pba_.size() * 8) {
+    const uint32_t at = offset - kMsixPbaOffset;
+    return uint32_t(msix_pba_[at / 8] >> (8 * (at % 8))) & width_mask(width);
+  }
+  return 0;
+}
+
+void MockDevice::msix_bar_write(uint32_t offset, uint8_t width, uint32_t value) {
+  const uint32_t table_end = uint32_t{config_.msix_vectors} * pci::msix::kEntrySize;
+  if (offset >= table_end) return;  // past the table: the PBA is read-only
+  // Entries are written in dwords (PCI 3.0, 6.8.2: DWORD or QWORD accesses);
+  // a narrower write changes just its bytes here.
+  uint32_t& word = msix_table_[offset / 4];
+  const uint32_t shift = 8 * (offset % 4);
+  const uint32_t mask = width_mask(width) << shift;
+  const uint32_t before = word;
+  word = (word & ~mask) | ((value << shift) & mask);
+  const uint16_t entry = uint16_t(offset / pci::msix::kEntrySize);
+  if ((offset % pci::msix::kEntrySize) / 4 == 3 && (before & pci::msix::kEntryMasked) != 0 &&
+      (word & pci::msix::kEntryMasked) == 0 && msix_pending_bit(entry) && msix_enabled() &&
+      !msix_function_masked()) {
+    msix_pba_[entry / 64] &= ~(uint64_t{1} << (entry % 64));
+    send_msi(entry);
+  }
+}
+
+void MockDevice::interrupt_tick() {
+  if (spurious_left_ > 0) {
+    --spurious_left_;
+    ++counters_.spurious_sent;
+    if (msix_enabled()) {
+      // A message on the rx vector with no used entry behind it.
+      const uint16_t v = queue_vector_[kRxQueue];
+      if (v < config_.msix_vectors) send_msi(v);
+    } else {
+      // Another function pulsing the shared line: this ISR stays 0.
+      InterruptRecord r;
+      r.kind = InterruptRecord::Kind::kForeignLine;
+      r.isr = isr_;
+      emit(r);
+    }
+  }
+  if (storm_per_tick_ == 0) return;
+  storm_left_ = storm_per_tick_;
+  if (msix_enabled()) {
+    in_storm_ = true;
+    while (storm_left_ > 0) {
+      --storm_left_;
+      ++counters_.spurious_sent;
+      signal(spec::interrupt::kConfig, -1);
+    }
+    in_storm_ = false;
+  } else if (storm_left_ > 0) {
+    --storm_left_;
+    ++counters_.spurious_sent;
+    signal(spec::interrupt::kConfig, -1);  // the rest follow each ISR read
+  }
 }
 
 }  // namespace vnet::mock

@@ -94,6 +94,29 @@ struct DeviceConfig {
   // modern-pio-notify adds one (4.1.4.1: the driver uses the first usable
   // capability of each type). It names the upper half of the notify window.
   bool second_notify_cap = false;
+  // MSI-X, as QEMU's virtio-net-pci has it: a capability (at 0xB0, last on
+  // the list) whose table of msix_vectors entries lies at offset 0 of
+  // memory BAR msix_bar (4 KiB), the pending bit array at 0x800. 0: no
+  // MSI-X capability -- the default, so that a polling driver's walk of the
+  // capability list is what it always was. At most 128.
+  uint16_t msix_vectors = 0;
+  uint8_t msix_bar = 1;
+  // The INTx pin (config 0x3D): 1 = INTA; 0 = no line.
+  uint8_t interrupt_pin = 1;
+};
+
+// One interrupt the device sent (MockDevice::interrupts(), and the sink).
+struct InterruptRecord {
+  enum class Kind : uint8_t {
+    kMsi,          // an MSI-X message: vector, and the address/data of its table entry
+    kLine,         // INTx asserted (a rising edge of the level line)
+    kForeignLine,  // the shared line pulsed by another function (spurious_interrupt)
+  };
+  Kind kind = Kind::kMsi;
+  uint16_t vector = 0;
+  uint64_t address = 0;
+  uint32_t data = 0;
+  uint8_t isr = 0;  // the ISR when it was sent
 };
 
 #define VNET_MOCK_DEVICE_COUNTERS(X)                                               \
@@ -119,7 +142,13 @@ struct DeviceConfig {
   X(queue_halts)           /* queues the device stopped using */                   \
   X(completions_held)      /* completions held back (hold_completions) */          \
   X(hooks_fired)           /* initialisation hooks that acted */                   \
-  X(descriptors_rewritten) /* descriptor fields the device overwrote */
+  X(descriptors_rewritten) /* descriptor fields the device overwrote */            \
+  X(msix_sent)             /* MSI-X messages sent */                               \
+  X(msix_pending)          /* ... held in the PBA (entry or function masked) */    \
+  X(msix_unmapped)         /* interrupts with MSI-X on and NO_VECTOR mapped */     \
+  X(intx_asserted)         /* INTx rising edges */                                 \
+  X(isr_reads)             /* ISR status reads */                                  \
+  X(spurious_sent)         /* spurious_interrupt / interrupt_storm signals */
 
 struct DeviceCounters {
 #define VNET_MOCK_DECLARE(name) uint64_t name = 0;
@@ -171,6 +200,33 @@ class MockDevice {
   BarInfo bar_info(uint8_t bar) const;
   bool interrupt_pending() const { return isr_ != 0; }
   uint8_t isr_peek() const { return isr_; }
+
+  // ---- interrupts ----
+  // Every interrupt the device sends goes to the sink (MockPlatform sets
+  // it) and into interrupts() (the first kMaxInterruptRecords). With MSI-X
+  // enabled an event is a message on its mapped vector (NO_VECTOR: none;
+  // a masked entry or function: a pending bit, sent at unmask); without,
+  // the ISR bit is set and the level line follows ISR != 0 (unless the
+  // command register's Interrupt Disable is set). QEMU sets the ISR bits
+  // in both cases, so does this device.
+  using InterruptSink = std::function<void(const InterruptRecord&)>;
+  static constexpr size_t kMaxInterruptRecords = 4096;
+  void set_interrupt_sink(InterruptSink sink) { irq_sink_ = std::move(sink); }
+  const std::vector<InterruptRecord>& interrupts() const { return irq_log_; }
+  void clear_interrupts() { irq_log_.clear(); }
+  bool line_asserted() const { return line_; }
+  bool msix_enabled() const;
+  bool msix_function_masked() const;
+  uint16_t config_vector() const { return config_vector_; }
+  uint16_t queue_vector(uint16_t q) const { return q < kNumQueues ? queue_vector_[q] : 0xFFFF; }
+  // Table entry i: message address/data and its mask bit; pending bit.
+  bool msix_entry(uint16_t i, uint64_t* address, uint32_t* data, bool* masked) const;
+  bool msix_pending_bit(uint16_t i) const;
+  // Offsets of the capability and of table / PBA in msix_bar.
+  static constexpr uint32_t kMsixCap = 0xB0;
+  static constexpr uint32_t kMsixBarSize = 0x1000;
+  static constexpr uint32_t kMsixPbaOffset = 0x800;
+  static constexpr uint16_t kMaxMsixVectors = 128;
 
   // ---- the data path ----
   // Frames the driver transmits go to the sink (cheap: function pointer)
@@ -316,6 +372,22 @@ class MockDevice {
   void full_reset();
   void raise_config_interrupt();
   void bump_generation() { ++generation_; }
+  // Interrupts: signal() sets ISR bits and sends the event's MSI or
+  // updates the line; queue -1 is the configuration vector.
+  void signal(uint8_t isr_bits, int queue);
+  void send_msi(uint16_t vector);
+  void update_line();
+  void emit(const InterruptRecord& r);
+  void deliver_pending_msix();
+  uint8_t read_isr();
+  uint16_t vector_read(int queue);  // what a read of a vector register returns
+  void vector_write(int queue, uint32_t value);
+  void check_vectors_at_driver_ok();
+  void msix_control_write(uint32_t offset, uint8_t width, uint32_t value);
+  uint32_t msix_bar_read(uint32_t offset, uint8_t width);
+  void msix_bar_write(uint32_t offset, uint8_t width, uint32_t value);
+  uint8_t pci_byte(uint32_t offset) const;  // config space with the live registers
+  void interrupt_tick();
   uint32_t config_bytes_read(uint32_t offset, uint8_t width);
   uint8_t read_status();
   void fill_config(uint8_t* out) const;
@@ -428,6 +500,26 @@ class MockDevice {
   bool features_ok_refuse_all_ = false;
   uint32_t apply_register_lies(Region region, uint32_t offset, uint8_t width, uint32_t value);
   bool in_tx_ = false;
+
+  // MSI-X and INTx.
+  uint16_t msix_control_ = 0;         // enable (15) and function mask (14) as written
+  std::vector<uint32_t> msix_table_;  // 4 dwords per entry
+  std::vector<uint64_t> msix_pba_;    // pending bits
+  uint16_t config_vector_ = 0xFFFF;
+  std::array<uint16_t, kNumQueues> queue_vector_{};
+  bool config_vector_unread_ = false;  // written, not read back yet
+  std::array<bool, kNumQueues> queue_vector_unread_{};
+  bool line_ = false;
+  InterruptSink irq_sink_;
+  std::vector<InterruptRecord> irq_log_;
+  int32_t vector_lie_queue_ = -2;  // msix_vector_lie: -1 config, q, -2 none
+  uint16_t vector_lie_value_ = 0;
+  bool stuck_isr_ = false;
+  uint32_t storm_per_tick_ = 0;
+  uint32_t storm_left_ = 0;
+  uint32_t spurious_left_ = 0;
+  bool irq_before_driver_ok_ = false;
+  bool in_storm_ = false;
 };
 
 }  // namespace vnet::mock

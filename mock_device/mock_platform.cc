@@ -9,7 +9,9 @@
 namespace vnet::mock {
 
 MockPlatform::MockPlatform(MockDevice& device, GuestMemory& memory)
-    : device_(device), memory_(memory) {}
+    : device_(device), memory_(memory) {
+  device_.set_interrupt_sink([this](const InterruptRecord& r) { on_device_interrupt(r); });
+}
 
 uint32_t MockPlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
   ++shim_calls_;
@@ -146,7 +148,101 @@ void MockPlatform::barrier(Barrier kind) {
 
 bool MockPlatform::wait_interrupt(uint64_t) {
   ++shim_calls_;
-  return device_.interrupt_pending();
+  return device_.interrupt_pending() || interrupt_waiting();
+}
+
+// ---- interrupts ---------------------------------------------------------------
+
+uint16_t MockPlatform::msi_messages(uint16_t max, MsiMessage* out) {
+  ++shim_calls_;
+  const uint16_t n = std::min(max, msi_vectors_);
+  for (uint16_t i = 0; i < n; ++i) out[i] = MsiMessage{0xFEE0'0000u, kMsiDataBase + i};
+  return n;
+}
+
+bool MockPlatform::line_interrupt() {
+  ++shim_calls_;
+  return line_routed_;
+}
+
+void MockPlatform::arm_interrupts(InterruptMode mode, uint16_t vectors) {
+  ++shim_calls_;
+  ++arm_calls_;
+  armed_mode_ = mode;
+  armed_vectors_ = mode == InterruptMode::kMsix ? std::min(vectors, msi_vectors_) : 0;
+  if (mode == InterruptMode::kPolling) queued_.clear();  // masked: what waited is dropped
+  if (mode == InterruptMode::kIntx && synchronous_ && device_.line_asserted())
+    run_handler(IrqSource::line());  // a level line already high fires at unmask
+}
+
+void MockPlatform::set_interrupt_handler(InterruptHandler handler, bool synchronous) {
+  handler_ = std::move(handler);
+  synchronous_ = synchronous;
+}
+
+void MockPlatform::run_handler(IrqSource source) {
+  if (!handler_ || in_handler_) return;  // one interrupt at a time (the driver's contract)
+  in_handler_ = true;
+  ++delivered_;
+  handler_(source);
+  in_handler_ = false;
+}
+
+void MockPlatform::on_device_interrupt(const InterruptRecord& r) {
+  IrqSource source = IrqSource::line();
+  if (r.kind == InterruptRecord::Kind::kMsi) {
+    // The message names the vector: it must be one this platform handed out.
+    const uint32_t i = r.data - kMsiDataBase;
+    if (r.address != 0xFEE0'0000u || r.data < kMsiDataBase || i >= msi_vectors_) {
+      ++bad_msis_;
+      return;
+    }
+    if (armed_mode_ != InterruptMode::kMsix || i >= armed_vectors_) {
+      ++unarmed_;
+      return;
+    }
+    source = IrqSource::msi(uint16_t(i));
+  } else if (armed_mode_ != InterruptMode::kIntx || !line_routed_) {
+    return;  // the line is masked at the interrupt controller
+  }
+  if (synchronous_ && !in_handler_) {
+    run_handler(source);
+    // Level: a line the handler left asserted fires again.
+    for (uint32_t n = 0; r.kind == InterruptRecord::Kind::kLine && n < kMaxLineRepeats &&
+                         armed_mode_ == InterruptMode::kIntx && device_.line_asserted();
+         ++n)
+      run_handler(source);
+    return;
+  }
+  // The device's own line is a level: deliver_interrupts() sees it while it
+  // is asserted. Another function's pulse (kForeignLine) is queued.
+  if (r.kind == InterruptRecord::Kind::kLine) return;
+  if (queued_.size() >= kMaxQueued) {
+    ++dropped_;
+    return;
+  }
+  queued_.push_back(source);
+}
+
+bool MockPlatform::interrupt_waiting() const {
+  return !queued_.empty() ||
+         (armed_mode_ == InterruptMode::kIntx && line_routed_ && device_.line_asserted());
+}
+
+size_t MockPlatform::deliver_interrupts(size_t max) {
+  size_t n = 0;
+  while (n < max && !queued_.empty()) {
+    const IrqSource s = queued_.front();
+    queued_.pop_front();
+    run_handler(s);
+    ++n;
+  }
+  while (n < max && armed_mode_ == InterruptMode::kIntx && line_routed_ &&
+         device_.line_asserted()) {
+    run_handler(IrqSource::line());
+    ++n;
+  }
+  return n;
 }
 
 uint64_t MockPlatform::now_ns() {

@@ -11,7 +11,18 @@
 //                 door for device-written memory); a source outside the
 //                 arena is a driver bug and is counted
 //        barrier(): std::atomic_thread_fence
-//        wait_interrupt(): true when the device has an ISR bit pending
+//        wait_interrupt(): true when the device has an ISR bit pending, or
+//                 an interrupt waits for delivery
+//        msi_messages(), line_interrupt(), arm_interrupts(): off by default
+//                 (a polling platform); set_msi_vectors() / set_line() offer
+//                 them. The device's interrupts (MockDevice::InterruptRecord)
+//                 arrive here: an MSI whose address/data is one of the
+//                 messages handed out becomes vector i, one that is not is
+//                 counted (bad_msis: the driver wrote a wrong table entry);
+//                 INTx is level: delivered while the device holds its line.
+//                 Delivered to the handler (set_interrupt_handler) either at
+//                 once, inside whatever device access raised it (as hardware
+//                 would), or queued until deliver_interrupts().
 //        now_ns(): steady_clock, or an injected fake clock
 //        log(): lines collected (bounded), optionally echoed to stderr
 //
@@ -21,6 +32,7 @@
 
 #include <stdint.h>
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -64,6 +76,35 @@ class MockPlatform final : public Platform {
   bool wait_interrupt(uint64_t timeout_ns) override;
   uint64_t now_ns() override;
   void log(LogLevel level, const char* message) override;
+
+  // ---- interrupts ----
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override;
+  bool line_interrupt() override;
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override;
+  // What the platform offers: n MSI vectors (messages 0xFEE00000 /
+  // kMsiDataBase + i) and whether the line is routed. Default: neither.
+  static constexpr uint32_t kMsiDataBase = 0x4040;
+  void set_msi_vectors(uint16_t n) { msi_vectors_ = n < kMaxMsiVectors ? n : kMaxMsiVectors; }
+  void set_line(bool routed) { line_routed_ = routed; }
+  using InterruptHandler = std::function<void(IrqSource)>;
+  // synchronous: the handler runs inside the device access that raised the
+  // interrupt (a line: again while the device keeps it asserted, at most
+  // kMaxLineRepeats times); otherwise interrupts queue for
+  // deliver_interrupts().
+  static constexpr uint32_t kMaxLineRepeats = 10000;  // QEMU's I/O APIC gives up there too
+  void set_interrupt_handler(InterruptHandler handler, bool synchronous = false);
+  // Delivers up to max queued interrupts (MSI vectors in arrival order,
+  // foreign line pulses, then the line while the device asserts it);
+  // returns how many.
+  size_t deliver_interrupts(size_t max = 256);
+  bool interrupt_waiting() const;
+  InterruptMode armed_mode() const { return armed_mode_; }
+  uint16_t armed_vectors() const { return armed_vectors_; }
+  uint64_t arm_calls() const { return arm_calls_; }
+  uint64_t delivered() const { return delivered_; }
+  uint64_t bad_msis() const { return bad_msis_; }        // no such message handed out
+  uint64_t unarmed_msis() const { return unarmed_; }     // a vector not armed (masked)
+  uint64_t msi_queue_drops() const { return dropped_; }  // queue full
 
   // A fake clock: now_ns() returns clock(). Pass nullptr for steady_clock.
   void set_clock(std::function<uint64_t()> clock) { clock_ = std::move(clock); }
@@ -139,6 +180,23 @@ class MockPlatform final : public Platform {
   uint64_t dma_maps_ = 0;
   uint64_t dma_unmaps_ = 0;
   uint64_t bad_dma_unmaps_ = 0;
+  // Interrupts.
+  void on_device_interrupt(const InterruptRecord& r);
+  void run_handler(IrqSource source);
+  static constexpr size_t kMaxQueued = 1 << 16;
+  uint16_t msi_vectors_ = 0;
+  bool line_routed_ = false;
+  InterruptMode armed_mode_ = InterruptMode::kPolling;
+  uint16_t armed_vectors_ = 0;
+  uint64_t arm_calls_ = 0;
+  InterruptHandler handler_;
+  bool synchronous_ = false;
+  bool in_handler_ = false;
+  std::deque<IrqSource> queued_;
+  uint64_t delivered_ = 0;
+  uint64_t bad_msis_ = 0;
+  uint64_t unarmed_ = 0;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace vnet::mock

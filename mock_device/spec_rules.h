@@ -50,9 +50,10 @@ inline constexpr SpecRule kSpecRules[] = {
     {"drv-3.1.1-1",
      "the order of initialization: DRIVER before ACKNOWLEDGE, more than ACKNOWLEDGE in the first "
      "write, FEATURES_OK or DRIVER_OK before DRIVER or before the features were written, "
-     "DRIVER_OK without FEATURES_OK (modern), queue registers before FEATURES_OK (modern) or "
-     "after DRIVER_OK, driver features before DRIVER, DRIVER_OK before receiveq1 and "
-     "transmitq1 are set up (kept under section 5.1.5)"},
+     "DRIVER_OK without FEATURES_OK (modern), queue registers (queue_msix_vector included) "
+     "before FEATURES_OK (modern) or after DRIVER_OK, config_msix_vector after DRIVER_OK, "
+     "driver features before DRIVER, DRIVER_OK before receiveq1 and transmitq1 are set up "
+     "(kept under section 5.1.5)"},
     {"drv-3.1.1-3", "a driver_feature write after FEATURES_OK (modern)"},
     {"drv-3.1.1-5", "DRIVER_OK set after the device refused FEATURES_OK"},
     {"drv-3.1.1-6", "an available buffer notification before DRIVER_OK"},
@@ -70,8 +71,19 @@ inline constexpr SpecRule kSpecRules[] = {
      "queue_notify_data"},
     {"drv-4.1.4.3.2-3",
      "a queue_size write that is not a power of two, and a queue enabled with such a size"},
-    {"drv-4.1.4.3.2-4", "a queue field written while that queue is enabled"},
+    {"drv-4.1.4.3.2-4",
+     "a queue field written while that queue is enabled (queue_msix_vector included; legacy: "
+     "the queue vector at 0x16 of a queue whose address is set)"},
     {"drv-4.1.4.3.2-6", "a write of 0 to queue_enable"},
+    {"drv-4.1.4.5.2-1",
+     "an ISR status read after DRIVER_OK while MSI-X is enabled and an event is mapped to a "
+     "vector"},
+    {"drv-4.1.5.1.2.2-2",
+     "config_msix_vector or a queue_msix_vector set to a vector at or above the MSI-X table "
+     "size (other than NO_VECTOR)"},
+    {"drv-4.1.5.1.2.2-3",
+     "a vector written and not read back before the next write of the same field, before its "
+     "queue is enabled, or (config_msix_vector) before DRIVER_OK"},
     {"drv-5.1.4.2-8",
      "with MTU negotiated, a transmitted frame (gso_type NONE) longer than mtu + 14"},
     {"drv-5.1.6.2.1-1", "a transmit header with num_buffers not 0 (12-byte headers)"},
@@ -97,6 +109,12 @@ inline constexpr SpecRule kSpecRules[] = {
      "a power-of-two queue_size above the device's maximum, written or enabled (kept under "
      "4.1.4.3.2)"},
     {"def-4.1.4.5-1", "a write to the ISR status (modern)"},
+    {"def-4.1.5.1.2-1",
+     "a vector other than NO_VECTOR written (modern) while MSI-X is disabled in the "
+     "capability's message control"},
+    {"def-4.1.5.1.2-2",
+     "DRIVER_OK with an event mapped to a vector that cannot be delivered: MSI-X disabled, the "
+     "function masked, or the vector's table entry masked"},
     {"def-4.1.5.2-1",
      "a notification whose value, width or offset does not match the queue's notify address, "
      "or for a queue that is not set up (kept under 4.1.5.2)"},

@@ -43,7 +43,18 @@ namespace vnet {
   X(device_needs_reset) /* device signalled NEEDS_RESET or lost our status */                 \
   X(recoveries)         /* successful reset + re-initialisation */                            \
   X(reset_timeouts)     /* device never read back status 0 after a reset */                   \
-  X(interrupts)
+  X(interrupts)         /* poll_device saw interrupt status (ISR, or a config interrupt) */   \
+  X(rx_kicks)           /* receive queue notifications sent */                                \
+  X(tx_kicks)           /* transmit queue notifications sent */                               \
+  /* Interrupt context (handle_interrupt): */                                                 \
+  X(irq_vector)   /* MSI-X vectors taken */                                                   \
+  X(irq_line)     /* INTx interrupts that were ours (ISR != 0, read to acknowledge) */        \
+  X(irq_not_ours) /* INTx with ISR 0: another function on a shared line; nothing taken */     \
+  X(irq_stray)    /* a source not set up now (unknown vector, line without INTx, ...) */      \
+  X(irq_early)    /* an interrupt while the device was not running (before DRIVER_OK) */      \
+  X(irq_storms)   /* more than irq_storm_limit in irq_storm_window_ns: now polling */         \
+  /* Attach: */                                                                               \
+  X(irq_msix_fallbacks) /* MSI-X asked for and not used (see interrupts().msix_fallback) */
 
 struct NetCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;

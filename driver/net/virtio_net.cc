@@ -162,6 +162,7 @@ void VirtioNet::write_status(uint8_t status) {
 AttachError VirtioNet::fail(AttachError e) {
   // Give every buffer back (the device must be reset before it stops owning
   // them), free the rings, then tell the device we gave up (3.1.1).
+  stop_interrupts(true);
   if (reclaim_all()) teardown_queues();
   // FAILED is added to what the device holds (2.1.2: the driver never
   // clears a status bit except by a reset): after an acknowledged reset
@@ -226,6 +227,10 @@ AttachError VirtioNet::bring_up() {
   rx_frame_max_ = uint32_t{mtu_} + spec::kEthHeaderSize + spec::kVlanTagSize;
   const bool dma_order = has_feature(features_, Feature::kOrderPlatform);
 
+  // Interrupts (MSI-X vectors, INTx, or none) before the queues: each
+  // queue's vector is written before it is enabled (4.1.5.1.3).
+  setup_interrupts();
+
   // Step 7: queues and buffers.
   AttachError e = setup_queue(rx_, kRxQueue, options_.rx_ring_cap);
   if (e != AttachError::kOk) return fail(e);
@@ -266,7 +271,7 @@ AttachError VirtioNet::bring_up() {
   }
   rx_.publish();
   set_state(NetState::kRunning);
-  if (rx_.kick_needed()) t.notify(kRxQueue);
+  if (rx_.kick_needed()) kick(kRxQueue);
   return AttachError::kOk;
 }
 
@@ -425,7 +430,7 @@ uint16_t VirtioNet::fill_rx() {
 void VirtioNet::refill_rx(bool notify) {
   if (fill_rx() == 0) return;
   rx_.publish();
-  if (notify && rx_.kick_needed()) transport_->notify(kRxQueue);
+  if (notify && rx_.kick_needed()) kick(kRxQueue);
 }
 
 bool VirtioNet::check_rx_header(const spec::NetHdr& hdr) {
@@ -626,7 +631,7 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
   if (added != 0) {
     tx_.publish();
     tx_published_.store(tx_.published_idx(), MemOrder::kRelaxed);
-    if (tx_.kick_needed()) transport_->notify(kTxQueue);
+    if (tx_.kick_needed()) kick(kTxQueue);
   }
   return taken;
 }
@@ -702,7 +707,7 @@ DeviceEvents VirtioNet::poll_device() {
   const NetState s = state();
   if (transport_ == nullptr || s == NetState::kDown || s == NetState::kFailed) return ev;
   OpScope scope(*platform_, DriverOp::kPollDevice);
-  const uint8_t isr = transport_->read_isr();
+  const uint8_t isr = take_interrupt_status();
   if (isr != 0) ++counters_.interrupts;
   if (s == NetState::kRunning) {
     // A device that lost our status (legacy reset) or asks for a reset
@@ -805,6 +810,7 @@ void VirtioNet::stop() {
   if (state() == NetState::kRunning) set_state(NetState::kBroken);
   while (!quiescent()) {
   }
+  stop_interrupts(true);
   if (!reclaim_all()) {
     set_state(NetState::kFailed);  // quarantined; stop() again retries the reset
     return;
@@ -816,6 +822,7 @@ void VirtioNet::stop() {
 void VirtioNet::device_gone() {
   if (platform_ == nullptr) return;
   OpScope scope(*platform_, DriverOp::kStop);
+  stop_interrupts(false);
   return_all_buffers();
   teardown_queues();
   set_state(NetState::kDown);
@@ -829,6 +836,224 @@ bool VirtioNet::set_rx_interrupts(bool enabled) {
   // A completion that raced with re-enabling would otherwise wait for the
   // next interrupt: re-check the used index (a deliberate second fetch).
   return enabled && rx_.has_pending();
+}
+
+bool VirtioNet::set_tx_interrupts(bool enabled) {
+  PathScope path(*this, kBusyTx);
+  if (!path.entered) return false;
+  OpScope scope(*platform_, DriverOp::kTxBurst);
+  tx_.set_interrupts(enabled);
+  // As for rx: a completion that raced with re-enabling is seen now.
+  return enabled && tx_.has_pending();
+}
+
+void VirtioNet::kick(uint16_t queue) {
+  ++(queue == kRxQueue ? counters_.rx_kicks : counters_.tx_kicks);
+  transport_->notify(queue);
+}
+
+// ---- Interrupts ------------------------------------------------------------
+//
+// irq_map_ packs what the interrupt context needs into one atomic word:
+//   bits 0-1  InterruptMode in force
+//   bits 4-7  config vector, 8-11 rx vector, 12-15 tx vector (0xF: none)
+//   bits 16-19 vectors in use
+// Written by attach/stop (control context) and by the storm guard; read by
+// handle_interrupt with acquire, so it never sees half a re-attach.
+
+namespace {
+
+constexpr uint32_t kNoMappedVector = 0xF;
+static_assert(kMaxMsiVectors < kNoMappedVector);
+
+uint32_t pack_vector(uint16_t v) {
+  return v < kMaxMsiVectors ? v : kNoMappedVector;
+}
+
+uint32_t pack_irq_map(const InterruptSetup& s, uint16_t rx_queue, uint16_t tx_queue) {
+  return static_cast<uint32_t>(s.mode) | pack_vector(s.config_vector) << 4 |
+         pack_vector(s.queue_vector[rx_queue]) << 8 | pack_vector(s.queue_vector[tx_queue]) << 12 |
+         uint32_t{s.vectors < kMaxMsiVectors ? s.vectors : kMaxMsiVectors} << 16;
+}
+
+InterruptMode map_mode(uint32_t m) {
+  return static_cast<InterruptMode>(m & 3u);
+}
+
+// A log line without a formatter: pieces and numbers appended in turn.
+struct LineBuffer {
+  char text[160];
+  size_t n = 0;
+  LineBuffer& add(const char* s) {
+    while (*s != 0 && n + 1 < sizeof(text)) text[n++] = *s++;
+    text[n] = 0;
+    return *this;
+  }
+  LineBuffer& add(uint32_t v) {
+    char digits[10];
+    int k = 0;
+    do {
+      digits[k++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0 && k < 10);
+    while (k > 0 && n + 1 < sizeof(text)) text[n++] = digits[--k];
+    text[n] = 0;
+    return *this;
+  }
+  LineBuffer& hex16(uint16_t v) {
+    static const char kHex[] = "0123456789abcdef";
+    add("0x");
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      if (n + 1 >= sizeof(text)) break;
+      text[n++] = kHex[(v >> shift) & 0xF];
+    }
+    text[n] = 0;
+    return *this;
+  }
+};
+
+}  // namespace
+
+InterruptMode VirtioNet::interrupt_mode() const {
+  return map_mode(irq_map_.load(MemOrder::kAcquire));
+}
+
+void VirtioNet::setup_interrupts() {
+  // The ladder is the transport's (transport.h); the driver asks for its
+  // two queues and says how much device configuration it reads (legacy:
+  // the configuration moves behind the vector registers with MSI-X).
+  // Until the new choice is made, no interrupt is taken as meaningful.
+  irq_map_.store(static_cast<uint32_t>(InterruptMode::kPolling), MemOrder::kRelease);
+  const InterruptMode before = irq_.mode;
+  InterruptRequest request;
+  request.mode = options_.interrupts;
+  request.num_queues = 2;
+  request.config_bytes_needed = spec::config_bytes_needed(features_);
+  irq_ = transport_->setup_interrupts(request);
+  // The transport's answer is trusted only as far as it is consistent
+  // (a vector it says is in use must be below the count).
+  if (irq_.mode == InterruptMode::kMsix &&
+      (irq_.vectors == 0 || irq_.vectors > kMaxMsiVectors || irq_.config_vector >= irq_.vectors ||
+       irq_.queue_vector[kRxQueue] >= irq_.vectors || irq_.queue_vector[kTxQueue] >= irq_.vectors))
+    irq_ = InterruptSetup{};
+  if (request.mode == InterruptMode::kMsix && irq_.mode != InterruptMode::kMsix)
+    ++counters_.irq_msix_fallbacks;
+  irq_map_.store(pack_irq_map(irq_, kRxQueue, kTxQueue), MemOrder::kRelease);
+  // Polling asked and polling before: the platform is not told anything
+  // (a polling driver makes no interrupt calls at all).
+  if (request.mode == InterruptMode::kPolling && before == InterruptMode::kPolling) return;
+  platform_->arm_interrupts(irq_.mode, irq_.vectors);
+  LineBuffer line;
+  line.add("virtio-net: interrupts ").add(interrupt_mode_name(irq_.mode));
+  if (irq_.mode == InterruptMode::kMsix)
+    line.add(", ").add(irq_.vectors).add(" vectors of ").add(irq_.table_size);
+  if (irq_.msix_fallback != MsixFallback::kNone) {
+    line.add(" (MSI-X not used: ").add(msix_fallback_name(irq_.msix_fallback));
+    if (irq_.msix_fallback == MsixFallback::kConfigVectorWrong ||
+        irq_.msix_fallback == MsixFallback::kQueueVectorWrong ||
+        irq_.msix_fallback == MsixFallback::kConfigVectorRefused ||
+        irq_.msix_fallback == MsixFallback::kQueueVectorRefused)
+      line.add(", read ").hex16(irq_.read_back);
+    line.add(")");
+  }
+  platform_->log(irq_.msix_fallback == MsixFallback::kNone ? LogLevel::kInfo : LogLevel::kWarn,
+                 line.text);
+}
+
+void VirtioNet::stop_interrupts(bool device_reachable) {
+  if (irq_.mode == InterruptMode::kPolling) return;
+  // The platform first (nothing is delivered from now on), then the
+  // device's side of it.
+  irq_map_.store(static_cast<uint32_t>(InterruptMode::kPolling), MemOrder::kRelease);
+  platform_->arm_interrupts(InterruptMode::kPolling, 0);
+  if (device_reachable) transport_->teardown_interrupts();
+  irq_ = InterruptSetup{};
+}
+
+uint8_t VirtioNet::take_interrupt_status() {
+  // Polling: the ISR is the only way to learn of a configuration change.
+  // With interrupts the handler reads it (INTx) or never should (MSI-X,
+  // 4.1.4.5.2): a configuration interrupt is latched for us instead.
+  // After a storm the driver polls: INTx's ISR is read again then, MSI-X's
+  // still not.
+  uint8_t isr = 0;
+  if (interrupt_mode() == InterruptMode::kPolling && irq_.mode != InterruptMode::kMsix)
+    isr = transport_->read_isr();
+  if (config_pending_.exchange(false, MemOrder::kAcqRel)) isr |= spec::interrupt::kConfig;
+  return isr;
+}
+
+bool VirtioNet::irq_storm() {
+  if (options_.irq_storm_limit == 0) return false;
+  const uint64_t now = platform_->now_ns();
+  if (irq_window_count_ == 0 || now - irq_window_start_ >= options_.irq_storm_window_ns) {
+    irq_window_start_ = now;
+    irq_window_count_ = 0;
+  }
+  return ++irq_window_count_ > options_.irq_storm_limit;
+}
+
+IrqWork VirtioNet::handle_interrupt(IrqSource source) {
+  IrqWork work;
+  const uint32_t map = irq_map_.load(MemOrder::kAcquire);
+  const InterruptMode mode = map_mode(map);
+  if (platform_ == nullptr || transport_ == nullptr || mode == InterruptMode::kPolling) {
+    // Before attach chose a mode, after stop(), after a storm: nothing of
+    // ours was armed for this.
+    ++counters_.irq_stray;
+    return work;
+  }
+  OpScope scope(*platform_, DriverOp::kInterrupt);
+  if (source.kind == IrqSource::Kind::kLine) {
+    if (mode != InterruptMode::kIntx) {
+      ++counters_.irq_stray;
+      return work;
+    }
+    // 4.1.4.5: reading the ISR status acknowledges the interrupt (the
+    // device lowers the line). Read once; the snapshot decides.
+    const uint8_t isr = transport_->read_isr();
+    if (isr == 0) {
+      // A shared line asserted by another function: not ours, and nothing
+      // of ours consumed (the ISR read of 0 changed nothing).
+      ++counters_.irq_not_ours;
+      return work;
+    }
+    ++counters_.irq_line;
+    // Undefined ISR bits are ignored (only bits 0 and 1 mean anything).
+    work.control = (isr & spec::interrupt::kConfig) != 0;
+    work.rx = work.tx = (isr & spec::interrupt::kQueue) != 0;
+  } else {
+    const uint16_t v = source.vector;
+    const uint32_t vectors = (map >> 16) & 0xF;
+    if (mode != InterruptMode::kMsix || v >= vectors) {
+      ++counters_.irq_stray;
+      return work;
+    }
+    ++counters_.irq_vector;
+    // One vector may serve several sources (4.1.5.4.2).
+    work.control = v == ((map >> 4) & 0xF);
+    work.rx = v == ((map >> 8) & 0xF);
+    work.tx = v == ((map >> 12) & 0xF);
+  }
+  if (work.control) config_pending_.store(true, MemOrder::kRelease);
+  const NetState s = state();
+  if (s != NetState::kRunning) {
+    // Before DRIVER_OK (attach), during a reset: no ring is ours to poll.
+    // A broken device still wants poll_device() to recover it.
+    ++counters_.irq_early;
+    work.rx = work.tx = false;
+    work.control = work.control || s == NetState::kBroken;
+  }
+  if (irq_storm()) {
+    // A device that never stops (a stuck ISR, a line nobody lowers): mask
+    // it and poll until the next attach. The caller polls everything once.
+    irq_map_.store(static_cast<uint32_t>(InterruptMode::kPolling), MemOrder::kRelease);
+    platform_->arm_interrupts(InterruptMode::kPolling, 0);
+    ++counters_.irq_storms;
+    platform_->log(LogLevel::kError, "virtio-net: interrupt storm: interrupts masked, polling");
+    work.rx = work.tx = work.control = true;
+  }
+  return work;
 }
 
 }  // namespace vnet

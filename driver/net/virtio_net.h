@@ -40,13 +40,27 @@
 //
 // ---- Threading contract -------------------------------------------------
 //
-// Three contexts. Each is entered by at most one thread at a time; the
-// three may run concurrently with each other:
+// Four contexts. Each is entered by at most one thread at a time; the
+// four may run concurrently with each other:
 //
-//   rx context       rx_burst(), set_rx_interrupts()
-//   tx context       tx_burst(), tx_reclaim()
-//   control context  poll_device() -- may run in an interrupt handler or on
-//                    a third thread while rx and tx run
+//   rx context         rx_burst(), set_rx_interrupts()
+//   tx context         tx_burst(), tx_reclaim(), set_tx_interrupts()
+//   control context    poll_device() -- on a thread of its own, or
+//                      deferred from an interrupt (a bottom half)
+//   interrupt context  handle_interrupt() -- the platform's handler, at any
+//                      moment, even in the middle of a burst, of attach()
+//                      or stop() on the same CPU. It reads the ISR (INTx
+//                      only), its own counters (irq_*) and atomics; it never
+//                      touches a ring, a buffer or the device status, and
+//                      never waits. The platform serialises its calls (one
+//                      interrupt at a time for this device).
+//
+// An interrupt-driven caller: on IrqWork.rx run rx_burst() until it returns
+// fewer than asked, then set_rx_interrupts(true) -- true means completions
+// raced in: poll again rather than wait (the same for tx); on
+// IrqWork.control run poll_device(). Interrupts are asked for per queue
+// with set_*_interrupts (2.7.7: a hint the device may ignore), so the
+// caller keeps them off while it polls (NAPI) and on while it waits.
 //
 // rx and tx share nothing but the state word and the caller's pool (which
 // must then be safe to call from both). poll_device() never touches a ring
@@ -111,6 +125,18 @@ struct NetOptions {
   // does); the platform's dma_map() is used for every buffer either way.
   bool accept_access_platform = true;
   bool accept_order_platform = true;
+  // Interrupts: the highest rung of the ladder MSI-X -> INTx -> polling to
+  // try (transport.h); attach takes the first that the platform offers and
+  // the device accepts, and reports it (interrupts(), a log line). kPolling
+  // touches nothing of the interrupt machinery.
+  InterruptMode interrupts = InterruptMode::kPolling;
+  // Interrupt storm guard: more than irq_storm_limit interrupts within
+  // irq_storm_window_ns of platform time (a stuck ISR, a line nobody
+  // lowers, a device that never stops signalling) and the driver masks its
+  // interrupts (Platform::arm_interrupts(kPolling)) and polls until the
+  // next attach. 0: no guard.
+  uint32_t irq_storm_limit = 1000;
+  uint64_t irq_storm_window_ns = 10'000'000;
 };
 
 enum class NetState : uint8_t { kDown, kRunning, kBroken, kFailed };
@@ -141,6 +167,15 @@ struct DeviceEvents {
   bool tx_timeout = false;      // the tx watchdog fired
   bool reset_deferred = false;  // a reset is due but a burst was running: poll again
   bool recovered = false;       // the device was reset and attached again
+};
+
+// What handle_interrupt() found to do: the contexts to run next. None set:
+// nothing (not ours, stray, or the device is down).
+struct IrqWork {
+  bool rx = false;       // rx completions may wait: rx_burst, then set_rx_interrupts(true)
+  bool tx = false;       // tx completions may wait: tx_reclaim (or tx_burst)
+  bool control = false;  // a configuration change, or a device to recover: poll_device
+  bool any() const { return rx || tx || control; }
 };
 
 class VirtioNet {
@@ -177,6 +212,24 @@ class VirtioNet {
   // Ask the device to interrupt (or not) when rx buffers are used. When
   // enabling, returns true if completions are already waiting (poll again).
   bool set_rx_interrupts(bool enabled);
+  // The same for transmit completions (tx context).
+  bool set_tx_interrupts(bool enabled);
+
+  // ---- interrupts (interrupt context; see the threading contract) ----
+  // The platform's handler calls this for each interrupt it takes from
+  // this device. Bounded: at most one ISR read (INTx), no ring access, no
+  // loop. INTx: the ISR is read once, which acknowledges the interrupt and
+  // lowers the line (4.1.4.5); ISR 0 on a shared line is another
+  // function's: counted (irq_not_ours), nothing consumed. MSI-X: the vector
+  // says which source (interrupts()), no register is touched. A
+  // configuration change is latched for the next poll_device(). Returns the
+  // contexts the caller should run next (IrqWork); the data itself is
+  // taken there, never here.
+  IrqWork handle_interrupt(IrqSource source);
+  // What attach chose (mode, vectors, why MSI-X was not used).
+  const InterruptSetup& interrupts() const { return irq_; }
+  // The mode in force now: interrupts().mode, or kPolling after a storm.
+  InterruptMode interrupt_mode() const;
 
   NetState state() const { return state_.load(MemOrder::kAcquire); }
   // True while buffers and rings are held back because the device never
@@ -214,6 +267,12 @@ class VirtioNet {
   void note_queue_fault(const SplitQueue& q);
   void count_queue_fault(const SplitQueue& q);
   bool tx_watchdog_expired();
+  // Interrupts (handle_interrupt and the attach/stop steps of the ladder).
+  void setup_interrupts();
+  void stop_interrupts(bool device_reachable);
+  uint8_t take_interrupt_status();
+  bool irq_storm();
+  void kick(uint16_t queue);
   bool recover_locked();
   bool reclaim_all();
   void return_all_buffers();
@@ -256,6 +315,15 @@ class VirtioNet {
   uint16_t tx_wd_used_ = 0;
   uint64_t tx_wd_since_ = 0;
   NetCounters counters_{};
+  // Interrupts. irq_ is written by attach (control context, data path
+  // quiescent); the interrupt context reads only irq_map_, one atomic word
+  // that packs the mode and the vector of each source, so that it never
+  // sees half of a re-attach.
+  InterruptSetup irq_{};
+  Atomic<uint32_t> irq_map_{0};
+  Atomic<bool> config_pending_{false};  // a config interrupt for poll_device
+  uint64_t irq_window_start_ = 0;       // storm guard (interrupt context)
+  uint32_t irq_window_count_ = 0;
   // DMA mappings of in-flight buffers, by head descriptor (private memory).
   DmaMapping rx_map_[SplitQueue::kMaxSize];
   DmaMapping tx_map_[SplitQueue::kMaxSize];

@@ -1,7 +1,7 @@
 // The few atomics the driver needs, on the compiler's builtins (the driver
 // is freestanding: no <atomic>). Only what the threading contract of
 // virtio_net.h uses: a value loaded and stored atomically with an explicit
-// order, and an atomic OR/AND on flag bits.
+// order, an atomic OR/AND on flag bits, add and exchange.
 #pragma once
 
 #include <stdint.h>
@@ -12,6 +12,7 @@ enum class MemOrder : int {
   kRelaxed = __ATOMIC_RELAXED,
   kAcquire = __ATOMIC_ACQUIRE,
   kRelease = __ATOMIC_RELEASE,
+  kAcqRel = __ATOMIC_ACQ_REL,
   kSeqCst = __ATOMIC_SEQ_CST,
 };
 
@@ -40,6 +41,13 @@ class Atomic {
   }
   T fetch_and(T bits, MemOrder o = MemOrder::kSeqCst) {
     return __atomic_fetch_and(&v_, bits, int(o));
+  }
+  T fetch_add(T n, MemOrder o = MemOrder::kSeqCst) { return __atomic_fetch_add(&v_, n, int(o)); }
+  // Stores v and returns the value it replaced.
+  T exchange(T v, MemOrder o = MemOrder::kSeqCst) {
+    T r;
+    __atomic_exchange(&v_, &v, &r, int(o));
+    return r;
   }
 
  private:

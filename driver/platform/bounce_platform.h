@@ -91,6 +91,13 @@ class BouncePlatform final : public Platform {
   bool wait_interrupt(uint64_t timeout_ns) override { return inner_.wait_interrupt(timeout_ns); }
   uint64_t now_ns() override { return inner_.now_ns(); }
   void log(LogLevel level, const char* message) override { inner_.log(level, message); }
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override {
+    return inner_.msi_messages(max, out);
+  }
+  bool line_interrupt() override { return inner_.line_interrupt(); }
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override {
+    inner_.arm_interrupts(mode, vectors);
+  }
   void op_begin(DriverOp op) override { inner_.op_begin(op); }
   void op_end(DriverOp op) override { inner_.op_end(op); }
 

@@ -170,7 +170,53 @@ struct DmaMapping {
 enum class LogLevel : uint8_t { kError, kWarn, kInfo, kDebug };
 
 // Driver operations, so that oracles can scope "within one operation".
-enum class DriverOp : uint8_t { kAttach, kRxBurst, kTxBurst, kPollDevice, kStop };
+// kInterrupt: VirtioNet::handle_interrupt (appended: traces name ops by
+// name, fuzz inputs never by position).
+enum class DriverOp : uint8_t { kAttach, kRxBurst, kTxBurst, kPollDevice, kStop, kInterrupt };
+
+// ---- Interrupts ----------------------------------------------------------
+//
+// How the device tells the driver that something happened. The transport
+// decides at attach, from what the platform can deliver (below) and what the
+// device accepts, walking down a ladder (transport.h):
+//
+//   kMsix     message-signalled: one message per vector, written by the
+//             transport into the device's MSI-X table; the platform
+//             delivers vector i as VirtioNet::handle_interrupt(
+//             IrqSource::vector(i)). Edge: nothing to acknowledge.
+//   kIntx     a line (PCI INTx): level, shared with other devices perhaps;
+//             delivered as IrqSource::line(). The driver acknowledges by
+//             reading the ISR, which lowers the line.
+//   kPolling  nothing is delivered; the caller polls.
+//
+// The platform never learns what a vector means (config change, a queue):
+// that mapping is the driver's. Nothing of PCI capability layout is here:
+// the transport finds and programs the MSI-X table itself, with reg_read /
+// reg_write, and only asks the platform for the messages to write.
+enum class InterruptMode : uint8_t { kPolling, kIntx, kMsix };
+inline constexpr uint8_t kNumInterruptModes = 3;
+constexpr const char* interrupt_mode_name(InterruptMode m) {
+  return m == InterruptMode::kMsix ? "msix" : m == InterruptMode::kIntx ? "intx" : "poll";
+}
+
+// One MSI message: what the device writes where to raise a vector. Opaque
+// to the driver, which copies it into the device's table unchanged.
+struct MsiMessage {
+  uint64_t address = 0;
+  uint32_t data = 0;
+};
+// The most vectors the driver ever asks for (config + a vector per queue).
+inline constexpr uint16_t kMaxMsiVectors = 8;
+
+// Where an interrupt came from, as the platform saw it: one of the vectors
+// it handed out in msi_messages(), or the line.
+struct IrqSource {
+  enum class Kind : uint8_t { kVector, kLine };
+  Kind kind = Kind::kLine;
+  uint16_t vector = 0;  // kVector: index into what msi_messages() returned
+  static constexpr IrqSource msi(uint16_t v) { return IrqSource{Kind::kVector, v}; }
+  static constexpr IrqSource line() { return IrqSource{Kind::kLine, 0}; }
+};
 
 class Platform {
  public:
@@ -233,6 +279,29 @@ class Platform {
   }
   virtual uint64_t now_ns() = 0;
   virtual void log(LogLevel level, const char* message) = 0;
+
+  // ---- interrupt delivery (see InterruptMode above) ----
+  // Message-signalled vectors the platform can deliver for this device:
+  // fills out[0, n) with the message of each vector, n <= max, and returns
+  // n (0: no MSI; the default). Vector i's deliveries arrive as
+  // handle_interrupt(IrqSource::vector(i)) from then on, so the platform
+  // must be ready to take them when it answers. Asked at every attach; a
+  // platform should answer the same each time.
+  virtual uint16_t msi_messages(uint16_t max, MsiMessage* out) {
+    (void)max, (void)out;
+    return 0;
+  }
+  // True when the device's line interrupt (PCI INTx) reaches the CPU: the
+  // platform knows where it is routed and will deliver it as
+  // handle_interrupt(IrqSource::line()) once armed. Default: no line.
+  virtual bool line_interrupt() { return false; }
+  // The transport's choice, once the device accepted it: the platform
+  // unmasks what will now be delivered (the line, or vectors [0, vectors))
+  // and masks the rest. kPolling masks everything (called when the driver
+  // stops, and before it gives up on interrupts). A level line that keeps
+  // firing after the driver acknowledged it is the platform's to mask too
+  // (the driver calls this with kPolling when it sees a storm).
+  virtual void arm_interrupts(InterruptMode mode, uint16_t vectors) { (void)mode, (void)vectors; }
 
   // Scope markers around every public driver entry point.
   virtual void op_begin(DriverOp op) { (void)op; }

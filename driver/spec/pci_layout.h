@@ -102,9 +102,37 @@ inline constexpr uint32_t kDeviceStatus = 0x12;
 inline constexpr uint32_t kIsrStatus = 0x13;
 inline constexpr uint32_t kConfigNoMsix = 0x14;
 inline constexpr uint32_t kConfigMsix = 0x18;
+// Only while MSI-X is enabled (they take the first four bytes that device
+// configuration has without it).
+inline constexpr uint32_t kConfigMsixVector = 0x14;
+inline constexpr uint32_t kQueueMsixVector = 0x16;
 inline constexpr uint32_t kQueueAddressShift = 12;
 }  // namespace legacy
 
 inline constexpr uint16_t kMsixNoVector = 0xFFFF;
+inline constexpr uint16_t kCommandIntxDisable = 1u << 10;
+
+// MSI-X capability (PCI 3.0, 6.8.2) and table entries.
+namespace msix {
+inline constexpr uint32_t kControl = 0x02;  // le16 message control
+inline constexpr uint32_t kTable = 0x04;    // le32 table offset | BIR
+inline constexpr uint32_t kPba = 0x08;      // le32 PBA offset | BIR
+inline constexpr uint32_t kCapLen = 12;
+inline constexpr uint16_t kTableSizeMask = 0x7FF;  // table size - 1
+inline constexpr uint16_t kFunctionMask = 1u << 14;
+inline constexpr uint16_t kEnable = 1u << 15;
+inline constexpr uint32_t kBirMask = 0x7;
+inline constexpr uint32_t kEntrySize = 16;
+inline constexpr uint32_t kEntryAddrLo = 0x0;
+inline constexpr uint32_t kEntryAddrHi = 0x4;
+inline constexpr uint32_t kEntryData = 0x8;
+inline constexpr uint32_t kEntryControl = 0xC;
+inline constexpr uint32_t kEntryMasked = 1u;
+inline constexpr uint16_t kMaxTableSize = 2048;
+// Bytes of the pending bit array of a table of n entries.
+constexpr uint64_t pba_bytes(uint32_t n) {
+  return (uint64_t{n} + 63) / 64 * 8;
+}
+}  // namespace msix
 
 }  // namespace vnet::spec::pci

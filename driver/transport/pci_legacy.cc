@@ -10,10 +10,46 @@ namespace reg = spec::pci::legacy;
 
 void PciLegacyTransport::init(Platform& platform, uint64_t bar0_size) {
   platform_ = &platform;
-  // This driver never enables MSI-X, so device config starts at 0x14
-  // (4.1.4.8). The window is whatever the BAR decodes beyond that.
-  uint64_t window = bar0_size > reg::kConfigNoMsix ? bar0_size - reg::kConfigNoMsix : 0;
-  config_size_ = window > 0x10000 ? 0x10000u : static_cast<uint32_t>(window);
+  bar0_size_ = bar0_size;
+  irq_.init(platform);
+}
+
+uint32_t PciLegacyTransport::config_offset() const {
+  // 4.1.4.8: device configuration follows the common header, which is four
+  // bytes longer (the two vector registers) while MSI-X is enabled.
+  return irq_.msix_enabled() ? reg::kConfigMsix : reg::kConfigNoMsix;
+}
+
+uint32_t PciLegacyTransport::config_window_size() const {
+  // Whatever the BAR decodes beyond the header, capped at 64 KiB.
+  const uint64_t start = config_offset();
+  const uint64_t window = bar0_size_ > start ? bar0_size_ - start : 0;
+  return window > 0x10000 ? 0x10000u : static_cast<uint32_t>(window);
+}
+
+InterruptSetup PciLegacyTransport::setup_interrupts(const InterruptRequest& request) {
+  struct Regs final : MsixVectorRegs {
+    Platform& p;
+    explicit Regs(Platform& platform) : p(platform) {}
+    uint16_t set_config_vector(uint16_t v) override {
+      p.reg_write(Region::kBar0, reg::kConfigMsixVector, 2, v);
+      return static_cast<uint16_t>(p.reg_read(Region::kBar0, reg::kConfigMsixVector, 2));
+    }
+    uint16_t set_queue_vector(uint16_t q, uint16_t v) override {
+      p.reg_write(Region::kBar0, reg::kQueueSelect, 2, q);
+      p.reg_write(Region::kBar0, reg::kQueueMsixVector, 2, v);
+      return static_cast<uint16_t>(p.reg_read(Region::kBar0, reg::kQueueMsixVector, 2));
+    }
+  } regs(*platform_);
+  // With MSI-X enabled the vector registers take 0x14..0x17 and the device
+  // configuration the driver needs moves behind them: both must fit BAR0.
+  const MsixFallback precheck =
+      bar0_size_ < uint64_t{reg::kConfigMsix} + request.config_bytes_needed
+          ? MsixFallback::kLegacyWindow
+          : MsixFallback::kNone;
+  // BAR0 is I/O space, so no MSI-X table can overlap it (tables are in
+  // memory BARs); nothing else of ours to avoid.
+  return irq_.setup(request, regs, nullptr, 0, precheck);
 }
 
 bool PciLegacyTransport::reset(uint64_t timeout_ns) {
@@ -67,8 +103,9 @@ uint8_t PciLegacyTransport::read_isr() {
 
 bool PciLegacyTransport::config_read(uint32_t offset, uint8_t width, uint32_t* value) {
   if ((width != 1 && width != 2 && width != 4) || (offset & (width - 1u)) != 0) return false;
-  if (offset > config_size_ || width > config_size_ - offset) return false;
-  *value = platform_->reg_read(Region::kBar0, reg::kConfigNoMsix + offset, width);
+  const uint32_t size = config_window_size();
+  if (offset > size || width > size - offset) return false;
+  *value = platform_->reg_read(Region::kBar0, config_offset() + offset, width);
   return true;
 }
 

@@ -96,6 +96,7 @@ ModernProbeError PciModernTransport::init(Platform& platform, ModernProbeReport*
 
 ModernProbeError PciModernTransport::scan(Platform& platform, ModernProbeReport* report) {
   platform_ = &platform;
+  irq_.init(platform);
   common_ = notify_ = isr_ = device_ = PciWindow{};
   notify_multiplier_ = 0;
   for (auto& v : notify_valid_) v = false;
@@ -259,6 +260,30 @@ bool PciModernTransport::config_read(uint32_t offset, uint8_t width, uint32_t* v
 
 uint32_t PciModernTransport::config_generation() {
   return common_read(common::kConfigGeneration, 1) & 0xFF;
+}
+
+InterruptSetup PciModernTransport::setup_interrupts(const InterruptRequest& request) {
+  struct Regs final : MsixVectorRegs {
+    PciModernTransport& t;
+    explicit Regs(PciModernTransport& transport) : t(transport) {}
+    uint16_t set_config_vector(uint16_t v) override {
+      t.common_write(common::kConfigMsixVector, 2, v);
+      return static_cast<uint16_t>(t.common_read(common::kConfigMsixVector, 2));
+    }
+    uint16_t set_queue_vector(uint16_t q, uint16_t v) override {
+      t.common_write(common::kQueueSelect, 2, q);
+      t.common_write(common::kQueueMsixVector, 2, v);
+      return static_cast<uint16_t>(t.common_read(common::kQueueMsixVector, 2));
+    }
+  } regs(*this);
+  // The table and PBA must stay clear of the four virtio structures.
+  const BarRange own[] = {
+      {common_.bar, common_.offset, common_.length},
+      {notify_.bar, notify_.offset, notify_.length},
+      {isr_.bar, isr_.offset, isr_.length},
+      {device_.bar, device_.offset, device_.length},
+  };
+  return irq_.setup(request, regs, own, 4, MsixFallback::kNone);
 }
 
 }  // namespace vnet

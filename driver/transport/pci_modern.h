@@ -13,6 +13,7 @@
 // addresses are checked against the notify window on every queue setup.
 #pragma once
 
+#include "driver/transport/pci_msix.h"
 #include "driver/transport/transport.h"
 
 namespace vnet {
@@ -65,6 +66,11 @@ class PciModernTransport final : public Transport {
   bool has_config_generation() const override { return true; }
   uint32_t config_generation() override;
   uint32_t config_window_size() const override { return device_.length; }
+  // MSI-X vectors in common configuration (config_msix_vector 0x10,
+  // queue_msix_vector 0x1A after queue_select), each read back.
+  InterruptSetup setup_interrupts(const InterruptRequest& request) override;
+  void teardown_interrupts() override { irq_.teardown(); }
+  bool msix_enabled() const { return irq_.msix_enabled(); }
 
   const PciWindow& common_window() const { return common_; }
   const PciWindow& notify_window() const { return notify_; }
@@ -86,6 +92,7 @@ class PciModernTransport final : public Transport {
   uint32_t notify_multiplier_ = 0;
   uint32_t notify_offset_[kMaxQueues] = {};  // validated per queue at setup
   bool notify_valid_[kMaxQueues] = {};
+  PciInterrupts irq_;
 };
 
 }  // namespace vnet

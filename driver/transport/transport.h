@@ -53,6 +53,77 @@ bool wait_for_reset(Platform& platform, uint64_t timeout_ns, ReadStatus&& read_s
   return false;
 }
 
+// ---- Interrupt set-up (virtio 1.2 4.1.5.1.2, 4.1.4.5) -------------------
+//
+// setup_interrupts() is one step of initialisation: after FEATURES_OK
+// (legacy: after the features are written), before any queue is set up --
+// so every queue's vector is written before its queue is enabled
+// (4.1.5.1.3) and the configuration vector before DRIVER_OK. It walks down
+// the ladder from the mode asked for:
+//
+//   kMsix   the platform's messages (Platform::msi_messages) written into
+//           the device's MSI-X table, MSI-X enabled, config_msix_vector and
+//           every queue_msix_vector written AND READ BACK (4.1.5.1.2.2).
+//           Any refusal (NO_VECTOR), any other value, a capability or table
+//           the checks below reject: every vector written goes back to
+//           NO_VECTOR, MSI-X is disabled again, and the next rung is tried.
+//   kIntx   when the platform has a line (Platform::line_interrupt): MSI-X
+//           off, the function's INTx enabled (PCI command bit 10 clear).
+//   kPolling nothing is delivered.
+//
+// Vectors, from the n the platform and the device's table allow:
+//   n >= 1 + queues   config 0, queue q -> 1 + q        (one per source)
+//   n >= 2            config 0, every queue -> 1       (queues share)
+//   n == 1            everything on vector 0           (4.1.5.4.2: the
+//                     driver handles config and queues on one interrupt)
+//
+// Nothing here waits for the device: a refusal is a read-back, never a
+// retry loop. The caller arms the platform (Platform::arm_interrupts) with
+// the result.
+inline constexpr uint16_t kNoVector = 0xFFFF;
+// Queues whose vectors a transport programs (receiveq1, transmitq1, and
+// room for a control queue and more pairs later).
+inline constexpr uint16_t kMaxInterruptQueues = 6;
+static_assert(kMaxInterruptQueues + 1 <= kMaxMsiVectors);
+
+struct InterruptRequest {
+  InterruptMode mode = InterruptMode::kPolling;  // the highest rung to try
+  uint16_t num_queues = 0;  // queues 0 .. num_queues-1 (at most kMaxInterruptQueues)
+  // Bytes of device configuration the negotiated features need: the legacy
+  // interface moves device configuration from 0x14 to 0x18 while MSI-X is
+  // enabled (4.1.4.8), so a BAR too short for that refuses MSI-X.
+  uint32_t config_bytes_needed = 0;
+};
+
+// Why MSI-X was not used (the first failing check).
+enum class MsixFallback : uint8_t {
+  kNone,                 // MSI-X in use, or not asked for
+  kNoPlatformVectors,    // the platform delivers no MSI (msi_messages() 0)
+  kNoCapability,         // no MSI-X capability on the (bounded) list
+  kBadTable,             // table BIR/offset/size not inside a usable memory BAR,
+                         // or overlapping the transport's own registers
+  kBadPba,               // the same for the pending bit array
+  kLegacyWindow,         // legacy BAR too short for the vectors + device config
+  kEnableRefused,        // the MSI-X enable bit did not read back set
+  kConfigVectorRefused,  // config_msix_vector read back NO_VECTOR
+  kConfigVectorWrong,    // ... read back another value than written
+  kQueueVectorRefused,   // a queue_msix_vector read back NO_VECTOR
+  kQueueVectorWrong,     // ... read back another value than written
+};
+const char* msix_fallback_name(MsixFallback f);
+
+struct InterruptSetup {
+  InterruptMode mode = InterruptMode::kPolling;
+  uint16_t vectors = 0;  // kMsix: vectors in use (table entries 0 .. vectors-1)
+  uint16_t config_vector = kNoVector;
+  uint16_t queue_vector[kMaxInterruptQueues] = {kNoVector, kNoVector, kNoVector,
+                                                kNoVector, kNoVector, kNoVector};
+  uint16_t table_size = 0;  // the device's MSI-X table size (0: none found or unusable)
+  MsixFallback msix_fallback = MsixFallback::kNone;
+  uint16_t failed_queue = 0;  // k*Queue*: which queue's vector failed
+  uint16_t read_back = 0;     // k*Vector*: what the device answered
+};
+
 class Transport {
  public:
   virtual const char* name() const = 0;
@@ -87,6 +158,16 @@ class Transport {
   virtual bool config_read(uint32_t offset, uint8_t width, uint32_t* value) = 0;
   virtual uint32_t config_generation() = 0;
   virtual uint32_t config_window_size() const = 0;
+
+  // Interrupt set-up (see the block at the top of this file). The default
+  // is a transport without interrupts: polling, no register touched.
+  virtual InterruptSetup setup_interrupts(const InterruptRequest& request) {
+    (void)request;
+    return InterruptSetup{};
+  }
+  // Undoes setup_interrupts (MSI-X disabled when it was enabled); the device
+  // must be reset (its vectors unmapped) or about to be. Called at stop().
+  virtual void teardown_interrupts() {}
 
   // True when the transport has a configuration generation counter
   // (modern PCI, MMIO v2); legacy devices have none.

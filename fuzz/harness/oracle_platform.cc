@@ -26,6 +26,8 @@ const char* op_name(DriverOp op) {
       return "poll_device";
     case DriverOp::kStop:
       return "stop";
+    case DriverOp::kInterrupt:
+      return "interrupt";
   }
   return "?";
 }

@@ -136,6 +136,14 @@ class OraclePlatform final : public Platform {
   bool wait_interrupt(uint64_t timeout_ns) override;
   uint64_t now_ns() override;
   void log(LogLevel level, const char* message) override;
+  // Interrupt delivery: the platform's answers, forwarded unchanged.
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override {
+    return inner_->msi_messages(max, out);
+  }
+  bool line_interrupt() override { return inner_->line_interrupt(); }
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override {
+    inner_->arm_interrupts(mode, vectors);
+  }
   void op_begin(DriverOp op) override;
   void op_end(DriverOp op) override;
 

@@ -21,7 +21,9 @@ constexpr const char* kParts[] = {"used_flags", "used_idx",    "used_elem",
 constexpr const char* kBarriers[] = {"read", "write", "full", "dma_read", "dma_write", "dma_full"};
 static_assert(sizeof(kBarriers) / sizeof(kBarriers[0]) == kNumBarrierKinds);
 constexpr const char* kLevels[] = {"error", "warn", "info", "debug"};
-constexpr const char* kOps[] = {"attach", "rx_burst", "tx_burst", "poll_device", "stop"};
+constexpr const char* kOps[] = {"attach",      "rx_burst", "tx_burst",
+                                "poll_device", "stop",     "interrupt"};
+static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(DriverOp::kInterrupt) + 1);
 constexpr const char* kFns[] = {"probe",    "attach",     "rx_burst",
                                 "tx_burst", "tx_reclaim", "poll_device",
                                 "recover",  "stop",       "set_rx_interrupts"};

@@ -157,6 +157,18 @@ DeviceConfig modern(uint64_t extra_offer = 0) {
   c.features = kModernFeatures | fmask(F::kNetMtu) | extra_offer;
   return c;
 }
+DeviceConfig modern_msix() {
+  DeviceConfig c = modern();
+  c.msix_vectors = 3;
+  return c;
+}
+// MSI-X message control: enable (and the function mask).
+void msix_on(World& w, bool function_masked = false) {
+  w.dev->pci_config_write(MockDevice::kMsixCap + 2, 2, function_masked ? 0xC000 : 0x8000);
+}
+void unmask_entry(World& w, uint16_t i) {
+  w.dev->bar_write(1, uint32_t(i) * 16 + 12, 4, 0);
+}
 DeviceConfig legacy() {
   DeviceConfig c;
   c.transport = TransportKind::kLegacy;
@@ -370,6 +382,50 @@ const std::vector<Provocation>& provocations() {
          w.up_to_features_ok(kModernFeatures);
          w.drv->cw(pc::kQueueSelect, 2, 0);
          w.drv->cw(pc::kQueueSize, 2, 512);  // a power of two above the maximum 256
+       }},
+      {"drv-4.1.4.5.2-1", "4.1.4.5.2", modern_msix(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         msix_on(w);
+         unmask_entry(w, 0);
+         w.drv->cw(pc::kConfigMsixVector, 2, 0);
+         w.drv->cr(pc::kConfigMsixVector, 2);
+         w.drv->rx = w.drv->alloc_ring(16);
+         w.drv->tx = w.drv->alloc_ring(16);
+         w.drv->setup_modern_queue(0, w.drv->rx);
+         w.drv->setup_modern_queue(1, w.drv->tx);
+         w.drv->set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk | st::kDriverOk);
+         w.drv->cr(MockDevice::kIsrOffset, 1);  // the ISR, with MSI-X in use
+       }},
+      {"drv-4.1.5.1.2.2-2", "4.1.5.1.2.2", modern_msix(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         msix_on(w);
+         w.drv->cw(pc::kConfigMsixVector, 2, 3);  // the table has 0..2
+       }},
+      {"drv-4.1.5.1.2.2-3", "4.1.5.1.2.2", modern_msix(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         msix_on(w);
+         w.drv->cw(pc::kConfigMsixVector, 2, 0);
+         w.drv->cw(pc::kConfigMsixVector, 2, 1);  // the first never read back
+       }},
+      {"def-4.1.5.1.2-1", "4.1.5.1.2", modern_msix(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         w.drv->cw(pc::kConfigMsixVector, 2, 0);  // MSI-X still disabled
+       }},
+      {"def-4.1.5.1.2-2", "4.1.5.1.2", modern_msix(),
+       [](World& w) {
+         w.up_to_features_ok(kModernFeatures);
+         msix_on(w, true);  // the function stays masked
+         w.drv->cw(pc::kConfigMsixVector, 2, 0);
+         w.drv->cr(pc::kConfigMsixVector, 2);
+         w.drv->rx = w.drv->alloc_ring(16);
+         w.drv->tx = w.drv->alloc_ring(16);
+         w.drv->setup_modern_queue(0, w.drv->rx);
+         w.drv->setup_modern_queue(1, w.drv->tx);
+         w.drv->set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk | st::kDriverOk);
        }},
       {"def-4.1.4.5-1", "4.1.4.5", modern(),
        [](World& w) { w.drv->cw(MockDevice::kIsrOffset, 1, 1); }},
