@@ -113,6 +113,9 @@ uint64_t VirtioNet::supported_features(bool legacy) {
   // checked) and is what QEMU offers by default.
   uint64_t f = feature_mask(Feature::kNetMac) | feature_mask(Feature::kNetStatus) |
                feature_mask(Feature::kNetMtu) | feature_mask(Feature::kNetMrgRxbuf);
+  // EVENT_IDX: notifications and interrupts by index (2.7.10), as every
+  // production driver negotiates; SplitQueue implements both sides.
+  f |= feature_mask(Feature::kEventIdx);
   // Modern devices must offer VERSION_1 (6.1); legacy ones may offer
   // ANY_LAYOUT, which lets header and frame share a descriptor.
   f |= legacy ? feature_mask(Feature::kAnyLayout) : feature_mask(Feature::kVersion1);
@@ -241,6 +244,9 @@ AttachError VirtioNet::bring_up() {
   // device may ignore). set_rx_interrupts(true) asks for rx interrupts.
   rx_.set_dma_barriers(dma_order);
   tx_.set_dma_barriers(dma_order);
+  const bool event_idx = has_feature(features_, Feature::kEventIdx);
+  rx_.set_event_idx(event_idx);
+  tx_.set_event_idx(event_idx);
   tx_.set_interrupts(false);
   rx_.set_interrupts(false);
   tx_published_.store(0, MemOrder::kRelaxed);

@@ -79,6 +79,8 @@ void SplitQueue::reinitialise() {
   avail_idx_ = 0;
   last_used_ = 0;
   avail_flags_ = 0;
+  kicked_idx_ = 0;
+  interrupts_ = true;  // the zeroed ring asks for interrupts either way
   fault_ = QueueFault::kNone;
 }
 
@@ -145,15 +147,35 @@ bool SplitQueue::kick_needed() {
   // 2.7.13.3 / 2.7.10 (NO_NOTIFY): the index store must be visible before
   // the flags load.
   order(Barrier::kFull);
+  if (event_idx_) {
+    // 2.7.10.2: notify iff the device's avail_event lies in [old, new).
+    uint16_t event;
+    platform_->fetch(DeviceMemRef{index_, MemPart::kAvailEvent, 0, false},
+                     used() + spec::used_avail_event_offset(size_), &event, sizeof(event));
+    const uint16_t old = kicked_idx_;
+    kicked_idx_ = avail_idx_;
+    return static_cast<uint16_t>(avail_idx_ - event - 1) < static_cast<uint16_t>(avail_idx_ - old);
+  }
   uint16_t flags;
   platform_->fetch(DeviceMemRef{index_, MemPart::kUsedFlags, 0, false},
                    used() + spec::kUsedFlagsOffset, &flags, sizeof(flags));
   return (flags & spec::kUsedFlagNoNotify) == 0;
 }
 
+void SplitQueue::store_used_event(uint16_t idx) {
+  store_le16(avail() + spec::avail_used_event_offset(size_), idx);
+}
+
 void SplitQueue::set_interrupts(bool enabled) {
-  avail_flags_ = enabled ? 0 : spec::kAvailFlagNoInterrupt;
-  store_le16(avail() + spec::kAvailFlagsOffset, avail_flags_);
+  interrupts_ = enabled;
+  if (event_idx_) {
+    // 2.7.7.1: with EVENT_IDX the driver MUST leave avail.flags 0.
+    store_used_event(enabled ? last_used_ : static_cast<uint16_t>(last_used_ - 1));
+  } else {
+    avail_flags_ = enabled ? 0 : spec::kAvailFlagNoInterrupt;
+    store_le16(avail() + spec::kAvailFlagsOffset, avail_flags_);
+  }
+  // The caller re-checks used.idx next: the store must be visible first.
   if (enabled) order(Barrier::kFull);
 }
 
@@ -240,6 +262,14 @@ uint16_t SplitQueue::harvest(Completion* out, uint16_t max, bool recheck) {
       ++done;
       platform_->completed(index_, c.head, len);
     }
+  }
+  // EVENT_IDX with interrupts wanted: the next completion interrupts
+  // (2.7.10.2).
+  if (event_idx_ && interrupts_ && done != 0) {
+    store_used_event(last_used_);
+    // Visible before the caller's next look at used.idx (the device may
+    // have published past it already and decided against an interrupt).
+    order(Barrier::kFull);
   }
   return done;
 }

@@ -17,6 +17,22 @@
 // new avail index. kick_needed() then says whether the device wants a
 // notification (used.flags NO_NOTIFY, fetched through the shim).
 //
+// Notification suppression (2.7.7, 2.7.10). Without VIRTIO_F_EVENT_IDX the
+// driver asks for interrupts through avail.flags (NO_INTERRUPT) and reads
+// used.flags (NO_NOTIFY). With it (set_event_idx(true), before the first
+// publish), avail.flags stays 0 (2.7.7.1) and the 16-bit events decide:
+//   * kick_needed() fetches avail_event once (after a full barrier) and
+//     notifies iff the avail index crossed it since the last decision:
+//     (u16)(new - avail_event - 1) < (u16)(new - old) (2.7.10.2). Every
+//     value is meaningful; a lie costs at most a missing or extra
+//     notification -- the device's own loss (the tx watchdog sees a device
+//     that stops).
+//   * with interrupts wanted, used_event is last_used (interrupt at the
+//     next completion) -- written on set_interrupts(true) and after every
+//     harvest that took completions; with interrupts not wanted it is
+//     last_used - 1, an index the device cannot cross before the driver
+//     writes it again (at most kMaxSize chains are in flight).
+//
 // Harvest: fetch used.idx once; the distance from the last seen index must
 // not exceed what is in flight (it cannot exceed the ring size then). Each
 // used element is fetched once; its id must be < size and an in-flight
@@ -85,6 +101,11 @@ class SplitQueue {
   void publish();
   bool kick_needed();
   void set_interrupts(bool enabled);
+  // VIRTIO_F_EVENT_IDX negotiated: suppression through used_event and
+  // avail_event instead of the flags. Call before the first publish after
+  // (re)initialisation.
+  void set_event_idx(bool on) { event_idx_ = on; }
+  bool event_idx() const { return event_idx_; }
   // Re-reads used.idx (a deliberate re-check, e.g. after re-enabling
   // interrupts) and says whether completions are waiting.
   bool has_pending();
@@ -151,6 +172,8 @@ class SplitQueue {
   };
 
   void reinitialise();
+  // EVENT_IDX: the used index at which the device should interrupt.
+  void store_used_event(uint16_t idx);
   spec::VringDesc* desc_table() const;
   uint8_t* avail() const;
   const volatile uint8_t* used() const;
@@ -169,6 +192,9 @@ class SplitQueue {
   uint16_t avail_idx_ = 0;  // next avail index to publish (private copy)
   uint16_t last_used_ = 0;  // next used index to harvest
   uint16_t avail_flags_ = 0;
+  uint16_t kicked_idx_ = 0;  // avail index at the last kick_needed() (EVENT_IDX)
+  bool event_idx_ = false;
+  bool interrupts_ = true;  // what set_interrupts() asked for last
   QueueFault fault_ = QueueFault::kNone;
   bool dma_barriers_ = false;
   uint64_t len_over_ = 0;

@@ -157,7 +157,11 @@ void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, ui
                             __builtin_return_address(0));
   inner_->reg_write(region, offset, width, value);
   protocol_.on_write(region, offset, width, value);
-  if (bar) transport_.on_bar_access(bar_of(region), offset, width, true, value);
+  if (bar) {
+    const int q = transport_.notified_queue(bar_of(region), offset, width, value);
+    if (q >= 0) protocol_.on_notify(static_cast<uint16_t>(q));
+    transport_.on_bar_access(bar_of(region), offset, width, true, value);
+  }
   if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_) {
     reset_pending_ = (value & 0xFF) == 0;
     if ((value & 0xFF) == 0)
@@ -363,6 +367,10 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
     note_bad_elements(what.queue, dst, len);
   } else if (what.part == MemPart::kUsedFlags) {
     protocol_.on_used_flags(what.queue);
+  } else if (what.part == MemPart::kAvailEvent && len == 2) {
+    uint16_t event;
+    memcpy(&event, dst, 2);
+    protocol_.on_avail_event(what.queue, event, transport_.sees_notifications());
   }
   if (what.recheck && what.part == MemPart::kUsedIdx) return;
   // Keyed by address: a driver that labels one location two ways is still
@@ -619,6 +627,7 @@ void OraclePlatform::op_end(DriverOp op) {
               "the device published a used element no driver may accept, and the next "
               "poll_device did not reset it: the broken queue is left as it is (wedged)");
   }
+  protocol_.end_op();
   inner_->op_end(op);
   new_scope();
   in_op_ = false;

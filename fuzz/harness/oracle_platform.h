@@ -106,6 +106,9 @@ class OraclePlatform final : public Platform {
   // from then on oracle (f) on the structures a correct probe chose
   // (transport_reference.h).
   void check_probe(PciMode mode, const ProbeResult& r) { transport_.check_probe(mode, r); }
+  // EVENT_IDX with interrupts wanted on queue: used_event names the next
+  // completion (ProtocolReference::check_used_event).
+  void check_used_event(uint16_t queue) { protocol_.check_used_event(queue); }
   // Around poll_device(): the link state only from a consistent read.
   void mark_link() { transport_.mark_link(); }
   void check_link(bool before, bool after) { transport_.check_link(before, after); }

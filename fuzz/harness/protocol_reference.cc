@@ -29,6 +29,7 @@ constexpr uint8_t kFeaturesOk = 0x08;
 constexpr uint8_t kDriverOk = 0x04;
 constexpr uint8_t kFailed = 0x80;
 constexpr uint32_t kQueueSelectCommon = 0x16;  // 4.1.4.3 common configuration
+constexpr uint32_t kQueueSizeCommon = 0x18;
 constexpr uint32_t kQueueDriverLo = 0x28;
 constexpr uint32_t kQueueDriverHi = 0x2C;
 constexpr uint32_t kQueueAddressLegacy = 0x08;  // 4.1.4.8: PFN, 4096-byte pages
@@ -36,6 +37,7 @@ constexpr uint32_t kQueueSizeLegacy = 0x0C;
 constexpr uint32_t kQueueSelectLegacy = 0x0E;
 constexpr uint16_t kAvailNoInterrupt = 1;
 constexpr uint32_t kOrderPlatformBit = 36 - 32;  // VIRTIO_F_ORDER_PLATFORM, in word 1
+constexpr uint32_t kEventIdxBit = 29;            // VIRTIO_F_EVENT_IDX, in word 0
 
 bool read_class(Barrier k) {
   return k == Barrier::kRead || k == Barrier::kFull || k == Barrier::kDmaRead ||
@@ -90,6 +92,7 @@ void ProtocolReference::device_reset() {
   // The driver sets its rings up again after a reset.
   for (Ring& r : rings_) r = Ring{};
   order_platform_ = false;
+  event_idx_ = false;
   offer_known_[0] = offer_known_[1] = false;
   status_written_ = 0;
   gen_known_ = cfg_read_open_ = snapshot_done_ = snapshot_torn_ = false;
@@ -313,6 +316,10 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
     }
   } else {
     if (reg == kQueueSelectCommon && width == 2) queue_select_ = static_cast<uint16_t>(value);
+    if (reg == kQueueSizeCommon && width == 2 && queue_select_ < kMaxQueues) {
+      rings_[queue_select_].size = static_cast<uint16_t>(value);
+      locate(queue_select_);
+    }
     if ((reg == kQueueDriverLo || reg == kQueueDriverHi) && width == 4 &&
         queue_select_ < kMaxQueues) {
       Ring& r = rings_[queue_select_];
@@ -326,6 +333,10 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
     select = driver_select_;
   }
   if (driver_features && select == 1) order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
+  if (driver_features && select == 0) {
+    event_idx_ = ((value >> kEventIdxBit) & 1) != 0;
+    for (uint16_t q = 0; q < kMaxQueues; ++q) locate(q);
+  }
   // 2.5.1: config values read while the generation changed are not values
   // at all. If the last snapshot before the features were chosen was torn,
   // no feature whose field came from it (MAC, MTU, STATUS) may be accepted.
@@ -416,6 +427,14 @@ void ProtocolReference::locate(uint16_t queue) {
       const volatile uint16_t* a = reinterpret_cast<const volatile uint16_t*>(r.avail_cpu);
       r.last_flags = a[0];
       r.last_idx = a[1];
+      // used_event follows the ring of size entries (2.7.6), when the
+      // driver's allocation holds it.
+      const uint64_t ue = r.avail + 4 + 2 * uint64_t{r.size};
+      r.used_event_cpu = nullptr;
+      if (event_idx_ && r.size != 0 && ue + 2 <= d.device_addr + d.size) {
+        r.used_event_cpu = static_cast<const volatile uint8_t*>(d.cpu) + (ue - d.device_addr);
+        r.last_used_event = *reinterpret_cast<const volatile uint16_t*>(r.used_event_cpu);
+      }
       return;
     }
 }
@@ -451,6 +470,20 @@ void ProtocolReference::observe_rings() {
       if ((r.last_flags & kAvailNoInterrupt) != 0 && (flags & kAvailNoInterrupt) == 0)
         r.irq_enabled = true;
       r.last_flags = flags;
+    }
+    if (r.used_event_cpu != nullptr) {
+      // EVENT_IDX: a used_event that asks for an interrupt at the next
+      // completion; a re-check of used.idx after it needs the same full
+      // barrier as after clearing NO_INTERRUPT.
+      const uint16_t ue = *reinterpret_cast<const volatile uint16_t*>(r.used_event_cpu);
+      if (ue != r.last_used_event) {
+        const bool device_wrote = device_writes_ != nullptr &&
+                                  device_writes_(device_writes_context_, r.used_event_cpu, 2);
+        // Naming the next completion is what enables (2.7.10.2); another
+        // value (last_used - 1, far behind) is the driver disabling them.
+        if (!device_wrote && ue == last_used_[q]) r.irq_enabled = true;
+        r.last_used_event = ue;
+      }
     }
   }
 }
@@ -502,6 +535,68 @@ void ProtocolReference::on_used_flags(uint16_t queue) {
             "queue %u: used.flags read to decide on a notification with no full barrier after "
             "the avail.idx store (2.7.13.3)",
             queue);
+}
+
+void ProtocolReference::on_avail_event(uint16_t queue, uint16_t event, bool notifications_seen) {
+  if (queue >= kMaxQueues) return;
+  Ring& r = rings_[queue];
+  if (r.stored)
+    finding(Oracle::kProtocol,
+            "queue %u: avail_event read to decide on a notification with no full barrier after "
+            "the avail.idx store (2.7.13.4.1)",
+            queue);
+  if (r.kick_open && r.kick_expected)
+    finding(Oracle::kProtocol,
+            "queue %u: no notification after avail.idx %u crossed avail_event %u (2.7.10.1: MUST "
+            "notify)",
+            queue, r.kick_new, r.kick_event);
+  r.kick_open = false;
+  if (!event_idx_ || r.avail_cpu == nullptr) return;
+  const uint16_t now = r.last_idx;
+  const uint16_t old = r.kick_old;
+  r.kick_old = now;
+  if (!notifications_seen) return;
+  // 2.7.10.2, vring_need_event(): the device asked to be notified once the
+  // index passes avail_event.
+  r.kick_expected = static_cast<uint16_t>(now - event - 1) < static_cast<uint16_t>(now - old);
+  r.kick_open = true;
+  r.kick_event = event;
+  r.kick_new = now;
+}
+
+void ProtocolReference::on_notify(uint16_t queue) {
+  if (queue >= kMaxQueues) return;
+  Ring& r = rings_[queue];
+  if (r.kick_open && !r.kick_expected)
+    finding(Oracle::kProtocol,
+            "queue %u: notification although avail.idx %u did not cross avail_event %u since "
+            "the last decision (2.7.10.1: SHOULD NOT)",
+            queue, r.kick_new, r.kick_event);
+  r.kick_open = false;
+}
+
+void ProtocolReference::end_op() {
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
+    Ring& r = rings_[q];
+    if (r.kick_open && r.kick_expected)
+      finding(Oracle::kProtocol,
+              "queue %u: no notification after avail.idx %u crossed avail_event %u (2.7.10.1: "
+              "MUST notify)",
+              q, r.kick_new, r.kick_event);
+    r.kick_open = false;
+  }
+}
+
+void ProtocolReference::check_used_event(uint16_t queue) {
+  if (!event_idx_ || queue >= kMaxQueues || lied_[queue] || bad_element_[queue]) return;
+  const Ring& r = rings_[queue];
+  if (r.used_event_cpu == nullptr) return;
+  const uint16_t ue = *reinterpret_cast<const volatile uint16_t*>(r.used_event_cpu);
+  if (ue != last_used_[queue])
+    finding(Oracle::kProtocol,
+            "queue %u: interrupts wanted, but used_event is %u after %u completions taken: the "
+            "device will not interrupt for the next one (2.7.10.2)",
+            queue, ue, last_used_[queue]);
 }
 
 void ProtocolReference::on_used_elems(uint16_t queue, const void* elems, size_t len) {

@@ -96,6 +96,21 @@ class ProtocolReference {
   // before the first buffer is made available).
   void on_used_idx(uint16_t queue, uint16_t idx, bool attaching = false);
   void on_used_flags(uint16_t queue);
+  // VIRTIO_F_EVENT_IDX (2.7.10): the driver fetched avail_event to decide
+  // on a notification (the same full barrier as for used.flags; the
+  // decision must be vring_need_event(avail_event, new, old) with old the
+  // avail index of its previous decision). on_notify(): a notification of
+  // queue reached the device. end_op(): a decision that called for a
+  // notification got one (2.7.10.1: MUST).
+  // notifications_seen: every notification reaches on_notify() (the
+  // transport in use is known); otherwise no decision is judged.
+  void on_avail_event(uint16_t queue, uint16_t event, bool notifications_seen);
+  void on_notify(uint16_t queue);
+  void end_op();
+  // EVENT_IDX with interrupts wanted on queue: used_event must name the
+  // next completion (2.7.10.2), or the device would not interrupt for it.
+  void check_used_event(uint16_t queue);
+  bool event_idx() const { return event_idx_; }
   // The device published a used element the driver must reject (an id out
   // of range, not in flight, or twice in one run): from the driver's next
   // look at used.idx on, no completion may be accepted on that queue until
@@ -175,6 +190,13 @@ class ProtocolReference {
     bool stored = false;           // idx stored, no full barrier since
     bool irq_enabled = false;      // NO_INTERRUPT cleared, no full barrier since
     bool read_barrier = true;      // a read-class barrier since used.idx
+    // EVENT_IDX.
+    const volatile uint8_t* used_event_cpu = nullptr;  // null: unknown
+    uint16_t last_used_event = 0;
+    uint16_t kick_old = 0;       // avail.idx at the previous avail_event decision
+    bool kick_open = false;      // a decision not yet followed by a notification
+    bool kick_expected = false;  // ... and whether it called for one
+    uint16_t kick_event = 0, kick_new = 0;
   };
   void locate(uint16_t queue);
   DeviceWrites device_writes_ = nullptr;
@@ -184,6 +206,7 @@ class ProtocolReference {
   static constexpr int kMaxDma = 8;
   DmaRegion dma_[kMaxDma] = {};
   bool order_platform_ = false;  // VIRTIO_F_ORDER_PLATFORM written
+  bool event_idx_ = false;       // VIRTIO_F_EVENT_IDX written
 
   // Rings.
   struct Elem {

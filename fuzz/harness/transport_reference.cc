@@ -456,6 +456,32 @@ void TransportReference::notification(uint8_t bar, uint32_t offset, uint8_t widt
   }
 }
 
+bool TransportReference::sees_notifications() const {
+  if (probing_) return false;
+  if (chosen_ == Outcome::kLegacy) return true;
+  if (chosen_ != Outcome::kModern) return false;
+  const Window& n = windows_[kNotify];
+  for (int k = 0; k < kKinds; ++k) {
+    const Window& w = windows_[k];
+    if (k != kNotify && w.bar == n.bar && uint64_t{w.offset} < uint64_t{n.offset} + n.length &&
+        uint64_t{n.offset} < uint64_t{w.offset} + w.length)
+      return false;
+  }
+  return true;
+}
+
+int TransportReference::notified_queue(uint8_t bar, uint32_t offset, uint8_t width,
+                                       uint32_t value) const {
+  if (probing_ || width != 2) return -1;
+  if (chosen_ == Outcome::kLegacy)
+    return bar == 0 && offset == kLegacyQueueNotify ? static_cast<int>(value & 0xFFFF) : -1;
+  if (chosen_ != Outcome::kModern || !inside(windows_[kNotify], bar, offset, width) ||
+      inside(windows_[kCommon], bar, offset, width) || inside(windows_[kIsr], bar, offset, width) ||
+      inside(windows_[kDevice], bar, offset, width))
+    return -1;
+  return static_cast<int>(value & 0xFFFF);
+}
+
 void TransportReference::check_access(uint8_t bar, uint32_t offset, uint8_t width, bool write,
                                       uint32_t value, const void* pc) {
   if (probing_ || chosen_ == Outcome::kUndetermined) return;

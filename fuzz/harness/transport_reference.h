@@ -57,6 +57,13 @@ class TransportReference {
   void check_access(uint8_t bar, uint32_t offset, uint8_t width, bool write, uint32_t value,
                     const void* pc);
 
+  // The queue a BAR write notifies on the transport in use (-1: none, or
+  // unknown).
+  int notified_queue(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value) const;
+  // Whether notified_queue() sees every notification: a transport is in
+  // use whose notify window overlaps no other structure.
+  bool sees_notifications() const;
+
   // After PciTransports::probe(mode) returned r.
   void check_probe(PciMode mode, const ProbeResult& r);
 

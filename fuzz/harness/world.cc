@@ -132,6 +132,7 @@ void on_sanitizer_death() {
 }  // namespace
 
 void World::begin_common(Platform& device_side, const char* target) {
+  rx_irq_wanted_ = false;
   if (!have_baseline_) {
     baseline_allocations_ = memory_.live_allocations();
     have_baseline_ = true;
@@ -446,8 +447,28 @@ void check_and_note_frame(void* context, const uint8_t* frame, uint32_t len) {
 
 }  // namespace
 
+void World::set_rx_interrupts(bool on) {
+  session().set_rx_interrupts(on);
+  rx_irq_wanted_ = on && net().state() == NetState::kRunning;
+  rx_irq_epoch_ = oracle_.reset_epoch();
+  if (rx_irq_wanted_) oracle_.check_used_event(0);
+}
+
+void World::check_rx_interrupts() {
+  if (!rx_irq_wanted_) return;
+  if (oracle_.reset_epoch() != rx_irq_epoch_ || net().state() != NetState::kRunning) {
+    rx_irq_wanted_ = false;  // attach starts with interrupts off
+    return;
+  }
+  oracle_.check_used_event(0);
+}
+
 uint16_t World::rx_burst(uint16_t max) {
-  if (device_ == nullptr) return session_->rx_burst(max, check_frame, &oracle_);
+  if (device_ == nullptr) {
+    const uint16_t n = session_->rx_burst(max, check_frame, &oracle_);
+    check_rx_interrupts();
+    return n;
+  }
   // Oracle (h): what the driver did with each completion it accepted.
   static RxCheck check;
   check.oracle = &oracle_;
@@ -457,6 +478,7 @@ uint16_t World::rx_burst(uint16_t max) {
   const uint16_t n = session_->rx_burst(max, check_and_note_frame, &check);
   if (check.n <= DecisionReference::kMaxDelivered)
     decision_.check_rx(oracle_, check.frames, check.n, before, net().counters());
+  check_rx_interrupts();
   return n;
 }
 

@@ -83,7 +83,10 @@ class World {
   // oracle (h) then checks the attach decisions again.
   DeviceEvents poll_device();
   bool recover();
-  void set_rx_interrupts(bool on) { session().set_rx_interrupts(on); }
+  // Oracle (g): with EVENT_IDX, used_event names the next completion while
+  // rx interrupts are wanted (checked here and after every rx_burst).
+  void set_rx_interrupts(bool on);
+  void check_rx_interrupts();
   // stop(), then probe and attach again with the same mode and options
   // (while the driver holds quarantined buffers: attach again without a
   // probe, which it must refuse).
@@ -173,6 +176,8 @@ class World {
   size_t recent_next_ = 0;
   bool seen_recently(uint64_t key);
   mock::MockDevice* device_ = nullptr;
+  bool rx_irq_wanted_ = false;
+  uint64_t rx_irq_epoch_ = 0;
   CachedDevice* device_slot_ = nullptr;
   bool device_tainted_ = false;
   std::optional<FuzzMockPlatform> mock_shim_;

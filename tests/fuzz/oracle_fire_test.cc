@@ -1037,6 +1037,83 @@ void ok_protocol_link_changes() {
   b.oracle->check_link(false, false);  // torn: unchanged
 }
 
+// EVENT_IDX on queue 0 of a probed image: features accepted with
+// EVENT_IDX, queue 0 of 8 entries enabled, its avail ring in DMA memory
+// (used_event at avail + 4 + 2 * 8) and a used ring beside it.
+struct EventIdxImage : ProbedImage {
+  DmaRegion ring{};
+  volatile uint8_t* avail = nullptr;
+  uint8_t used[72] = {};  // the device's used ring (avail_event at 4 + 8 * 8)
+  EventIdxImage() {
+    namespace c = spec::pci::common;
+    device.offer[0] = 0x20 | (1u << 29);
+    device.queue_enable = 1;
+    oracle->set_status_register(bar_region(4), c::kDeviceStatus);
+    init_to_features(0x20 | (1u << 29));
+    if (!oracle->dma_alloc(4096, 4096, &ring)) _exit(3);
+    avail = static_cast<volatile uint8_t*>(ring.cpu) + 0x100;
+    common_write(c::kQueueSelect, 2, 0);
+    common_write(c::kQueueSize, 2, 8);
+    common_write(c::kQueueDriverLo, 4, static_cast<uint32_t>(ring.device_addr + 0x100));
+    common_write(c::kQueueDriverHi, 4, static_cast<uint32_t>((ring.device_addr + 0x100) >> 32));
+    enable_queue(0);
+  }
+  void set_used_event(uint16_t v) {
+    avail[4 + 16] = static_cast<uint8_t>(v);
+    avail[5 + 16] = static_cast<uint8_t>(v >> 8);
+  }
+  void set_avail_idx(uint16_t v) {
+    avail[2] = static_cast<uint8_t>(v);
+    avail[3] = static_cast<uint8_t>(v >> 8);
+  }
+  // The kick decision: a full barrier, then avail_event fetched.
+  void decide(uint16_t avail_event) {
+    used[4 + 64] = static_cast<uint8_t>(avail_event);
+    used[5 + 64] = static_cast<uint8_t>(avail_event >> 8);
+    oracle->barrier(Barrier::kFull);
+    uint16_t v;
+    oracle->fetch(DeviceMemRef{0, MemPart::kAvailEvent, 0, false}, used + 4 + 64, &v, 2);
+  }
+};
+
+void protocol_used_event_stale() {
+  EventIdxImage b;
+  b.set_used_event(5);  // planted: not the next completion (0)
+  b.oracle->check_used_event(0);
+}
+
+void protocol_no_notify_after_event_crossed() {
+  EventIdxImage b;
+  b.oracle->op_begin(DriverOp::kTxBurst);
+  b.set_avail_idx(1);
+  b.decide(0);  // avail.idx went 0 -> 1 across avail_event 0: notify
+  b.oracle->op_end(DriverOp::kTxBurst);
+}
+
+void protocol_notify_against_avail_event() {
+  EventIdxImage b;
+  b.oracle->op_begin(DriverOp::kTxBurst);
+  b.set_avail_idx(1);
+  b.decide(5);                   // the device waits for index 5
+  b.common_write(0x1000, 2, 0);  // planted: notified anyway
+  b.oracle->op_end(DriverOp::kTxBurst);
+}
+
+void ok_protocol_event_idx() {
+  EventIdxImage b;
+  b.set_used_event(0);
+  b.oracle->check_used_event(0);
+  b.oracle->op_begin(DriverOp::kTxBurst);
+  b.set_avail_idx(1);
+  b.decide(0);
+  b.common_write(0x1000, 2, 0);
+  b.oracle->op_end(DriverOp::kTxBurst);
+  b.oracle->op_begin(DriverOp::kTxBurst);
+  b.set_avail_idx(2);
+  b.decide(7);  // not crossed: no notification
+  b.oracle->op_end(DriverOp::kTxBurst);
+}
+
 void decision_probe_outcome() {
   ProbedImage b(false);
   ProbeResult r = b.transports.probe(*b.oracle);
@@ -1741,6 +1818,15 @@ const Case kCases[] = {
      "the first consistent read of the status field said 0x0",
      protocol_link_against_consistent_read},
     {"protocol.ok_link_changes", nullptr, nullptr, ok_protocol_link_changes},
+    {"protocol.used_event_stale", kProtocol, "used_event is 5 after 0 completions taken",
+     protocol_used_event_stale},
+    {"protocol.no_notify_after_event_crossed", kProtocol,
+     "no notification after avail.idx 1 crossed avail_event 0",
+     protocol_no_notify_after_event_crossed},
+    {"protocol.notify_against_avail_event", kProtocol,
+     "notification although avail.idx 1 did not cross avail_event 5",
+     protocol_notify_against_avail_event},
+    {"protocol.ok_event_idx", nullptr, nullptr, ok_protocol_event_idx},
     {"protocol.features_from_torn_config", kProtocol, "config_generation change",
      protocol_features_from_torn_config},
     {"protocol.ok_features_from_stable_config", nullptr, nullptr,
