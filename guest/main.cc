@@ -20,7 +20,11 @@
 //                                  TCP echo: held-back data and
 //                                  retransmissions -> tx_burst,
 //                                  tx_reclaim, poll_device every 2 ms
-//                                  (100 ms while recording)
+//                                  (100 ms while recording); with
+//                                  interrupts, when idle: queue interrupts
+//                                  on, HLT until an interrupt or the next
+//                                  deadline (poll_device, a TCP timer),
+//                                  interrupts off again while it works
 //
 // Every call on the driver goes through a trace::Session
 // (replay/record/session.h): a plain one, or with record=1 a recording one
@@ -33,10 +37,14 @@
 //   action=serve|lspci|irqtest|idle
 //                        lspci: list PCI functions and exit; irqtest,
 //                        idle: guest/irq_actions.h
-//   irq=poll|intx|msix   how the driver should take the device's
-//                        interrupts; for now only reported (ready line
-//                        irq=, with the NIC's msix= table size and
-//                        intx_gsi=): the serve loop polls in every mode
+//   irq=poll|intx|msix   the highest rung of the driver's interrupt ladder
+//                        (default msix: MSI-X, else INTx, else polling;
+//                        intx: INTx, else polling; poll: no interrupts).
+//                        The ready line says what was asked (irq=), what
+//                        the NIC offers (msix= table size, intx_gsi=) and
+//                        what the driver took (irq_mode=, irq_vectors=).
+//                        Recording (record=1) polls: the trace format has
+//                        no interrupt events yet
 //   mode=auto|legacy|modern
 //   rx_cap=N tx_cap=N    driver ring caps (NetOptions)
 //   mask=0xBITS          features the driver must not negotiate
@@ -92,6 +100,10 @@ constexpr uint64_t kRecordPollIntervalNs = 100 * 1000 * 1000;
 constexpr uint64_t kIdleMinNs = 20 * 1000;
 constexpr uint64_t kIdleMaxNs = 4 * 1000 * 1000;
 constexpr uint64_t kDrainTimeoutNs = 200 * 1000 * 1000;
+// With interrupts: poll_device while idle (config changes and resets come
+// as interrupts), and while replies are in flight (the tx watchdog).
+constexpr uint64_t kIrqIdlePollIntervalNs = 500 * 1000 * 1000;
+constexpr uint64_t kIrqBusyPollIntervalNs = 50 * 1000 * 1000;
 constexpr int kMaxRecoveries = 3;
 
 pci::Function g_functions[kMaxFunctions];
@@ -105,8 +117,15 @@ struct ServeStats {
   uint64_t tx_no_buffer = 0;     // no pool buffer for a reply
   uint64_t tx_ring_refused = 0;  // tx_burst took fewer than offered
   uint64_t recoveries = 0;
+  uint64_t irq_waits = 0;       // halts of the interrupt-driven loop
+  uint64_t irq_wait_raced = 0;  // no halt: completions raced the re-enable
 };
 ServeStats g_stats;
+
+// What the driver's interrupt handler asked for since the serve loop last
+// looked (written in the handler, read after cpu::wait_for_interrupt()
+// returns: the wait's "memory" clobber orders it, cpu.h).
+vnet::IrqWork g_irq_work;
 
 vnet::trace::Session& session() {
   return record::session();
@@ -171,10 +190,10 @@ const char* irq_mode_name(IrqMode m) {
   return m == IrqMode::kIntx ? "intx" : m == IrqMode::kMsix ? "msix" : "poll";
 }
 
-// irq=poll|intx|msix (default poll); anything else ends the run.
+// irq=poll|intx|msix (default msix); anything else ends the run.
 IrqMode parse_irq_mode(const char* cmdline) {
   char mode[16];
-  if (!cmdline_get(cmdline, "irq", mode, sizeof(mode))) return IrqMode::kPoll;
+  if (!cmdline_get(cmdline, "irq", mode, sizeof(mode))) return IrqMode::kMsix;
   if (memcmp(mode, "poll", 5) == 0) return IrqMode::kPoll;
   if (memcmp(mode, "intx", 5) == 0) return IrqMode::kIntx;
   if (memcmp(mode, "msix", 5) == 0) return IrqMode::kMsix;
@@ -196,6 +215,12 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("guest_tx_no_buffer", g_stats.tx_no_buffer);
   add("guest_tx_ring_refused", g_stats.tx_ring_refused);
   add("guest_recoveries", g_stats.recoveries);
+  add("guest_irq_waits", g_stats.irq_waits);
+  add("guest_irq_wait_raced", g_stats.irq_wait_raced);
+  add("guest_irq_delivered", g_platform.irq_delivered());
+  add("guest_irq_unarmed", g_platform.irq_unarmed());
+  add("guest_halts", sleep::stats().halts);
+  add("guest_timer_interrupts", sleep::stats().timer_interrupts);
   add("pool_bad_frees", g_pool.bad_frees());
   add("pool_empty_allocs", g_pool.empty_allocs());
   add("shim_refused_accesses", g_platform.refused_accesses());
@@ -295,9 +320,42 @@ void send(Burst& b) {
   g_stats.tx_ring_refused += b.count - taken > no_buffer ? b.count - taken - no_buffer : 0;
 }
 
+// The driver's interrupt entry point, called by GuestPlatform from the IDT
+// handler (inside the serve loop's wait, never during a driver call): it
+// acknowledges the device (INTx: the ISR read) and says what to run next.
+void on_interrupt(void*, vnet::IrqSource source) {
+  const vnet::IrqWork w = driver().handle_interrupt(source);
+  g_irq_work.rx = g_irq_work.rx || w.rx;
+  g_irq_work.tx = g_irq_work.tx || w.tx;
+  g_irq_work.control = g_irq_work.control || w.control;
+}
+
+// The interrupt-driven idle step: queue interrupts on (rx always, tx while
+// replies are in flight), and unless completions raced in, halt until an
+// interrupt or the deadline. Interrupts go off again before the loop polls
+// (2.7.7: a hint; the loop never relies on their absence). Returns true
+// when poll_device() is due at once (a configuration interrupt).
+bool wait_for_work(uint64_t deadline) {
+  vnet::VirtioNet& net = driver();
+  const bool tx_wait = net.tx_queue().in_flight() > 0;
+  bool pending = session().set_rx_interrupts(true);
+  if (!pending && tx_wait) pending = net.set_tx_interrupts(true);
+  if (pending) {
+    ++g_stats.irq_wait_raced;
+  } else {
+    ++g_stats.irq_waits;
+    sleep::idle_until(deadline);
+  }
+  session().set_rx_interrupts(false);
+  if (tx_wait) net.set_tx_interrupts(false);
+  const bool control = g_irq_work.control;
+  g_irq_work = vnet::IrqWork{};
+  return control;
+}
+
 [[noreturn]] void serve(net::Responder& responder) {
   const bool recording = record::active();
-  const uint64_t poll_interval = recording ? kRecordPollIntervalNs : kPollIntervalNs;
+  uint64_t poll_interval = recording ? kRecordPollIntervalNs : kPollIntervalNs;
   uint64_t next_poll = clock::now_ns() + poll_interval;
   uint64_t idle_ns = kIdleMinNs;
   Burst burst{};
@@ -360,6 +418,21 @@ void send(Burst& b) {
         spin_ns(idle_ns);
         idle_ns = idle_ns * 2 > kIdleMaxNs ? kIdleMaxNs : idle_ns * 2;
       }
+    } else if (driver().interrupt_mode() != vnet::InterruptMode::kPolling) {
+      // Interrupts tell us about config changes and device resets, so the
+      // device is polled rarely; the tx watchdog needs a tick only while
+      // replies are in flight.
+      poll_interval =
+          driver().tx_queue().in_flight() > 0 ? kIrqBusyPollIntervalNs : kIrqIdlePollIntervalNs;
+      if (next_poll > clock::now_ns() + poll_interval) next_poll = clock::now_ns() + poll_interval;
+      if (!busy && driver().state() == vnet::NetState::kRunning) {
+        uint64_t deadline = next_poll;
+        const uint64_t tcp = g_tcp.next_deadline_ns();
+        if (tcp != 0 && tcp < deadline) deadline = tcp;
+        if (wait_for_work(deadline)) next_poll = 0;
+      }
+    } else {
+      poll_interval = kPollIntervalNs;  // polling again (an interrupt storm)
     }
   }
 }
@@ -466,9 +539,22 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   const bool intx_routed = pci_intx::route_of(*nic, &nic_intx);
   char intx_gsi[12] = "none";
   if (intx_routed) format(intx_gsi, sizeof(intx_gsi), "%u", nic_intx.gsi);
-  if (irq_mode != IrqMode::kPoll)
-    kprintf("vnet-guest: irq=%s requested: the driver does not take interrupts yet, polling\n",
+  // The driver's ladder starts at irq=; the platform offers MSI only for
+  // msix and the line for intx and msix. A recording polls (the trace
+  // format has no interrupt events yet: a trace of an interrupt-driven run
+  // would not replay).
+  vnet::InterruptMode want = irq_mode == IrqMode::kMsix   ? vnet::InterruptMode::kMsix
+                             : irq_mode == IrqMode::kIntx ? vnet::InterruptMode::kIntx
+                                                          : vnet::InterruptMode::kPolling;
+  if (record::active() && want != vnet::InterruptMode::kPolling) {
+    kprintf("vnet-guest: irq=%s while recording: polling (no interrupt events in traces yet)\n",
             irq_mode_name(irq_mode));
+    want = vnet::InterruptMode::kPolling;
+  }
+  options.interrupts = want;
+  g_platform.allow_interrupts(want == vnet::InterruptMode::kMsix,
+                              want != vnet::InterruptMode::kPolling);
+  g_platform.set_interrupt_handler(&on_interrupt, nullptr);
 
   pci::enable(*nic);
   if (!g_platform.bind(*nic)) panic("cannot map the BARs of the virtio-net function");
@@ -510,14 +596,16 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
-      "txq=%u link=%s bounce=%s irq=%s msix=%u intx_gsi=%s attach_us=%llu\n",
+      "txq=%u link=%s bounce=%s irq=%s msix=%u intx_gsi=%s irq_mode=%s irq_vectors=%u "
+      "attach_us=%llu\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", probe.transport->name(), nic->device,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
       static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(), g_tcp.mss(),
       net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
       net_dev.link_up() ? "up" : "down", bounce ? "on" : "off", irq_mode_name(irq_mode),
-      msix_vectors, intx_gsi, static_cast<unsigned long long>(attach_us));
+      msix_vectors, intx_gsi, vnet::interrupt_mode_name(net_dev.interrupt_mode()),
+      net_dev.interrupts().vectors, static_cast<unsigned long long>(attach_us));
   serve(responder);
 }
 

@@ -390,6 +390,14 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
   return TcpVerdict::kDrop;
 }
 
+uint64_t TcpEcho::next_deadline_ns() const {
+  uint64_t next = 0;
+  for (const Connection& c : connections_)
+    if (c.state != State::kFree && c.deadline_ns != 0 && (next == 0 || c.deadline_ns < next))
+      next = c.deadline_ns;
+  return next;
+}
+
 uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap) {
   for (uint32_t k = 0; k < kMaxConnections; ++k) {
     uint32_t i = (next_poll_ + k) % kMaxConnections;

@@ -158,6 +158,10 @@ class TcpEcho {
 
   const TcpCounters& counters() const { return counters_; }
   uint32_t open_connections() const;
+  // The earliest retransmission or window-probe deadline of any connection
+  // (0: no timer running): an interrupt-driven caller that halts must wake
+  // up by then and call poll().
+  uint64_t next_deadline_ns() const;
 
  private:
   enum class State : uint8_t { kFree, kSynReceived, kEstablished, kCloseWait, kLastAck };

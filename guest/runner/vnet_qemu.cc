@@ -29,7 +29,11 @@
 //
 // --irq poll|intx|msix passes irq=<mode> to the guest (and, for intx,
 // vectors=0 to the NIC, so that QEMU offers no MSI-X) and checks the mode
-// and the NIC's MSI-X table size on the ready line.
+// and the NIC's MSI-X table size on the ready line. Without --irq the
+// guest's default (msix) applies. The ready line's irq_mode= (what the
+// driver took) must be the highest rung the NIC and the guest offer:
+// msix when the NIC has MSI-X, else intx when the guest routed the line,
+// else poll; a recording guest polls.
 //
 // --record FILE: the guest records its run (record=1) to COM2, the runner
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
@@ -847,13 +851,25 @@ bool Runner::check_ready_line() {
       ok = false;
     }
   }
-  // The interrupt mode asked for (--irq, -g irq=, default poll) and what
-  // the NIC offers for it.
-  std::string want_irq = o_.irq.empty() ? "poll" : o_.irq;
+  // The interrupt mode asked for (--irq, -g irq=, the guest's default
+  // msix) and what the NIC offers for it.
+  std::string want_irq = o_.irq.empty() ? "msix" : o_.irq;
   for (const std::string& g : o_.guest_args)
     if (g.rfind("irq=", 0) == 0) want_irq = g.substr(4);
   if (ready_["irq"] != want_irq) {
     fail("guest reports irq=" + ready_["irq"] + ", expected " + want_irq);
+    ok = false;
+  }
+  // What the driver must have taken: the ladder's highest working rung.
+  const bool recording = !o_.record_path.empty() || !o_.qemu_trace_dir.empty();
+  const bool nic_msix = parse_u64(ready_["msix"]) > 0;
+  const bool line = ready_["intx_gsi"] != "none";
+  std::string want_mode = "poll";
+  if (!recording && want_irq == "msix") want_mode = nic_msix ? "msix" : line ? "intx" : "poll";
+  if (!recording && want_irq == "intx") want_mode = line ? "intx" : "poll";
+  if (ready_["irq_mode"] != want_mode) {
+    fail("driver took irq_mode=" + ready_["irq_mode"] + " (" + ready_["irq_vectors"] +
+         " vectors), expected " + want_mode);
     ok = false;
   }
   if (o_.irq == "intx" && ready_["msix"] != "0") {
@@ -868,8 +884,9 @@ bool Runner::check_ready_line() {
     fail("--irq intx but the guest found no INTx route for the NIC");
     ok = false;
   }
-  if (!o_.quiet && !o_.irq.empty())
-    printf("  irq %s: NIC MSI-X vectors %s, INTx GSI %s\n", ready_["irq"].c_str(),
+  if (!o_.quiet)
+    printf("  irq %s: driver took %s (%s vectors); NIC MSI-X vectors %s, INTx GSI %s\n",
+           ready_["irq"].c_str(), ready_["irq_mode"].c_str(), ready_["irq_vectors"].c_str(),
            ready_["msix"].c_str(), ready_["intx_gsi"].c_str());
   // -g bounce=1: the guest must say it runs through its bounce area.
   bool bounce = false;
@@ -1378,7 +1395,8 @@ void Runner::write_json(int rc) {
   j["transport"] = o_.transport;
   j["device_props"] = o_.device_props;
   j["guest_args"] = o_.guest_args;
-  j["irq"] = o_.irq.empty() ? "poll" : o_.irq;
+  j["irq"] = o_.irq.empty() ? "msix" : o_.irq;
+  if (ready_.count("irq_mode")) j["irq_mode"] = ready_["irq_mode"];
   if (!o_.action.empty()) j["action"] = o_.action;
   j["expect"] = o_.expect;
   j["net"] = o_.net;
@@ -1516,9 +1534,9 @@ int main(int argc, char** argv) {
                  "tx_cap=N, mask=0xBITS, buf=N, log=debug)");
   app.add_option("--irq", o.irq,
                  "interrupt mode for the guest (irq=MODE on its command line): poll, intx (also "
-                 "sets vectors=0 on the NIC, so QEMU offers no MSI-X), msix; the ready line "
-                 "must report it. The driver does not take interrupts yet: the guest reports "
-                 "the mode and keeps polling")
+                 "sets vectors=0 on the NIC, so QEMU offers no MSI-X), msix (the guest's "
+                 "default); the driver walks down the ladder MSI-X -> INTx -> polling from "
+                 "there, and the ready line's irq_mode must be the best rung the NIC offers")
       ->check(CLI::IsMember({"poll", "intx", "msix"}));
   app.add_option("--action", o.action,
                  "run a guest action instead of the echo test, and pass when the guest exits "

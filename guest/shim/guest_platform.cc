@@ -3,8 +3,13 @@
 #include "guest/kernel/clock.h"
 #include "guest/kernel/console.h"
 #include "guest/kernel/cpu.h"
+#include "guest/kernel/idt.h"
+#include "guest/kernel/ioapic.h"
+#include "guest/kernel/lapic.h"
+#include "guest/kernel/msi.h"
 #include "guest/kernel/page_alloc.h"
 #include "guest/kernel/paging.h"
+#include "guest/kernel/pci_intx.h"
 
 namespace guest {
 
@@ -172,6 +177,82 @@ void GuestPlatform::log(vnet::LogLevel level, const char* message) {
   if (static_cast<int>(level) > static_cast<int>(log_level_)) return;
   static const char* const kLevel[] = {"error", "warn", "info", "debug"};
   kprintf("[driver %s] %s\n", kLevel[static_cast<int>(level)], message);
+}
+
+// ---- interrupts ---------------------------------------------------------------
+
+uint16_t GuestPlatform::msi_messages(uint16_t max, vnet::MsiMessage* out) {
+  if (!allow_msi_ || !bound_ || !lapic::present()) return 0;
+  if (max > vnet::kMaxMsiVectors) max = vnet::kMaxMsiVectors;
+  // Vectors are allocated once and kept: a re-attach gets the same messages.
+  while (msi_count_ < max) {
+    VectorSlot& slot = msi_slots_[msi_count_];
+    slot = VectorSlot{this, msi_count_};
+    const uint8_t v = idt::allocate(&on_vector, &slot);
+    if (v == 0) break;
+    msi_idt_[msi_count_++] = v;
+  }
+  const uint16_t n = max < msi_count_ ? max : msi_count_;
+  const uint8_t apic = static_cast<uint8_t>(lapic::id());
+  for (uint16_t i = 0; i < n; ++i) {
+    const msi::Message m = msi::compose(msi_idt_[i], apic);
+    out[i] = vnet::MsiMessage{m.address, m.data};
+  }
+  return n;
+}
+
+bool GuestPlatform::line_interrupt() {
+  if (!allow_line_ || !bound_ || !ioapic::present()) return false;
+  if (line_routed_) return true;
+  pci_intx::Route route;
+  if (!pci_intx::route_of(function_, &route)) return false;
+  line_slot_ = VectorSlot{this, 0xFFFF};
+  const uint8_t v = idt::allocate(&on_vector, &line_slot_);
+  if (v == 0) return false;
+  ioapic::Redirection r;
+  r.vector = v;
+  r.destination = static_cast<uint8_t>(lapic::id());
+  r.trigger = route.trigger;
+  r.polarity = route.polarity;
+  if (!ioapic::route(route.gsi, r)) {  // programmed masked
+    idt::uninstall(v);
+    return false;
+  }
+  line_routed_ = true;
+  line_gsi_ = route.gsi;
+  line_vector_ = v;
+  return true;
+}
+
+void GuestPlatform::arm_interrupts(vnet::InterruptMode mode, uint16_t vectors) {
+  armed_mode_ = mode;
+  armed_vectors_ = mode == vnet::InterruptMode::kMsix ? vectors : 0;
+  if (!line_routed_) return;
+  if (mode == vnet::InterruptMode::kIntx)
+    ioapic::unmask(line_gsi_);
+  else
+    ioapic::mask(line_gsi_);
+}
+
+void GuestPlatform::on_vector(void* context, uint8_t) {
+  VectorSlot& slot = *static_cast<VectorSlot*>(context);
+  slot.platform->dispatch(slot.index == 0xFFFF ? vnet::IrqSource::line()
+                                               : vnet::IrqSource::msi(slot.index));
+}
+
+void GuestPlatform::dispatch(vnet::IrqSource source) {
+  const bool armed =
+      source.kind == vnet::IrqSource::Kind::kLine
+          ? armed_mode_ == vnet::InterruptMode::kIntx
+          : armed_mode_ == vnet::InterruptMode::kMsix && source.vector < armed_vectors_;
+  if (!armed || handler_ == nullptr) {
+    // An edge that came before arming or after disarming; a level line is
+    // masked at the I/O APIC then, so it cannot come back.
+    ++irq_unarmed_;
+    return;
+  }
+  ++irq_delivered_;
+  handler_(handler_context_, source);
 }
 
 }  // namespace guest

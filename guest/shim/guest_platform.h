@@ -16,6 +16,23 @@
 //                               kWrite on write-back memory, mfence for kFull
 //   now_ns()                    TSC calibrated against the PIT
 //   log()                       the serial console
+//   msi_messages()              IDT vectors allocated once (idt.h), each
+//                               composed into an MSI message for this CPU's
+//                               local APIC (msi.h); the driver writes them
+//                               into the NIC's MSI-X table
+//   line_interrupt()            the NIC's INTx route (pci_intx.h) programmed
+//                               into the I/O APIC, masked, on a vector of
+//                               its own; false without a known route
+//   arm_interrupts()            unmasks the I/O APIC pin (kIntx), or masks
+//                               it; vectors beyond those armed are ignored
+//
+// Interrupts reach the driver through the handler given to
+// set_interrupt_handler(): the IDT dispatcher calls it with the source
+// (vector i, or the line) and sends the EOI after it returns, so a level
+// line is acknowledged at the device (ISR read) before the EOI. Handlers
+// run only inside cpu::wait_for_interrupt() / poll_interrupts() (IF = 0
+// elsewhere), never in the middle of a driver call: the driver's interrupt
+// context never overlaps its other contexts here.
 //
 // Accesses outside a BAR or outside config space are refused (reads give
 // all ones) and counted: the driver validated them already, so a count
@@ -47,17 +64,63 @@ class GuestPlatform final : public vnet::Platform {
   uint64_t now_ns() override;
   void log(vnet::LogLevel level, const char* message) override;
 
+  // ---- interrupts ----
+  // Which interrupts this platform may offer (the guest's irq= option):
+  // MSI messages only with msi, the line only with line.
+  void allow_interrupts(bool msi, bool line) {
+    allow_msi_ = msi;
+    allow_line_ = line;
+  }
+  using IrqHandler = void (*)(void* context, vnet::IrqSource source);
+  void set_interrupt_handler(IrqHandler handler, void* context) {
+    handler_ = handler;
+    handler_context_ = context;
+  }
+  uint16_t msi_messages(uint16_t max, vnet::MsiMessage* out) override;
+  bool line_interrupt() override;
+  void arm_interrupts(vnet::InterruptMode mode, uint16_t vectors) override;
+  vnet::InterruptMode armed_mode() const { return armed_mode_; }
+  uint32_t line_gsi() const { return line_gsi_; }
+  uint8_t line_vector() const { return line_vector_; }
+  // Deliveries of the NIC's vectors and line, and those that came while
+  // not armed (ignored).
+  uint64_t irq_delivered() const { return irq_delivered_; }
+  uint64_t irq_unarmed() const { return irq_unarmed_; }
+
   uint64_t refused_accesses() const { return refused_; }
   uint64_t dma_bytes_in_use() const { return dma_in_use_; }
 
  private:
   bool bar_window(vnet::Region region, uint32_t offset, uint8_t width, const pci::Bar** bar);
+  static void on_vector(void* context, uint8_t vector);
+  void dispatch(vnet::IrqSource source);
+
+  struct VectorSlot {
+    GuestPlatform* platform = nullptr;
+    uint16_t index = 0;  // the driver's vector number; 0xFFFF: the line
+  };
 
   pci::Function function_{};
   bool bound_ = false;
   vnet::LogLevel log_level_ = vnet::LogLevel::kInfo;
   uint64_t refused_ = 0;
   uint64_t dma_in_use_ = 0;
+  // Interrupts.
+  bool allow_msi_ = false;
+  bool allow_line_ = false;
+  IrqHandler handler_ = nullptr;
+  void* handler_context_ = nullptr;
+  VectorSlot msi_slots_[vnet::kMaxMsiVectors] = {};
+  uint8_t msi_idt_[vnet::kMaxMsiVectors] = {};  // IDT vector of each driver vector
+  uint16_t msi_count_ = 0;                      // allocated so far
+  VectorSlot line_slot_{};
+  bool line_routed_ = false;
+  uint32_t line_gsi_ = 0;
+  uint8_t line_vector_ = 0;
+  vnet::InterruptMode armed_mode_ = vnet::InterruptMode::kPolling;
+  uint16_t armed_vectors_ = 0;
+  uint64_t irq_delivered_ = 0;
+  uint64_t irq_unarmed_ = 0;
 };
 
 }  // namespace guest
