@@ -11,6 +11,7 @@
 //     dev_pop/fill/flush/frame -- a synthetic device ----> fetch(used_idx,
 //                                 (SyntheticRings)         used_elem,
 //                                                          used_flags,
+//                                                          avail_event,
 //                                                          rx_header),
 //                                                          frame_in_place,
 //                                                          published (tx)
@@ -26,10 +27,12 @@
 // avail slot K; the replayer remembers the head of every avail slot from
 // the driver's own published() calls and hands the driver {head[K], len}.
 //
-// Notification suppression: the driver reads used.flags before a kick. The
-// synthetic device answers "notify" exactly when the next register event
-// of the capture is a notification of that queue, and NO_NOTIFY otherwise,
-// so the driver kicks where our guest kicked.
+// Notification suppression: the driver reads used.flags (or, with
+// EVENT_IDX, avail_event) before a kick. The synthetic device answers
+// "notify" exactly when the next register event of the capture is a
+// notification of that queue (NO_NOTIFY clear; avail_event one behind the
+// driver's avail index), and "do not" otherwise (NO_NOTIFY; avail_event
+// at its index), so the driver kicks where our guest kicked.
 //
 // The caller: the replayer drives the driver as our guest does, choosing
 // the next API call from the capture (see drive()): probe(auto),
@@ -97,6 +100,7 @@ struct QueueState {
   uint16_t visible_used = 0;          // used.idx as the driver may read it now
   uint16_t handed = 0;                // next used index the driver fetches
   uint64_t published = 0;
+  uint16_t avail_next = 0;  // the driver's avail.idx after its last publish
 
   void ensure() {
     if (!head_at.empty()) return;
@@ -114,6 +118,7 @@ struct QueueState {
     pending.clear();
     visible_used = 0;
     handed = 0;
+    avail_next = 0;
   }
 };
 
@@ -581,7 +586,20 @@ void CaptureReplay::fetch(const DeviceMemRef& what, const volatile void* src, vo
       }
       return;
     }
-    case MemPart::kAvailEvent:
+    case MemPart::kAvailEvent: {
+      // EVENT_IDX: the capture says whether a notification came next; an
+      // avail_event one behind the driver's index asks for one (anything
+      // published since its last decision crosses it), its index itself
+      // for none (2.7.10.2).
+      uint16_t q = 0;
+      const bool kick = reg_ < end_ && map_.is_notify(ev_[reg_], &q) && q == what.queue;
+      const uint16_t event = kick ? static_cast<uint16_t>(s.avail_next - 1) : s.avail_next;
+      if (len >= 2) {
+        out[0] = static_cast<uint8_t>(event);
+        out[1] = static_cast<uint8_t>(event >> 8);
+      }
+      return;
+    }
     case MemPart::kCtrlAck:
       return;
   }
@@ -619,6 +637,7 @@ void CaptureReplay::published(const PublishedChain& chain) {
   QueueState& s = queue(chain.queue);
   s.head_at[chain.avail_idx] = chain.head;
   s.avail_of[chain.head] = chain.avail_idx;
+  s.avail_next = static_cast<uint16_t>(chain.avail_idx + 1);
   ++s.published;
   bool readable_only = true;
   for (uint16_t i = 0; i < chain.num_segments && i < kMaxChainSegments; ++i)
