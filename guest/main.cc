@@ -330,14 +330,17 @@ void on_interrupt(void*, vnet::IrqSource source) {
   g_irq_work.control = g_irq_work.control || w.control;
 }
 
-// The interrupt-driven idle step: queue interrupts on (rx always, tx while
-// replies are in flight), and unless completions raced in, halt until an
-// interrupt or the deadline. Interrupts go off again before the loop polls
-// (2.7.7: a hint; the loop never relies on their absence). Returns true
-// when poll_device() is due at once (a configuration interrupt).
+// The interrupt-driven idle step: queue interrupts on (rx always; tx only
+// when more than half the tx ring is in flight -- otherwise completed
+// replies are reclaimed on the next wake-up, which costs nothing, where a
+// tx interrupt per reply would double the interrupt rate), and unless
+// completions raced in, halt until an interrupt or the deadline. Interrupts
+// go off again before the loop polls (2.7.7: a hint; the loop never relies
+// on their absence). Returns true when poll_device() is due at once (a
+// configuration interrupt).
 bool wait_for_work(uint64_t deadline) {
   vnet::VirtioNet& net = driver();
-  const bool tx_wait = net.tx_queue().in_flight() > 0;
+  const bool tx_wait = uint32_t{net.tx_queue().in_flight()} * 2 > net.tx_queue().size();
   bool pending = session().set_rx_interrupts(true);
   if (!pending && tx_wait) pending = net.set_tx_interrupts(true);
   if (pending) {

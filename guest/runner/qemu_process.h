@@ -42,6 +42,8 @@ class QemuProcess {
   // stop(), then forget everything, ready for another start().
   void reset();
 
+  // The child's pid while it runs (-1 before start and once reaped).
+  pid_t pid() const { return reaped_ ? -1 : pid_; }
   // Exit status (0..255) when QEMU exited normally, -signal when killed.
   int exit_status() const { return status_; }
   bool exited() const { return reaped_; }
