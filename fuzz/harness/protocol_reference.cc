@@ -506,8 +506,8 @@ void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx, bool attaching
   Ring& r = rings_[queue];
   if (r.irq_enabled)
     finding(Oracle::kProtocol,
-            "queue %u: used.idx re-read after interrupts were enabled (avail.flags stored) with "
-            "no full barrier between: a completion racing the store is missed",
+            "queue %u: used.idx re-read after interrupts were enabled (avail.flags or used_event "
+            "stored) with no full barrier between: a completion racing the store is missed",
             queue);
   r.read_barrier = false;
   if (bad_element_[queue]) lied_[queue] = true;
