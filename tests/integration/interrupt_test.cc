@@ -343,8 +343,16 @@ const CapLie kCapLies[] = {
        d.poke_pci_config(kCap, 2, 0xB005);  // an MSI capability (0x05) pointing at itself
      },
      MsixFallback::kNoCapability},
+    // The capability pointer names 0x2C, inside the standard header, where
+    // the bytes are made to look like an MSI-X capability (id 0x11; the
+    // subsystem id 1 reads as its message control). The walk must not
+    // start below 0x40: no MSI-X, not "a table in the I/O BAR".
     {"capability_pointer_into_header", TransportKind::kLegacy,
-     [](MockDevice& d) { d.poke_pci_config(0x34, 1, 0x10); }, MsixFallback::kNoCapability},
+     [](MockDevice& d) {
+       d.poke_pci_config(0x34, 1, 0x2C);
+       d.poke_pci_config(0x2C, 2, 0x0011);
+     },
+     MsixFallback::kNoCapability},
     {"no_capability_list_bit", TransportKind::kLegacy,
      [](MockDevice& d) { d.poke_pci_config(6, 2, 0); }, MsixFallback::kNoCapability},
     {"enable_does_not_stick", TransportKind::kModern,
