@@ -661,6 +661,12 @@ ReplayResult detail::replay_recording(const Trace& t) {
       case ApiFn::kSetRxInterrupts:
         session->set_rx_interrupts(a.enabled);
         break;
+      case ApiFn::kSetTxInterrupts:
+        session->set_tx_interrupts(a.enabled);
+        break;
+      case ApiFn::kHandleInterrupt:
+        session->handle_interrupt(a.irq);
+        break;
     }
     seen.observe(session->net().counters(),
                  a.fn == ApiFn::kStop ? state_before : session->net().state());

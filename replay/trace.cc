@@ -242,6 +242,14 @@ void parse_call(Trace& t, const Line& l, Event& e) {
         c.options.accept_access_platform = ol.boolean("accept_access_platform");
       if (ol.has("accept_order_platform"))
         c.options.accept_order_platform = ol.boolean("accept_order_platform");
+      // Added with interrupts (issue 12): optional, polling and the
+      // driver's storm guard when absent.
+      if (ol.has("interrupts"))
+        c.options.interrupts = ol.name<InterruptMode>("interrupts", trace::parse_interrupt_mode);
+      if (ol.has("irq_storm_limit"))
+        c.options.irq_storm_limit = static_cast<uint32_t>(ol.uint("irq_storm_limit", 0xFFFF'FFFFu));
+      if (ol.has("irq_storm_window_ns"))
+        c.options.irq_storm_window_ns = ol.uint("irq_storm_window_ns", UINT64_MAX);
       break;
     }
     case ApiFn::kRxBurst:
@@ -255,8 +263,19 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       break;
     }
     case ApiFn::kSetRxInterrupts:
+    case ApiFn::kSetTxInterrupts:
       c.enabled = l.boolean("enabled");
       break;
+    case ApiFn::kHandleInterrupt: {
+      const std::string& src = l.string("src");
+      if (src == "vector")
+        c.irq = IrqSource::msi(static_cast<uint16_t>(l.uint("vector", 0xFFFF)));
+      else if (src == "line")
+        c.irq = IrqSource::line();
+      else
+        l.fail("field \"src\" has unknown value \"" + src + "\" (vector or line)");
+      break;
+    }
     case ApiFn::kTxReclaim:
     case ApiFn::kPollDevice:
     case ApiFn::kRecover:
@@ -318,11 +337,22 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
       r.link_up = l.boolean("link");
       break;
     }
+    case ApiFn::kHandleInterrupt: {
+      const uint32_t bits = (l.boolean("rx") ? trace::kIrqWorkRx : 0) |
+                            (l.boolean("tx") ? trace::kIrqWorkTx : 0) |
+                            (l.boolean("control") ? trace::kIrqWorkControl : 0);
+      if (bits != r.value)
+        l.fail("\"val\" (" + std::to_string(r.value) +
+               ") disagrees with \"rx\", \"tx\" and \"control\" (rx 1 + tx 2 + control 4 = " +
+               std::to_string(bits) + ")");
+      break;
+    }
     case ApiFn::kRxBurst:
     case ApiFn::kTxBurst:
     case ApiFn::kTxReclaim:
     case ApiFn::kStop:
     case ApiFn::kSetRxInterrupts:
+    case ApiFn::kSetTxInterrupts:
       break;
   }
   e.r8 = static_cast<uint8_t>(r.fn);
@@ -985,10 +1015,24 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
                });
           break;
         }
-        case ApiFn::kSetRxInterrupts: {
+        case ApiFn::kSetRxInterrupts:
+        case ApiFn::kSetTxInterrupts: {
           bool on = false;
           ok = l.boolean("enabled", &on);
           c.enabled = on;
+          break;
+        }
+        case ApiFn::kHandleInterrupt: {
+          std::string_view src;
+          uint16_t v = 0;
+          if (!l.str("src", &src)) break;
+          if (src == "vector" && l.u("vector", 0xFFFF, &v)) {
+            c.irq = IrqSource::msi(v);
+            ok = true;
+          } else if (src == "line") {
+            c.irq = IrqSource::line();
+            ok = true;
+          }
           break;
         }
         case ApiFn::kTxReclaim:
@@ -1044,11 +1088,19 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
         }
         case ApiFn::kPollDevice:  // nested events: the slow path
           break;
+        case ApiFn::kHandleInterrupt: {
+          bool rx = false, tx = false, control = false;
+          ok = l.boolean("rx", &rx) && l.boolean("tx", &tx) && l.boolean("control", &control) &&
+               r.value == ((rx ? trace::kIrqWorkRx : 0) | (tx ? trace::kIrqWorkTx : 0) |
+                           (control ? trace::kIrqWorkControl : 0));
+          break;
+        }
         case ApiFn::kRxBurst:
         case ApiFn::kTxBurst:
         case ApiFn::kTxReclaim:
         case ApiFn::kStop:
         case ApiFn::kSetRxInterrupts:
+        case ApiFn::kSetTxInterrupts:
           ok = true;
           break;
       }

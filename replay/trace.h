@@ -171,13 +171,14 @@ struct CallArgs {
   PciMode mode = PciMode::kAuto;
   NetOptions options{};
   uint16_t max = 0;
-  bool enabled = false;
+  bool enabled = false;  // set_rx_interrupts, set_tx_interrupts
+  IrqSource irq{};       // handle_interrupt
   std::vector<Bytes> frames;
 };
 
 struct RetValues {
   ApiFn fn;
-  uint32_t value = 0;
+  uint32_t value = 0;  // handle_interrupt: IrqWork bits (trace::irq_work_bits)
   NetState state = NetState::kDown;
   bool has_transport = false;  // probe: "transport" non-null
   std::string transport;

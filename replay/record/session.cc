@@ -134,4 +134,26 @@ bool Session::set_rx_interrupts(bool enabled) {
   return pending;
 }
 
+bool Session::set_tx_interrupts(bool enabled) {
+  ApiCall c;
+  c.fn = ApiFn::kSetTxInterrupts;
+  c.enabled = enabled;
+  call(c);
+  const bool pending = net_.set_tx_interrupts(enabled);
+  ret(result(ApiFn::kSetTxInterrupts, pending ? 1 : 0));
+  return pending;
+}
+
+IrqWork Session::handle_interrupt(IrqSource source) {
+  ApiCall c;
+  c.fn = ApiFn::kHandleInterrupt;
+  c.irq = source;
+  call(c);
+  const IrqWork work = net_.handle_interrupt(source);
+  ApiResult r = result(ApiFn::kHandleInterrupt, irq_work_bits(work));
+  r.work = work;
+  ret(r);
+  return work;
+}
+
 }  // namespace vnet::trace

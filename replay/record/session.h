@@ -80,6 +80,12 @@ class Session {
   bool recover();
   void stop();
   bool set_rx_interrupts(bool enabled);
+  bool set_tx_interrupts(bool enabled);
+  // The platform's interrupt handler calls this (not VirtioNet's) so that
+  // the interrupt is a recorded call at the point of the driver's progress
+  // where it was taken. Interrupt context: the tap must be safe to call
+  // from it (the guest takes interrupts only while it waits, between calls).
+  IrqWork handle_interrupt(IrqSource source);
 
   VirtioNet& net() { return net_; }
   const ProbeResult& probe_result() const { return probe_; }

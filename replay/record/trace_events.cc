@@ -212,6 +212,14 @@ void write_call(TraceWriter& w, const ApiCall& c) {
       w.u64("tx_timeout_ns", o.tx_timeout_ns);
       w.boolean("accept_access_platform", o.accept_access_platform);
       w.boolean("accept_order_platform", o.accept_order_platform);
+      // Interrupt options only when interrupts are asked for: a polling
+      // run's line is what it was before interrupts existed (readers take
+      // their absence as polling).
+      if (o.interrupts != InterruptMode::kPolling) {
+        w.str("interrupts", interrupt_mode_name(o.interrupts));
+        w.u64("irq_storm_limit", o.irq_storm_limit);
+        w.u64("irq_storm_window_ns", o.irq_storm_window_ns);
+      }
       w.end_object();
       break;
     }
@@ -224,7 +232,16 @@ void write_call(TraceWriter& w, const ApiCall& c) {
       w.end_array();
       break;
     case ApiFn::kSetRxInterrupts:
+    case ApiFn::kSetTxInterrupts:
       w.boolean("enabled", c.enabled);
+      break;
+    case ApiFn::kHandleInterrupt:
+      if (c.irq.kind == IrqSource::Kind::kVector) {
+        w.str("src", "vector");
+        w.u64("vector", c.irq.vector);
+      } else {
+        w.str("src", "line");
+      }
       break;
     case ApiFn::kTxReclaim:
     case ApiFn::kPollDevice:
@@ -266,11 +283,17 @@ void write_ret(TraceWriter& w, const ApiResult& r) {
       w.end_object();
       w.boolean("link", r.link_up);
       break;
+    case ApiFn::kHandleInterrupt:
+      w.boolean("rx", r.work.rx);
+      w.boolean("tx", r.work.tx);
+      w.boolean("control", r.work.control);
+      break;
     case ApiFn::kRxBurst:
     case ApiFn::kTxBurst:
     case ApiFn::kTxReclaim:
     case ApiFn::kStop:
     case ApiFn::kSetRxInterrupts:
+    case ApiFn::kSetTxInterrupts:
       break;
   }
   w.end();

@@ -50,7 +50,8 @@ struct ApiCall {
   PciMode mode = PciMode::kAuto;    // probe
   NetOptions options{};             // attach
   uint16_t max = 0;                 // rx_burst
-  bool enabled = false;             // set_rx_interrupts
+  bool enabled = false;             // set_rx_interrupts, set_tx_interrupts
+  IrqSource irq{};                  // handle_interrupt
   const TxFrame* frames = nullptr;  // tx_burst
   uint16_t num_frames = 0;
 };
@@ -59,7 +60,8 @@ struct ApiCall {
 struct ApiResult {
   ApiFn fn = ApiFn::kProbe;
   // probe: ProbeError; attach: AttachError; bursts and reclaim: a count;
-  // recover and set_rx_interrupts: 0/1; poll_device and stop: 0.
+  // recover and set_*_interrupts: 0/1; poll_device and stop: 0;
+  // handle_interrupt: the IrqWork bits (irq_work_bits).
   uint32_t value = 0;
   NetState state = NetState::kDown;
   // probe
@@ -72,6 +74,8 @@ struct ApiResult {
   bool link_up = false;
   // poll_device
   DeviceEvents events{};
+  // handle_interrupt
+  IrqWork work{};
 };
 
 // The first line. Device fields are optional (has_*): a streaming recorder

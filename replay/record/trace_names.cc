@@ -24,13 +24,18 @@ constexpr const char* kLevels[] = {"error", "warn", "info", "debug"};
 constexpr const char* kOps[] = {"attach",      "rx_burst", "tx_burst",
                                 "poll_device", "stop",     "interrupt"};
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(DriverOp::kInterrupt) + 1);
-constexpr const char* kFns[] = {"probe",    "attach",     "rx_burst",
-                                "tx_burst", "tx_reclaim", "poll_device",
-                                "recover",  "stop",       "set_rx_interrupts"};
+constexpr const char* kFns[] = {
+    "probe",   "attach", "rx_burst",          "tx_burst",         "tx_reclaim",       "poll_device",
+    "recover", "stop",   "set_rx_interrupts", "handle_interrupt", "set_tx_interrupts"};
 static_assert(sizeof(kFns) / sizeof(kFns[0]) == kNumApiFns);
 constexpr const char* kAddrForms[] = {"lo32", "hi32", "pfn"};
 constexpr const char* kModes[] = {"auto", "legacy", "modern"};
 constexpr const char* kStates[] = {"down", "running", "broken", "failed"};
+constexpr const char* kIrqModes[] = {"poll", "intx", "msix"};
+static_assert(sizeof(kIrqModes) / sizeof(kIrqModes[0]) == kNumInterruptModes);
+static_assert(interrupt_mode_name(InterruptMode::kPolling)[0] == 'p' &&
+              interrupt_mode_name(InterruptMode::kIntx)[0] == 'i' &&
+              interrupt_mode_name(InterruptMode::kMsix)[0] == 'm');
 
 template <size_t N>
 const char* lookup(const char* const (&table)[N], unsigned index) {
@@ -116,6 +121,9 @@ bool parse_pci_mode(const char* n, size_t len, PciMode* out) {
 }
 bool parse_net_state(const char* n, size_t len, NetState* out) {
   return find(kStates, n, len, out);
+}
+bool parse_interrupt_mode(const char* n, size_t len, InterruptMode* out) {
+  return find(kIrqModes, n, len, out);
 }
 
 }  // namespace vnet::trace

@@ -80,8 +80,18 @@ enum class ApiFn : uint8_t {
   kRecover,
   kStop,
   kSetRxInterrupts,
+  // Appended (traces name functions by name; fuzz seeds by this order).
+  kHandleInterrupt,
+  kSetTxInterrupts,
 };
-inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kSetRxInterrupts) + 1;
+inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kSetTxInterrupts) + 1;
+
+// handle_interrupt's result as the "val" of its ret line: rx 1, tx 2,
+// control 4.
+inline constexpr uint32_t kIrqWorkRx = 1, kIrqWorkTx = 2, kIrqWorkControl = 4;
+inline uint32_t irq_work_bits(const IrqWork& w) {
+  return (w.rx ? kIrqWorkRx : 0) | (w.tx ? kIrqWorkTx : 0) | (w.control ? kIrqWorkControl : 0);
+}
 
 // How a register value names a DMA region (reg_write, docs/trace-format.md
 // "Addresses"): the low or high 32 bits of (region + off), or its page
@@ -112,5 +122,7 @@ bool parse_api_fn(const char* name, size_t len, ApiFn* out);
 bool parse_addr_form(const char* name, size_t len, AddrForm* out);
 bool parse_pci_mode(const char* name, size_t len, PciMode* out);
 bool parse_net_state(const char* name, size_t len, NetState* out);
+// Interrupt modes are written with vnet::interrupt_mode_name (platform.h).
+bool parse_interrupt_mode(const char* name, size_t len, InterruptMode* out);
 
 }  // namespace vnet::trace
