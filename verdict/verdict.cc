@@ -24,6 +24,7 @@ const char* const kRejectCounters[] = {
     "config_invalid_mtu",
     "config_invalid_status",
     "config_unstable",
+    "irq_storms",
     nullptr,
 };
 
@@ -133,6 +134,18 @@ void Observation::observe_probe(const ProbeResult& probe) {
   } else if (modern_refused) {
     refuse(modern + "; using " +
            (probe.transport != nullptr ? probe.transport->name() : "another transport"));
+  }
+}
+
+void Observation::observe_interrupts(const InterruptSetup& setup) {
+  switch (setup.msix_fallback) {
+    case MsixFallback::kNone:
+    case MsixFallback::kNoPlatformVectors:
+    case MsixFallback::kNoCapability:
+      return;
+    default:
+      refuse(std::string("interrupts: MSI-X not used (") + msix_fallback_name(setup.msix_fallback) +
+             "), " + interrupt_mode_name(setup.mode) + " instead");
   }
 }
 

@@ -197,6 +197,11 @@ struct Observation {
   void observe_probe(const ProbeResult& probe);
   // attach()'s result: any error is a refusal.
   void observe_attach(AttachError error);
+  // What attach made of the interrupts: MSI-X turned down for what the
+  // device said (a table or PBA outside its BAR, an enable bit or a vector
+  // that did not read back as written) is a refusal; a platform or device
+  // without MSI-X is not.
+  void observe_interrupts(const InterruptSetup& setup);
   // At the very end (after the harness's final stop(), if any): the last
   // counters and whether buffers are still quarantined. The state is not
   // taken: end_state is the state before that stop().

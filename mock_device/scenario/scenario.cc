@@ -505,16 +505,32 @@ class Parser {
 
   Expectation expectation(const json& j, const std::string& ptr, bool at_end) const {
     if (at_end)
-      check_keys(
-          j, ptr,
-          {"driver_state", "link_up", "counters", "device_counters", "rx_frames", "tx_frames",
-           "violations", "pool_all_returned", "stop", "negotiated", "not_negotiated", "mac", "mtu",
-           "transport", "dma", "shim_bounds", "held", "verdict"});
+      check_keys(j, ptr,
+                 {"driver_state",
+                  "link_up",
+                  "counters",
+                  "device_counters",
+                  "rx_frames",
+                  "tx_frames",
+                  "violations",
+                  "pool_all_returned",
+                  "stop",
+                  "negotiated",
+                  "not_negotiated",
+                  "mac",
+                  "mtu",
+                  "transport",
+                  "dma",
+                  "shim_bounds",
+                  "held",
+                  "verdict",
+                  "interrupt_mode",
+                  "msix_fallback"});
     else
       check_keys(j, ptr,
                  {"driver_state", "link_up", "counters", "device_counters", "rx_frames",
                   "tx_frames", "violations", "negotiated", "not_negotiated", "mac", "mtu",
-                  "transport", "dma", "shim_bounds", "held"});
+                  "transport", "dma", "shim_bounds", "held", "interrupt_mode", "msix_fallback"});
     Expectation e;
     e.line = lines_.line(ptr);
     if (j.contains("driver_state")) {
@@ -578,6 +594,20 @@ class Parser {
       if (t != "pci-legacy" && t != "pci-modern")
         fail(ptr + "/transport", "transport '" + t + "' is not pci-legacy or pci-modern");
       e.transport = t;
+    }
+    if (j.contains("interrupt_mode")) {
+      const std::string m = str(j["interrupt_mode"], ptr + "/interrupt_mode");
+      if (m != "poll" && m != "intx" && m != "msix")
+        fail(ptr + "/interrupt_mode", "interrupt_mode '" + m + "' is not poll, intx or msix");
+      e.interrupt_mode = m;
+    }
+    if (j.contains("msix_fallback")) {
+      const std::string m = str(j["msix_fallback"], ptr + "/msix_fallback");
+      bool ok = false;
+      for (int f = 0; f <= int(MsixFallback::kQueueVectorWrong); ++f)
+        ok = ok || m == msix_fallback_key(MsixFallback(f));
+      if (!ok) fail(ptr + "/msix_fallback", "unknown MSI-X fallback '" + m + "'");
+      e.msix_fallback = m;
     }
     if (j.contains("dma")) {
       const std::string p = ptr + "/dma";
@@ -644,7 +674,9 @@ class Parser {
                 "legacy_bar_size",
                 "modern_bar",
                 "require_access_platform",
-                "second_notify_cap"});
+                "second_notify_cap",
+                "msix_vectors",
+                "interrupt_pin"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -661,6 +693,11 @@ class Parser {
       s->device.auto_process_tx = boolean(j["auto_process_tx"], ptr + "/auto_process_tx");
     if (j.contains("second_notify_cap"))
       s->device.second_notify_cap = boolean(j["second_notify_cap"], ptr + "/second_notify_cap");
+    if (j.contains("msix_vectors"))
+      s->device.msix_vectors = uint16_t(
+          u64(j["msix_vectors"], ptr + "/msix_vectors", mock::MockDevice::kMaxMsixVectors));
+    if (j.contains("interrupt_pin"))
+      s->device.interrupt_pin = uint8_t(u64(j["interrupt_pin"], ptr + "/interrupt_pin", 4));
     if (j.contains("require_access_platform"))
       s->device.require_access_platform =
           boolean(j["require_access_platform"], ptr + "/require_access_platform");
@@ -744,7 +781,19 @@ class Parser {
   }
 
   void platform(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(j, ptr, {"clock", "dma_alloc_budget", "dma_map_budget", "map_lie"});
+    check_keys(j, ptr,
+               {"clock", "dma_alloc_budget", "dma_map_budget", "map_lie", "msi_vectors", "line",
+                "interrupt_delivery"});
+    if (j.contains("msi_vectors"))
+      s->msi_vectors = uint16_t(u64(j["msi_vectors"], ptr + "/msi_vectors", kMaxMsiVectors));
+    if (j.contains("line")) s->line = boolean(j["line"], ptr + "/line");
+    if (j.contains("interrupt_delivery")) {
+      const std::string d = str(j["interrupt_delivery"], ptr + "/interrupt_delivery");
+      if (d != "queued" && d != "synchronous")
+        fail(ptr + "/interrupt_delivery",
+             "interrupt_delivery '" + d + "' is not queued or synchronous");
+      s->synchronous_interrupts = d == "synchronous";
+    }
     if (j.contains("clock")) {
       const std::string p = ptr + "/clock";
       check_keys(j["clock"], p, {"step_ns"});
@@ -769,11 +818,26 @@ class Parser {
   }
 
   void driver(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(j, ptr,
-               {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers",
-                "buffer_size", "max_frame", "echo", "expect_probe", "expect_attach",
-                "reset_timeout_ns", "tx_timeout_ns", "accept_access_platform",
-                "accept_order_platform", "expect_modern_error", "pool_alloc_budget", "burst"});
+    check_keys(
+        j, ptr,
+        {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers", "buffer_size",
+         "max_frame", "echo", "expect_probe", "expect_attach", "reset_timeout_ns", "tx_timeout_ns",
+         "accept_access_platform", "accept_order_platform", "expect_modern_error",
+         "pool_alloc_budget", "burst", "interrupts", "irq_storm_limit"});
+    if (j.contains("interrupts")) {
+      const std::string m = str(j["interrupts"], ptr + "/interrupts");
+      if (m == "poll")
+        s->options.interrupts = InterruptMode::kPolling;
+      else if (m == "intx")
+        s->options.interrupts = InterruptMode::kIntx;
+      else if (m == "msix")
+        s->options.interrupts = InterruptMode::kMsix;
+      else
+        fail(ptr + "/interrupts", "interrupts '" + m + "' is not poll, intx or msix");
+    }
+    if (j.contains("irq_storm_limit"))
+      s->options.irq_storm_limit =
+          uint32_t(u64(j["irq_storm_limit"], ptr + "/irq_storm_limit", UINT32_MAX));
     if (j.contains("burst")) {
       s->burst = uint16_t(u64(j["burst"], ptr + "/burst", 256));
       if (s->burst == 0) fail(ptr + "/burst", "a burst is at least one frame");
@@ -1252,6 +1316,38 @@ Scenario load_scenario_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return parse_scenario(ss.str(), path);
+}
+
+}  // namespace vnet::scenario
+
+namespace vnet::scenario {
+
+const char* msix_fallback_key(MsixFallback f) {
+  switch (f) {
+    case MsixFallback::kNone:
+      return "none";
+    case MsixFallback::kNoPlatformVectors:
+      return "no_platform_vectors";
+    case MsixFallback::kNoCapability:
+      return "no_capability";
+    case MsixFallback::kBadTable:
+      return "bad_table";
+    case MsixFallback::kBadPba:
+      return "bad_pba";
+    case MsixFallback::kLegacyWindow:
+      return "legacy_window";
+    case MsixFallback::kEnableRefused:
+      return "enable_refused";
+    case MsixFallback::kConfigVectorRefused:
+      return "config_vector_refused";
+    case MsixFallback::kConfigVectorWrong:
+      return "config_vector_wrong";
+    case MsixFallback::kQueueVectorRefused:
+      return "queue_vector_refused";
+    case MsixFallback::kQueueVectorWrong:
+      return "queue_vector_wrong";
+  }
+  return "unknown";
 }
 
 }  // namespace vnet::scenario

@@ -68,6 +68,10 @@ struct Expectation {
   std::optional<std::array<uint8_t, 6>> mac;
   std::optional<uint16_t> mtu;
   std::optional<std::string> transport;  // "pci-legacy" | "pci-modern"
+  // The interrupt mode in force (VirtioNet::interrupt_mode()): "poll",
+  // "intx", "msix"; and why MSI-X was not used ("none", msix_fallback_key).
+  std::optional<std::string> interrupt_mode;
+  std::optional<std::string> msix_fallback;
   // DMA memory the driver holds through the platform.
   std::optional<Range> dma_regions;    // dma_alloc regions live
   std::optional<Range> dma_bytes;      // bytes of them
@@ -196,6 +200,13 @@ struct Scenario {
   int64_t dma_alloc_budget = -1;          // MockPlatform::set_dma_budget
   int64_t dma_map_budget = -1;            // MockPlatform::set_map_budget
   mock::MockPlatform::MapLie map_lie = mock::MockPlatform::MapLie::kNone;
+  // Interrupts the platform offers (MockPlatform::set_msi_vectors/set_line)
+  // and how it delivers them: queued (to the runner, which hands them to
+  // VirtioNet::handle_interrupt between steps and pump rounds) or at once,
+  // inside the device access that raised them.
+  uint16_t msi_vectors = 0;
+  bool line = false;
+  bool synchronous_interrupts = false;
   // Driver.
   PciMode mode = PciMode::kAuto;
   NetOptions options{};
@@ -222,5 +233,6 @@ Scenario load_scenario_file(const std::string& path);
 const char* probe_error_key(ProbeError e);
 const char* attach_error_key(AttachError e);
 const char* modern_error_key(ModernProbeError e);
+const char* msix_fallback_key(MsixFallback f);  // "none", "no_platform_vectors", ...
 
 }  // namespace vnet::scenario

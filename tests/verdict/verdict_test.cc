@@ -53,7 +53,32 @@ TEST(Grade, EveryRejectCounterIsSafeReject) {
     EXPECT_EQ(g.severity, Severity::kLow) << *name;
     EXPECT_NE(g.reason.find(std::string(*name) + " +2"), std::string::npos) << g.reason;
   }
-  EXPECT_EQ(n, 19);
+  EXPECT_EQ(n, 20);
+}
+
+TEST(Grade, MsixTurnedDownForWhatTheDeviceSaidIsARefusal) {
+  InterruptSetup s;
+  s.mode = InterruptMode::kIntx;
+  for (MsixFallback f :
+       {MsixFallback::kNone, MsixFallback::kNoPlatformVectors, MsixFallback::kNoCapability}) {
+    s.msix_fallback = f;
+    Observation o;
+    o.observe_interrupts(s);
+    EXPECT_FALSE(o.refused) << msix_fallback_name(f);
+  }
+  for (MsixFallback f : {MsixFallback::kBadTable, MsixFallback::kBadPba,
+                         MsixFallback::kLegacyWindow, MsixFallback::kEnableRefused,
+                         MsixFallback::kConfigVectorRefused, MsixFallback::kConfigVectorWrong,
+                         MsixFallback::kQueueVectorRefused, MsixFallback::kQueueVectorWrong}) {
+    s.msix_fallback = f;
+    Observation o;
+    o.observe_interrupts(s);
+    EXPECT_TRUE(o.refused) << msix_fallback_name(f);
+    EXPECT_NE(o.refused_what.find(msix_fallback_name(f)), std::string::npos) << o.refused_what;
+    o.observe(NetCounters{}, NetState::kRunning);
+    o.finish(NetCounters{}, false);
+    EXPECT_EQ(grade(o).name(), "safe-reject");
+  }
 }
 
 TEST(Grade, RejectCountedBeforeTheRunIsNotThisRunsReject) {
