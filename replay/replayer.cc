@@ -26,6 +26,33 @@ class Cursor {
 
   bool diverged() const { return diverged_; }
   const Event& peek() const { return events_[pos_]; }
+  // The next event for a call the driver makes (platform, pool, or the
+  // return of an API call). An interrupt recorded at this point of the
+  // driver's progress -- a handle_interrupt call line between two of the
+  // driver's own events, as a platform that delivers interrupts at once
+  // writes it -- is delivered first, one at a time (an interrupt handler
+  // is never interrupted), so that the driver meets it where it was taken.
+  const Event& at() {
+    while (!diverged_ && !in_interrupt_ && deliver_ != nullptr) {
+      const Event& e = events_[pos_];
+      if (e.kind != EventKind::kCall || e.r8 != static_cast<uint8_t>(ApiFn::kHandleInterrupt))
+        break;
+      const CallArgs& a = t_.calls[e.u32];
+      in_interrupt_ = true;
+      deliver_(deliver_context_, a.irq);
+      in_interrupt_ = false;
+      ++nested_interrupts_;
+    }
+    return events_[pos_];
+  }
+  using Deliver = void (*)(void* context, IrqSource source);
+  void set_deliver(Deliver deliver, void* context) {
+    deliver_ = deliver;
+    deliver_context_ = context;
+  }
+  // Around a handle_interrupt call made by the replay loop itself.
+  void set_in_interrupt(bool on) { in_interrupt_ = on; }
+  uint64_t nested_interrupts() const { return nested_interrupts_; }
   // A repeated event (format version 2) stays at the front until it has
   // been consumed as many times as it happened.
   void advance() {
@@ -59,6 +86,10 @@ class Cursor {
   const Event* events_;
   size_t pos_ = 0;
   uint64_t done_ = 0;  // repeats of events_[pos_] already consumed
+  Deliver deliver_ = nullptr;
+  void* deliver_context_ = nullptr;
+  bool in_interrupt_ = false;
+  uint64_t nested_interrupts_ = 0;
   bool diverged_ = false;
   Divergence div_;
   uint64_t benign_ = 0;
@@ -77,7 +108,7 @@ class ReplayPlatform final : public Platform {
 
   uint32_t reg_read(Region region, uint32_t offset, uint8_t width) override {
     if (c_.diverged()) return benign_u32();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kRegRead && e.r8 == static_cast<uint8_t>(region) && e.u32 == offset &&
         e.w8 == width) {
       c_.advance();
@@ -96,7 +127,7 @@ class ReplayPlatform final : public Platform {
 
   void reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) override {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     const char* why = nullptr;
     if (e.kind != EventKind::kRegWrite || e.r8 != static_cast<uint8_t>(region) || e.u32 != offset ||
         e.w8 != width) {
@@ -126,7 +157,7 @@ class ReplayPlatform final : public Platform {
       c_.benign();
       return BarInfo{};
     }
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kBarInfo && e.a16 == bar) {
       c_.advance();
       return BarInfo{e.b8 != 0, e.c8 != 0, e.u64};
@@ -145,7 +176,7 @@ class ReplayPlatform final : public Platform {
       c_.benign();
       return false;
     }
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind != EventKind::kDmaAlloc || e.u64 != size || e.aux != align) {
       c_.diverge(render([&](TraceWriter& w) {
                    w.begin("dma_alloc");
@@ -183,7 +214,7 @@ class ReplayPlatform final : public Platform {
       }
     }
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kDmaFree && e.u32 == id && id != kNoId) {
       c_.advance();
       return;
@@ -198,7 +229,7 @@ class ReplayPlatform final : public Platform {
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override {
     (void)src;
     if (!c_.diverged()) {
-      const Event& e = c_.peek();
+      const Event& e = c_.at();
       if (e.kind == EventKind::kFetch && e.a16 == what.queue &&
           e.r8 == static_cast<uint8_t>(what.part) && e.b16 == what.index &&
           (e.c8 != 0) == what.recheck && e.data.len == len) {
@@ -224,7 +255,7 @@ class ReplayPlatform final : public Platform {
 
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kFrame && e.a16 == queue && e.b16 == desc && e.data.len == len) {
       c_.advance();
       std::memcpy(data, c_.trace().data(e.data), len);
@@ -242,7 +273,7 @@ class ReplayPlatform final : public Platform {
 
   void published(const PublishedChain& chain) override {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     const char* why = publish_differs(e, chain);
     if (why == nullptr) {
       c_.advance();
@@ -255,7 +286,7 @@ class ReplayPlatform final : public Platform {
 
   void completed(uint16_t queue, uint16_t head, uint32_t len) override {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kComplete && e.a16 == queue && e.b16 == head && e.u32 == len) {
       c_.advance();
       return;
@@ -266,7 +297,7 @@ class ReplayPlatform final : public Platform {
 
   void barrier(Barrier kind) override {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kBarrier && e.r8 == static_cast<uint8_t>(kind)) {
       c_.advance();
       return;
@@ -280,7 +311,7 @@ class ReplayPlatform final : public Platform {
       c_.benign();
       return false;
     }
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kWaitIrq && e.u64 == timeout_ns) {
       c_.advance();
       return e.b8 != 0;
@@ -299,7 +330,7 @@ class ReplayPlatform final : public Platform {
       c_.benign();
       return 0;
     }
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kNow) {
       c_.advance();
       return e.u64;
@@ -314,7 +345,7 @@ class ReplayPlatform final : public Platform {
 
   void log(LogLevel level, const char* message) override {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     const size_t n = std::strlen(message);
     if (e.kind == EventKind::kLog && e.r8 == static_cast<uint8_t>(level) && e.data.len == n &&
         std::memcmp(c_.trace().data(e.data), message, n) == 0) {
@@ -327,6 +358,59 @@ class ReplayPlatform final : public Platform {
 
   void op_begin(DriverOp op) override { op_event(true, op); }
   void op_end(DriverOp op) override { op_event(false, op); }
+
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override {
+    if (c_.diverged()) {
+      c_.benign();
+      return 0;
+    }
+    const Event& e = c_.at();
+    if (e.kind == EventKind::kMsiMessages && e.a16 == max) {
+      c_.advance();
+      // count <= max: the loader refuses more.
+      const uint16_t n = static_cast<uint16_t>(e.u32);
+      for (uint16_t i = 0; i < n; ++i) out[i] = msi_message(c_.trace(), e, i);
+      return n;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("msi_messages");
+                 w.u64("max", max);
+                 w.end();
+               }),
+               mismatch(e, EventKind::kMsiMessages) + " (max)");
+    return 0;
+  }
+
+  bool line_interrupt() override {
+    if (c_.diverged()) {
+      c_.benign();
+      return false;
+    }
+    const Event& e = c_.at();
+    if (e.kind == EventKind::kLineInterrupt) {
+      c_.advance();
+      return e.b8 != 0;
+    }
+    c_.diverge(render([&](TraceWriter& w) {
+                 w.begin("line_interrupt");
+                 w.end();
+               }),
+               mismatch(e, EventKind::kLineInterrupt));
+    return false;
+  }
+
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override {
+    if (c_.diverged()) return c_.benign();
+    const Event& e = c_.at();
+    if (e.kind == EventKind::kArmInterrupts && e.r8 == static_cast<uint8_t>(mode) &&
+        e.a16 == vectors) {
+      c_.advance();
+      return;
+    }
+    c_.diverge(render([&](TraceWriter& w) { trace::write_arm_interrupts(w, mode, vectors); }),
+               e.kind == EventKind::kArmInterrupts ? "arm_interrupts: mode or vectors differ"
+                                                   : mismatch(e, EventKind::kArmInterrupts));
+  }
 
  private:
   struct Dma {
@@ -382,7 +466,7 @@ class ReplayPlatform final : public Platform {
 
   void op_event(bool begin, DriverOp op) {
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     const EventKind want = begin ? EventKind::kOpBegin : EventKind::kOpEnd;
     if (e.kind == want && e.r8 == static_cast<uint8_t>(op)) {
       c_.advance();
@@ -405,7 +489,7 @@ class ReplayPool final : public BufferPool {
       c_.benign();
       return nullptr;
     }
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind != EventKind::kPoolAlloc) {
       c_.diverge(render([&](TraceWriter& w) {
                    w.begin("pool_alloc");
@@ -450,7 +534,7 @@ class ReplayPool final : public BufferPool {
     const uint32_t id = id_of(buffer);
     if (id != kNoId) bufs_[id]->lent = false;
     if (c_.diverged()) return c_.benign();
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     if (e.kind == EventKind::kPoolFree && e.u32 == id && id != kNoId) {
       c_.advance();
       return;
@@ -503,7 +587,7 @@ class ReplayTap final : public trace::SessionTap {
 
   void on_return(const trace::ApiResult& r) override {
     if (c_.diverged()) return;
-    const Event& e = c_.peek();
+    const Event& e = c_.at();
     const char* why = ret_differs(e, r);
     if (why == nullptr) {
       c_.advance();
@@ -613,6 +697,9 @@ ReplayResult detail::replay_recording(const Trace& t) {
   bool finished = false;
   verdict::Observation& seen = result.observed;
   result.observed_driver = true;
+  c.set_deliver(
+      [](void* s, IrqSource source) { static_cast<trace::Session*>(s)->handle_interrupt(source); },
+      session.get());
   while (!c.diverged()) {
     const Event& e = c.peek();
     if (e.kind == EventKind::kEnd) {
@@ -665,7 +752,9 @@ ReplayResult detail::replay_recording(const Trace& t) {
         session->set_tx_interrupts(a.enabled);
         break;
       case ApiFn::kHandleInterrupt:
+        c.set_in_interrupt(true);
         session->handle_interrupt(a.irq);
+        c.set_in_interrupt(false);
         break;
     }
     seen.observe(session->net().counters(),
@@ -673,6 +762,7 @@ ReplayResult detail::replay_recording(const Trace& t) {
   }
   seen.finish(session->net().counters(), session->net().quarantined());
   session.reset();
+  result.api_calls += c.nested_interrupts();
   result.events_consumed = c.pos();
   result.benign_calls = c.benign_calls();
   if (c.diverged())

@@ -12,6 +12,13 @@
 //     ReplayPlatform               ReplayPool
 //        \_____ Cursor: the next event of the trace ____/
 //
+// Interrupts are API calls too (handle_interrupt, the platform's handler
+// calling the driver): at the top level between calls, as a guest that
+// takes interrupts only while it waits records them, or between two of the
+// driver's own events inside another call, where a platform that delivers
+// at once took it; the replayer delivers each where the trace has it
+// (Cursor::at), one at a time.
+//
 // Each call is matched against the next event. Inputs (reg_read value,
 // fetch and frame bytes, bar_info, dma_alloc's ok, now, wait_irq,
 // pool_alloc's buffer) are answered from it; expectations (everything the
@@ -79,7 +86,7 @@ struct ReplayResult {
   std::vector<std::string> notes;
   std::optional<Divergence> divergence;
   uint64_t events_consumed = 0;
-  uint64_t api_calls = 0;
+  uint64_t api_calls = 0;  // nested interrupts included
   // Benign answers given after the divergence (the driver winding down).
   uint64_t benign_calls = 0;
   // What the driver did, for the run's verdict (report.h): a recording

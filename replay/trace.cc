@@ -18,6 +18,11 @@ const char* type_name(const json& v) {
   return v.type_name();
 }
 
+void put_msi_message(std::vector<uint8_t>& arena, const MsiMessage& m) {
+  for (int i = 0; i < 8; ++i) arena.push_back(static_cast<uint8_t>(m.address >> (8 * i)));
+  for (int i = 0; i < 4; ++i) arena.push_back(static_cast<uint8_t>(m.data >> (8 * i)));
+}
+
 // Field access for one line, with errors that name the line, the event
 // and the field.
 class Line {
@@ -569,6 +574,36 @@ void parse_event(Trace& t, const json& j, size_t number) {
       }
       break;
     }
+    case EventKind::kMsiMessages: {
+      e.a16 = static_cast<uint16_t>(l.uint("max", 0xFFFF));
+      const json& msgs = l.field("msgs");
+      if (!msgs.is_array()) l.fail("field \"msgs\" must be an array of {\"addr\",\"data\"}");
+      if (msgs.size() > e.a16)
+        l.fail("\"msgs\" holds " + std::to_string(msgs.size()) +
+               " messages, more than the driver asked for (\"max\" " + std::to_string(e.a16) + ")");
+      if (t.bytes.size() + msgs.size() * kMsiMessageBytes > kMaxArenaBytes)
+        l.fail("field \"msgs\" is too long: the trace's byte data exceeds " +
+               std::to_string(kMaxArenaBytes) + " bytes");
+      e.u32 = static_cast<uint32_t>(msgs.size());
+      e.data = Bytes{static_cast<uint32_t>(t.bytes.size()),
+                     static_cast<uint32_t>(msgs.size() * kMsiMessageBytes)};
+      for (const json& m : msgs) {
+        if (!m.is_object()) l.fail("each of \"msgs\" must be an object");
+        Line ml = l.sub(m, name + ".msgs[]");
+        MsiMessage msg;
+        msg.address = ml.hex64("addr");
+        msg.data = static_cast<uint32_t>(ml.uint("data", 0xFFFF'FFFFu));
+        put_msi_message(t.bytes, msg);
+      }
+      break;
+    }
+    case EventKind::kLineInterrupt:
+      e.b8 = l.boolean("ret");
+      break;
+    case EventKind::kArmInterrupts:
+      e.r8 = static_cast<uint8_t>(l.name<InterruptMode>("mode", trace::parse_interrupt_mode));
+      e.a16 = static_cast<uint16_t>(l.uint("vectors", 0xFFFF));
+      break;
     case EventKind::kEnd:
       e.u64 = l.uint("events", UINT64_MAX);
       if (e.u64 != t.events.size())
@@ -950,6 +985,16 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
     case EventKind::kEnd:
       ok = l.uint("events", UINT64_MAX, &e.u64) && e.u64 == t.events.size();
       break;
+    case EventKind::kLineInterrupt: {
+      bool b = false;
+      ok = l.boolean("ret", &b);
+      e.b8 = b;
+      break;
+    }
+    case EventKind::kArmInterrupts:
+      ok = l.name<InterruptMode>("mode", trace::parse_interrupt_mode, &e.r8) &&
+           l.u("vectors", 0xFFFF, &e.a16);
+      break;
     case EventKind::kPublish: {
       const FlatField* segs = l.get("segs");
       ok = l.u("q", 0xFFFF, &e.a16) && l.u("avail", 0xFFFF, &e.b16) &&
@@ -1111,7 +1156,7 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
       }
       break;
     }
-    default:  // dma_alloc, bar_info, log, mark: the slow path
+    default:  // dma_alloc, bar_info, log, mark, msi_messages: the slow path
       break;
   }
   const bool capture_event = kind == EventKind::kDevPop || kind == EventKind::kDevFill ||
@@ -1138,6 +1183,14 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
 }
 
 }  // namespace
+
+MsiMessage msi_message(const Trace& t, const Event& e, uint16_t i) {
+  const uint8_t* p = t.data(e.data) + size_t{i} * kMsiMessageBytes;
+  MsiMessage m;
+  for (int k = 0; k < 8; ++k) m.address |= uint64_t{p[k]} << (8 * k);
+  for (int k = 0; k < 4; ++k) m.data |= uint32_t{p[8 + k]} << (8 * k);
+  return m;
+}
 
 const char* ring_part_name(RingPart p) {
   switch (p) {

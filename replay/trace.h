@@ -107,6 +107,10 @@ inline constexpr uint64_t kMaxArenaBytes = 0xFFFF'FFFFull;
 //   call                r8=fn  u32=index into calls
 //   ret                 r8=fn  u32=index into rets
 //   end                 u64=event count
+//   msi_messages        a16=max  u32=count  data=count messages of
+//                       kMsiMessageBytes (msi_message() reads one)
+//   line_interrupt      b8=present
+//   arm_interrupts      r8=InterruptMode  a16=vectors
 // Capture events (trace2json; docs/qemu-capture.md):
 //   reg_write with a ring address: addr=2, u64=queue, aux=RingPart, f8=form
 //   mark                r8=MarkWhat
@@ -135,6 +139,12 @@ struct Event {
 static_assert(sizeof(Event) == 40);
 
 inline constexpr uint32_t kNoId = 0xFFFF'FFFFu;
+
+// An msi_messages event's messages in the arena: address (8 bytes) and
+// data (4 bytes), little-endian. The loader ensures count <= max.
+inline constexpr size_t kMsiMessageBytes = 12;
+struct Trace;
+MsiMessage msi_message(const Trace& t, const Event& e, uint16_t i);
 
 // How many times an event happened in a row: a register event with a plain
 // value may carry a repeat count ("rep", format version 2); every other

@@ -155,6 +155,26 @@ void RecordingPlatform::op_end(DriverOp op) {
   inner_.op_end(op);
 }
 
+uint16_t RecordingPlatform::msi_messages(uint16_t max, MsiMessage* out) {
+  uint16_t n = inner_.msi_messages(max, out);
+  // The driver takes at most max; a platform that says more is cut to it
+  // in the trace as in what the driver is told.
+  if (n > max) n = max;
+  write_msi_messages(out_, max, n, out);
+  return n;
+}
+
+bool RecordingPlatform::line_interrupt() {
+  const bool present = inner_.line_interrupt();
+  write_line_interrupt(out_, present);
+  return present;
+}
+
+void RecordingPlatform::arm_interrupts(InterruptMode mode, uint16_t vectors) {
+  write_arm_interrupts(out_, mode, vectors);
+  inner_.arm_interrupts(mode, vectors);
+}
+
 uint32_t RecordingPool::slot_of(const PacketBuffer* buffer) const {
   uint64_t h = reinterpret_cast<uintptr_t>(buffer);
   h ^= h >> 17;

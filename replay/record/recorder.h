@@ -12,9 +12,10 @@
 // dma_map/dma_unmap are forwarded without an event (see dma_map below).
 //
 // Order of recording: for an input (reg_read, fetch, frame, bar_info,
-// dma_alloc's success, now, wait_irq) the inner shim answers first and the
-// answer is written; for an expectation (reg_write, publish, complete,
-// barrier, op_*, log, dma_free) the event is written, then forwarded. So
+// dma_alloc's success, now, wait_irq, msi_messages, line_interrupt) the
+// inner shim answers first and the answer is written; for an expectation
+// (reg_write, publish, complete, barrier, op_*, log, dma_free,
+// arm_interrupts) the event is written, then forwarded. So
 // the trace order is the order the driver made the calls in.
 //
 // Naming instead of addresses:
@@ -71,6 +72,13 @@ class RecordingPlatform final : public Platform {
   void log(LogLevel level, const char* message) override;
   void op_begin(DriverOp op) override;
   void op_end(DriverOp op) override;
+  // Interrupt delivery: the platform's answers (msi_messages,
+  // line_interrupt) are inputs, the driver's arm_interrupts an
+  // expectation. The interrupts themselves are API calls
+  // (Session::handle_interrupt), not platform events.
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override;
+  bool line_interrupt() override;
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override;
 
   Platform& inner() { return inner_; }
   // dma_map() calls the platform underneath refused. A trace cannot say

@@ -192,6 +192,33 @@ void write_pool_free(TraceWriter& w, uint32_t buf) {
   w.end();
 }
 
+void write_msi_messages(TraceWriter& w, uint16_t max, uint16_t n, const MsiMessage* msgs) {
+  w.begin("msi_messages");
+  w.u64("max", max);
+  w.begin_array("msgs");
+  for (uint16_t i = 0; i < n; ++i) {
+    w.begin_object();
+    w.hex64("addr", msgs[i].address);
+    w.u64("data", msgs[i].data);
+    w.end_object();
+  }
+  w.end_array();
+  w.end();
+}
+
+void write_line_interrupt(TraceWriter& w, bool present) {
+  w.begin("line_interrupt");
+  w.boolean("ret", present);
+  w.end();
+}
+
+void write_arm_interrupts(TraceWriter& w, InterruptMode mode, uint16_t vectors) {
+  w.begin("arm_interrupts");
+  w.str("mode", interrupt_mode_name(mode));
+  w.u64("vectors", vectors);
+  w.end();
+}
+
 void write_call(TraceWriter& w, const ApiCall& c) {
   w.begin("call");
   w.str("fn", api_fn_name(c.fn));

@@ -119,6 +119,11 @@ void write_log(TraceWriter& w, LogLevel level, const char* message);
 void write_op(TraceWriter& w, bool begin, DriverOp op);
 void write_pool_alloc(TraceWriter& w, bool ok, uint32_t buf);
 void write_pool_free(TraceWriter& w, uint32_t buf);
+// Interrupt delivery (platform.h): what the platform offered and what the
+// driver armed.
+void write_msi_messages(TraceWriter& w, uint16_t max, uint16_t n, const MsiMessage* msgs);
+void write_line_interrupt(TraceWriter& w, bool present);
+void write_arm_interrupts(TraceWriter& w, InterruptMode mode, uint16_t vectors);
 void write_call(TraceWriter& w, const ApiCall& call);
 void write_ret(TraceWriter& w, const ApiResult& result);
 void write_end(TraceWriter& w);

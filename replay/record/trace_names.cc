@@ -6,10 +6,11 @@ namespace {
 
 // Table lookups by index; every table has exactly one entry per value.
 constexpr const char* kEvents[] = {
-    "reg_read", "reg_write",  "bar_info",  "dma_alloc", "dma_free", "fetch", "frame",
-    "publish",  "complete",   "barrier",   "wait_irq",  "now",      "log",   "op_begin",
-    "op_end",   "pool_alloc", "pool_free", "call",      "ret",      "mark",  "dev_pop",
-    "dev_fill", "dev_flush",  "dev_irq",   "dev_frame", "end",
+    "reg_read",  "reg_write", "bar_info",     "dma_alloc",      "dma_free",       "fetch",
+    "frame",     "publish",   "complete",     "barrier",        "wait_irq",       "now",
+    "log",       "op_begin",  "op_end",       "pool_alloc",     "pool_free",      "call",
+    "ret",       "mark",      "dev_pop",      "dev_fill",       "dev_flush",      "dev_irq",
+    "dev_frame", "end",       "msi_messages", "line_interrupt", "arm_interrupts",
 };
 static_assert(sizeof(kEvents) / sizeof(kEvents[0]) == kNumEventKinds);
 

@@ -20,6 +20,9 @@
 //   pool_alloc   input               buffer the caller's pool handed out
 //   pool_free    expectation         buffer the driver (or caller) gave back
 //   call/ret     API boundary        the caller's call and its result
+//   msi_messages expectation+input   max asked; the messages answered
+//   line_interrupt input             whether the line reaches the CPU
+//   arm_interrupts expectation       mode and vectors the driver armed
 //   end          trailer             the trace is complete
 #pragma once
 
@@ -66,8 +69,13 @@ enum class EventKind : uint8_t {
   kDevIrq,
   kDevFrame,
   kEnd,
+  // Interrupt delivery (platform.h), appended: events are named by name in
+  // a trace, but kEnd's position is not part of the format.
+  kMsiMessages,
+  kLineInterrupt,
+  kArmInterrupts,
 };
-inline constexpr uint8_t kNumEventKinds = static_cast<uint8_t>(EventKind::kEnd) + 1;
+inline constexpr uint8_t kNumEventKinds = static_cast<uint8_t>(EventKind::kArmInterrupts) + 1;
 
 // The caller's API calls on the driver (Session, session.h).
 enum class ApiFn : uint8_t {

@@ -126,7 +126,11 @@ std::string side_tables_differ(const Trace& a, const Trace& b) {
     bool same = x.fn == y.fn && x.mode == y.mode && x.max == y.max && x.enabled == y.enabled &&
                 x.frames.size() == y.frames.size() &&
                 x.options.rx_ring_cap == y.options.rx_ring_cap &&
-                x.options.feature_mask == y.options.feature_mask;
+                x.options.feature_mask == y.options.feature_mask &&
+                x.options.interrupts == y.options.interrupts &&
+                x.options.irq_storm_limit == y.options.irq_storm_limit &&
+                x.options.irq_storm_window_ns == y.options.irq_storm_window_ns &&
+                x.irq.kind == y.irq.kind && x.irq.vector == y.irq.vector;
     for (size_t k = 0; same && k < x.frames.size(); ++k)
       same = x.frames[k].off == y.frames[k].off && x.frames[k].len == y.frames[k].len;
     if (!same) return "call " + std::to_string(i);
@@ -281,7 +285,8 @@ TEST_P(FastPathMutated, AgreesWithTheSlowPath) {
 // recording (call, ret, publish with segments, fetch, frame).
 INSTANTIATE_TEST_SUITE_P(TraceLoad, FastPathMutated,
                          ::testing::Values("corpus/traces/firmware/edk2-modern.jsonl",
-                                           "corpus/traces/mock/modern-traffic.jsonl"));
+                                           "corpus/traces/mock/modern-traffic.jsonl",
+                                           "corpus/traces/mock/legacy-irq_intx.jsonl"));
 
 // A file loaded to be replayed keeps no text: 40-byte events, and the
 // lines a report quotes are read back from the file.
