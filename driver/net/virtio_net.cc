@@ -276,8 +276,11 @@ AttachError VirtioNet::bring_up() {
     return AttachError::kOk;
   }
   rx_.publish();
-  set_state(NetState::kRunning);
+  // The first notification before kRunning: once the state says running an
+  // rx burst may start on another thread, and the kick decision (EVENT_IDX:
+  // kicked_idx_) and the kick counter belong to the rx context from then on.
   if (rx_.kick_needed()) kick(kRxQueue);
+  set_state(NetState::kRunning);
   return AttachError::kOk;
 }
 

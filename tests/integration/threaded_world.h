@@ -5,6 +5,7 @@
 //   rx thread ---- rx_burst ------+
 //   tx thread ---- tx_burst ------+--> BusPlatform ==(the bus: one mutex)==> MockPlatform
 //   control ------ poll_device ---+                                            |
+//   irq thread --- handle_interrupt (ISR reads, INTx) --------^
 //   test ("device"): reset, link, arm ====(under the bus mutex)====> MockDevice <-+
 //
 //   pool calls from every thread --> LockedPool (its own mutex) --> MockBufferPool
@@ -142,6 +143,18 @@ class BusPlatform final : public Platform {
   void log(LogLevel level, const char* message) override {
     std::lock_guard<std::mutex> lock(mu_);
     inner_.log(level, message);
+  }
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return inner_.msi_messages(max, out);
+  }
+  bool line_interrupt() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return inner_.line_interrupt();
+  }
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    inner_.arm_interrupts(mode, vectors);
   }
   void op_begin(DriverOp op) override {
     std::lock_guard<std::mutex> lock(mu_);
