@@ -33,10 +33,21 @@
 // copied into private memory by dma_unmap() after its length was validated,
 // and only that copy is delivered.
 //
-// Data path: polling. rx_burst() harvests completed rx buffers and refills
-// the ring; tx_burst() publishes frames and reclaims completed ones.
-// poll_device() is the slow path (ISR, config changes, device resets, the
-// tx watchdog): call it on an interrupt or every few milliseconds.
+// Data path: rx_burst() harvests completed rx buffers and refills the ring;
+// tx_burst() publishes frames and reclaims completed ones. poll_device() is
+// the slow path (config changes, device resets, the tx watchdog): call it
+// every few milliseconds, and whenever an interrupt says so.
+//
+// Interrupts (NetOptions::interrupts): attach walks the transport's ladder
+// MSI-X -> INTx -> polling (transport.h) from the mode asked for, as far as
+// the platform delivers and the device accepts, and reports the outcome
+// (interrupts(), a log line, irq_msix_fallbacks). The platform's handler
+// calls handle_interrupt(); the caller asks for queue interrupts with
+// set_rx_interrupts() / set_tx_interrupts() before it waits and turns them
+// off while it polls. A device that interrupts without end (a stuck ISR,
+// a storm) is masked and polled (irq_storms). Polling -- the default --
+// touches none of this: no capability walk, no vector, no ISR read other
+// than poll_device()'s.
 //
 // ---- Threading contract -------------------------------------------------
 //

@@ -4,6 +4,9 @@
 //                           |
 //        reg_read/reg_write | fetch()  frame_in_place()  dma_alloc()
 //        bar_info           | published()  barrier()  now_ns()  log()
+//        msi_messages()     | line_interrupt()  arm_interrupts()
+//                           |        ^ handle_interrupt(IrqSource) from the
+//                           |        | platform's interrupt handler
 //                           v
 //   +---------+  +--------+  +--------+  +--------+  +----------+
 //   | guest   |  | mock   |  | replay |  | fuzz   |  | recorder |  (wraps any other)
@@ -46,9 +49,12 @@
 //    kFull and kDmaFull need an instruction (mfence); the others are
 //    compiler barriers.
 //
-// Threading: the driver calls the shim from its rx, tx and control contexts
-// concurrently (virtio_net.h); every call must be safe to make from several
-// threads at once.
+// Threading: the driver calls the shim from its rx, tx, control and
+// interrupt contexts concurrently (virtio_net.h); every call must be safe to
+// make from several threads at once. The interrupt calls (msi_messages,
+// line_interrupt, arm_interrupts) come from attach, stop and the storm
+// guard; a platform that masks in arm_interrupts() may be asked to from
+// inside its own interrupt handler.
 //
 // No virtual destructor: the driver never deletes a shim (and a deleting
 // destructor would drag operator delete into the freestanding archive).
