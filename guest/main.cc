@@ -43,8 +43,10 @@
 //                        The ready line says what was asked (irq=), what
 //                        the NIC offers (msix= table size, intx_gsi=) and
 //                        what the driver took (irq_mode=, irq_vectors=).
-//                        Recording (record=1) polls: the trace format has
-//                        no interrupt events yet
+//                        Recording (record=1) takes interrupts when irq=
+//                        is given (each one a handle_interrupt call in the
+//                        trace, where the serve loop's halt took it) and
+//                        polls without it, as recordings always did
 //   mode=auto|legacy|modern
 //   rx_cap=N tx_cap=N    driver ring caps (NetOptions)
 //   mask=0xBITS          features the driver must not negotiate
@@ -190,10 +192,12 @@ const char* irq_mode_name(IrqMode m) {
   return m == IrqMode::kIntx ? "intx" : m == IrqMode::kMsix ? "msix" : "poll";
 }
 
-// irq=poll|intx|msix (default msix); anything else ends the run.
-IrqMode parse_irq_mode(const char* cmdline) {
+// irq=poll|intx|msix (default msix; *given says whether it was on the
+// command line); anything else ends the run.
+IrqMode parse_irq_mode(const char* cmdline, bool* given) {
   char mode[16];
-  if (!cmdline_get(cmdline, "irq", mode, sizeof(mode))) return IrqMode::kMsix;
+  *given = cmdline_get(cmdline, "irq", mode, sizeof(mode));
+  if (!*given) return IrqMode::kMsix;
   if (memcmp(mode, "poll", 5) == 0) return IrqMode::kPoll;
   if (memcmp(mode, "intx", 5) == 0) return IrqMode::kIntx;
   if (memcmp(mode, "msix", 5) == 0) return IrqMode::kMsix;
@@ -323,8 +327,11 @@ void send(Burst& b) {
 // The driver's interrupt entry point, called by GuestPlatform from the IDT
 // handler (inside the serve loop's wait, never during a driver call): it
 // acknowledges the device (INTx: the ISR read) and says what to run next.
+// Through the Session, so that a recording has each interrupt as a
+// handle_interrupt call at the point of the run where it was taken (the
+// trace writer is between lines here: interrupts come only in the wait).
 void on_interrupt(void*, vnet::IrqSource source) {
-  const vnet::IrqWork w = driver().handle_interrupt(source);
+  const vnet::IrqWork w = session().handle_interrupt(source);
   g_irq_work.rx = g_irq_work.rx || w.rx;
   g_irq_work.tx = g_irq_work.tx || w.tx;
   g_irq_work.control = g_irq_work.control || w.control;
@@ -342,7 +349,7 @@ bool wait_for_work(uint64_t deadline) {
   vnet::VirtioNet& net = driver();
   const bool tx_wait = uint32_t{net.tx_queue().in_flight()} * 2 > net.tx_queue().size();
   bool pending = session().set_rx_interrupts(true);
-  if (!pending && tx_wait) pending = net.set_tx_interrupts(true);
+  if (!pending && tx_wait) pending = session().set_tx_interrupts(true);
   if (pending) {
     ++g_stats.irq_wait_raced;
   } else {
@@ -350,7 +357,7 @@ bool wait_for_work(uint64_t deadline) {
     sleep::idle_until(deadline);
   }
   session().set_rx_interrupts(false);
-  if (tx_wait) net.set_tx_interrupts(false);
+  if (tx_wait) session().set_tx_interrupts(false);
   const bool control = g_irq_work.control;
   g_irq_work = vnet::IrqWork{};
   return control;
@@ -414,14 +421,7 @@ bool wait_for_work(uint64_t deadline) {
       ++g_stats.recoveries;
       responder.set_mtu(driver().mtu());  // as negotiated again
     }
-    if (recording) {
-      if (busy) {
-        idle_ns = kIdleMinNs;
-      } else {
-        spin_ns(idle_ns);
-        idle_ns = idle_ns * 2 > kIdleMaxNs ? kIdleMaxNs : idle_ns * 2;
-      }
-    } else if (driver().interrupt_mode() != vnet::InterruptMode::kPolling) {
+    if (driver().interrupt_mode() != vnet::InterruptMode::kPolling) {
       // Interrupts tell us about config changes and device resets, so the
       // device is polled rarely; the tx watchdog needs a tick only while
       // replies are in flight.
@@ -433,6 +433,14 @@ bool wait_for_work(uint64_t deadline) {
         const uint64_t tcp = g_tcp.next_deadline_ns();
         if (tcp != 0 && tcp < deadline) deadline = tcp;
         if (wait_for_work(deadline)) next_poll = 0;
+      }
+    } else if (recording) {
+      poll_interval = kRecordPollIntervalNs;
+      if (busy) {
+        idle_ns = kIdleMinNs;
+      } else {
+        spin_ns(idle_ns);
+        idle_ns = idle_ns * 2 > kIdleMaxNs ? kIdleMaxNs : idle_ns * 2;
       }
     } else {
       poll_interval = kPollIntervalNs;  // polling again (an interrupt storm)
@@ -472,7 +480,8 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
           static_cast<unsigned long long>(clock::tsc_hz() / 1000),
           clock::calibrated_from_pit() ? "pit" : "assumed");
   init_interrupts();
-  const IrqMode irq_mode = parse_irq_mode(cmdline);
+  bool irq_given = false;
+  const IrqMode irq_mode = parse_irq_mode(cmdline, &irq_given);
 
   PhysAllocator& phys = phys_allocator();
   phys.init(boot);
@@ -543,15 +552,17 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   char intx_gsi[12] = "none";
   if (intx_routed) format(intx_gsi, sizeof(intx_gsi), "%u", nic_intx.gsi);
   // The driver's ladder starts at irq=; the platform offers MSI only for
-  // msix and the line for intx and msix. A recording polls (the trace
-  // format has no interrupt events yet: a trace of an interrupt-driven run
-  // would not replay).
+  // msix and the line for intx and msix. A recording takes interrupts when
+  // irq= is given (they are handle_interrupt calls in its trace) and polls
+  // by default, so that a recording made without irq= is what it always
+  // was (the corpus's polling traces).
   vnet::InterruptMode want = irq_mode == IrqMode::kMsix   ? vnet::InterruptMode::kMsix
                              : irq_mode == IrqMode::kIntx ? vnet::InterruptMode::kIntx
                                                           : vnet::InterruptMode::kPolling;
-  if (record::active() && want != vnet::InterruptMode::kPolling) {
-    kprintf("vnet-guest: irq=%s while recording: polling (no interrupt events in traces yet)\n",
-            irq_mode_name(irq_mode));
+  if (record::active() && !irq_given && want != vnet::InterruptMode::kPolling) {
+    kprintf(
+        "vnet-guest: recording without irq=: polling (irq=msix or irq=intx records "
+        "interrupts)\n");
     want = vnet::InterruptMode::kPolling;
   }
   options.interrupts = want;

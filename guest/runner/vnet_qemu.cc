@@ -33,7 +33,8 @@
 // guest's default (msix) applies. The ready line's irq_mode= (what the
 // driver took) must be the highest rung the NIC and the guest offer:
 // msix when the NIC has MSI-X, else intx when the guest routed the line,
-// else poll; a recording guest polls.
+// else poll; a recording guest does the same when --irq (or -g irq=) is
+// given, and polls without it (its trace then has no interrupts).
 //
 // --record FILE: the guest records its run (record=1) to COM2, the runner
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
@@ -859,19 +860,26 @@ bool Runner::check_ready_line() {
   // The interrupt mode asked for (--irq, -g irq=, the guest's default
   // msix) and what the NIC offers for it.
   std::string want_irq = o_.irq.empty() ? "msix" : o_.irq;
-  for (const std::string& g : o_.guest_args)
-    if (g.rfind("irq=", 0) == 0) want_irq = g.substr(4);
+  bool irq_given = !o_.irq.empty();
+  for (const std::string& g : o_.guest_args) {
+    if (g.rfind("irq=", 0) != 0) continue;
+    want_irq = g.substr(4);
+    irq_given = true;
+  }
   if (ready_["irq"] != want_irq) {
     fail("guest reports irq=" + ready_["irq"] + ", expected " + want_irq);
     ok = false;
   }
-  // What the driver must have taken: the ladder's highest working rung.
-  const bool recording = !o_.record_path.empty() || !o_.qemu_trace_dir.empty();
+  // What the driver must have taken: the ladder's highest working rung
+  // (a recording without an explicit irq= polls).
+  const bool recording_polls =
+      (!o_.record_path.empty() || !o_.qemu_trace_dir.empty()) && !irq_given;
   const bool nic_msix = parse_u64(ready_["msix"]) > 0;
   const bool line = ready_["intx_gsi"] != "none";
   std::string want_mode = "poll";
-  if (!recording && want_irq == "msix") want_mode = nic_msix ? "msix" : line ? "intx" : "poll";
-  if (!recording && want_irq == "intx") want_mode = line ? "intx" : "poll";
+  if (!recording_polls && want_irq == "msix")
+    want_mode = nic_msix ? "msix" : line ? "intx" : "poll";
+  if (!recording_polls && want_irq == "intx") want_mode = line ? "intx" : "poll";
   if (ready_["irq_mode"] != want_mode) {
     fail("driver took irq_mode=" + ready_["irq_mode"] + " (" + ready_["irq_vectors"] +
          " vectors), expected " + want_mode);

@@ -4,7 +4,9 @@
 # Records a fresh run of the guest on QEMU (vnet-qemu --record: record=1,
 # the trace streamed over COM2) and replays it on the host with
 # vnet-replay, which must say PASS. The trace's header must say where it
-# was recorded.
+# was recorded. With -DIRQ=msix|intx the guest ran interrupt-driven: the
+# trace must arm that mode and hold handle_interrupt calls (from a vector,
+# or from the line).
 file(REMOVE ${OUT})
 execute_process(COMMAND ${VNET_QEMU} --kernel ${VNET_GUEST} -q --record ${OUT} ${ARGS}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 180)
@@ -20,6 +22,21 @@ foreach(want "\"format\":\"vnetkit-trace\"" "\"where\":\"qemu\"" "\"machine\":" 
     message(FATAL_ERROR "header lacks ${want}: ${header}")
   endif()
 endforeach()
+if(DEFINED IRQ)
+  file(STRINGS ${OUT} armed REGEX "\"ev\":\"arm_interrupts\",\"mode\":\"${IRQ}\"")
+  if(IRQ STREQUAL "msix")
+    set(src "vector")
+  else()
+    set(src "line")
+  endif()
+  file(STRINGS ${OUT} irqs REGEX "\"fn\":\"handle_interrupt\",\"src\":\"${src}\"")
+  list(LENGTH irqs n)
+  if(NOT armed OR n EQUAL 0)
+    message(FATAL_ERROR "the trace has no ${IRQ} interrupts (arm_interrupts ${IRQ}: '${armed}', "
+                        "handle_interrupt from the ${src}: ${n})")
+  endif()
+  message(STATUS "${n} interrupts (${src}) in the trace")
+endif()
 execute_process(COMMAND ${VNET_REPLAY} --summary --no-progress ${OUT}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 if(NOT rc EQUAL 0)
