@@ -104,6 +104,60 @@ void FuzzMockPlatform::dma_unmap(const DmaMapping& m, uint8_t*, uint32_t, DmaDir
   if (m.handle == 1) device_.dma_mappings().unmap(m.device_addr, m.len);
 }
 
+void FuzzMockPlatform::offer_interrupts(uint16_t vectors, bool line) {
+  msi_vectors_ = vectors;
+  line_ = line;
+  armed_ = InterruptMode::kPolling;
+  armed_vectors_ = 0;
+  num_pending_ = 0;
+  device_.set_interrupt_sink(
+      vectors != 0 || line ? [this](const mock::InterruptRecord& r) { on_device_interrupt(r); }
+                           : mock::MockDevice::InterruptSink{});
+}
+
+uint16_t FuzzMockPlatform::msi_messages(uint16_t max, MsiMessage* out) {
+  const uint16_t n = max < msi_vectors_ ? max : msi_vectors_;
+  for (uint16_t i = 0; i < n; ++i) out[i] = MsiMessage{0xFEE0'0000u, kMsiDataBase + i};
+  return n;
+}
+
+void FuzzMockPlatform::arm_interrupts(InterruptMode mode, uint16_t vectors) {
+  armed_ = mode;
+  armed_vectors_ =
+      mode == InterruptMode::kMsix ? (vectors < msi_vectors_ ? vectors : msi_vectors_) : 0;
+  if (mode == InterruptMode::kPolling) num_pending_ = 0;  // masked: what waited is dropped
+}
+
+void FuzzMockPlatform::on_device_interrupt(const mock::InterruptRecord& r) {
+  IrqSource source = IrqSource::line();
+  if (r.kind == mock::InterruptRecord::Kind::kMsi) {
+    const uint32_t i = r.data - kMsiDataBase;
+    if (r.address != 0xFEE0'0000u || r.data < kMsiDataBase || i >= armed_vectors_ ||
+        armed_ != InterruptMode::kMsix)
+      return;  // not a message this platform handed out and armed
+    source = IrqSource::msi(static_cast<uint16_t>(i));
+  } else if (r.kind == mock::InterruptRecord::Kind::kLine) {
+    return;  // the device's own line is a level: take_interrupt() looks at it
+  } else if (armed_ != InterruptMode::kIntx || !line_) {
+    return;
+  }
+  if (num_pending_ < kMaxPending) pending_[num_pending_++] = source;
+}
+
+bool FuzzMockPlatform::take_interrupt(IrqSource* out) {
+  if (num_pending_ > 0) {
+    *out = pending_[0];
+    for (int i = 1; i < num_pending_; ++i) pending_[i - 1] = pending_[i];
+    --num_pending_;
+    return true;
+  }
+  if (armed_ == InterruptMode::kIntx && line_ && device_.line_asserted()) {
+    *out = IrqSource::line();
+    return true;
+  }
+  return false;
+}
+
 bool FuzzMockPlatform::add_patch(PciPatch p) {
   if (num_patches_ == kMaxPatches) return false;
   patches_[num_patches_++] = p;
@@ -112,6 +166,13 @@ bool FuzzMockPlatform::add_patch(PciPatch p) {
 
 uint32_t BoundaryPlatform::reg_read(Region, uint32_t, uint8_t width) {
   return static_cast<uint32_t>(in_.value(width > 4 ? 4 : width));
+}
+
+uint16_t BoundaryPlatform::msi_messages(uint16_t max, MsiMessage* out) {
+  uint16_t n = static_cast<uint16_t>(in_.u8() % 4);
+  if (n > max) n = max;
+  for (uint16_t i = 0; i < n; ++i) out[i] = MsiMessage{0xFEE0'0000u, 0x4040u + i};
+  return n;
 }
 
 BarInfo BoundaryPlatform::bar_info(uint8_t) {

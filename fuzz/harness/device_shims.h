@@ -102,6 +102,23 @@ class FuzzMockPlatform final : public ShimBase {
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   bool wait_interrupt(uint64_t) override { return device_.interrupt_pending(); }
 
+  // Interrupts (issue 12): a platform that can deliver `vectors` MSI-X
+  // messages and/or a routed INTx line (offer_interrupts; default neither,
+  // a polling platform). What the device sends is kept until the harness
+  // delivers it (take_interrupt): an MSI whose message is one handed out
+  // and armed becomes its vector; the level line is pending while the
+  // device holds it; anything else is counted and dropped, as an interrupt
+  // controller would.
+  static constexpr uint32_t kMsiDataBase = 0x4040;
+  static constexpr int kMaxPending = 32;
+  void offer_interrupts(uint16_t vectors, bool line);
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override;
+  bool line_interrupt() override { return line_; }
+  void arm_interrupts(InterruptMode mode, uint16_t vectors) override;
+  // The next interrupt to deliver, if any.
+  bool take_interrupt(IrqSource* out);
+  InterruptMode armed_mode() const { return armed_; }
+
   // PCI configuration bytes the input overrides (at most kMaxPatches).
   bool add_patch(PciPatch p);
   int patches() const { return num_patches_; }
@@ -111,10 +128,18 @@ class FuzzMockPlatform final : public ShimBase {
   void churn_generation(uint32_t n) { churn_ = n; }
 
  private:
+  void on_device_interrupt(const mock::InterruptRecord& r);
+
   mock::MockDevice& device_;
   PciPatch patches_[kMaxPatches] = {};
   int num_patches_ = 0;
   uint32_t churn_ = 0;
+  uint16_t msi_vectors_ = 0;
+  bool line_ = false;
+  InterruptMode armed_ = InterruptMode::kPolling;
+  uint16_t armed_vectors_ = 0;
+  IrqSource pending_[kMaxPending] = {};
+  int num_pending_ = 0;
 };
 
 // bar_info's answer byte (above), shared with TypedBoundaryPlatform.
@@ -130,6 +155,10 @@ class BoundaryPlatform final : public ShimBase {
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
   bool wait_interrupt(uint64_t) override { return (in_.u8() & 1) != 0; }
+  // The platform's interrupt resources, from the input as well (0..3
+  // messages; a routed line or not).
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override;
+  bool line_interrupt() override { return (in_.u8() & 1) != 0; }
 
  private:
   Input& in_;

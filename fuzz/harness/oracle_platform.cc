@@ -126,7 +126,9 @@ uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width)
   ShimCall call(*this);
   protocol_.check_access(region, offset, width, false, __builtin_return_address(0));
   if (region >= Region::kBar0 && region <= Region::kBar5)
-    transport_.check_access(bar_of(region), offset, width, false, 0, __builtin_return_address(0));
+    transport_.check_access(bar_of(region), offset, width, false, 0,
+                            protocol_.in_msix_window(bar_of(region), offset, width),
+                            __builtin_return_address(0));
   const uint32_t value = inner_->reg_read(region, offset, width);
   protocol_.on_read(region, offset, width, value);
   if (region == Region::kPciConfig) transport_.on_cfg_read(offset, width, value);
@@ -154,9 +156,11 @@ void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, ui
   const bool bar = region >= Region::kBar0 && region <= Region::kBar5;
   if (bar)
     transport_.check_access(bar_of(region), offset, width, true, value,
+                            protocol_.in_msix_window(bar_of(region), offset, width),
                             __builtin_return_address(0));
   inner_->reg_write(region, offset, width, value);
   protocol_.on_write(region, offset, width, value);
+  if (region == Region::kPciConfig) transport_.on_cfg_write(offset, width, value);
   if (bar) {
     const int q = transport_.notified_queue(bar_of(region), offset, width, value);
     if (q >= 0) protocol_.on_notify(static_cast<uint16_t>(q));

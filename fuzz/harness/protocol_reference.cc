@@ -12,6 +12,7 @@ namespace {
 // Written from the specification, not taken from the driver's headers, so
 // that a wrong constant there cannot hide here.
 constexpr uint8_t kCapVendor = 0x09;          // 4.1.4: virtio capabilities
+constexpr uint8_t kCapMsix = 0x11;            // PCI: the MSI-X capability
 constexpr uint32_t kCapMinBytes = 16;         // struct virtio_pci_cap
 constexpr uint32_t kPciStatus = 0x06;         // PCI status register
 constexpr uint8_t kPciStatusCapList = 0x10;   // ... bit 4: a capability list exists
@@ -185,6 +186,10 @@ void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
        at += 4) {
     uint8_t id, cap_len, bar;
     uint32_t offset, length;
+    if (cfg_byte(at, &id) && id == kCapMsix) {
+      consider_msix(at);
+      continue;
+    }
     if (!cfg_byte(at, &id) || id != kCapVendor || !cfg_byte(at + 2, &cap_len) ||
         !cfg_byte(at + 4, &bar) || !cfg_le32(at + 8, &offset) || !cfg_le32(at + 12, &length))
       continue;
@@ -196,8 +201,39 @@ void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
       known |=
           windows_[i].bar == bar && windows_[i].offset == offset && windows_[i].length == length;
     if (!known && num_windows_ < kMaxWindows)
-      windows_[num_windows_++] = Window{bar, offset, length};
+      windows_[num_windows_++] = Window{bar, offset, length, false};
   }
+}
+
+void ProtocolReference::consider_msix(uint32_t at) {
+  // PCI Local Bus 3.0, 6.8.2: message control (table size - 1 in bits
+  // 10:0) at +2, table offset/BIR at +4, PBA offset/BIR at +8; the table
+  // has 16 bytes per entry, the PBA one bit per entry in 64-bit words.
+  uint16_t control;
+  uint32_t table, pba;
+  if (!cfg_le16(at + 2, &control) || !cfg_le32(at + 4, &table) || !cfg_le32(at + 8, &pba)) return;
+  const uint32_t entries = (control & 0x7FFu) + 1;
+  add_msix_window(static_cast<uint8_t>(table & 7), table & ~7u, uint64_t{entries} * 16);
+  add_msix_window(static_cast<uint8_t>(pba & 7), pba & ~7u, uint64_t{(entries + 63) / 64} * 8);
+}
+
+void ProtocolReference::add_msix_window(uint8_t bar, uint64_t offset, uint64_t length) {
+  if (bar >= kNumBars || !bar_known_[bar] || !bars_[bar].present ||
+      offset + length > bars_[bar].size)
+    return;
+  for (int i = 0; i < num_windows_; ++i)
+    if (windows_[i].bar == bar && windows_[i].offset == offset && windows_[i].length == length)
+      return;
+  if (num_windows_ < kMaxWindows) windows_[num_windows_++] = Window{bar, offset, length, true};
+}
+
+bool ProtocolReference::in_msix_window(uint8_t bar, uint32_t offset, uint8_t width) const {
+  const uint64_t end = uint64_t{offset} + width;
+  for (int i = 0; i < num_windows_; ++i) {
+    const Window& w = windows_[i];
+    if (w.msix && w.bar == bar && offset >= w.offset && end <= w.offset + w.length) return true;
+  }
+  return false;
 }
 
 bool ProtocolReference::in_window(uint8_t bar, uint32_t offset, uint8_t width) {

@@ -68,6 +68,8 @@ class ProtocolReference {
   void device_reset();
 
   void on_bar_info(uint8_t bar, const BarInfo& info);
+  // Inside the MSI-X table or PBA of a capability the driver read.
+  bool in_msix_window(uint8_t bar, uint32_t offset, uint8_t width) const;
   // Called before the access reaches the device (window) and, for reads,
   // with the device's answer.
   void check_access(Region region, uint32_t offset, uint8_t width, bool write, const void* pc);
@@ -132,6 +134,7 @@ class ProtocolReference {
     uint8_t bar;
     uint64_t offset;
     uint64_t length;
+    bool msix;  // an MSI-X table or PBA (PCI capability 0x11)
   };
   static constexpr int kMaxWindows = 32;
   static constexpr int kFifo = 256;  // a power of two
@@ -143,6 +146,11 @@ class ProtocolReference {
   // Windows from the capability positions in [lo, hi).
   void consider_caps(uint32_t lo, uint32_t hi);
   bool in_window(uint8_t bar, uint32_t offset, uint8_t width);
+  // MSI-X (issue 12): the table and PBA of an MSI-X capability the driver
+  // read (message control, table and PBA offset/BIR) that fit a present
+  // BAR are windows too.
+  void consider_msix(uint32_t at);
+  void add_msix_window(uint8_t bar, uint64_t offset, uint64_t length);
   // Offset of a register of the transport in use, when this access is one.
   bool common_register(Region region, uint32_t offset, uint32_t* reg) const;
 

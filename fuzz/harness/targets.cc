@@ -6,6 +6,49 @@
 
 namespace vnet::fuzz {
 
+namespace {
+
+// Interrupt delivery of a mock-device input (issue 12), from two bits:
+// 0 polling (the platform offers nothing), 1 INTx, 2 MSI-X (three vectors:
+// config, rx, tx), 3 MSI-X with a device of one vector (the driver must
+// fall back). The platform offers three messages and a routed line
+// whenever the driver is to use interrupts.
+struct IrqChoice {
+  InterruptMode mode = InterruptMode::kPolling;
+  uint16_t device_vectors = 0;
+  bool offered = false;
+};
+IrqChoice irq_choice(unsigned bits, mock::DeviceConfig* config, NetOptions* options) {
+  IrqChoice c;
+  switch (bits & 3) {
+    case 1:
+      c.mode = InterruptMode::kIntx;
+      break;
+    case 2:
+      c.mode = InterruptMode::kMsix;
+      c.device_vectors = 3;
+      break;
+    case 3:
+      c.mode = InterruptMode::kMsix;
+      c.device_vectors = 1;
+      break;
+    default:
+      break;
+  }
+  c.offered = c.mode != InterruptMode::kPolling;
+  config->msix_vectors = c.device_vectors;
+  // MSI-X in a memory BAR of its own (QEMU: BAR 1), never the modern one.
+  if (c.device_vectors != 0 && config->modern_bar == config->msix_bar)
+    config->msix_bar = config->modern_bar == 2 ? 3 : 2;
+  options->interrupts = c.mode;
+  return c;
+}
+void offer(World& w, const IrqChoice& c) {
+  w.mock_shim().offer_interrupts(c.offered ? 3 : 0, c.offered);
+}
+
+}  // namespace
+
 int run_fuzz_used_ring(const uint8_t* data, size_t size) {
   Input in(data, size);
   const uint8_t flavour = in.u8();
@@ -18,9 +61,11 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
   config.transport = f.device;
   config.queue_sizes = {qsize, qsize, 64};
   config.auto_process_tx = (flavour & 0x80) == 0;
+  const IrqChoice irq = irq_choice(flavour >> 5, &config, &options);
 
   World& w = World::get();
   w.begin_mock(config, "fuzz_used_ring");
+  offer(w, irq);
   install_used_hook(w);
   if (w.bring_up(f.mode, options)) run_mock_script(w, in, kUsedRingTable);
   w.end();
@@ -29,7 +74,8 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
 
 int run_fuzz_rx(const uint8_t* data, size_t size) {
   Input in(data, size);
-  const Flavour& f = kFlavours[in.u8() & 3];
+  const uint8_t flavour = in.u8();
+  const Flavour& f = kFlavours[flavour & 3];
   NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
   options.tx_ring_cap = 8;
@@ -39,9 +85,11 @@ int run_fuzz_rx(const uint8_t* data, size_t size) {
   mock::DeviceConfig config;
   config.transport = f.device;
   config.queue_sizes = {64, 64, 64};
+  const IrqChoice irq = irq_choice(flavour >> 5, &config, &options);
 
   World& w = World::get();
   w.begin_mock(config, "fuzz_rx");
+  offer(w, irq);
   install_used_hook(w);
   if (w.bring_up(f.mode, options)) run_mock_script(w, in, kRxTable);
   w.end();
@@ -74,8 +122,14 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   options.max_frame = static_cast<uint16_t>(1514 + p.max_frame % 600);
   options.fallback_mtu = static_cast<uint16_t>(68 + p.fallback_mtu % 1500);
 
+  // Bit 6 of the flavour: interrupts (rx_cap's bit 7, which the cap's
+  // modulus ignores: INTx instead of MSI-X).
+  const IrqChoice irq = irq_choice(
+      (p.flavour & 0x40) == 0 ? 0u : ((p.rx_cap & 0x80) != 0 ? 1u : 2u), &config, &options);
+
   World& w = World::get();
   w.begin_mock(config, "fuzz_config");
+  offer(w, irq);
   for (uint8_t i = 0; i < p.num_faults; ++i) {
     mock::Fault fault;
     fault.kind = kConfigStateFaults[p.fault_kind[i] %
@@ -116,8 +170,14 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
 
 size_t read_boundary_script(const uint8_t* data, size_t size, BoundaryScript* out) {
   Input head(data, size);
-  out->mode = static_cast<PciMode>(head.u8() % 3);
+  const uint8_t mode = head.u8();
+  out->mode = static_cast<PciMode>((mode & 3) % 3);
   out->options = fuzz_net_options();
+  // Bits 2-3: the interrupt mode asked for (the platform's answers to
+  // msi_messages and line_interrupt come from the input).
+  static constexpr InterruptMode kModes[] = {InterruptMode::kPolling, InterruptMode::kIntx,
+                                             InterruptMode::kMsix, InterruptMode::kMsix};
+  out->options.interrupts = kModes[(mode >> 2) & 3];
   out->options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
   out->options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
   out->nops = head.u8() % 65;
@@ -147,6 +207,11 @@ void run_boundary_script(World& w, const BoundaryScript& s) {
           break;
         case 5:
           w.set_rx_interrupts((a & 1) != 0);
+          // bit 1: an interrupt (bits 2-3: the line, or vector 0..2).
+          if (a & 2)
+            w.interrupt((a >> 2 & 3) == 0
+                            ? IrqSource::line()
+                            : IrqSource::msi(static_cast<uint16_t>((a >> 2 & 3) - 1)));
           break;
         case 6:
           w.restart();

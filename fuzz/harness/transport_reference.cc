@@ -23,6 +23,8 @@ constexpr uint8_t kCapVendor = 0x09;
 constexpr int kMaxCaps = 48;                      // (256 - 64) / 4
 constexpr uint64_t kBelow4G = uint64_t{1} << 32;  // 32-bit register offsets
 constexpr uint32_t kLegacyRegisters = 0x14;       // 4.1.4.8, without MSI-X
+constexpr uint32_t kLegacyRegistersMsix = 0x18;   // ... with MSI-X enabled
+constexpr uint8_t kCapMsix = 0x11;                // PCI: the MSI-X capability
 // Common configuration (4.1.4.3).
 constexpr uint32_t kDeviceFeatureSelect = 0x00;
 constexpr uint32_t kDeviceFeature = 0x04;
@@ -85,6 +87,8 @@ const char* kind_name(int kind) {
 
 void TransportReference::begin_input() {
   probing_ = false;
+  msix_enabled_ = false;
+  memset(cfg_state_, 0, sizeof cfg_state_);
   chosen_ = Outcome::kUndetermined;
   for (Window& w : windows_) w = Window{};
   multiplier_ = legacy_size_ = 0;
@@ -101,12 +105,13 @@ void TransportReference::on_cfg_read(uint32_t offset, uint8_t width, uint32_t va
   if (offset == 0) {
     // A probe starts with the vendor id: its answers start over.
     probing_ = true;
+    msix_enabled_ = false;
     memset(cfg_state_, 0, sizeof cfg_state_);
     num_bar_answers_ = num_log_ = 0;
     log_overflow_ = false;
     memset(bar_answer_used_, 0, sizeof bar_answer_used_);
   }
-  if (!probing_) return;
+  // Kept after the probe too (the MSI-X capability is read at attach).
   for (uint32_t i = 0; i < width && offset + i < sizeof cfg_; ++i) {
     const uint8_t b = static_cast<uint8_t>(value >> (8 * i));
     uint8_t& state = cfg_state_[offset + i];
@@ -117,6 +122,18 @@ void TransportReference::on_cfg_read(uint32_t offset, uint8_t width, uint32_t va
       state = 2;
     }
   }
+}
+
+void TransportReference::on_cfg_write(uint32_t offset, uint8_t width, uint32_t value) {
+  // MSI-X message control (PCI 6.8.2: at +2 of capability 0x11), bit 15
+  // enable: legacy device configuration moves from 0x14 to 0x18 (4.1.4.8).
+  if (width == 2 && offset >= 2 && offset < sizeof cfg_ && cfg_state_[offset - 2] == 1 &&
+      cfg_[offset - 2] == kCapMsix)
+    msix_enabled_ = (value & 0x8000) != 0;
+}
+
+uint32_t TransportReference::legacy_config() const {
+  return msix_enabled_ ? kLegacyRegistersMsix : kLegacyRegisters;
 }
 
 void TransportReference::on_bar_info(uint8_t bar, const BarInfo& info) {
@@ -218,7 +235,7 @@ TransportReference::Outcome TransportReference::walk_modern(Window* windows, uin
 }
 
 TransportReference::Outcome TransportReference::walk(PciMode mode, Window* windows,
-                                                     uint32_t* multiplier, uint32_t* legacy_size) {
+                                                     uint32_t* multiplier, uint64_t* legacy_size) {
   uint32_t vendor, device, subsystem = 0;
   if (!cfg(0, 2, &vendor) || !cfg(2, 2, &device)) return Outcome::kUndetermined;
   if (vendor != kVendorVirtio) return Outcome::kNotVirtio;
@@ -238,7 +255,7 @@ TransportReference::Outcome TransportReference::walk(PciMode mode, Window* windo
   BarInfo bar0;
   if (!next_bar_info(0, &bar0)) return Outcome::kUndetermined;
   if (!bar0.present || !bar0.is_io || bar0.size < kLegacyRegisters) return Outcome::kLegacyUnusable;
-  *legacy_size = bar0.size > kBelow4G ? 0xFFFFFFFFu : static_cast<uint32_t>(bar0.size);
+  *legacy_size = bar0.size;
   return Outcome::kLegacy;
 }
 
@@ -247,7 +264,8 @@ void TransportReference::check_probe(PciMode mode, const ProbeResult& r) {
   probing_ = false;
   memset(bar_answer_used_, 0, sizeof bar_answer_used_);
   Window windows[kKinds] = {};
-  uint32_t multiplier = 0, legacy_size = 0;
+  uint32_t multiplier = 0;
+  uint64_t legacy_size = 0;
   const Outcome expected = walk(mode, windows, &multiplier, &legacy_size);
   if (expected == Outcome::kUndetermined) {
     // A transport the reference cannot follow is in use (or the old one
@@ -338,8 +356,12 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
     if (write && offset == kLegacyStatus && width == 1 && (value & 0xFF) == 0)
       memset(enabled_, 0, sizeof enabled_);
     if (write && offset == kLegacyGuestFeatures && width == 4)
-      accepted(value, legacy_size_ - kLegacyRegisters);
-    if (!write && offset == kLegacyRegisters + kNetStatusField && width == 2) {
+      accepted(value, legacy_size_ > legacy_config() + 0xFFFFu
+                          ? 0xFFFFu
+                          : static_cast<uint32_t>(legacy_size_ > legacy_config()
+                                                      ? legacy_size_ - legacy_config()
+                                                      : 0));
+    if (!write && offset == legacy_config() + kNetStatusField && width == 2) {
       // No generation counter: a value counts when two reads in a row of
       // one snapshot attempt agree (the driver reads the field twice).
       if ((status_reads_++ & 1) == 0) {
@@ -483,7 +505,7 @@ int TransportReference::notified_queue(uint8_t bar, uint32_t offset, uint8_t wid
 }
 
 void TransportReference::check_access(uint8_t bar, uint32_t offset, uint8_t width, bool write,
-                                      uint32_t value, const void* pc) {
+                                      uint32_t value, bool msix, const void* pc) {
   if (probing_ || chosen_ == Outcome::kUndetermined) return;
   if (chosen_ == Outcome::kLegacy) {
     if (write && bar == 0 && offset == kLegacyQueueNotify)
@@ -493,7 +515,7 @@ void TransportReference::check_access(uint8_t bar, uint32_t offset, uint8_t widt
   bool in[kKinds];
   bool any = false;
   for (int k = 0; k < kKinds; ++k) any |= in[k] = inside(windows_[k], bar, offset, width);
-  if (!any) {
+  if (!any && !msix) {
     char where[256];
     describe_pc(pc, where, sizeof where);
     finding(Oracle::kWindow,

@@ -50,12 +50,16 @@ class TransportReference {
   void begin_input();
 
   void on_cfg_read(uint32_t offset, uint8_t width, uint32_t value);
+  void on_cfg_write(uint32_t offset, uint8_t width, uint32_t value);
   void on_bar_info(uint8_t bar, const BarInfo& info);
   // BAR accesses (bar < 6), after the device answered a read.
   void on_bar_access(uint8_t bar, uint32_t offset, uint8_t width, bool write, uint32_t value);
   // Before a BAR access reaches the device: (f) against the chosen windows.
+  // msix: the access lies in an MSI-X table or PBA the device advertised
+  // (ProtocolReference::in_msix_window) -- the fifth structure a driver
+  // with interrupts touches.
   void check_access(uint8_t bar, uint32_t offset, uint8_t width, bool write, uint32_t value,
-                    const void* pc);
+                    bool msix, const void* pc);
 
   // The queue a BAR write notifies on the transport in use (-1: none, or
   // unknown).
@@ -102,14 +106,17 @@ class TransportReference {
   bool cfg(uint32_t offset, uint8_t width, uint32_t* out) const;
   bool next_bar_info(uint8_t bar, BarInfo* out);
   bool offer(const Window& common, uint64_t* out) const;
-  Outcome walk(PciMode mode, Window* windows, uint32_t* multiplier, uint32_t* legacy_size);
+  Outcome walk(PciMode mode, Window* windows, uint32_t* multiplier, uint64_t* legacy_size);
   Outcome walk_modern(Window* windows, uint32_t* multiplier);
   bool inside(const Window& w, uint8_t bar, uint32_t offset, uint8_t width) const;
+  // Where legacy device configuration starts: 0x14, or 0x18 with MSI-X on.
+  uint32_t legacy_config() const;
   void accepted(uint32_t features_lo, uint32_t window);
   void notification(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value, const void* pc);
 
-  // This probe's answers.
+  // This probe's answers (and, after it, the capabilities read at attach).
   bool probing_ = false;
+  bool msix_enabled_ = false;  // the driver set MSI-X enable (message control)
   uint8_t cfg_[256] = {};
   uint8_t cfg_state_[256] = {};  // 0 unknown, 1 answered, 2 answered two ways
   BarInfo bar_answers_[kMaxBarAnswers] = {};
@@ -132,7 +139,7 @@ class TransportReference {
   Outcome chosen_ = Outcome::kUndetermined;
   Window windows_[kKinds] = {};
   uint32_t multiplier_ = 0;
-  uint32_t legacy_size_ = 0;
+  uint64_t legacy_size_ = 0;
   // Queue state of the chosen transport, from the driver's own accesses.
   uint16_t select_ = 0;
   uint32_t driver_select_ = 0;

@@ -304,6 +304,17 @@ bool TypedBoundaryPlatform::wait_interrupt(uint64_t) {
   return (take(Stream::kInterrupt, 1) & 1) != 0;
 }
 
+uint16_t TypedBoundaryPlatform::msi_messages(uint16_t max, MsiMessage* out) {
+  uint16_t n = static_cast<uint16_t>(take(Stream::kInterrupt, 1) % 4);
+  if (n > max) n = max;
+  for (uint16_t i = 0; i < n; ++i) out[i] = MsiMessage{0xFEE0'0000u, 0x4040u + i};
+  return n;
+}
+
+bool TypedBoundaryPlatform::line_interrupt() {
+  return (take(Stream::kInterrupt, 1) & 1) != 0;
+}
+
 // ---- the target
 
 namespace {

@@ -22,7 +22,8 @@
 //   7 used_len        ... and the len of each                  4 per element
 //   8 rx_header       fetch of an rx virtio-net header         len
 //   9 frame           frame_in_place: n, then min(8 n, len)    1 + ...
-//  10 interrupt       wait_interrupt: bit 0                    1
+//  10 interrupt       wait_interrupt: bit 0; msi_messages:     1
+//                     the count % 4; line_interrupt: bit 0
 //  11 other_fetch     used.flags, avail_event, control acks    len
 //
 // A stream running dry answers 0, like the flat form.
@@ -154,6 +155,9 @@ class TypedBoundaryPlatform final : public ShimBase {
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override;
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override;
   bool wait_interrupt(uint64_t timeout_ns) override;
+  // As BoundaryPlatform: 1 byte each from the interrupt stream.
+  uint16_t msi_messages(uint16_t max, MsiMessage* out) override;
+  bool line_interrupt() override;
 
   // A digest of every answer given (kind, stream, value), so that a flat
   // input and its conversion can be shown to answer alike.

@@ -183,7 +183,8 @@ bool same_config(const mock::DeviceConfig& a, const mock::DeviceConfig& b) {
          a.queue_sizes == b.queue_sizes && a.notify_off_multiplier == b.notify_off_multiplier &&
          a.modern_bar == b.modern_bar && a.auto_process_tx == b.auto_process_tx &&
          a.tx_capture_limit == b.tx_capture_limit && a.second_notify_cap == b.second_notify_cap &&
-         a.legacy_bar_size == b.legacy_bar_size;
+         a.legacy_bar_size == b.legacy_bar_size && a.msix_vectors == b.msix_vectors &&
+         a.msix_bar == b.msix_bar && a.interrupt_pin == b.interrupt_pin;
 }
 
 // Back to the state of a freshly constructed device with this config.
@@ -234,6 +235,9 @@ uint64_t config_key(const mock::DeviceConfig& c) {
   mix(c.tx_capture_limit);
   mix(c.second_notify_cap);
   mix(c.legacy_bar_size);
+  mix(c.msix_vectors);
+  mix(c.msix_bar);
+  mix(c.interrupt_pin);
   return h | 1;  // never 0 (an empty slot)
 }
 
@@ -417,6 +421,27 @@ DeviceEvents World::poll_device() {
   }
   check_reinit(epoch);
   return ev;
+}
+
+void World::interrupt(IrqSource source) {
+  const IrqWork work = session().handle_interrupt(source);
+  if (work.control) poll_device();
+  if (work.rx) {
+    rx_burst(64);
+    set_rx_interrupts(true);
+  }
+  if (work.tx) tx_reclaim();
+}
+
+uint32_t World::deliver_interrupts(uint32_t max) {
+  if (!mock_shim_) return 0;
+  uint32_t n = 0;
+  IrqSource source;
+  while (n < max && mock_shim_->take_interrupt(&source)) {
+    interrupt(source);
+    ++n;
+  }
+  return n;
 }
 
 bool World::recover() {

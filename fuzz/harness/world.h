@@ -82,6 +82,14 @@ class World {
   // poll_device() and recover() may re-initialise the device (bring_up):
   // oracle (h) then checks the attach decisions again.
   DeviceEvents poll_device();
+  // Interrupts (issue 12): source handed to VirtioNet::handle_interrupt
+  // (through the Session, so crash-to-trace records it), then the contexts
+  // it asks for are run as a caller would: poll_device for control, rx_burst
+  // and set_rx_interrupts(true) for rx, tx_reclaim for tx.
+  void interrupt(IrqSource source);
+  // What the mock device sent and the platform would deliver (at most max);
+  // none in the boundary world.
+  uint32_t deliver_interrupts(uint32_t max);
   bool recover();
   // Oracle (g): with EVENT_IDX, used_event names the next completion while
   // rx interrupts are wanted (checked here and after every rx_burst).

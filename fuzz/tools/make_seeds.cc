@@ -73,6 +73,20 @@ uint8_t flavour_of(const scenario::Scenario& s) {
   return 1;
 }
 
+// The interrupt bits of fuzz_used_ring's and fuzz_rx's flavour (targets.cc,
+// irq_choice): 1 INTx, 2 MSI-X, 3 MSI-X on a one-vector device.
+uint8_t irq_bits_of(const scenario::Scenario& s) {
+  switch (s.options.interrupts) {
+    case InterruptMode::kIntx:
+      return 1;
+    case InterruptMode::kMsix:
+      return s.device.msix_vectors == 1 ? 3 : 2;
+    case InterruptMode::kPolling:
+      break;
+  }
+  return 0;
+}
+
 bool has(OpTable t, Op op) {
   for (uint8_t i = 0; i < t.size; ++i)
     if (t.ops[i] == op) return true;
@@ -178,6 +192,8 @@ void steps(ScriptWriter& w, OpTable t, const scenario::Scenario& s) {
 ConfigPrefix config_prefix(const scenario::Scenario& s) {
   ConfigPrefix p;
   p.flavour = flavour_of(s);
+  // fuzz_config: flavour bit 6 interrupts, rx_cap bit 7 INTx rather than MSI-X.
+  if (s.options.interrupts != InterruptMode::kPolling) p.flavour |= 0x40;
   p.features = s.device.features;
   for (int i = 0; i < 6; ++i) p.mac[i] = s.device.mac[i];
   p.status = s.device.status;
@@ -205,7 +221,7 @@ ConfigPrefix config_prefix(const scenario::Scenario& s) {
           p.fault_value[p.num_faults] = static_cast<uint16_t>(st.fault.value);
           ++p.num_faults;
         }
-  p.rx_cap = 15;
+  p.rx_cap = s.options.interrupts == InterruptMode::kIntx ? 15 | 0x80 : 15;
   p.tx_cap = 15;
   return p;
 }
@@ -222,13 +238,13 @@ void scenario_seeds(const fs::path& root) {
     const std::string name = "scenario-" + f.stem().string();
     {
       ScriptWriter w(kUsedRingTable);
-      w.u8(flavour_of(s)).u8(15).u8(15).u8(3);
+      w.u8(static_cast<uint8_t>(flavour_of(s) | irq_bits_of(s) << 5)).u8(15).u8(15).u8(3);
       steps(w, kUsedRingTable, s);
       write_file(root / "corpus/fuzz/fuzz_used_ring" / name, w.bytes().data(), w.bytes().size());
     }
     {
       ScriptWriter w(kRxTable);
-      w.u8(flavour_of(s)).u8(15).u8(0);
+      w.u8(static_cast<uint8_t>(flavour_of(s) | irq_bits_of(s) << 5)).u8(15).u8(0);
       steps(w, kRxTable, s);
       write_file(root / "corpus/fuzz/fuzz_rx" / name, w.bytes().data(), w.bytes().size());
     }
