@@ -549,6 +549,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       msi::probe_msix(*nic, &nic_msix, &msix_error) ? nic_msix.table_size : 0;
   pci_intx::Route nic_intx;
   const bool intx_routed = pci_intx::route_of(*nic, &nic_intx);
+  if (intx_routed) g_platform.set_line_route(nic_intx);
   char intx_gsi[12] = "none";
   if (intx_routed) format(intx_gsi, sizeof(intx_gsi), "%u", nic_intx.gsi);
   // The driver's ladder starts at irq=; the platform offers MSI only for

@@ -600,6 +600,12 @@ void parse_event(Trace& t, const json& j, size_t number) {
     case EventKind::kLineInterrupt:
       e.b8 = l.boolean("ret");
       break;
+    case EventKind::kDevMsi:
+      e.a16 = static_cast<uint16_t>(l.uint("entry", 2047));
+      break;
+    case EventKind::kDevIntx:
+      e.b8 = static_cast<uint8_t>(l.uint("level", 1));
+      break;
     case EventKind::kArmInterrupts:
       e.r8 = static_cast<uint8_t>(l.name<InterruptMode>("mode", trace::parse_interrupt_mode));
       e.a16 = static_cast<uint16_t>(l.uint("vectors", 0xFFFF));
@@ -612,10 +618,10 @@ void parse_event(Trace& t, const json& j, size_t number) {
       break;
   }
   // A trace is a recording or a capture, never both.
-  const bool capture_event = kind == EventKind::kMark || kind == EventKind::kDevPop ||
-                             kind == EventKind::kDevFill || kind == EventKind::kDevFlush ||
-                             kind == EventKind::kDevIrq || kind == EventKind::kDevFrame ||
-                             e.addr == kAddrRing;
+  const bool capture_event =
+      kind == EventKind::kMark || kind == EventKind::kDevPop || kind == EventKind::kDevFill ||
+      kind == EventKind::kDevFlush || kind == EventKind::kDevIrq || kind == EventKind::kDevFrame ||
+      kind == EventKind::kDevMsi || kind == EventKind::kDevIntx || e.addr == kAddrRing;
   const bool recording_event = kind == EventKind::kCall || e.addr == kAddrDma;
   if (capture_event || recording_event) {
     const TraceKind k = capture_event ? TraceKind::kCapture : TraceKind::kRecording;
@@ -995,6 +1001,12 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
       ok = l.name<InterruptMode>("mode", trace::parse_interrupt_mode, &e.r8) &&
            l.u("vectors", 0xFFFF, &e.a16);
       break;
+    case EventKind::kDevMsi:
+      ok = l.u("entry", 2047, &e.a16);
+      break;
+    case EventKind::kDevIntx:
+      ok = l.u("level", 1, &e.b8);
+      break;
     case EventKind::kPublish: {
       const FlatField* segs = l.get("segs");
       ok = l.u("q", 0xFFFF, &e.a16) && l.u("avail", 0xFFFF, &e.b16) &&
@@ -1161,7 +1173,8 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
   }
   const bool capture_event = kind == EventKind::kDevPop || kind == EventKind::kDevFill ||
                              kind == EventKind::kDevFlush || kind == EventKind::kDevIrq ||
-                             kind == EventKind::kDevFrame;
+                             kind == EventKind::kDevFrame || kind == EventKind::kDevMsi ||
+                             kind == EventKind::kDevIntx;
   const bool recording_event = kind == EventKind::kCall;
   if (ok && (capture_event || recording_event) && t.kind_line != 0 &&
       t.kind != (capture_event ? TraceKind::kCapture : TraceKind::kRecording)) {

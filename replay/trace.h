@@ -120,6 +120,8 @@ inline constexpr uint64_t kMaxArenaBytes = 0xFFFF'FFFFull;
 //   dev_irq             a16=queue b8=queue known (false: "q":null)
 //   dev_frame           a16=queue r8=FrameDir b16=avail u32=bufs u64=len data
 //                       (bufs and len only for rx)
+//   dev_msi             a16=MSI-X table entry
+//   dev_intx            b8=level
 struct Event {
   EventKind kind;
   uint8_t r8;

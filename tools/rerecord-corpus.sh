@@ -10,6 +10,7 @@
 #   mock      corpus/traces/mock/*.jsonl             vnet-record-mock (deterministic)
 #   qemu      corpus/traces/qemu/*.jsonl             vnet-qemu --record (QEMU, TCG)
 #   captures  tests/replay/captures/*-capture.jsonl  vnet-qemu --qemu-trace + trace2json
+#             (legacy, modern; modern-msix, legacy-intx with interrupts)
 #   seeds     corpus/traces/bugs/*.jsonl and the     vnet-fuzz-seeds (fuzz preset; reads
 #             generated seeds in corpus/fuzz/        corpus/traces/mock: run after mock)
 #   all       mock qemu captures seeds, in that order
@@ -17,8 +18,8 @@
 #   --build DIR       a default-preset build with vnet-record-mock, vnet-replay,
 #                     vnet-qemu, vnet-guest.elf, trace2json (default build/default)
 #   --fuzz-build DIR  a fuzz-preset build with vnet-fuzz-seeds (default build/fuzz)
-#   --only NAME       qemu: re-record only this trace of the table (repeatable;
-#                     the others are left as they are)
+#   --only NAME       qemu, captures: re-record only this trace of the part's
+#                     table (repeatable; the others are left as they are)
 #
 # Every part checks what it wrote: the mock corpus with vnet-record-mock
 # --check, every trace with vnet-replay (PASS), the captures with
@@ -73,6 +74,15 @@ qemu_traces=(
   "legacy-intx|-M pc -t legacy --irq intx"
 )
 
+# The replay fixtures of tests/replay/captures: name and runner options.
+# Interrupt-driven runs convert with their interrupts (dev_msi, dev_intx).
+capture_traces=(
+  "legacy|-M pc -t legacy"
+  "modern|-M pc -t modern"
+  "modern-msix|-M q35 -t modern --irq msix"
+  "legacy-intx|-M pc -t legacy --irq intx"
+)
+
 for part in "${parts[@]}"; do
   case "${part}" in
     mock)
@@ -97,11 +107,15 @@ for part in "${parts[@]}"; do
     captures)
       need "${build}/bin/vnet-qemu"; need "${build}/bin/trace2json"
       work=$(mktemp -d)
-      for t in legacy modern; do
-        echo "== capture ${t}: -M pc -t ${t} -n 30 --max-size 512"
+      for entry in "${capture_traces[@]}"; do
+        t=${entry%%|*}
+        case " ${only[*]:-${t}} " in *" ${t} "*) ;; *) continue ;; esac
+        # shellcheck disable=SC2206
+        opts=(${entry#*|})
+        echo "== capture ${t}: ${opts[*]} -n 30 --max-size 512"
         # As the ctest qemu_capture_convert_<t> (tests/qemu/capture_convert.cmake).
         "${build}/bin/vnet-qemu" --kernel "${build}/bin/vnet-guest.elf" -q \
-          --qemu-trace "${work}/${t}" -M pc -t "${t}" -n 30 --max-size 512
+          --qemu-trace "${work}/${t}" "${opts[@]}" -n 30 --max-size 512
         # Uncompacted (format version 1): the capture tests compact them
         # themselves and compare both forms.
         "${build}/bin/trace2json" "${work}/${t}/qemu.log" --pcap "${work}/${t}/frames.pcap" \

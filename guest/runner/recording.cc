@@ -149,10 +149,11 @@ std::string qemu_trace_patterns() {
       "memory_region_ops_read\n"
       "memory_region_ops_write\n"
       // PCI configuration space (the size comes from the neighbouring
-      // pci-conf-data access) and MSI-X.
+      // pci-conf-data access) and MSI-X; the I/O APIC's pins (INTx).
       "pci_cfg_read\n"
       "pci_cfg_write\n"
       "msix_write_config\n"
+      "ioapic_set_irq\n"
       // The device model: status, kicks, the rings.
       "virtio_set_status\n"
       "virtio_queue_notify\n"

@@ -204,8 +204,8 @@ uint16_t GuestPlatform::msi_messages(uint16_t max, vnet::MsiMessage* out) {
 bool GuestPlatform::line_interrupt() {
   if (!allow_line_ || !bound_ || !ioapic::present()) return false;
   if (line_routed_) return true;
-  pci_intx::Route route;
-  if (!pci_intx::route_of(function_, &route)) return false;
+  pci_intx::Route route = line_route_;
+  if (!line_route_known_ && !pci_intx::route_of(function_, &route)) return false;
   line_slot_ = VectorSlot{this, 0xFFFF};
   const uint8_t v = idt::allocate(&on_vector, &line_slot_);
   if (v == 0) return false;

@@ -43,6 +43,7 @@
 
 #include "driver/platform/platform.h"
 #include "guest/kernel/pci.h"
+#include "guest/kernel/pci_intx.h"
 
 namespace guest {
 
@@ -70,6 +71,16 @@ class GuestPlatform final : public vnet::Platform {
   void allow_interrupts(bool msi, bool line) {
     allow_msi_ = msi;
     allow_line_ = line;
+  }
+  // The NIC's INTx route, worked out by the caller before the driver
+  // starts (before the PCI command-register write): line_interrupt() then
+  // reads nothing of configuration space itself, so that every access
+  // after the driver's start in a QEMU capture is the driver's
+  // (docs/qemu-capture.md, "driver_start"). Without it, line_interrupt()
+  // reads the route (interrupt pin and line) when first asked.
+  void set_line_route(const pci_intx::Route& route) {
+    line_route_ = route;
+    line_route_known_ = true;
   }
   using IrqHandler = void (*)(void* context, vnet::IrqSource source);
   void set_interrupt_handler(IrqHandler handler, void* context) {
@@ -115,6 +126,8 @@ class GuestPlatform final : public vnet::Platform {
   uint16_t msi_count_ = 0;                      // allocated so far
   VectorSlot line_slot_{};
   bool line_routed_ = false;
+  pci_intx::Route line_route_{};
+  bool line_route_known_ = false;
   uint32_t line_gsi_ = 0;
   uint8_t line_vector_ = 0;
   vnet::InterruptMode armed_mode_ = vnet::InterruptMode::kPolling;

@@ -10,7 +10,8 @@ constexpr const char* kEvents[] = {
     "frame",     "publish",   "complete",     "barrier",        "wait_irq",       "now",
     "log",       "op_begin",  "op_end",       "pool_alloc",     "pool_free",      "call",
     "ret",       "mark",      "dev_pop",      "dev_fill",       "dev_flush",      "dev_irq",
-    "dev_frame", "end",       "msi_messages", "line_interrupt", "arm_interrupts",
+    "dev_frame", "end",       "msi_messages", "line_interrupt", "arm_interrupts", "dev_msi",
+    "dev_intx",
 };
 static_assert(sizeof(kEvents) / sizeof(kEvents[0]) == kNumEventKinds);
 

@@ -74,8 +74,11 @@ enum class EventKind : uint8_t {
   kMsiMessages,
   kLineInterrupt,
   kArmInterrupts,
+  // Interrupt delivery seen from QEMU (trace2json; docs/qemu-capture.md).
+  kDevMsi,
+  kDevIntx,
 };
-inline constexpr uint8_t kNumEventKinds = static_cast<uint8_t>(EventKind::kArmInterrupts) + 1;
+inline constexpr uint8_t kNumEventKinds = static_cast<uint8_t>(EventKind::kDevIntx) + 1;
 
 // The caller's API calls on the driver (Session, session.h).
 enum class ApiFn : uint8_t {

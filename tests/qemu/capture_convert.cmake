@@ -10,6 +10,11 @@
 # with vnet-replay in both modes: strict (its register sequence and frames
 # against this build of the driver) and device (its device side driving
 # the mock device; every captured rx frame delivered).
+#
+# With -DIRQ=msix|intx the guest ran interrupt-driven (ARGS has --irq): the
+# conversion must hold the device's deliveries (dev_msi / dev_intx, counted
+# in the header's capture.interrupts) and the strict replay must attach in
+# that mode and deliver them.
 file(REMOVE_RECURSE ${DIR})
 execute_process(COMMAND ${VNET_QEMU} --kernel ${VNET_GUEST} -q --qemu-trace ${DIR} ${ARGS}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 180)
@@ -34,6 +39,18 @@ foreach(want "registers: [1-9][0-9]* accesses agree" "rx frames: [1-9][0-9]* fra
   endif()
 endforeach()
 message(STATUS "${out}${err}")
+if(DEFINED IRQ)
+  file(READ ${DIR}/converted.jsonl header LIMIT 8192)
+  string(REGEX MATCH "^[^\n]*" header "${header}")
+  if(IRQ STREQUAL "msix")
+    set(want "\"interrupts\":{\"msi\":[1-9]")
+  else()
+    set(want "\"intx\":[1-9][0-9]*,\"intx_gsi\":[0-9]")
+  endif()
+  if(NOT header MATCHES "${want}")
+    message(FATAL_ERROR "the converted capture has no ${IRQ} deliveries (${want}):\n${header}")
+  endif()
+endif()
 foreach(mode strict device)
   execute_process(COMMAND ${VNET_REPLAY} --no-progress --mode ${mode} ${DIR}/converted.jsonl
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
@@ -41,6 +58,9 @@ foreach(mode strict device)
     message(FATAL_ERROR "vnet-replay --mode ${mode} of the converted capture failed (${rc}):\n${out}\n${err}")
   endif()
   message(STATUS "${out}")
+  if(mode STREQUAL "strict" AND DEFINED IRQ AND NOT out MATCHES "interrupts: attached asking for ${IRQ}")
+    message(FATAL_ERROR "the strict replay did not attach asking for ${IRQ}:\n${out}")
+  endif()
 endforeach()
 if(NOT out MATCHES "rx: ([0-9]+) frames captured, ([0-9]+) delivered byte-exact in order")
   message(FATAL_ERROR "device mode did not report its rx frames:\n${out}")

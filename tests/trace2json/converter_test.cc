@@ -167,6 +167,97 @@ Log bring_up() {
   return log;
 }
 
+// The NIC's MSI-X table in BAR1 (0xfebff000, as QEMU's virtio-pci: the
+// table at offset 0), entries 0..2 written with messages 0xfee00000 /
+// 0x4041 + i, MSI-X enabled; then messages reach the local APIC.
+Log bring_up_msix() {
+  Log log;
+  log.cfg_read(0x0, 2, 0x1af4).cfg_read(0x2, 2, 0x1041);
+  log.cfg_write(0x14, 4, 0xffffffff).cfg_read(0x14, 4, 0xfffff000).cfg_write(0x14, 4, 0xfebff000);
+  log.cfg_write(0x20, 4, 0xffffffff).cfg_read(0x20, 4, 0xffffc00c).cfg_write(0x20, 4, 0xfebf800c);
+  log.cfg_write(0x24, 4, 0xffffffff).cfg_read(0x24, 4, 0xffffffff).cfg_write(0x24, 4, 0);
+  log.cfg_write(0x4, 2, 0x107);
+  log.common(true, 0x14, 0, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 0");
+  for (uint32_t i = 0; i < 3; ++i) {
+    log.mmio(true, "msix-table", 0xfebff00c + 16 * i, 1, 4);  // masked
+    log.mmio(true, "msix-table", 0xfebff000 + 16 * i, 0xfee00000, 4);
+    log.mmio(true, "msix-table", 0xfebff004 + 16 * i, 0, 4);
+    log.mmio(true, "msix-table", 0xfebff008 + 16 * i, 0x4041 + i, 4);
+    log.mmio(true, "msix-table", 0xfebff00c + 16 * i, 0, 4);
+  }
+  log.line(kVcpu, "msix_write_config dev virtio-net-pci enabled 1 masked 0");
+  log.common(true, 0x14, 0xf, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 15");
+  log.mmio(true, "virtio-pci-notify-virtio-net", 0xfebfb000, 0, 2);
+  log.line(kVcpu, "virtio_queue_notify vdev 0xd0 n 0 vq 0xa0");
+  return log;
+}
+
+Log& msi(Log& log, uint64_t tid, uint32_t data, uint64_t address = 0xfee00000) {
+  return log.line(tid, "memory_region_ops_write cpu -1 mr 0x33 addr " + Log::hex(address) +
+                           " value " + Log::hex(data) + " size 4 name 'apic-msi'");
+}
+
+TEST(Converter, MsixMessagesOfTheNicBecomeDevMsi) {
+  Log log = bring_up_msix();
+  log.line(kMain, "virtio_notify vdev 0xd0 vq 0xa0");
+  msi(log, kMain, 0x4042);                                // entry 1: rx
+  msi(log, kMain, 0x4041);                                // entry 0: config (no notify)
+  msi(log, kMain, 0x4051);                                // another device's message
+  msi(log, kMain, 0x4041, 0xfee01000);                    // another CPU's address
+  log.mmio(true, "apic-msi", 0xfee000b0, 0, 4);           // the CPU's EOI: not an MSI
+  log.mmio(false, "apic-msi", 0xfee00020, 0, 4);          // APIC id read
+  log.line(kVcpu, "ioapic_set_irq vector: 11 level: 1");  // the line is nobody's here
+  Result r = convert(log.lines_);
+  std::vector<std::string> irq;
+  for (const auto& e : r.events) {
+    if (e["ev"] == "dev_msi") irq.push_back("msi " + std::to_string(e["entry"].get<int>()));
+    if (e["ev"] == "dev_irq") irq.push_back("irq q" + std::to_string(e["q"].get<int>()));
+    if (e["ev"] == "dev_intx") irq.push_back("intx");
+  }
+  EXPECT_EQ(irq, (std::vector<std::string>{"irq q0", "msi 1", "msi 0"}));
+  // The table writes are the driver's register events (BAR1).
+  size_t table = 0;
+  for (const auto& e : r.events) table += e["ev"] == "reg_write" && e["region"] == "bar1";
+  EXPECT_EQ(table, 15u);
+  EXPECT_EQ(r.stats.msi, 2u);
+  EXPECT_EQ(r.header["capture"]["interrupts"]["msi"], 2);
+  EXPECT_EQ(r.header["capture"]["interrupts"]["msix_entries"], 3);
+  EXPECT_TRUE(r.header["capture"]["interrupts"]["intx_gsi"].is_null());
+}
+
+TEST(Converter, MessagesWhileMsixIsDisabledAreNotTheNics) {
+  Log log = bring_up_msix();
+  log.line(kVcpu, "msix_write_config dev virtio-net-pci enabled 0 masked 0");
+  msi(log, kMain, 0x4042);
+  Result r = convert(log.lines_);
+  EXPECT_EQ(find(r, "dev_msi"), r.events.size());
+  EXPECT_FALSE(r.header["capture"].contains("interrupts")) << "a polling capture's header";
+}
+
+TEST(Converter, TheNicsLineIsLearnedFromANotifyAndFollowed) {
+  Log log = bring_up();
+  log.line(kVcpu, "ioapic_set_irq vector: 11 level: 1");  // before: not known to be the NIC's
+  log.line(kVcpu, "ioapic_set_irq vector: 11 level: 0");
+  log.line(kMain, "virtio_notify vdev 0xd0 vq 0xa0");
+  log.line(kVcpu, "ioapic_set_irq vector: 2 level: 1");   // another thread: not the answer
+  log.line(kMain, "ioapic_set_irq vector: 10 level: 1");  // the notify's own thread: the NIC's
+  log.line(kVcpu, "ioapic_set_irq vector: 2 level: 0");
+  log.common(false, 0x1000 - 0x1000, 0, 1);               // any register access in between
+  log.line(kVcpu, "ioapic_set_irq vector: 10 level: 0");  // the ISR read lowered it
+  log.line(kMain, "ioapic_set_irq vector: 10 level: 1");  // a config change: no notify
+  log.line(kMain, "ioapic_set_irq vector: 10 level: 7");  // malformed
+  Result r = convert(log.lines_);
+  std::vector<std::string> irq;
+  for (const auto& e : r.events) {
+    if (e["ev"] == "dev_irq") irq.push_back("irq");
+    if (e["ev"] == "dev_intx") irq.push_back("intx " + std::to_string(e["level"].get<int>()));
+  }
+  EXPECT_EQ(irq, (std::vector<std::string>{"irq", "intx 1", "intx 0", "intx 1"}));
+  EXPECT_EQ(r.header["capture"]["interrupts"]["intx_gsi"], 10);
+  EXPECT_EQ(r.header["capture"]["interrupts"]["intx"], 3);
+  EXPECT_EQ(r.stats.malformed, 1u);
+}
+
 TEST(Converter, RingAddressesAreNamedNotNumbered) {
   Result r = convert(bring_up().lines_);
   int lo = 0, hi = 0;

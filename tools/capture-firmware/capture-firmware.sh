@@ -137,6 +137,7 @@ memory_region_ops_write
 pci_cfg_read
 pci_cfg_write
 msix_write_config
+ioapic_set_irq
 virtio_set_status
 virtio_queue_notify
 virtio_notify

@@ -106,6 +106,9 @@ void Converter::feed(std::string_view line) {
   }
   const uint64_t before = stats_.malformed;
   const std::string_view ev = l.event;
+  // A NIC notification's pin change comes next on its thread, or not at
+  // all (the line was up already).
+  if (notify_pending_ && l.tid == notify_tid_ && ev != "ioapic_set_irq") notify_pending_ = false;
   bool known = true;
   if (ev == "memory_region_ops_read" || ev == "memory_region_ops_write")
     on_region(l, ev.back() == 'e');
@@ -125,6 +128,8 @@ void Converter::feed(std::string_view line) {
     on_flush(l);
   else if (ev == "msix_write_config")
     on_msix_config(l);
+  else if (ev == "ioapic_set_irq")
+    on_ioapic(l);
   else
     known = false;
   if (!known) {
@@ -383,6 +388,16 @@ void Converter::on_region(const LogLine& l, bool write) {
     reg_event(Kind::kMmio, kMmio, off, off, width, value, write);
     return;
   }
+  if (name == "apic-msi") {
+    // The local APIC's window: an MSI is a write at offset 0 of it (plus
+    // the destination bits 12..19); any other access is the CPU's own
+    // APIC register access (QEMU: apic_mem_write).
+    if (write && (a.addr & 0xff0) == 0 && (a.addr >> 20) == 0xfee)
+      on_msi(a.addr, static_cast<uint32_t>(a.value));
+    else
+      ++stats_.other_device;
+    return;
+  }
   const bool legacy = name == "virtio-pci";
   const bool modern = name.rfind("virtio-pci-", 0) == 0 && ends_with(name, "-virtio-net");
   const bool msix = name == "msix-table" || name == "msix-pba";
@@ -409,6 +424,7 @@ void Converter::on_region(const LogLine& l, bool write) {
   }
   ++stats_.nic_lines;
   first_bar_access();
+  if (name == "msix-table" && write) msix_table_write(off, width, static_cast<uint32_t>(value));
   if (legacy) used_legacy_ = true;
   if (modern) used_modern_ = true;
   // Register meaning is tracked by the offset inside the transport's
@@ -637,6 +653,70 @@ void Converter::on_msix_config(const LogLine& l) {
   msix_enabled_ = a[at + 8] == '1';
 }
 
+// The NIC's MSI-X table as the guest wrote it: QEMU's virtio-pci puts it at
+// offset 0 of the MSI-X BAR, 16 bytes an entry (address low, high, data,
+// vector control); the PBA is a separate region.
+void Converter::msix_table_write(uint64_t off, uint8_t width, uint32_t value) {
+  const uint64_t entry = off / 16;
+  const uint32_t word = static_cast<uint32_t>(off % 16);
+  if (entry >= kMaxMsixEntries || width != 4 || word % 4 != 0) return;
+  MsixEntry& e = msix_table_[entry];
+  if (word == 0) e.address = (e.address & ~0xFFFF'FFFFull) | value;
+  if (word == 4) e.address = (e.address & 0xFFFF'FFFFull) | uint64_t{value} << 32;
+  if (word == 8) e.data = value;
+  e.written |= static_cast<uint8_t>(1u << (word / 4));
+}
+
+// A message that reached the local APIC. The NIC's when MSI-X is enabled
+// and the message is one of its table's entries (address and data as the
+// guest wrote them): dev_msi {entry}. Anything else is another device's.
+void Converter::on_msi(uint64_t address, uint32_t data) {
+  if (msix_enabled_) {
+    for (const auto& [entry, e] : msix_table_) {
+      if ((e.written & 0x7) != 0x7 || e.address != address || e.data != data) continue;
+      ++stats_.nic_lines;
+      ++stats_.msi;
+      w_.begin("dev_msi");
+      w_.u64("entry", entry);
+      w_.end();
+      ++stats_.events;
+      ++stats_.device_side;
+      return;
+    }
+  }
+  ++stats_.other_device;
+}
+
+// The I/O APIC's pins. The NIC's line is learned from the first one that
+// rises right after a virtio_notify of the NIC on the same thread (QEMU
+// raises it synchronously: virtio_notify -> virtio_pci_notify -> pci_set_irq
+// -> ioapic_set_irq): from then on every level change of that pin is
+// dev_intx {level}. A pin shared with another function shows that
+// function's changes too (QEMU's log does not say who raised a shared
+// pin); the header's capture.intx_gsi names the pin.
+void Converter::on_ioapic(const LogLine& l) {
+  IoapicSetIrq io;
+  if (!parse_ioapic_set_irq(l.args, &io)) {
+    ++stats_.malformed;
+    return;
+  }
+  if (notify_pending_ && notify_tid_ == l.tid) {
+    if (intx_gsi_ < 0 && io.level == 1) intx_gsi_ = static_cast<int64_t>(io.gsi);
+    notify_pending_ = false;
+  }
+  if (intx_gsi_ < 0 || io.gsi != static_cast<uint64_t>(intx_gsi_)) {
+    ++stats_.other_device;
+    return;
+  }
+  ++stats_.nic_lines;
+  ++stats_.intx;
+  w_.begin("dev_intx");
+  w_.u64("level", io.level);
+  w_.end();
+  ++stats_.events;
+  ++stats_.device_side;
+}
+
 // ---- device side ----
 
 void Converter::device_reset() {
@@ -712,6 +792,9 @@ void Converter::on_notify(const LogLine& l) {
   }
   auto it = vq_queue_.find(n.vq);
   ++stats_.nic_lines;
+  // Without MSI-X the line rises next, on this thread (on_ioapic).
+  notify_pending_ = !msix_enabled_;
+  notify_tid_ = l.tid;
   w_.begin("dev_irq");
   if (it != vq_queue_.end())
     w_.u64("q", static_cast<uint64_t>(it->second));
@@ -983,6 +1066,19 @@ nlohmann::ordered_json Converter::header() const {
                   {"nic_registers", stats_.nic_registers},
                   {"device_side", stats_.device_side},
                   {"frame_len_mismatch", stats_.frame_len_mismatch}};
+  // Interrupts delivered (only when the log has any: a polling run's
+  // header is as it was).
+  if (stats_.msi + stats_.intx > 0) {
+    nlohmann::ordered_json irq;
+    irq["msi"] = stats_.msi;
+    irq["msix_entries"] = msix_table_.size();
+    irq["intx"] = stats_.intx;
+    if (intx_gsi_ >= 0)
+      irq["intx_gsi"] = intx_gsi_;
+    else
+      irq["intx_gsi"] = nullptr;
+    cap["interrupts"] = irq;
+  }
   h["capture"] = cap;
   return h;
 }

@@ -14,7 +14,9 @@
 //                     ring addresses -> {"ring":q,"part":..,"as":..}
 //     device side     virtqueue_pop/fill/flush -> dev_pop/dev_fill/dev_flush,
 //                     entries named by avail position; virtio_notify ->
-//                     dev_irq; pcap frames -> dev_frame (tx: one per tx
+//                     dev_irq; an apic-msi write of one of the NIC's MSI-X
+//                     table messages -> dev_msi; ioapic_set_irq of the
+//                     NIC's pin -> dev_intx; pcap frames -> dev_frame (tx: one per tx
 //                     pop; rx: one per group of fills adding up to
 //                     net header + frame)
 //     driver start    a "mark" event after the last PCI command-register
@@ -71,7 +73,9 @@ struct Stats {
   uint64_t frames_missing = 0;  // pops/fills with no pcap frame left
   uint64_t frames_unused = 0;   // pcap frames no pop or fill took
   uint64_t nic_registers = 0;   // register accesses in the NIC's BARs / MMIO window
-  uint64_t device_side = 0;     // dev_pop/fill/flush/irq events
+  uint64_t device_side = 0;     // dev_pop/fill/flush/irq/msi/intx events
+  uint64_t msi = 0;             // dev_msi: MSI-X messages of the NIC that reached the APIC
+  uint64_t intx = 0;            // dev_intx: level changes of the NIC's INTx pin
   uint64_t first_malformed_line = 0;
   std::string first_malformed;
   uint64_t first_foreign_line = 0;
@@ -167,6 +171,9 @@ class Converter {
   void on_fill(const LogLine& l);
   void on_flush(const LogLine& l);
   void on_msix_config(const LogLine& l);
+  void on_ioapic(const LogLine& l);
+  void on_msi(uint64_t address, uint32_t data);
+  void msix_table_write(uint64_t off, uint8_t width, uint32_t value);
   void malformed(std::string_view line);
 
   bool nic_cfg(std::string_view device, std::string_view bdf);
@@ -212,6 +219,18 @@ class Converter {
   bool used_legacy_ = false, used_modern_ = false, used_mmio_ = false;
   uint64_t mmio_slot_ = UINT64_MAX;
   bool msix_enabled_ = false;
+  // The NIC's MSI-X table (entry -> message) and INTx pin (-1: not yet
+  // known), for dev_msi / dev_intx.
+  struct MsixEntry {
+    uint64_t address = 0;
+    uint32_t data = 0;
+    uint8_t written = 0;  // bit i: word i written (address low, high, data)
+  };
+  static constexpr uint64_t kMaxMsixEntries = 2048;  // the PCI limit
+  std::map<uint64_t, MsixEntry> msix_table_;
+  int64_t intx_gsi_ = -1;
+  bool notify_pending_ = false;  // a virtio_notify of the NIC without MSI-X...
+  uint64_t notify_tid_ = 0;      // ... on this thread, not yet followed by a pin change
 
   // virtio state seen through registers
   uint64_t vdev_ = 0;

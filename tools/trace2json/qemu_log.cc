@@ -184,4 +184,9 @@ bool parse_flush(std::string_view args, Flush* out) {
   return a.keyed("vq", &out->vq) && a.keyed32("count", &out->count);
 }
 
+bool parse_ioapic_set_irq(std::string_view args, IoapicSetIrq* out) {
+  Args a(args);
+  return a.keyed32("vector:", &out->gsi) && a.keyed32("level:", &out->level) && out->level <= 1;
+}
+
 }  // namespace trace2json

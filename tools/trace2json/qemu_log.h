@@ -19,6 +19,7 @@
 //   virtqueue_pop        vq 0xQ elem 0xE in_num I out_num O
 //   virtqueue_fill       vq 0xQ elem 0xE len L idx K
 //   virtqueue_flush      vq 0xQ count C
+//   ioapic_set_irq       vector: G level: L        (G: the I/O APIC pin, a GSI)
 #pragma once
 
 #include <stdint.h>
@@ -98,5 +99,11 @@ struct Flush {
   uint32_t count = 0;
 };
 bool parse_flush(std::string_view args, Flush* out);
+
+struct IoapicSetIrq {
+  uint32_t gsi = 0;
+  uint32_t level = 0;
+};
+bool parse_ioapic_set_irq(std::string_view args, IoapicSetIrq* out);
 
 }  // namespace trace2json
