@@ -12,6 +12,13 @@
 //     queue_sizes                       maximum queue sizes
 //   dev_frame rx (capture order)   ->  inject_rx(): each frame offered once
 //   dev_frame tx (capture order)   ->  tx_burst() of our driver
+//   dev_msi / dev_intx             ->  the device's interrupt offer: an
+//                                      MSI-X table of as many entries as
+//                                      the capture's driver wrote (and the
+//                                      line), or the line; our driver asks
+//                                      for MSI-X or INTx accordingly and
+//                                      takes the mock's interrupts through
+//                                      handle_interrupt between steps
 //
 // The capture's register sequence is not ours to match: the driver runs
 // its own probe and attach against the mock, then receives and transmits.
@@ -38,6 +45,7 @@ namespace vnet::replay::detail {
 namespace {
 
 constexpr uint16_t kBurst = 32;
+constexpr uint64_t kMaxMsixEntries = 128;  // the mock's table (MockDevice::kMaxMsixVectors)
 constexpr size_t kPoolBuffers = 1024;
 // QEMU's layouts: modern device config at 0x2000 of the memory BAR, legacy
 // device config at 0x14 of the I/O BAR (without MSI-X).
@@ -103,6 +111,9 @@ class DeviceReplay {
 
  private:
   mock::DeviceConfig configure(std::string* note, PciMode* probe_mode) const;
+  // What the capture's device delivered: the interrupt mode our driver
+  // asks for, and the MSI-X table size the mock offers (0: none).
+  InterruptMode interrupt_offer(uint16_t* msix_entries) const;
   void receive(trace::Session& s) { s.rx_burst(kBurst, &DeviceReplay::on_frame, this); }
   static void on_frame(void* context, const uint8_t* frame, uint32_t len) {
     static_cast<DeviceReplay*>(context)->delivered_.emplace_back(frame, frame + len);
@@ -183,6 +194,27 @@ mock::DeviceConfig DeviceReplay::configure(std::string* note, PciMode* probe_mod
   return c;
 }
 
+InterruptMode DeviceReplay::interrupt_offer(uint16_t* msix_entries) const {
+  bool intx = false;
+  uint32_t entries = 0;
+  for (const Event& e : t_.events) {
+    if (e.kind == EventKind::kDevMsi && e.a16 + 1u > entries) entries = e.a16 + 1u;
+    intx = intx || e.kind == EventKind::kDevIntx;
+  }
+  // The entries the capture's driver wrote (trace2json's count), at least
+  // those that were delivered.
+  const nlohmann::json& h = t_.header.json;
+  if (entries != 0 && h.contains("capture") && h["capture"].is_object() &&
+      h["capture"].contains("interrupts") && h["capture"]["interrupts"].is_object()) {
+    const nlohmann::json& n = h["capture"]["interrupts"]["msix_entries"];
+    if (n.is_number_unsigned() && n.get<uint64_t>() > entries)
+      entries = static_cast<uint32_t>(std::min<uint64_t>(n.get<uint64_t>(), kMaxMsixEntries));
+  }
+  *msix_entries = static_cast<uint16_t>(entries);
+  if (entries != 0) return InterruptMode::kMsix;
+  return intx ? InterruptMode::kIntx : InterruptMode::kPolling;
+}
+
 ReplayResult DeviceReplay::run() {
   ReplayResult r;
   const size_t begin = t_.driver_start == SIZE_MAX ? 0 : t_.driver_start + 1;
@@ -202,7 +234,10 @@ ReplayResult DeviceReplay::run() {
   }
   std::string device_note;
   PciMode probe_mode = PciMode::kAuto;
-  const mock::DeviceConfig config = configure(&device_note, &probe_mode);
+  mock::DeviceConfig config = configure(&device_note, &probe_mode);
+  uint16_t msix_entries = 0;
+  const InterruptMode irq = interrupt_offer(&msix_entries);
+  config.msix_vectors = msix_entries;
   r.notes.push_back(device_note);
 
   mock::GuestMemory memory;
@@ -210,13 +245,38 @@ ReplayResult DeviceReplay::run() {
   mock::MockPlatform platform(device, memory);
   const uint32_t buffer_size = std::max<uint32_t>(t_.header.pool_buffer_size, 2048);
   mock::MockBufferPool pool(memory, kPoolBuffers, buffer_size);
-  uint64_t not_offered = 0, tx_refused = 0, tx_sent = 0;
+  uint64_t not_offered = 0, tx_refused = 0, tx_sent = 0, interrupts = 0;
   bool running = false;
   {
     surface::SurfaceHook surface;  // VNET_SURFACE: the attack-surface counter
     trace::Session s(surface.wrap(platform), pool, nullptr);
+    // Interrupts as the capture's device delivered them: the mock's are
+    // queued and taken between steps (take_interrupts), as a guest that
+    // halts takes them.
+    IrqWork work;
+    if (irq != InterruptMode::kPolling) {
+      platform.set_msi_vectors(irq == InterruptMode::kMsix ? kMaxMsiVectors : 0);
+      platform.set_line(true);
+      platform.set_interrupt_handler([&s, &work, &interrupts](IrqSource source) {
+        const IrqWork k = s.handle_interrupt(source);
+        ++interrupts;
+        work.rx = work.rx || k.rx;
+        work.tx = work.tx || k.tx;
+        work.control = work.control || k.control;
+      });
+    }
+    auto take_interrupts = [&] {
+      if (irq == InterruptMode::kPolling) return;
+      platform.deliver_interrupts();
+      const IrqWork k = work;
+      work = IrqWork{};
+      if (k.control) s.poll_device();
+      if (k.tx) s.tx_reclaim();
+    };
+    NetOptions options;
+    options.interrupts = irq;
     const ProbeError pe = s.probe(probe_mode);
-    const AttachError ae = pe == ProbeError::kOk ? s.attach(NetOptions{}) : AttachError::kOk;
+    const AttachError ae = pe == ProbeError::kOk ? s.attach(options) : AttachError::kOk;
     r.observed_driver = true;
     r.observed.observe_probe(s.probe_result());
     r.observed.observe_attach(ae);
@@ -234,6 +294,15 @@ ReplayResult DeviceReplay::run() {
       r.notes.push_back("driver: negotiated " + hex64(s.net().negotiated_features()) + ", header " +
                         std::to_string(s.net().net_header_size()) + " bytes, mtu " +
                         std::to_string(s.net().mtu()));
+      if (irq != InterruptMode::kPolling) {
+        if (s.net().interrupt_mode() != irq)
+          fail(begin,
+               std::string("(interrupts ") + interrupt_mode_name(s.net().interrupt_mode()) + ")",
+               std::string("the capture's device delivered ") + interrupt_mode_name(irq) +
+                   " interrupts; our driver did not take them against the same offer");
+        s.set_rx_interrupts(true);
+        s.set_tx_interrupts(true);
+      }
       // The capture's frames in capture order: rx offered into the posted
       // buffers (rx_burst makes room when there is none), tx submitted.
       for (size_t i = begin; i < end; ++i) {
@@ -248,6 +317,7 @@ ReplayResult DeviceReplay::run() {
             ok = device.inject_rx(frame);
           }
           if (!ok) ++not_offered;
+          take_interrupts();
           receive(s);
         } else {
           const trace::TxFrame f{frame.data(), static_cast<uint32_t>(frame.size())};
@@ -256,6 +326,7 @@ ReplayResult DeviceReplay::run() {
             ++tx_sent;
           else
             ++tx_refused;
+          take_interrupts();
           s.tx_reclaim();
         }
       }
@@ -269,7 +340,19 @@ ReplayResult DeviceReplay::run() {
       if (!running) fail(end, "(driver state not running)", "the driver left running");
       r.observed.observe(s.net().counters(), s.net().state());
       s.stop();
+      take_interrupts();
+      if (irq != InterruptMode::kPolling) {
+        r.notes.push_back(
+            std::string("interrupts: the capture's device delivered ") + interrupt_mode_name(irq) +
+            (irq == InterruptMode::kMsix ? " (" + std::to_string(msix_entries) + " table entries)"
+                                         : std::string()) +
+            "; our driver took " + std::to_string(interrupts) + " from the mock");
+        if (interrupts == 0 && !rx.empty())
+          fail(end, "(no interrupt taken)",
+               "the capture's device delivered interrupts; the mock delivered none to our driver");
+      }
     }
+    platform.set_interrupt_handler(nullptr);
     r.observed.finish(s.net().counters(), s.net().quarantined());
   }
 
