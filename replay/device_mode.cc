@@ -48,8 +48,9 @@ constexpr uint16_t kBurst = 32;
 constexpr uint64_t kMaxMsixEntries = 128;  // the mock's table (MockDevice::kMaxMsixVectors)
 constexpr size_t kPoolBuffers = 1024;
 // QEMU's layouts: modern device config at 0x2000 of the memory BAR, legacy
-// device config at 0x14 of the I/O BAR (without MSI-X).
-constexpr uint32_t kModernDeviceCfg = 0x2000, kLegacyDeviceCfg = 0x14, kCfgBytes = 0x100;
+// device config at 0x14 of the I/O BAR (0x18 while MSI-X is enabled).
+constexpr uint32_t kModernDeviceCfg = 0x2000, kLegacyDeviceCfg = 0x14, kLegacyDeviceCfgMsix = 0x18,
+                   kCfgBytes = 0x100;
 
 std::string hex_prefix(const uint8_t* p, size_t n) {
   static const char kDigits[] = "0123456789abcdef";
@@ -82,16 +83,51 @@ struct ConfigRead {
   }
 };
 
+// Whether the capture's driver had MSI-X enabled, followed through its
+// configuration-space accesses: the capability list as read (id 0x11 from
+// the pointer at 0x34), and the enable bit (message control bit 15) as
+// last written or read. The legacy interface's device configuration
+// starts at 0x18 instead of 0x14 while it is (4.1.4.8).
+class MsixTracker {
+ public:
+  void see(const Event& e) {
+    if ((e.kind != EventKind::kRegRead && e.kind != EventKind::kRegWrite) ||
+        e.r8 != static_cast<uint8_t>(Region::kPciConfig) || e.addr != kAddrNone)
+      return;
+    for (uint32_t k = 0; k < e.w8 && e.u32 + k < sizeof cfg_; ++k) {
+      cfg_[e.u32 + k] = static_cast<uint8_t>(e.u64 >> (8 * k));
+      known_[e.u32 + k] = true;
+    }
+  }
+  bool enabled() const {
+    if (!known_[0x34]) return false;
+    uint32_t at = cfg_[0x34] & 0xFCu;
+    for (int steps = 0; at >= 0x40 && at + 3 < sizeof cfg_ && steps < 48; ++steps) {
+      if (!known_[at] || !known_[at + 1]) return false;
+      if (cfg_[at] == 0x11) return known_[at + 3] && (cfg_[at + 3] & 0x80) != 0;
+      at = cfg_[at + 1] & 0xFCu;
+    }
+    return false;
+  }
+
+ private:
+  uint8_t cfg_[256] = {};
+  bool known_[256] = {};
+};
+
 // The device-config bytes the capture's driver read.
 ConfigRead config_reads(const Trace& t) {
   ConfigRead c;
   const bool legacy = t.header.transport == "pci-legacy";
+  MsixTracker msix;
   for (const Event& e : t.events) {
+    msix.see(e);
     if (e.kind != EventKind::kRegRead || e.r8 == static_cast<uint8_t>(Region::kPciConfig)) continue;
     uint32_t off;
     if (legacy) {
-      if (e.r8 != static_cast<uint8_t>(Region::kBar0) || e.u32 < kLegacyDeviceCfg) continue;
-      off = e.u32 - kLegacyDeviceCfg;
+      const uint32_t base = msix.enabled() ? kLegacyDeviceCfgMsix : kLegacyDeviceCfg;
+      if (e.r8 != static_cast<uint8_t>(Region::kBar0) || e.u32 < base) continue;
+      off = e.u32 - base;
     } else {
       if (e.u32 < kModernDeviceCfg || e.u32 >= kModernDeviceCfg + kCfgBytes) continue;
       off = e.u32 - kModernDeviceCfg;

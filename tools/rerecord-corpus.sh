@@ -10,7 +10,7 @@
 #   mock      corpus/traces/mock/*.jsonl             vnet-record-mock (deterministic)
 #   qemu      corpus/traces/qemu/*.jsonl             vnet-qemu --record (QEMU, TCG)
 #   captures  tests/replay/captures/*-capture.jsonl  vnet-qemu --qemu-trace + trace2json
-#             (legacy, modern; modern-msix, legacy-intx with interrupts)
+#             (legacy, modern; modern-msix, legacy-intx, legacy-msix with interrupts)
 #   seeds     corpus/traces/bugs/*.jsonl and the     vnet-fuzz-seeds (fuzz preset; reads
 #             generated seeds in corpus/fuzz/        corpus/traces/mock: run after mock)
 #   all       mock qemu captures seeds, in that order
@@ -72,6 +72,7 @@ qemu_traces=(
   "modern-iommu_bounce|-M q35 -t modern -p iommu_platform=on -g bounce=1"
   "modern-msix|-M q35 -t modern --irq msix"
   "legacy-intx|-M pc -t legacy --irq intx"
+  "legacy-msix|-M pc -t legacy --irq msix"
 )
 
 # The replay fixtures of tests/replay/captures: name and runner options.
@@ -81,6 +82,7 @@ capture_traces=(
   "modern|-M pc -t modern"
   "modern-msix|-M q35 -t modern --irq msix"
   "legacy-intx|-M pc -t legacy --irq intx"
+  "legacy-msix|-M pc -t legacy --irq msix"
 )
 
 for part in "${parts[@]}"; do

@@ -269,6 +269,20 @@ TEST(CaptureStrict, InterruptDrivenCapturesReplayInTheirMode) {
   }
 }
 
+TEST(CaptureDevice, LegacyDeviceConfigMovesWithMsix) {
+  // Legacy with MSI-X on (pc, --irq msix): the guest reads the MAC at
+  // 0x18 of the I/O BAR, and 0x14.. are the vector registers then. Device
+  // mode follows the capture's MSI-X enable bit to rebuild the device.
+  const std::string text = fixture("legacy-msix-capture.jsonl");
+  const ReplayResult s = replay_text(text, ReplayMode::kStrict);
+  EXPECT_TRUE(s.passed) << (s.divergence ? s.divergence->reason : s.error);
+  const ReplayResult d = replay_text(text, ReplayMode::kDevice);
+  EXPECT_TRUE(d.passed) << (d.divergence ? d.divergence->reason : d.error);
+  ASSERT_FALSE(d.notes.empty());
+  EXPECT_NE(d.notes[0].find("device: legacy"), std::string::npos) << d.notes[0];
+  EXPECT_NE(d.notes[0].find("mac 525400123456"), std::string::npos) << d.notes[0];
+}
+
 TEST(CaptureStrict, WithoutItsDeliveriesAnMsixCaptureIsNotFollowed) {
   // The dev_msi events say the guest ran with MSI-X: without them the
   // replay attaches polling and the capture's MSI-X set-up is not made.
