@@ -581,12 +581,7 @@ void ProtocolReference::on_avail_event(uint16_t queue, uint16_t event, bool noti
             "queue %u: avail_event read to decide on a notification with no full barrier after "
             "the avail.idx store (2.7.13.4.1)",
             queue);
-  if (r.kick_open && r.kick_expected)
-    finding(Oracle::kProtocol,
-            "queue %u: no notification after avail.idx %u crossed avail_event %u (2.7.10.1: MUST "
-            "notify)",
-            queue, r.kick_new, r.kick_event);
-  r.kick_open = false;
+  check_kick_made(queue);
   if (!event_idx_ || r.avail_cpu == nullptr) return;
   const uint16_t now = r.last_idx;
   const uint16_t old = r.kick_old;
@@ -611,16 +606,18 @@ void ProtocolReference::on_notify(uint16_t queue) {
   r.kick_open = false;
 }
 
+void ProtocolReference::check_kick_made(uint16_t queue) {
+  Ring& r = rings_[queue];
+  if (r.kick_open && r.kick_expected)
+    finding(Oracle::kProtocol,
+            "queue %u: no notification after avail.idx %u crossed avail_event %u (2.7.10.1: MUST "
+            "notify)",
+            queue, r.kick_new, r.kick_event);
+  r.kick_open = false;
+}
+
 void ProtocolReference::end_op() {
-  for (uint16_t q = 0; q < kMaxQueues; ++q) {
-    Ring& r = rings_[q];
-    if (r.kick_open && r.kick_expected)
-      finding(Oracle::kProtocol,
-              "queue %u: no notification after avail.idx %u crossed avail_event %u (2.7.10.1: "
-              "MUST notify)",
-              q, r.kick_new, r.kick_event);
-    r.kick_open = false;
-  }
+  for (uint16_t q = 0; q < kMaxQueues; ++q) check_kick_made(q);
 }
 
 void ProtocolReference::check_used_event(uint16_t queue) {

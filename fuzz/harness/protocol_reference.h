@@ -207,6 +207,8 @@ class ProtocolReference {
     uint16_t kick_event = 0, kick_new = 0;
   };
   void locate(uint16_t queue);
+  // A decision that called for a notification got one (closes it).
+  void check_kick_made(uint16_t queue);
   DeviceWrites device_writes_ = nullptr;
   void* device_writes_context_ = nullptr;
   uint16_t queue_select_ = 0;
