@@ -218,7 +218,8 @@ void ProtocolReference::consider_msix(uint32_t at) {
 }
 
 void ProtocolReference::add_msix_window(uint8_t bar, uint64_t offset, uint64_t length) {
-  if (bar >= kNumBars || !bar_known_[bar] || !bars_[bar].present ||
+  // PCI 6.8.2: the table and the PBA are mapped by a memory BAR.
+  if (bar >= kNumBars || !bar_known_[bar] || !bars_[bar].present || bars_[bar].is_io ||
       offset + length > bars_[bar].size)
     return;
   for (int i = 0; i < num_windows_; ++i)

@@ -960,6 +960,32 @@ void window_outside_chosen_structures() {
   b.common_read(0x3800 + spec::pci::common::kDeviceStatus, 1);
 }
 
+// An MSI-X capability (PCI 6.8.2) at 0x84, three entries: table at 0 and
+// PBA at 0x800 of BAR 2; the driver reads it, asks BAR 2's size and writes
+// table entry 0.
+void msix_image(ProbedImage& b, bool io_bar) {
+  b.device.cfg[0x75] = 0x84;
+  const uint8_t cap[12] = {0x11, 0, 2, 0, 2, 0, 0, 0, 2, 8, 0, 0};
+  memcpy(&b.device.cfg[0x84], cap, sizeof cap);
+  b.device.bars[2] = BarInfo{true, io_bar, 0x1000};
+  b.probe();
+  for (uint32_t at = 0x84; at < 0x90; at += 4) b.oracle->reg_read(Region::kPciConfig, at, 4);
+  b.oracle->bar_info(2);
+  b.oracle->reg_write(bar_region(2), 0x0, 4, 0xFEE00000);  // entry 0, address
+}
+
+void window_msix_table_in_io_bar() {
+  ProbedImage b(false);
+  msix_image(b, true);
+}
+
+void ok_window_msix_table() {
+  ProbedImage b(false);
+  msix_image(b, false);
+  b.oracle->reg_write(bar_region(2), 0x2C, 4, 0);  // entry 2, vector control
+  b.oracle->reg_read(bar_region(2), 0x800, 4);     // the PBA
+}
+
 void ok_window_chosen_structures() {
   ProbedImage b;
   if (b.result.error != ProbeError::kOk) _exit(3);
@@ -1799,6 +1825,9 @@ const Case kCases[] = {
     {"window.outside_chosen_structures", kWindow, "outside the four structures",
      window_outside_chosen_structures},
     {"window.ok_chosen_structures", nullptr, nullptr, ok_window_chosen_structures},
+    {"window.msix_table_in_io_bar", kWindow, "write of 4 bytes at BAR2 offset 0x0",
+     window_msix_table_in_io_bar},
+    {"window.ok_msix_table", nullptr, nullptr, ok_window_msix_table},
 
     {"protocol.driver_ok_without_read_back", kProtocol, "without reading FEATURES_OK back",
      protocol_driver_ok_without_read_back},
