@@ -109,6 +109,8 @@ class OraclePlatform final : public Platform {
   // EVENT_IDX with interrupts wanted on queue: used_event names the next
   // completion (ProtocolReference::check_used_event).
   void check_used_event(uint16_t queue) { protocol_.check_used_event(queue); }
+  // After an attach: no MSI-X after a vector read back otherwise.
+  void check_interrupt_mode(InterruptMode mode) const { transport_.check_interrupt_mode(mode); }
   // Around poll_device(): the link state only from a consistent read.
   void mark_link() { transport_.mark_link(); }
   void check_link(bool before, bool after) { transport_.check_link(before, after); }

@@ -32,7 +32,9 @@ constexpr uint32_t kDriverFeatureSelect = 0x08;
 constexpr uint32_t kDriverFeature = 0x0C;
 constexpr uint32_t kDeviceStatus = 0x14;
 constexpr uint32_t kConfigGeneration = 0x15;
+constexpr uint32_t kConfigMsixVector = 0x10;
 constexpr uint32_t kQueueSelect = 0x16;
+constexpr uint32_t kQueueMsixVector = 0x1A;
 constexpr uint32_t kQueueEnable = 0x1C;
 constexpr uint32_t kQueueNotifyOff = 0x1E;
 // Legacy registers (4.1.4.8).
@@ -41,6 +43,9 @@ constexpr uint32_t kLegacyQueueAddress = 0x08;
 constexpr uint32_t kLegacyQueueSelect = 0x0E;
 constexpr uint32_t kLegacyQueueNotify = 0x10;
 constexpr uint32_t kLegacyStatus = 0x12;
+constexpr uint32_t kLegacyConfigVector = 0x14;  // with MSI-X enabled
+constexpr uint32_t kLegacyQueueVector = 0x16;
+constexpr uint16_t kNoVector = 0xFFFF;
 constexpr uint32_t kNetStatusField = 6;  // 5.1.4: status, 2 bytes
 constexpr uint16_t kLinkUp = 1;
 
@@ -353,8 +358,13 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
     // it; 0 disables it.
     if (write && offset == kLegacyQueueAddress && width == 4 && select_ < kMaxQueues)
       enabled_[select_] = value != 0;
-    if (write && offset == kLegacyStatus && width == 1 && (value & 0xFF) == 0)
+    if (write && offset == kLegacyStatus && width == 1 && (value & 0xFF) == 0) {
       memset(enabled_, 0, sizeof enabled_);
+      vector_refused_ = vector_pending_[0] = vector_pending_[1] = false;
+    }
+    if (msix_enabled_ && width == 2 &&
+        (offset == kLegacyConfigVector || offset == kLegacyQueueVector))
+      vector_access(offset == kLegacyConfigVector ? 0 : 1, write, value);
     if (write && offset == kLegacyGuestFeatures && width == 4)
       accepted(value, legacy_size_ > legacy_config() + 0xFFFFu
                           ? 0xFFFFu
@@ -399,7 +409,10 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
     // A reset disables every queue (2.4).
     memset(enable_written_, 0, sizeof enable_written_);
     memset(enabled_, 0, sizeof enabled_);
+    vector_refused_ = vector_pending_[0] = vector_pending_[1] = false;
   }
+  if (width == 2 && (reg == kConfigMsixVector || reg == kQueueMsixVector))
+    vector_access(reg == kConfigMsixVector ? 0 : 1, write, value);
   if (select_ >= kMaxQueues) return;
   if (!write && reg == kQueueNotifyOff && width == 2) {
     notify_off_[select_] = value & 0xFFFF;
@@ -410,6 +423,28 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
   // device shows it enabled.
   if (!write && reg == kQueueEnable && width == 2)
     enabled_[select_] = enable_written_[select_] && (value & 0xFFFF) == 1;
+}
+
+void TransportReference::vector_access(int which, bool write, uint32_t value) {
+  value &= 0xFFFF;
+  if (write) {
+    vector_written_[which] = value;
+    vector_pending_[which] = value != kNoVector;
+    return;
+  }
+  if (vector_pending_[which] && value != vector_written_[which]) {
+    vector_refused_ = true;
+    refused_value_ = static_cast<uint16_t>(value);
+  }
+  vector_pending_[which] = false;
+}
+
+void TransportReference::check_interrupt_mode(InterruptMode mode) const {
+  if (vector_refused_ && mode == InterruptMode::kMsix)
+    finding(Oracle::kDecision,
+            "the driver runs on MSI-X although a vector it wrote read back as 0x%04x since the "
+            "last reset (4.1.5.1.2.2: the device will not send those interrupts)",
+            refused_value_);
 }
 
 void TransportReference::mark_link() {

@@ -71,6 +71,12 @@ class TransportReference {
   // After PciTransports::probe(mode) returned r.
   void check_probe(PciMode mode, const ProbeResult& r);
 
+  // (h) after an attach: a driver whose config or queue vector read back
+  // other than written (4.1.5.1.2.2: NO_VECTOR, or another vector) since
+  // the last reset must not run on MSI-X -- the device would not send it
+  // those interrupts.
+  void check_interrupt_mode(InterruptMode mode) const;
+
   // (g) around VirtioNet::poll_device(): the link state may change only to
   // what a consistent read of the status field said (2.4.1: a read between
   // two equal config_generation values; legacy: two agreeing reads). Call
@@ -112,6 +118,8 @@ class TransportReference {
   // Where legacy device configuration starts: 0x14, or 0x18 with MSI-X on.
   uint32_t legacy_config() const;
   void accepted(uint32_t features_lo, uint32_t window);
+  // 0: config_msix_vector, 1: queue_msix_vector.
+  void vector_access(int which, bool write, uint32_t value);
   void notification(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value, const void* pc);
 
   // This probe's answers (and, after it, the capabilities read at attach).
@@ -147,6 +155,12 @@ class TransportReference {
   bool notify_off_known_[kMaxQueues] = {};
   bool enable_written_[kMaxQueues] = {};
   bool enabled_[kMaxQueues] = {};
+  // MSI-X vectors (config_msix_vector, queue_msix_vector) since the last
+  // reset: the value written last, and a read-back that disagreed.
+  uint32_t vector_written_[2] = {};
+  bool vector_pending_[2] = {};
+  bool vector_refused_ = false;
+  uint16_t refused_value_ = 0;
   // Reads of the status field (device configuration offset 6) since
   // mark_link(): the first consistent value, if any.
   bool gen_valid_ = false;

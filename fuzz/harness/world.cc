@@ -379,6 +379,7 @@ AttachError World::attach() {
 
 void World::check_attach(AttachError result) {
   watchdog_.reset();  // every attach disarms the driver's watchdog
+  if (result == AttachError::kOk) oracle_.check_interrupt_mode(net().interrupts().mode);
   // The options the driver attached with: a re-initialisation inside
   // poll_device() or recover() keeps them, whatever set_options() said since.
   if (device_ != nullptr) decision_.check_attach(*device_, net(), attached_options_, result);

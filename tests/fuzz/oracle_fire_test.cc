@@ -1140,6 +1140,25 @@ void ok_protocol_event_idx() {
   b.oracle->op_end(DriverOp::kTxBurst);
 }
 
+// The driver writes queue_msix_vector 1; the image reads back 0.
+void refused_vector(ProbedImage& b) {
+  b.common_write(spec::pci::common::kQueueSelect, 2, 0);
+  b.common_write(0x1A, 2, 1);  // queue_msix_vector
+  b.common_read(0x1A, 2);
+}
+
+void decision_msix_after_refused_vector() {
+  ProbedImage b;
+  refused_vector(b);
+  b.oracle->check_interrupt_mode(InterruptMode::kMsix);
+}
+
+void ok_decision_fallback_after_refused_vector() {
+  ProbedImage b;
+  refused_vector(b);
+  b.oracle->check_interrupt_mode(InterruptMode::kIntx);
+}
+
 void decision_probe_outcome() {
   ProbedImage b(false);
   ProbeResult r = b.transports.probe(*b.oracle);
@@ -1912,6 +1931,10 @@ const Case kCases[] = {
     {"decision.num_buffers_zero_delivered", kDecision, "the reference delivers 0",
      decision_num_buffers_zero_delivered},
     {"decision.ok_frame_delivered", nullptr, nullptr, ok_decision_frame_delivered_and_drop},
+    {"decision.msix_after_refused_vector", kDecision, "read back as 0x0000",
+     decision_msix_after_refused_vector},
+    {"decision.ok_fallback_after_refused_vector", nullptr, nullptr,
+     ok_decision_fallback_after_refused_vector},
     {"decision.probe_outcome", kDecision, "chooses \"modern\"", decision_probe_outcome},
     {"decision.probe_no_version1", kDecision, "chooses \"modern unusable\"",
      decision_probe_no_version1},
