@@ -436,6 +436,13 @@ void lie_seeds(const fs::path& root) {
   for (uint8_t b : {1, 3, 4, 5, 6})
     config_seed("legacy_bar0_config_" + std::to_string(2 * (b - 1)) + "_bytes",
                 static_cast<uint8_t>(b << 3), [](ScriptWriter&) {});
+  // MSI-X (flavour bit 6) with the config vector (common 0x10) or a queue
+  // vector (0x1A) read back as NO_VECTOR: the driver must fall back.
+  for (const uint16_t reg : {0x10, 0x1A})
+    config_seed(std::string("msix_vector_refused_") + (reg == 0x10 ? "config" : "queue"), 1 | 0x40,
+                [&](ScriptWriter& w) {
+                  w.op(Op::kRegLie).u8(bar4).u16(reg).u8(2).u32(0xFFFF).u8(0).u8(0);
+                });
   config_seed("notify_off_outside_window", 1, [&](ScriptWriter& w) {
     w.op(Op::kRegLie).u8(bar4).u16(0x1E).u8(2).u32(0xFFFF).u8(0).u8(0);
   });
