@@ -47,9 +47,12 @@ InterruptSetup PciLegacyTransport::setup_interrupts(const InterruptRequest& requ
       bar0_size_ < uint64_t{reg::kConfigMsix} + request.config_bytes_needed
           ? MsixFallback::kLegacyWindow
           : MsixFallback::kNone;
-  // BAR0 is I/O space, so no MSI-X table can overlap it (tables are in
-  // memory BARs); nothing else of ours to avoid.
-  return irq_.setup(request, regs, nullptr, 0, precheck);
+  // BAR0 was I/O space at probe, where no MSI-X table can be; but a device
+  // may answer bar_info(0) otherwise when asked again, and a table laid
+  // over the legacy registers would turn message writes into queue
+  // notifications and status writes. BAR0, as probed, is ours.
+  const BarRange own{0, 0, bar0_size_};
+  return irq_.setup(request, regs, &own, 1, precheck);
 }
 
 bool PciLegacyTransport::reset(uint64_t timeout_ns) {

@@ -109,6 +109,9 @@ class OraclePlatform final : public Platform {
   // EVENT_IDX with interrupts wanted on queue: used_event names the next
   // completion (ProtocolReference::check_used_event).
   void check_used_event(uint16_t queue) { protocol_.check_used_event(queue); }
+  // ISR reads of the handler (interrupt_reference.h).
+  void mark_interrupt() { transport_.mark_interrupt(); }
+  const TransportReference& transport_reference() const { return transport_; }
   // After an attach: no MSI-X after a vector read back otherwise.
   void check_interrupt_mode(InterruptMode mode) const { transport_.check_interrupt_mode(mode); }
   // Around poll_device(): the link state only from a consistent read.

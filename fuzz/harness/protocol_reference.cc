@@ -13,6 +13,7 @@ namespace {
 // that a wrong constant there cannot hide here.
 constexpr uint8_t kCapVendor = 0x09;          // 4.1.4: virtio capabilities
 constexpr uint8_t kCapMsix = 0x11;            // PCI: the MSI-X capability
+constexpr uint32_t kMsixCapBytes = 12;        // id, next, control, table, PBA
 constexpr uint32_t kCapMinBytes = 16;         // struct virtio_pci_cap
 constexpr uint32_t kPciStatus = 0x06;         // PCI status register
 constexpr uint8_t kPciStatusCapList = 0x10;   // ... bit 4: a capability list exists
@@ -182,7 +183,8 @@ void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
   // answers at 0x40 and up.
   uint8_t pci_status;
   if (!cfg_byte(kPciStatus, &pci_status) || (pci_status & kPciStatusCapList) == 0) return;
-  for (uint32_t at = lo < 0x40 ? 0x40 : lo & ~3u; at < hi && at + kCapMinBytes <= sizeof cfg_;
+  // (An MSI-X capability is 12 bytes, a virtio one at least 16.)
+  for (uint32_t at = lo < 0x40 ? 0x40 : lo & ~3u; at < hi && at + kMsixCapBytes <= sizeof cfg_;
        at += 4) {
     uint8_t id, cap_len, bar;
     uint32_t offset, length;
@@ -190,6 +192,7 @@ void ProtocolReference::consider_caps(uint32_t lo, uint32_t hi) {
       consider_msix(at);
       continue;
     }
+    if (at + kCapMinBytes > sizeof cfg_) continue;
     if (!cfg_byte(at, &id) || id != kCapVendor || !cfg_byte(at + 2, &cap_len) ||
         !cfg_byte(at + 4, &bar) || !cfg_le32(at + 8, &offset) || !cfg_le32(at + 12, &length))
       continue;

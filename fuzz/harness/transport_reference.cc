@@ -43,6 +43,7 @@ constexpr uint32_t kLegacyQueueAddress = 0x08;
 constexpr uint32_t kLegacyQueueSelect = 0x0E;
 constexpr uint32_t kLegacyQueueNotify = 0x10;
 constexpr uint32_t kLegacyStatus = 0x12;
+constexpr uint32_t kLegacyIsr = 0x13;
 constexpr uint32_t kLegacyConfigVector = 0x14;  // with MSI-X enabled
 constexpr uint32_t kLegacyQueueVector = 0x16;
 constexpr uint16_t kNoVector = 0xFFFF;
@@ -353,6 +354,10 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
   }
   if (chosen_ == Outcome::kLegacy) {
     if (bar != 0) return;
+    if (!write && offset == kLegacyIsr && width == 1) {
+      ++isr_reads_;
+      last_isr_ = static_cast<uint8_t>(value);
+    }
     if (write && offset == kLegacyQueueSelect && width == 2) select_ = static_cast<uint16_t>(value);
     // 4.1.5.1.1.1 (legacy): writing the queue's page frame number enables
     // it; 0 disables it.
@@ -384,6 +389,13 @@ void TransportReference::on_bar_access(uint8_t bar, uint32_t offset, uint8_t wid
     return;
   }
   if (chosen_ != Outcome::kModern) return;
+  if (!write && inside(windows_[kIsr], bar, offset, width) &&
+      !inside(windows_[kCommon], bar, offset, width) &&
+      !inside(windows_[kDevice], bar, offset, width) &&
+      !inside(windows_[kNotify], bar, offset, width)) {
+    ++isr_reads_;
+    last_isr_ = static_cast<uint8_t>(value);
+  }
   if (!write && width == 2 && inside(windows_[kDevice], bar, offset, width) &&
       offset - windows_[kDevice].offset == kNetStatusField) {
     status_pending_ = true;

@@ -77,6 +77,14 @@ class TransportReference {
   // those interrupts.
   void check_interrupt_mode(InterruptMode mode) const;
 
+  // ISR reads (4.1.4.5) since mark_interrupt(), for the interrupt
+  // reference: how many, the last value, and whether the transport in use
+  // is known (otherwise they cannot be told apart).
+  void mark_interrupt() { isr_reads_ = 0; }
+  bool isr_visible() const { return chosen_ == Outcome::kLegacy || chosen_ == Outcome::kModern; }
+  uint32_t isr_reads() const { return isr_reads_; }
+  uint8_t last_isr() const { return last_isr_; }
+
   // (g) around VirtioNet::poll_device(): the link state may change only to
   // what a consistent read of the status field said (2.4.1: a read between
   // two equal config_generation values; legacy: two agreeing reads). Call
@@ -155,6 +163,8 @@ class TransportReference {
   bool notify_off_known_[kMaxQueues] = {};
   bool enable_written_[kMaxQueues] = {};
   bool enabled_[kMaxQueues] = {};
+  uint32_t isr_reads_ = 0;
+  uint8_t last_isr_ = 0;
   // MSI-X vectors (config_msix_vector, queue_msix_vector) since the last
   // reset: the value written last, and a read-back that disagreed.
   uint32_t vector_written_[2] = {};

@@ -11,6 +11,7 @@
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
 #include "fuzz/harness/findings.h"
+#include "fuzz/harness/interrupt_reference.h"
 #include "replay/record/recorder.h"
 #include "replay/record/trace_events.h"
 #include "replay/record/trace_writer.h"
@@ -425,7 +426,17 @@ DeviceEvents World::poll_device() {
 }
 
 void World::interrupt(IrqSource source) {
+  // Oracle (h): the handler's decision (interrupt_reference.h).
+  InterruptFacts facts{source, net().interrupt_mode(), net().interrupts(), net().state(), 0, 0};
+  const NetCounters before = net().counters();
+  oracle_.mark_interrupt();
   const IrqWork work = session().handle_interrupt(source);
+  const TransportReference& t = oracle_.transport_reference();
+  if (t.isr_visible()) {
+    facts.isr_reads = t.isr_reads();
+    facts.isr = t.last_isr();
+    check_interrupt(facts, work, before, net().counters());
+  }
   if (work.control) poll_device();
   if (work.rx) {
     rx_burst(64);
