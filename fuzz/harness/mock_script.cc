@@ -178,12 +178,13 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         break;
       case Op::kRxIrq: {
         // bit 0: rx interrupts on/off; bit 1: deliver what the device sent;
-        // bit 2: a spurious interrupt (bits 3-4: the line, or vector 0..2).
+        // bit 2: a spurious interrupt (bits 3-5: the line, or vector 0..6 --
+        // beyond the three a device here can have).
         const uint8_t b = in.u8();
         w.set_rx_interrupts((b & 1) != 0);
         if (b & 2) w.deliver_interrupts(8);
         if (b & 4) {
-          const uint8_t s = (b >> 3) & 3;
+          const uint8_t s = (b >> 3) & 7;
           w.interrupt(s == 0 ? IrqSource::line() : IrqSource::msi(static_cast<uint16_t>(s - 1)));
         }
         break;

@@ -207,11 +207,11 @@ void run_boundary_script(World& w, const BoundaryScript& s) {
           break;
         case 5:
           w.set_rx_interrupts((a & 1) != 0);
-          // bit 1: an interrupt (bits 2-3: the line, or vector 0..2).
+          // bit 1: an interrupt (bits 2-4: the line, or vector 0..6).
           if (a & 2)
-            w.interrupt((a >> 2 & 3) == 0
+            w.interrupt((a >> 2 & 7) == 0
                             ? IrqSource::line()
-                            : IrqSource::msi(static_cast<uint16_t>((a >> 2 & 3) - 1)));
+                            : IrqSource::msi(static_cast<uint16_t>((a >> 2 & 7) - 1)));
           break;
         case 6:
           w.restart();
