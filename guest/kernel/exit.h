@@ -2,7 +2,7 @@
 // into QEMU's exit status (V << 1) | 1. When the device is absent the write
 // goes nowhere and the guest halts with interrupts off instead.
 //
-// The status values are the contract with the runner (guest/runner/).
+// The status values are the contract with the runner (tools/vnet-qemu/).
 #pragma once
 
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "guest/runner/link.h"
+#include "tools/vnet-qemu/link.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "guest/runner/echo_client.h"
+#include "tools/vnet-qemu/echo_client.h"
 
 namespace vnetqemu {
 

@@ -1,4 +1,4 @@
-#include "guest/runner/echo_client.h"
+#include "tools/vnet-qemu/echo_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

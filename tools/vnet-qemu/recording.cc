@@ -1,4 +1,4 @@
-#include "guest/runner/recording.h"
+#include "tools/vnet-qemu/recording.h"
 
 #include <stdio.h>
 #include <time.h>

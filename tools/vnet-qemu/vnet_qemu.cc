@@ -62,10 +62,10 @@
 
 #include "driver/net/virtio_net.h"
 #include "driver/spec/virtio_constants.h"
-#include "guest/runner/echo_client.h"
-#include "guest/runner/link.h"
-#include "guest/runner/qemu_process.h"
-#include "guest/runner/recording.h"
+#include "tools/vnet-qemu/echo_client.h"
+#include "tools/vnet-qemu/link.h"
+#include "tools/vnet-qemu/qemu_process.h"
+#include "tools/vnet-qemu/recording.h"
 
 namespace vnetqemu {
 namespace {

@@ -1,4 +1,4 @@
-#include "guest/runner/qemu_process.h"
+#include "tools/vnet-qemu/qemu_process.h"
 
 #include <errno.h>
 #include <fcntl.h>
