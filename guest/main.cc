@@ -477,8 +477,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
 
   clock::calibrate();
   kprintf("vnet-guest: tsc %llu kHz (%s)\n",
-          static_cast<unsigned long long>(clock::tsc_hz() / 1000),
-          clock::calibrated_from_pit() ? "pit" : "assumed");
+          static_cast<unsigned long long>(clock::tsc_hz() / 1000), clock::calibration_source());
   init_interrupts();
   bool irq_given = false;
   const IrqMode irq_mode = parse_irq_mode(cmdline, &irq_given);
