@@ -74,11 +74,13 @@
 #include "guest/kernel/mem.h"
 #include "guest/kernel/msi.h"
 #include "guest/kernel/page_alloc.h"
+#include "guest/kernel/paging.h"
 #include "guest/kernel/pci.h"
 #include "guest/kernel/pci_intx.h"
 #include "guest/kernel/pic.h"
 #include "guest/kernel/pvh.h"
 #include "guest/kernel/sleep.h"
+#include "guest/kernel/virtio_mmio.h"
 #include "guest/net/packet_pool.h"
 #include "guest/net/responder.h"
 #include "guest/net/tcp_echo.h"
@@ -90,6 +92,7 @@ namespace guest {
 namespace {
 
 constexpr size_t kMaxFunctions = 64;
+constexpr size_t kMaxMmioWindows = virtio_mmio::kMaxSlots;
 constexpr uint16_t kVirtioVendor = 0x1af4;
 constexpr uint16_t kNetTransitional = 0x1000;
 constexpr uint16_t kNetModern = 0x1041;
@@ -109,6 +112,7 @@ constexpr uint64_t kIrqBusyPollIntervalNs = 50 * 1000 * 1000;
 constexpr int kMaxRecoveries = 3;
 
 pci::Function g_functions[kMaxFunctions];
+virtio_mmio::Window g_mmio[kMaxMmioWindows];
 GuestPlatform g_platform;
 vnet::BouncePlatform g_bounce(g_platform);  // used with bounce=1
 net::PacketPool g_pool;
@@ -166,6 +170,87 @@ void print_function(const pci::Function& f) {
             msix.table_bar, msix.table_offset, msix.pba_bar, msix.pba_offset);
   else if (error != nullptr && memcmp(error, "none", 5) != 0)
     kprintf("    msix unusable: %s\n", error);
+}
+
+// ---- virtio-mmio windows (guest/kernel/virtio_mmio.h) ----
+
+enum class MmioScan { kAuto, kCmdline, kProbe };
+
+// mmio=auto|cmdline|probe (default auto: the command line's entries, else
+// QEMU's slots on a machine without PCI); anything else ends the run.
+MmioScan parse_mmio_scan(const char* cmdline) {
+  char v[16];
+  if (!cmdline_get(cmdline, "mmio", v, sizeof(v))) return MmioScan::kAuto;
+  if (memcmp(v, "auto", 5) == 0) return MmioScan::kAuto;
+  if (memcmp(v, "cmdline", 8) == 0) return MmioScan::kCmdline;
+  if (memcmp(v, "probe", 6) == 0) return MmioScan::kProbe;
+  kprintf("vnet-guest: bad command line: mmio=%s (auto, cmdline or probe)\n", v);
+  exit_qemu(ExitCode::kBadCommandLine);
+}
+
+uint32_t read_phys32(void*, uint64_t address) {
+  return *reinterpret_cast<const volatile uint32_t*>(static_cast<uintptr_t>(address));
+}
+
+// The line of a window, made reachable: a GSI beyond the first I/O APIC
+// is on QEMU's second one (microvm with ACPI), taken when first needed.
+bool line_reachable(uint32_t irq) {
+  if (irq == virtio_mmio::kNoIrq) return false;
+  if (!ioapic::covers(irq) && irq >= ioapic::kSecondaryGsiBase)
+    ioapic::add(ioapic::kSecondaryBase, ioapic::kSecondaryGsiBase);
+  return ioapic::covers(irq);
+}
+
+// Fills out[0, n) with the windows found, maps each uncached and prints
+// one line per window with what answers there; returns n.
+size_t discover_mmio(const char* cmdline, const BootInfo& boot, size_t pci_found, MmioScan scan,
+                     virtio_mmio::Window* out, size_t max) {
+  size_t n = 0;
+  if (scan != MmioScan::kProbe) {
+    virtio_mmio::CmdlineReport r;
+    n = virtio_mmio::parse_cmdline(cmdline, out, max, &r);
+    if (r.rejected != 0)
+      kprintf(
+          "vnet-guest: mmio: %zu of %zu virtio_mmio.device= entries refused, first \"%s\": %s\n",
+          r.rejected, r.entries, r.first_rejected, virtio_mmio::entry_error_name(r.first_error));
+  }
+  if (scan == MmioScan::kProbe || (scan == MmioScan::kAuto && n == 0 && pci_found == 0)) {
+    const bool acpi = boot.rsdp != 0;
+    const bool ioapic2 = acpi && ioapic::add(ioapic::kSecondaryBase, ioapic::kSecondaryGsiBase);
+    const virtio_mmio::SlotLayout layout = virtio_mmio::slot_layout(acpi, ioapic2);
+    uint32_t empty = 0;
+    if (paging::map_identity(virtio_mmio::kSlotBase,
+                             uint64_t{layout.slots} * virtio_mmio::kSlotSize, true))
+      n = virtio_mmio::probe_slots(layout, &read_phys32, nullptr, out, max, &empty);
+    kprintf(
+        "vnet-guest: mmio: probed %u slots at 0x%llx (%s: slot i's line at GSI %u + i): %zu "
+        "devices, %u empty\n",
+        layout.slots, static_cast<unsigned long long>(virtio_mmio::kSlotBase), layout.name,
+        layout.gsi_base, n, empty);
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    virtio_mmio::Window& w = out[i];
+    if (!paging::map_identity(w.base, w.size, true)) {
+      kprintf("vnet-guest: mmio 0x%llx: cannot map %llu bytes\n",
+              static_cast<unsigned long long>(w.base), static_cast<unsigned long long>(w.size));
+      continue;
+    }
+    const virtio_mmio::Identity id = virtio_mmio::identify(w, &read_phys32, nullptr);
+    char irq[12] = "none";
+    if (w.irq != virtio_mmio::kNoIrq)
+      format(irq, sizeof(irq), "%u%s", w.irq, line_reachable(w.irq) ? "" : "?");
+    if (id.is_virtio())
+      kprintf("mmio 0x%llx size 0x%llx irq %s (%s): virtio version %u device %u vendor 0x%08x\n",
+              static_cast<unsigned long long>(w.base), static_cast<unsigned long long>(w.size), irq,
+              virtio_mmio::source_name(w.source), id.version, id.device_id, id.vendor_id);
+    else
+      kprintf("mmio 0x%llx size 0x%llx irq %s (%s): no virtio magic (0x%08x)\n",
+              static_cast<unsigned long long>(w.base), static_cast<unsigned long long>(w.size), irq,
+              virtio_mmio::source_name(w.source), id.magic);
+    out[kept++] = w;
+  }
+  return kept;
 }
 
 // The interrupt controllers, brought up at boot whatever the action:
@@ -500,6 +585,13 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       nic = &f;
   }
   kprintf("vnet-guest: %zu pci functions\n", found);
+  // virtio-mmio devices (microvm): the NIC there when PCI has none.
+  const MmioScan mmio_scan = parse_mmio_scan(cmdline);
+  const size_t mmio_found = discover_mmio(cmdline, boot, found, mmio_scan, g_mmio, kMaxMmioWindows);
+  const virtio_mmio::Window* mmio_nic = nullptr;
+  for (size_t i = 0; i < mmio_found && nic == nullptr && mmio_nic == nullptr; ++i)
+    if (virtio_mmio::identify(g_mmio[i], &read_phys32, nullptr).is_net()) mmio_nic = &g_mmio[i];
+  if (mmio_found > 0) kprintf("vnet-guest: %zu virtio-mmio windows\n", mmio_found);
 
   char action[16] = "serve";
   cmdline_get(cmdline, "action", action, sizeof(action));
@@ -511,9 +603,16 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     exit_qemu(ExitCode::kBadCommandLine);
   }
 
-  if (nic == nullptr) {
+  if (nic == nullptr && mmio_nic == nullptr) {
     kprintf("vnet-guest: no virtio-net device\n");
     exit_qemu(ExitCode::kNoDevice);
+  }
+  if (nic == nullptr) {
+    kprintf(
+        "vnet-guest: probe failed: virtio-net at mmio 0x%llx, and this driver has no virtio-mmio "
+        "transport yet\n",
+        static_cast<unsigned long long>(mmio_nic->base));
+    exit_qemu(ExitCode::kProbeFailed);
   }
   vnet::NetOptions options;
   options.rx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "rx_cap", 256));

@@ -41,6 +41,7 @@ BootInfo parse_start_info(uint32_t start_info) {
   info.version = si->version;
   if (si->cmdline_paddr != 0 && si->cmdline_paddr < (uint64_t{1} << 32))
     info.cmdline = reinterpret_cast<const char*>(static_cast<uintptr_t>(si->cmdline_paddr));
+  info.rsdp = si->rsdp_paddr;
   if (si->version >= 1 && si->memmap_paddr != 0 && si->memmap_paddr < (uint64_t{1} << 32)) {
     const auto* map =
         reinterpret_cast<const MemmapEntry*>(static_cast<uintptr_t>(si->memmap_paddr));

@@ -9,7 +9,8 @@
 //   +12 u32 nr_modules
 //   +16 u64 modlist_paddr
 //   +24 u64 cmdline_paddr  -> "key=value key=value" (QEMU -append)
-//   +32 u64 rsdp_paddr
+//   +32 u64 rsdp_paddr     -> ACPI RSDP; 0 without ACPI (QEMU's PVH ROM
+//                             fills it from the tables its firmware loaded)
 //   +40 u64 memmap_paddr
 //   +48 u32 memmap_entries
 #pragma once
@@ -28,6 +29,7 @@ struct BootInfo {
   bool valid = false;
   uint32_t version = 0;
   const char* cmdline = "";
+  uint64_t rsdp = 0;  // 0: the machine has no ACPI tables
   static constexpr size_t kMaxRam = 32;
   MemRange ram[kMaxRam];  // type-1 ranges, as reported
   size_t ram_count = 0;

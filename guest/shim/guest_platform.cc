@@ -12,20 +12,68 @@
 #include "guest/kernel/pci_intx.h"
 
 namespace guest {
+namespace {
+
+// Uncached device memory, one access of the given width (a 32-bit
+// register in one 32-bit load, as virtio-mmio requires, 4.2.2.2).
+uint32_t load(uintptr_t addr, uint8_t width) {
+  switch (width) {
+    case 1:
+      return *reinterpret_cast<const volatile uint8_t*>(addr);
+    case 2:
+      return *reinterpret_cast<const volatile uint16_t*>(addr);
+    default:
+      return *reinterpret_cast<const volatile uint32_t*>(addr);
+  }
+}
+
+void store(uintptr_t addr, uint8_t width, uint32_t value) {
+  switch (width) {
+    case 1:
+      *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(value);
+      break;
+    case 2:
+      *reinterpret_cast<volatile uint16_t*>(addr) = static_cast<uint16_t>(value);
+      break;
+    default:
+      *reinterpret_cast<volatile uint32_t*>(addr) = value;
+      break;
+  }
+}
+
+}  // namespace
 
 bool GuestPlatform::bind(const pci::Function& function) {
   function_ = function;
-  bound_ = true;
+  bound_ = Bound::kPci;
   for (const pci::Bar& b : function_.bars) {
     if (b.present && !b.is_io && !paging::map_identity(b.base, b.size, true)) return false;
   }
   return true;
 }
 
+bool GuestPlatform::bind_mmio(uint64_t base, uint64_t size) {
+  if (size == 0 || size > 0xffffffffu || !paging::map_identity(base, size, true)) return false;
+  function_ = pci::Function{};
+  mmio_base_ = base;
+  mmio_size_ = size;
+  bound_ = Bound::kMmio;
+  return true;
+}
+
+bool GuestPlatform::mmio_window(vnet::Region region, uint32_t offset, uint8_t width,
+                                uintptr_t* addr) {
+  if (region != vnet::Region::kMmio || bound_ != Bound::kMmio) return false;
+  if (width != 1 && width != 2 && width != 4) return false;
+  if (uint64_t{offset} + width > mmio_size_ || (offset & (width - 1)) != 0) return false;
+  *addr = static_cast<uintptr_t>(mmio_base_ + offset);
+  return true;
+}
+
 bool GuestPlatform::bar_window(vnet::Region region, uint32_t offset, uint8_t width,
                                const pci::Bar** bar) {
   unsigned index = static_cast<unsigned>(region) - static_cast<unsigned>(vnet::Region::kBar0);
-  if (!bound_ || index >= vnet::kNumBars) return false;
+  if (bound_ != Bound::kPci || index >= vnet::kNumBars) return false;
   const pci::Bar& b = function_.bars[index];
   if (!b.present || (width != 1 && width != 2 && width != 4)) return false;
   if (uint64_t{offset} + width > b.size || (offset & (width - 1)) != 0) return false;
@@ -35,14 +83,22 @@ bool GuestPlatform::bar_window(vnet::Region region, uint32_t offset, uint8_t wid
 
 uint32_t GuestPlatform::reg_read(vnet::Region region, uint32_t offset, uint8_t width) {
   if (region == vnet::Region::kPciConfig) {
-    if (!bound_ || offset + width > pci::kConfigSize) {
+    if (bound_ != Bound::kPci || offset + width > pci::kConfigSize) {
       ++refused_;
       return 0xffffffff;
     }
     return pci::config_read(function_.addr, offset, width);
   }
+  uintptr_t addr = 0;
+  if (region == vnet::Region::kMmio) {
+    if (!mmio_window(region, offset, width, &addr)) {
+      ++refused_;
+      return 0xffffffff;
+    }
+    return load(addr, width);
+  }
   const pci::Bar* bar = nullptr;
-  if (region == vnet::Region::kMmio || !bar_window(region, offset, width, &bar)) {
+  if (!bar_window(region, offset, width, &bar)) {
     ++refused_;
     return 0xffffffff;
   }
@@ -57,28 +113,28 @@ uint32_t GuestPlatform::reg_read(vnet::Region region, uint32_t offset, uint8_t w
         return cpu::inl(port);
     }
   }
-  uintptr_t addr = static_cast<uintptr_t>(bar->base + offset);
-  switch (width) {
-    case 1:
-      return *reinterpret_cast<const volatile uint8_t*>(addr);
-    case 2:
-      return *reinterpret_cast<const volatile uint16_t*>(addr);
-    default:
-      return *reinterpret_cast<const volatile uint32_t*>(addr);
-  }
+  return load(static_cast<uintptr_t>(bar->base + offset), width);
 }
 
 void GuestPlatform::reg_write(vnet::Region region, uint32_t offset, uint8_t width, uint32_t value) {
   if (region == vnet::Region::kPciConfig) {
-    if (!bound_ || offset + width > pci::kConfigSize) {
+    if (bound_ != Bound::kPci || offset + width > pci::kConfigSize) {
       ++refused_;
       return;
     }
     pci::config_write(function_.addr, offset, width, value);
     return;
   }
+  uintptr_t addr = 0;
+  if (region == vnet::Region::kMmio) {
+    if (!mmio_window(region, offset, width, &addr))
+      ++refused_;
+    else
+      store(addr, width, value);
+    return;
+  }
   const pci::Bar* bar = nullptr;
-  if (region == vnet::Region::kMmio || !bar_window(region, offset, width, &bar)) {
+  if (!bar_window(region, offset, width, &bar)) {
     ++refused_;
     return;
   }
@@ -97,23 +153,12 @@ void GuestPlatform::reg_write(vnet::Region region, uint32_t offset, uint8_t widt
     }
     return;
   }
-  uintptr_t addr = static_cast<uintptr_t>(bar->base + offset);
-  switch (width) {
-    case 1:
-      *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(value);
-      break;
-    case 2:
-      *reinterpret_cast<volatile uint16_t*>(addr) = static_cast<uint16_t>(value);
-      break;
-    default:
-      *reinterpret_cast<volatile uint32_t*>(addr) = value;
-      break;
-  }
+  store(static_cast<uintptr_t>(bar->base + offset), width, value);
 }
 
 vnet::BarInfo GuestPlatform::bar_info(uint8_t bar) {
   vnet::BarInfo info;
-  if (!bound_ || bar >= vnet::kNumBars) return info;
+  if (bound_ != Bound::kPci || bar >= vnet::kNumBars) return info;
   const pci::Bar& b = function_.bars[bar];
   info.present = b.present;
   info.is_io = b.is_io;
@@ -182,7 +227,8 @@ void GuestPlatform::log(vnet::LogLevel level, const char* message) {
 // ---- interrupts ---------------------------------------------------------------
 
 uint16_t GuestPlatform::msi_messages(uint16_t max, vnet::MsiMessage* out) {
-  if (!allow_msi_ || !bound_ || !lapic::present()) return 0;
+  // MSI needs a PCI function (an MSI-X table); a virtio-mmio window has none.
+  if (!allow_msi_ || bound_ != Bound::kPci || !lapic::present()) return 0;
   if (max > vnet::kMaxMsiVectors) max = vnet::kMaxMsiVectors;
   // Vectors are allocated once and kept: a re-attach gets the same messages.
   while (msi_count_ < max) {
@@ -202,10 +248,11 @@ uint16_t GuestPlatform::msi_messages(uint16_t max, vnet::MsiMessage* out) {
 }
 
 bool GuestPlatform::line_interrupt() {
-  if (!allow_line_ || !bound_ || !ioapic::present()) return false;
+  if (!allow_line_ || bound_ == Bound::kNone || !ioapic::present()) return false;
   if (line_routed_) return true;
   pci_intx::Route route = line_route_;
-  if (!line_route_known_ && !pci_intx::route_of(function_, &route)) return false;
+  if (!line_route_known_ && (bound_ != Bound::kPci || !pci_intx::route_of(function_, &route)))
+    return false;
   line_slot_ = VectorSlot{this, 0xFFFF};
   const uint8_t v = idt::allocate(&on_vector, &line_slot_);
   if (v == 0) return false;

@@ -7,7 +7,11 @@
 //   reg_read/write(kBarN)       I/O BAR: in/out at base + offset
 //                               memory BAR: volatile load/store, mapped
 //                               uncached at bind()
-//   bar_info(n)                 decoded and sized by pci::decode_bars()
+//   reg_read/write(kMmio)       a virtio-mmio window (bind_mmio()):
+//                               volatile load/store at base + offset,
+//                               mapped uncached
+//   bar_info(n)                 decoded and sized by pci::decode_bars();
+//                               none on a virtio-mmio window
 //   dma_alloc/free              PhysAllocator; identity mapped, so the CPU
 //                               address is the device address
 //   fetch()                     naturally aligned volatile loads (a 16-bit
@@ -20,7 +24,8 @@
 //                               composed into an MSI message for this CPU's
 //                               local APIC (msi.h); the driver writes them
 //                               into the NIC's MSI-X table
-//   line_interrupt()            the NIC's INTx route (pci_intx.h) programmed
+//   line_interrupt()            the NIC's INTx route (pci_intx.h), or its
+//                               virtio-mmio line (virtio_mmio.h), programmed
 //                               into the I/O APIC, masked, on a vector of
 //                               its own; false without a known route
 //   arm_interrupts()            unmasks the I/O APIC pin (kIntx), or masks
@@ -34,8 +39,10 @@
 // elsewhere), never in the middle of a driver call: the driver's interrupt
 // context never overlaps its other contexts here.
 //
-// Accesses outside a BAR or outside config space are refused (reads give
-// all ones) and counted: the driver validated them already, so a count
+// The shim is bound to one device: a PCI function (bind()) or a
+// virtio-mmio window (bind_mmio()); the other kind's regions are refused.
+// Accesses outside a BAR, the window or config space are refused (reads
+// give all ones) and counted: the driver validated them already, so a count
 // above zero is a driver bug worth reporting.
 #pragma once
 
@@ -52,6 +59,10 @@ class GuestPlatform final : public vnet::Platform {
   // Binds the shim to one decoded PCI function and maps its memory BARs.
   // Returns false when a memory BAR cannot be mapped.
   bool bind(const pci::Function& function);
+  // Binds the shim to a virtio-mmio window [base, base + size) and maps it
+  // uncached. Its line, if it has one, comes through set_line_route().
+  // Returns false when the window cannot be mapped.
+  bool bind_mmio(uint64_t base, uint64_t size);
   void set_log_level(vnet::LogLevel level) { log_level_ = level; }
 
   uint32_t reg_read(vnet::Region region, uint32_t offset, uint8_t width) override;
@@ -77,7 +88,9 @@ class GuestPlatform final : public vnet::Platform {
   // reads nothing of configuration space itself, so that every access
   // after the driver's start in a QEMU capture is the driver's
   // (docs/qemu-capture.md, "driver_start"). Without it, line_interrupt()
-  // reads the route (interrupt pin and line) when first asked.
+  // reads the route (interrupt pin and line) when first asked. A
+  // virtio-mmio window's line is known only this way (its GSI, level,
+  // active-high: virtio_mmio.h).
   void set_line_route(const pci_intx::Route& route) {
     line_route_ = route;
     line_route_known_ = true;
@@ -102,7 +115,9 @@ class GuestPlatform final : public vnet::Platform {
   uint64_t dma_bytes_in_use() const { return dma_in_use_; }
 
  private:
+  enum class Bound : uint8_t { kNone, kPci, kMmio };
   bool bar_window(vnet::Region region, uint32_t offset, uint8_t width, const pci::Bar** bar);
+  bool mmio_window(vnet::Region region, uint32_t offset, uint8_t width, uintptr_t* addr);
   static void on_vector(void* context, uint8_t vector);
   void dispatch(vnet::IrqSource source);
 
@@ -112,7 +127,9 @@ class GuestPlatform final : public vnet::Platform {
   };
 
   pci::Function function_{};
-  bool bound_ = false;
+  Bound bound_ = Bound::kNone;
+  uint64_t mmio_base_ = 0;
+  uint64_t mmio_size_ = 0;
   vnet::LogLevel log_level_ = vnet::LogLevel::kInfo;
   uint64_t refused_ = 0;
   uint64_t dma_in_use_ = 0;
