@@ -36,6 +36,14 @@
 // else poll; a recording guest does the same when --irq (or -g irq=) is
 // given, and polls without it (its trace then has no interrupts).
 //
+// -M microvm boots QEMU's PCI-less machine instead: the NIC is a
+// virtio-net-device on a virtio-mmio transport (--mmio-version 1, QEMU
+// 7.2's default legacy interface, or 2), which the guest finds on the
+// kernel command line QEMU appends (acpi=off) or, with --microvm-acpi, by
+// probing QEMU's slots; its interrupt is a line through the I/O APIC
+// (--irq intx) or none (--irq poll); there is no MSI-X. The ready line
+// must name transport mmio-v1 or mmio-v2 (docs/qemu.md, "microvm").
+//
 // --record FILE: the guest records its run (record=1) to COM2, the runner
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
 // QEMU's own trace log and a pcap of the NIC's traffic (docs/qemu-capture.md).
@@ -101,6 +109,9 @@ struct Options {
   std::string kernel;
   std::string machine = "q35";
   std::string transport = "transitional";
+  bool transport_given = false;  // -t on the command line
+  uint32_t mmio_version = 0;     // --mmio-version (microvm): 1 or 2; 0: not given (1)
+  bool microvm_acpi = false;     // --microvm-acpi: microvm with ACPI (no command-line entries)
   std::vector<std::string> device_props;
   std::vector<std::string> guest_args;
   std::string irq;     // --irq: poll, intx, msix; empty: not passed
@@ -133,6 +144,21 @@ struct Options {
   bool verbose = false;
   bool quiet = false;
 };
+
+// The machine string for QEMU's microvm. acpi=off: only then does QEMU
+// append virtio_mmio.device=<size>@<base>:<irq> to the kernel command line
+// (hw/i386/microvm.c: with ACPI the windows are in the DSDT, which the
+// guest does not read; it probes QEMU's slots then). pit=on: the guest
+// calibrates its TSC against PIT channel 0 (microvm has no port 0x61 for
+// channel 2). rtc=on: a recording's header takes its UTC time from the
+// CMOS clock. pic=off: the guest masks the 8259s anyway; its virtio-mmio
+// lines reach the CPU through the I/O APIC. isa-serial=on: COM1, the
+// console. x-option-roms=off: QEMU's qboot firmware boots the PVH image
+// from fw_cfg by itself.
+std::string microvm_machine(bool acpi) {
+  return std::string("microvm,") + (acpi ? "" : "acpi=off,") +
+         "pit=on,rtc=on,pic=off,isa-serial=on,x-option-roms=off";
+}
 
 double now_s() {
   timespec ts;
@@ -285,6 +311,13 @@ class Runner {
   void dump_diagnostics();
   void progress(uint64_t done, bool final);
   std::vector<std::string> qemu_argv() const;
+  bool microvm() const { return o_.machine == "microvm"; }
+  uint32_t mmio_version() const { return o_.mmio_version == 0 ? 1 : o_.mmio_version; }
+  // What the ready line's transport= must be, and what a trace header says.
+  std::string transport_name() const {
+    if (microvm()) return "mmio-v" + std::to_string(mmio_version());
+    return o_.transport;
+  }
   void write_json(int rc);
   bool finish_recording();
   std::string scenario() const;
@@ -349,12 +382,39 @@ bool Runner::parse_options(std::string* error) {
   }
   max_size_ = o_.max_size;
   if (!split_props(o_.device_props, &props_, error)) return false;
+  if (microvm()) {
+    if (o_.transport_given) {
+      *error =
+          "-t selects a virtio-net-pci flavour; -M microvm has no PCI, its NIC is on "
+          "virtio-mmio (--mmio-version 1|2)";
+      return false;
+    }
+    if (o_.irq == "msix") {
+      *error =
+          "--irq msix: virtio-mmio has no MSI-X (on -M microvm: --irq intx, the device's "
+          "line through the I/O APIC, or --irq poll)";
+      return false;
+    }
+    if (o_.edu > 0) {
+      *error = "--edu adds PCI devices; -M microvm has no PCI";
+      return false;
+    }
+  } else {
+    if (o_.mmio_version != 0) {
+      *error = "--mmio-version needs -M microvm (virtio-mmio)";
+      return false;
+    }
+    if (o_.microvm_acpi) {
+      *error = "--microvm-acpi needs -M microvm";
+      return false;
+    }
+  }
   for (const auto& [k, v] : props_) {
     // QEMU (7.2, hw/virtio/virtio-pci.c) refuses to realize a device with
     // a legacy interface and iommu_platform=on: ACCESS_PLATFORM is feature
     // bit 33, which the legacy interface's 32-bit feature register cannot
     // carry, and a legacy driver would bypass the IOMMU.
-    if (k == "iommu_platform" && !is_off(v) && o_.transport != "modern") {
+    if (k == "iommu_platform" && !is_off(v) && !microvm() && o_.transport != "modern") {
       *error = "iommu_platform=" + v +
                " needs -t modern: VIRTIO_F_ACCESS_PLATFORM is feature bit " +
                "33, which a device with a legacy interface (-t " + o_.transport +
@@ -398,7 +458,8 @@ bool Runner::parse_options(std::string* error) {
       return false;
     }
   }
-  if (o_.irq == "intx") props_.emplace_back("vectors", "0");
+  // (virtio-net-device on microvm has no MSI-X and no vectors property.)
+  if (o_.irq == "intx" && !microvm()) props_.emplace_back("vectors", "0");
   if (!o_.action.empty()) {
     if (expect_ != Expect::kEcho && expect_ != Expect::kBadCommandLine) {
       *error = "--action runs a guest action to its exit; --expect " + o_.expect +
@@ -470,13 +531,16 @@ bool Runner::finish_recording() {
   RunFacts f;
   f.qemu_version = qemu_version(o_.qemu);
   f.machine = o_.machine;
-  f.transport = o_.transport;
+  f.transport = transport_name();
   for (const auto& [k, v] : props_) f.device_props.push_back(k + "=" + v);
-  if (!o_.qemu_trace_dir.empty()) {
+  if (!o_.qemu_trace_dir.empty() && microvm()) {
+    f.device_props.push_back("virtio-mmio.ioeventfd=off");
+  } else if (!o_.qemu_trace_dir.empty()) {
     bool has = false;
     for (const auto& [k, v] : props_) has = has || k == "ioeventfd";
     if (!has) f.device_props.push_back("ioeventfd=off");
   }
+  if (microvm() && mmio_version() == 2) f.device_props.push_back("virtio-mmio.force-legacy=false");
   f.net = o_.net;
   f.scenario = scenario();
   f.started_utc = started_utc_;
@@ -489,7 +553,7 @@ bool Runner::finish_recording() {
   if (!o_.qemu_trace_dir.empty()) {
     nlohmann::json c;
     c["qemu_version"] = f.qemu_version;
-    c["machine"] = f.machine;
+    c["machine"] = microvm() ? microvm_machine(o_.microvm_acpi) : f.machine;
     c["transport"] = f.transport;
     c["device_props"] = f.device_props;
     c["net"] = f.net;
@@ -513,7 +577,7 @@ bool Runner::finish_recording() {
 std::vector<std::string> Runner::qemu_argv() const {
   std::vector<std::string> a = {o_.qemu,
                                 "-M",
-                                o_.machine,
+                                microvm() ? microvm_machine(o_.microvm_acpi) : o_.machine,
                                 "-accel",
                                 "tcg",
                                 "-m",
@@ -527,12 +591,18 @@ std::vector<std::string> Runner::qemu_argv() const {
                                 "stdio,id=con0,signal=off",
                                 "-serial",
                                 "chardev:con0"};
-  if (!o_.trace_serial.empty()) {
+  // COM2 (the trace channel). microvm creates one ISA serial port only and
+  // ignores a second -serial: there COM2 is an isa-serial device of its own
+  // (index 1: 0x2f8, IRQ 3).
+  const std::string com2 = !o_.trace_serial.empty() ? o_.trace_serial : stream_path_;
+  if (!com2.empty() && microvm()) {
+    a.push_back("-chardev");
+    a.push_back("file,id=com2,path=" + com2);
+    a.push_back("-device");
+    a.push_back("isa-serial,chardev=com2,index=1");
+  } else if (!com2.empty()) {
     a.push_back("-serial");
-    a.push_back("file:" + o_.trace_serial);
-  } else if (!stream_path_.empty()) {
-    a.push_back("-serial");
-    a.push_back("file:" + stream_path_);
+    a.push_back("file:" + com2);
   }
   if (!o_.qemu_trace_dir.empty()) {
     // QEMU's log backend: one line per event (docs/qemu-capture.md).
@@ -567,6 +637,22 @@ std::vector<std::string> Runner::qemu_argv() const {
   // frames over loopback UDP; never an address other than 127.0.0.1.
   a.push_back("-netdev");
   a.push_back(netdev_);
+  if (microvm()) {
+    // virtio-mmio is legacy (version 1) in QEMU 7.2 unless force-legacy=false.
+    if (mmio_version() == 2) {
+      a.push_back("-global");
+      a.push_back("virtio-mmio.force-legacy=false");
+    }
+    if (!o_.qemu_trace_dir.empty()) {  // kicks through ioeventfd are not traced
+      a.push_back("-global");
+      a.push_back("virtio-mmio.ioeventfd=off");
+    }
+    std::string dev = "virtio-net-device,netdev=n0";
+    for (const auto& [k, v] : props_) dev += "," + k + "=" + v;
+    a.push_back("-device");
+    a.push_back(dev);
+    return a;
+  }
   std::string dev = "virtio-net-pci,netdev=n0,romfile=";
   if (o_.transport == "legacy")
     dev += ",disable-modern=on,disable-legacy=off";
@@ -760,7 +846,7 @@ bool Runner::check_ready_line() {
   ready_ = parse_fields(ready_line_);
   uint64_t negotiated = parse_u64(ready_["features"]);
   uint64_t offered = parse_u64(ready_["offered"]);
-  bool legacy = ready_["transport"] == "pci-legacy";
+  bool legacy = ready_["transport"] == "pci-legacy" || ready_["transport"] == "mmio-v1";
   bool ok = true;
   if (!o_.quiet) {
     printf("boot: ready after %.0f ms (driver attach %s us)\n", boot_s_ * 1000,
@@ -812,7 +898,9 @@ bool Runner::check_ready_line() {
     fail("ACCESS_PLATFORM offered but not negotiated");
     ok = false;
   }
-  std::string want_transport = o_.transport == "legacy" ? "pci-legacy" : "pci-modern";
+  std::string want_transport = microvm()                  ? transport_name()
+                               : o_.transport == "legacy" ? "pci-legacy"
+                                                          : "pci-modern";
   bool forced = false;
   for (const std::string& g : o_.guest_args)
     if (g.rfind("mode=", 0) == 0 && g != "mode=auto") forced = true;
@@ -896,6 +984,27 @@ bool Runner::check_ready_line() {
   if (o_.irq == "intx" && ready_["intx_gsi"] == "none") {
     fail("--irq intx but the guest found no INTx route for the NIC");
     ok = false;
+  }
+  // microvm: the guest found the NIC's window where this machine puts it:
+  // on the command line QEMU completed (acpi=off), or by probing QEMU's
+  // slots (--microvm-acpi: QEMU appends nothing); and its line with it.
+  if (microvm()) {
+    bool scan_given = false;
+    for (const std::string& g : o_.guest_args) scan_given = scan_given || g.rfind("mmio=", 0) == 0;
+    const std::string want_source = o_.microvm_acpi ? "probe" : "cmdline";
+    if (!scan_given && ready_["mmio_source"] != want_source) {
+      fail("the guest found the NIC's window by '" + ready_["mmio_source"] + "', expected " +
+           want_source);
+      ok = false;
+    }
+    if (ready_["mmio_base"].empty() || ready_["mmio_irq"].empty()) {
+      fail("the ready line has no mmio_base= / mmio_irq= (not a virtio-mmio NIC?)");
+      ok = false;
+    }
+    if (!o_.quiet)
+      printf("  virtio-mmio window %s (%s bytes), line GSI %s, found by %s\n",
+             ready_["mmio_base"].c_str(), ready_["mmio_size"].c_str(), ready_["mmio_irq"].c_str(),
+             ready_["mmio_source"].c_str());
   }
   if (!o_.quiet)
     printf("  irq %s: driver took %s (%s vectors); NIC MSI-X vectors %s, INTx GSI %s\n",
@@ -1405,7 +1514,7 @@ void Runner::write_json(int rc) {
   nlohmann::json j;
   j["result"] = rc == kExitOk ? "pass" : "fail";
   j["machine"] = o_.machine;
-  j["transport"] = o_.transport;
+  j["transport"] = transport_name();
   j["device_props"] = o_.device_props;
   j["guest_args"] = o_.guest_args;
   j["irq"] = o_.irq.empty() ? "msix" : o_.irq;
@@ -1583,12 +1692,22 @@ int main(int argc, char** argv) {
   CLI::App app{"Boot vnet-guest.elf under QEMU (TCG) and check echoes byte for byte."};
   app.add_option("--qemu", o.qemu, "QEMU binary")->capture_default_str();
   app.add_option("--kernel", o.kernel, "guest image (default: next to vnet-qemu)");
-  app.add_option("-M,--machine", o.machine, "QEMU machine")
-      ->check(CLI::IsMember({"pc", "q35"}))
+  app.add_option("-M,--machine", o.machine,
+                 "QEMU machine: pc, q35 (virtio-net-pci), microvm (virtio-net-device on "
+                 "virtio-mmio, no PCI)")
+      ->check(CLI::IsMember({"pc", "q35", "microvm"}))
       ->capture_default_str();
-  app.add_option("-t,--transport", o.transport, "virtio-net-pci flavour")
+  app.add_option("-t,--transport", o.transport, "virtio-net-pci flavour (pc, q35)")
       ->check(CLI::IsMember({"legacy", "modern", "transitional"}))
       ->capture_default_str();
+  app.add_option("--mmio-version", o.mmio_version,
+                 "virtio-mmio interface on -M microvm: 1 (legacy, QEMU 7.2's default) or 2 "
+                 "(-global virtio-mmio.force-legacy=false); default 1")
+      ->check(CLI::IsMember({1u, 2u}));
+  app.add_flag("--microvm-acpi", o.microvm_acpi,
+               "boot -M microvm with ACPI (QEMU's default): QEMU then appends no "
+               "virtio_mmio.device= to the command line and the guest finds the NIC by probing "
+               "QEMU's slots (24, lines on the second I/O APIC); default acpi=off");
   app.add_option("-p,--device-prop", o.device_props,
                  "extra virtio-net-pci property, key=value (repeatable; e.g. mrg_rxbuf=off)");
   app.add_option("-g,--guest-arg", o.guest_args,
@@ -1680,6 +1799,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : vnetqemu::kExitUsage;
   }
   o.max_size_given = app.count("--max-size") > 0;
+  o.transport_given = app.count("--transport") > 0;
   for (const std::string& c : o.require_counters) {
     size_t at = c.find_first_of("<>=");
     if (at == std::string::npos || at == 0 || at + 1 >= c.size()) {
