@@ -66,10 +66,15 @@ const char* entry_error_name(EntryError e) {
 }
 
 Identity identify(const Window& w, Read32 read, void* context) {
+  // 4.2.3.1.1: MagicValue and Version first; DeviceID only when both are
+  // valid; nothing more when it is 0 (a placeholder).
   Identity id;
   id.magic = read(context, w.base + kRegMagic);
+  if (id.magic != kMagic) return id;
   id.version = read(context, w.base + kRegVersion);
+  if (id.version != 1 && id.version != 2) return id;
   id.device_id = read(context, w.base + kRegDeviceId);
+  if (id.device_id == 0) return id;
   id.vendor_id = read(context, w.base + kRegVendorId);
   return id;
 }
@@ -157,8 +162,9 @@ size_t probe_slots(const SlotLayout& layout, Read32 read, void* context, Window*
     w.size = kSlotSize;
     w.irq = layout.gsi_base + i;
     w.source = Source::kProbe;
-    if (read(context, w.base + kRegMagic) != kMagic) continue;
-    if (read(context, w.base + kRegDeviceId) == 0) {
+    const Identity id = identify(w, read, context);
+    if (!id.is_virtio()) continue;
+    if (id.device_id == 0) {
       ++*empty;
       continue;
     }

@@ -74,14 +74,17 @@ struct Window {
   Source source = Source::kCmdline;
 };
 
-// The identifying registers of a window (4.2.2).
+// The identifying registers of a window (4.2.2), read in the order of
+// 4.2.3.1.1: MagicValue; Version only with the right magic; DeviceID only
+// with version 1 or 2; VendorID only when DeviceID is not 0 (a placeholder
+// slot: no other register is touched). What was not read stays 0.
 struct Identity {
   uint32_t magic = 0;
   uint32_t version = 0;
   uint32_t device_id = 0;
   uint32_t vendor_id = 0;
-  bool is_virtio() const { return magic == kMagic; }
-  bool is_net() const { return magic == kMagic && device_id == kDeviceNet; }
+  bool is_virtio() const { return magic == kMagic && (version == 1 || version == 2); }
+  bool is_net() const { return is_virtio() && device_id == kDeviceNet; }
 };
 
 // Reads a 32-bit register at a physical address (the guest: a volatile
@@ -128,10 +131,10 @@ struct SlotLayout {
 // I/O APIC answering.
 SlotLayout slot_layout(bool acpi, bool ioapic2);
 
-// Reads MagicValue and DeviceID of each slot of layout (the caller maps
-// [kSlotBase, kSlotBase + slots * kSlotSize) first) and fills out[0, n)
-// with the slots that have a device (magic right, DeviceID not 0), each
-// with its GSI; returns n (<= max). *empty counts the placeholder slots.
+// Identifies each slot of layout (the caller maps [kSlotBase, kSlotBase +
+// slots * kSlotSize) first) and fills out[0, n) with the slots that have a
+// device (magic right, version 1 or 2, DeviceID not 0), each with its GSI;
+// returns n (<= max). *empty counts the placeholder slots.
 size_t probe_slots(const SlotLayout& layout, Read32 read, void* context, Window* out, size_t max,
                    uint32_t* empty);
 

@@ -139,6 +139,7 @@ struct Slots {
   std::map<uint64_t, uint32_t> regs;
   unsigned reads = 0;
   uint64_t highest = 0;
+  std::map<uint64_t, unsigned> reads_at;
   void slot(unsigned i, uint32_t magic, uint32_t version, uint32_t device) {
     const uint64_t base = vm::kSlotBase + vm::kSlotSize * i;
     regs[base + 0] = magic;
@@ -149,6 +150,7 @@ struct Slots {
   static uint32_t read(void* context, uint64_t address) {
     Slots& s = *static_cast<Slots*>(context);
     ++s.reads;
+    ++s.reads_at[address];
     if (address > s.highest) s.highest = address;
     auto it = s.regs.find(address);
     return it == s.regs.end() ? 0 : it->second;
@@ -161,6 +163,7 @@ TEST(GuestMmioSlots, ProbeFindsDevicesWithTheirLines) {
   s.slot(23, vm::kMagic, 1, vm::kDeviceNet);  // where QEMU puts the first device
   s.slot(3, vm::kMagic, 2, 2);                // a block device
   s.slot(5, 0x12345678, 2, vm::kDeviceNet);   // not virtio
+  s.slot(6, vm::kMagic, 3, vm::kDeviceNet);   // a version this driver does not know
   vm::Window w[4];
   uint32_t empty = 0;
   ASSERT_EQ(vm::probe_slots(vm::slot_layout(true, true), &Slots::read, &s, w, 4, &empty), 2u);
@@ -170,12 +173,42 @@ TEST(GuestMmioSlots, ProbeFindsDevicesWithTheirLines) {
   EXPECT_EQ(w[1].irq, 47u);
   EXPECT_EQ(w[1].size, 512u);
   EXPECT_EQ(w[1].source, vm::Source::kProbe);
-  EXPECT_EQ(empty, 21u);
+  EXPECT_EQ(empty, 20u);
   vm::Identity id = vm::identify(w[1], &Slots::read, &s);
   EXPECT_TRUE(id.is_net());
   EXPECT_EQ(id.version, 1u);
   EXPECT_EQ(id.vendor_id, 0x554d4551u);
   EXPECT_FALSE(vm::identify(w[0], &Slots::read, &s).is_net());
+}
+
+// 4.2.3.1.1: magic and version first, DeviceID only when both are valid,
+// and nothing more of a placeholder slot (DeviceID 0).
+TEST(GuestMmioSlots, IdentifyReadsInTheSpecsOrderAndNoFurther) {
+  Slots s;
+  s.slot(0, vm::kMagic, 1, 0);               // placeholder
+  s.slot(1, 0x12345678, 1, vm::kDeviceNet);  // bad magic
+  s.slot(2, vm::kMagic, 0, vm::kDeviceNet);  // bad version
+  s.slot(3, vm::kMagic, 2, vm::kDeviceNet);  // a network device
+  auto window = [](unsigned i) {
+    vm::Window w;
+    w.base = vm::kSlotBase + vm::kSlotSize * i;
+    return w;
+  };
+  auto read_at = [&](unsigned i, unsigned reg) {
+    return s.reads_at[vm::kSlotBase + vm::kSlotSize * i + reg];
+  };
+  EXPECT_FALSE(vm::identify(window(0), &Slots::read, &s).is_net());
+  EXPECT_EQ(read_at(0, 8), 1u);
+  EXPECT_EQ(read_at(0, 12), 0u);  // no VendorID of a placeholder
+  vm::Identity bad_magic = vm::identify(window(1), &Slots::read, &s);
+  EXPECT_FALSE(bad_magic.is_virtio());
+  EXPECT_EQ(read_at(1, 4) + read_at(1, 8) + read_at(1, 12), 0u);
+  vm::Identity bad_version = vm::identify(window(2), &Slots::read, &s);
+  EXPECT_FALSE(bad_version.is_virtio());
+  EXPECT_EQ(read_at(2, 8) + read_at(2, 12), 0u);
+  vm::Identity net = vm::identify(window(3), &Slots::read, &s);
+  EXPECT_TRUE(net.is_net());
+  EXPECT_EQ(net.vendor_id, 0x554d4551u);
 }
 
 TEST(GuestMmioSlots, ProbeStaysInsideTheLayoutAndTheCallersRoom) {
@@ -188,7 +221,7 @@ TEST(GuestMmioSlots, ProbeStaysInsideTheLayoutAndTheCallersRoom) {
   EXPECT_EQ(w[7].irq, 12u);
   s.reads = 0;
   EXPECT_EQ(vm::probe_slots(vm::slot_layout(true, true), &Slots::read, &s, w, 2, &empty), 2u);
-  EXPECT_LE(s.reads, 4u);  // stops once full
+  EXPECT_LE(s.reads, 8u);  // stops once full (4 registers a slot)
 }
 
 TEST(GuestMmioSlots, NothingThereFindsNothing) {
