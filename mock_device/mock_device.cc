@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/net_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
@@ -79,15 +80,14 @@ const char* transport_kind_name(TransportKind kind) {
       return "modern";
     case TransportKind::kTransitional:
       return "transitional";
+    case TransportKind::kMmioV1:
+      return "mmio-v1";
+    case TransportKind::kMmioV2:
+      return "mmio-v2";
   }
   return "unknown";
 }
 
-// Feature bits only the legacy interface offers (QEMU hides them on the
-// modern one; bit 30 is VIRTIO_F_BAD_FEATURE, a legacy-only trap).
-constexpr uint64_t kLegacyOnlyFeatures =
-    spec::feature_mask(Feature::kNetGso) | spec::feature_mask(Feature::kNotifyOnEmpty) |
-    spec::feature_mask(Feature::kAnyLayout) | (uint64_t{1} << 30);
 constexpr uint64_t kQemuModernOffer = 0x10130bf8024ull;
 
 // QEMU 7.2's virtio-net-pci with a user-mode backend (no vnet header, so no
@@ -112,6 +112,10 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
       (config_.msix_bar >= kNumBars || (has_legacy() && config_.msix_bar == 0) ||
        (has_modern() && config_.msix_bar == config_.modern_bar)))
     throw std::invalid_argument("msix_bar must be a BAR of its own (1..5, not the modern BAR)");
+  if (is_mmio(config_.transport) && config_.msix_vectors != 0)
+    throw std::invalid_argument("virtio-mmio has no MSI-X: msix_vectors must be 0");
+  if (is_mmio(config_.transport) && config_.mmio_window_size < spec::mmio::kConfig)
+    throw std::invalid_argument("an MMIO window holds at least the 0x100 bytes of registers");
   msix_table_.assign(size_t{config_.msix_vectors} * 4, 0);
   for (size_t i = 0; i < config_.msix_vectors; ++i) msix_table_[4 * i + 3] = 1;  // masked
   msix_pba_.assign((config_.msix_vectors + 63) / 64, 0);
@@ -138,6 +142,11 @@ bool MockDevice::poke_pci_config(uint32_t offset, uint8_t width, uint32_t value)
 }
 
 void MockDevice::build_pci_image() {
+  // virtio-mmio has no PCI function: configuration space reads all ones.
+  if (is_mmio(config_.transport)) {
+    pci_.fill(0xFF);
+    return;
+  }
   pci_.fill(0);
   auto put16 = [&](uint32_t off, uint16_t v) { spec::store_le16(&pci_[off], v); };
   auto put32 = [&](uint32_t off, uint32_t v) { spec::store_le32(&pci_[off], v); };
@@ -523,7 +532,12 @@ void MockDevice::full_reset() {
   features_written_ = false;
   features_ok_refused_ = false;
   lost_state_ = false;
-  legacy_mode_ = config_.transport == TransportKind::kLegacy;
+  legacy_mode_ =
+      config_.transport == TransportKind::kLegacy || config_.transport == TransportKind::kMmioV1;
+  // virtio-mmio: the selectors and the queues' registers (not GuestPageSize,
+  // which QEMU keeps across a driver's reset).
+  device_features_sel_written_ = driver_features_sel_written_ = false;
+  last_isr_read_ = 0;
   hdr_size_ = legacy_mode_ ? 10 : 12;
   any_layout_ = !legacy_mode_;
   device_feature_select_ = driver_feature_select_ = 0;

@@ -8,6 +8,14 @@
 //   kTransitional  device 0x1000, subsystem 1, revision 0; both of the above.
 //                  The interface the driver writes status through decides
 //                  whether the device runs in legacy or modern mode.
+//   kMmioV1        virtio-mmio version 1 (4.2.4, legacy): a 0x200-byte
+//                  window of 32-bit registers (Region::kMmio), GuestPageSize,
+//                  QueueAlign and QueuePFN; no PCI at all.
+//   kMmioV2        virtio-mmio version 2 (4.2.2): QueueReady, 64-bit ring
+//                  addresses, ConfigGeneration. Both MMIO flavours raise one
+//                  level line while InterruptStatus != 0; InterruptACK
+//                  clears (a read does not). mock_mmio.cc has the register
+//                  file and the MMIO driver rules of the checker.
 //
 //   modern BAR layout (offsets in the BAR)      legacy BAR0 (I/O, 64 bytes)
 //   0x0000 common cfg   (cap COMMON, 0x1000)    0x00 device features (low 32)
@@ -55,6 +63,7 @@
 #include <vector>
 
 #include "driver/platform/platform.h"
+#include "driver/spec/virtio_constants.h"
 #include "mock_device/conformance.h"
 #include "mock_device/device_queue.h"
 #include "mock_device/dma_mappings.h"
@@ -63,8 +72,18 @@
 
 namespace vnet::mock {
 
-enum class TransportKind : uint8_t { kLegacy, kModern, kTransitional };
+// Appended only (fuzz inputs and traces name kinds by position and name).
+enum class TransportKind : uint8_t { kLegacy, kModern, kTransitional, kMmioV1, kMmioV2 };
+constexpr bool is_mmio(TransportKind kind) {
+  return kind == TransportKind::kMmioV1 || kind == TransportKind::kMmioV2;
+}
 const char* transport_kind_name(TransportKind kind);
+
+// Feature bits only a legacy interface offers (QEMU hides them on the
+// modern one; bit 30 is VIRTIO_F_BAD_FEATURE, a legacy-only trap).
+inline constexpr uint64_t kLegacyOnlyFeatures =
+    spec::feature_mask(spec::Feature::kNetGso) | spec::feature_mask(spec::Feature::kNotifyOnEmpty) |
+    spec::feature_mask(spec::Feature::kAnyLayout) | (uint64_t{1} << 30);
 
 // Default offer: what QEMU 7.2's virtio-net-pci offers with a user-mode
 // backend (see mock_device.cc), plus MTU.
@@ -101,8 +120,14 @@ struct DeviceConfig {
   // capability list is what it always was. At most 128.
   uint16_t msix_vectors = 0;
   uint8_t msix_bar = 1;
-  // The INTx pin (config 0x3D): 1 = INTA; 0 = no line.
+  // The INTx pin (config 0x3D): 1 = INTA; 0 = no line. MMIO: nonzero =
+  // the window has its interrupt line.
   uint8_t interrupt_pin = 1;
+  // virtio-mmio (kMmioV1/kMmioV2): the window's size as the platform
+  // describes it (QEMU: 0x200) and what DeviceID / VendorID read.
+  uint32_t mmio_window_size = 0x200;
+  uint32_t mmio_device_id = 1;
+  uint32_t mmio_vendor_id = 0x554D4551;  // "QEMU"
 };
 
 // One interrupt the device sent (MockDevice::interrupts(), and the sink).
@@ -148,7 +173,8 @@ struct InterruptRecord {
   X(msix_unmapped)         /* interrupts with MSI-X on and NO_VECTOR mapped */     \
   X(intx_asserted)         /* INTx rising edges */                                 \
   X(isr_reads)             /* ISR status reads */                                  \
-  X(spurious_sent)         /* spurious_interrupt / interrupt_storm signals */
+  X(spurious_sent)         /* spurious_interrupt / interrupt_storm signals */      \
+  X(mmio_acks)             /* MMIO InterruptACK writes */
 
 struct DeviceCounters {
 #define VNET_MOCK_DECLARE(name) uint64_t name = 0;
@@ -198,6 +224,11 @@ class MockDevice {
   uint32_t bar_read(uint8_t bar, uint32_t offset, uint8_t width);
   void bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value);
   BarInfo bar_info(uint8_t bar) const;
+  // virtio-mmio (kMmioV1/kMmioV2): the register window, Region::kMmio.
+  uint32_t mmio_read(uint32_t offset, uint8_t width);
+  void mmio_write(uint32_t offset, uint8_t width, uint32_t value);
+  bool is_mmio_device() const { return is_mmio(config_.transport); }
+  uint32_t mmio_version() const { return config_.transport == TransportKind::kMmioV1 ? 1 : 2; }
   bool interrupt_pending() const { return isr_ != 0; }
   uint8_t isr_peek() const { return isr_; }
 
@@ -358,6 +389,10 @@ class MockDevice {
     bool enabled = false;
     uint32_t pfn = 0;
     DeviceQueue::Addresses addrs{};
+    // virtio-mmio: QueueAlign (v1), and which of QueueNum and the six
+    // address halves (v2) were written since the reset (kMmioWrote*).
+    uint32_t align = 0;
+    uint8_t written = 0;
   };
   struct ArmedFault {
     Fault fault;
@@ -365,8 +400,14 @@ class MockDevice {
     uint32_t left = 0;  // 0 with count 0: unlimited
   };
 
-  bool has_legacy() const { return config_.transport != TransportKind::kModern; }
-  bool has_modern() const { return config_.transport != TransportKind::kLegacy; }
+  bool has_legacy() const {
+    return config_.transport == TransportKind::kLegacy ||
+           config_.transport == TransportKind::kTransitional;
+  }
+  bool has_modern() const {
+    return config_.transport == TransportKind::kModern ||
+           config_.transport == TransportKind::kTransitional;
+  }
   void build_pci_config();
   void build_pci_image();
   void full_reset();
@@ -391,6 +432,18 @@ class MockDevice {
   uint32_t config_bytes_read(uint32_t offset, uint8_t width);
   uint8_t read_status();
   void fill_config(uint8_t* out) const;
+
+  // virtio-mmio (mock_mmio.cc).
+  uint32_t mmio_register_read(uint32_t offset);
+  void mmio_register_write(uint32_t offset, uint32_t value);
+  bool mmio_check_access(uint32_t offset, uint8_t width, bool write);
+  uint32_t mmio_config_read(uint32_t offset, uint8_t width);
+  void mmio_config_write(uint32_t offset, uint8_t width, uint32_t value);
+  void mmio_interrupt_ack(uint32_t value);
+  void mmio_queue_ready(uint32_t value);
+  void mmio_queue_pfn(uint32_t value);
+  void mmio_note_identity(uint32_t offset, uint32_t value);
+  bool mmio_ignored(uint32_t offset);
 
   uint32_t legacy_read(uint32_t offset, uint8_t width);
   void legacy_write(uint32_t offset, uint8_t width, uint32_t value);
@@ -520,6 +573,22 @@ class MockDevice {
   uint32_t spurious_left_ = 0;
   bool irq_before_driver_ok_ = false;
   bool in_storm_ = false;
+
+  // virtio-mmio state. The identity reads and what they answered (after
+  // register lies: what the driver saw) decide whether it may go on.
+  uint32_t guest_page_size_ = 0;  // v1: 0 until the driver writes it (kept across resets, as QEMU)
+  bool device_features_sel_written_ = false;  // since the last reset
+  bool driver_features_sel_written_ = false;
+  bool mmio_magic_read_ = false;
+  bool mmio_version_read_ = false;
+  bool mmio_device_id_read_ = false;
+  // What the driver last read from the identity registers told it to
+  // ignore this device (4.2.2.2, 4.2.3.1.1): any access other than to those
+  // registers is then a violation.
+  bool mmio_bad_magic_ = false;
+  bool mmio_bad_version_ = false;
+  bool mmio_placeholder_ = false;
+  uint32_t last_isr_read_ = 0;  // what the driver last read from InterruptStatus
 };
 
 }  // namespace vnet::mock

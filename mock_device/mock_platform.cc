@@ -19,7 +19,8 @@ uint32_t MockPlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
   if (region == Region::kPciConfig) return device_.pci_config_read(offset, width);
   if (region >= Region::kBar0 && region <= Region::kBar5)
     return device_.bar_read(uint8_t(uint8_t(region) - 1), offset, width);
-  return width >= 4 ? 0xFFFF'FFFFu : (1u << (8 * width)) - 1;  // no MMIO device
+  if (region == Region::kMmio) return device_.mmio_read(offset, width);  // all ones unless MMIO
+  return width >= 4 ? 0xFFFF'FFFFu : (1u << (8 * width)) - 1;
 }
 
 void MockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
@@ -28,6 +29,7 @@ void MockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, uint
   if (region == Region::kPciConfig) return device_.pci_config_write(offset, width, value);
   if (region >= Region::kBar0 && region <= Region::kBar5)
     device_.bar_write(uint8_t(uint8_t(region) - 1), offset, width, value);
+  if (region == Region::kMmio) device_.mmio_write(offset, width, value);
 }
 
 bool MockPlatform::dma_alloc(size_t size, size_t align, DmaRegion* out) {

@@ -6,7 +6,7 @@
 //        v                                               |
 //   MockPlatform --- kPciConfig -> device.pci_config_*   +-> GuestMemory
 //                --- kBar0..5   -> device.bar_*               allocate/free
-//                --- kMmio      -> nothing here (reads all ones)
+//                --- kMmio      -> device.mmio_* (an MMIO flavour; others read all ones)
 //        fetch(): a volatile-safe copy out of guest memory (the driver's one
 //                 door for device-written memory); a source outside the
 //                 arena is a driver bug and is counted

@@ -84,6 +84,44 @@ inline constexpr SpecRule kSpecRules[] = {
     {"drv-4.1.5.1.2.2-3",
      "a vector written and not read back before the next write of the same field, before its "
      "queue is enabled, or (config_msix_vector) before DRIVER_OK"},
+    {"drv-4.2.2.2-1",
+     "virtio-mmio: an access at an offset the register table of the device's version does not "
+     "describe (gaps, version 1 registers on a version 2 device), beyond the window, or to "
+     "configuration past the network device's fields"},
+    {"drv-4.2.2.2-2", "virtio-mmio: a write to a read-only register"},
+    {"drv-4.2.2.2-3", "virtio-mmio: a read of a write-only register"},
+    {"drv-4.2.2.2-4", "virtio-mmio: a register access that is not 32 bits wide and aligned"},
+    {"drv-4.2.2.2-5",
+     "virtio-mmio version 2: a device configuration access that is not exactly one field at its "
+     "natural width (the MAC byte by byte)"},
+    {"drv-4.2.2.2-6",
+     "virtio-mmio: any access other than the identity registers after the "
+     "driver read a MagicValue other than 0x74726976"},
+    {"drv-4.2.2.2-7",
+     "virtio-mmio: any access other than the identity registers after the "
+     "driver read a Version other than 1 or 2"},
+    {"drv-4.2.2.2-10",
+     "virtio-mmio: a DeviceFeatures read with no DeviceFeaturesSel write since the reset"},
+    {"drv-4.2.2.2-11",
+     "virtio-mmio: a DriverFeatures write with no DriverFeaturesSel write since the reset"},
+    {"drv-4.2.2.2-12",
+     "virtio-mmio: QueueNum written above QueueNumMax, or a queue made ready (QueueReady, "
+     "QueuePFN) with a size of 0 or above QueueNumMax"},
+    {"drv-4.2.2.2-13",
+     "virtio-mmio version 2: QueueNum or a QueueDesc/Driver/Device register written while the "
+     "selected queue's QueueReady is set"},
+    {"drv-4.2.2.2-17",
+     "virtio-mmio: an InterruptACK bit that the driver's last InterruptStatus read did not "
+     "report"},
+    {"drv-4.2.2.2-18", "virtio-mmio: an InterruptACK value with bits other than 0 and 1"},
+    {"drv-4.2.3.1.1-1",
+     "virtio-mmio: a register other than MagicValue, Version, DeviceID and VendorID accessed "
+     "before MagicValue and Version were read"},
+    {"drv-4.2.3.1.1-2",
+     "virtio-mmio: a register other than the identity ones accessed before DeviceID was read"},
+    {"drv-4.2.3.1.1-3",
+     "virtio-mmio: any access other than the identity registers after DeviceID read 0"},
+    {"drv-4.2.3.1.1-4", "virtio-mmio version 2: an access to a shared memory register"},
     {"drv-5.1.4.2-8",
      "with MTU negotiated, a transmitted frame (gso_type NONE) longer than mtu + 14"},
     {"drv-5.1.6.2.1-1", "a transmit header with num_buffers not 0 (12-byte headers)"},
@@ -118,6 +156,15 @@ inline constexpr SpecRule kSpecRules[] = {
     {"def-4.1.5.2-1",
      "a notification whose value, width or offset does not match the queue's notify address, "
      "or for a queue that is not set up (kept under 4.1.5.2)"},
+    {"def-4.2.3.2-1",
+     "virtio-mmio version 2: QueueReady set to 1 before QueueNum and all six QueueDesc/Driver/"
+     "Device halves were written since the reset"},
+    {"def-4.2.4-1",
+     "virtio-mmio version 1: an access to a version 2 register (QueueReady, the "
+     "64-bit ring addresses, ConfigGeneration, ...)"},
+    {"def-4.2.4-2",
+     "virtio-mmio version 1: QueuePFN written before GuestPageSize (ever), or before QueueNum or "
+     "QueueAlign of that queue"},
     {"def-5.1.4-1", "a write to the device configuration (modern; kept under 5.1.4.2)"},
     {"def-5.1.6.2-1",
      "a transmit chain with device-writable descriptors or fewer readable bytes than the net "

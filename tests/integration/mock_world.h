@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "driver/net/virtio_net.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 #include "mock_device/guest_memory.h"
 #include "mock_device/mock_buffer_pool.h"
@@ -28,7 +29,19 @@ inline constexpr WorldKind kAllKinds[] = {
     {mock::TransportKind::kModern, PciMode::kAuto, "modern"},
     {mock::TransportKind::kTransitional, PciMode::kAuto, "transitional"},
     {mock::TransportKind::kTransitional, PciMode::kLegacy, "transitional_as_legacy"},
+    {mock::TransportKind::kMmioV1, PciMode::kAuto, "mmio_v1"},
+    {mock::TransportKind::kMmioV2, PciMode::kAuto, "mmio_v2"},
 };
+
+// The PCI flavours only (MSI-X, PCI configuration space).
+inline constexpr const WorldKind* kPciKinds = kAllKinds;
+inline constexpr size_t kNumPciKinds = 4;
+
+// Where the MMIO flavours sit, as on QEMU's microvm (the platform maps it;
+// the mock answers Region::kMmio at offset 0).
+inline MmioWindow mock_mmio_window(const mock::DeviceConfig& c) {
+  return MmioWindow{0xFEB02E00, c.mmio_window_size, c.interrupt_pin != 0 ? 12 : -1};
+}
 
 class MockWorld {
  public:
@@ -45,7 +58,17 @@ class MockWorld {
   // The same through a platform that wraps the mock shim (a bounce
   // platform, a recorder, ...).
   AttachError attach_via(Platform& platform, const NetOptions& options = {}) {
-    probe_ = transports_.probe(platform, mode_);
+    if (mock::is_mmio(device_.config().transport)) {
+      // virtio-mmio: the window's probe; probe() reports it as a PCI-shaped
+      // result (kOk and the transport, or kNotVirtio), mmio_probe() in full.
+      mmio_probe_ = mmio_.probe(platform, mock_mmio_window(device_.config()));
+      probe_ = ProbeResult{};
+      probe_.error =
+          mmio_probe_.error == MmioProbeError::kOk ? ProbeError::kOk : ProbeError::kNotVirtio;
+      probe_.transport = mmio_probe_.transport;
+    } else {
+      probe_ = transports_.probe(platform, mode_);
+    }
     if (probe_.error != ProbeError::kOk) return AttachError::kBadOptions;
     return net_.attach(platform, *probe_.transport, pool_, options);
   }
@@ -77,6 +100,7 @@ class MockWorld {
   mock::MockBufferPool& pool() { return pool_; }
   VirtioNet& net() { return net_; }
   const ProbeResult& probe() const { return probe_; }
+  const MmioProbeResult& mmio_probe() const { return mmio_probe_; }
 
  private:
   mock::GuestMemory memory_;
@@ -86,6 +110,8 @@ class MockWorld {
   PciMode mode_;
   PciTransports transports_;
   ProbeResult probe_{};
+  MmioTransports mmio_;
+  MmioProbeResult mmio_probe_{};
   VirtioNet net_;
 };
 

@@ -136,17 +136,19 @@ class Threaded : public ::testing::TestWithParam<WorldKind> {};
 TEST_P(Threaded, RxTxAndControlThreadsSurviveResetsLinkFlapsAndLies) {
   mock::DeviceConfig cfg;
   cfg.transport = GetParam().device;
-  cfg.msix_vectors = 4;
+  const bool mmio = mock::is_mmio(cfg.transport);
+  cfg.msix_vectors = mmio ? 0 : 4;  // virtio-mmio has none
   ThreadedWorld w(cfg, GetParam().mode, 1024);
   VirtioNet& net = w.net();
-  // Interrupts: MSI-X, and INTx on the legacy-only device, with a fourth
+  // Interrupts: MSI-X, and INTx (the line) on the legacy-only and MMIO devices, with a fourth
   // thread in the interrupt context (below). No storm guard: that thread
   // interrupts far faster than any device would.
   w.platform().set_msi_vectors(8);
   w.platform().set_line(true);
   NetOptions options;
-  options.interrupts = GetParam().device == mock::TransportKind::kLegacy ? InterruptMode::kIntx
-                                                                         : InterruptMode::kMsix;
+  options.interrupts = GetParam().device == mock::TransportKind::kLegacy || mmio
+                           ? InterruptMode::kIntx
+                           : InterruptMode::kMsix;
   options.irq_storm_limit = 0;
   ASSERT_EQ(w.attach(options), AttachError::kOk);
   ASSERT_EQ(net.state(), NetState::kRunning);

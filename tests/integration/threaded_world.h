@@ -47,6 +47,7 @@
 #include <span>
 
 #include "driver/net/virtio_net.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 #include "mock_device/guest_memory.h"
 #include "mock_device/mock_buffer_pool.h"
@@ -217,9 +218,18 @@ class ThreadedWorld {
         mode_(mode) {}
 
   AttachError attach(const NetOptions& options = {}) {
-    probe_ = transports_.probe(bus_, mode_);
-    if (probe_.error != ProbeError::kOk) return AttachError::kBadOptions;
-    return net_.attach(bus_, *probe_.transport, locked_pool_, options);
+    Transport* t = nullptr;
+    if (mock::is_mmio(device_.config().transport)) {
+      const mock::DeviceConfig& c = device_.config();
+      const MmioProbeResult r =
+          mmio_.probe(bus_, MmioWindow{0xFEB02E00, c.mmio_window_size, c.interrupt_pin ? 12 : -1});
+      t = r.transport;
+    } else {
+      probe_ = transports_.probe(bus_, mode_);
+      t = probe_.transport;
+    }
+    if (t == nullptr) return AttachError::kBadOptions;
+    return net_.attach(bus_, *t, locked_pool_, options);
   }
 
   mock::MockDevice& device() { return device_; }
@@ -240,6 +250,7 @@ class ThreadedWorld {
   PciMode mode_;
   PciTransports transports_;
   ProbeResult probe_{};
+  MmioTransports mmio_;
   VirtioNet net_;
 };
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/net_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
@@ -20,6 +21,7 @@ namespace vnet::mock::testing {
 namespace st = spec::status;
 namespace pc = spec::pci::common;
 namespace lg = spec::pci::legacy;
+namespace mm = spec::mmio;
 
 inline uint64_t fmask(spec::Feature f) {
   return spec::feature_mask(f);
@@ -158,6 +160,74 @@ class TestDriver {
     rx = legacy_ring(0);
     tx = legacy_ring(1);
     lw(lg::kDeviceStatus, 1, st::kAcknowledge | st::kDriver | st::kDriverOk);
+  }
+
+  // ---- virtio-mmio (Region::kMmio), 32-bit registers ----
+  uint32_t mr(uint32_t off, uint8_t w = 4) { return dev_.mmio_read(off, w); }
+  void mw(uint32_t off, uint32_t v, uint8_t w = 4) { dev_.mmio_write(off, w, v); }
+  // 4.2.3.1.1: MagicValue, Version, DeviceID.
+  void mmio_identity() {
+    (void)mr(mm::kMagicValue);
+    (void)mr(mm::kVersion);
+    (void)mr(mm::kDeviceId);
+  }
+  void mmio_status(uint8_t s) { mw(mm::kStatus, s); }
+  void mmio_write_features(uint64_t f, bool v1) {
+    mw(mm::kDriverFeaturesSel, 0);
+    mw(mm::kDriverFeatures, uint32_t(f));
+    if (v1) return;
+    mw(mm::kDriverFeaturesSel, 1);
+    mw(mm::kDriverFeatures, uint32_t(f >> 32));
+  }
+  void setup_mmio_queue_v2(uint16_t q, TestRing& r) {
+    mw(mm::kQueueSel, q);
+    mw(mm::kQueueNum, r.size);
+    mw(mm::kQueueDescLow, uint32_t(r.desc_addr));
+    mw(mm::kQueueDescHigh, uint32_t(r.desc_addr >> 32));
+    mw(mm::kQueueDriverLow, uint32_t(r.avail_addr));
+    mw(mm::kQueueDriverHigh, uint32_t(r.avail_addr >> 32));
+    mw(mm::kQueueDeviceLow, uint32_t(r.used_addr));
+    mw(mm::kQueueDeviceHigh, uint32_t(r.used_addr >> 32));
+    mw(mm::kQueueReady, 1);
+  }
+  TestRing mmio_v1_ring(uint16_t q, uint16_t size, bool page_size = true) {
+    GuestMemory::Allocation a;
+    mem_.allocate(spec::legacy_ring_bytes(size), 4096, &a);
+    TestRing r;
+    r.size = size;
+    r.desc = a.host;
+    r.avail = a.host + spec::desc_bytes(size);
+    r.used = a.host + spec::legacy_used_offset(size);
+    r.desc_addr = a.device_addr;
+    mw(mm::kQueueSel, q);
+    mw(mm::kQueueNum, size);
+    if (page_size) mw(mm::kGuestPageSize, 4096);
+    mw(mm::kQueueAlign, 4096);
+    mw(mm::kQueuePfn, uint32_t(a.device_addr >> 12));
+    return r;
+  }
+  // The whole sequence on either version, up to DRIVER_OK.
+  void init_mmio(uint64_t features, bool v1, uint16_t size = 16) {
+    mmio_identity();
+    mmio_status(0);
+    mmio_status(st::kAcknowledge);
+    mmio_status(st::kAcknowledge | st::kDriver);
+    mw(mm::kDeviceFeaturesSel, 0);
+    (void)mr(mm::kDeviceFeatures);
+    mmio_write_features(features, v1);
+    uint8_t s = st::kAcknowledge | st::kDriver;
+    if (!v1) {
+      s |= st::kFeaturesOk;
+      mmio_status(s);
+      rx = alloc_ring(size);
+      tx = alloc_ring(size);
+      setup_mmio_queue_v2(0, rx);
+      setup_mmio_queue_v2(1, tx);
+    } else {
+      rx = mmio_v1_ring(0, size);
+      tx = mmio_v1_ring(1, size);
+    }
+    mmio_status(s | st::kDriverOk);
   }
 
   // A buffer in guest memory.

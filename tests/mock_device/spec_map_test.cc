@@ -29,6 +29,7 @@ using testing::TestDriver;
 namespace st = spec::status;
 namespace pc = spec::pci::common;
 namespace lg = spec::pci::legacy;
+namespace mm = spec::mmio;
 using F = spec::Feature;
 
 // ---- the table ---------------------------------------------------------------
@@ -173,6 +174,14 @@ DeviceConfig legacy() {
   DeviceConfig c;
   c.transport = TransportKind::kLegacy;
   c.features = fmask(F::kNetMac) | fmask(F::kNetStatus);
+  return c;
+}
+
+constexpr uint64_t kMmioV1Features = (1u << 5) | (1u << 16) | (1u << 27);  // MAC|STATUS|ANY_LAYOUT
+DeviceConfig mmio(bool v1) {
+  DeviceConfig c;
+  c.transport = v1 ? TransportKind::kMmioV1 : TransportKind::kMmioV2;
+  c.features = v1 ? kMmioV1Features : kModernFeatures;
   return c;
 }
 
@@ -453,6 +462,132 @@ const std::vector<Provocation>& provocations() {
          w.drv->rx.offer(0);
          w.dev->inject_rx(test_frame(60));
        }},
+      // ---- virtio-mmio (mock_mmio.cc) ----
+      {"drv-4.2.2.2-1", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         (void)w.drv->mr(0x018);  // a gap of the register table
+       }},
+      {"drv-4.2.2.2-2", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mw(mm::kQueueNumMax, 8);
+       }},
+      {"drv-4.2.2.2-3", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         (void)w.drv->mr(mm::kQueueSel);
+       }},
+      {"drv-4.2.2.2-4", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         (void)w.drv->mr(mm::kStatus, 1);
+       }},
+      {"drv-4.2.2.2-5", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         (void)w.drv->mr(mm::kConfig, 4);  // the MAC is read byte by byte
+       }},
+      {"drv-4.2.2.2-6", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.dev->lie_about_register({Region::kMmio, mm::kMagicValue, 4, 0x12345678});
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+       }},
+      {"drv-4.2.2.2-7", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.dev->lie_about_register({Region::kMmio, mm::kVersion, 4, 3});
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+       }},
+      {"drv-4.2.2.2-10", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+         (void)w.drv->mr(mm::kDeviceFeatures);
+       }},
+      {"drv-4.2.2.2-11", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+         w.drv->mmio_status(st::kAcknowledge);
+         w.drv->mmio_status(st::kAcknowledge | st::kDriver);
+         w.drv->mw(mm::kDriverFeatures, uint32_t(kModernFeatures));
+       }},
+      {"drv-4.2.2.2-12", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+         w.drv->mmio_status(st::kAcknowledge);
+         w.drv->mmio_status(st::kAcknowledge | st::kDriver);
+         w.drv->mmio_write_features(kModernFeatures, false);
+         w.drv->mmio_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk);
+         w.drv->mw(mm::kQueueSel, 0);
+         w.drv->mw(mm::kQueueNum, 512);  // QueueNumMax is 256
+       }},
+      {"drv-4.2.2.2-13", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->init_mmio(kModernFeatures, false);
+         w.drv->mw(mm::kQueueSel, 0);
+         w.drv->mw(mm::kQueueNum, 8);  // queue 0 is ready
+       }},
+      {"drv-4.2.2.2-17", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->init_mmio(kModernFeatures, false);
+         (void)w.drv->mr(mm::kInterruptStatus);  // 0: nothing pending
+         w.drv->mw(mm::kInterruptAck, 1);
+       }},
+      {"drv-4.2.2.2-18", "4.2.2.2", mmio(false),
+       [](World& w) {
+         w.drv->init_mmio(kModernFeatures, false);
+         w.dev->raise_config_change();
+         const uint32_t isr = w.drv->mr(mm::kInterruptStatus);
+         w.drv->mw(mm::kInterruptAck, isr | 0x100);
+       }},
+      {"drv-4.2.3.1.1-1", "4.2.3.1.1", mmio(false), [](World& w) { w.drv->mmio_status(0); }},
+      {"drv-4.2.3.1.1-2", "4.2.3.1.1", mmio(false),
+       [](World& w) {
+         (void)w.drv->mr(mm::kMagicValue);
+         (void)w.drv->mr(mm::kVersion);
+         w.drv->mmio_status(0);
+       }},
+      {"drv-4.2.3.1.1-3", "4.2.3.1.1", mmio(false),
+       [](World& w) {
+         w.dev->lie_about_register({Region::kMmio, mm::kDeviceId, 4, 0});
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+       }},
+      {"drv-4.2.3.1.1-4", "4.2.3.1.1", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mw(0x0AC, 0);  // SHMSel
+       }},
+      {"def-4.2.3.2-1", "4.2.3.2", mmio(false),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+         w.drv->mmio_status(st::kAcknowledge);
+         w.drv->mmio_status(st::kAcknowledge | st::kDriver);
+         w.drv->mmio_write_features(kModernFeatures, false);
+         w.drv->mmio_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk);
+         w.drv->mw(mm::kQueueSel, 0);
+         w.drv->mw(mm::kQueueNum, 16);
+         w.drv->mw(mm::kQueueReady, 1);  // no addresses
+       }},
+      {"def-4.2.4-1", "4.2.4", mmio(true),
+       [](World& w) {
+         w.drv->mmio_identity();
+         (void)w.drv->mr(mm::kConfigGeneration);
+       }},
+      {"def-4.2.4-2", "4.2.4", mmio(true),
+       [](World& w) {
+         w.drv->mmio_identity();
+         w.drv->mmio_status(0);
+         w.drv->mmio_status(st::kAcknowledge);
+         w.drv->mmio_status(st::kAcknowledge | st::kDriver);
+         w.drv->mmio_write_features(kMmioV1Features, true);
+         (void)w.drv->mmio_v1_ring(0, 16, /*page_size=*/false);
+       }},
   };
   return all;
 }
@@ -499,6 +634,28 @@ TEST(RuleFiresToo, EveryProvocationNamesARule) {
     bool known = false;
     for (const auto& r : kSpecRules) known |= r.id == p.id;
     EXPECT_TRUE(known) << p.id;
+  }
+}
+
+// The provocations' baseline: the same register-level driver doing it right
+// on both MMIO versions breaks no rule (so each MMIO rule above fires on the
+// planted mistake alone), and traffic flows.
+TEST(RuleFiresToo, ConformingMmioDriverBreaksNoRule) {
+  for (bool v1 : {true, false}) {
+    World w(mmio(v1));
+    w.drv->init_mmio(v1 ? kMmioV1Features : kModernFeatures, v1);
+    EXPECT_TRUE(w.dev->queue_ready(0) && w.dev->queue_ready(1)) << (v1 ? "v1" : "v2");
+    w.dev->raise_config_change();
+    const uint32_t isr = w.drv->mr(mm::kInterruptStatus);
+    EXPECT_EQ(isr, 2u);
+    w.drv->mw(mm::kInterruptAck, isr);
+    EXPECT_EQ(w.drv->mr(mm::kInterruptStatus), 0u);
+    w.drv->send(test_frame(60), v1 ? 10 : 12);
+    w.drv->mw(mm::kQueueNotify, 1);
+    EXPECT_EQ(w.dev->counters().tx_frames, 1u) << (v1 ? "v1" : "v2");
+    std::string seen;
+    for (const auto& v : w.dev->conformance().violations()) seen += v.id + " " + v.message + "\n";
+    EXPECT_TRUE(w.dev->conformance().empty()) << (v1 ? "v1:\n" : "v2:\n") << seen;
   }
 }
 
