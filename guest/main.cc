@@ -11,10 +11,16 @@
 //          physical allocator      RAM above the image
 //          PCI scan, BAR sizing    one line per function, plus its INTx
 //                                  route and MSI-X capability
+//          virtio-mmio windows     the command line's virtio_mmio.device=
+//                                  entries, else QEMU's slots (no PCI);
+//                                  one line per window (virtio_mmio.h)
 //          action=lspci|irqtest|idle end here (guest/irq_actions.h)
-//          virtio-net function     enable I/O, memory, bus mastering
+//          virtio-net function     enable I/O, memory, bus mastering; or,
+//                                  without one, a virtio-mmio window with
+//                                  DeviceID 1 (its line: level, high)
 //          record=1 and COM2       trace header on COM2 (guest/record/)
-//          probe transport         legacy | modern (mode=...)
+//          probe transport         legacy | modern (mode=...), or
+//                                  virtio-mmio version 1 | 2
 //          attach driver           "vnet-guest: ready ..." (runner waits for it)
 //          serve loop              rx_burst -> responder -> tx_burst,
 //                                  TCP echo: held-back data and
@@ -47,7 +53,12 @@
 //                        is given (each one a handle_interrupt call in the
 //                        trace, where the serve loop's halt took it) and
 //                        polls without it, as recordings always did
-//   mode=auto|legacy|modern
+//   mode=auto|legacy|modern  on virtio-mmio: legacy requires version 1,
+//                        modern version 2
+//   mmio=auto|cmdline|probe  where virtio-mmio windows come from: the
+//                        command line's entries, else QEMU's slots on a
+//                        machine without PCI (auto); only the entries;
+//                        only the slots (guest/kernel/virtio_mmio.h)
 //   rx_cap=N tx_cap=N    driver ring caps (NetOptions)
 //   mask=0xBITS          features the driver must not negotiate
 //   buf=BYTES            packet buffer capacity (default 10240)
@@ -56,13 +67,14 @@
 //   bounce=0|1           bounce mode: packet buffers stay private, the device
 //                        sees only a shared bounce area (BouncePlatform)
 //
-// An unknown action= or irq= value exits with kBadCommandLine.
+// An unknown action=, irq= or mmio= value exits with kBadCommandLine.
 //
 // Exit statuses: guest/kernel/exit.h.
 #include <stdint.h>
 
 #include "driver/net/virtio_net.h"
 #include "driver/platform/bounce_platform.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 #include "guest/irq_actions.h"
 #include "guest/kernel/clock.h"
@@ -113,6 +125,9 @@ constexpr int kMaxRecoveries = 3;
 
 pci::Function g_functions[kMaxFunctions];
 virtio_mmio::Window g_mmio[kMaxMmioWindows];
+// The virtio-mmio transport, when the NIC is a virtio-mmio device (the
+// PCI transports live in the Session).
+vnet::MmioTransports g_mmio_transports;
 GuestPlatform g_platform;
 vnet::BouncePlatform g_bounce(g_platform);  // used with bounce=1
 net::PacketPool g_pool;
@@ -244,6 +259,10 @@ size_t discover_mmio(const char* cmdline, const BootInfo& boot, size_t pci_found
       kprintf("mmio 0x%llx size 0x%llx irq %s (%s): virtio version %u device %u vendor 0x%08x\n",
               static_cast<unsigned long long>(w.base), static_cast<unsigned long long>(w.size), irq,
               virtio_mmio::source_name(w.source), id.version, id.device_id, id.vendor_id);
+    else if (id.magic == virtio_mmio::kMagic)
+      kprintf("mmio 0x%llx size 0x%llx irq %s (%s): virtio, unknown version %u\n",
+              static_cast<unsigned long long>(w.base), static_cast<unsigned long long>(w.size), irq,
+              virtio_mmio::source_name(w.source), id.version);
     else
       kprintf("mmio 0x%llx size 0x%llx irq %s (%s): no virtio magic (0x%08x)\n",
               static_cast<unsigned long long>(w.base), static_cast<unsigned long long>(w.size), irq,
@@ -541,6 +560,41 @@ vnet::PciMode parse_mode(const char* cmdline) {
   return vnet::PciMode::kAuto;
 }
 
+// The platform the driver runs on: the guest's shim, or its bounce layer.
+vnet::Platform& session_platform(bool bounce) {
+  return bounce ? static_cast<vnet::Platform&>(g_bounce) : g_platform;
+}
+
+// The driver's virtio-mmio probe (driver/transport/mmio_probe.h) on the
+// NIC's window; ends the run when it refuses. mode=legacy|modern asks for
+// version 1 or 2: a device of the other version is refused, as on PCI.
+vnet::Transport* probe_mmio(vnet::Platform& platform, const virtio_mmio::Window& w,
+                            vnet::PciMode mode, uint32_t* device_id) {
+  vnet::MmioWindow window;
+  window.base = w.base;
+  window.size = w.size;
+  window.irq = w.irq == virtio_mmio::kNoIrq ? -1 : static_cast<int32_t>(w.irq);
+  const vnet::MmioProbeResult r = g_mmio_transports.probe(platform, window);
+  *device_id = r.device_id;
+  if (r.error != vnet::MmioProbeError::kOk || r.transport == nullptr) {
+    kprintf(
+        "vnet-guest: probe failed: %s (virtio-mmio at 0x%llx: magic 0x%08x version %u device %u, "
+        "config %u bytes, %u needed)\n",
+        vnet::mmio_probe_error_name(r.error), static_cast<unsigned long long>(w.base), r.magic,
+        r.version, r.device_id, r.device_cfg_length, r.device_cfg_needed);
+    leave(ExitCode::kProbeFailed);
+  }
+  const uint32_t wanted = mode == vnet::PciMode::kLegacy   ? 1
+                          : mode == vnet::PciMode::kModern ? 2
+                                                           : r.version;
+  if (r.version != wanted) {
+    kprintf("vnet-guest: probe failed: mode=%s but the virtio-mmio device is version %u\n",
+            wanted == 1 ? "legacy" : "modern", r.version);
+    leave(ExitCode::kProbeFailed);
+  }
+  return r.transport;
+}
+
 vnet::LogLevel parse_log_level(const char* cmdline) {
   char level[16];
   if (!cmdline_get(cmdline, "log", level, sizeof(level))) return vnet::LogLevel::kInfo;
@@ -607,13 +661,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     kprintf("vnet-guest: no virtio-net device\n");
     exit_qemu(ExitCode::kNoDevice);
   }
-  if (nic == nullptr) {
-    kprintf(
-        "vnet-guest: probe failed: virtio-net at mmio 0x%llx, and this driver has no virtio-mmio "
-        "transport yet\n",
-        static_cast<unsigned long long>(mmio_nic->base));
-    exit_qemu(ExitCode::kProbeFailed);
-  }
+  const bool on_mmio = nic == nullptr;
   vnet::NetOptions options;
   options.rx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "rx_cap", 256));
   options.tx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "tx_cap", 256));
@@ -631,8 +679,10 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   if (bounce && !g_bounce.init(capacity, uint32_t{options.rx_ring_cap} + options.tx_ring_cap))
     panic("no memory for a bounce area of %u slots of %u bytes",
           options.rx_ring_cap + options.tx_ring_cap, capacity);
-  record::init(bounce ? static_cast<vnet::Platform&>(g_bounce) : g_platform, g_pool);
-  if (cmdline_number(cmdline, "record", 0) != 0) {
+  record::init(session_platform(bounce), g_pool);
+  if (cmdline_number(cmdline, "record", 0) != 0 && on_mmio) {
+    kprintf("vnet-guest: record=1 on virtio-mmio: not recordable yet, not recording\n");
+  } else if (cmdline_number(cmdline, "record", 0) != 0) {
     if (record::start(*nic, record::PoolShape{capacity, count}))
       kprintf("vnet-guest: recording to com2\n");
     else
@@ -640,13 +690,23 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   }
 
   // What the NIC offers for interrupts (read before the command register
-  // write, like the trace header above): reported on the ready line.
+  // write, like the trace header above): reported on the ready line. A
+  // virtio-mmio device has no MSI-X; its line is the GSI its window came
+  // with, level-triggered and active-high (virtio_mmio.h).
   msi::MsixInfo nic_msix;
   const char* msix_error = nullptr;
   const uint16_t msix_vectors =
-      msi::probe_msix(*nic, &nic_msix, &msix_error) ? nic_msix.table_size : 0;
+      !on_mmio && msi::probe_msix(*nic, &nic_msix, &msix_error) ? nic_msix.table_size : 0;
   pci_intx::Route nic_intx;
-  const bool intx_routed = pci_intx::route_of(*nic, &nic_intx);
+  bool intx_routed = false;
+  if (!on_mmio) {
+    intx_routed = pci_intx::route_of(*nic, &nic_intx);
+  } else if (line_reachable(mmio_nic->irq)) {
+    nic_intx.gsi = mmio_nic->irq;
+    nic_intx.trigger = ioapic::Trigger::kLevel;
+    nic_intx.polarity = ioapic::Polarity::kActiveHigh;
+    intx_routed = true;
+  }
   if (intx_routed) g_platform.set_line_route(nic_intx);
   char intx_gsi[12] = "none";
   if (intx_routed) format(intx_gsi, sizeof(intx_gsi), "%u", nic_intx.gsi);
@@ -669,8 +729,14 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
                               want != vnet::InterruptMode::kPolling);
   g_platform.set_interrupt_handler(&on_interrupt, nullptr);
 
-  pci::enable(*nic);
-  if (!g_platform.bind(*nic)) panic("cannot map the BARs of the virtio-net function");
+  if (on_mmio) {
+    if (!g_platform.bind_mmio(mmio_nic->base, mmio_nic->size))
+      panic("cannot map the virtio-mmio window at 0x%llx",
+            static_cast<unsigned long long>(mmio_nic->base));
+  } else {
+    pci::enable(*nic);
+    if (!g_platform.bind(*nic)) panic("cannot map the BARs of the virtio-net function");
+  }
   g_platform.set_log_level(parse_log_level(cmdline));
   if (!g_pool.init(count, capacity)) panic("no memory for %u buffers of %u bytes", count, capacity);
   if (capacity <= vnet::kTxHeadroom) panic("buf=%u leaves no room for a frame", capacity);
@@ -680,17 +746,30 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   g_scratch = reinterpret_cast<uint8_t*>(scratch);
 
   vnet::trace::Session& s = session();
-  const vnet::ProbeError probe_error = s.probe(parse_mode(cmdline));
-  const vnet::ProbeResult& probe = s.probe_result();
-  if (probe_error != vnet::ProbeError::kOk || probe.transport == nullptr) {
-    kprintf("vnet-guest: probe failed: %s (modern: %s, caps seen %u, rejected %u)\n",
-            vnet::probe_error_name(probe.error), vnet::modern_probe_error_name(probe.modern_error),
-            probe.modern_report.caps_seen, probe.modern_report.caps_rejected);
-    leave(ExitCode::kProbeFailed);
+  vnet::Transport* transport = nullptr;
+  uint32_t device_id = 0;
+  if (on_mmio) {
+    transport = probe_mmio(session_platform(bounce), *mmio_nic, parse_mode(cmdline), &device_id);
+  } else {
+    const vnet::ProbeError probe_error = s.probe(parse_mode(cmdline));
+    const vnet::ProbeResult& probe = s.probe_result();
+    if (probe_error != vnet::ProbeError::kOk || probe.transport == nullptr) {
+      kprintf("vnet-guest: probe failed: %s (modern: %s, caps seen %u, rejected %u)\n",
+              vnet::probe_error_name(probe.error),
+              vnet::modern_probe_error_name(probe.modern_error), probe.modern_report.caps_seen,
+              probe.modern_report.caps_rejected);
+      leave(ExitCode::kProbeFailed);
+    }
+    transport = probe.transport;
+    device_id = nic->device;
   }
 
   uint64_t t0 = clock::now_ns();
-  vnet::AttachError err = s.attach(options);
+  // On virtio-mmio the plain session's driver attaches to the guest's
+  // transport directly (the Session probes PCI only; recording is off).
+  vnet::AttachError err =
+      on_mmio ? driver().attach(session_platform(bounce), *transport, g_pool, options)
+              : s.attach(options);
   uint64_t attach_us = (clock::now_ns() - t0) / 1000;
   vnet::VirtioNet& net_dev = driver();
   net::Responder responder(net_dev.mac(), net::Responder::kDefaultIp);
@@ -700,25 +779,36 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   responder.set_mtu(net_dev.mtu());
   if (err != vnet::AttachError::kOk) {
     kprintf("vnet-guest: attach failed: %s (transport %s, offered 0x%llx)\n",
-            vnet::attach_error_name(err), probe.transport->name(),
+            vnet::attach_error_name(err), transport->name(),
             static_cast<unsigned long long>(net_dev.device_features()));
     print_counters(responder);
     leave(ExitCode::kAttachFailed);
   }
   const uint8_t* mac = net_dev.mac();
+  // On virtio-mmio: where the window is and how it was found.
+  char mmio_text[96] = "";
+  if (on_mmio) {
+    char irq[12] = "none";
+    if (intx_routed) format(irq, sizeof(irq), "%u", mmio_nic->irq);
+    format(mmio_text, sizeof(mmio_text),
+           " mmio_base=0x%llx mmio_size=%llu mmio_irq=%s mmio_source=%s",
+           static_cast<unsigned long long>(mmio_nic->base),
+           static_cast<unsigned long long>(mmio_nic->size), irq,
+           virtio_mmio::source_name(mmio_nic->source));
+  }
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
       "txq=%u link=%s bounce=%s irq=%s msix=%u intx_gsi=%s irq_mode=%s irq_vectors=%u "
-      "attach_us=%llu\n",
+      "attach_us=%llu%s\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
-      net_dev.mac_from_device() ? "device" : "driver", probe.transport->name(), nic->device,
+      net_dev.mac_from_device() ? "device" : "driver", transport->name(), device_id,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
       static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(), g_tcp.mss(),
       net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
       net_dev.link_up() ? "up" : "down", bounce ? "on" : "off", irq_mode_name(irq_mode),
       msix_vectors, intx_gsi, vnet::interrupt_mode_name(net_dev.interrupt_mode()),
-      net_dev.interrupts().vectors, static_cast<unsigned long long>(attach_us));
+      net_dev.interrupts().vectors, static_cast<unsigned long long>(attach_us), mmio_text);
   serve(responder);
 }
 

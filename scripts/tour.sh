@@ -9,7 +9,9 @@
 #             its used ring) under ASan + UBSan, with its executions/s;
 #   4. qemu:  the same driver archive booted in the guest image on
 #             qemu-system-x86_64, echoing TCP messages from the host through
-#             user networking (restrict=on, forwards on 127.0.0.1 only).
+#             user networking (restrict=on, forwards on 127.0.0.1 only):
+#             virtio-net-pci on q35, and virtio-mmio (versions 1 and 2) on
+#             QEMU's PCI-less microvm machine.
 # Ends with a summary table; exit 0 when every world passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,13 @@ rm -rf "${fuzz_work}"
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
     "${bin}/vnet-qemu" --machine q35 --transport "${transport}" --count 200
+done
+# QEMU's microvm: no PCI, the NIC on virtio-mmio (version 1 is QEMU 7.2's
+# legacy default, version 2 the modern interface), its window and line
+# from the kernel command line QEMU appends.
+for version in 1 2; do
+  run "qemu: virtio-mmio v${version} on microvm" '^boot to first echo' \
+    "${bin}/vnet-qemu" --machine microvm --mmio-version "${version}" --count 200
 done
 # A confidential guest's view: ACCESS_PLATFORM offered (iommu_platform=on)
 # and every frame through the guest's private/shared bounce area.
