@@ -41,6 +41,12 @@
 //              DATA_VALID/RSC_INFO, gso_type NONE unless HOST_* negotiated
 //   5.1.6      (legacy framing) without ANY_LAYOUT the header has its own
 //              descriptor
+//   4.2        virtio-mmio (mock_mmio.cc): the register table of the device's
+//              version, 32-bit aligned register accesses in their direction,
+//              configuration at natural widths, the identity registers first
+//              and nothing after a bad one, feature selectors, QueueNum and
+//              QueueReady/QueuePFN ordering, InterruptACK of read and
+//              defined bits only
 //
 // Recording allocates (a string); the checks that guard it are plain
 // compares, so a conforming driver costs the hot path nothing here.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tour of vnetkit's worlds on the built-in defaults, from a fresh Debian
 # 12 machine: installs what is missing, builds the default preset, then
-#   1. mock:  the driver against the mock device on every PCI transport,
+#   1. mock:  the driver against the mock device on every PCI and virtio-mmio
+#             transport (v1 and v2),
 #             frames both ways byte-exact, and the device lying;
 #   2. replay: the regression corpus of recorded traces replayed against
 #             this build of the driver;

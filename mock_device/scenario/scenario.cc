@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "verdict/verdict.h"
 
@@ -15,6 +16,49 @@ namespace vnet::scenario {
 using nlohmann::json;
 
 namespace {
+
+// The virtio-mmio registers a register lie may name (4.2.2, 4.2.4): the
+// ones the device answers reads of.
+struct MmioRegisterName {
+  const char* name;
+  uint32_t offset;
+};
+constexpr MmioRegisterName kMmioRegisters[] = {
+    {"MagicValue", spec::mmio::kMagicValue},
+    {"Version", spec::mmio::kVersion},
+    {"DeviceID", spec::mmio::kDeviceId},
+    {"VendorID", spec::mmio::kVendorId},
+    {"DeviceFeatures", spec::mmio::kDeviceFeatures},
+    {"QueueNumMax", spec::mmio::kQueueNumMax},
+    {"QueuePFN", spec::mmio::kQueuePfn},
+    {"QueueReady", spec::mmio::kQueueReady},
+    {"InterruptStatus", spec::mmio::kInterruptStatus},
+    {"Status", spec::mmio::kStatus},
+    {"ConfigGeneration", spec::mmio::kConfigGeneration},
+};
+constexpr const char* kMmioRegisterNames =
+    "MagicValue, Version, DeviceID, VendorID, DeviceFeatures, QueueNumMax, QueuePFN, "
+    "QueueReady, InterruptStatus, Status, ConfigGeneration";
+
+// "QueueNumMax" -> 0x034; "config+10" -> 0x10A (device configuration).
+bool mmio_register_offset(const std::string& name, uint32_t* out) {
+  for (const auto& r : kMmioRegisters)
+    if (name == r.name) {
+      *out = r.offset;
+      return true;
+    }
+  const std::string prefix = "config+";
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || name.size() > prefix.size() + 5)
+    return false;
+  uint32_t n = 0;
+  for (size_t i = prefix.size(); i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    n = n * 10 + uint32_t(name[i] - '0');
+  }
+  if (n >= 0x10000) return false;
+  *out = spec::mmio::kConfig + n;
+  return true;
+}
 
 // ---------------------------------------------------------------------------
 // Line tracking: JSON pointer of every value -> the line it sits on.
@@ -485,10 +529,21 @@ class Parser {
       l.region = Region::kPciConfig;
     } else if (r.size() == 4 && r.rfind("bar", 0) == 0 && r[3] >= '0' && r[3] <= '5') {
       l.region = bar_region(uint8_t(r[3] - '0'));
+    } else if (r == "mmio") {
+      l.region = Region::kMmio;
     } else {
-      fail(ptr + "/region", "region '" + r + "' is not pci_config or bar0..bar5");
+      fail(ptr + "/region", "region '" + r + "' is not pci_config, bar0..bar5 or mmio");
     }
-    l.offset = uint32_t(u64(j["offset"], ptr + "/offset", UINT32_MAX));
+    if (l.region == Region::kMmio && j["offset"].is_string()) {
+      // A register of the virtio-mmio window by name, or "config+N".
+      const std::string name = str(j["offset"], ptr + "/offset");
+      if (!mmio_register_offset(name, &l.offset))
+        fail(ptr + "/offset", "'" + name + "' is not a virtio-mmio register (" +
+                                  kMmioRegisterNames + ", or config+N)");
+      if (!j.contains("width")) l.width = name.rfind("config", 0) == 0 ? 0 : 4;
+    } else {
+      l.offset = uint32_t(u64(j["offset"], ptr + "/offset", UINT32_MAX));
+    }
     if (j.contains("width")) {
       l.width = uint8_t(u64(j["width"], ptr + "/width", 4));
       if (l.width != 1 && l.width != 2 && l.width != 4) fail(ptr + "/width", "width is 1, 2 or 4");
@@ -591,8 +646,9 @@ class Parser {
     if (j.contains("mtu")) e.mtu = uint16_t(u64(j["mtu"], ptr + "/mtu", 0xFFFF));
     if (j.contains("transport")) {
       const std::string t = str(j["transport"], ptr + "/transport");
-      if (t != "pci-legacy" && t != "pci-modern")
-        fail(ptr + "/transport", "transport '" + t + "' is not pci-legacy or pci-modern");
+      if (t != "pci-legacy" && t != "pci-modern" && t != "mmio-v1" && t != "mmio-v2")
+        fail(ptr + "/transport",
+             "transport '" + t + "' is not pci-legacy, pci-modern, mmio-v1 or mmio-v2");
       e.transport = t;
     }
     if (j.contains("interrupt_mode")) {
@@ -676,7 +732,8 @@ class Parser {
                 "require_access_platform",
                 "second_notify_cap",
                 "msix_vectors",
-                "interrupt_pin"});
+                "interrupt_pin",
+                "mmio_window_size"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -722,8 +779,18 @@ class Parser {
         d.transport = mock::TransportKind::kModern;
       else if (t == "transitional")
         d.transport = mock::TransportKind::kTransitional;
+      else if (t == "mmio-v1")
+        d.transport = mock::TransportKind::kMmioV1;
+      else if (t == "mmio-v2")
+        d.transport = mock::TransportKind::kMmioV2;
       else
-        fail(ptr + "/transport", "transport '" + t + "' is not legacy, modern or transitional");
+        fail(ptr + "/transport",
+             "transport '" + t + "' is not legacy, modern, transitional, mmio-v1 or mmio-v2");
+    }
+    if (j.contains("mmio_window_size")) {
+      d.mmio_window_size = uint32_t(u64(j["mmio_window_size"], ptr + "/mmio_window_size", 0x10000));
+      if (d.mmio_window_size < 0x100)
+        fail(ptr + "/mmio_window_size", "an MMIO window holds at least 0x100 bytes of registers");
     }
     if (j.contains("features")) d.features = feature_set(j["features"], ptr + "/features");
     if (j.contains("features_add"))
@@ -899,6 +966,8 @@ class Parser {
       for (auto e : {ProbeError::kOk, ProbeError::kNotVirtio, ProbeError::kNotNet,
                      ProbeError::kModernUnusable, ProbeError::kLegacyUnusable})
         ok = ok || s->expect_probe == probe_error_key(e);
+      for (int e = 0; e <= int(MmioProbeError::kDeviceCfgTooShort); ++e)
+        ok = ok || s->expect_probe == mmio_probe_error_key(MmioProbeError(e));
       if (!ok) fail(ptr + "/expect_probe", "unknown probe result '" + s->expect_probe + "'");
     }
     if (j.contains("expect_attach")) {
@@ -1220,6 +1289,28 @@ const char* step_kind_name(StepKind kind) {
       return "budget";
   }
   return "?";
+}
+
+const char* mmio_probe_error_key(MmioProbeError e) {
+  switch (e) {
+    case MmioProbeError::kOk:
+      return "ok";
+    case MmioProbeError::kNoDevice:
+      return "no_device";
+    case MmioProbeError::kWindowTooSmall:
+      return "window_too_small";
+    case MmioProbeError::kBadMagic:
+      return "bad_magic";
+    case MmioProbeError::kBadVersion:
+      return "bad_version";
+    case MmioProbeError::kNotNet:
+      return "not_net";
+    case MmioProbeError::kNoVersion1:
+      return "no_version1";
+    case MmioProbeError::kDeviceCfgTooShort:
+      return "device_cfg_too_short";
+  }
+  return "unknown";
 }
 
 const char* probe_error_key(ProbeError e) {

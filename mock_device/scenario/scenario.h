@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "driver/net/virtio_net.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 #include "mock_device/fault.h"
 #include "mock_device/mock_device.h"
@@ -213,7 +214,7 @@ struct Scenario {
   size_t pool_buffers = 1024;
   uint32_t buffer_size = 2048;
   bool echo = false;                 // the stack sends every received frame back
-  std::string expect_probe = "ok";   // probe error name
+  std::string expect_probe = "ok";   // probe error name (MMIO: mmio_probe_error_key)
   std::string expect_attach = "ok";  // attach error name
   std::string expect_modern_error;   // modern probe detail (empty: not checked)
   int64_t pool_alloc_budget = -1;    // MockBufferPool::set_alloc_budget
@@ -231,6 +232,10 @@ Scenario load_scenario_file(const std::string& path);
 
 // Names used by scenarios (and by the runner's report).
 const char* probe_error_key(ProbeError e);
+// The MMIO probe's (a device.transport mmio-v1/mmio-v2): "ok", "no_device",
+// "window_too_small", "bad_magic", "bad_version", "not_net",
+// "no_version1", "device_cfg_too_short".
+const char* mmio_probe_error_key(MmioProbeError e);
 const char* attach_error_key(AttachError e);
 const char* modern_error_key(ModernProbeError e);
 const char* msix_fallback_key(MsixFallback f);  // "none", "no_platform_vectors", ...

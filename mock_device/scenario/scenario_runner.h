@@ -1,4 +1,5 @@
-// The scenario runner: the real driver (vnet::PciTransports + vnet::VirtioNet)
+// The scenario runner: the real driver (vnet::PciTransports or, for the
+// virtio-mmio flavours, vnet::MmioTransports + vnet::VirtioNet)
 // against the mock device, through the mock platform, following a Scenario.
 //
 //   Scenario --> MockDevice (config, faults) <-- MockPlatform <-- PciTransports::probe
@@ -30,6 +31,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,9 @@ namespace vnet::scenario {
 
 struct RunOptions {
   bool echo_driver_log = false;  // print driver log lines as they come
+  // Run on this device flavour whatever the scenario's device.transport
+  // says (vnet-mock --transport): the same script on PCI and virtio-mmio.
+  std::optional<mock::TransportKind> transport;
 };
 
 struct RunResult {

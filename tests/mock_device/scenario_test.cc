@@ -264,6 +264,60 @@ TEST(ScenarioRun, ExpectedAttachFailure) {
   EXPECT_EQ(r.attach_result, "queue_unavailable");
 }
 
+// virtio-mmio: the flavours, register names of the mmio region, the MMIO
+// probe's results, and --transport's override.
+TEST(ScenarioMmio, RegisterNamesParseAndUnknownOnesFailWithTheirLine) {
+  const Scenario s = parse_scenario(R"({"name": "m", "device": {"transport": "mmio-v2",
+      "registers": [{"region": "mmio", "offset": "QueueNumMax", "value": 8},
+                    {"region": "mmio", "offset": "config+10", "width": 2, "value": 20},
+                    {"region": "mmio", "offset": 252, "value": 1}]}})",
+                                    "m");
+  EXPECT_EQ(s.device.transport, mock::TransportKind::kMmioV2);
+  ASSERT_EQ(s.device_register_lies.size(), 3u);
+  EXPECT_EQ(s.device_register_lies[0].region, Region::kMmio);
+  EXPECT_EQ(s.device_register_lies[0].offset, 0x034u);
+  EXPECT_EQ(s.device_register_lies[0].width, 4);
+  EXPECT_EQ(s.device_register_lies[1].offset, 0x10Au);
+  EXPECT_EQ(s.device_register_lies[1].width, 2);
+  EXPECT_EQ(s.device_register_lies[2].offset, 0x0FCu);
+  EXPECT_EQ(error_line(R"({"name": "m",
+  "device": {"transport": "mmio-v1",
+    "registers": [{"region": "mmio",
+                   "offset": "QueueNumMin", "value": 8}]}})"),
+            4);
+  EXPECT_NE(error_text(R"({"name": "m", "device": {"transport": "mmio-v3"}})").find("mmio-v2"),
+            std::string::npos);
+}
+
+TEST(ScenarioMmio, ProbeResultsAreTheMmioProbes) {
+  const char* s = R"({"name": "p", "device": {"transport": "mmio-v1",
+      "registers": [{"region": "mmio", "offset": "DeviceID", "value": 0}]},
+      "driver": {"expect_probe": "no_device"}, "end": {"violations": []}})";
+  RunResult r = run_scenario(parse_scenario(s, "p"));
+  EXPECT_TRUE(r.passed) << (r.failures.empty() ? "" : r.failures[0]);
+  EXPECT_EQ(r.probe_result, "no_device");
+  const char* wrong = R"({"name": "p", "device": {"transport": "mmio-v2",
+      "registers": [{"region": "mmio", "offset": "MagicValue", "value": 0}]}})";
+  r = run_scenario(parse_scenario(wrong, "p"));
+  EXPECT_FALSE(r.passed);
+  EXPECT_EQ(r.probe_result, "bad_magic");
+}
+
+TEST(ScenarioMmio, TransportOverrideRunsTheSameScriptOnMmio) {
+  const char* s = R"({"name": "o", "device": {"transport": "modern", "msix_vectors": 4},
+      "platform": {"msi_vectors": 8, "line": true}, "driver": {"echo": true, "interrupts": "msix"},
+      "steps": [{"rx": {"size": 64, "count": 8}}, {"expect_tx": {"size": 64, "count": 8}}],
+      "end": {"violations": []}})";
+  const Scenario sc = parse_scenario(s, "o");
+  for (auto kind : {mock::TransportKind::kMmioV1, mock::TransportKind::kMmioV2}) {
+    RunOptions o;
+    o.transport = kind;
+    const RunResult r = run_scenario(sc, o);
+    EXPECT_TRUE(r.passed) << (r.failures.empty() ? "" : r.failures[0]);
+    EXPECT_EQ(r.transport_name, kind == mock::TransportKind::kMmioV1 ? "mmio-v1" : "mmio-v2");
+  }
+}
+
 // The new expectations fail with the line and the numbers.
 TEST(ScenarioRun, DmaShimBoundsHeldAndModernErrorExpectationsCanFail) {
   const char* s = R"({

@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "print only the result, the verdict and failures");
   app.add_option("--json", json_path, "write a JSON report (results and verdicts) to this file");
   app.add_option("--junit", junit_path, "write a JUnit XML report to this file");
+  std::string transport;
+  app.add_option("--transport", transport,
+                 "run every scenario on this device flavour instead of its device.transport: "
+                 "legacy, modern, transitional, mmio-v1 or mmio-v2")
+      ->check(CLI::IsMember({"legacy", "modern", "transitional", "mmio-v1", "mmio-v2"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -116,6 +121,14 @@ int main(int argc, char** argv) {
 
   vnet::scenario::RunOptions options;
   options.echo_driver_log = driver_log;
+  if (!transport.empty()) {
+    using vnet::mock::TransportKind;
+    options.transport = transport == "legacy"         ? TransportKind::kLegacy
+                        : transport == "modern"       ? TransportKind::kModern
+                        : transport == "transitional" ? TransportKind::kTransitional
+                        : transport == "mmio-v1"      ? TransportKind::kMmioV1
+                                                      : TransportKind::kMmioV2;
+  }
   std::vector<ScenarioOutcome> outcomes;
   bool any_bad = false, any_failed = false;
   for (const std::string& path : paths) {

@@ -1,4 +1,5 @@
-// vnet-tour: the mock world at a glance. For every PCI transport flavour the
+// vnet-tour: the mock world at a glance. For every transport flavour (PCI
+// legacy, modern, transitional; virtio-mmio versions 1 and 2) the
 // driver is brought up against the mock device, frames go both ways and are
 // checked byte for byte, and a few device lies are told to show that the
 // driver counts them, stops, resets and carries on. Prints a summary table;
