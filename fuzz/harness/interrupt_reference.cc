@@ -81,4 +81,34 @@ void check_interrupt(const InterruptFacts& f, const IrqWork& work, const NetCoun
             work.tx, work.control, want.rx, want.tx, want.control);
 }
 
+bool guard_counts(const InterruptFacts& f) {
+  if (f.source.kind == IrqSource::Kind::kLine)
+    return f.mode == InterruptMode::kIntx && f.isr_reads == 1 && f.isr != 0;
+  return f.mode == InterruptMode::kMsix && f.source.vector < f.setup.vectors;
+}
+
+void StormWatch::check(bool counted, uint64_t now, bool stormed, uint32_t limit,
+                       uint64_t window_ns) {
+  if (stormed || limit == 0 || 2 * uint64_t{limit} + 1 > kMaxHistory) {
+    n_ = 0;
+    return;
+  }
+  if (!counted) return;
+  if (n_ != 0 && now < t_[n_ - 1]) n_ = 0;  // the clock went back: start over
+  const uint32_t need = 2 * limit + 1;
+  if (n_ == need) {
+    for (uint32_t i = 1; i < n_; ++i) t_[i - 1] = t_[i];
+    --n_;
+  }
+  t_[n_++] = now;
+  if (n_ == need && now - t_[0] < window_ns) {
+    finding(Oracle::kDecision,
+            "%u interrupts the storm guard counts within %llu ns (limit %u per %llu ns) and no "
+            "storm declared: a device that never stops interrupting keeps the CPU in the handler",
+            need, static_cast<unsigned long long>(now - t_[0]), limit,
+            static_cast<unsigned long long>(window_ns));
+    n_ = 0;
+  }
+}
+
 }  // namespace vnet::fuzz

@@ -320,15 +320,26 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         break;
       }
       case Op::kRegLie: {
+        const uint8_t region = in.u8();
         mock::RegisterLie lie;
-        lie.region = static_cast<Region>(in.u8() % 8);
+        lie.region = static_cast<Region>(region % 8);
         lie.offset = in.u16();
-        const uint8_t width = in.u8() % 4;
-        lie.width = width == 3 ? 4 : width;
+        const uint8_t how = in.u8();
+        lie.width = how % 4 == 3 ? 4 : how % 4;
         lie.value = in.u32();
         lie.skip = in.u8();
         lie.count = in.u8();
-        dev.lie_about_register(lie);
+        if ((region & 0xC0) == 0xC0) {
+          // A lie about BAR (region % 8) % 6 (what bar_info reports) instead.
+          mock::BarLie bar;
+          bar.bar = static_cast<uint8_t>(region % 8 % 6);
+          if (how & 0x04) bar.present = (how & 0x08) ? 1 : 0;
+          if (how & 0x10) bar.is_io = (how & 0x20) ? 1 : 0;
+          if (how & 0x40) bar.size = int64_t{1} << (lie.value % 63);
+          dev.lie_about_bar(bar);
+        } else {
+          dev.lie_about_register(lie);
+        }
         // Lies stay armed on the device object: it is not reused.
         w.taint_device();
         w.note_misbehaviour();

@@ -66,6 +66,11 @@
 //                                          FEATURES_OK, a config value changing
 //                                          between two reads, a notify offset
 //                                          outside its window, ...
+//                                          region with bits 6-7 set: a lie
+//                                          about BAR (region % 8) % 6 instead
+//                                          (what bar_info reports): width bit
+//                                          2 present (bit 3), bit 4 I/O (bit
+//                                          5), bit 6 size 1 << (value % 63)
 //   platform_budget alloc:u8 map:u8       the platform runs short: at most alloc
 //                                          more dma_alloc and map more dma_map
 //                                          calls succeed (255: no limit)

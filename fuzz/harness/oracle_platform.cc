@@ -72,6 +72,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   maps_live_ = 0;
   tx_len_over_ = 0;
   status_written_ = 0;
+  last_now_ = 0;
   protocol_.begin_input();
   transport_.begin_input();
   device_reset();  // drops the used-ring spans too
@@ -575,6 +576,7 @@ bool OraclePlatform::wait_interrupt(uint64_t timeout_ns) {
 uint64_t OraclePlatform::now_ns() {
   ShimCall call(*this);
   const uint64_t now = inner_->now_ns();
+  last_now_ = now;
   if (wd_await_clock_) {
     wd_await_clock_ = false;
     wd_poll_.clock_read = true;

@@ -112,6 +112,8 @@ class OraclePlatform final : public Platform {
   // ISR reads of the handler (interrupt_reference.h).
   void mark_interrupt() { transport_.mark_interrupt(); }
   const TransportReference& transport_reference() const { return transport_; }
+  // The platform clock's last answer to the driver (0 before the first).
+  uint64_t last_now() const { return last_now_; }
   // After an attach: no MSI-X after a vector read back otherwise.
   void check_interrupt_mode(InterruptMode mode) const { transport_.check_interrupt_mode(mode); }
   // Around poll_device(): the link state only from a consistent read.
@@ -274,6 +276,7 @@ class OraclePlatform final : public Platform {
   bool stale_chains_ = false;
   WatchdogReference::Poll wd_poll_{};
   bool wd_await_clock_ = false;
+  uint64_t last_now_ = 0;
   uint16_t tx_published_ = 0;  // tx chains published since the device's last reset
   uint64_t tx_len_over_ = 0;
   uint8_t status_written_ = 0;     // the last non-zero status the driver wrote

@@ -24,8 +24,13 @@ namespace vnet::fuzz {
 //    was 1000), so a device that ignores resets is still quarantined;
 //  * the tx watchdog fires on the third poll_device() that sees tx chains
 //    in flight and no used-index progress (it arms on the first).
+//  * an input may ask for an interrupt storm guard of kFuzzStormLimit
+//    interrupts per window (the default 1000 per 10 ms = 10,000 clock reads
+//    is out of reach of a few dozen ops), so that a device that never stops
+//    interrupting trips it (oracle h, StormWatch).
 inline constexpr uint64_t kFuzzResetTimeoutNs = 64'000;
 inline constexpr uint64_t kFuzzTxTimeoutNs = 2'000;
+inline constexpr uint32_t kFuzzStormLimit = 4;
 // NetOptions defaults with the fuzz timing; targets then set ring caps etc.
 inline NetOptions fuzz_net_options() {
   NetOptions o;
@@ -47,7 +52,8 @@ inline constexpr Flavour kFlavours[4] = {
     {mock::TransportKind::kTransitional, PciMode::kLegacy},
 };
 
-// fuzz_used_ring:  flavour:u8 (bit 7: the device processes tx only on
+// fuzz_used_ring:  flavour:u8 (bits 0-1 kFlavours; bit 2: storm guard of
+// kFuzzStormLimit; bits 5-6: interrupts; bit 7: the device processes tx only on
 // process_tx ops)  rx_cap:u8  tx_cap:u8  queue_size:u8 (1 << (3 + v % 6))
 // (kRepublish and then kDescEdit took the places of a third and a second
 // kUsedEdit: the table keeps its size, so inputs of the corpus keep their
@@ -59,8 +65,8 @@ inline constexpr Op kUsedRingOps[] = {
 };
 inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / sizeof kUsedRingOps[0]};
 
-// fuzz_rx:  flavour:u8  rx_cap:u8  features:u8 (bit 0: mask MRG_RXBUF,
-// bit 1: mask ANY_LAYOUT)
+// fuzz_rx:  flavour:u8 (as fuzz_used_ring's, bit 7 unused)  rx_cap:u8  features:u8 (bit 0: mask
+// MRG_RXBUF, bit 1: mask ANY_LAYOUT)
 inline constexpr Op kRxOps[] = {
     Op::kRxRaw, Op::kRxRaw,   Op::kRxRaw, Op::kRxRaw, Op::kRx,    Op::kRxBurst,
     Op::kPoll,  Op::kRecover, Op::kFault, Op::kTx,    Op::kRxIrq, Op::kPoolBudget,

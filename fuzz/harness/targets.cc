@@ -56,6 +56,7 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
   NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 64);
   options.tx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
+  if (flavour & 4) options.irq_storm_limit = kFuzzStormLimit;
   const uint16_t qsize = static_cast<uint16_t>(1u << (3 + in.u8() % 6));
   mock::DeviceConfig config;
   config.transport = f.device;
@@ -79,6 +80,7 @@ int run_fuzz_rx(const uint8_t* data, size_t size) {
   NetOptions options = fuzz_net_options();
   options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
   options.tx_ring_cap = 8;
+  if (flavour & 4) options.irq_storm_limit = kFuzzStormLimit;
   const uint8_t features = in.u8();
   if (features & 1) options.feature_mask &= ~spec::feature_mask(spec::Feature::kNetMrgRxbuf);
   if (features & 2) options.feature_mask &= ~spec::feature_mask(spec::Feature::kAnyLayout);
@@ -178,6 +180,8 @@ size_t read_boundary_script(const uint8_t* data, size_t size, BoundaryScript* ou
   static constexpr InterruptMode kModes[] = {InterruptMode::kPolling, InterruptMode::kIntx,
                                              InterruptMode::kMsix, InterruptMode::kMsix};
   out->options.interrupts = kModes[(mode >> 2) & 3];
+  // Bit 4: a storm guard of kFuzzStormLimit interrupts per window.
+  if (mode & 0x10) out->options.irq_storm_limit = kFuzzStormLimit;
   out->options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
   out->options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
   out->nops = head.u8() % 65;

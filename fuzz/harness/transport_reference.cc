@@ -25,6 +25,7 @@ constexpr uint64_t kBelow4G = uint64_t{1} << 32;  // 32-bit register offsets
 constexpr uint32_t kLegacyRegisters = 0x14;       // 4.1.4.8, without MSI-X
 constexpr uint32_t kLegacyRegistersMsix = 0x18;   // ... with MSI-X enabled
 constexpr uint8_t kCapMsix = 0x11;                // PCI: the MSI-X capability
+constexpr uint8_t kNumBars = 6;
 // Common configuration (4.1.4.3).
 constexpr uint32_t kDeviceFeatureSelect = 0x00;
 constexpr uint32_t kDeviceFeature = 0x04;
@@ -95,6 +96,7 @@ void TransportReference::begin_input() {
   probing_ = false;
   msix_enabled_ = false;
   memset(cfg_state_, 0, sizeof cfg_state_);
+  memset(mem_bar_size_, 0, sizeof mem_bar_size_);
   chosen_ = Outcome::kUndetermined;
   for (Window& w : windows_) w = Window{};
   multiplier_ = legacy_size_ = 0;
@@ -116,6 +118,7 @@ void TransportReference::on_cfg_read(uint32_t offset, uint8_t width, uint32_t va
     num_bar_answers_ = num_log_ = 0;
     log_overflow_ = false;
     memset(bar_answer_used_, 0, sizeof bar_answer_used_);
+    memset(mem_bar_size_, 0, sizeof mem_bar_size_);
   }
   // Kept after the probe too (the MSI-X capability is read at attach).
   for (uint32_t i = 0; i < width && offset + i < sizeof cfg_; ++i) {
@@ -134,8 +137,61 @@ void TransportReference::on_cfg_write(uint32_t offset, uint8_t width, uint32_t v
   // MSI-X message control (PCI 6.8.2: at +2 of capability 0x11), bit 15
   // enable: legacy device configuration moves from 0x14 to 0x18 (4.1.4.8).
   if (width == 2 && offset >= 2 && offset < sizeof cfg_ && cfg_state_[offset - 2] == 1 &&
-      cfg_[offset - 2] == kCapMsix)
-    msix_enabled_ = (value & 0x8000) != 0;
+      cfg_[offset - 2] == kCapMsix) {
+    const bool enable = (value & 0x8000) != 0;
+    if (enable && !msix_enabled_) check_msix_enable(offset - 2);
+    msix_enabled_ = enable;
+  }
+}
+
+void TransportReference::check_msix_enable(uint32_t cap) const {
+  // (h), the interrupt set-up: MSI-X may be enabled only with a table and
+  // a PBA a driver can use (PCI 6.8.2; pci_msix.h): in a memory BAR that
+  // holds them, ending at or below 4 GiB (register offsets are 32 bits),
+  // clear of every structure of the transport in use -- or message writes
+  // land on virtio registers. The capability as the driver read it; a BAR
+  // usable if any answer bar_info gave since the probe says so (a device
+  // may answer differently each time: only a layout that no answer allows
+  // is judged).
+  if (chosen_ != Outcome::kModern && chosen_ != Outcome::kLegacy) return;
+  uint32_t control, table, pba;
+  if (!cfg(cap + 2, 2, &control) || !cfg(cap + 4, 4, &table) || !cfg(cap + 8, 4, &pba)) return;
+  const uint32_t entries = (control & 0x7FFu) + 1;
+  struct Part {
+    const char* name;
+    uint32_t reg;
+    uint64_t length;
+  } const parts[] = {{"table", table, uint64_t{entries} * 16},
+                     {"PBA", pba, uint64_t{(entries + 63) / 64} * 8}};
+  for (const Part& part : parts) {
+    const uint8_t bar = static_cast<uint8_t>(part.reg & 7);
+    const uint64_t offset = part.reg & ~7u;
+    const uint64_t end = offset + part.length;
+    const char* why = nullptr;
+    if (bar >= kNumBars)
+      why = "names no BAR";
+    else if (end > kBelow4G)
+      why = "ends above 4 GiB";
+    else if (end > mem_bar_size_[bar])
+      why = "is in no memory BAR that holds it";
+    else if (chosen_ == Outcome::kLegacy && bar == 0 && offset < legacy_size_)
+      why = "lies over the legacy registers (I/O BAR 0)";
+    for (int k = 0; why == nullptr && k < kKinds; ++k) {
+      const Window& w = windows_[k];
+      if (chosen_ == Outcome::kModern && w.valid && w.bar == bar && offset < w.offset + w.length &&
+          w.offset < end) {
+        static const char* const kOver[] = {"lies over the common configuration",
+                                            "lies over the notification area", "lies over the ISR",
+                                            "lies over the device configuration"};
+        why = kOver[k];
+      }
+    }
+    if (why != nullptr)
+      finding(Oracle::kDecision,
+              "MSI-X enabled (capability at 0x%x) with a %s that %s: BAR%u+0x%llx, %llu bytes", cap,
+              part.name, why, bar, static_cast<unsigned long long>(offset),
+              static_cast<unsigned long long>(part.length));
+  }
 }
 
 uint32_t TransportReference::legacy_config() const {
@@ -143,6 +199,8 @@ uint32_t TransportReference::legacy_config() const {
 }
 
 void TransportReference::on_bar_info(uint8_t bar, const BarInfo& info) {
+  if (bar < kNumBars && info.present && !info.is_io && info.size > mem_bar_size_[bar])
+    mem_bar_size_[bar] = info.size;
   if (!probing_ || num_bar_answers_ == kMaxBarAnswers) return;
   bar_answers_[num_bar_answers_] = info;
   bar_answer_bar_[num_bar_answers_] = bar;

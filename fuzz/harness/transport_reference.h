@@ -129,10 +129,15 @@ class TransportReference {
   // 0: config_msix_vector, 1: queue_msix_vector.
   void vector_access(int which, bool write, uint32_t value);
   void notification(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value, const void* pc);
+  // (h) when the driver sets MSI-X enable in the capability at cap.
+  void check_msix_enable(uint32_t cap) const;
 
   // This probe's answers (and, after it, the capabilities read at attach).
   bool probing_ = false;
   bool msix_enabled_ = false;  // the driver set MSI-X enable (message control)
+  // Per BAR, the largest size any bar_info answer since the probe gave it as
+  // a present memory BAR (0: none did).
+  uint64_t mem_bar_size_[6] = {};
   uint8_t cfg_[256] = {};
   uint8_t cfg_state_[256] = {};  // 0 unknown, 1 answered, 2 answered two ways
   BarInfo bar_answers_[kMaxBarAnswers] = {};

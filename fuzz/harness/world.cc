@@ -134,6 +134,7 @@ void on_sanitizer_death() {
 
 void World::begin_common(Platform& device_side, const char* target) {
   rx_irq_wanted_ = false;
+  storm_.clear();
   if (!have_baseline_) {
     baseline_allocations_ = memory_.live_allocations();
     have_baseline_ = true;
@@ -436,6 +437,9 @@ void World::interrupt(IrqSource source) {
     facts.isr_reads = t.isr_reads();
     facts.isr = t.last_isr();
     check_interrupt(facts, work, before, net().counters());
+    storm_.check(guard_counts(facts), oracle_.last_now(),
+                 net().counters().irq_storms != before.irq_storms,
+                 attached_options_.irq_storm_limit, attached_options_.irq_storm_window_ns);
   }
   if (work.control) poll_device();
   if (work.rx) {
@@ -554,8 +558,26 @@ void World::restart() {
   // reports exactly that. So no probe while quarantined.
   if (session_->net().quarantined()) {
     // A caller that attaches again anyway, on the same transport: the
-    // driver retries the reset and, still unacknowledged, refuses.
-    check_attach(attach());
+    // driver retries the reset and, still unacknowledged, refuses -- with
+    // kQuarantined, before it touches anything of the new attachment
+    // (oracle h: a driver that went on would hand the held buffers to
+    // whatever transport and pool it was given this time).
+    // (No reset acknowledged during the call: the quarantine never lifted.
+    // One that lifted it may end in a new quarantine when the attach fails.)
+    const uint64_t epoch = oracle_.reset_epoch();
+    const AttachError e = attach();
+    // (Session::attach calls the driver only with a transport from the
+    // last probe: after a failed one it answers kBadOptions itself.)
+    const bool called = session_->probe_result().transport != nullptr;
+    if (called && oracle_.reset_epoch() == epoch && e != AttachError::kQuarantined)
+      finding(Oracle::kDecision,
+              "attach() on a driver whose buffers stay quarantined (no reset acknowledged) "
+              "returned %s, not kQuarantined: it went on with the new attachment",
+              attach_error_name(e));
+    if (e == AttachError::kQuarantined && !session_->net().quarantined())
+      finding(Oracle::kDecision,
+              "attach() returned kQuarantined but the driver holds no quarantined buffers");
+    check_attach(e);
     return;
   }
   const ProbeError probed = session_->probe(mode_);

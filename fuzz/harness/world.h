@@ -42,6 +42,7 @@
 #include "fuzz/harness/device_shims.h"
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/input.h"
+#include "fuzz/harness/interrupt_reference.h"
 #include "fuzz/harness/oracle_platform.h"
 #include "fuzz/harness/watchdog_reference.h"
 #include "mock_device/guest_memory.h"
@@ -200,6 +201,7 @@ class World {
   PciMode mode_ = PciMode::kAuto;
   NetOptions options_{};
   NetOptions attached_options_{};  // what the driver attached with last
+  StormWatch storm_;               // oracle (h): the interrupt storm guard
   AttachError attach();
   bool misbehaved_ = false;
   bool descriptors_rewritten_ = false;

@@ -443,6 +443,24 @@ void lie_seeds(const fs::path& root) {
                 [&](ScriptWriter& w) {
                   w.op(Op::kRegLie).u8(bar4).u16(reg).u8(2).u32(0xFFFF).u8(0).u8(0);
                 });
+  // MSI-X (flavour bit 6; the table in BAR 1) whose capability, read anew
+  // at the next attach, puts the table over the common configuration of
+  // BAR 4, or ends it above 4 GiB of a BAR 1 that claims 8 GiB: the driver
+  // must refuse the table and take INTx.
+  const uint32_t table_reg = mock::MockDevice::kMsixCap + 4;
+  config_seed("msix_table_over_common", 1 | 0x40, [&](ScriptWriter& w) {
+    w.op(Op::kRegLie)
+        .u8(0)
+        .u16(table_reg)
+        .u8(3)
+        .u32(mock::MockDevice::kCommonOffset | 4)
+        .u8(0)
+        .u8(0);
+  });
+  config_seed("msix_table_above_4g", 1 | 0x40, [&](ScriptWriter& w) {
+    w.op(Op::kRegLie).u8(0xC0 | 1).u16(0).u8(0x04 | 0x08 | 0x40).u32(33).u8(0).u8(0);
+    w.op(Op::kRegLie).u8(0).u16(table_reg).u8(3).u32(0xFFFFFFF0u | 1).u8(0).u8(0);
+  });
   config_seed("notify_off_outside_window", 1, [&](ScriptWriter& w) {
     w.op(Op::kRegLie).u8(bar4).u16(0x1E).u8(2).u32(0xFFFF).u8(0).u8(0);
   });
@@ -490,6 +508,19 @@ void lie_seeds(const fs::path& root) {
     write_file(root / "corpus/fuzz/fuzz_config" /
                    ("lie-desc_next_legacy_" + std::string(q == 0 ? "rx" : "tx")),
                w.bytes().data(), w.bytes().size());
+    ++n;
+  }
+  // A device that never stops interrupting: MSI-X (flavour bits 5-6 = 2),
+  // a storm guard of kFuzzStormLimit (bit 2), and a dozen interrupts on the
+  // rx vector (rx_irq bit 2, vector 1) with little else between them.
+  {
+    ScriptWriter w(kUsedRingTable);
+    w.u8(1 | 4 | (2 << 5)).u8(15).u8(15).u8(3);
+    w.op(Op::kRx).u8(3).u16(200);
+    for (int i = 0; i < 12; ++i) w.op(Op::kRxIrq).u8(1 | 4 | (2 << 3));
+    w.op(Op::kRx).u8(3).u16(300);
+    write_file(root / "corpus/fuzz/fuzz_used_ring" / "lie-irq_storm", w.bytes().data(),
+               w.bytes().size());
     ++n;
   }
   // More completions pending than one run of used elements holds (32): 48

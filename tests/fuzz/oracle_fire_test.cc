@@ -28,6 +28,7 @@
 #include "driver/spec/pci_layout.h"
 #include "fuzz/harness/decision_reference.h"
 #include "fuzz/harness/fuzz_pool.h"
+#include "fuzz/harness/interrupt_reference.h"
 #include "fuzz/harness/oracle_platform.h"
 #include "fuzz/harness/setups.h"
 #include "fuzz/harness/watchdog_reference.h"
@@ -1159,6 +1160,67 @@ void ok_decision_fallback_after_refused_vector() {
   b.oracle->check_interrupt_mode(InterruptMode::kIntx);
 }
 
+// MSI-X (PCI 6.8.2) at 0x84 after the virtio capabilities of ProbedImage:
+// two entries, the table at table_reg (BIR in bits 2:0), the PBA in BAR 1
+// at 0x800. The driver's part of interrupt set-up: the capability read,
+// bar_info for the table's and the PBA's BAR, then MSI-X enable.
+struct MsixImage : ProbedImage {
+  explicit MsixImage(uint32_t table_reg, uint64_t bar1_size = 0x1000) {
+    device.cfg[0x75] = 0x84;
+    device.cfg[0x84] = 0x11;
+    device.cfg[0x86] = 1;  // table size - 1
+    for (uint32_t i = 0; i < 4; ++i) {
+      device.cfg[0x88 + i] = static_cast<uint8_t>(table_reg >> (8 * i));
+      device.cfg[0x8C + i] = static_cast<uint8_t>((0x800u | 1u) >> (8 * i));
+    }
+    device.bars[1] = BarInfo{true, false, bar1_size};
+    probe();
+  }
+  void enable() {
+    for (uint32_t at = 0x84; at < 0x90; at += 4) oracle->reg_read(Region::kPciConfig, at, 4);
+    oracle->bar_info(static_cast<uint8_t>(device.cfg[0x88] & 7));
+    oracle->bar_info(1);
+    oracle->reg_write(Region::kPciConfig, 0x86, 2, 0xC001);  // enable, function masked
+  }
+};
+
+void decision_msix_table_over_common() {
+  MsixImage b(4 | 0x0000);  // planted: the table over BAR 4's common configuration
+  b.enable();
+}
+
+void decision_msix_table_above_4g() {
+  MsixImage b(0xFFFFFFF0u | 1, uint64_t{1} << 33);  // planted: an 8 GiB BAR 1, table at its 4 GiB
+  b.enable();
+}
+
+void decision_msix_table_in_io_bar() {
+  MsixImage b(1);
+  b.device.bars[1] = BarInfo{true, true, 0x1000};  // planted: BAR 1 now says I/O
+  b.enable();
+}
+
+void ok_decision_msix_table_usable() {
+  MsixImage b(1);  // BAR 1 offset 0: a memory BAR of its own
+  b.enable();
+}
+
+// The storm guard (interrupt_reference.h): interrupts counted faster than
+// the limit allows and no storm declared.
+void decision_storm_not_declared() {
+  StormWatch w;
+  for (uint64_t t = 0; t < 9; ++t) w.check(true, 1000 * t, false, 4, 10'000'000);
+}
+
+void ok_decision_storm_spread_or_declared() {
+  StormWatch w;
+  // Nine within the window, the ninth tripping the guard; then nine spread
+  // over more than a window each; then interrupts the guard does not count.
+  for (uint64_t t = 0; t < 9; ++t) w.check(true, 1000 * t, t == 8, 4, 10'000'000);
+  for (uint64_t t = 0; t < 9; ++t) w.check(true, 20'000'000 + 2'000'000 * t, false, 4, 10'000'000);
+  for (uint64_t t = 0; t < 20; ++t) w.check(false, 50'000'000 + t, false, 4, 10'000'000);
+}
+
 void decision_probe_outcome() {
   ProbedImage b(false);
   ProbeResult r = b.transports.probe(*b.oracle);
@@ -1935,6 +1997,15 @@ const Case kCases[] = {
      decision_msix_after_refused_vector},
     {"decision.ok_fallback_after_refused_vector", nullptr, nullptr,
      ok_decision_fallback_after_refused_vector},
+    {"decision.msix_table_over_common", kDecision, "lies over the common configuration",
+     decision_msix_table_over_common},
+    {"decision.msix_table_above_4g", kDecision, "ends above 4 GiB", decision_msix_table_above_4g},
+    {"decision.msix_table_in_io_bar", kDecision, "in no memory BAR that holds it",
+     decision_msix_table_in_io_bar},
+    {"decision.ok_msix_table_usable", nullptr, nullptr, ok_decision_msix_table_usable},
+    {"decision.storm_not_declared", kDecision, "no storm declared", decision_storm_not_declared},
+    {"decision.ok_storm_spread_or_declared", nullptr, nullptr,
+     ok_decision_storm_spread_or_declared},
     {"decision.probe_outcome", kDecision, "chooses \"modern\"", decision_probe_outcome},
     {"decision.probe_no_version1", kDecision, "chooses \"modern unusable\"",
      decision_probe_no_version1},
