@@ -325,7 +325,12 @@ void RecordingWorld::append(void* context, const char* data, size_t len) {
 }
 
 AttachError RecordingWorld::bring_up(const NetOptions& options) {
-  if (session_->probe_result().transport == nullptr) session_->probe(kind_.mode);
+  if (session_->probe_result().transport == nullptr) {
+    if (mock::is_mmio(config_.transport))
+      session_->probe_mmio(mock_mmio_window(config_));
+    else
+      session_->probe(kind_.mode);
+  }
   return session_->attach(options);
 }
 
@@ -356,10 +361,18 @@ std::string RecordingWorld::finish(const std::string& scenario, const std::strin
   h.transport = probe.transport != nullptr ? probe.transport->name() : nullptr;
   h.has_device = true;
   h.device_kind = mock::transport_kind_name(config_.transport);
-  h.vendor = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kVendorId, 2));
-  h.device = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kDeviceId, 2));
-  h.subsystem = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kSubsystemId, 2));
-  h.revision = static_cast<uint8_t>(device_.pci_config_read(spec::pci::kRevisionId, 1));
+  if (mock::is_mmio(config_.transport)) {
+    h.is_mmio = true;
+    h.mmio_version = device_.mmio_version();
+    h.mmio_device_id = config_.mmio_device_id;
+    h.mmio_vendor_id = config_.mmio_vendor_id;
+    h.mmio_window = config_.mmio_window_size;
+  } else {
+    h.vendor = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kVendorId, 2));
+    h.device = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kDeviceId, 2));
+    h.subsystem = static_cast<uint16_t>(device_.pci_config_read(spec::pci::kSubsystemId, 2));
+    h.revision = static_cast<uint8_t>(device_.pci_config_read(spec::pci::kRevisionId, 1));
+  }
   h.has_features = true;
   h.offered = config_.features;
   h.negotiated = session_->net().negotiated_features();
@@ -380,21 +393,21 @@ std::string RecordingWorld::finish(const std::string& scenario, const std::strin
 
 const std::vector<MockScenario>& mock_scenarios() {
   static const std::vector<MockScenario> kScenarios = {
-      {"bringup", "probe, attach, poll, stop", ScenarioKinds::kAll, run_bringup, nullptr},
+      {"bringup", "probe, attach, poll, stop", ScenarioKinds::kAll, run_bringup, nullptr, true},
       {"bringup_default_options", "attach with the default ring caps", ScenarioKinds::kAll,
-       run_bringup_default_options, nullptr},
+       run_bringup_default_options, nullptr, true},
       {"traffic", "frames both ways, interrupt suppression", ScenarioKinds::kAll, run_traffic,
-       nullptr},
+       nullptr, true},
       {"link_flap", "link down and up, seen by poll_device", ScenarioKinds::kAll, run_link_flap,
-       nullptr},
+       nullptr, true},
       {"reset_recover", "device reset detected and recovered; caller recover()",
-       ScenarioKinds::kAll, run_reset_recover, nullptr},
+       ScenarioKinds::kAll, run_reset_recover, nullptr, true},
       {"used_id_out_of_range", "rx used id beyond the ring: queue broken, recovered",
-       ScenarioKinds::kLegacyModern, run_used_id_out_of_range, nullptr},
+       ScenarioKinds::kLegacyModern, run_used_id_out_of_range, nullptr, true},
       {"used_id_stale", "tx used id not in flight: queue broken, recovered",
        ScenarioKinds::kLegacyModern, run_used_id_stale, nullptr},
       {"used_len_over", "rx used length above the posted buffer: dropped",
-       ScenarioKinds::kLegacyModern, run_used_len_over, nullptr},
+       ScenarioKinds::kLegacyModern, run_used_len_over, nullptr, true},
       {"used_len_short", "rx used length below the header: dropped", ScenarioKinds::kLegacyModern,
        run_used_len_short, nullptr},
       {"used_idx_jump", "rx used index jumps past the ring: queue broken, recovered",
@@ -402,9 +415,9 @@ const std::vector<MockScenario>& mock_scenarios() {
       {"rx_header_gso", "rx header with a GSO type not negotiated: dropped",
        ScenarioKinds::kLegacyModern, run_rx_header_gso, nullptr},
       {"bad_config", "mtu 67, multicast mac, undefined status bits", ScenarioKinds::kLegacyModern,
-       run_bad_config, configure_bad_config},
+       run_bad_config, configure_bad_config, true},
       {"queue_size_zero", "receive queue size 0: attach fails", ScenarioKinds::kLegacyModern,
-       run_queue_size_zero, nullptr},
+       run_queue_size_zero, nullptr, true},
       {"pool_empty", "empty pool fails attach; attaching again works", ScenarioKinds::kLegacyModern,
        run_pool_empty, nullptr},
       {"tx_watchdog", "tx never completed: watchdog, device reset, traffic again",
@@ -414,7 +427,7 @@ const std::vector<MockScenario>& mock_scenarios() {
       {"access_platform", "ACCESS_PLATFORM through an IOMMU: traffic, device reset, traffic",
        ScenarioKinds::kModern, run_access_platform, configure_access_platform},
       {"reset_slow", "resets that take 5 status reads: waited for", ScenarioKinds::kLegacyModern,
-       run_reset_slow, nullptr},
+       run_reset_slow, nullptr, true},
       {"irq_msix",
        "MSI-X: frames both ways, a link change and a spurious message, each interrupt taken "
        "inside the device access that raised it (handle_interrupt within other calls)",
@@ -422,13 +435,14 @@ const std::vector<MockScenario>& mock_scenarios() {
       {"irq_intx",
        "no MSI-X capability: INTx, interrupts delivered between calls (the ISR read "
        "acknowledges), a link change and another function's pulse of the shared line",
-       ScenarioKinds::kLegacyModern, run_irq_intx, configure_no_msix},
+       ScenarioKinds::kLegacyModern, run_irq_intx, configure_no_msix, true},
   };
   return kScenarios;
 }
 
 bool scenario_applies(const MockScenario& s, const MockKind& k) {
   const std::string name = k.name;
+  if (mock::is_mmio(k.device)) return s.mmio;
   switch (s.kinds) {
     case ScenarioKinds::kAll:
       return true;

@@ -41,7 +41,15 @@ inline constexpr MockKind kMockKinds[] = {
     {mock::TransportKind::kModern, PciMode::kAuto, "modern"},
     {mock::TransportKind::kTransitional, PciMode::kAuto, "transitional"},
     {mock::TransportKind::kTransitional, PciMode::kLegacy, "transitional_as_legacy"},
+    {mock::TransportKind::kMmioV1, PciMode::kAuto, "mmio_v1"},
+    {mock::TransportKind::kMmioV2, PciMode::kAuto, "mmio_v2"},
 };
+
+// The window a virtio-mmio kind is probed at: QEMU microvm's first slot as
+// its kernel command line names it, the line when the device has one.
+inline MmioWindow mock_mmio_window(const mock::DeviceConfig& c) {
+  return MmioWindow{0xFEB02E00, c.mmio_window_size, c.interrupt_pin != 0 ? 12 : -1};
+}
 
 class RecordingWorld {
  public:
@@ -62,7 +70,7 @@ class RecordingWorld {
   // recorded.
   void set_compact(bool on) { writer_.set_compact(on); }
 
-  // Probe with the kind's mode, then attach.
+  // Probe with the kind's mode (virtio-mmio: the window), then attach.
   AttachError bring_up(const NetOptions& options);
   // n frames of assorted sizes each way: tx_burst, inject into rx,
   // rx_burst, tx_reclaim. seq numbers the frames.
@@ -97,8 +105,10 @@ std::vector<uint8_t> mock_frame(size_t size, uint32_t seq);
 NetOptions corpus_options();
 
 // The transport kinds a scenario is recorded on.
+// The virtio-mmio kinds take the kAll scenarios that do not need MSI-X, and
+// those a scenario names as MMIO-worthy (MockScenario::mmio).
 enum class ScenarioKinds : uint8_t {
-  kAll,           // all four
+  kAll,           // all four PCI kinds
   kLegacyModern,  // legacy and modern (misbehaviour: one of each interface)
   kModern,        // modern only (features above bit 31)
 };
@@ -110,6 +120,8 @@ struct MockScenario {
   void (*run)(RecordingWorld& world);
   // Device configuration changes before the world is built (may be null).
   void (*configure)(mock::DeviceConfig& config);
+  // Also recorded on the virtio-mmio kinds.
+  bool mmio = false;
 };
 
 const std::vector<MockScenario>& mock_scenarios();

@@ -607,7 +607,7 @@ class ReplayTap final : public trace::SessionTap {
     if (want.fn != r.fn) return "function differs";
     if (want.value != r.value) return "return value differs";
     if (want.state != r.state) return "driver state differs";
-    if (r.fn == ApiFn::kProbe) {
+    if (r.fn == ApiFn::kProbe || r.fn == ApiFn::kProbeMmio) {
       if (want.has_transport != (r.transport != nullptr)) return "transport differs";
       if (want.has_transport && want.transport != r.transport) return "transport differs";
     }
@@ -720,6 +720,10 @@ ReplayResult detail::replay_recording(const Trace& t) {
     switch (a.fn) {
       case ApiFn::kProbe:
         session->probe(a.mode);
+        seen.observe_probe(session->probe_result());
+        break;
+      case ApiFn::kProbeMmio:
+        session->probe_mmio(a.window);
         seen.observe_probe(session->probe_result());
         break;
       case ApiFn::kAttach:

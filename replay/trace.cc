@@ -169,6 +169,7 @@ void parse_header(Trace& t, const json& j, size_t number) {
     if (!d.is_object()) l.fail("field \"device\" must be an object");
     Line dl(number, d, "header.device");
     if (dl.has("kind")) t.header.device_kind = dl.string("kind");
+    if (dl.has("window")) t.header.mmio_window = static_cast<uint32_t>(dl.uint("window", 1u << 20));
   }
   if (l.has("offers")) {
     const json& oj = l.field("offers");
@@ -182,6 +183,10 @@ void parse_header(Trace& t, const json& j, size_t number) {
     if (o.has("modern")) {
       t.header.modern_offer = o.hex64("modern");
       t.header.has_modern_offer = true;
+    }
+    if (o.has("mmio")) {
+      t.header.mmio_offer = o.hex64("mmio");
+      t.header.has_mmio_offer = true;
     }
   }
   if (l.has("queue_sizes")) {
@@ -226,6 +231,10 @@ void parse_call(Trace& t, const Line& l, Event& e) {
   switch (c.fn) {
     case ApiFn::kProbe:
       c.mode = l.name<PciMode>("mode", trace::parse_pci_mode);
+      break;
+    case ApiFn::kProbeMmio:
+      c.window.size = l.uint("size", 0xFFFF'FFFFu);
+      c.window.irq = l.has("irq") ? static_cast<int32_t>(l.uint("irq", 0x7FFF'FFFF)) : -1;
       break;
     case ApiFn::kAttach: {
       const json& o = l.field("options");
@@ -299,6 +308,7 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
   r.state = l.name<NetState>("state", trace::parse_net_state);
   switch (r.fn) {
     case ApiFn::kProbe:
+    case ApiFn::kProbeMmio:
       if (!l.is_null("transport")) {
         r.transport = l.string("transport");
         r.has_transport = true;
@@ -1054,7 +1064,8 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
           c.mode = static_cast<PciMode>(mode);
           break;
         }
-        case ApiFn::kAttach:  // nested options: the slow path
+        case ApiFn::kAttach:     // nested options: the slow path
+        case ApiFn::kProbeMmio:  // rare: the slow path
           break;
         case ApiFn::kRxBurst:
           ok = l.u("max", 0xFFFF, &c.max);
@@ -1115,7 +1126,8 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
       r.fn = static_cast<ApiFn>(fn);
       r.state = static_cast<NetState>(state);
       switch (r.fn) {
-        case ApiFn::kProbe: {
+        case ApiFn::kProbe:
+        case ApiFn::kProbeMmio: {
           std::string_view tr;
           if (l.is_null("transport")) {
             ok = true;

@@ -58,7 +58,12 @@ struct TraceHeaderInfo {
   uint64_t offered = 0, negotiated = 0;
   // Optional identity and queue facts (informational for a recording; the
   // device model's configuration in device mode).
-  std::string device_kind;            // "legacy", "modern", "transitional" or empty
+  std::string device_kind;  // "legacy", "modern", "transitional", "mmio-v1", "mmio-v2" or empty
+  // virtio-mmio: the window's size (device.window; 0: not given) and the
+  // offer a capture's driver read there (offers.mmio).
+  uint32_t mmio_window = 0;
+  bool has_mmio_offer = false;
+  uint64_t mmio_offer = 0;
   std::vector<uint16_t> queue_sizes;  // maximum queue sizes the device offered
   // A capture's "offers": what each interface of the device offered, as
   // the capture's driver read it (a transitional device has two).
@@ -181,6 +186,7 @@ struct Segment {
 struct CallArgs {
   ApiFn fn;
   PciMode mode = PciMode::kAuto;
+  MmioWindow window{};  // probe_mmio: size and irq (base 0)
   NetOptions options{};
   uint16_t max = 0;
   bool enabled = false;  // set_rx_interrupts, set_tx_interrupts

@@ -20,7 +20,8 @@
 // use (v2: QueueReady reads 0; v1: QueuePFN reads 0); QueueNumMax read
 // again and the size must not exceed it; QueueNum; the addresses; v2:
 // QueueReady = 1, which must read back 1; v1: GuestPageSize and QueueAlign
-// before QueuePFN, which must read back what was written.
+// before QueuePFN (not read back: no ready bit, and the echo would be an
+// address, which traces name only on writes).
 //
 // Every value read here is the untrusted device's and checked before use:
 //   Status            only the low 8 bits are device status (others counted)
@@ -28,7 +29,7 @@
 //                     and refuses sizes that are not powers of two or above
 //                     32768, as on PCI; setup re-reads it (a device that
 //                     changed its mind is refused, never overrun)
-//   QueueReady/PFN    must read 0 before setup and the value written after
+//   QueueReady/PFN    must read 0 before setup; QueueReady 1 after
 //   InterruptStatus   only bits 0-1 mean anything (4.2.2.2: "MUST ignore
 //                     undefined bits"): others are counted and neither
 //                     returned nor acknowledged; InterruptACK gets exactly
@@ -105,7 +106,10 @@ class MmioTransport final : public Transport {
   static constexpr uint16_t kMaxQueues = 64;
 
  private:
-  uint32_t rd(uint32_t offset);
+  // The window's 32-bit registers (a generic accessor for vnet-surface,
+  // which names a read by the accessor's caller: neither inlined nor
+  // tail-called, so that caller keeps its frame on the stack).
+  [[clang::not_tail_called, gnu::noinline]] uint32_t mmio_read(uint32_t offset);
   void wr(uint32_t offset, uint32_t value);
   bool setup_queue_v1(uint16_t size, const QueueAddresses& addrs);
   bool setup_queue_v2(uint16_t size, const QueueAddresses& addrs);

@@ -36,20 +36,19 @@ MmioProbeResult MmioTransports::probe(Platform& platform, const MmioWindow& wind
     r.error = MmioProbeError::kWindowTooSmall;
     return r;
   }
-  auto rd = [&](uint32_t off) { return platform.reg_read(Region::kMmio, off, 4); };
   // 4.2.3.1.1: MagicValue and Version first; the driver MUST ignore a
   // device whose magic is not "virt" (4.2.2.2).
-  r.magic = rd(reg::kMagicValue);
+  r.magic = platform.reg_read(Region::kMmio, reg::kMagicValue, 4);
   if (r.magic != reg::kMagic) {
     r.error = MmioProbeError::kBadMagic;
     return r;
   }
-  r.version = rd(reg::kVersion);
+  r.version = platform.reg_read(Region::kMmio, reg::kVersion, 4);
   if (r.version != reg::kVersionLegacy && r.version != reg::kVersionModern) {
     r.error = MmioProbeError::kBadVersion;
     return r;
   }
-  r.device_id = rd(reg::kDeviceId);
+  r.device_id = platform.reg_read(Region::kMmio, reg::kDeviceId, 4);
   if (r.device_id == reg::kDeviceIdPlaceholder) {
     // 4.2.3.1.1: "If DeviceID is zero, the driver MUST abort initialization
     // and MUST NOT access any other register." Not an error either.
@@ -60,7 +59,7 @@ MmioProbeResult MmioTransports::probe(Platform& platform, const MmioWindow& wind
     r.error = MmioProbeError::kNotNet;
     return r;
   }
-  r.vendor_id = rd(reg::kVendorId);
+  r.vendor_id = platform.reg_read(Region::kMmio, reg::kVendorId, 4);
 
   // A candidate, taken only when every check passed (pci_probe.h).
   MmioTransport candidate;

@@ -24,10 +24,38 @@ ProbeError Session::probe(PciMode mode) {
   c.mode = mode;
   call(c);
   probe_ = transports_.probe(platform_, mode);
+  probed_mmio_ = false;
   ApiResult r = result(ApiFn::kProbe, static_cast<uint32_t>(probe_.error));
   r.transport = probe_.transport != nullptr ? probe_.transport->name() : nullptr;
   ret(r);
   return probe_.error;
+}
+
+MmioProbeError Session::probe_mmio(const MmioWindow& window) {
+  ApiCall c;
+  c.fn = ApiFn::kProbeMmio;
+  c.window = window;
+  call(c);
+  mmio_probe_ = mmio_.probe(platform_, window);
+  probed_mmio_ = true;
+  probe_ = ProbeResult{};
+  switch (mmio_probe_.error) {
+    case MmioProbeError::kOk:
+      probe_.error = ProbeError::kOk;
+      break;
+    case MmioProbeError::kNoDevice:
+    case MmioProbeError::kNotNet:
+      probe_.error = ProbeError::kNotNet;
+      break;
+    default:
+      probe_.error = ProbeError::kNotVirtio;
+      break;
+  }
+  probe_.transport = mmio_probe_.transport;
+  ApiResult r = result(ApiFn::kProbeMmio, static_cast<uint32_t>(mmio_probe_.error));
+  r.transport = probe_.transport != nullptr ? probe_.transport->name() : nullptr;
+  ret(r);
+  return mmio_probe_.error;
 }
 
 AttachError Session::attach(const NetOptions& options) {

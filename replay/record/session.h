@@ -3,7 +3,8 @@
 // The platform shim sees everything that crosses the device boundary but
 // not why: which API call the caller made, with which arguments, and what
 // it returned. A Session owns the driver (VirtioNet and the PCI
-// transports) and is the only way a recorded run calls it; every call is
+// transports, or the virtio-mmio one) and is the only way a recorded run
+// calls it; every call is
 // reported to a SessionTap before and after it runs:
 //
 //   caller ---- probe/attach/rx_burst/tx_burst/... ----> Session
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "driver/net/virtio_net.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 #include "replay/record/trace_events.h"
 #include "replay/record/trace_writer.h"
@@ -71,6 +73,11 @@ class Session {
       : platform_(platform), pool_(pool), tap_(tap) {}
 
   ProbeError probe(PciMode mode);
+  // A virtio-mmio window instead (mmio_probe.h). probe_result() then
+  // reports it PCI-shaped (kOk and the transport; kNotNet for a
+  // placeholder or another device type; kNotVirtio otherwise) and
+  // mmio_probe_result() in full. Recorded as a "probe_mmio" call.
+  MmioProbeError probe_mmio(const MmioWindow& window);
   // kBadOptions when no transport was probed.
   AttachError attach(const NetOptions& options);
   uint16_t rx_burst(uint16_t max, FrameVisitor visit = nullptr, void* context = nullptr);
@@ -89,6 +96,8 @@ class Session {
 
   VirtioNet& net() { return net_; }
   const ProbeResult& probe_result() const { return probe_; }
+  const MmioProbeResult& mmio_probe_result() const { return mmio_probe_; }
+  bool probed_mmio() const { return probed_mmio_; }
 
  private:
   ApiResult result(ApiFn fn, uint32_t value) const;
@@ -105,6 +114,9 @@ class Session {
   SessionTap* tap_;
   PciTransports transports_;
   ProbeResult probe_{};
+  MmioTransports mmio_;
+  MmioProbeResult mmio_probe_{};
+  bool probed_mmio_ = false;
   VirtioNet net_;
   PacketBuffer* bufs_[kMaxBurst] = {};
 };

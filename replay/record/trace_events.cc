@@ -8,7 +8,15 @@ void write_header(TraceWriter& w, const TraceHeader& h) {
   w.u64("version", w.format_version());
   w.str("driver_version", h.driver_version);
   if (h.transport != nullptr) w.str("transport", h.transport);
-  if (h.has_device) {
+  if (h.has_device && h.is_mmio) {
+    w.begin_object("device");
+    w.str("kind", h.device_kind);
+    w.u64("mmio_version", h.mmio_version);
+    w.u64("device_id", h.mmio_device_id);
+    w.u64("vendor_id", h.mmio_vendor_id);
+    w.u64("window", h.mmio_window);
+    w.end_object();
+  } else if (h.has_device) {
     w.begin_object("device");
     w.str("kind", h.device_kind);
     w.u64("vendor", h.vendor);
@@ -226,6 +234,12 @@ void write_call(TraceWriter& w, const ApiCall& c) {
     case ApiFn::kProbe:
       w.str("mode", pci_mode_name(c.mode));
       break;
+    case ApiFn::kProbeMmio:
+      // The window as the driver was told it, without its address (traces
+      // are address-independent): its size and line.
+      w.u64("size", c.window.size);
+      if (c.window.irq >= 0) w.u64("irq", static_cast<uint64_t>(c.window.irq));
+      break;
     case ApiFn::kAttach: {
       const NetOptions& o = c.options;
       w.begin_object("options");
@@ -286,6 +300,7 @@ void write_ret(TraceWriter& w, const ApiResult& r) {
   w.str("state", trace::net_state_name(r.state));
   switch (r.fn) {
     case ApiFn::kProbe:
+    case ApiFn::kProbeMmio:
       if (r.transport != nullptr)
         w.str("transport", r.transport);
       else

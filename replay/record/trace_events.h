@@ -48,6 +48,7 @@ struct TxFrame {
 struct ApiCall {
   ApiFn fn = ApiFn::kProbe;
   PciMode mode = PciMode::kAuto;    // probe
+  MmioWindow window{};              // probe_mmio (size and irq are recorded, never the base)
   NetOptions options{};             // attach
   uint16_t max = 0;                 // rx_burst
   bool enabled = false;             // set_rx_interrupts, set_tx_interrupts
@@ -64,7 +65,7 @@ struct ApiResult {
   // handle_interrupt: the IrqWork bits (irq_work_bits).
   uint32_t value = 0;
   NetState state = NetState::kDown;
-  // probe
+  // probe, probe_mmio (value: ProbeError / MmioProbeError)
   const char* transport = nullptr;  // nullptr: none
   // attach and recover: what was negotiated
   uint64_t features = 0;
@@ -83,11 +84,15 @@ struct ApiResult {
 // required.
 struct TraceHeader {
   const char* driver_version = "";
-  const char* transport = nullptr;  // "pci-legacy", "pci-modern"
+  const char* transport = nullptr;  // "pci-legacy", "pci-modern", "mmio-v1", "mmio-v2"
   bool has_device = false;
-  const char* device_kind = "";  // "legacy", "modern", "transitional"
+  const char* device_kind = "";  // "legacy", "modern", "transitional", "mmio-v1", "mmio-v2"
   uint16_t vendor = 0, device = 0, subsystem = 0;
   uint8_t revision = 0;
+  // virtio-mmio devices: no PCI identity; the window's instead (device
+  // kind mmio-v1/mmio-v2): Version, DeviceID, VendorID, the window size.
+  bool is_mmio = false;
+  uint32_t mmio_version = 0, mmio_device_id = 0, mmio_vendor_id = 0, mmio_window = 0;
   bool has_features = false;
   uint64_t offered = 0, negotiated = 0;
   uint16_t num_queues = 0;

@@ -26,9 +26,18 @@ constexpr const char* kLevels[] = {"error", "warn", "info", "debug"};
 constexpr const char* kOps[] = {"attach",      "rx_burst", "tx_burst",
                                 "poll_device", "stop",     "interrupt"};
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(DriverOp::kInterrupt) + 1);
-constexpr const char* kFns[] = {
-    "probe",   "attach", "rx_burst",          "tx_burst",         "tx_reclaim",       "poll_device",
-    "recover", "stop",   "set_rx_interrupts", "handle_interrupt", "set_tx_interrupts"};
+constexpr const char* kFns[] = {"probe",
+                                "attach",
+                                "rx_burst",
+                                "tx_burst",
+                                "tx_reclaim",
+                                "poll_device",
+                                "recover",
+                                "stop",
+                                "set_rx_interrupts",
+                                "handle_interrupt",
+                                "set_tx_interrupts",
+                                "probe_mmio"};
 static_assert(sizeof(kFns) / sizeof(kFns[0]) == kNumApiFns);
 constexpr const char* kAddrForms[] = {"lo32", "hi32", "pfn"};
 constexpr const char* kModes[] = {"auto", "legacy", "modern"};

@@ -31,6 +31,7 @@
 
 #include "driver/net/virtio_net.h"
 #include "driver/platform/platform.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 
 namespace vnet::trace {
@@ -94,8 +95,10 @@ enum class ApiFn : uint8_t {
   // Appended (traces name functions by name; fuzz seeds by this order).
   kHandleInterrupt,
   kSetTxInterrupts,
+  // virtio-mmio (appended): the probe of an MMIO window (mmio_probe.h).
+  kProbeMmio,
 };
-inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kSetTxInterrupts) + 1;
+inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kProbeMmio) + 1;
 
 // handle_interrupt's result as the "val" of its ret line: rx 1, tx 2,
 // control 4.

@@ -405,6 +405,8 @@ TEST_P(DriverMock, CapabilityOutsideItsBarIsNotUsed) {
       expect_clean_stop(*w);
       break;
     case TransportKind::kLegacy:
+    case TransportKind::kMmioV1:
+    case TransportKind::kMmioV2:
       ASSERT_EQ(e, AttachError::kOk);  // no capabilities at all
       expect_clean_stop(*w);
       break;

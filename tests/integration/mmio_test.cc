@@ -282,10 +282,11 @@ TEST_P(Mmio, QueueAlreadyInUseIsRefused) {
   EXPECT_EQ(w.platform().dma_live(), 0u);
 }
 
-TEST_P(Mmio, QueueThatDoesNotStickIsRefused) {
+TEST_P(Mmio, QueueReadyThatDoesNotStickIsRefused) {
+  if (v1()) GTEST_SKIP() << "version 1 has no QueueReady (QueuePFN is not read back)";
   MockWorld w(config());
   // The read before setup is honest (0); the read-back after is 0 too.
-  w.device().lie_about_register(lie(v1() ? mm::kQueuePfn : mm::kQueueReady, 0, 1, 1));
+  w.device().lie_about_register(lie(mm::kQueueReady, 0, 1, 1));
   EXPECT_EQ(w.attach(), AttachError::kQueueSetupRefused);
   EXPECT_EQ(w.platform().dma_live(), 0u);
   EXPECT_TRUE(w.pool().all_returned());

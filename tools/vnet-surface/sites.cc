@@ -136,9 +136,10 @@ std::vector<Site> enumerate_sites(const std::string& source_root) {
   std::sort(files.begin(), files.end());
 
   static const std::regex direct_re(R"((->|\.)\s*(reg_read|bar_info|fetch)\s*\()");
-  static const std::regex accessor_re(R"(\b(cfg8|cfg16|cfg32|common_read|config_read)\s*\()");
+  static const std::regex accessor_re(
+      R"(\b(cfg8|cfg16|cfg32|common_read|mmio_read|config_read)\s*\()");
   static const std::regex decl_re(
-      R"(\b(?:uint8_t|uint16_t|uint32_t|uint64_t|bool|void|int|auto)\s+(?:\w+::)*(cfg8|cfg16|cfg32|common_read|config_read)\s*\()");
+      R"(\b(?:uint8_t|uint16_t|uint32_t|uint64_t|bool|void|int|auto)\s+(?:\w+::)*(cfg8|cfg16|cfg32|common_read|mmio_read|config_read)\s*\()");
 
   std::vector<Site> sites;
   for (const fs::path& path : files) {

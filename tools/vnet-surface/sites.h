@@ -8,7 +8,8 @@
 //     there only forward), unless it lies in a generic accessor;
 //   * a call of a generic accessor: a helper whose one reg_read serves many
 //     fields chosen by its caller's arguments (kAccessors: cfg8/16/32 for
-//     PCI config space, PciModernTransport::common_read, and both
+//     PCI config space, PciModernTransport::common_read,
+//     MmioTransport::mmio_read (the virtio-mmio window's registers), and the
 //     transports' config_read for device-specific configuration). The
 //     caller's line names the field; the accessor's own reg_read is not a
 //     site.
@@ -25,8 +26,8 @@
 
 namespace vnet::surface_tool {
 
-inline constexpr const char* kAccessors[] = {"cfg8", "cfg16", "cfg32", "common_read",
-                                             "config_read"};
+inline constexpr const char* kAccessors[] = {"cfg8",        "cfg16",     "cfg32",
+                                             "common_read", "mmio_read", "config_read"};
 bool is_accessor(const std::string& function_base_name);
 
 struct Site {
