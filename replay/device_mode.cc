@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/spec/mmio_layout.h"
 #include "mock_device/guest_memory.h"
 #include "mock_device/mock_buffer_pool.h"
 #include "mock_device/mock_device.h"
@@ -119,12 +120,19 @@ class MsixTracker {
 ConfigRead config_reads(const Trace& t) {
   ConfigRead c;
   const bool legacy = t.header.transport == "pci-legacy";
+  const bool mmio = t.header.transport.rfind("mmio", 0) == 0;
   MsixTracker msix;
   for (const Event& e : t.events) {
     msix.see(e);
     if (e.kind != EventKind::kRegRead || e.r8 == static_cast<uint8_t>(Region::kPciConfig)) continue;
     uint32_t off;
-    if (legacy) {
+    if (mmio) {
+      // virtio-mmio: device configuration at 0x100 of the window.
+      if (e.r8 != static_cast<uint8_t>(Region::kMmio) || e.u32 < spec::mmio::kConfig ||
+          e.u32 >= spec::mmio::kConfig + kCfgBytes)
+        continue;
+      off = e.u32 - spec::mmio::kConfig;
+    } else if (legacy) {
       const uint32_t base = msix.enabled() ? kLegacyDeviceCfgMsix : kLegacyDeviceCfg;
       if (e.r8 != static_cast<uint8_t>(Region::kBar0) || e.u32 < base) continue;
       off = e.u32 - base;
@@ -138,6 +146,24 @@ ConfigRead config_reads(const Trace& t) {
     }
   }
   return c;
+}
+
+// A capture of a virtio-mmio device (trace2json: transport "mmio-v1",
+// "mmio-v2", or "mmio" when the log never showed the Version read), or a
+// recording of one (device kind mmio-v1/mmio-v2).
+bool is_mmio_capture(const Trace& t) {
+  return t.header.transport.rfind("mmio", 0) == 0 || t.header.device_kind.rfind("mmio", 0) == 0;
+}
+// Its version: the header's, else version 1 when the capture's driver
+// wrote QueuePFN (0x040, version 1 only), else 2.
+uint32_t mmio_version(const Trace& t) {
+  if (t.header.transport == "mmio-v1" || t.header.device_kind == "mmio-v1") return 1;
+  if (t.header.transport == "mmio-v2" || t.header.device_kind == "mmio-v2") return 2;
+  for (const Event& e : t.events)
+    if (e.kind == EventKind::kRegWrite && e.r8 == static_cast<uint8_t>(Region::kMmio) &&
+        e.u32 == spec::mmio::kQueuePfn)
+      return 1;
+  return 2;
 }
 
 class DeviceReplay {
@@ -182,6 +208,11 @@ mock::DeviceConfig DeviceReplay::configure(std::string* note, PciMode* probe_mod
     c.transport = mock::TransportKind::kLegacy;
   else if (t_.header.transport == "pci-modern")
     c.transport = mock::TransportKind::kModern;
+  if (is_mmio_capture(t_)) {
+    c.transport =
+        mmio_version(t_) == 1 ? mock::TransportKind::kMmioV1 : mock::TransportKind::kMmioV2;
+    if (t_.header.mmio_window >= spec::mmio::kConfig) c.mmio_window_size = t_.header.mmio_window;
+  }
   if (t_.header.has_features) c.features = t_.header.offered;
   // Each interface's offer as the capture's driver read it ("offers"):
   // the mock shows the low 32 bits of its features on the legacy
@@ -207,6 +238,8 @@ mock::DeviceConfig DeviceReplay::configure(std::string* note, PciMode* probe_mod
     c.features = h.legacy_offer;
   } else if (c.transport == mock::TransportKind::kModern && h.has_modern_offer) {
     c.features = h.modern_offer;
+  } else if (mock::is_mmio(c.transport) && h.has_mmio_offer) {
+    c.features = h.mmio_offer;
   }
   const ConfigRead cfg = config_reads(t_);
   if (cfg.all(0, 6)) {
@@ -311,7 +344,17 @@ ReplayResult DeviceReplay::run() {
     };
     NetOptions options;
     options.interrupts = irq;
-    const ProbeError pe = s.probe(probe_mode);
+    ProbeError pe;
+    if (mock::is_mmio(config.transport)) {
+      // The window as a microvm's command line names it; its line when the
+      // capture's device delivered interrupts on it.
+      const MmioWindow window{0xFEB02E00, config.mmio_window_size,
+                              irq != InterruptMode::kPolling ? 12 : -1};
+      s.probe_mmio(window);
+      pe = s.probe_result().error;
+    } else {
+      pe = s.probe(probe_mode);
+    }
     const AttachError ae = pe == ProbeError::kOk ? s.attach(options) : AttachError::kOk;
     r.observed_driver = true;
     r.observed.observe_probe(s.probe_result());

@@ -258,6 +258,64 @@ TEST(Converter, TheNicsLineIsLearnedFromANotifyAndFollowed) {
   EXPECT_EQ(r.stats.malformed, 1u);
 }
 
+// virtio-mmio on QEMU's microvm (the shapes of tools/capture-linux's
+// microvm captures): a window of region 'virtio-mmio' at 0xfeb02e00, found
+// by its DeviceID read; QEMU's own virtio_mmio_* lines are known and left
+// to memory_region_ops_*; virtio_mmio_setting_irq between the notify and
+// the I/O APIC pin does not hide the pin.
+TEST(Converter, VirtioMmioWindowVersionAndLine) {
+  Log log;
+  const uint64_t base = 0xfeb02e00;
+  log.mmio(false, "virtio-mmio", 0xfeb00000, 0x74726976, 4);  // an empty slot
+  log.mmio(false, "virtio-mmio", 0xfeb00004, 1, 4);
+  log.mmio(false, "virtio-mmio", 0xfeb00008, 0, 4);
+  log.mmio(false, "virtio-mmio", base + 0x000, 0x74726976, 4);
+  log.mmio(false, "virtio-mmio", base + 0x004, 2, 4);
+  log.line(kVcpu, "virtio_mmio_read virtio_mmio_read offset 0x4");
+  log.mmio(false, "virtio-mmio", base + 0x008, 1, 4);
+  log.mmio(false, "virtio-mmio", base + 0x00c, 0x554d4551, 4);
+  log.mmio(true, "virtio-mmio", base + 0x070, 0, 4);
+  log.line(kVcpu, "virtio_set_status vdev 0xd0 val 0");
+  log.line(kVcpu, "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x0");
+  log.mmio(true, "virtio-mmio", base + 0x014, 1, 4);
+  log.mmio(false, "virtio-mmio", base + 0x010, 1, 4);  // VERSION_1 in word 1
+  log.mmio(true, "virtio-mmio", base + 0x014, 0, 4);
+  log.mmio(false, "virtio-mmio", base + 0x010, 0x20, 4);  // MAC
+  log.mmio(true, "virtio-mmio", base + 0x070, 0xb, 4);
+  log.line(kVcpu, "virtio_set_status vdev 0xd0 val 11");
+  log.mmio(true, "virtio-mmio", base + 0x030, 0, 4);
+  log.mmio(false, "virtio-mmio", base + 0x034, 1024, 4);
+  log.mmio(false, "virtio-mmio", base + 0x100, 0x52, 1);
+  log.line(kMain, "virtio_notify vdev 0xd0 vq 0xa0");
+  log.line(kMain, "virtio_mmio_setting_irq virtio_mmio setting IRQ 1");
+  log.line(kMain, "ioapic_set_irq vector: 23 level: 1");
+  log.mmio(false, "virtio-mmio", base + 0x060, 1, 4);
+  log.mmio(true, "virtio-mmio", base + 0x064, 1, 4);
+  log.line(kVcpu, "virtio_mmio_setting_irq virtio_mmio setting IRQ 0");
+  log.line(kVcpu, "ioapic_set_irq vector: 23 level: 0");
+  Result r = convert(log.lines_);
+  EXPECT_EQ(r.header["transport"], "mmio-v2");
+  EXPECT_EQ(r.header["device"]["kind"], "mmio-v2");
+  EXPECT_EQ(r.header["device"]["mmio_version"], 2);
+  EXPECT_EQ(r.header["device"]["vendor_id"], 0x554d4551);
+  EXPECT_EQ(r.header["offers"]["mmio"], "0x100000020");
+  EXPECT_EQ(r.header["queue_sizes"][0], 1024);
+  EXPECT_EQ(r.stats.unknown, 0u);
+  EXPECT_EQ(r.stats.virtio_mmio, 4u);
+  // The empty slot is another device; the NIC's accesses from its DeviceID on.
+  bool saw_status = false, saw_ack = false;
+  std::vector<int> intx;
+  for (const auto& e : r.events) {
+    if (e["ev"] == "reg_write" && e["region"] == "mmio" && e["off"] == 0x70) saw_status = true;
+    if (e["ev"] == "reg_write" && e["region"] == "mmio" && e["off"] == 0x64) saw_ack = true;
+    if (e["ev"] == "dev_intx") intx.push_back(e["level"].get<int>());
+    if (e["ev"] == "reg_read" && e["region"] == "mmio") EXPECT_GE(e["off"].get<int>(), 8) << e;
+  }
+  EXPECT_TRUE(saw_status && saw_ack);
+  EXPECT_EQ(intx, (std::vector<int>{1, 0}));
+  EXPECT_EQ(r.header["capture"]["interrupts"]["intx_gsi"], 23);
+}
+
 TEST(Converter, RingAddressesAreNamedNotNumbered) {
   Result r = convert(bring_up().lines_);
   int lo = 0, hi = 0;

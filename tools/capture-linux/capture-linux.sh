@@ -5,6 +5,7 @@
 #   capture-linux.sh [--transport modern|transitional|legacy] [--name NAME]
 #                    [--trace2json BIN] [--out DIR] [--keep DIR] [--no-install]
 #                    [--props PROPS] [--no-ctrl-vq]
+#                    [--machine q35|microvm] [--mmio-version 1|2]
 #
 # 1. apt-get installs the kernel package (linux-image-amd64: files under
 #    /boot and /lib/modules only), busybox-static and cpio, unless
@@ -17,8 +18,17 @@
 #    the host sends through a forward on 127.0.0.1, and powers off;
 # 3. boots it under TCG on q35 with virtio-net-pci (ioeventfd=off),
 #    user networking restrict=on, QEMU's -trace log and a filter-dump pcap;
+#    or, with --machine microvm, on QEMU's PCI-less microvm with a
+#    virtio-net-device on virtio-mmio (--mmio-version 1, QEMU 7.2's
+#    default, legacy; 2: -global virtio-mmio.force-legacy=false). Linux
+#    finds the window in the ACPI tables microvm builds (Debian's kernel has
+#    no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, so the virtio_mmio.device= entry
+#    QEMU appends without ACPI would go unused), loads virtio_mmio instead of
+#    virtio_pci, and is given tsc_early_khz= (under TCG its PIT calibration
+#    never ends otherwise);
 # 4. converts log + pcap with trace2json into OUT/NAME.jsonl (default
-#    corpus/traces/linux/linux-TRANSPORT.jsonl).
+#    corpus/traces/linux/linux-TRANSPORT.jsonl, or
+#    linux-microvm-mmio-vN.jsonl).
 #
 # Every step is bounded by a timeout; QEMU is stopped by its PID if it
 # outlives its budget or the script is interrupted.
@@ -37,9 +47,11 @@ ctrl=
 extra_props=
 boot_timeout=240
 mac=52:54:00:12:34:56
+machine=q35
+mmio_version=
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -52,6 +64,8 @@ while [ $# -gt 0 ]; do
     --props) extra_props=${2:?}; shift 2 ;;
     --no-install) install=0; shift ;;
     --no-ctrl-vq) ctrl=1; shift ;;
+    --machine) machine=${2:?}; shift 2 ;;
+    --mmio-version) mmio_version=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "capture-linux: unknown argument $1" >&2; usage ;;
   esac
@@ -73,7 +87,17 @@ props="$props${extra_props:+,$extra_props}"   # --props: more NIC properties
 # one queue pair.)
 ctrl_props="ctrl_vq=off,ctrl_rx=off,ctrl_vlan=off,ctrl_rx_extra=off,ctrl_mac_addr=off"
 ctrl_props="$ctrl_props,ctrl_guest_offloads=off,guest_announce=off,mq=off"
-[ -n "$name" ] || name=linux-$transport
+case $machine in
+  q35)
+    [ -z "$mmio_version" ] || { echo "capture-linux: --mmio-version needs --machine microvm" >&2; exit 2; } ;;
+  microvm)
+    mmio_version=${mmio_version:-1}
+    case $mmio_version in 1|2) ;; *) echo "capture-linux: --mmio-version must be 1 or 2" >&2; exit 2 ;; esac ;;
+  *) echo "capture-linux: --machine must be q35 or microvm" >&2; exit 2 ;;
+esac
+if [ -z "$name" ]; then
+  if [ "$machine" = microvm ]; then name=linux-microvm-mmio-v$mmio_version; else name=linux-$transport; fi
+fi
 
 if [ -z "$trace2json" ]; then
   for c in "$root"/build/default/bin/trace2json "$root"/build/*/bin/trace2json; do
@@ -162,7 +186,9 @@ add_module() {  # module path relative to moddir (as in modules.dep)
 find_module() {  # name -> path in modules.dep, or empty
   grep -oE "^[^:]*/$1\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -n1 | tr -d : || true
 }
-for opt_mod in CONFIG_VIRTIO_PCI:virtio_pci CONFIG_VIRTIO_NET:virtio_net; do
+transport_mod=CONFIG_VIRTIO_PCI:virtio_pci
+[ "$machine" = microvm ] && transport_mod=CONFIG_VIRTIO_MMIO:virtio_mmio
+for opt_mod in $transport_mod CONFIG_VIRTIO_NET:virtio_net; do
   opt=${opt_mod%%:*} mod=${opt_mod#*:}
   case $(builtin_or_module "$opt") in
     y) log "$mod is built in" ;;
@@ -240,14 +266,27 @@ virtqueue_flush
 virtio_mmio_*
 virtio_net_*
 EOF
-log "booting (TCG, q35, virtio-net-pci $props)"
-timeout "$boot_timeout" qemu-system-x86_64 -M q35 -accel tcg -m 256 -nographic -no-reboot \
+if [ "$machine" = microvm ]; then
+  # virtio-mmio: the NIC's properties are virtio-net's (no PCI flavour);
+  # the transport's (ioeventfd, force-legacy) are set with -global.
+  nic="virtio-net-device,netdev=n0,mac=$mac${extra_props:+,$extra_props}${ctrl:+,$ctrl_props}"
+  machine_args=(-M microvm,x-option-roms=off,isa-serial=on,rtc=on -global virtio-mmio.ioeventfd=off)
+  [ "$mmio_version" = 2 ] && machine_args+=(-global virtio-mmio.force-legacy=false)
+  append="console=ttyS0 quiet panic=-1 tsc_early_khz=2000000"
+  log "booting (TCG, microvm, virtio-mmio version $mmio_version, $nic)"
+else
+  nic="virtio-net-pci,netdev=n0,romfile=,mac=$mac,ioeventfd=off,$props${ctrl:+,$ctrl_props}"
+  machine_args=(-M q35)
+  append="console=ttyS0 quiet panic=-1"
+  log "booting (TCG, q35, virtio-net-pci $props)"
+fi
+timeout "$boot_timeout" qemu-system-x86_64 "${machine_args[@]}" -accel tcg -m 256 -nographic -no-reboot \
   -kernel "$kernel" -initrd "$work/initramfs.cpio.gz" \
-  -append "console=ttyS0 quiet panic=-1" \
+  -append "$append" \
   -trace "events=$cap/qemu-trace-events,file=$cap/qemu.log" -msg timestamp=on \
   -netdev "user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:$udp_port-:$udp_port" \
   -object filter-dump,id=dump0,netdev=n0,file="$cap/frames.pcap" \
-  -device "virtio-net-pci,netdev=n0,romfile=,mac=$mac,ioeventfd=off,$props${ctrl:+,$ctrl_props}" \
+  -device "$nic" \
   </dev/null >"$cap/console.log" 2>"$cap/qemu.stderr" &
 qemu_pid=$!
 

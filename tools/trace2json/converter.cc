@@ -108,7 +108,11 @@ void Converter::feed(std::string_view line) {
   const std::string_view ev = l.event;
   // A NIC notification's pin change comes next on its thread, or not at
   // all (the line was up already).
-  if (notify_pending_ && l.tid == notify_tid_ && ev != "ioapic_set_irq") notify_pending_ = false;
+  // virtio-mmio logs its own line change (virtio_mmio_setting_irq) between
+  // the two.
+  if (notify_pending_ && l.tid == notify_tid_ && ev != "ioapic_set_irq" &&
+      ev != "virtio_mmio_setting_irq")
+    notify_pending_ = false;
   bool known = true;
   if (ev == "memory_region_ops_read" || ev == "memory_region_ops_write")
     on_region(l, ev.back() == 'e');
@@ -130,6 +134,13 @@ void Converter::feed(std::string_view line) {
     on_msix_config(l);
   else if (ev == "ioapic_set_irq")
     on_ioapic(l);
+  else if (ev.rfind("virtio_mmio_", 0) == 0)
+    // QEMU 7.2's virtio_mmio_read (offset only), virtio_mmio_write_offset,
+    // virtio_mmio_guest_page, virtio_mmio_queue_write and
+    // virtio_mmio_setting_irq (level only, no device named): the register
+    // accesses come with their values from memory_region_ops_*, the NIC's
+    // line from ioapic_set_irq (learned as for INTx, virtio_notify first).
+    ++stats_.virtio_mmio;
   else
     known = false;
   if (!known) {
@@ -378,6 +389,8 @@ void Converter::on_region(const LogLine& l, bool write) {
   if (name == "virtio-mmio") {
     const uint64_t slot = a.addr & ~0x1ffull;
     const uint32_t off = static_cast<uint32_t>(a.addr & 0x1ff);
+    if (!write && off == 0x004 && width == 4) mmio_version_[slot] = static_cast<uint32_t>(value);
+    if (!write && off == 0x00c && width == 4) mmio_vendor_[slot] = static_cast<uint32_t>(value);
     if (mmio_slot_ == UINT64_MAX && !write && off == 0x008 && value == 1) mmio_slot_ = slot;
     if (slot != mmio_slot_) {
       ++stats_.other_device;
@@ -979,8 +992,18 @@ nlohmann::ordered_json Converter::header() const {
     h["transport"] = "pci-modern";
   else if (used_legacy_)
     h["transport"] = "pci-legacy";
+  else if (used_mmio_ && mmio_version_.count(mmio_slot_) != 0)
+    h["transport"] = "mmio-v" + std::to_string(mmio_version_.at(mmio_slot_));
   else if (used_mmio_)
     h["transport"] = "mmio";
+  if (used_mmio_ && mmio_version_.count(mmio_slot_) != 0) {
+    const uint32_t version = mmio_version_.at(mmio_slot_);
+    h["device"] = {{"kind", "mmio-v" + std::to_string(version)},
+                   {"mmio_version", version},
+                   {"device_id", 1},
+                   {"vendor_id", mmio_vendor_.count(mmio_slot_) ? mmio_vendor_.at(mmio_slot_) : 0},
+                   {"window", 0x200}};
+  }
   if (!bdf_.empty()) {
     const int device = le16(2);
     const char* kind = device == 0x1041                      ? "modern"
@@ -1066,6 +1089,7 @@ nlohmann::ordered_json Converter::header() const {
                   {"nic_registers", stats_.nic_registers},
                   {"device_side", stats_.device_side},
                   {"frame_len_mismatch", stats_.frame_len_mismatch}};
+  if (stats_.virtio_mmio != 0) cap["stats"]["virtio_mmio"] = stats_.virtio_mmio;
   // Interrupts delivered (only when the log has any: a polling run's
   // header is as it was).
   if (stats_.msi + stats_.intx > 0) {

@@ -76,6 +76,7 @@ struct Stats {
   uint64_t device_side = 0;     // dev_pop/fill/flush/irq/msi/intx events
   uint64_t msi = 0;             // dev_msi: MSI-X messages of the NIC that reached the APIC
   uint64_t intx = 0;            // dev_intx: level changes of the NIC's INTx pin
+  uint64_t virtio_mmio = 0;     // virtio_mmio_* lines (the same accesses as memory_region_ops)
   uint64_t first_malformed_line = 0;
   std::string first_malformed;
   uint64_t first_foreign_line = 0;
@@ -218,6 +219,9 @@ class Converter {
   std::unordered_map<uint64_t, uint8_t> conf_write_size_;   // per thread
   bool used_legacy_ = false, used_modern_ = false, used_mmio_ = false;
   uint64_t mmio_slot_ = UINT64_MAX;
+  // virtio-mmio identity registers read from each slot (the NIC's slot is
+  // known only once its DeviceID read 1): Version and VendorID.
+  std::map<uint64_t, uint32_t> mmio_version_, mmio_vendor_;
   bool msix_enabled_ = false;
   // The NIC's MSI-X table (entry -> message) and INTx pin (-1: not yet
   // known), for dev_msi / dev_intx.
