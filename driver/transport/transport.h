@@ -5,14 +5,18 @@
 //                 |  Transport (this file) |  status, features, queues,
 //                 +-----------------------+  notify, ISR, device config
 //                    /         |         \
-//          PciLegacy      PciModern      (virtio-mmio: later)
-//         I/O BAR0 regs   capabilities -> memory BAR windows
+//          PciLegacy      PciModern      Mmio (version 1 or 2)
+//         I/O BAR0 regs   capabilities -> a window of 32-bit registers
+//                         memory BAR windows  (mmio.h, mmio_probe.h)
 //
 // The transport knows nothing of packets. It does know the rules of its
 // register protocol: the legacy transport has 32 feature bits, a fixed
 // queue size and a contiguous ring given as a page frame number; the modern
 // one has 64 feature bits, FEATURES_OK, writable queue sizes, three ring
-// addresses, queue_enable and a config generation counter.
+// addresses, queue_enable and a config generation counter. virtio-mmio
+// version 1 is legacy in the same sense (32 bits, no FEATURES_OK, one
+// page-frame ring) and version 2 modern; both have one interrupt line and
+// no MSI-X.
 //
 // Every value read here comes from the untrusted device. The transport
 // checks what is its to check (capability geometry, notify offsets inside
