@@ -74,7 +74,6 @@
 
 #include "driver/net/virtio_net.h"
 #include "driver/platform/bounce_platform.h"
-#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 #include "guest/irq_actions.h"
 #include "guest/kernel/clock.h"
@@ -125,9 +124,6 @@ constexpr int kMaxRecoveries = 3;
 
 pci::Function g_functions[kMaxFunctions];
 virtio_mmio::Window g_mmio[kMaxMmioWindows];
-// The virtio-mmio transport, when the NIC is a virtio-mmio device (the
-// PCI transports live in the Session).
-vnet::MmioTransports g_mmio_transports;
 GuestPlatform g_platform;
 vnet::BouncePlatform g_bounce(g_platform);  // used with bounce=1
 net::PacketPool g_pool;
@@ -566,17 +562,19 @@ vnet::Platform& session_platform(bool bounce) {
 }
 
 // The driver's virtio-mmio probe (driver/transport/mmio_probe.h) on the
-// NIC's window; ends the run when it refuses. mode=legacy|modern asks for
-// version 1 or 2: a device of the other version is refused, as on PCI.
-vnet::Transport* probe_mmio(vnet::Platform& platform, const virtio_mmio::Window& w,
+// NIC's window, through the Session (a "probe_mmio" call in a recording);
+// ends the run when it refuses. mode=legacy|modern asks for version 1 or
+// 2: a device of the other version is refused, as on PCI.
+vnet::Transport* probe_mmio(vnet::trace::Session& s, const virtio_mmio::Window& w,
                             vnet::PciMode mode, uint32_t* device_id) {
   vnet::MmioWindow window;
   window.base = w.base;
   window.size = w.size;
   window.irq = w.irq == virtio_mmio::kNoIrq ? -1 : static_cast<int32_t>(w.irq);
-  const vnet::MmioProbeResult r = g_mmio_transports.probe(platform, window);
+  const vnet::MmioProbeError error = s.probe_mmio(window);
+  const vnet::MmioProbeResult& r = s.mmio_probe_result();
   *device_id = r.device_id;
-  if (r.error != vnet::MmioProbeError::kOk || r.transport == nullptr) {
+  if (error != vnet::MmioProbeError::kOk || r.transport == nullptr) {
     kprintf(
         "vnet-guest: probe failed: %s (virtio-mmio at 0x%llx: magic 0x%08x version %u device %u, "
         "config %u bytes, %u needed)\n",
@@ -680,10 +678,11 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     panic("no memory for a bounce area of %u slots of %u bytes",
           options.rx_ring_cap + options.tx_ring_cap, capacity);
   record::init(session_platform(bounce), g_pool);
-  if (cmdline_number(cmdline, "record", 0) != 0 && on_mmio) {
-    kprintf("vnet-guest: record=1 on virtio-mmio: not recordable yet, not recording\n");
-  } else if (cmdline_number(cmdline, "record", 0) != 0) {
-    if (record::start(*nic, record::PoolShape{capacity, count}))
+  if (cmdline_number(cmdline, "record", 0) != 0) {
+    const record::PoolShape shape{capacity, count};
+    if (on_mmio ? record::start_mmio(*mmio_nic,
+                                     virtio_mmio::identify(*mmio_nic, &read_phys32, nullptr), shape)
+                : record::start(*nic, shape))
       kprintf("vnet-guest: recording to com2\n");
     else
       kprintf("vnet-guest: record=1 but no com2: not recording\n");
@@ -749,7 +748,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   vnet::Transport* transport = nullptr;
   uint32_t device_id = 0;
   if (on_mmio) {
-    transport = probe_mmio(session_platform(bounce), *mmio_nic, parse_mode(cmdline), &device_id);
+    transport = probe_mmio(s, *mmio_nic, parse_mode(cmdline), &device_id);
   } else {
     const vnet::ProbeError probe_error = s.probe(parse_mode(cmdline));
     const vnet::ProbeResult& probe = s.probe_result();
@@ -765,11 +764,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   }
 
   uint64_t t0 = clock::now_ns();
-  // On virtio-mmio the plain session's driver attaches to the guest's
-  // transport directly (the Session probes PCI only; recording is off).
-  vnet::AttachError err =
-      on_mmio ? driver().attach(session_platform(bounce), *transport, g_pool, options)
-              : s.attach(options);
+  vnet::AttachError err = s.attach(options);
   uint64_t attach_us = (clock::now_ns() - t0) / 1000;
   vnet::VirtioNet& net_dev = driver();
   net::Responder responder(net_dev.mac(), net::Responder::kDefaultIp);

@@ -89,17 +89,15 @@ vnet::trace::Session& session() {
   return g_active ? *g_recorded : *g_plain;
 }
 
-bool start(const pci::Function& nic, const PoolShape& pool) {
+namespace {
+
+// Opens COM2 and writes the header h, completed with what every recording
+// of the guest has.
+bool write_header(vnet::trace::TraceHeader& h, const PoolShape& pool) {
   if (g_plain == nullptr || g_active || !trace_port::open()) return false;
   rtc_iso8601(g_when, sizeof(g_when));
-  vnet::trace::TraceHeader h;
   h.driver_version = VNET_VERSION;
   h.has_device = true;
-  h.device_kind = device_kind(nic);
-  h.vendor = nic.vendor;
-  h.device = nic.device;
-  h.subsystem = nic.subsys_id;
-  h.revision = nic.revision;
   h.pool_buffer_size = pool.buffer_size;
   h.pool_buffers = pool.buffers;
   h.recorded_where = "qemu";
@@ -109,6 +107,30 @@ bool start(const pci::Function& nic, const PoolShape& pool) {
   g_writer.flush();
   g_active = true;
   return true;
+}
+
+}  // namespace
+
+bool start(const pci::Function& nic, const PoolShape& pool) {
+  vnet::trace::TraceHeader h;
+  h.device_kind = device_kind(nic);
+  h.vendor = nic.vendor;
+  h.device = nic.device;
+  h.subsystem = nic.subsys_id;
+  h.revision = nic.revision;
+  return write_header(h, pool);
+}
+
+bool start_mmio(const virtio_mmio::Window& window, const virtio_mmio::Identity& id,
+                const PoolShape& pool) {
+  vnet::trace::TraceHeader h;
+  h.device_kind = id.version == 1 ? "mmio-v1" : "mmio-v2";
+  h.is_mmio = true;
+  h.mmio_version = id.version;
+  h.mmio_device_id = id.device_id;
+  h.mmio_vendor_id = id.vendor_id;
+  h.mmio_window = static_cast<uint32_t>(window.size);
+  return write_header(h, pool);
 }
 
 bool active() {

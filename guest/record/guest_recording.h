@@ -12,8 +12,10 @@
 //                    v
 //                 trace_port (COM2) --> QEMU -serial file --> vnet-qemu --record
 //
-//   line 1     header: driver version, pool, PCI identity of the NIC,
-//              recorded {where:"qemu", when (CMOS RTC, UTC), by:"vnet-guest"}
+//   line 1     header: driver version, pool, PCI identity of the NIC (or,
+//              on virtio-mmio, its Version, DeviceID, VendorID and window
+//              size), recorded {where:"qemu", when (CMOS RTC, UTC),
+//              by:"vnet-guest"}
 //   line 2..   events, from the probe call on
 //   last line  {"ev":"end","events":N}, written by finish() before the
 //              guest exits (any exit path after start())
@@ -29,6 +31,7 @@
 #include "driver/net/packet_buffer.h"
 #include "driver/platform/platform.h"
 #include "guest/kernel/pci.h"
+#include "guest/kernel/virtio_mmio.h"
 #include "replay/record/session.h"
 
 namespace guest::record {
@@ -48,6 +51,9 @@ void init(vnet::Platform& platform, vnet::BufferPool& pool);
 // Opens COM2 and writes the header. false (and the plain session stays in
 // use) when COM2 is absent.
 bool start(const pci::Function& nic, const PoolShape& pool);
+// The same for a NIC on virtio-mmio: the window and what identified it.
+bool start_mmio(const virtio_mmio::Window& window, const virtio_mmio::Identity& id,
+                const PoolShape& pool);
 bool active();
 
 // Writes the end line and flushes; a no-op when not recording. Safe to

@@ -399,12 +399,6 @@ bool Runner::parse_options(std::string* error) {
       *error = "--edu adds PCI devices; -M microvm has no PCI";
       return false;
     }
-    // The guest records through trace::Session, whose probe is PCI's; on
-    // virtio-mmio it runs unrecorded (and says so).
-    if (!o_.record_path.empty() || !o_.qemu_trace_dir.empty()) {
-      *error = "--record and --qemu-trace: the guest cannot record a virtio-mmio run yet";
-      return false;
-    }
   } else {
     if (o_.mmio_version != 0) {
       *error = "--mmio-version needs -M microvm (virtio-mmio)";
