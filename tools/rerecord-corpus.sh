@@ -73,6 +73,8 @@ qemu_traces=(
   "modern-msix|-M q35 -t modern --irq msix"
   "legacy-intx|-M pc -t legacy --irq intx"
   "legacy-msix|-M pc -t legacy --irq msix"
+  "microvm-mmio_v1|-M microvm --mmio-version 1"
+  "microvm-mmio_v2-intx|-M microvm --mmio-version 2 --irq intx"
 )
 
 # The replay fixtures of tests/replay/captures: name and runner options.
@@ -83,6 +85,8 @@ capture_traces=(
   "modern-msix|-M q35 -t modern --irq msix"
   "legacy-intx|-M pc -t legacy --irq intx"
   "legacy-msix|-M pc -t legacy --irq msix"
+  "microvm-mmio_v1|-M microvm --mmio-version 1"
+  "microvm-mmio_v2-intx|-M microvm --mmio-version 2 --irq intx"
 )
 
 for part in "${parts[@]}"; do
