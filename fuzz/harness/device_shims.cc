@@ -1,5 +1,7 @@
 #include "fuzz/harness/device_shims.h"
 
+#include "driver/spec/mmio_layout.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -55,6 +57,15 @@ uint32_t FuzzMockPlatform::reg_read(Region region, uint32_t offset, uint8_t widt
     }
     return v;
   }
+  // virtio-mmio: the window (all ones unless the device is an MMIO one).
+  if (region == Region::kMmio) {
+    const uint32_t v = device_.mmio_read(offset, width);
+    if (churn_ != 0 && device_.is_mmio_device() && offset == spec::mmio::kConfigGeneration) {
+      --churn_;
+      return v + churn_ * 7 + 1;
+    }
+    return v;
+  }
   return width >= 4 ? 0xFFFF'FFFFu : (1u << (8 * width)) - 1;
 }
 
@@ -64,6 +75,9 @@ void FuzzMockPlatform::reg_write(Region region, uint32_t offset, uint8_t width, 
     // A notify may make the device process (read, write) buffers.
     World::DeviceDma dma(World::get());
     device_.bar_write(static_cast<uint8_t>(static_cast<uint8_t>(region) - 1), offset, width, value);
+  } else if (region == Region::kMmio) {
+    World::DeviceDma dma(World::get());  // QueueNotify, as a BAR notify
+    device_.mmio_write(offset, width, value);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "fuzz/harness/oracle_platform.h"
 
+#include "driver/spec/mmio_layout.h"
+
 #include <string.h>
 
 #include "fuzz/harness/findings.h"
@@ -75,6 +77,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   last_now_ = 0;
   protocol_.begin_input();
   transport_.begin_input();
+  mmio_.begin_input();
   device_reset();  // drops the used-ring spans too
   for (Span& r : regions_) r = Span{};
   new_scope();
@@ -114,13 +117,28 @@ void OraclePlatform::device_reset() {
   pool_.clear_device_owned();
 }
 
-void OraclePlatform::set_status_register(Region region, uint32_t offset) {
+void OraclePlatform::set_status_register(Region region, uint32_t offset, uint8_t width) {
   if (status_known_ && (region != status_region_ || offset != status_offset_))
     reset_pending_ = false;
   status_known_ = true;
   status_region_ = region;
   status_offset_ = offset;
-  protocol_.set_status_register(region, offset);
+  status_width_ = width;
+  if (region != Region::kMmio) protocol_.set_status_register(region, offset);
+}
+
+void OraclePlatform::begin_mmio_probe(const MmioWindow& window) {
+  // Until the probe's outcome is known only the window rule applies.
+  protocol_.set_mmio_transport(0, window.size);
+  mmio_.begin_probe(window);
+}
+
+void OraclePlatform::check_mmio_probe(const MmioWindow& window, const MmioProbeResult& r) {
+  mmio_.check_probe(window, r);
+  if (r.error != MmioProbeError::kOk) return;
+  const uint32_t version = r.transport->is_legacy() ? 1 : 2;
+  protocol_.set_mmio_transport(version, window.size);
+  set_status_register(Region::kMmio, spec::mmio::kStatus, 4);
 }
 
 uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width) {
@@ -130,21 +148,23 @@ uint32_t OraclePlatform::reg_read(Region region, uint32_t offset, uint8_t width)
     transport_.check_access(bar_of(region), offset, width, false, 0,
                             protocol_.in_msix_window(bar_of(region), offset, width),
                             __builtin_return_address(0));
+  if (region == Region::kMmio) mmio_.check_access(offset, width, false, 0);
   const uint32_t value = inner_->reg_read(region, offset, width);
   protocol_.on_read(region, offset, width, value);
+  if (region == Region::kMmio) mmio_.on_access(offset, width, false, value);
   if (region == Region::kPciConfig) transport_.on_cfg_read(offset, width, value);
   if (region >= Region::kBar0 && region <= Region::kBar5)
     transport_.on_bar_access(bar_of(region), offset, width, false, value);
   // 2.1.2 / 4.1.4.8: a device that asks for a reset, or lost the status the
   // driver gave it, must be reset by this poll_device().
-  if (in_op_ && op_ == DriverOp::kPollDevice && status_known_ && width == 1 &&
+  if (in_op_ && op_ == DriverOp::kPollDevice && status_known_ && width == status_width_ &&
       region == status_region_ && offset == status_offset_ && (status_written_ & 0x04) != 0 &&
       (status_written_ & 0x80) == 0 && ((value & 0x40) != 0 || (value & 0x04) == 0))
     reset_demanded_ = true;
   // The device acknowledged the reset the driver asked for: it owns
   // nothing any more (3.3.1, 4.1.4.3.2).
-  if (reset_pending_ && width == 1 && region == status_region_ && offset == status_offset_ &&
-      (value & 0xFF) == 0) {
+  if (reset_pending_ && width == status_width_ && region == status_region_ &&
+      offset == status_offset_ && (value & 0xFF) == 0) {
     reset_pending_ = false;
     device_reset();
   }
@@ -159,15 +179,23 @@ void OraclePlatform::reg_write(Region region, uint32_t offset, uint8_t width, ui
     transport_.check_access(bar_of(region), offset, width, true, value,
                             protocol_.in_msix_window(bar_of(region), offset, width),
                             __builtin_return_address(0));
+  if (region == Region::kMmio) mmio_.check_access(offset, width, true, value);
   inner_->reg_write(region, offset, width, value);
   protocol_.on_write(region, offset, width, value);
+  if (region == Region::kMmio) {
+    mmio_.on_access(offset, width, true, value);
+    // QueueNotify names the queue (4.2.2): oracle (g)'s notification rules.
+    if (width == 4 && offset == spec::mmio::kQueueNotify && mmio_.in_use() && value < 0x10000)
+      protocol_.on_notify(static_cast<uint16_t>(value));
+  }
   if (region == Region::kPciConfig) transport_.on_cfg_write(offset, width, value);
   if (bar) {
     const int q = transport_.notified_queue(bar_of(region), offset, width, value);
     if (q >= 0) protocol_.on_notify(static_cast<uint16_t>(q));
     transport_.on_bar_access(bar_of(region), offset, width, true, value);
   }
-  if (status_known_ && width == 1 && region == status_region_ && offset == status_offset_) {
+  if (status_known_ && width == status_width_ && region == status_region_ &&
+      offset == status_offset_) {
     reset_pending_ = (value & 0xFF) == 0;
     if ((value & 0xFF) == 0)
       reset_written_ = true;
@@ -375,7 +403,7 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
   } else if (what.part == MemPart::kAvailEvent && len == 2) {
     uint16_t event;
     memcpy(&event, dst, 2);
-    protocol_.on_avail_event(what.queue, event, transport_.sees_notifications());
+    protocol_.on_avail_event(what.queue, event, transport_.sees_notifications() || mmio_.in_use());
   }
   if (what.recheck && what.part == MemPart::kUsedIdx) return;
   // Keyed by address: a driver that labels one location two ways is still

@@ -54,6 +54,7 @@
 #include "driver/platform/platform.h"
 #include "driver/virtqueue/split_queue.h"
 #include "fuzz/harness/fuzz_pool.h"
+#include "fuzz/harness/mmio_reference.h"
 #include "fuzz/harness/protocol_reference.h"
 #include "fuzz/harness/transport_reference.h"
 #include "fuzz/harness/watchdog_reference.h"
@@ -101,7 +102,14 @@ class OraclePlatform final : public Platform {
   // Where the device-status register of the transport in use is (the
   // caller tells after each successful probe: World::bring_up, restart).
   // Until the first call no reset counts as acknowledged.
-  void set_status_register(Region region, uint32_t offset);
+  void set_status_register(Region region, uint32_t offset, uint8_t width = 1);
+  // virtio-mmio: before MmioTransports::probe(window), and after it with
+  // its result (oracle h on the outcome; then the transport in use is that
+  // window's, its Status register the one resets are acknowledged on).
+  void begin_mmio_probe(const MmioWindow& window);
+  void check_mmio_probe(const MmioWindow& window, const MmioProbeResult& r);
+  const MmioReference& mmio_reference() const { return mmio_; }
+  void mark_mmio_interrupt() { mmio_.mark_interrupt(); }
   // After every PciTransports::probe(mode): oracle (h) on the outcome, and
   // from then on oracle (f) on the structures a correct probe chose
   // (transport_reference.h).
@@ -261,6 +269,7 @@ class OraclePlatform final : public Platform {
   FuzzPool& pool_;
   ProtocolReference protocol_;    // oracles (f) window and (g) protocol
   TransportReference transport_;  // (f) the chosen structures, (h) the probe
+  MmioReference mmio_;            // the same for virtio-mmio
   // DMA regions (rings) live now, and the used-ring span of each queue.
   struct Span {
     uint8_t* lo;
@@ -290,6 +299,7 @@ class OraclePlatform final : public Platform {
   bool status_known_ = false;
   Region status_region_ = Region::kBar0;
   uint32_t status_offset_ = 0;
+  uint8_t status_width_ = 1;  // 4 for virtio-mmio's Status
   bool reset_pending_ = false;
   DriverOp op_ = DriverOp::kAttach;
   bool in_op_ = false;

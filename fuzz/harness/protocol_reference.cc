@@ -40,6 +40,20 @@ constexpr uint32_t kQueueSelectLegacy = 0x0E;
 constexpr uint16_t kAvailNoInterrupt = 1;
 constexpr uint32_t kOrderPlatformBit = 36 - 32;  // VIRTIO_F_ORDER_PLATFORM, in word 1
 constexpr uint32_t kEventIdxBit = 29;            // VIRTIO_F_EVENT_IDX, in word 0
+// virtio-mmio registers (4.2.2; version 1: 4.2.4).
+constexpr uint32_t kMmioDeviceFeatures = 0x010;
+constexpr uint32_t kMmioDeviceFeaturesSel = 0x014;
+constexpr uint32_t kMmioDriverFeatures = 0x020;
+constexpr uint32_t kMmioDriverFeaturesSel = 0x024;
+constexpr uint32_t kMmioGuestPageSize = 0x028;
+constexpr uint32_t kMmioQueueSel = 0x030;
+constexpr uint32_t kMmioQueueNum = 0x038;
+constexpr uint32_t kMmioQueuePfn = 0x040;
+constexpr uint32_t kMmioStatus = 0x070;
+constexpr uint32_t kMmioQueueDriverLow = 0x090;
+constexpr uint32_t kMmioQueueDriverHigh = 0x094;
+constexpr uint32_t kMmioConfigGeneration = 0x0FC;
+constexpr uint32_t kMmioConfig = 0x100;
 
 bool read_class(Barrier k) {
   return k == Barrier::kRead || k == Barrier::kFull || k == Barrier::kDmaRead ||
@@ -87,6 +101,8 @@ void ProtocolReference::begin_input() {
   legacy_size_ = 0;
   num_windows_ = 0;
   transport_known_ = false;
+  mmio_window_ = 0;
+  mmio_version_ = 0;
   device_reset();
 }
 
@@ -132,6 +148,7 @@ void ProtocolReference::set_status_register(Region region, uint32_t offset) {
             "device (4.1.2)",
             vendor, device, subsystem);
   transport_known_ = true;
+  mmio_version_ = 0;
   status_region_ = region;
   legacy_ = region == Region::kBar0 && offset == kStatusLegacy && bar_known_[0] && bars_[0].is_io;
   common_base_ = legacy_ ? 0 : offset - kStatusCommon;
@@ -253,7 +270,29 @@ bool ProtocolReference::in_window(uint8_t bar, uint32_t offset, uint8_t width) {
 
 void ProtocolReference::check_access(Region region, uint32_t offset, uint8_t width, bool write,
                                      const void* pc) {
-  if (region == Region::kMmio) return;  // no MMIO transport yet
+  if (region == Region::kMmio) {
+    // virtio-mmio (4.2.2): the window the caller gave, nothing past it; the
+    // control registers (below 0x100) only as aligned 32-bit accesses
+    // (4.2.2.2); device configuration aligned to the access's width.
+    const char* why = nullptr;
+    if (mmio_window_ == 0)
+      why = "with no virtio-mmio window";
+    else if (uint64_t{offset} + width > mmio_window_)
+      why = "past the end of the virtio-mmio window";
+    else if (offset < kMmioConfig && (width != 4 || offset % 4 != 0))
+      why = "to a control register, not an aligned 32-bit access (4.2.2.2)";
+    else if (offset >= kMmioConfig &&
+             ((width != 1 && width != 2 && width != 4) || offset % width != 0))
+      why = "to device configuration, not an aligned 1, 2 or 4-byte access";
+    if (why != nullptr) {
+      char where[256];
+      describe_pc(pc, where, sizeof where);
+      finding(Oracle::kWindow, "%s of %u bytes at MMIO offset 0x%x %s (window 0x%llx) at %s",
+              write ? "write" : "read", width, offset, why,
+              static_cast<unsigned long long>(mmio_window_), where);
+    }
+    return;
+  }
   if (region == Region::kPciConfig) {
     if (uint64_t{offset} + width > sizeof cfg_)
       finding(Oracle::kWindow, "%s of %u bytes at PCI configuration offset 0x%x, past the header",
@@ -305,6 +344,7 @@ void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, u
     if (offset <= kPciStatus && offset + width > kPciStatus) rebuild_windows();
     return;
   }
+  if (region == Region::kMmio) return on_mmio_read(offset, width, value);
   uint32_t reg;
   const bool in_common = common_register(region, offset, &reg) && (legacy_ || reg < kCommonLength);
   if (transport_known_ && !legacy_ && !in_common && region != Region::kPciConfig && gen_known_)
@@ -339,6 +379,7 @@ void ProtocolReference::on_read(Region region, uint32_t offset, uint8_t width, u
 }
 
 void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, uint32_t value) {
+  if (region == Region::kMmio) return on_mmio_write(offset, width, value);
   uint32_t reg;
   if (!common_register(region, offset, &reg)) return;
   uint32_t select = 0;
@@ -372,8 +413,14 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
     driver_features = reg == kDriverFeature && width == 4;
     select = driver_select_;
   }
-  if (driver_features && select == 1) order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
-  if (driver_features && select == 0) {
+  if (driver_features) features_written(select, value);
+  const uint32_t status_reg = legacy_ ? kStatusLegacy : kStatusCommon;
+  if (reg == status_reg && width == 1) status_written(static_cast<uint8_t>(value));
+}
+
+void ProtocolReference::features_written(uint32_t select, uint32_t value) {
+  if (select == 1) order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
+  if (select == 0) {
     event_idx_ = ((value >> kEventIdxBit) & 1) != 0;
     for (uint16_t q = 0; q < kMaxQueues; ++q) locate(q);
   }
@@ -381,13 +428,12 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
   // at all. If the last snapshot before the features were chosen was torn,
   // no feature whose field came from it (MAC, MTU, STATUS) may be accepted.
   constexpr uint32_t kConfigFeatures = (1u << 5) | (1u << 3) | (1u << 16);
-  if (driver_features && select == 0 && snapshot_done_ && snapshot_torn_ &&
-      (value & kConfigFeatures) != 0)
+  if (select == 0 && snapshot_done_ && snapshot_torn_ && (value & kConfigFeatures) != 0)
     finding(Oracle::kProtocol,
             "driver accepted config-field features 0x%x although its last config read saw "
             "config_generation change (2.5.1: the values may be torn)",
             value & kConfigFeatures);
-  if (driver_features && value != 0) {
+  if (value != 0) {
     if (select >= 2)
       finding(Oracle::kProtocol, "driver features word %u written (only 64 feature bits exist)",
               select);
@@ -402,9 +448,9 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
               "(offer 0x%08x)",
               extra, select, offer_[select]);
   }
-  const uint32_t status_reg = legacy_ ? kStatusLegacy : kStatusCommon;
-  if (reg != status_reg || width != 1) return;
-  const uint8_t status = static_cast<uint8_t>(value);
+}
+
+void ProtocolReference::status_written(uint8_t status) {
   const uint8_t added = static_cast<uint8_t>(status & ~status_written_);
   status_written_ = status;
   if (status == 0) {
@@ -429,6 +475,111 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
               "DRIVER_OK (status 0x%02x) written although the device read back FEATURES_OK "
               "clear: it refused the features (3.1.1 step 6)",
               status);
+  }
+}
+
+void ProtocolReference::set_mmio_transport(uint32_t version, uint64_t window) {
+  mmio_window_ = window;
+  mmio_version_ = version;
+  transport_known_ = version == 1 || version == 2;
+  legacy_ = version == 1;  // 4.2.4: legacy semantics, 32 feature bits, no FEATURES_OK
+  status_region_ = Region::kMmio;
+  common_base_ = 0;
+  mmio_page_size_ = 0;
+}
+
+void ProtocolReference::on_mmio_read(uint32_t offset, uint8_t width, uint32_t value) {
+  if (mmio_version_ == 0 || width != 4) return;
+  if (offset >= kMmioConfig) {
+    if (mmio_version_ == 2 && gen_known_) cfg_read_open_ = true;
+    return;
+  }
+  switch (offset) {
+    case kMmioConfigGeneration:
+      if (mmio_version_ != 2) break;
+      if (cfg_read_open_) {
+        snapshot_done_ = true;
+        snapshot_torn_ = static_cast<uint8_t>(value) != last_gen_;
+        cfg_read_open_ = false;
+      }
+      gen_known_ = true;
+      last_gen_ = static_cast<uint8_t>(value);
+      break;
+    case kMmioDeviceFeatures:
+      // Version 1 shows 32 feature bits: only word 0 is an offer.
+      if (device_select_ < (mmio_version_ == 1 ? 1u : 2u)) {
+        offer_[device_select_] = value;
+        offer_known_[device_select_] = true;
+      }
+      break;
+    case kMmioStatus:
+      if (mmio_version_ == 2 && features_ok_written_) {
+        features_ok_read_ = true;
+        features_ok_set_ = (value & kFeaturesOk) != 0;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void ProtocolReference::on_mmio_write(uint32_t offset, uint8_t width, uint32_t value) {
+  if (mmio_version_ == 0 || width != 4 || offset >= kMmioConfig) return;
+  Ring* r = queue_select_ < kMaxQueues ? &rings_[queue_select_] : nullptr;
+  switch (offset) {
+    case kMmioDeviceFeaturesSel:
+      device_select_ = value;
+      break;
+    case kMmioDriverFeaturesSel:
+      driver_select_ = value;
+      break;
+    case kMmioDriverFeatures:
+      // Version 1: a word other than 0 holds no feature there is.
+      if (mmio_version_ == 1 && driver_select_ != 0 && value != 0)
+        finding(Oracle::kProtocol,
+                "driver features word %u (0x%08x) written to a version 1 device (4.2.4: 32 "
+                "feature bits)",
+                driver_select_, value);
+      features_written(driver_select_, value);
+      break;
+    case kMmioQueueSel:
+      queue_select_ = static_cast<uint16_t>(value < 0xFFFF ? value : 0xFFFF);
+      break;
+    case kMmioQueueNum:
+      if (r != nullptr) {
+        r->size = static_cast<uint16_t>(value);
+        locate(queue_select_);
+      }
+      break;
+    case kMmioGuestPageSize:
+      mmio_page_size_ = value;
+      break;
+    case kMmioQueuePfn:
+      // 4.2.4: the descriptor table at QueuePFN * GuestPageSize, the
+      // available ring right after it (the legacy layout, 2.7.2).
+      if (r != nullptr && mmio_version_ == 1 && mmio_page_size_ != 0) {
+        r->desc = uint64_t{value} * mmio_page_size_;
+        r->avail = r->desc + 16u * r->size;
+        if (value != 0) locate(queue_select_);
+      }
+      break;
+    case kMmioQueueDriverLow:
+    case kMmioQueueDriverHigh:
+      if (r != nullptr && mmio_version_ == 2) {
+        r->avail = offset == kMmioQueueDriverLow
+                       ? (r->avail & ~0xFFFFFFFFull) | value
+                       : (r->avail & 0xFFFFFFFFull) | (uint64_t{value} << 32);
+        locate(queue_select_);
+      }
+      break;
+    case kMmioStatus:
+      if ((value & ~0xFFu) != 0)
+        finding(Oracle::kProtocol,
+                "Status written with 0x%08x: only bits 0-7 are device status (2.1, 4.2.2)", value);
+      status_written(static_cast<uint8_t>(value));
+      break;
+    default:
+      break;
   }
 }
 

@@ -64,6 +64,10 @@ class ProtocolReference {
 
   void begin_input();
   void set_status_register(Region region, uint32_t offset);
+  // The transport in use is virtio-mmio of this version (1 or 2) in a
+  // window of this many bytes (after a successful MMIO probe); version 0:
+  // only the window rule, for a window the probe is about to read.
+  void set_mmio_transport(uint32_t version, uint64_t window);
   // The device acknowledged a reset: rings, offer and status start over.
   void device_reset();
 
@@ -153,6 +157,11 @@ class ProtocolReference {
   void add_msix_window(uint8_t bar, uint64_t offset, uint64_t length);
   // Offset of a register of the transport in use, when this access is one.
   bool common_register(Region region, uint32_t offset, uint32_t* reg) const;
+  // The driver's feature words and status writes, whatever the transport.
+  void features_written(uint32_t select, uint32_t value);
+  void status_written(uint8_t status);
+  void on_mmio_read(uint32_t offset, uint8_t width, uint32_t value);
+  void on_mmio_write(uint32_t offset, uint8_t width, uint32_t value);
 
   // PCI configuration image: what the device answered, byte by byte.
   uint8_t cfg_[256] = {};
@@ -163,6 +172,11 @@ class ProtocolReference {
   bool bar_known_[kNumBars] = {};
   uint64_t legacy_size_ = 0;  // largest I/O BAR 0 the device reported this input
 
+  // virtio-mmio: the caller's window (0: none this input), the version in
+  // use (0 while probing) and the GuestPageSize the driver wrote (v1).
+  uint64_t mmio_window_ = 0;
+  uint32_t mmio_version_ = 0;
+  uint32_t mmio_page_size_ = 0;
   // Transport in use (after the first set_status_register).
   bool transport_known_ = false;
   bool legacy_ = false;

@@ -1,5 +1,6 @@
 #include "fuzz/harness/targets.h"
 
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "fuzz/harness/setups.h"
 #include "fuzz/harness/world.h"
@@ -45,6 +46,31 @@ IrqChoice irq_choice(unsigned bits, mock::DeviceConfig* config, NetOptions* opti
 }
 void offer(World& w, const IrqChoice& c) {
   w.mock_shim().offer_interrupts(c.offered ? 3 : 0, c.offered);
+}
+
+// A virtio-mmio window from two input values: kind (2 bits) and a small
+// number. QEMU's 0x200 bytes; a short configuration window (0x100 + n:
+// fields the offer needs may not fit); one smaller than the register file;
+// one of 4 GiB and more (offsets are 32-bit: the driver must cap it).
+MmioWindow mmio_window(unsigned kind, unsigned n, bool no_line) {
+  MmioWindow w;
+  w.base = 0xFEB00E00;  // QEMU microvm's last slot (reported only)
+  switch (kind & 3) {
+    case 0:
+      w.size = spec::mmio::kQemuWindowSize;
+      break;
+    case 1:
+      w.size = spec::mmio::kConfig + n % 64;
+      break;
+    case 2:
+      w.size = n % spec::mmio::kConfig;
+      break;
+    default:
+      w.size = (uint64_t{1} << 32) + spec::mmio::kConfig + n % 64;
+      break;
+  }
+  w.irq = no_line ? -1 : 12;
+  return w;
 }
 
 }  // namespace
@@ -102,8 +128,16 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   Input in(data, size);
   const ConfigPrefix p = read_config_prefix(in);
   const Flavour& f = kFlavours[p.flavour & 3];
+  // tx_cap bits 5-6 (the cap's modulus ignores them): 1 virtio-mmio
+  // version 1, 2 and 3 version 2, in a window from notify_multiplier (bits
+  // 0-1 the kind, 2-7 a size, bit 31 no interrupt line).
+  const unsigned mmio = (p.tx_cap >> 5) & 3;
+  const MmioWindow window = mmio_window(p.notify_multiplier & 3, (p.notify_multiplier >> 2) & 0x3F,
+                                        (p.notify_multiplier >> 31) != 0);
   mock::DeviceConfig config;
-  config.transport = f.device;
+  config.transport = mmio == 0   ? f.device
+                     : mmio == 1 ? mock::TransportKind::kMmioV1
+                                 : mock::TransportKind::kMmioV2;
   config.features = p.features;
   for (int i = 0; i < 6; ++i) config.mac[i] = p.mac[i];
   config.status = p.status;
@@ -128,6 +162,7 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   // modulus ignores: INTx instead of MSI-X).
   const IrqChoice irq = irq_choice(
       (p.flavour & 0x40) == 0 ? 0u : ((p.rx_cap & 0x80) != 0 ? 1u : 2u), &config, &options);
+  if (mmio != 0) config.msix_vectors = 0;  // a virtio-mmio device has its line only
 
   World& w = World::get();
   w.begin_mock(config, "fuzz_config");
@@ -165,7 +200,8 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
     w.device().set_link(!w.device().link_up());
     w.poll_device();
   }
-  if (w.bring_up(f.mode, options)) run_mock_script(w, in, kConfigTable);
+  const bool up = mmio != 0 ? w.bring_up_mmio(window, options) : w.bring_up(f.mode, options);
+  if (up) run_mock_script(w, in, kConfigTable);
   w.end();
   return 0;
 }
@@ -183,14 +219,19 @@ size_t read_boundary_script(const uint8_t* data, size_t size, BoundaryScript* ou
   // Bit 4: a storm guard of kFuzzStormLimit interrupts per window.
   if (mode & 0x10) out->options.irq_storm_limit = kFuzzStormLimit;
   out->options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
-  out->options.tx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 16);
+  const uint8_t tx_cap = head.u8();
+  out->options.tx_ring_cap = static_cast<uint16_t>(1 + tx_cap % 16);
+  // Bit 5: a virtio-mmio window instead (bits 6-7 its kind, tx_cap's bits
+  // 4-7 a size; bit 0 -- the PCI mode's, meaningless here -- no line).
+  out->mmio = (mode & 0x20) != 0;
+  if (out->mmio) out->window = mmio_window(mode >> 6, tx_cap >> 4, (mode & 1) != 0);
   out->nops = head.u8() % 65;
   head.bytes(out->ops, out->nops);
   return head.position();
 }
 
 void run_boundary_script(World& w, const BoundaryScript& s) {
-  if (w.bring_up(s.mode, s.options)) {
+  if (s.mmio ? w.bring_up_mmio(s.window, s.options) : w.bring_up(s.mode, s.options)) {
     for (uint8_t i = 0; i < s.nops; ++i) {
       const uint8_t a = s.ops[i] >> 3;
       switch (s.ops[i] & 7) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "driver/net/virtio_net.h"
+#include "driver/transport/mmio_probe.h"
 #include "driver/transport/pci_probe.h"
 
 namespace vnet::fuzz {
@@ -29,6 +30,8 @@ int run_fuzz_boundary(const uint8_t* data, size_t size);
 // ends the input (World::begin_boundary() first).
 struct BoundaryScript {
   PciMode mode = PciMode::kAuto;
+  bool mmio = false;    // a virtio-mmio window instead of a PCI function
+  MmioWindow window{};  // ... this one
   NetOptions options{};
   uint8_t nops = 0;
   uint8_t ops[64] = {};

@@ -597,6 +597,20 @@ bool TransportReference::sees_notifications() const {
   return true;
 }
 
+bool TransportReference::isr_visible() const {
+  if (chosen_ == Outcome::kLegacy) return true;
+  if (chosen_ != Outcome::kModern) return false;
+  const Window& isr = windows_[kIsr];
+  for (int k = 0; k < kKinds; ++k) {
+    const Window& w = windows_[k];
+    if (k != kIsr && w.valid && isr.valid && w.bar == isr.bar &&
+        uint64_t{w.offset} < uint64_t{isr.offset} + isr.length &&
+        uint64_t{isr.offset} < uint64_t{w.offset} + w.length)
+      return false;
+  }
+  return true;
+}
+
 int TransportReference::notified_queue(uint8_t bar, uint32_t offset, uint8_t width,
                                        uint32_t value) const {
   if (probing_ || width != 2) return -1;

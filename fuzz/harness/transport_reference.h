@@ -81,7 +81,9 @@ class TransportReference {
   // reference: how many, the last value, and whether the transport in use
   // is known (otherwise they cannot be told apart).
   void mark_interrupt() { isr_reads_ = 0; }
-  bool isr_visible() const { return chosen_ == Outcome::kLegacy || chosen_ == Outcome::kModern; }
+  // (An ISR window that overlaps another structure makes a read there
+  // ambiguous: not visible then.)
+  bool isr_visible() const;
   uint32_t isr_reads() const { return isr_reads_; }
   uint8_t last_isr() const { return last_isr_; }
 

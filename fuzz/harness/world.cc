@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
 #include "fuzz/harness/findings.h"
@@ -134,6 +135,7 @@ void on_sanitizer_death() {
 
 void World::begin_common(Platform& device_side, const char* target) {
   rx_irq_wanted_ = false;
+  mmio_ = false;
   storm_.clear();
   if (!have_baseline_) {
     baseline_allocations_ = memory_.live_allocations();
@@ -197,11 +199,15 @@ void reset_device(mock::MockDevice& d, const mock::DeviceConfig& c) {
   d.clear_captured_tx();
   // Device reset through the status register of its interface (both for
   // a transitional device: whichever it runs in).
-  const uint8_t bar = c.transport == mock::TransportKind::kLegacy ? 0 : c.modern_bar;
-  const uint32_t off = c.transport == mock::TransportKind::kLegacy
-                           ? spec::pci::legacy::kDeviceStatus
-                           : mock::MockDevice::kCommonOffset + spec::pci::common::kDeviceStatus;
-  d.bar_write(bar, off, 1, 0);
+  if (mock::is_mmio(c.transport)) {
+    d.mmio_write(spec::mmio::kStatus, 4, 0);
+  } else {
+    const uint8_t bar = c.transport == mock::TransportKind::kLegacy ? 0 : c.modern_bar;
+    const uint32_t off = c.transport == mock::TransportKind::kLegacy
+                             ? spec::pci::legacy::kDeviceStatus
+                             : mock::MockDevice::kCommonOffset + spec::pci::common::kDeviceStatus;
+    d.bar_write(bar, off, 1, 0);
+  }
   if (d.config().mac != c.mac) d.set_mac(c.mac);
   if (d.config().status != c.status) d.set_config_status(c.status);
   if (d.config().max_virtqueue_pairs != c.max_virtqueue_pairs)
@@ -349,14 +355,36 @@ void tell_status_register(OraclePlatform& oracle, const ProbeResult& probe) {
 
 bool World::bring_up(PciMode mode, const NetOptions& options) {
   mode_ = mode;
+  mmio_ = false;
   options_ = options;
-  const ProbeError probed = session_->probe(mode);
-  oracle_.check_probe(mode, session_->probe_result());
-  if (probed != ProbeError::kOk) return false;
-  tell_status_register(oracle_, session_->probe_result());
+  if (!probe_again()) return false;
   const AttachError e = attach();
   check_attach(e);
   return e == AttachError::kOk;
+}
+
+bool World::bring_up_mmio(const MmioWindow& window, const NetOptions& options) {
+  mmio_ = true;
+  mmio_window_ = window;
+  options_ = options;
+  if (!probe_again()) return false;
+  const AttachError e = attach();
+  check_attach(e);
+  return e == AttachError::kOk;
+}
+
+bool World::probe_again() {
+  if (mmio_) {
+    oracle_.begin_mmio_probe(mmio_window_);
+    const MmioProbeError e = session_->probe_mmio(mmio_window_);
+    oracle_.check_mmio_probe(mmio_window_, session_->mmio_probe_result());
+    return e == MmioProbeError::kOk;
+  }
+  const ProbeError probed = session_->probe(mode_);
+  oracle_.check_probe(mode_, session_->probe_result());
+  if (probed != ProbeError::kOk) return false;
+  tell_status_register(oracle_, session_->probe_result());
+  return true;
 }
 
 AttachError World::attach() {
@@ -381,7 +409,14 @@ AttachError World::attach() {
 
 void World::check_attach(AttachError result) {
   watchdog_.reset();  // every attach disarms the driver's watchdog
-  if (result == AttachError::kOk) oracle_.check_interrupt_mode(net().interrupts().mode);
+  if (result == AttachError::kOk && !mmio_) oracle_.check_interrupt_mode(net().interrupts().mode);
+  // virtio-mmio: a window without an interrupt line has nothing to take
+  // interrupts from, whatever line the platform routes (mmio_probe.h).
+  if (result == AttachError::kOk && mmio_ && mmio_window_.irq < 0 &&
+      net().interrupts().mode != InterruptMode::kPolling)
+    finding(Oracle::kDecision,
+            "a virtio-mmio window without an interrupt line attached in interrupt mode %u",
+            static_cast<unsigned>(net().interrupts().mode));
   // The options the driver attached with: a re-initialisation inside
   // poll_device() or recover() keeps them, whatever set_options() said since.
   if (device_ != nullptr) decision_.check_attach(*device_, net(), attached_options_, result);
@@ -431,11 +466,14 @@ void World::interrupt(IrqSource source) {
   InterruptFacts facts{source, net().interrupt_mode(), net().interrupts(), net().state(), 0, 0};
   const NetCounters before = net().counters();
   oracle_.mark_interrupt();
+  oracle_.mark_mmio_interrupt();
   const IrqWork work = session().handle_interrupt(source);
   const TransportReference& t = oracle_.transport_reference();
-  if (t.isr_visible()) {
-    facts.isr_reads = t.isr_reads();
-    facts.isr = t.last_isr();
+  const MmioReference& m = oracle_.mmio_reference();
+  if (mmio_) m.check_ack();
+  if (mmio_ ? m.in_use() : t.isr_visible()) {
+    facts.isr_reads = mmio_ ? m.isr_reads() : t.isr_reads();
+    facts.isr = mmio_ ? m.last_isr() : t.last_isr();
     check_interrupt(facts, work, before, net().counters());
     storm_.check(guard_counts(facts), oracle_.last_now(),
                  net().counters().irq_storms != before.irq_storms,
@@ -580,12 +618,7 @@ void World::restart() {
     check_attach(e);
     return;
   }
-  const ProbeError probed = session_->probe(mode_);
-  oracle_.check_probe(mode_, session_->probe_result());
-  if (probed == ProbeError::kOk) {
-    tell_status_register(oracle_, session_->probe_result());
-    check_attach(attach());
-  }
+  if (probe_again()) check_attach(attach());
 }
 
 namespace {
@@ -664,6 +697,9 @@ void World::end() {
     session_->net().device_gone();
   }
   if (device_ != nullptr) check_unconditional_rules();
+  if (mmio_ && net.transport() != nullptr && oracle_.mmio_reference().in_use())
+    oracle_.mmio_reference().check_counters(
+        static_cast<const MmioTransport*>(net.transport())->counters());
   if (net.counters().tx_bad_used_len != oracle_.tx_len_over())
     finding(Oracle::kDecision,
             "tx_bad_used_len is %llu; the device claimed writes into %llu read-only tx chains "

@@ -74,6 +74,9 @@ class World {
   void begin_boundary(Platform& device_side, const char* target);
   // probe(mode) then attach(options). True when the driver runs.
   bool bring_up(PciMode mode, const NetOptions& options);
+  // The same on a virtio-mmio window (the input's): probe_mmio(window),
+  // then attach. restart() probes that window again.
+  bool bring_up_mmio(const MmioWindow& window, const NetOptions& options);
 
   // ---- the caller's side, each call checked by the oracles ----
   uint16_t rx_burst(uint16_t max);
@@ -199,6 +202,11 @@ class World {
   std::optional<trace::Session> session_;
   std::unique_ptr<Recording> recording_;
   PciMode mode_ = PciMode::kAuto;
+  bool mmio_ = false;  // this input's device is a virtio-mmio window
+  MmioWindow mmio_window_{};
+  // Probes again as this input did (PCI mode, or the MMIO window), with
+  // the oracles' checks; true when a transport was found.
+  bool probe_again();
   NetOptions options_{};
   NetOptions attached_options_{};  // what the driver attached with last
   StormWatch storm_;               // oracle (h): the interrupt storm guard

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "fuzz/harness/bug_classes.h"
 #include "fuzz/harness/setups.h"
@@ -69,8 +70,30 @@ uint8_t flavour_of(const scenario::Scenario& s) {
       return 1;
     case mock::TransportKind::kTransitional:
       return s.mode == PciMode::kLegacy ? 3 : 2;
+    case mock::TransportKind::kMmioV1:
+    case mock::TransportKind::kMmioV2:
+      break;  // fuzz_config only (mmio_bits_of)
   }
   return 1;
+}
+
+// fuzz_config's virtio-mmio choice (targets.cc): tx_cap bits 5-6 the
+// version, notify_multiplier the window (bits 0-1 its kind, 2-7 a size,
+// bit 31 no interrupt line).
+void mmio_bits_of(const scenario::Scenario& s, ConfigPrefix* p) {
+  if (!mock::is_mmio(s.device.transport)) return;
+  p->tx_cap =
+      static_cast<uint8_t>(15 | (s.device.transport == mock::TransportKind::kMmioV1 ? 1 : 2) << 5);
+  const uint32_t size = s.device.mmio_window_size;
+  uint32_t kind = 0, n = 0;
+  if (size < spec::mmio::kConfig) {
+    kind = 2;
+    n = size;
+  } else if (size < spec::mmio::kConfig + 64) {
+    kind = 1;
+    n = size - spec::mmio::kConfig;
+  }
+  p->notify_multiplier = kind | (n & 0x3F) << 2 | (s.device.interrupt_pin == 0 ? 1u << 31 : 0);
 }
 
 // The interrupt bits of fuzz_used_ring's and fuzz_rx's flavour (targets.cc,
@@ -223,6 +246,7 @@ ConfigPrefix config_prefix(const scenario::Scenario& s) {
         }
   p.rx_cap = s.options.interrupts == InterruptMode::kIntx ? 15 | 0x80 : 15;
   p.tx_cap = 15;
+  mmio_bits_of(s, &p);
   return p;
 }
 
@@ -236,13 +260,14 @@ void scenario_seeds(const fs::path& root) {
   for (const fs::path& f : files) {
     const scenario::Scenario s = scenario::load_scenario_file(f.string());
     const std::string name = "scenario-" + f.stem().string();
-    {
+    // fuzz_used_ring and fuzz_rx drive PCI devices only.
+    if (!mock::is_mmio(s.device.transport)) {
       ScriptWriter w(kUsedRingTable);
       w.u8(static_cast<uint8_t>(flavour_of(s) | irq_bits_of(s) << 5)).u8(15).u8(15).u8(3);
       steps(w, kUsedRingTable, s);
       write_file(root / "corpus/fuzz/fuzz_used_ring" / name, w.bytes().data(), w.bytes().size());
     }
-    {
+    if (!mock::is_mmio(s.device.transport)) {
       ScriptWriter w(kRxTable);
       w.u8(static_cast<uint8_t>(flavour_of(s) | irq_bits_of(s) << 5)).u8(15).u8(0);
       steps(w, kRxTable, s);
@@ -261,7 +286,7 @@ void scenario_seeds(const fs::path& root) {
 // A recorded trace as a fuzz_boundary input (see fuzz/targets/fuzz_boundary.cc).
 std::vector<uint8_t> boundary_input(const replay::Trace& t) {
   std::vector<uint8_t> ops, values;
-  uint8_t mode = 0, rx_cap = 15, tx_cap = 15;
+  uint8_t mode = 0, rx_cap = 15, tx_cap = 15, mmio_size = 0;
   auto put = [&](uint64_t v, unsigned n) {
     for (unsigned i = 0; i < n; ++i) values.push_back(static_cast<uint8_t>(v >> (8 * i)));
   };
@@ -272,6 +297,15 @@ std::vector<uint8_t> boundary_input(const replay::Trace& t) {
         switch (a.fn) {
           case replay::ApiFn::kProbe:
             mode = static_cast<uint8_t>(a.mode);
+            break;
+          case replay::ApiFn::kProbeMmio:
+            // targets.cc: mode bit 5, bits 6-7 the window's kind (0: QEMU's
+            // 0x200 bytes; 1: 0x100 + tx_cap bits 4-7), bit 0 no line.
+            mode = static_cast<uint8_t>(0x20 | (a.window.irq < 0 ? 1 : 0));
+            if (a.window.size > spec::mmio::kConfig && a.window.size < spec::mmio::kConfig + 16) {
+              mode |= 1 << 6;
+              mmio_size = static_cast<uint8_t>(a.window.size - spec::mmio::kConfig);
+            }
             break;
           case replay::ApiFn::kAttach:
             rx_cap = static_cast<uint8_t>((a.options.rx_ring_cap - 1) % 32);
@@ -332,7 +366,8 @@ std::vector<uint8_t> boundary_input(const replay::Trace& t) {
     }
   }
   if (ops.size() > 64) ops.resize(64);
-  std::vector<uint8_t> in = {mode, rx_cap, tx_cap, static_cast<uint8_t>(ops.size())};
+  std::vector<uint8_t> in = {mode, rx_cap, static_cast<uint8_t>(tx_cap | mmio_size << 4),
+                             static_cast<uint8_t>(ops.size())};
   in.insert(in.end(), ops.begin(), ops.end());
   in.insert(in.end(), values.begin(), values.end());
   return in;

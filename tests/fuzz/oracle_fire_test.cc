@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "driver/platform/platform.h"
+#include "driver/spec/mmio_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "fuzz/harness/decision_reference.h"
 #include "fuzz/harness/fuzz_pool.h"
@@ -928,6 +929,69 @@ struct ProbedImage : ImageBench {
     common_read(c::kQueueEnable, 2);
   }
 };
+
+// virtio-mmio (mmio_reference.h): the real driver attached to the mock
+// device's MMIO flavour, then one access the driver would never make.
+World& mmio_world(mock::TransportKind kind) {
+  mock::DeviceConfig c;
+  c.transport = kind;
+  World& w = World::get();
+  w.begin_mock(c, "oracle_fire_test");
+  MmioWindow window;
+  window.size = spec::mmio::kQemuWindowSize;
+  window.irq = 12;
+  if (!w.bring_up_mmio(window, fuzz_net_options())) _exit(3);
+  return w;
+}
+
+void window_mmio_v2_register_on_v1() {
+  World& w = mmio_world(mock::TransportKind::kMmioV1);
+  w.oracle().reg_write(Region::kMmio, spec::mmio::kQueueReady, 4, 1);
+}
+
+void window_mmio_control_register_width() {
+  World& w = mmio_world(mock::TransportKind::kMmioV2);
+  w.oracle().reg_read(Region::kMmio, spec::mmio::kStatus, 1);
+}
+
+void window_mmio_notify_queue_not_set_up() {
+  World& w = mmio_world(mock::TransportKind::kMmioV2);
+  w.oracle().reg_write(Region::kMmio, spec::mmio::kQueueNotify, 4, 2);
+}
+
+void protocol_mmio_ack_of_nothing() {
+  World& w = mmio_world(mock::TransportKind::kMmioV2);
+  w.oracle().reg_write(Region::kMmio, spec::mmio::kInterruptAck, 4, 0);
+}
+
+void decision_mmio_probe_outcome() {
+  mock::DeviceConfig c;
+  c.transport = mock::TransportKind::kMmioV2;
+  World& w = World::get();
+  w.begin_mock(c, "oracle_fire_test");
+  MmioWindow window;
+  window.size = spec::mmio::kQemuWindowSize;
+  MmioTransports transports;
+  w.oracle().begin_mmio_probe(window);
+  MmioProbeResult r = transports.probe(w.oracle(), window);
+  r.error = MmioProbeError::kNotNet;  // planted: the network device refused
+  r.transport = nullptr;
+  w.oracle().check_mmio_probe(window, r);
+}
+
+void ok_mmio_real_driver() {
+  for (mock::TransportKind kind : {mock::TransportKind::kMmioV1, mock::TransportKind::kMmioV2}) {
+    World& w = mmio_world(kind);
+    for (int i = 0; i < 4; ++i) {
+      w.tx_burst(4, 200, static_cast<uint8_t>(i));
+      w.tx_reclaim();
+      w.poll_device();
+      w.rx_burst(8);
+    }
+    w.restart();
+    w.end();
+  }
+}
 
 void window_notify_queue_never_enabled() {
   World& w = World::get();
@@ -1997,6 +2061,16 @@ const Case kCases[] = {
      decision_msix_after_refused_vector},
     {"decision.ok_fallback_after_refused_vector", nullptr, nullptr,
      ok_decision_fallback_after_refused_vector},
+    {"window.mmio_v2_register_on_v1", kWindow, "is a version 2 register",
+     window_mmio_v2_register_on_v1},
+    {"window.mmio_control_register_width", kWindow, "not an aligned 32-bit access",
+     window_mmio_control_register_width},
+    {"window.mmio_notify_queue_not_set_up", kWindow, "not set up since the last reset",
+     window_mmio_notify_queue_not_set_up},
+    {"protocol.mmio_ack_of_nothing", kProtocol, "InterruptACK 0x0", protocol_mmio_ack_of_nothing},
+    {"decision.mmio_probe_outcome", kDecision, "the reference decides \"ok\"",
+     decision_mmio_probe_outcome},
+    {"decision.ok_mmio_real_driver", nullptr, nullptr, ok_mmio_real_driver},
     {"decision.msix_table_over_common", kDecision, "lies over the common configuration",
      decision_msix_table_over_common},
     {"decision.msix_table_above_4g", kDecision, "ends above 4 GiB", decision_msix_table_above_4g},
