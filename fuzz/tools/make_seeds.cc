@@ -496,6 +496,47 @@ void lie_seeds(const fs::path& root) {
     w.op(Op::kRegLie).u8(0xC0 | 1).u16(0).u8(0x04 | 0x08 | 0x40).u32(33).u8(0).u8(0);
     w.op(Op::kRegLie).u8(0).u16(table_reg).u8(3).u32(0xFFFFFFF0u | 1).u8(0).u8(0);
   });
+  // virtio-mmio (tx_cap bits 5-6: the version; notify_multiplier: the
+  // window) whose lies a probe or attach check exists for.
+  auto mmio_seed = [&](const std::string& name, unsigned version, uint32_t window,
+                       uint64_t features, auto&& body) {
+    ConfigPrefix p;
+    p.flavour = 1;
+    p.tx_cap = static_cast<uint8_t>(15 | version << 5);
+    p.notify_multiplier = window;
+    p.features = features;
+    ScriptWriter w(kConfigTable);
+    write_config_prefix(w, p);
+    body(w);
+    w.op(Op::kRestart);
+    traffic(w);
+    write_file(root / "corpus/fuzz/fuzz_config" / ("lie-" + name), w.bytes().data(),
+               w.bytes().size());
+    ++n;
+  };
+  const uint64_t offer = ConfigPrefix{}.features;
+  const uint64_t mtu = spec::feature_mask(spec::Feature::kNetMtu);
+  for (unsigned v : {1u, 2u}) {
+    const std::string ver = v == 1 ? "v1" : "v2";
+    // A window of 4 GiB + 0x100 (kind 3): the configuration window is
+    // capped at 64 KiB, never wrapped to 0.
+    mmio_seed("mmio_" + ver + "_window_4g", v, 3, offer, [](ScriptWriter&) {});
+    // Eight bytes of configuration (kind 1, n = 8: MAC and status), an
+    // offer without MTU at the probe and with it at attach (the probe's
+    // two reads of DeviceFeatures, version 1's one, pass): the MTU field
+    // lies past the window, the configuration cannot be read as offered.
+    const uint8_t probe_reads = v == 1 ? 1 : 2;
+    mmio_seed("mmio_" + ver + "_offer_grows_past_window", v, 1 | 8 << 2, offer & ~mtu,
+              [&](ScriptWriter& w) {
+                w.op(Op::kRegLie)
+                    .u8(7)
+                    .u16(spec::mmio::kDeviceFeatures)
+                    .u8(3)
+                    .u32(static_cast<uint32_t>((offer & ~mtu) | mtu))
+                    .u8(probe_reads)
+                    .u8(1);
+              });
+  }
   config_seed("notify_off_outside_window", 1, [&](ScriptWriter& w) {
     w.op(Op::kRegLie).u8(bar4).u16(0x1E).u8(2).u32(0xFFFF).u8(0).u8(0);
   });
