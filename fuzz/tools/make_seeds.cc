@@ -526,6 +526,11 @@ void lie_seeds(const fs::path& root) {
     // two reads of DeviceFeatures, version 1's one, pass): the MTU field
     // lies past the window, the configuration cannot be read as offered.
     const uint8_t probe_reads = v == 1 ? 1 : 2;
+    // QueueNumMax 256 when queue_max_size asks, 8 when setup asks again
+    // (below the 16 entries the rx cap wants): the queue must be refused.
+    mmio_seed("mmio_" + ver + "_queue_num_max_shrinks", v, 0, offer, [&](ScriptWriter& w) {
+      w.op(Op::kRegLie).u8(7).u16(spec::mmio::kQueueNumMax).u8(3).u32(8).u8(1).u8(1);
+    });
     mmio_seed("mmio_" + ver + "_offer_grows_past_window", v, 1 | 8 << 2, offer & ~mtu,
               [&](ScriptWriter& w) {
                 w.op(Op::kRegLie)
