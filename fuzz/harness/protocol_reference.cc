@@ -101,6 +101,7 @@ void ProtocolReference::begin_input() {
   legacy_size_ = 0;
   num_windows_ = 0;
   transport_known_ = false;
+  mmio_present_ = false;
   mmio_window_ = 0;
   mmio_version_ = 0;
   device_reset();
@@ -275,7 +276,7 @@ void ProtocolReference::check_access(Region region, uint32_t offset, uint8_t wid
     // control registers (below 0x100) only as aligned 32-bit accesses
     // (4.2.2.2); device configuration aligned to the access's width.
     const char* why = nullptr;
-    if (mmio_window_ == 0)
+    if (!mmio_present_)
       why = "with no virtio-mmio window";
     else if (uint64_t{offset} + width > mmio_window_)
       why = "past the end of the virtio-mmio window";
@@ -479,6 +480,7 @@ void ProtocolReference::status_written(uint8_t status) {
 }
 
 void ProtocolReference::set_mmio_transport(uint32_t version, uint64_t window) {
+  mmio_present_ = true;
   mmio_window_ = window;
   mmio_version_ = version;
   transport_known_ = version == 1 || version == 2;

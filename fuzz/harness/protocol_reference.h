@@ -174,6 +174,7 @@ class ProtocolReference {
 
   // virtio-mmio: the caller's window (0: none this input), the version in
   // use (0 while probing) and the GuestPageSize the driver wrote (v1).
+  bool mmio_present_ = false;
   uint64_t mmio_window_ = 0;
   uint32_t mmio_version_ = 0;
   uint32_t mmio_page_size_ = 0;
