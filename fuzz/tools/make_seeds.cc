@@ -445,9 +445,9 @@ void lie_seeds(const fs::path& root) {
     w.op(Op::kTx).u8(3).u16(342).u8(1);
     w.op(Op::kTxReclaim).op(Op::kPoll);
   };
-  auto config_seed = [&](const std::string& name, uint8_t flavour, auto&& body) {
-    ConfigPrefix p;
-    p.flavour = flavour;
+  // A fuzz_config seed: the prefix, the lie (body), a restart so that the
+  // next probe and attach meet it, then traffic.
+  auto prefix_seed = [&](const std::string& name, const ConfigPrefix& p, auto&& body) {
     ScriptWriter w(kConfigTable);
     write_config_prefix(w, p);
     body(w);
@@ -456,6 +456,11 @@ void lie_seeds(const fs::path& root) {
     write_file(root / "corpus/fuzz/fuzz_config" / ("lie-" + name), w.bytes().data(),
                w.bytes().size());
     ++n;
+  };
+  auto config_seed = [&](const std::string& name, uint8_t flavour, auto&& body) {
+    ConfigPrefix p;
+    p.flavour = flavour;
+    prefix_seed(name, p, body);
   };
   const uint8_t bar4 = static_cast<uint8_t>(Region::kBar4);
   for (uint8_t skip = 0; skip < 4; ++skip)
@@ -505,14 +510,7 @@ void lie_seeds(const fs::path& root) {
     p.tx_cap = static_cast<uint8_t>(15 | version << 5);
     p.notify_multiplier = window;
     p.features = features;
-    ScriptWriter w(kConfigTable);
-    write_config_prefix(w, p);
-    body(w);
-    w.op(Op::kRestart);
-    traffic(w);
-    write_file(root / "corpus/fuzz/fuzz_config" / ("lie-" + name), w.bytes().data(),
-               w.bytes().size());
-    ++n;
+    prefix_seed(name, p, body);
   };
   const uint64_t offer = ConfigPrefix{}.features;
   const uint64_t mtu = spec::feature_mask(spec::Feature::kNetMtu);
