@@ -37,7 +37,7 @@ bool valid_unicast_mac(const uint8_t* m) {
 
 uint16_t round_up_pow2(uint32_t v) {
   uint32_t p = 1;
-  while (p < v && p < SplitQueue::kMaxSize) p <<= 1;
+  while (p < v && p < Virtqueue::kMaxSize) p <<= 1;
   return static_cast<uint16_t>(p);
 }
 
@@ -114,7 +114,7 @@ uint64_t VirtioNet::supported_features(bool legacy) {
   uint64_t f = feature_mask(Feature::kNetMac) | feature_mask(Feature::kNetStatus) |
                feature_mask(Feature::kNetMtu) | feature_mask(Feature::kNetMrgRxbuf);
   // EVENT_IDX: notifications and interrupts by index (2.7.10), as every
-  // production driver negotiates; SplitQueue implements both sides.
+  // production driver negotiates; every ring kind implements both sides.
   f |= feature_mask(Feature::kEventIdx);
   // Modern devices must offer VERSION_1 (6.1); legacy ones may offer
   // ANY_LAYOUT, which lets header and frame share a descriptor.
@@ -145,8 +145,8 @@ AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPo
   pool_ = &pool;
   options_ = options;
   OpScope scope(platform, DriverOp::kAttach);
-  if (options.rx_ring_cap == 0 || options.rx_ring_cap > SplitQueue::kMaxSize ||
-      options.tx_ring_cap == 0 || options.tx_ring_cap > SplitQueue::kMaxSize ||
+  if (options.rx_ring_cap == 0 || options.rx_ring_cap > Virtqueue::kMaxSize ||
+      options.tx_ring_cap == 0 || options.tx_ring_cap > Virtqueue::kMaxSize ||
       options.max_frame < spec::kEthMaxFrame || options.fallback_mtu < spec::kMinMtu ||
       options.fallback_mtu + spec::kEthHeaderSize > options.max_frame ||
       options.reset_timeout_ns == 0) {
@@ -234,10 +234,11 @@ AttachError VirtioNet::bring_up() {
   // queue's vector is written before it is enabled (4.1.5.1.3).
   setup_interrupts();
 
-  // Step 7: queues and buffers.
-  AttachError e = setup_queue(rx_, kRxQueue, options_.rx_ring_cap);
+  // Step 7: queues and buffers, of the ring kind the features chose.
+  const RingKind ring = RingKind::kSplit;
+  AttachError e = setup_queue(rx_, ring, kRxQueue, options_.rx_ring_cap);
   if (e != AttachError::kOk) return fail(e);
-  e = setup_queue(tx_, kTxQueue, options_.tx_ring_cap);
+  e = setup_queue(tx_, ring, kTxQueue, options_.tx_ring_cap);
   if (e != AttachError::kOk) return fail(e);
   // Polling by default: the driver reclaims tx on every tx_burst and the
   // caller polls rx, so neither queue needs to interrupt (2.7.7: a hint the
@@ -370,7 +371,7 @@ void VirtioNet::make_local_mac() {
   }
 }
 
-AttachError VirtioNet::setup_queue(SplitQueue& q, uint16_t index, uint16_t cap) {
+AttachError VirtioNet::setup_queue(Virtqueue& q, RingKind kind, uint16_t index, uint16_t cap) {
   Transport& t = *transport_;
   const uint32_t max = t.queue_max_size(index);
   if (max == 0) return AttachError::kQueueUnavailable;
@@ -383,13 +384,13 @@ AttachError VirtioNet::setup_queue(SplitQueue& q, uint16_t index, uint16_t cap) 
   if (t.queue_size_writable()) {
     // Only as many entries as the driver's cap needs; never more than offered.
     uint32_t wanted = round_up_pow2(uint32_t{cap} * segments);
-    if (max > SplitQueue::kMaxSize) ++counters_.queue_size_capped;
+    if (max > Virtqueue::kMaxSize) ++counters_.queue_size_capped;
     if (wanted < size) size = wanted;
-  } else if (max > SplitQueue::kMaxSize) {
+  } else if (max > Virtqueue::kMaxSize) {
     // Legacy: the device decides the size and we cannot hold that many.
     return AttachError::kQueueSizeInvalid;
   }
-  if (!q.allocate(*platform_, index, static_cast<uint16_t>(size), t.ring_layout()))
+  if (!q.allocate(*platform_, kind, index, static_cast<uint16_t>(size), t.ring_layout()))
     return AttachError::kNoDmaMemory;
   if (!t.setup_queue(index, static_cast<uint16_t>(size), q.addresses()))
     return AttachError::kQueueSetupRefused;
@@ -645,7 +646,7 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
   return taken;
 }
 
-void VirtioNet::note_queue_fault(const SplitQueue& q) {
+void VirtioNet::note_queue_fault(const Virtqueue& q) {
   // The device's view of a ring can no longer be trusted: stop using the
   // device until poll_device() resets and re-initialises it. rx and tx may
   // find their queues broken at once: one transition, one context counts
@@ -654,7 +655,7 @@ void VirtioNet::note_queue_fault(const SplitQueue& q) {
   count_queue_fault(q);
 }
 
-void VirtioNet::count_queue_fault(const SplitQueue& q) {
+void VirtioNet::count_queue_fault(const Virtqueue& q) {
   switch (q.fault()) {
     case QueueFault::kUsedIdxJump:
       ++counters_.queue_broken_used_idx;

@@ -108,12 +108,12 @@
 #include "driver/platform/platform.h"
 #include "driver/spec/net_layout.h"
 #include "driver/transport/transport.h"
-#include "driver/virtqueue/split_queue.h"
+#include "driver/virtqueue/virtqueue.h"
 
 namespace vnet {
 
 struct NetOptions {
-  uint16_t rx_ring_cap = 256;  // rx buffers posted at most (<= SplitQueue::kMaxSize)
+  uint16_t rx_ring_cap = 256;  // rx buffers posted at most (<= Virtqueue::kMaxSize)
   uint16_t tx_ring_cap = 256;  // tx chains in flight at most
   // Features the caller forbids (on top of what the driver supports).
   uint64_t feature_mask = ~uint64_t{0};
@@ -256,8 +256,8 @@ class VirtioNet {
   uint64_t negotiated_features() const { return features_; }
   uint32_t net_header_size() const { return hdr_size_; }
   const NetCounters& counters() const { return counters_; }
-  const SplitQueue& rx_queue() const { return rx_; }
-  const SplitQueue& tx_queue() const { return tx_; }
+  const Virtqueue& rx_queue() const { return rx_; }
+  const Virtqueue& tx_queue() const { return tx_; }
   Transport* transport() const { return transport_; }
 
   static constexpr uint16_t kRxQueue = 0;
@@ -270,13 +270,13 @@ class VirtioNet {
   bool negotiate_config(uint64_t* want);
   void make_local_mac();
   bool read_link_status();
-  AttachError setup_queue(SplitQueue& q, uint16_t index, uint16_t cap);
+  AttachError setup_queue(Virtqueue& q, RingKind kind, uint16_t index, uint16_t cap);
   uint16_t fill_rx();
   void refill_rx(bool notify);
   bool check_rx_header(const spec::NetHdr& hdr);
   uint16_t reclaim_tx();
-  void note_queue_fault(const SplitQueue& q);
-  void count_queue_fault(const SplitQueue& q);
+  void note_queue_fault(const Virtqueue& q);
+  void count_queue_fault(const Virtqueue& q);
   bool tx_watchdog_expired();
   // Interrupts (handle_interrupt and the attach/stop steps of the ladder).
   void setup_interrupts();
@@ -305,8 +305,8 @@ class VirtioNet {
   Atomic<uint8_t> busy_{0};           // kBusyRx | kBusyTx while a burst runs
   Atomic<uint16_t> tx_published_{0};  // tx avail index, for the watchdog
   AttachError last_error_ = AttachError::kOk;
-  SplitQueue rx_;
-  SplitQueue tx_;
+  Virtqueue rx_;
+  Virtqueue tx_;
   uint64_t device_features_ = 0;
   uint64_t features_ = 0;
   uint32_t hdr_size_ = 12;
@@ -336,8 +336,8 @@ class VirtioNet {
   uint64_t irq_window_start_ = 0;       // storm guard (interrupt context)
   uint32_t irq_window_count_ = 0;
   // DMA mappings of in-flight buffers, by head descriptor (private memory).
-  DmaMapping rx_map_[SplitQueue::kMaxSize];
-  DmaMapping tx_map_[SplitQueue::kMaxSize];
+  DmaMapping rx_map_[Virtqueue::kMaxSize];
+  DmaMapping tx_map_[Virtqueue::kMaxSize];
 };
 
 }  // namespace vnet

@@ -53,34 +53,9 @@
 #include "driver/platform/platform.h"
 #include "driver/spec/split_ring_layout.h"
 #include "driver/transport/transport.h"
+#include "driver/virtqueue/queue_types.h"
 
 namespace vnet {
-
-struct Segment {
-  uint64_t addr = 0;
-  uint32_t len = 0;
-  bool device_writable = false;
-  const void* cpu = nullptr;  // CPU view, announced to the shim
-};
-
-// Plain data: harvest() fills every field; callers keep arrays of these on
-// the stack, which must not cost a memset per call.
-struct Completion {
-  void* cookie;
-  uint16_t head;
-  uint32_t len;       // as the device reported it (validated below)
-  uint32_t writable;  // writable bytes the driver posted in this chain
-  bool len_over;      // len > writable: the caller must drop the buffer
-};
-
-enum class QueueFault : uint8_t {
-  kNone,
-  kUsedIdxJump,  // used.idx advanced past the number of chains in flight
-  kUsedIdRange,  // used.id >= queue size
-  kUsedIdStale,  // used.id not the head of an in-flight chain
-  kUsedEarly,    // used.idx moved before the driver made any buffer available
-};
-const char* queue_fault_name(QueueFault f);
 
 class SplitQueue {
  public:

@@ -1,0 +1,140 @@
+// Virtqueue: the one interface the net layer drives a ring through
+// (virtio 1.2, 2.5-2.8), whatever the ring kind behind it.
+//
+//   net layer (VirtioNet)
+//        |  allocate / add_chain / publish / kick_needed / harvest /
+//        |  set_interrupts / has_pending / drain / release, and the
+//        |  read-only state below
+//   Virtqueue  -- kind chosen once at allocate() (attach), from the
+//        |        negotiated features; fixed until release()
+//   SplitQueue (2.7, driver/virtqueue/split_queue.h)
+//
+// Dispatch. The set of ring kinds is closed and known at compile time, so
+// the interface is a tagged dispatch over concrete members, not a vtable:
+// every call is one predictable branch on kind_ and an inlinable direct
+// call (no indirect call on the per-packet path, no RTTI, no heap, and
+// drain() stays a template over the caller's callback). Each kind keeps its
+// private arrays inside its own member; the cost of a kind that is not in
+// use is its memory, never a call. A new ring kind is a new file behind
+// this header plus one case in each forwarder.
+//
+// Lifecycle (every kind):
+//   allocate(kind, size)          ring memory, private shadow reset
+//   set_dma_barriers / set_event_idx / set_interrupts   before the first publish
+//   check_used_untouched()        before the first publish: the device was
+//                                 given nothing, so nothing may read used
+//   { add_chain()* publish() kick_needed() } and { harvest() }   data path
+//   device reset -> drain(f)      every in-flight chain back to its owner,
+//                                 ring re-initialised (memory kept)
+//   release()                     ring memory freed (nothing in flight)
+//
+// Threading. One context per queue at a time for everything that changes
+// state (publish side and harvest side included: the caller serialises,
+// as VirtioNet's rx and tx paths do). peek_used_idx() alone may run from
+// another context (the tx watchdog): it fetches device memory and reads no
+// state of the queue that the data path writes. The read-only accessors
+// (size, in_flight, allocated, broken, fault) are for the owning context
+// or for a quiescent queue (the oracles and the fuzz harness read them
+// between driver operations).
+//
+// Trust. Each kind fetches what the device wrote once, through the
+// Platform, into private memory, validates it there, and on a lie marks
+// itself broken (fault()) and accepts nothing until drain(); a length above
+// what was posted is reported on the completion (len_over) and counted. The
+// ordering rules -- which barrier orders which pair of accesses -- are the
+// kind's own and are written atop its file; this layer adds no access to
+// shared memory and no barrier.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/platform/platform.h"
+#include "driver/transport/transport.h"
+#include "driver/virtqueue/queue_types.h"
+#include "driver/virtqueue/split_queue.h"
+
+namespace vnet {
+
+enum class RingKind : uint8_t {
+  kSplit,  // 2.7
+};
+inline const char* ring_kind_name(RingKind k) {
+  switch (k) {
+    case RingKind::kSplit:
+      return "split";
+  }
+  return "?";
+}
+
+class Virtqueue {
+ public:
+  // The driver's own cap on entries, for every kind.
+  static constexpr uint16_t kMaxSize = SplitQueue::kMaxSize;
+
+  // Allocates ring memory of the given kind for size entries (a power of
+  // two <= kMaxSize). The kind holds until release().
+  bool allocate(Platform& platform, RingKind kind, uint16_t index, uint16_t size,
+                RingLayout layout) {
+    kind_ = kind;
+    return split_.allocate(platform, index, size, layout);
+  }
+  void release() { split_.release(); }
+  bool allocated() const { return split_.allocated(); }
+  QueueAddresses addresses() const { return split_.addresses(); }
+  RingKind kind() const { return kind_; }
+
+  // Publish side.
+  bool can_add(uint16_t segments) const { return split_.can_add(segments); }
+  // Takes n descriptors for one chain; the device sees it only after
+  // publish(). *head (optional) is the chain's identity in completions
+  // (below size(): the caller may index per-chain arrays with it).
+  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr) {
+    return split_.add_chain(segments, n, cookie, head);
+  }
+  void publish() { split_.publish(); }
+  // Whether the device wants a notification for what publish() made
+  // available since the last decision (flags, or EVENT_IDX).
+  bool kick_needed() { return split_.kick_needed(); }
+  void set_interrupts(bool enabled) { split_.set_interrupts(enabled); }
+  void set_event_idx(bool on) { split_.set_event_idx(on); }
+  bool event_idx() const { return split_.event_idx(); }
+  void set_dma_barriers(bool dma) { split_.set_dma_barriers(dma); }
+  bool has_pending() { return split_.has_pending(); }
+  bool check_used_untouched() { return split_.check_used_untouched(); }
+  // A 16-bit marker of device progress for another context (the tx
+  // watchdog): equal to published_idx() once the device used everything.
+  uint16_t peek_used_idx() { return split_.peek_used_idx(); }
+  uint16_t published_idx() const { return split_.published_idx(); }
+
+  // Harvest side: up to max completions; stops at the first fault.
+  uint16_t harvest(Completion* out, uint16_t max, bool recheck = false) {
+    return split_.harvest(out, max, recheck);
+  }
+
+  // After the device was reset: f(cookie, head) for every in-flight chain,
+  // then the ring is re-initialised (memory kept).
+  template <typename F>
+  void drain(F&& f) {
+    split_.drain(static_cast<F&&>(f));
+  }
+
+  // Per-queue state for the net layer, the oracles and the fuzz harness.
+  uint16_t index() const { return split_.index(); }
+  uint16_t size() const { return split_.size(); }
+  uint16_t free_count() const { return split_.free_count(); }
+  uint16_t in_flight() const { return split_.in_flight(); }
+  bool broken() const { return split_.broken(); }
+  QueueFault fault() const { return split_.fault(); }
+  uint64_t len_over_count() const { return split_.len_over_count(); }
+
+  // The implementation of the kind in force, for tests that drive one
+  // kind's own surface.
+  const SplitQueue& split() const { return split_; }
+
+ private:
+  RingKind kind_ = RingKind::kSplit;
+  SplitQueue split_;
+};
+
+}  // namespace vnet
