@@ -435,9 +435,11 @@ void ProtocolReference::features_written(uint32_t select, uint32_t value) {
             "config_generation change (2.5.1: the values may be torn)",
             value & kConfigFeatures);
   if (value != 0) {
-    if (select >= 2)
+    if (select >= 2) {
       finding(Oracle::kProtocol, "driver features word %u written (only 64 feature bits exist)",
               select);
+      return;  // (a finding ends the run; never index the offer with it)
+    }
     if (!offer_known_[select])
       finding(Oracle::kProtocol,
               "driver features word %u (0x%08x) written without reading the device's offer "
