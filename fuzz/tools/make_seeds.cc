@@ -497,6 +497,15 @@ void lie_seeds(const fs::path& root) {
         .u8(0)
         .u8(0);
   });
+  // The PBA past the end of BAR 1 (4 KiB), and an MSI-X enable bit that
+  // reads back clear (message control at +2: table size 3, nothing set,
+  // after the read that sized the table): MSI-X refused, INTx taken.
+  config_seed("msix_pba_beyond_bar", 1 | 0x40, [&](ScriptWriter& w) {
+    w.op(Op::kRegLie).u8(0).u16(table_reg + 4).u8(3).u32(0x1000u | 1).u8(0).u8(0);
+  });
+  config_seed("msix_enable_refused", 1 | 0x40, [&](ScriptWriter& w) {
+    w.op(Op::kRegLie).u8(0).u16(mock::MockDevice::kMsixCap + 2).u8(2).u32(2).u8(1).u8(0);
+  });
   config_seed("msix_table_above_4g", 1 | 0x40, [&](ScriptWriter& w) {
     w.op(Op::kRegLie).u8(0xC0 | 1).u16(0).u8(0x04 | 0x08 | 0x40).u32(33).u8(0).u8(0);
     w.op(Op::kRegLie).u8(0).u16(table_reg).u8(3).u32(0xFFFFFFF0u | 1).u8(0).u8(0);
@@ -600,6 +609,20 @@ void lie_seeds(const fs::path& root) {
     w.op(Op::kRx).u8(3).u16(300);
     write_file(root / "corpus/fuzz/fuzz_used_ring" / "lie-irq_storm", w.bytes().data(),
                w.bytes().size());
+    ++n;
+  }
+  // Spurious line interrupts (rx_irq bit 2, line): under INTx with the
+  // ISR reading 0 (another function's: not ours), and under MSI-X (the
+  // line is not the device's then).
+  for (const uint8_t irq : {1, 2}) {
+    ScriptWriter w(kUsedRingTable);
+    w.u8(static_cast<uint8_t>(1 | irq << 5)).u8(15).u8(15).u8(3);
+    w.op(Op::kRx).u8(3).u16(200);
+    for (int i = 0; i < 3; ++i) w.op(Op::kRxIrq).u8(1 | 4);
+    w.op(Op::kRx).u8(3).u16(300);
+    write_file(root / "corpus/fuzz/fuzz_used_ring" /
+                   (irq == 1 ? "lie-irq_line_not_ours" : "lie-irq_line_under_msix"),
+               w.bytes().data(), w.bytes().size());
     ++n;
   }
   // More completions pending than one run of used elements holds (32): 48
