@@ -20,6 +20,8 @@ const char* const kRejectCounters[] = {
     "queue_broken_used_id",
     "queue_broken_used_stale",
     "queue_broken_used_early",
+    "queue_broken_used_flags",
+    "queue_broken_used_wrap",
     "config_invalid_mac",
     "config_invalid_mtu",
     "config_invalid_status",
@@ -29,9 +31,17 @@ const char* const kRejectCounters[] = {
 };
 
 const char* const kTroubleCounters[] = {
-    "queue_broken_used_idx",   "queue_broken_used_id", "queue_broken_used_stale",
-    "queue_broken_used_early", "device_needs_reset",   "tx_watchdog_timeouts",
-    "reset_timeouts",          "recoveries",           nullptr,
+    "queue_broken_used_idx",
+    "queue_broken_used_id",
+    "queue_broken_used_stale",
+    "queue_broken_used_early",
+    "queue_broken_used_flags",
+    "queue_broken_used_wrap",
+    "device_needs_reset",
+    "tx_watchdog_timeouts",
+    "reset_timeouts",
+    "recoveries",
+    nullptr,
 };
 
 namespace {

@@ -33,6 +33,8 @@ namespace vnet {
   X(queue_broken_used_id)    /* used.id out of range */                                       \
   X(queue_broken_used_stale) /* used.id not an in-flight head (or completed twice) */         \
   X(queue_broken_used_early) /* used.idx moved before any buffer was made available */        \
+  X(queue_broken_used_flags) /* packed: used AVAIL/USED bits in a pattern nobody writes */    \
+  X(queue_broken_used_wrap)  /* packed: used descriptor with a stale wrap counter */          \
   X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */                 \
   X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                                \
   X(config_invalid_status)   /* status with bits the spec does not define */                  \

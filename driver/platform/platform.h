@@ -96,13 +96,16 @@ struct DmaRegion {
 
 // What a piece of device-written memory is, independent of its address.
 enum class MemPart : uint8_t {
-  kUsedFlags = 0,   // used ring flags (le16)
-  kUsedIdx = 1,     // used ring index (le16)
-  kUsedElem = 2,    // used ring elements {le32 id, le32 len}; index = first slot,
-                    // len = 8 x a run of consecutive slots (no wrap within a run)
-  kRxHeader = 3,    // virtio-net header in an rx buffer; index = head descriptor
-  kAvailEvent = 4,  // used ring avail_event (EVENT_IDX)
-  kCtrlAck = 5,     // control queue ack byte; index = head descriptor
+  kUsedFlags = 0,    // used ring flags (le16)
+  kUsedIdx = 1,      // used ring index (le16)
+  kUsedElem = 2,     // used ring elements {le32 id, le32 len}; index = first slot,
+                     // len = 8 x a run of consecutive slots (no wrap within a run)
+  kRxHeader = 3,     // virtio-net header in an rx buffer; index = head descriptor
+  kAvailEvent = 4,   // used ring avail_event (EVENT_IDX)
+  kCtrlAck = 5,      // control queue ack byte; index = head descriptor
+  kPackedDesc = 6,   // packed ring descriptor (2.8) the device wrote used; index =
+                     // ring position; its flags (le16), or its len and id (6 bytes)
+  kDeviceEvent = 7,  // packed ring device event suppression {le16 off_wrap, le16 flags}
 };
 
 struct DeviceMemRef {

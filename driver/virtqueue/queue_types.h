@@ -27,9 +27,15 @@ struct Completion {
 enum class QueueFault : uint8_t {
   kNone,
   kUsedIdxJump,  // used.idx advanced past the number of chains in flight
+                 // (packed: a used descriptor with nothing published outstanding)
   kUsedIdRange,  // used.id >= queue size
   kUsedIdStale,  // used.id not the head of an in-flight chain
   kUsedEarly,    // used.idx moved before the driver made any buffer available
+                 // (packed: a used descriptor before any was available)
+  kUsedFlags,    // packed: a used descriptor's AVAIL/USED bits in a pattern
+                 // neither side writes in this lap (2.8.1)
+  kUsedWrap,     // packed: a used descriptor marked with the previous lap's
+                 // wrap counter (the device stopped flipping it, 2.8.1)
 };
 const char* queue_fault_name(QueueFault f);
 

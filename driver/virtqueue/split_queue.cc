@@ -23,6 +23,10 @@ const char* queue_fault_name(QueueFault f) {
       return "used id not an in-flight head";
     case QueueFault::kUsedEarly:
       return "used index moved before any buffer was available";
+    case QueueFault::kUsedFlags:
+      return "used descriptor flags contradict the wrap counter";
+    case QueueFault::kUsedWrap:
+      return "used descriptor written with a stale wrap counter";
   }
   return "?";
 }

@@ -8,6 +8,8 @@
 //   Virtqueue  -- kind chosen once at allocate() (attach), from the
 //        |        negotiated features; fixed until release()
 //   SplitQueue (2.7, driver/virtqueue/split_queue.h)
+//   PackedQueue (2.8, driver/virtqueue/packed_queue.h), with
+//        VIRTIO_F_RING_PACKED (modern transports only)
 //
 // Dispatch. The set of ring kinds is closed and known at compile time, so
 // the interface is a tagged dispatch over concrete members, not a vtable:
@@ -51,18 +53,22 @@
 
 #include "driver/platform/platform.h"
 #include "driver/transport/transport.h"
+#include "driver/virtqueue/packed_queue.h"
 #include "driver/virtqueue/queue_types.h"
 #include "driver/virtqueue/split_queue.h"
 
 namespace vnet {
 
 enum class RingKind : uint8_t {
-  kSplit,  // 2.7
+  kSplit,   // 2.7
+  kPacked,  // 2.8 (VIRTIO_F_RING_PACKED)
 };
 inline const char* ring_kind_name(RingKind k) {
   switch (k) {
     case RingKind::kSplit:
       return "split";
+    case RingKind::kPacked:
+      return "packed";
   }
   return "?";
 }
@@ -71,70 +77,119 @@ class Virtqueue {
  public:
   // The driver's own cap on entries, for every kind.
   static constexpr uint16_t kMaxSize = SplitQueue::kMaxSize;
+  static_assert(PackedQueue::kMaxSize == kMaxSize);
 
-  // Allocates ring memory of the given kind for size entries (a power of
-  // two <= kMaxSize). The kind holds until release().
+  // Allocates ring memory of the given kind for size entries (split: a
+  // power of two <= kMaxSize; packed: 1..kMaxSize, separate layout only).
+  // The kind holds until release().
   bool allocate(Platform& platform, RingKind kind, uint16_t index, uint16_t size,
                 RingLayout layout) {
     kind_ = kind;
+    if (kind == RingKind::kPacked) return packed_.allocate(platform, index, size, layout);
     return split_.allocate(platform, index, size, layout);
   }
-  void release() { split_.release(); }
-  bool allocated() const { return split_.allocated(); }
-  QueueAddresses addresses() const { return split_.addresses(); }
+  // Frees whichever kind holds memory (each is a no-op when it holds none).
+  void release() {
+    split_.release();
+    packed_.release();
+  }
+  bool allocated() const { return packed() ? packed_.allocated() : split_.allocated(); }
+  QueueAddresses addresses() const { return packed() ? packed_.addresses() : split_.addresses(); }
   RingKind kind() const { return kind_; }
 
   // Publish side.
-  bool can_add(uint16_t segments) const { return split_.can_add(segments); }
+  bool can_add(uint16_t segments) const {
+    return packed() ? packed_.can_add(segments) : split_.can_add(segments);
+  }
   // Takes n descriptors for one chain; the device sees it only after
   // publish(). *head (optional) is the chain's identity in completions
   // (below size(): the caller may index per-chain arrays with it).
   bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr) {
-    return split_.add_chain(segments, n, cookie, head);
+    return packed() ? packed_.add_chain(segments, n, cookie, head)
+                    : split_.add_chain(segments, n, cookie, head);
   }
-  void publish() { split_.publish(); }
+  void publish() {
+    if (packed())
+      packed_.publish();
+    else
+      split_.publish();
+  }
   // Whether the device wants a notification for what publish() made
   // available since the last decision (flags, or EVENT_IDX).
-  bool kick_needed() { return split_.kick_needed(); }
-  void set_interrupts(bool enabled) { split_.set_interrupts(enabled); }
-  void set_event_idx(bool on) { split_.set_event_idx(on); }
-  bool event_idx() const { return split_.event_idx(); }
-  void set_dma_barriers(bool dma) { split_.set_dma_barriers(dma); }
-  bool has_pending() { return split_.has_pending(); }
-  bool check_used_untouched() { return split_.check_used_untouched(); }
-  // A 16-bit marker of device progress for another context (the tx
-  // watchdog): equal to published_idx() once the device used everything.
-  uint16_t peek_used_idx() { return split_.peek_used_idx(); }
-  uint16_t published_idx() const { return split_.published_idx(); }
+  bool kick_needed() { return packed() ? packed_.kick_needed() : split_.kick_needed(); }
+  void set_interrupts(bool enabled) {
+    if (packed())
+      packed_.set_interrupts(enabled);
+    else
+      split_.set_interrupts(enabled);
+  }
+  void set_event_idx(bool on) {
+    if (packed())
+      packed_.set_event_idx(on);
+    else
+      split_.set_event_idx(on);
+  }
+  bool event_idx() const { return packed() ? packed_.event_idx() : split_.event_idx(); }
+  void set_dma_barriers(bool dma) {
+    if (packed())
+      packed_.set_dma_barriers(dma);
+    else
+      split_.set_dma_barriers(dma);
+  }
+  bool has_pending() { return packed() ? packed_.has_pending() : split_.has_pending(); }
+  bool check_used_untouched() {
+    return packed() ? packed_.check_used_untouched() : split_.check_used_untouched();
+  }
+  // A 16-bit marker of progress for another context (the tx watchdog):
+  // equal to published_idx() once everything was used. Split: used.idx as
+  // the device wrote it (device progress, whether or not the owner
+  // harvested). Packed: there is no used index in memory; the value is the
+  // count of chains the owner harvested (packed_queue.h) -- progress of the
+  // harvest, not of the device. The tx watchdog keeps split semantics; with
+  // a packed ring it blames the device for a tx context that stopped
+  // harvesting (a reason VIRTIO_F_RING_PACKED is off by default).
+  uint16_t peek_used_idx() { return packed() ? packed_.peek_used_idx() : split_.peek_used_idx(); }
+  uint16_t published_idx() const {
+    return packed() ? packed_.published_idx() : split_.published_idx();
+  }
 
   // Harvest side: up to max completions; stops at the first fault.
   uint16_t harvest(Completion* out, uint16_t max, bool recheck = false) {
-    return split_.harvest(out, max, recheck);
+    return packed() ? packed_.harvest(out, max, recheck) : split_.harvest(out, max, recheck);
   }
 
   // After the device was reset: f(cookie, head) for every in-flight chain,
   // then the ring is re-initialised (memory kept).
   template <typename F>
   void drain(F&& f) {
-    split_.drain(static_cast<F&&>(f));
+    if (packed())
+      packed_.drain(static_cast<F&&>(f));
+    else
+      split_.drain(static_cast<F&&>(f));
   }
 
   // Per-queue state for the net layer, the oracles and the fuzz harness.
-  uint16_t index() const { return split_.index(); }
-  uint16_t size() const { return split_.size(); }
-  uint16_t free_count() const { return split_.free_count(); }
-  uint16_t in_flight() const { return split_.in_flight(); }
-  bool broken() const { return split_.broken(); }
-  QueueFault fault() const { return split_.fault(); }
-  uint64_t len_over_count() const { return split_.len_over_count(); }
+  uint16_t index() const { return packed() ? packed_.index() : split_.index(); }
+  uint16_t size() const { return packed() ? packed_.size() : split_.size(); }
+  uint16_t free_count() const { return packed() ? packed_.free_count() : split_.free_count(); }
+  uint16_t in_flight() const { return packed() ? packed_.in_flight() : split_.in_flight(); }
+  bool broken() const { return packed() ? packed_.broken() : split_.broken(); }
+  QueueFault fault() const { return packed() ? packed_.fault() : split_.fault(); }
+  uint64_t len_over_count() const {
+    return packed() ? packed_.len_over_count() : split_.len_over_count();
+  }
 
   // The implementation of the kind in force, for tests that drive one
   // kind's own surface.
   const SplitQueue& split() const { return split_; }
+  const PackedQueue& packed_queue() const { return packed_; }
 
  private:
+  bool packed() const { return kind_ == RingKind::kPacked; }
+
   RingKind kind_ = RingKind::kSplit;
   SplitQueue split_;
+  PackedQueue packed_;
 };
 
 }  // namespace vnet

@@ -48,6 +48,10 @@ const char* part_name(MemPart part) {
       return "avail_event";
     case MemPart::kCtrlAck:
       return "control ack";
+    case MemPart::kPackedDesc:
+      return "packed descriptor";
+    case MemPart::kDeviceEvent:
+      return "device event";
   }
   return "?";
 }

@@ -288,6 +288,8 @@ void TypedBoundaryPlatform::fetch(const DeviceMemRef& what, const volatile void*
     case MemPart::kUsedFlags:
     case MemPart::kAvailEvent:
     case MemPart::kCtrlAck:
+    case MemPart::kPackedDesc:
+    case MemPart::kDeviceEvent:
       break;
   }
   take_bytes(Stream::kOtherFetch, dst, len);

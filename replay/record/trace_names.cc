@@ -17,8 +17,9 @@ static_assert(sizeof(kEvents) / sizeof(kEvents[0]) == kNumEventKinds);
 
 constexpr const char* kRegions[] = {"pci_config", "bar0", "bar1", "bar2",
                                     "bar3",       "bar4", "bar5", "mmio"};
-constexpr const char* kParts[] = {"used_flags", "used_idx",    "used_elem",
-                                  "rx_header",  "avail_event", "ctrl_ack"};
+constexpr const char* kParts[] = {"used_flags",  "used_idx", "used_elem",   "rx_header",
+                                  "avail_event", "ctrl_ack", "packed_desc", "device_event"};
+static_assert(sizeof(kParts) / sizeof(kParts[0]) == static_cast<size_t>(MemPart::kDeviceEvent) + 1);
 // Barrier kinds: SMP strength, then DMA strength (ORDER_PLATFORM).
 constexpr const char* kBarriers[] = {"read", "write", "full", "dma_read", "dma_write", "dma_full"};
 static_assert(sizeof(kBarriers) / sizeof(kBarriers[0]) == kNumBarrierKinds);

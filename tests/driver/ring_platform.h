@@ -60,9 +60,9 @@ class RingPlatform : public Platform {
 
   void fetch(const DeviceMemRef& what, const volatile void* src, void* dst, size_t len) override {
     ++fetches;
-    static const char* const kParts[] = {"used_flags", "used_idx",    "used_elem",
-                                         "rx_header",  "avail_event", "ctrl_ack"};
-    events.push_back(std::string("fetch ") + kParts[static_cast<int>(what.part) % 6]);
+    static const char* const kParts[] = {"used_flags",  "used_idx", "used_elem",   "rx_header",
+                                         "avail_event", "ctrl_ack", "packed_desc", "device_event"};
+    events.push_back(std::string("fetch ") + kParts[static_cast<int>(what.part) % 8]);
     fetch_log.emplace_back(what, len);
     std::memcpy(dst, const_cast<const void*>(src), len);
   }

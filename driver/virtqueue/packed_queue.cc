@@ -1,0 +1,325 @@
+#include "driver/virtqueue/packed_queue.h"
+
+namespace vnet {
+
+namespace {
+
+inline void store_le16(volatile void* p, uint16_t v) {
+  // A single 16-bit store: the device must never see torn flags.
+  *static_cast<volatile uint16_t*>(p) = v;
+}
+
+// Offsets of the two event suppression structures after the descriptor
+// ring (each 4 bytes, aligned 4: 2.8, alignment table).
+constexpr size_t driver_event_offset(uint16_t size) {
+  return spec::packed_desc_bytes(size);
+}
+constexpr size_t device_event_offset(uint16_t size) {
+  return spec::packed_desc_bytes(size) + sizeof(spec::PackedEventSuppress);
+}
+
+constexpr size_t kDescFlagsOffset = offsetof(spec::PackedDesc, flags);
+constexpr size_t kDescLenOffset = offsetof(spec::PackedDesc, len);
+
+}  // namespace
+
+bool PackedQueue::allocate(Platform& platform, uint16_t index, uint16_t size, RingLayout layout) {
+  if (size == 0 || size > kMaxSize || layout != RingLayout::kSeparate) return false;
+  platform_ = &platform;
+  index_ = index;
+  size_ = size;
+  dma_barriers_ = false;
+  const size_t total = device_event_offset(size) + sizeof(spec::PackedEventSuppress);
+  if (!platform.dma_alloc(total, 4096, &ring_)) {
+    ring_ = DmaRegion{};
+    return false;
+  }
+  reinitialise();
+  return true;
+}
+
+void PackedQueue::release() {
+  if (ring_.cpu != nullptr) platform_->dma_free(ring_);
+  ring_ = DmaRegion{};
+  size_ = 0;
+  free_count_ = 0;
+  in_flight_ = 0;
+}
+
+QueueAddresses PackedQueue::addresses() const {
+  return QueueAddresses{ring_.device_addr, ring_.device_addr + driver_event_offset(size_),
+                        ring_.device_addr + device_event_offset(size_)};
+}
+
+uint8_t* PackedQueue::driver_event() const {
+  return static_cast<uint8_t*>(ring_.cpu) + driver_event_offset(size_);
+}
+const volatile uint8_t* PackedQueue::device_event() const {
+  return static_cast<const volatile uint8_t*>(ring_.cpu) + device_event_offset(size_);
+}
+
+void PackedQueue::reinitialise() {
+  // A zeroed ring: every descriptor reads AVAIL = USED = 0, which is the
+  // "used in the previous lap" pattern for wrap counters of 1 (2.8.1).
+  __builtin_memset(ring_.cpu, 0, ring_.size);
+  for (uint16_t i = 0; i < size_; ++i)
+    ids_[i] = IdState{nullptr, 0, 0, static_cast<uint16_t>(i + 1), false, false};
+  free_id_ = 0;
+  free_count_ = size_;
+  in_flight_ = 0;
+  next_avail_ = 0;
+  avail_wrap_ = true;
+  last_used_ = 0;
+  used_wrap_ = true;
+  pending_pos_ = 0;
+  pending_chains_ = 0;
+  published_pos_ = 0;
+  published_wrap_ = true;
+  published_descs_ = 0;
+  published_chains_ = 0;
+  kick_added_ = 0;
+  harvested_.store(0, MemOrder::kRelaxed);
+  interrupts_ = true;  // driver event flags 0 = ENABLE in the zeroed ring
+  fault_ = QueueFault::kNone;
+}
+
+void PackedQueue::set_fault(QueueFault f) {
+  if (fault_ == QueueFault::kNone) fault_ = f;
+}
+
+bool PackedQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out) {
+  if (n == 0 || n > kMaxChainSegments || !can_add(n)) return false;
+  // At most size_ chains are in flight and each holds a descriptor, so a
+  // free descriptor implies a free id.
+  const uint16_t id = free_id_;
+  IdState& st = ids_[id];
+  free_id_ = st.next_free;
+  PublishedChain announce;
+  announce.queue = index_;
+  announce.avail_idx = next_avail_;
+  announce.head = id;
+  announce.num_segments = n;
+  if (pending_chains_ == 0) pending_pos_ = next_avail_;
+  uint32_t writable = 0;
+  uint16_t pos = next_avail_;
+  spec::PackedDesc* table = ring();
+  for (uint16_t i = 0; i < n; ++i) {
+    const Segment& s = segments[i];
+    DescShadow& sh = shadow_[pos];
+    sh.addr = s.addr;
+    sh.len = s.len;
+    sh.id = id;  // 2.8.6: only the last descriptor's id counts; all carry it
+    // 2.8.1: AVAIL = the avail wrap counter, USED = its inverse. A chain
+    // that straddles the end of the ring takes the next lap's bits past it.
+    const uint16_t avail_bits =
+        avail_wrap_ ? spec::kPackedDescFlagAvail : spec::kPackedDescFlagUsed;
+    sh.flags = static_cast<uint16_t>((i + 1 < n ? spec::kDescFlagNext : 0) |
+                                     (s.device_writable ? spec::kDescFlagWrite : 0) | avail_bits);
+    if (s.device_writable) writable += s.len;
+    table[pos].addr.set(sh.addr);
+    table[pos].len.set(sh.len);
+    table[pos].id.set(sh.id);
+    // The head's flags make the whole chain available: publish() stores
+    // them after the barrier. The others go now.
+    if (i != 0) store_le16(&table[pos].flags, sh.flags);
+    announce.segments[i] = ChainSegment{pos, s.len, s.device_writable, s.cpu};
+    if (++pos == size_) {
+      pos = 0;
+      avail_wrap_ = !avail_wrap_;
+    }
+  }
+  next_avail_ = pos;
+  free_count_ = static_cast<uint16_t>(free_count_ - n);
+  st = IdState{cookie, writable, n, 0, true, false};
+  ++in_flight_;
+  ++pending_chains_;
+  if (id_out != nullptr) *id_out = id;
+  platform_->published(announce);
+  return true;
+}
+
+void PackedQueue::publish() {
+  if (pending_chains_ == 0) return;
+  // 2.8.21.1: the chains' descriptors and ids before their head flags.
+  order(Barrier::kWrite);
+  spec::PackedDesc* table = ring();
+  uint16_t pos = pending_pos_;
+  for (uint16_t c = 0; c < pending_chains_; ++c) {
+    const DescShadow& head = shadow_[pos];
+    IdState& st = ids_[head.id];
+    store_le16(&table[pos].flags, head.flags);
+    st.published = true;
+    published_descs_ = static_cast<uint16_t>(published_descs_ + st.ndescs);
+    kick_added_ = static_cast<uint16_t>(kick_added_ + st.ndescs);
+    pos = static_cast<uint16_t>(pos + st.ndescs);
+    if (pos >= size_) pos = static_cast<uint16_t>(pos - size_);
+  }
+  published_chains_ = static_cast<uint16_t>(published_chains_ + pending_chains_);
+  pending_chains_ = 0;
+  // Every pending chain is now available: the ring is available up to the
+  // driver's next position, in its current lap.
+  published_pos_ = next_avail_;
+  published_wrap_ = avail_wrap_;
+}
+
+bool PackedQueue::kick_needed() {
+  // 2.8.21.2: the head flag stores must be visible before the device event
+  // structure is read.
+  order(Barrier::kFull);
+  spec::PackedEventSuppress ev;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kDeviceEvent, 0, false}, device_event(), &ev,
+                   sizeof(ev));
+  const uint16_t added = kick_added_;
+  kick_added_ = 0;
+  const uint16_t flags = static_cast<uint16_t>(ev.flags.get() & spec::kPackedEventFlagsMask);
+  if (!event_idx_ || flags != spec::kPackedEventDesc) return flags != spec::kPackedEventDisable;
+  // DESC (EVENT_IDX): notify iff the event position lies among the
+  // positions made available since the last decision.
+  const uint16_t off_wrap = ev.off_wrap.get();
+  uint16_t event = static_cast<uint16_t>(off_wrap & ~spec::kPackedEventWrapBit);
+  const bool wrap = (off_wrap & spec::kPackedEventWrapBit) != 0;
+  // "new" is where publish() left the ring, not next_avail_: a chain added
+  // after publish() is not yet available and must not count.
+  if (wrap != published_wrap_) event = static_cast<uint16_t>(event - size_);
+  const uint16_t now = published_pos_;
+  return static_cast<uint16_t>(now - event - 1) < added;
+}
+
+void PackedQueue::store_driver_event(uint16_t off_wrap, uint16_t flags) {
+  uint8_t* ev = driver_event();
+  if (flags == spec::kPackedEventDesc) {
+    store_le16(ev + offsetof(spec::PackedEventSuppress, off_wrap), off_wrap);
+    // The device reads flags, then off_wrap: a DESC must never pair with a
+    // stale position.
+    order(Barrier::kWrite);
+  }
+  store_le16(ev + offsetof(spec::PackedEventSuppress, flags), flags);
+}
+
+void PackedQueue::set_interrupts(bool enabled) {
+  interrupts_ = enabled;
+  const uint16_t flags = !enabled     ? spec::kPackedEventDisable
+                         : event_idx_ ? spec::kPackedEventDesc
+                                      : spec::kPackedEventEnable;
+  store_driver_event(used_off_wrap(), flags);
+  // The caller re-checks the ring next: the stores must be visible first.
+  if (enabled) order(Barrier::kFull);
+}
+
+uint16_t PackedQueue::fetch_flags(uint16_t pos, bool recheck) {
+  uint16_t flags;
+  platform_->fetch(DeviceMemRef{index_, MemPart::kPackedDesc, pos, recheck},
+                   static_cast<const volatile uint8_t*>(ring_.cpu) + spec::packed_desc_bytes(pos) +
+                       kDescFlagsOffset,
+                   &flags, sizeof(flags));
+  return flags;
+}
+
+bool PackedQueue::has_pending() {
+  if (broken() || size_ == 0) return false;
+  const uint16_t flags = fetch_flags(last_used_, true);
+  const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
+  const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
+  // Anything but "still available" is for harvest() to take or to judge.
+  return published_descs_ != 0 ? !(a == used_wrap_ && u != used_wrap_)
+                               : (a == used_wrap_ && u == used_wrap_);
+}
+
+bool PackedQueue::check_used_untouched() {
+  if (broken() || size_ == 0) return false;
+  const uint16_t flags = fetch_flags(last_used_, false);
+  const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
+  const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
+  if (!(a == used_wrap_ && u == used_wrap_)) return true;
+  set_fault(QueueFault::kUsedEarly);
+  return false;
+}
+
+uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
+  if (broken() || size_ == 0) return 0;
+  uint16_t done = 0;
+  while (done < max) {
+    const uint16_t pos = last_used_;
+    // The first look of a re-check is deliberate; every later position is
+    // a first fetch.
+    const uint16_t flags = fetch_flags(pos, recheck && done == 0);
+    const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
+    const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
+    const bool w = used_wrap_;
+    if (published_descs_ == 0) {
+      // Nothing the device may complete: a used pattern here is a
+      // completion of nothing (the position holds last lap's contents).
+      if (a == w && u == w) set_fault(QueueFault::kUsedIdxJump);
+      break;
+    }
+    if (a == w && u != w) break;  // still available: not used yet
+    if (a != u) {
+      set_fault(QueueFault::kUsedFlags);
+      break;
+    }
+    if (a != w) {
+      // (!W, !W) over a descriptor the driver made available in this lap:
+      // a used descriptor written with a stale wrap counter.
+      set_fault(QueueFault::kUsedWrap);
+      break;
+    }
+    // 2.8.21.3: id and len only after the flags that make them valid.
+    order(Barrier::kRead);
+    // len (le32 at 8) and id (le16 at 12) in one fetch of 6 bytes, decoded
+    // from bytes: no misaligned access to a packed struct.
+    static_assert(offsetof(spec::PackedDesc, id) == kDescLenOffset + 4);
+    uint8_t used[6];
+    platform_->fetch(DeviceMemRef{index_, MemPart::kPackedDesc, pos, false},
+                     static_cast<const volatile uint8_t*>(ring_.cpu) +
+                         spec::packed_desc_bytes(pos) + kDescLenOffset,
+                     used, sizeof(used));
+    const uint32_t len = spec::load_le32(used);
+    const uint16_t id = spec::load_le16(used + 4);
+    if (id >= size_) {
+      set_fault(QueueFault::kUsedIdRange);
+      break;
+    }
+    IdState& st = ids_[id];
+    if (!st.in_flight || !st.published) {
+      set_fault(QueueFault::kUsedIdStale);
+      break;
+    }
+    Completion& c = out[done];
+    c.cookie = st.cookie;
+    c.head = id;
+    c.len = len;
+    c.writable = st.writable;
+    c.len_over = len > st.writable;
+    if (c.len_over) ++len_over_;
+    // The chain's positions are skipped (2.8.6); its id goes back to the
+    // free list. Published descriptors outstanding include this chain's.
+    uint16_t next = static_cast<uint16_t>(last_used_ + st.ndescs);
+    if (next >= size_) {
+      next = static_cast<uint16_t>(next - size_);
+      used_wrap_ = !used_wrap_;
+    }
+    last_used_ = next;
+    published_descs_ = static_cast<uint16_t>(published_descs_ - st.ndescs);
+    free_count_ = static_cast<uint16_t>(free_count_ + st.ndescs);
+    st.in_flight = false;
+    st.published = false;
+    st.cookie = nullptr;
+    st.next_free = free_id_;
+    free_id_ = id;
+    --in_flight_;
+    ++done;
+    platform_->completed(index_, id, len);
+  }
+  if (done != 0)
+    harvested_.store(static_cast<uint16_t>(harvested_.load(MemOrder::kRelaxed) + done),
+                     MemOrder::kRelaxed);
+  // EVENT_IDX with interrupts wanted: the next used descriptor interrupts.
+  if (event_idx_ && interrupts_ && done != 0) {
+    store_le16(driver_event() + offsetof(spec::PackedEventSuppress, off_wrap), used_off_wrap());
+    // Visible before the caller's next look at the ring.
+    order(Barrier::kFull);
+  }
+  return done;
+}
+
+}  // namespace vnet

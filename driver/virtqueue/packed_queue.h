@@ -1,0 +1,219 @@
+// Packed virtqueue, driver side (virtio 1.2, 2.8), with distrust built in.
+//
+//   driver-private (this object)            DMA memory (device can read/write)
+//   +-----------------------------+         +-------------------------------+
+//   | shadow_[pos]: addr,len,id,  |  writes | descriptor ring (driver makes |
+//   |   flags as written (never   |-------->|   available, DEVICE writes    |
+//   |   read back from the ring)  |         |   used descriptors over it)   |
+//   | ids_[id]: cookie, writable, |  fetch  | driver event   (driver writes)|
+//   |   ndescs, in_flight,        |<--------| device event   (DEVICE writes)|
+//   |   published                 | (shim)  |                               |
+//   | id free list, positions,    |         | fetched: a used descriptor's  |
+//   |   wrap counters             |         |   flags, then its id and len; |
+//   +-----------------------------+         |   the device event structure  |
+//                                           +-------------------------------+
+//
+// Positions and wrap counters (2.8.1). The driver writes available
+// descriptors at next_avail_ with AVAIL = avail_wrap_ and USED = !avail_wrap_;
+// the device writes one used descriptor per chain at the driver's last_used_
+// with AVAIL = USED = used_wrap_, then both sides skip the chain's length
+// (2.8.6). Both counters start at 1 and flip when their position passes the
+// end of the ring. Buffer ids (0..size-1) are the driver's own, one per
+// chain, from a private free list; the id goes into the chain's last
+// descriptor (2.8.6) and comes back in the used descriptor, and it is what
+// completions report as head (the net layer indexes per-chain arrays with
+// it, as it does with a split ring's head).
+//
+// Publish: add_chain() writes every descriptor of the chain except the
+// head's flags, records the chain in the shadow and announces it to the
+// shim; publish() issues a write barrier and then stores each pending head's
+// flags (2.8.21.1: the head's flags last, after the rest of the chain is
+// visible). Until publish() the device cannot see the chain: its head
+// position still holds what the device wrote there a lap before.
+//
+// Harvest (2.8.21.3): at last_used_ the descriptor's flags are fetched
+// once; then a read barrier; then its len and id (never before the flags
+// that say they are valid). Every position in [last_used_, last_used_ +
+// published_descs_) holds what the driver wrote (AVAIL = W, USED = !W for
+// the used wrap counter W) until the device overwrites it with a used
+// descriptor (AVAIL = USED = W). So, with published chains outstanding:
+//   (W, !W)  still available          -> stop, nothing more completed
+//   (W, W)   used                     -> validate id and len
+//   (!W, !W) a used pattern of the previous lap: the device stopped
+//            flipping its wrap counter          -> broken, kUsedWrap
+//   (!W, W)  a pattern no side writes           -> broken, kUsedFlags
+// and with nothing published outstanding a used pattern (W, W) is a
+// completion of nothing (kUsedIdxJump). The id must be < size (kUsedIdRange)
+// and a published in-flight chain (kUsedIdStale); the length must be within
+// the writable bytes posted (len_over on the completion, counted: the
+// caller drops the buffer, exactly as on a split ring). A device that stops
+// completing altogether is the net layer's tx watchdog's business.
+//
+// Notification suppression (2.8.10, 2.8.21.2). The driver event structure
+// (ours) says when we want interrupts: DISABLE, ENABLE, or with
+// VIRTIO_F_EVENT_IDX DESC at off_wrap = last_used_ | used_wrap_ << 15 (the
+// next used descriptor interrupts), rewritten after every harvest that took
+// completions. The device event structure (the device's, fetched once per
+// decision after a full barrier) says when it wants notifications: DISABLE,
+// ENABLE, or DESC (EVENT_IDX only) with an event position; the driver
+// notifies iff the positions it made available since the last decision
+// cross it (the 2.7.10.2 formula over positions, the event moved back by
+// the ring size when its wrap counter is not the current avail wrap).
+// Every value the device writes there is meaningful or costs at most a
+// missing or extra notification -- the device's own loss.
+//
+// Barriers (each through order(), of DMA strength under ORDER_PLATFORM):
+//   publish()        write: chain bodies and ids before the head flags
+//   kick_needed()    full:  head flag stores before the device event fetch
+//                    (one 4-byte fetch: off_wrap and flags never torn apart)
+//   set_interrupts() write: off_wrap before flags DESC (the device reads
+//                    flags, then off_wrap); full: the driver event stores
+//                    before the caller's re-check of the used descriptor
+//   harvest()        read:  used flags before the id and len they cover;
+//                    full:  the new off_wrap before the next look at the ring
+//
+// Threading: as every Virtqueue (virtqueue.h): the owner serialises all
+// calls; peek_used_idx() alone may run from another context (it reads one
+// atomic the harvest side writes; see its comment for what it measures).
+//
+// Not yet (issue 14): indirect descriptors, IN_ORDER, the mock device's
+// packed ring, a packed fuzz target, packed traces. Sizes need not be
+// powers of two here (2.8); the net layer still asks for one.
+//
+// Bounds: harvest takes at most max completions, each consuming at least
+// one published descriptor, so at most size; publish walks at most the
+// pending chains; the private arrays are capped at kMaxSize whatever the
+// device advertises.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/platform/atomic.h"
+#include "driver/platform/platform.h"
+#include "driver/spec/packed_ring_layout.h"
+#include "driver/transport/transport.h"
+#include "driver/virtqueue/queue_types.h"
+
+namespace vnet {
+
+class PackedQueue {
+ public:
+  static constexpr uint16_t kMaxSize = 1024;  // the driver's own cap
+
+  // Allocates the ring for size entries (1..kMaxSize; 2.8 needs no power of
+  // two). Packed rings exist only on modern transports: a legacy layout is
+  // refused.
+  bool allocate(Platform& platform, uint16_t index, uint16_t size, RingLayout layout);
+  void release();
+  bool allocated() const { return ring_.cpu != nullptr; }
+  // desc = descriptor ring, driver = driver event, device = device event.
+  QueueAddresses addresses() const;
+
+  bool can_add(uint16_t segments) const { return !broken() && free_count_ >= segments; }
+  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id = nullptr);
+  void publish();
+  bool kick_needed();
+  void set_interrupts(bool enabled);
+  void set_event_idx(bool on) { event_idx_ = on; }
+  bool event_idx() const { return event_idx_; }
+  bool has_pending();
+  bool check_used_untouched();
+  // Chains completed so far (mod 2^16), as the harvest side counted them:
+  // equal to published_idx() once everything published was harvested. A
+  // packed ring has no device-written index; the value is the owner's, so
+  // unlike the split ring's used.idx it moves only when the owner harvests.
+  // The net layer's tx watchdog still assumes the split meaning (device
+  // progress, harvest or not): on a packed ring it would blame the device
+  // for a tx context that stopped harvesting with chains in flight. Open:
+  // a device-side marker (fetch the flags at a published position) before
+  // packed rings are negotiated by default.
+  uint16_t peek_used_idx() { return harvested_.load(MemOrder::kRelaxed); }
+  // Chains published so far (mod 2^16).
+  uint16_t published_idx() const { return published_chains_; }
+  void set_dma_barriers(bool dma) { dma_barriers_ = dma; }
+
+  uint16_t harvest(Completion* out, uint16_t max, bool recheck = false);
+
+  template <typename F>
+  void drain(F&& f) {
+    // Driver-private state only, bounded by the in-flight count.
+    uint16_t left = in_flight_;
+    for (uint16_t id = 0; left != 0 && id < size_; ++id)
+      if (ids_[id].in_flight) {
+        f(ids_[id].cookie, id);
+        --left;
+      }
+    reinitialise();
+  }
+
+  uint16_t index() const { return index_; }
+  uint16_t size() const { return size_; }
+  uint16_t free_count() const { return free_count_; }
+  uint16_t in_flight() const { return in_flight_; }
+  bool broken() const { return fault_ != QueueFault::kNone; }
+  QueueFault fault() const { return fault_; }
+  uint64_t len_over_count() const { return len_over_; }
+  // The driver's positions and wrap counters (tests and oracles).
+  uint16_t next_avail() const { return next_avail_; }
+  bool avail_wrap() const { return avail_wrap_; }
+  uint16_t last_used() const { return last_used_; }
+  bool used_wrap() const { return used_wrap_; }
+
+ private:
+  struct DescShadow {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t id;
+    uint16_t flags;  // as written, AVAIL/USED bits included
+  };
+  struct IdState {
+    void* cookie;
+    uint32_t writable;
+    uint16_t ndescs;
+    uint16_t next_free;
+    bool in_flight;
+    bool published;
+  };
+
+  void reinitialise();
+  void store_driver_event(uint16_t off_wrap, uint16_t flags);
+  uint16_t used_off_wrap() const {
+    return static_cast<uint16_t>(last_used_ | (used_wrap_ ? spec::kPackedEventWrapBit : 0));
+  }
+  uint16_t fetch_flags(uint16_t pos, bool recheck);
+  spec::PackedDesc* ring() const { return static_cast<spec::PackedDesc*>(ring_.cpu); }
+  uint8_t* driver_event() const;
+  const volatile uint8_t* device_event() const;
+  void set_fault(QueueFault f);
+  void order(Barrier kind) { platform_->barrier(dma_barriers_ ? dma_strength(kind) : kind); }
+
+  Platform* platform_ = nullptr;
+  DmaRegion ring_{};
+  uint16_t index_ = 0;
+  uint16_t size_ = 0;
+  uint16_t free_count_ = 0;  // descriptors (ring positions) free
+  uint16_t in_flight_ = 0;   // chains added and not completed
+  uint16_t free_id_ = 0;     // head of the id free list
+  uint16_t next_avail_ = 0;
+  bool avail_wrap_ = true;
+  uint16_t last_used_ = 0;
+  bool used_wrap_ = true;
+  uint16_t pending_pos_ = 0;       // head position of the first unpublished chain
+  uint16_t pending_chains_ = 0;    // added since the last publish()
+  uint16_t published_pos_ = 0;     // position after the last published chain
+  bool published_wrap_ = true;     // the avail wrap counter at published_pos_
+  uint16_t published_descs_ = 0;   // descriptors published and not yet used
+  uint16_t published_chains_ = 0;  // free-running
+  uint16_t kick_added_ = 0;        // descriptors published since the last kick decision
+  Atomic<uint16_t> harvested_{0};  // free-running, for peek_used_idx()
+  bool event_idx_ = false;
+  bool interrupts_ = true;
+  QueueFault fault_ = QueueFault::kNone;
+  bool dma_barriers_ = false;
+  uint64_t len_over_ = 0;
+  DescShadow shadow_[kMaxSize];
+  IdState ids_[kMaxSize];
+};
+
+}  // namespace vnet
