@@ -94,7 +94,7 @@ const char* kind_name(int kind) {
 
 void TransportReference::begin_input() {
   probing_ = false;
-  msix_enabled_ = false;
+  msix_enabled_ = msix_enable_refused_ = false;
   memset(cfg_state_, 0, sizeof cfg_state_);
   memset(mem_bar_size_, 0, sizeof mem_bar_size_);
   chosen_ = Outcome::kUndetermined;
@@ -113,13 +113,18 @@ void TransportReference::on_cfg_read(uint32_t offset, uint8_t width, uint32_t va
   if (offset == 0) {
     // A probe starts with the vendor id: its answers start over.
     probing_ = true;
-    msix_enabled_ = false;
+    msix_enabled_ = msix_enable_refused_ = false;
     memset(cfg_state_, 0, sizeof cfg_state_);
     num_bar_answers_ = num_log_ = 0;
     log_overflow_ = false;
     memset(bar_answer_used_, 0, sizeof bar_answer_used_);
     memset(mem_bar_size_, 0, sizeof mem_bar_size_);
   }
+  // MSI-X message control read back after the driver set enable: a clear
+  // enable bit means the function did not take MSI-X (PCI 6.8.2.3).
+  if (msix_enabled_ && width == 2 && offset >= 2 && offset < sizeof cfg_ &&
+      cfg_state_[offset - 2] == 1 && cfg_[offset - 2] == kCapMsix && (value & 0x8000) == 0)
+    msix_enable_refused_ = true;
   // Kept after the probe too (the MSI-X capability is read at attach).
   for (uint32_t i = 0; i < width && offset + i < sizeof cfg_; ++i) {
     const uint8_t b = static_cast<uint8_t>(value >> (8 * i));
@@ -139,7 +144,10 @@ void TransportReference::on_cfg_write(uint32_t offset, uint8_t width, uint32_t v
   if (width == 2 && offset >= 2 && offset < sizeof cfg_ && cfg_state_[offset - 2] == 1 &&
       cfg_[offset - 2] == kCapMsix) {
     const bool enable = (value & 0x8000) != 0;
-    if (enable && !msix_enabled_) check_msix_enable(offset - 2);
+    if (enable && !msix_enabled_) {
+      check_msix_enable(offset - 2);
+      msix_enable_refused_ = false;  // a new attempt
+    }
     msix_enabled_ = enable;
   }
 }
@@ -510,6 +518,10 @@ void TransportReference::vector_access(int which, bool write, uint32_t value) {
 }
 
 void TransportReference::check_interrupt_mode(InterruptMode mode) const {
+  if (msix_enable_refused_ && mode == InterruptMode::kMsix)
+    finding(Oracle::kDecision,
+            "the driver runs on MSI-X although the MSI-X enable bit it set read back clear (PCI "
+            "6.8.2.3: the function sends no MSI-X messages)");
   if (vector_refused_ && mode == InterruptMode::kMsix)
     finding(Oracle::kDecision,
             "the driver runs on MSI-X although a vector it wrote read back as 0x%04x since the "

@@ -73,8 +73,9 @@ class TransportReference {
 
   // (h) after an attach: a driver whose config or queue vector read back
   // other than written (4.1.5.1.2.2: NO_VECTOR, or another vector) since
-  // the last reset must not run on MSI-X -- the device would not send it
-  // those interrupts.
+  // the last reset, or whose MSI-X enable bit read back clear after it set
+  // it, must not run on MSI-X -- the device would not send it those
+  // interrupts.
   void check_interrupt_mode(InterruptMode mode) const;
 
   // ISR reads (4.1.4.5) since mark_interrupt(), for the interrupt
@@ -136,7 +137,8 @@ class TransportReference {
 
   // This probe's answers (and, after it, the capabilities read at attach).
   bool probing_ = false;
-  bool msix_enabled_ = false;  // the driver set MSI-X enable (message control)
+  bool msix_enabled_ = false;         // the driver set MSI-X enable (message control)
+  bool msix_enable_refused_ = false;  // ... and a later read showed it clear
   // Per BAR, the largest size any bar_info answer since the probe gave it as
   // a present memory BAR (0: none did).
   uint64_t mem_bar_size_[6] = {};

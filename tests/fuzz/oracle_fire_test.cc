@@ -1264,6 +1264,13 @@ void decision_msix_table_in_io_bar() {
   b.enable();
 }
 
+void decision_msix_after_enable_refused() {
+  MsixImage b(1);
+  b.enable();
+  b.oracle->reg_read(Region::kPciConfig, 0x86, 2);       // the image answers enable clear
+  b.oracle->check_interrupt_mode(InterruptMode::kMsix);  // planted: MSI-X anyway
+}
+
 void ok_decision_msix_table_usable() {
   MsixImage b(1);  // BAR 1 offset 0: a memory BAR of its own
   b.enable();
@@ -2076,6 +2083,8 @@ const Case kCases[] = {
     {"decision.msix_table_above_4g", kDecision, "ends above 4 GiB", decision_msix_table_above_4g},
     {"decision.msix_table_in_io_bar", kDecision, "in no memory BAR that holds it",
      decision_msix_table_in_io_bar},
+    {"decision.msix_after_enable_refused", kDecision, "enable bit it set read back clear",
+     decision_msix_after_enable_refused},
     {"decision.ok_msix_table_usable", nullptr, nullptr, ok_decision_msix_table_usable},
     {"decision.storm_not_declared", kDecision, "no storm declared", decision_storm_not_declared},
     {"decision.ok_storm_spread_or_declared", nullptr, nullptr,
