@@ -64,6 +64,22 @@ bool update_doc(const std::string& path, const std::string& table) {
   return write_text(path, doc);
 }
 
+// tools/vnet-surface/unfuzzed-sites.txt: driver file -> why no fuzz world
+// reaches it yet. A missing file lists nothing.
+std::map<std::string, std::string> read_unfuzzed(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.find_first_of(" \t");
+    if (space == std::string::npos) continue;
+    const size_t reason = line.find_first_not_of(" \t", space);
+    out[line.substr(0, space)] = reason == std::string::npos ? "" : line.substr(reason);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,16 +244,28 @@ int main(int argc, char** argv) {
   }
   bool any_fuzz = false;
   for (bool f : is_fuzz) any_fuzz = any_fuzz || f;
-  size_t unreached_by_fuzz = 0;
+  size_t unreached_by_fuzz = 0, not_fuzzed_yet = 0;
   if (any_fuzz) {
+    const std::map<std::string, std::string> unfuzzed =
+        read_unfuzzed(source + "/tools/vnet-surface/unfuzzed-sites.txt");
     for (size_t i = 0; i < sites.size(); ++i) {
       if (fuzz_reach(maps, is_fuzz, i) > 0) continue;
+      const std::string id = sites[i].id();
+      const auto debt = unfuzzed.find(id.substr(0, id.rfind(':')));
+      if (debt != unfuzzed.end()) {
+        ++not_fuzzed_yet;
+        std::printf("not fuzzed yet: %s %s (%s): %s\n", id.c_str(), sites[i].field.c_str(),
+                    sites[i].function.c_str(), debt->second.c_str());
+        continue;
+      }
       ++unreached_by_fuzz;
-      std::printf("no fuzz target reaches %s %s (%s)\n", sites[i].id().c_str(),
-                  sites[i].field.c_str(), sites[i].function.c_str());
+      std::printf("no fuzz target reaches %s %s (%s)\n", id.c_str(), sites[i].field.c_str(),
+                  sites[i].function.c_str());
     }
-    std::printf("sites reached by at least one fuzz target: %zu of %zu\n",
-                sites.size() - unreached_by_fuzz, sites.size());
+    std::printf(
+        "sites reached by at least one fuzz target: %zu of %zu (%zu not fuzzed yet, listed in "
+        "tools/vnet-surface/unfuzzed-sites.txt)\n",
+        sites.size() - unreached_by_fuzz - not_fuzzed_yet, sites.size(), not_fuzzed_yet);
     // Reached is not exercised: a site whose value no fuzz target ever
     // varied cannot drive the check behind it.
     for (size_t i = 0; i < sites.size(); ++i) {
