@@ -144,10 +144,12 @@ void TransportReference::on_cfg_write(uint32_t offset, uint8_t width, uint32_t v
   if (width == 2 && offset >= 2 && offset < sizeof cfg_ && cfg_state_[offset - 2] == 1 &&
       cfg_[offset - 2] == kCapMsix) {
     const bool enable = (value & 0x8000) != 0;
-    if (enable && !msix_enabled_) {
-      check_msix_enable(offset - 2);
-      msix_enable_refused_ = false;  // a new attempt
-    }
+    // An attempt starts with enable and the function mask set together
+    // (pci_msix.h: the function is unmasked only once the table is
+    // written): what earlier reads of message control said is history.
+    const bool attempt = (value & 0xC000) == 0xC000;
+    if (enable && (!msix_enabled_ || attempt)) check_msix_enable(offset - 2);
+    if (attempt) msix_enable_refused_ = false;
     msix_enabled_ = enable;
   }
 }
