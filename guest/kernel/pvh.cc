@@ -55,15 +55,16 @@ BootInfo parse_start_info(uint32_t start_info) {
   return info;
 }
 
-bool parse_number(const char* s, uint64_t* out) {
-  uint64_t v = 0;
+bool parse_number_prefix(const char** p, const char* end, uint64_t* out) {
+  const char* s = *p;
   unsigned base = 10;
-  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+  if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
     base = 16;
     s += 2;
   }
-  if (*s == '\0') return false;
-  for (; *s != '\0'; ++s) {
+  uint64_t v = 0;
+  const char* digits = s;
+  for (; s < end; ++s) {
     unsigned d;
     if (*s >= '0' && *s <= '9')
       d = static_cast<unsigned>(*s - '0');
@@ -72,11 +73,19 @@ bool parse_number(const char* s, uint64_t* out) {
     else if (base == 16 && *s >= 'A' && *s <= 'F')
       d = static_cast<unsigned>(*s - 'A' + 10);
     else
-      return false;
+      break;
+    if (v > (~uint64_t{0} - d) / base) return false;
     v = v * base + d;
   }
+  if (s == digits) return false;
+  *p = s;
   *out = v;
   return true;
+}
+
+bool parse_number(const char* s, uint64_t* out) {
+  const char* end = s + __builtin_strlen(s);
+  return parse_number_prefix(&s, end, out) && s == end;
 }
 
 bool cmdline_get(const char* cmdline, const char* key, char* out, size_t cap) {

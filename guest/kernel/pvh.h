@@ -44,7 +44,11 @@ BootInfo parse_start_info(uint32_t start_info);
 bool cmdline_get(const char* cmdline, const char* key, char* out, size_t cap);
 // Numeric value (decimal or 0x-prefixed hex) or fallback.
 uint64_t cmdline_number(const char* cmdline, const char* key, uint64_t fallback);
-// Parses a decimal or 0x-prefixed hexadecimal number; false on junk.
+// Parses a decimal or 0x-prefixed hexadecimal number; false on junk or
+// on a value that does not fit 64 bits.
 bool parse_number(const char* s, uint64_t* out);
+// The number at [*p, end) (the same forms, at least one digit, no
+// overflow), advancing *p past it; what follows is the caller's.
+bool parse_number_prefix(const char** p, const char* end, uint64_t* out);
 
 }  // namespace guest

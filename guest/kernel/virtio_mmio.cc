@@ -1,5 +1,7 @@
 #include "guest/kernel/virtio_mmio.h"
 
+#include "guest/kernel/pvh.h"
+
 namespace guest::virtio_mmio {
 namespace {
 
@@ -10,36 +12,6 @@ constexpr uint32_t kRegVendorId = 0x00c;
 constexpr uint64_t kAddressLimit = uint64_t{1} << 48;
 constexpr char kKey[] = "virtio_mmio.device=";
 constexpr size_t kKeyLen = sizeof(kKey) - 1;
-
-// A number at [*p, end): 0x-prefixed hex or decimal, at least one digit,
-// no overflow. Advances *p past it.
-bool number(const char** p, const char* end, uint64_t* out) {
-  const char* s = *p;
-  unsigned base = 10;
-  if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    base = 16;
-    s += 2;
-  }
-  uint64_t v = 0;
-  const char* digits = s;
-  for (; s < end; ++s) {
-    unsigned d;
-    if (*s >= '0' && *s <= '9')
-      d = static_cast<unsigned>(*s - '0');
-    else if (base == 16 && *s >= 'a' && *s <= 'f')
-      d = static_cast<unsigned>(*s - 'a' + 10);
-    else if (base == 16 && *s >= 'A' && *s <= 'F')
-      d = static_cast<unsigned>(*s - 'A' + 10);
-    else
-      break;
-    if (v > (~uint64_t{0} - d) / base) return false;
-    v = v * base + d;
-  }
-  if (s == digits) return false;
-  *p = s;
-  *out = v;
-  return true;
-}
 
 }  // namespace
 
@@ -83,7 +55,7 @@ EntryError parse_entry(const char* value, size_t len, Window* out) {
   const char* p = value;
   const char* end = value + len;
   uint64_t size = 0, base = 0, irq = 0;
-  if (!number(&p, end, &size)) return EntryError::kSyntax;
+  if (!parse_number_prefix(&p, end, &size)) return EntryError::kSyntax;
   // Linux's memparse suffixes.
   if (p < end && (*p == 'K' || *p == 'k' || *p == 'M' || *p == 'm' || *p == 'G' || *p == 'g')) {
     const unsigned shift = (*p == 'K' || *p == 'k') ? 10 : (*p == 'M' || *p == 'm') ? 20 : 30;
@@ -93,15 +65,15 @@ EntryError parse_entry(const char* value, size_t len, Window* out) {
   }
   if (p == end || *p != '@') return EntryError::kSyntax;
   ++p;
-  if (!number(&p, end, &base)) return EntryError::kSyntax;
+  if (!parse_number_prefix(&p, end, &base)) return EntryError::kSyntax;
   if (p == end || *p != ':') return EntryError::kSyntax;
   ++p;
-  if (!number(&p, end, &irq) || irq >= kNoIrq) return EntryError::kSyntax;
+  if (!parse_number_prefix(&p, end, &irq) || irq >= kNoIrq) return EntryError::kSyntax;
   if (p < end) {  // :<id>, a platform device id: ignored
     uint64_t id;
     if (*p != ':') return EntryError::kSyntax;
     ++p;
-    if (!number(&p, end, &id) || p != end) return EntryError::kSyntax;
+    if (!parse_number_prefix(&p, end, &id) || p != end) return EntryError::kSyntax;
   }
   if (size < kMinWindow || size > kMaxWindow) return EntryError::kSize;
   if ((base & 3) != 0) return EntryError::kAlignment;
