@@ -137,12 +137,10 @@ struct NetOptions {
   bool accept_access_platform = true;
   bool accept_order_platform = true;
   // Accept VIRTIO_F_RING_PACKED (2.8) when a modern device offers it, and
-  // drive both queues as packed rings. OFF by default: the mock device, the
-  // fuzz targets, the trace recorder/replayer and the guest do not carry
-  // packed rings yet, and the tx watchdog's progress marker is the
-  // harvest's on a packed ring, not the device's (virtqueue.h,
-  // peek_used_idx). Queue sizes stay powers of two either way (the net
-  // layer's rule; 2.8 itself does not require one).
+  // drive both queues as packed rings. OFF by default until every world
+  // carries packed rings (issue 14: mock device, fuzz targets, traces, the
+  // guest). Queue sizes stay powers of two either way (the net layer's
+  // rule; 2.8 itself does not require one).
   bool accept_ring_packed = false;
   // Interrupts: the highest rung of the ladder MSI-X -> INTx -> polling to
   // try (transport.h); attach takes the first that the platform offers and

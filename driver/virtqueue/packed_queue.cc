@@ -78,7 +78,9 @@ void PackedQueue::reinitialise() {
   published_descs_ = 0;
   published_chains_ = 0;
   kick_added_ = 0;
-  harvested_.store(0, MemOrder::kRelaxed);
+  harvested_ = 0;
+  store_cursor();
+  published_mirror_.store(0, MemOrder::kRelease);
   interrupts_ = true;  // driver event flags 0 = ENABLE in the zeroed ring
   fault_ = QueueFault::kNone;
 }
@@ -155,6 +157,7 @@ void PackedQueue::publish() {
     if (pos >= size_) pos = static_cast<uint16_t>(pos - size_);
   }
   published_chains_ = static_cast<uint16_t>(published_chains_ + pending_chains_);
+  published_mirror_.store(published_chains_, MemOrder::kRelease);
   pending_chains_ = 0;
   // Every pending chain is now available: the ring is available up to the
   // driver's next position, in its current lap.
@@ -213,6 +216,21 @@ uint16_t PackedQueue::fetch_flags(uint16_t pos, bool recheck) {
                        kDescFlagsOffset,
                    &flags, sizeof(flags));
   return flags;
+}
+
+uint16_t PackedQueue::peek_used_idx() {
+  // Another context: only the two atomics and ring memory are read here
+  // (size_ and the ring are fixed from allocate() to release()).
+  const uint32_t cursor = cursor_.load(MemOrder::kAcquire);
+  const uint16_t harvested = static_cast<uint16_t>(cursor >> 16);
+  const uint16_t pos =
+      static_cast<uint16_t>(cursor & ~uint32_t{spec::kPackedEventWrapBit} & 0xFFFF);
+  const bool w = (cursor & spec::kPackedEventWrapBit) != 0;
+  if (size_ == 0 || pos >= size_) return harvested;
+  const uint16_t flags = fetch_flags(pos, true);
+  const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
+  const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
+  return a == w && u == w ? published_mirror_.load(MemOrder::kAcquire) : harvested;
 }
 
 bool PackedQueue::has_pending() {
@@ -310,9 +328,10 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     ++done;
     platform_->completed(index_, id, len);
   }
-  if (done != 0)
-    harvested_.store(static_cast<uint16_t>(harvested_.load(MemOrder::kRelaxed) + done),
-                     MemOrder::kRelaxed);
+  if (done != 0) {
+    harvested_ = static_cast<uint16_t>(harvested_ + done);
+    store_cursor();
+  }
   // EVENT_IDX with interrupts wanted: the next used descriptor interrupts.
   if (event_idx_ && interrupts_ && done != 0) {
     store_le16(driver_event() + offsetof(spec::PackedEventSuppress, off_wrap), used_off_wrap());

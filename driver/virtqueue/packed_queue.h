@@ -119,16 +119,24 @@ class PackedQueue {
   bool event_idx() const { return event_idx_; }
   bool has_pending();
   bool check_used_untouched();
-  // Chains completed so far (mod 2^16), as the harvest side counted them:
-  // equal to published_idx() once everything published was harvested. A
-  // packed ring has no device-written index; the value is the owner's, so
-  // unlike the split ring's used.idx it moves only when the owner harvests.
-  // The net layer's tx watchdog still assumes the split meaning (device
-  // progress, harvest or not): on a packed ring it would blame the device
-  // for a tx context that stopped harvesting with chains in flight. Open:
-  // a device-side marker (fetch the flags at a published position) before
-  // packed rings are negotiated by default.
-  uint16_t peek_used_idx() { return harvested_.load(MemOrder::kRelaxed); }
+  // Device progress for another context (the tx watchdog), in the split
+  // ring's terms: equal to published_idx() when the device owes nothing the
+  // harvest has not seen. A packed ring has no device-written index, so the
+  // value is built from the harvest cursor (the count the owner harvested
+  // and the position and wrap counter it will look at next, published
+  // together in one atomic) and one fetch of the flags there:
+  //   used pattern (W, W) -> the published count: the device completed the
+  //                          oldest outstanding chain and the owner has not
+  //                          harvested it yet -- the owner's business, no
+  //                          device stall to blame
+  //   anything else       -> the harvested count: the device still holds
+  //                          the oldest chain
+  // So a device that completes nothing keeps the value still (the watchdog
+  // fires), and a device that completed everything is never blamed for an
+  // owner that stopped harvesting. A stall behind completed chains shows
+  // once the owner harvests up to it. A device that writes a used pattern
+  // to escape the watchdog gets its lie judged by the next harvest.
+  uint16_t peek_used_idx();
   // Chains published so far (mod 2^16).
   uint16_t published_idx() const { return published_chains_; }
   void set_dma_barriers(bool dma) { dma_barriers_ = dma; }
@@ -186,6 +194,9 @@ class PackedQueue {
   uint8_t* driver_event() const;
   const volatile uint8_t* device_event() const;
   void set_fault(QueueFault f);
+  void store_cursor() {
+    cursor_.store(static_cast<uint32_t>(harvested_) << 16 | used_off_wrap(), MemOrder::kRelease);
+  }
   void order(Barrier kind) { platform_->barrier(dma_barriers_ ? dma_strength(kind) : kind); }
 
   Platform* platform_ = nullptr;
@@ -206,7 +217,11 @@ class PackedQueue {
   uint16_t published_descs_ = 0;   // descriptors published and not yet used
   uint16_t published_chains_ = 0;  // free-running
   uint16_t kick_added_ = 0;        // descriptors published since the last kick decision
-  Atomic<uint16_t> harvested_{0};  // free-running, for peek_used_idx()
+  uint16_t harvested_ = 0;         // chains harvested, free-running
+  // For peek_used_idx(), written by the owner: harvested_ << 16 | used wrap
+  // counter << 15 | last_used_, and published_chains_ (release stores).
+  Atomic<uint32_t> cursor_{0};
+  Atomic<uint16_t> published_mirror_{0};
   bool event_idx_ = false;
   bool interrupts_ = true;
   QueueFault fault_ = QueueFault::kNone;

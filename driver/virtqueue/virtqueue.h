@@ -33,8 +33,8 @@
 // Threading. One context per queue at a time for everything that changes
 // state (publish side and harvest side included: the caller serialises,
 // as VirtioNet's rx and tx paths do). peek_used_idx() alone may run from
-// another context (the tx watchdog): it fetches device memory and reads no
-// state of the queue that the data path writes. The read-only accessors
+// another context (the tx watchdog): it fetches device memory and reads
+// only state the data path publishes atomically for it. The read-only accessors
 // (size, in_flight, allocated, broken, fault) are for the owning context
 // or for a quiescent queue (the oracles and the fuzz harness read them
 // between driver operations).
@@ -140,14 +140,12 @@ class Virtqueue {
   bool check_used_untouched() {
     return packed() ? packed_.check_used_untouched() : split_.check_used_untouched();
   }
-  // A 16-bit marker of progress for another context (the tx watchdog):
-  // equal to published_idx() once everything was used. Split: used.idx as
-  // the device wrote it (device progress, whether or not the owner
-  // harvested). Packed: there is no used index in memory; the value is the
-  // count of chains the owner harvested (packed_queue.h) -- progress of the
-  // harvest, not of the device. The tx watchdog keeps split semantics; with
-  // a packed ring it blames the device for a tx context that stopped
-  // harvesting (a reason VIRTIO_F_RING_PACKED is off by default).
+  // A 16-bit marker of device progress for another context (the tx
+  // watchdog): equal to published_idx() once the device owes nothing the
+  // owner has not seen. Split: used.idx as the device wrote it. Packed: no
+  // used index exists; the harvest cursor plus one fetch of the flags at it
+  // (packed_queue.h): a device that completes nothing keeps it still, a
+  // device whose completions wait for the owner to harvest is not blamed.
   uint16_t peek_used_idx() { return packed() ? packed_.peek_used_idx() : split_.peek_used_idx(); }
   uint16_t published_idx() const {
     return packed() ? packed_.published_idx() : split_.published_idx();

@@ -116,6 +116,47 @@ TEST_F(PackedQueueTest, HarvestTakesAUsedDescriptorAndSkipsTheChain) {
   EXPECT_EQ(q->peek_used_idx(), q->published_idx());
 }
 
+// The tx watchdog's marker (peek_used_idx) is the device's progress, not
+// the harvest's: it stays still while the device holds the oldest chain,
+// and says "nothing owed" once the device used it, harvested or not.
+TEST_F(PackedQueueTest, ProgressMarkerFollowsTheDeviceNotTheHarvest) {
+  uint16_t a, b;
+  EXPECT_EQ(q->peek_used_idx(), q->published_idx());  // nothing published
+  ASSERT_TRUE(add(1, 2, 100, &a));
+  ASSERT_TRUE(add(2, 1, 100, &b));
+  q->publish();
+  EXPECT_EQ(q->published_idx(), 2);
+  EXPECT_EQ(q->peek_used_idx(), 0);  // the device holds both chains
+  device_used(0, a, 10, true);
+  device_used(2, b, 10, true);
+  // Completed but not harvested: nothing is owed by the device.
+  EXPECT_EQ(q->peek_used_idx(), q->published_idx());
+  ASSERT_EQ(q->harvest(out, 1), 1);
+  EXPECT_EQ(q->peek_used_idx(), q->published_idx());
+  ASSERT_EQ(q->harvest(out, kSize), 1);
+  EXPECT_EQ(q->peek_used_idx(), q->published_idx());
+  // A second lap position: the next chain is available again, not used.
+  uint16_t c;
+  ASSERT_TRUE(add(3, 1, 100, &c));
+  q->publish();
+  EXPECT_EQ(q->peek_used_idx(), 2);
+  EXPECT_NE(q->peek_used_idx(), q->published_idx());
+}
+
+// A device that used the first chain and stalls on the second: the marker
+// moves with the harvest and then stands still, so the watchdog fires.
+TEST_F(PackedQueueTest, ProgressMarkerStandsStillBehindAStalledChain) {
+  uint16_t a, b;
+  ASSERT_TRUE(add(1, 1, 100, &a));
+  ASSERT_TRUE(add(2, 1, 100, &b));
+  q->publish();
+  device_used(0, a, 10, true);
+  ASSERT_EQ(q->harvest(out, kSize), 1);
+  EXPECT_EQ(q->peek_used_idx(), 1);
+  EXPECT_EQ(q->peek_used_idx(), 1);
+  EXPECT_NE(q->peek_used_idx(), q->published_idx());
+}
+
 TEST_F(PackedQueueTest, OutOfOrderCompletionsAreTakenByIdAtTheUsedPosition) {
   uint16_t a, b;
   ASSERT_TRUE(add(1, 1, 50, &a));
