@@ -66,6 +66,14 @@
 //   record=0|1           record the run to COM2 (when present)
 //   bounce=0|1           bounce mode: packet buffers stay private, the device
 //                        sees only a shared bounce area (BouncePlatform)
+//   packed=0|1           accept VIRTIO_F_RING_PACKED when a modern device
+//                        (virtio-pci modern or transitional, virtio-mmio
+//                        version 2) offers it, and drive both queues as
+//                        packed rings (default 1, as Linux does: QEMU
+//                        offers packed only with -device ...,packed=on);
+//                        packed=0 keeps split rings whatever is offered.
+//                        The ready line says what was negotiated: ring=,
+//                        event_idx=, indirect_desc=
 //
 // An unknown action=, irq= or mmio= value exits with kBadCommandLine.
 //
@@ -74,6 +82,7 @@
 
 #include "driver/net/virtio_net.h"
 #include "driver/platform/bounce_platform.h"
+#include "driver/spec/virtio_constants.h"
 #include "driver/transport/pci_probe.h"
 #include "guest/irq_actions.h"
 #include "guest/kernel/clock.h"
@@ -664,6 +673,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   options.rx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "rx_cap", 256));
   options.tx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "tx_cap", 256));
   options.feature_mask = ~cmdline_number(cmdline, "mask", 0);
+  options.accept_ring_packed = cmdline_number(cmdline, "packed", 1) != 0;
   uint32_t capacity = static_cast<uint32_t>(cmdline_number(cmdline, "buf", 10240));
   uint32_t count = uint32_t{options.rx_ring_cap} + options.tx_ring_cap + 2 * kBurst + 16;
 
@@ -780,6 +790,10 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     leave(ExitCode::kAttachFailed);
   }
   const uint8_t* mac = net_dev.mac();
+  // The negotiated transport features that shape the rings.
+  auto on_off = [&net_dev](vnet::spec::Feature f) {
+    return vnet::spec::has_feature(net_dev.negotiated_features(), f) ? "on" : "off";
+  };
   // On virtio-mmio: where the window is and how it was found.
   char mmio_text[96] = "";
   if (on_mmio) {
@@ -794,16 +808,18 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   kprintf(
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
-      "txq=%u link=%s bounce=%s irq=%s msix=%u intx_gsi=%s irq_mode=%s irq_vectors=%u "
-      "attach_us=%llu%s\n",
+      "txq=%u ring=%s event_idx=%s indirect_desc=%s link=%s bounce=%s irq=%s msix=%u "
+      "intx_gsi=%s irq_mode=%s irq_vectors=%u attach_us=%llu%s\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", transport->name(), device_id,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
       static_cast<unsigned long long>(net_dev.device_features()), net_dev.mtu(), g_tcp.mss(),
       net_dev.net_header_size(), net_dev.rx_queue().size(), net_dev.tx_queue().size(),
-      net_dev.link_up() ? "up" : "down", bounce ? "on" : "off", irq_mode_name(irq_mode),
-      msix_vectors, intx_gsi, vnet::interrupt_mode_name(net_dev.interrupt_mode()),
-      net_dev.interrupts().vectors, static_cast<unsigned long long>(attach_us), mmio_text);
+      vnet::ring_kind_name(net_dev.rx_queue().kind()), on_off(vnet::spec::Feature::kEventIdx),
+      on_off(vnet::spec::Feature::kIndirectDesc), net_dev.link_up() ? "up" : "down",
+      bounce ? "on" : "off", irq_mode_name(irq_mode), msix_vectors, intx_gsi,
+      vnet::interrupt_mode_name(net_dev.interrupt_mode()), net_dev.interrupts().vectors,
+      static_cast<unsigned long long>(attach_us), mmio_text);
   serve(responder);
 }
 

@@ -256,6 +256,10 @@ void parse_call(Trace& t, const Line& l, Event& e) {
         c.options.accept_access_platform = ol.boolean("accept_access_platform");
       if (ol.has("accept_order_platform"))
         c.options.accept_order_platform = ol.boolean("accept_order_platform");
+      // Added with the packed ring (issue 14): optional, false (split
+      // rings only, the driver's default) when absent.
+      if (ol.has("accept_ring_packed"))
+        c.options.accept_ring_packed = ol.boolean("accept_ring_packed");
       // Added with interrupts (issue 12): optional, polling and the
       // driver's storm guard when absent.
       if (ol.has("interrupts"))

@@ -75,6 +75,9 @@ qemu_traces=(
   "legacy-msix|-M pc -t legacy --irq msix"
   "microvm-mmio_v1|-M microvm --mmio-version 1"
   "microvm-mmio_v2-intx|-M microvm --mmio-version 2 --irq intx"
+  "modern-packed|-M q35 -t modern -p packed=on"
+  "transitional-packed-event_idx_off|-M pc -t transitional -p packed=on,event_idx=off"
+  "microvm-mmio_v2-packed-intx|-M microvm --mmio-version 2 -p packed=on --irq intx"
 )
 
 # The replay fixtures of tests/replay/captures: name and runner options.

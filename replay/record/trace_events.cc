@@ -253,6 +253,10 @@ void write_call(TraceWriter& w, const ApiCall& c) {
       w.u64("tx_timeout_ns", o.tx_timeout_ns);
       w.boolean("accept_access_platform", o.accept_access_platform);
       w.boolean("accept_order_platform", o.accept_order_platform);
+      // The packed ring (issue 14) only when accepted: a run that keeps
+      // split rings writes the line it always did (readers take the
+      // absence as false, the driver's default).
+      if (o.accept_ring_packed) w.boolean("accept_ring_packed", true);
       // Interrupt options only when interrupts are asked for: a polling
       // run's line is what it was before interrupts existed (readers take
       // their absence as polling).

@@ -44,6 +44,13 @@
 // (--irq intx) or none (--irq poll); there is no MSI-X. The ready line
 // must name transport mmio-v1 or mmio-v2 (docs/qemu.md, "microvm").
 //
+// The ready line's ring= (split, packed), event_idx= and indirect_desc=
+// are what the driver negotiated and must agree with features=. The guest
+// accepts the packed ring by default (-g packed=0 declines it), so with
+// -p packed=on on a modern interface (virtio-pci modern or transitional,
+// virtio-mmio version 2) RING_PACKED must be offered and negotiated;
+// --expect-ring split|packed states the ring kind a test requires.
+//
 // --record FILE: the guest records its run (record=1) to COM2, the runner
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
 // QEMU's own trace log and a pcap of the NIC's traffic (docs/qemu-capture.md).
@@ -91,6 +98,9 @@ constexpr uint32_t kIpv4UdpHeaders = 20 + 8;
 constexpr uint32_t kIpv4TcpHeaders = 20 + 20;
 constexpr unsigned kFeatureMtu = 3;
 constexpr unsigned kFeatureAccessPlatform = 33;
+constexpr unsigned kFeatureIndirectDesc = 28;
+constexpr unsigned kFeatureEventIdx = 29;
+constexpr unsigned kFeatureRingPacked = 34;
 constexpr uint16_t kGuestEchoPort = 7;
 constexpr uint16_t kGuestControlPort = 7070;
 constexpr int kPortAttempts = 3;
@@ -133,6 +143,7 @@ struct Options {
   uint32_t inject_malformed = 0;
   uint32_t inject_oversize = 0;
   std::vector<std::string> require_counters;
+  std::string expect_ring;  // --expect-ring: split, packed; empty: not checked beyond the rules
   bool counter_check = true;
   bool exit_device = true;
   std::string trace_serial;
@@ -260,7 +271,8 @@ std::optional<unsigned> feature_of_prop(const std::string& key) {
       {"ctrl_vq", 17},    {"ctrl_rx", 18},       {"ctrl_vlan", 19},       {"mq", 22},
       {"any_layout", 27}, {"indirect_desc", 28}, {"event_idx", 29},       {"guest_announce", 21},
       {"host_tso4", 11},  {"host_tso6", 12},     {"guest_tso4", 7},       {"guest_tso6", 8},
-      {"host_ufo", 14},   {"guest_ufo", 10},     {"notify_on_empty", 24}, {"iommu_platform", 33}};
+      {"host_ufo", 14},   {"guest_ufo", 10},     {"notify_on_empty", 24}, {"iommu_platform", 33},
+      {"packed", 34}};
   auto it = kMap.find(key);
   if (it == kMap.end()) return std::nullopt;
   return it->second;
@@ -860,14 +872,23 @@ bool Runner::check_ready_line() {
         ready_["rxq"].c_str(), ready_["txq"].c_str());
   }
   // The driver's table for the transport it drives (a transitional device
-  // driven through its modern interface is modern here).
-  const uint64_t supported = vnet::VirtioNet::supported_features(legacy);
+  // driven through its modern interface is modern here), plus RING_PACKED
+  // on a modern transport unless the guest declines it (-g packed=0): the
+  // guest accepts packed rings by default (NetOptions::accept_ring_packed).
   uint64_t mask = 0;  // -g mask=: bits the guest forbade its driver
-  for (const std::string& g : o_.guest_args)
+  bool guest_packed = true;
+  for (const std::string& g : o_.guest_args) {
     if (g.rfind("mask=", 0) == 0) mask = parse_u64(g.substr(5));
+    if (g.rfind("packed=", 0) == 0) guest_packed = parse_u64(g.substr(7)) != 0;
+  }
+  const uint64_t ring_packed = uint64_t{1} << kFeatureRingPacked;
+  const uint64_t supported =
+      vnet::VirtioNet::supported_features(legacy) | (!legacy && guest_packed ? ring_packed : 0);
   if (!o_.quiet) {
     printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
     printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
+    printf("  ring %s, event_idx %s, indirect_desc %s\n", ready_["ring"].c_str(),
+           ready_["event_idx"].c_str(), ready_["indirect_desc"].c_str());
     const uint64_t unsupported = offered & ~supported;
     const uint64_t declined = offered & supported & ~negotiated;
     if (unsupported)
@@ -896,6 +917,35 @@ bool Runner::check_ready_line() {
   const uint64_t access_platform = uint64_t{1} << kFeatureAccessPlatform;
   if ((offered & access_platform) && !(mask & access_platform) && !(negotiated & access_platform)) {
     fail("ACCESS_PLATFORM offered but not negotiated");
+    ok = false;
+  }
+  // The ring kind and the ring features on the ready line are what was
+  // negotiated; an offered RING_PACKED (or EVENT_IDX) that the driver
+  // accepts must be taken.
+  const bool packed = (negotiated & ring_packed) != 0;
+  if (ready_["ring"] != (packed ? "packed" : "split")) {
+    fail("ready line says ring=" + ready_["ring"] + " but RING_PACKED is " +
+         (packed ? "" : "not ") + "negotiated");
+    ok = false;
+  }
+  if ((offered & supported & ring_packed) && !(mask & ring_packed) && !packed) {
+    fail("RING_PACKED offered on a modern transport but not negotiated");
+    ok = false;
+  }
+  if (!o_.expect_ring.empty() && ready_["ring"] != o_.expect_ring) {
+    fail("--expect-ring " + o_.expect_ring + " but the driver negotiated ring=" + ready_["ring"]);
+    ok = false;
+  }
+  const uint64_t event_idx = uint64_t{1} << kFeatureEventIdx;
+  const uint64_t indirect = uint64_t{1} << kFeatureIndirectDesc;
+  if (ready_["event_idx"] != ((negotiated & event_idx) ? "on" : "off") ||
+      ready_["indirect_desc"] != ((negotiated & indirect) ? "on" : "off")) {
+    fail("ready line's event_idx=" + ready_["event_idx"] + " indirect_desc=" +
+         ready_["indirect_desc"] + " disagree with the negotiated features " + hex(negotiated));
+    ok = false;
+  }
+  if ((offered & supported & event_idx) && !(mask & event_idx) && !(negotiated & event_idx)) {
+    fail("EVENT_IDX offered but not negotiated");
     ok = false;
   }
   std::string want_transport = microvm()                  ? transport_name()
@@ -942,6 +992,13 @@ bool Runner::check_ready_line() {
     }
     if (k == "iommu_platform" && !is_off(v) && !(offered & access_platform)) {
       fail("iommu_platform=" + v + " but the device does not offer ACCESS_PLATFORM");
+      ok = false;
+    }
+    // packed=on: a device with a modern interface (virtio-pci modern or
+    // transitional, virtio-mmio version 2) offers RING_PACKED there; the
+    // legacy interface cannot (a bit above 31).
+    if (k == "packed" && !is_off(v) && !legacy && !(offered & ring_packed)) {
+      fail("packed=" + v + " but the device does not offer RING_PACKED");
       ok = false;
     }
   }
@@ -1519,6 +1576,7 @@ void Runner::write_json(int rc) {
   j["guest_args"] = o_.guest_args;
   j["irq"] = o_.irq.empty() ? "msix" : o_.irq;
   if (ready_.count("irq_mode")) j["irq_mode"] = ready_["irq_mode"];
+  if (ready_.count("ring")) j["ring"] = ready_["ring"];
   if (!o_.action.empty()) j["action"] = o_.action;
   j["expect"] = o_.expect;
   j["net"] = o_.net;
@@ -1771,6 +1829,10 @@ int main(int argc, char** argv) {
   app.add_option("--expect", o.expect,
                  "expected outcome: echo, attach-failure, probe-failure, no-device, bad-cmdline")
       ->capture_default_str();
+  app.add_option("--expect-ring", o.expect_ring,
+                 "the ring kind the driver must negotiate (the ready line's ring=): split, "
+                 "packed (-p packed=on on a modern interface, the guest accepting it)")
+      ->check(CLI::IsMember({"split", "packed"}));
   app.add_option("--require-counter", o.require_counters,
                  "counter condition NAME(=|>=|<=|>|<)VALUE, checked after the echoes");
   app.add_flag("!--no-counter-check", o.counter_check,
