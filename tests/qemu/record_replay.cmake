@@ -6,7 +6,10 @@
 # vnet-replay, which must say PASS. The trace's header must say where it
 # was recorded. With -DIRQ=msix|intx the guest ran interrupt-driven: the
 # trace must arm that mode and hold handle_interrupt calls (from a vector,
-# or from the line).
+# or from the line). With -DRING=packed the guest ran packed rings (issue
+# 14): the trace's attach must accept them and the driver's fetches of used
+# descriptors (packed_desc: 2 bytes of flags, then 6 of len and id) and of
+# the device event structure (device_event, 4 bytes) must be in it.
 file(REMOVE ${OUT})
 execute_process(COMMAND ${VNET_QEMU} --kernel ${VNET_GUEST} -q --record ${OUT} ${ARGS}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 180)
@@ -36,6 +39,25 @@ if(DEFINED IRQ)
                         "handle_interrupt from the ${src}: ${n})")
   endif()
   message(STATUS "${n} interrupts (${src}) in the trace")
+endif()
+if(DEFINED RING AND RING STREQUAL "packed")
+  file(STRINGS ${OUT} accepted REGEX "\"fn\":\"attach\".*\"accept_ring_packed\":true")
+  file(STRINGS ${OUT} flags
+       REGEX "\"part\":\"packed_desc\",\"idx\":[0-9]+,(\"recheck\":true,)?\"data\":\"[0-9a-f][0-9a-f][0-9a-f][0-9a-f]\"")
+  file(STRINGS ${OUT} used
+       REGEX "\"part\":\"packed_desc\",\"idx\":[0-9]+,\"data\":\"[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]\"")
+  file(STRINGS ${OUT} events
+       REGEX "\"part\":\"device_event\",\"idx\":0,\"data\":\"[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]\"")
+  list(LENGTH flags n_flags)
+  list(LENGTH used n_used)
+  list(LENGTH events n_events)
+  if(NOT accepted OR n_flags EQUAL 0 OR n_used EQUAL 0 OR n_events EQUAL 0)
+    message(FATAL_ERROR "the trace is not a packed-ring run (attach accept_ring_packed: "
+                        "'${accepted}', packed_desc flag fetches ${n_flags}, len/id fetches "
+                        "${n_used}, device_event fetches ${n_events})")
+  endif()
+  message(STATUS "packed ring: ${n_flags} flag fetches, ${n_used} len/id fetches, "
+                 "${n_events} device event fetches")
 endif()
 execute_process(COMMAND ${VNET_REPLAY} --summary --no-progress ${OUT}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
