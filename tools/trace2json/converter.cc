@@ -12,6 +12,7 @@ constexpr uint8_t kStatusDriverOk = 4;
 constexpr uint64_t kFeatureMrgRxbuf = 1ull << 15;
 constexpr uint64_t kFeatureMq = 1ull << 22;
 constexpr uint64_t kFeatureVersion1 = 1ull << 32;
+constexpr uint64_t kFeatureRingPacked = 1ull << 34;
 constexpr size_t kMaxCfgBuffer = 1u << 16;
 // QEMU's modern layout inside the memory BAR (virtio-pci.c), used only
 // when the BARs were never seen in PCI config (a log started late).
@@ -106,6 +107,33 @@ void Converter::feed(std::string_view line) {
   }
   const uint64_t before = stats_.malformed;
   const std::string_view ev = l.event;
+  // Packed rings: a batch of fills ends at the first line of the NIC's
+  // events that does not continue it (QEMU fills and flushes under the
+  // big lock, so nothing of the device or the vCPU's registers comes in
+  // between; lines of events trace2json does not use never close one).
+  if (open_batches_ != 0) {
+    if (ev == "virtqueue_fill") {
+      Fill f;
+      if (parse_fill(l.args, &f))
+        close_packed_batches(ev, f.vq, f.idx);
+      else
+        close_packed_batches(ev, 0, 0);
+    } else if (ev == "virtqueue_pop" || ev == "virtqueue_flush") {
+      // A pop of the batch's queue may come between its fills (QEMU pops
+      // the next buffer of a merged frame); a flush closes its own batch.
+      Pop p;
+      Flush fl;
+      uint64_t vq = 0;
+      if (ev == "virtqueue_pop" && parse_pop(l.args, &p)) vq = p.vq;
+      if (ev == "virtqueue_flush" && parse_flush(l.args, &fl)) vq = fl.vq;
+      close_packed_batches(ev, vq, 0);
+    } else if (ev == "memory_region_ops_read" || ev == "memory_region_ops_write" ||
+               ev == "pci_cfg_read" || ev == "pci_cfg_write" || ev == "virtio_set_status" ||
+               ev == "virtio_queue_notify" || ev == "virtio_notify" || ev == "msix_write_config" ||
+               ev == "ioapic_set_irq" || ev.rfind("virtio_mmio_", 0) == 0) {
+      close_packed_batches(ev, 0, 0);
+    }
+  }
   // A NIC notification's pin change comes next on its thread, or not at
   // all (the line was up already).
   // virtio-mmio logs its own line change (virtio_mmio_setting_irq) between
@@ -734,6 +762,7 @@ void Converter::on_ioapic(const LogLine& l) {
 
 void Converter::device_reset() {
   ++resets_;
+  if (open_batches_ != 0) close_packed_batches({}, 0, 0);
   for (auto& [q, qs] : queues_)
     if (qs.group) ++stats_.frames_unused;  // an rx frame whose fills never added up
   vq_queue_.clear();
@@ -922,6 +951,17 @@ void Converter::on_fill(const LogLine& l) {
   const uint16_t avail = qs.open[static_cast<size_t>(found)].avail;
   qs.open.erase(qs.open.begin() + found);
   ++stats_.nic_lines;
+  if (packed()) {
+    // QEMU 7.2 keeps a packed ring's fills (used_elems[idx]) until the
+    // flush, which it does not log: open or continue this queue's batch.
+    saw_packed_ = true;
+    if (qs.batch == 0) {
+      ++open_batches_;
+      qs.batch_vq = f.vq;
+    }
+    if (f.idx != qs.batch) ++stats_.packed_fill_gaps;  // fills missing from the log
+    ++qs.batch;
+  }
   if (is_rx(q) && f.len > max_rx_len_) max_rx_len_ = f.len;
   w_.begin("dev_fill");
   w_.u64("q", static_cast<uint64_t>(q));
@@ -942,18 +982,56 @@ void Converter::on_flush(const LogLine& l) {
   const int q = known_queue(f.vq);
   if (q < 0) return;
   Queue& qs = queues_[q];
-  qs.used_idx = static_cast<uint16_t>(qs.used_idx + f.count);
+  if (qs.batch != 0) {
+    // A QEMU that logs its packed flushes: the batch is closed by the real one.
+    qs.batch = 0;
+    --open_batches_;
+  }
   ++stats_.nic_lines;
+  emit_flush(q, f.count);
+}
+
+void Converter::emit_flush(int q, uint32_t count) {
+  Queue& qs = queues_[q];
+  qs.used_idx = static_cast<uint16_t>(qs.used_idx + count);
   w_.begin("dev_flush");
   w_.u64("q", static_cast<uint64_t>(q));
-  w_.u64("count", f.count);
+  w_.u64("count", count);
   w_.u64("used_idx", qs.used_idx);
   w_.end();
   ++stats_.events;
   ++stats_.device_side;
 }
 
+bool Converter::packed() const {
+  return (negotiated_ & kFeatureRingPacked) != 0;
+}
+
+// The derived flush of a packed batch: QEMU 7.2's virtqueue_flush logs
+// only on a split ring (virtqueue_split_flush); virtqueue_packed_flush
+// writes the batch's used descriptors and moves used_idx silently, right
+// after the last fill (virtqueue_push, virtio_net_receive_rcu). The batch
+// of the queue whose virtqueue pointer is keep_vq survives a pop (the next
+// buffer of a merged frame), a fill that continues it (idx = fills so far)
+// and a real flush (on_flush closes it).
+void Converter::close_packed_batches(std::string_view ev, uint64_t keep_vq, uint32_t fill_idx) {
+  for (auto& [q, qs] : queues_) {
+    if (qs.batch == 0) continue;
+    if (keep_vq != 0 && qs.batch_vq == keep_vq) {
+      if (ev == "virtqueue_pop" || ev == "virtqueue_flush") continue;
+      if (ev == "virtqueue_fill" && fill_idx != 0) continue;  // a gap is on_fill's to count
+    }
+    const uint32_t count = qs.batch;
+    qs.batch = 0;
+    --open_batches_;
+    ++stats_.packed_flushes_derived;
+    emit_flush(q, count);
+  }
+}
+
 void Converter::finish() {
+  // A log that ends after a packed batch's fills: QEMU flushed it.
+  if (open_batches_ != 0) close_packed_batches({}, 0, 0);
   for (auto& [tid, p] : pending_read_)
     if (p.active) {
       p.active = false;
@@ -1090,6 +1168,12 @@ nlohmann::ordered_json Converter::header() const {
                   {"device_side", stats_.device_side},
                   {"frame_len_mismatch", stats_.frame_len_mismatch}};
   if (stats_.virtio_mmio != 0) cap["stats"]["virtio_mmio"] = stats_.virtio_mmio;
+  // Packed rings (only then: a split capture's header is as it was).
+  if (saw_packed_ || stats_.packed_fill_gaps != 0) {
+    cap["ring"] = "packed";
+    cap["stats"]["packed_flushes_derived"] = stats_.packed_flushes_derived;
+    cap["stats"]["packed_fill_gaps"] = stats_.packed_fill_gaps;
+  }
   // Interrupts delivered (only when the log has any: a polling run's
   // header is as it was).
   if (stats_.msi + stats_.intx > 0) {

@@ -264,6 +264,12 @@ int main(int argc, char** argv) {
             static_cast<unsigned long long>(s.frames_missing),
             static_cast<unsigned long long>(s.frame_len_mismatch),
             static_cast<unsigned long long>(s.frames_unused));
+    if (s.packed_fill_gaps != 0)
+      fprintf(stderr,
+              "trace2json: %s: %llu packed-ring fills whose batch index does not continue "
+              "their batch (fills missing from the log: the derived flushes would commit the "
+              "wrong entries)\n",
+              log_path.c_str(), static_cast<unsigned long long>(s.packed_fill_gaps));
   }
   if (incomplete && !accept_incomplete) {
     fprintf(stderr,
