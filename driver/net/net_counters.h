@@ -28,6 +28,12 @@ namespace vnet {
   X(tx_ring_full)            /* tx_burst stopped on a full ring */                            \
   X(tx_bad_used_len)         /* device reported writing into a read-only tx chain */          \
   X(tx_map_failed)           /* no DMA mapping for a frame (bounce area full): not taken */   \
+  X(tx_sg_packets)           /* frames of more than one fragment published */                 \
+  X(tx_indirect_chains)      /* chains published through an indirect table (INDIRECT_DESC) */ \
+  X(tx_drop_sg_fragments)    /* a fragment chain longer than kMaxTxFragments */               \
+  X(tx_drop_sg_bounds)       /* a fragment of length 0 or beyond its buffer's capacity */     \
+  X(tx_drop_sg_segments)     /* more segments than one chain takes (no INDIRECT_DESC: the */  \
+                             /* direct limit; with it: the table or the queue size) */        \
   X(tx_watchdog_timeouts)    /* tx chains in flight, no used entry for tx_timeout_ns */       \
   X(queue_broken_used_idx)   /* used.idx moved beyond what is outstanding */                  \
   X(queue_broken_used_id)    /* used.id out of range */                                       \

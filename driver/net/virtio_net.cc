@@ -210,6 +210,10 @@ AttachError VirtioNet::bring_up() {
   // out, so what is negotiated by default is unchanged.
   if (!t.is_legacy() && options_.accept_ring_packed)
     want |= device_features_ & mask & feature_mask(Feature::kRingPacked);
+  // INDIRECT_DESC: asked for only by the option (off by default, like
+  // RING_PACKED: see NetOptions::accept_indirect_desc).
+  if (options_.accept_indirect_desc)
+    want |= device_features_ & mask & feature_mask(Feature::kIndirectDesc);
   if (!negotiate_config(&want)) return fail(AttachError::kConfigUnreadable);
   want = spec::close_under_dependencies(want);
   // 6.1: a driver on the modern interface MUST accept VERSION_1 -- without
@@ -246,6 +250,14 @@ AttachError VirtioNet::bring_up() {
   if (e != AttachError::kOk) return fail(e);
   e = setup_queue(tx_, ring, kTxQueue, options_.tx_ring_cap);
   if (e != AttachError::kOk) return fail(e);
+  // Indirect tables for tx scatter-gather (the policy: virtio_net.h): a
+  // chain longer than a single-buffer frame's goes through a table.
+  reset_tx_frag_maps();
+  if (has_feature(features_, Feature::kIndirectDesc)) {
+    if (!tx_.enable_indirect(split_header_ ? 2 : 1)) return fail(AttachError::kNoDmaMemory);
+    platform_->log(LogLevel::kInfo,
+                   "virtio-net: indirect_desc on: tx scatter-gather through indirect tables");
+  }
   // Polling by default: the driver reclaims tx on every tx_burst and the
   // caller polls rx, so neither queue needs to interrupt (2.7.7: a hint the
   // device may ignore). set_rx_interrupts(true) asks for rx interrupts.
@@ -544,6 +556,7 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       platform_->frame_in_place(kRxQueue, done[i].head, b->base + hdr_size_, frame_len);
       b->offset = hdr_size_;
       b->len = frame_len;
+      b->next = nullptr;
       out[delivered++] = b;
       ++counters_.rx_packets;
       counters_.rx_bytes += frame_len;
@@ -567,9 +580,7 @@ uint16_t VirtioNet::reclaim_tx() {
       // A device that claims to have written into a read-only chain is
       // lying; the frame was sent anyway, so only count it.
       if (done[i].len_over) ++counters_.tx_bad_used_len;
-      PacketBuffer* b = static_cast<PacketBuffer*>(done[i].cookie);
-      platform_->dma_unmap(tx_map_[done[i].head], b->base, 0, DmaDirection::kToDevice);
-      pool_->free(b);
+      release_tx(static_cast<PacketBuffer*>(done[i].cookie), done[i].head);
     }
     total = static_cast<uint16_t>(total + n);
     counters_.tx_completed += n;
@@ -602,6 +613,11 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
   uint16_t taken = 0, added = 0;
   for (; taken < n; ++taken) {
     PacketBuffer* b = frames[taken];
+    if (b->next != nullptr) {
+      // A scatter-gather frame (packet_buffer.h): its own path.
+      if (!tx_sg(b, &added)) break;
+      continue;
+    }
     if (b->len < spec::kEthHeaderSize || b->len > max_len) {
       ++counters_.tx_drop_len;
       pool_->free(b);
@@ -652,6 +668,158 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
     if (tx_.kick_needed()) kick(kTxQueue);
   }
   return taken;
+}
+
+void VirtioNet::reset_tx_frag_maps() {
+  // Nothing in flight: every slot free, linked in index order.
+  for (uint16_t i = 0; i < kTxFragMaps; ++i)
+    tx_frag_next_[i] = i + 1 < kTxFragMaps ? static_cast<uint16_t>(i + 1) : kNoFragMap;
+  tx_frag_free_ = 0;
+  tx_frag_free_count_ = kTxFragMaps;
+}
+
+void VirtioNet::free_tx_chain(PacketBuffer* b) {
+  // A frame dropped before any of it was mapped: each fragment once. The
+  // walk is the caller's list (driver-private memory, not the device's);
+  // tx_sg() walked it already, bounded, before deciding to drop.
+  while (b != nullptr) {
+    PacketBuffer* next = b->next;
+    b->next = nullptr;
+    pool_->free(b);
+    b = next;
+  }
+}
+
+void VirtioNet::release_tx(PacketBuffer* b, uint16_t head) {
+  platform_->dma_unmap(tx_map_[head], b->base, 0, DmaDirection::kToDevice);
+  PacketBuffer* f = b->next;
+  if (f == nullptr) {  // a single-buffer frame: the fast path
+    pool_->free(b);
+    return;
+  }
+  b->next = nullptr;
+  pool_->free(b);
+  // The fragments after the first, with the mappings tx_sg() linked for
+  // them in the same order: at most kMaxTxFragments - 1 (tx_sg() took no
+  // longer chain, and the chain is the driver's while in flight).
+  uint16_t slot = tx_frag_first_[head];
+  for (uint16_t k = 1; f != nullptr && k < kMaxTxFragments && slot != kNoFragMap; ++k) {
+    PacketBuffer* next = f->next;
+    platform_->dma_unmap(tx_frag_map_[slot], f->data(), 0, DmaDirection::kToDevice);
+    const uint16_t after = tx_frag_next_[slot];
+    tx_frag_next_[slot] = tx_frag_free_;
+    tx_frag_free_ = slot;
+    ++tx_frag_free_count_;
+    slot = after;
+    f->next = nullptr;
+    pool_->free(f);
+    f = next;
+  }
+}
+
+bool VirtioNet::tx_sg(PacketBuffer* b, uint16_t* added) {
+  // The chain is walked once, bounded by kMaxTxFragments + 1 links: count,
+  // bounds of every fragment, total length.
+  uint16_t frags = 0;
+  uint64_t total = 0;
+  bool in_bounds = true;
+  for (const PacketBuffer* f = b; f != nullptr && frags <= kMaxTxFragments; f = f->next) {
+    ++frags;
+    if (f->len == 0 || f->offset > f->capacity || f->len > f->capacity - f->offset)
+      in_bounds = false;
+    total += f->len;
+  }
+  if (frags > kMaxTxFragments) {
+    ++counters_.tx_drop_sg_fragments;
+    free_tx_chain(b);
+    return true;
+  }
+  if (!in_bounds) {
+    ++counters_.tx_drop_sg_bounds;
+    free_tx_chain(b);
+    return true;
+  }
+  if (b->offset < hdr_size_) {
+    ++counters_.tx_drop_headroom;
+    free_tx_chain(b);
+    return true;
+  }
+  // 5.1.4.2, as for a single buffer: the whole frame within mtu + 14.
+  if (total < spec::kEthHeaderSize || total > uint64_t{mtu_} + spec::kEthHeaderSize) {
+    ++counters_.tx_drop_len;
+    free_tx_chain(b);
+    return true;
+  }
+  const uint16_t segments = static_cast<uint16_t>(frags + (split_header_ ? 1 : 0));
+  // Never truncated: a frame the queue cannot take in one chain (no
+  // INDIRECT_DESC: more than the direct limit; with it: more than a table
+  // or the queue size, 2.7.5.3.1) is dropped whole.
+  if (segments > tx_.max_segments()) {
+    ++counters_.tx_drop_sg_segments;
+    free_tx_chain(b);
+    return true;
+  }
+  if (tx_.in_flight() >= options_.tx_ring_cap || !tx_.can_add(segments) ||
+      tx_frag_free_count_ < frags - 1) {
+    ++counters_.tx_ring_full;
+    return false;
+  }
+  // No offloads: an all-zero header in the first fragment's headroom;
+  // num_buffers MUST be 0 on transmit (5.1.6.2.1).
+  uint8_t* hdr = b->base + b->offset - hdr_size_;
+  __builtin_memset(hdr, 0, hdr_size_);
+  DmaMapping m;
+  if (!platform_->dma_map(hdr, b->device_addr + b->offset - hdr_size_, hdr_size_ + b->len,
+                          DmaDirection::kToDevice, &m)) {
+    ++counters_.tx_map_failed;
+    return false;  // not taken: still the caller's
+  }
+  Segment segs[kMaxIndirectSegments];
+  uint16_t n = 0;
+  if (split_header_) {
+    segs[n++] = Segment{m.device_addr, hdr_size_, false, m.device_view};
+    segs[n++] = Segment{m.device_addr + hdr_size_, b->len, false, m.device_view + hdr_size_};
+  } else {
+    segs[n++] = Segment{m.device_addr, hdr_size_ + b->len, false, m.device_view};
+  }
+  // The other fragments, each mapped on its own into a slot of the pool,
+  // linked in fragment order.
+  uint16_t first = kNoFragMap, last = kNoFragMap;
+  for (PacketBuffer* f = b->next; f != nullptr; f = f->next) {
+    const uint16_t slot = tx_frag_free_;
+    DmaMapping& fm = tx_frag_map_[slot];
+    if (!platform_->dma_map(f->data(), f->device_addr + f->offset, f->len, DmaDirection::kToDevice,
+                            &fm)) {
+      // Undo: every mapping made so far ends, and the slots walked over
+      // stay on the free list (their links were never changed).
+      PacketBuffer* g = b->next;
+      for (uint16_t s = first; s != kNoFragMap && g != f; s = tx_frag_next_[s], g = g->next)
+        platform_->dma_unmap(tx_frag_map_[s], g->data(), 0, DmaDirection::kToDevice);
+      if (first != kNoFragMap) tx_frag_free_ = first;
+      platform_->dma_unmap(m, b->base, 0, DmaDirection::kToDevice);
+      ++counters_.tx_map_failed;
+      return false;  // not taken: still the caller's
+    }
+    if (first == kNoFragMap) first = slot;
+    last = slot;
+    tx_frag_free_ = tx_frag_next_[slot];  // walk the free list; detached below
+    segs[n++] = Segment{fm.device_addr, f->len, false, fm.device_view};
+  }
+  // Every fragment mapped: the slots [first .. last] (a prefix of the free
+  // list, already linked in fragment order) leave the free list.
+  if (last != kNoFragMap) tx_frag_next_[last] = kNoFragMap;
+  tx_frag_free_count_ = static_cast<uint16_t>(tx_frag_free_count_ - (frags - 1));
+  const bool indirect = tx_.uses_indirect(n);
+  uint16_t head = 0;
+  tx_.add_chain(segs, n, b, &head);
+  tx_map_[head] = m;
+  tx_frag_first_[head] = first;
+  ++*added;
+  ++counters_.tx_packets;
+  ++counters_.tx_sg_packets;
+  if (indirect) ++counters_.tx_indirect_chains;
+  counters_.tx_bytes += total;
+  return true;
 }
 
 void VirtioNet::note_queue_fault(const Virtqueue& q) {
@@ -815,7 +983,10 @@ void VirtioNet::return_all_buffers() {
     };
   };
   if (rx_.allocated()) rx_.drain(give_back(rx_map_, DmaDirection::kFromDevice));
-  if (tx_.allocated()) tx_.drain(give_back(tx_map_, DmaDirection::kToDevice));
+  if (tx_.allocated())
+    tx_.drain([this](void* cookie, uint16_t head) {
+      release_tx(static_cast<PacketBuffer*>(cookie), head);
+    });
   rx_posted_ = 0;
   rx_skip_ = 0;
   quarantined_ = false;

@@ -34,7 +34,23 @@
 // and only that copy is delivered.
 //
 // Data path: rx_burst() harvests completed rx buffers and refills the ring;
-// tx_burst() publishes frames and reclaims completed ones. poll_device() is
+// tx_burst() publishes frames and reclaims completed ones.
+//
+// Transmit scatter-gather (packet_buffer.h): a frame may be a chain of up
+// to kMaxTxFragments buffers. Each fragment is mapped on its own and is one
+// segment of the frame's descriptor chain (the header shares the first
+// fragment's descriptor, or has its own on a legacy device without
+// ANY_LAYOUT). Indirect policy, with VIRTIO_F_INDIRECT_DESC negotiated
+// (NetOptions::accept_indirect_desc): a chain of more segments than a
+// single-buffer frame takes (1, or 2 with a separate header) is written
+// into an indirect table and takes ONE ring descriptor, so the ring holds
+// as many frames as it has entries whatever their fragment count (the tx
+// ring is sized for single-descriptor frames), and single-buffer frames --
+// the fast path -- stay direct and unchanged. Without it, a chain of up to
+// kMaxChainSegments segments goes direct and a longer one is dropped
+// (tx_drop_sg_segments): never truncated. Completion and reset return every
+// fragment to the pool exactly once. tx_indirect_chains counts what went
+// indirect; indirect_tx() says whether tables are in use. poll_device() is
 // the slow path (config changes, device resets, the tx watchdog): call it
 // every few milliseconds, and whenever an interrupt says so.
 //
@@ -142,6 +158,13 @@ struct NetOptions {
   // guest). Queue sizes stay powers of two either way (the net layer's
   // rule; 2.8 itself does not require one).
   bool accept_ring_packed = false;
+  // Accept VIRTIO_F_INDIRECT_DESC (2.7.5.3, 2.8.19) when offered, for tx
+  // scatter-gather beyond the direct segment limit (packet_buffer.h). OFF
+  // by default for the same reason as accept_ring_packed: QEMU and the mock
+  // device offer it, so a default change would alter the feature word of
+  // every recorded trace; the worlds turn it on as they learn to carry
+  // indirect chains. feature_mask can still forbid it.
+  bool accept_indirect_desc = false;
   // Interrupts: the highest rung of the ladder MSI-X -> INTx -> polling to
   // try (transport.h); attach takes the first that the platform offers and
   // the device accepts, and reports it (interrupts(), a log line). kPolling
@@ -260,6 +283,9 @@ class VirtioNet {
   uint16_t mtu() const { return mtu_; }
   uint64_t device_features() const { return device_features_; }
   uint64_t negotiated_features() const { return features_; }
+  // Whether tx scatter-gather frames go through indirect tables
+  // (INDIRECT_DESC negotiated and the tables allocated at attach).
+  bool indirect_tx() const { return tx_.indirect(); }
   uint32_t net_header_size() const { return hdr_size_; }
   const NetCounters& counters() const { return counters_; }
   const Virtqueue& rx_queue() const { return rx_; }
@@ -281,6 +307,14 @@ class VirtioNet {
   void refill_rx(bool notify);
   bool check_rx_header(const spec::NetHdr& hdr);
   uint16_t reclaim_tx();
+  // Scatter-gather tx of the fragment chain at b: false when the burst
+  // must stop (ring or fragment mappings full, mapping failed: not taken).
+  bool tx_sg(PacketBuffer* b, uint16_t* added);
+  // Every fragment of the chain at b back to the pool (next cleared), its
+  // mappings (tx_map_[head] and the extra fragments') ended.
+  void release_tx(PacketBuffer* b, uint16_t head);
+  void free_tx_chain(PacketBuffer* b);
+  void reset_tx_frag_maps();
   void note_queue_fault(const Virtqueue& q);
   void count_queue_fault(const Virtqueue& q);
   bool tx_watchdog_expired();
@@ -344,6 +378,24 @@ class VirtioNet {
   // DMA mappings of in-flight buffers, by head descriptor (private memory).
   DmaMapping rx_map_[Virtqueue::kMaxSize];
   DmaMapping tx_map_[Virtqueue::kMaxSize];
+  // Mappings of the fragments after the first of scatter-gather frames
+  // (tx context): a private pool of kTxFragMaps slots linked per head,
+  // tx_frag_first_[head] the first slot of the frame at head (read only
+  // when its buffer has a next fragment), tx_frag_next_ the links and the
+  // free list. A frame that finds too few free slots waits like one that
+  // finds the ring full (tx_ring_full).
+  static constexpr uint16_t kTxFragMaps = 2 * Virtqueue::kMaxSize;
+  static constexpr uint16_t kNoFragMap = 0xFFFF;
+  DmaMapping tx_frag_map_[kTxFragMaps];
+  uint16_t tx_frag_next_[kTxFragMaps];
+  uint16_t tx_frag_first_[Virtqueue::kMaxSize];
+  uint16_t tx_frag_free_ = kNoFragMap;
+  uint16_t tx_frag_free_count_ = 0;
+
+ public:
+  // Free fragment-mapping slots (tests: every one back after a reclaim or
+  // a reset).
+  uint16_t tx_frag_maps_free() const { return tx_frag_free_count_; }
 };
 
 }  // namespace vnet

@@ -122,19 +122,42 @@ struct DeviceMemRef {
 // Plain data (no member initialisers): the driver fills one per segment on
 // the hot path and leaves unused slots untouched.
 struct ChainSegment {
-  uint16_t desc;  // descriptor index
+  uint16_t desc;  // descriptor index (indirect chain: entry index in its table)
   uint32_t len;   // bytes
   bool device_writable;
   const void* data;  // CPU view of the segment (device-readable content)
 };
+// The most segments of a DIRECT chain (descriptors in the ring itself).
 inline constexpr uint16_t kMaxChainSegments = 4;
+// The most segments of an INDIRECT chain (VIRTIO_F_INDIRECT_DESC, 2.7.5.3 /
+// 2.8.19): one table entry each, a tx frame of up to 16 fragments plus a
+// net header in a descriptor of its own (legacy without ANY_LAYOUT).
+inline constexpr uint16_t kMaxIndirectSegments = 17;
+// The most segments an announcement carries: every chain, either kind.
+inline constexpr uint16_t kMaxPublishedSegments = kMaxIndirectSegments;
+static_assert(kMaxPublishedSegments >= kMaxChainSegments);
 
+// Direct chain (indirect == false): segments[i].desc are descriptor indices
+// of the ring (split) or ring positions (packed); segments[0].desc == head
+// on a split ring. Exactly as before indirect chains existed: a direct
+// chain never has more than kMaxChainSegments segments.
+//
+// Indirect chain (indirect == true): the device was given ONE descriptor
+// with VIRTQ_DESC_F_INDIRECT -- split: descriptor `head`; packed: ring
+// position `avail_idx`, buffer id `head` -- whose buffer is a table of
+// num_segments descriptors at device address table_addr (16 bytes each,
+// written by the driver before publish, never read back). segments[i] is
+// table entry i (segments[i].desc == i), 1 <= num_segments <=
+// kMaxPublishedSegments. A consumer that keeps only kMaxChainSegments
+// segments must treat such a chain as one it cannot hold.
 struct PublishedChain {
   uint16_t queue = 0;
   uint16_t avail_idx = 0;  // the avail index value this entry occupies (before increment)
   uint16_t head = 0;
   uint16_t num_segments = 0;
-  ChainSegment segments[kMaxChainSegments];
+  ChainSegment segments[kMaxPublishedSegments];
+  bool indirect = false;    // appended: see above
+  uint64_t table_addr = 0;  // indirect only: the table as the device sees it
 };
 
 // Barrier kinds. The first three order the CPU against another CPU that

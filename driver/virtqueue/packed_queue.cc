@@ -38,8 +38,22 @@ bool PackedQueue::allocate(Platform& platform, uint16_t index, uint16_t size, Ri
   return true;
 }
 
+bool PackedQueue::enable_indirect(uint16_t direct_max) {
+  if (ring_.cpu == nullptr) return false;
+  if (tables_.cpu == nullptr && !platform_->dma_alloc(kIndirectTableBytes * size_, 16, &tables_)) {
+    tables_ = DmaRegion{};
+    return false;
+  }
+  direct_max_ = direct_max;
+  return true;
+}
+
 void PackedQueue::release() {
   if (ring_.cpu != nullptr) platform_->dma_free(ring_);
+  if (tables_.cpu != nullptr) platform_->dma_free(tables_);
+  tables_ = DmaRegion{};
+  direct_max_ = kMaxChainSegments;
+  indirect_chains_ = 0;
   ring_ = DmaRegion{};
   size_ = 0;
   free_count_ = 0;
@@ -89,8 +103,71 @@ void PackedQueue::set_fault(QueueFault f) {
   if (fault_ == QueueFault::kNone) fault_ = f;
 }
 
+bool PackedQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie,
+                               uint16_t* id_out) {
+  // 2.8.20: no chain longer than the device allows (max_segments()).
+  if (n > max_segments()) return false;
+  const uint16_t id = free_id_;
+  IdState& st = ids_[id];
+  free_id_ = st.next_free;
+  PublishedChain announce;
+  announce.queue = index_;
+  announce.avail_idx = next_avail_;
+  announce.head = id;
+  announce.num_segments = n;
+  announce.indirect = true;
+  const size_t offset = kIndirectTableBytes * id;
+  announce.table_addr = tables_.device_addr + offset;
+  if (pending_chains_ == 0) pending_pos_ = next_avail_;
+  // The table, in order (2.8.19: no NEXT links; WRITE the only flag; the
+  // buffer id reserved, written 0). Never read back.
+  spec::PackedDesc* t =
+      reinterpret_cast<spec::PackedDesc*>(static_cast<uint8_t*>(tables_.cpu) + offset);
+  uint32_t writable = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    const Segment& s = segments[i];
+    t[i].addr.set(s.addr);
+    t[i].len.set(s.len);
+    t[i].id.set(0);
+    t[i].flags.set(s.device_writable ? spec::kDescFlagWrite : 0);
+    if (s.device_writable) writable += s.len;
+    announce.segments[i] = ChainSegment{i, s.len, s.device_writable, s.cpu};
+  }
+  // The one ring descriptor, a chain's head: everything but its flags now,
+  // the flags (INDIRECT and the avail bits, never NEXT or WRITE: 2.8.20) by
+  // publish() after the write barrier that also orders the table.
+  const uint16_t pos = next_avail_;
+  DescShadow& sh = shadow_[pos];
+  sh.addr = announce.table_addr;
+  sh.len = static_cast<uint32_t>(16u * n);
+  sh.id = id;
+  sh.flags =
+      static_cast<uint16_t>(spec::kDescFlagIndirect |
+                            (avail_wrap_ ? spec::kPackedDescFlagAvail : spec::kPackedDescFlagUsed));
+  spec::PackedDesc* ring_desc = ring();
+  ring_desc[pos].addr.set(sh.addr);
+  ring_desc[pos].len.set(sh.len);
+  ring_desc[pos].id.set(id);
+  if (pos + 1 == size_) {
+    next_avail_ = 0;
+    avail_wrap_ = !avail_wrap_;
+  } else {
+    next_avail_ = static_cast<uint16_t>(pos + 1);
+  }
+  --free_count_;
+  st = IdState{cookie, writable, 1, 0, true, false};
+  ++in_flight_;
+  ++pending_chains_;
+  ++indirect_chains_;
+  if (id_out != nullptr) *id_out = id;
+  platform_->published(announce);
+  return true;
+}
+
 bool PackedQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out) {
-  if (n == 0 || n > kMaxChainSegments || !can_add(n)) return false;
+  if (n == 0 || !can_add(n)) return false;
+  if (uses_indirect(n)) return add_indirect(segments, n, cookie, id_out);
+  if (n > kMaxChainSegments) return false;
   // At most size_ chains are in flight and each holds a descriptor, so a
   // free descriptor implies a free id.
   const uint16_t id = free_id_;

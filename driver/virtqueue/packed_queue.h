@@ -76,7 +76,19 @@
 // calls; peek_used_idx() alone may run from another context (it reads one
 // atomic the harvest side writes; see its comment for what it measures).
 //
-// Not yet (issue 14): indirect descriptors, IN_ORDER, the mock device's
+// Indirect descriptors (VIRTIO_F_INDIRECT_DESC, 2.8.19/2.8.20).
+// enable_indirect() allocates one table of kMaxIndirectSegments packed
+// descriptors per buffer id, in DMA memory of its own, freed by release().
+// From then on a chain of more than direct_max segments is written into its
+// id's table -- entries in order, each {addr, len, id 0, flags WRITE or 0}:
+// WRITE is the only flag valid there and the buffer id is reserved (2.8.19)
+// -- and made available as ONE ring descriptor {addr = the table, len = 16 x
+// segments, id, flags = INDIRECT | the avail bits} (never NEXT, never WRITE:
+// 2.8.20), whose flags publish() stores last, as for any head. The driver
+// never reads a table back: completions use ids_[id] (writable bytes, one
+// descriptor). At most min(kMaxIndirectSegments, size) segments.
+//
+// Not yet (issue 14): IN_ORDER, the mock device's
 // packed ring, a packed fuzz target, packed traces. Sizes need not be
 // powers of two here (2.8); the net layer still asks for one.
 //
@@ -110,7 +122,19 @@ class PackedQueue {
   // desc = descriptor ring, driver = driver event, device = device event.
   QueueAddresses addresses() const;
 
-  bool can_add(uint16_t segments) const { return !broken() && free_count_ >= segments; }
+  // Indirect descriptors (see above); the same contract as SplitQueue's.
+  bool enable_indirect(uint16_t direct_max);
+  bool indirect() const { return tables_.cpu != nullptr; }
+  bool uses_indirect(uint16_t n) const { return n > direct_max_ && indirect(); }
+  uint16_t max_segments() const {
+    if (!indirect()) return kMaxChainSegments;
+    return size_ < kMaxIndirectSegments ? size_ : kMaxIndirectSegments;
+  }
+  uint64_t indirect_chains() const { return indirect_chains_; }
+
+  bool can_add(uint16_t segments) const {
+    return !broken() && free_count_ >= (uses_indirect(segments) ? 1 : segments);
+  }
   bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id = nullptr);
   void publish();
   bool kick_needed();
@@ -185,6 +209,7 @@ class PackedQueue {
   };
 
   void reinitialise();
+  bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out);
   void store_driver_event(uint16_t off_wrap, uint16_t flags);
   uint16_t used_off_wrap() const {
     return static_cast<uint16_t>(last_used_ | (used_wrap_ ? spec::kPackedEventWrapBit : 0));
@@ -227,6 +252,11 @@ class PackedQueue {
   QueueFault fault_ = QueueFault::kNone;
   bool dma_barriers_ = false;
   uint64_t len_over_ = 0;
+  // Indirect tables: id i's at tables_ + i x kIndirectTableBytes.
+  static constexpr size_t kIndirectTableBytes = 16 * size_t{kMaxIndirectSegments};
+  DmaRegion tables_{};
+  uint16_t direct_max_ = kMaxChainSegments;
+  uint64_t indirect_chains_ = 0;
   DescShadow shadow_[kMaxSize];
   IdState ids_[kMaxSize];
 };

@@ -57,8 +57,22 @@ bool SplitQueue::allocate(Platform& platform, uint16_t index, uint16_t size, Rin
   return true;
 }
 
+bool SplitQueue::enable_indirect(uint16_t direct_max) {
+  if (ring_.cpu == nullptr) return false;
+  if (tables_.cpu == nullptr && !platform_->dma_alloc(kIndirectTableBytes * size_, 16, &tables_)) {
+    tables_ = DmaRegion{};
+    return false;
+  }
+  direct_max_ = direct_max;
+  return true;
+}
+
 void SplitQueue::release() {
   if (ring_.cpu != nullptr) platform_->dma_free(ring_);
+  if (tables_.cpu != nullptr) platform_->dma_free(tables_);
+  tables_ = DmaRegion{};
+  direct_max_ = kMaxChainSegments;
+  indirect_chains_ = 0;
   ring_ = DmaRegion{};
   size_ = 0;
   free_count_ = 0;
@@ -102,8 +116,63 @@ void SplitQueue::set_fault(QueueFault f) {
   if (fault_ == QueueFault::kNone) fault_ = f;
 }
 
+bool SplitQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie,
+                              uint16_t* head_out) {
+  // 2.7.5.3.1: no chain longer than the queue size (max_segments()).
+  if (n > max_segments()) return false;
+  PublishedChain announce;
+  announce.queue = index_;
+  announce.avail_idx = avail_idx_;
+  announce.num_segments = n;
+  const uint16_t head = free_head_;
+  announce.head = head;
+  announce.indirect = true;
+  const size_t offset = kIndirectTableBytes * head;
+  announce.table_addr = tables_.device_addr + offset;
+  // The table: written here, never read back (the shadow below and
+  // heads_[head] are what completions and drain use).
+  spec::VringDesc* t =
+      reinterpret_cast<spec::VringDesc*>(static_cast<uint8_t*>(tables_.cpu) + offset);
+  uint32_t writable = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    const Segment& s = segments[i];
+    // 2.7.5.3.1: never INDIRECT inside a table; NEXT links stay within it.
+    const bool more = i + 1 < n;
+    t[i].addr.set(s.addr);
+    t[i].len.set(s.len);
+    t[i].flags.set(static_cast<uint16_t>((more ? spec::kDescFlagNext : 0) |
+                                         (s.device_writable ? spec::kDescFlagWrite : 0)));
+    t[i].next.set(more ? static_cast<uint16_t>(i + 1) : 0);
+    if (s.device_writable) writable += s.len;
+    announce.segments[i] = ChainSegment{i, s.len, s.device_writable, s.cpu};
+  }
+  // The one ring descriptor: INDIRECT alone (2.7.5.3.1: not with NEXT; WRITE
+  // is ignored by the device there, so never set).
+  DescShadow& sh = shadow_[head];
+  sh.addr = announce.table_addr;
+  sh.len = static_cast<uint32_t>(16u * n);
+  sh.flags = spec::kDescFlagIndirect;
+  spec::VringDesc* table = desc_table();
+  table[head].addr.set(sh.addr);
+  table[head].len.set(sh.len);
+  table[head].flags.set(sh.flags);
+  table[head].next.set(0);
+  free_head_ = sh.next;
+  --free_count_;
+  heads_[head] = HeadState{cookie, writable, 1, true};
+  if (head_out != nullptr) *head_out = head;
+  ++in_flight_;
+  ++indirect_chains_;
+  platform_->published(announce);
+  store_le16(avail() + spec::kAvailRingOffset + 2 * (avail_idx_ & (size_ - 1)), head);
+  ++avail_idx_;
+  return true;
+}
+
 bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out) {
-  if (n == 0 || n > kMaxChainSegments || !can_add(n)) return false;
+  if (n == 0 || !can_add(n)) return false;
+  if (uses_indirect(n)) return add_indirect(segments, n, cookie, head_out);
+  if (n > kMaxChainSegments) return false;
   PublishedChain announce;
   announce.queue = index_;
   announce.avail_idx = avail_idx_;

@@ -43,6 +43,22 @@
 // reported on the completion and counted; the buffer is returned to the
 // caller to drop.
 //
+// Indirect descriptors (VIRTIO_F_INDIRECT_DESC, 2.7.5.3). enable_indirect()
+// allocates one table of kMaxIndirectSegments descriptors per head, in DMA
+// memory of its own, freed by release(). From then on a chain of more than
+// direct_max segments is written into its head's table and published as ONE
+// ring descriptor: addr = the table, len = 16 x segments, flags = INDIRECT
+// only (2.7.5.3.1: never NEXT with INDIRECT; never WRITE, which the device
+// ignores there). Table entry i: NEXT with next = i + 1 except the last
+// (next = 0), WRITE as the segment says, never INDIRECT (one table per
+// descriptor). The table is device-readable memory the driver writes and
+// never reads back: completions and drain use the private HeadState
+// (cookie, writable bytes, one descriptor), and a used length is checked
+// against the writable bytes the driver posted. The table's stores are
+// ordered before the avail index by publish()'s write barrier, like the
+// ring descriptor's. No chain longer than the queue size (2.7.5.3.1): an
+// indirect chain takes at most min(kMaxIndirectSegments, size) segments.
+//
 // Bounds: every loop is bounded by the queue size or by max; the driver's
 // cap (kMaxSize) bounds the private arrays whatever the device advertises.
 #pragma once
@@ -68,10 +84,29 @@ class SplitQueue {
   bool allocated() const { return ring_.cpu != nullptr; }
   QueueAddresses addresses() const;
 
+  // VIRTIO_F_INDIRECT_DESC negotiated: one table per head (DMA memory,
+  // freed by release()); chains of more than direct_max segments go
+  // indirect. After allocate(), before the first publish. false: no memory
+  // (the queue stays direct).
+  bool enable_indirect(uint16_t direct_max);
+  bool indirect() const { return tables_.cpu != nullptr; }
+  // Whether a chain of n segments is published through a table.
+  bool uses_indirect(uint16_t n) const { return n > direct_max_ && indirect(); }
+  // The most segments add_chain() takes in one chain.
+  uint16_t max_segments() const {
+    if (!indirect()) return kMaxChainSegments;
+    return size_ < kMaxIndirectSegments ? size_ : kMaxIndirectSegments;
+  }
+  // Indirect chains published since allocate().
+  uint64_t indirect_chains() const { return indirect_chains_; }
+
   // Publish side.
-  bool can_add(uint16_t segments) const { return !broken() && free_count_ >= segments; }
-  // Takes n descriptors, writes the chain and its avail slot; the device
-  // sees it only after publish(). *head (optional) is the chain's head.
+  bool can_add(uint16_t segments) const {
+    return !broken() && free_count_ >= (uses_indirect(segments) ? 1 : segments);
+  }
+  // Takes n descriptors (one for an indirect chain), writes the chain and
+  // its avail slot; the device sees it only after publish(). *head
+  // (optional) is the chain's head.
   bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr);
   void publish();
   bool kick_needed();
@@ -147,6 +182,7 @@ class SplitQueue {
   };
 
   void reinitialise();
+  bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out);
   // EVENT_IDX: the used index at which the device should interrupt.
   void store_used_event(uint16_t idx);
   spec::VringDesc* desc_table() const;
@@ -173,6 +209,11 @@ class SplitQueue {
   QueueFault fault_ = QueueFault::kNone;
   bool dma_barriers_ = false;
   uint64_t len_over_ = 0;
+  // Indirect tables: head h's at tables_ + h x kIndirectTableBytes.
+  static constexpr size_t kIndirectTableBytes = 16 * size_t{kMaxIndirectSegments};
+  DmaRegion tables_{};
+  uint16_t direct_max_ = kMaxChainSegments;
+  uint64_t indirect_chains_ = 0;
   DescShadow shadow_[kMaxSize];
   HeadState heads_[kMaxSize];
 };

@@ -97,7 +97,35 @@ class Virtqueue {
   QueueAddresses addresses() const { return packed() ? packed_.addresses() : split_.addresses(); }
   RingKind kind() const { return kind_; }
 
-  // Publish side.
+  // Indirect descriptors (VIRTIO_F_INDIRECT_DESC; split 2.7.5.3, packed
+  // 2.8.19). After allocate(), before the first publish: allocates one
+  // table of kMaxIndirectSegments descriptors per head (split) or buffer id
+  // (packed) in DMA memory, freed by release(). From then on a chain of
+  // more than direct_max segments is written into a table and published as
+  // ONE ring descriptor with INDIRECT; shorter chains stay direct. false:
+  // no DMA memory (the queue stays direct). The caller's policy (VirtioNet):
+  // direct_max = the segments of its single-buffer tx frame, so that only
+  // scatter-gather frames go indirect (virtio_net.h).
+  bool enable_indirect(uint16_t direct_max) {
+    return packed() ? packed_.enable_indirect(direct_max) : split_.enable_indirect(direct_max);
+  }
+  bool indirect() const { return packed() ? packed_.indirect() : split_.indirect(); }
+  // Whether a chain of n segments would be published through a table.
+  bool uses_indirect(uint16_t n) const {
+    return packed() ? packed_.uses_indirect(n) : split_.uses_indirect(n);
+  }
+  // The most segments add_chain() takes in one chain: kMaxChainSegments
+  // direct, min(kMaxIndirectSegments, size()) with indirect tables.
+  uint16_t max_segments() const {
+    return packed() ? packed_.max_segments() : split_.max_segments();
+  }
+  // Indirect chains published since allocate().
+  uint64_t indirect_chains() const {
+    return packed() ? packed_.indirect_chains() : split_.indirect_chains();
+  }
+
+  // Publish side. can_add(n): room for a chain of n segments (one
+  // descriptor when it goes indirect).
   bool can_add(uint16_t segments) const {
     return packed() ? packed_.can_add(segments) : split_.can_add(segments);
   }

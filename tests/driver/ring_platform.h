@@ -66,7 +66,12 @@ class RingPlatform : public Platform {
     fetch_log.emplace_back(what, len);
     std::memcpy(dst, const_cast<const void*>(src), len);
   }
-  void published(const PublishedChain&) override { ++published_chains; }
+  // Every announcement, in order (indirect chains included).
+  std::vector<PublishedChain> chains;
+  void published(const PublishedChain& c) override {
+    ++published_chains;
+    chains.push_back(c);
+  }
   void barrier(Barrier kind) override {
     events.push_back("barrier " + std::to_string(static_cast<int>(kind)));
     on_barrier(kind);
