@@ -197,6 +197,31 @@ TEST(Tool, UnattributedPopsAndFillsAreExit1WithCounts) {
   EXPECT_NE(read(out).find("\"unattributed_pops\":1"), std::string::npos);
 }
 
+// A packed-ring capture (RING_PACKED written to the driver features)
+// whose log lost the first fill of a batch: exit 1, the gap named.
+TEST(Tool, PackedFillGapIsExit1WithAClearMessage) {
+  const std::string log = temp_path("p.log"), out = temp_path("p.jsonl");
+  std::string text = kLog;
+  text +=
+      "1@1700000000.000008:memory_region_ops_write cpu 0 mr 0x2 addr 0xfebf8008 value 0x1 size 4 "
+      "name 'virtio-pci-common-virtio-net'\n"
+      "1@1700000000.000009:memory_region_ops_write cpu 0 mr 0x2 addr 0xfebf800c value 0x5 size 4 "
+      "name 'virtio-pci-common-virtio-net'\n";
+  text += "1@1700000000.000010:virtio_queue_notify vdev 0xd0 n 0 vq 0xa0\n";
+  text += "1@1700000000.000011:virtqueue_pop vq 0xa0 elem 0x1 in_num 1 out_num 0\n";
+  text += "1@1700000000.000012:virtqueue_pop vq 0xa0 elem 0x2 in_num 1 out_num 0\n";
+  text += "1@1700000000.000013:virtqueue_fill vq 0xa0 elem 0x2 len 60 idx 1\n";
+  write(log, text);
+  RunResult r = run(log + " -o " + out);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("1 packed-ring fills whose batch index does not continue their batch"),
+            std::string::npos)
+      << r.out;
+  RunResult accepted = run(log + " --accept-incomplete -q -o " + out);
+  EXPECT_EQ(accepted.status, 0) << accepted.out;
+  EXPECT_NE(read(out).find("\"packed_fill_gaps\":1"), std::string::npos);
+}
+
 TEST(Tool, TruncatedAndMalformedLinesAreReportedNotFatal) {
   const std::string log = temp_path("g.log"), out = temp_path("g.jsonl");
   std::string text = kLog;

@@ -118,15 +118,15 @@ void Converter::feed(std::string_view line) {
         close_packed_batches(ev, f.vq, f.idx);
       else
         close_packed_batches(ev, 0, 0);
-    } else if (ev == "virtqueue_pop" || ev == "virtqueue_flush") {
-      // A pop of the batch's queue may come between its fills (QEMU pops
-      // the next buffer of a merged frame); a flush closes its own batch.
-      Pop p;
+    } else if (ev == "virtqueue_flush") {
+      // A logged flush closes its own batch (on_flush).
       Flush fl;
-      uint64_t vq = 0;
-      if (ev == "virtqueue_pop" && parse_pop(l.args, &p)) vq = p.vq;
-      if (ev == "virtqueue_flush" && parse_flush(l.args, &fl)) vq = fl.vq;
-      close_packed_batches(ev, vq, 0);
+      close_packed_batches(ev, parse_flush(l.args, &fl) ? fl.vq : 0, 0);
+    } else if (ev == "virtqueue_pop") {
+      // QEMU 7.2's virtio-net pops every buffer of a frame before it fills
+      // them (virtio_net_receive_rcu), and virtqueue_push flushes right
+      // after its fill: a pop comes after the flush of any open batch.
+      close_packed_batches(ev, 0, 0);
     } else if (ev == "memory_region_ops_read" || ev == "memory_region_ops_write" ||
                ev == "pci_cfg_read" || ev == "pci_cfg_write" || ev == "virtio_set_status" ||
                ev == "virtio_queue_notify" || ev == "virtio_notify" || ev == "msix_write_config" ||
@@ -1011,14 +1011,14 @@ bool Converter::packed() const {
 // only on a split ring (virtqueue_split_flush); virtqueue_packed_flush
 // writes the batch's used descriptors and moves used_idx silently, right
 // after the last fill (virtqueue_push, virtio_net_receive_rcu). The batch
-// of the queue whose virtqueue pointer is keep_vq survives a pop (the next
-// buffer of a merged frame), a fill that continues it (idx = fills so far)
-// and a real flush (on_flush closes it).
+// of the queue whose virtqueue pointer is keep_vq survives a fill that
+// continues it (index not 0; a wrong index is on_fill's gap to count) and
+// a real flush (on_flush closes it).
 void Converter::close_packed_batches(std::string_view ev, uint64_t keep_vq, uint32_t fill_idx) {
   for (auto& [q, qs] : queues_) {
     if (qs.batch == 0) continue;
     if (keep_vq != 0 && qs.batch_vq == keep_vq) {
-      if (ev == "virtqueue_pop" || ev == "virtqueue_flush") continue;
+      if (ev == "virtqueue_flush") continue;
       if (ev == "virtqueue_fill" && fill_idx != 0) continue;  // a gap is on_fill's to count
     }
     const uint32_t count = qs.batch;
