@@ -40,6 +40,28 @@
 // are due; poll_device when the next register event is a read; stop at
 // the device reset; rx_burst/tx_reclaim in between.
 //
+// Packed rings (VIRTIO_F_RING_PACKED in the capture's negotiated
+// features; the driver attaches with accept_ring_packed to negotiate it
+// again). The capture's avail K is the K-th chain the driver made
+// available since the reset (a packed ring's chains are popped in ring
+// order), so published() numbers the driver's chains itself and keeps each
+// chain's id and ring position. A dev_flush (derived by trace2json: QEMU
+// 7.2 logs no packed flush) writes the batch's used descriptors into the
+// replay's own ring memory, as QEMU's virtqueue_packed_flush does: fill i
+// of the batch at the device's used position + i (QEMU 7.2 adds the fill
+// index, not the descriptors of the chains before it: the same position
+// whenever the batch's chains are one descriptor each, as virtio-net's
+// multi-fill batches -- merged rx buffers -- are), id = the chain's id,
+// len = the fill's, AVAIL = USED = the device's used wrap counter; then
+// the position moves by the batch's descriptors (each chain's length from
+// the ring: NEXT links from its head, 1 for an INDIRECT head) and the wrap
+// counter flips at the end of the ring. The ring's size is the queue size
+// the driver wrote; its memory, the DMA region its descriptor-ring address
+// names. The driver's fetches of packed descriptors read that memory;
+// the device event structure answers ENABLE when the next register event
+// is a notification of the queue and DISABLE otherwise, as used.flags does
+// on a split ring.
+//
 // Interrupts: a capture whose device delivered interrupts (dev_msi:
 // MSI-X, dev_intx: the line) was made with the guest in that interrupt
 // mode, and the driver must ask for it at attach to make the same
@@ -76,6 +98,10 @@ using trace::TraceWriter;
 
 constexpr uint32_t kNone = 0xFFFF'FFFFu;
 constexpr uint16_t kUsedFlagNoNotify = 1;
+constexpr uint64_t kFeatureRingPacked = 1ull << 34;
+constexpr uint16_t kDescFlagNext = 1, kDescFlagIndirect = 4;
+constexpr uint16_t kPackedAvailUsed = (1u << 7) | (1u << 15);
+constexpr uint16_t kPackedEventEnable = 0, kPackedEventDisable = 1;
 constexpr uint16_t kMaxQueues = 64;
 constexpr uint16_t kBurst = 32;
 
@@ -118,9 +144,18 @@ struct QueueState {
   uint16_t handed = 0;                // next used index the driver fetches
   uint64_t published = 0;
   uint16_t avail_next = 0;  // the driver's avail.idx after its last publish
+  // Packed ring: ring position of the K-th chain made available, chains
+  // published since the reset, the device's used position and wrap
+  // counter, the queue size the driver wrote.
+  std::vector<uint16_t> pos_at;
+  uint16_t chains = 0;
+  uint16_t used_pos = 0;
+  bool used_wrap = true;
+  uint16_t size = 0;
 
   void ensure() {
     if (!head_at.empty()) return;
+    pos_at.assign(65536, 0);
     head_at.assign(65536, kNone);
     avail_of.assign(65536, 0);
     fill_at.assign(65536, kNone);
@@ -136,6 +171,9 @@ struct QueueState {
     visible_used = 0;
     handed = 0;
     avail_next = 0;
+    chains = 0;
+    used_pos = 0;
+    used_wrap = true;
   }
 };
 
@@ -152,6 +190,8 @@ class CaptureReplay final : public Platform, public BufferPool {
       if (ev_[i].kind == EventKind::kDevFrame && ev_[i].r8 == static_cast<uint8_t>(FrameDir::kTx))
         tx_frames_.push_back(i);
     hdr_ = t.header.net_header != 0 ? t.header.net_header : 12;
+    packed_ = t.header.has_features && (t.header.negotiated & kFeatureRingPacked) != 0;
+    mmio_ = tr.rfind("mmio", 0) == 0;
     for (size_t i = begin_; i < end_; ++i)
       has_intx_ = has_intx_ || ev_[i].kind == EventKind::kDevIntx;
     find_msix_messages();
@@ -221,6 +261,7 @@ class CaptureReplay final : public Platform, public BufferPool {
     }
     if (why.empty()) {
       const bool reset = map_.is_reset(ev_[reg_]);
+      track_queue_size(ev_[reg_]);
       consume();
       if (reset) device_reset();
       return;
@@ -370,6 +411,7 @@ class CaptureReplay final : public Platform, public BufferPool {
           const size_t first = s.pending.size() - e.u32;
           for (uint32_t i = 0; i < e.u32; ++i)
             s.fill_at[static_cast<uint16_t>(e.b16 - e.u32 + i)] = s.pending[first + i];
+          if (packed_) write_used_packed(e.a16, s, first);
           s.pending.resize(first);
           s.visible_used = e.b16;
           break;
@@ -399,6 +441,96 @@ class CaptureReplay final : public Platform, public BufferPool {
 
   void device_reset() {
     for (QueueState& s : queues_) s.reset();
+  }
+
+  // Queue sizes the driver writes (modern common configuration: select
+  // 0x16, size 0x18; virtio-mmio: QueueSel 0x30, QueueNum 0x38): a packed
+  // ring's positions wrap at its size.
+  void track_queue_size(const Event& e) {
+    if (!packed_ || e.addr != kAddrNone || e.r8 == static_cast<uint8_t>(Region::kPciConfig)) return;
+    const uint32_t sel = mmio_ ? 0x30 : 0x16, num = mmio_ ? 0x38 : 0x18;
+    if (e.u32 == sel)
+      select_ = static_cast<uint16_t>(e.u64);
+    else if (e.u32 == num && select_ < kMaxQueues)
+      queue(select_).size = static_cast<uint16_t>(e.u64);
+  }
+
+  // The replay's CPU view of queue q's descriptor ring (size entries of
+  // 16 bytes), from the DMA region its descriptor-ring address named.
+  uint8_t* packed_ring(uint16_t q, uint16_t size) {
+    const size_t i = size_t{q} * 4 + static_cast<size_t>(RingPart::kDesc);
+    if (i >= bindings_.size() || !bindings_[i].bound) return nullptr;
+    const uint64_t addr = bindings_[i].addr;
+    for (Dma& d : dma_)
+      if (addr >= d.addr && addr + uint64_t{size} * 16 <= d.addr + d.size)
+        return static_cast<uint8_t*>(d.mem.get()) + (addr - d.addr);
+    return nullptr;
+  }
+
+  // A packed dev_flush: QEMU's virtqueue_packed_flush over the fills from
+  // s.pending[first] on (see the header comment).
+  void write_used_packed(uint16_t q, QueueState& s, size_t first) {
+    uint8_t* ring = s.size == 0 ? nullptr : packed_ring(q, s.size);
+    if (ring == nullptr) {
+      diverge(pos_, "(queue " + std::to_string(q) + ": no packed ring of a known size and address)",
+              "dev_flush on a packed queue whose size or descriptor-ring address the driver "
+              "never wrote");
+      return;
+    }
+    auto flags_at = [&](uint16_t p) {
+      return static_cast<uint16_t>(ring[16 * size_t{p} + 14] | ring[16 * size_t{p} + 15] << 8);
+    };
+    struct Used {
+      uint32_t id;
+      uint32_t len;
+      uint16_t ndescs;
+    };
+    std::vector<Used> used;
+    for (size_t i = first; i < s.pending.size(); ++i) {
+      const Event& fill = ev_[s.pending[i]];
+      const uint32_t id = s.head_at[fill.b16];
+      if (id == kNone) {
+        diverge(s.pending[i],
+                "(no chain published as chain " + std::to_string(fill.b16) + " of queue " +
+                    std::to_string(q) + ")",
+                "dev_fill for an avail slot the driver never published");
+        return;
+      }
+      // The chain's descriptors in the ring, as QEMU counted them when it
+      // popped it: an INDIRECT head is one, else the NEXT links (bounded
+      // by the ring).
+      uint16_t p = s.pos_at[fill.b16] % s.size, n = 1;
+      if ((flags_at(p) & kDescFlagIndirect) == 0)
+        while ((flags_at(p) & kDescFlagNext) != 0 && n < s.size) {
+          p = static_cast<uint16_t>(p + 1 == s.size ? 0 : p + 1);
+          ++n;
+        }
+      used.push_back(Used{id, fill.u32, n});
+    }
+    uint32_t advance_by = 0;
+    for (size_t i = 0; i < used.size(); ++i) {
+      uint32_t p = s.used_pos + static_cast<uint32_t>(i);
+      bool wrap = s.used_wrap;
+      if (p >= s.size) {
+        p -= s.size;
+        wrap = !wrap;
+      }
+      if (p >= s.size) break;  // a batch longer than the ring: QEMU refuses it earlier
+      uint8_t* d = ring + 16 * size_t{p};
+      for (int k = 0; k < 4; ++k) d[8 + k] = static_cast<uint8_t>(used[i].len >> (8 * k));
+      d[12] = static_cast<uint8_t>(used[i].id);
+      d[13] = static_cast<uint8_t>(used[i].id >> 8);
+      const uint16_t flags = wrap ? kPackedAvailUsed : 0;
+      d[14] = static_cast<uint8_t>(flags);
+      d[15] = static_cast<uint8_t>(flags >> 8);
+      advance_by += used[i].ndescs;
+    }
+    uint32_t next = s.used_pos + advance_by;
+    while (next >= s.size) {
+      next -= s.size;
+      s.used_wrap = !s.used_wrap;
+    }
+    s.used_pos = static_cast<uint16_t>(next);
   }
 
   // A ring-named address: bind (queue, part) to the replay's DMA region
@@ -597,6 +729,9 @@ class CaptureReplay final : public Platform, public BufferPool {
   const Trace& t_;
   const std::vector<Event>& ev_;
   RegisterMap map_;
+  bool packed_ = false;  // the capture negotiated VIRTIO_F_RING_PACKED
+  bool mmio_ = false;
+  uint16_t select_ = 0;  // queue select, as the driver last wrote it
   size_t begin_ = 0, end_ = 0;
   size_t pos_ = 0;  // next event whose device facts are not applied
   size_t reg_ = 0;  // next register event not consumed (end_: none left)
@@ -719,11 +854,24 @@ void CaptureReplay::fetch(const DeviceMemRef& what, const volatile void* src, vo
     case MemPart::kCtrlAck:
       return;
     case MemPart::kPackedDesc:
-    case MemPart::kDeviceEvent:
-      // A packed ring (2.8): captures do not carry one yet, and the driver
-      // negotiates it only when NetOptions::accept_ring_packed asks. The
-      // fetch reads zero.
+      // The ring memory itself: what the driver made available there, or
+      // the used descriptor a dev_flush wrote over it.
+      if (!packed_) return;
+      std::memcpy(dst, const_cast<const void*>(src), len);
+      if (len > 2) ++used_handed_;  // a used descriptor's len and id: one completion
       return;
+    case MemPart::kDeviceEvent: {
+      // {le16 off_wrap, le16 flags}: ENABLE when the capture's next
+      // register event notifies this queue, DISABLE otherwise.
+      uint16_t q = 0;
+      const bool kick = reg_ < end_ && map_.is_notify(ev_[reg_], &q) && q == what.queue;
+      const uint16_t flags = kick ? kPackedEventEnable : kPackedEventDisable;
+      if (len >= 4) {
+        out[2] = static_cast<uint8_t>(flags);
+        out[3] = static_cast<uint8_t>(flags >> 8);
+      }
+      return;
+    }
   }
 }
 
@@ -757,9 +905,16 @@ void CaptureReplay::frame_in_place(uint16_t queue_index, uint16_t desc, void* da
 void CaptureReplay::published(const PublishedChain& chain) {
   if (diverged_ || chain.queue >= kMaxQueues) return;
   QueueState& s = queue(chain.queue);
-  s.head_at[chain.avail_idx] = chain.head;
-  s.avail_of[chain.head] = chain.avail_idx;
-  s.avail_next = static_cast<uint16_t>(chain.avail_idx + 1);
+  // The capture's avail K: the avail index on a split ring, the K-th chain
+  // made available on a packed ring (chain.avail_idx is its position).
+  uint16_t slot = chain.avail_idx;
+  if (packed_) {
+    slot = s.chains++;
+    s.pos_at[slot] = chain.avail_idx;
+  }
+  s.head_at[slot] = chain.head;
+  s.avail_of[chain.head] = slot;
+  s.avail_next = static_cast<uint16_t>(slot + 1);
   ++s.published;
   bool readable_only = true;
   for (uint16_t i = 0; i < chain.num_segments && i < kMaxChainSegments; ++i)
@@ -781,7 +936,7 @@ void CaptureReplay::published(const PublishedChain& chain) {
   const char* why = nullptr;
   if (f.a16 != chain.queue)
     why = "tx frame: queue differs";
-  else if (f.b16 != chain.avail_idx)
+  else if (f.b16 != slot)
     why = "tx frame: avail slot differs";
   else if (bytes.size() < hdr_ || bytes.size() - hdr_ != f.data.len ||
            std::memcmp(bytes.data() + hdr_, t_.data(f.data), f.data.len) != 0)
@@ -815,6 +970,8 @@ void CaptureReplay::drive(trace::Session& s) {
   }
   NetOptions options;
   options.interrupts = irq_;
+  // A capture of a packed-ring run: our guest accepted the packed ring.
+  options.accept_ring_packed = packed_;
   const AttachError ae = s.attach(options);
   if (ae != AttachError::kOk && !diverged_) {
     diverge(reg_, std::string("(attach failed: ") + attach_error_name(ae) + ")",
