@@ -150,20 +150,31 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
                              " made available again while the device owns it");
     return;
   }
+  // The descriptors walked: the ring's table first, then (after a
+  // descriptor with INDIRECT) the indirect table it names (2.7.5.3).
+  const uint8_t* table = desc_;
+  uint32_t table_n = size_;
+  bool in_table = false;
   uint16_t i = head;
   bool seen_writable = false;
+  auto where = [&](uint16_t at) {
+    return (in_table ? "indirect table entry " : "descriptor ") + std::to_string(at);
+  };
   for (uint32_t steps = 0;; ++steps) {
-    if (steps >= size_) {
+    if (steps >= table_n) {
       // 2.7.5.2: loops are forbidden; 2.7.5.3.1: no chain longer than the
       // queue. A chain of more than size descriptors must revisit one, so
-      // bounding the walk by the queue size catches every loop without
-      // per-descriptor bookkeeping.
-      conformance_->report("drv-2.7.5.2-1",
-                           qname(index_) + "descriptor chain at head " + std::to_string(head) +
-                               " loops (longer than the queue size " + std::to_string(size_) + ")");
+      // bounding the walk by the queue size (an indirect table: by its
+      // entries) catches every loop without per-descriptor bookkeeping.
+      conformance_->report(
+          "drv-2.7.5.2-1",
+          qname(index_) + "descriptor chain at head " + std::to_string(head) +
+              " loops (longer than " +
+              (in_table ? "its indirect table, " + std::to_string(table_n) + " entries)"
+                        : "the queue size " + std::to_string(size_) + ")"));
       return;
     }
-    const uint8_t* d = desc_ + 16 * size_t(i);
+    const uint8_t* d = table + 16 * size_t(i);
     uint64_t addr;
     uint32_t len;
     uint16_t flags, next;
@@ -173,16 +184,60 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
     std::memcpy(&next, d + 14, 2);
     ++out->num_descriptors;
     if (flags & spec::kDescFlagIndirect) {
-      conformance_->report("drv-2.7.5.3.1-1",
-                           qname(index_) + "descriptor " + std::to_string(i) +
-                               (indirect_allowed_ ? " INDIRECT: not supported by this device"
-                                                  : " sets INDIRECT without INDIRECT_DESC"));
-      return;
+      if (!indirect_allowed_) {
+        conformance_->report("drv-2.7.5.3.1-1",
+                             qname(index_) + where(i) + " sets INDIRECT without INDIRECT_DESC");
+        return;
+      }
+      // Indirect descriptors (2.7.5.3), split ring.
+      if (in_table) {
+        conformance_->report("drv-2.7.5.3.1-2",
+                             qname(index_) + where(i) +
+                                 " sets INDIRECT inside an indirect table (one table per "
+                                 "descriptor)");
+        return;
+      }
+      if (flags & spec::kDescFlagNext) {
+        conformance_->report("drv-2.7.5.3.1-4",
+                             qname(index_) + where(i) + " sets both INDIRECT and NEXT");
+        return;
+      }
+      if (len == 0 || len % 16 != 0) {
+        conformance_->report("def-2.7.5.3-1",
+                             qname(index_) + where(i) + " names an indirect table of " +
+                                 std::to_string(len) + " bytes (not a nonzero multiple of 16)");
+        return;
+      }
+      // 2.7.5.3.1: the chain, table entries included, within the queue size.
+      if (out->num_descriptors - 1 + len / 16 > size_) {
+        conformance_->report(
+            "drv-2.7.5.3.1-3",
+            qname(index_) + where(i) + " names an indirect table of " + std::to_string(len / 16) +
+                " entries: the chain is longer than the queue size " + std::to_string(size_));
+        return;
+      }
+      const char* why = "";
+      const uint8_t* t = reach(addr, len, &why);
+      if (!t) {
+        conformance_->report(iommu_ ? SpecRuleId("drv-6.1-3") : SpecRuleId("drv-6.1-4"),
+                             iommu_ ? "6.1" : "2.7.13.1",
+                             qname(index_) + where(i) + " indirect table address " + hex(addr) +
+                                 " (" + std::to_string(len) + " bytes) " + why);
+        return;
+      }
+      // 2.7.5.3.2: the WRITE flag of this descriptor is ignored; the table
+      // starts at entry 0 and its entries chain by next within it.
+      table = t;
+      table_n = len / 16;
+      in_table = true;
+      i = 0;
+      steps = uint32_t(-1);  // the loop bound restarts with the table
+      continue;
     }
     const bool writable = flags & spec::kDescFlagWrite;
     if (!writable && seen_writable) {
-      conformance_->report("drv-2.7.4.2-1", qname(index_) + "device-readable descriptor " +
-                                                std::to_string(i) + " after a device-writable one");
+      conformance_->report("drv-2.7.4.2-1", qname(index_) + "device-readable " + where(i) +
+                                                " after a device-writable one");
       return;
     }
     seen_writable |= writable;
@@ -195,8 +250,8 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
       // guest memory (2.7.13.1).
       conformance_->report(iommu_ ? SpecRuleId("drv-6.1-3") : SpecRuleId("drv-6.1-4"),
                            iommu_ ? "6.1" : "2.7.13.1",
-                           qname(index_) + "descriptor " + std::to_string(i) + " address " +
-                               hex(addr) + " (" + std::to_string(len) + " bytes) " + why);
+                           qname(index_) + where(i) + " address " + hex(addr) + " (" +
+                               std::to_string(len) + " bytes) " + why);
       return;
     }
     if (out->num_segments < Chain::kMaxSegments) {
@@ -206,10 +261,15 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
     }
     (writable ? out->writable_bytes : out->readable_bytes) += len;
     if (!(flags & spec::kDescFlagNext)) break;
-    if (next >= size_) {
-      conformance_->report("def-2.7.5-1", "2.7.5.2",
-                           qname(index_) + "descriptor " + std::to_string(i) + " has next " +
-                               std::to_string(next) + " outside the queue size");
+    if (next >= table_n) {
+      if (in_table)
+        conformance_->report("def-2.7.5.3-1", qname(index_) + where(i) + " has next " +
+                                                  std::to_string(next) + " outside its table of " +
+                                                  std::to_string(table_n) + " entries");
+      else
+        conformance_->report("def-2.7.5-1", "2.7.5.2",
+                             qname(index_) + "descriptor " + std::to_string(i) + " has next " +
+                                 std::to_string(next) + " outside the queue size");
       return;
     }
     i = next;

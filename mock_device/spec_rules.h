@@ -43,7 +43,8 @@ inline constexpr SpecRule kSpecRules[] = {
     {"drv-2.7.1-1", "a queue whose descriptor, driver or device area is misaligned (16, 2, 4)"},
     {"drv-2.7.4.2-1", "a device-readable descriptor after a device-writable one in a chain"},
     {"drv-2.7.5.2-1", "a descriptor chain longer than the queue size (so it loops)"},
-    {"drv-2.7.5.3.1-1", "a descriptor with VIRTQ_DESC_F_INDIRECT"},
+    {"drv-2.7.5.3.1-1",
+     "a descriptor with VIRTQ_DESC_F_INDIRECT without INDIRECT_DESC negotiated"},
     {"drv-2.7.6.1-1", "the available index moving backwards"},
     {"drv-2.7.7.1-1", "available ring flags other than 0 or 1 without EVENT_IDX, at each publish"},
     {"drv-2.7.7.1-2", "nonzero available ring flags with EVENT_IDX, at each publish"},
@@ -170,6 +171,14 @@ inline constexpr SpecRule kSpecRules[] = {
      "a transmit chain with device-writable descriptors or fewer readable bytes than the net "
      "header"},
     {"def-5.1.6.3-1", "a receive chain with device-readable descriptors"},
+    // Indirect descriptors, split ring (2.7.5.3; DeviceQueue::walk).
+    {"drv-2.7.5.3.1-2", "a descriptor with VIRTQ_DESC_F_INDIRECT inside an indirect table"},
+    {"drv-2.7.5.3.1-3",
+     "a descriptor chain whose indirect table makes it longer than the queue size"},
+    {"drv-2.7.5.3.1-4", "a descriptor with both VIRTQ_DESC_F_INDIRECT and VIRTQ_DESC_F_NEXT"},
+    {"def-2.7.5.3-1",
+     "an indirect table whose length is not a nonzero multiple of 16, or a table entry whose "
+     "next lies outside the table"},
 };
 
 inline constexpr size_t kNumSpecRules = sizeof(kSpecRules) / sizeof(kSpecRules[0]);
