@@ -5,7 +5,7 @@
 #   capture-linux.sh [--transport modern|transitional|legacy] [--name NAME]
 #                    [--trace2json BIN] [--out DIR] [--keep DIR] [--no-install]
 #                    [--props PROPS] [--no-ctrl-vq]
-#                    [--machine q35|microvm] [--mmio-version 1|2]
+#                    [--machine q35|microvm] [--mmio-version 1|2] [--packed]
 #
 # 1. apt-get installs the kernel package (linux-image-amd64: files under
 #    /boot and /lib/modules only), busybox-static and cpio, unless
@@ -28,7 +28,11 @@
 #    never ends otherwise);
 # 4. converts log + pcap with trace2json into OUT/NAME.jsonl (default
 #    corpus/traces/linux/linux-TRANSPORT.jsonl, or
-#    linux-microvm-mmio-vN.jsonl).
+#    linux-microvm-mmio-vN.jsonl; with --packed, -packed appended).
+#
+# --packed offers the packed virtqueue (packed=on; Linux negotiates it when
+# offered) on a modern device: q35 modern or transitional, or microvm with
+# --mmio-version 2 (a legacy interface has no packed ring).
 #
 # Every step is bounded by a timeout; QEMU is stopped by its PID if it
 # outlives its budget or the script is interrupted.
@@ -49,6 +53,7 @@ boot_timeout=240
 mac=52:54:00:12:34:56
 machine=q35
 mmio_version=
+packed=
 
 usage() {
   sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
     --no-ctrl-vq) ctrl=1; shift ;;
     --machine) machine=${2:?}; shift 2 ;;
     --mmio-version) mmio_version=${2:?}; shift 2 ;;
+    --packed) packed=1; shift ;;
     -h|--help) usage ;;
     *) echo "capture-linux: unknown argument $1" >&2; usage ;;
   esac
@@ -81,6 +87,14 @@ esac
 # it moves to 0x18). Modern and transitional keep MSI-X: trace2json leaves
 # the vectors out, the device side is the same.
 [ "$transport" = legacy ] && props="$props,vectors=0"
+# --packed: the packed virtqueue, offered only on a modern interface.
+if [ -n "$packed" ]; then
+  if [ "$transport" = legacy ] || { [ "$machine" = microvm ] && [ "${mmio_version:-1}" != 2 ]; }; then
+    echo "capture-linux: --packed needs a modern device (not --transport legacy, not mmio version 1)" >&2
+    exit 2
+  fi
+  props="$props,packed=on"
+fi
 props="$props${extra_props:+,$extra_props}"   # --props: more NIC properties
 # --no-ctrl-vq: no control queue. Linux refuses a device that offers
 # features needing it without it, so those go too. (mq is not offered with
@@ -97,6 +111,7 @@ case $machine in
 esac
 if [ -z "$name" ]; then
   if [ "$machine" = microvm ]; then name=linux-microvm-mmio-v$mmio_version; else name=linux-$transport; fi
+  [ -z "$packed" ] || name=$name-packed
 fi
 
 if [ -z "$trace2json" ]; then
@@ -269,7 +284,7 @@ EOF
 if [ "$machine" = microvm ]; then
   # virtio-mmio: the NIC's properties are virtio-net's (no PCI flavour);
   # the transport's (ioeventfd, force-legacy) are set with -global.
-  nic="virtio-net-device,netdev=n0,mac=$mac${extra_props:+,$extra_props}${ctrl:+,$ctrl_props}"
+  nic="virtio-net-device,netdev=n0,mac=$mac${packed:+,packed=on}${extra_props:+,$extra_props}${ctrl:+,$ctrl_props}"
   machine_args=(-M microvm,x-option-roms=off,isa-serial=on,rtc=on -global virtio-mmio.ioeventfd=off)
   [ "$mmio_version" = 2 ] && machine_args+=(-global virtio-mmio.force-legacy=false)
   append="console=ttyS0 quiet panic=-1 tsc_early_khz=2000000"
