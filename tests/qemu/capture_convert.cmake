@@ -11,6 +11,10 @@
 # against this build of the driver) and device (its device side driving
 # the mock device; every captured rx frame delivered).
 #
+# With -DPACKED=1 (ARGS has -p packed=on) the conversion must be of a
+# packed ring (capture.ring "packed", every flush derived, no fill gap) and
+# the strict replay drives the driver's packed ring (issue 14).
+#
 # With -DIRQ=msix|intx the guest ran interrupt-driven (ARGS has --irq): the
 # conversion must hold the device's deliveries (dev_msi / dev_intx, counted
 # in the header's capture.interrupts) and the strict replay must attach in
@@ -50,6 +54,15 @@ if(DEFINED IRQ)
   if(NOT header MATCHES "${want}")
     message(FATAL_ERROR "the converted capture has no ${IRQ} deliveries (${want}):\n${header}")
   endif()
+endif()
+if(DEFINED PACKED)
+  file(READ ${DIR}/converted.jsonl header LIMIT 16384)
+  string(REGEX MATCH "^[^\n]*" header "${header}")
+  foreach(want "\"ring\":\"packed\"" "\"packed_flushes_derived\":[1-9]" "\"packed_fill_gaps\":0")
+    if(NOT header MATCHES "${want}")
+      message(FATAL_ERROR "the converted capture is not a packed ring's (${want}):\n${header}")
+    endif()
+  endforeach()
 endif()
 foreach(mode strict device)
   execute_process(COMMAND ${VNET_REPLAY} --no-progress --mode ${mode} ${DIR}/converted.jsonl
