@@ -1,10 +1,12 @@
 #include "replay/replayer.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 
+#include "driver/spec/virtio_constants.h"
 #include "replay/record/session.h"
 #include "replay/record/trace_events.h"
 #include "replay/replay_util.h"
@@ -75,6 +77,10 @@ class Cursor {
     div_.actual = std::move(actual);
     div_.reason = std::move(reason);
   }
+  // Adds to the reason of the divergence (an explanation found after it).
+  void explain(const std::string& more) {
+    if (diverged_) div_.reason += more;
+  }
   // A benign answer after the divergence.
   void benign() { ++benign_; }
 
@@ -94,6 +100,48 @@ class Cursor {
   Divergence div_;
   uint64_t benign_ = 0;
 };
+
+// The recorded result of the call at event call_pos: the first "ret" of
+// its function after it (the calls of interrupts nested in it have their
+// own), or nullptr when the next top-level call comes first.
+const RetValues* recorded_ret(const Trace& t, size_t call_pos, ApiFn fn) {
+  for (size_t i = call_pos + 1; i < t.events.size(); ++i) {
+    const Event& e = t.events[i];
+    if (e.kind == EventKind::kRet && t.rets[e.u32].fn == fn) return &t.rets[e.u32];
+    if (e.kind == EventKind::kCall && t.calls[e.u32].fn != ApiFn::kHandleInterrupt) break;
+  }
+  return nullptr;
+}
+
+// Why an attach (or recover) that diverged at a register write did:
+// the driver wrote other features than the trace's driver negotiated.
+// Names each differing bit, and the ring kind when RING_PACKED is one of
+// them (issue 14: a packed trace replayed by a driver that keeps split
+// rings, or the other way round). Empty when the features agree.
+std::string feature_difference(uint64_t recorded, uint64_t driver) {
+  const uint64_t diff = recorded ^ driver;
+  if (diff == 0) return "";
+  char hex[2][24];
+  std::snprintf(hex[0], sizeof hex[0], "0x%llx", static_cast<unsigned long long>(driver));
+  std::snprintf(hex[1], sizeof hex[1], "0x%llx", static_cast<unsigned long long>(recorded));
+  std::string s = std::string("; the driver negotiates features ") + hex[0] +
+                  ", the trace's driver negotiated " + hex[1] + ":";
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    if ((diff >> bit & 1) == 0) continue;
+    const char* name = spec::feature_name(bit);
+    s += std::string(" ") + (name != nullptr ? name : "bit") + " (" + std::to_string(bit) + ") " +
+         ((driver >> bit & 1) != 0 ? "on here, off in the trace" : "off here, on in the trace") +
+         ",";
+  }
+  s.pop_back();
+  const uint64_t packed = spec::feature_mask(spec::Feature::kRingPacked);
+  if ((diff & packed) != 0)
+    s += (recorded & packed) != 0 ? " -- the trace ran packed rings, this driver keeps split rings "
+                                    "(NetOptions::accept_ring_packed, or its negotiation)"
+                                  : " -- the trace ran split rings, this driver takes packed rings "
+                                    "(NetOptions::accept_ring_packed, or its negotiation)";
+  return s;
+}
 
 std::string mismatch(const Event& e, EventKind want) {
   if (e.kind != want)
@@ -714,6 +762,7 @@ ReplayResult detail::replay_recording(const Trace& t) {
       break;
     }
     const CallArgs& a = t.calls[e.u32];
+    const size_t call_pos = c.pos();
     ++result.api_calls;
     // The verdict sees a stop() with the state it found the driver in.
     const NetState state_before = session->net().state();
@@ -760,6 +809,17 @@ ReplayResult detail::replay_recording(const Trace& t) {
         session->handle_interrupt(a.irq);
         c.set_in_interrupt(false);
         break;
+    }
+    // An attach or recover that diverged at a register write: say so when
+    // the driver negotiated other features than the trace's driver (the
+    // feature write itself is then the divergence).
+    if ((a.fn == ApiFn::kAttach || a.fn == ApiFn::kRecover) && c.diverged() &&
+        c.divergence().event_index >= call_pos &&
+        t.events[c.divergence().event_index].kind == EventKind::kRegWrite) {
+      const RetValues* want = recorded_ret(t, call_pos, a.fn);
+      const uint64_t have = session->net().negotiated_features();
+      if (want != nullptr && want->has_negotiated && have != 0)
+        c.explain(feature_difference(want->features, have));
     }
     seen.observe(session->net().counters(),
                  a.fn == ApiFn::kStop ? state_before : session->net().state());
