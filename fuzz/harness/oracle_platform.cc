@@ -408,8 +408,32 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
     uint16_t event;
     memcpy(&event, dst, 2);
     protocol_.on_avail_event(what.queue, event, transport_.sees_notifications() || mmio_.in_use());
+  } else if (what.part == MemPart::kPackedDesc && len == 2) {
+    uint16_t flags;
+    memcpy(&flags, dst, 2);
+    // The tx watchdog's peek on a packed ring: the first re-check of
+    // transmitq1's flags in a poll_device (packed_queue.h, peek_used_idx).
+    if (in_op_ && op_ == DriverOp::kPollDevice && what.queue == 1 && what.recheck &&
+        !wd_poll_.peeked) {
+      wd_poll_.peeked = true;
+      wd_poll_.used = protocol_.packed_reference().watchdog_marker(1, flags, tx_published_);
+      wd_poll_.published = tx_published_;
+      wd_await_clock_ = true;
+    }
+    protocol_.on_packed_flags(what.queue, src, what.index, flags);
+  } else if (what.part == MemPart::kPackedDesc && len == 6) {
+    const uint8_t* d = static_cast<const uint8_t*>(dst);
+    const uint32_t used_len =
+        uint32_t{d[0]} | uint32_t{d[1]} << 8 | uint32_t{d[2]} << 16 | uint32_t{d[3]} << 24;
+    const uint16_t id = static_cast<uint16_t>(d[4] | d[5] << 8);
+    protocol_.on_packed_used(what.queue, what.index, used_len, id);
+  } else if (what.part == MemPart::kDeviceEvent && len == 4) {
+    const uint8_t* d = static_cast<const uint8_t*>(dst);
+    protocol_.on_device_event(what.queue, static_cast<uint16_t>(d[0] | d[1] << 8),
+                              static_cast<uint16_t>(d[2] | d[3] << 8),
+                              transport_.sees_notifications() || mmio_.in_use());
   }
-  if (what.recheck && what.part == MemPart::kUsedIdx) return;
+  if (what.recheck && (what.part == MemPart::kUsedIdx || what.part == MemPart::kPackedDesc)) return;
   // Keyed by address: a driver that labels one location two ways is still
   // seen fetching it twice.
   const uintptr_t at = reinterpret_cast<uintptr_t>(src);
@@ -513,13 +537,16 @@ void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
 void OraclePlatform::published(const PublishedChain& chain) {
   ShimCall call(*this);
   inner_->published(chain);
-  protocol_.on_published(chain.queue);
+  protocol_.on_published(chain);
   const uint16_t q = chain.queue;
   if (q >= kMaxQueues || chain.head >= kMaxDescs || chain.num_segments == 0 ||
       chain.num_segments > kMaxChainSegments)
     finding(Oracle::kOwnership, "published chain out of range (queue %u head %u, %u segments)", q,
             chain.head, chain.num_segments);
-  if (chain.segments[0].desc != chain.head)
+  // A split chain is named by its head descriptor; a packed one by its
+  // buffer id, its descriptors being ring positions (PackedReference
+  // checks where they start).
+  if (!protocol_.packed() && chain.segments[0].desc != chain.head)
     finding(Oracle::kOwnership, "published chain head %u is not its first descriptor %u",
             chain.head, chain.segments[0].desc);
   if (q == 1) ++tx_published_;

@@ -40,6 +40,7 @@ constexpr uint32_t kQueueSelectLegacy = 0x0E;
 constexpr uint16_t kAvailNoInterrupt = 1;
 constexpr uint32_t kOrderPlatformBit = 36 - 32;  // VIRTIO_F_ORDER_PLATFORM, in word 1
 constexpr uint32_t kEventIdxBit = 29;            // VIRTIO_F_EVENT_IDX, in word 0
+constexpr uint32_t kRingPackedBit = 34 - 32;     // VIRTIO_F_RING_PACKED, in word 1
 // virtio-mmio registers (4.2.2; version 1: 4.2.4).
 constexpr uint32_t kMmioDeviceFeatures = 0x010;
 constexpr uint32_t kMmioDeviceFeaturesSel = 0x014;
@@ -112,6 +113,8 @@ void ProtocolReference::device_reset() {
   for (Ring& r : rings_) r = Ring{};
   order_platform_ = false;
   event_idx_ = false;
+  packed_ = false;
+  packed_ref_.reset();
   offer_known_[0] = offer_known_[1] = false;
   status_written_ = 0;
   gen_known_ = cfg_read_open_ = snapshot_done_ = snapshot_torn_ = false;
@@ -400,6 +403,7 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
     if (reg == kQueueSelectCommon && width == 2) queue_select_ = static_cast<uint16_t>(value);
     if (reg == kQueueSizeCommon && width == 2 && queue_select_ < kMaxQueues) {
       rings_[queue_select_].size = static_cast<uint16_t>(value);
+      packed_ref_.set_size(queue_select_, static_cast<uint16_t>(value));
       locate(queue_select_);
     }
     if ((reg == kQueueDriverLo || reg == kQueueDriverHi) && width == 4 &&
@@ -420,7 +424,11 @@ void ProtocolReference::on_write(Region region, uint32_t offset, uint8_t width, 
 }
 
 void ProtocolReference::features_written(uint32_t select, uint32_t value) {
-  if (select == 1) order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
+  if (select == 1) {
+    order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
+    packed_ = ((value >> kRingPackedBit) & 1) != 0;
+    for (uint16_t q = 0; q < kMaxQueues; ++q) locate(q);
+  }
   if (select == 0) {
     event_idx_ = ((value >> kEventIdxBit) & 1) != 0;
     for (uint16_t q = 0; q < kMaxQueues; ++q) locate(q);
@@ -552,6 +560,7 @@ void ProtocolReference::on_mmio_write(uint32_t offset, uint8_t width, uint32_t v
     case kMmioQueueNum:
       if (r != nullptr) {
         r->size = static_cast<uint16_t>(value);
+        packed_ref_.set_size(queue_select_, static_cast<uint16_t>(value));
         locate(queue_select_);
       }
       break;
@@ -587,8 +596,10 @@ void ProtocolReference::on_mmio_write(uint32_t offset, uint8_t width, uint32_t v
   }
 }
 
-void ProtocolReference::on_published(uint16_t queue) {
+void ProtocolReference::on_published(const PublishedChain& chain) {
+  const uint16_t queue = chain.queue;
   if (queue >= kMaxQueues) return;
+  if (packed_) packed_ref_.on_published(chain);
   ++inflight_[queue];
   ++rings_[queue].published;
   rings_[queue].pending_publish = true;
@@ -616,6 +627,10 @@ void ProtocolReference::on_dma_free(const DmaRegion& region) {
 void ProtocolReference::locate(uint16_t queue) {
   Ring& r = rings_[queue];
   r.avail_cpu = nullptr;
+  r.used_event_cpu = nullptr;
+  // A packed ring has no avail ring: queue_driver is its driver event
+  // structure, judged by PackedReference.
+  if (packed_) return;
   for (const DmaRegion& d : dma_)
     if (d.cpu != nullptr && r.avail >= d.device_addr && r.avail + 4 <= d.device_addr + d.size) {
       r.avail_cpu = static_cast<const volatile uint8_t*>(d.cpu) + (r.avail - d.device_addr);
@@ -635,6 +650,7 @@ void ProtocolReference::locate(uint16_t queue) {
 }
 
 void ProtocolReference::observe_rings() {
+  if (packed_) packed_ref_.observe(device_writes_, device_writes_context_);
   for (uint16_t q = 0; q < kMaxQueues; ++q) {
     Ring& r = rings_[q];
     if (r.avail_cpu == nullptr) continue;
@@ -684,6 +700,7 @@ void ProtocolReference::observe_rings() {
 }
 
 void ProtocolReference::on_barrier(Barrier kind) {
+  packed_ref_.on_barrier(kind);
   if (order_platform_ && !dma_class(kind))
     finding(Oracle::kProtocol,
             "SMP-strength barrier (kind %u) after VIRTIO_F_ORDER_PLATFORM was accepted: the "
@@ -754,6 +771,19 @@ void ProtocolReference::on_avail_event(uint16_t queue, uint16_t event, bool noti
   r.kick_new = now;
 }
 
+void ProtocolReference::on_device_event(uint16_t queue, uint16_t off_wrap, uint16_t flags,
+                                        bool notifications_seen) {
+  if (queue >= kMaxQueues) return;
+  Ring& r = rings_[queue];
+  check_kick_made(queue);
+  const bool kick = packed_ref_.on_device_event(queue, off_wrap, flags, event_idx_);
+  if (!notifications_seen) return;
+  r.kick_expected = kick;
+  r.kick_open = true;
+  r.kick_event = off_wrap;
+  r.kick_new = packed_ref_.published_pos(queue);
+}
+
 void ProtocolReference::on_notify(uint16_t queue) {
   if (queue >= kMaxQueues) return;
   Ring& r = rings_[queue];
@@ -811,6 +841,11 @@ void ProtocolReference::on_used_elems(uint16_t queue, const void* elems, size_t 
 
 void ProtocolReference::on_completed(uint16_t queue, uint16_t head, uint32_t len) {
   if (queue >= kMaxQueues) return;
+  if (packed_) {
+    packed_ref_.on_completed(queue, head, len);
+    if (inflight_[queue] > 0) --inflight_[queue];
+    return;
+  }
   const uint16_t ahead = static_cast<uint16_t>(used_idx_[queue] - last_used_[queue]);
   if (jump_[queue])
     finding(Oracle::kProtocol,

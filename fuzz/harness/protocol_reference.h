@@ -55,6 +55,7 @@
 #include <stdint.h>
 
 #include "driver/platform/platform.h"
+#include "fuzz/harness/packed_reference.h"
 
 namespace vnet::fuzz {
 
@@ -83,7 +84,7 @@ class ProtocolReference {
   // poll_device, never between the generation reads of a snapshot).
   void on_write(Region region, uint32_t offset, uint8_t width, uint32_t value);
 
-  void on_published(uint16_t queue);
+  void on_published(const PublishedChain& chain);
   void on_barrier(Barrier kind);
   void on_dma_alloc(const DmaRegion& region);
   void on_dma_free(const DmaRegion& region);
@@ -130,6 +131,22 @@ class ProtocolReference {
   bool lied_any() const { return bad_element_[0] || bad_element_[1] || bad_element_[2]; }
   void on_used_elems(uint16_t queue, const void* elems, size_t len);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
+
+  // Packed rings (VIRTIO_F_RING_PACKED written): the split ring's checks
+  // above stand aside and PackedReference judges the ring (2.8). The
+  // fetches of a packed ring: a used descriptor's flags (2 bytes), its len
+  // and id (6 bytes), the device event structure (a notification decision,
+  // with the same bookkeeping as on_avail_event).
+  bool packed() const { return packed_; }
+  void on_packed_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags) {
+    packed_ref_.on_flags(queue, src, pos, flags);
+  }
+  void on_packed_used(uint16_t queue, uint16_t pos, uint32_t len, uint16_t id) {
+    packed_ref_.on_used(queue, pos, len, id);
+    if (packed_ref_.bad(queue)) note_bad_element(queue);
+  }
+  void on_device_event(uint16_t queue, uint16_t off_wrap, uint16_t flags, bool notifications_seen);
+  const PackedReference& packed_reference() const { return packed_ref_; }
 
   uint32_t in_flight(uint16_t queue) const { return queue < kMaxQueues ? inflight_[queue] : 0; }
 
@@ -232,6 +249,8 @@ class ProtocolReference {
   DmaRegion dma_[kMaxDma] = {};
   bool order_platform_ = false;  // VIRTIO_F_ORDER_PLATFORM written
   bool event_idx_ = false;       // VIRTIO_F_EVENT_IDX written
+  bool packed_ = false;          // VIRTIO_F_RING_PACKED written
+  PackedReference packed_ref_;
 
   // Rings.
   struct Elem {

@@ -218,7 +218,11 @@ size_t read_boundary_script(const uint8_t* data, size_t size, BoundaryScript* ou
   out->options.interrupts = kModes[(mode >> 2) & 3];
   // Bit 4: a storm guard of kFuzzStormLimit interrupts per window.
   if (mode & 0x10) out->options.irq_storm_limit = kFuzzStormLimit;
-  out->options.rx_ring_cap = static_cast<uint16_t>(1 + head.u8() % 32);
+  const uint8_t rx_cap = head.u8();
+  out->options.rx_ring_cap = static_cast<uint16_t>(1 + rx_cap % 32);
+  // rx_cap bit 7 (the cap's modulus ignores it): accept a packed ring
+  // when the device offers one (2.8).
+  out->options.accept_ring_packed = (rx_cap & 0x80) != 0;
   const uint8_t tx_cap = head.u8();
   out->options.tx_ring_cap = static_cast<uint16_t>(1 + tx_cap % 16);
   // Bit 5: a virtio-mmio window instead (bits 6-7 its kind, tx_cap's bits

@@ -285,10 +285,28 @@ void TypedBoundaryPlatform::fetch(const DeviceMemRef& what, const volatile void*
     case MemPart::kRxHeader:
       take_bytes(Stream::kRxHeader, dst, len);
       return;
+    case MemPart::kPackedDesc: {
+      // A used descriptor: its flags answer from the used_idx stream (the
+      // 2-byte "how far did the device get"), its len and id from the
+      // used_len and used_id streams.
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      if (len == 2) {
+        take_bytes(Stream::kUsedIdx, d, 2);
+        return;
+      }
+      if (len == 6) {
+        const uint32_t l = static_cast<uint32_t>(take(Stream::kUsedLen, 4));
+        const uint32_t id = static_cast<uint32_t>(take(Stream::kUsedId, 2));
+        for (unsigned b = 0; b < 4; ++b) d[b] = static_cast<uint8_t>(l >> (8 * b));
+        d[4] = static_cast<uint8_t>(id);
+        d[5] = static_cast<uint8_t>(id >> 8);
+        return;
+      }
+      break;
+    }
     case MemPart::kUsedFlags:
     case MemPart::kAvailEvent:
     case MemPart::kCtrlAck:
-    case MemPart::kPackedDesc:
     case MemPart::kDeviceEvent:
       break;
   }

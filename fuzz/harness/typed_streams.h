@@ -17,14 +17,17 @@
 //                     legacy BAR 0 from 0x14
 //   4 isr_status      ISR (modern window, legacy 0x13) and     width
 //                     device_status (common + 0x14, legacy 0x12)
-//   5 used_idx        fetch of a used.idx                      2
-//   6 used_id         fetch of used elements: the id of each   4 per element
+//   5 used_idx        fetch of a used.idx; packed: of a used   2
+//                     descriptor's flags
+//   6 used_id         fetch of used elements: the id of each   4 per element;
+//                     packed: a used descriptor's id           2
 //   7 used_len        ... and the len of each                  4 per element
 //   8 rx_header       fetch of an rx virtio-net header         len
 //   9 frame           frame_in_place: n, then min(8 n, len)    1 + ...
 //  10 interrupt       wait_interrupt: bit 0; msi_messages:     1
 //                     the count % 4; line_interrupt: bit 0
-//  11 other_fetch     used.flags, avail_event, control acks    len
+//  11 other_fetch     used.flags, avail_event, control acks,   len
+//                     packed device event structures
 //
 // A stream running dry answers 0, like the flat form.
 //

@@ -12,6 +12,10 @@
 //     3 poll_device       4 recover     5 set_rx_interrupts(a & 1)
 //     6 stop + probe + attach           7 rx_burst(64)
 //
+//   mode: bits 0-1 the PCI mode, 2-3 interrupts, bit 4 a storm guard,
+//     bit 5 a virtio-mmio window (bits 6-7 its kind); rx_cap bit 7:
+//     accept a packed ring (2.8) if the device offers one (targets.cc).
+//
 // The script runs after probe(mode % 3) and attach; the value stream is
 // shared by all of them in call order, exactly as a trace would list the
 // answers (corpus seeds are made from the recorded traces that way).

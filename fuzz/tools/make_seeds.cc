@@ -308,7 +308,8 @@ std::vector<uint8_t> boundary_input(const replay::Trace& t) {
             }
             break;
           case replay::ApiFn::kAttach:
-            rx_cap = static_cast<uint8_t>((a.options.rx_ring_cap - 1) % 32);
+            rx_cap = static_cast<uint8_t>((a.options.rx_ring_cap - 1) % 32 |
+                                          (a.options.accept_ring_packed ? 0x80 : 0));
             tx_cap = static_cast<uint8_t>((a.options.tx_ring_cap - 1) % 16);
             break;
           case replay::ApiFn::kRxBurst:

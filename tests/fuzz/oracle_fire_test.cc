@@ -26,7 +26,9 @@
 
 #include "driver/platform/platform.h"
 #include "driver/spec/mmio_layout.h"
+#include "driver/spec/packed_ring_layout.h"
 #include "driver/spec/pci_layout.h"
+#include "driver/virtqueue/packed_queue.h"
 #include "fuzz/harness/decision_reference.h"
 #include "fuzz/harness/fuzz_pool.h"
 #include "fuzz/harness/interrupt_reference.h"
@@ -819,7 +821,7 @@ struct ImageBench {
   }
   // 3.1.1 up to FEATURES_OK: reset, ACKNOWLEDGE, DRIVER, the offer read,
   // the driver's features written.
-  void init_to_features(uint32_t accepted_lo, bool read_offer = true) {
+  void init_to_features(uint32_t accepted_lo, bool read_offer = true, uint32_t accepted_hi = 1) {
     namespace c = spec::pci::common;
     common_write(c::kDeviceStatus, 1, 0);
     common_read(c::kDeviceStatus, 1);
@@ -833,7 +835,7 @@ struct ImageBench {
     common_write(c::kDriverFeatureSelect, 4, 0);
     common_write(c::kDriverFeature, 4, accepted_lo);
     common_write(c::kDriverFeatureSelect, 4, 1);
-    common_write(c::kDriverFeature, 4, 1);  // VERSION_1
+    common_write(c::kDriverFeature, 4, accepted_hi);  // VERSION_1 (and more)
     common_write(c::kDeviceStatus, 1, 0x0B);
   }
 };
@@ -1866,6 +1868,267 @@ void ok_decision_real_driver() {
   }
 }
 
+// ---------------- protocol (g) on a packed ring (issue 14) ----------------
+
+// Queue 0 of a probed image as a packed ring of 8 entries (RING_PACKED,
+// optionally EVENT_IDX, accepted), driven by the driver's own PackedQueue
+// through the oracle platform; the case plays the device by writing used
+// descriptors into the ring, and plants a violation with raw shim calls.
+struct PackedImage : ProbedImage {
+  static constexpr uint16_t kSize = 8;
+  PackedQueue* q = new PackedQueue;  // large tables: heap
+  explicit PackedImage(bool event_idx = false) {
+    namespace c = spec::pci::common;
+    device.offer[0] = 0x20 | (event_idx ? 1u << 29 : 0);
+    device.offer[1] = 1 | 4;  // VERSION_1, RING_PACKED
+    device.queue_enable = 1;
+    oracle->set_status_register(bar_region(4), c::kDeviceStatus);
+    init_to_features(device.offer[0], true, device.offer[1]);
+    common_write(c::kQueueSelect, 2, 0);
+    common_write(c::kQueueSize, 2, kSize);
+    if (!q->allocate(*oracle, 0, kSize, RingLayout::kSeparate)) _exit(3);
+    q->set_event_idx(event_idx);
+    enable_queue(0);
+    if (!q->check_used_untouched()) _exit(3);  // the attach-time look
+  }
+  spec::PackedDesc* ring() {
+    return reinterpret_cast<spec::PackedDesc*>(static_cast<uintptr_t>(q->addresses().desc));
+  }
+  volatile uint8_t* device_event() {
+    return reinterpret_cast<volatile uint8_t*>(static_cast<uintptr_t>(q->addresses().device));
+  }
+  std::vector<PacketBuffer*> lent[kSize];  // by buffer id
+  uint16_t add(uint16_t nsegs = 1) {
+    Segment segs[4];
+    PacketBuffer* bufs[4];
+    for (uint16_t i = 0; i < nsegs; ++i) {
+      bufs[i] = pool.alloc();
+      if (bufs[i] == nullptr) _exit(3);
+      segs[i] = Segment{bufs[i]->device_addr, 2048, true, bufs[i]->base};
+    }
+    uint16_t id = 0xFFFF;
+    if (!q->add_chain(segs, nsegs, nullptr, &id)) _exit(3);
+    lent[id].assign(bufs, bufs + nsegs);
+    return id;
+  }
+  // The buffers of a completed chain back to the pool.
+  void give_back(uint16_t id) {
+    for (PacketBuffer* p : lent[id]) pool.free(p);
+    lent[id].clear();
+  }
+  // The device: a used descriptor at pos (flags last).
+  void used(uint16_t pos, uint16_t id, uint32_t len, bool wrap) {
+    ring()[pos].id.set(id);
+    ring()[pos].len.set(len);
+    ring()[pos].flags.set(
+        wrap ? static_cast<uint16_t>(spec::kPackedDescFlagAvail | spec::kPackedDescFlagUsed) : 0);
+  }
+  // A driver's harvest of position pos, step by step (flags, barrier, len
+  // and id, then the completion), for cases that plant a violation.
+  uint16_t fetch_flags(uint16_t pos) {
+    uint16_t v;
+    oracle->fetch(DeviceMemRef{0, MemPart::kPackedDesc, pos, false}, &ring()[pos].flags, &v, 2);
+    return v;
+  }
+  void fetch_used(uint16_t pos) {
+    uint8_t v[6];
+    oracle->fetch(DeviceMemRef{0, MemPart::kPackedDesc, pos, false}, &ring()[pos].len, v, 6);
+  }
+  // (In an operation of its own: the attach-time look at position 0 was
+  // in the previous one.)
+  void raw_harvest(uint16_t pos, uint16_t id, uint32_t len, bool barrier = true) {
+    oracle->op_begin(DriverOp::kRxBurst);
+    fetch_flags(pos);
+    if (barrier) oracle->barrier(Barrier::kRead);
+    fetch_used(pos);
+    oracle->completed(0, id, len);
+  }
+  void set_device_event(uint16_t off_wrap, uint16_t flags) {
+    device_event()[0] = static_cast<uint8_t>(off_wrap);
+    device_event()[1] = static_cast<uint8_t>(off_wrap >> 8);
+    device_event()[2] = static_cast<uint8_t>(flags);
+    device_event()[3] = static_cast<uint8_t>(flags >> 8);
+  }
+  // The transmit decision of the real queue, and the notification a
+  // driver makes when it says so.
+  void kick() {
+    if (q->kick_needed()) common_write(0x1000, 2, 0);
+  }
+};
+
+// The control: many laps of a real PackedQueue with chains of 1..3
+// descriptors completed out of order, kick decisions (ENABLE and, with
+// EVENT_IDX, DESC) and notifications as the queue decides.
+void ok_packed_ring(bool event_idx) {
+  PackedImage b(event_idx);
+  Completion out[PackedImage::kSize];
+  uint16_t pos = 0;
+  bool wrap = true;
+  for (int lap = 0; lap < 12; ++lap) {
+    b.oracle->op_begin(DriverOp::kTxBurst);
+    const uint16_t n1 = static_cast<uint16_t>(1 + lap % 3);
+    const uint16_t a = b.add(n1);
+    const uint16_t c = b.add(1);
+    b.q->publish();
+    if (event_idx) b.set_device_event(static_cast<uint16_t>(pos | (wrap ? 0x8000 : 0)), 2);
+    b.kick();
+    b.oracle->op_end(DriverOp::kTxBurst);
+    // The device completes the second chain first, then the first (2.8.6:
+    // each used descriptor where the next is due, skipping its chain).
+    b.used(pos, c, 0, wrap);
+    uint16_t next = static_cast<uint16_t>(pos + 1);
+    bool next_wrap = wrap;
+    if (next >= PackedImage::kSize) {
+      next = static_cast<uint16_t>(next - PackedImage::kSize);
+      next_wrap = !next_wrap;
+    }
+    b.used(next, a, 100, next_wrap);
+    pos = static_cast<uint16_t>(next + n1);
+    wrap = next_wrap;
+    if (pos >= PackedImage::kSize) {
+      pos = static_cast<uint16_t>(pos - PackedImage::kSize);
+      wrap = !wrap;
+    }
+    b.oracle->op_begin(DriverOp::kTxBurst);
+    if (b.q->harvest(out, PackedImage::kSize) != 2 || b.q->broken()) _exit(4);
+    b.give_back(out[0].head);
+    b.give_back(out[1].head);
+    b.oracle->op_end(DriverOp::kTxBurst);
+  }
+}
+void ok_packed_ring_plain() {
+  ok_packed_ring(false);
+}
+void ok_packed_ring_event_idx() {
+  ok_packed_ring(true);
+}
+
+void packed_head_stored_without_barrier() {
+  PackedImage b;
+  b.add();
+  // Planted: the head made available with no write barrier after the
+  // chain was written (what publish() does, minus its barrier).
+  b.ring()[0].flags.set(spec::kPackedDescFlagAvail);
+  b.oracle->barrier(Barrier::kFull);  // the next shim call sees the store
+}
+
+void packed_used_fetched_without_read_barrier() {
+  PackedImage b;
+  const uint16_t id = b.add();
+  b.q->publish();
+  b.used(0, id, 10, true);
+  b.raw_harvest(0, id, 10, false);
+}
+
+void packed_completion_at_wrong_position() {
+  PackedImage b;
+  b.add();
+  const uint16_t c = b.add();
+  b.q->publish();
+  b.used(1, c, 10, true);  // position 1 while 0 is due
+  b.raw_harvest(1, c, 10);
+}
+
+void packed_completion_with_stale_wrap() {
+  PackedImage b;
+  const uint16_t id = b.add();
+  b.q->publish();
+  b.used(0, id, 10, false);  // the previous lap's pattern (!W, !W)
+  b.raw_harvest(0, id, 10);
+}
+
+void packed_completion_not_the_descriptor() {
+  PackedImage b;
+  const uint16_t a = b.add();
+  b.add();
+  b.q->publish();
+  b.used(0, a, 10, true);
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_flags(0);
+  b.oracle->barrier(Barrier::kRead);
+  b.fetch_used(0);
+  b.oracle->completed(0, a, 99);  // the descriptor says len 10
+}
+
+void packed_completion_not_in_flight() {
+  PackedImage b;
+  b.add();
+  b.q->publish();
+  const uint16_t c = b.add();  // added, not yet made available
+  b.used(0, c, 10, true);
+  b.raw_harvest(0, c, 10);
+}
+
+void packed_completion_after_bad_id() {
+  PackedImage b;
+  const uint16_t a = b.add();
+  b.q->publish();
+  b.used(0, 6, 10, true);  // no driver may accept id 6
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_flags(0);
+  b.oracle->barrier(Barrier::kRead);
+  b.fetch_used(0);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  b.used(0, a, 10, true);  // ... then the device rewrites it
+  b.raw_harvest(0, a, 10);
+}
+
+void packed_bad_id_no_reset() {
+  PackedImage b;
+  b.add();
+  b.q->publish();
+  b.used(0, 6, 10, true);
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  Completion out[PackedImage::kSize];
+  b.q->harvest(out, PackedImage::kSize);  // the driver breaks the queue
+  b.oracle->op_end(DriverOp::kRxBurst);
+  // Planted: a poll_device that does not reset the device.
+  b.oracle->op_begin(DriverOp::kPollDevice);
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
+void packed_id_reused_in_flight() {
+  PackedImage b;
+  const uint16_t id = b.add();
+  PublishedChain c;  // planted: the same id announced again
+  c.queue = 0;
+  c.head = id;
+  c.avail_idx = 1;
+  c.num_segments = 1;
+  c.segments[0] = ChainSegment{1, 64, true, b.pool.alloc()->base};
+  b.oracle->published(c);
+}
+
+void packed_device_event_without_full_barrier() {
+  PackedImage b;
+  b.add();
+  b.q->publish();
+  uint8_t ev[4];
+  b.oracle->barrier(Barrier::kWrite);  // (observes the head store)
+  b.oracle->fetch(DeviceMemRef{0, MemPart::kDeviceEvent, 0, false}, b.device_event(), ev, 4);
+}
+
+void packed_no_notify_after_event_crossed() {
+  PackedImage b(true);
+  b.oracle->op_begin(DriverOp::kTxBurst);
+  b.add();
+  b.q->publish();
+  b.set_device_event(0x8000, 2);  // position 0 of this lap: crossed
+  if (!b.q->kick_needed()) _exit(4);
+  b.oracle->op_end(DriverOp::kTxBurst);  // planted: no notification
+}
+
+void packed_notify_against_device_event() {
+  PackedImage b(true);
+  b.oracle->op_begin(DriverOp::kTxBurst);
+  b.add();
+  b.q->publish();
+  b.set_device_event(0x8000 | 5, 2);  // the device waits for position 5
+  b.q->kick_needed();
+  b.common_write(0x1000, 2, 0);  // planted: notified anyway
+  b.oracle->op_end(DriverOp::kTxBurst);
+}
+
 const Case kCases[] = {
     {"ownership.free_posted", kOwn, "returned to the pool while the device still owns it",
      own_free_posted},
@@ -2105,6 +2368,31 @@ const Case kCases[] = {
      decision_attach_mtu_below_minimum},
     {"decision.attach_queue_size_not_power_of_two", kDecision, "call for 'queue size invalid",
      decision_attach_queue_size_not_power_of_two},
+    {"protocol.packed_ok_ring", nullptr, nullptr, ok_packed_ring_plain},
+    {"protocol.packed_ok_ring_event_idx", nullptr, nullptr, ok_packed_ring_event_idx},
+    {"protocol.packed_head_stored_without_barrier", kProtocol, "no write barrier",
+     packed_head_stored_without_barrier},
+    {"protocol.packed_used_fetched_without_read_barrier", kProtocol, "read barrier",
+     packed_used_fetched_without_read_barrier},
+    {"protocol.packed_completion_at_wrong_position", kProtocol, "is due at position",
+     packed_completion_at_wrong_position},
+    {"protocol.packed_completion_with_stale_wrap", kProtocol, "used wrap counter",
+     packed_completion_with_stale_wrap},
+    {"protocol.packed_completion_not_the_descriptor", kProtocol, "the used descriptor says",
+     packed_completion_not_the_descriptor},
+    {"protocol.packed_completion_not_in_flight", kProtocol, "not a published chain",
+     packed_completion_not_in_flight},
+    {"protocol.packed_completion_after_bad_id", kProtocol, "no driver may accept",
+     packed_completion_after_bad_id},
+    {"protocol.packed_bad_id_no_reset", kProtocol, "no driver may accept", packed_bad_id_no_reset},
+    {"protocol.packed_id_reused_in_flight", kProtocol, "while still in flight",
+     packed_id_reused_in_flight},
+    {"protocol.packed_device_event_without_full_barrier", kProtocol, "no full barrier",
+     packed_device_event_without_full_barrier},
+    {"protocol.packed_no_notify_after_event_crossed", kProtocol, "MUST notify",
+     packed_no_notify_after_event_crossed},
+    {"protocol.packed_notify_against_device_event", kProtocol, "SHOULD NOT",
+     packed_notify_against_device_event},
     {"decision.ok_real_driver", nullptr, nullptr, ok_decision_real_driver},
 };
 
