@@ -48,6 +48,9 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kInterruptStorm, "interrupt_storm"},
     {FaultKind::kSpuriousInterrupt, "spurious_interrupt"},
     {FaultKind::kInterruptBeforeDriverOk, "interrupt_before_driver_ok"},
+    {FaultKind::kPackedUsedWrapStale, "packed_used_wrap_stale"},
+    {FaultKind::kPackedUsedFlags, "packed_used_flags"},
+    {FaultKind::kPackedUsedIdInFlight, "packed_used_id_in_flight"},
 };
 
 }  // namespace
@@ -113,6 +116,9 @@ bool is_used_fault(FaultKind kind) {
     case FaultKind::kDescNext:
     case FaultKind::kUsedIdSet:
     case FaultKind::kUsedIdxSkip:
+    case FaultKind::kPackedUsedWrapStale:
+    case FaultKind::kPackedUsedFlags:
+    case FaultKind::kPackedUsedIdInFlight:
       return true;
     default:
       return false;

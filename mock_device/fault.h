@@ -95,8 +95,23 @@
 //                                configuration and an rx used-buffer
 //                                interrupt (ISR bits, or the vectors mapped
 //                                so far), with nothing used
+//   packed_used_wrap_stale
+//                        event   packed rings only: the used descriptor
+//                                carries the previous lap's wrap pattern
+//                                (AVAIL = USED = !used wrap counter): a
+//                                device that stopped flipping its wrap bit
+//   packed_used_flags    event   packed rings only: the used descriptor's
+//                                flags = value; 0: AVAIL = !wrap, USED =
+//                                wrap (a pattern no side writes, 2.8.1)
+//   packed_used_id_in_flight
+//                        event   packed rings only: the used descriptor
+//                                names another buffer id the device holds
+//                                in flight (not yet completed), or, when
+//                                there is none, one the driver made
+//                                available and the device has not consumed
+//                                (falls back to completing the chain twice)
 //
-// Event faults on used entries (used_*, desc_*) also apply to completions
+// Event faults on used entries (used_*, desc_*, packed_used_*) also apply to completions
 // released from a hold (MockDevice::hold_completions). For anything else,
 // MockDevice::set_used_hook() lets a test rewrite every used entry (id, len)
 // and the used index before it is published.
@@ -152,6 +167,10 @@ enum class FaultKind : uint8_t {
   kInterruptStorm,
   kSpuriousInterrupt,
   kInterruptBeforeDriverOk,
+  // Packed rings (appended).
+  kPackedUsedWrapStale,
+  kPackedUsedFlags,
+  kPackedUsedIdInFlight,
 };
 
 struct Fault {
@@ -195,7 +214,7 @@ bool parse_fault_kind(std::string_view name, FaultKind* out);
 // True for the state family (applied at arm time, persistent).
 bool is_state_fault(FaultKind kind);
 // True for the faults applied to used entries as the device publishes them
-// (used_*, desc_*).
+// (used_*, desc_*, packed_used_*).
 bool is_used_fault(FaultKind kind);
 
 }  // namespace vnet::mock

@@ -9,6 +9,7 @@
 
 #include "driver/spec/mmio_layout.h"
 #include "driver/spec/net_layout.h"
+#include "driver/spec/packed_ring_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
 #include "driver/spec/virtio_constants.h"
@@ -116,6 +117,10 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
     throw std::invalid_argument("virtio-mmio has no MSI-X: msix_vectors must be 0");
   if (is_mmio(config_.transport) && config_.mmio_window_size < spec::mmio::kConfig)
     throw std::invalid_argument("an MMIO window holds at least the 0x100 bytes of registers");
+  // RING_PACKED: offered only on a modern interface, and only when asked.
+  if (config_.offer_ring_packed) config_.features |= spec::feature_mask(Feature::kRingPacked);
+  if (config_.transport == TransportKind::kLegacy || config_.transport == TransportKind::kMmioV1)
+    config_.features &= ~spec::feature_mask(Feature::kRingPacked);
   msix_table_.assign(size_t{config_.msix_vectors} * 4, 0);
   for (size_t i = 0; i < config_.msix_vectors; ++i) msix_table_[4 * i + 3] = 1;  // masked
   msix_pba_.assign((config_.msix_vectors + 63) / 64, 0);
@@ -382,17 +387,17 @@ bool MockDevice::rewrite_descriptor(uint16_t q, uint16_t index, DeviceQueue::Des
 
 bool MockDevice::write_used_idx(uint16_t q, uint16_t value) {
   if (q >= kNumQueues || !queues_[q].usable()) return false;
-  DeviceQueue& dq = queues_[q];
-  dq.skip_used(uint16_t(value - dq.used_idx()));
+  DeviceRing& dq = queues_[q];
+  dq.move_used_to(value);
   finish(q);
   return true;
 }
 
 bool MockDevice::complete_unwritten(uint16_t q, int64_t len) {
   if (q >= kNumQueues || !queues_[q].usable() || queues_[q].available() == 0) return false;
-  DeviceQueue& dq = queues_[q];
-  const uint16_t head = dq.pop();
-  dq.walk(head, &chain_);
+  DeviceRing& dq = queues_[q];
+  dq.walk(dq.pop(), &chain_);
+  const uint16_t head = chain_.head;
   const uint64_t writable = chain_.ok ? chain_.writable_bytes : 0;
   complete(q, head, len < 0 ? uint32_t(std::min<uint64_t>(writable, UINT32_MAX)) : uint32_t(len),
            writable);
@@ -740,7 +745,17 @@ void MockDevice::enable_queue(uint16_t q) {
 void MockDevice::enable_queue_now(uint16_t q) {
   QueueRegs& r = qregs_[q];
   if (r.enabled) return;
-  if (!spec::is_power_of_two(r.size) || r.size > r.max_size || r.size > spec::kMaxQueueSizeSplit) {
+  const bool packed = !legacy_mode_ && ring_packed();
+  if (packed && (r.size == 0 || r.size > r.max_size || r.size > spec::kMaxQueueSizePacked)) {
+    // 2.8: any size up to the maximum; 4.1.4.3.2: never 0.
+    conformance_.report(
+        r.size == 0 ? SpecRuleId("drv-4.1.4.3.2-2") : SpecRuleId("def-4.1.4.3-2"), "4.1.4.3.2",
+        "queue " + std::to_string(q) + " (packed) enabled with size " + std::to_string(r.size) +
+            " (maximum " + std::to_string(r.max_size) + ")");
+    return;
+  }
+  if (!packed && (!spec::is_power_of_two(r.size) || r.size > r.max_size ||
+                  r.size > spec::kMaxQueueSizeSplit)) {
     conformance_.report(
         spec::is_power_of_two(r.size) ? SpecRuleId("def-4.1.4.3-2") : SpecRuleId("drv-4.1.4.3.2-3"),
         "4.1.4.3.2",
@@ -757,9 +772,10 @@ void MockDevice::enable_queue_now(uint16_t q) {
   const uint64_t neg = driver_features_ & config_.features;
   const bool iommu =
       !legacy_mode_ && has_feature(neg, Feature::kAccessPlatform) && iommu_.enabled();
-  queues_[q].configure(
-      memory_, conformance_, q, r.size, r.addrs, has_feature(neg, Feature::kEventIdx),
-      has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr, &audit_);
+  queues_[q].configure(packed ? RingKind::kPacked : RingKind::kSplit, memory_, conformance_, q,
+                       r.size, r.addrs, has_feature(neg, Feature::kEventIdx),
+                       has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr, &audit_,
+                       config_.packed_device_event);
 }
 
 void MockDevice::notify(uint16_t q) {
@@ -1024,7 +1040,18 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
       return;
     case c::kQueueSize:
       if (!queue_field("queue_size")) return;
-      if (!spec::is_power_of_two(value) || value > r.max_size)
+      if (ring_packed()) {
+        // 2.8: no power of two needed; 4.1.4.3.2: never 0 with RING_PACKED.
+        if (value == 0)
+          conformance_.report(
+              "drv-4.1.4.3.2-2",
+              "queue_size 0 for queue " + std::to_string(queue_select_) + " with RING_PACKED");
+        else if (value > r.max_size)
+          conformance_.report("def-4.1.4.3-2", "4.1.4.3.2",
+                              "queue_size " + std::to_string(value) + " for queue " +
+                                  std::to_string(queue_select_) + " above the maximum " +
+                                  std::to_string(r.max_size));
+      } else if (!spec::is_power_of_two(value) || value > r.max_size)
         conformance_.report(
             spec::is_power_of_two(value) ? SpecRuleId("def-4.1.4.3-2")
                                          : SpecRuleId("drv-4.1.4.3.2-3"),
@@ -1242,13 +1269,13 @@ void MockDevice::complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writ
 }
 
 void MockDevice::complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t writable) {
-  DeviceQueue& dq = queues_[q];
+  DeviceRing& dq = queues_[q];
   ++counters_.used_published;
   if (used_faults_.empty() && !used_hook_) {
     dq.push_used(head, len);
     return;
   }
-  UsedEntry e{q, head, len, dq.used_idx()};
+  UsedEntry e = dq.next_used(q, head, len);
   bool twice = false;
   uint16_t jump = 0;
   Fault f;
@@ -1257,7 +1284,7 @@ void MockDevice::complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t 
   if (take_fault(used_faults_, FaultKind::kUsedIdNotInFlight, q, &f)) {
     bool found = false;
     for (uint32_t id = 0; id < dq.size() && !found; ++id) {
-      if (id != head && !dq.exposed(uint16_t(id))) {
+      if (id != head && !dq.exposed(uint16_t(id)) && !(dq.packed() && dq.in_flight(uint16_t(id)))) {
         e.id = id;
         found = true;
       }
@@ -1272,6 +1299,7 @@ void MockDevice::complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t 
   if (take_fault(used_faults_, FaultKind::kUsedIdSet, q, &f)) e.id = uint32_t(f.value);
   if (take_fault(used_faults_, FaultKind::kUsedIdxSkip, q, &f))
     e.used_idx = uint16_t(e.used_idx + f.value);
+  if (e.packed) twice |= packed_used_lies(q, head, e);
   // The descriptors of the chain just consumed, rewritten in the driver's
   // table before the completion is published.
   const std::pair<FaultKind, DeviceQueue::DescField> desc_lies[] = {
@@ -1284,13 +1312,45 @@ void MockDevice::complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t 
     if (take_fault(used_faults_, kind, q, &f))
       counters_.descriptors_rewritten += dq.rewrite_chain(head, field, f.value);
   if (used_hook_) used_hook_(e);
-  dq.skip_used(uint16_t(e.used_idx - dq.used_idx()));
-  dq.push_used(e.id, e.len);
+  dq.push(e, head);
   if (twice) {
-    dq.push_used(e.id, e.len);
+    // The same entry again at the next used slot / position.
+    UsedEntry again = e;
+    again.used_idx = dq.used_idx();
+    if (again.packed) again.flags = dq.next_used(q, e.id, e.len).flags;
+    dq.push(again, head);
     ++counters_.used_published;
   }
   dq.skip_used(jump);
+}
+
+bool MockDevice::packed_used_lies(uint16_t q, uint16_t head, UsedEntry& e) {
+  const DeviceRing& dq = queues_[q];
+  constexpr uint16_t kAvail = spec::kPackedDescFlagAvail;
+  constexpr uint16_t kUsed = spec::kPackedDescFlagUsed;
+  const uint16_t write = uint16_t(e.flags & spec::kDescFlagWrite);
+  bool twice = false;
+  Fault f;
+  if (take_fault(used_faults_, FaultKind::kPackedUsedWrapStale, q, &f))
+    e.flags = uint16_t(write | (e.used_wrap ? 0 : kAvail | kUsed));
+  if (take_fault(used_faults_, FaultKind::kPackedUsedFlags, q, &f))
+    e.flags = f.value ? uint16_t(f.value) : uint16_t(write | (e.used_wrap ? kUsed : kAvail));
+  if (take_fault(used_faults_, FaultKind::kPackedUsedIdInFlight, q, &f)) {
+    // Another buffer the device holds; else one the driver offered.
+    bool found = false;
+    for (uint32_t id = 0; id <= 0xFFFF && !found; ++id)
+      if (id != head && dq.in_flight(uint16_t(id))) e.id = id, found = true;
+    for (uint32_t id = 0; id < dq.size() && !found; ++id)
+      if (id != head && dq.exposed(uint16_t(id))) e.id = id, found = true;
+    twice = !found;
+  }
+  return twice;
+}
+
+bool MockDevice::set_packed_device_event(uint16_t q, PackedEventMode mode, int32_t off_wrap) {
+  if (q >= kNumQueues || !queues_[q].packed() || !queues_[q].usable()) return false;
+  queues_[q].packed_ring().set_device_event(mode, off_wrap);
+  return true;
 }
 
 void MockDevice::finish(uint16_t q) {
@@ -1376,7 +1436,7 @@ void MockDevice::set_tx_handler(TxHandler handler) {
 }
 
 size_t MockDevice::process_tx(size_t max) {
-  DeviceQueue& q = queues_[kTxQueue];
+  DeviceRing& q = queues_[kTxQueue];
   if (!(status_ & st::kDriverOk) || (status_ & st::kDeviceNeedsReset) || !q.usable()) return 0;
   in_tx_ = true;
   size_t sent = 0;
@@ -1385,10 +1445,11 @@ size_t MockDevice::process_tx(size_t max) {
   const uint64_t neg = driver_features_ & config_.features;
   const bool mtu_check = has_feature(neg, Feature::kNetMtu);
   while (n > 0 && sent < max) {
-    const uint16_t head = q.pop();
+    const uint16_t token = q.pop();
     --n;
     Chain& c = chain_;
-    q.walk(head, &c);
+    q.walk(token, &c);
+    const uint16_t head = c.head;  // split: the token; packed: the buffer id
     if (!c.ok) {
       // A malformed chain: the device cannot trust this ring any more.
       ++counters_.tx_chains_bad;
@@ -1461,12 +1522,12 @@ size_t MockDevice::process_tx(size_t max) {
 }
 
 uint16_t MockDevice::rx_available() {
-  DeviceQueue& q = queues_[kRxQueue];
+  DeviceRing& q = queues_[kRxQueue];
   return q.usable() ? q.available() : 0;
 }
 
 bool MockDevice::inject_rx(std::span<const uint8_t> frame) {
-  DeviceQueue& q = queues_[kRxQueue];
+  DeviceRing& q = queues_[kRxQueue];
   if (!(status_ & st::kDriverOk) || (status_ & st::kDeviceNeedsReset) || !q.usable()) {
     ++counters_.rx_not_ready;
     return false;
@@ -1497,7 +1558,7 @@ void MockDevice::use_before_driver_ok() {
 }
 
 bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
-  DeviceQueue& q = queues_[kRxQueue];
+  DeviceRing& q = queues_[kRxQueue];
   if (q.available() == 0) {
     if (q.halted()) {
       ++counters_.queue_halts;
@@ -1507,9 +1568,9 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
     }
     return false;
   }
-  const uint16_t head = q.peek();
   Chain& c = chain_;
-  q.walk(head, &c);
+  q.walk(q.peek(), &c);
+  const uint16_t head = c.head;  // split: the token; packed: the buffer id
   if (!c.ok) {
     ++counters_.rx_chains_bad;
     q.halt();

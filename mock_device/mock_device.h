@@ -30,6 +30,10 @@
 // taken raw from DeviceConfig, so a test can make them as wrong as it likes.
 //
 // Queues: receiveq1 = 0, transmitq1 = 1, controlq = 2 (exists, no behaviour).
+// Each is a split ring (2.7, DeviceQueue) or, once VIRTIO_F_RING_PACKED is
+// negotiated (DeviceConfig::offer_ring_packed, modern interfaces only), a
+// packed ring (2.8, PackedDeviceQueue); the frame paths below drive either
+// through DeviceRing (device_ring.h) and never know which.
 //
 // Data path. Transmit: a notify of queue 1 (or process_tx()) consumes every
 // available chain in order, gathers its device-readable bytes, strips and
@@ -66,6 +70,7 @@
 #include "driver/spec/virtio_constants.h"
 #include "mock_device/conformance.h"
 #include "mock_device/device_queue.h"
+#include "mock_device/device_ring.h"
 #include "mock_device/dma_mappings.h"
 #include "mock_device/fault.h"
 #include "mock_device/guest_memory.h"
@@ -128,6 +133,20 @@ struct DeviceConfig {
   uint32_t mmio_window_size = 0x200;
   uint32_t mmio_device_id = 1;
   uint32_t mmio_vendor_id = 0x554D4551;  // "QEMU"
+  // VIRTIO_F_RING_PACKED (bit 34): offered on the modern interfaces
+  // (kModern, kTransitional's modern side, kMmioV2) when true -- off by
+  // default, as QEMU 7.2's packed=off. Legacy interfaces never offer it
+  // (kLegacy and kMmioV1 drop the bit even from `features`). With it
+  // negotiated every queue is a packed ring (2.8): any size 1..32768 up to
+  // the maximum, QueueDesc/queue_desc = descriptor ring, QueueDriver /
+  // queue_driver = driver event, QueueDevice / queue_device = device event.
+  bool offer_ring_packed = false;
+  // What the device writes into its device event suppression structure
+  // (packed rings): ENABLE (notify always), DISABLE (never: the device
+  // polls, so call process_tx()), DESC (with EVENT_IDX: notify when the next
+  // avail position is made available). set_packed_device_event() changes
+  // it per queue at any time.
+  PackedEventMode packed_device_event = PackedEventMode::kEnable;
 };
 
 // One interrupt the device sent (MockDevice::interrupts(), and the sink).
@@ -188,14 +207,8 @@ struct DeviceCounters {
   }
 };
 
-// A used entry about to be published; a used hook may rewrite any field.
-struct UsedEntry {
-  uint16_t queue = 0;
-  uint32_t id = 0;
-  uint32_t len = 0;
-  uint16_t used_idx = 0;  // the used index this entry occupies; the value
-                          // the device will store in used.idx is used_idx + 1
-};
+// UsedEntry (what the used hook may rewrite before the device publishes a
+// used entry, split or packed) is declared in device_ring.h.
 
 class MockDevice {
  public:
@@ -288,6 +301,10 @@ class MockDevice {
   void set_config_status(uint16_t status);
   void set_max_virtqueue_pairs(uint16_t pairs);
   void set_queue_max_size(int queue, uint16_t size);  // queue -1: all
+  // Packed rings: what queue q's device event structure says from now on
+  // (off_wrap >= 0: that position | wrap << 15 with DESC, instead of the
+  // device's next avail position). False when q is not a usable packed ring.
+  bool set_packed_device_event(uint16_t q, PackedEventMode mode, int32_t off_wrap = -1);
 
   // ---- misbehaviour ----
   void arm(const Fault& fault);
@@ -375,7 +392,13 @@ class MockDevice {
   bool legacy_mode() const { return legacy_mode_; }
   uint32_t net_header_size() const { return hdr_size_; }
   uint8_t config_generation() const { return generation_; }
-  const DeviceQueue& queue(uint16_t q) const { return queues_[q]; }
+  // The split ring of queue q (unconfigured -- size 0 -- when q runs a
+  // packed ring); ring(q) is queue q whatever its kind.
+  const DeviceQueue& queue(uint16_t q) const { return queues_[q].split(); }
+  const DeviceRing& ring(uint16_t q) const { return queues_[q]; }
+  bool ring_packed() const {
+    return spec::has_feature(negotiated_features(), spec::Feature::kRingPacked);
+  }
   bool queue_ready(uint16_t q) const { return q < kNumQueues && queues_[q].usable(); }
   const DeviceCounters& counters() const { return counters_; }
   Conformance& conformance() { return conformance_; }
@@ -388,7 +411,7 @@ class MockDevice {
     uint16_t size = 0;      // modern: driver-written; legacy: = max_size
     bool enabled = false;
     uint32_t pfn = 0;
-    DeviceQueue::Addresses addrs{};
+    DeviceRing::Addresses addrs{};
     // virtio-mmio: QueueAlign (v1), and which of QueueNum and the six
     // address halves (v2) were written since the reset (kMmioWrote*).
     uint32_t align = 0;
@@ -465,6 +488,9 @@ class MockDevice {
   // Publishing with faults and hook.
   void complete(uint16_t q, uint16_t head, uint32_t len, uint64_t writable);
   void complete_now(uint16_t q, uint16_t head, uint32_t len, uint64_t writable);
+  // The packed_used_* faults on e (a packed ring's entry for head); true
+  // when the entry is to be published twice.
+  bool packed_used_lies(uint16_t q, uint16_t head, UsedEntry& e);
   void release(uint16_t q, std::vector<size_t>& picks, ReleaseOrder order, uint64_t seed);
   void finish(uint16_t q);
   bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
@@ -496,7 +522,7 @@ class MockDevice {
   uint32_t driver_feature_select_ = 0;
   uint16_t queue_select_ = 0;
   std::array<QueueRegs, kNumQueues> qregs_{};
-  std::array<DeviceQueue, kNumQueues> queues_{};
+  std::array<DeviceRing, kNumQueues> queues_{};
 
   TxSink sink_ = nullptr;
   void* sink_context_ = nullptr;

@@ -139,7 +139,8 @@ inline constexpr SpecRule kSpecRules[] = {
      "live mapping and coherent region (never mapped, or used after unmap)"},
     {"drv-6.1-4",
      "without the IOMMU: a ring part (kept under 2.7) or buffer address (kept under 2.7.13.1) "
-     "outside guest memory"},
+     "outside guest memory; packed rings: ring parts, indirect tables and buffers (kept under "
+     "2.8)"},
     {"def-2.7.5-1", "a descriptor whose next is not below the queue size (kept under 2.7.5.2)"},
     {"def-2.7.6-1",
      "an available ring entry naming a head not below the queue size (kept under 2.7.13.2)"},
@@ -179,6 +180,36 @@ inline constexpr SpecRule kSpecRules[] = {
     {"def-2.7.5.3-1",
      "an indirect table whose length is not a nonzero multiple of 16, or a table entry whose "
      "next lies outside the table"},
+    // Packed ring (2.8; PackedDeviceQueue, and queue sizes in MockDevice).
+    {"drv-2.8.11-1",
+     "packed ring: a descriptor ring not aligned to 16 or an event suppression structure not "
+     "aligned to 4"},
+    {"drv-2.8.16-1",
+     "packed ring: a descriptor made available at a position the device has not used yet (more "
+     "descriptors available than the ring holds beside those in flight)"},
+    {"drv-2.8.17-2", "packed ring: a descriptor chain longer than the queue size"},
+    {"drv-2.8.17-3",
+     "packed ring: a device-readable descriptor after a device-writable one (ring or indirect "
+     "table)"},
+    {"drv-2.8.17-6",
+     "packed ring: a chain whose head is available continuing (NEXT) to a descriptor that is "
+     "not available for its lap"},
+    {"drv-2.8.19-1", "packed ring: a descriptor with INDIRECT without VIRTIO_F_INDIRECT_DESC"},
+    {"drv-2.8.19-2", "packed ring: an indirect table entry with a flag other than WRITE"},
+    {"drv-2.8.19-3", "packed ring: an indirect table of more descriptors than the queue size"},
+    {"drv-2.8.19-4",
+     "packed ring: INDIRECT on a descriptor that has NEXT or follows one (a NEXT-linked list)"},
+    {"drv-4.1.4.3.2-2", "with RING_PACKED: a queue_size of 0, written or enabled"},
+    {"def-2.8.1-1",
+     "packed ring: a descriptor at the device's avail position with AVAIL and USED both equal "
+     "to the avail wrap counter (neither available nor used by the device)"},
+    {"def-2.8.7-1",
+     "packed ring: an indirect descriptor whose table length is 0 or not a multiple of 16"},
+    {"def-2.8.13-1",
+     "packed ring: a buffer id made available while the device has that id in flight"},
+    {"def-2.8.14-1",
+     "packed ring: driver event suppression flags 3 (reserved) or DESC without "
+     "VIRTIO_F_EVENT_IDX, at each publish"},
 };
 
 inline constexpr size_t kNumSpecRules = sizeof(kSpecRules) / sizeof(kSpecRules[0]);

@@ -733,7 +733,9 @@ class Parser {
                 "second_notify_cap",
                 "msix_vectors",
                 "interrupt_pin",
-                "mmio_window_size"});
+                "mmio_window_size",
+                "offer_ring_packed",
+                "packed_device_event"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -755,6 +757,20 @@ class Parser {
           u64(j["msix_vectors"], ptr + "/msix_vectors", mock::MockDevice::kMaxMsixVectors));
     if (j.contains("interrupt_pin"))
       s->device.interrupt_pin = uint8_t(u64(j["interrupt_pin"], ptr + "/interrupt_pin", 4));
+    if (j.contains("offer_ring_packed"))
+      s->device.offer_ring_packed = boolean(j["offer_ring_packed"], ptr + "/offer_ring_packed");
+    if (j.contains("packed_device_event")) {
+      const std::string m = str(j["packed_device_event"], ptr + "/packed_device_event");
+      if (m == "enable")
+        s->device.packed_device_event = mock::PackedEventMode::kEnable;
+      else if (m == "disable")
+        s->device.packed_device_event = mock::PackedEventMode::kDisable;
+      else if (m == "desc")
+        s->device.packed_device_event = mock::PackedEventMode::kDesc;
+      else
+        fail(ptr + "/packed_device_event",
+             "packed_device_event '" + m + "' is not enable, disable or desc");
+    }
     if (j.contains("require_access_platform"))
       s->device.require_access_platform =
           boolean(j["require_access_platform"], ptr + "/require_access_platform");
@@ -885,12 +901,29 @@ class Parser {
   }
 
   void driver(const json& j, const std::string& ptr, Scenario* s) const {
-    check_keys(
-        j, ptr,
-        {"mode", "rx_ring_cap", "tx_ring_cap", "feature_mask_clear", "pool_buffers", "buffer_size",
-         "max_frame", "echo", "expect_probe", "expect_attach", "reset_timeout_ns", "tx_timeout_ns",
-         "accept_access_platform", "accept_order_platform", "expect_modern_error",
-         "pool_alloc_budget", "burst", "interrupts", "irq_storm_limit"});
+    check_keys(j, ptr,
+               {"mode",
+                "rx_ring_cap",
+                "tx_ring_cap",
+                "feature_mask_clear",
+                "pool_buffers",
+                "buffer_size",
+                "max_frame",
+                "echo",
+                "expect_probe",
+                "expect_attach",
+                "reset_timeout_ns",
+                "tx_timeout_ns",
+                "accept_access_platform",
+                "accept_order_platform",
+                "expect_modern_error",
+                "pool_alloc_budget",
+                "burst",
+                "interrupts",
+                "irq_storm_limit",
+                "accept_ring_packed"});
+    if (j.contains("accept_ring_packed"))
+      s->options.accept_ring_packed = boolean(j["accept_ring_packed"], ptr + "/accept_ring_packed");
     if (j.contains("interrupts")) {
       const std::string m = str(j["interrupts"], ptr + "/interrupts");
       if (m == "poll")

@@ -260,7 +260,7 @@ class Runner {
       }
       case StepKind::kWriteUsedIdx: {
         const uint16_t v = step.used_idx_relative
-                               ? uint16_t(device_.queue(step.queue).used_idx() + step.used_idx)
+                               ? uint16_t(device_.ring(step.queue).used_idx() + step.used_idx)
                                : step.used_idx;
         const bool ok = device_.write_used_idx(step.queue, v);
         return "device wrote used.idx " + std::to_string(v) + " on " + qname(step.queue) +

@@ -10,6 +10,7 @@
 
 #include "driver/spec/mmio_layout.h"
 #include "driver/spec/net_layout.h"
+#include "driver/spec/packed_ring_layout.h"
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
 #include "driver/spec/virtio_constants.h"
@@ -66,6 +67,107 @@ struct TestRing {
   uint32_t used_len(uint16_t slot) const {
     uint32_t v;
     std::memcpy(&v, used + 8 + 8 * size_t(slot % size), 4);
+    return v;
+  }
+};
+
+// One packed ring (2.8) in guest memory, driven from the test: the
+// descriptor ring and both event suppression structures. offer() writes a
+// chain the right way (AVAIL/USED from the driver's wrap counter, the id in
+// every descriptor, the head's flags last); put() writes anything at all.
+struct TestPackedRing {
+  struct Seg {
+    uint64_t addr = 0;
+    uint32_t len = 0;
+    bool write = false;
+  };
+  uint16_t size = 0;
+  uint8_t* desc = nullptr;
+  uint8_t* driver_event = nullptr;
+  uint8_t* device_event = nullptr;
+  uint64_t desc_addr = 0, driver_addr = 0, device_addr = 0;
+  uint16_t next = 0;  // the driver's next avail position
+  bool wrap = true;   // the driver's avail wrap counter
+  uint16_t last_used = 0;
+  bool used_wrap = true;
+
+  static uint16_t avail_bits(bool w) {
+    return w ? spec::kPackedDescFlagAvail : spec::kPackedDescFlagUsed;
+  }
+  void put(uint16_t pos, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags) {
+    uint8_t* d = desc + 16 * size_t(pos);
+    std::memcpy(d, &addr, 8);
+    std::memcpy(d + 8, &len, 4);
+    std::memcpy(d + 12, &id, 2);
+    std::memcpy(d + 14, &flags, 2);
+  }
+  uint16_t flags_at(uint16_t pos) const {
+    uint16_t v;
+    std::memcpy(&v, desc + 16 * size_t(pos) + 14, 2);
+    return v;
+  }
+  uint16_t id_at(uint16_t pos) const {
+    uint16_t v;
+    std::memcpy(&v, desc + 16 * size_t(pos) + 12, 2);
+    return v;
+  }
+  uint32_t len_at(uint16_t pos) const {
+    uint32_t v;
+    std::memcpy(&v, desc + 16 * size_t(pos) + 8, 4);
+    return v;
+  }
+  // A chain at the driver's next position; extra_head: flags added to the
+  // head (INDIRECT, ...). Returns the head position.
+  uint16_t offer(const std::vector<Seg>& segs, uint16_t id, uint16_t extra_head = 0) {
+    const uint16_t head = next;
+    const bool head_wrap = wrap;
+    uint16_t head_flags = 0;
+    for (size_t i = 0; i < segs.size(); ++i) {
+      uint16_t f = uint16_t(avail_bits(wrap) | (segs[i].write ? spec::kDescFlagWrite : 0) |
+                            (i + 1 < segs.size() ? spec::kDescFlagNext : 0));
+      if (i == 0) {
+        // The head stays unavailable (the previous lap's pattern) until
+        // the rest of the chain is written.
+        head_flags = uint16_t(f | extra_head);
+        put(next, segs[i].addr, segs[i].len, id, avail_bits(!head_wrap));
+      } else {
+        put(next, segs[i].addr, segs[i].len, id, f);
+      }
+      if (++next == size) {
+        next = 0;
+        wrap = !wrap;
+      }
+    }
+    std::memcpy(desc + 16 * size_t(head) + 14, &head_flags, 2);
+    return head;
+  }
+  // The used descriptor at the driver's last_used, if there is one:
+  // returns true with its id and len, and moves on by ndescs.
+  bool take_used(uint16_t ndescs, uint16_t* id, uint32_t* len) {
+    const uint16_t f = flags_at(last_used);
+    const bool a = f & spec::kPackedDescFlagAvail, u = f & spec::kPackedDescFlagUsed;
+    if (a != used_wrap || u != used_wrap) return false;
+    *id = id_at(last_used);
+    *len = len_at(last_used);
+    last_used = uint16_t(last_used + ndescs);
+    if (last_used >= size) {
+      last_used = uint16_t(last_used - size);
+      used_wrap = !used_wrap;
+    }
+    return true;
+  }
+  void set_driver_event(uint16_t flags, uint16_t off_wrap = 0) {
+    std::memcpy(driver_event, &off_wrap, 2);
+    std::memcpy(driver_event + 2, &flags, 2);
+  }
+  uint16_t device_event_flags() const {
+    uint16_t v;
+    std::memcpy(&v, device_event + 2, 2);
+    return v;
+  }
+  uint16_t device_event_off_wrap() const {
+    uint16_t v;
+    std::memcpy(&v, device_event, 2);
     return v;
   }
 };
@@ -135,6 +237,53 @@ class TestDriver {
     setup_modern_queue(1, tx);
     set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk | st::kDriverOk);
     return true;
+  }
+
+  TestPackedRing alloc_packed_ring(uint16_t size) {
+    TestPackedRing r;
+    r.size = size;
+    GuestMemory::Allocation d, e1, e2;
+    mem_.allocate(spec::packed_desc_bytes(size), 16, &d);
+    mem_.allocate(4, 4, &e1);
+    mem_.allocate(4, 4, &e2);
+    r.desc = d.host, r.driver_event = e1.host, r.device_event = e2.host;
+    r.desc_addr = d.device_addr, r.driver_addr = e1.device_addr, r.device_addr = e2.device_addr;
+    return r;
+  }
+  void setup_modern_packed_queue(uint16_t q, TestPackedRing& r) {
+    cw(pc::kQueueSelect, 2, q);
+    cw(pc::kQueueSize, 2, r.size);
+    cw(pc::kQueueDescLo, 4, uint32_t(r.desc_addr));
+    cw(pc::kQueueDescHi, 4, uint32_t(r.desc_addr >> 32));
+    cw(pc::kQueueDriverLo, 4, uint32_t(r.driver_addr));
+    cw(pc::kQueueDriverHi, 4, uint32_t(r.driver_addr >> 32));
+    cw(pc::kQueueDeviceLo, 4, uint32_t(r.device_addr));
+    cw(pc::kQueueDeviceHi, 4, uint32_t(r.device_addr >> 32));
+    cw(pc::kQueueEnable, 2, 1);
+  }
+  // The modern sequence with packed rings (features must hold RING_PACKED).
+  bool init_modern_packed(uint64_t features, uint16_t size = 16) {
+    set_status(0);
+    set_status(st::kAcknowledge);
+    set_status(st::kAcknowledge | st::kDriver);
+    write_features(features);
+    set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk);
+    if (!(status() & st::kFeaturesOk)) return false;
+    prx = alloc_packed_ring(size);
+    ptx = alloc_packed_ring(size);
+    setup_modern_packed_queue(0, prx);
+    setup_modern_packed_queue(1, ptx);
+    set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk | st::kDriverOk);
+    return true;
+  }
+  // One frame on the packed tx ring: a 12-byte zero header and the frame
+  // in one descriptor with buffer id. Returns the buffer.
+  GuestMemory::Allocation send_packed(const std::vector<uint8_t>& frame, uint16_t id) {
+    auto b = buffer(12 + frame.size());
+    std::memset(b.host, 0, 12);
+    std::memcpy(b.host + 12, frame.data(), frame.size());
+    ptx.offer({{b.device_addr, uint32_t(12 + frame.size()), false}}, id);
+    return b;
   }
 
   TestRing legacy_ring(uint16_t q) {
@@ -252,6 +401,7 @@ class TestDriver {
   }
 
   TestRing rx, tx;
+  TestPackedRing prx, ptx;
 
  private:
   GuestMemory& mem_;

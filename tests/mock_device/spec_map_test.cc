@@ -177,6 +177,13 @@ DeviceConfig legacy() {
   return c;
 }
 
+constexpr uint64_t kPackedFeatures = kModernFeatures | (uint64_t{1} << 34);  // + RING_PACKED
+DeviceConfig packed(uint64_t extra_offer = 0) {
+  DeviceConfig c = modern(extra_offer);
+  c.offer_ring_packed = true;
+  return c;
+}
+
 constexpr uint64_t kMmioV1Features = (1u << 5) | (1u << 16) | (1u << 27);  // MAC|STATUS|ANY_LAYOUT
 DeviceConfig mmio(bool v1) {
   DeviceConfig c;
@@ -587,6 +594,119 @@ const std::vector<Provocation>& provocations() {
          w.drv->mmio_status(st::kAcknowledge | st::kDriver);
          w.drv->mmio_write_features(kMmioV1Features, true);
          (void)w.drv->mmio_v1_ring(0, 16, /*page_size=*/false);
+       }},
+      // ---- packed ring (2.8) ----
+      {"drv-2.8.11-1", "2.8.11", packed(),
+       [](World& w) {
+         w.up_to_features_ok(kPackedFeatures);
+         auto r = w.drv->alloc_packed_ring(16);
+         r.desc_addr += 8;
+         w.drv->setup_modern_packed_queue(0, r);
+       }},
+      {"drv-2.8.16-1", "2.8.16", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures, 8);
+         w.dev->hold_completions(1, 0, 0);
+         for (uint16_t i = 0; i < 3; ++i) w.drv->send_packed(test_frame(60), i);
+         w.drv->notify_modern(1);
+         for (uint16_t i = 3; i < 9; ++i) w.drv->send_packed(test_frame(60), i);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.8.17-2", "2.8.17", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures, 4);
+         auto b = w.drv->buffer(64);
+         for (uint16_t i = 0; i < 4; ++i)
+           w.drv->ptx.put(i, b.device_addr + 16u * i, 16, 0,
+                          spec::kPackedDescFlagAvail | spec::kDescFlagNext);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.8.17-3", "2.8.17", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures);
+         auto b = w.drv->buffer(2048);
+         w.drv->prx.offer({{b.device_addr, 1024, true}, {b.device_addr + 1024, 1024, false}}, 0);
+         w.dev->inject_rx(test_frame(60));
+       }},
+      {"drv-2.8.17-6", "2.8.17", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures);
+         auto b = w.drv->buffer(72);
+         w.drv->ptx.put(1, b.device_addr + 12, 60, 0, spec::kPackedDescFlagUsed);
+         w.drv->ptx.put(0, b.device_addr, 12, 0, spec::kPackedDescFlagAvail | spec::kDescFlagNext);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.8.19-1", "2.8.19", packed(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures);
+         auto t = w.drv->buffer(16);
+         w.drv->ptx.offer({{t.device_addr, 16, false}}, 0, spec::kDescFlagIndirect);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.8.19-2", "2.8.19", packed(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures | fmask(F::kIndirectDesc));
+         auto b = w.drv->buffer(72);
+         auto t = w.drv->buffer(32);
+         testing::TestPackedRing table;
+         table.desc = t.host;
+         table.put(0, b.device_addr, 12, 0, spec::kDescFlagNext);
+         table.put(1, b.device_addr + 12, 60, 0, 0);
+         w.drv->ptx.offer({{t.device_addr, 32, false}}, 0, spec::kDescFlagIndirect);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.8.19-3", "2.8.19", packed(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures | fmask(F::kIndirectDesc), 4);
+         auto b = w.drv->buffer(80);
+         auto t = w.drv->buffer(80);
+         testing::TestPackedRing table;
+         table.desc = t.host;
+         for (uint16_t i = 0; i < 5; ++i) table.put(i, b.device_addr + 16u * i, 16, 0, 0);
+         w.drv->ptx.offer({{t.device_addr, 80, false}}, 0, spec::kDescFlagIndirect);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.8.19-4", "2.8.19", packed(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures | fmask(F::kIndirectDesc));
+         auto t = w.drv->buffer(16);
+         auto b = w.drv->buffer(72);
+         w.drv->ptx.offer({{t.device_addr, 16, false}, {b.device_addr, 72, false}}, 0,
+                          spec::kDescFlagIndirect);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-4.1.4.3.2-2", "4.1.4.3.2", packed(),
+       [](World& w) { w.drv->init_modern_packed(kPackedFeatures, 0); }},
+      {"def-2.8.1-1", "2.8.1", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures);
+         auto b = w.drv->buffer(72);
+         w.drv->ptx.put(0, b.device_addr, 72, 0,
+                        spec::kPackedDescFlagAvail | spec::kPackedDescFlagUsed);
+         w.drv->notify_modern(1);
+       }},
+      {"def-2.8.7-1", "2.8.7", packed(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures | fmask(F::kIndirectDesc));
+         auto t = w.drv->buffer(32);
+         w.drv->ptx.offer({{t.device_addr, 20, false}}, 0, spec::kDescFlagIndirect);
+         w.drv->notify_modern(1);
+       }},
+      {"def-2.8.13-1", "2.8.13", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures);
+         w.dev->hold_completions(1, 0, 0);
+         w.drv->send_packed(test_frame(60), 5);
+         w.drv->notify_modern(1);
+         w.drv->send_packed(test_frame(60), 5);
+         w.drv->notify_modern(1);
+       }},
+      {"def-2.8.14-1", "2.8.14", packed(),
+       [](World& w) {
+         w.drv->init_modern_packed(kPackedFeatures);
+         w.drv->ptx.set_driver_event(3);
+         w.drv->send_packed(test_frame(60), 0);
+         w.drv->notify_modern(1);
        }},
   };
   return all;
