@@ -177,6 +177,16 @@ DeviceConfig legacy() {
   return c;
 }
 
+// Entry i of a split indirect table at host.
+void split_table_entry(uint8_t* host, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                       uint16_t next) {
+  uint8_t* d = host + 16 * size_t(i);
+  std::memcpy(d, &addr, 8);
+  std::memcpy(d + 8, &len, 4);
+  std::memcpy(d + 12, &flags, 2);
+  std::memcpy(d + 14, &next, 2);
+}
+
 constexpr uint64_t kPackedFeatures = kModernFeatures | (uint64_t{1} << 34);  // + RING_PACKED
 DeviceConfig packed(uint64_t extra_offer = 0) {
   DeviceConfig c = modern(extra_offer);
@@ -594,6 +604,49 @@ const std::vector<Provocation>& provocations() {
          w.drv->mmio_status(st::kAcknowledge | st::kDriver);
          w.drv->mmio_write_features(kMmioV1Features, true);
          (void)w.drv->mmio_v1_ring(0, 16, /*page_size=*/false);
+       }},
+      // ---- split ring indirect tables (2.7.5.3; DeviceQueue::walk) ----
+      {"drv-2.7.5.3.1-2", "2.7.5.3.1", modern(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kIndirectDesc));
+         auto b = w.drv->buffer(72);
+         auto t = w.drv->buffer(32);
+         split_table_entry(t.host, 0, b.device_addr, 72, spec::kDescFlagNext, 1);
+         split_table_entry(t.host, 1, t.device_addr, 32, spec::kDescFlagIndirect, 0);
+         w.drv->tx.set_desc(0, t.device_addr, 32, spec::kDescFlagIndirect, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.5.3.1-3", "2.7.5.3.1", modern(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kIndirectDesc), 4);
+         auto b = w.drv->buffer(80);
+         auto t = w.drv->buffer(80);
+         for (uint16_t i = 0; i < 5; ++i)
+           split_table_entry(t.host, i, b.device_addr + 16u * i, 16,
+                             i < 4 ? spec::kDescFlagNext : 0, uint16_t(i + 1));
+         w.drv->tx.set_desc(0, t.device_addr, 80, spec::kDescFlagIndirect, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.5.3.1-4", "2.7.5.3.1", modern(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kIndirectDesc));
+         auto b = w.drv->buffer(72);
+         auto t = w.drv->buffer(16);
+         split_table_entry(t.host, 0, b.device_addr, 72, 0, 0);
+         w.drv->tx.set_desc(0, t.device_addr, 16, spec::kDescFlagIndirect | spec::kDescFlagNext, 1);
+         w.drv->tx.set_desc(1, b.device_addr, 72, 0, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"def-2.7.5.3-1", "2.7.5.3", modern(fmask(F::kIndirectDesc)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kIndirectDesc));
+         auto t = w.drv->buffer(32);
+         w.drv->tx.set_desc(0, t.device_addr, 24, spec::kDescFlagIndirect, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
        }},
       // ---- packed ring (2.8) ----
       {"drv-2.8.11-1", "2.8.11", packed(),
