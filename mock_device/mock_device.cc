@@ -1535,6 +1535,66 @@ bool MockDevice::inject_rx(std::span<const uint8_t> frame) {
   return deliver_rx(frame);
 }
 
+bool MockDevice::deliver_rx_merged(std::span<const uint8_t> frame) {
+  // 5.1.6.4: with MRG_RXBUF a frame may take several buffers; the first
+  // one's header says how many (num_buffers), and each buffer is a used
+  // entry of its own, published together (as QEMU's virtio_net_receive
+  // fills them in one batch). The buffers are taken only when enough of
+  // them are available, judged by the first one's size (the driver posts
+  // buffers of one size).
+  DeviceRing& q = queues_[kRxQueue];
+  const uint32_t hdr_size = hdr_size_;
+  const uint64_t total = hdr_size + frame.size();
+  const uint64_t per = chain_.writable_bytes;
+  uint32_t seg = 0;
+  while (seg < chain_.num_segments && !chain_.segments[seg].writable) ++seg;
+  if (per == 0 || seg >= chain_.num_segments || chain_.segments[seg].len < hdr_size ||
+      (total + per - 1) / per > q.available() || (total + per - 1) / per > 0xFFFF) {
+    ++counters_.rx_too_big;
+    return false;
+  }
+  struct Used {
+    uint16_t head;
+    uint32_t len;
+    uint64_t writable;
+  };
+  std::vector<Used> used;
+  uint8_t* hdr_at = chain_.segments[seg].data;
+  uint8_t hdr[spec::kNetHdrSize] = {};
+  std::memcpy(hdr_at, hdr, hdr_size);
+  size_t done = 0;
+  bool first = true;
+  while (done < frame.size()) {
+    if (q.available() == 0) break;  // fewer than counted: what was written stays
+    q.walk(q.pop(), &chain_);
+    Chain& c = chain_;
+    if (!c.ok) {
+      ++counters_.rx_chains_bad;
+      q.halt();
+      ++counters_.queue_halts;
+      break;
+    }
+    uint32_t len = 0;
+    for (uint32_t s = 0; s < c.num_segments && done < frame.size(); ++s) {
+      if (!c.segments[s].writable) continue;
+      uint32_t off = 0;
+      if (first && c.segments[s].data == hdr_at) off = hdr_size, len = hdr_size;
+      const size_t take = std::min<size_t>(frame.size() - done, c.segments[s].len - off);
+      std::memcpy(c.segments[s].data + off, frame.data() + done, take);
+      done += take;
+      len += uint32_t(take);
+    }
+    first = false;
+    used.push_back(Used{c.head, len, c.writable_bytes});
+  }
+  spec::store_le16(hdr_at + 10, uint16_t(used.size()));  // num_buffers
+  ++counters_.rx_injected;
+  counters_.rx_bytes += frame.size();
+  for (const Used& u : used) complete(kRxQueue, u.head, u.len, u.writable);
+  finish(kRxQueue);
+  return done == frame.size();
+}
+
 void MockDevice::use_before_driver_ok() {
   // used_before_driver_ok: the driver is about to set DRIVER_OK. Whatever it
   // made available is used now (a frame written into it, as a device that
@@ -1583,6 +1643,9 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
     conformance_.report("def-5.1.6.3-1", "receive chain at head " + std::to_string(head) +
                                              " has device-readable descriptors");
   if (c.writable_bytes < total) {
+    if (config_.rx_mergeable && hdr_size_ >= spec::kNetHdrSize &&
+        has_feature(driver_features_ & config_.features, Feature::kNetMrgRxbuf))
+      return deliver_rx_merged(frame);
     ++counters_.rx_too_big;
     return false;
   }

@@ -41,7 +41,9 @@
 // hands the frame to the tx sink and/or the capture list, and completes the
 // chain with used.len 0. Receive: inject_rx() fills the next available rx
 // chain with a header (num_buffers = 1 when the field exists) and the frame,
-// completing it with used.len = header + frame. Each publish raises ISR bit 0
+// completing it with used.len = header + frame (with rx_mergeable and
+// MRG_RXBUF, a frame too large for one buffer takes several: num_buffers in
+// the first header, one used entry each). Each publish raises ISR bit 0
 // unless the driver suppressed it. Neither path allocates: the tx gather
 // buffer is allocated once, and the tx sink is a function pointer.
 //
@@ -147,6 +149,12 @@ struct DeviceConfig {
   // avail position is made available). set_packed_device_event() changes
   // it per queue at any time.
   PackedEventMode packed_device_event = PackedEventMode::kEnable;
+  // Receive: with MRG_RXBUF negotiated, a frame that does not fit the next
+  // rx buffer is spread over as many buffers as it needs, num_buffers in
+  // the first one's header, one used entry per buffer published together
+  // (5.1.6.4), on either ring kind. Off (the default): such a frame is not
+  // delivered (rx_too_big), as before.
+  bool rx_mergeable = false;
 };
 
 // One interrupt the device sent (MockDevice::interrupts(), and the sink).
@@ -496,6 +504,8 @@ class MockDevice {
   bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
   bool check_tx_header(const uint8_t* hdr);
   bool deliver_rx(std::span<const uint8_t> frame);
+  // A frame larger than the next rx buffer over several (rx_mergeable).
+  bool deliver_rx_merged(std::span<const uint8_t> frame);
   void use_before_driver_ok();
   void deliver_tx(std::span<const uint8_t> frame);
 

@@ -735,7 +735,8 @@ class Parser {
                 "interrupt_pin",
                 "mmio_window_size",
                 "offer_ring_packed",
-                "packed_device_event"});
+                "packed_device_event",
+                "rx_mergeable"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -757,6 +758,8 @@ class Parser {
           u64(j["msix_vectors"], ptr + "/msix_vectors", mock::MockDevice::kMaxMsixVectors));
     if (j.contains("interrupt_pin"))
       s->device.interrupt_pin = uint8_t(u64(j["interrupt_pin"], ptr + "/interrupt_pin", 4));
+    if (j.contains("rx_mergeable"))
+      s->device.rx_mergeable = boolean(j["rx_mergeable"], ptr + "/rx_mergeable");
     if (j.contains("offer_ring_packed"))
       s->device.offer_ring_packed = boolean(j["offer_ring_packed"], ptr + "/offer_ring_packed");
     if (j.contains("packed_device_event")) {
