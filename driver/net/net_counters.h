@@ -41,6 +41,10 @@ namespace vnet {
   X(queue_broken_used_early) /* used.idx moved before any buffer was made available */        \
   X(queue_broken_used_flags) /* packed: used AVAIL/USED bits in a pattern nobody writes */    \
   X(queue_broken_used_wrap)  /* packed: used descriptor with a stale wrap counter */          \
+  X(queue_broken_used_order) /* IN_ORDER split: used id ends no batch used.idx covers */      \
+  X(queue_broken_used_unpub) /* IN_ORDER: a batch reaching a chain never published */         \
+  X(rx_implied_completions)  /* IN_ORDER: rx buffers completed by a later entry */            \
+  X(tx_implied_completions)  /* IN_ORDER: tx chains completed by a later entry */             \
   X(config_invalid_mac)      /* F_MAC offered with a multicast or zero MAC */                 \
   X(config_invalid_mtu)      /* F_MTU offered with mtu < 68 */                                \
   X(config_invalid_status)   /* status with bits the spec does not define */                  \

@@ -214,6 +214,10 @@ AttachError VirtioNet::bring_up() {
   // RING_PACKED: see NetOptions::accept_indirect_desc).
   if (options_.accept_indirect_desc)
     want |= device_features_ & mask & feature_mask(Feature::kIndirectDesc);
+  // IN_ORDER: asked for only by the option (off by default, like the two
+  // above) and only on a modern transport (bit 35).
+  if (!t.is_legacy() && options_.accept_in_order)
+    want |= device_features_ & mask & feature_mask(Feature::kInOrder);
   if (!negotiate_config(&want)) return fail(AttachError::kConfigUnreadable);
   want = spec::close_under_dependencies(want);
   // 6.1: a driver on the modern interface MUST accept VERSION_1 -- without
@@ -266,6 +270,11 @@ AttachError VirtioNet::bring_up() {
   const bool event_idx = has_feature(features_, Feature::kEventIdx);
   rx_.set_event_idx(event_idx);
   tx_.set_event_idx(event_idx);
+  // IN_ORDER: batched completions, validated against the posted order; the
+  // queues take descriptors in ring order from here on (2.7.5, 2.7.9, 2.8.9).
+  const bool in_order = has_feature(features_, Feature::kInOrder);
+  rx_.set_in_order(in_order);
+  tx_.set_in_order(in_order);
   tx_.set_interrupts(false);
   rx_.set_interrupts(false);
   tx_published_.store(0, MemOrder::kRelaxed);
@@ -495,6 +504,14 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       const uint32_t len = done[i].len;
       const DmaMapping& m = rx_map_[done[i].head];
       --rx_posted_;
+      // IN_ORDER: a buffer completed by a later buffer's used entry. 2.7.9 /
+      // 2.8.9: it was used completely, so len is its whole writable part --
+      // exactly what 5.1.6.4.2 asks of every buffer of a mergeable frame but
+      // its last, the case an honest device batches. It is validated below
+      // like any length the device states (header, num_buffers, MTU): a
+      // batch of one-buffer frames that did not fill their buffers is a lie
+      // the MTU check and the header checks drop.
+      if (done[i].implied) ++counters_.rx_implied_completions;
       // Every exit below unmaps: copying nothing (device_len 0) for a frame
       // that is dropped, the validated length for one that is delivered.
       auto give_back = [&] {
@@ -580,6 +597,9 @@ uint16_t VirtioNet::reclaim_tx() {
       // A device that claims to have written into a read-only chain is
       // lying; the frame was sent anyway, so only count it.
       if (done[i].len_over) ++counters_.tx_bad_used_len;
+      // IN_ORDER: completed by a later chain's used entry (len 0: a
+      // transmit chain has nothing writable).
+      if (done[i].implied) ++counters_.tx_implied_completions;
       release_tx(static_cast<PacketBuffer*>(done[i].cookie), done[i].head);
     }
     total = static_cast<uint16_t>(total + n);
@@ -850,6 +870,12 @@ void VirtioNet::count_queue_fault(const Virtqueue& q) {
       break;
     case QueueFault::kUsedWrap:
       ++counters_.queue_broken_used_wrap;
+      break;
+    case QueueFault::kUsedOrder:
+      ++counters_.queue_broken_used_order;
+      break;
+    case QueueFault::kUsedUnpublished:
+      ++counters_.queue_broken_used_unpub;
       break;
     case QueueFault::kNone:
       break;

@@ -165,6 +165,17 @@ struct NetOptions {
   // every recorded trace; the worlds turn it on as they learn to carry
   // indirect chains. feature_mask can still forbid it.
   bool accept_indirect_desc = false;
+  // Accept VIRTIO_F_IN_ORDER (bit 35; split 2.7.9, packed 2.8.9) when a
+  // modern device offers it: the device uses buffers in the order they
+  // were made available and may complete a batch with one used entry; both
+  // queues then take descriptors in ring order and validate every batch
+  // against what they posted (virtqueue/split_queue.h, packed_queue.h).
+  // OFF by default like the two above: the feature word of every recorded
+  // trace stays as it is (QEMU 7.2 offers no IN_ORDER for virtio-net).
+  // Completions implied by a batch are counted (rx_/tx_implied_completions);
+  // an implied rx buffer holds, as the spec says, its whole writable part
+  // ("used completely") and is validated as any other (virtio_net.cc).
+  bool accept_in_order = false;
   // Interrupts: the highest rung of the ladder MSI-X -> INTx -> polling to
   // try (transport.h); attach takes the first that the platform offers and
   // the device accepts, and reports it (interrupts(), a log line). kPolling

@@ -54,6 +54,8 @@ void PackedQueue::release() {
   tables_ = DmaRegion{};
   direct_max_ = kMaxChainSegments;
   indirect_chains_ = 0;
+  in_order_ = false;
+  implied_ = 0;
   ring_ = DmaRegion{};
   size_ = 0;
   free_count_ = 0;
@@ -77,7 +79,7 @@ void PackedQueue::reinitialise() {
   // "used in the previous lap" pattern for wrap counters of 1 (2.8.1).
   __builtin_memset(ring_.cpu, 0, ring_.size);
   for (uint16_t i = 0; i < size_; ++i)
-    ids_[i] = IdState{nullptr, 0, 0, static_cast<uint16_t>(i + 1), false, false};
+    ids_[i] = IdState{nullptr, 0, 0, static_cast<uint16_t>(i + 1), 0, false, false};
   free_id_ = 0;
   free_count_ = size_;
   in_flight_ = 0;
@@ -93,6 +95,9 @@ void PackedQueue::reinitialise() {
   published_chains_ = 0;
   kick_added_ = 0;
   harvested_ = 0;
+  added_chains_ = 0;
+  batch_left_ = 0;
+  batch_len_ = 0;
   store_cursor();
   published_mirror_.store(0, MemOrder::kRelease);
   interrupts_ = true;  // driver event flags 0 = ENABLE in the zeroed ring
@@ -155,7 +160,7 @@ bool PackedQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie
     next_avail_ = static_cast<uint16_t>(pos + 1);
   }
   --free_count_;
-  st = IdState{cookie, writable, 1, 0, true, false};
+  st = IdState{cookie, writable, 1, 0, added_chains_++, true, false};
   ++in_flight_;
   ++pending_chains_;
   ++indirect_chains_;
@@ -209,7 +214,7 @@ bool PackedQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, u
   }
   next_avail_ = pos;
   free_count_ = static_cast<uint16_t>(free_count_ - n);
-  st = IdState{cookie, writable, n, 0, true, false};
+  st = IdState{cookie, writable, n, 0, added_chains_++, true, false};
   ++in_flight_;
   ++pending_chains_;
   if (id_out != nullptr) *id_out = id;
@@ -312,6 +317,8 @@ uint16_t PackedQueue::peek_used_idx() {
 
 bool PackedQueue::has_pending() {
   if (broken() || size_ == 0) return false;
+  // A batch begun by an earlier harvest is pending without a fetch.
+  if (batch_left_ != 0) return true;
   const uint16_t flags = fetch_flags(last_used_, true);
   const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
   const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
@@ -334,6 +341,16 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
   if (broken() || size_ == 0) return 0;
   uint16_t done = 0;
   while (done < max) {
+    if (batch_left_ != 0) {
+      // In-order: the oldest outstanding chain belongs to the batch whose
+      // used descriptor was taken; its id is the private shadow's.
+      const uint16_t oldest = shadow_[last_used_].id;
+      const bool last = batch_left_ == 1;
+      complete_in_order(oldest, last ? batch_len_ : ids_[oldest].writable, !last, &out[done]);
+      --batch_left_;
+      ++done;
+      continue;
+    }
     const uint16_t pos = last_used_;
     // The first look of a re-check is deliberate; every later position is
     // a first fetch.
@@ -376,8 +393,18 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     }
     IdState& st = ids_[id];
     if (!st.in_flight || !st.published) {
-      set_fault(QueueFault::kUsedIdStale);
+      // In-order: an id added after every published chain; the batch it
+      // would close reaches chains the device was never given.
+      set_fault(in_order_ && st.in_flight ? QueueFault::kUsedUnpublished
+                                          : QueueFault::kUsedIdStale);
       break;
+    }
+    if (in_order_) {
+      // The batch: every outstanding chain from the oldest (harvested_ +
+      // done chains precede it) up to this one, at most the published ones.
+      batch_left_ = static_cast<uint16_t>(st.seq - harvested_ - done + 1);
+      batch_len_ = len;
+      continue;
     }
     Completion& c = out[done];
     c.cookie = st.cookie;
@@ -385,6 +412,7 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     c.len = len;
     c.writable = st.writable;
     c.len_over = len > st.writable;
+    c.implied = false;
     if (c.len_over) ++len_over_;
     // The chain's positions are skipped (2.8.6); its id goes back to the
     // free list. Published descriptors outstanding include this chain's.
@@ -407,7 +435,8 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
   }
   if (done != 0) {
     harvested_ = static_cast<uint16_t>(harvested_ + done);
-    store_cursor();
+    // Mid-batch the marker stays at the batch's used descriptor.
+    if (batch_left_ == 0) store_cursor();
   }
   // EVENT_IDX with interrupts wanted: the next used descriptor interrupts.
   if (event_idx_ && interrupts_ && done != 0) {
@@ -416,6 +445,35 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     order(Barrier::kFull);
   }
   return done;
+}
+
+void PackedQueue::complete_in_order(uint16_t id, uint32_t len, bool implied, Completion* c) {
+  IdState& st = ids_[id];
+  c->cookie = st.cookie;
+  c->head = id;
+  c->len = len;
+  c->writable = st.writable;
+  c->len_over = len > st.writable;
+  c->implied = implied;
+  if (c->len_over) ++len_over_;
+  if (implied) ++implied_;
+  // The chain's positions are skipped (2.8.9: the device skipped the whole
+  // batch); the used wrap counter flips where the batch passes the end.
+  uint16_t next = static_cast<uint16_t>(last_used_ + st.ndescs);
+  if (next >= size_) {
+    next = static_cast<uint16_t>(next - size_);
+    used_wrap_ = !used_wrap_;
+  }
+  last_used_ = next;
+  published_descs_ = static_cast<uint16_t>(published_descs_ - st.ndescs);
+  free_count_ = static_cast<uint16_t>(free_count_ + st.ndescs);
+  st.in_flight = false;
+  st.published = false;
+  st.cookie = nullptr;
+  st.next_free = free_id_;
+  free_id_ = id;
+  --in_flight_;
+  platform_->completed(index_, id, len);
 }
 
 }  // namespace vnet

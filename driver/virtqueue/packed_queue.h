@@ -88,9 +88,30 @@
 // never reads a table back: completions use ids_[id] (writable bytes, one
 // descriptor). At most min(kMaxIndirectSegments, size) segments.
 //
-// Not yet (issue 14): IN_ORDER, the mock device's
-// packed ring, a packed fuzz target, packed traces. Sizes need not be
-// powers of two here (2.8); the net layer still asks for one.
+// In-order use (VIRTIO_F_IN_ORDER, 2.8.9). set_in_order(true), before the
+// first publish. The device may complete a batch with ONE used descriptor,
+// written over the first available descriptor of the batch (at last_used_),
+// carrying the buffer id of the batch's last chain; it then skips the whole
+// batch. The posted order is private: each id keeps the number of chains
+// added before it (seq), and the oldest outstanding chain is the one whose
+// head the private shadow holds at last_used_. The used descriptor is
+// validated as every other (flags, id < size, in flight), and its chain
+// must be published -- a batch that would reach a chain added but never
+// made available is kUsedUnpublished (without IN_ORDER that id is
+// kUsedIdStale, as before). Every published in-flight id is a valid batch
+// end (no used index exists to contradict it). The batch's chains are
+// completed in posted order, the first k - 1 implied (Completion::implied;
+// len = the writable bytes posted: "used completely"), the last with the
+// descriptor's len; last_used_ moves on by each chain's descriptors and the
+// used wrap counter flips wherever the batch passes the end of the ring. A
+// batch is at most the chains published and in flight. One larger than the
+// room in a harvest() is finished by the next one from private state
+// (batch_left_), with no fetch; the progress marker (peek_used_idx()) is
+// moved only at batch boundaries, so mid-batch it still reports the used
+// descriptor at the batch's start.
+//
+// Sizes need not be powers of two here (2.8); the net layer still asks for
+// one.
 //
 // Bounds: harvest takes at most max completions, each consuming at least
 // one published descriptor, so at most size; publish walks at most the
@@ -164,6 +185,12 @@ class PackedQueue {
   // Chains published so far (mod 2^16).
   uint16_t published_idx() const { return published_chains_; }
   void set_dma_barriers(bool dma) { dma_barriers_ = dma; }
+  // VIRTIO_F_IN_ORDER negotiated (see above). Before the first publish
+  // after allocate(); kept across drain() until release().
+  void set_in_order(bool on) { in_order_ = on; }
+  bool in_order() const { return in_order_; }
+  // Chains completed implicitly by in-order batches since allocate().
+  uint64_t implied_count() const { return implied_; }
 
   uint16_t harvest(Completion* out, uint16_t max, bool recheck = false);
 
@@ -204,11 +231,14 @@ class PackedQueue {
     uint32_t writable;
     uint16_t ndescs;
     uint16_t next_free;
+    uint16_t seq;  // chains added before this one (free-running): the posted order
     bool in_flight;
     bool published;
   };
 
   void reinitialise();
+  // Completes the in-flight chain of id with len (in-order batches).
+  void complete_in_order(uint16_t id, uint32_t len, bool implied, Completion* c);
   bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out);
   void store_driver_event(uint16_t off_wrap, uint16_t flags);
   uint16_t used_off_wrap() const {
@@ -243,6 +273,7 @@ class PackedQueue {
   uint16_t published_chains_ = 0;  // free-running
   uint16_t kick_added_ = 0;        // descriptors published since the last kick decision
   uint16_t harvested_ = 0;         // chains harvested, free-running
+  uint16_t added_chains_ = 0;      // chains added, free-running (IdState::seq)
   // For peek_used_idx(), written by the owner: harvested_ << 16 | used wrap
   // counter << 15 | last_used_, and published_chains_ (release stores).
   Atomic<uint32_t> cursor_{0};
@@ -252,6 +283,11 @@ class PackedQueue {
   QueueFault fault_ = QueueFault::kNone;
   bool dma_barriers_ = false;
   uint64_t len_over_ = 0;
+  // In-order (VIRTIO_F_IN_ORDER): the batch being completed, and totals.
+  bool in_order_ = false;
+  uint16_t batch_left_ = 0;  // chains of the current batch not yet returned
+  uint32_t batch_len_ = 0;   // the used descriptor's len, for the batch's last chain
+  uint64_t implied_ = 0;
   // Indirect tables: id i's at tables_ + i x kIndirectTableBytes.
   static constexpr size_t kIndirectTableBytes = 16 * size_t{kMaxIndirectSegments};
   DmaRegion tables_{};

@@ -22,6 +22,13 @@ struct Completion {
   uint32_t len;       // as the device reported it (validated below)
   uint32_t writable;  // writable bytes the driver posted in this chain
   bool len_over;      // len > writable: the caller must drop the buffer
+  // VIRTIO_F_IN_ORDER: the chain was completed implicitly, by a used entry
+  // (split) / used descriptor (packed) that named a later chain of the same
+  // batch (2.7.9, 2.8.9). No length was written for it: "assumed to have
+  // been used (read or written) by the device completely", so len is the
+  // writable bytes posted (0 on a transmit chain). Always false without
+  // IN_ORDER.
+  bool implied;
 };
 
 enum class QueueFault : uint8_t {
@@ -36,6 +43,14 @@ enum class QueueFault : uint8_t {
                  // neither side writes in this lap (2.8.1)
   kUsedWrap,     // packed: a used descriptor marked with the previous lap's
                  // wrap counter (the device stopped flipping it, 2.8.1)
+  // VIRTIO_F_IN_ORDER (2.7.9, 2.8.9): the one used entry of a batch names
+  // its last chain, and every outstanding chain posted before it is
+  // completed with it.
+  kUsedOrder,        // split: the used id names an in-flight chain that is neither
+                     // the oldest outstanding one nor the end of a batch the used
+                     // index covers (the batch would run past used.idx)
+  kUsedUnpublished,  // the batch the used id closes reaches a chain that was
+                     // added but never made available (publish())
 };
 const char* queue_fault_name(QueueFault f);
 

@@ -27,6 +27,10 @@ const char* queue_fault_name(QueueFault f) {
       return "used descriptor flags contradict the wrap counter";
     case QueueFault::kUsedWrap:
       return "used descriptor written with a stale wrap counter";
+    case QueueFault::kUsedOrder:
+      return "in-order: used id is neither the oldest chain nor a batch end the used index covers";
+    case QueueFault::kUsedUnpublished:
+      return "in-order: used id closes a batch with a chain never made available";
   }
   return "?";
 }
@@ -73,6 +77,8 @@ void SplitQueue::release() {
   tables_ = DmaRegion{};
   direct_max_ = kMaxChainSegments;
   indirect_chains_ = 0;
+  in_order_ = false;
+  implied_ = 0;
   ring_ = DmaRegion{};
   size_ = 0;
   free_count_ = 0;
@@ -89,13 +95,20 @@ void SplitQueue::reinitialise() {
   // No head in flight (HeadState{nullptr, 0, 0, false} is all zero bytes);
   // every descriptor free, the free list linked in index order.
   __builtin_memset(heads_, 0, sizeof heads_[0] * size_);
+  // Linked in ring order, the last back to 0: with IN_ORDER the links are
+  // never changed again and are exactly the next fields 2.7.5.2 asks for;
+  // without it the free list reorders them (the link past the last free
+  // descriptor is never followed: free_count_ bounds every walk).
   for (uint16_t i = 0; i < size_; ++i)
-    shadow_[i] = DescShadow{0, 0, 0, static_cast<uint16_t>(i + 1)};
+    shadow_[i] = DescShadow{0, 0, 0, static_cast<uint16_t>((i + 1) & (size_ - 1))};
   free_head_ = 0;
   free_count_ = size_;
   in_flight_ = 0;
   avail_idx_ = 0;
+  published_avail_ = 0;
   last_used_ = 0;
+  batch_left_ = 0;
+  batch_len_ = 0;
   avail_flags_ = 0;
   kicked_idx_ = 0;
   interrupts_ = true;  // the zeroed ring asks for interrupts either way
@@ -159,7 +172,8 @@ bool SplitQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie,
   table[head].next.set(0);
   free_head_ = sh.next;
   --free_count_;
-  heads_[head] = HeadState{cookie, writable, 1, true};
+  heads_[head] = HeadState{cookie, writable, 1, avail_idx_, true};
+  order_[avail_idx_ & (size_ - 1)] = head;
   if (head_out != nullptr) *head_out = head;
   ++in_flight_;
   ++indirect_chains_;
@@ -201,7 +215,8 @@ bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, ui
   }
   free_head_ = d;
   free_count_ = static_cast<uint16_t>(free_count_ - n);
-  heads_[head] = HeadState{cookie, writable, n, true};
+  heads_[head] = HeadState{cookie, writable, n, avail_idx_, true};
+  order_[avail_idx_ & (size_ - 1)] = head;
   if (head_out != nullptr) *head_out = head;
   ++in_flight_;
   platform_->published(announce);
@@ -214,6 +229,7 @@ void SplitQueue::publish() {
   // 2.7.13.2: descriptors and ring entries before the index update.
   order(Barrier::kWrite);
   store_le16(avail() + spec::kAvailIdxOffset, avail_idx_);
+  published_avail_ = avail_idx_;
 }
 
 bool SplitQueue::kick_needed() {
@@ -253,6 +269,8 @@ void SplitQueue::set_interrupts(bool enabled) {
 }
 
 bool SplitQueue::has_pending() {
+  // A batch begun by an earlier harvest is pending without a fetch.
+  if (batch_left_ != 0) return !broken();
   return !broken() && size_ != 0 && peek_used_idx() != last_used_;
 }
 
@@ -290,8 +308,9 @@ uint16_t SplitQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     set_fault(QueueFault::kUsedIdxJump);
     return 0;
   }
-  const uint16_t n = distance < max ? distance : max;
-  uint16_t done = 0;
+  // IN_ORDER: batches, one entry each, validated against the posted order.
+  uint16_t done = in_order_ ? harvest_in_order(used_idx, out, max) : 0;
+  const uint16_t n = in_order_ ? 0 : (distance < max ? distance : max);
   // Elements are fetched in runs of consecutive slots (one shim call per
   // run, not per element); each element is still fetched exactly once.
   constexpr uint16_t kRun = 32;
@@ -321,6 +340,7 @@ uint16_t SplitQueue::harvest(Completion* out, uint16_t max, bool recheck) {
       c.len = len;
       c.writable = h.writable;
       c.len_over = len > h.writable;
+      c.implied = false;
       if (c.len_over) ++len_over_;
       // Return the chain to the free list, walking the private shadow only.
       uint16_t last = static_cast<uint16_t>(id);
@@ -339,10 +359,82 @@ uint16_t SplitQueue::harvest(Completion* out, uint16_t max, bool recheck) {
   // EVENT_IDX with interrupts wanted: the next completion interrupts
   // (2.7.10.2).
   if (event_idx_ && interrupts_ && done != 0) {
-    store_used_event(last_used_);
+    // (In-order: after the batch still being returned, whose entries the
+    // device has published already.)
+    store_used_event(static_cast<uint16_t>(last_used_ + batch_left_));
     // Visible before the caller's next look at used.idx (the device may
     // have published past it already and decided against an interrupt).
     order(Barrier::kFull);
+  }
+  return done;
+}
+
+void SplitQueue::complete_chain(uint16_t head, uint32_t len, bool implied, Completion* c) {
+  HeadState& h = heads_[head];
+  c->cookie = h.cookie;
+  c->head = head;
+  c->len = len;
+  c->writable = h.writable;
+  c->len_over = len > h.writable;
+  c->implied = implied;
+  if (c->len_over) ++len_over_;
+  if (implied) ++implied_;
+  // In ring order the chain's descriptors are the oldest in use: they join
+  // the free run behind it as they are, links untouched (2.7.5.2).
+  free_count_ = static_cast<uint16_t>(free_count_ + h.ndescs);
+  h.in_flight = false;
+  h.cookie = nullptr;
+  --in_flight_;
+  ++last_used_;
+  platform_->completed(index_, head, len);
+}
+
+uint16_t SplitQueue::harvest_in_order(uint16_t used_idx, Completion* out, uint16_t max) {
+  // used_idx - last_used_ <= in_flight_ was checked by the caller; every
+  // batch below ends within it, so at most in_flight_ chains are returned.
+  uint16_t done = 0;
+  while (done < max) {
+    if (batch_left_ == 0) {
+      const uint16_t covered = static_cast<uint16_t>(used_idx - last_used_);
+      if (covered == 0) break;
+      // The batch's one entry sits at the used slot of its first chain: the
+      // oldest outstanding one (2.7.9). Fetched once; the rest of the batch
+      // is returned from private state.
+      const uint16_t slot = static_cast<uint16_t>(last_used_ & (size_ - 1));
+      spec::VringUsedElem e;
+      platform_->fetch(DeviceMemRef{index_, MemPart::kUsedElem, slot, false},
+                       used() + spec::used_elem_offset(slot), &e, sizeof(e));
+      const uint32_t used_id = e.id.get();
+      if (used_id >= size_) {
+        set_fault(QueueFault::kUsedIdRange);
+        break;
+      }
+      const HeadState& end = heads_[used_id];
+      // Already completed, or never the head of a chain.
+      if (!end.in_flight) {
+        set_fault(QueueFault::kUsedIdStale);
+        break;
+      }
+      // In flight, so avail_pos lies in [last_used_, avail_idx_): the batch
+      // is the chains from the oldest up to this one.
+      const uint16_t batch = static_cast<uint16_t>(end.avail_pos - last_used_ + 1);
+      if (batch > static_cast<uint16_t>(published_avail_ - last_used_)) {
+        set_fault(QueueFault::kUsedUnpublished);
+        break;
+      }
+      if (batch > covered) {
+        set_fault(QueueFault::kUsedOrder);
+        break;
+      }
+      batch_left_ = batch;
+      batch_len_ = e.len.get();
+    }
+    // The oldest outstanding chain, from the private posted order.
+    const uint16_t head = order_[last_used_ & (size_ - 1)];
+    const bool last = batch_left_ == 1;
+    complete_chain(head, last ? batch_len_ : heads_[head].writable, !last, &out[done]);
+    --batch_left_;
+    ++done;
   }
   return done;
 }

@@ -59,6 +59,32 @@
 // ring descriptor's. No chain longer than the queue size (2.7.5.3.1): an
 // indirect chain takes at most min(kMaxIndirectSegments, size) segments.
 //
+// In-order use (VIRTIO_F_IN_ORDER, 2.7.9). set_in_order(true), before the
+// first publish. Publish side: descriptors are taken in ring order, from
+// offset 0 after (re)initialisation and wrapping at the end of the table,
+// and a descriptor with NEXT at offset x names x + 1 (0 for the last of the
+// table) (2.7.5, 2.7.5.2); an indirect table's entries name i + 1 as
+// always (2.7.5.3.1). Chains complete in the order they were made
+// available, so the free descriptors stay one contiguous run behind the
+// oldest chain and no free list is kept. The private order_ ring holds the
+// head of each chain by its avail position: the posted order, never read
+// back from the avail ring.
+// Harvest side: the device may complete a batch with ONE used entry, at the
+// used slot of the batch's first chain, naming the head of its last chain,
+// and moves used.idx on by the batch's size. The driver validates the entry
+// against the posted order: its id < size (kUsedIdRange) and an in-flight
+// head (kUsedIdStale: already completed, or never a head), its chain
+// published (kUsedUnpublished), and the batch it closes -- from the oldest
+// outstanding chain (avail position last_used) to that chain, k chains --
+// within what used.idx covers (kUsedOrder: an id that is neither the oldest
+// chain nor a batch end used.idx admits). The k chains are completed in
+// posted order, the first k - 1 implied (Completion::implied; len = the
+// writable bytes posted: "used completely"), the last with the entry's len
+// (checked against its writable bytes as always). A batch is at most the
+// chains in flight. A batch larger than the room in one harvest() is
+// finished by the next harvest() from private state (batch_left_), without
+// fetching the entry again.
+//
 // Bounds: every loop is bounded by the queue size or by max; the driver's
 // cap (kMaxSize) bounds the private arrays whatever the device advertises.
 #pragma once
@@ -132,6 +158,12 @@ class SplitQueue {
   uint16_t published_idx() const { return avail_idx_; }
   // VIRTIO_F_ORDER_PLATFORM: use DMA-strength barriers from now on.
   void set_dma_barriers(bool dma) { dma_barriers_ = dma; }
+  // VIRTIO_F_IN_ORDER negotiated (see above). Before the first publish
+  // after allocate(); kept across drain() until release().
+  void set_in_order(bool on) { in_order_ = on; }
+  bool in_order() const { return in_order_; }
+  // Chains completed implicitly by in-order batches since allocate().
+  uint64_t implied_count() const { return implied_; }
 
   // Harvest side: up to max completions; stops at the first fault. The used
   // index is read even when nothing is in flight, so that an entry the
@@ -178,10 +210,15 @@ class SplitQueue {
     void* cookie;
     uint32_t writable;
     uint16_t ndescs;
+    uint16_t avail_pos;  // the avail index the chain was added at
     bool in_flight;
   };
 
   void reinitialise();
+  uint16_t harvest_in_order(uint16_t used_idx, Completion* out, uint16_t max);
+  // Completes chain head (in flight) with len: free list or ring-order
+  // run, counters, the shim's announcement.
+  void complete_chain(uint16_t head, uint32_t len, bool implied, Completion* c);
   bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out);
   // EVENT_IDX: the used index at which the device should interrupt.
   void store_used_event(uint16_t idx);
@@ -200,8 +237,9 @@ class SplitQueue {
   uint16_t free_head_ = 0;
   uint16_t free_count_ = 0;
   uint16_t in_flight_ = 0;
-  uint16_t avail_idx_ = 0;  // next avail index to publish (private copy)
-  uint16_t last_used_ = 0;  // next used index to harvest
+  uint16_t avail_idx_ = 0;        // next avail index to publish (private copy)
+  uint16_t published_avail_ = 0;  // avail index as publish() last stored it
+  uint16_t last_used_ = 0;        // next used index to harvest
   uint16_t avail_flags_ = 0;
   uint16_t kicked_idx_ = 0;  // avail index at the last kick_needed() (EVENT_IDX)
   bool event_idx_ = false;
@@ -209,6 +247,11 @@ class SplitQueue {
   QueueFault fault_ = QueueFault::kNone;
   bool dma_barriers_ = false;
   uint64_t len_over_ = 0;
+  // In-order (VIRTIO_F_IN_ORDER): the batch being completed, and totals.
+  bool in_order_ = false;
+  uint16_t batch_left_ = 0;  // chains of the current batch not yet returned
+  uint32_t batch_len_ = 0;   // the used entry's len, for the batch's last chain
+  uint64_t implied_ = 0;
   // Indirect tables: head h's at tables_ + h x kIndirectTableBytes.
   static constexpr size_t kIndirectTableBytes = 16 * size_t{kMaxIndirectSegments};
   DmaRegion tables_{};
@@ -216,6 +259,7 @@ class SplitQueue {
   uint64_t indirect_chains_ = 0;
   DescShadow shadow_[kMaxSize];
   HeadState heads_[kMaxSize];
+  uint16_t order_[kMaxSize];  // in-order: head by avail position (mod size)
 };
 
 }  // namespace vnet

@@ -8,6 +8,8 @@
 //   Virtqueue  -- kind chosen once at allocate() (attach), from the
 //        |        negotiated features; fixed until release()
 //   SplitQueue (2.7, driver/virtqueue/split_queue.h)
+//        (both kinds: indirect tables with INDIRECT_DESC, batched
+//        completions with IN_ORDER -- options set before the first publish)
 //   PackedQueue (2.8, driver/virtqueue/packed_queue.h), with
 //        VIRTIO_F_RING_PACKED (modern transports only)
 //
@@ -163,6 +165,20 @@ class Virtqueue {
       packed_.set_dma_barriers(dma);
     else
       split_.set_dma_barriers(dma);
+  }
+  // VIRTIO_F_IN_ORDER negotiated (split 2.7.9, packed 2.8.9): batched
+  // completions accepted and validated against the posted order (each
+  // kind's header). Before the first publish after allocate().
+  void set_in_order(bool on) {
+    if (packed())
+      packed_.set_in_order(on);
+    else
+      split_.set_in_order(on);
+  }
+  bool in_order() const { return packed() ? packed_.in_order() : split_.in_order(); }
+  // Chains completed implicitly by in-order batches since allocate().
+  uint64_t implied_count() const {
+    return packed() ? packed_.implied_count() : split_.implied_count();
   }
   bool has_pending() { return packed() ? packed_.has_pending() : split_.has_pending(); }
   bool check_used_untouched() {
