@@ -85,6 +85,10 @@ void DeviceQueue::reset() {
   desc_ = avail_ = used_ = nullptr;
   last_avail_ = seen_avail_idx_ = used_idx_ = published_idx_ = 0;
   owned_.clear();
+  in_order_batch_ = 1;
+  batch_count_ = batch_first_ = 0;
+  last_id_ = last_len_ = 0;
+  has_last_ = false;
 }
 
 uint16_t DeviceQueue::available() {
@@ -328,6 +332,7 @@ bool DeviceQueue::publish() {
   std::atomic_signal_fence(std::memory_order_release);
   std::memcpy(used_ + spec::kUsedIdxOffset, &now, 2);
   published_idx_ = now;
+  batch_count_ = 0;  // in-order: what is published closes its batch
   const uint16_t flags = load16(avail_ + spec::kAvailFlagsOffset);
   if (event_idx_) {
     if (flags != 0)

@@ -22,6 +22,17 @@
 //
 // In-flight bookkeeping is the device's own (owned_[head]), so a driver that
 // makes a head available again before the device returned it is caught.
+//
+// In-order use (VIRTIO_F_IN_ORDER, 2.7.9): set_in_order(batch) after
+// configure(). With batch > 1, push_used() folds up to batch consecutive
+// completions into ONE used entry, written at the used slot of the batch's
+// first and naming its last (each push rewrites that entry and moves the
+// used index on by one), so used.idx moves by the batch size; publish() and
+// skip_used() close a batch early. The mock completes in the order it pops,
+// so this is honest exactly when every buffer but a batch's last was used
+// completely: always on transmit (nothing writable), and on receive for the
+// buffers of one mergeable frame (5.1.6.4.2), which MockDevice publishes
+// together -- every other receive completion is published on its own.
 #pragma once
 
 #include <stddef.h>
@@ -97,14 +108,35 @@ class DeviceQueue {
   void walk(uint16_t head, Chain* out);
   // Writes a used element at the next used slot (does not publish).
   void push_used(uint32_t id, uint32_t len) {
+    last_id_ = id;
+    last_len_ = len;
+    has_last_ = true;
+    if (in_order_batch_ > 1) {
+      // In-order: the batch's one entry, at its first slot (2.7.9).
+      if (batch_count_ == 0) batch_first_ = used_idx_;
+      uint8_t* e = used_ + 4 + 8 * size_t(batch_first_ & mask_);
+      std::memcpy(e, &id, 4);
+      std::memcpy(e + 4, &len, 4);
+      ++used_idx_;
+      if (++batch_count_ == in_order_batch_) batch_count_ = 0;
+      return;
+    }
     uint8_t* e = used_ + 4 + 8 * size_t(used_idx_ & mask_);
     std::memcpy(e, &id, 4);
     std::memcpy(e + 4, &len, 4);
     ++used_idx_;
   }
-  void skip_used(uint16_t n) { used_idx_ = uint16_t(used_idx_ + n); }
+  void skip_used(uint16_t n) {
+    if (n != 0) batch_count_ = 0;
+    used_idx_ = uint16_t(used_idx_ + n);
+  }
   // The entry most recently written (false when none was).
   bool last_used(uint32_t* id, uint32_t* len) const {
+    if (in_order_batch_ > 1) {
+      *id = last_id_;
+      *len = last_len_;
+      return used_ != nullptr && has_last_;
+    }
     if (used_ == nullptr || used_idx_ == 0) return false;
     const uint8_t* e = used_ + 4 + 8 * size_t(uint16_t(used_idx_ - 1) & mask_);
     std::memcpy(id, e, 4);
@@ -114,6 +146,10 @@ class DeviceQueue {
   // Stores used.idx (and avail_event). Returns true when the driver wants
   // an interrupt for the entries published since the last publish().
   bool publish();
+  // VIRTIO_F_IN_ORDER negotiated: completions in batches of up to batch
+  // (1: one entry each, as without it). Reset by configure()/reset().
+  void set_in_order(uint16_t batch) { in_order_batch_ = batch == 0 ? 1 : batch; }
+  uint16_t in_order_batch() const { return in_order_batch_; }
   // Entries written (or indices skipped) since the last publish().
   bool has_unpublished() const { return used_ != nullptr && used_idx_ != published_idx_; }
   // A lying device: rewrites one field of every descriptor of the chain at
@@ -162,6 +198,14 @@ class DeviceQueue {
   uint16_t used_idx_ = 0;        // next used index to write
   uint16_t published_idx_ = 0;   // used.idx as last stored
   std::vector<uint8_t> owned_;
+  // In-order batching (set_in_order): the open batch's first used index and
+  // its completions so far; the last entry pushed (last_used()).
+  uint16_t in_order_batch_ = 1;
+  uint16_t batch_count_ = 0;
+  uint16_t batch_first_ = 0;
+  uint32_t last_id_ = 0;
+  uint32_t last_len_ = 0;
+  bool has_last_ = false;
 };
 
 }  // namespace vnet::mock

@@ -83,6 +83,7 @@ class DeviceRing {
   RingKind kind() const { return kind_; }
   bool packed() const { return kind_ == RingKind::kPacked; }
   const DeviceQueue& split() const { return split_; }
+  DeviceQueue& split_queue() { return split_; }
   const PackedDeviceQueue& packed_ring() const { return packed_; }
   PackedDeviceQueue& packed_ring() { return packed_; }
 

@@ -121,6 +121,10 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
   if (config_.offer_ring_packed) config_.features |= spec::feature_mask(Feature::kRingPacked);
   if (config_.transport == TransportKind::kLegacy || config_.transport == TransportKind::kMmioV1)
     config_.features &= ~spec::feature_mask(Feature::kRingPacked);
+  // IN_ORDER: likewise offered only on a modern interface, only when asked.
+  if (config_.offer_in_order) config_.features |= spec::feature_mask(Feature::kInOrder);
+  if (config_.transport == TransportKind::kLegacy || config_.transport == TransportKind::kMmioV1)
+    config_.features &= ~spec::feature_mask(Feature::kInOrder);
   msix_table_.assign(size_t{config_.msix_vectors} * 4, 0);
   for (size_t i = 0; i < config_.msix_vectors; ++i) msix_table_[4 * i + 3] = 1;  // masked
   msix_pba_.assign((config_.msix_vectors + 63) / 64, 0);
@@ -776,6 +780,9 @@ void MockDevice::enable_queue_now(uint16_t q) {
                        r.size, r.addrs, has_feature(neg, Feature::kEventIdx),
                        has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr, &audit_,
                        config_.packed_device_event);
+  // IN_ORDER on a split ring: completions batched (DeviceConfig::in_order_batch).
+  if (!packed && has_feature(neg, Feature::kInOrder))
+    queues_[q].split_queue().set_in_order(config_.in_order_batch);
 }
 
 void MockDevice::notify(uint16_t q) {

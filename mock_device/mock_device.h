@@ -155,6 +155,17 @@ struct DeviceConfig {
   // (5.1.6.4), on either ring kind. Off (the default): such a frame is not
   // delivered (rx_too_big), as before.
   bool rx_mergeable = false;
+  // VIRTIO_F_IN_ORDER (bit 35): offered on the modern interfaces when true
+  // (off by default; legacy interfaces never offer it). With it negotiated
+  // on a split ring the device completes in the order it was given buffers
+  // -- as it always does -- and, with in_order_batch > 1, folds up to that
+  // many consecutive completions of a queue into ONE used entry naming the
+  // last (2.7.9; DeviceQueue::set_in_order): transmit chains processed
+  // together, and the buffers of one mergeable receive frame (each
+  // receive frame is published on its own, so the batch stays honest:
+  // every buffer but its last used completely). Packed rings: not yet.
+  bool offer_in_order = false;
+  uint16_t in_order_batch = 1;
 };
 
 // One interrupt the device sent (MockDevice::interrupts(), and the sink).
