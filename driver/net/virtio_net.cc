@@ -508,9 +508,9 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       // 2.8.9: it was used completely, so len is its whole writable part --
       // exactly what 5.1.6.4.2 asks of every buffer of a mergeable frame but
       // its last, the case an honest device batches. It is validated below
-      // like any length the device states (header, num_buffers, MTU): a
-      // batch of one-buffer frames that did not fill their buffers is a lie
-      // the MTU check and the header checks drop.
+      // like any length the device states (header, num_buffers, MTU): as a
+      // one-buffer frame it is delivered only if the whole buffer is a frame
+      // that fits the MTU -- no more than an explicit used.len could claim.
       if (done[i].implied) ++counters_.rx_implied_completions;
       // Every exit below unmaps: copying nothing (device_len 0) for a frame
       // that is dropped, the validated length for one that is delivered.
