@@ -99,6 +99,7 @@ using trace::TraceWriter;
 constexpr uint32_t kNone = 0xFFFF'FFFFu;
 constexpr uint16_t kUsedFlagNoNotify = 1;
 constexpr uint64_t kFeatureRingPacked = 1ull << 34;
+constexpr uint64_t kFeatureIndirectDesc = 1ull << 28;
 constexpr uint16_t kDescFlagNext = 1, kDescFlagIndirect = 4;
 constexpr uint16_t kPackedAvailUsed = (1u << 7) | (1u << 15);
 constexpr uint16_t kPackedEventEnable = 0, kPackedEventDisable = 1;
@@ -191,6 +192,7 @@ class CaptureReplay final : public Platform, public BufferPool {
         tx_frames_.push_back(i);
     hdr_ = t.header.net_header != 0 ? t.header.net_header : 12;
     packed_ = t.header.has_features && (t.header.negotiated & kFeatureRingPacked) != 0;
+    indirect_ = t.header.has_features && (t.header.negotiated & kFeatureIndirectDesc) != 0;
     mmio_ = tr.rfind("mmio", 0) == 0;
     for (size_t i = begin_; i < end_; ++i)
       has_intx_ = has_intx_ || ev_[i].kind == EventKind::kDevIntx;
@@ -729,7 +731,8 @@ class CaptureReplay final : public Platform, public BufferPool {
   const Trace& t_;
   const std::vector<Event>& ev_;
   RegisterMap map_;
-  bool packed_ = false;  // the capture negotiated VIRTIO_F_RING_PACKED
+  bool packed_ = false;    // the capture negotiated VIRTIO_F_RING_PACKED
+  bool indirect_ = false;  // the capture negotiated VIRTIO_F_INDIRECT_DESC
   bool mmio_ = false;
   uint16_t select_ = 0;  // queue select, as the driver last wrote it
   size_t begin_ = 0, end_ = 0;
@@ -917,7 +920,7 @@ void CaptureReplay::published(const PublishedChain& chain) {
   s.avail_next = static_cast<uint16_t>(slot + 1);
   ++s.published;
   bool readable_only = true;
-  for (uint16_t i = 0; i < chain.num_segments && i < kMaxChainSegments; ++i)
+  for (uint16_t i = 0; i < chain.num_segments && i < kMaxPublishedSegments; ++i)
     if (chain.segments[i].device_writable) readable_only = false;
   if (!readable_only) return;
   // A transmitted frame: the next captured tx frame, at the same avail slot.
@@ -929,7 +932,7 @@ void CaptureReplay::published(const PublishedChain& chain) {
   const size_t fi = tx_frames_[tx_checked_++];
   const Event& f = ev_[fi];
   std::vector<uint8_t> bytes;
-  for (uint16_t i = 0; i < chain.num_segments && i < kMaxChainSegments; ++i) {
+  for (uint16_t i = 0; i < chain.num_segments && i < kMaxPublishedSegments; ++i) {
     const auto* p = static_cast<const uint8_t*>(chain.segments[i].data);
     if (p != nullptr) bytes.insert(bytes.end(), p, p + chain.segments[i].len);
   }
@@ -972,6 +975,12 @@ void CaptureReplay::drive(trace::Session& s) {
   options.interrupts = irq_;
   // A capture of a packed-ring run: our guest accepted the packed ring.
   options.accept_ring_packed = packed_;
+  // And INDIRECT_DESC, which our guest accepts by default (issue 14). The
+  // captured tx frames are handed over whole (a capture does not say how
+  // the guest cut them into fragments), so the replay's driver publishes
+  // direct chains where the guest's were indirect: the bytes, the avail
+  // slots and the used entries are what the capture checks, and they agree.
+  options.accept_indirect_desc = indirect_;
   const AttachError ae = s.attach(options);
   if (ae != AttachError::kOk && !diverged_) {
     diverge(reg_, std::string("(attach failed: ") + attach_error_name(ae) + ")",

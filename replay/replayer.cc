@@ -327,9 +327,12 @@ class ReplayPlatform final : public Platform {
       c_.advance();
       return;
     }
-    c_.diverge(render([&](TraceWriter& w) { trace::write_publish(w, chain); }),
-               e.kind == EventKind::kPublish ? std::string("publish: ") + why
-                                             : mismatch(e, EventKind::kPublish));
+    trace::AddrRef table;
+    const bool named = chain.indirect && table_ref(chain.table_addr, &table);
+    c_.diverge(
+        render([&](TraceWriter& w) { trace::write_publish(w, chain, named ? &table : nullptr); }),
+        e.kind == EventKind::kPublish ? std::string("publish: ") + why
+                                      : mismatch(e, EventKind::kPublish));
   }
 
   void completed(uint16_t queue, uint16_t head, uint32_t len) override {
@@ -497,9 +500,26 @@ class ReplayPlatform final : public Platform {
     if (e.a16 != chain.queue) return "queue differs";
     if (e.b16 != chain.avail_idx) return "avail index differs";
     if (e.u32 != chain.head) return "head differs";
-    if (e.w8 != chain.num_segments) return "number of segments differs";
+    // Indirect chains (issue 14): the kind of chain first, then (below)
+    // where its table is.
+    if ((e.c8 != 0) != chain.indirect)
+      return e.c8 != 0 ? "the trace's chain is indirect (a table of descriptors), the driver "
+                         "published a direct chain"
+                       : "the trace's chain is direct, the driver published an indirect chain "
+                         "(a table of descriptors)";
+    if (e.w8 != chain.num_segments)
+      return chain.indirect ? "number of segments (entries of the indirect table) differs"
+                            : "number of segments differs";
+    if (chain.indirect && static_cast<uint32_t>(e.u64 >> 32) != kNoId) {
+      trace::AddrRef got;
+      if (!table_ref(chain.table_addr, &got))
+        return "the driver's indirect table lies in no DMA region it allocated";
+      if (got.dma_id != static_cast<uint32_t>(e.u64 >> 32) ||
+          got.offset != static_cast<uint32_t>(e.u64))
+        return "the indirect table is at another place (DMA region or offset) than the trace's";
+    }
     const Trace& t = c_.trace();
-    for (uint16_t i = 0; i < chain.num_segments && i < kMaxChainSegments; ++i) {
+    for (uint16_t i = 0; i < chain.num_segments && i < kMaxPublishedSegments; ++i) {
       const Segment& want = t.segments[e.aux + i];
       const ChainSegment& got = chain.segments[i];
       if (want.desc != got.desc) return "a segment's descriptor differs";
@@ -507,9 +527,21 @@ class ReplayPlatform final : public Platform {
       if (want.writable != got.device_writable) return "a segment's direction differs";
       if (!want.writable &&
           (got.data == nullptr || std::memcmp(t.data(want.data), got.data, want.len) != 0))
-        return "the bytes the driver published differ";
+        return chain.indirect ? "the bytes the driver published differ (an indirect table entry)"
+                              : "the bytes the driver published differ";
     }
     return nullptr;
+  }
+
+  // The DMA region (id and offset) a device address lies in.
+  bool table_ref(uint64_t addr, trace::AddrRef* out) const {
+    for (const Dma& d : dma_) {
+      if (addr >= d.addr && addr - d.addr < d.size) {
+        *out = trace::AddrRef{d.id, addr - d.addr, AddrForm::kLo32};
+        return true;
+      }
+    }
+    return false;
   }
 
   void op_event(bool begin, DriverOp op) {
@@ -783,7 +815,15 @@ ReplayResult detail::replay_recording(const Trace& t) {
         break;
       case ApiFn::kTxBurst:
         frames.clear();
-        for (const Bytes& b : a.frames) frames.push_back(trace::TxFrame{t.data(b), b.len});
+        for (size_t k = 0; k < a.frames.size(); ++k) {
+          const Bytes& b = a.frames[k];
+          trace::TxFrame f{t.data(b), b.len};
+          if (k < a.frags.size() && a.frags[k].size() > 1) {
+            f.frag_lens = a.frags[k].data();
+            f.num_frags = static_cast<uint16_t>(a.frags[k].size());
+          }
+          frames.push_back(f);
+        }
         session->tx_burst(frames.data(), static_cast<uint16_t>(frames.size()));
         break;
       case ApiFn::kTxReclaim:

@@ -260,6 +260,10 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       // rings only, the driver's default) when absent.
       if (ol.has("accept_ring_packed"))
         c.options.accept_ring_packed = ol.boolean("accept_ring_packed");
+      // Added with indirect descriptors (issue 14): optional, false (the
+      // driver's default) when absent.
+      if (ol.has("accept_indirect_desc"))
+        c.options.accept_indirect_desc = ol.boolean("accept_indirect_desc");
       // Added with interrupts (issue 12): optional, polling and the
       // driver's storm guard when absent.
       if (ol.has("interrupts"))
@@ -278,6 +282,34 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       if (!f.is_array()) l.fail("field \"frames\" must be an array of hex strings");
       if (f.size() > 0xFFFF) l.fail("too many frames");
       for (const json& x : f) c.frames.push_back(l.hex_of(x, "frames[]", t.bytes));
+      // Scatter-gather (issue 14): optional, every frame one buffer when
+      // absent; else one array per frame of its fragments' lengths, empty
+      // for a frame of one buffer.
+      if (l.has("frags")) {
+        const json& g = l.field("frags");
+        if (!g.is_array() || g.size() != f.size())
+          l.fail("field \"frags\" must be an array with one element per frame");
+        for (size_t i = 0; i < g.size(); ++i) {
+          const json& fl = g[i];
+          if (!fl.is_array() || fl.size() > kMaxTxFragments)
+            l.fail("each of \"frags\" must be an array of at most " +
+                   std::to_string(kMaxTxFragments) + " fragment lengths");
+          std::vector<uint32_t> lens;
+          uint64_t sum = 0;
+          for (const json& x : fl) {
+            const uint64_t v = l.uint_of(x, "frags[][]", 0xFFFF'FFFFu);
+            if (v == 0) l.fail("a fragment length in \"frags\" is 0");
+            lens.push_back(static_cast<uint32_t>(v));
+            sum += v;
+          }
+          if (lens.size() == 1)
+            l.fail("a fragmented frame in \"frags\" has one fragment (write [])");
+          if (!lens.empty() && sum != c.frames[i].len)
+            l.fail("the fragments of frame " + std::to_string(i) + " hold " + std::to_string(sum) +
+                   " bytes, the frame " + std::to_string(c.frames[i].len));
+          c.frags.push_back(std::move(lens));
+        }
+      }
       break;
     }
     case ApiFn::kSetRxInterrupts:
@@ -475,8 +507,26 @@ void parse_event(Trace& t, const json& j, size_t number) {
       e.u32 = static_cast<uint32_t>(l.uint("head", 0xFFFF));
       const json& segs = l.field("segs");
       if (!segs.is_array()) l.fail("field \"segs\" must be an array");
-      if (segs.empty() || segs.size() > kMaxChainSegments)
-        l.fail("\"segs\" must hold 1 to " + std::to_string(kMaxChainSegments) + " segments");
+      // Indirect chains (issue 14): "indirect":true and the table's DMA
+      // region; optional, a direct chain when absent.
+      const bool indirect = l.has("indirect") && l.boolean("indirect");
+      if (!indirect && l.has("table")) l.fail("field \"table\" without \"indirect\":true");
+      if (indirect) {
+        e.c8 = 1;
+        const json& tb = l.field("table");
+        uint64_t id = kNoId, off = 0;
+        if (!tb.is_null()) {
+          if (!tb.is_object()) l.fail("field \"table\" must be {\"dma\":id,\"off\":o} or null");
+          Line tl = l.sub(tb, name + ".table");
+          id = tl.uint("dma", kNoId - 1);
+          off = tl.uint("off", 0xFFFF'FFFFu);
+        }
+        e.u64 = (id << 32) | off;
+      }
+      const size_t max_segs = indirect ? kMaxPublishedSegments : kMaxChainSegments;
+      if (segs.empty() || segs.size() > max_segs)
+        l.fail("\"segs\" must hold 1 to " + std::to_string(max_segs) + " segments" +
+               (indirect ? " (an indirect chain)" : " (a direct chain)"));
       e.aux = t.segments.size();
       e.w8 = static_cast<uint8_t>(segs.size());
       for (const json& s : segs) {
@@ -1023,6 +1073,8 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
       break;
     case EventKind::kPublish: {
       const FlatField* segs = l.get("segs");
+      // Indirect chains (nested "table"): the slow path.
+      if (l.get("indirect") != nullptr || l.get("table") != nullptr) break;
       ok = l.u("q", 0xFFFF, &e.a16) && l.u("avail", 0xFFFF, &e.b16) &&
            l.u("head", 0xFFFF, &e.u32) && segs != nullptr && segs->type == FlatField::kArray;
       if (!ok) break;
@@ -1076,6 +1128,7 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
           break;
         case ApiFn::kTxBurst: {
           const FlatField* f = l.get("frames");
+          if (l.get("frags") != nullptr) break;  // scatter-gather: the slow path
           ok = f != nullptr && f->type == FlatField::kArray &&
                for_each_element(f->s, [&](std::string_view el) {
                  Bytes b;

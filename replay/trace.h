@@ -100,7 +100,8 @@ inline constexpr uint64_t kMaxArenaBytes = 0xFFFF'FFFFull;
 //   fetch               a16=queue r8=part  b16=index  c8=recheck  data
 //   frame               a16=queue b16=desc data
 //   publish             a16=queue b16=avail u32=head  aux=first segment
-//                       w8=segment count
+//                       w8=segment count  c8=indirect, then
+//                       u64=table: dma id << 32 | offset (id kNoId: null)
 //   complete            a16=queue b16=head  u32=len
 //   barrier             r8=kind
 //   wait_irq            u64=timeout b8=arrived
@@ -192,6 +193,9 @@ struct CallArgs {
   bool enabled = false;  // set_rx_interrupts, set_tx_interrupts
   IrqSource irq{};       // handle_interrupt
   std::vector<Bytes> frames;
+  // tx_burst "frags" (scatter-gather): empty when absent, else one entry
+  // per frame, its fragments' lengths (empty: one buffer).
+  std::vector<std::vector<uint32_t>> frags;
 };
 
 struct RetValues {

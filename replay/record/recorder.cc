@@ -114,7 +114,20 @@ void RecordingPlatform::frame_in_place(uint16_t queue, uint16_t desc, void* data
 }
 
 void RecordingPlatform::published(const PublishedChain& chain) {
-  write_publish(out_, chain);
+  // An indirect chain's table by the DMA region it lies in (the driver
+  // allocated its tables with dma_alloc), like a register's address value.
+  AddrRef table;
+  bool named = false;
+  if (chain.indirect) {
+    for (const DmaSlot& s : dma_) {
+      if (s.live && chain.table_addr >= s.addr && chain.table_addr - s.addr < s.size) {
+        table = AddrRef{s.id, chain.table_addr - s.addr, AddrForm::kLo32};
+        named = true;
+        break;
+      }
+    }
+  }
+  write_publish(out_, chain, named ? &table : nullptr);
   inner_.published(chain);
 }
 

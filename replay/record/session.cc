@@ -86,6 +86,19 @@ uint16_t Session::rx_burst(uint16_t max, FrameVisitor visit, void* context) {
   return n;
 }
 
+namespace {
+// Every buffer of the fragment chain at b back to the pool, next cleared
+// first (packet_buffer.h: a caller that frees a chained buffer clears it).
+void free_chain(BufferPool& pool, PacketBuffer* b) {
+  while (b != nullptr) {
+    PacketBuffer* next = b->next;
+    b->next = nullptr;
+    pool.free(b);
+    b = next;
+  }
+}
+}  // namespace
+
 uint16_t Session::tx_burst(const TxFrame* frames, uint16_t n) {
   if (n > kMaxBurst) n = kMaxBurst;
   ApiCall c;
@@ -95,21 +108,49 @@ uint16_t Session::tx_burst(const TxFrame* frames, uint16_t n) {
   call(c);
   uint16_t k = 0;
   for (; k < n; ++k) {
-    PacketBuffer* b = pool_.alloc();
-    if (b == nullptr) break;
-    // A frame that does not fit is cut to the buffer: the driver then sees
-    // (and judges) exactly what the caller gave it.
-    uint32_t len = frames[k].len;
-    const uint32_t room = b->capacity > kTxHeadroom ? b->capacity - kTxHeadroom : 0;
-    if (len > room) len = room;
-    __builtin_memcpy(b->base + kTxHeadroom, frames[k].data, len);
-    b->offset = kTxHeadroom;
-    b->len = len;
-    bufs_[k] = b;
+    const TxFrame& f = frames[k];
+    // One buffer, or (scatter-gather) one per fragment: the first at
+    // kTxHeadroom (room for the header), the others from offset 0.
+    const uint16_t parts = f.fragmented() ? f.num_frags : 1;
+    PacketBuffer* first = nullptr;
+    PacketBuffer* last = nullptr;
+    uint32_t at = 0;
+    bool ok = true;
+    for (uint16_t i = 0; i < parts; ++i) {
+      PacketBuffer* b = pool_.alloc();
+      if (b == nullptr) {
+        ok = false;
+        break;
+      }
+      const uint32_t head = i == 0 ? kTxHeadroom : 0;
+      uint32_t want = parts == 1 ? f.len : f.frag_lens[i];
+      if (at > f.len) want = 0;
+      if (want > f.len - at) want = f.len - at;
+      // A fragment that does not fit is cut to its buffer: the driver
+      // then sees (and judges) exactly what the caller gave it.
+      uint32_t len = want;
+      const uint32_t room = b->capacity > head ? b->capacity - head : 0;
+      if (len > room) len = room;
+      __builtin_memcpy(b->base + head, f.data + at, len);
+      at += want;
+      b->offset = head;
+      b->len = len;
+      b->next = nullptr;
+      if (last != nullptr)
+        last->next = b;
+      else
+        first = b;
+      last = b;
+    }
+    if (!ok) {
+      free_chain(pool_, first);  // a frame with a buffer missing is not offered
+      break;
+    }
+    bufs_[k] = first;
   }
   const uint16_t taken = k != 0 ? net_.tx_burst(bufs_, k) : 0;
   ret(result(ApiFn::kTxBurst, taken));
-  for (uint16_t i = taken; i < k; ++i) pool_.free(bufs_[i]);
+  for (uint16_t i = taken; i < k; ++i) free_chain(pool_, bufs_[i]);
   return taken;
 }
 

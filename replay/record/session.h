@@ -21,8 +21,13 @@
 // Buffers: the Session is the caller, so it does what a network stack
 // does with the pool, identically when recording and replaying:
 //   tx_burst: on_call, then one pool.alloc() per frame (stops at the first
-//             nullptr), the frame copied in at kTxHeadroom; frames the
-//             driver did not take go back to the pool after on_return.
+//             nullptr), the frame copied in at kTxHeadroom; a fragmented
+//             frame (TxFrame::num_frags > 1) takes one buffer per fragment,
+//             linked through PacketBuffer::next, the first fragment at
+//             kTxHeadroom and the others at offset 0 (a frame whose buffers
+//             the pool cannot all give is freed again and ends the burst);
+//             frames the driver did not take go back to the pool after
+//             on_return, every fragment with next cleared.
 //   rx_burst: delivered frames are shown to the visitor, then freed to the
 //             pool after on_return.
 //

@@ -118,14 +118,16 @@ void write_frame(TraceWriter& w, uint16_t queue, uint16_t desc, const void* data
   w.end();
 }
 
-void write_publish(TraceWriter& w, const PublishedChain& chain) {
+void write_publish(TraceWriter& w, const PublishedChain& chain, const AddrRef* table) {
   w.begin("publish");
   w.u64("q", chain.queue);
   w.u64("avail", chain.avail_idx);
   w.u64("head", chain.head);
   w.begin_array("segs");
+  // Every segment: a direct chain has at most kMaxChainSegments, an
+  // indirect one up to kMaxPublishedSegments (its table entries).
   const uint16_t n =
-      chain.num_segments < kMaxChainSegments ? chain.num_segments : kMaxChainSegments;
+      chain.num_segments < kMaxPublishedSegments ? chain.num_segments : kMaxPublishedSegments;
   for (uint16_t i = 0; i < n; ++i) {
     const ChainSegment& s = chain.segments[i];
     w.begin_object();
@@ -138,6 +140,20 @@ void write_publish(TraceWriter& w, const PublishedChain& chain) {
     w.end_object();
   }
   w.end_array();
+  // Indirect chains only (issue 14): a direct chain's line is what it
+  // always was. The table is named like a register's address value: the
+  // DMA region it lies in and the offset there.
+  if (chain.indirect) {
+    w.boolean("indirect", true);
+    if (table == nullptr) {
+      w.null("table");
+    } else {
+      w.begin_object("table");
+      w.u64("dma", table->dma_id);
+      w.u64("off", table->offset);
+      w.end_object();
+    }
+  }
   w.end();
 }
 
@@ -257,6 +273,8 @@ void write_call(TraceWriter& w, const ApiCall& c) {
       // split rings writes the line it always did (readers take the
       // absence as false, the driver's default).
       if (o.accept_ring_packed) w.boolean("accept_ring_packed", true);
+      // Indirect descriptors (issue 14), likewise only when accepted.
+      if (o.accept_indirect_desc) w.boolean("accept_indirect_desc", true);
       // Interrupt options only when interrupts are asked for: a polling
       // run's line is what it was before interrupts existed (readers take
       // their absence as polling).
@@ -271,11 +289,31 @@ void write_call(TraceWriter& w, const ApiCall& c) {
     case ApiFn::kRxBurst:
       w.u64("max", c.max);
       break;
-    case ApiFn::kTxBurst:
+    case ApiFn::kTxBurst: {
       w.begin_array("frames");
-      for (uint16_t i = 0; i < c.num_frames; ++i) w.hex(nullptr, c.frames[i].data, c.frames[i].len);
+      bool fragmented = false;
+      for (uint16_t i = 0; i < c.num_frames; ++i) {
+        w.hex(nullptr, c.frames[i].data, c.frames[i].len);
+        fragmented = fragmented || c.frames[i].fragmented();
+      }
       w.end_array();
+      // Scatter-gather (issue 14) only when a frame of the burst is a
+      // fragment chain: one array per frame, its fragments' lengths ([]
+      // for a frame of one buffer). Bursts of single buffers are written
+      // as they always were.
+      if (fragmented) {
+        w.begin_array("frags");
+        for (uint16_t i = 0; i < c.num_frames; ++i) {
+          w.begin_array();
+          if (c.frames[i].fragmented())
+            for (uint16_t k = 0; k < c.frames[i].num_frags; ++k)
+              w.elem_u64(c.frames[i].frag_lens[k]);
+          w.end_array();
+        }
+        w.end_array();
+      }
       break;
+    }
     case ApiFn::kSetRxInterrupts:
     case ApiFn::kSetTxInterrupts:
       w.boolean("enabled", c.enabled);

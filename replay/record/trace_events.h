@@ -38,10 +38,18 @@ struct AddrRef {
   AddrForm form = AddrForm::kLo32;
 };
 
-// A frame handed to tx_burst by the caller.
+// A frame handed to tx_burst by the caller: len bytes at data, sent as one
+// pool buffer, or -- num_frags > 1 -- as a fragment chain (tx scatter-
+// gather, packet_buffer.h) of num_frags buffers holding frag_lens[0],
+// frag_lens[1], ... bytes of it in order (each > 0, summing to len, at most
+// kMaxTxFragments). Recorded as the call's "frags" (docs/trace-format.md).
 struct TxFrame {
   const uint8_t* data = nullptr;
   uint32_t len = 0;
+  const uint32_t* frag_lens = nullptr;
+  uint16_t num_frags = 0;  // 0 or 1: one buffer
+
+  bool fragmented() const { return num_frags > 1 && frag_lens != nullptr; }
 };
 
 // One API call of the caller on the driver, with its arguments.
@@ -115,7 +123,10 @@ void write_dma_alloc(TraceWriter& w, size_t size, size_t align, bool ok, uint32_
 void write_dma_free(TraceWriter& w, uint32_t id);
 void write_fetch(TraceWriter& w, const DeviceMemRef& what, const void* data, size_t len);
 void write_frame(TraceWriter& w, uint16_t queue, uint16_t desc, const void* data, uint32_t len);
-void write_publish(TraceWriter& w, const PublishedChain& chain);
+// table: the DMA region and offset an indirect chain's table_addr falls in
+// (written {"dma":id,"off":o}; nullptr: the address is in no region the
+// writer knows, written null). Ignored for a direct chain.
+void write_publish(TraceWriter& w, const PublishedChain& chain, const AddrRef* table = nullptr);
 void write_complete(TraceWriter& w, uint16_t queue, uint16_t head, uint32_t len);
 void write_barrier(TraceWriter& w, Barrier kind);
 void write_wait_irq(TraceWriter& w, uint64_t timeout_ns, bool arrived);
