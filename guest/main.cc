@@ -74,6 +74,28 @@
 //                        packed=0 keeps split rings whatever is offered.
 //                        The ready line says what was negotiated: ring=,
 //                        event_idx=, indirect_desc=
+//   indirect=0|1         accept VIRTIO_F_INDIRECT_DESC when offered (default
+//                        1, as Linux does; QEMU offers it unless
+//                        -device ...,indirect_desc=off): the driver then
+//                        sends scatter-gather frames through indirect tables
+//                        (NetOptions::accept_indirect_desc); indirect=0
+//                        declines it
+//   tx_frags=auto|N      how many fragments a reply goes out as (tx scatter-
+//                        gather, PacketBuffer::next): auto (the default) is
+//                        2 when INDIRECT_DESC was negotiated and 1 (one
+//                        buffer) otherwise; N = 1..16 forces it. A reply of
+//                        several fragments is its headers (Ethernet, IPv4,
+//                        TCP/UDP/ICMP; the Ethernet header alone for other
+//                        frames) in one fragment and its payload split
+//                        evenly over the rest; a frame without payload stays
+//                        one buffer. The bytes on the wire are the same.
+//                        Without INDIRECT_DESC the driver sends at most
+//                        kMaxChainSegments (4) segments direct and drops
+//                        longer chains (tx_drop_sg_segments)
+//
+// At exit (the "exit" control request, or a broken driver) the guest prints
+// "vnet-guest: tx sg_packets=N indirect_chains=N frags=F" (F: the fragments
+// per reply in force, "auto" resolved) before its counters.
 //
 // An unknown action=, irq= or mmio= value exits with kBadCommandLine.
 //
@@ -158,6 +180,13 @@ vnet::trace::Session& session() {
 }
 vnet::VirtioNet& driver() {
   return record::session().net();
+}
+
+// tx_frags= (0: auto) and what it resolves to with the features negotiated.
+uint16_t g_tx_frags_option = 0;
+uint16_t tx_frags() {
+  if (g_tx_frags_option != 0) return g_tx_frags_option;
+  return driver().indirect_tx() ? 2 : 1;
 }
 
 // Reply frames are built here, then copied into pool buffers by
@@ -346,6 +375,11 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
 }
 
 void print_counters(const net::Responder& responder) {
+  // Scatter-gather and indirect tables in use on tx (vnet-qemu
+  // --expect-indirect reads this line).
+  kprintf("vnet-guest: tx sg_packets=%llu indirect_chains=%llu frags=%u\n",
+          static_cast<unsigned long long>(driver().counters().tx_sg_packets),
+          static_cast<unsigned long long>(driver().counters().tx_indirect_chains), tx_frags());
   counters_text(responder, g_text, sizeof(g_text));
   kprintf("vnet-guest: counters\n%svnet-guest: end counters\n", g_text);
 }
@@ -377,9 +411,46 @@ void spin_ns(uint64_t ns) {
 struct Burst {
   net::Responder* responder;
   vnet::trace::TxFrame frames[kBurst];
+  uint32_t frag_lens[kBurst][vnet::kMaxTxFragments];
   uint16_t count;
   bool exit_requested;
 };
+
+// The length of a frame's headers: Ethernet, and for IPv4 its header and
+// the TCP (data offset), UDP (8) or ICMP (8) header; the Ethernet header
+// alone for anything else. Never more than len.
+uint32_t header_length(const uint8_t* f, uint32_t len) {
+  constexpr uint32_t kEth = 14;
+  if (len < kEth + 20 || f[12] != 0x08 || f[13] != 0x00) return len < kEth ? len : kEth;
+  const uint32_t ihl = uint32_t{f[kEth] & 0x0Fu} * 4;
+  uint32_t l4 = 0;
+  const uint8_t proto = f[kEth + 9];
+  if (proto == 6 && len >= kEth + ihl + 20)
+    l4 = static_cast<uint32_t>(f[kEth + ihl + 12] >> 4) * 4;
+  else if (proto == 17 || proto == 1)
+    l4 = 8;
+  const uint32_t h = kEth + ihl + l4;
+  return h < len ? h : len;
+}
+
+// The reply's fragments (policy: see tx_frags= above): its headers, then
+// its payload in parts - 1 nearly equal pieces. Sets the frame's frag_lens
+// and num_frags (left 0, one buffer, when there is no payload or parts is 1).
+void fragment(vnet::trace::TxFrame& f, uint32_t* lens, uint16_t parts) {
+  f.frag_lens = nullptr;
+  f.num_frags = 0;
+  if (parts <= 1) return;
+  const uint32_t head = header_length(f.data, f.len);
+  const uint32_t payload = f.len - head;
+  if (head == 0 || payload == 0) return;
+  uint32_t pieces = parts - 1u;
+  if (pieces > payload) pieces = payload;
+  lens[0] = head;
+  for (uint32_t i = 0; i < pieces; ++i)
+    lens[1 + i] = payload / pieces + (i < payload % pieces ? 1 : 0);
+  f.frag_lens = lens;
+  f.num_frags = static_cast<uint16_t>(1 + pieces);
+}
 
 uint8_t* scratch_frame(uint16_t i) {
   return g_scratch + uint64_t{i} * g_scratch_frame;
@@ -426,6 +497,8 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
 // buffer, or no room in the ring) is dropped and counted.
 void send(Burst& b) {
   if (b.count == 0) return;
+  const uint16_t parts = tx_frags();
+  for (uint16_t i = 0; i < b.count; ++i) fragment(b.frames[i], b.frag_lens[i], parts);
   const uint32_t buffers = g_pool.available();
   const uint16_t taken = session().tx_burst(b.frames, b.count);
   const uint16_t no_buffer = buffers < b.count ? static_cast<uint16_t>(b.count - buffers) : 0;
@@ -674,8 +747,26 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   options.tx_ring_cap = static_cast<uint16_t>(cmdline_number(cmdline, "tx_cap", 256));
   options.feature_mask = ~cmdline_number(cmdline, "mask", 0);
   options.accept_ring_packed = cmdline_number(cmdline, "packed", 1) != 0;
+  options.accept_indirect_desc = cmdline_number(cmdline, "indirect", 1) != 0;
+  char frags[8] = "auto";
+  cmdline_get(cmdline, "tx_frags", frags, sizeof(frags));
+  if (memcmp(frags, "auto", 5) != 0) {
+    const uint64_t n = cmdline_number(cmdline, "tx_frags", 0);
+    if (n < 1 || n > vnet::kMaxTxFragments) {
+      kprintf("vnet-guest: bad command line: tx_frags=%s (auto or 1..%u)\n", frags,
+              vnet::kMaxTxFragments);
+      exit_qemu(ExitCode::kBadCommandLine);
+    }
+    g_tx_frags_option = static_cast<uint16_t>(n);
+  }
   uint32_t capacity = static_cast<uint32_t>(cmdline_number(cmdline, "buf", 10240));
-  uint32_t count = uint32_t{options.rx_ring_cap} + options.tx_ring_cap + 2 * kBurst + 16;
+  // Scatter-gather replies hold a buffer per fragment: room for a tx ring
+  // of them (at most 1024 more buffers).
+  const uint32_t max_frags =
+      g_tx_frags_option != 0 ? g_tx_frags_option : (options.accept_indirect_desc ? 2 : 1);
+  uint32_t extra = uint32_t{options.tx_ring_cap} * (max_frags - 1);
+  if (extra > 1024) extra = 1024;
+  uint32_t count = uint32_t{options.rx_ring_cap} + options.tx_ring_cap + 2 * kBurst + 16 + extra;
 
   // The trace header is written (and the NIC's capabilities looked at)
   // before the command register is set, so that in a QEMU capture of the
@@ -684,9 +775,9 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   // Bounce mode: one shared area, a slot per buffer that can be in flight
   // (rx buffers are mapped whole, so a slot holds a buffer's capacity).
   const bool bounce = cmdline_number(cmdline, "bounce", 0) != 0;
-  if (bounce && !g_bounce.init(capacity, uint32_t{options.rx_ring_cap} + options.tx_ring_cap))
-    panic("no memory for a bounce area of %u slots of %u bytes",
-          options.rx_ring_cap + options.tx_ring_cap, capacity);
+  const uint32_t bounce_slots = uint32_t{options.rx_ring_cap} + options.tx_ring_cap + extra;
+  if (bounce && !g_bounce.init(capacity, bounce_slots))
+    panic("no memory for a bounce area of %u slots of %u bytes", bounce_slots, capacity);
   record::init(session_platform(bounce), g_pool);
   if (cmdline_number(cmdline, "record", 0) != 0) {
     const record::PoolShape shape{capacity, count};

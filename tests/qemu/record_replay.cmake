@@ -59,6 +59,36 @@ if(DEFINED RING AND RING STREQUAL "packed")
   message(STATUS "packed ring: ${n_flags} flag fetches, ${n_used} len/id fetches, "
                  "${n_events} device event fetches")
 endif()
+# With -DINDIRECT=on the guest's driver used indirect descriptors on tx
+# (issue 14): the attach accepts them, tx bursts carry fragment lengths
+# ("frags") and publish lines indirect chains ("indirect":true) with their
+# table named by DMA region. -DMIN_SEGS=N: some indirect chain has N or
+# more table entries.
+if(DEFINED INDIRECT AND INDIRECT STREQUAL "on")
+  file(STRINGS ${OUT} accepted REGEX "\"fn\":\"attach\".*\"accept_indirect_desc\":true")
+  file(STRINGS ${OUT} fragged REGEX "\"fn\":\"tx_burst\".*\"frags\":\\[\\[[0-9]")
+  file(STRINGS ${OUT} chains REGEX "\"ev\":\"publish\".*\"indirect\":true,\"table\":{\"dma\":[0-9]+,\"off\":[0-9]+}")
+  list(LENGTH fragged n_fragged)
+  list(LENGTH chains n_chains)
+  if(NOT accepted OR n_fragged EQUAL 0 OR n_chains EQUAL 0)
+    message(FATAL_ERROR "the trace has no indirect chains on tx (attach accept_indirect_desc: "
+                        "'${accepted}', tx bursts with frags ${n_fragged}, indirect publish lines "
+                        "${n_chains})")
+  endif()
+  set(longest 0)
+  foreach(line IN LISTS chains)
+    string(REGEX MATCHALL "\"desc\":" segs "${line}")
+    list(LENGTH segs n)
+    if(n GREATER longest)
+      set(longest ${n})
+    endif()
+  endforeach()
+  if(DEFINED MIN_SEGS AND longest LESS MIN_SEGS)
+    message(FATAL_ERROR "the longest indirect chain has ${longest} entries, expected ${MIN_SEGS}+")
+  endif()
+  message(STATUS "indirect: ${n_chains} indirect chains (up to ${longest} entries), "
+                 "${n_fragged} tx bursts with fragments")
+endif()
 execute_process(COMMAND ${VNET_REPLAY} --summary --no-progress ${OUT}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 if(NOT rc EQUAL 0)

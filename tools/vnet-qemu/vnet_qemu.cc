@@ -51,6 +51,15 @@
 // virtio-mmio version 2) RING_PACKED must be offered and negotiated;
 // --expect-ring split|packed states the ring kind a test requires.
 //
+// Indirect descriptors: the guest accepts VIRTIO_F_INDIRECT_DESC by
+// default (-g indirect=0 declines it), so an offered INDIRECT_DESC must be
+// negotiated, and the guest then sends its replies as scatter-gather frames
+// (-g tx_frags=auto: two fragments, headers and payload) that the driver
+// publishes through indirect tables. At exit the guest prints
+// "vnet-guest: tx sg_packets=N indirect_chains=N frags=F";
+// --expect-indirect on requires indirect_desc=on on the ready line and
+// indirect_chains > 0 at exit, off requires indirect_desc=off and 0.
+//
 // --record FILE: the guest records its run (record=1) to COM2, the runner
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
 // QEMU's own trace log and a pcap of the NIC's traffic (docs/qemu-capture.md).
@@ -143,7 +152,8 @@ struct Options {
   uint32_t inject_malformed = 0;
   uint32_t inject_oversize = 0;
   std::vector<std::string> require_counters;
-  std::string expect_ring;  // --expect-ring: split, packed; empty: not checked beyond the rules
+  std::string expect_ring;      // --expect-ring: split, packed; empty: not checked beyond the rules
+  std::string expect_indirect;  // --expect-indirect: on, off; empty: not checked
   bool counter_check = true;
   bool exit_device = true;
   std::string trace_serial;
@@ -318,6 +328,8 @@ class Runner {
   bool measure_idle_cpu();
   bool control(const std::string& command, std::string* reply);
   bool check_counters();
+  // The guest's "vnet-guest: tx" exit line against --expect-indirect.
+  bool check_tx_line();
   bool shutdown_guest();
   void fail(const std::string& why);
   void dump_diagnostics();
@@ -352,6 +364,7 @@ class Runner {
   double echo_s_ = 0;
   std::string ready_line_;
   std::map<std::string, std::string> ready_;
+  std::map<std::string, std::string> tx_line_;  // the guest's "vnet-guest: tx" exit line
   uint64_t echoed_ = 0;
   uint64_t resent_ = 0;
   uint64_t stale_ = 0;
@@ -877,13 +890,19 @@ bool Runner::check_ready_line() {
   // guest accepts packed rings by default (NetOptions::accept_ring_packed).
   uint64_t mask = 0;  // -g mask=: bits the guest forbade its driver
   bool guest_packed = true;
+  bool guest_indirect = true;  // -g indirect=: the guest accepts INDIRECT_DESC by default
   for (const std::string& g : o_.guest_args) {
     if (g.rfind("mask=", 0) == 0) mask = parse_u64(g.substr(5));
     if (g.rfind("packed=", 0) == 0) guest_packed = parse_u64(g.substr(7)) != 0;
+    if (g.rfind("indirect=", 0) == 0) guest_indirect = parse_u64(g.substr(9)) != 0;
   }
   const uint64_t ring_packed = uint64_t{1} << kFeatureRingPacked;
-  const uint64_t supported =
-      vnet::VirtioNet::supported_features(legacy) | (!legacy && guest_packed ? ring_packed : 0);
+  const uint64_t indirect_bit = uint64_t{1} << kFeatureIndirectDesc;
+  // The driver's table holds INDIRECT_DESC only with
+  // NetOptions::accept_indirect_desc, which the guest sets (indirect=1).
+  const uint64_t supported = vnet::VirtioNet::supported_features(legacy) |
+                             (!legacy && guest_packed ? ring_packed : 0) |
+                             (guest_indirect ? indirect_bit : 0);
   if (!o_.quiet) {
     printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
     printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
@@ -946,6 +965,15 @@ bool Runner::check_ready_line() {
   }
   if ((offered & supported & event_idx) && !(mask & event_idx) && !(negotiated & event_idx)) {
     fail("EVENT_IDX offered but not negotiated");
+    ok = false;
+  }
+  if ((offered & supported & indirect) && !(mask & indirect) && !(negotiated & indirect)) {
+    fail("INDIRECT_DESC offered (and accepted by the guest) but not negotiated");
+    ok = false;
+  }
+  if (!o_.expect_indirect.empty() && ready_["indirect_desc"] != o_.expect_indirect) {
+    fail("--expect-indirect " + o_.expect_indirect +
+         " but the driver negotiated indirect_desc=" + ready_["indirect_desc"]);
     ok = false;
   }
   std::string want_transport = microvm()                  ? transport_name()
@@ -1494,6 +1522,32 @@ bool Runner::read_console_counters() {
   return true;
 }
 
+bool Runner::check_tx_line() {
+  std::string line;
+  if (!qemu_.find_line("vnet-guest: tx ", &line)) {
+    if (o_.expect_indirect.empty()) return true;
+    fail("--expect-indirect " + o_.expect_indirect + " but no \"vnet-guest: tx\" line at exit");
+    return false;
+  }
+  std::map<std::string, std::string> f = parse_fields(line);
+  tx_line_ = f;
+  if (!o_.quiet)
+    printf("tx: scatter-gather frames %s, indirect chains %s, fragments per reply %s\n",
+           f["sg_packets"].c_str(), f["indirect_chains"].c_str(), f["frags"].c_str());
+  if (o_.expect_indirect.empty()) return true;
+  const uint64_t chains = parse_u64(f["indirect_chains"]);
+  if (o_.expect_indirect == "on" && chains == 0) {
+    fail("--expect-indirect on but the driver published no indirect chain on tx (" + line + ")");
+    return false;
+  }
+  if (o_.expect_indirect == "off" && chains != 0) {
+    fail("--expect-indirect off but the driver published " + std::to_string(chains) +
+         " indirect chains on tx");
+    return false;
+  }
+  return true;
+}
+
 bool Runner::check_counters() {
   bool ok = true;
   std::vector<std::string> checks = o_.require_counters;
@@ -1577,6 +1631,9 @@ void Runner::write_json(int rc) {
   j["irq"] = o_.irq.empty() ? "msix" : o_.irq;
   if (ready_.count("irq_mode")) j["irq_mode"] = ready_["irq_mode"];
   if (ready_.count("ring")) j["ring"] = ready_["ring"];
+  if (ready_.count("indirect_desc")) j["indirect_desc"] = ready_["indirect_desc"];
+  if (tx_line_.count("indirect_chains"))
+    j["tx_indirect_chains"] = parse_u64(tx_line_["indirect_chains"]);
   if (!o_.action.empty()) j["action"] = o_.action;
   j["expect"] = o_.expect;
   j["net"] = o_.net;
@@ -1685,6 +1742,7 @@ int Runner::run() {
       }
       if (qemu_.running()) ok = shutdown_guest() && ok;
       if (ok) ok = check_counters();
+      if (ok) ok = check_tx_line();
     } else {
       // User networking: TCP echo both ways; the exit request arrives over
       // UDP, its answer cannot (link.h), so the counters come from the console.
@@ -1705,6 +1763,7 @@ int Runner::run() {
           ok = false;
         }
         ok = check_counters() && ok;
+        ok = check_tx_line() && ok;
       }
     }
     rc = ok ? kExitOk : kExitFailure;
@@ -1833,6 +1892,11 @@ int main(int argc, char** argv) {
                  "the ring kind the driver must negotiate (the ready line's ring=): split, "
                  "packed (-p packed=on on a modern interface, the guest accepting it)")
       ->check(CLI::IsMember({"split", "packed"}));
+  app.add_option("--expect-indirect", o.expect_indirect,
+                 "on: INDIRECT_DESC negotiated (the ready line's indirect_desc=) and the driver "
+                 "published indirect chains on tx (the guest's exit line \"vnet-guest: tx ... "
+                 "indirect_chains=N\", N > 0); off: not negotiated and none published")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--require-counter", o.require_counters,
                  "counter condition NAME(=|>=|<=|>|<)VALUE, checked after the echoes");
   app.add_flag("!--no-counter-check", o.counter_check,
