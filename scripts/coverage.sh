@@ -14,7 +14,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-${root}/build/coverage}"
 llvm_suffix="${LLVM_SUFFIX:--14}"
-targets=(fuzz_boundary fuzz_used_ring fuzz_config fuzz_rx)
+targets=(fuzz_boundary fuzz_used_ring fuzz_config fuzz_rx fuzz_packed_ring)
 flags="-O1 -g -fprofile-instr-generate -fcoverage-mapping"
 
 cmake -S "${root}" -B "${build}" -G Ninja \

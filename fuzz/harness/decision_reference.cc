@@ -103,11 +103,11 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   }
   if (result != AttachError::kOk) return;
   for (int q = 0; q < 2; ++q)
-    if (device.queue(static_cast<uint16_t>(q)).size() != size[q])
+    if (device.ring(static_cast<uint16_t>(q)).size() != size[q])
       finding(Oracle::kDecision,
               "queue %d set up with %u entries; the device allows %u and the driver's cap of %u "
               "asks for %u",
-              q, device.queue(static_cast<uint16_t>(q)).size(), cfg.queue_sizes[q], caps[q],
+              q, device.ring(static_cast<uint16_t>(q)).size(), cfg.queue_sizes[q], caps[q],
               size[q]);
 
   // The features: the offer (the legacy interface shows 32 bits) that the
@@ -118,6 +118,9 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   if (!options.accept_access_platform) mask &= ~(uint64_t{1} << 33);  // VIRTIO_F_ACCESS_PLATFORM
   if (!options.accept_order_platform) mask &= ~(uint64_t{1} << 36);   // VIRTIO_F_ORDER_PLATFORM
   uint64_t want = offered & VirtioNet::supported_features(legacy) & mask;
+  // VIRTIO_F_RING_PACKED (2.8): only when the caller accepts packed rings,
+  // and never on a legacy interface (no bit 34 there).
+  if (options.accept_ring_packed && !legacy) want |= offered & mask & (uint64_t{1} << 34);
   const auto& mac = cfg.mac;
   const bool mac_zero = (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
   if (mac_zero || (mac[0] & 1) != 0) want &= ~(uint64_t{1} << kBitMac);

@@ -15,6 +15,11 @@ struct UsedEdit {
   uint32_t value;
 };
 
+struct FlagsEdit {
+  uint8_t mode;
+  uint16_t value;
+};
+
 struct RxEdit {
   bool armed = false;
   uint8_t hdr[12] = {};
@@ -29,8 +34,47 @@ struct HookState {
   UsedEdit edits[2][kDepth] = {};
   int head[2] = {0, 0};
   int count[2] = {0, 0};
+  FlagsEdit flags[2][kDepth] = {};
+  int flags_head[2] = {0, 0};
+  int flags_count[2] = {0, 0};
   RxEdit rx;
 };
+
+// 2.8.1: a used descriptor's AVAIL (bit 7) and USED (bit 15).
+constexpr uint16_t kPackedAvail = uint16_t{1} << 7;
+constexpr uint16_t kPackedUsed = uint16_t{1} << 15;
+
+// On a packed ring the device's used descriptors share the ring with the
+// driver's available ones: a lie about where or with which flags it writes
+// one rewrites a descriptor the driver wrote, and the device may later read
+// its own garbage back as an available chain (a readable receive buffer, a
+// tx chain of no bytes). Chain rules are then no longer the driver's alone.
+void note_packed_ring_written(World& w) {
+  if (w.device().ring_packed()) w.note_descriptors_rewritten();
+}
+
+void edit_flags(HookState& h, mock::UsedEntry& e) {
+  if (!e.packed || e.queue > 1 || h.flags_count[e.queue] == 0) return;
+  const FlagsEdit ed = h.flags[e.queue][h.flags_head[e.queue]];
+  h.flags_head[e.queue] = (h.flags_head[e.queue] + 1) % HookState::kDepth;
+  --h.flags_count[e.queue];
+  const uint16_t both = kPackedAvail | kPackedUsed;
+  switch (ed.mode % 4) {
+    case 0:
+      e.flags = ed.value;
+      break;
+    case 1:
+      e.flags ^= ed.value;
+      break;
+    case 2:  // the previous lap's used pattern
+      e.flags = static_cast<uint16_t>((e.flags & ~both) | (e.used_wrap ? 0 : both));
+      break;
+    case 3:  // "still available" in this lap
+      e.flags =
+          static_cast<uint16_t>((e.flags & ~both) | (e.used_wrap ? kPackedAvail : kPackedUsed));
+      break;
+  }
+}
 
 HookState g_hook;
 
@@ -57,6 +101,7 @@ void on_used(mock::UsedEntry& e) {
         break;
     }
   }
+  edit_flags(h, e);
   if (e.queue > 1 || h.count[e.queue] == 0) return;
   const UsedEdit ed = h.edits[e.queue][h.head[e.queue]];
   h.head[e.queue] = (h.head[e.queue] + 1) % HookState::kDepth;
@@ -214,6 +259,7 @@ void run_mock_script(World& w, Input& in, OpTable table) {
           ++g_hook.count[q];
         }
         w.note_misbehaviour();
+        note_packed_ring_written(w);
         break;
       }
       case Op::kFault: {
@@ -226,6 +272,9 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         f.value = in.u32();
         dev.arm(f);
         w.note_misbehaviour();
+        if (f.kind != mock::FaultKind::kRxNumBuffers && f.kind != mock::FaultKind::kRxGsoType &&
+            f.kind != mock::FaultKind::kRxFlags)
+          note_packed_ring_written(w);
         break;
       }
       case Op::kRxRaw: {
@@ -292,9 +341,34 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         w.note_unpredictable();
         w.poll_device();
         break;
+      case Op::kFlagsEdit: {
+        const uint16_t q = in.u8() & 1;
+        const uint8_t mode = in.u8();
+        const uint16_t value = in.u16();
+        HookState& h = g_hook;
+        if (h.flags_count[q] < HookState::kDepth) {
+          h.flags[q][(h.flags_head[q] + h.flags_count[q]) % HookState::kDepth] =
+              FlagsEdit{mode, value};
+          ++h.flags_count[q];
+        }
+        w.note_misbehaviour();
+        note_packed_ring_written(w);
+        break;
+      }
+      case Op::kDeviceEvent: {
+        const uint16_t q = in.u8() & 1;
+        const uint8_t mode = in.u8();
+        const uint16_t off_wrap = in.u16();
+        // Any of these is the device's right (2.8.10): no lie, at most a
+        // missing or extra notification, the device's own loss.
+        dev.set_packed_device_event(q, static_cast<mock::PackedEventMode>(mode % 3),
+                                    (mode & 0x80) != 0 ? int32_t{off_wrap} : -1);
+        break;
+      }
       case Op::kRepublish:
         dev.republish_last_used(in.u8() & 1);
         w.note_misbehaviour();
+        note_packed_ring_written(w);
         break;
       case Op::kDescEdit: {
         const uint16_t q = in.u8() & 1;

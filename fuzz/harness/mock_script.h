@@ -77,6 +77,19 @@
 //   options     clear:u64 mac:6            the caller's options for the next
 //                                          attach (restart): feature_mask loses
 //                                          the bits of clear, fallback_mac = mac
+//   flags_edit  queue:u8 mode:u8 value:u16 packed rings: the flags of the next
+//                                          used descriptor the device writes on
+//                                          queue (0 rx, 1 tx): mode % 4 = 0 set
+//                                          to value, 1 xor value, 2 the previous
+//                                          lap's pattern (the device stopped
+//                                          flipping its wrap counter), 3 still
+//                                          "available" (AVAIL != USED)
+//   device_event queue:u8 mode:u8 off_wrap:u16
+//                                          packed rings: the device event
+//                                          structure of queue (0 rx, 1 tx) says
+//                                          mode % 3 (ENABLE, DISABLE, DESC) from
+//                                          now on; with DESC and mode bit 7, at
+//                                          off_wrap instead of the next position
 //
 // At most kMaxOps ops run per input, at most kMaxReinits of them recover,
 // restart or dev_reset. Ops that make the device lie (used_edit, fault, a non-canonical rx_raw,
@@ -124,6 +137,8 @@ enum class Op : uint8_t {
   kRegLie,
   kPlatformBudget,
   kOptions,
+  kFlagsEdit,
+  kDeviceEvent,
 };
 
 enum class UsedEditKind : uint8_t {

@@ -80,6 +80,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   status_written_ = 0;
   last_now_ = 0;
   protocol_.begin_input();
+  mmio_version_ = 0;
   transport_.begin_input();
   mmio_.begin_input();
   device_reset();  // drops the used-ring spans too
@@ -139,8 +140,15 @@ void OraclePlatform::begin_mmio_probe(const MmioWindow& window) {
 
 void OraclePlatform::check_mmio_probe(const MmioWindow& window, const MmioProbeResult& r) {
   mmio_.check_probe(window, r);
-  if (r.error != MmioProbeError::kOk) return;
+  if (r.error != MmioProbeError::kOk) {
+    // A failed re-probe leaves the driver's transport of the last
+    // successful one in place (stop() keeps it; recover() attaches through
+    // it again): its registers keep their meaning.
+    if (mmio_version_ != 0) protocol_.set_mmio_transport(mmio_version_, window.size);
+    return;
+  }
   const uint32_t version = r.transport->is_legacy() ? 1 : 2;
+  mmio_version_ = version;
   protocol_.set_mmio_transport(version, window.size);
   set_status_register(Region::kMmio, spec::mmio::kStatus, 4);
 }
@@ -433,7 +441,13 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
                               static_cast<uint16_t>(d[2] | d[3] << 8),
                               transport_.sees_notifications() || mmio_.in_use());
   }
-  if (what.recheck && (what.part == MemPart::kUsedIdx || what.part == MemPart::kPackedDesc)) return;
+  if (what.recheck && what.part == MemPart::kUsedIdx) return;
+  // A packed descriptor's flags are the ring's "how far did the device
+  // get": a harvest that stops at a still-available position looks there
+  // again later, as a split ring re-reads used.idx. Each look is judged on
+  // its own (PackedReference: a completion only over used flags fetched at
+  // its position); the id and len behind them are fetched once.
+  if (what.part == MemPart::kPackedDesc && len == 2) return;
   // Keyed by address: a driver that labels one location two ways is still
   // seen fetching it twice.
   const uintptr_t at = reinterpret_cast<uintptr_t>(src);
@@ -539,14 +553,17 @@ void OraclePlatform::published(const PublishedChain& chain) {
   inner_->published(chain);
   protocol_.on_published(chain);
   const uint16_t q = chain.queue;
+  const uint16_t max_segments = chain.indirect ? kMaxPublishedSegments : kMaxChainSegments;
   if (q >= kMaxQueues || chain.head >= kMaxDescs || chain.num_segments == 0 ||
-      chain.num_segments > kMaxChainSegments)
+      chain.num_segments > max_segments)
     finding(Oracle::kOwnership, "published chain out of range (queue %u head %u, %u segments)", q,
             chain.head, chain.num_segments);
   // A split chain is named by its head descriptor; a packed one by its
   // buffer id, its descriptors being ring positions (PackedReference
   // checks where they start).
-  if (!protocol_.packed() && chain.segments[0].desc != chain.head)
+  // An indirect chain's segments are entries of its table (2.7.5.3, 2.8.19):
+  // in the ring it is one descriptor.
+  if (!protocol_.packed() && !chain.indirect && chain.segments[0].desc != chain.head)
     finding(Oracle::kOwnership, "published chain head %u is not its first descriptor %u",
             chain.head, chain.segments[0].desc);
   if (q == 1) ++tx_published_;
@@ -554,17 +571,25 @@ void OraclePlatform::published(const PublishedChain& chain) {
   c.head = chain.head;
   c.avail_idx = chain.avail_idx;
   c.num_segments = static_cast<uint8_t>(chain.num_segments);
-  for (uint16_t i = 0; i < chain.num_segments; ++i) {
+  // Ownership slots: a split ring's descriptors; a packed ring's buffer
+  // id (its ring positions are the device's until its used position
+  // passes them, whichever chain completes first: PackedReference keeps
+  // the ring from overflowing).
+  // An indirect chain owns its one ring descriptor (split: the head).
+  const bool packed = protocol_.packed();
+  const bool one_slot = packed || chain.indirect;
+  for (uint16_t i = 0; i < chain.num_segments && i < max_segments; ++i) {
     const ChainSegment& s = chain.segments[i];
-    if (s.desc >= kMaxDescs)
-      finding(Oracle::kOwnership, "descriptor %u of queue %u out of range", s.desc, q);
-    if (desc_owned_[q][s.desc])
-      finding(Oracle::kOwnership, "descriptor %u of queue %u published while the device owns it",
-              s.desc, q);
-    desc_owned_[q][s.desc] = true;
+    const uint16_t slot = one_slot ? chain.head : s.desc;
+    if (slot >= kMaxDescs)
+      finding(Oracle::kOwnership, "descriptor %u of queue %u out of range", slot, q);
+    if (desc_owned_[q][slot] && (!one_slot || i == 0))
+      finding(Oracle::kOwnership, "%s %u of queue %u published while the device owns it",
+              packed ? "buffer id" : "descriptor", slot, q);
+    desc_owned_[q][slot] = true;
     ++owned_descs_;
-    if (s.desc >= desc_high_[q]) desc_high_[q] = static_cast<uint16_t>(s.desc + 1);
-    c.desc[i] = s.desc;
+    if (slot >= desc_high_[q]) desc_high_[q] = static_cast<uint16_t>(slot + 1);
+    c.desc[i] = slot;
     c.len[i] = s.len;
     c.writable[i] = s.device_writable;
     c.cpu[i] = static_cast<const uint8_t*>(s.data);

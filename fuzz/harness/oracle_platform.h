@@ -209,10 +209,11 @@ class OraclePlatform final : public Platform {
     uint16_t avail_idx;  // where it was made available
     uint8_t num_segments;
     bool owned;  // head of a chain the device owns (see head_owned_)
-    uint16_t desc[kMaxChainSegments];
-    uint32_t len[kMaxChainSegments];
-    bool writable[kMaxChainSegments];
-    const uint8_t* cpu[kMaxChainSegments];
+    // (an indirect chain has up to kMaxPublishedSegments: its table's)
+    uint16_t desc[kMaxPublishedSegments];
+    uint32_t len[kMaxPublishedSegments];
+    bool writable[kMaxPublishedSegments];
+    const uint8_t* cpu[kMaxPublishedSegments];
     uint32_t used_len;
     uint64_t completed_epoch;
     uint64_t framed_epoch;
@@ -288,6 +289,7 @@ class OraclePlatform final : public Platform {
   uint64_t last_now_ = 0;
   uint16_t tx_published_ = 0;  // tx chains published since the device's last reset
   uint64_t tx_len_over_ = 0;
+  uint32_t mmio_version_ = 0;      // of the last successful MMIO probe this input
   uint8_t status_written_ = 0;     // the last non-zero status the driver wrote
   bool reset_demanded_ = false;    // this poll_device read NEEDS_RESET or lost DRIVER_OK
   bool reset_written_ = false;     // this operation wrote status 0

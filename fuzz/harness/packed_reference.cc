@@ -13,7 +13,6 @@ constexpr uint16_t kAvail = uint16_t{1} << 7;
 constexpr uint16_t kUsed = uint16_t{1} << 15;
 constexpr size_t kDescBytes = 16;
 constexpr size_t kFlagsOffset = 14;
-constexpr uint16_t kEventEnable = 0;
 constexpr uint16_t kEventDisable = 1;
 constexpr uint16_t kEventDesc = 2;
 constexpr uint16_t kEventWrap = uint16_t{1} << 15;
@@ -65,7 +64,11 @@ bool PackedReference::used_pattern(const Queue& q, uint16_t flags) const {
 void PackedReference::on_published(const PublishedChain& chain) {
   if (chain.queue >= kMaxQueues) return;
   Queue& q = queues_[chain.queue];
-  const uint16_t pos = chain.num_segments != 0 ? chain.segments[0].desc : chain.avail_idx;
+  // An indirect chain is one descriptor in the ring (its segments are its
+  // table's entries, numbered from 0).
+  const uint16_t ndescs = chain.indirect ? 1 : chain.num_segments;
+  const uint16_t pos =
+      chain.num_segments != 0 && !chain.indirect ? chain.segments[0].desc : chain.avail_idx;
   if (pos != q.avail_pos || chain.avail_idx != q.avail_pos)
     finding(Oracle::kProtocol,
             "queue %u (packed): chain %u announced at position %u, but the driver's next "
@@ -77,11 +80,20 @@ void PackedReference::on_published(const PublishedChain& chain) {
       finding(Oracle::kProtocol,
               "queue %u (packed): buffer id %u made available again while still in flight",
               chain.queue, chain.head);
-    id = Id{true, false, chain.num_segments};
+    id = Id{true, false, ndescs};
   }
+  // The ring holds size descriptors between the device's used position
+  // and the driver's avail position: more would overwrite one the device
+  // owns (2.8.21.1: the driver makes available only free descriptors).
+  q.outstanding = static_cast<uint16_t>(q.outstanding + ndescs);
+  if (q.size != 0 && q.outstanding > q.size)
+    finding(Oracle::kProtocol,
+            "queue %u (packed): chain %u makes %u descriptors outstanding in a ring of %u: it "
+            "overwrites descriptors the device owns",
+            chain.queue, chain.head, q.outstanding, q.size);
   if (q.num_pending < kMaxPending)
     q.pending[q.num_pending++] = Pending{chain.head, q.avail_pos, q.avail_wrap, false};
-  advance(q.size, chain.num_segments, &q.avail_pos, &q.avail_wrap);
+  advance(q.size, ndescs, &q.avail_pos, &q.avail_wrap);
 }
 
 void PackedReference::on_barrier(Barrier kind) {
@@ -108,22 +120,27 @@ void PackedReference::observe(DeviceWrites device_writes, void* context) {
     // (some of which the device may already have overwritten with used
     // descriptors).
     int stored = 0;
+    bool device_may_have = false;
     for (int i = 0; i < q.num_pending; ++i) {
       const Pending& p = q.pending[i];
       if (p.pos >= q.size) break;
       const volatile uint8_t* at = q.ring + kDescBytes * p.pos + kFlagsOffset;
       const uint16_t flags =
           static_cast<uint16_t>(at[0] | static_cast<uint16_t>(at[1]) << 8) & (kAvail | kUsed);
-      if (flags == (p.wrap ? kAvail : kUsed) &&
-          (device_writes == nullptr || !device_writes(context, at, 2)))
+      if (flags == (p.wrap ? kAvail : kUsed)) {
         stored = i + 1;
+        // A device that lies about where it writes used descriptors may
+        // have written this pattern itself: counted as stored, not judged.
+        device_may_have = device_writes != nullptr && device_writes(context, at, 2);
+      }
     }
-    for (int i = 0; i < stored; ++i)
-      if (!q.pending[i].barrier)
-        finding(Oracle::kProtocol,
-                "queue %u (packed): head flags of chain %u stored (position %u) with no write "
-                "barrier after the chain was written (2.8.21.1)",
-                n, q.pending[i].id, q.pending[i].pos);
+    if (!device_may_have)
+      for (int i = 0; i < stored; ++i)
+        if (!q.pending[i].barrier)
+          finding(Oracle::kProtocol,
+                  "queue %u (packed): head flags of chain %u stored (position %u) with no write "
+                  "barrier after the chain was written (2.8.21.1)",
+                  n, q.pending[i].id, q.pending[i].pos);
     retire_pending(q, stored);
   }
 }
@@ -219,14 +236,16 @@ void PackedReference::on_completed(uint16_t queue, uint16_t head, uint32_t len) 
   id.in_flight = false;
   id.published = false;
   advance(q.size, id.ndescs, &q.pos, &q.wrap);
+  q.outstanding = static_cast<uint16_t>(q.outstanding -
+                                        (id.ndescs < q.outstanding ? id.ndescs : q.outstanding));
   q.used_valid = false;
   q.flags_valid = false;
   ++q.harvested;
 }
 
-bool PackedReference::on_device_event(uint16_t queue, uint16_t off_wrap, uint16_t flags,
-                                      bool event_idx) {
-  if (queue >= kMaxQueues) return false;
+PackedReference::Kick PackedReference::on_device_event(uint16_t queue, uint16_t off_wrap,
+                                                       uint16_t flags, bool event_idx) {
+  if (queue >= kMaxQueues) return Kick::kEither;
   Queue& q = queues_[queue];
   if (q.stored)
     finding(Oracle::kProtocol,
@@ -236,14 +255,17 @@ bool PackedReference::on_device_event(uint16_t queue, uint16_t off_wrap, uint16_
   const uint16_t added = q.pub_since_decision;
   q.pub_since_decision = 0;
   const uint16_t mode = flags & 3;
-  if (!event_idx || mode != kEventDesc) return mode != kEventDisable;
+  if (mode == kEventDisable) return Kick::kEither;  // the device polls: a notify is its loss
+  if (!event_idx || mode != kEventDesc)
+    // ENABLE (and DESC without EVENT_IDX, or the reserved value 3: read as
+    // "not disabled"): what was made available must be announced.
+    return added != 0 ? Kick::kMust : Kick::kEither;
   // EVENT_IDX with DESC: the event position, moved back a lap when its
   // wrap counter is not the current one, against the positions published
   // since the last decision (the 2.7.10.2 formula over positions).
   uint16_t event = static_cast<uint16_t>(off_wrap & ~kEventWrap);
   if (((off_wrap & kEventWrap) != 0) != q.pub_wrap) event = static_cast<uint16_t>(event - q.size);
-  (void)kEventEnable;
-  return static_cast<uint16_t>(q.pub_pos - event - 1) < added;
+  return static_cast<uint16_t>(q.pub_pos - event - 1) < added ? Kick::kMust : Kick::kMustNot;
 }
 
 uint16_t PackedReference::watchdog_marker(uint16_t queue, uint16_t flags,

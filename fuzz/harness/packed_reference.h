@@ -65,9 +65,12 @@ class PackedReference {
   void on_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags);
   void on_used(uint16_t queue, uint16_t pos, uint32_t len, uint16_t id);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
-  // Returns whether the decision calls for a notification (with EVENT_IDX
-  // negotiated as given), after checking the barrier before it.
-  bool on_device_event(uint16_t queue, uint16_t off_wrap, uint16_t flags, bool event_idx);
+  // What the decision calls for (with EVENT_IDX negotiated as given),
+  // after checking the barrier before it: a notification (ENABLE, or DESC
+  // crossed, with something published since the last decision), none (DESC
+  // not crossed: 2.8.10 SHOULD NOT), or either (DISABLE, nothing new).
+  enum class Kick : uint8_t { kMust, kMustNot, kEither };
+  Kick on_device_event(uint16_t queue, uint16_t off_wrap, uint16_t flags, bool event_idx);
 
   bool bad(uint16_t queue) const { return queue < kMaxQueues && queues_[queue].bad; }
   // The tx watchdog's marker as a correct driver computes it from the
@@ -108,6 +111,7 @@ class PackedReference {
     uint16_t pos;
     bool wrap;
     uint16_t harvested;
+    uint16_t outstanding;  // descriptors announced and not yet completed
     // The last fetches.
     bool flags_valid;
     uint16_t flags_pos;

@@ -776,9 +776,10 @@ void ProtocolReference::on_device_event(uint16_t queue, uint16_t off_wrap, uint1
   if (queue >= kMaxQueues) return;
   Ring& r = rings_[queue];
   check_kick_made(queue);
-  const bool kick = packed_ref_.on_device_event(queue, off_wrap, flags, event_idx_);
-  if (!notifications_seen) return;
-  r.kick_expected = kick;
+  const PackedReference::Kick kick =
+      packed_ref_.on_device_event(queue, off_wrap, flags, event_idx_);
+  if (!notifications_seen || kick == PackedReference::Kick::kEither) return;
+  r.kick_expected = kick == PackedReference::Kick::kMust;
   r.kick_open = true;
   r.kick_event = off_wrap;
   r.kick_new = packed_ref_.published_pos(queue);

@@ -65,6 +65,21 @@ inline constexpr Op kUsedRingOps[] = {
 };
 inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / sizeof kUsedRingOps[0]};
 
+// fuzz_packed_ring:  flavour:u8 (bits 0-1 the device: modern PCI,
+// transitional PCI, virtio-mmio version 2, modern PCI; bit 2 storm guard;
+// bit 3 EVENT_IDX masked; bit 4 the device event says DISABLE; bits 5-6
+// interrupts; bit 7 the device processes tx only on process_tx)  rx_cap:u8
+// tx_cap:u8  qsize:u8 (bits 0-2: 2 << n; bit 7: a maximum of 1 + 2 (n & 0x7F))
+// -- always RING_PACKED offered and accepted.
+inline constexpr Op kPackedRingOps[] = {
+    Op::kRx,       Op::kRxBurst,    Op::kTx,        Op::kTxReclaim,   Op::kProcessTx,
+    Op::kPoll,     Op::kRxIrq,      Op::kRecover,   Op::kRestart,     Op::kLink,
+    Op::kDevReset, Op::kUsedEdit,   Op::kFlagsEdit, Op::kDeviceEvent, Op::kRepublish,
+    Op::kFault,    Op::kPoolBudget, Op::kFlagsEdit, Op::kUsedEdit,
+};
+inline constexpr OpTable kPackedRingTable{kPackedRingOps,
+                                          sizeof kPackedRingOps / sizeof kPackedRingOps[0]};
+
 // fuzz_rx:  flavour:u8 (as fuzz_used_ring's, bit 7 unused)  rx_cap:u8  features:u8 (bit 0: mask
 // MRG_RXBUF, bit 1: mask ANY_LAYOUT)
 inline constexpr Op kRxOps[] = {

@@ -99,6 +99,54 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
   return 0;
 }
 
+int run_fuzz_packed_ring(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  const uint8_t flavour = in.u8();
+  NetOptions options = fuzz_net_options();
+  options.accept_ring_packed = true;
+  options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 64);
+  options.tx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
+  if (flavour & 4) options.irq_storm_limit = kFuzzStormLimit;
+  if (flavour & 8) options.feature_mask &= ~spec::feature_mask(spec::Feature::kEventIdx);
+  // Queue sizes: 2..256 as a power of two, or (bit 7) any maximum 1..255
+  // (2.8 needs no power of two; the net layer asks for one within it).
+  const uint8_t q = in.u8();
+  const uint16_t qsize = (q & 0x80) != 0 ? static_cast<uint16_t>(1 + (q & 0x7F) * 2)
+                                         : static_cast<uint16_t>(2u << (q % 8));
+  mock::DeviceConfig config;
+  static constexpr mock::TransportKind kKinds[] = {
+      mock::TransportKind::kModern, mock::TransportKind::kTransitional,
+      mock::TransportKind::kMmioV2, mock::TransportKind::kModern};
+  config.transport = kKinds[flavour & 3];
+  config.offer_ring_packed = true;
+  config.queue_sizes = {qsize, qsize, 64};
+  config.auto_process_tx = (flavour & 0x80) == 0;
+  // Bit 4: the device asks for no notifications (it polls: process_tx).
+  if (flavour & 0x10) config.packed_device_event = mock::PackedEventMode::kDisable;
+  const bool mmio = config.transport == mock::TransportKind::kMmioV2;
+  IrqChoice irq = irq_choice(flavour >> 5, &config, &options);
+  if (mmio) {
+    // A virtio-mmio device has its line only.
+    config.msix_vectors = 0;
+    if (options.interrupts == InterruptMode::kMsix) options.interrupts = InterruptMode::kIntx;
+  }
+
+  World& w = World::get();
+  w.begin_mock(config, "fuzz_packed_ring");
+  offer(w, irq);
+  install_used_hook(w);
+  bool up;
+  if (mmio) {
+    MmioWindow window = mmio_window(0, 0, !irq.offered);
+    up = w.bring_up_mmio(window, options);
+  } else {
+    up = w.bring_up(PciMode::kAuto, options);
+  }
+  if (up) run_mock_script(w, in, kPackedRingTable);
+  w.end();
+  return 0;
+}
+
 int run_fuzz_rx(const uint8_t* data, size_t size) {
   Input in(data, size);
   const uint8_t flavour = in.u8();

@@ -21,6 +21,7 @@ class World;
 
 int run_fuzz_used_ring(const uint8_t* data, size_t size);
 int run_fuzz_rx(const uint8_t* data, size_t size);
+int run_fuzz_packed_ring(const uint8_t* data, size_t size);
 int run_fuzz_config(const uint8_t* data, size_t size);
 int run_fuzz_boundary(const uint8_t* data, size_t size);
 

@@ -8,12 +8,14 @@
 //                                     corpus/fuzz/fuzz_config/scenario-<name>
 //        (each step becomes an op of the target's script, mock_script.h)
 //   corpus/traces/mock/*.jsonl    --> corpus/fuzz/fuzz_boundary/trace-<name>
+//   corpus/traces/qemu/*packed*   --> corpus/fuzz/fuzz_boundary/qemu-<name> (cut to max_len)
 //        (calls become the op list, the trace's device answers -- register
 //         reads, bar_info, fetches, frames -- become the value stream)
 //                                 --> corpus/fuzz/fuzz_trace/<name>.jsonl
 //                                     (the smaller traces, as they are)
 //   transport features            --> corpus/fuzz/fuzz_config/feature-<name>
 //        (ACCESS_PLATFORM, ORDER_PLATFORM offered: traffic, recover)
+//   (written here)                --> corpus/fuzz/fuzz_packed_ring/echo-*, lie-*
 //   bug classes (bug_classes.h)   --> corpus/fuzz/<target>/bug-<name>
 //                                     corpus/traces/bugs/<name>.jsonl
 //        (the input, and its run recorded with crash-to-trace)
@@ -393,7 +395,23 @@ void trace_seeds(const fs::path& root) {
       ++n;
     }
   }
-  std::cout << files.size() << " traces -> fuzz_boundary seeds; " << n << " -> fuzz_trace seeds\n";
+  // The packed rings of the QEMU corpus (issue 14): what a real device
+  // answered once the driver negotiated VIRTIO_F_RING_PACKED, cut to the
+  // target's max_len (the ops and the answers of the first exchanges).
+  clean(root / "corpus/fuzz/fuzz_boundary", "qemu-");
+  size_t packed = 0;
+  for (const auto& e : fs::directory_iterator(root / "corpus/traces/qemu")) {
+    const fs::path& f = e.path();
+    if (f.extension() != ".jsonl" || f.stem().string().find("packed") == std::string::npos)
+      continue;
+    std::vector<uint8_t> in = boundary_input(replay::load_trace_file(f.string()));
+    if (in.size() > 16384) in.resize(16384);  // fuzz/options/fuzz_boundary.options
+    write_file(root / "corpus/fuzz/fuzz_boundary" / ("qemu-" + f.stem().string()), in.data(),
+               in.size());
+    ++packed;
+  }
+  std::cout << files.size() << " traces -> fuzz_boundary seeds; " << n << " -> fuzz_trace seeds; "
+            << packed << " packed QEMU traces -> fuzz_boundary seeds\n";
 }
 
 // Seeds for paths no scenario or trace starts on: the transport features
@@ -640,6 +658,84 @@ void lie_seeds(const fs::path& root) {
   std::cout << n << " lie seeds -> fuzz_config, fuzz_used_ring\n";
 }
 
+// fuzz_packed_ring: traffic on every flavour (interrupt modes, EVENT_IDX
+// masked, the device polling, a queue of odd maximum size), then one seed
+// per lie about a used descriptor and per device event mode, each followed
+// by traffic so that the driver's handling (break, reset, recover) runs.
+void packed_seeds(const fs::path& root) {
+  const fs::path dir = root / "corpus/fuzz/fuzz_packed_ring";
+  fs::create_directories(dir);
+  clean(dir, "echo-");
+  clean(dir, "lie-");
+  int n = 0;
+  auto traffic = [](ScriptWriter& w) {
+    w.op(Op::kRx).u8(3).u16(64);
+    w.op(Op::kTx).u8(2).u16(100).u8(1);
+    w.op(Op::kTxReclaim);
+    w.op(Op::kRx).u8(20).u16(300);  // laps of an 8-entry ring
+    w.op(Op::kTx).u8(9).u16(60).u8(2);
+    w.op(Op::kPoll);
+    w.op(Op::kRx).u8(1).u16(1500);
+  };
+  struct Echo {
+    const char* name;
+    uint8_t flavour, qsize;
+  };
+  static constexpr Echo kEchoes[] = {
+      {"modern", 0, 2},         {"transitional", 1, 2},    {"mmio_v2", 2, 2},
+      {"modern_msix", 0x40, 2}, {"modern_intx", 0x20, 2},  {"mmio_v2_line", 0x22, 2},
+      {"no_event_idx", 8, 2},   {"device_polls", 0x90, 2}, {"odd_max_size", 0, 0x80 | 50},
+      {"ring_of_2", 0, 0},      {"ring_of_256", 0x40, 7},
+  };
+  for (const Echo& e : kEchoes) {
+    ScriptWriter w(kPackedRingTable);
+    w.u8(e.flavour).u8(7).u8(7).u8(e.qsize);
+    traffic(w);
+    if (e.flavour & 0x80) w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim);
+    w.op(Op::kDevReset);
+    traffic(w);
+    write_file(dir / (std::string("echo-") + e.name), w.bytes().data(), w.bytes().size());
+    ++n;
+  }
+  struct Lie {
+    const char* name;
+    Op op;
+    std::vector<uint8_t> args;  // after the op byte
+  };
+  const std::vector<Lie> lies = {
+      {"used_id_range_rx", Op::kUsedEdit, {0, uint8_t(UsedEditKind::kSetId), 0x40, 0, 0, 0}},
+      {"used_id_range_tx", Op::kUsedEdit, {1, uint8_t(UsedEditKind::kSetId), 0xFF, 0xFF, 0, 0}},
+      {"used_id_stale_rx", Op::kUsedEdit, {0, uint8_t(UsedEditKind::kAddId), 1, 0, 0, 0}},
+      {"used_len_over_rx", Op::kUsedEdit, {0, uint8_t(UsedEditKind::kAddLen), 0, 0x10, 0, 0}},
+      {"used_len_over_tx", Op::kUsedEdit, {1, uint8_t(UsedEditKind::kSetLen), 0, 0, 1, 0}},
+      {"used_position_skips", Op::kUsedEdit, {0, uint8_t(UsedEditKind::kSkipIdx), 1, 0, 0, 0}},
+      {"used_position_back", Op::kUsedEdit, {1, uint8_t(UsedEditKind::kBackIdx), 1, 0, 0, 0}},
+      {"flags_stale_wrap_rx", Op::kFlagsEdit, {0, 2, 0, 0}},
+      {"flags_stale_wrap_tx", Op::kFlagsEdit, {1, 2, 0, 0}},
+      {"flags_still_available", Op::kFlagsEdit, {0, 3, 0, 0}},
+      {"flags_avail_not_used", Op::kFlagsEdit, {0, 1, 0x00, 0x80}},
+      {"flags_zero", Op::kFlagsEdit, {1, 0, 0, 0}},
+      {"republish_tx", Op::kRepublish, {1}},
+      {"device_event_disable_tx", Op::kDeviceEvent, {1, 1, 0, 0}},
+      {"device_event_desc_tx", Op::kDeviceEvent, {1, 2, 0, 0}},
+      {"device_event_desc_far", Op::kDeviceEvent, {1, 0x82, 5, 0x80}},
+      {"device_event_desc_other_lap", Op::kDeviceEvent, {1, 0x82, 0, 0}},
+  };
+  for (const Lie& l : lies) {
+    ScriptWriter w(kPackedRingTable);
+    w.u8(0x40).u8(7).u8(7).u8(2);  // modern, MSI-X, 8-entry rings
+    w.op(Op::kRx).u8(3).u16(64);
+    w.op(Op::kTx).u8(1).u16(100).u8(1);
+    w.op(l.op).raw(l.args.data(), l.args.size());
+    traffic(w);
+    w.op(Op::kPoll);
+    traffic(w);
+    write_file(dir / (std::string("lie-") + l.name), w.bytes().data(), w.bytes().size());
+    ++n;
+  }
+  std::cout << n << " seeds -> fuzz_packed_ring\n";
+}
+
 // The caller's and the platform's side, so that the paths behind them are
 // reached from the start: DMA memory that runs out (rings, then mappings),
 // a caller that masks VERSION_1 or gives a fallback MAC for a device whose
@@ -755,6 +851,7 @@ int main(int argc, char** argv) {
     trace_seeds(root);
     feature_seeds(root);
     lie_seeds(root);
+    packed_seeds(root);
     platform_seeds(root);
     bug_seeds(root);
     typed_seeds(root);

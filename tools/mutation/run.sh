@@ -34,7 +34,8 @@ usage: tools/mutation/run.sh [options]
   --kind KIND[,KIND...]  run only these kinds (memory, logic, conformance, barrier)
   --include-equivalent   also run mutants marked "equivalent" (skipped by default)
   --targets T[,T...]     fuzz targets, in order (default:
-                         fuzz_config,fuzz_used_ring,fuzz_rx,fuzz_boundary; a
+                         fuzz_config,fuzz_used_ring,fuzz_rx,fuzz_boundary,
+                         fuzz_packed_ring; a
                          mutant's own "targets" are tried first)
   --seconds N            fuzzing time per target (default 60)
   --all-targets          run every target even after one found the mutant
@@ -62,7 +63,7 @@ verbose=0
 only=""
 kinds=""
 include_equivalent=0
-targets_csv="fuzz_config,fuzz_used_ring,fuzz_rx,fuzz_boundary"
+targets_csv="fuzz_config,fuzz_used_ring,fuzz_rx,fuzz_boundary,fuzz_packed_ring"
 seconds=60
 all_targets=0
 with_tests=0
