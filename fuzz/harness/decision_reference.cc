@@ -121,6 +121,10 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   // VIRTIO_F_RING_PACKED (2.8): only when the caller accepts packed rings,
   // and never on a legacy interface (no bit 34 there).
   if (options.accept_ring_packed && !legacy) want |= offered & mask & (uint64_t{1} << 34);
+  // VIRTIO_F_INDIRECT_DESC (2.7.5.3) and VIRTIO_F_IN_ORDER (2.7.9, modern
+  // only): likewise only on the caller's request.
+  if (options.accept_indirect_desc) want |= offered & mask & (uint64_t{1} << 28);
+  if (options.accept_in_order && !legacy) want |= offered & mask & (uint64_t{1} << 35);
   const auto& mac = cfg.mac;
   const bool mac_zero = (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
   if (mac_zero || (mac[0] & 1) != 0) want &= ~(uint64_t{1} << kBitMac);

@@ -59,6 +59,12 @@ class FuzzPool final : public BufferPool {
   }
   void set_device_owned(uint32_t index, bool owned) { device_owned_[index] = owned ? 1 : 0; }
   bool device_owned(uint32_t index) const { return device_owned_[index] != 0; }
+  // Buffers lent to the device (a scatter-gather frame lends several).
+  uint32_t device_owned_count() const {
+    uint32_t n = 0;
+    for (uint8_t o : device_owned_) n += o;
+    return n;
+  }
   void clear_device_owned();
 
   uint32_t capacity() const { return count_; }

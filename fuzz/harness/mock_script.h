@@ -13,6 +13,8 @@
 //                                          of size bytes, then rx_burst(count)
 //   rx_burst    max:u8                    rx_burst(max)
 //   tx          count:u8 size:u16 seed:u8 tx_burst of count (1..16) frames
+//                                          (seed bits 5-7 = n >= 2: each frame
+//                                          in n fragments, scatter-gather)
 //   tx_reclaim                            tx_reclaim()
 //   process_tx  max:u8                    the device consumes up to max tx chains
 //   poll                                  poll_device()

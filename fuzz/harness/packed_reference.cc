@@ -159,9 +159,15 @@ void PackedReference::retire_pending(Queue& q, int n) {
 }
 
 void PackedReference::on_flags(uint16_t queue, const volatile void* src, uint16_t pos,
-                               uint16_t flags) {
+                               uint16_t flags, bool recheck) {
   if (queue >= kMaxQueues) return;
   Queue& q = queues_[queue];
+  // A harvest's look (not a re-check: has_pending and the watchdog's peek
+  // only look) that finds a used descriptor where nothing was made
+  // available is a completion of nothing: the driver must break the queue.
+  if (!recheck && pos == q.pos && q.outstanding == 0 && q.num_pending == 0 &&
+      used_pattern(q, flags))
+    q.bad = true;
   if (pos < 0x8000)
     q.ring = static_cast<const volatile uint8_t*>(src) - kDescBytes * pos - kFlagsOffset;
   q.flags_valid = true;

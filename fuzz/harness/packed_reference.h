@@ -31,8 +31,9 @@
 //                        published since its last decision cross the event
 //
 // A used descriptor whose id no driver may accept (out of range, not in
-// flight, not published) is a lie the driver must catch: bad() from then
-// until the device is reset, and ProtocolReference demands the reset.
+// flight, not published), or a harvest's first-hand look at a used pattern
+// where nothing is outstanding, is a lie the driver must catch: bad() from
+// then until the device is reset, and ProtocolReference demands the reset.
 // Flag patterns that contradict the wrap counter are judged only when a
 // completion is accepted over them (the driver may look at a position
 // without harvesting it: has_pending, the watchdog's peek).
@@ -62,7 +63,8 @@ class PackedReference {
   void on_published(const PublishedChain& chain);
   void on_barrier(Barrier kind);
   void observe(DeviceWrites device_writes, void* context);
-  void on_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags);
+  void on_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags,
+                bool recheck);
   void on_used(uint16_t queue, uint16_t pos, uint32_t len, uint16_t id);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
   // What the decision calls for (with EVENT_IDX negotiated as given),

@@ -41,6 +41,7 @@ constexpr uint16_t kAvailNoInterrupt = 1;
 constexpr uint32_t kOrderPlatformBit = 36 - 32;  // VIRTIO_F_ORDER_PLATFORM, in word 1
 constexpr uint32_t kEventIdxBit = 29;            // VIRTIO_F_EVENT_IDX, in word 0
 constexpr uint32_t kRingPackedBit = 34 - 32;     // VIRTIO_F_RING_PACKED, in word 1
+constexpr uint32_t kInOrderBit = 35 - 32;        // VIRTIO_F_IN_ORDER, in word 1
 // virtio-mmio registers (4.2.2; version 1: 4.2.4).
 constexpr uint32_t kMmioDeviceFeatures = 0x010;
 constexpr uint32_t kMmioDeviceFeaturesSel = 0x014;
@@ -114,6 +115,7 @@ void ProtocolReference::device_reset() {
   order_platform_ = false;
   event_idx_ = false;
   packed_ = false;
+  in_order_ = false;
   packed_ref_.reset();
   offer_known_[0] = offer_known_[1] = false;
   status_written_ = 0;
@@ -125,6 +127,7 @@ void ProtocolReference::device_reset() {
     used_idx_[q] = 0;
     jump_[q] = false;
     fifo_head_[q] = fifo_tail_[q] = 0;
+    posted_head_[q] = posted_tail_[q] = 0;
     bad_element_[q] = lied_[q] = false;
   }
 }
@@ -427,6 +430,7 @@ void ProtocolReference::features_written(uint32_t select, uint32_t value) {
   if (select == 1) {
     order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
     packed_ = ((value >> kRingPackedBit) & 1) != 0;
+    in_order_ = ((value >> kInOrderBit) & 1) != 0;
     for (uint16_t q = 0; q < kMaxQueues; ++q) locate(q);
   }
   if (select == 0) {
@@ -600,6 +604,8 @@ void ProtocolReference::on_published(const PublishedChain& chain) {
   const uint16_t queue = chain.queue;
   if (queue >= kMaxQueues) return;
   if (packed_) packed_ref_.on_published(chain);
+  if (posted_tail_[queue] - posted_head_[queue] < kMaxPosted)
+    posted_[queue][posted_tail_[queue]++ % kMaxPosted] = chain.head;
   ++inflight_[queue];
   ++rings_[queue].published;
   rings_[queue].pending_publish = true;
@@ -738,7 +744,10 @@ void ProtocolReference::on_used_idx(uint16_t queue, uint16_t idx, bool attaching
   // lie the driver must catch there (the queue is broken, the next
   // poll_device() resets).
   if (attaching && ahead != 0) bad_element_[queue] = true;
-  fifo_head_[queue] = fifo_tail_[queue] = 0;
+  // IN_ORDER: an element naming a batch stays until its chain completes (a
+  // batch larger than one harvest is finished by the next without fetching
+  // it again).
+  if (!in_order_) fifo_head_[queue] = fifo_tail_[queue] = 0;
 }
 
 void ProtocolReference::on_used_flags(uint16_t queue) {
@@ -868,12 +877,44 @@ void ProtocolReference::on_completed(uint16_t queue, uint16_t head, uint32_t len
             "queue %u: completion of chain %u (len %u) accepted without fetching its used "
             "element",
             queue, head, len);
-  const Elem e = fifo_[queue][fifo_head_[queue]++ & (kFifo - 1)];
-  if (e.id != head || e.len != len)
-    finding(Oracle::kProtocol,
-            "queue %u: completion accepted as chain %u len %u, but the used element the device "
-            "published there says id %u len %u",
-            queue, head, len, e.id, e.len);
+  const Elem e = fifo_[queue][fifo_head_[queue] & (kFifo - 1)];
+  if (in_order_) {
+    // 2.7.9: chains complete in the order they were made available; one
+    // element may stand for a batch, naming its last chain, and implies
+    // every chain before it (used.idx moves by the batch's size).
+    const uint32_t posted = posted_tail_[queue] - posted_head_[queue];
+    if (posted == 0 || posted_[queue][posted_head_[queue] % kMaxPosted] != head)
+      finding(Oracle::kProtocol,
+              "queue %u: completion of chain %u accepted out of the order chains were made "
+              "available (IN_ORDER, 2.7.9: the oldest outstanding is %u)",
+              queue, head,
+              posted != 0 ? posted_[queue][posted_head_[queue] % kMaxPosted] : 0xFFFFu);
+    if (e.id != head) {
+      bool later = false;
+      for (uint32_t i = posted_head_[queue] + 1; i != posted_tail_[queue] && !later; ++i)
+        later = posted_[queue][i % kMaxPosted] == e.id;
+      if (!later)
+        finding(Oracle::kProtocol,
+                "queue %u: completion of chain %u accepted as implied by a used element for "
+                "id %u, which is no later chain in flight (IN_ORDER, 2.7.9)",
+                queue, head, e.id);
+    } else {
+      ++fifo_head_[queue];
+      if (e.len != len)
+        finding(Oracle::kProtocol,
+                "queue %u: completion accepted as chain %u len %u, but the used element the "
+                "device published there says id %u len %u",
+                queue, head, len, e.id, e.len);
+    }
+    if (posted != 0) ++posted_head_[queue];
+  } else {
+    ++fifo_head_[queue];
+    if (e.id != head || e.len != len)
+      finding(Oracle::kProtocol,
+              "queue %u: completion accepted as chain %u len %u, but the used element the device "
+              "published there says id %u len %u",
+              queue, head, len, e.id, e.len);
+  }
   ++last_used_[queue];
   if (inflight_[queue] > 0) --inflight_[queue];
 }

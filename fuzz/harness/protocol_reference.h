@@ -138,8 +138,10 @@ class ProtocolReference {
   // and id (6 bytes), the device event structure (a notification decision,
   // with the same bookkeeping as on_avail_event).
   bool packed() const { return packed_; }
-  void on_packed_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags) {
-    packed_ref_.on_flags(queue, src, pos, flags);
+  void on_packed_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags,
+                       bool recheck) {
+    packed_ref_.on_flags(queue, src, pos, flags, recheck);
+    if (packed_ref_.bad(queue)) note_bad_element(queue);
   }
   void on_packed_used(uint16_t queue, uint16_t pos, uint32_t len, uint16_t id) {
     packed_ref_.on_used(queue, pos, len, id);
@@ -250,6 +252,13 @@ class ProtocolReference {
   bool order_platform_ = false;  // VIRTIO_F_ORDER_PLATFORM written
   bool event_idx_ = false;       // VIRTIO_F_EVENT_IDX written
   bool packed_ = false;          // VIRTIO_F_RING_PACKED written
+  bool in_order_ = false;        // VIRTIO_F_IN_ORDER written
+  // Split rings: the heads in the order they were made available (for
+  // IN_ORDER's batches, 2.7.9).
+  static constexpr uint32_t kMaxPosted = 1024;
+  uint16_t posted_[kMaxQueues][kMaxPosted] = {};
+  uint32_t posted_head_[kMaxQueues] = {};
+  uint32_t posted_tail_[kMaxQueues] = {};
   PackedReference packed_ref_;
 
   // Rings.

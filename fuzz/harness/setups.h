@@ -53,8 +53,9 @@ inline constexpr Flavour kFlavours[4] = {
 };
 
 // fuzz_used_ring:  flavour:u8 (bits 0-1 kFlavours; bit 2: storm guard of
-// kFuzzStormLimit; bits 5-6: interrupts; bit 7: the device processes tx only on
-// process_tx ops)  rx_cap:u8  tx_cap:u8  queue_size:u8 (1 << (3 + v % 6))
+// kFuzzStormLimit; bit 3: IN_ORDER, tx completed in batches of 4; bit 4:
+// indirect descriptors accepted; bits 5-6: interrupts; bit 7: the device
+// processes tx only on process_tx ops)  rx_cap:u8  tx_cap:u8  queue_size:u8 (1 << (3 + v % 6))
 // (kRepublish and then kDescEdit took the places of a third and a second
 // kUsedEdit: the table keeps its size, so inputs of the corpus keep their
 // meaning but for those ops.)
@@ -69,7 +70,8 @@ inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / size
 // transitional PCI, virtio-mmio version 2, modern PCI; bit 2 storm guard;
 // bit 3 EVENT_IDX masked; bit 4 the device event says DISABLE; bits 5-6
 // interrupts; bit 7 the device processes tx only on process_tx)  rx_cap:u8
-// tx_cap:u8  qsize:u8 (bits 0-2: 2 << n; bit 7: a maximum of 1 + 2 (n & 0x7F))
+// tx_cap:u8  qsize:u8 (bits 0-2: 2 << n, bit 3: indirect descriptors
+// accepted; bit 7 instead: a maximum of 1 + 2 (n & 0x7F))
 // -- always RING_PACKED offered and accepted.
 inline constexpr Op kPackedRingOps[] = {
     Op::kRx,       Op::kRxBurst,    Op::kTx,        Op::kTxReclaim,   Op::kProcessTx,

@@ -88,6 +88,14 @@ int run_fuzz_used_ring(const uint8_t* data, size_t size) {
   config.transport = f.device;
   config.queue_sizes = {qsize, qsize, 64};
   config.auto_process_tx = (flavour & 0x80) == 0;
+  // Bit 3: IN_ORDER, the device completing tx in batches of 4 with one used
+  // entry; bit 4: indirect descriptors accepted (the device offers them).
+  if (flavour & 8) {
+    options.accept_in_order = true;
+    config.offer_in_order = true;
+    config.in_order_batch = 4;
+  }
+  options.accept_indirect_desc = (flavour & 0x10) != 0;
   const IrqChoice irq = irq_choice(flavour >> 5, &config, &options);
 
   World& w = World::get();
@@ -113,6 +121,8 @@ int run_fuzz_packed_ring(const uint8_t* data, size_t size) {
   const uint8_t q = in.u8();
   const uint16_t qsize = (q & 0x80) != 0 ? static_cast<uint16_t>(1 + (q & 0x7F) * 2)
                                          : static_cast<uint16_t>(2u << (q % 8));
+  // qsize bit 3 (the power-of-two form ignores it): indirect descriptors.
+  options.accept_indirect_desc = (q & 0x88) == 0x08;
   mock::DeviceConfig config;
   static constexpr mock::TransportKind kKinds[] = {
       mock::TransportKind::kModern, mock::TransportKind::kTransitional,

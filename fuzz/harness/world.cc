@@ -578,9 +578,24 @@ uint16_t World::tx_burst(uint16_t count, uint32_t size, uint8_t seed) {
   trace::TxFrame tx[16];
   if (count > 16) count = 16;
   if (size > kMaxTxFrame) size = kMaxTxFrame;
+  // seed bits 5-7: frames of that many fragments (2..7; 0 and 1: one
+  // buffer), scatter-gather through PacketBuffer::next -- indirect chains
+  // where INDIRECT_DESC is negotiated, direct ones (or a drop) otherwise.
+  static uint32_t frag_lens[16][8];
+  const uint16_t frags = seed >> 5;
   for (uint16_t i = 0; i < count; ++i) {
     frames[i][14] = static_cast<uint8_t>(seed + i);
     tx[i] = trace::TxFrame{frames[i], size};
+    if (frags >= 2) {
+      uint32_t left = size;
+      for (uint16_t k = 0; k < frags; ++k) {
+        const uint32_t part = k + 1 == frags ? left : size / frags;
+        frag_lens[i][k] = part;
+        left -= part;
+      }
+      tx[i].frag_lens = frag_lens[i];
+      tx[i].num_frags = frags;
+    }
   }
   return session_->tx_burst(tx, count);
 }
@@ -683,7 +698,10 @@ void World::end() {
   const VirtioNet& net = session_->net();
   uint32_t held_buffers = 0, held_regions = 0;
   if (net.quarantined()) {
-    held_buffers = net.rx_queue().in_flight() + net.tx_queue().in_flight();
+    // Every buffer of every chain still lent (a scatter-gather tx frame is
+    // one chain of several pool buffers): what the oracle saw published
+    // and never completed or released by an acknowledged reset.
+    held_buffers = pool_.device_owned_count();
     held_regions = (net.rx_queue().allocated() ? 1u : 0u) + (net.tx_queue().allocated() ? 1u : 0u);
   }
   oracle_.check_all_returned("after stop()", held_buffers, held_regions);

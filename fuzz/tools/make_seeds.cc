@@ -733,7 +733,62 @@ void packed_seeds(const fs::path& root) {
     write_file(dir / (std::string("lie-") + l.name), w.bytes().data(), w.bytes().size());
     ++n;
   }
+  // Indirect descriptors (qsize bit 3) with scatter-gather frames (tx seed
+  // bits 5-7: 2..7 fragments), and a lie on top.
+  for (const uint8_t frags : {2, 4, 7}) {
+    ScriptWriter w(kPackedRingTable);
+    w.u8(0x40).u8(7).u8(7).u8(0x08 | 3);  // MSI-X, 16-entry rings, indirect
+    w.op(Op::kRx).u8(3).u16(64);
+    w.op(Op::kTx).u8(5).u16(1400).u8(static_cast<uint8_t>(frags << 5));
+    w.op(Op::kTxReclaim);
+    w.op(Op::kUsedEdit).u8(1).u8(uint8_t(UsedEditKind::kAddLen)).u32(1);
+    w.op(Op::kTx).u8(3).u16(200).u8(static_cast<uint8_t>(frags << 5 | 1));
+    w.op(Op::kPoll);
+    traffic(w);
+    write_file(dir / ("echo-indirect_frags_" + std::to_string(frags)), w.bytes().data(),
+               w.bytes().size());
+    ++n;
+  }
   std::cout << n << " seeds -> fuzz_packed_ring\n";
+
+  // fuzz_used_ring (split): IN_ORDER with tx batches of 4 (flavour bit 3)
+  // and indirect descriptors (bit 4), honest and with lies about the batch.
+  const fs::path used = root / "corpus/fuzz/fuzz_used_ring";
+  clean(used, "feature-");
+  int m = 0;
+  struct Split {
+    const char* name;
+    uint8_t flavour;
+    uint8_t tx_seed;
+    int lie;  // -1 none, else a UsedEditKind on tx
+    uint32_t value;
+  };
+  static constexpr Split kSplit[] = {
+      {"in_order", 1 | 8, 0, -1, 0},
+      {"in_order_batch_names_unposted", 1 | 8, 0, int(UsedEditKind::kAddId), 3},
+      {"in_order_batch_id_back", 1 | 8, 0, int(UsedEditKind::kSetId), 0},
+      {"in_order_index_skips", 1 | 8, 0, int(UsedEditKind::kSkipIdx), 2},
+      {"indirect_frags_3", 1 | 0x10, 3 << 5, -1, 0},
+      {"indirect_frags_7_len_over", 1 | 0x10, 7 << 5, int(UsedEditKind::kAddLen), 9},
+      {"direct_frags_4", 1, 4 << 5, -1, 0},
+      {"direct_frags_7_dropped", 1, 7 << 5, -1, 0},
+      {"in_order_indirect_legacy", 0 | 8 | 0x10, 2 << 5, -1, 0},
+  };
+  for (const Split& e : kSplit) {
+    ScriptWriter w(kUsedRingTable);
+    w.u8(static_cast<uint8_t>(e.flavour | 0x80)).u8(15).u8(15).u8(1);  // deferred tx, 16 entries
+    w.op(Op::kRx).u8(3).u16(64);
+    w.op(Op::kTx).u8(6).u16(300).u8(e.tx_seed);
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim);
+    if (e.lie >= 0) w.op(Op::kUsedEdit).u8(1).u8(static_cast<uint8_t>(e.lie)).u32(e.value);
+    w.op(Op::kTx).u8(9).u16(100).u8(static_cast<uint8_t>(e.tx_seed | 1));
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim).op(Op::kPoll);
+    w.op(Op::kTx).u8(4).u16(1400).u8(static_cast<uint8_t>(e.tx_seed | 2));
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim);
+    write_file(used / (std::string("feature-") + e.name), w.bytes().data(), w.bytes().size());
+    ++m;
+  }
+  std::cout << m << " IN_ORDER / indirect seeds -> fuzz_used_ring\n";
 }
 
 // The caller's and the platform's side, so that the paths behind them are

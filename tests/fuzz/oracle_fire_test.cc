@@ -2087,6 +2087,28 @@ void packed_bad_id_no_reset() {
   b.oracle->op_end(DriverOp::kPollDevice);
 }
 
+void packed_used_of_nothing_no_reset() {
+  PackedImage b;
+  b.used(0, 3, 10, true);  // a completion of nothing: no chain was made available
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_flags(0);  // a harvest's look: the driver must break the queue
+  b.oracle->op_end(DriverOp::kRxBurst);
+  b.oracle->op_begin(DriverOp::kPollDevice);  // planted: no reset
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
+void ok_packed_used_of_nothing_reset() {
+  PackedImage b;
+  b.used(0, 3, 10, true);
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  Completion out[PackedImage::kSize];
+  if (b.q->harvest(out, PackedImage::kSize) != 0 || !b.q->broken()) _exit(4);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  b.oracle->op_begin(DriverOp::kPollDevice);
+  b.common_write(spec::pci::common::kDeviceStatus, 1, 0);  // the reset
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
 void packed_id_reused_in_flight() {
   PackedImage b;
   const uint16_t id = b.add();
@@ -2385,6 +2407,9 @@ const Case kCases[] = {
     {"protocol.packed_completion_after_bad_id", kProtocol, "no driver may accept",
      packed_completion_after_bad_id},
     {"protocol.packed_bad_id_no_reset", kProtocol, "no driver may accept", packed_bad_id_no_reset},
+    {"protocol.packed_used_of_nothing_no_reset", kProtocol, "no driver may accept",
+     packed_used_of_nothing_no_reset},
+    {"protocol.packed_ok_used_of_nothing_reset", nullptr, nullptr, ok_packed_used_of_nothing_reset},
     {"protocol.packed_id_reused_in_flight", kProtocol, "while still in flight",
      packed_id_reused_in_flight},
     {"protocol.packed_device_event_without_full_barrier", kProtocol, "no full barrier",
