@@ -428,7 +428,8 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
       wd_poll_.published = tx_published_;
       wd_await_clock_ = true;
     }
-    protocol_.on_packed_flags(what.queue, src, what.index, flags, what.recheck);
+    protocol_.on_packed_flags(what.queue, src, what.index, flags, what.recheck,
+                              in_op_ && op_ == DriverOp::kAttach);
   } else if (what.part == MemPart::kPackedDesc && len == 6) {
     const uint8_t* d = static_cast<const uint8_t*>(dst);
     const uint32_t used_len =

@@ -107,13 +107,33 @@ void PackedReference::on_barrier(Barrier kind) {
         if (q.pending[i].id < kMaxIds) q.ids[q.pending[i].id].published = true;
       }
     if (read_class(kind)) q.read_barrier = true;
-    if (full_class(kind)) q.stored = false;
+    if (full_class(kind)) q.stored = q.irq_enabled = false;
   }
+}
+
+void PackedReference::observe_driver_event(uint16_t n, Queue& q) {
+  const uint16_t off_wrap = static_cast<uint16_t>(q.event[0] | q.event[1] << 8);
+  const uint16_t flags = static_cast<uint16_t>(q.event[2] | q.event[3] << 8);
+  if (off_wrap == q.event_off_wrap && flags == q.event_flags) return;
+  const bool moved = off_wrap != q.event_off_wrap;
+  if (moved && flags != q.event_flags && (flags & 3) == kEventDesc)
+    finding(Oracle::kProtocol,
+            "queue %u (packed): driver event flags DESC stored together with a new off_wrap "
+            "(0x%04x -> 0x%04x) and no write barrier between: the device may pair DESC with "
+            "the stale position",
+            n, q.event_off_wrap, off_wrap);
+  // Interrupts enabled: flags leave DISABLE, or DESC names a new position.
+  if (((q.event_flags & 3) == kEventDisable && (flags & 3) != kEventDisable) ||
+      (moved && (flags & 3) == kEventDesc))
+    q.irq_enabled = true;
+  q.event_off_wrap = off_wrap;
+  q.event_flags = flags;
 }
 
 void PackedReference::observe(DeviceWrites device_writes, void* context) {
   for (uint16_t n = 0; n < kMaxQueues; ++n) {
     Queue& q = queues_[n];
+    if (q.event != nullptr) observe_driver_event(n, q);
     if (q.ring == nullptr || q.num_pending == 0) continue;
     // Heads are stored in announcement order, so the last pending head that
     // reads "available in this lap" was stored with every one before it
@@ -158,10 +178,43 @@ void PackedReference::retire_pending(Queue& q, int n) {
   q.num_pending -= n;
 }
 
-void PackedReference::on_flags(uint16_t queue, const volatile void* src, uint16_t pos,
-                               uint16_t flags, bool recheck) {
+void PackedReference::set_driver_event(uint16_t queue, const volatile uint8_t* event) {
   if (queue >= kMaxQueues) return;
   Queue& q = queues_[queue];
+  q.event = event;
+  if (event != nullptr) {
+    q.event_off_wrap = static_cast<uint16_t>(event[0] | event[1] << 8);
+    q.event_flags = static_cast<uint16_t>(event[2] | event[3] << 8);
+  }
+}
+
+void PackedReference::check_driver_event(uint16_t queue) const {
+  if (queue >= kMaxQueues) return;
+  const Queue& q = queues_[queue];
+  if (q.event == nullptr || q.bad) return;
+  const uint16_t flags = static_cast<uint16_t>(q.event[2] | q.event[3] << 8);
+  const uint16_t off_wrap = static_cast<uint16_t>(q.event[0] | q.event[1] << 8);
+  const uint16_t want = static_cast<uint16_t>(q.pos | (q.wrap ? kEventWrap : 0));
+  if ((flags & 3) == kEventDesc && off_wrap != want)
+    finding(Oracle::kProtocol,
+            "queue %u (packed): interrupts wanted (DESC), but off_wrap is 0x%04x where the next "
+            "used descriptor is due at 0x%04x: the device will not interrupt for it (2.8.10)",
+            queue, off_wrap, want);
+}
+
+void PackedReference::on_flags(uint16_t queue, const volatile void* src, uint16_t pos,
+                               uint16_t flags, bool recheck, bool attaching) {
+  if (queue >= kMaxQueues) return;
+  Queue& q = queues_[queue];
+  if (q.irq_enabled)
+    finding(Oracle::kProtocol,
+            "queue %u (packed): the ring re-read after interrupts were enabled (driver event "
+            "stored) with no full barrier between: a completion racing the store is missed",
+            queue);
+  // attach()'s look, before any completion can exist: a used pattern is a
+  // lie the driver must catch there (the next poll_device() resets).
+  if (attaching && !recheck && pos == q.pos && q.harvested == 0 && used_pattern(q, flags))
+    q.bad = true;
   // A harvest's look (not a re-check: has_pending and the watchdog's peek
   // only look) that finds a used descriptor where nothing was made
   // available is a completion of nothing: the driver must break the queue.

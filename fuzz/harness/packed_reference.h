@@ -63,8 +63,21 @@ class PackedReference {
   void on_published(const PublishedChain& chain);
   void on_barrier(Barrier kind);
   void observe(DeviceWrites device_writes, void* context);
+  // attaching: the look is attach()'s, before anything was harvested: a
+  // used pattern there is a completion the device cannot have made yet.
   void on_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags,
-                bool recheck);
+                bool recheck, bool attaching = false);
+  // The driver event structure of queue (the driver's: 2.8.10), from the
+  // queue_driver address; nullptr: unknown. observe() watches it: DESC
+  // flags stored with a new off_wrap in one window (no write barrier
+  // between: the device may pair DESC with a stale position), and
+  // interrupts enabled (flags leaving DISABLE, or a new off_wrap under
+  // DESC) with no full barrier before the next look at the ring.
+  void set_driver_event(uint16_t queue, const volatile uint8_t* event);
+  // EVENT_IDX with interrupts wanted (flags DESC): off_wrap must name the
+  // next used position and wrap counter (2.8.10), or the device would not
+  // interrupt for it.
+  void check_driver_event(uint16_t queue) const;
   void on_used(uint16_t queue, uint16_t pos, uint32_t len, uint16_t id);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
   // What the decision calls for (with EVENT_IDX negotiated as given),
@@ -124,6 +137,11 @@ class PackedReference {
     uint32_t used_len;
     uint16_t used_id;
     bool bad;
+    // The driver event structure and what it last held.
+    const volatile uint8_t* event;
+    uint16_t event_off_wrap;
+    uint16_t event_flags;
+    bool irq_enabled;  // enabled, no full barrier since
     Pending pending[kMaxPending];
     int num_pending;
     Id ids[kMaxIds];
@@ -132,6 +150,7 @@ class PackedReference {
   // The first n pending chains were made available: the published side
   // moves past them.
   void retire_pending(Queue& q, int n);
+  void observe_driver_event(uint16_t n, Queue& q);
 
   Queue queues_[kMaxQueues] = {};
 };

@@ -636,7 +636,14 @@ void ProtocolReference::locate(uint16_t queue) {
   r.used_event_cpu = nullptr;
   // A packed ring has no avail ring: queue_driver is its driver event
   // structure, judged by PackedReference.
-  if (packed_) return;
+  if (packed_) {
+    const volatile uint8_t* event = nullptr;
+    for (const DmaRegion& d : dma_)
+      if (d.cpu != nullptr && r.avail >= d.device_addr && r.avail + 4 <= d.device_addr + d.size)
+        event = static_cast<const volatile uint8_t*>(d.cpu) + (r.avail - d.device_addr);
+    packed_ref_.set_driver_event(queue, event);
+    return;
+  }
   for (const DmaRegion& d : dma_)
     if (d.cpu != nullptr && r.avail >= d.device_addr && r.avail + 4 <= d.device_addr + d.size) {
       r.avail_cpu = static_cast<const volatile uint8_t*>(d.cpu) + (r.avail - d.device_addr);
@@ -820,6 +827,11 @@ void ProtocolReference::end_op() {
 }
 
 void ProtocolReference::check_used_event(uint16_t queue) {
+  if (packed_) {
+    if (event_idx_ && queue < kMaxQueues && !lied_[queue] && !bad_element_[queue])
+      packed_ref_.check_driver_event(queue);
+    return;
+  }
   if (!event_idx_ || queue >= kMaxQueues || lied_[queue] || bad_element_[queue]) return;
   const Ring& r = rings_[queue];
   if (r.used_event_cpu == nullptr) return;

@@ -139,8 +139,8 @@ class ProtocolReference {
   // with the same bookkeeping as on_avail_event).
   bool packed() const { return packed_; }
   void on_packed_flags(uint16_t queue, const volatile void* src, uint16_t pos, uint16_t flags,
-                       bool recheck) {
-    packed_ref_.on_flags(queue, src, pos, flags, recheck);
+                       bool recheck, bool attaching) {
+    packed_ref_.on_flags(queue, src, pos, flags, recheck, attaching);
     if (packed_ref_.bad(queue)) note_bad_element(queue);
   }
   void on_packed_used(uint16_t queue, uint16_t pos, uint32_t len, uint16_t id) {

@@ -724,6 +724,16 @@ void World::end() {
             "the driver accepted",
             static_cast<unsigned long long>(net.counters().tx_bad_used_len),
             static_cast<unsigned long long>(oracle_.tx_len_over()));
+  // A well-behaved device never gives the driver a reason to break a queue
+  // (a driver that misreads an honest ring -- a still-available
+  // descriptor, a batch, a wrap -- and resets it is wrong, however safely).
+  if (device_ != nullptr && !misbehaved_)
+    net.counters().for_each([](const char* name, uint64_t value) {
+      if (value != 0 && strncmp(name, "queue_broken", 12) == 0)
+        finding(Oracle::kDecision,
+                "%s is %llu on a well-behaved device: the driver broke a queue no lie broke", name,
+                static_cast<unsigned long long>(value));
+    });
   if (device_ != nullptr && !misbehaved_ && !device_->conformance().empty()) {
     const mock::Violation& v = device_->conformance().violations().front();
     finding(Oracle::kConformance, "%llu spec violation(s) on well-behaved input; first: %s %s",

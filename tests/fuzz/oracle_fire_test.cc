@@ -1888,6 +1888,9 @@ struct PackedImage : ProbedImage {
     common_write(c::kQueueSize, 2, kSize);
     if (!q->allocate(*oracle, 0, kSize, RingLayout::kSeparate)) _exit(3);
     q->set_event_idx(event_idx);
+    const uint64_t driver = q->addresses().driver;  // the driver event structure
+    common_write(c::kQueueDriverLo, 4, static_cast<uint32_t>(driver));
+    common_write(c::kQueueDriverHi, 4, static_cast<uint32_t>(driver >> 32));
     enable_queue(0);
     if (!q->check_used_untouched()) _exit(3);  // the attach-time look
   }
@@ -2106,6 +2109,71 @@ void ok_packed_used_of_nothing_reset() {
   b.oracle->op_end(DriverOp::kRxBurst);
   b.oracle->op_begin(DriverOp::kPollDevice);
   b.common_write(spec::pci::common::kDeviceStatus, 1, 0);  // the reset
+  b.oracle->op_end(DriverOp::kPollDevice);
+}
+
+volatile uint8_t* driver_event_of(PackedImage& b) {
+  return reinterpret_cast<volatile uint8_t*>(static_cast<uintptr_t>(b.q->addresses().driver));
+}
+
+void packed_desc_flags_with_new_off_wrap() {
+  PackedImage b(true);
+  volatile uint8_t* ev = driver_event_of(b);
+  // Planted: off_wrap and DESC stored with no write barrier between.
+  ev[0] = 3;
+  ev[2] = 2;
+  b.oracle->barrier(Barrier::kFull);
+}
+
+void packed_reread_after_enable_without_full_barrier() {
+  PackedImage b;
+  b.q->set_interrupts(false);
+  volatile uint8_t* ev = driver_event_of(b);
+  b.oracle->barrier(Barrier::kFull);
+  ev[2] = 0;  // planted: ENABLE stored, then the ring looked at at once
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  b.fetch_flags(0);
+}
+
+void packed_off_wrap_stale() {
+  PackedImage b(true);
+  const uint16_t id = b.add();
+  b.q->publish();
+  b.q->set_interrupts(true);
+  b.used(0, id, 10, true);
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  Completion out[PackedImage::kSize];
+  if (b.q->harvest(out, PackedImage::kSize) != 1) _exit(4);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  volatile uint8_t* ev = driver_event_of(b);
+  ev[0] = 0;  // planted: off_wrap left at the old position
+  ev[1] = 0x80;
+  b.oracle->barrier(Barrier::kFull);
+  b.oracle->check_used_event(0);
+}
+
+void ok_packed_driver_event() {
+  PackedImage b(true);
+  const uint16_t id = b.add();
+  b.q->publish();
+  b.q->set_interrupts(false);
+  b.q->set_interrupts(true);
+  b.oracle->op_begin(DriverOp::kRxBurst);
+  Completion out[PackedImage::kSize];
+  b.q->harvest(out, PackedImage::kSize, true);
+  b.used(0, id, 10, true);
+  if (b.q->harvest(out, PackedImage::kSize) != 1) _exit(4);
+  b.oracle->op_end(DriverOp::kRxBurst);
+  b.oracle->check_used_event(0);
+}
+
+void packed_used_at_attach_no_reset() {
+  PackedImage b;  // (attach's look found nothing)
+  b.used(0, 0, 10, true);
+  b.oracle->op_begin(DriverOp::kAttach);
+  b.fetch_flags(0);  // attach's first-hand look: a used descriptor already
+  b.oracle->op_end(DriverOp::kAttach);
+  b.oracle->op_begin(DriverOp::kPollDevice);  // planted: no reset
   b.oracle->op_end(DriverOp::kPollDevice);
 }
 
@@ -2410,6 +2478,14 @@ const Case kCases[] = {
     {"protocol.packed_used_of_nothing_no_reset", kProtocol, "no driver may accept",
      packed_used_of_nothing_no_reset},
     {"protocol.packed_ok_used_of_nothing_reset", nullptr, nullptr, ok_packed_used_of_nothing_reset},
+    {"protocol.packed_desc_flags_with_new_off_wrap", kProtocol, "stale position",
+     packed_desc_flags_with_new_off_wrap},
+    {"protocol.packed_reread_after_enable_without_full_barrier", kProtocol,
+     "no full barrier between", packed_reread_after_enable_without_full_barrier},
+    {"protocol.packed_off_wrap_stale", kProtocol, "will not interrupt", packed_off_wrap_stale},
+    {"protocol.packed_ok_driver_event", nullptr, nullptr, ok_packed_driver_event},
+    {"protocol.packed_used_at_attach_no_reset", kProtocol, "no driver may accept",
+     packed_used_at_attach_no_reset},
     {"protocol.packed_id_reused_in_flight", kProtocol, "while still in flight",
      packed_id_reused_in_flight},
     {"protocol.packed_device_event_without_full_barrier", kProtocol, "no full barrier",
