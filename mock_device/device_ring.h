@@ -95,6 +95,10 @@ class DeviceRing {
   uint16_t used_idx() const { return packed() ? packed_.used_pos() : split_.used_idx(); }
 
   uint16_t available() { return packed() ? packed_.available() : split_.available(); }
+  // available() != 0, for a packed ring without walking every available
+  // chain (the split ring's count is one index read anyway, and keeps its
+  // check of avail.idx).
+  bool any_available() { return packed() ? packed_.any_available() : split_.available() != 0; }
   uint16_t peek() const { return packed() ? packed_.peek() : split_.peek(); }
   uint16_t pop() { return packed() ? packed_.pop() : split_.pop(); }
   void walk(uint16_t token, Chain* out) {

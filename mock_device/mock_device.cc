@@ -1572,7 +1572,7 @@ bool MockDevice::deliver_rx_merged(std::span<const uint8_t> frame) {
   size_t done = 0;
   bool first = true;
   while (done < frame.size()) {
-    if (q.available() == 0) break;  // fewer than counted: what was written stays
+    if (!q.any_available()) break;  // fewer than counted: what was written stays
     q.walk(q.pop(), &chain_);
     Chain& c = chain_;
     if (!c.ok) {
@@ -1612,7 +1612,7 @@ void MockDevice::use_before_driver_ok() {
   const uint32_t frame_len = used_early_len_ > hdr_size_ ? used_early_len_ - hdr_size_ : 60;
   // A frame above the largest one the device handles is never delivered:
   // it only gives the bare used entry below its length.
-  if (q == kRxQueue && frame_len <= kMaxFrame && queues_[q].available() > 0) {
+  if (q == kRxQueue && frame_len <= kMaxFrame && queues_[q].any_available()) {
     if (gather_.size() < kMaxFrame) gather_.resize(kMaxFrame);  // not in use outside tx
     std::memset(gather_.data(), 0x5A, frame_len);
     const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0xEE, 0x88, 0xB5};
@@ -1626,7 +1626,7 @@ void MockDevice::use_before_driver_ok() {
 
 bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
   DeviceRing& q = queues_[kRxQueue];
-  if (q.available() == 0) {
+  if (!q.any_available()) {
     if (q.halted()) {
       ++counters_.queue_halts;
       ++counters_.rx_not_ready;

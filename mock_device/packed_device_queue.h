@@ -130,6 +130,13 @@ class PackedDeviceQueue {
   // Chains available at the avail position (0 when none; bounded by the
   // queue size). Reports the head and room rules.
   uint16_t available();
+  // Whether a chain is available at the avail position: one flags read,
+  // for the per-frame paths that need no count (available() walks every
+  // available chain, and checks the head and room rules as it goes).
+  bool any_available() const {
+    return usable_ && !halted_ && owned_descs_ < size_ &&
+           is_avail(flags_at(avail_pos_), avail_wrap_);
+  }
   // The chain at the avail position (available() > 0), as a token.
   uint16_t peek() const { return token(avail_pos_, avail_wrap_); }
   // Consumes the chain at the avail position and returns its token.

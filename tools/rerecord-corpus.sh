@@ -78,6 +78,8 @@ qemu_traces=(
   "modern-packed|-M q35 -t modern -p packed=on"
   "transitional-packed-event_idx_off|-M pc -t transitional -p packed=on,event_idx=off"
   "microvm-mmio_v2-packed-intx|-M microvm --mmio-version 2 -p packed=on --irq intx"
+  "modern-packed-indirect|-M q35 -t modern -p packed=on --expect-indirect on"
+  "legacy-any_layout_off-indirect-tx_frags_16|-M pc -t legacy -p any_layout=off -g tx_frags=16 --expect-indirect on"
 )
 
 # The replay fixtures of tests/replay/captures: name and runner options.

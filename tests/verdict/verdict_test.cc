@@ -53,7 +53,7 @@ TEST(Grade, EveryRejectCounterIsSafeReject) {
     EXPECT_EQ(g.severity, Severity::kLow) << *name;
     EXPECT_NE(g.reason.find(std::string(*name) + " +2"), std::string::npos) << g.reason;
   }
-  EXPECT_EQ(n, 22);
+  EXPECT_EQ(n, 27);  // + IN_ORDER batch lies, scatter-gather drops (issue 14)
 }
 
 TEST(Grade, MsixTurnedDownForWhatTheDeviceSaidIsARefusal) {
