@@ -20,10 +20,11 @@ bash scripts/setup.sh || exit 1
 cmake --preset default >/dev/null || exit 1
 cmake --build --preset default >/dev/null || { cmake --build --preset default; exit 1; }
 bin=build/default/bin
-# One fuzz target, in the fuzz preset (ASan + UBSan + libFuzzer).
+# Two fuzz targets, in the fuzz preset (ASan + UBSan + libFuzzer): the
+# split ring's and the packed ring's.
 cmake --preset fuzz >/dev/null || exit 1
-cmake --build --preset fuzz --target fuzz_used_ring >/dev/null ||
-  { cmake --build --preset fuzz --target fuzz_used_ring; exit 1; }
+cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring >/dev/null ||
+  { cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring; exit 1; }
 
 declare -a worlds results notes
 log=$(mktemp)
@@ -43,6 +44,11 @@ run "fuzz: fuzz_used_ring, 5 s" 'DONE' \
   build/fuzz/bin/fuzz_used_ring -max_total_time=5 -max_len=256 -print_final_stats=1 \
   "${fuzz_work}" corpus/fuzz/fuzz_used_ring
 rm -rf "${fuzz_work}"
+fuzz_work=$(mktemp -d)
+run "fuzz: fuzz_packed_ring, 5 s" 'DONE' \
+  build/fuzz/bin/fuzz_packed_ring -max_total_time=5 -max_len=256 -print_final_stats=1 \
+  "${fuzz_work}" corpus/fuzz/fuzz_packed_ring
+rm -rf "${fuzz_work}"
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
     "${bin}/vnet-qemu" --machine q35 --transport "${transport}" --count 200
@@ -54,6 +60,14 @@ for version in 1 2; do
   run "qemu: virtio-mmio v${version} on microvm" '^boot to first echo' \
     "${bin}/vnet-qemu" --machine microvm --mmio-version "${version}" --count 200
 done
+# Packed rings (virtio 1.2, 2.8) on a modern interface and on microvm,
+# replies through indirect descriptor tables (QEMU offers them by default).
+run "qemu: modern, packed ring + indirect" '^boot to first echo' \
+  "${bin}/vnet-qemu" --machine q35 --transport modern -p packed=on --expect-ring packed \
+  --expect-indirect on --count 200
+run "qemu: virtio-mmio v2, packed ring" '^boot to first echo' \
+  "${bin}/vnet-qemu" --machine microvm --mmio-version 2 -p packed=on --expect-ring packed \
+  --count 200
 # A confidential guest's view: ACCESS_PLATFORM offered (iommu_platform=on)
 # and every frame through the guest's private/shared bounce area.
 run "qemu: modern, iommu_platform + bounce" '^boot to first echo' \
