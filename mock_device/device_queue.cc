@@ -23,17 +23,7 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 uint8_t* DeviceQueue::reach(uint64_t addr, uint64_t len, const char** why) const {
-  uint64_t phys = addr;
-  if (iommu_ != nullptr) {
-    const DmaMappings::Lookup l = iommu_->translate(addr, len, &phys);
-    if (l != DmaMappings::Lookup::kOk) {
-      *why = DmaMappings::lookup_name(l);
-      return nullptr;
-    }
-  }
-  uint8_t* p = mem_->translate(phys, len);
-  if (p == nullptr) *why = "outside guest memory";
-  return p;
+  return device_reach(*mem_, iommu_, addr, len, why);
 }
 
 bool DeviceQueue::configure(GuestMemory& mem, Conformance& conformance, uint16_t index,

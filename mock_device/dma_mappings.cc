@@ -64,4 +64,19 @@ const char* DmaMappings::lookup_name(Lookup l) {
   return "?";
 }
 
+uint8_t* device_reach(GuestMemory& mem, const DmaMappings* iommu, uint64_t addr, uint64_t len,
+                      const char** why) {
+  uint64_t phys = addr;
+  if (iommu != nullptr) {
+    const DmaMappings::Lookup l = iommu->translate(addr, len, &phys);
+    if (l != DmaMappings::Lookup::kOk) {
+      *why = DmaMappings::lookup_name(l);
+      return nullptr;
+    }
+  }
+  uint8_t* p = mem.translate(phys, len);
+  if (p == nullptr) *why = "outside guest memory";
+  return p;
+}
+
 }  // namespace vnet::mock

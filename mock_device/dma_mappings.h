@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "mock_device/flat_map.h"
+#include "mock_device/guest_memory.h"
 
 namespace vnet::mock {
 
@@ -62,5 +63,12 @@ class DmaMappings {
   uint64_t maps_ = 0;
   uint64_t bad_unmaps_ = 0;
 };
+
+// What a device reaches at a driver-given address: translated through the
+// IOMMU first when there is one (ACCESS_PLATFORM negotiated), then to a host
+// pointer in guest memory. nullptr with *why saying which step refused.
+// Every ring kind's device side reaches buffers and tables this one way.
+uint8_t* device_reach(GuestMemory& mem, const DmaMappings* iommu, uint64_t addr, uint64_t len,
+                      const char** why);
 
 }  // namespace vnet::mock
