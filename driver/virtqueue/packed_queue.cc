@@ -346,7 +346,7 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
       // used descriptor was taken; its id is the private shadow's.
       const uint16_t oldest = shadow_[last_used_].id;
       const bool last = batch_left_ == 1;
-      complete_in_order(oldest, last ? batch_len_ : ids_[oldest].writable, !last, &out[done]);
+      complete_chain(oldest, last ? batch_len_ : ids_[oldest].writable, !last, &out[done]);
       --batch_left_;
       ++done;
       continue;
@@ -406,32 +406,8 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
       batch_len_ = len;
       continue;
     }
-    Completion& c = out[done];
-    c.cookie = st.cookie;
-    c.head = id;
-    c.len = len;
-    c.writable = st.writable;
-    c.len_over = len > st.writable;
-    c.implied = false;
-    if (c.len_over) ++len_over_;
-    // The chain's positions are skipped (2.8.6); its id goes back to the
-    // free list. Published descriptors outstanding include this chain's.
-    uint16_t next = static_cast<uint16_t>(last_used_ + st.ndescs);
-    if (next >= size_) {
-      next = static_cast<uint16_t>(next - size_);
-      used_wrap_ = !used_wrap_;
-    }
-    last_used_ = next;
-    published_descs_ = static_cast<uint16_t>(published_descs_ - st.ndescs);
-    free_count_ = static_cast<uint16_t>(free_count_ + st.ndescs);
-    st.in_flight = false;
-    st.published = false;
-    st.cookie = nullptr;
-    st.next_free = free_id_;
-    free_id_ = id;
-    --in_flight_;
+    complete_chain(id, len, false, &out[done]);
     ++done;
-    platform_->completed(index_, id, len);
   }
   if (done != 0) {
     harvested_ = static_cast<uint16_t>(harvested_ + done);
@@ -447,7 +423,7 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
   return done;
 }
 
-void PackedQueue::complete_in_order(uint16_t id, uint32_t len, bool implied, Completion* c) {
+void PackedQueue::complete_chain(uint16_t id, uint32_t len, bool implied, Completion* c) {
   IdState& st = ids_[id];
   c->cookie = st.cookie;
   c->head = id;
@@ -457,8 +433,9 @@ void PackedQueue::complete_in_order(uint16_t id, uint32_t len, bool implied, Com
   c->implied = implied;
   if (c->len_over) ++len_over_;
   if (implied) ++implied_;
-  // The chain's positions are skipped (2.8.9: the device skipped the whole
-  // batch); the used wrap counter flips where the batch passes the end.
+  // The chain's positions are skipped (2.8.6; in order, 2.8.9: the device
+  // skipped the whole batch); the used wrap counter flips where they pass
+  // the end. Its id goes back to the free list.
   uint16_t next = static_cast<uint16_t>(last_used_ + st.ndescs);
   if (next >= size_) {
     next = static_cast<uint16_t>(next - size_);

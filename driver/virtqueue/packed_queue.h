@@ -237,8 +237,9 @@ class PackedQueue {
   };
 
   void reinitialise();
-  // Completes the in-flight chain of id with len (in-order batches).
-  void complete_in_order(uint16_t id, uint32_t len, bool implied, Completion* c);
+  // Completes the in-flight chain of id with len: the one a used descriptor
+  // names, or one an in-order batch implies (implied).
+  void complete_chain(uint16_t id, uint32_t len, bool implied, Completion* c);
   bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out);
   void store_driver_event(uint16_t off_wrap, uint16_t flags);
   uint16_t used_off_wrap() const {
