@@ -780,9 +780,13 @@ void MockDevice::enable_queue_now(uint16_t q) {
                        r.size, r.addrs, has_feature(neg, Feature::kEventIdx),
                        has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr, &audit_,
                        config_.packed_device_event);
-  // IN_ORDER on a split ring: completions batched (DeviceConfig::in_order_batch).
-  if (!packed && has_feature(neg, Feature::kInOrder))
-    queues_[q].split_queue().set_in_order(config_.in_order_batch);
+  // IN_ORDER, either ring kind: completions batched (DeviceConfig::in_order_batch).
+  if (has_feature(neg, Feature::kInOrder)) {
+    if (packed)
+      queues_[q].packed_ring().set_in_order(config_.in_order_batch);
+    else
+      queues_[q].split_queue().set_in_order(config_.in_order_batch);
+  }
 }
 
 void MockDevice::notify(uint16_t q) {

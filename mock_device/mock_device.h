@@ -156,14 +156,17 @@ struct DeviceConfig {
   // delivered (rx_too_big), as before.
   bool rx_mergeable = false;
   // VIRTIO_F_IN_ORDER (bit 35): offered on the modern interfaces when true
-  // (off by default; legacy interfaces never offer it). With it negotiated
-  // on a split ring the device completes in the order it was given buffers
-  // -- as it always does -- and, with in_order_batch > 1, folds up to that
-  // many consecutive completions of a queue into ONE used entry naming the
-  // last (2.7.9; DeviceQueue::set_in_order): transmit chains processed
-  // together, and the buffers of one mergeable receive frame (each
-  // receive frame is published on its own, so the batch stays honest:
-  // every buffer but its last used completely). Packed rings: not yet.
+  // (off by default; legacy interfaces never offer it), with either ring
+  // kind. With it negotiated the device completes in the order it was given
+  // buffers -- as it always does -- and, with in_order_batch > 1, folds up
+  // to that many consecutive completions of a queue into ONE used entry
+  // naming the last: on a split ring at the used slot of the batch's first
+  // (2.7.9; DeviceQueue::set_in_order), on a packed ring as one used
+  // descriptor at the used position of the batch's first chain, the whole
+  // batch's descriptors skipped (2.8.9; PackedDeviceQueue::set_in_order).
+  // Batched: transmit chains processed together, and the buffers of one
+  // mergeable receive frame (each receive frame is published on its own,
+  // so the batch stays honest: every buffer but its last used completely).
   bool offer_in_order = false;
   uint16_t in_order_batch = 1;
 };

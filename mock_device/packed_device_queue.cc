@@ -114,6 +114,8 @@ void PackedDeviceQueue::reset() {
   event_off_wrap_ = -1;
   has_popped_ = popped_dup_ = false;
   has_last_ = false;
+  in_order_batch_ = 1;
+  batch_count_ = 0;
 }
 
 void PackedDeviceQueue::write_device_event() {
@@ -386,6 +388,7 @@ void PackedDeviceQueue::advance_used(uint32_t n) {
 }
 
 void PackedDeviceQueue::skip_used(uint32_t n) {
+  if (n != 0) batch_count_ = 0;  // in-order: a skip closes the batch
   if (usable_) advance_used(n);
 }
 
@@ -393,14 +396,46 @@ void PackedDeviceQueue::push(uint16_t pos, uint32_t id, uint32_t len, uint16_t f
                              uint16_t head) {
   if (!usable_) return;
   pos = uint16_t(pos % size_);
+  const uint16_t id16 = uint16_t(id);
+  uint32_t& rec = inflight_[head];
+  // In-order (2.8.9): honest in-order use -- at the used position, with the
+  // flags due there, completing the chain in flight at that position.
+  const bool in_order = in_order_batch_ > 1 && pos == used_pos_ && flags == used_flags(len) &&
+                        (rec & kActive) && (rec & 0x7FFF) == used_pos_;
+  if (in_order && batch_count_ != 0) {
+    // Joins the open batch: its one used descriptor now names this chain
+    // (id and len; flags with the wrap counter of the batch's position),
+    // and the used position skips this chain too.
+    uint8_t* d = desc_ + 16 * size_t(batch_pos_);
+    std::memcpy(d + 8, &len, 4);
+    std::memcpy(d + 12, &id16, 2);
+    pending_[batch_pending_].flags =
+        uint16_t((batch_wrap_ ? kAvail | kUsed : 0) | (len != 0 ? spec::kDescFlagWrite : 0));
+    const uint32_t n = rec >> 16;
+    owned_descs_ -= n;
+    --inflight_count_;
+    rec = 0;
+    advance_used(n);
+    has_last_ = true;
+    last_id_ = id;
+    last_len_ = len;
+    if (++batch_count_ == in_order_batch_) batch_count_ = 0;
+    return;
+  }
+  batch_count_ = 0;
   if (pos != used_pos_) advance_used(pos > used_pos_ ? pos - used_pos_ : size_ - used_pos_ + pos);
   uint8_t* d = desc_ + 16 * size_t(used_pos_);
-  const uint16_t id16 = uint16_t(id);
   std::memcpy(d + 8, &len, 4);
   std::memcpy(d + 12, &id16, 2);
   pending_.push_back(Pending{used_pos_, flags});
+  if (in_order) {
+    // Opens a batch at this used descriptor.
+    batch_count_ = 1;
+    batch_pos_ = used_pos_;
+    batch_wrap_ = used_wrap_;
+    batch_pending_ = pending_.size() - 1;
+  }
   uint32_t n = 1;
-  uint32_t& rec = inflight_[head];
   if (rec & kActive) {
     n = rec >> 16;
     owned_descs_ -= n;
@@ -425,6 +460,7 @@ bool PackedDeviceQueue::publish() {
   if (!pending_.empty())
     std::memcpy(desc_ + 16 * size_t(pending_[0].pos) + 14, &pending_[0].flags, 2);
   pending_.clear();
+  batch_count_ = 0;  // in-order: what is published closes its batch
   const uint32_t old = published_total_;
   const uint32_t now = used_total_;
   published_total_ = now;

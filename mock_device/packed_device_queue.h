@@ -28,11 +28,10 @@
 // 2.8.6 tells it to, finds the next one). QEMU (virtqueue_packed_fill_desc)
 // writes no WRITE flag and, for a batch of several elements, puts them at
 // consecutive positions; for single completions, which is all this device
-// makes, the positions agree. A push writes id and len at once and defers
-// the flags to publish(), which stores every pending used descriptor's
-// flags after a release fence, the batch's first one last (as QEMU's
-// virtqueue_packed_flush does): the driver never sees a used flag before
-// the id and len it covers.
+// makes, the positions agree (for in-order batches see below). A push writes id and len at once and
+// defers the flags to publish(), which stores every pending used descriptor's flags after a release
+// fence, the batch's first one last (as QEMU's virtqueue_packed_flush does): the driver never sees
+// a used flag before the id and len it covers.
 //
 // Interrupts (2.8.10, 2.8.14): publish() reads the driver event structure
 // (flags, then off_wrap) and interrupts for ENABLE, never for DISABLE, and
@@ -77,6 +76,22 @@
 // In-flight bookkeeping is the device's own: per buffer id (any 16-bit
 // value: 2.8 does not bound ids by the queue size), the chain's position
 // and length from pop() until a push() completes it.
+//
+// In-order use (VIRTIO_F_IN_ORDER, 2.8.9): set_in_order(batch) after
+// configure(). With batch > 1, push() folds up to batch consecutive
+// completions into ONE used descriptor, written at the used position of the
+// batch's first chain (with that position's used wrap counter) and carrying
+// the buffer id and len of the batch's last; the used position moves on by
+// the descriptors of every chain of the batch (the driver skips them all).
+// A completion joins the open batch only when it is honest in-order use: it
+// is written at the used position (no lie moved it), with the flags an
+// honest device writes there, for the chain in flight at that position;
+// anything else closes the batch and is written on its own, as without
+// IN_ORDER. publish() and skip_used() close a batch early. As on the split
+// ring (device_queue.h), MockDevice keeps batches honest by publishing each
+// receive frame on its own: only transmit chains (nothing writable) and
+// the buffers of one mergeable frame share a used descriptor. With batch 1
+// every push is exactly what it was before.
 #pragma once
 
 #include <stddef.h>
@@ -160,6 +175,14 @@ class PackedDeviceQueue {
     return true;
   }
   bool publish();
+  // VIRTIO_F_IN_ORDER negotiated: completions in batches of up to batch
+  // (1: one used descriptor each, as without it). Reset by configure() and
+  // reset().
+  void set_in_order(uint16_t batch) {
+    in_order_batch_ = batch == 0 ? 1 : batch;
+    batch_count_ = 0;
+  }
+  uint16_t in_order_batch() const { return in_order_batch_; }
   bool has_unpublished() const {
     return usable_ && (!pending_.empty() || used_total_ != published_total_);
   }
@@ -246,6 +269,14 @@ class PackedDeviceQueue {
   bool has_last_ = false;
   uint32_t last_id_ = 0;
   uint32_t last_len_ = 0;
+  // In-order batching (set_in_order): completions in the open batch (0:
+  // none open), the position and used wrap counter of its used descriptor,
+  // and that descriptor's index in pending_.
+  uint16_t in_order_batch_ = 1;
+  uint16_t batch_count_ = 0;
+  uint16_t batch_pos_ = 0;
+  bool batch_wrap_ = true;
+  size_t batch_pending_ = 0;
 };
 
 }  // namespace vnet::mock
