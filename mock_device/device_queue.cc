@@ -76,6 +76,7 @@ void DeviceQueue::reset() {
   last_avail_ = seen_avail_idx_ = used_idx_ = published_idx_ = 0;
   owned_.clear();
   in_order_batch_ = 1;
+  in_order_ = false;
   batch_count_ = batch_first_ = 0;
   last_id_ = last_len_ = 0;
   has_last_ = false;
@@ -264,6 +265,21 @@ void DeviceQueue::walk(uint16_t head, Chain* out) {
         conformance_->report("def-2.7.5-1", "2.7.5.2",
                              qname(index_) + "descriptor " + std::to_string(i) + " has next " +
                                  std::to_string(next) + " outside the queue size");
+      return;
+    }
+    // In-order (2.7.5.2, 2.7.5.3.1): descriptors in ring order, next = x + 1
+    // (0 after the last of the ring); table entries sequential.
+    if (in_order_ && !in_table && next != (i + 1u == table_n ? 0u : i + 1u)) {
+      conformance_->report("drv-2.7.5.2-2",
+                           qname(index_) + where(i) + " has next " + std::to_string(next) +
+                               " with IN_ORDER (ring order: " + std::to_string((i + 1u) % table_n) +
+                               ")");
+      return;
+    }
+    if (in_order_ && in_table && next != i + 1u) {
+      conformance_->report("drv-2.7.5.3.1-5",
+                           qname(index_) + where(i) + " has next " + std::to_string(next) +
+                               " with IN_ORDER (sequential: " + std::to_string(i + 1) + ")");
       return;
     }
     i = next;

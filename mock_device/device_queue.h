@@ -148,7 +148,13 @@ class DeviceQueue {
   bool publish();
   // VIRTIO_F_IN_ORDER negotiated: completions in batches of up to batch
   // (1: one entry each, as without it). Reset by configure()/reset().
-  void set_in_order(uint16_t batch) { in_order_batch_ = batch == 0 ? 1 : batch; }
+  // Also checks the driver's in-order rules in walk(): next = x + 1 (0
+  // after the last descriptor; drv-2.7.5.2-2), table entries sequential
+  // (drv-2.7.5.3.1-5).
+  void set_in_order(uint16_t batch) {
+    in_order_batch_ = batch == 0 ? 1 : batch;
+    in_order_ = true;
+  }
   uint16_t in_order_batch() const { return in_order_batch_; }
   // Entries written (or indices skipped) since the last publish().
   bool has_unpublished() const { return used_ != nullptr && used_idx_ != published_idx_; }
@@ -201,6 +207,7 @@ class DeviceQueue {
   // In-order batching (set_in_order): the open batch's first used index and
   // its completions so far; the last entry pushed (last_used()).
   uint16_t in_order_batch_ = 1;
+  bool in_order_ = false;
   uint16_t batch_count_ = 0;
   uint16_t batch_first_ = 0;
   uint32_t last_id_ = 0;

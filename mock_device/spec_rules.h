@@ -43,8 +43,7 @@ inline constexpr SpecRule kSpecRules[] = {
     {"drv-2.7.1-1", "a queue whose descriptor, driver or device area is misaligned (16, 2, 4)"},
     {"drv-2.7.4.2-1", "a device-readable descriptor after a device-writable one in a chain"},
     {"drv-2.7.5.2-1", "a descriptor chain longer than the queue size (so it loops)"},
-    {"drv-2.7.5.3.1-1",
-     "a descriptor with VIRTQ_DESC_F_INDIRECT without INDIRECT_DESC negotiated"},
+    {"drv-2.7.5.3.1-1", "a descriptor with VIRTQ_DESC_F_INDIRECT without INDIRECT_DESC negotiated"},
     {"drv-2.7.6.1-1", "the available index moving backwards"},
     {"drv-2.7.7.1-1", "available ring flags other than 0 or 1 without EVENT_IDX, at each publish"},
     {"drv-2.7.7.1-2", "nonzero available ring flags with EVENT_IDX, at each publish"},
@@ -180,6 +179,11 @@ inline constexpr SpecRule kSpecRules[] = {
     {"def-2.7.5.3-1",
      "an indirect table whose length is not a nonzero multiple of 16, or a table entry whose "
      "next lies outside the table"},
+    // In-order descriptor use, split ring (VIRTIO_F_IN_ORDER; DeviceQueue::walk).
+    {"drv-2.7.5.2-2",
+     "with IN_ORDER, a ring descriptor with NEXT whose next is not x + 1 (0 after the last)"},
+    {"drv-2.7.5.3.1-5",
+     "with IN_ORDER, an indirect table entry with NEXT whose next is not its index + 1"},
     // Packed ring (2.8; PackedDeviceQueue, and queue sizes in MockDevice).
     {"drv-2.8.11-1",
      "packed ring: a descriptor ring not aligned to 16 or an event suppression structure not "

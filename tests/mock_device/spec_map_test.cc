@@ -648,6 +648,29 @@ const std::vector<Provocation>& provocations() {
          w.drv->tx.offer(0);
          w.drv->notify_modern(1);
        }},
+      // ---- in-order descriptor use, split ring (VIRTIO_F_IN_ORDER) ----
+      {"drv-2.7.5.2-2", "2.7.5.2", modern(fmask(F::kInOrder)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kInOrder));
+         auto h = w.drv->buffer(12);
+         auto b = w.drv->buffer(72);
+         w.drv->tx.set_desc(0, h.device_addr, 12, spec::kDescFlagNext, 2);  // not 1
+         w.drv->tx.set_desc(2, b.device_addr, 72, 0, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
+      {"drv-2.7.5.3.1-5", "2.7.5.3.1", modern(fmask(F::kIndirectDesc) | fmask(F::kInOrder)),
+       [](World& w) {
+         w.drv->init_modern(kModernFeatures | fmask(F::kIndirectDesc) | fmask(F::kInOrder));
+         auto b = w.drv->buffer(84);
+         auto t = w.drv->buffer(48);
+         split_table_entry(t.host, 0, b.device_addr, 12, spec::kDescFlagNext, 2);  // not 1
+         split_table_entry(t.host, 2, b.device_addr + 12, 72, 0, 0);
+         split_table_entry(t.host, 1, b.device_addr + 12, 72, 0, 0);
+         w.drv->tx.set_desc(0, t.device_addr, 48, spec::kDescFlagIndirect, 0);
+         w.drv->tx.offer(0);
+         w.drv->notify_modern(1);
+       }},
       // ---- packed ring (2.8) ----
       {"drv-2.8.11-1", "2.8.11", packed(),
        [](World& w) {
