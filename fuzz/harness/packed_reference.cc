@@ -91,6 +91,7 @@ void PackedReference::on_published(const PublishedChain& chain) {
             "queue %u (packed): chain %u makes %u descriptors outstanding in a ring of %u: it "
             "overwrites descriptors the device owns",
             chain.queue, chain.head, q.outstanding, q.size);
+  if (q.posted_tail - q.posted_head < kMaxIds) q.posted[q.posted_tail++ % kMaxIds] = chain.head;
   if (q.num_pending < kMaxPending)
     q.pending[q.num_pending++] = Pending{chain.head, q.avail_pos, q.avail_wrap, false};
   advance(q.size, ndescs, &q.avail_pos, &q.avail_wrap);
@@ -257,17 +258,43 @@ void PackedReference::on_completed(uint16_t queue, uint16_t head, uint32_t len) 
             queue, head);
     return;
   }
-  if (q.used_pos != q.pos)
-    finding(Oracle::kProtocol,
-            "queue %u (packed): completion taken from position %u, but the next used "
-            "descriptor is due at position %u (2.8.6: skip the chain's descriptors)",
-            queue, q.used_pos, q.pos);
-  if (!q.flags_valid || q.flags_pos != q.used_pos || !used_pattern(q, q.flags))
-    finding(Oracle::kProtocol,
-            "queue %u (packed): completion accepted at position %u whose flags 0x%04x are not "
-            "AVAIL = USED = the used wrap counter %u (2.8.1)",
-            queue, q.used_pos, q.flags_valid ? q.flags : 0, q.wrap ? 1 : 0);
-  if (q.used_id != head || q.used_len != len)
+  // The used descriptor is judged where its batch starts (without
+  // IN_ORDER every completion is a batch of one).
+  if (!q.batch_open) {
+    if (q.used_pos != q.pos)
+      finding(Oracle::kProtocol,
+              "queue %u (packed): completion taken from position %u, but the next used "
+              "descriptor is due at position %u (2.8.6: skip the chain's descriptors)",
+              queue, q.used_pos, q.pos);
+    if (!q.flags_valid || q.flags_pos != q.used_pos || !used_pattern(q, q.flags))
+      finding(Oracle::kProtocol,
+              "queue %u (packed): completion accepted at position %u whose flags 0x%04x are "
+              "not AVAIL = USED = the used wrap counter %u (2.8.1)",
+              queue, q.used_pos, q.flags_valid ? q.flags : 0, q.wrap ? 1 : 0);
+  }
+  const bool implied = in_order_ && q.used_id != head;
+  if (in_order_) {
+    // 2.8.9: chains complete in the order they were made available; one
+    // used descriptor may stand for a batch, naming its last chain.
+    const uint32_t posted = q.posted_tail - q.posted_head;
+    if (posted == 0 || q.posted[q.posted_head % kMaxIds] != head)
+      finding(Oracle::kProtocol,
+              "queue %u (packed): completion of id %u accepted out of the order chains were "
+              "made available (IN_ORDER, 2.8.9)",
+              queue, head);
+    if (implied) {
+      bool later = false;
+      for (uint32_t i = q.posted_head + 1; i != q.posted_tail && !later; ++i)
+        later = q.posted[i % kMaxIds] == q.used_id;
+      if (!later)
+        finding(Oracle::kProtocol,
+                "queue %u (packed): completion of id %u accepted as implied by a used "
+                "descriptor for id %u, which is no later chain in flight (IN_ORDER, 2.8.9)",
+                queue, head, q.used_id);
+    }
+    if (posted != 0) ++q.posted_head;
+  }
+  if (!implied && (q.used_id != head || q.used_len != len))
     finding(Oracle::kProtocol,
             "queue %u (packed): completion accepted as id %u len %u, but the used descriptor "
             "says id %u len %u",
@@ -297,9 +324,14 @@ void PackedReference::on_completed(uint16_t queue, uint16_t head, uint32_t len) 
   advance(q.size, id.ndescs, &q.pos, &q.wrap);
   q.outstanding = static_cast<uint16_t>(q.outstanding -
                                         (id.ndescs < q.outstanding ? id.ndescs : q.outstanding));
+  ++q.harvested;
+  if (implied) {
+    q.batch_open = true;  // the used descriptor stands until its own chain
+    return;
+  }
+  q.batch_open = false;
   q.used_valid = false;
   q.flags_valid = false;
-  ++q.harvested;
 }
 
 PackedReference::Kick PackedReference::on_device_event(uint16_t queue, uint16_t off_wrap,
@@ -331,7 +363,8 @@ uint16_t PackedReference::watchdog_marker(uint16_t queue, uint16_t flags,
                                           uint16_t published) const {
   if (queue >= kMaxQueues) return published;
   const Queue& q = queues_[queue];
-  return used_pattern(q, flags) ? published : q.harvested;
+  // Mid-batch the driver's cursor stays at the batch's used descriptor.
+  return q.batch_open || used_pattern(q, flags) ? published : q.harvested;
 }
 
 }  // namespace vnet::fuzz

@@ -88,6 +88,8 @@ class PackedReference {
   Kick on_device_event(uint16_t queue, uint16_t off_wrap, uint16_t flags, bool event_idx);
 
   bool bad(uint16_t queue) const { return queue < kMaxQueues && queues_[queue].bad; }
+  // VIRTIO_F_IN_ORDER written: a used descriptor may stand for a batch.
+  void set_in_order(bool on) { in_order_ = on; }
   // The tx watchdog's marker as a correct driver computes it from the
   // flags fetched at its harvest position (packed_queue.h, peek_used_idx):
   // published when they read used in the current lap, else the harvested
@@ -137,6 +139,11 @@ class PackedReference {
     uint32_t used_len;
     uint16_t used_id;
     bool bad;
+    bool batch_open;  // IN_ORDER: completions implied by the fetched used descriptor
+    // The ids in the order they were made available (IN_ORDER, 2.8.9).
+    uint16_t posted[kMaxIds];
+    uint32_t posted_head;
+    uint32_t posted_tail;
     // The driver event structure and what it last held.
     const volatile uint8_t* event;
     uint16_t event_off_wrap;
@@ -153,6 +160,7 @@ class PackedReference {
   void observe_driver_event(uint16_t n, Queue& q);
 
   Queue queues_[kMaxQueues] = {};
+  bool in_order_ = false;
 };
 
 }  // namespace vnet::fuzz

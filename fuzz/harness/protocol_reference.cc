@@ -117,6 +117,7 @@ void ProtocolReference::device_reset() {
   packed_ = false;
   in_order_ = false;
   packed_ref_.reset();
+  packed_ref_.set_in_order(false);
   offer_known_[0] = offer_known_[1] = false;
   status_written_ = 0;
   gen_known_ = cfg_read_open_ = snapshot_done_ = snapshot_torn_ = false;
@@ -431,6 +432,7 @@ void ProtocolReference::features_written(uint32_t select, uint32_t value) {
     order_platform_ = ((value >> kOrderPlatformBit) & 1) != 0;
     packed_ = ((value >> kRingPackedBit) & 1) != 0;
     in_order_ = ((value >> kInOrderBit) & 1) != 0;
+    packed_ref_.set_in_order(in_order_);
     for (uint16_t q = 0; q < kMaxQueues; ++q) locate(q);
   }
   if (select == 0) {

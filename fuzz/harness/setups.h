@@ -71,7 +71,8 @@ inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / size
 // bit 3 EVENT_IDX masked; bit 4 the device event says DISABLE; bits 5-6
 // interrupts; bit 7 the device processes tx only on process_tx)  rx_cap:u8
 // tx_cap:u8  qsize:u8 (bits 0-2: 2 << n, bit 3: indirect descriptors
-// accepted; bit 7 instead: a maximum of 1 + 2 (n & 0x7F))
+// accepted, bit 4: IN_ORDER with batches of 4; bit 7 instead: a maximum of
+// 1 + 2 (n & 0x7F))
 // -- always RING_PACKED offered and accepted.
 inline constexpr Op kPackedRingOps[] = {
     Op::kRx,       Op::kRxBurst,    Op::kTx,        Op::kTxReclaim,   Op::kProcessTx,

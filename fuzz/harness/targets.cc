@@ -121,14 +121,22 @@ int run_fuzz_packed_ring(const uint8_t* data, size_t size) {
   const uint8_t q = in.u8();
   const uint16_t qsize = (q & 0x80) != 0 ? static_cast<uint16_t>(1 + (q & 0x7F) * 2)
                                          : static_cast<uint16_t>(2u << (q % 8));
-  // qsize bit 3 (the power-of-two form ignores it): indirect descriptors.
+  // qsize bit 3 (the power-of-two form ignores it): indirect descriptors;
+  // bit 4: IN_ORDER, the device completing batches of 4 with one used
+  // descriptor (2.8.9).
   options.accept_indirect_desc = (q & 0x88) == 0x08;
+  const bool in_order = (q & 0x90) == 0x10;
+  options.accept_in_order = in_order;
   mock::DeviceConfig config;
   static constexpr mock::TransportKind kKinds[] = {
       mock::TransportKind::kModern, mock::TransportKind::kTransitional,
       mock::TransportKind::kMmioV2, mock::TransportKind::kModern};
   config.transport = kKinds[flavour & 3];
   config.offer_ring_packed = true;
+  if (in_order) {
+    config.offer_in_order = true;
+    config.in_order_batch = 4;
+  }
   config.queue_sizes = {qsize, qsize, 64};
   config.auto_process_tx = (flavour & 0x80) == 0;
   // Bit 4: the device asks for no notifications (it polls: process_tx).

@@ -749,6 +749,33 @@ void packed_seeds(const fs::path& root) {
                w.bytes().size());
     ++n;
   }
+  // IN_ORDER (qsize bit 4): batches of 4 under one used descriptor, honest
+  // and with lies about the batch's id and position.
+  struct InOrder {
+    const char* name;
+    int lie;  // -1 none, else a UsedEditKind on tx
+    uint32_t value;
+  };
+  static constexpr InOrder kInOrder[] = {
+      {"in_order", -1, 0},
+      {"in_order_batch_id_ahead", int(UsedEditKind::kAddId), 2},
+      {"in_order_batch_id_range", int(UsedEditKind::kSetId), 0x300},
+      {"in_order_position_skips", int(UsedEditKind::kSkipIdx), 1},
+  };
+  for (const InOrder& e : kInOrder) {
+    ScriptWriter w(kPackedRingTable);
+    w.u8(0x80).u8(7).u8(15).u8(0x10 | 3);  // deferred tx, 16-entry rings, IN_ORDER
+    w.op(Op::kRx).u8(3).u16(64);
+    w.op(Op::kTx).u8(8).u16(300).u8(1);
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim);
+    if (e.lie >= 0) w.op(Op::kUsedEdit).u8(1).u8(static_cast<uint8_t>(e.lie)).u32(e.value);
+    w.op(Op::kTx).u8(9).u16(100).u8(2);
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim).op(Op::kPoll);
+    w.op(Op::kTx).u8(5).u16(1400).u8(3);
+    w.op(Op::kProcessTx).u8(16).op(Op::kTxReclaim);
+    write_file(dir / (std::string("echo-") + e.name), w.bytes().data(), w.bytes().size());
+    ++n;
+  }
   std::cout << n << " seeds -> fuzz_packed_ring\n";
 
   // fuzz_used_ring (split): IN_ORDER with tx batches of 4 (flavour bit 3)
