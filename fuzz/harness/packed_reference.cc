@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "fuzz/harness/barrier_classes.h"
 #include "fuzz/harness/findings.h"
 
 namespace vnet::fuzz {
@@ -16,18 +17,6 @@ constexpr size_t kFlagsOffset = 14;
 constexpr uint16_t kEventDisable = 1;
 constexpr uint16_t kEventDesc = 2;
 constexpr uint16_t kEventWrap = uint16_t{1} << 15;
-
-bool write_class(Barrier k) {
-  return k == Barrier::kWrite || k == Barrier::kFull || k == Barrier::kDmaWrite ||
-         k == Barrier::kDmaFull;
-}
-bool read_class(Barrier k) {
-  return k == Barrier::kRead || k == Barrier::kFull || k == Barrier::kDmaRead ||
-         k == Barrier::kDmaFull;
-}
-bool full_class(Barrier k) {
-  return k == Barrier::kFull || k == Barrier::kDmaFull;
-}
 
 // Advances a ring position by n, flipping the wrap counter past the end.
 void advance(uint16_t size, uint16_t n, uint16_t* pos, bool* wrap) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fuzz/harness/barrier_classes.h"
 #include "fuzz/harness/findings.h"
 
 namespace vnet::fuzz {
@@ -56,21 +57,6 @@ constexpr uint32_t kMmioQueueDriverLow = 0x090;
 constexpr uint32_t kMmioQueueDriverHigh = 0x094;
 constexpr uint32_t kMmioConfigGeneration = 0x0FC;
 constexpr uint32_t kMmioConfig = 0x100;
-
-bool read_class(Barrier k) {
-  return k == Barrier::kRead || k == Barrier::kFull || k == Barrier::kDmaRead ||
-         k == Barrier::kDmaFull;
-}
-bool write_class(Barrier k) {
-  return k == Barrier::kWrite || k == Barrier::kFull || k == Barrier::kDmaWrite ||
-         k == Barrier::kDmaFull;
-}
-bool full_class(Barrier k) {
-  return k == Barrier::kFull || k == Barrier::kDmaFull;
-}
-bool dma_class(Barrier k) {
-  return k == Barrier::kDmaRead || k == Barrier::kDmaWrite || k == Barrier::kDmaFull;
-}
 
 const char* region_name(Region r) {
   switch (r) {
