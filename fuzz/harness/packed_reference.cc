@@ -69,7 +69,10 @@ void PackedReference::on_published(const PublishedChain& chain) {
       finding(Oracle::kProtocol,
               "queue %u (packed): buffer id %u made available again while still in flight",
               chain.queue, chain.head);
-    id = Id{true, false, ndescs};
+    uint32_t writable = 0;
+    for (uint16_t i = 0; i < chain.num_segments && i < kMaxPublishedSegments; ++i)
+      if (chain.segments[i].device_writable) writable += chain.segments[i].len;
+    id = Id{true, false, ndescs, writable};
   }
   // The ring holds size descriptors between the device's used position
   // and the driver's avail position: more would overwrite one the device
@@ -272,6 +275,13 @@ void PackedReference::on_completed(uint16_t queue, uint16_t head, uint32_t len) 
               "made available (IN_ORDER, 2.8.9)",
               queue, head);
     if (implied) {
+      // 2.8.9: the buffers before the one the descriptor names were used
+      // completely: an implied completion has its chain's writable bytes.
+      if (head < kMaxIds && len != q.ids[head].writable)
+        finding(Oracle::kProtocol,
+                "queue %u (packed): completion of id %u implied by a batch accepted with len %u, "
+                "not the %u writable bytes it was used completely with (IN_ORDER, 2.8.9)",
+                queue, head, len, q.ids[head].writable);
       bool later = false;
       for (uint32_t i = q.posted_head + 1; i != q.posted_tail && !later; ++i)
         later = q.posted[i % kMaxIds] == q.used_id;

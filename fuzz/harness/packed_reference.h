@@ -106,6 +106,7 @@ class PackedReference {
     bool in_flight;
     bool published;  // a write barrier followed its announcement (publish())
     uint16_t ndescs;
+    uint32_t writable;  // device-writable bytes announced
   };
   struct Pending {
     uint16_t id;

@@ -761,6 +761,7 @@ void packed_seeds(const fs::path& root) {
       {"in_order_batch_id_ahead", int(UsedEditKind::kAddId), 2},
       {"in_order_batch_id_range", int(UsedEditKind::kSetId), 0x300},
       {"in_order_position_skips", int(UsedEditKind::kSkipIdx), 1},
+      {"in_order_batch_len", int(UsedEditKind::kAddLen), 7},
   };
   for (const InOrder& e : kInOrder) {
     ScriptWriter w(kPackedRingTable);
