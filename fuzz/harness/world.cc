@@ -142,6 +142,7 @@ void World::begin_common(Platform& device_side, const char* target) {
     have_baseline_ = true;
   }
   misbehaved_ = false;
+  probe_failed_ = false;
   descriptors_rewritten_ = false;
   decision_.begin_input();
   watchdog_.reset();
@@ -378,11 +379,13 @@ bool World::probe_again() {
     oracle_.begin_mmio_probe(mmio_window_);
     const MmioProbeError e = session_->probe_mmio(mmio_window_);
     oracle_.check_mmio_probe(mmio_window_, session_->mmio_probe_result());
-    return e == MmioProbeError::kOk;
+    probe_failed_ = e != MmioProbeError::kOk;
+    return !probe_failed_;
   }
   const ProbeError probed = session_->probe(mode_);
   oracle_.check_probe(mode_, session_->probe_result());
-  if (probed != ProbeError::kOk) return false;
+  probe_failed_ = probed != ProbeError::kOk;
+  if (probe_failed_) return false;
   tell_status_register(oracle_, session_->probe_result());
   return true;
 }
@@ -499,6 +502,11 @@ uint32_t World::deliver_interrupts(uint32_t max) {
 }
 
 bool World::recover() {
+  // A caller whose last probe failed has no device: the failed probe
+  // re-initialised the transport object the driver still points at
+  // (trace::Session owns one), so recover() would attach through a
+  // transport in that probe's state, with registers no reference tracks.
+  if (probe_failed_) return false;
   const uint64_t epoch = oracle_.reset_epoch();
   const bool ok = session().recover();
   check_reinit(epoch);

@@ -213,6 +213,7 @@ class World {
   AttachError attach();
   bool misbehaved_ = false;
   bool descriptors_rewritten_ = false;
+  bool probe_failed_ = false;  // the last probe of this input failed
   bool have_baseline_ = false;
   size_t baseline_allocations_ = 0;
 };
