@@ -1,5 +1,7 @@
 #include "mock_device/conformance.h"
 
+#include <cstdio>
+
 namespace vnet::mock {
 
 void Conformance::report(SpecRuleId rule, std::string message) {
@@ -39,6 +41,16 @@ void Conformance::clear() {
   total_ = 0;
   dropped_ = 0;
   for (auto& f : fired_) f = 0;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string qname(uint16_t index) {
+  return "queue " + std::to_string(index) + ": ";
 }
 
 }  // namespace vnet::mock

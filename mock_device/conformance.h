@@ -99,4 +99,9 @@ class Conformance {
   uint64_t fired_[kNumSpecRules] = {};
 };
 
+// The wording of reports: a value in hex ("0x1f"), a queue's prefix
+// ("queue 1: ").
+std::string hex(uint64_t v);
+std::string qname(uint16_t index);
+
 }  // namespace vnet::mock

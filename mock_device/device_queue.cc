@@ -8,19 +8,6 @@
 #include "driver/spec/split_ring_layout.h"
 
 namespace vnet::mock {
-namespace {
-
-std::string qname(uint16_t index) {
-  return "queue " + std::to_string(index) + ": ";
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace
 
 uint8_t* DeviceQueue::reach(uint64_t addr, uint64_t len, const char** why) const {
   return device_reach(*mem_, iommu_, addr, len, why);

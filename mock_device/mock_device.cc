@@ -47,12 +47,6 @@ std::string feature_list(uint64_t set) {
   return out;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 // Fields of the common configuration structure (4.1.4.3): offset and width.
 struct Field {
   uint8_t offset;

@@ -49,12 +49,6 @@ uint32_t width_mask(uint8_t width) {
   return width >= 4 ? 0xFFFF'FFFFu : (uint32_t{1} << (8 * width)) - 1;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 // The register table: 4.2.2 (version 2) and 4.2.4 (version 1).
 enum Access : uint8_t { kR = 1, kW = 2, kRW = 3 };
 enum Versions : uint8_t { kV1 = 1, kV2 = 2, kBoth = 3, kShm = 4 };

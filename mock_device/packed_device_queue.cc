@@ -9,16 +9,6 @@
 namespace vnet::mock {
 namespace {
 
-std::string qname(uint16_t index) {
-  return "queue " + std::to_string(index) + ": ";
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 std::string at(uint16_t pos) {
   return "descriptor " + std::to_string(pos);
 }
