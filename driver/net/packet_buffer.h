@@ -70,6 +70,12 @@ struct PacketBuffer {
   // Transmit: the next fragment of the same frame (nullptr: the last, or a
   // single-buffer frame). See "Transmit scatter-gather" above.
   PacketBuffer* next = nullptr;
+  // Receive, with VIRTIO_NET_F_HASH_REPORT: the device's hash of the frame
+  // and the hash type that produced it (1..9, virtio 1.2 5.1.6.4.3.2);
+  // 0 / 0 when none was reported (or the report was invalid). Set by
+  // rx_burst() on every delivered buffer.
+  uint32_t hash = 0;
+  uint16_t hash_report = 0;
 
   uint8_t* data() const { return base + offset; }
 };

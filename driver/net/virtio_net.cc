@@ -1,5 +1,7 @@
 #include "driver/net/virtio_net.h"
 
+#include "driver/net/op_scope.h"
+#include "driver/spec/net_ctrl_layout.h"
 #include "driver/spec/net_layout.h"
 #include "driver/spec/virtio_constants.h"
 
@@ -14,13 +16,6 @@ namespace {
 
 // Harvest at most this many completions per round (a local array).
 constexpr uint16_t kHarvestBatch = 64;
-
-struct OpScope {
-  Platform& p;
-  DriverOp op;
-  OpScope(Platform& platform, DriverOp o) : p(platform), op(o) { p.op_begin(op); }
-  ~OpScope() { p.op_end(op); }
-};
 
 // A device-config snapshot, compared bytewise on legacy devices: no padding.
 struct ConfigSnapshot {
@@ -154,6 +149,7 @@ AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPo
     last_error_ = AttachError::kBadOptions;
     return last_error_;
   }
+  reset_control_state();
   return bring_up();
 }
 
@@ -218,7 +214,13 @@ AttachError VirtioNet::bring_up() {
   // above) and only on a modern transport (bit 35).
   if (!t.is_legacy() && options_.accept_in_order)
     want |= device_features_ & mask & feature_mask(Feature::kInOrder);
+  // The control plane: CTRL_VQ and the features that need it, asked for
+  // only by the option (virtio_net_control.cc); their config limits are
+  // validated before they are accepted.
+  want |= device_features_ & mask & control_features_wanted();
   if (!negotiate_config(&want)) return fail(AttachError::kConfigUnreadable);
+  want = spec::close_under_dependencies(want);
+  if (!negotiate_control_config(&want)) return fail(AttachError::kConfigUnreadable);
   want = spec::close_under_dependencies(want);
   // 6.1: a driver on the modern interface MUST accept VERSION_1 -- without
   // it the device would expect legacy semantics over a modern transport.
@@ -236,6 +238,9 @@ AttachError VirtioNet::bring_up() {
 
   const bool v1 = has_feature(features_, Feature::kVersion1);
   hdr_size_ = header_size(v1 || has_feature(features_, Feature::kNetMrgRxbuf));
+  // HASH_REPORT: the header grows by hash_value and hash_report (5.1.6).
+  if (has_feature(features_, Feature::kNetHashReport))
+    hdr_size_ = static_cast<uint32_t>(spec::ctrl::kNetHdrHashSize);
   // Without ANY_LAYOUT or VERSION_1 the header needs its own descriptor
   // (5.1.6.6 legacy note: "message framing").
   split_header_ = !v1 && !has_feature(features_, Feature::kAnyLayout);
@@ -277,6 +282,8 @@ AttachError VirtioNet::bring_up() {
   tx_.set_in_order(in_order);
   tx_.set_interrupts(false);
   rx_.set_interrupts(false);
+  setup_control_queue(ring, dma_order);
+  pairs_ = 1;
   tx_published_.store(0, MemOrder::kRelaxed);
   tx_wd_armed_ = false;
   // The rx ring is filled but its avail index not yet published: until
@@ -295,11 +302,12 @@ AttachError VirtioNet::bring_up() {
   // next poll_device().
   const bool rx_clean = rx_.check_used_untouched();
   const bool tx_clean = tx_.check_used_untouched();
+  const bool ctrl_clean = !ctrl_on_ || ctrl_.check_used_untouched();
   last_error_ = AttachError::kOk;
-  if (!rx_clean || !tx_clean) {
+  if (!rx_clean || !tx_clean || !ctrl_clean) {
     // Straight to kBroken, never through kRunning: no burst may start on a
     // ring the device already lied about.
-    count_queue_fault(rx_clean ? tx_ : rx_);
+    count_queue_fault(!rx_clean ? rx_ : !tx_clean ? tx_ : ctrl_);
     set_state(NetState::kBroken);
     return AttachError::kOk;
   }
@@ -309,6 +317,10 @@ AttachError VirtioNet::bring_up() {
   // kicked_idx_) and the kick counter belong to the rx context from then on.
   if (rx_.kick_needed()) kick(kRxQueue);
   set_state(NetState::kRunning);
+  // The control state the device acknowledged before (nothing after
+  // attach(): the defaults), sent again after DRIVER_OK. A device that lies
+  // here leaves the state kBroken: the attach itself succeeded.
+  restore_control_state();
   return AttachError::kOk;
 }
 
@@ -540,10 +552,14 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       // wrote: the mapping) into private memory, and every decision uses
       // that snapshot. Without MRG_RXBUF, num_buffers is not ours to read
       // (QEMU leaves it unwritten), so only the first ten bytes are fetched.
-      spec::NetHdr hdr{};
+      spec::NetHdrHash full{};
+      spec::NetHdr& hdr = full.hdr;
       const bool mrg = has_feature(features_, Feature::kNetMrgRxbuf);
       platform_->fetch(DeviceMemRef{kRxQueue, MemPart::kRxHeader, done[i].head, false},
-                       m.device_view, &hdr, mrg ? spec::kNetHdrSize : spec::kNetHdrLegacySize);
+                       m.device_view, &full,
+                       hdr_size_ == sizeof(full) ? sizeof(full)
+                       : mrg                     ? spec::kNetHdrSize
+                                                 : spec::kNetHdrLegacySize);
       if (mrg && hdr.num_buffers.get() != 1) {
         // Every buffer holds a whole frame, so an honest device uses one per
         // frame (a frame above max_frame may take several: dropped whole).
@@ -574,6 +590,19 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       b->offset = hdr_size_;
       b->len = frame_len;
       b->next = nullptr;
+      b->hash = 0;
+      b->hash_report = 0;
+      if (hdr_size_ == sizeof(full)) {
+        // HASH_REPORT: a report type the spec does not define is device
+        // data no caller should index with: delivered as "no hash".
+        const uint16_t report = full.hash_report.get();
+        if (report > spec::ctrl::kReportMax) {
+          ++counters_.rx_hash_report_invalid;
+        } else if (report != spec::ctrl::kReportNone) {
+          b->hash = full.hash_value.get();
+          b->hash_report = report;
+        }
+      }
       out[delivered++] = b;
       ++counters_.rx_packets;
       counters_.rx_bytes += frame_len;
@@ -658,8 +687,10 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
     // Constant sizes, so the compiler stores instead of calling memset.
     if (hdr_size_ == spec::kNetHdrSize)
       __builtin_memset(hdr, 0, spec::kNetHdrSize);
-    else
+    else if (hdr_size_ == spec::kNetHdrLegacySize)
       __builtin_memset(hdr, 0, spec::kNetHdrLegacySize);
+    else
+      __builtin_memset(hdr, 0, sizeof(spec::NetHdrHash));
     // Header and frame are complete: map them (a bounce platform copies
     // them into the shared area here, so the device reads exactly this).
     DmaMapping m;
@@ -883,7 +914,8 @@ void VirtioNet::count_queue_fault(const Virtqueue& q) {
   platform_->log(LogLevel::kError, "virtio-net: queue broken, device will be reset");
 }
 
-bool VirtioNet::read_link_status() {
+bool VirtioNet::read_link_status(uint32_t* status_out) {
+  *status_out = 0;
   if (!has_feature(features_, Feature::kNetStatus)) return link_up_;
   uint32_t link = 0;
   Transport& t = *transport_;
@@ -895,6 +927,7 @@ bool VirtioNet::read_link_status() {
   }
   if ((link & ~uint32_t{spec::net_status::kLinkUp | spec::net_status::kAnnounce}) != 0)
     ++counters_.config_invalid_status;
+  *status_out = link;
   return (link & spec::net_status::kLinkUp) != 0;
 }
 
@@ -939,12 +972,14 @@ DeviceEvents VirtioNet::poll_device() {
   if (!ev.reset_detected && s == NetState::kRunning && (isr & spec::interrupt::kConfig) != 0) {
     ++counters_.config_changes;
     ev.config_changed = true;
-    const bool up = read_link_status();
+    uint32_t status = 0;
+    const bool up = read_link_status(&status);
     if (up != link_up_) {
       link_up_ = up;
       ++counters_.link_changes;
       ev.link_changed = true;
     }
+    acknowledge_announce(&ev, status);
   }
   if (!ev.reset_detected && s == NetState::kRunning && tx_watchdog_expired()) {
     ++counters_.tx_watchdog_timeouts;
@@ -988,7 +1023,7 @@ bool VirtioNet::reclaim_all() {
   // neither freed nor reused, until a later reset succeeds.
   if (!transport_->reset(options_.reset_timeout_ns)) {
     ++counters_.reset_timeouts;
-    quarantined_ = rx_.allocated() || tx_.allocated();
+    quarantined_ = rx_.allocated() || tx_.allocated() || ctrl_.allocated();
     // status_written_ stays: the device still holds it.
     platform_->log(LogLevel::kError,
                    "virtio-net: device did not acknowledge reset; buffers quarantined");
@@ -1013,6 +1048,10 @@ void VirtioNet::return_all_buffers() {
     tx_.drain([this](void* cookie, uint16_t head) {
       release_tx(static_cast<PacketBuffer*>(cookie), head);
     });
+  // The control queue's one command (if the device never completed it):
+  // its area is the driver's again.
+  if (ctrl_.allocated()) ctrl_.drain([](void*, uint16_t) {});
+  ctrl_chan_.drained();
   rx_posted_ = 0;
   rx_skip_ = 0;
   quarantined_ = false;
@@ -1021,6 +1060,9 @@ void VirtioNet::return_all_buffers() {
 void VirtioNet::teardown_queues() {
   rx_.release();
   tx_.release();
+  ctrl_.release();
+  if (platform_ != nullptr) ctrl_chan_.release(*platform_);
+  ctrl_on_ = false;
 }
 
 void VirtioNet::stop() {

@@ -204,7 +204,15 @@ enum class LogLevel : uint8_t { kError, kWarn, kInfo, kDebug };
 // Driver operations, so that oracles can scope "within one operation".
 // kInterrupt: VirtioNet::handle_interrupt (appended: traces name ops by
 // name, fuzz inputs never by position).
-enum class DriverOp : uint8_t { kAttach, kRxBurst, kTxBurst, kPollDevice, kStop, kInterrupt };
+enum class DriverOp : uint8_t {
+  kAttach,
+  kRxBurst,
+  kTxBurst,
+  kPollDevice,
+  kStop,
+  kInterrupt,
+  kControl,  // a control command (set_rx_mode, set_mac_filter, ...)
+};
 
 // ---- Interrupts ----------------------------------------------------------
 //

@@ -30,6 +30,15 @@ static_assert(sizeof(NetHdr) == 12);
 static_assert(offsetof(NetHdr, hdr_len) == 2 && offsetof(NetHdr, csum_start) == 6 &&
               offsetof(NetHdr, num_buffers) == 10);
 
+// With VIRTIO_NET_F_HASH_REPORT the header grows to 20 bytes (5.1.6).
+struct NetHdrHash {
+  NetHdr hdr;
+  Le32 hash_value;
+  Le16 hash_report;  // 0 none, 1..9 the hash type that produced hash_value
+  Le16 padding_reserved;
+};
+static_assert(sizeof(NetHdrHash) == 20);
+
 inline constexpr size_t kNetHdrLegacySize = 10;
 inline constexpr size_t kNetHdrSize = 12;
 
