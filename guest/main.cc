@@ -126,6 +126,7 @@
 #include "guest/net/packet_pool.h"
 #include "guest/net/responder.h"
 #include "guest/net/tcp_echo.h"
+#include "guest/net/vlan.h"
 #include "guest/record/guest_recording.h"
 #include "guest/shim/guest_platform.h"
 #include "replay/record/session.h"
@@ -167,6 +168,8 @@ struct ServeStats {
   uint64_t recoveries = 0;
   uint64_t irq_waits = 0;       // halts of the interrupt-driven loop
   uint64_t irq_wait_raced = 0;  // no halt: completions raced the re-enable
+  uint64_t vlan_frames = 0;     // 802.1Q-tagged frames received (guest/net/vlan.h)
+  uint64_t vlan_replies = 0;    // replies to them, tagged the same way
 };
 ServeStats g_stats;
 
@@ -193,6 +196,8 @@ uint16_t tx_frags() {
 // Session::tx_burst: kBurst frames of (buffer capacity - headroom) bytes.
 uint8_t* g_scratch = nullptr;
 uint32_t g_scratch_frame = 0;
+// A received 802.1Q frame without its tag, as the responder sees it.
+uint8_t* g_untagged = nullptr;
 
 void print_function(const pci::Function& f) {
   kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
@@ -359,6 +364,8 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("guest_recoveries", g_stats.recoveries);
   add("guest_irq_waits", g_stats.irq_waits);
   add("guest_irq_wait_raced", g_stats.irq_wait_raced);
+  add("guest_vlan_frames", g_stats.vlan_frames);
+  add("guest_vlan_replies", g_stats.vlan_replies);
   add("guest_irq_delivered", g_platform.irq_delivered());
   add("guest_irq_unarmed", g_platform.irq_unarmed());
   add("guest_halts", sleep::stats().halts);
@@ -463,8 +470,18 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
     return;
   }
   uint8_t* out = scratch_frame(b.count);
-  const uint32_t cap = g_scratch_frame;
+  uint32_t cap = g_scratch_frame;
   uint32_t len = 0;
+  // An 802.1Q frame: the responder sees it untagged, its reply (room left
+  // for the tag) goes back with the same tag.
+  const bool tagged = net::vlan_tagged(frame, frame_len);
+  const uint16_t tci = tagged ? net::vlan_tci(frame) : 0;
+  if (tagged) {
+    ++g_stats.vlan_frames;
+    frame_len = net::vlan_strip(frame, frame_len, g_untagged, g_scratch_frame);
+    frame = g_untagged;
+    cap -= net::kVlanTagLen;
+  }
   net::ControlRequest ctl;
   net::Verdict v = b.responder->handle(frame, frame_len, out, cap, &len, &ctl);
   if (v == net::Verdict::kControl) {
@@ -488,6 +505,11 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
                                        static_cast<uint32_t>(tlen), out, cap);
   }
   if (len == 0) return;
+  if (tagged) {
+    len = net::vlan_insert(out, len, g_scratch_frame, tci);
+    if (len == 0) return;
+    ++g_stats.vlan_replies;
+  }
   b.frames[b.count].data = out;
   b.frames[b.count].len = len;
   ++b.count;
@@ -844,6 +866,8 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   uint64_t scratch = phys.alloc(uint64_t{kBurst} * g_scratch_frame, 64);
   if (scratch == 0) panic("no memory for %u reply frames of %u bytes", kBurst, g_scratch_frame);
   g_scratch = reinterpret_cast<uint8_t*>(scratch);
+  g_untagged = reinterpret_cast<uint8_t*>(phys.alloc(g_scratch_frame, 64));
+  if (g_untagged == nullptr) panic("no memory for an untagged frame of %u bytes", g_scratch_frame);
 
   vnet::trace::Session& s = session();
   vnet::Transport* transport = nullptr;

@@ -37,6 +37,11 @@ void Responder::set_tcp(TcpEcho* tcp) {
   }
 }
 
+void Responder::set_mac(const uint8_t mac[6]) {
+  copy(mac_, mac, 6);
+  if (tcp_ != nullptr) tcp_->configure(mac_, ip_);
+}
+
 void Responder::set_mtu(uint32_t mtu) {
   mtu_ = mtu < TcpEcho::kMinMtu   ? TcpEcho::kMinMtu
          : mtu > TcpEcho::kMaxMtu ? TcpEcho::kMaxMtu
@@ -69,19 +74,19 @@ Verdict Responder::handle(const uint8_t* frame, uint32_t len, uint8_t* out, uint
   *out_len = 0;
   if (frame == nullptr || len < kEthHeader) return malformed();
   const uint8_t* dst = frame;
-  if (!is_broadcast(dst) && __builtin_memcmp(dst, mac_, 6) != 0) {
-    ++counters_.ignored;
-    return Verdict::kDrop;
-  }
+  // Not ours: only a UDP echo request is answered (handle_ipv4).
+  const bool foreign = !is_broadcast(dst) && __builtin_memcmp(dst, mac_, 6) != 0;
   switch (be16(frame + 12)) {
     case kEtherArp:
+      if (foreign) break;
       return handle_arp(frame, len, out, out_cap, out_len);
     case kEtherIpv4:
-      return handle_ipv4(frame, len, out, out_cap, out_len, control);
+      return handle_ipv4(frame, len, out, out_cap, out_len, control, foreign);
     default:
-      ++counters_.ignored;
-      return Verdict::kDrop;
+      break;
   }
+  ++counters_.ignored;
+  return Verdict::kDrop;
 }
 
 Verdict Responder::handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
@@ -120,7 +125,7 @@ Verdict Responder::handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, 
 }
 
 Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
-                               uint32_t* out_len, ControlRequest* control) {
+                               uint32_t* out_len, ControlRequest* control, bool foreign_mac) {
   if (len < kEthHeader + kIpv4Header) return malformed();
   const uint8_t* ip = frame + kEthHeader;
   if ((ip[0] >> 4) != 4) return malformed();
@@ -143,6 +148,10 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
   }
   const uint8_t* l4 = ip + ihl;
   uint32_t l4_len = total - ihl;
+  if (foreign_mac && ip[9] != kProtoUdp) {
+    ++counters_.ignored;
+    return Verdict::kDrop;
+  }
 
   if (ip[9] == kProtoIcmp) {
     if (l4_len < kIcmpHeader) return malformed();
@@ -232,9 +241,10 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
       }
       *out_len = n;
       ++counters_.udp_echo_replies;
+      if (foreign_mac) ++counters_.foreign_mac_echoes;
       return Verdict::kReply;
     }
-    if (port == kControlPort && control != nullptr) {
+    if (port == kControlPort && control != nullptr && !foreign_mac) {
       control->payload = payload;
       control->len = payload_len;
       ++counters_.control_requests;

@@ -3,7 +3,9 @@
 //
 //   Ethernet ---- ARP request for our address      -> ARP reply
 //            \--- IPv4 -- ICMP echo request        -> echo reply
-//                     \-- UDP dst port 7 (echo)    -> same payload back
+//                     \-- UDP dst port 7 (echo)    -> same payload back,
+//                     |                               whatever the frame's
+//                     |                               destination MAC
 //                     \-- UDP dst port 7070        -> control request
 //                     |                               (the caller answers)
 //                     \-- TCP (checksum verified)  -> TcpEcho (tcp_echo.h):
@@ -11,6 +13,13 @@
 //
 // Addressing is QEMU user networking's default: the guest is 10.0.2.15/24;
 // replies go back to the sender's MAC and IP, so no ARP table is needed.
+//
+// Frames for a destination MAC that is neither ours nor broadcast are
+// ignored, except UDP echo requests (port 7) for our IP: those are echoed
+// from our MAC whatever MAC they were sent to, and counted in
+// foreign_mac_echoes, so that what the device's receive filter (promiscuous
+// mode, the MAC filter table, a MAC change) lets through can be seen from
+// the peer. set_mac() changes our MAC (after the device's MAC changed).
 //
 // No reply is larger than the link MTU (set_mtu(), the driver's negotiated
 // VirtioNet::mtu(); 1500 until then) plus the Ethernet header: the driver
@@ -46,6 +55,7 @@ namespace guest::net {
   X(arp_replies)                                                     \
   X(icmp_echo_replies)                                               \
   X(udp_echo_replies)                                                \
+  X(foreign_mac_echoes) /* of those, sent to a MAC not ours */       \
   X(control_requests)                                                \
   X(reply_too_big)  /* the reply did not fit the tx buffer */        \
   X(reply_over_mtu) /* the echo reply would exceed the link MTU */   \
@@ -105,6 +115,9 @@ class Responder {
   uint32_t max_udp_payload() const { return mtu_ - kIpv4Header - kUdpHeader; }
   // The time handle() passes to the TCP echo (its retransmission timer).
   void set_now_ns(uint64_t now_ns) { now_ns_ = now_ns; }
+  // Our MAC from now on (replies, ARP, the TCP echo's segments).
+  void set_mac(const uint8_t mac[6]);
+  const uint8_t* mac() const { return mac_; }
   // Gratuitous ARP announcing our address (so the gateway learns our MAC).
   uint32_t build_gratuitous_arp(uint8_t* out, uint32_t out_cap);
 
@@ -119,7 +132,7 @@ class Responder {
   Verdict handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
                      uint32_t* out_len);
   Verdict handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
-                      uint32_t* out_len, ControlRequest* control);
+                      uint32_t* out_len, ControlRequest* control, bool foreign_mac);
   Verdict malformed();
   uint32_t write_ipv4(uint8_t* out, const uint8_t* request, uint8_t protocol, uint32_t payload_len);
 

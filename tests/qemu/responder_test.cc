@@ -4,6 +4,7 @@
 #include "guest/net/responder.h"
 
 #include "guest/net/tcp_echo.h"
+#include "guest/net/vlan.h"
 
 #include <gtest/gtest.h>
 
@@ -696,6 +697,103 @@ TEST(TcpEcho, SurvivesRandomMutations) {
                                c.reply_over_mtu + c.tcp_segments);
     EXPECT_LE(t.tcp->open_connections(), TcpEcho::kMaxConnections);
   }
+}
+
+// Issue 15: frames for a MAC that is not the guest's reach the responder
+// when the device's receive filter lets them through (promiscuous mode, the
+// MAC filter table); only UDP echo requests are answered then, from the
+// guest's own MAC, and counted as foreign_mac_echoes.
+TEST(Responder, EchoesUdpForAForeignMacOnly) {
+  Responder r(kGuestMac, kGuestIp);
+  const uint8_t foreign[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+  const uint8_t multicast[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
+  for (const uint8_t* dst : {foreign, multicast}) {
+    std::vector<uint8_t> f = udp_frame(7, {1, 2, 3});
+    std::memcpy(f.data(), dst, 6);
+    Result res = run(r, f);
+    ASSERT_EQ(res.verdict, Verdict::kReply);
+    EXPECT_EQ(0, std::memcmp(res.reply.data(), kPeerMac, 6));
+    EXPECT_EQ(0, std::memcmp(res.reply.data() + 6, kGuestMac, 6));  // from our MAC
+    EXPECT_EQ(std::vector<uint8_t>(res.reply.end() - 3, res.reply.end()),
+              (std::vector<uint8_t>{1, 2, 3}));
+  }
+  EXPECT_EQ(r.counters().udp_echo_replies, 2u);
+  EXPECT_EQ(r.counters().foreign_mac_echoes, 2u);
+  // ARP, ICMP and control requests for another MAC are not ours.
+  std::vector<uint8_t> arp = arp_request(kGuestIp);
+  std::memcpy(arp.data(), foreign, 6);
+  EXPECT_EQ(run(r, arp).verdict, Verdict::kDrop);
+  std::vector<uint8_t> ctl = udp_frame(Responder::kControlPort, {'p', 'i', 'n', 'g'});
+  std::memcpy(ctl.data(), foreign, 6);
+  EXPECT_EQ(run(r, ctl).verdict, Verdict::kDrop);
+  std::vector<uint8_t> icmp(8, 0);
+  icmp[0] = 8;
+  put16(icmp, 2, csum(icmp.data(), icmp.size()));
+  std::vector<uint8_t> ping = ipv4_frame(1, icmp);
+  std::memcpy(ping.data(), foreign, 6);
+  EXPECT_EQ(run(r, ping).verdict, Verdict::kDrop);
+  EXPECT_EQ(r.counters().ignored, 3u);
+  EXPECT_EQ(r.counters().foreign_mac_echoes, 2u);
+  // Our own MAC is not foreign.
+  EXPECT_EQ(run(r, udp_frame(7, {9})).verdict, Verdict::kReply);
+  EXPECT_EQ(r.counters().foreign_mac_echoes, 2u);
+}
+
+TEST(Responder, SetMacChangesWhoWeAre) {
+  Responder r(kGuestMac, kGuestIp);
+  const uint8_t fresh[6] = {0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc};
+  r.set_mac(fresh);
+  std::vector<uint8_t> f = udp_frame(7, {5});
+  std::memcpy(f.data(), fresh, 6);
+  Result res = run(r, f);
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(0, std::memcmp(res.reply.data() + 6, fresh, 6));
+  EXPECT_EQ(r.counters().foreign_mac_echoes, 0u);
+  // The old MAC is foreign now.
+  EXPECT_EQ(run(r, udp_frame(7, {6})).verdict, Verdict::kReply);
+  EXPECT_EQ(r.counters().foreign_mac_echoes, 1u);
+  std::vector<uint8_t> arp = arp_request(kGuestIp);
+  res = run(r, arp);
+  ASSERT_EQ(res.verdict, Verdict::kReply);
+  EXPECT_EQ(0, std::memcmp(res.reply.data() + 22, fresh, 6));  // ARP sender: the new MAC
+}
+
+TEST(Vlan, StripAndInsertRoundTrip) {
+  using namespace guest::net;
+  std::vector<uint8_t> plain = udp_frame(7, {1, 2, 3, 4});
+  std::vector<uint8_t> tagged(plain.size() + 4);
+  std::memcpy(tagged.data(), plain.data(), 12);
+  tagged[12] = 0x81;
+  tagged[13] = 0x00;
+  tagged[14] = 0x20;  // priority 1
+  tagged[15] = 0x64;  // vid 100
+  std::memcpy(tagged.data() + 16, plain.data() + 12, plain.size() - 12);
+  ASSERT_TRUE(vlan_tagged(tagged.data(), static_cast<uint32_t>(tagged.size())));
+  EXPECT_FALSE(vlan_tagged(plain.data(), static_cast<uint32_t>(plain.size())));
+  EXPECT_EQ(vlan_id(vlan_tci(tagged.data())), 100u);
+  std::vector<uint8_t> out(plain.size());
+  ASSERT_EQ(vlan_strip(tagged.data(), static_cast<uint32_t>(tagged.size()), out.data(),
+                       static_cast<uint32_t>(out.size())),
+            plain.size());
+  EXPECT_EQ(out, plain);
+  // Too small a buffer, not tagged, too short to be tagged: nothing.
+  EXPECT_EQ(vlan_strip(tagged.data(), static_cast<uint32_t>(tagged.size()), out.data(),
+                       static_cast<uint32_t>(out.size() - 1)),
+            0u);
+  EXPECT_EQ(vlan_strip(plain.data(), static_cast<uint32_t>(plain.size()), out.data(),
+                       static_cast<uint32_t>(out.size())),
+            0u);
+  EXPECT_FALSE(vlan_tagged(tagged.data(), 17));
+  std::vector<uint8_t> back(out.size() + 4, 0xa5);
+  std::memcpy(back.data(), out.data(), out.size());
+  EXPECT_EQ(vlan_insert(back.data(), static_cast<uint32_t>(out.size()),
+                        static_cast<uint32_t>(back.size() - 1), vlan_tci(tagged.data())),
+            0u);  // no room
+  ASSERT_EQ(vlan_insert(back.data(), static_cast<uint32_t>(out.size()),
+                        static_cast<uint32_t>(back.size()), vlan_tci(tagged.data())),
+            tagged.size());
+  EXPECT_EQ(back, tagged);
+  EXPECT_EQ(vlan_insert(back.data(), 13, 64, 1), 0u);  // no Ethernet header
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 namespace vnetqemu {
 namespace {
 
-constexpr uint32_t kLoopback = INADDR_LOOPBACK;  // 127.0.0.1, the only address used
+constexpr uint32_t kLoopback = INADDR_LOOPBACK;  // 127.0.0.1
+constexpr uint32_t kGuestIp = 0x0a00020f;        // 10.0.2.15, inside the run's namespace only
 
 sockaddr_in loopback(uint16_t port) {
   sockaddr_in a{};
@@ -20,6 +21,21 @@ sockaddr_in loopback(uint16_t port) {
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(kLoopback);
   return a;
+}
+
+// The local end (any port) and the remote end of a socket towards peer.
+sockaddr_in local_end(Peer peer) {
+  sockaddr_in a = loopback(0);
+  if (peer == Peer::kGuestInNamespace) a.sin_addr.s_addr = htonl(INADDR_ANY);
+  return a;
+}
+sockaddr_in remote_end(Peer peer, uint16_t port) {
+  sockaddr_in a = loopback(port);
+  if (peer == Peer::kGuestInNamespace) a.sin_addr.s_addr = htonl(kGuestIp);
+  return a;
+}
+const char* peer_name(Peer peer) {
+  return peer == Peer::kGuestInNamespace ? "10.0.2.15" : "127.0.0.1";
 }
 
 uint64_t splitmix(uint64_t x) {
@@ -35,7 +51,7 @@ UdpPort::~UdpPort() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool UdpPort::open(uint16_t remote_port, std::string* error) {
+bool UdpPort::open(uint16_t remote_port, std::string* error, Peer peer) {
   fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd_ < 0) {
     *error = std::string("socket: ") + strerror(errno);
@@ -43,14 +59,14 @@ bool UdpPort::open(uint16_t remote_port, std::string* error) {
   }
   int buf = 1 << 20;
   setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-  sockaddr_in local = loopback(0);
+  sockaddr_in local = local_end(peer);
   if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
-    *error = std::string("bind 127.0.0.1: ") + strerror(errno);
+    *error = std::string("bind: ") + strerror(errno);
     return false;
   }
-  sockaddr_in remote = loopback(remote_port);
+  sockaddr_in remote = remote_end(peer, remote_port);
   if (connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0) {
-    *error = std::string("connect 127.0.0.1: ") + strerror(errno);
+    *error = std::string("connect ") + peer_name(peer) + ": " + strerror(errno);
     return false;
   }
   return true;
@@ -81,7 +97,7 @@ bool UdpPort::receive(std::vector<uint8_t>* out) {
   }
 }
 
-bool TcpStream::connect(uint16_t remote_port, std::string* error) {
+bool TcpStream::connect(uint16_t remote_port, std::string* error, Peer peer) {
   close();
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
@@ -92,14 +108,15 @@ bool TcpStream::connect(uint16_t remote_port, std::string* error) {
   setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  sockaddr_in local = loopback(0);
+  sockaddr_in local = local_end(peer);
   if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
-    *error = std::string("bind 127.0.0.1: ") + strerror(errno);
+    *error = std::string("bind: ") + strerror(errno);
     return false;
   }
-  sockaddr_in remote = loopback(remote_port);
+  sockaddr_in remote = remote_end(peer, remote_port);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0) {
-    *error = "connect 127.0.0.1:" + std::to_string(remote_port) + ": " + strerror(errno);
+    *error = std::string("connect ") + peer_name(peer) + ":" + std::to_string(remote_port) + ": " +
+             strerror(errno);
     return false;
   }
   return true;

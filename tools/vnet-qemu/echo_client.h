@@ -1,6 +1,9 @@
 // Loopback sockets for the runner: UDP and TCP sockets connected to one of
 // QEMU's host forwards on 127.0.0.1, and deterministic echo payloads.
-// Nothing here can address a host other than 127.0.0.1.
+// Nothing here can address a host other than 127.0.0.1 -- or, with --net
+// tap, the guest's own address 10.0.2.15 behind the tap device inside the
+// private network namespace the runner created for the run (netns.h), which
+// has no route anywhere else.
 #pragma once
 
 #include <stdint.h>
@@ -10,6 +13,10 @@
 
 namespace vnetqemu {
 
+// Where a socket goes: a QEMU forward on 127.0.0.1, or the guest itself
+// (10.0.2.15) inside the run's own network namespace (--net tap).
+enum class Peer { kLoopback, kGuestInNamespace };
+
 class UdpPort {
  public:
   UdpPort() = default;
@@ -17,7 +24,7 @@ class UdpPort {
   UdpPort& operator=(const UdpPort&) = delete;
   ~UdpPort();
 
-  bool open(uint16_t remote_port, std::string* error);
+  bool open(uint16_t remote_port, std::string* error, Peer peer = Peer::kLoopback);
   int fd() const { return fd_; }
   bool send(const void* data, size_t len);
   // Non-blocking; false when nothing is queued.
@@ -36,7 +43,7 @@ class TcpStream {
   TcpStream& operator=(const TcpStream&) = delete;
   ~TcpStream() { close(); }
 
-  bool connect(uint16_t remote_port, std::string* error);
+  bool connect(uint16_t remote_port, std::string* error, Peer peer = Peer::kLoopback);
   int fd() const { return fd_; }
   // Blocking write of all bytes (bounded by a 10 s send timeout).
   bool send_all(const uint8_t* data, size_t len);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -123,11 +124,21 @@ class FrameLink final : public Link {
   void set_guest_mac(const uint8_t mac[6]) override { memcpy(guest_mac_, mac, 6); }
 
   bool send(uint16_t guest_port, const std::vector<uint8_t>& payload) override {
-    std::vector<uint8_t> f(14 + 20 + 8 + payload.size());
-    memcpy(f.data(), guest_mac_, 6);
+    return send_to(guest_mac_, -1, guest_port, payload);
+  }
+
+  bool send_to(const uint8_t dst_mac[6], int tci, uint16_t guest_port,
+               const std::vector<uint8_t>& payload) override {
+    const size_t l2 = tci >= 0 ? 18 : 14;
+    std::vector<uint8_t> f(l2 + 20 + 8 + payload.size());
+    memcpy(f.data(), dst_mac, 6);
     memcpy(f.data() + 6, kRunnerMac, 6);
-    put16(f.data() + 12, 0x0800);
-    uint8_t* ip = f.data() + 14;
+    if (tci >= 0) {
+      put16(f.data() + 12, 0x8100);
+      put16(f.data() + 14, static_cast<uint16_t>(tci));
+    }
+    put16(f.data() + l2 - 2, 0x0800);
+    uint8_t* ip = f.data() + l2;
     ip[0] = 0x45;
     put16(ip + 2, static_cast<uint16_t>(20 + 8 + payload.size()));
     put16(ip + 4, ip_id_++);
@@ -176,11 +187,26 @@ class FrameLink final : public Link {
     return static_cast<uint16_t>(kRunnerUdpPort + (guest_port == kControlPort ? 1 : 0));
   }
 
+  // A gratuitous ARP request of the guest's: sender and target IP are its
+  // own (Responder::build_gratuitous_arp).
+  void note_arp(const uint8_t* arp, size_t n) {
+    if (n < 28 || be16(arp) != 1 || be16(arp + 2) != 0x0800 || be16(arp + 6) != 1) return;
+    if (be32(arp + 14) != kGuestIp || be32(arp + 24) != kGuestIp) return;
+    ++gratuitous_arps_;
+    memcpy(announced_mac_, arp + 8, 6);
+  }
+
   // A UDP reply from the guest's service guest_port to us, checked the way
-  // a real host's stack would check it.
+  // a real host's stack would check it; untagged or 802.1Q-tagged.
   bool parse_reply(const uint8_t* f, size_t n, uint16_t guest_port, std::vector<uint8_t>* out) {
-    if (n < 14 || be16(f + 12) != 0x0800) {
-      if (n >= 14 && be16(f + 12) == 0x0806) return false;  // ARP announcements: not replies
+    const bool tagged = n >= 18 && be16(f + 12) == 0x8100;
+    const size_t l2 = tagged ? 18 : 14;
+    if (n < l2 || be16(f + l2 - 2) != 0x0800) {
+      if (n >= l2 && be16(f + l2 - 2) == 0x0806) {  // ARP announcements: not replies
+        note_arp(f + l2, n - l2);
+        return false;
+      }
+      if (n >= l2 && be16(f + l2 - 2) == 0x8035) return false;  // QEMU's own RARP announcement
       ++rejected_;
       return false;
     }
@@ -188,13 +214,13 @@ class FrameLink final : public Link {
       ++rejected_;
       return false;
     }
-    const uint8_t* ip = f + 14;
-    if (n < 14 + 20 || ip[0] != 0x45 || ip[9] != 17) {
+    const uint8_t* ip = f + l2;
+    if (n < l2 + 20 || ip[0] != 0x45 || ip[9] != 17) {
       ++rejected_;
       return false;
     }
     uint32_t total = be16(ip + 2);
-    if (total < 28 || 14 + total > n || sum16(0, ip, 20) != 0xffff || be32(ip + 12) != kGuestIp ||
+    if (total < 28 || l2 + total > n || sum16(0, ip, 20) != 0xffff || be32(ip + 12) != kGuestIp ||
         be32(ip + 16) != kRunnerIp) {
       ++rejected_;
       return false;
@@ -214,6 +240,9 @@ class FrameLink final : public Link {
       return false;
     }
     out->assign(udp + 8, udp + udp_len);
+    memcpy(last_reply_.src_mac, f + 6, 6);
+    last_reply_.tagged = tagged;
+    last_reply_.tci = tagged ? be16(f + 14) : 0;
     return true;
   }
 
@@ -223,7 +252,80 @@ class FrameLink final : public Link {
   uint16_t ip_id_ = 1;
 };
 
+// ---- tap in the run's namespace: the kernel's UDP sockets to 10.0.2.15 ----
+
+class TapLink final : public Link {
+ public:
+  TapLink(std::string ifname, uint32_t queues, uint32_t flows, bool vnet_hdr)
+      : ifname_(std::move(ifname)), queues_(queues), vnet_hdr_(vnet_hdr), echo_(flows) {}
+  ~TapLink() override {
+    if (epoll_ >= 0) close(epoll_);
+  }
+
+  bool open(std::string* netdev_arg, std::string* error) override {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_ < 0) {
+      *error = std::string("epoll_create1: ") + strerror(errno);
+      return false;
+    }
+    for (UdpPort& p : echo_) {
+      if (!p.open(kEchoPort, error, Peer::kGuestInNamespace)) return false;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = p.fd();
+      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, p.fd(), &ev) != 0) {
+        *error = std::string("epoll_ctl: ") + strerror(errno);
+        return false;
+      }
+    }
+    if (!control_.open(kControlPort, error, Peer::kGuestInNamespace)) return false;
+    *netdev_arg = "tap,id=n0,ifname=" + ifname_ + ",script=no,downscript=no,vhost=off" +
+                  (queues_ > 1 ? ",queues=" + std::to_string(queues_) : "") +
+                  ",vnet_hdr=" + (vnet_hdr_ ? "on" : "off");
+    return true;
+  }
+  // Echo datagrams rotate over the flows (source ports), one per send.
+  bool send(uint16_t guest_port, const std::vector<uint8_t>& payload) override {
+    if (guest_port == kControlPort) return control_.send(payload.data(), payload.size());
+    UdpPort& p = echo_[next_++ % echo_.size()];
+    return p.send(payload.data(), payload.size());
+  }
+  bool receive(uint16_t guest_port, std::vector<uint8_t>* payload) override {
+    if (guest_port == kControlPort) return control_.receive(payload);
+    for (size_t i = 0; i < echo_.size(); ++i) {
+      UdpPort& p = echo_[(recv_next_ + i) % echo_.size()];
+      if (p.receive(payload)) {
+        recv_next_ = (recv_next_ + i + 1) % echo_.size();
+        return true;
+      }
+    }
+    return false;
+  }
+  // The echo flows' epoll descriptor is readable when any flow is.
+  int fd(uint16_t guest_port) const override {
+    return guest_port == kControlPort ? control_.fd() : epoll_;
+  }
+  bool replies_possible() const override { return true; }
+  uint16_t tcp_echo_port() const override { return kEchoPort; }
+  Peer tcp_echo_peer() const override { return Peer::kGuestInNamespace; }
+
+ private:
+  std::string ifname_;
+  uint32_t queues_;
+  bool vnet_hdr_;
+  std::vector<UdpPort> echo_;
+  UdpPort control_;
+  int epoll_ = -1;
+  size_t next_ = 0;
+  size_t recv_next_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<Link> make_tap_link(const std::string& ifname, uint32_t queues, uint32_t udp_flows,
+                                    bool vnet_hdr) {
+  return std::make_unique<TapLink>(ifname, queues, udp_flows == 0 ? 1 : udp_flows, vnet_hdr);
+}
 
 std::unique_ptr<Link> make_user_link(uint16_t echo_port, uint16_t control_port,
                                      uint16_t tcp_echo_port) {

@@ -19,6 +19,7 @@ namespace {
 constexpr int kGraceMs = 1000;
 
 std::atomic<pid_t> g_live_pid{-1};
+std::atomic<void (*)()> g_extra_cleanup{nullptr};
 
 void kill_live_child() {
   pid_t pid = g_live_pid.exchange(-1);
@@ -26,6 +27,8 @@ void kill_live_child() {
     kill(-pid, SIGKILL);  // its process group
     kill(pid, SIGKILL);
   }
+  void (*extra)() = g_extra_cleanup.exchange(nullptr);
+  if (extra != nullptr) extra();
 }
 
 void on_fatal_signal(int sig) {
@@ -52,6 +55,11 @@ void QemuProcess::install_signal_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   std::atexit(kill_live_child);
+}
+
+void QemuProcess::set_extra_cleanup(void (*fn)()) {
+  install_signal_handlers();
+  g_extra_cleanup.store(fn);
 }
 
 bool QemuProcess::start(const std::vector<std::string>& argv) {

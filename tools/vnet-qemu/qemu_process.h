@@ -8,7 +8,9 @@
 // then SIGKILL after a grace period); SIGINT/SIGTERM/SIGHUP/SIGQUIT to the
 // runner kill QEMU before the runner dies of the signal; an atexit hook
 // covers exit() from anywhere; and the child asks the kernel for SIGKILL
-// when the runner dies (PR_SET_PDEATHSIG), which covers SIGKILL too.
+// when the runner dies (PR_SET_PDEATHSIG), which covers SIGKILL too. An
+// extra cleanup (set_extra_cleanup: the run's network namespace) runs after
+// QEMU was killed on the signal and exit paths.
 //
 // The pipes are drained whenever the runner waits (wait_for), so a chatty
 // guest can never block on a full console pipe.
@@ -54,6 +56,9 @@ class QemuProcess {
   bool find_line(const std::string& prefix, std::string* line, size_t from = 0) const;
 
   static void install_signal_handlers();
+  // A second cleanup run after QEMU was killed, on the same paths (fatal
+  // signals, exit()): async-signal-safe code only (netns.h).
+  static void set_extra_cleanup(void (*fn)());
 
  private:
   void drain(int fd, std::string* out, bool* open);
