@@ -51,6 +51,15 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kPackedUsedWrapStale, "packed_used_wrap_stale"},
     {FaultKind::kPackedUsedFlags, "packed_used_flags"},
     {FaultKind::kPackedUsedIdInFlight, "packed_used_id_in_flight"},
+    {FaultKind::kCtrlNoCompletion, "ctrl_no_completion"},
+    {FaultKind::kCtrlAckUnwritten, "ctrl_ack_unwritten"},
+    {FaultKind::kCtrlAckValue, "ctrl_ack_value"},
+    {FaultKind::kCtrlUsedLen, "ctrl_used_len"},
+    {FaultKind::kCtrlUsedIdOther, "ctrl_used_id_other"},
+    {FaultKind::kCtrlUsedIdUnknown, "ctrl_used_id_unknown"},
+    {FaultKind::kConfigRssMaxKeySize, "config_rss_max_key_size"},
+    {FaultKind::kConfigRssMaxTableLen, "config_rss_max_table_len"},
+    {FaultKind::kConfigSupportedHashTypes, "config_supported_hash_types"},
 };
 
 }  // namespace
@@ -96,6 +105,9 @@ bool is_state_fault(FaultKind kind) {
     case FaultKind::kInterruptStorm:
     case FaultKind::kSpuriousInterrupt:
     case FaultKind::kInterruptBeforeDriverOk:
+    case FaultKind::kConfigRssMaxKeySize:
+    case FaultKind::kConfigRssMaxTableLen:
+    case FaultKind::kConfigSupportedHashTypes:
       return true;
     default:
       return false;
@@ -119,6 +131,20 @@ bool is_used_fault(FaultKind kind) {
     case FaultKind::kPackedUsedWrapStale:
     case FaultKind::kPackedUsedFlags:
     case FaultKind::kPackedUsedIdInFlight:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_ctrl_fault(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kCtrlNoCompletion:
+    case FaultKind::kCtrlAckUnwritten:
+    case FaultKind::kCtrlAckValue:
+    case FaultKind::kCtrlUsedLen:
+    case FaultKind::kCtrlUsedIdOther:
+    case FaultKind::kCtrlUsedIdUnknown:
       return true;
     default:
       return false;

@@ -111,6 +111,38 @@
 //                                available and the device has not consumed
 //                                (falls back to completing the chain twice)
 //
+//   ctrl_no_completion   event   control queue: the command is consumed and
+//                                never carried out, acknowledged or
+//                                completed (no used entry, ever)
+//   ctrl_ack_unwritten   event   control queue: the command is carried out
+//                                and completed with used.len 1, but the ack
+//                                byte is never written (it keeps whatever the
+//                                driver preset)
+//   ctrl_ack_value       event   control queue: the ack byte written is value
+//                                (low byte: 2, 0xFF, ...; 0 acknowledges OK
+//                                even a command the device refused)
+//   ctrl_used_len        event   control queue: used.len = value (0: the ack
+//                                "not written"; 2 and above: more than the
+//                                one ack byte)
+//   ctrl_used_id_other   event   control queue: the used entry names a
+//                                descriptor that is not the command's head
+//                                (the next index after it, modulo the size)
+//   ctrl_used_id_unknown event   control queue: used.id = queue size + value
+//   config_rss_max_key_size
+//                        state   config rss_max_key_size = value (41, 255: a
+//                                key larger than the 40 bytes of 5.1.4)
+//   config_rss_max_table_len
+//                        state   config rss_max_indirection_table_length =
+//                                value (0, not a power of two, 0xFFFF)
+//   config_supported_hash_types
+//                        state   config supported_hash_types = value
+//
+// The ctrl_* faults act on the control queue whatever its index (`queue`
+// -1, or the index 2N); they apply after the command was parsed, before its
+// completion. The config lies of the control plane are also plain
+// DeviceConfig values (max_virtqueue_pairs, rss_max_key_size, ...), and
+// MQ or CTRL_RX offered without CTRL_VQ is DeviceConfig::offer_*.
+//
 // Event faults on used entries (used_*, desc_*, packed_used_*) also apply to completions
 // released from a hold (MockDevice::hold_completions). For anything else,
 // MockDevice::set_used_hook() lets a test rewrite every used entry (id, len)
@@ -171,6 +203,16 @@ enum class FaultKind : uint8_t {
   kPackedUsedWrapStale,
   kPackedUsedFlags,
   kPackedUsedIdInFlight,
+  // The control plane (appended).
+  kCtrlNoCompletion,
+  kCtrlAckUnwritten,
+  kCtrlAckValue,
+  kCtrlUsedLen,
+  kCtrlUsedIdOther,
+  kCtrlUsedIdUnknown,
+  kConfigRssMaxKeySize,
+  kConfigRssMaxTableLen,
+  kConfigSupportedHashTypes,
 };
 
 struct Fault {
@@ -216,5 +258,7 @@ bool is_state_fault(FaultKind kind);
 // True for the faults applied to used entries as the device publishes them
 // (used_*, desc_*, packed_used_*).
 bool is_used_fault(FaultKind kind);
+// True for the control-queue faults (ctrl_*).
+bool is_ctrl_fault(FaultKind kind);
 
 }  // namespace vnet::mock

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "driver/spec/mmio_layout.h"
+#include "driver/spec/net_ctrl_layout.h"
 #include "driver/spec/net_layout.h"
 #include "driver/spec/packed_ring_layout.h"
 #include "driver/spec/pci_layout.h"
@@ -119,6 +120,32 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
   if (config_.offer_in_order) config_.features |= spec::feature_mask(Feature::kInOrder);
   if (config_.transport == TransportKind::kLegacy || config_.transport == TransportKind::kMmioV1)
     config_.features &= ~spec::feature_mask(Feature::kInOrder);
+  // The control plane's offers (DeviceConfig::offer_*), as asked.
+  const std::pair<const std::optional<bool>*, Feature> offers[] = {
+      {&config_.offer_ctrl_vq, Feature::kNetCtrlVq},
+      {&config_.offer_ctrl_rx, Feature::kNetCtrlRx},
+      {&config_.offer_ctrl_vlan, Feature::kNetCtrlVlan},
+      {&config_.offer_ctrl_rx_extra, Feature::kNetCtrlRxExtra},
+      {&config_.offer_guest_announce, Feature::kNetGuestAnnounce},
+      {&config_.offer_mq, Feature::kNetMq},
+      {&config_.offer_ctrl_mac_addr, Feature::kNetCtrlMacAddr},
+      {&config_.offer_hash_report, Feature::kNetHashReport},
+      {&config_.offer_rss, Feature::kNetRss},
+  };
+  for (const auto& [offer, bit] : offers) {
+    if (!offer->has_value()) continue;
+    if (**offer)
+      config_.features |= spec::feature_mask(bit);
+    else
+      config_.features &= ~spec::feature_mask(bit);
+  }
+  // Queue pairs: as many as max_virtqueue_pairs says when MQ or RSS is
+  // offered, within what the mock models; the field itself stays raw.
+  if (has_feature(config_.features, Feature::kNetMq) ||
+      has_feature(config_.features, Feature::kNetRss))
+    pairs_ = uint16_t(std::clamp<uint32_t>(config_.max_virtqueue_pairs, 1, kMaxQueuePairs));
+  base_mac_ = config_.mac;
+  max_size_override_.fill(-1);
   msix_table_.assign(size_t{config_.msix_vectors} * 4, 0);
   for (size_t i = 0; i < config_.msix_vectors; ++i) msix_table_[4 * i + 3] = 1;  // masked
   msix_pba_.assign((config_.msix_vectors + 63) / 64, 0);
@@ -337,6 +364,10 @@ void MockDevice::fill_config(uint8_t* out) const {
   spec::store_le16(out + spec::net_cfg::kMtu, config_.mtu);
   spec::store_le32(out + spec::net_cfg::kSpeed, 0xFFFF'FFFF);  // unknown
   out[spec::net_cfg::kDuplex] = 0xFF;                          // unknown
+  out[spec::ctrl::kCfgRssMaxKeySize] = config_.rss_max_key_size;
+  spec::store_le16(out + spec::ctrl::kCfgRssMaxIndirectionTableLen,
+                   config_.rss_max_indirection_table_length);
+  spec::store_le32(out + spec::ctrl::kCfgSupportedHashTypes, config_.supported_hash_types);
 }
 
 uint32_t MockDevice::config_bytes_read(uint32_t offset, uint8_t width) {
@@ -369,7 +400,7 @@ uint8_t MockDevice::read_status() {
 }
 
 bool MockDevice::publish_used(uint16_t q, uint32_t id, uint32_t len) {
-  if (q >= kNumQueues || !queues_[q].usable()) return false;
+  if (q >= kMaxQueues || !queues_[q].usable()) return false;
   queues_[q].push_used(id, len);
   ++counters_.used_published;
   finish(q);
@@ -378,13 +409,13 @@ bool MockDevice::publish_used(uint16_t q, uint32_t id, uint32_t len) {
 
 bool MockDevice::rewrite_descriptor(uint16_t q, uint16_t index, DeviceQueue::DescField field,
                                     uint64_t value) {
-  if (q >= kNumQueues || !queues_[q].rewrite_desc(index, field, value)) return false;
+  if (q >= kMaxQueues || !queues_[q].rewrite_desc(index, field, value)) return false;
   ++counters_.descriptors_rewritten;
   return true;
 }
 
 bool MockDevice::write_used_idx(uint16_t q, uint16_t value) {
-  if (q >= kNumQueues || !queues_[q].usable()) return false;
+  if (q >= kMaxQueues || !queues_[q].usable()) return false;
   DeviceRing& dq = queues_[q];
   dq.move_used_to(value);
   finish(q);
@@ -392,7 +423,7 @@ bool MockDevice::write_used_idx(uint16_t q, uint16_t value) {
 }
 
 bool MockDevice::complete_unwritten(uint16_t q, int64_t len) {
-  if (q >= kNumQueues || !queues_[q].usable() || queues_[q].available() == 0) return false;
+  if (q >= kMaxQueues || !queues_[q].usable() || queues_[q].available() == 0) return false;
   DeviceRing& dq = queues_[q];
   dq.walk(dq.pop(), &chain_);
   const uint16_t head = chain_.head;
@@ -405,7 +436,7 @@ bool MockDevice::complete_unwritten(uint16_t q, int64_t len) {
 
 void MockDevice::hold_completions(uint16_t q, uint32_t count, uint32_t delay_ticks,
                                   ReleaseOrder order, uint64_t seed) {
-  if (q >= kNumQueues) return;
+  if (q >= kMaxQueues) return;
   Hold& h = holds_[q];
   h.active = true;
   h.unlimited = count == 0;
@@ -434,7 +465,7 @@ void MockDevice::release(uint16_t q, std::vector<size_t>& picks, ReleaseOrder or
 }
 
 size_t MockDevice::release_held(uint16_t q, ReleaseOrder order, uint64_t seed, size_t max) {
-  if (q >= kNumQueues) return 0;
+  if (q >= kMaxQueues) return 0;
   holds_[q] = Hold{};
   if (!queues_[q].usable()) return 0;
   std::vector<size_t> picks;
@@ -446,7 +477,7 @@ size_t MockDevice::release_held(uint16_t q, ReleaseOrder order, uint64_t seed, s
 void MockDevice::tick() {
   ++tick_;
   interrupt_tick();
-  for (uint16_t q = 0; q < kNumQueues; ++q) {
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
     const Hold& h = holds_[q];
     if (held_[q].empty() || h.delay == 0 || !queues_[q].usable()) continue;
     std::vector<size_t> picks;
@@ -457,7 +488,7 @@ void MockDevice::tick() {
 }
 
 bool MockDevice::republish_last_used(uint16_t q) {
-  if (q >= kNumQueues || !queues_[q].usable()) return false;
+  if (q >= kMaxQueues || !queues_[q].usable()) return false;
   uint32_t id = 0, len = 0;
   if (!queues_[q].last_used(&id, &len)) return false;
   queues_[q].push_used(id, len);
@@ -492,6 +523,7 @@ void MockDevice::set_mtu(uint16_t mtu) {
 
 void MockDevice::set_mac(const std::array<uint8_t, 6>& mac) {
   config_.mac = mac;
+  base_mac_ = mac;
   bump_generation();
   if (status_ & st::kDriverOk) raise_config_interrupt();
 }
@@ -509,11 +541,57 @@ void MockDevice::set_max_virtqueue_pairs(uint16_t pairs) {
 }
 
 void MockDevice::set_queue_max_size(int queue, uint16_t size) {
-  for (uint16_t q = 0; q < kNumQueues; ++q) {
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
     if (queue >= 0 && queue != q) continue;
-    config_.queue_sizes[q] = size;
+    if (q < kNumQueues) config_.queue_sizes[q] = size;
+    max_size_override_[q] = size;
     qregs_[q].max_size = size;
     if (!qregs_[q].enabled) qregs_[q].size = size;
+  }
+}
+
+bool MockDevice::multiqueue() const {
+  const uint64_t neg = driver_features_ & config_.features;
+  return has_feature(neg, Feature::kNetMq) || has_feature(neg, Feature::kNetRss);
+}
+
+int32_t MockDevice::ctrl_queue_index() const {
+  if (!multiqueue()) return kCtrlQueue;
+  const uint32_t n = config_.max_virtqueue_pairs;
+  return n >= 1 && n <= pairs_ ? int32_t(2 * n) : -1;
+}
+
+MockDevice::QueueRole MockDevice::role(uint16_t q) const {
+  if (int32_t(q) == ctrl_queue_index()) return QueueRole::kCtrl;
+  const uint16_t data_queues = multiqueue() ? uint16_t(2 * pairs_) : uint16_t(2);
+  if (q < data_queues) return q % 2 ? QueueRole::kTx : QueueRole::kRx;
+  return QueueRole::kNone;
+}
+
+uint16_t MockDevice::role_max_size(uint16_t q) const {
+  if (max_size_override_[q] >= 0) return uint16_t(max_size_override_[q]);
+  if (q >= num_queues()) return 0;
+  switch (role(q)) {
+    case QueueRole::kRx:
+      return config_.queue_sizes[0];
+    case QueueRole::kTx:
+      return config_.queue_sizes[1];
+    case QueueRole::kCtrl:
+      return config_.queue_sizes[2];
+    case QueueRole::kNone:
+      break;
+  }
+  // A queue of a pair without MQ negotiated: sized as its kind.
+  return config_.queue_sizes[q % 2];
+}
+
+void MockDevice::refresh_queue_sizes() {
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
+    QueueRegs& r = qregs_[q];
+    if (r.enabled) continue;
+    const uint16_t was = r.max_size;
+    r.max_size = role_max_size(q);
+    if (r.size == was) r.size = r.max_size;
   }
 }
 
@@ -545,13 +623,14 @@ void MockDevice::full_reset() {
   any_layout_ = !legacy_mode_;
   device_feature_select_ = driver_feature_select_ = 0;
   queue_select_ = 0;
-  for (uint16_t q = 0; q < kNumQueues; ++q) {
+  for (uint16_t q = 0; q < kMaxQueues; ++q) {
     qregs_[q] = QueueRegs{};
-    qregs_[q].max_size = config_.queue_sizes[q];
-    qregs_[q].size = config_.queue_sizes[q];
+    qregs_[q].max_size = role_max_size(q);
+    qregs_[q].size = qregs_[q].max_size;
     queues_[q].reset();
     held_[q].clear();  // completions of rings that no longer exist
   }
+  reset_control_plane();
 }
 
 void MockDevice::device_reset() {
@@ -719,6 +798,10 @@ void MockDevice::write_status_now(uint8_t value, bool via_legacy) {
   hdr_size_ = (has_feature(neg, Feature::kVersion1) || has_feature(neg, Feature::kNetMrgRxbuf))
                   ? uint32_t(spec::kNetHdrSize)
                   : uint32_t(spec::kNetHdrLegacySize);
+  // HASH_REPORT (with VERSION_1, as QEMU): the 20-byte header both ways.
+  populate_hash_ =
+      has_feature(neg, Feature::kVersion1) && has_feature(neg, Feature::kNetHashReport);
+  if (populate_hash_) hdr_size_ = uint32_t(spec::ctrl::kNetHdrHashSize);
   any_layout_ = has_feature(neg, Feature::kVersion1) || has_feature(neg, Feature::kAnyLayout);
   status_ = uint8_t(value | (old & st::kDeviceNeedsReset));
 }
@@ -789,11 +872,31 @@ void MockDevice::notify(uint16_t q) {
     if (!(status_ & st::kDriverOk))
       conformance_.report("drv-3.1.1-6",
                           "notify of queue " + std::to_string(q) + " before DRIVER_OK");
-    else if (q >= kNumQueues || !qregs_[q].enabled)
+    else if (q >= kMaxQueues || !qregs_[q].enabled)
       conformance_.report("def-4.1.5.2-1", "4.1.5.2",
                           "notify of queue " + std::to_string(q) + ", which is not set up");
   }
-  if (q == kTxQueue && config_.auto_process_tx && !in_tx_) process_tx();
+  if (q >= kMaxQueues) return;
+  switch (role(q)) {
+    case QueueRole::kTx:
+      if (q / 2 >= active_pairs_) {
+        // Queued on a pair not enabled: not processed (QEMU leaves it).
+        ++counters_.tx_pair_disabled;
+        if (!lost_state_)
+          conformance_.report(
+              pairs_set_ ? SpecRuleId("drv-5.1.6.5.6.1-4") : SpecRuleId("drv-5.1.6.5.6.1-3"),
+              "notify of transmitq" + std::to_string(q / 2 + 1) + " (queue " + std::to_string(q) +
+                  ") with " + std::to_string(active_pairs_) + " queue pair(s) enabled");
+        return;
+      }
+      if (config_.auto_process_tx && !in_tx_) process_tx_queue(q, SIZE_MAX);
+      return;
+    case QueueRole::kCtrl:
+      process_ctrl();
+      return;
+    default:
+      return;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -802,7 +905,7 @@ void MockDevice::notify(uint16_t q) {
 
 uint32_t MockDevice::legacy_read(uint32_t offset, uint8_t width) {
   namespace lg = pci::legacy;
-  const QueueRegs* r = queue_select_ < kNumQueues ? &qregs_[queue_select_] : nullptr;
+  const QueueRegs* r = queue_select_ < num_queues() ? &qregs_[queue_select_] : nullptr;
   uint32_t v = 0;
   switch (offset) {
     case lg::kDeviceFeatures:
@@ -860,10 +963,11 @@ void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
         conformance_.report("drv-3.1.2-1", "3.1.1", "driver features written after DRIVER_OK");
       driver_features_ = value;
       features_written_ = true;
+      ctrl_features_set();
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
     case lg::kQueueAddress: {
-      if (queue_select_ >= kNumQueues) return;
+      if (queue_select_ >= num_queues()) return;
       QueueRegs& r = qregs_[queue_select_];
       if (value == 0) {  // legacy drivers release a queue by writing 0
         r.enabled = false;
@@ -894,7 +998,7 @@ void MockDevice::legacy_write(uint32_t offset, uint8_t width, uint32_t value) {
     default: {
       if (msix_enabled() && offset == lg::kConfigMsixVector) return vector_write(-1, value);
       if (msix_enabled() && offset == lg::kQueueMsixVector) {
-        if (!lost_state_ && queue_select_ < kNumQueues && qregs_[queue_select_].enabled)
+        if (!lost_state_ && queue_select_ < num_queues() && qregs_[queue_select_].enabled)
           conformance_.report("drv-4.1.4.3.2-4", "queue_msix_vector of queue " +
                                                      std::to_string(queue_select_) +
                                                      " written while the queue is set up");
@@ -928,7 +1032,7 @@ bool MockDevice::check_common_width(uint32_t offset, uint8_t width, bool write) 
 
 uint32_t MockDevice::common_field_read(uint32_t field) {
   namespace c = pci::common;
-  const bool valid = queue_select_ < kNumQueues;
+  const bool valid = queue_select_ < num_queues();
   const QueueRegs& r = qregs_[valid ? queue_select_ : 0];
   switch (field) {
     case c::kDeviceFeatureSelect:
@@ -948,7 +1052,7 @@ uint32_t MockDevice::common_field_read(uint32_t field) {
     case c::kQueueMsixVector:
       return valid ? vector_read(queue_select_) : pci::kMsixNoVector;
     case c::kNumQueues:
-      return kNumQueues;
+      return num_queues();
     case c::kDeviceStatus:
       return read_status();
     case c::kConfigGeneration:
@@ -987,7 +1091,7 @@ uint32_t MockDevice::common_field_read(uint32_t field) {
 
 void MockDevice::common_field_write(uint32_t field, uint32_t value) {
   namespace c = pci::common;
-  const bool valid = queue_select_ < kNumQueues;
+  const bool valid = queue_select_ < num_queues();
   QueueRegs& r = qregs_[valid ? queue_select_ : 0];
   auto read_only = [&](const char* name) {
     conformance_.report("drv-4.1.4.3.2-1", std::string("driver wrote read-only ") + name);
@@ -1025,6 +1129,7 @@ void MockDevice::common_field_write(uint32_t field, uint32_t value) {
         conformance_.report("drv-2.2.1-1", "driver accepted feature bits above 63 (select " +
                                                std::to_string(driver_feature_select_) + ")");
       features_written_ = true;
+      ctrl_features_set();
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
     case c::kConfigMsixVector:
@@ -1229,16 +1334,32 @@ void MockDevice::arm(const Fault& fault) {
     case FaultKind::kInterruptBeforeDriverOk:
       irq_before_driver_ok_ = true;
       return;
+    case FaultKind::kConfigRssMaxKeySize:
+      config_.rss_max_key_size = uint8_t(fault.value);
+      bump_generation();
+      return;
+    case FaultKind::kConfigRssMaxTableLen:
+      config_.rss_max_indirection_table_length = uint16_t(fault.value);
+      bump_generation();
+      return;
+    case FaultKind::kConfigSupportedHashTypes:
+      config_.supported_hash_types = uint32_t(fault.value);
+      bump_generation();
+      return;
     default:
       break;
   }
   ArmedFault a{fault, fault.skip, fault.count};
-  (is_used_fault(fault.kind) ? used_faults_ : rx_faults_).push_back(a);
+  if (is_ctrl_fault(fault.kind))
+    ctrl_faults_.push_back(a);
+  else
+    (is_used_fault(fault.kind) ? used_faults_ : rx_faults_).push_back(a);
 }
 
 void MockDevice::clear_faults() {
   used_faults_.clear();
   rx_faults_.clear();
+  ctrl_faults_.clear();
 }
 
 bool MockDevice::take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out) {
@@ -1353,7 +1474,7 @@ bool MockDevice::packed_used_lies(uint16_t q, uint16_t head, UsedEntry& e) {
 }
 
 bool MockDevice::set_packed_device_event(uint16_t q, PackedEventMode mode, int32_t off_wrap) {
-  if (q >= kNumQueues || !queues_[q].packed() || !queues_[q].usable()) return false;
+  if (q >= kMaxQueues || !queues_[q].packed() || !queues_[q].usable()) return false;
   queues_[q].packed_ring().set_device_event(mode, off_wrap);
   return true;
 }
@@ -1441,7 +1562,19 @@ void MockDevice::set_tx_handler(TxHandler handler) {
 }
 
 size_t MockDevice::process_tx(size_t max) {
-  DeviceRing& q = queues_[kTxQueue];
+  size_t sent = 0;
+  for (uint16_t pair = 0; pair < active_pairs_ && sent < max; ++pair)
+    sent += process_tx_queue(uint16_t(2 * pair + 1), max - sent);
+  return sent;
+}
+
+size_t MockDevice::process_tx_pair(uint16_t pair, size_t max) {
+  if (pair >= active_pairs_) return 0;
+  return process_tx_queue(uint16_t(2 * pair + 1), max);
+}
+
+size_t MockDevice::process_tx_queue(uint16_t txq, size_t max) {
+  DeviceRing& q = queues_[txq];
   if (!(status_ & st::kDriverOk) || (status_ & st::kDeviceNeedsReset) || !q.usable()) return 0;
   in_tx_ = true;
   size_t sent = 0;
@@ -1472,7 +1605,7 @@ size_t MockDevice::process_tx(size_t max) {
                               std::to_string(c.readable_bytes) +
                               " bytes, less than the net header");
       ++counters_.tx_chains_bad;
-      complete(kTxQueue, head, 0, 0);
+      complete(txq, head, 0, 0);
       continue;
     }
     if (!any_layout_ && c.segments[0].len != hdr_size)
@@ -1480,7 +1613,7 @@ size_t MockDevice::process_tx(size_t max) {
                           "legacy framing without ANY_LAYOUT: transmit header not in "
                           "its own descriptor (Legacy Interface: Framing Requirements)");
     // Header: the first hdr_size readable bytes, possibly across segments.
-    uint8_t hdr[spec::kNetHdrSize] = {};
+    uint8_t hdr[spec::ctrl::kNetHdrHashSize] = {};
     uint32_t need = hdr_size, seg = 0, off = 0;
     while (need) {
       const uint32_t take = std::min(need, c.segments[seg].len - off);
@@ -1509,7 +1642,7 @@ size_t MockDevice::process_tx(size_t max) {
       frame = {gather_.data(), at};
     } else {
       ++counters_.tx_chains_bad;
-      complete(kTxQueue, head, 0, 0);
+      complete(txq, head, 0, 0);
       continue;
     }
     if (mtu_check && hdr[1] == spec::net_hdr::kGsoNone &&
@@ -1518,10 +1651,11 @@ size_t MockDevice::process_tx(size_t max) {
                                                " bytes exceeds the negotiated MTU " +
                                                std::to_string(config_.mtu) + " + 14");
     deliver_tx(frame);
+    ++tx_pair_frames_[txq / 2];
     ++sent;
-    complete(kTxQueue, head, 0, 0);
+    complete(txq, head, 0, 0);
   }
-  finish(kTxQueue);
+  finish(txq);
   in_tx_ = false;
   return sent;
 }
@@ -1532,22 +1666,45 @@ uint16_t MockDevice::rx_available() {
 }
 
 bool MockDevice::inject_rx(std::span<const uint8_t> frame) {
-  DeviceRing& q = queues_[kRxQueue];
+  return inject_into(steer(frame), frame);
+}
+
+bool MockDevice::inject_rx_pair(uint16_t pair, std::span<const uint8_t> frame) {
+  if (pair >= active_pairs_) {
+    ++counters_.rx_not_ready;
+    return false;
+  }
+  return inject_into(pair, frame);
+}
+
+bool MockDevice::inject_into(uint16_t pair, std::span<const uint8_t> frame) {
+  if (pair >= active_pairs_) {  // steered to a pair not enabled (a lying table)
+    ++counters_.rx_not_ready;
+    return false;
+  }
+  const uint16_t rxq = uint16_t(2 * pair);
+  DeviceRing& q = queues_[rxq];
   if (!(status_ & st::kDriverOk) || (status_ & st::kDeviceNeedsReset) || !q.usable()) {
     ++counters_.rx_not_ready;
     return false;
   }
-  return deliver_rx(frame);
+  // QEMU: buffers first (none: the frame waits, here it is not delivered),
+  // then the receive filter (virtio_net_receive_rcu).
+  if (q.any_available() && !filter_.accepts(frame, config_.mac)) {
+    ++counters_.rx_filtered;
+    return false;
+  }
+  return deliver_rx(rxq, frame);
 }
 
-bool MockDevice::deliver_rx_merged(std::span<const uint8_t> frame) {
+bool MockDevice::deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame) {
   // 5.1.6.4: with MRG_RXBUF a frame may take several buffers; the first
   // one's header says how many (num_buffers), and each buffer is a used
   // entry of its own, published together (as QEMU's virtio_net_receive
   // fills them in one batch). The buffers are taken only when enough of
   // them are available, judged by the first one's size (the driver posts
   // buffers of one size).
-  DeviceRing& q = queues_[kRxQueue];
+  DeviceRing& q = queues_[rxq];
   const uint32_t hdr_size = hdr_size_;
   const uint64_t total = hdr_size + frame.size();
   const uint64_t per = chain_.writable_bytes;
@@ -1565,7 +1722,8 @@ bool MockDevice::deliver_rx_merged(std::span<const uint8_t> frame) {
   };
   std::vector<Used> used;
   uint8_t* hdr_at = chain_.segments[seg].data;
-  uint8_t hdr[spec::kNetHdrSize] = {};
+  uint8_t hdr[spec::ctrl::kNetHdrHashSize] = {};
+  write_hash(hdr, frame);
   std::memcpy(hdr_at, hdr, hdr_size);
   size_t done = 0;
   bool first = true;
@@ -1594,9 +1752,10 @@ bool MockDevice::deliver_rx_merged(std::span<const uint8_t> frame) {
   }
   spec::store_le16(hdr_at + 10, uint16_t(used.size()));  // num_buffers
   ++counters_.rx_injected;
+  ++rx_pair_frames_[rxq / 2];
   counters_.rx_bytes += frame.size();
-  for (const Used& u : used) complete(kRxQueue, u.head, u.len, u.writable);
-  finish(kRxQueue);
+  for (const Used& u : used) complete(rxq, u.head, u.len, u.writable);
+  finish(rxq);
   return done == frame.size();
 }
 
@@ -1606,7 +1765,7 @@ void MockDevice::use_before_driver_ok() {
   // ignores 3.1.1 would); if nothing is available, a used entry for buffer 0
   // is published all the same.
   const uint16_t q = uint16_t(used_early_queue_);
-  if (q >= kNumQueues || !queues_[q].usable()) return;
+  if (q >= kMaxQueues || !queues_[q].usable()) return;
   const uint32_t frame_len = used_early_len_ > hdr_size_ ? used_early_len_ - hdr_size_ : 60;
   // A frame above the largest one the device handles is never delivered:
   // it only gives the bare used entry below its length.
@@ -1615,15 +1774,15 @@ void MockDevice::use_before_driver_ok() {
     std::memset(gather_.data(), 0x5A, frame_len);
     const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0xEE, 0x88, 0xB5};
     std::memcpy(gather_.data(), eth, std::min<size_t>(14, frame_len));
-    if (deliver_rx(std::span<const uint8_t>(gather_.data(), frame_len))) return;
+    if (deliver_rx(kRxQueue, std::span<const uint8_t>(gather_.data(), frame_len))) return;
   }
   queues_[q].push_used(0, hdr_size_ + frame_len);
   ++counters_.used_published;
   finish(q);
 }
 
-bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
-  DeviceRing& q = queues_[kRxQueue];
+bool MockDevice::deliver_rx(uint16_t rxq, std::span<const uint8_t> frame) {
+  DeviceRing& q = queues_[rxq];
   if (!q.any_available()) {
     if (q.halted()) {
       ++counters_.queue_halts;
@@ -1650,7 +1809,7 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
   if (c.writable_bytes < total) {
     if (config_.rx_mergeable && hdr_size_ >= spec::kNetHdrSize &&
         has_feature(driver_features_ & config_.features, Feature::kNetMrgRxbuf))
-      return deliver_rx_merged(frame);
+      return deliver_rx_merged(rxq, frame);
     ++counters_.rx_too_big;
     return false;
   }
@@ -1660,29 +1819,30 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
     conformance_.report("drv-5.1.6.6-1", "5.1.6",
                         "legacy framing without ANY_LAYOUT: receive header not in "
                         "its own descriptor (Legacy Interface: Framing Requirements)");
-  uint8_t hdr[spec::kNetHdrSize] = {};
-  spec::store_le16(hdr + 10, 1);  // num_buffers (only present with 12-byte headers)
+  uint8_t hdr[spec::ctrl::kNetHdrHashSize] = {};
+  spec::store_le16(hdr + 10, 1);
+  write_hash(hdr, frame);  // num_buffers (only present with 12-byte headers)
   Fault unwritten;
-  if (!rx_faults_.empty() && take_fault(rx_faults_, FaultKind::kRxNoWrite, kRxQueue, &unwritten)) {
+  if (!rx_faults_.empty() && take_fault(rx_faults_, FaultKind::kRxNoWrite, rxq, &unwritten)) {
     // rx_no_write: "received" without a byte written into the buffer.
     q.pop();
     ++counters_.rx_injected;
-    complete(kRxQueue, head, unwritten.value ? uint32_t(unwritten.value) : uint32_t(total),
+    complete(rxq, head, unwritten.value ? uint32_t(unwritten.value) : uint32_t(total),
              c.writable_bytes);
-    finish(kRxQueue);
+    finish(rxq);
     return true;
   }
   if (!rx_faults_.empty()) {
     Fault f;
-    if (take_fault(rx_faults_, FaultKind::kRxNumBuffers, kRxQueue, &f))
+    if (take_fault(rx_faults_, FaultKind::kRxNumBuffers, rxq, &f))
       spec::store_le16(hdr + 10, uint16_t(f.value));
-    if (take_fault(rx_faults_, FaultKind::kRxGsoType, kRxQueue, &f)) hdr[1] = uint8_t(f.value);
-    if (take_fault(rx_faults_, FaultKind::kRxFlags, kRxQueue, &f)) hdr[0] = uint8_t(f.value);
+    if (take_fault(rx_faults_, FaultKind::kRxGsoType, rxq, &f)) hdr[1] = uint8_t(f.value);
+    if (take_fault(rx_faults_, FaultKind::kRxFlags, rxq, &f)) hdr[0] = uint8_t(f.value);
     // The le16 fields: hdr_len at 2, gso_size 4, csum_start 6, csum_offset 8.
     const FaultKind fields[] = {FaultKind::kRxHdrLen, FaultKind::kRxGsoSize,
                                 FaultKind::kRxCsumStart, FaultKind::kRxCsumOffset};
     for (size_t i = 0; i < 4; ++i)
-      if (take_fault(rx_faults_, fields[i], kRxQueue, &f))
+      if (take_fault(rx_faults_, fields[i], rxq, &f))
         spec::store_le16(hdr + 2 + 2 * i, uint16_t(f.value));
   }
   // Scatter header then frame over the writable segments.
@@ -1701,9 +1861,10 @@ bool MockDevice::deliver_rx(std::span<const uint8_t> frame) {
   }
   q.pop();
   ++counters_.rx_injected;
+  ++rx_pair_frames_[rxq / 2];
   counters_.rx_bytes += frame.size();
-  complete(kRxQueue, head, uint32_t(total), c.writable_bytes);
-  finish(kRxQueue);
+  complete(rxq, head, uint32_t(total), c.writable_bytes);
+  finish(rxq);
   return true;
 }
 
@@ -1822,7 +1983,7 @@ uint16_t MockDevice::vector_read(int queue) {
   if (queue < 0) {
     v = config_vector_;
     config_vector_unread_ = false;
-  } else if (queue < kNumQueues) {
+  } else if (queue < kMaxQueues) {
     v = queue_vector_[uint16_t(queue)];
     queue_vector_unread_[uint16_t(queue)] = false;
   } else {
@@ -1848,7 +2009,7 @@ void MockDevice::vector_write(int queue, uint32_t value) {
                           what + " set to " + std::to_string(v) + ", outside the MSI-X table of " +
                               std::to_string(config_.msix_vectors) + " entries");
     const bool unread = queue < 0 ? config_vector_unread_
-                                  : (queue < kNumQueues && queue_vector_unread_[uint16_t(queue)]);
+                                  : (queue < kMaxQueues && queue_vector_unread_[uint16_t(queue)]);
     if (unread)
       conformance_.report("drv-4.1.5.1.2.2-3",
                           what + " written again without reading back the previous mapping");
@@ -1859,7 +2020,7 @@ void MockDevice::vector_write(int queue, uint32_t value) {
   if (queue < 0) {
     config_vector_ = v;
     config_vector_unread_ = uint16_t(value) != pci::kMsixNoVector;
-  } else if (queue < kNumQueues) {
+  } else if (queue < kMaxQueues) {
     queue_vector_[uint16_t(queue)] = v;
     queue_vector_unread_[uint16_t(queue)] = uint16_t(value) != pci::kMsixNoVector;
   }
@@ -1885,7 +2046,7 @@ void MockDevice::check_vectors_at_driver_ok() {
                                                         : ", whose table entry is masked"));
   };
   check(config_vector_, "config_msix_vector");
-  for (uint16_t q = 0; q < kNumQueues; ++q)
+  for (uint16_t q = 0; q < kMaxQueues; ++q)
     if (qregs_[q].enabled) check(queue_vector_[q], "queue " + std::to_string(q));
 }
 

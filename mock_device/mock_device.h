@@ -29,7 +29,14 @@
 // max_virtqueue_pairs, le16 mtu, le32 speed, u8 duplex, ...; all values are
 // taken raw from DeviceConfig, so a test can make them as wrong as it likes.
 //
-// Queues: receiveq1 = 0, transmitq1 = 1, controlq = 2 (exists, no behaviour).
+// Queues (5.1.2): receiveq1 = 0, transmitq1 = 1, ..., receiveqN = 2(N-1),
+// transmitqN = 2(N-1)+1, controlq = 2N, where N = max_virtqueue_pairs when
+// MQ or RSS is negotiated, else 1. The device has queue_pairs() pairs (the
+// configured max_virtqueue_pairs, clamped to 1..kMaxQueuePairs, when MQ or
+// RSS is offered; else 1) and num_queues = 2 * queue_pairs() + 1. The
+// control queue is real (mock_ctrl.cc): commands of 5.1.6.5 are carried
+// out and acknowledged, the receive filter and RSS they program apply to
+// every frame delivered (rx_filter.h).
 // Each is a split ring (2.7, DeviceQueue) or, once VIRTIO_F_RING_PACKED is
 // negotiated (DeviceConfig::offer_ring_packed, modern interfaces only), a
 // packed ring (2.8, PackedDeviceQueue); the frame paths below drive either
@@ -65,6 +72,7 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -76,6 +84,7 @@
 #include "mock_device/dma_mappings.h"
 #include "mock_device/fault.h"
 #include "mock_device/guest_memory.h"
+#include "mock_device/rx_filter.h"
 
 namespace vnet::mock {
 
@@ -169,6 +178,31 @@ struct DeviceConfig {
   // so the batch stays honest: every buffer but its last used completely).
   bool offer_in_order = false;
   uint16_t in_order_batch = 1;
+
+  // ---- the control plane (5.1.6.5; mock_ctrl.cc) ----
+  // Offers of the control-plane features: unset keeps what `features`
+  // says, true adds the bit, false removes it (applied at construction).
+  // The default offer has CTRL_VQ, CTRL_RX, CTRL_VLAN, CTRL_RX_EXTRA,
+  // GUEST_ANNOUNCE and CTRL_MAC_ADDR (QEMU's), not MQ, RSS, HASH_REPORT.
+  // Nothing keeps the offer consistent: MQ or CTRL_RX without CTRL_VQ is a
+  // lie a test may tell. RSS and HASH_REPORT (bits above 31) reach only
+  // the modern interfaces.
+  std::optional<bool> offer_ctrl_vq;         // 17
+  std::optional<bool> offer_ctrl_rx;         // 18
+  std::optional<bool> offer_ctrl_vlan;       // 19
+  std::optional<bool> offer_ctrl_rx_extra;   // 20
+  std::optional<bool> offer_guest_announce;  // 21
+  std::optional<bool> offer_mq;              // 22
+  std::optional<bool> offer_ctrl_mac_addr;   // 23
+  std::optional<bool> offer_hash_report;     // 57
+  std::optional<bool> offer_rss;             // 60
+  // Raw configuration fields (5.1.4), read as they are whatever they say:
+  // rss_max_key_size (offset 17), rss_max_indirection_table_length (18),
+  // supported_hash_types (20); max_virtqueue_pairs (8) is above. Defaults
+  // as QEMU 7.2 (40, 128, every type of 5.1.6.4.3.1).
+  uint8_t rss_max_key_size = 40;
+  uint16_t rss_max_indirection_table_length = 128;
+  uint32_t supported_hash_types = 0x1FF;
 };
 
 // One interrupt the device sent (MockDevice::interrupts(), and the sink).
@@ -185,37 +219,44 @@ struct InterruptRecord {
   uint8_t isr = 0;  // the ISR when it was sent
 };
 
-#define VNET_MOCK_DEVICE_COUNTERS(X)                                               \
-  X(tx_frames)          /* frames handed to the sink / capture */                  \
-  X(tx_bytes)           /* frame bytes (without header) */                         \
-  X(tx_chains_bad)      /* malformed tx chains (completed with len 0, not sent) */ \
-  X(tx_capture_dropped) /* frames not captured: capture list full */               \
-  X(rx_injected)        /* frames written into rx buffers */                       \
-  X(rx_bytes)                                                                      \
-  X(rx_no_buffer)   /* inject_rx with no rx chain available */                     \
-  X(rx_too_big)     /* frame does not fit the next rx chain */                     \
-  X(rx_not_ready)   /* inject_rx before DRIVER_OK, or queue halted */              \
-  X(rx_chains_bad)  /* malformed rx chains (completed with len 0) */               \
-  X(notifies)       /* available-buffer notifications received */                  \
-  X(used_published) /* used entries written */                                     \
-  X(interrupts)     /* used-buffer interrupts raised (ISR bit 0) */                \
-  X(interrupts_suppressed)                                                         \
-  X(config_interrupts)     /* ISR bit 1 raised */                                  \
-  X(driver_resets)         /* status written 0 */                                  \
-  X(device_resets)         /* device_reset() calls */                              \
-  X(features_refused)      /* FEATURES_OK refused */                               \
-  X(faults_applied)        /* fault events applied */                              \
-  X(queue_halts)           /* queues the device stopped using */                   \
-  X(completions_held)      /* completions held back (hold_completions) */          \
-  X(hooks_fired)           /* initialisation hooks that acted */                   \
-  X(descriptors_rewritten) /* descriptor fields the device overwrote */            \
-  X(msix_sent)             /* MSI-X messages sent */                               \
-  X(msix_pending)          /* ... held in the PBA (entry or function masked) */    \
-  X(msix_unmapped)         /* interrupts with MSI-X on and NO_VECTOR mapped */     \
-  X(intx_asserted)         /* INTx rising edges */                                 \
-  X(isr_reads)             /* ISR status reads */                                  \
-  X(spurious_sent)         /* spurious_interrupt / interrupt_storm signals */      \
-  X(mmio_acks)             /* MMIO InterruptACK writes */
+#define VNET_MOCK_DEVICE_COUNTERS(X)                                                \
+  X(tx_frames)          /* frames handed to the sink / capture */                   \
+  X(tx_bytes)           /* frame bytes (without header) */                          \
+  X(tx_chains_bad)      /* malformed tx chains (completed with len 0, not sent) */  \
+  X(tx_capture_dropped) /* frames not captured: capture list full */                \
+  X(rx_injected)        /* frames written into rx buffers */                        \
+  X(rx_bytes)                                                                       \
+  X(rx_no_buffer)   /* inject_rx with no rx chain available */                      \
+  X(rx_too_big)     /* frame does not fit the next rx chain */                      \
+  X(rx_not_ready)   /* inject_rx before DRIVER_OK, or queue halted */               \
+  X(rx_chains_bad)  /* malformed rx chains (completed with len 0) */                \
+  X(notifies)       /* available-buffer notifications received */                   \
+  X(used_published) /* used entries written */                                      \
+  X(interrupts)     /* used-buffer interrupts raised (ISR bit 0) */                 \
+  X(interrupts_suppressed)                                                          \
+  X(config_interrupts)     /* ISR bit 1 raised */                                   \
+  X(driver_resets)         /* status written 0 */                                   \
+  X(device_resets)         /* device_reset() calls */                               \
+  X(features_refused)      /* FEATURES_OK refused */                                \
+  X(faults_applied)        /* fault events applied */                               \
+  X(queue_halts)           /* queues the device stopped using */                    \
+  X(completions_held)      /* completions held back (hold_completions) */           \
+  X(hooks_fired)           /* initialisation hooks that acted */                    \
+  X(descriptors_rewritten) /* descriptor fields the device overwrote */             \
+  X(msix_sent)             /* MSI-X messages sent */                                \
+  X(msix_pending)          /* ... held in the PBA (entry or function masked) */     \
+  X(msix_unmapped)         /* interrupts with MSI-X on and NO_VECTOR mapped */      \
+  X(intx_asserted)         /* INTx rising edges */                                  \
+  X(isr_reads)             /* ISR status reads */                                   \
+  X(spurious_sent)         /* spurious_interrupt / interrupt_storm signals */       \
+  X(mmio_acks)             /* MMIO InterruptACK writes */                           \
+  X(rx_filtered)           /* frames the receive filter dropped (not delivered) */  \
+  X(tx_pair_disabled)      /* tx notifies of a pair beyond the enabled ones */      \
+  X(ctrl_commands)         /* control commands consumed */                          \
+  X(ctrl_ok)               /* ... acknowledged VIRTIO_NET_OK */                     \
+  X(ctrl_err)              /* ... acknowledged VIRTIO_NET_ERR */                    \
+  X(ctrl_chains_bad)       /* control chains without header or ack: queue halted */ \
+  X(ctrl_unanswered)       /* commands never completed (ctrl_no_completion) */
 
 struct DeviceCounters {
 #define VNET_MOCK_DECLARE(name) uint64_t name = 0;
@@ -234,10 +275,16 @@ struct DeviceCounters {
 
 class MockDevice {
  public:
+  // The queues of a device with one pair (receiveq1, transmitq1, controlq).
   static constexpr uint16_t kNumQueues = 3;
   static constexpr uint16_t kRxQueue = 0;
   static constexpr uint16_t kTxQueue = 1;
-  static constexpr uint16_t kCtrlQueue = 2;
+  static constexpr uint16_t kCtrlQueue = 2;  // without MQ/RSS negotiated
+  // Multiqueue: the most queue pairs the mock models (a larger
+  // max_virtqueue_pairs is still reported as configured: a lie), and the
+  // most queues it has (2 * kMaxQueuePairs + 1).
+  static constexpr uint16_t kMaxQueuePairs = 16;
+  static constexpr uint16_t kMaxQueues = 2 * kMaxQueuePairs + 1;
   static constexpr uint32_t kLegacyBarSize = DeviceConfig::kDefaultLegacyBarSize;
   static constexpr uint32_t kModernBarSize = 0x4000;
   static constexpr uint32_t kCommonOffset = 0x0000;
@@ -284,7 +331,7 @@ class MockDevice {
   bool msix_enabled() const;
   bool msix_function_masked() const;
   uint16_t config_vector() const { return config_vector_; }
-  uint16_t queue_vector(uint16_t q) const { return q < kNumQueues ? queue_vector_[q] : 0xFFFF; }
+  uint16_t queue_vector(uint16_t q) const { return q < kMaxQueues ? queue_vector_[q] : 0xFFFF; }
   // Table entry i: message address/data and its mask bit; pending bit.
   bool msix_entry(uint16_t i, uint64_t* address, uint32_t* data, bool* masked) const;
   bool msix_pending_bit(uint16_t i) const;
@@ -302,16 +349,57 @@ class MockDevice {
   void set_tx_capture_limit(size_t limit) { config_.tx_capture_limit = limit; }
   const std::vector<std::vector<uint8_t>>& captured_tx() const { return captured_; }
   void clear_captured_tx() { captured_.clear(); }
-  // Consumes up to max available tx chains; returns how many frames were sent.
+  // Consumes up to max available tx chains of every enabled pair; returns
+  // how many frames were sent.
   size_t process_tx(size_t max = SIZE_MAX);
+  // The same for one pair's transmitq (nothing when the pair is not enabled).
+  size_t process_tx_pair(uint16_t pair, size_t max = SIZE_MAX);
   size_t poll() { return process_tx(); }
-  // Writes frame into the next available rx chain. False (and counted)
-  // when no rx buffer is available, the frame does not fit, or the driver
-  // is not ready.
+  // Writes frame into the next available rx chain of the pair the device
+  // steers it to: with RSS configured (RSS_CONFIG) the indirection table's
+  // queue for the frame's hash, else pair 0 (QEMU without RSS leaves
+  // steering to its backend; the mock's backend uses receiveq1). False
+  // (and counted) when the receive filter drops the frame (rx_filtered),
+  // no rx buffer is available, the frame does not fit, or the driver is
+  // not ready.
   bool inject_rx(std::span<const uint8_t> frame);
-  // Number of rx chains the driver has made available and the device has
-  // not consumed yet.
+  // The same into pair's receiveq, without steering (the filter and the
+  // hash report still apply). False when pair is not an enabled pair.
+  bool inject_rx_pair(uint16_t pair, std::span<const uint8_t> frame);
+  // The pair inject_rx() would steer frame to (no side effects).
+  uint16_t steer(std::span<const uint8_t> frame) const;
+  // Frames delivered into pair's receiveq / sent from pair's transmitq.
+  uint64_t rx_delivered(uint16_t pair) const {
+    return pair < kMaxQueuePairs ? rx_pair_frames_[pair] : 0;
+  }
+  uint64_t tx_sent(uint16_t pair) const {
+    return pair < kMaxQueuePairs ? tx_pair_frames_[pair] : 0;
+  }
+  // Number of rx chains the driver has made available on receiveq1 and the
+  // device has not consumed yet.
   uint16_t rx_available();
+
+  // ---- the control plane (mock_ctrl.cc) ----
+  // The queue pairs the device has, and those enabled now (1 after a
+  // reset; VQ_PAIRS_SET or RSS_CONFIG change it).
+  uint16_t queue_pairs() const { return pairs_; }
+  uint16_t active_pairs() const { return active_pairs_; }
+  uint16_t num_queues() const { return uint16_t(2 * pairs_ + 1); }
+  // The control queue's index now (2N, 5.1.2); -1 when the negotiated N
+  // names no queue this device has (max_virtqueue_pairs 0 or above
+  // queue_pairs() with MQ or RSS negotiated).
+  int32_t ctrl_queue_index() const;
+  // Consumes every available control command (a notify of the control
+  // queue does this too).
+  size_t process_ctrl();
+  const RxFilter& rx_filter() const { return filter_; }
+  const RssState& rss() const { return rss_; }
+  // Whether the hash of each delivered frame is written into its header
+  // (HASH_REPORT negotiated and configured by HASH_CONFIG or RSS_CONFIG).
+  bool hash_reporting() const;
+  // Sets VIRTIO_NET_S_ANNOUNCE in status and raises a configuration
+  // change (what a migrated device does; ANNOUNCE_ACK clears it).
+  void request_announce();
 
   // ---- events ----
   void set_link(bool up);
@@ -319,6 +407,7 @@ class MockDevice {
   void device_reset();
   // Raises a configuration-change interrupt after changing config fields.
   void set_mtu(uint16_t mtu);
+  // The MAC (also the one a reset restores after a MAC_ADDR_SET).
   void set_mac(const std::array<uint8_t, 6>& mac);
   void set_config_status(uint16_t status);
   void set_max_virtqueue_pairs(uint16_t pairs);
@@ -331,7 +420,9 @@ class MockDevice {
   // ---- misbehaviour ----
   void arm(const Fault& fault);
   void clear_faults();
-  size_t armed_faults() const { return used_faults_.size() + rx_faults_.size(); }
+  size_t armed_faults() const {
+    return used_faults_.size() + rx_faults_.size() + ctrl_faults_.size();
+  }
   void set_used_hook(UsedHook hook) { used_hook_ = std::move(hook); }
   // Ignore the driver's resets (status writes of 0): status never reads
   // back 0 and the queues stay live.
@@ -379,7 +470,7 @@ class MockDevice {
   // Time passes for held completions (the scenario runner ticks once per
   // pump of the driver).
   void tick();
-  size_t held(uint16_t q) const { return q < kNumQueues ? held_[q].size() : 0; }
+  size_t held(uint16_t q) const { return q < kMaxQueues ? held_[q].size() : 0; }
 
   // ---- acting between any two steps of the initialisation ----
   enum class HookPoint : uint8_t {
@@ -421,7 +512,7 @@ class MockDevice {
   bool ring_packed() const {
     return spec::has_feature(negotiated_features(), spec::Feature::kRingPacked);
   }
-  bool queue_ready(uint16_t q) const { return q < kNumQueues && queues_[q].usable(); }
+  bool queue_ready(uint16_t q) const { return q < kMaxQueues && queues_[q].usable(); }
   const DeviceCounters& counters() const { return counters_; }
   Conformance& conformance() { return conformance_; }
   const Conformance& conformance() const { return conformance_; }
@@ -517,9 +608,25 @@ class MockDevice {
   void finish(uint16_t q);
   bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
   bool check_tx_header(const uint8_t* hdr);
-  bool deliver_rx(std::span<const uint8_t> frame);
+  bool deliver_rx(uint16_t rxq, std::span<const uint8_t> frame);
   // A frame larger than the next rx buffer over several (rx_mergeable).
-  bool deliver_rx_merged(std::span<const uint8_t> frame);
+  bool deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame);
+  bool inject_into(uint16_t pair, std::span<const uint8_t> frame);
+  size_t process_tx_queue(uint16_t q, size_t max);
+  // Queue roles (5.1.2) under the features negotiated so far.
+  enum class QueueRole : uint8_t { kRx, kTx, kCtrl, kNone };
+  QueueRole role(uint16_t q) const;
+  bool multiqueue() const;  // MQ or RSS negotiated
+  uint16_t role_max_size(uint16_t q) const;
+  void refresh_queue_sizes();  // after a driver-features write
+  // The control plane (mock_ctrl.cc).
+  void reset_control_plane();
+  void ctrl_features_set();  // FEATURES_OK (modern) / DRIVER_OK (legacy)
+  uint8_t ctrl_command(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data);
+  uint8_t ctrl_mq(uint8_t cmd, std::span<const uint8_t> data);
+  uint32_t ctrl_rss(std::span<const uint8_t> data, bool rss);
+  void check_ctrl_command(uint8_t cls, uint8_t cmd, std::span<const uint8_t> data);
+  void write_hash(uint8_t* hdr, std::span<const uint8_t> frame) const;
   void use_before_driver_ok();
   void deliver_tx(std::span<const uint8_t> frame);
 
@@ -545,8 +652,9 @@ class MockDevice {
   uint32_t device_feature_select_ = 0;
   uint32_t driver_feature_select_ = 0;
   uint16_t queue_select_ = 0;
-  std::array<QueueRegs, kNumQueues> qregs_{};
-  std::array<DeviceRing, kNumQueues> queues_{};
+  std::array<QueueRegs, kMaxQueues> qregs_{};
+  std::array<DeviceRing, kMaxQueues> queues_{};
+  std::array<int32_t, kMaxQueues> max_size_override_{};  // set_queue_max_size; -1 none
 
   TxSink sink_ = nullptr;
   void* sink_context_ = nullptr;
@@ -595,8 +703,8 @@ class MockDevice {
     ReleaseOrder order = ReleaseOrder::kFifo;
     uint64_t seed = 1;
   };
-  std::array<Hold, kNumQueues> holds_{};
-  std::array<std::vector<HeldEntry>, kNumQueues> held_{};
+  std::array<Hold, kMaxQueues> holds_{};
+  std::array<std::vector<HeldEntry>, kMaxQueues> held_{};
   uint64_t tick_ = 0;
   uint64_t generation_flips_left_ = 0;  // kConfigGenerationUnstable
   uint32_t features_ok_refusals_ = 0;   // kFeaturesOkRefuse
@@ -609,9 +717,9 @@ class MockDevice {
   std::vector<uint32_t> msix_table_;  // 4 dwords per entry
   std::vector<uint64_t> msix_pba_;    // pending bits
   uint16_t config_vector_ = 0xFFFF;
-  std::array<uint16_t, kNumQueues> queue_vector_{};
+  std::array<uint16_t, kMaxQueues> queue_vector_{};
   bool config_vector_unread_ = false;  // written, not read back yet
-  std::array<bool, kNumQueues> queue_vector_unread_{};
+  std::array<bool, kMaxQueues> queue_vector_unread_{};
   bool line_ = false;
   InterruptSink irq_sink_;
   std::vector<InterruptRecord> irq_log_;
@@ -639,6 +747,20 @@ class MockDevice {
   bool mmio_bad_version_ = false;
   bool mmio_placeholder_ = false;
   uint32_t last_isr_read_ = 0;  // what the driver last read from InterruptStatus
+
+  // Multiqueue and the control plane.
+  uint16_t pairs_ = 1;         // queue pairs the device has
+  uint16_t active_pairs_ = 1;  // enabled by VQ_PAIRS_SET / RSS_CONFIG
+  bool pairs_set_ = false;     // a VQ_PAIRS_SET / RSS_CONFIG took effect since the reset
+  std::array<uint64_t, kMaxQueuePairs> rx_pair_frames_{};
+  std::array<uint64_t, kMaxQueuePairs> tx_pair_frames_{};
+  RxFilter filter_;
+  RssState rss_;
+  bool populate_hash_ = false;  // HASH_REPORT negotiated (VERSION_1): 20-byte headers
+  MacAddress base_mac_{};       // the MAC a reset restores (ADDR_SET changes config_.mac)
+  bool mac_set_by_ctrl_ = false;
+  std::vector<ArmedFault> ctrl_faults_;
+  std::vector<uint8_t> ctrl_data_;
 };
 
 }  // namespace vnet::mock

@@ -290,7 +290,7 @@ void MockDevice::mmio_config_write(uint32_t offset, uint8_t width, uint32_t valu
 }
 
 uint32_t MockDevice::mmio_register_read(uint32_t offset) {
-  const bool valid = queue_select_ < kNumQueues;
+  const bool valid = queue_select_ < num_queues();
   const QueueRegs& r = qregs_[valid ? queue_select_ : 0];
   switch (offset) {
     case mm::kMagicValue:
@@ -334,7 +334,7 @@ uint32_t MockDevice::mmio_register_read(uint32_t offset) {
 }
 
 void MockDevice::mmio_register_write(uint32_t offset, uint32_t value) {
-  const bool valid = queue_select_ < kNumQueues;
+  const bool valid = queue_select_ < num_queues();
   QueueRegs& r = qregs_[valid ? queue_select_ : 0];
   const bool v1 = mmio_version() == 1;
   // A queue register of v2 while the queue is live (4.2.2.2).
@@ -381,6 +381,7 @@ void MockDevice::mmio_register_write(uint32_t offset, uint32_t value) {
                                                std::to_string(driver_feature_select_) +
                                                ", which the device never offered");
       features_written_ = true;
+      ctrl_features_set();
       if (!hooks_.empty()) fire_hooks(HookPoint::kFeaturesWrite, 0, 0, -1, false);
       return;
     case mm::kGuestPageSize:
@@ -439,7 +440,7 @@ void MockDevice::mmio_register_write(uint32_t offset, uint32_t value) {
 }
 
 void MockDevice::mmio_queue_ready(uint32_t value) {
-  if (queue_select_ >= kNumQueues) return;
+  if (queue_select_ >= num_queues()) return;
   const uint16_t q = queue_select_;
   QueueRegs& r = qregs_[q];
   if ((value & 1) == 0) {
@@ -466,7 +467,7 @@ void MockDevice::mmio_queue_ready(uint32_t value) {
 }
 
 void MockDevice::mmio_queue_pfn(uint32_t value) {
-  if (queue_select_ >= kNumQueues) return;
+  if (queue_select_ >= num_queues()) return;
   const uint16_t q = queue_select_;
   QueueRegs& r = qregs_[q];
   if (value == 0) {  // a legacy driver releases a queue by writing 0

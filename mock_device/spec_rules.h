@@ -213,7 +213,51 @@ inline constexpr SpecRule kSpecRules[] = {
      "packed ring: a buffer id made available while the device has that id in flight"},
     {"def-2.8.14-1",
      "packed ring: driver event suppression flags 3 (reserved) or DESC without "
-     "VIRTIO_F_EVENT_IDX, at each publish"},
+     "VIRTIO_F_EVENT_IDX, at each publish"},  // The control plane (5.1.6.5; mock_ctrl.cc, and
+                                              // notify in mock_device.cc).
+    {"def-5.1.2-1", "a command on the control queue without VIRTIO_NET_F_CTRL_VQ negotiated"},
+    {"def-5.1.6.5-1",
+     "a control chain without the class and command bytes device-readable or without a "
+     "device-writable ack byte (the device stops using the queue, as QEMU's virtio_error)"},
+    {"def-5.1.6.5-2",
+     "a control command of no defined class or command, or whose data does not have its "
+     "layout (RX: one byte; ADDR_SET: 6 bytes; VLAN: one le16 id 0..4095; VQ_PAIRS_SET: one "
+     "le16; RSS_CONFIG/HASH_CONFIG: as long as their table and key lengths say; "
+     "GUEST_OFFLOADS_SET: one le64)"},
+    {"drv-5.1.6.5.1.2-1", "RX_PROMISC or RX_ALLMULTI without VIRTIO_NET_F_CTRL_RX negotiated"},
+    {"drv-5.1.6.5.1.2-2",
+     "RX_ALLUNI, RX_NOMULTI, RX_NOUNI or RX_NOBCAST without VIRTIO_NET_F_CTRL_RX_EXTRA"},
+    {"def-5.1.6.5.2-1", "MAC_ADDR_SET without VIRTIO_NET_F_CTRL_MAC_ADDR negotiated"},
+    {"drv-5.1.6.5.2.2-1", "a MAC class command without VIRTIO_NET_F_CTRL_RX negotiated"},
+    {"drv-5.1.6.5.2.2-3",
+     "MAC_TABLE_SET data that is not le32 n, n addresses, le32 m, m addresses and nothing else"},
+    {"def-5.1.6.5.3-1", "a VLAN class command without VIRTIO_NET_F_CTRL_VLAN negotiated"},
+    {"def-5.1.6.5.4-1", "an ANNOUNCE class command without VIRTIO_NET_F_GUEST_ANNOUNCE"},
+    {"def-5.1.6.5.6-1", "VQ_PAIRS_SET without VIRTIO_NET_F_MQ negotiated"},
+    {"drv-5.1.6.5.6.1-1",
+     "VQ_PAIRS_SET n while a receiveq/transmitq of the first n pairs is not configured"},
+    {"drv-5.1.6.5.6.1-2", "VQ_PAIRS_SET of 0 or above max_virtqueue_pairs (as config says)"},
+    {"drv-5.1.6.5.6.1-3",
+     "a notify of a transmitq other than transmitq1 before any VQ_PAIRS_SET / RSS_CONFIG "
+     "took effect"},
+    {"drv-5.1.6.5.6.1-4",
+     "a notify of a transmitq beyond the queue pairs the last VQ_PAIRS_SET / RSS_CONFIG "
+     "enabled"},
+    {"def-5.1.6.5.6.4-1",
+     "HASH_CONFIG without VIRTIO_NET_F_HASH_REPORT, with hash types outside "
+     "supported_hash_types, or a key longer than rss_max_key_size"},
+    {"def-5.1.6.5.7.1-1",
+     "RSS_CONFIG with hash_key_length above rss_max_key_size, max_tx_vq 0 or above "
+     "max_virtqueue_pairs, or unclassified_queue not below max_tx_vq"},
+    {"drv-5.1.6.5.7.2-1", "RSS_CONFIG without VIRTIO_NET_F_RSS negotiated"},
+    {"drv-5.1.6.5.7.2-2", "an indirection_table entry not below max_tx_vq (not an enabled queue)"},
+    {"drv-5.1.6.5.7.2-3", "an indirection table length (mask + 1) that is not a power of two"},
+    {"drv-5.1.6.5.7.2-4",
+     "indirection_table_mask not below rss_max_indirection_table_length (as config says)"},
+    {"drv-5.1.6.5.7.2-5", "RSS_CONFIG hash types outside supported_hash_types (as config says)"},
+    {"drv-5.1.6.5.8.2-1",
+     "GUEST_OFFLOADS_SET enabling an offload whose feature is not negotiated (all of them "
+     "without VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)"},
 };
 
 inline constexpr size_t kNumSpecRules = sizeof(kSpecRules) / sizeof(kSpecRules[0]);

@@ -400,8 +400,110 @@ class TestDriver {
     return b;
   }
 
+  // ---- the control queue (5.1.6.5) ----
+  // The modern sequence with `pairs` queue pairs set up (receiveq k = 2k,
+  // transmitq k = 2k + 1; rx and tx are pair 0's) and the control queue at
+  // ctrl_index (-1: 2 * pairs). Returns false when FEATURES_OK did not stick.
+  bool init_modern_ctrl(uint64_t features, uint16_t pairs = 1, int32_t ctrl_index = -1,
+                        uint16_t size = 16) {
+    set_status(0);
+    set_status(st::kAcknowledge);
+    set_status(st::kAcknowledge | st::kDriver);
+    write_features(features);
+    set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk);
+    if (!(status() & st::kFeaturesOk)) return false;
+    pair_rings.clear();
+    for (uint16_t q = 0; q < 2 * pairs; ++q) {
+      pair_rings.push_back(alloc_ring(size));
+      setup_modern_queue(q, pair_rings.back());
+    }
+    rx = pair_rings[0];
+    tx = pair_rings[1];
+    ctrl_q = uint16_t(ctrl_index < 0 ? 2 * pairs : ctrl_index);
+    ctrl = alloc_ring(size);
+    setup_modern_queue(ctrl_q, ctrl);
+    set_status(st::kAcknowledge | st::kDriver | st::kFeaturesOk | st::kDriverOk);
+    return true;
+  }
+  // How a command is split over descriptors: header, data and ack each in
+  // their own (kParts), header and data in one then the ack (kMerged), or
+  // every readable byte in a descriptor of its own (kBytes).
+  enum class CtrlLayout : uint8_t { kParts, kMerged, kBytes };
+  struct CtrlPosted {
+    uint16_t head = 0;
+    uint8_t* ack = nullptr;
+  };
+  // Makes a command available on the split control ring (not notified);
+  // the ack byte is preset to 0xEE, ack_len writable bytes in all
+  // (0: no writable descriptor). writable_first: the ack before the data.
+  CtrlPosted ctrl_post(uint8_t cls, uint8_t cmd, const std::vector<uint8_t>& data,
+                       CtrlLayout layout = CtrlLayout::kParts, uint32_t ack_len = 1,
+                       bool writable_first = false) {
+    std::vector<uint8_t> bytes = {cls, cmd};
+    bytes.insert(bytes.end(), data.begin(), data.end());
+    struct Part {
+      uint64_t addr;
+      uint32_t len;
+      bool write;
+    };
+    std::vector<Part> parts;
+    auto readable = [&](size_t from, size_t n) {
+      if (n == 0) return;
+      auto b = buffer(n);
+      std::memcpy(b.host, bytes.data() + from, n);
+      parts.push_back({b.device_addr, uint32_t(n), false});
+    };
+    switch (layout) {
+      case CtrlLayout::kParts:
+        readable(0, 2);
+        readable(2, data.size());
+        break;
+      case CtrlLayout::kMerged:
+        readable(0, bytes.size());
+        break;
+      case CtrlLayout::kBytes:
+        for (size_t i = 0; i < bytes.size(); ++i) readable(i, 1);
+        break;
+    }
+    CtrlPosted out;
+    if (ack_len > 0) {
+      auto a = buffer(ack_len);
+      std::memset(a.host, 0xEE, ack_len);
+      out.ack = a.host;
+      Part ack{a.device_addr, ack_len, true};
+      if (writable_first)
+        parts.insert(parts.begin(), ack);
+      else
+        parts.push_back(ack);
+    }
+    out.head = ctrl_desc;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const uint16_t d = uint16_t((ctrl_desc + i) % ctrl.size);
+      const uint16_t next = uint16_t((d + 1) % ctrl.size);
+      ctrl.set_desc(d, parts[i].addr, parts[i].len,
+                    uint16_t((parts[i].write ? spec::kDescFlagWrite : 0) |
+                             (i + 1 < parts.size() ? spec::kDescFlagNext : 0)),
+                    i + 1 < parts.size() ? next : 0);
+    }
+    ctrl_desc = uint16_t((ctrl_desc + parts.size()) % ctrl.size);
+    ctrl.offer(out.head);
+    return out;
+  }
+  // Posts a command, notifies the control queue and returns the ack byte
+  // the device wrote (0xEE: none).
+  uint8_t ctrl_cmd(uint8_t cls, uint8_t cmd, const std::vector<uint8_t>& data,
+                   CtrlLayout layout = CtrlLayout::kParts) {
+    const CtrlPosted p = ctrl_post(cls, cmd, data, layout);
+    notify_modern(ctrl_q);
+    return *p.ack;
+  }
+
   TestRing rx, tx;
   TestPackedRing prx, ptx;
+  std::vector<TestRing> pair_rings;
+  TestRing ctrl;
+  uint16_t ctrl_q = 2;
+  uint16_t ctrl_desc = 0;
 
  private:
   GuestMemory& mem_;

@@ -202,6 +202,47 @@ DeviceConfig mmio(bool v1) {
   return c;
 }
 
+// The control plane: a modern device offering every control feature, two
+// queue pairs.
+using Layout = TestDriver::CtrlLayout;
+constexpr uint8_t kRx = 0, kMac = 1, kVlan = 2, kAnnounce = 3, kMq = 4;
+const uint64_t kCtrlFeatures = kModernFeatures | fmask(F::kNetCtrlVq) | fmask(F::kNetCtrlRx) |
+                               fmask(F::kNetCtrlVlan) | fmask(F::kNetCtrlRxExtra) |
+                               fmask(F::kNetGuestAnnounce) | fmask(F::kNetCtrlMacAddr);
+DeviceConfig ctrl_dev() {
+  DeviceConfig c =
+      modern(kCtrlFeatures | fmask(F::kNetMq) | fmask(F::kNetRss) | fmask(F::kNetHashReport));
+  c.max_virtqueue_pairs = 2;
+  return c;
+}
+DeviceConfig ctrl_dev_rss_table(uint16_t table_len) {
+  DeviceConfig c = ctrl_dev();
+  c.rss_max_indirection_table_length = table_len;
+  return c;
+}
+// RSS_CONFIG data (5.1.6.5.7.1) with a key of key_len bytes (0x6d, ...).
+std::vector<uint8_t> rss_config(uint32_t types, const std::vector<uint16_t>& table,
+                                uint16_t unclassified, uint16_t max_tx_vq, uint8_t key_len) {
+  std::vector<uint8_t> d;
+  auto le16 = [&](uint16_t v) { d.push_back(uint8_t(v)), d.push_back(uint8_t(v >> 8)); };
+  for (int i = 0; i < 4; ++i) d.push_back(uint8_t(types >> (8 * i)));
+  le16(uint16_t(table.size() - 1));
+  le16(unclassified);
+  for (uint16_t e : table) le16(e);
+  le16(max_tx_vq);
+  d.push_back(key_len);
+  for (uint8_t i = 0; i < key_len; ++i) d.push_back(uint8_t(0x6d + i));
+  return d;
+}
+std::vector<uint8_t> hash_config(uint32_t types, uint8_t key_len) {
+  std::vector<uint8_t> d;
+  for (int i = 0; i < 4; ++i) d.push_back(uint8_t(types >> (8 * i)));
+  d.insert(d.end(), 8, 0);  // reserved
+  d.push_back(key_len);
+  for (uint8_t i = 0; i < key_len; ++i) d.push_back(uint8_t(0x6d + i));
+  return d;
+}
+
 struct Provocation {
   const char* id;
   const char* section;  // the section the violation is recorded under
@@ -783,6 +824,124 @@ const std::vector<Provocation>& provocations() {
          w.drv->ptx.set_driver_event(3);
          w.drv->send_packed(test_frame(60), 0);
          w.drv->notify_modern(1);
+       }},
+      // ---- the control plane (mock_ctrl.cc) ----
+      {"def-5.1.2-1", "5.1.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kModernFeatures);  // no CTRL_VQ
+         w.drv->ctrl_cmd(kRx, 0, {1});
+       }},
+      {"def-5.1.6.5-1", "5.1.6.5", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);
+         w.drv->ctrl_post(kRx, 0, {1}, Layout::kParts, 0);  // no ack byte
+         w.drv->notify_modern(2);
+       }},
+      {"def-5.1.6.5-2", "5.1.6.5", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);
+         w.drv->ctrl_cmd(9, 0, {});  // no class 9
+       }},
+      {"drv-5.1.6.5.1.2-1", "5.1.6.5.1.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kModernFeatures | fmask(F::kNetCtrlVq));
+         w.drv->ctrl_cmd(kRx, 0, {0});  // PROMISC without CTRL_RX
+       }},
+      {"drv-5.1.6.5.1.2-2", "5.1.6.5.1.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kModernFeatures | fmask(F::kNetCtrlVq) | fmask(F::kNetCtrlRx));
+         w.drv->ctrl_cmd(kRx, 5, {1});  // NOBCAST without CTRL_RX_EXTRA
+       }},
+      {"def-5.1.6.5.2-1", "5.1.6.5.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures & ~fmask(F::kNetCtrlMacAddr));
+         w.drv->ctrl_cmd(kMac, 1, {2, 0, 0, 0, 0, 1});
+       }},
+      {"drv-5.1.6.5.2.2-1", "5.1.6.5.2.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kModernFeatures | fmask(F::kNetCtrlVq));
+         w.drv->ctrl_cmd(kMac, 0, {0, 0, 0, 0, 0, 0, 0, 0});
+       }},
+      {"drv-5.1.6.5.2.2-3", "5.1.6.5.2.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);
+         w.drv->ctrl_cmd(kMac, 0, {1, 0, 0, 0, 2, 0, 0, 0, 0, 1});  // 1 entry, 4 bytes
+       }},
+      {"def-5.1.6.5.3-1", "5.1.6.5.3", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures & ~fmask(F::kNetCtrlVlan));
+         w.drv->ctrl_cmd(kVlan, 0, {5, 0});
+       }},
+      {"def-5.1.6.5.4-1", "5.1.6.5.4", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures & ~fmask(F::kNetGuestAnnounce));
+         w.drv->ctrl_cmd(kAnnounce, 0, {});
+       }},
+      {"def-5.1.6.5.6-1", "5.1.6.5.6", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);  // no MQ: controlq is 2
+         w.drv->ctrl_cmd(kMq, 0, {1, 0});
+       }},
+      {"drv-5.1.6.5.6.1-1", "5.1.6.5.6.1", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetMq), 1, 4);  // pair 1 not set up
+         w.drv->ctrl_cmd(kMq, 0, {2, 0});
+       }},
+      {"drv-5.1.6.5.6.1-2", "5.1.6.5.6.1", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetMq), 2);
+         w.drv->ctrl_cmd(kMq, 0, {3, 0});  // max_virtqueue_pairs is 2
+       }},
+      {"drv-5.1.6.5.6.1-3", "5.1.6.5.6.1", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetMq), 2);
+         w.drv->notify_modern(3);  // transmitq2 before VQ_PAIRS_SET
+       }},
+      {"drv-5.1.6.5.6.1-4", "5.1.6.5.6.1", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetMq), 2);
+         w.drv->ctrl_cmd(kMq, 0, {1, 0});
+         w.drv->notify_modern(3);  // transmitq2 with one pair enabled
+       }},
+      {"def-5.1.6.5.6.4-1", "5.1.6.5.6.4", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);  // no HASH_REPORT
+         w.drv->ctrl_cmd(kMq, 2, hash_config(1, 40));
+       }},
+      {"def-5.1.6.5.7.1-1", "5.1.6.5.7.1", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetRss), 2);
+         w.drv->ctrl_cmd(kMq, 1, rss_config(0x2, {0, 1}, 0, 2, 41));  // key above 40
+       }},
+      {"drv-5.1.6.5.7.2-1", "5.1.6.5.7.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetMq), 2);  // no RSS
+         w.drv->ctrl_cmd(kMq, 1, rss_config(0x2, {0, 1}, 0, 2, 40));
+       }},
+      {"drv-5.1.6.5.7.2-2", "5.1.6.5.7.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetRss), 2);
+         w.drv->ctrl_cmd(kMq, 1, rss_config(0x2, {0, 1}, 0, 1, 40));  // entry 1, one pair
+       }},
+      {"drv-5.1.6.5.7.2-3", "5.1.6.5.7.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetRss), 2);
+         w.drv->ctrl_cmd(kMq, 1, rss_config(0x2, {0, 1, 0}, 0, 2, 40));  // 3 entries
+       }},
+      {"drv-5.1.6.5.7.2-4", "5.1.6.5.7.2", ctrl_dev_rss_table(2),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetRss), 2);
+         w.drv->ctrl_cmd(kMq, 1, rss_config(0x2, {0, 1, 0, 1}, 0, 2, 40));  // mask 3, limit 2
+       }},
+      {"drv-5.1.6.5.7.2-5", "5.1.6.5.7.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetRss), 2);
+         w.drv->ctrl_cmd(kMq, 1, rss_config(0x400, {0, 1}, 0, 2, 40));  // bit 10
+       }},
+      {"drv-5.1.6.5.8.2-1", "5.1.6.5.8.2", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);
+         w.drv->ctrl_cmd(5, 0, {2, 0, 0, 0, 0, 0, 0, 0});  // GUEST_CSUM, not negotiated
        }},
   };
   return all;
