@@ -92,6 +92,29 @@
 //                        Without INDIRECT_DESC the driver sends at most
 //                        kMaxChainSegments (4) segments direct and drops
 //                        longer chains (tx_drop_sg_segments)
+//   ctrl=0|1             accept VIRTIO_NET_F_CTRL_VQ and the command features
+//                        (CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN, CTRL_MAC_ADDR,
+//                        GUEST_ANNOUNCE; NetOptions::accept_ctrl_vq) when
+//                        offered (default 1; 0 while recording, record=1,
+//                        unless ctrl=1 is given: traces do not carry the
+//                        control plane yet). The ready line says ctrl=on|off
+//                        (a control queue set up) and pairs=/max_pairs=
+//
+// Control requests (UDP port 7070, one line each; the answer is the request
+// followed by ": " and the result -- the driver's CtrlResult name, "ok" when
+// the device acknowledged):
+//   counters, ping, exit
+//   ctrl                 "ctrl=on|off pairs=N max_pairs=N features=0x..."
+//   rx MODE on|off       MODE: promisc, allmulti, alluni, nomulti, nouni,
+//                        nobcast (VirtioNet::set_rx_mode)
+//   mac-filter [uc=M,M..] [mc=M,M..]   the MAC filter table (set_mac_filter);
+//                        no list: empty tables
+//   mac-addr M           set_mac_address; on ok the guest answers as M
+//   vlan add|del VID     add_vlan / remove_vlan
+// Commands run after the burst that brought them (never inside rx_burst),
+// one per burst; while recording they answer "refused while recording" (the
+// trace format has no control calls yet). DeviceEvents::announce (the
+// device asked for an announcement, GUEST_ANNOUNCE) sends a gratuitous ARP.
 //
 // At exit (the "exit" control request, or a broken driver) the guest prints
 // "vnet-guest: tx sg_packets=N indirect_chains=N frags=F" (F: the fragments
@@ -170,6 +193,9 @@ struct ServeStats {
   uint64_t irq_wait_raced = 0;  // no halt: completions raced the re-enable
   uint64_t vlan_frames = 0;     // 802.1Q-tagged frames received (guest/net/vlan.h)
   uint64_t vlan_replies = 0;    // replies to them, tagged the same way
+  uint64_t ctrl_commands = 0;   // control-plane requests run (rx, mac-filter, ...)
+  uint64_t ctrl_dropped = 0;    // a second one in the same burst (the peer resends)
+  uint64_t announces = 0;       // gratuitous ARPs sent for DeviceEvents::announce
 };
 ServeStats g_stats;
 
@@ -198,6 +224,18 @@ uint8_t* g_scratch = nullptr;
 uint32_t g_scratch_frame = 0;
 // A received 802.1Q frame without its tag, as the responder sees it.
 uint8_t* g_untagged = nullptr;
+// A control-plane request, run after the burst that brought it: a copy of
+// the request frame (untagged) and its tag, to answer it.
+struct PendingCommand {
+  bool pending = false;
+  bool tagged = false;
+  uint16_t tci = 0;
+  uint32_t frame_len = 0;
+  uint32_t payload_offset = 0;
+  uint32_t payload_len = 0;
+};
+PendingCommand g_command;
+uint8_t* g_command_frame = nullptr;
 
 void print_function(const pci::Function& f) {
   kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
@@ -366,6 +404,9 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("guest_irq_wait_raced", g_stats.irq_wait_raced);
   add("guest_vlan_frames", g_stats.vlan_frames);
   add("guest_vlan_replies", g_stats.vlan_replies);
+  add("guest_ctrl_commands", g_stats.ctrl_commands);
+  add("guest_ctrl_dropped", g_stats.ctrl_dropped);
+  add("guest_announces", g_stats.announces);
   add("guest_irq_delivered", g_platform.irq_delivered());
   add("guest_irq_unarmed", g_platform.irq_unarmed());
   add("guest_halts", sleep::stats().halts);
@@ -463,6 +504,180 @@ uint8_t* scratch_frame(uint16_t i) {
   return g_scratch + uint64_t{i} * g_scratch_frame;
 }
 
+// ---- control-plane requests (issue 15) ----
+
+void send(Burst& b);
+
+bool starts_with(const uint8_t* p, uint32_t len, const char* word) {
+  const uint32_t n = static_cast<uint32_t>(strlen(word));
+  return len >= n && memcmp(p, word, n) == 0 && (len == n || p[n] == ' ' || p[n] == '\n');
+}
+
+bool is_ctrl_command(const uint8_t* p, uint32_t len) {
+  return starts_with(p, len, "ctrl") || starts_with(p, len, "rx") ||
+         starts_with(p, len, "mac-filter") || starts_with(p, len, "mac-addr") ||
+         starts_with(p, len, "vlan");
+}
+
+// "aa:bb:cc:dd:ee:ff" at s (exactly 17 characters).
+bool parse_mac(const char* s, size_t len, vnet::MacAddr* out) {
+  if (len != 17) return false;
+  for (int i = 0; i < 6; ++i) {
+    uint8_t v = 0;
+    for (int k = 0; k < 2; ++k) {
+      const char c = s[i * 3 + k];
+      const int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+      if (d < 0) return false;
+      v = static_cast<uint8_t>(v * 16 + d);
+    }
+    if (i < 5 && s[i * 3 + 2] != ':') return false;
+    out->b[i] = v;
+  }
+  return true;
+}
+
+// Comma-separated MACs into out[0, *n) (at most max).
+bool parse_mac_list(const char* s, size_t len, vnet::MacAddr* out, uint16_t max, uint16_t* n) {
+  *n = 0;
+  size_t at = 0;
+  while (at < len) {
+    size_t end = at;
+    while (end < len && s[end] != ',') ++end;
+    if (*n == max || !parse_mac(s + at, end - at, &out[*n])) return false;
+    ++*n;
+    at = end + 1;
+  }
+  return true;
+}
+
+uint64_t parse_decimal(const char* s, size_t len, bool* ok) {
+  uint64_t v = 0;
+  *ok = len > 0 && len < 10;
+  for (size_t i = 0; i < len && *ok; ++i) {
+    if (s[i] < '0' || s[i] > '9') *ok = false;
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  }
+  return v;
+}
+
+// Splits text[0, len) at spaces into at most max words.
+size_t split_words(const char* text, size_t len, const char** words, size_t* lens, size_t max) {
+  size_t n = 0, at = 0;
+  while (at < len && n < max) {
+    while (at < len && text[at] == ' ') ++at;
+    if (at == len) break;
+    size_t end = at;
+    while (end < len && text[end] != ' ') ++end;
+    words[n] = text + at;
+    lens[n++] = end - at;
+    at = end;
+  }
+  return n;
+}
+
+bool word_eq(const char* w, size_t n, const char* lit) {
+  return n == strlen(lit) && memcmp(w, lit, n) == 0;
+}
+
+// Runs one control-plane request (command[0, len), no newline) on the
+// driver and writes "<command>: <result>\n" to out.
+size_t run_ctrl_command(net::Responder& responder, const char* command, size_t len, char* out,
+                        size_t cap) {
+  const char* w[8];
+  size_t wl[8];
+  const size_t n = split_words(command, len, w, wl, 8);
+  // The request's own words first, so the peer can tell answers apart.
+  if (len + 2 >= cap) len = cap - 3;
+  memcpy(out, command, len);
+  memcpy(out + len, ": ", 2);
+  const size_t head = len + 2;
+  char* r = out + head;
+  const size_t rcap = cap - head;
+  vnet::VirtioNet& net = driver();
+  if (word_eq(w[0], wl[0], "ctrl")) {
+    return head + format(r, rcap, "ok ctrl=%s pairs=%u max_pairs=%u features=0x%llx\n",
+                         net.has_control_queue() ? "on" : "off", net.queue_pairs(),
+                         net.max_queue_pairs(),
+                         static_cast<unsigned long long>(net.negotiated_features()));
+  }
+  if (record::active()) return head + format(r, rcap, "refused while recording\n");
+  ++g_stats.ctrl_commands;
+  vnet::CtrlResult result = vnet::CtrlResult::kInvalid;
+  bool parsed = false;
+  if (word_eq(w[0], wl[0], "rx") && n == 3) {
+    static constexpr const char* kModes[vnet::kNumRxModes] = {"promisc", "allmulti", "alluni",
+                                                              "nomulti", "nouni",    "nobcast"};
+    const bool on = word_eq(w[2], wl[2], "on");
+    for (uint8_t m = 0; m < vnet::kNumRxModes; ++m) {
+      if (!word_eq(w[1], wl[1], kModes[m]) || (!on && !word_eq(w[2], wl[2], "off"))) continue;
+      parsed = true;
+      result = net.set_rx_mode(static_cast<vnet::RxMode>(m), on);
+    }
+  } else if (word_eq(w[0], wl[0], "mac-filter")) {
+    static vnet::MacAddr uc[vnet::kMaxMacFilter], mc[vnet::kMaxMacFilter];
+    uint16_t nuc = 0, nmc = 0;
+    parsed = true;
+    for (size_t i = 1; i < n && parsed; ++i) {
+      if (wl[i] >= 3 && memcmp(w[i], "uc=", 3) == 0)
+        parsed = parse_mac_list(w[i] + 3, wl[i] - 3, uc, vnet::kMaxMacFilter, &nuc);
+      else if (wl[i] >= 3 && memcmp(w[i], "mc=", 3) == 0)
+        parsed = parse_mac_list(w[i] + 3, wl[i] - 3, mc, vnet::kMaxMacFilter, &nmc);
+      else
+        parsed = false;
+    }
+    if (parsed) result = net.set_mac_filter(uc, nuc, mc, nmc);
+  } else if (word_eq(w[0], wl[0], "mac-addr") && n == 2) {
+    vnet::MacAddr m;
+    parsed = parse_mac(w[1], wl[1], &m);
+    if (parsed) result = net.set_mac_address(m.b);
+    if (result == vnet::CtrlResult::kOk) {
+      responder.set_mac(net.mac());
+      const uint8_t* a = net.mac();
+      kprintf("vnet-guest: mac %02x:%02x:%02x:%02x:%02x:%02x\n", a[0], a[1], a[2], a[3], a[4],
+              a[5]);
+    }
+  } else if (word_eq(w[0], wl[0], "vlan") && n == 3) {
+    bool ok = false;
+    const uint64_t vid = parse_decimal(w[2], wl[2], &ok);
+    const bool add = word_eq(w[1], wl[1], "add");
+    if (ok && vid <= 0xffff && (add || word_eq(w[1], wl[1], "del"))) {
+      parsed = true;
+      result = add ? net.add_vlan(static_cast<uint16_t>(vid))
+                   : net.remove_vlan(static_cast<uint16_t>(vid));
+    }
+  }
+  if (!parsed) return head + format(r, rcap, "bad request\n");
+  return head + format(r, rcap, "%s\n", vnet::ctrl_result_name(result));
+}
+
+// The request on_frame() set aside, run now (between bursts), and its
+// answer sent.
+void run_pending_command(net::Responder& responder) {
+  if (!g_command.pending) return;
+  g_command.pending = false;
+  const char* text = reinterpret_cast<const char*>(g_command_frame + g_command.payload_offset);
+  size_t len = g_command.payload_len;
+  while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) --len;
+  const size_t tlen = run_ctrl_command(responder, text, len, g_text, sizeof(g_text));
+  uint8_t* out = scratch_frame(0);
+  uint32_t cap = g_scratch_frame - (g_command.tagged ? net::kVlanTagLen : 0);
+  uint32_t flen =
+      responder.build_udp_reply(g_command_frame, reinterpret_cast<const uint8_t*>(g_text),
+                                static_cast<uint32_t>(tlen), out, cap);
+  if (flen != 0 && g_command.tagged)
+    flen = net::vlan_insert(out, flen, g_scratch_frame, g_command.tci);
+  if (flen == 0) return;
+  Burst b{};
+  b.responder = &responder;
+  b.frames[0].data = out;
+  b.frames[0].len = flen;
+  b.count = 1;
+  send(b);
+}
+
 void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
   Burst& b = *static_cast<Burst*>(context);
   if (b.count == kBurst) {
@@ -498,6 +713,20 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
       b.exit_requested = true;
     } else if (word_is(ctl.payload, ctl.len, "ping")) {
       tlen = format(g_text, sizeof(g_text), "pong\n");
+    } else if (is_ctrl_command(ctl.payload, ctl.len)) {
+      // Run after the burst (run_pending_command); one at a time.
+      if (g_command.pending || ctl.len > 512) {
+        ++g_stats.ctrl_dropped;
+        return;
+      }
+      g_command.pending = true;
+      g_command.tagged = tagged;
+      g_command.tci = tci;
+      g_command.frame_len = frame_len;
+      g_command.payload_offset = static_cast<uint32_t>(ctl.payload - frame);
+      g_command.payload_len = ctl.len;
+      memcpy(g_command_frame, frame, frame_len);
+      return;
     } else {
       tlen = format(g_text, sizeof(g_text), "unknown command\n");
     }
@@ -599,6 +828,7 @@ bool wait_for_work(uint64_t deadline) {
     const bool busy = n > 0 || burst.count > 0;
     send(burst);
     if (busy || driver().tx_queue().in_flight() > 0) session().tx_reclaim();
+    run_pending_command(responder);  // a control-plane request of this burst
 
     if (burst.exit_requested) {
       drain_tx();
@@ -612,6 +842,18 @@ bool wait_for_work(uint64_t deadline) {
       next_poll = now + poll_interval;
       vnet::DeviceEvents ev = session().poll_device();
       if (ev.link_changed) kprintf("vnet-guest: link %s\n", driver().link_up() ? "up" : "down");
+      if (ev.announce) {
+        // GUEST_ANNOUNCE: the driver acknowledged the device's request;
+        // the announcement itself is ours to send.
+        Burst arp{};
+        arp.responder = &responder;
+        arp.frames[0].data = scratch_frame(0);
+        arp.frames[0].len = responder.build_gratuitous_arp(scratch_frame(0), g_scratch_frame);
+        arp.count = arp.frames[0].len != 0 ? 1 : 0;
+        send(arp);
+        ++g_stats.announces;
+        kprintf("vnet-guest: announce: gratuitous ARP sent\n");
+      }
       if (ev.reset_detected)
         kprintf("vnet-guest: device reset detected, %s\n",
                 ev.recovered ? "recovered" : "not recovered");
@@ -770,6 +1012,10 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   options.feature_mask = ~cmdline_number(cmdline, "mask", 0);
   options.accept_ring_packed = cmdline_number(cmdline, "packed", 1) != 0;
   options.accept_indirect_desc = cmdline_number(cmdline, "indirect", 1) != 0;
+  // The control plane: on by default, off while recording unless asked for
+  // (a recording's trace does not carry the control queue yet).
+  const bool recording_asked = cmdline_number(cmdline, "record", 0) != 0;
+  options.accept_ctrl_vq = cmdline_number(cmdline, "ctrl", recording_asked ? 0 : 1) != 0;
   char frags[8] = "auto";
   cmdline_get(cmdline, "tx_frags", frags, sizeof(frags));
   if (memcmp(frags, "auto", 5) != 0) {
@@ -868,6 +1114,8 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   g_scratch = reinterpret_cast<uint8_t*>(scratch);
   g_untagged = reinterpret_cast<uint8_t*>(phys.alloc(g_scratch_frame, 64));
   if (g_untagged == nullptr) panic("no memory for an untagged frame of %u bytes", g_scratch_frame);
+  g_command_frame = reinterpret_cast<uint8_t*>(phys.alloc(g_scratch_frame, 64));
+  if (g_command_frame == nullptr) panic("no memory for a request of %u bytes", g_scratch_frame);
 
   vnet::trace::Session& s = session();
   vnet::Transport* transport = nullptr;
@@ -924,7 +1172,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
       "txq=%u ring=%s event_idx=%s indirect_desc=%s link=%s bounce=%s irq=%s msix=%u "
-      "intx_gsi=%s irq_mode=%s irq_vectors=%u attach_us=%llu%s\n",
+      "intx_gsi=%s irq_mode=%s irq_vectors=%u ctrl=%s pairs=%u max_pairs=%u attach_us=%llu%s\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", transport->name(), device_id,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
@@ -934,6 +1182,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       on_off(vnet::spec::Feature::kIndirectDesc), net_dev.link_up() ? "up" : "down",
       bounce ? "on" : "off", irq_mode_name(irq_mode), msix_vectors, intx_gsi,
       vnet::interrupt_mode_name(net_dev.interrupt_mode()), net_dev.interrupts().vectors,
+      net_dev.has_control_queue() ? "on" : "off", net_dev.queue_pairs(), net_dev.max_queue_pairs(),
       static_cast<unsigned long long>(attach_us), mmio_text);
   serve(responder);
 }

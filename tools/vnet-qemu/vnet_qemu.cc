@@ -1685,7 +1685,8 @@ bool Runner::ctrl_check(const std::string& c) {
     if (!probe(kForeignUnicast, -1, &at_attach)) return false;
     if (!o_.quiet)
       printf("  %-58s %s\n", "after attach, to a foreign unicast MAC:",
-             at_attach ? "delivered (promiscuous, QEMU's reset state)" : "dropped");
+             at_attach ? "delivered (promiscuous: QEMU's reset state)"
+                       : "dropped (the driver sends its rx modes at attach)");
     return ctrl_command(c, "rx promisc off") &&
            expect_delivery(c, "promiscuous off, " + to(kForeignUnicast), kForeignUnicast, -1,
                            false) &&
@@ -1782,11 +1783,32 @@ bool Runner::monitor_command(const std::string& command, std::string* error) {
     if (fd >= 0) close(fd);
     return false;
   }
+  // The banner's prompt, then the command, then the prompt after it: HMP
+  // reads a line only once it is at its prompt, and runs it before the next.
+  std::string seen;
+  auto until_prompt = [&](size_t count) {
+    double deadline = now_s() + 3.0;
+    while (now_s() < deadline) {
+      size_t prompts = 0;
+      for (size_t at = seen.find("(qemu) "); at != std::string::npos;
+           at = seen.find("(qemu) ", at + 1))
+        ++prompts;
+      if (prompts >= count) return true;
+      if (!qemu_.wait_for(fd, 50)) continue;
+      char buf[4096];
+      ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n <= 0) return false;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    return false;
+  };
   const std::string line = command + "\n";
-  bool ok = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
-  qemu_.wait_for(fd, 500);  // the monitor's banner and answer
+  bool ok =
+      until_prompt(1) &&
+      ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size()) &&
+      until_prompt(2);
   close(fd);
-  if (!ok) *error = "cannot write to QEMU's monitor";
+  if (!ok) *error = "no answer from QEMU's monitor to '" + command + "'";
   return ok;
 }
 
