@@ -1350,9 +1350,10 @@ void MockDevice::arm(const Fault& fault) {
       break;
   }
   ArmedFault a{fault, fault.skip, fault.count};
-  if (is_ctrl_fault(fault.kind))
+  if (is_ctrl_fault(fault.kind)) {
+    a.fault.queue = -1;  // the control queue, whatever its index
     ctrl_faults_.push_back(a);
-  else
+  } else
     (is_used_fault(fault.kind) ? used_faults_ : rx_faults_).push_back(a);
 }
 

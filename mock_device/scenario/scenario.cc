@@ -736,7 +736,19 @@ class Parser {
                 "mmio_window_size",
                 "offer_ring_packed",
                 "packed_device_event",
-                "rx_mergeable"});
+                "rx_mergeable",
+                "offer_ctrl_vq",
+                "offer_ctrl_rx",
+                "offer_ctrl_vlan",
+                "offer_ctrl_rx_extra",
+                "offer_guest_announce",
+                "offer_mq",
+                "offer_ctrl_mac_addr",
+                "offer_hash_report",
+                "offer_rss",
+                "rss_max_key_size",
+                "rss_max_indirection_table_length",
+                "supported_hash_types"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -760,6 +772,30 @@ class Parser {
       s->device.interrupt_pin = uint8_t(u64(j["interrupt_pin"], ptr + "/interrupt_pin", 4));
     if (j.contains("rx_mergeable"))
       s->device.rx_mergeable = boolean(j["rx_mergeable"], ptr + "/rx_mergeable");
+    // The control plane's offers and its raw config fields (issue 15).
+    const std::pair<const char*, std::optional<bool> mock::DeviceConfig::*> offers[] = {
+        {"offer_ctrl_vq", &mock::DeviceConfig::offer_ctrl_vq},
+        {"offer_ctrl_rx", &mock::DeviceConfig::offer_ctrl_rx},
+        {"offer_ctrl_vlan", &mock::DeviceConfig::offer_ctrl_vlan},
+        {"offer_ctrl_rx_extra", &mock::DeviceConfig::offer_ctrl_rx_extra},
+        {"offer_guest_announce", &mock::DeviceConfig::offer_guest_announce},
+        {"offer_mq", &mock::DeviceConfig::offer_mq},
+        {"offer_ctrl_mac_addr", &mock::DeviceConfig::offer_ctrl_mac_addr},
+        {"offer_hash_report", &mock::DeviceConfig::offer_hash_report},
+        {"offer_rss", &mock::DeviceConfig::offer_rss},
+    };
+    for (const auto& [key, member] : offers)
+      if (j.contains(key)) s->device.*member = boolean(j[key], ptr + "/" + key);
+    if (j.contains("rss_max_key_size"))
+      s->device.rss_max_key_size =
+          uint8_t(u64(j["rss_max_key_size"], ptr + "/rss_max_key_size", 0xFF));
+    if (j.contains("rss_max_indirection_table_length"))
+      s->device.rss_max_indirection_table_length =
+          uint16_t(u64(j["rss_max_indirection_table_length"],
+                       ptr + "/rss_max_indirection_table_length", 0xFFFF));
+    if (j.contains("supported_hash_types"))
+      s->device.supported_hash_types =
+          uint32_t(u64(j["supported_hash_types"], ptr + "/supported_hash_types", 0xFFFF'FFFF));
     if (j.contains("offer_ring_packed"))
       s->device.offer_ring_packed = boolean(j["offer_ring_packed"], ptr + "/offer_ring_packed");
     if (j.contains("packed_device_event")) {
