@@ -41,6 +41,10 @@
 //              DATA_VALID/RSC_INFO, gso_type NONE unless HOST_* negotiated
 //   5.1.6      (legacy framing) without ANY_LAYOUT the header has its own
 //              descriptor
+//   5.1.6.5    the control queue (mock_ctrl.cc): commands only with their
+//              features, their framing and data layouts, VQ_PAIRS_SET and
+//              RSS_CONFIG within the device's limits, transmit queues only
+//              of enabled pairs
 //   4.2        virtio-mmio (mock_mmio.cc): the register table of the device's
 //              version, 32-bit aligned register accesses in their direction,
 //              configuration at natural widths, the identity registers first
