@@ -111,6 +111,9 @@
 //                        no list: empty tables
 //   mac-addr M           set_mac_address; on ok the guest answers as M
 //   vlan add|del VID     add_vlan / remove_vlan
+//   ctrl_skip=1          (for proving the runner's checks can fail) answer
+//                        every control-plane request "ok" without calling
+//                        the driver, and ignore DeviceEvents::announce
 // Commands run after the burst that brought them (never inside rx_burst),
 // one per burst; while recording they answer "refused while recording" (the
 // trace format has no control calls yet). DeviceEvents::announce (the
@@ -236,6 +239,7 @@ struct PendingCommand {
 };
 PendingCommand g_command;
 uint8_t* g_command_frame = nullptr;
+bool g_ctrl_skip = false;  // ctrl_skip=1: a guest that only says it did
 
 void print_function(const pci::Function& f) {
   kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
@@ -604,6 +608,7 @@ size_t run_ctrl_command(net::Responder& responder, const char* command, size_t l
                          static_cast<unsigned long long>(net.negotiated_features()));
   }
   if (record::active()) return head + format(r, rcap, "refused while recording\n");
+  if (g_ctrl_skip) return head + format(r, rcap, "ok\n");  // the lie ctrl_skip=1 asks for
   ++g_stats.ctrl_commands;
   vnet::CtrlResult result = vnet::CtrlResult::kInvalid;
   bool parsed = false;
@@ -842,7 +847,7 @@ bool wait_for_work(uint64_t deadline) {
       next_poll = now + poll_interval;
       vnet::DeviceEvents ev = session().poll_device();
       if (ev.link_changed) kprintf("vnet-guest: link %s\n", driver().link_up() ? "up" : "down");
-      if (ev.announce) {
+      if (ev.announce && !g_ctrl_skip) {
         // GUEST_ANNOUNCE: the driver acknowledged the device's request;
         // the announcement itself is ours to send.
         Burst arp{};
@@ -1016,6 +1021,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   // (a recording's trace does not carry the control queue yet).
   const bool recording_asked = cmdline_number(cmdline, "record", 0) != 0;
   options.accept_ctrl_vq = cmdline_number(cmdline, "ctrl", recording_asked ? 0 : 1) != 0;
+  g_ctrl_skip = cmdline_number(cmdline, "ctrl_skip", 0) != 0;
   char frags[8] = "auto";
   cmdline_get(cmdline, "tx_frags", frags, sizeof(frags));
   if (memcmp(frags, "auto", 5) != 0) {

@@ -80,7 +80,8 @@ bool run_command(const std::vector<std::string>& argv, std::string* error) {
   return false;
 }
 
-bool NetNs::create(uint32_t queues, std::string* error) {
+bool NetNs::create(uint32_t queues, std::string* error, bool* missing) {
+  *missing = true;
   if (geteuid() != 0) {
     *error =
         "--net tap needs root: it creates a network namespace and a tap device in it "
@@ -92,6 +93,7 @@ bool NetNs::create(uint32_t queues, std::string* error) {
              "): load the tun module or give the container the device";
     return false;
   }
+  *missing = false;
   name_ = "vnetq-" + std::to_string(getpid());
   snprintf(g_ns_path, sizeof(g_ns_path), "/run/netns/%s", name_.c_str());
   QemuProcess::set_extra_cleanup(&remove_namespace_now);

@@ -39,9 +39,10 @@ class NetNs {
   ~NetNs() { destroy(); }
 
   // Creates the namespace and the tap (multi_queue when queues > 1) and
-  // enters it. False, with *error saying why, when anything is missing;
-  // what was created is removed again.
-  bool create(uint32_t queues, std::string* error);
+  // enters it. False, with *error saying why, when anything is missing
+  // (*missing: root, /dev/net/tun or ip, which a test may skip on); what
+  // was created is removed again.
+  bool create(uint32_t queues, std::string* error, bool* missing);
   // Leaves and removes the namespace; idempotent.
   void destroy();
 

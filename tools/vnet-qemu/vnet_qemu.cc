@@ -64,7 +64,8 @@
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
 // QEMU's own trace log and a pcap of the NIC's traffic (docs/qemu-capture.md).
 //
-// Exit status: 0 success, 1 failure (echo, boot, expectation), 2 usage.
+// Exit status: 0 success, 1 failure (echo, boot, expectation), 2 usage, 77
+// skipped (--net tap on a machine without root, /dev/net/tun or ip).
 // Every path, signals included, leaves no QEMU behind (qemu_process.h).
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitSkipped = 77;  // --net tap on a machine that cannot (ctest SKIP_RETURN_CODE)
 constexpr uint32_t kMaxUdpPayload = 1472;  // 1500-byte IPv4 MTU of QEMU user networking
 // TCP messages may be larger than a segment: the guest's TCP echo cuts its
 // replies by MSS and window (8 KiB), so a message of several MSS and
@@ -376,6 +378,7 @@ class Runner {
   uint32_t max_size_ = 0;  // --max-size, or for UDP the largest payload the MTU carries
   std::vector<std::pair<std::string, std::string>> props_;
   NetNs netns_;  // --net tap: torn down after QEMU (members die in reverse order)
+  bool prerequisite_missing_ = false;  // --net tap without root, tun or ip: exit kExitSkipped
   QemuProcess qemu_;
   std::unique_ptr<Link> link_;
   std::string netdev_;
@@ -836,7 +839,7 @@ bool Runner::boot() {
       // The run's own namespace with the tap in it; the runner enters it,
       // so that QEMU (started from here) and the link's sockets are there.
       std::string error;
-      if (!netns_.active() && !netns_.create(o_.queues, &error)) {
+      if (!netns_.active() && !netns_.create(o_.queues, &error, &prerequisite_missing_)) {
         fail(error);
         return false;
       }
@@ -1675,6 +1678,46 @@ bool Runner::ctrl_check(const std::string& c) {
   if (!o_.quiet) printf("ctrl-check %s:\n", c.c_str());
   const std::string own = "to the guest's MAC";
   auto to = [](const uint8_t m[6]) { return "to " + mac_text(m); };
+  // What each check needs negotiated. Without it the check cannot run:
+  // it says so (and what the guest answers to the command) instead of
+  // passing or failing on a filter QEMU does not apply (without CTRL_VLAN
+  // every VLAN passes, without CTRL_RX the device stays promiscuous).
+  struct Need {
+    const char* check;
+    unsigned bit;
+    const char* name;
+  };
+  static constexpr Need kNeeds[] = {
+      {"promisc", 18, "CTRL_RX"},    {"allmulti", 18, "CTRL_RX"},
+      {"mac-filter", 18, "CTRL_RX"}, {"set-mac", 23, "CTRL_MAC_ADDR"},
+      {"vlan", 19, "CTRL_VLAN"},     {"announce", 21, "GUEST_ANNOUNCE"},
+      {"set-mac", 18, "CTRL_RX"},    {"vlan", 18, "CTRL_RX"}};
+  const uint64_t negotiated = parse_u64(ready_["features"]);
+  const uint64_t offered = parse_u64(ready_["offered"]);
+  std::string missing;
+  for (const Need& n : kNeeds) {
+    const uint64_t bit = uint64_t{1} << n.bit;
+    if (c != n.check || (negotiated & bit)) continue;
+    missing += std::string(missing.empty() ? "" : ", ") + n.name +
+               ((offered & bit) ? " (offered, not negotiated)" : " (not offered by the device)");
+  }
+  if (!(negotiated & (uint64_t{1} << 17)))
+    missing = std::string("CTRL_VQ") +
+              ((offered & (uint64_t{1} << 17)) ? " (offered, not negotiated: -g ctrl=0?)"
+                                               : " (not offered: ctrl_vq=off?)") +
+              (missing.empty() ? "" : ", " + missing);
+  if (!missing.empty()) {
+    fail("--ctrl-check " + c + " cannot run without " + missing);
+    const std::string probe_command = c == "set-mac"    ? "mac-addr " + mac_text(guest_mac_)
+                                      : c == "vlan"     ? "vlan del " + std::to_string(kTestVid)
+                                      : c == "promisc"  ? "rx promisc off"
+                                      : c == "announce" ? ""
+                                                        : "rx allmulti off";
+    if (!probe_command.empty() && ctrl_command(c, probe_command))
+      fail("--ctrl-check " + c + ": the guest answered '" + probe_command +
+           "' with ok although the feature is not negotiated");
+    return false;
+  }
   if (c == "announce") return check_announce();
   // Every check filters: promiscuous off first (QEMU's reset state is on).
   if (c != "promisc") {
@@ -2364,7 +2407,9 @@ int Runner::run() {
     rmdir(monitor_path_.substr(0, monitor_path_.rfind('/')).c_str());
   }
   if (rc != kExitOk || o_.show_console) dump_diagnostics();
-  if (!o_.quiet) printf("result: %s\n", rc == kExitOk ? "PASS" : "FAIL");
+  if (prerequisite_missing_) rc = kExitSkipped;
+  if (!o_.quiet)
+    printf("result: %s\n", rc == kExitOk ? "PASS" : rc == kExitSkipped ? "SKIPPED" : "FAIL");
   write_json(rc);
   return rc;
 }
