@@ -1158,6 +1158,20 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     print_counters(responder);
     leave(ExitCode::kAttachFailed);
   }
+  // A MAC the driver chose (the device offered none, or an invalid one) is
+  // one the device's receive filter does not know: once the driver turns
+  // promiscuous mode off (it sends its rx modes at attach), frames for it
+  // would be dropped. Tell the device (MAC_ADDR_SET, as Linux does), or
+  // stay promiscuous where it cannot be told.
+  if (!net_dev.mac_from_device() && net_dev.has_control_queue() && !g_ctrl_skip &&
+      !record::active()) {
+    const vnet::CtrlResult r = net_dev.set_mac_address(net_dev.mac());
+    const vnet::CtrlResult p =
+        r == vnet::CtrlResult::kOk ? r : net_dev.set_rx_mode(vnet::RxMode::kPromiscuous, true);
+    kprintf("vnet-guest: driver-chosen mac: mac-addr %s%s%s\n", vnet::ctrl_result_name(r),
+            r == vnet::CtrlResult::kOk ? "" : ", promiscuous on ",
+            r == vnet::CtrlResult::kOk ? "" : vnet::ctrl_result_name(p));
+  }
   const uint8_t* mac = net_dev.mac();
   // The negotiated transport features that shape the rings.
   auto on_off = [&net_dev](vnet::spec::Feature f) {
