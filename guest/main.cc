@@ -111,6 +111,8 @@
 //                        no list: empty tables
 //   mac-addr M           set_mac_address; on ok the guest answers as M
 //   vlan add|del VID     add_vlan / remove_vlan
+//   pairs=N              multiqueue: NetOptions::max_queue_pairs (1..4; MQ,
+//                        which needs CTRL_VQ); anything else ends the run
 //   ctrl_skip=1          (for proving the runner's checks can fail) answer
 //                        every control-plane request "ok" without calling
 //                        the driver, and ignore DeviceEvents::announce
@@ -1022,6 +1024,14 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   const bool recording_asked = cmdline_number(cmdline, "record", 0) != 0;
   options.accept_ctrl_vq = cmdline_number(cmdline, "ctrl", recording_asked ? 0 : 1) != 0;
   g_ctrl_skip = cmdline_number(cmdline, "ctrl_skip", 0) != 0;
+  // Multiqueue: drive up to pairs= queue pairs (MQ, which needs CTRL_VQ).
+  const uint64_t pairs = cmdline_number(cmdline, "pairs", 1);
+  if (pairs < 1 || pairs > vnet::kMaxQueuePairs) {
+    kprintf("vnet-guest: bad command line: pairs=%llu (1..%u)\n",
+            static_cast<unsigned long long>(pairs), vnet::kMaxQueuePairs);
+    exit_qemu(ExitCode::kBadCommandLine);
+  }
+  options.max_queue_pairs = static_cast<uint16_t>(pairs);
   char frags[8] = "auto";
   cmdline_get(cmdline, "tx_frags", frags, sizeof(frags));
   if (memcmp(frags, "auto", 5) != 0) {
