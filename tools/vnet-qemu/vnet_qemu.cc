@@ -537,10 +537,7 @@ bool Runner::parse_options(std::string* error) {
     *error = "--tcp-flows needs TCP: --net user or --net tap (the socket netdev echoes UDP)";
     return false;
   }
-  if (o_.net == "tap" && microvm()) {
-    *error = "--net tap is wired for virtio-net-pci (pc, q35)";
-    return false;
-  }
+
   for (const std::string& a : o_.guest_args) {
     if (a.find_first_of(" ,\"") != std::string::npos || a.find('=') == std::string::npos) {
       *error = "guest argument '" + a + "' must be key=value without spaces or commas";
@@ -771,7 +768,12 @@ std::vector<std::string> Runner::qemu_argv() const {
       a.push_back("virtio-mmio.ioeventfd=off");
     }
     std::string dev = "virtio-net-device,netdev=n0";
-    for (const auto& [k, v] : props_) dev += "," + k + "=" + v;
+    bool mq = false;
+    for (const auto& [k, v] : props_) {
+      dev += "," + k + "=" + v;
+      mq = mq || k == "mq";
+    }
+    if (o_.net == "tap" && o_.queues > 1 && !mq) dev += ",mq=on";  // no MSI-X vectors here
     a.push_back("-device");
     a.push_back(dev);
     return a;
@@ -2229,6 +2231,11 @@ void Runner::write_json(int rc) {
   if (tx_line_.count("indirect_chains"))
     j["tx_indirect_chains"] = parse_u64(tx_line_["indirect_chains"]);
   if (!o_.action.empty()) j["action"] = o_.action;
+  if (!o_.ctrl_checks.empty()) j["ctrl_checks"] = o_.ctrl_checks;
+  if (ready_.count("ctrl")) j["ctrl"] = ready_["ctrl"];
+  if (ready_.count("pairs")) j["pairs"] = parse_u64(ready_["pairs"]);
+  if (o_.net == "tap")
+    j["tap"] = {{"queues", o_.queues}, {"udp_flows", o_.udp_flows}, {"tcp_flows", tcp_flows()}};
   j["expect"] = o_.expect;
   j["net"] = o_.net;
   j["protocol"] = link_ && link_->tcp_echo_port() != 0 ? "tcp" : "udp";
