@@ -248,49 +248,41 @@ AttachError VirtioNet::bring_up() {
   rx_frame_max_ = uint32_t{mtu_} + spec::kEthHeaderSize + spec::kVlanTagSize;
   const bool dma_order = has_feature(features_, Feature::kOrderPlatform);
 
+  // Queue pairs (MQ or RSS): as many as the caller allows, the device has
+  // (validated) and the driver holds. Interrupts serve pair 0's queues
+  // only, so a driver asked for interrupts drives one pair.
+  pairs_ = 1;
+  if (has_feature(features_, Feature::kNetMq) || has_feature(features_, Feature::kNetRss)) {
+    uint16_t n = options_.max_queue_pairs;
+    if (n > dev_max_pairs_) n = dev_max_pairs_;
+    if (n > kMaxQueuePairs) n = kMaxQueuePairs;
+    if (n > 1 && options_.interrupts != InterruptMode::kPolling) {
+      platform_->log(LogLevel::kWarn, "virtio-net: multiqueue is polled: one pair with interrupts");
+      n = 1;
+    }
+    pairs_ = n < 1 ? 1 : n;
+  }
   // Interrupts (MSI-X vectors, INTx, or none) before the queues: each
   // queue's vector is written before it is enabled (4.1.5.1.3).
   setup_interrupts();
 
-  // Step 7: queues and buffers, of the ring kind the features chose.
+  // Step 7: queues and buffers, of the ring kind the features chose:
+  // every pair, then the control queue.
   const RingKind ring =
       has_feature(features_, Feature::kRingPacked) ? RingKind::kPacked : RingKind::kSplit;
-  AttachError e = setup_queue(rx_, ring, kRxQueue, options_.rx_ring_cap);
-  if (e != AttachError::kOk) return fail(e);
-  e = setup_queue(tx_, ring, kTxQueue, options_.tx_ring_cap);
-  if (e != AttachError::kOk) return fail(e);
-  // Indirect tables for tx scatter-gather (the policy: virtio_net.h): a
-  // chain longer than a single-buffer frame's goes through a table.
-  reset_tx_frag_maps();
-  if (has_feature(features_, Feature::kIndirectDesc)) {
-    if (!tx_.enable_indirect(split_header_ ? 2 : 1)) return fail(AttachError::kNoDmaMemory);
+  for (uint16_t k = 0; k < pairs_; ++k) {
+    const AttachError e = setup_pair(qp_[k], k, ring, dma_order);
+    if (e != AttachError::kOk) return fail(e);
+  }
+  if (has_feature(features_, Feature::kIndirectDesc))
     platform_->log(LogLevel::kInfo,
                    "virtio-net: indirect_desc on: tx scatter-gather through indirect tables");
-  }
-  // Polling by default: the driver reclaims tx on every tx_burst and the
-  // caller polls rx, so neither queue needs to interrupt (2.7.7: a hint the
-  // device may ignore). set_rx_interrupts(true) asks for rx interrupts.
-  rx_.set_dma_barriers(dma_order);
-  tx_.set_dma_barriers(dma_order);
-  const bool event_idx = has_feature(features_, Feature::kEventIdx);
-  rx_.set_event_idx(event_idx);
-  tx_.set_event_idx(event_idx);
-  // IN_ORDER: batched completions, validated against the posted order; the
-  // queues take descriptors in ring order from here on (2.7.5, 2.7.9, 2.8.9).
-  const bool in_order = has_feature(features_, Feature::kInOrder);
-  rx_.set_in_order(in_order);
-  tx_.set_in_order(in_order);
-  tx_.set_interrupts(false);
-  rx_.set_interrupts(false);
   setup_control_queue(ring, dma_order);
-  pairs_ = 1;
-  tx_published_.store(0, MemOrder::kRelaxed);
-  tx_wd_armed_ = false;
-  // The rx ring is filled but its avail index not yet published: until
-  // then the device has been given nothing at all.
-  rx_posted_ = 0;
-  fill_rx();
-  if (rx_posted_ == 0) return fail(AttachError::kNoRxBuffers);
+  // The rx rings are filled but their avail index not yet published: until
+  // then the device has been given nothing at all. Pair 0 must get buffers;
+  // another pair that gets none from the pool is refilled by its rx_burst.
+  for (uint16_t k = 0; k < pairs_; ++k) fill_rx(qp_[k]);
+  if (qp_[0].rx_posted == 0) return fail(AttachError::kNoRxBuffers);
 
   // Step 8: DRIVER_OK, and only then the first notification (3.1.1: "MUST
   // NOT send any buffer available notifications ... before DRIVER_OK").
@@ -300,22 +292,32 @@ AttachError VirtioNet::bring_up() {
   // that moved (during attach, before DRIVER_OK) is a lie, and its entries
   // are not completions. The queue is broken and the device reset by the
   // next poll_device().
-  const bool rx_clean = rx_.check_used_untouched();
-  const bool tx_clean = tx_.check_used_untouched();
-  const bool ctrl_clean = !ctrl_on_ || ctrl_.check_used_untouched();
   last_error_ = AttachError::kOk;
-  if (!rx_clean || !tx_clean || !ctrl_clean) {
+  const Virtqueue* lied = nullptr;
+  for (uint16_t k = 0; k < pairs_ && lied == nullptr; ++k) {
+    if (!qp_[k].rx.check_used_untouched())
+      lied = &qp_[k].rx;
+    else if (!qp_[k].tx.check_used_untouched())
+      lied = &qp_[k].tx;
+  }
+  if (lied == nullptr && ctrl_on_ && !ctrl_.check_used_untouched()) lied = &ctrl_;
+  if (lied != nullptr) {
     // Straight to kBroken, never through kRunning: no burst may start on a
     // ring the device already lied about.
-    count_queue_fault(!rx_clean ? rx_ : !tx_clean ? tx_ : ctrl_);
+    count_queue_fault(*lied);
     set_state(NetState::kBroken);
     return AttachError::kOk;
   }
-  rx_.publish();
-  // The first notification before kRunning: once the state says running an
-  // rx burst may start on another thread, and the kick decision (EVENT_IDX:
-  // kicked_idx_) and the kick counter belong to the rx context from then on.
-  if (rx_.kick_needed()) kick(kRxQueue);
+  // The first notifications before kRunning: once the state says running
+  // an rx burst may start on another thread, and the kick decision
+  // (EVENT_IDX: kicked_idx_) and the kick counter belong to the rx context
+  // from then on.
+  for (uint16_t k = 0; k < pairs_; ++k) {
+    qp_[k].rx.publish();
+    if (qp_[k].rx.kick_needed()) kick(qp_[k].rx, *qp_[k].counters);
+  }
+  // One pair until the device is told otherwise (5.1.6.5.5).
+  pairs_active_.store(1, MemOrder::kRelaxed);
   set_state(NetState::kRunning);
   // The control state the device acknowledged before (nothing after
   // attach(): the defaults), sent again after DRIVER_OK. A device that lies
@@ -438,18 +440,51 @@ AttachError VirtioNet::setup_queue(Virtqueue& q, RingKind kind, uint16_t index, 
   return AttachError::kOk;
 }
 
-uint16_t VirtioNet::fill_rx() {
+AttachError VirtioNet::setup_pair(QueuePair& p, uint16_t pair, RingKind ring, bool dma_order) {
+  AttachError e = setup_queue(p.rx, ring, static_cast<uint16_t>(2 * pair), options_.rx_ring_cap);
+  if (e != AttachError::kOk) return e;
+  e = setup_queue(p.tx, ring, static_cast<uint16_t>(2 * pair + 1), options_.tx_ring_cap);
+  if (e != AttachError::kOk) return e;
+  // Indirect tables for tx scatter-gather (the policy: virtio_net.h): a
+  // chain longer than a single-buffer frame's goes through a table.
+  reset_tx_frag_maps(p);
+  if (has_feature(features_, Feature::kIndirectDesc) &&
+      !p.tx.enable_indirect(split_header_ ? 2 : 1))
+    return AttachError::kNoDmaMemory;
+  // Polling by default: the driver reclaims tx on every tx_burst and the
+  // caller polls rx, so neither queue needs to interrupt (2.7.7: a hint the
+  // device may ignore). set_rx_interrupts(true) asks for rx interrupts.
+  const bool event_idx = has_feature(features_, Feature::kEventIdx);
+  // IN_ORDER: batched completions, validated against the posted order; the
+  // queues take descriptors in ring order from here on (2.7.5, 2.7.9, 2.8.9).
+  const bool in_order = has_feature(features_, Feature::kInOrder);
+  Virtqueue* const queues[2] = {&p.rx, &p.tx};
+  for (Virtqueue* q : queues) {
+    q->set_dma_barriers(dma_order);
+    q->set_event_idx(event_idx);
+    q->set_in_order(in_order);
+    q->set_interrupts(false);
+  }
+  p.tx_published.store(0, MemOrder::kRelaxed);
+  p.tx_wd_armed = false;
+  p.rx_posted = 0;
+  p.rx_skip = 0;
+  return AttachError::kOk;
+}
+
+uint16_t VirtioNet::fill_rx(QueuePair& p) {
+  NetCounters& c = *p.counters;
   const uint16_t segments = split_header_ ? 2 : 1;
   const uint16_t limit = options_.rx_ring_cap;
   uint16_t added = 0;
-  while (rx_posted_ < limit && rx_.can_add(segments)) {
+  while (p.rx_posted < limit && p.rx.can_add(segments)) {
     PacketBuffer* b = pool_->alloc();
     if (b == nullptr) {
-      ++counters_.rx_refill_pool_empty;
+      ++c.rx_refill_pool_empty;
       break;
     }
     if (b->capacity < rx_buffer_min_) {
-      ++counters_.rx_drop_buffer_small;
+      ++c.rx_drop_buffer_small;
       pool_->free(b);
       break;
     }
@@ -457,7 +492,7 @@ uint16_t VirtioNet::fill_rx() {
     // unless the platform maps it in place.
     DmaMapping m;
     if (!platform_->dma_map(b->base, b->device_addr, b->capacity, DmaDirection::kFromDevice, &m)) {
-      ++counters_.rx_drop_map_failed;
+      ++c.rx_drop_map_failed;
       pool_->free(b);
       break;
     }
@@ -470,21 +505,22 @@ uint16_t VirtioNet::fill_rx() {
       segs[0] = Segment{m.device_addr, b->capacity, true, m.device_view};
     }
     uint16_t head = 0;
-    rx_.add_chain(segs, segments, b, &head);
-    rx_map_[head] = m;
-    ++rx_posted_;
+    p.rx.add_chain(segs, segments, b, &head);
+    p.rx_map[head] = m;
+    ++p.rx_posted;
     ++added;
   }
   return added;
 }
 
-void VirtioNet::refill_rx(bool notify) {
-  if (fill_rx() == 0) return;
-  rx_.publish();
-  if (notify && rx_.kick_needed()) kick(kRxQueue);
+void VirtioNet::refill_rx(QueuePair& p, bool notify) {
+  NetCounters& c = *p.counters;
+  if (fill_rx(p) == 0) return;
+  p.rx.publish();
+  if (notify && p.rx.kick_needed()) kick(p.rx, c);
 }
 
-bool VirtioNet::check_rx_header(const spec::NetHdr& hdr) {
+bool VirtioNet::check_rx_header(const spec::NetHdr& hdr, NetCounters& c) {
   // We negotiate no receive offloads, so gso_type must be NONE and
   // NEEDS_CSUM clear (5.1.6.4.1: only with GUEST_CSUM / GUEST_TSO*/UFO): a
   // frame whose checksum is still to be completed cannot be handed on.
@@ -492,30 +528,33 @@ bool VirtioNet::check_rx_header(const spec::NetHdr& hdr) {
   // allow it without GUEST_CSUM (tap and vhost backends set it), and it
   // costs nothing to ignore. Any other bit is undefined: dropped.
   if (hdr.gso_type != spec::net_hdr::kGsoNone) {
-    ++counters_.rx_drop_hdr_gso;
+    ++c.rx_drop_hdr_gso;
     return false;
   }
   if ((hdr.flags & ~spec::net_hdr::kFlagDataValid) != 0) {
-    ++counters_.rx_drop_hdr_flags;
+    ++c.rx_drop_hdr_flags;
     return false;
   }
   return true;
 }
 
-uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
-  PathScope path(*this, kBusyRx);
+uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
+  if (pair >= pairs_) return 0;
+  PathScope path(*this, busy_rx(pair));
   if (!path.entered) return 0;
   OpScope scope(*platform_, DriverOp::kRxBurst);
+  QueuePair& p = qp_[pair];
+  NetCounters& c = *p.counters;
   uint16_t delivered = 0;
   Completion done[kHarvestBatch];
   for (bool again = false; delivered < max; again = true) {
     uint16_t want = static_cast<uint16_t>(max - delivered);
-    uint16_t n = rx_.harvest(done, want < kHarvestBatch ? want : kHarvestBatch, again);
+    uint16_t n = p.rx.harvest(done, want < kHarvestBatch ? want : kHarvestBatch, again);
     for (uint16_t i = 0; i < n; ++i) {
       PacketBuffer* b = static_cast<PacketBuffer*>(done[i].cookie);
       const uint32_t len = done[i].len;
-      const DmaMapping& m = rx_map_[done[i].head];
-      --rx_posted_;
+      const DmaMapping& m = p.rx_map[done[i].head];
+      --p.rx_posted;
       // IN_ORDER: a buffer completed by a later buffer's used entry. 2.7.9 /
       // 2.8.9: it was used completely, so len is its whole writable part --
       // exactly what 5.1.6.4.2 asks of every buffer of a mergeable frame but
@@ -523,7 +562,7 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       // like any length the device states (header, num_buffers, MTU): as a
       // one-buffer frame it is delivered only if the whole buffer is a frame
       // that fits the MTU -- no more than an explicit used.len could claim.
-      if (done[i].implied) ++counters_.rx_implied_completions;
+      if (done[i].implied) ++c.rx_implied_completions;
       // Every exit below unmaps: copying nothing (device_len 0) for a frame
       // that is dropped, the validated length for one that is delivered.
       auto give_back = [&] {
@@ -534,18 +573,18 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
         ++counter;
         give_back();
       };
-      if (rx_skip_ != 0) {
+      if (p.rx_skip != 0) {
         // The tail of a frame that spanned several buffers (see below).
-        --rx_skip_;
+        --p.rx_skip;
         give_back();
         continue;
       }
       if (done[i].len_over) {
-        drop(counters_.rx_drop_len_over);
+        drop(c.rx_drop_len_over);
         continue;
       }
       if (len < hdr_size_ + spec::kEthHeaderSize) {
-        drop(counters_.rx_drop_len_short);
+        drop(c.rx_drop_len_short);
         continue;
       }
       // The header is device-written: one fetch (from the memory the device
@@ -555,7 +594,7 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       spec::NetHdrHash full{};
       spec::NetHdr& hdr = full.hdr;
       const bool mrg = has_feature(features_, Feature::kNetMrgRxbuf);
-      platform_->fetch(DeviceMemRef{kRxQueue, MemPart::kRxHeader, done[i].head, false},
+      platform_->fetch(DeviceMemRef{p.rx.index(), MemPart::kRxHeader, done[i].head, false},
                        m.device_view, &full,
                        hdr_size_ == sizeof(full) ? sizeof(full)
                        : mrg                     ? spec::kNetHdrSize
@@ -567,11 +606,11 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
         // used entries; skip them, but only as many as are posted -- a
         // larger count is a lie and skips nothing.
         const uint32_t extra = hdr.num_buffers.get() > 0 ? hdr.num_buffers.get() - 1u : 0u;
-        if (extra <= rx_posted_) rx_skip_ = static_cast<uint16_t>(extra);
-        drop(counters_.rx_drop_num_buffers);
+        if (extra <= p.rx_posted) p.rx_skip = static_cast<uint16_t>(extra);
+        drop(c.rx_drop_num_buffers);
         continue;
       }
-      if (!check_rx_header(hdr)) {  // counted there
+      if (!check_rx_header(hdr, c)) {  // counted there
         give_back();
         continue;
       }
@@ -580,13 +619,13 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
       // device for no more than the MTU; a lying device could otherwise
       // hand the stack a frame no peer could have sent).
       if (frame_len > rx_frame_max_) {
-        drop(counters_.rx_drop_len_mtu);
+        drop(c.rx_drop_len_mtu);
         continue;
       }
       // From here on only the private buffer is read: with a bounce platform
       // dma_unmap() copies the validated length out of the shared slot.
       platform_->dma_unmap(m, b->base, len, DmaDirection::kFromDevice);
-      platform_->frame_in_place(kRxQueue, done[i].head, b->base + hdr_size_, frame_len);
+      platform_->frame_in_place(p.rx.index(), done[i].head, b->base + hdr_size_, frame_len);
       b->offset = hdr_size_;
       b->len = frame_len;
       b->next = nullptr;
@@ -597,63 +636,70 @@ uint16_t VirtioNet::rx_burst(PacketBuffer** out, uint16_t max) {
         // data no caller should index with: delivered as "no hash".
         const uint16_t report = full.hash_report.get();
         if (report > spec::ctrl::kReportMax) {
-          ++counters_.rx_hash_report_invalid;
+          ++c.rx_hash_report_invalid;
         } else if (report != spec::ctrl::kReportNone) {
           b->hash = full.hash_value.get();
           b->hash_report = report;
         }
       }
       out[delivered++] = b;
-      ++counters_.rx_packets;
-      counters_.rx_bytes += frame_len;
+      ++c.rx_packets;
+      c.rx_bytes += frame_len;
     }
     if (n < want && n < kHarvestBatch) break;
     if (n == 0) break;
   }
-  note_queue_fault(rx_);
-  if (state() == NetState::kRunning) refill_rx(true);
+  note_queue_fault(p.rx);
+  if (state() == NetState::kRunning) refill_rx(p, true);
   return delivered;
 }
 
-uint16_t VirtioNet::reclaim_tx() {
+uint16_t VirtioNet::reclaim_tx(QueuePair& p) {
+  NetCounters& c = *p.counters;
   uint16_t total = 0;
   Completion done[kHarvestBatch];
   // Bounded: each round frees at least one chain, and at most size chains
   // are in flight.
   for (bool again = false;; again = true) {
-    uint16_t n = tx_.harvest(done, kHarvestBatch, again);
+    uint16_t n = p.tx.harvest(done, kHarvestBatch, again);
     for (uint16_t i = 0; i < n; ++i) {
       // A device that claims to have written into a read-only chain is
       // lying; the frame was sent anyway, so only count it.
-      if (done[i].len_over) ++counters_.tx_bad_used_len;
+      if (done[i].len_over) ++c.tx_bad_used_len;
       // IN_ORDER: completed by a later chain's used entry (len 0: a
       // transmit chain has nothing writable).
-      if (done[i].implied) ++counters_.tx_implied_completions;
-      release_tx(static_cast<PacketBuffer*>(done[i].cookie), done[i].head);
+      if (done[i].implied) ++c.tx_implied_completions;
+      release_tx(p, static_cast<PacketBuffer*>(done[i].cookie), done[i].head);
     }
     total = static_cast<uint16_t>(total + n);
-    counters_.tx_completed += n;
+    c.tx_completed += n;
     if (n < kHarvestBatch) break;
   }
-  note_queue_fault(tx_);
+  note_queue_fault(p.tx);
   return total;
 }
 
-uint16_t VirtioNet::tx_reclaim() {
-  PathScope path(*this, kBusyTx);
+uint16_t VirtioNet::tx_reclaim(uint16_t pair) {
+  if (pair >= pairs_) return 0;
+  PathScope path(*this, busy_tx(pair));
   if (!path.entered) return 0;
   OpScope scope(*platform_, DriverOp::kTxBurst);
-  return reclaim_tx();
+  return reclaim_tx(qp_[pair]);
 }
 
-uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
-  PathScope path(*this, kBusyTx);
+uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_t n) {
+  if (pair >= pairs_) return 0;
+  PathScope path(*this, busy_tx(pair));
   if (!path.entered) return 0;
   OpScope scope(*platform_, DriverOp::kTxBurst);
+  QueuePair& p = qp_[pair];
+  NetCounters& c = *p.counters;
   // Always, idle or not: a used entry that appeared while nothing was in
   // flight is caught here, before a new chain could reuse its id.
-  reclaim_tx();
+  reclaim_tx(p);
   if (state() != NetState::kRunning) return 0;
+  // A pair the device was not told to use would hold frames forever.
+  if (pair >= pairs_active_.load(MemOrder::kRelaxed)) return 0;
   const uint16_t segments = split_header_ ? 2 : 1;
   // 5.1.4.2: with MTU negotiated, no frame above mtu plus the Ethernet
   // header; the same bound keeps frames within what rx buffers of a peer
@@ -664,21 +710,21 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
     PacketBuffer* b = frames[taken];
     if (b->next != nullptr) {
       // A scatter-gather frame (packet_buffer.h): its own path.
-      if (!tx_sg(b, &added)) break;
+      if (!tx_sg(p, b, &added)) break;
       continue;
     }
     if (b->len < spec::kEthHeaderSize || b->len > max_len) {
-      ++counters_.tx_drop_len;
+      ++c.tx_drop_len;
       pool_->free(b);
       continue;
     }
     if (b->offset < hdr_size_ || b->offset > b->capacity || b->len > b->capacity - b->offset) {
-      ++counters_.tx_drop_headroom;
+      ++c.tx_drop_headroom;
       pool_->free(b);
       continue;
     }
-    if (tx_.in_flight() >= options_.tx_ring_cap || !tx_.can_add(segments)) {
-      ++counters_.tx_ring_full;
+    if (p.tx.in_flight() >= options_.tx_ring_cap || !p.tx.can_add(segments)) {
+      ++c.tx_ring_full;
       break;
     }
     // No offloads: an all-zero header; num_buffers MUST be 0 on transmit
@@ -696,7 +742,7 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
     DmaMapping m;
     if (!platform_->dma_map(hdr, b->device_addr + b->offset - hdr_size_, hdr_size_ + b->len,
                             DmaDirection::kToDevice, &m)) {
-      ++counters_.tx_map_failed;
+      ++c.tx_map_failed;
       break;  // not taken: still the caller's
     }
     Segment segs[2];
@@ -707,26 +753,26 @@ uint16_t VirtioNet::tx_burst(PacketBuffer* const* frames, uint16_t n) {
       segs[0] = Segment{m.device_addr, hdr_size_ + b->len, false, m.device_view};
     }
     uint16_t head = 0;
-    tx_.add_chain(segs, segments, b, &head);
-    tx_map_[head] = m;
+    p.tx.add_chain(segs, segments, b, &head);
+    p.tx_map[head] = m;
     ++added;
-    ++counters_.tx_packets;
-    counters_.tx_bytes += b->len;
+    ++c.tx_packets;
+    c.tx_bytes += b->len;
   }
   if (added != 0) {
-    tx_.publish();
-    tx_published_.store(tx_.published_idx(), MemOrder::kRelaxed);
-    if (tx_.kick_needed()) kick(kTxQueue);
+    p.tx.publish();
+    p.tx_published.store(p.tx.published_idx(), MemOrder::kRelaxed);
+    if (p.tx.kick_needed()) kick(p.tx, c);
   }
   return taken;
 }
 
-void VirtioNet::reset_tx_frag_maps() {
+void VirtioNet::reset_tx_frag_maps(QueuePair& p) {
   // Nothing in flight: every slot free, linked in index order.
   for (uint16_t i = 0; i < kTxFragMaps; ++i)
-    tx_frag_next_[i] = i + 1 < kTxFragMaps ? static_cast<uint16_t>(i + 1) : kNoFragMap;
-  tx_frag_free_ = 0;
-  tx_frag_free_count_ = kTxFragMaps;
+    p.tx_frag_next[i] = i + 1 < kTxFragMaps ? static_cast<uint16_t>(i + 1) : kNoFragMap;
+  p.tx_frag_free = 0;
+  p.tx_frag_free_count = kTxFragMaps;
 }
 
 void VirtioNet::free_tx_chain(PacketBuffer* b) {
@@ -741,8 +787,8 @@ void VirtioNet::free_tx_chain(PacketBuffer* b) {
   }
 }
 
-void VirtioNet::release_tx(PacketBuffer* b, uint16_t head) {
-  platform_->dma_unmap(tx_map_[head], b->base, 0, DmaDirection::kToDevice);
+void VirtioNet::release_tx(QueuePair& p, PacketBuffer* b, uint16_t head) {
+  platform_->dma_unmap(p.tx_map[head], b->base, 0, DmaDirection::kToDevice);
   PacketBuffer* f = b->next;
   if (f == nullptr) {  // a single-buffer frame: the fast path
     pool_->free(b);
@@ -753,14 +799,14 @@ void VirtioNet::release_tx(PacketBuffer* b, uint16_t head) {
   // The fragments after the first, with the mappings tx_sg() linked for
   // them in the same order: at most kMaxTxFragments - 1 (tx_sg() took no
   // longer chain, and the chain is the driver's while in flight).
-  uint16_t slot = tx_frag_first_[head];
+  uint16_t slot = p.tx_frag_first[head];
   for (uint16_t k = 1; f != nullptr && k < kMaxTxFragments && slot != kNoFragMap; ++k) {
     PacketBuffer* next = f->next;
-    platform_->dma_unmap(tx_frag_map_[slot], f->data(), 0, DmaDirection::kToDevice);
-    const uint16_t after = tx_frag_next_[slot];
-    tx_frag_next_[slot] = tx_frag_free_;
-    tx_frag_free_ = slot;
-    ++tx_frag_free_count_;
+    platform_->dma_unmap(p.tx_frag_map[slot], f->data(), 0, DmaDirection::kToDevice);
+    const uint16_t after = p.tx_frag_next[slot];
+    p.tx_frag_next[slot] = p.tx_frag_free;
+    p.tx_frag_free = slot;
+    ++p.tx_frag_free_count;
     slot = after;
     f->next = nullptr;
     pool_->free(f);
@@ -768,7 +814,8 @@ void VirtioNet::release_tx(PacketBuffer* b, uint16_t head) {
   }
 }
 
-bool VirtioNet::tx_sg(PacketBuffer* b, uint16_t* added) {
+bool VirtioNet::tx_sg(QueuePair& p, PacketBuffer* b, uint16_t* added) {
+  NetCounters& c = *p.counters;
   // The chain is walked once, bounded by kMaxTxFragments + 1 links: count,
   // bounds of every fragment, total length.
   uint16_t frags = 0;
@@ -781,23 +828,23 @@ bool VirtioNet::tx_sg(PacketBuffer* b, uint16_t* added) {
     total += f->len;
   }
   if (frags > kMaxTxFragments) {
-    ++counters_.tx_drop_sg_fragments;
+    ++c.tx_drop_sg_fragments;
     free_tx_chain(b);
     return true;
   }
   if (!in_bounds) {
-    ++counters_.tx_drop_sg_bounds;
+    ++c.tx_drop_sg_bounds;
     free_tx_chain(b);
     return true;
   }
   if (b->offset < hdr_size_) {
-    ++counters_.tx_drop_headroom;
+    ++c.tx_drop_headroom;
     free_tx_chain(b);
     return true;
   }
   // 5.1.4.2, as for a single buffer: the whole frame within mtu + 14.
   if (total < spec::kEthHeaderSize || total > uint64_t{mtu_} + spec::kEthHeaderSize) {
-    ++counters_.tx_drop_len;
+    ++c.tx_drop_len;
     free_tx_chain(b);
     return true;
   }
@@ -805,14 +852,14 @@ bool VirtioNet::tx_sg(PacketBuffer* b, uint16_t* added) {
   // Never truncated: a frame the queue cannot take in one chain (no
   // INDIRECT_DESC: more than the direct limit; with it: more than a table
   // or the queue size, 2.7.5.3.1) is dropped whole.
-  if (segments > tx_.max_segments()) {
-    ++counters_.tx_drop_sg_segments;
+  if (segments > p.tx.max_segments()) {
+    ++c.tx_drop_sg_segments;
     free_tx_chain(b);
     return true;
   }
-  if (tx_.in_flight() >= options_.tx_ring_cap || !tx_.can_add(segments) ||
-      tx_frag_free_count_ < frags - 1) {
-    ++counters_.tx_ring_full;
+  if (p.tx.in_flight() >= options_.tx_ring_cap || !p.tx.can_add(segments) ||
+      p.tx_frag_free_count < frags - 1) {
+    ++c.tx_ring_full;
     return false;
   }
   // No offloads: an all-zero header in the first fragment's headroom;
@@ -822,7 +869,7 @@ bool VirtioNet::tx_sg(PacketBuffer* b, uint16_t* added) {
   DmaMapping m;
   if (!platform_->dma_map(hdr, b->device_addr + b->offset - hdr_size_, hdr_size_ + b->len,
                           DmaDirection::kToDevice, &m)) {
-    ++counters_.tx_map_failed;
+    ++c.tx_map_failed;
     return false;  // not taken: still the caller's
   }
   Segment segs[kMaxIndirectSegments];
@@ -837,39 +884,39 @@ bool VirtioNet::tx_sg(PacketBuffer* b, uint16_t* added) {
   // linked in fragment order.
   uint16_t first = kNoFragMap, last = kNoFragMap;
   for (PacketBuffer* f = b->next; f != nullptr; f = f->next) {
-    const uint16_t slot = tx_frag_free_;
-    DmaMapping& fm = tx_frag_map_[slot];
+    const uint16_t slot = p.tx_frag_free;
+    DmaMapping& fm = p.tx_frag_map[slot];
     if (!platform_->dma_map(f->data(), f->device_addr + f->offset, f->len, DmaDirection::kToDevice,
                             &fm)) {
       // Undo: every mapping made so far ends, and the slots walked over
       // stay on the free list (their links were never changed).
       PacketBuffer* g = b->next;
-      for (uint16_t s = first; s != kNoFragMap && g != f; s = tx_frag_next_[s], g = g->next)
-        platform_->dma_unmap(tx_frag_map_[s], g->data(), 0, DmaDirection::kToDevice);
-      if (first != kNoFragMap) tx_frag_free_ = first;
+      for (uint16_t s = first; s != kNoFragMap && g != f; s = p.tx_frag_next[s], g = g->next)
+        platform_->dma_unmap(p.tx_frag_map[s], g->data(), 0, DmaDirection::kToDevice);
+      if (first != kNoFragMap) p.tx_frag_free = first;
       platform_->dma_unmap(m, b->base, 0, DmaDirection::kToDevice);
-      ++counters_.tx_map_failed;
+      ++c.tx_map_failed;
       return false;  // not taken: still the caller's
     }
     if (first == kNoFragMap) first = slot;
     last = slot;
-    tx_frag_free_ = tx_frag_next_[slot];  // walk the free list; detached below
+    p.tx_frag_free = p.tx_frag_next[slot];  // walk the free list; detached below
     segs[n++] = Segment{fm.device_addr, f->len, false, fm.device_view};
   }
   // Every fragment mapped: the slots [first .. last] (a prefix of the free
   // list, already linked in fragment order) leave the free list.
-  if (last != kNoFragMap) tx_frag_next_[last] = kNoFragMap;
-  tx_frag_free_count_ = static_cast<uint16_t>(tx_frag_free_count_ - (frags - 1));
-  const bool indirect = tx_.uses_indirect(n);
+  if (last != kNoFragMap) p.tx_frag_next[last] = kNoFragMap;
+  p.tx_frag_free_count = static_cast<uint16_t>(p.tx_frag_free_count - (frags - 1));
+  const bool indirect = p.tx.uses_indirect(n);
   uint16_t head = 0;
-  tx_.add_chain(segs, n, b, &head);
-  tx_map_[head] = m;
-  tx_frag_first_[head] = first;
+  p.tx.add_chain(segs, n, b, &head);
+  p.tx_map[head] = m;
+  p.tx_frag_first[head] = first;
   ++*added;
-  ++counters_.tx_packets;
-  ++counters_.tx_sg_packets;
-  if (indirect) ++counters_.tx_indirect_chains;
-  counters_.tx_bytes += total;
+  ++c.tx_packets;
+  ++c.tx_sg_packets;
+  if (indirect) ++c.tx_indirect_chains;
+  c.tx_bytes += total;
   return true;
 }
 
@@ -931,26 +978,26 @@ bool VirtioNet::read_link_status(uint32_t* status_out) {
   return (link & spec::net_status::kLinkUp) != 0;
 }
 
-bool VirtioNet::tx_watchdog_expired() {
+bool VirtioNet::tx_watchdog_expired(QueuePair& p) {
   // Device progress, seen from the control context: the used index the
   // device wrote against the avail index the tx context published. Neither
   // depends on whether the tx context harvested: a device that completes
   // everything is never blamed for a caller that stopped transmitting.
   if (options_.tx_timeout_ns == 0) return false;
-  const uint16_t published = tx_published_.load(MemOrder::kRelaxed);
-  const uint16_t used = tx_.peek_used_idx();
+  const uint16_t published = p.tx_published.load(MemOrder::kRelaxed);
+  const uint16_t used = p.tx.peek_used_idx();
   if (used == published) {
-    tx_wd_armed_ = false;
+    p.tx_wd_armed = false;
     return false;
   }
   const uint64_t now = platform_->now_ns();
-  if (!tx_wd_armed_ || used != tx_wd_used_) {
-    tx_wd_armed_ = true;
-    tx_wd_used_ = used;
-    tx_wd_since_ = now;
+  if (!p.tx_wd_armed || used != p.tx_wd_used) {
+    p.tx_wd_armed = true;
+    p.tx_wd_used = used;
+    p.tx_wd_since = now;
     return false;
   }
-  return now - tx_wd_since_ >= options_.tx_timeout_ns;
+  return now - p.tx_wd_since >= options_.tx_timeout_ns;
 }
 
 DeviceEvents VirtioNet::poll_device() {
@@ -981,7 +1028,10 @@ DeviceEvents VirtioNet::poll_device() {
     }
     acknowledge_announce(&ev, status);
   }
-  if (!ev.reset_detected && s == NetState::kRunning && tx_watchdog_expired()) {
+  bool tx_stuck = false;
+  for (uint16_t k = 0; k < pairs_ && !ev.reset_detected && s == NetState::kRunning; ++k)
+    tx_stuck = tx_watchdog_expired(qp_[k]) || tx_stuck;
+  if (tx_stuck) {
     ++counters_.tx_watchdog_timeouts;
     ev.tx_timeout = true;
     platform_->log(LogLevel::kError,
@@ -1023,7 +1073,9 @@ bool VirtioNet::reclaim_all() {
   // neither freed nor reused, until a later reset succeeds.
   if (!transport_->reset(options_.reset_timeout_ns)) {
     ++counters_.reset_timeouts;
-    quarantined_ = rx_.allocated() || tx_.allocated() || ctrl_.allocated();
+    quarantined_ = ctrl_.allocated();
+    for (const QueuePair& p : qp_)
+      quarantined_ = quarantined_ || p.rx.allocated() || p.tx.allocated();
     // status_written_ stays: the device still holds it.
     platform_->log(LogLevel::kError,
                    "virtio-net: device did not acknowledge reset; buffers quarantined");
@@ -1043,23 +1095,27 @@ void VirtioNet::return_all_buffers() {
       pool_->free(b);
     };
   };
-  if (rx_.allocated()) rx_.drain(give_back(rx_map_, DmaDirection::kFromDevice));
-  if (tx_.allocated())
-    tx_.drain([this](void* cookie, uint16_t head) {
-      release_tx(static_cast<PacketBuffer*>(cookie), head);
-    });
+  for (QueuePair& p : qp_) {
+    if (p.rx.allocated()) p.rx.drain(give_back(p.rx_map, DmaDirection::kFromDevice));
+    if (p.tx.allocated())
+      p.tx.drain([this, &p](void* cookie, uint16_t head) {
+        release_tx(p, static_cast<PacketBuffer*>(cookie), head);
+      });
+    p.rx_posted = 0;
+    p.rx_skip = 0;
+  }
   // The control queue's one command (if the device never completed it):
   // its area is the driver's again.
   if (ctrl_.allocated()) ctrl_.drain([](void*, uint16_t) {});
   ctrl_chan_.drained();
-  rx_posted_ = 0;
-  rx_skip_ = 0;
   quarantined_ = false;
 }
 
 void VirtioNet::teardown_queues() {
-  rx_.release();
-  tx_.release();
+  for (QueuePair& p : qp_) {
+    p.rx.release();
+    p.tx.release();
+  }
   ctrl_.release();
   if (platform_ != nullptr) ctrl_chan_.release(*platform_);
   ctrl_on_ = false;
@@ -1091,28 +1147,49 @@ void VirtioNet::device_gone() {
   set_state(NetState::kDown);
 }
 
-bool VirtioNet::set_rx_interrupts(bool enabled) {
-  PathScope path(*this, kBusyRx);
+bool VirtioNet::set_rx_interrupts(uint16_t pair, bool enabled) {
+  if (pair >= pairs_) return false;
+  PathScope path(*this, busy_rx(pair));
   if (!path.entered) return false;
   OpScope scope(*platform_, DriverOp::kRxBurst);
-  rx_.set_interrupts(enabled);
+  Virtqueue& q = qp_[pair].rx;
+  q.set_interrupts(enabled);
   // A completion that raced with re-enabling would otherwise wait for the
   // next interrupt: re-check the used index (a deliberate second fetch).
-  return enabled && rx_.has_pending();
+  return enabled && q.has_pending();
 }
 
-bool VirtioNet::set_tx_interrupts(bool enabled) {
-  PathScope path(*this, kBusyTx);
+bool VirtioNet::set_tx_interrupts(uint16_t pair, bool enabled) {
+  if (pair >= pairs_) return false;
+  PathScope path(*this, busy_tx(pair));
   if (!path.entered) return false;
   OpScope scope(*platform_, DriverOp::kTxBurst);
-  tx_.set_interrupts(enabled);
+  Virtqueue& q = qp_[pair].tx;
+  q.set_interrupts(enabled);
   // As for rx: a completion that raced with re-enabling is seen now.
-  return enabled && tx_.has_pending();
+  return enabled && q.has_pending();
 }
 
-void VirtioNet::kick(uint16_t queue) {
-  ++(queue == kRxQueue ? counters_.rx_kicks : counters_.tx_kicks);
-  transport_->notify(queue);
+void VirtioNet::kick(Virtqueue& q, NetCounters& c) {
+  // Receive queues have even indices (5.1.2).
+  ++((q.index() & 1u) == 0 ? c.rx_kicks : c.tx_kicks);
+  transport_->notify(q.index());
+}
+
+VirtioNet::VirtioNet() {
+  qp_[0].counters = &counters_;
+  for (uint16_t k = 1; k < kMaxQueuePairs; ++k) qp_[k].counters = &pair_counters_[k - 1];
+}
+
+NetCounters VirtioNet::total_counters() const {
+  // Every counter is a sum; pair k >= 1 counts only its data path.
+  NetCounters t = counters_;
+  uint64_t* dst = reinterpret_cast<uint64_t*>(&t);
+  for (const NetCounters& c : pair_counters_) {
+    const uint64_t* src = reinterpret_cast<const uint64_t*>(&c);
+    for (size_t i = 0; i < sizeof(NetCounters) / sizeof(uint64_t); ++i) dst[i] += src[i];
+  }
+  return t;
 }
 
 // ---- Interrupts ------------------------------------------------------------

@@ -312,13 +312,21 @@ class VirtioNet {
                      const NetOptions& options);
 
   // Up to max received frames, each handed to the caller (who then owns
-  // it). Refills the receive ring from the pool.
-  uint16_t rx_burst(PacketBuffer** out, uint16_t max);
+  // it). Refills the receive ring from the pool. Queue pair 0; the pair
+  // overloads below take any pair below max_queue_pairs().
+  uint16_t rx_burst(PacketBuffer** out, uint16_t max) { return rx_burst(0, out, max); }
   // Publishes up to n frames; returns how many the driver took (those are
   // the driver's until freed to the pool). Stops early on a full ring.
-  uint16_t tx_burst(PacketBuffer* const* frames, uint16_t n);
+  uint16_t tx_burst(PacketBuffer* const* frames, uint16_t n) { return tx_burst(0, frames, n); }
   // Returns completed tx buffers to the pool; returns how many.
-  uint16_t tx_reclaim();
+  uint16_t tx_reclaim() { return tx_reclaim(0); }
+  // Multiqueue (MQ): the same per queue pair. Each pair's rx and tx are
+  // contexts of their own (the threading contract). tx_burst() on a pair
+  // at or above queue_pairs() takes nothing (the device does not serve
+  // it); rx_burst() on a pair at or above max_queue_pairs() returns 0.
+  uint16_t rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max);
+  uint16_t tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_t n);
+  uint16_t tx_reclaim(uint16_t pair);
 
   DeviceEvents poll_device();
   // Reset the device, reclaim every buffer, and attach again with the same
@@ -334,9 +342,11 @@ class VirtioNet {
   void device_gone();
   // Ask the device to interrupt (or not) when rx buffers are used. When
   // enabling, returns true if completions are already waiting (poll again).
-  bool set_rx_interrupts(bool enabled);
+  bool set_rx_interrupts(bool enabled) { return set_rx_interrupts(0, enabled); }
+  bool set_rx_interrupts(uint16_t pair, bool enabled);
   // The same for transmit completions (tx context).
-  bool set_tx_interrupts(bool enabled);
+  bool set_tx_interrupts(bool enabled) { return set_tx_interrupts(0, enabled); }
+  bool set_tx_interrupts(uint16_t pair, bool enabled);
 
   // ---- control plane (control context: never concurrently with
   // poll_device(), attach(), stop(); bursts may run meanwhile) ----
@@ -370,7 +380,7 @@ class VirtioNet {
   // RSS (RSS_CONFIG), validated against the device's limits first.
   CtrlResult set_rss(const RssSettings& rss);
   // Queue pairs in use now (1 without MQ), and set up at attach.
-  uint16_t queue_pairs() const { return pairs_active_; }
+  uint16_t queue_pairs() const { return pairs_active_.load(MemOrder::kRelaxed); }
   uint16_t max_queue_pairs() const { return pairs_; }
   // The device's validated RSS limits (0 when RSS is not negotiated).
   uint8_t rss_max_key_size() const { return rss_max_key_; }
@@ -407,17 +417,67 @@ class VirtioNet {
   uint64_t negotiated_features() const { return features_; }
   // Whether tx scatter-gather frames go through indirect tables
   // (INDIRECT_DESC negotiated and the tables allocated at attach).
-  bool indirect_tx() const { return tx_.indirect(); }
+  bool indirect_tx() const { return qp_[0].tx.indirect(); }
   uint32_t net_header_size() const { return hdr_size_; }
+  // Pair 0's data-path counters and every device-wide one (attach, config,
+  // interrupts, control plane). Pair k >= 1 counts its data path in
+  // pair_counters(k); total_counters() sums them all.
   const NetCounters& counters() const { return counters_; }
-  const Virtqueue& rx_queue() const { return rx_; }
-  const Virtqueue& tx_queue() const { return tx_; }
+  const NetCounters& pair_counters(uint16_t pair) const {
+    return *qp_[pair < kMaxQueuePairs ? pair : 0].counters;
+  }
+  NetCounters total_counters() const;
+  const Virtqueue& rx_queue(uint16_t pair = 0) const {
+    return qp_[pair < kMaxQueuePairs ? pair : 0].rx;
+  }
+  const Virtqueue& tx_queue(uint16_t pair = 0) const {
+    return qp_[pair < kMaxQueuePairs ? pair : 0].tx;
+  }
   Transport* transport() const { return transport_; }
 
+  // Pair 0's queues; pair k's are 2k and 2k + 1 (5.1.2).
   static constexpr uint16_t kRxQueue = 0;
   static constexpr uint16_t kTxQueue = 1;
 
+  VirtioNet();
+  VirtioNet(const VirtioNet&) = delete;
+  VirtioNet& operator=(const VirtioNet&) = delete;
+
  private:
+  // Mappings of the fragments after the first of scatter-gather frames
+  // (tx context): a private pool of kTxFragMaps slots per pair, linked per
+  // head (see QueuePair).
+  static constexpr uint16_t kTxFragMaps = 2 * Virtqueue::kMaxSize;
+  static constexpr uint16_t kNoFragMap = 0xFFFF;
+  // Everything the data path of one queue pair touches. Pairs share
+  // nothing but the state word, busy_ and the caller's pool, so different
+  // pairs may run on different threads (the threading contract).
+  struct QueuePair {
+    Virtqueue rx;
+    Virtqueue tx;
+    NetCounters* counters = nullptr;  // pair 0: counters_; pair k: pair_counters_[k - 1]
+    uint16_t rx_posted = 0;
+    uint16_t rx_skip = 0;  // buffers still to drop of a multi-buffer frame
+    // tx avail index, for the watchdog (control context reads it).
+    Atomic<uint16_t> tx_published{0};
+    // Tx watchdog (control context only).
+    bool tx_wd_armed = false;
+    uint16_t tx_wd_used = 0;
+    uint64_t tx_wd_since = 0;
+    // DMA mappings of in-flight buffers, by head descriptor.
+    DmaMapping rx_map[Virtqueue::kMaxSize];
+    DmaMapping tx_map[Virtqueue::kMaxSize];
+    // tx_frag_first[head] the first fragment slot of the frame at head
+    // (read only when its buffer has a next fragment), tx_frag_next the
+    // links and the free list. A frame that finds too few free slots waits
+    // like one that finds the ring full (tx_ring_full).
+    DmaMapping tx_frag_map[kTxFragMaps];
+    uint16_t tx_frag_next[kTxFragMaps];
+    uint16_t tx_frag_first[Virtqueue::kMaxSize];
+    uint16_t tx_frag_free = kNoFragMap;
+    uint16_t tx_frag_free_count = 0;
+  };
+
   AttachError bring_up();
   AttachError fail(AttachError e);
   void write_status(uint8_t status);
@@ -425,27 +485,28 @@ class VirtioNet {
   void make_local_mac();
   bool read_link_status(uint32_t* status);
   AttachError setup_queue(Virtqueue& q, RingKind kind, uint16_t index, uint16_t cap);
-  uint16_t fill_rx();
-  void refill_rx(bool notify);
-  bool check_rx_header(const spec::NetHdr& hdr);
-  uint16_t reclaim_tx();
+  AttachError setup_pair(QueuePair& p, uint16_t pair, RingKind ring, bool dma_order);
+  uint16_t fill_rx(QueuePair& p);
+  void refill_rx(QueuePair& p, bool notify);
+  bool check_rx_header(const spec::NetHdr& hdr, NetCounters& c);
+  uint16_t reclaim_tx(QueuePair& p);
   // Scatter-gather tx of the fragment chain at b: false when the burst
   // must stop (ring or fragment mappings full, mapping failed: not taken).
-  bool tx_sg(PacketBuffer* b, uint16_t* added);
+  bool tx_sg(QueuePair& p, PacketBuffer* b, uint16_t* added);
   // Every fragment of the chain at b back to the pool (next cleared), its
-  // mappings (tx_map_[head] and the extra fragments') ended.
-  void release_tx(PacketBuffer* b, uint16_t head);
+  // mappings (p.tx_map[head] and the extra fragments') ended.
+  void release_tx(QueuePair& p, PacketBuffer* b, uint16_t head);
   void free_tx_chain(PacketBuffer* b);
-  void reset_tx_frag_maps();
+  static void reset_tx_frag_maps(QueuePair& p);
   void note_queue_fault(const Virtqueue& q);
   void count_queue_fault(const Virtqueue& q);
-  bool tx_watchdog_expired();
+  bool tx_watchdog_expired(QueuePair& p);
   // Interrupts (handle_interrupt and the attach/stop steps of the ladder).
   void setup_interrupts();
   void stop_interrupts(bool device_reachable);
   uint8_t take_interrupt_status();
   bool irq_storm();
-  void kick(uint16_t queue);
+  void kick(Virtqueue& q, NetCounters& c);
   // Control plane (virtio_net_control.cc).
   uint64_t control_features_wanted() const;
   bool negotiate_control_config(uint64_t* want);
@@ -471,8 +532,10 @@ class VirtioNet {
   void leave(uint8_t path) { busy_.fetch_and(static_cast<uint8_t>(~path), MemOrder::kRelease); }
   bool quiescent() const { return busy_.load(MemOrder::kSeqCst) == 0; }
   void set_state(NetState s) { state_.store(s, MemOrder::kSeqCst); }
-  static constexpr uint8_t kBusyRx = 1;
-  static constexpr uint8_t kBusyTx = 2;
+  // busy_ bits: pair k's rx context 1 << 2k, its tx context 1 << (2k + 1).
+  static constexpr uint8_t busy_rx(uint16_t pair) { return static_cast<uint8_t>(1u << (2 * pair)); }
+  static constexpr uint8_t busy_tx(uint16_t pair) { return static_cast<uint8_t>(2u << (2 * pair)); }
+  static_assert(2 * kMaxQueuePairs <= 8, "busy_ holds two bits per pair");
   friend struct PathScope;
 
   Platform* platform_ = nullptr;
@@ -480,11 +543,10 @@ class VirtioNet {
   BufferPool* pool_ = nullptr;
   NetOptions options_{};
   Atomic<NetState> state_{NetState::kDown};
-  Atomic<uint8_t> busy_{0};           // kBusyRx | kBusyTx while a burst runs
-  Atomic<uint16_t> tx_published_{0};  // tx avail index, for the watchdog
+  Atomic<uint8_t> busy_{0};  // busy_rx(k) | busy_tx(k) while a burst of pair k runs
   AttachError last_error_ = AttachError::kOk;
-  Virtqueue rx_;
-  Virtqueue tx_;
+  QueuePair qp_[kMaxQueuePairs];
+  NetCounters pair_counters_[kMaxQueuePairs - 1];
   uint64_t device_features_ = 0;
   uint64_t features_ = 0;
   uint32_t hdr_size_ = 12;
@@ -495,14 +557,8 @@ class VirtioNet {
   uint8_t mac_[6] = {};
   uint16_t mtu_ = 1500;
   uint32_t rx_frame_max_ = 0;  // largest frame accepted: mtu + Ethernet + one VLAN tag
-  uint16_t rx_posted_ = 0;
-  uint16_t rx_skip_ = 0;  // buffers still to drop of a multi-buffer frame
   bool quarantined_ = false;
   uint8_t status_written_ = 0;  // the device status the driver last wrote
-  // Tx watchdog (control context only).
-  bool tx_wd_armed_ = false;
-  uint16_t tx_wd_used_ = 0;
-  uint64_t tx_wd_since_ = 0;
   NetCounters counters_{};
   // Interrupts. irq_ is written by attach (control context, data path
   // quiescent); the interrupt context reads only irq_map_, one atomic word
@@ -513,22 +569,6 @@ class VirtioNet {
   Atomic<bool> config_pending_{false};  // a config interrupt for poll_device
   uint64_t irq_window_start_ = 0;       // storm guard (interrupt context)
   uint32_t irq_window_count_ = 0;
-  // DMA mappings of in-flight buffers, by head descriptor (private memory).
-  DmaMapping rx_map_[Virtqueue::kMaxSize];
-  DmaMapping tx_map_[Virtqueue::kMaxSize];
-  // Mappings of the fragments after the first of scatter-gather frames
-  // (tx context): a private pool of kTxFragMaps slots linked per head,
-  // tx_frag_first_[head] the first slot of the frame at head (read only
-  // when its buffer has a next fragment), tx_frag_next_ the links and the
-  // free list. A frame that finds too few free slots waits like one that
-  // finds the ring full (tx_ring_full).
-  static constexpr uint16_t kTxFragMaps = 2 * Virtqueue::kMaxSize;
-  static constexpr uint16_t kNoFragMap = 0xFFFF;
-  DmaMapping tx_frag_map_[kTxFragMaps];
-  uint16_t tx_frag_next_[kTxFragMaps];
-  uint16_t tx_frag_first_[Virtqueue::kMaxSize];
-  uint16_t tx_frag_free_ = kNoFragMap;
-  uint16_t tx_frag_free_count_ = 0;
   // Control plane (control context only). What the device acknowledged is
   // remembered and sent again after every re-attach; attach() starts from
   // the defaults (every mode off, no filter entries, no VLAN, the device's
@@ -546,7 +586,10 @@ class VirtioNet {
   uint8_t mac_override_[6] = {};
   uint16_t dev_max_pairs_ = 1;  // validated max_virtqueue_pairs (1 without MQ/RSS)
   uint16_t pairs_ = 1;          // queue pairs set up at attach
-  uint16_t pairs_active_ = 1;   // queue pairs the device was told to use
+  // Queue pairs the device was told to use: written by the control
+  // context, read by tx_burst() (a pair beyond it takes nothing).
+  Atomic<uint16_t> pairs_active_{1};
+  uint16_t pairs_wanted_ = kMaxQueuePairs;  // set_queue_pairs(); restored after re-attach
   uint8_t rss_max_key_ = 0;
   uint16_t rss_max_table_ = 0;
   uint32_t rss_types_ = 0;
@@ -556,7 +599,9 @@ class VirtioNet {
  public:
   // Free fragment-mapping slots (tests: every one back after a reclaim or
   // a reset).
-  uint16_t tx_frag_maps_free() const { return tx_frag_free_count_; }
+  uint16_t tx_frag_maps_free(uint16_t pair = 0) const {
+    return qp_[pair < kMaxQueuePairs ? pair : 0].tx_frag_free_count;
+  }
 };
 
 }  // namespace vnet

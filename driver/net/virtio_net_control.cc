@@ -189,7 +189,7 @@ void VirtioNet::reset_control_state() {
   mac_filter_uc_ = mac_filter_mc_ = 0;
   mac_chosen_ = false;
   rss_chosen_ = false;
-  pairs_active_ = 1;
+  pairs_wanted_ = kMaxQueuePairs;  // every pair attach sets up
 }
 
 void VirtioNet::restore_control_state() {
@@ -230,14 +230,13 @@ void VirtioNet::restore_control_state() {
       if (state() != NetState::kRunning) return;
     }
   }
+  // Multiqueue: the device starts on one pair (5.1.6.5.5); every pair set
+  // up is put to use unless set_queue_pairs() asked for fewer.
+  const uint16_t n = pairs_wanted_ < pairs_ ? pairs_wanted_ : pairs_;
   if (rss_chosen_ && has_feature(features_, Feature::kNetRss)) {
     const RssSettings copy = rss_;
-    const uint16_t n = pairs_active_;
-    pairs_active_ = 1;
     rss_command(copy, n);
-  } else if (pairs_active_ > 1) {
-    const uint16_t n = pairs_active_;
-    pairs_active_ = 1;
+  } else if (n > 1) {
     pairs_command(n);
   }
 }
@@ -406,7 +405,7 @@ CtrlResult VirtioNet::pairs_command(uint16_t n) {
   put_le16(data, n);
   const ControlQueue::Part part{data, 2};
   const CtrlResult r = send_command(ctl::kClassMq, ctl::kMqVqPairsSet, &part, 1);
-  if (r == CtrlResult::kOk) pairs_active_ = n;
+  if (r == CtrlResult::kOk) pairs_active_.store(n, MemOrder::kRelaxed);
   return r;
 }
 
@@ -437,7 +436,7 @@ CtrlResult VirtioNet::rss_command(const RssSettings& rss, uint16_t pairs) {
   const CtrlResult r = send_command(ctl::kClassMq, ctl::kMqRssConfig, &part, 1);
   if (r == CtrlResult::kOk) {
     if (&rss != &rss_) rss_ = rss;
-    pairs_active_ = pairs;
+    pairs_active_.store(pairs, MemOrder::kRelaxed);
   }
   return r;
 }
@@ -478,13 +477,15 @@ CtrlResult VirtioNet::remove_vlan(uint16_t vid) {
 CtrlResult VirtioNet::set_queue_pairs(uint16_t n) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
   OpScope scope(*platform_, DriverOp::kControl);
-  return pairs_command(n);
+  const CtrlResult r = pairs_command(n);
+  if (r == CtrlResult::kOk) pairs_wanted_ = n;
+  return r;
 }
 
 CtrlResult VirtioNet::set_rss(const RssSettings& rss) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
   OpScope scope(*platform_, DriverOp::kControl);
-  const CtrlResult r = rss_command(rss, pairs_active_);
+  const CtrlResult r = rss_command(rss, queue_pairs());
   if (r == CtrlResult::kOk) rss_chosen_ = true;
   return r;
 }
