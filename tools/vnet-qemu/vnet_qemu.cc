@@ -164,6 +164,7 @@ struct Options {
   std::vector<std::string> expect_features;  // --expect-features: names that must be negotiated
   std::string expect_ctrl;                   // --expect-ctrl: on, off
   uint32_t expect_pairs_active = 0;          // --expect-pairs-active
+  std::string expect_rss;                    // --expect-rss: on, off
   // --net tap
   uint32_t queues = 1;     // --queues: tap queues (and device mq=on when > 1)
   uint32_t udp_flows = 8;  // --udp-flows: UDP source ports (tap)
@@ -1023,14 +1024,17 @@ bool Runner::check_ready_line() {
   // yet), MQ with -g pairs=N > 1.
   bool guest_ctrl = o_.record_path.empty() && o_.qemu_trace_dir.empty();
   uint64_t guest_pairs = 1;
+  bool guest_rss = false;
   for (const std::string& g : o_.guest_args) {
     if (g.rfind("ctrl=", 0) == 0) guest_ctrl = parse_u64(g.substr(5)) != 0;
     if (g.rfind("pairs=", 0) == 0) guest_pairs = parse_u64(g.substr(6));
+    if (g.rfind("rss=", 0) == 0) guest_rss = parse_u64(g.substr(4)) != 0;
   }
   const uint64_t ctrl_vq = uint64_t{1} << 17;
   const uint64_t ctrl_bits = ctrl_vq | (uint64_t{1} << 18) | (uint64_t{1} << 19) |
                              (uint64_t{1} << 20) | (uint64_t{1} << 21) | (uint64_t{1} << 23) |
-                             (guest_pairs > 1 ? uint64_t{1} << 22 : 0);
+                             (guest_pairs > 1 ? uint64_t{1} << 22 : 0) |
+                             (guest_rss && !legacy ? uint64_t{1} << 60 : 0);
   const uint64_t supported = vnet::VirtioNet::supported_features(legacy) |
                              (!legacy && guest_packed ? ring_packed : 0) |
                              (guest_indirect ? indirect_bit : 0) | (guest_ctrl ? ctrl_bits : 0);
@@ -1132,6 +1136,12 @@ bool Runner::check_ready_line() {
     if (!o_.quiet)
       printf("  control queue %s, queue pairs %s of %s\n", ready_["ctrl"].c_str(),
              ready_["pairs"].c_str(), ready_["max_pairs"].c_str());
+  }
+  if (!o_.expect_rss.empty() && ready_["rss"] != o_.expect_rss) {
+    fail("--expect-rss " + o_.expect_rss +
+         " but the guest reports rss=" + (ready_["rss"].empty() ? "(nothing)" : ready_["rss"]) +
+         " (on: RSS negotiated and RSS_CONFIG acknowledged; -g rss=1 and -p rss=on)");
+    ok = false;
   }
   if (!o_.expect_ctrl.empty() && ready_["ctrl"] != o_.expect_ctrl) {
     fail(
@@ -2528,6 +2538,10 @@ int main(int argc, char** argv) {
   app.add_option("--expect-ctrl", o.expect_ctrl,
                  "on: the driver set up a control queue (the ready line's ctrl=on); off: it has "
                  "none")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--expect-rss", o.expect_rss,
+                 "on: the guest (-g rss=1) negotiated RSS and the device acknowledged its "
+                 "RSS_CONFIG (the ready line's rss=on); off: no RSS")
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--expect-pairs-active", o.expect_pairs_active,
                  "the guest drives this many queue pairs (-g pairs=N) and every one carried "
