@@ -194,15 +194,24 @@ struct ServeStats {
   uint64_t tx_no_buffer = 0;     // no pool buffer for a reply
   uint64_t tx_ring_refused = 0;  // tx_burst took fewer than offered
   uint64_t recoveries = 0;
-  uint64_t irq_waits = 0;       // halts of the interrupt-driven loop
-  uint64_t irq_wait_raced = 0;  // no halt: completions raced the re-enable
-  uint64_t vlan_frames = 0;     // 802.1Q-tagged frames received (guest/net/vlan.h)
-  uint64_t vlan_replies = 0;    // replies to them, tagged the same way
-  uint64_t ctrl_commands = 0;   // control-plane requests run (rx, mac-filter, ...)
-  uint64_t ctrl_dropped = 0;    // a second one in the same burst (the peer resends)
-  uint64_t announces = 0;       // gratuitous ARPs sent for DeviceEvents::announce
+  uint64_t irq_waits = 0;                       // halts of the interrupt-driven loop
+  uint64_t irq_wait_raced = 0;                  // no halt: completions raced the re-enable
+  uint64_t vlan_frames = 0;                     // 802.1Q-tagged frames received (guest/net/vlan.h)
+  uint64_t vlan_replies = 0;                    // replies to them, tagged the same way
+  uint64_t ctrl_commands = 0;                   // control-plane requests run (rx, mac-filter, ...)
+  uint64_t ctrl_dropped = 0;                    // a second one in the same burst (the peer resends)
+  uint64_t announces = 0;                       // gratuitous ARPs sent for DeviceEvents::announce
+  uint64_t pair_rx[vnet::kMaxQueuePairs] = {};  // frames received on each queue pair
+  uint64_t pair_tx[vnet::kMaxQueuePairs] = {};  // frames sent on each
 };
 ServeStats g_stats;
+// Queue pairs the serve loop drives (pairs=; the driver's
+// max_queue_pairs() after attach): pair 0 through the Session, the others
+// straight on the driver (never recording: MQ needs the control queue,
+// which a recording guest declines).
+uint16_t g_pairs = 1;
+uint64_t g_rss_pin = 0xffff;  // rss_pin=K: every RSS table entry names pair K
+const char* g_rss = "off";    // the ready line's rss=: off, or the RSS_CONFIG result
 
 // What the driver's interrupt handler asked for since the serve loop last
 // looked (written in the handler, read after cpu::wait_for_interrupt()
@@ -400,7 +409,12 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
     if (value == 0 || n + 1 >= cap) return;
     n += format(buf + n, cap - n, "%s=%llu\n", name, static_cast<unsigned long long>(value));
   };
-  driver().counters().for_each(add);
+  // With several queue pairs, the driver's counters summed over them (pair
+  // k's data path counts apart), and the frames each pair carried.
+  if (g_pairs > 1)
+    driver().total_counters().for_each(add);
+  else
+    driver().counters().for_each(add);
   responder.counters().for_each(add);
   g_tcp.counters().for_each(add);
   add("guest_tx_no_buffer", g_stats.tx_no_buffer);
@@ -413,6 +427,13 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("guest_ctrl_commands", g_stats.ctrl_commands);
   add("guest_ctrl_dropped", g_stats.ctrl_dropped);
   add("guest_announces", g_stats.announces);
+  char name[16];
+  for (uint16_t p = 0; p < g_pairs; ++p) {
+    format(name, sizeof(name), "pair%u_rx", p);
+    add(name, g_stats.pair_rx[p]);
+    format(name, sizeof(name), "pair%u_tx", p);
+    add(name, g_stats.pair_tx[p]);
+  }
   add("guest_irq_delivered", g_platform.irq_delivered());
   add("guest_irq_unarmed", g_platform.irq_unarmed());
   add("guest_halts", sleep::stats().halts);
@@ -453,7 +474,76 @@ bool word_is(const uint8_t* p, uint32_t len, const char* word) {
 // Waits (bounded) until every reply handed to the device was completed.
 void drain_tx() {
   uint64_t deadline = clock::now_ns() + kDrainTimeoutNs;
-  while (driver().tx_queue().in_flight() > 0 && clock::now_ns() < deadline) session().tx_reclaim();
+  for (uint16_t p = 0; p < g_pairs; ++p)
+    while (driver().tx_queue(p).in_flight() > 0 && clock::now_ns() < deadline)
+      p == 0 ? session().tx_reclaim() : driver().tx_reclaim(p);
+}
+
+// Pair p >= 1: what Session::rx_burst and tx_burst do for pair 0 (frames
+// shown to the visitor, then freed; replies copied into pool buffers, one
+// per fragment), on the driver's per-pair burst API.
+uint16_t pair_rx_burst(uint16_t p, uint16_t max, vnet::trace::Session::FrameVisitor visit,
+                       void* context) {
+  vnet::PacketBuffer* bufs[kBurst];
+  if (max > kBurst) max = kBurst;
+  const uint16_t n = driver().rx_burst(p, bufs, max);
+  for (uint16_t i = 0; i < n; ++i) {
+    visit(context, bufs[i]->data(), bufs[i]->len);
+    g_pool.free(bufs[i]);
+  }
+  return n;
+}
+
+void free_chain(vnet::PacketBuffer* b) {
+  while (b != nullptr) {
+    vnet::PacketBuffer* next = b->next;
+    b->next = nullptr;
+    g_pool.free(b);
+    b = next;
+  }
+}
+
+uint16_t pair_tx_burst(uint16_t p, const vnet::trace::TxFrame* frames, uint16_t n) {
+  vnet::PacketBuffer* bufs[kBurst];
+  if (n > kBurst) n = kBurst;
+  uint16_t k = 0;
+  for (; k < n; ++k) {
+    const vnet::trace::TxFrame& f = frames[k];
+    const uint16_t parts = f.fragmented() ? f.num_frags : 1;
+    vnet::PacketBuffer* first = nullptr;
+    vnet::PacketBuffer* last = nullptr;
+    uint32_t at = 0;
+    bool ok = true;
+    for (uint16_t i = 0; i < parts && ok; ++i) {
+      vnet::PacketBuffer* b = g_pool.alloc();
+      if (b == nullptr) {
+        ok = false;
+        break;
+      }
+      const uint32_t head = i == 0 ? vnet::kTxHeadroom : 0;
+      uint32_t len = parts == 1 ? f.len : f.frag_lens[i];
+      if (len > f.len - at) len = f.len - at;
+      if (len > b->capacity - head) len = b->capacity - head;
+      memcpy(b->base + head, f.data + at, len);
+      at += len;
+      b->offset = head;
+      b->len = len;
+      b->next = nullptr;
+      if (last != nullptr)
+        last->next = b;
+      else
+        first = b;
+      last = b;
+    }
+    if (!ok) {
+      free_chain(first);
+      break;
+    }
+    bufs[k] = first;
+  }
+  const uint16_t taken = k != 0 ? driver().tx_burst(p, bufs, k) : 0;
+  for (uint16_t i = taken; i < k; ++i) free_chain(bufs[i]);
+  return taken;
 }
 
 void spin_ns(uint64_t ns) {
@@ -464,6 +554,7 @@ void spin_ns(uint64_t ns) {
 // One rx burst's worth of replies, built by the frame visitor.
 struct Burst {
   net::Responder* responder;
+  uint16_t pair;  // the queue pair the burst's frames came in on, and its replies go out on
   vnet::trace::TxFrame frames[kBurst];
   uint32_t frag_lens[kBurst][vnet::kMaxTxFragments];
   uint16_t count;
@@ -758,7 +849,9 @@ void send(Burst& b) {
   const uint16_t parts = tx_frags();
   for (uint16_t i = 0; i < b.count; ++i) fragment(b.frames[i], b.frag_lens[i], parts);
   const uint32_t buffers = g_pool.available();
-  const uint16_t taken = session().tx_burst(b.frames, b.count);
+  const uint16_t taken = b.pair == 0 ? session().tx_burst(b.frames, b.count)
+                                     : pair_tx_burst(b.pair, b.frames, b.count);
+  g_stats.pair_tx[b.pair < vnet::kMaxQueuePairs ? b.pair : 0] += taken;
   const uint16_t no_buffer = buffers < b.count ? static_cast<uint16_t>(b.count - buffers) : 0;
   g_stats.tx_no_buffer += no_buffer;
   g_stats.tx_ring_refused += b.count - taken > no_buffer ? b.count - taken - no_buffer : 0;
@@ -789,6 +882,7 @@ bool wait_for_work(uint64_t deadline) {
   vnet::VirtioNet& net = driver();
   const bool tx_wait = uint32_t{net.tx_queue().in_flight()} * 2 > net.tx_queue().size();
   bool pending = session().set_rx_interrupts(true);
+  for (uint16_t p = 1; p < g_pairs; ++p) pending = net.set_rx_interrupts(p, true) || pending;
   if (!pending && tx_wait) pending = session().set_tx_interrupts(true);
   if (pending) {
     ++g_stats.irq_wait_raced;
@@ -797,6 +891,7 @@ bool wait_for_work(uint64_t deadline) {
     sleep::idle_until(deadline);
   }
   session().set_rx_interrupts(false);
+  for (uint16_t p = 1; p < g_pairs; ++p) net.set_rx_interrupts(p, false);
   if (tx_wait) session().set_tx_interrupts(false);
   const bool control = g_irq_work.control;
   g_irq_work = vnet::IrqWork{};
@@ -817,11 +912,18 @@ bool wait_for_work(uint64_t deadline) {
   burst.count = burst.frames[0].len != 0 ? 1 : 0;
   send(burst);
 
+  uint16_t pair = 0;
   for (;;) {
+    // One pair a turn, round-robin; a frame's replies go out on the pair it
+    // came in on (a multiqueue tap then keeps each flow on its queue).
+    pair = static_cast<uint16_t>((pair + 1) % g_pairs);
+    burst.pair = pair;
     burst.count = 0;
     burst.exit_requested = false;
     responder.set_now_ns(clock::now_ns());
-    const uint16_t n = session().rx_burst(kBurst, &on_frame, &burst);
+    const uint16_t n = pair == 0 ? session().rx_burst(kBurst, &on_frame, &burst)
+                                 : pair_rx_burst(pair, kBurst, &on_frame, &burst);
+    g_stats.pair_rx[pair] += n;
     // The TCP echo's own segments (data its peer's window held back,
     // retransmissions), in the room left in this burst.
     while (burst.count < kBurst) {
@@ -834,7 +936,8 @@ bool wait_for_work(uint64_t deadline) {
     }
     const bool busy = n > 0 || burst.count > 0;
     send(burst);
-    if (busy || driver().tx_queue().in_flight() > 0) session().tx_reclaim();
+    if (busy || driver().tx_queue(pair).in_flight() > 0)
+      pair == 0 ? session().tx_reclaim() : driver().tx_reclaim(pair);
     run_pending_command(responder);  // a control-plane request of this burst
 
     if (burst.exit_requested) {
@@ -1032,6 +1135,10 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     exit_qemu(ExitCode::kBadCommandLine);
   }
   options.max_queue_pairs = static_cast<uint16_t>(pairs);
+  // RSS (VIRTIO_NET_F_RSS, QEMU: rss=on): steer by the Toeplitz hash of
+  // IPv4/TCP/UDP over every pair, or (rss_pin=K) everything to pair K.
+  options.accept_rss = cmdline_number(cmdline, "rss", 0) != 0;
+  g_rss_pin = cmdline_number(cmdline, "rss_pin", 0xffff);
   char frags[8] = "auto";
   cmdline_get(cmdline, "tx_frags", frags, sizeof(frags));
   if (memcmp(frags, "auto", 5) != 0) {
@@ -1050,7 +1157,9 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       g_tx_frags_option != 0 ? g_tx_frags_option : (options.accept_indirect_desc ? 2 : 1);
   uint32_t extra = uint32_t{options.tx_ring_cap} * (max_frags - 1);
   if (extra > 1024) extra = 1024;
-  uint32_t count = uint32_t{options.rx_ring_cap} + options.tx_ring_cap + 2 * kBurst + 16 + extra;
+  uint32_t count =
+      static_cast<uint32_t>(pairs) * (uint32_t{options.rx_ring_cap} + options.tx_ring_cap + extra) +
+      2 * kBurst + 16;
 
   // The trace header is written (and the NIC's capabilities looked at)
   // before the command register is set, so that in a QEMU capture of the
@@ -1182,6 +1291,37 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
             r == vnet::CtrlResult::kOk ? "" : ", promiscuous on ",
             r == vnet::CtrlResult::kOk ? "" : vnet::ctrl_result_name(p));
   }
+  // Multiqueue: every pair set up at attach in use (VQ_PAIRS_SET).
+  if (net_dev.queue_pairs() < net_dev.max_queue_pairs()) {
+    const vnet::CtrlResult r = net_dev.set_queue_pairs(net_dev.max_queue_pairs());
+    kprintf("vnet-guest: %u queue pairs: %s\n", net_dev.max_queue_pairs(),
+            vnet::ctrl_result_name(r));
+  }
+  g_pairs = net_dev.queue_pairs() > 0 ? net_dev.queue_pairs() : 1;
+  if (net_dev.rss_max_key_size() > 0) {  // RSS negotiated, its limits valid
+    static vnet::RssSettings rss;
+    // IPv4, TCPv4, UDPv4 (virtio 1.2, 5.1.6.4.3.1) as far as the device hashes them.
+    rss.hash_types = 0x7u & net_dev.rss_hash_types();
+    uint16_t len = vnet::kMaxRssTable;
+    while (len > net_dev.rss_max_table_len() && len > 1) len = static_cast<uint16_t>(len / 2);
+    rss.table_len = len;
+    const uint16_t n = net_dev.queue_pairs();
+    const bool pin = g_rss_pin < n;
+    for (uint16_t i = 0; i < len; ++i)
+      rss.table[i] = pin ? static_cast<uint16_t>(g_rss_pin) : static_cast<uint16_t>(i % n);
+    rss.unclassified_pair = pin ? static_cast<uint16_t>(g_rss_pin) : 0;
+    // The key of the RSS verification suite (Microsoft's default).
+    static constexpr uint8_t kKey[40] = {
+        0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+        0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+        0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+    rss.key_len = net_dev.rss_max_key_size() < 40 ? net_dev.rss_max_key_size() : 40;
+    memcpy(rss.key, kKey, rss.key_len);
+    const vnet::CtrlResult r = net_dev.set_rss(rss);
+    g_rss = r == vnet::CtrlResult::kOk ? "on" : vnet::ctrl_result_name(r);
+    kprintf("vnet-guest: rss %s: %u entries over %u pairs%s, hash types 0x%x\n",
+            vnet::ctrl_result_name(r), len, n, pin ? " (pinned)" : "", rss.hash_types);
+  }
   const uint8_t* mac = net_dev.mac();
   // The negotiated transport features that shape the rings.
   auto on_off = [&net_dev](vnet::spec::Feature f) {
@@ -1202,7 +1342,8 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       "vnet-guest: ready mac=%02x:%02x:%02x:%02x:%02x:%02x mac_source=%s ip=10.0.2.15 "
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
       "txq=%u ring=%s event_idx=%s indirect_desc=%s link=%s bounce=%s irq=%s msix=%u "
-      "intx_gsi=%s irq_mode=%s irq_vectors=%u ctrl=%s pairs=%u max_pairs=%u attach_us=%llu%s\n",
+      "intx_gsi=%s irq_mode=%s irq_vectors=%u ctrl=%s pairs=%u max_pairs=%u rss=%s "
+      "attach_us=%llu%s\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", transport->name(), device_id,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
@@ -1213,7 +1354,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       bounce ? "on" : "off", irq_mode_name(irq_mode), msix_vectors, intx_gsi,
       vnet::interrupt_mode_name(net_dev.interrupt_mode()), net_dev.interrupts().vectors,
       net_dev.has_control_queue() ? "on" : "off", net_dev.queue_pairs(), net_dev.max_queue_pairs(),
-      static_cast<unsigned long long>(attach_us), mmio_text);
+      g_rss, static_cast<unsigned long long>(attach_us), mmio_text);
   serve(responder);
 }
 

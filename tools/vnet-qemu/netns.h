@@ -12,7 +12,8 @@
 //                                           guest, 10.0.2.15, through it
 //
 // Nothing in the namespace routes anywhere: it has lo and the tap, and
-// 10.0.2.0/24 on the tap. Removal (destroy(), the destructor, an atexit
+// 10.0.2.0/24 on the tap; IPv6 is off there (disable_ipv6), so the only
+// frames on the link are the test's and ARP. Removal (destroy(), the destructor, an atexit
 // hook, and SIGINT/SIGTERM/SIGHUP/SIGQUIT through QemuProcess's handler,
 // after QEMU was killed): the runner goes back to its own namespace and the
 // namespace's mount at /run/netns is detached and unlinked (what

@@ -2594,6 +2594,16 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : vnetqemu::kExitUsage;
   }
   o.max_size_given = app.count("--max-size") > 0;
+  // -g pairs=N > 1: the driver drives several queue pairs only when it
+  // polls (interrupts serve pair 0's queues), so without --irq (or -g irq=)
+  // the guest is asked to poll.
+  bool irq_arg = false;
+  uint64_t pairs = 1;
+  for (const std::string& g : o.guest_args) {
+    irq_arg = irq_arg || g.rfind("irq=", 0) == 0;
+    if (g.rfind("pairs=", 0) == 0) pairs = std::strtoull(g.c_str() + 6, nullptr, 0);
+  }
+  if (pairs > 1 && o.irq.empty() && !irq_arg) o.irq = "poll";
   o.transport_given = app.count("--transport") > 0;
   for (const std::string& c : o.require_counters) {
     size_t at = c.find_first_of("<>=");
