@@ -1111,6 +1111,14 @@ bool Runner::check_ready_line() {
          " but the driver negotiated indirect_desc=" + ready_["indirect_desc"]);
     ok = false;
   }
+  // 5.1.3.1: no command feature (nor MQ, RSS) without CTRL_VQ -- QEMU 7.2
+  // still offers them with ctrl_vq=off.
+  const uint64_t needs_ctrl_vq =
+      (ctrl_bits & ~ctrl_vq) | (uint64_t{1} << 22) | (uint64_t{1} << 60) | (uint64_t{1} << 2);
+  if ((negotiated & needs_ctrl_vq) && !(negotiated & ctrl_vq)) {
+    fail("negotiated without CTRL_VQ (5.1.3.1): " + feature_names(negotiated & needs_ctrl_vq));
+    ok = false;
+  }
   // The ready line's ctrl= says whether the driver set the control queue
   // up; every command feature offered (and accepted) must be negotiated.
   if (guest_ctrl && (negotiated & ctrl_vq)) {
