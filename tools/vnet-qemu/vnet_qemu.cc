@@ -64,6 +64,20 @@
 // saves the finished trace (recording.h). --qemu-trace DIR also captures
 // QEMU's own trace log and a pcap of the NIC's traffic (docs/qemu-capture.md).
 //
+// The control plane (issue 15): the guest accepts CTRL_VQ and the command
+// features by default (-g ctrl=1); the ready line's ctrl= must agree with
+// the negotiated CTRL_VQ and every offered command feature be negotiated
+// with it, none without it. --ctrl-check promisc|allmulti|mac-filter|
+// set-mac|vlan|announce (--net socket) asks the guest for a setting over
+// its control port and checks that QEMU's receive filter follows it, with
+// frames to other MACs and VLANs (docs/qemu.md, "Control plane").
+// --expect-features and --expect-ctrl state what must be negotiated.
+//
+// --net tap runs QEMU on a tap device inside a network namespace the run
+// creates and removes (netns.h; root), --queues N makes it multiqueue, and
+// the guest's -g pairs=N drives N queue pairs; --expect-pairs-active N
+// requires traffic on each, --expect-rss on RSS configured (-g rss=1).
+//
 // Exit status: 0 success, 1 failure (echo, boot, expectation), 2 usage, 77
 // skipped (--net tap on a machine without root, /dev/net/tun or ip).
 // Every path, signals included, leaves no QEMU behind (qemu_process.h).
