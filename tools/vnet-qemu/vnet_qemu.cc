@@ -409,7 +409,8 @@ class Runner {
   std::map<std::string, std::string> ready_;
   uint8_t guest_mac_[6] = {};  // the guest's MAC now (--ctrl-check set-mac changes it)
   uint64_t probe_seq_ = 0;
-  std::string monitor_path_;  // --ctrl-check announce: QEMU's human monitor socket
+  bool marker_broadcast_ = false;  // rx-extra's no-unicast step: markers and requests to broadcast
+  std::string monitor_path_;       // --ctrl-check announce: QEMU's human monitor socket
 
   std::map<std::string, std::string> tx_line_;  // the guest's "vnet-guest: tx" exit line
   uint64_t echoed_ = 0;
@@ -507,13 +508,12 @@ bool Runner::parse_options(std::string* error) {
     return false;
   }
   // Issue 15: the control plane's checks and the tap backend.
-  static const std::vector<std::string> kChecks = {"promisc", "allmulti", "mac-filter",
+  static const std::vector<std::string> kChecks = {"promisc", "allmulti", "rx-extra", "mac-filter",
                                                    "set-mac", "vlan",     "announce"};
   for (const std::string& c : o_.ctrl_checks) {
     if (std::find(kChecks.begin(), kChecks.end(), c) == kChecks.end()) {
       *error = "--ctrl-check " + c +
-               ": not one of promisc, allmulti, mac-filter, set-mac, vlan, "
-               "announce";
+               ": not one of promisc, allmulti, rx-extra, mac-filter, set-mac, vlan, announce";
       return false;
     }
     if (o_.net != "socket") {
@@ -1657,7 +1657,8 @@ bool Runner::probe(const uint8_t dst[6], int tci, bool* delivered) {
       fail("cannot send a probe frame");
       return false;
     }
-    link_->send_to(guest_mac_, -1, kGuestEchoPort, marker);
+    static constexpr uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    link_->send_to(marker_broadcast_ ? kBroadcast : guest_mac_, -1, kGuestEchoPort, marker);
     double deadline = now_s() + o_.echo_timeout_s;
     double settle = 0;
     std::vector<uint8_t> got;
@@ -1689,7 +1690,9 @@ bool Runner::probe(const uint8_t dst[6], int tci, bool* delivered) {
     }
   }
   if (!marker_back) {
-    fail("the guest no longer echoes frames to its own MAC " + mac_text(guest_mac_));
+    fail("the guest no longer echoes frames to " + (marker_broadcast_
+                                                        ? std::string("the broadcast MAC")
+                                                        : "its own MAC " + mac_text(guest_mac_)));
     return false;
   }
   return true;
@@ -1725,7 +1728,8 @@ bool Runner::ctrl_check(const std::string& c) {
       {"promisc", 18, "CTRL_RX"},    {"allmulti", 18, "CTRL_RX"},
       {"mac-filter", 18, "CTRL_RX"}, {"set-mac", 23, "CTRL_MAC_ADDR"},
       {"vlan", 19, "CTRL_VLAN"},     {"announce", 21, "GUEST_ANNOUNCE"},
-      {"set-mac", 18, "CTRL_RX"},    {"vlan", 18, "CTRL_RX"}};
+      {"set-mac", 18, "CTRL_RX"},    {"vlan", 18, "CTRL_RX"},
+      {"rx-extra", 18, "CTRL_RX"},   {"rx-extra", 20, "CTRL_RX_EXTRA"}};
   const uint64_t negotiated = parse_u64(ready_["features"]);
   const uint64_t offered = parse_u64(ready_["offered"]);
   std::string missing;
@@ -1820,6 +1824,45 @@ bool Runner::ctrl_check(const std::string& c) {
     link_->set_guest_mac(guest_mac_);
     return expect_delivery(c, "changed back, " + to(old_mac), old_mac, -1, true) &&
            expect_delivery(c, "changed back, " + to(new_mac), new_mac, -1, false);
+  }
+  if (c == "rx-extra") {
+    // CTRL_RX_EXTRA: all-unicast, no-broadcast, no-multicast (which beats
+    // all-multicast), no-unicast (the guest's own MAC too: meanwhile the
+    // markers and the requests go to broadcast).
+    static constexpr uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    bool ok =
+        expect_delivery(c, "all-unicast off, " + to(kForeignUnicast), kForeignUnicast, -1, false) &&
+        ctrl_command(c, "rx alluni on") &&
+        expect_delivery(c, "all-unicast on, " + to(kForeignUnicast), kForeignUnicast, -1, true) &&
+        ctrl_command(c, "rx alluni off") &&
+        expect_delivery(c, "all-unicast off again, " + to(kForeignUnicast), kForeignUnicast, -1,
+                        false) &&
+        expect_delivery(c, "no-broadcast off, to broadcast", kBroadcast, -1, true) &&
+        ctrl_command(c, "rx nobcast on") &&
+        expect_delivery(c, "no-broadcast on, to broadcast", kBroadcast, -1, false) &&
+        ctrl_command(c, "rx nobcast off") &&
+        expect_delivery(c, "no-broadcast off again, to broadcast", kBroadcast, -1, true) &&
+        ctrl_command(c, "rx allmulti on") &&
+        expect_delivery(c, "all-multicast on, " + to(kOtherMulticast), kOtherMulticast, -1, true) &&
+        ctrl_command(c, "rx nomulti on") &&
+        expect_delivery(c, "all-multicast and no-multicast on, " + to(kOtherMulticast),
+                        kOtherMulticast, -1, false) &&
+        ctrl_command(c, "rx nomulti off") &&
+        expect_delivery(c, "no-multicast off again, " + to(kOtherMulticast), kOtherMulticast, -1,
+                        true) &&
+        ctrl_command(c, "rx allmulti off") &&
+        expect_delivery(c, "no-unicast off, " + own, guest_mac_, -1, true);
+    if (!ok) return false;
+    if (!ctrl_command(c, "rx nouni on")) return false;
+    // From here the guest's own MAC is filtered: markers and the request
+    // that turns no-unicast off again go to broadcast.
+    marker_broadcast_ = true;
+    link_->set_guest_mac(kBroadcast);
+    ok = expect_delivery(c, "no-unicast on, " + own, guest_mac_, -1, false) &&
+         ctrl_command(c, "rx nouni off");
+    marker_broadcast_ = false;
+    link_->set_guest_mac(guest_mac_);
+    return ok && expect_delivery(c, "no-unicast off again, " + own, guest_mac_, -1, true);
   }
   if (c == "vlan") {
     const int v = kTestVid, w = kOtherVid;
@@ -2551,8 +2594,8 @@ int main(int argc, char** argv) {
   app.add_option("--ctrl-check", o.ctrl_checks,
                  "after the echoes, ask the guest for a control-plane setting and check QEMU's "
                  "receive filter follows it (--net socket; repeatable): promisc, allmulti, "
-                 "mac-filter, set-mac, vlan, announce (QEMU's announce_self -> the guest's "
-                 "gratuitous ARP)");
+                 "rx-extra (alluni, nobcast, nomulti, nouni), mac-filter, set-mac, vlan, "
+                 "announce (QEMU's announce_self -> the guest's gratuitous ARP)");
   app.add_option("--expect-features", o.expect_features,
                  "feature names that must be negotiated (repeatable, comma-separated, e.g. "
                  "ctrl_vq,ctrl_rx,ctrl_vlan,ctrl_mac_addr,guest_announce)")
