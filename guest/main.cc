@@ -30,7 +30,11 @@
 //                                  interrupts, when idle: queue interrupts
 //                                  on, HLT until an interrupt or the next
 //                                  deadline (poll_device, a TCP timer),
-//                                  interrupts off again while it works
+//                                  interrupts off again while it works;
+//                                  with pairs=N one queue pair a turn,
+//                                  round-robin, replies on the pair their
+//                                  request came in on; a control-plane
+//                                  request after the burst that brought it
 //
 // Every call on the driver goes through a trace::Session
 // (replay/record/session.h): a plain one, or with record=1 a recording one
