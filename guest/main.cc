@@ -41,7 +41,9 @@
 // that streams the trace of the run to COM2 (guest/record/guest_recording.h).
 // Replies are built in guest-owned scratch frames and handed to
 // Session::tx_burst, which copies them into pool buffers, exactly as a
-// replay of the trace will.
+// replay of the trace will. Not yet through it (the Session has no calls
+// for them): the control-plane commands and queue pairs 1.. -- which a
+// recording guest never uses (ctrl=0 by default; requests refused).
 //
 // Command line (all optional, "key=value" separated by spaces):
 //   action=serve|lspci|irqtest|idle
