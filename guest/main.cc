@@ -1141,6 +1141,11 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     exit_qemu(ExitCode::kBadCommandLine);
   }
   options.max_queue_pairs = static_cast<uint16_t>(pairs);
+  if (recording_asked && pairs > 1) {  // pairs 1.. bypass the Session: not in a trace
+    kprintf("vnet-guest: pairs=%llu while recording: one pair\n",
+            static_cast<unsigned long long>(pairs));
+    options.max_queue_pairs = 1;
+  }
   // RSS (VIRTIO_NET_F_RSS, QEMU: rss=on): steer by the Toeplitz hash of
   // IPv4/TCP/UDP over every pair, or (rss_pin=K) everything to pair K.
   options.accept_rss = cmdline_number(cmdline, "rss", 0) != 0;
