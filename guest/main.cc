@@ -157,6 +157,7 @@
 #include "guest/kernel/pvh.h"
 #include "guest/kernel/sleep.h"
 #include "guest/kernel/virtio_mmio.h"
+#include "guest/net/ctrl_request.h"
 #include "guest/net/packet_pool.h"
 #include "guest/net/responder.h"
 #include "guest/net/tcp_echo.h"
@@ -611,87 +612,13 @@ uint8_t* scratch_frame(uint16_t i) {
 
 void send(Burst& b);
 
-bool starts_with(const uint8_t* p, uint32_t len, const char* word) {
-  const uint32_t n = static_cast<uint32_t>(strlen(word));
-  return len >= n && memcmp(p, word, n) == 0 && (len == n || p[n] == ' ' || p[n] == '\n');
-}
-
-bool is_ctrl_command(const uint8_t* p, uint32_t len) {
-  return starts_with(p, len, "ctrl") || starts_with(p, len, "rx") ||
-         starts_with(p, len, "mac-filter") || starts_with(p, len, "mac-addr") ||
-         starts_with(p, len, "vlan");
-}
-
-// "aa:bb:cc:dd:ee:ff" at s (exactly 17 characters).
-bool parse_mac(const char* s, size_t len, vnet::MacAddr* out) {
-  if (len != 17) return false;
-  for (int i = 0; i < 6; ++i) {
-    uint8_t v = 0;
-    for (int k = 0; k < 2; ++k) {
-      const char c = s[i * 3 + k];
-      const int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-      if (d < 0) return false;
-      v = static_cast<uint8_t>(v * 16 + d);
-    }
-    if (i < 5 && s[i * 3 + 2] != ':') return false;
-    out->b[i] = v;
-  }
-  return true;
-}
-
-// Comma-separated MACs into out[0, *n) (at most max).
-bool parse_mac_list(const char* s, size_t len, vnet::MacAddr* out, uint16_t max, uint16_t* n) {
-  *n = 0;
-  size_t at = 0;
-  while (at < len) {
-    size_t end = at;
-    while (end < len && s[end] != ',') ++end;
-    if (*n == max || !parse_mac(s + at, end - at, &out[*n])) return false;
-    ++*n;
-    at = end + 1;
-  }
-  return true;
-}
-
-uint64_t parse_decimal(const char* s, size_t len, bool* ok) {
-  uint64_t v = 0;
-  *ok = len > 0 && len < 10;
-  for (size_t i = 0; i < len && *ok; ++i) {
-    if (s[i] < '0' || s[i] > '9') *ok = false;
-    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-  }
-  return v;
-}
-
-// Splits text[0, len) at spaces into at most max words.
-size_t split_words(const char* text, size_t len, const char** words, size_t* lens, size_t max) {
-  size_t n = 0, at = 0;
-  while (at < len && n < max) {
-    while (at < len && text[at] == ' ') ++at;
-    if (at == len) break;
-    size_t end = at;
-    while (end < len && text[end] != ' ') ++end;
-    words[n] = text + at;
-    lens[n++] = end - at;
-    at = end;
-  }
-  return n;
-}
-
-bool word_eq(const char* w, size_t n, const char* lit) {
-  return n == strlen(lit) && memcmp(w, lit, n) == 0;
-}
-
-// Runs one control-plane request (command[0, len), no newline) on the
-// driver and writes "<command>: <result>\n" to out.
+// Runs one control-plane request (command[0, len), no newline; parsed by
+// guest/net/ctrl_request.h) on the driver and writes "<command>: <result>\n"
+// to out.
 size_t run_ctrl_command(net::Responder& responder, const char* command, size_t len, char* out,
                         size_t cap) {
-  const char* w[8];
-  size_t wl[8];
-  const size_t n = split_words(command, len, w, wl, 8);
+  static net::CtrlRequest req;  // 800 bytes of MAC lists: not on the stack
+  net::parse_ctrl_request(command, len, &req);
   // The request's own words first, so the peer can tell answers apart.
   if (len + 2 >= cap) len = cap - 3;
   memcpy(out, command, len);
@@ -700,60 +627,44 @@ size_t run_ctrl_command(net::Responder& responder, const char* command, size_t l
   char* r = out + head;
   const size_t rcap = cap - head;
   vnet::VirtioNet& net = driver();
-  if (word_eq(w[0], wl[0], "ctrl")) {
+  if (req.kind == net::CtrlKind::kStatus)
     return head + format(r, rcap, "ok ctrl=%s pairs=%u max_pairs=%u features=0x%llx\n",
                          net.has_control_queue() ? "on" : "off", net.queue_pairs(),
                          net.max_queue_pairs(),
                          static_cast<unsigned long long>(net.negotiated_features()));
-  }
+  if (req.kind != net::CtrlKind::kRxMode && req.kind != net::CtrlKind::kMacFilter &&
+      req.kind != net::CtrlKind::kMacAddr && req.kind != net::CtrlKind::kVlan)
+    return head + format(r, rcap, "bad request\n");
   if (record::active()) return head + format(r, rcap, "refused while recording\n");
   if (g_ctrl_skip) return head + format(r, rcap, "ok\n");  // the lie ctrl_skip=1 asks for
   ++g_stats.ctrl_commands;
   vnet::CtrlResult result = vnet::CtrlResult::kInvalid;
-  bool parsed = false;
-  if (word_eq(w[0], wl[0], "rx") && n == 3) {
-    static constexpr const char* kModes[vnet::kNumRxModes] = {"promisc", "allmulti", "alluni",
-                                                              "nomulti", "nouni",    "nobcast"};
-    const bool on = word_eq(w[2], wl[2], "on");
-    for (uint8_t m = 0; m < vnet::kNumRxModes; ++m) {
-      if (!word_eq(w[1], wl[1], kModes[m]) || (!on && !word_eq(w[2], wl[2], "off"))) continue;
-      parsed = true;
-      result = net.set_rx_mode(static_cast<vnet::RxMode>(m), on);
+  switch (req.kind) {
+    case net::CtrlKind::kRxMode:
+      result = net.set_rx_mode(static_cast<vnet::RxMode>(req.rx_mode), req.on);
+      break;
+    case net::CtrlKind::kMacFilter: {
+      static vnet::MacAddr uc[net::CtrlRequest::kMaxMacs], mc[net::CtrlRequest::kMaxMacs];
+      for (uint16_t i = 0; i < req.n_uc; ++i) memcpy(uc[i].b, req.uc[i], 6);
+      for (uint16_t i = 0; i < req.n_mc; ++i) memcpy(mc[i].b, req.mc[i], 6);
+      result = net.set_mac_filter(uc, req.n_uc, mc, req.n_mc);
+      break;
     }
-  } else if (word_eq(w[0], wl[0], "mac-filter")) {
-    static vnet::MacAddr uc[vnet::kMaxMacFilter], mc[vnet::kMaxMacFilter];
-    uint16_t nuc = 0, nmc = 0;
-    parsed = true;
-    for (size_t i = 1; i < n && parsed; ++i) {
-      if (wl[i] >= 3 && memcmp(w[i], "uc=", 3) == 0)
-        parsed = parse_mac_list(w[i] + 3, wl[i] - 3, uc, vnet::kMaxMacFilter, &nuc);
-      else if (wl[i] >= 3 && memcmp(w[i], "mc=", 3) == 0)
-        parsed = parse_mac_list(w[i] + 3, wl[i] - 3, mc, vnet::kMaxMacFilter, &nmc);
-      else
-        parsed = false;
-    }
-    if (parsed) result = net.set_mac_filter(uc, nuc, mc, nmc);
-  } else if (word_eq(w[0], wl[0], "mac-addr") && n == 2) {
-    vnet::MacAddr m;
-    parsed = parse_mac(w[1], wl[1], &m);
-    if (parsed) result = net.set_mac_address(m.b);
-    if (result == vnet::CtrlResult::kOk) {
-      responder.set_mac(net.mac());
-      const uint8_t* a = net.mac();
-      kprintf("vnet-guest: mac %02x:%02x:%02x:%02x:%02x:%02x\n", a[0], a[1], a[2], a[3], a[4],
-              a[5]);
-    }
-  } else if (word_eq(w[0], wl[0], "vlan") && n == 3) {
-    bool ok = false;
-    const uint64_t vid = parse_decimal(w[2], wl[2], &ok);
-    const bool add = word_eq(w[1], wl[1], "add");
-    if (ok && vid <= 0xffff && (add || word_eq(w[1], wl[1], "del"))) {
-      parsed = true;
-      result = add ? net.add_vlan(static_cast<uint16_t>(vid))
-                   : net.remove_vlan(static_cast<uint16_t>(vid));
-    }
+    case net::CtrlKind::kMacAddr:
+      result = net.set_mac_address(req.mac);
+      if (result == vnet::CtrlResult::kOk) {
+        responder.set_mac(net.mac());
+        const uint8_t* a = net.mac();
+        kprintf("vnet-guest: mac %02x:%02x:%02x:%02x:%02x:%02x\n", a[0], a[1], a[2], a[3], a[4],
+                a[5]);
+      }
+      break;
+    case net::CtrlKind::kVlan:
+      result = req.on ? net.add_vlan(req.vid) : net.remove_vlan(req.vid);
+      break;
+    default:
+      break;
   }
-  if (!parsed) return head + format(r, rcap, "bad request\n");
   return head + format(r, rcap, "%s\n", vnet::ctrl_result_name(result));
 }
 
@@ -817,7 +728,7 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
       b.exit_requested = true;
     } else if (word_is(ctl.payload, ctl.len, "ping")) {
       tlen = format(g_text, sizeof(g_text), "pong\n");
-    } else if (is_ctrl_command(ctl.payload, ctl.len)) {
+    } else if (net::is_ctrl_request(reinterpret_cast<const char*>(ctl.payload), ctl.len)) {
       // Run after the burst (run_pending_command); one at a time.
       if (g_command.pending || ctl.len > 512) {
         ++g_stats.ctrl_dropped;
