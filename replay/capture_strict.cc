@@ -100,6 +100,7 @@ constexpr uint32_t kNone = 0xFFFF'FFFFu;
 constexpr uint16_t kUsedFlagNoNotify = 1;
 constexpr uint64_t kFeatureRingPacked = 1ull << 34;
 constexpr uint64_t kFeatureIndirectDesc = 1ull << 28;
+constexpr uint64_t kFeatureCtrlVq = 1ull << 17;
 constexpr uint16_t kDescFlagNext = 1, kDescFlagIndirect = 4;
 constexpr uint16_t kPackedAvailUsed = (1u << 7) | (1u << 15);
 constexpr uint16_t kPackedEventEnable = 0, kPackedEventDisable = 1;
@@ -193,6 +194,7 @@ class CaptureReplay final : public Platform, public BufferPool {
     hdr_ = t.header.net_header != 0 ? t.header.net_header : 12;
     packed_ = t.header.has_features && (t.header.negotiated & kFeatureRingPacked) != 0;
     indirect_ = t.header.has_features && (t.header.negotiated & kFeatureIndirectDesc) != 0;
+    ctrl_ = t.header.has_features && (t.header.negotiated & kFeatureCtrlVq) != 0;
     mmio_ = tr.rfind("mmio", 0) == 0;
     for (size_t i = begin_; i < end_; ++i)
       has_intx_ = has_intx_ || ev_[i].kind == EventKind::kDevIntx;
@@ -733,6 +735,7 @@ class CaptureReplay final : public Platform, public BufferPool {
   RegisterMap map_;
   bool packed_ = false;    // the capture negotiated VIRTIO_F_RING_PACKED
   bool indirect_ = false;  // the capture negotiated VIRTIO_F_INDIRECT_DESC
+  bool ctrl_ = false;      // the capture negotiated VIRTIO_NET_F_CTRL_VQ
   bool mmio_ = false;
   uint16_t select_ = 0;  // queue select, as the driver last wrote it
   size_t begin_ = 0, end_ = 0;
@@ -981,6 +984,13 @@ void CaptureReplay::drive(trace::Session& s) {
   // direct chains where the guest's were indirect: the bytes, the avail
   // slots and the used entries are what the capture checks, and they agree.
   options.accept_indirect_desc = indirect_;
+  // And the control queue (issue 15; the guest's ctrl=1): its commands at
+  // attach (PROMISC off, ALLMULTI off, ...) are the guest's too, so the
+  // register accesses (the control queue's setup and notifications) and
+  // the used entries of the control queue (dev_pop/dev_fill/dev_flush)
+  // match. QEMU's log has no ack byte: the driver's ack fetch reads 0 (OK),
+  // which is what the capture's completion of one byte stands for.
+  options.accept_ctrl_vq = ctrl_;
   const AttachError ae = s.attach(options);
   if (ae != AttachError::kOk && !diverged_) {
     diverge(reg_, std::string("(attach failed: ") + attach_error_name(ae) + ")",

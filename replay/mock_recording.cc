@@ -288,6 +288,121 @@ void run_irq_intx(RecordingWorld& w) {
   run_interrupts(w, false);
 }
 
+// The control plane (issue 15): the driver takes the control queue the
+// mock offers by default (CTRL_VQ, CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN,
+// CTRL_MAC_ADDR, GUEST_ANNOUNCE), so every command's chain, its ack fetch
+// and its completion are in the trace.
+NetOptions ctrl_options() {
+  NetOptions o = corpus_options();
+  o.accept_ctrl_vq = true;
+  return o;
+}
+
+// A frame to dst (unicast or multicast), with an 802.1Q tag when vid != 0.
+std::vector<uint8_t> frame_to(const uint8_t dst[6], uint32_t seq, uint16_t vid = 0) {
+  std::vector<uint8_t> f = mock_frame(128, seq);
+  for (int i = 0; i < 6; ++i) f[static_cast<size_t>(i)] = dst[i];
+  if (vid != 0) {
+    const uint8_t tag[4] = {0x81, 0x00, static_cast<uint8_t>(vid >> 8), static_cast<uint8_t>(vid)};
+    f.insert(f.begin() + 12, tag, tag + 4);
+  }
+  return f;
+}
+
+void run_ctrl_plane(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(ctrl_options());  // attach: PROMISC off, ALLMULTI off
+  w.traffic(2, &seq);
+  trace::Session& s = w.session();
+  static constexpr uint8_t kForeign[6] = {0x02, 0x00, 0x00, 0x00, 0x99, 0x01};
+  static constexpr uint8_t kGroup[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x07};
+  // Promiscuous: a frame for another MAC is filtered, then delivered.
+  w.device().inject_rx(frame_to(kForeign, seq++));
+  s.rx_burst(4);
+  s.set_rx_mode(RxMode::kPromiscuous, true);
+  w.device().inject_rx(frame_to(kForeign, seq++));
+  s.rx_burst(4);
+  s.set_rx_mode(RxMode::kPromiscuous, false);
+  s.set_rx_mode(RxMode::kAllMulticast, true);
+  s.set_rx_mode(RxMode::kAllMulticast, false);
+  s.set_rx_mode(RxMode::kNoBroadcast, true);
+  s.set_rx_mode(RxMode::kNoBroadcast, false);
+  // MAC filter: one unicast, one multicast address admitted.
+  const MacAddr uc[1] = {{{0x02, 0x00, 0x00, 0x00, 0x99, 0x01}}};
+  const MacAddr mc[2] = {{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x07}},
+                         {{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}}};
+  s.set_mac_filter(uc, 1, mc, 2);
+  w.device().inject_rx(frame_to(kForeign, seq++));
+  w.device().inject_rx(frame_to(kGroup, seq++));
+  s.rx_burst(4);
+  s.set_mac_filter(nullptr, 0, nullptr, 0);
+  // A new MAC address; frames to it are delivered.
+  static constexpr uint8_t kNewMac[6] = {0x02, 0x00, 0x00, 0x00, 0x42, 0x42};
+  s.set_mac_address(kNewMac);
+  w.device().inject_rx(frame_to(kNewMac, seq++));
+  s.rx_burst(4);
+  // VLAN 100: a tagged frame filtered, admitted after add, filtered after remove.
+  w.device().inject_rx(frame_to(kNewMac, seq++, 100));
+  s.rx_burst(4);
+  s.add_vlan(100);
+  w.device().inject_rx(frame_to(kNewMac, seq++, 100));
+  s.rx_burst(4);
+  s.remove_vlan(100);
+  // Arguments the driver refuses before sending anything (no chain).
+  s.add_vlan(4096);
+  s.set_queue_pairs(2);  // MQ not negotiated: unsupported
+  s.poll_device();
+  stop(w);
+}
+
+// A device that acknowledges a command with neither OK nor ERR: the
+// command fails (device fault), the device is reset and recovered, and the
+// driver restores what was acknowledged before (restore_control_state).
+void run_ctrl_bad_ack(RecordingWorld& w) {
+  uint32_t seq = 0;
+  w.bring_up(ctrl_options());
+  w.session().set_rx_mode(RxMode::kAllMulticast, true);
+  w.device().arm(Fault{FaultKind::kCtrlAckValue, -1, 0, 1, 2});
+  w.session().add_vlan(7);
+  w.session().poll_device();  // recovers; ALLMULTI on again
+  w.traffic(2, &seq);
+  w.session().add_vlan(7);
+  stop(w);
+}
+
+// Multiqueue (MQ): two pairs; VQ_PAIRS_SET, traffic on pair 1, back to one.
+void configure_mq(mock::DeviceConfig& c) {
+  c.offer_mq = true;
+  c.max_virtqueue_pairs = 2;
+}
+void run_ctrl_mq(RecordingWorld& w) {
+  uint32_t seq = 0;
+  NetOptions o = ctrl_options();
+  o.max_queue_pairs = 2;
+  w.bring_up(o);
+  trace::Session& s = w.session();
+  s.set_queue_pairs(2);
+  w.traffic(2, &seq);
+  std::vector<std::vector<uint8_t>> tx;
+  for (uint32_t i = 0; i < 3; ++i) tx.push_back(mock_frame(frame_size(seq + i), seq + i));
+  std::vector<trace::TxFrame> frames;
+  for (const auto& f : tx)
+    frames.push_back(trace::TxFrame{f.data(), static_cast<uint32_t>(f.size())});
+  s.tx_burst_on(1, frames.data(), static_cast<uint16_t>(frames.size()));
+  // Frames to the device's own MAC: the receive filter (promiscuous off
+  // since attach) delivers them, on pair 1 and pair 0.
+  const uint8_t* own = w.session().net().mac();
+  for (uint32_t i = 0; i < 3; ++i) w.device().inject_rx_pair(1, frame_to(own, seq + 100 + i));
+  w.device().inject_rx_pair(0, frame_to(own, seq + 200));
+  s.rx_burst(8);
+  s.rx_burst_on(1, 8);
+  s.tx_reclaim_on(1);
+  seq += 3;
+  s.set_queue_pairs(1);
+  w.traffic(2, &seq);
+  stop(w);
+}
+
 }  // namespace
 
 std::vector<uint8_t> mock_frame(size_t size, uint32_t seq) {
@@ -379,6 +494,19 @@ std::string RecordingWorld::finish(const std::string& scenario, const std::strin
   h.num_queues = 2;
   h.queue_sizes[0] = config_.queue_sizes[0];
   h.queue_sizes[1] = config_.queue_sizes[1];
+  // With a control queue (issue 15): every pair's queues, then the
+  // control queue's (traces without one keep their two sizes).
+  const uint64_t negotiated = session_->net().negotiated_features();
+  if ((negotiated & spec::feature_mask(spec::Feature::kNetCtrlVq)) != 0) {
+    const bool mq = (negotiated & spec::feature_mask(spec::Feature::kNetMq)) != 0;
+    const uint16_t pairs =
+        mq && config_.max_virtqueue_pairs >= 1 && config_.max_virtqueue_pairs <= kMaxQueuePairs
+            ? config_.max_virtqueue_pairs
+            : 1;
+    h.num_queues = static_cast<uint16_t>(2 * pairs + 1);
+    for (uint16_t i = 0; i < 2 * pairs; ++i) h.queue_sizes[i] = config_.queue_sizes[i & 1];
+    h.queue_sizes[2 * pairs] = config_.queue_sizes[2];
+  }
   h.pool_buffer_size = pool_.buffer_size();
   h.pool_buffers = static_cast<uint32_t>(pool_.capacity());
   h.recorded_where = "mock";
@@ -436,6 +564,14 @@ const std::vector<MockScenario>& mock_scenarios() {
        "no MSI-X capability: INTx, interrupts delivered between calls (the ISR read "
        "acknowledges), a link change and another function's pulse of the shared line",
        ScenarioKinds::kLegacyModern, run_irq_intx, configure_no_msix, true},
+      {"ctrl_plane",
+       "control queue: promiscuous, all-multicast, no-broadcast, MAC filter, MAC address, "
+       "VLAN add/remove, each seen in what the receive filter delivers; refused arguments",
+       ScenarioKinds::kAll, run_ctrl_plane, nullptr, true},
+      {"ctrl_bad_ack", "a control ack that is neither OK nor ERR: device fault, recovered",
+       ScenarioKinds::kLegacyModern, run_ctrl_bad_ack, nullptr, true},
+      {"ctrl_mq", "two queue pairs: VQ_PAIRS_SET, traffic on pair 1, back to one pair",
+       ScenarioKinds::kModern, run_ctrl_mq, configure_mq},
   };
   return kScenarios;
 }

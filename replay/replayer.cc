@@ -140,7 +140,64 @@ std::string feature_difference(uint64_t recorded, uint64_t driver) {
                                     "(NetOptions::accept_ring_packed, or its negotiation)"
                                   : " -- the trace ran split rings, this driver takes packed rings "
                                     "(NetOptions::accept_ring_packed, or its negotiation)";
+  const uint64_t ctrl = spec::feature_mask(spec::Feature::kNetCtrlVq);
+  if ((diff & ctrl) != 0)
+    s += (recorded & ctrl) != 0
+             ? " -- the trace's driver ran a control queue, this one has none "
+               "(NetOptions::accept_ctrl_vq, the attach option \"accept_ctrl_vq\")"
+             : " -- this driver takes a control queue, the trace's driver had none "
+               "(NetOptions::accept_ctrl_vq)";
   return s;
+}
+
+// Control commands (5.1.6.5) in words, for divergence reports.
+const char* ctrl_class_name(uint8_t cls) {
+  static constexpr const char* kNames[] = {"RX", "MAC", "VLAN", "ANNOUNCE", "MQ", "GUEST_OFFLOADS"};
+  return cls < sizeof(kNames) / sizeof(kNames[0]) ? kNames[cls] : nullptr;
+}
+const char* ctrl_command_name(uint8_t cls, uint8_t cmd) {
+  static constexpr const char* kRx[] = {"PROMISC", "ALLMULTI", "ALLUNI",
+                                        "NOMULTI", "NOUNI",    "NOBCAST"};
+  static constexpr const char* kMac[] = {"TABLE_SET", "ADDR_SET"};
+  static constexpr const char* kVlan[] = {"ADD", "DEL"};
+  static constexpr const char* kMq[] = {"VQ_PAIRS_SET", "RSS_CONFIG", "HASH_CONFIG"};
+  switch (cls) {
+    case 0:
+      return cmd < 6 ? kRx[cmd] : nullptr;
+    case 1:
+      return cmd < 2 ? kMac[cmd] : nullptr;
+    case 2:
+      return cmd < 2 ? kVlan[cmd] : nullptr;
+    case 3:
+      return cmd == 0 ? "ACK" : nullptr;
+    case 4:
+      return cmd < 3 ? kMq[cmd] : nullptr;
+    case 5:
+      return cmd == 0 ? "SET" : nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+// "class RX (0) command PROMISC (0) data 01" from the readable bytes of a
+// control chain: the 2-byte header, then the data parts.
+std::string describe_ctrl_command(const std::vector<std::pair<const uint8_t*, uint32_t>>& parts) {
+  if (parts.empty() || parts[0].second != 2 || parts[0].first == nullptr) return "(no header)";
+  const uint8_t cls = parts[0].first[0], cmd = parts[0].first[1];
+  const char* cn = ctrl_class_name(cls);
+  const char* mn = ctrl_command_name(cls, cmd);
+  std::string s = std::string("class ") + (cn != nullptr ? cn : "?") + " (" + std::to_string(cls) +
+                  ") command " + (mn != nullptr ? mn : "?") + " (" + std::to_string(cmd) + ")";
+  std::string data;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    for (uint32_t k = 0; k < parts[i].second && parts[i].first != nullptr; ++k) {
+      char h[3];
+      std::snprintf(h, sizeof h, "%02x", parts[i].first[k]);
+      data += h;
+    }
+    if (i + 1 < parts.size()) data += " ";
+  }
+  return s + " data " + (data.empty() ? std::string("(none)") : data);
 }
 
 std::string mismatch(const Event& e, EventKind want) {
@@ -294,11 +351,33 @@ class ReplayPlatform final : public Platform {
                    w.u64("len", len);
                    w.end();
                  }),
-                 mismatch(e, EventKind::kFetch) + " (queue, part, index, recheck or length)");
+                 fetch_reason(e, what));
     } else {
       c_.benign();
     }
     std::memset(dst, 0, len);
+  }
+
+  // Why a fetch diverged; a control queue's ack read (issue 15) in words.
+  std::string fetch_reason(const Event& e, const DeviceMemRef& what) const {
+    const uint8_t ack = static_cast<uint8_t>(MemPart::kCtrlAck);
+    const bool trace_ack = e.kind == EventKind::kFetch && e.r8 == ack;
+    const bool driver_ack = what.part == MemPart::kCtrlAck;
+    std::string r = mismatch(e, EventKind::kFetch) + " (queue, part, index, recheck or length)";
+    if (trace_ack && driver_ack)
+      r += " -- the control command's ack read differs: the trace reads the ack of the chain at "
+           "head " +
+           std::to_string(e.b16) + " on queue " + std::to_string(e.a16) +
+           ", the driver the ack of head " + std::to_string(what.index) + " on queue " +
+           std::to_string(what.queue);
+    else if (trace_ack)
+      r += " -- the trace reads a control command's ack (head " + std::to_string(e.b16) +
+           " on queue " + std::to_string(e.a16) + ") here, the driver reads " +
+           trace::mem_part_name(what.part);
+    else if (driver_ack)
+      r += " -- the driver reads a control command's ack (head " + std::to_string(what.index) +
+           " on queue " + std::to_string(what.queue) + ") where the trace has none";
+    return r;
   }
 
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override {
@@ -329,10 +408,53 @@ class ReplayPlatform final : public Platform {
     }
     trace::AddrRef table;
     const bool named = chain.indirect && table_ref(chain.table_addr, &table);
+    std::string reason = e.kind == EventKind::kPublish ? std::string("publish: ") + why
+                                                       : mismatch(e, EventKind::kPublish);
+    // A control command (issue 15): say which command each side sent.
+    const bool trace_ctrl = e.kind == EventKind::kPublish && is_ctrl_chain(e);
+    const bool driver_ctrl = is_ctrl_chain(chain);
+    if (trace_ctrl || driver_ctrl) {
+      reason += trace_ctrl && driver_ctrl ? " -- the control command differs: the trace's is "
+                                          : " -- a control command: the trace's chain is ";
+      reason +=
+          trace_ctrl ? describe_ctrl_command(ctrl_parts(e)) : std::string("no control command");
+      reason += ", the driver's is ";
+      reason += driver_ctrl ? describe_ctrl_command(ctrl_parts(chain))
+                            : std::string("no control command");
+    }
     c_.diverge(
         render([&](TraceWriter& w) { trace::write_publish(w, chain, named ? &table : nullptr); }),
-        e.kind == EventKind::kPublish ? std::string("publish: ") + why
-                                      : mismatch(e, EventKind::kPublish));
+        reason);
+  }
+
+  // The shape of a control command's chain (control_queue.h): a readable
+  // 2-byte header first, the 1-byte writable ack last; data parts between.
+  bool is_ctrl_chain(const Event& e) const {
+    if (e.w8 < 2 || e.c8 != 0) return false;
+    const Segment& first = c_.trace().segments[e.aux];
+    const Segment& last = c_.trace().segments[e.aux + e.w8 - 1];
+    return !first.writable && first.len == 2 && last.writable && last.len == 1;
+  }
+  static bool is_ctrl_chain(const PublishedChain& ch) {
+    if (ch.num_segments < 2 || ch.indirect || ch.num_segments > kMaxChainSegments) return false;
+    const ChainSegment& first = ch.segments[0];
+    const ChainSegment& last = ch.segments[ch.num_segments - 1];
+    return !first.device_writable && first.len == 2 && last.device_writable && last.len == 1;
+  }
+  std::vector<std::pair<const uint8_t*, uint32_t>> ctrl_parts(const Event& e) const {
+    std::vector<std::pair<const uint8_t*, uint32_t>> v;
+    for (uint8_t i = 0; i < e.w8; ++i) {
+      const Segment& sg = c_.trace().segments[e.aux + i];
+      if (!sg.writable) v.emplace_back(c_.trace().data(sg.data), sg.len);
+    }
+    return v;
+  }
+  static std::vector<std::pair<const uint8_t*, uint32_t>> ctrl_parts(const PublishedChain& ch) {
+    std::vector<std::pair<const uint8_t*, uint32_t>> v;
+    for (uint16_t i = 0; i < ch.num_segments; ++i)
+      if (!ch.segments[i].device_writable)
+        v.emplace_back(static_cast<const uint8_t*>(ch.segments[i].data), ch.segments[i].len);
+    return v;
   }
 
   void completed(uint16_t queue, uint16_t head, uint32_t len) override {
@@ -673,9 +795,37 @@ class ReplayTap final : public trace::SessionTap {
       c_.advance();
       return;
     }
+    std::string reason = why;
+    if (e.kind == EventKind::kRet && trace::is_control_fn(r.fn) &&
+        std::strcmp(why, "return value differs") == 0) {
+      const RetValues& want = c_.trace().rets[e.u32];
+      reason = std::string("the control command's result differs: the trace's ") +
+               trace::api_fn_name(r.fn) + " returned " +
+               trace::ctrl_result_trace_name(static_cast<CtrlResult>(want.value)) +
+               ", the driver's " + trace::ctrl_result_trace_name(static_cast<CtrlResult>(r.value));
+      // The ack the trace's device wrote for this command, when it read one.
+      const Trace& t = c_.trace();
+      for (size_t i = c_.pos(); i-- > 0;) {
+        const Event& f = t.events[i];
+        if (f.kind == EventKind::kCall) break;
+        if (f.kind == EventKind::kFetch && f.r8 == static_cast<uint8_t>(MemPart::kCtrlAck) &&
+            f.data.len == 1) {
+          const uint8_t ack = t.data(f.data)[0];
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "%02x", ack);
+          reason += std::string(" (the command's ack in the trace, line ") +
+                    std::to_string(t.event_line[i]) + ": " + hex +
+                    (ack == 0   ? " = OK"
+                     : ack == 1 ? " = ERR"
+                                : " = neither OK nor ERR") +
+                    ")";
+          break;
+        }
+      }
+    }
     c_.diverge(render([&](TraceWriter& w) { trace::write_ret(w, r); }),
                e.kind == EventKind::kRet
-                   ? std::string("ret: ") + why
+                   ? std::string("ret: ") + reason
                    : std::string("the driver returned from ") + trace::api_fn_name(r.fn) +
                          " where the trace expects " + trace::event_name(e.kind));
   }
@@ -703,7 +853,8 @@ class ReplayTap final : public trace::SessionTap {
       const DeviceEvents& b = r.events;
       if (a.config_changed != b.config_changed || a.link_changed != b.link_changed ||
           a.reset_detected != b.reset_detected || a.tx_timeout != b.tx_timeout ||
-          a.reset_deferred != b.reset_deferred || a.recovered != b.recovered)
+          a.reset_deferred != b.reset_deferred || a.recovered != b.recovered ||
+          a.announce != b.announce)
         return "device events differ";
     }
     return nullptr;
@@ -811,7 +962,7 @@ ReplayResult detail::replay_recording(const Trace& t) {
         seen.observe_attach(session->attach(a.options));
         break;
       case ApiFn::kRxBurst:
-        session->rx_burst(a.max);
+        session->rx_burst_on(a.pair, a.max);
         break;
       case ApiFn::kTxBurst:
         frames.clear();
@@ -824,10 +975,10 @@ ReplayResult detail::replay_recording(const Trace& t) {
           }
           frames.push_back(f);
         }
-        session->tx_burst(frames.data(), static_cast<uint16_t>(frames.size()));
+        session->tx_burst_on(a.pair, frames.data(), static_cast<uint16_t>(frames.size()));
         break;
       case ApiFn::kTxReclaim:
-        session->tx_reclaim();
+        session->tx_reclaim_on(a.pair);
         break;
       case ApiFn::kPollDevice:
         session->poll_device();
@@ -839,10 +990,32 @@ ReplayResult detail::replay_recording(const Trace& t) {
         session->stop();
         break;
       case ApiFn::kSetRxInterrupts:
-        session->set_rx_interrupts(a.enabled);
+        session->set_rx_interrupts(a.pair, a.enabled);
         break;
       case ApiFn::kSetTxInterrupts:
-        session->set_tx_interrupts(a.enabled);
+        session->set_tx_interrupts(a.pair, a.enabled);
+        break;
+      case ApiFn::kSetRxMode:
+        session->set_rx_mode(a.rx_mode, a.enabled);
+        break;
+      case ApiFn::kSetMacFilter:
+        session->set_mac_filter(a.unicast.data(), static_cast<uint16_t>(a.unicast.size()),
+                                a.multicast.data(), static_cast<uint16_t>(a.multicast.size()));
+        break;
+      case ApiFn::kSetMacAddress:
+        session->set_mac_address(a.mac);
+        break;
+      case ApiFn::kAddVlan:
+        session->add_vlan(a.vid);
+        break;
+      case ApiFn::kRemoveVlan:
+        session->remove_vlan(a.vid);
+        break;
+      case ApiFn::kSetQueuePairs:
+        session->set_queue_pairs(a.pairs);
+        break;
+      case ApiFn::kSetRss:
+        if (a.rss != nullptr) session->set_rss(*a.rss);
         break;
       case ApiFn::kHandleInterrupt:
         c.set_in_interrupt(true);

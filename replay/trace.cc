@@ -272,12 +272,76 @@ void parse_call(Trace& t, const Line& l, Event& e) {
         c.options.irq_storm_limit = static_cast<uint32_t>(ol.uint("irq_storm_limit", 0xFFFF'FFFFu));
       if (ol.has("irq_storm_window_ns"))
         c.options.irq_storm_window_ns = ol.uint("irq_storm_window_ns", UINT64_MAX);
+      // Added with the control plane (issue 15): optional, the driver's
+      // defaults (no control queue, one queue pair, no RSS) when absent.
+      if (ol.has("accept_ctrl_vq")) c.options.accept_ctrl_vq = ol.boolean("accept_ctrl_vq");
+      if (ol.has("ctrl_timeout_ns"))
+        c.options.ctrl_timeout_ns = ol.uint("ctrl_timeout_ns", UINT64_MAX);
+      if (ol.has("max_queue_pairs"))
+        c.options.max_queue_pairs = static_cast<uint16_t>(ol.uint("max_queue_pairs", 0xFFFF));
+      if (ol.has("accept_rss")) c.options.accept_rss = ol.boolean("accept_rss");
+      if (ol.has("accept_hash_report"))
+        c.options.accept_hash_report = ol.boolean("accept_hash_report");
       break;
     }
     case ApiFn::kRxBurst:
       c.max = static_cast<uint16_t>(l.uint("max", 0xFFFF));
+      if (l.has("pair")) c.pair = static_cast<uint16_t>(l.uint("pair", 0xFFFF));
       break;
+    case ApiFn::kSetRxMode:
+      c.rx_mode = l.name<RxMode>("mode", trace::parse_rx_mode);
+      c.enabled = l.boolean("on");
+      break;
+    case ApiFn::kSetMacFilter:
+      for (const char* key : {"uc", "mc"}) {
+        const json& a = l.field(key);
+        if (!a.is_array() || a.size() > kMaxMacFilter)
+          l.fail(std::string("field \"") + key + "\" must be an array of at most " +
+                 std::to_string(kMaxMacFilter) + " MAC addresses (hex strings)");
+        for (const json& x : a) {
+          std::vector<uint8_t> scratch;
+          const Bytes b = l.hex_of(x, key, scratch);
+          if (b.len != 6) l.fail(std::string("each of \"") + key + "\" must be 6 bytes");
+          MacAddr m;
+          for (size_t i = 0; i < 6; ++i) m.b[i] = scratch[b.off + i];
+          (key[0] == 'u' ? c.unicast : c.multicast).push_back(m);
+        }
+      }
+      break;
+    case ApiFn::kSetMacAddress: {
+      std::vector<uint8_t> mac;
+      if (l.hex("mac", mac).len != 6) l.fail("\"mac\" must be 6 bytes");
+      for (size_t i = 0; i < 6; ++i) c.mac[i] = mac[i];
+      break;
+    }
+    case ApiFn::kAddVlan:
+    case ApiFn::kRemoveVlan:
+      c.vid = static_cast<uint16_t>(l.uint("vid", 0xFFFF));
+      break;
+    case ApiFn::kSetQueuePairs:
+      c.pairs = static_cast<uint16_t>(l.uint("pairs", 0xFFFF));
+      break;
+    case ApiFn::kSetRss: {
+      auto r = std::make_shared<RssSettings>();
+      *r = RssSettings{};
+      r->hash_types = static_cast<uint32_t>(l.uint("hash_types", 0xFFFF'FFFFu));
+      const json& tab = l.field("table");
+      if (!tab.is_array() || tab.size() > kMaxRssTable)
+        l.fail("field \"table\" must be an array of at most " + std::to_string(kMaxRssTable) +
+               " queue pairs");
+      for (const json& x : tab)
+        r->table[r->table_len++] = static_cast<uint16_t>(l.uint_of(x, "table[]", 0xFFFF));
+      r->unclassified_pair = static_cast<uint16_t>(l.uint("unclassified_pair", 0xFFFF));
+      std::vector<uint8_t> key;
+      const Bytes k = l.hex("key", key);
+      if (k.len > sizeof(r->key)) l.fail("\"key\" must be at most 40 bytes");
+      r->key_len = static_cast<uint8_t>(k.len);
+      for (size_t i = 0; i < k.len; ++i) r->key[i] = key[k.off + i];
+      c.rss = std::move(r);
+      break;
+    }
     case ApiFn::kTxBurst: {
+      if (l.has("pair")) c.pair = static_cast<uint16_t>(l.uint("pair", 0xFFFF));
       const json& f = l.field("frames");
       if (!f.is_array()) l.fail("field \"frames\" must be an array of hex strings");
       if (f.size() > 0xFFFF) l.fail("too many frames");
@@ -315,6 +379,7 @@ void parse_call(Trace& t, const Line& l, Event& e) {
     case ApiFn::kSetRxInterrupts:
     case ApiFn::kSetTxInterrupts:
       c.enabled = l.boolean("enabled");
+      if (l.has("pair")) c.pair = static_cast<uint16_t>(l.uint("pair", 0xFFFF));
       break;
     case ApiFn::kHandleInterrupt: {
       const std::string& src = l.string("src");
@@ -327,6 +392,8 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       break;
     }
     case ApiFn::kTxReclaim:
+      if (l.has("pair")) c.pair = static_cast<uint16_t>(l.uint("pair", 0xFFFF));
+      break;
     case ApiFn::kPollDevice:
     case ApiFn::kRecover:
     case ApiFn::kStop:
@@ -383,6 +450,10 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
           l.fail(std::string("\"events\" needs a true/false \"") + k + "\" when present");
       r.events.tx_timeout = ev.contains("tx_timeout") && ev["tx_timeout"].get<bool>();
       r.events.reset_deferred = ev.contains("reset_deferred") && ev["reset_deferred"].get<bool>();
+      // Added with the control plane (issue 15): optional, false when absent.
+      if (ev.contains("announce") && !ev["announce"].is_boolean())
+        l.fail("\"events\" needs a true/false \"announce\" when present");
+      r.events.announce = ev.contains("announce") && ev["announce"].get<bool>();
       r.has_events = true;
       r.has_link = true;
       r.link_up = l.boolean("link");
@@ -405,6 +476,23 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
     case ApiFn::kSetRxInterrupts:
     case ApiFn::kSetTxInterrupts:
       break;
+    case ApiFn::kSetRxMode:
+    case ApiFn::kSetMacFilter:
+    case ApiFn::kSetMacAddress:
+    case ApiFn::kAddVlan:
+    case ApiFn::kRemoveVlan:
+    case ApiFn::kSetQueuePairs:
+    case ApiFn::kSetRss: {
+      // "val" is the CtrlResult; "result" (its name) must agree when given.
+      if (r.value > static_cast<uint32_t>(CtrlResult::kDeviceFault))
+        l.fail("\"val\" of a control command is a result 0..6 (ok .. device_fault)");
+      if (l.has("result")) {
+        const CtrlResult named = l.name<CtrlResult>("result", trace::parse_ctrl_result);
+        if (static_cast<uint32_t>(named) != r.value)
+          l.fail("\"result\" disagrees with \"val\" (" + std::to_string(r.value) + ")");
+      }
+      break;
+    }
   }
   e.r8 = static_cast<uint8_t>(r.fn);
   e.u32 = static_cast<uint32_t>(t.rets.size());
@@ -1124,11 +1212,21 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
         case ApiFn::kProbeMmio:  // rare: the slow path
           break;
         case ApiFn::kRxBurst:
+          if (l.get("pair") != nullptr) break;  // multiqueue: the slow path
           ok = l.u("max", 0xFFFF, &c.max);
+          break;
+        case ApiFn::kSetRxMode:  // control commands: the slow path
+        case ApiFn::kSetMacFilter:
+        case ApiFn::kSetMacAddress:
+        case ApiFn::kAddVlan:
+        case ApiFn::kRemoveVlan:
+        case ApiFn::kSetQueuePairs:
+        case ApiFn::kSetRss:
           break;
         case ApiFn::kTxBurst: {
           const FlatField* f = l.get("frames");
           if (l.get("frags") != nullptr) break;  // scatter-gather: the slow path
+          if (l.get("pair") != nullptr) break;   // multiqueue: the slow path
           ok = f != nullptr && f->type == FlatField::kArray &&
                for_each_element(f->s, [&](std::string_view el) {
                  Bytes b;
@@ -1143,6 +1241,7 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
         case ApiFn::kSetRxInterrupts:
         case ApiFn::kSetTxInterrupts: {
           bool on = false;
+          if (l.get("pair") != nullptr) break;  // multiqueue: the slow path
           ok = l.boolean("enabled", &on);
           c.enabled = on;
           break;
@@ -1161,6 +1260,8 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
           break;
         }
         case ApiFn::kTxReclaim:
+          ok = l.get("pair") == nullptr;  // multiqueue: the slow path
+          break;
         case ApiFn::kPollDevice:
         case ApiFn::kRecover:
         case ApiFn::kStop:
@@ -1228,6 +1329,14 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
         case ApiFn::kSetRxInterrupts:
         case ApiFn::kSetTxInterrupts:
           ok = true;
+          break;
+        case ApiFn::kSetRxMode:  // control results: the slow path checks "result"
+        case ApiFn::kSetMacFilter:
+        case ApiFn::kSetMacAddress:
+        case ApiFn::kAddVlan:
+        case ApiFn::kRemoveVlan:
+        case ApiFn::kSetQueuePairs:
+        case ApiFn::kSetRss:
           break;
       }
       if (ok) {

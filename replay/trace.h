@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -190,8 +191,16 @@ struct CallArgs {
   MmioWindow window{};  // probe_mmio: size and irq (base 0)
   NetOptions options{};
   uint16_t max = 0;
-  bool enabled = false;  // set_rx_interrupts, set_tx_interrupts
+  bool enabled = false;  // set_rx_interrupts, set_tx_interrupts; set_rx_mode: "on"
   IrqSource irq{};       // handle_interrupt
+  uint16_t pair = 0;     // rx_burst, tx_burst, tx_reclaim, set_*_interrupts ("pair")
+  // Control commands (issue 15).
+  RxMode rx_mode = RxMode::kPromiscuous;    // set_rx_mode
+  std::vector<MacAddr> unicast, multicast;  // set_mac_filter
+  uint8_t mac[6] = {};                      // set_mac_address
+  uint16_t vid = 0;                         // add_vlan, remove_vlan
+  uint16_t pairs = 0;                       // set_queue_pairs
+  std::shared_ptr<RssSettings> rss;         // set_rss
   std::vector<Bytes> frames;
   // tx_burst "frags" (scatter-gather): empty when absent, else one entry
   // per frame, its fragments' lengths (empty: one buffer).

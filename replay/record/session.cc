@@ -71,13 +71,14 @@ AttachError Session::attach(const NetOptions& options) {
   return e;
 }
 
-uint16_t Session::rx_burst(uint16_t max, FrameVisitor visit, void* context) {
+uint16_t Session::rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit, void* context) {
   if (max > kMaxBurst) max = kMaxBurst;
   ApiCall c;
   c.fn = ApiFn::kRxBurst;
   c.max = max;
+  c.pair = pair;
   call(c);
-  const uint16_t n = net_.rx_burst(bufs_, max);
+  const uint16_t n = net_.rx_burst(pair, bufs_, max);
   ret(result(ApiFn::kRxBurst, n));
   for (uint16_t i = 0; i < n; ++i) {
     if (visit != nullptr) visit(context, bufs_[i]->data(), bufs_[i]->len);
@@ -99,10 +100,11 @@ void free_chain(BufferPool& pool, PacketBuffer* b) {
 }
 }  // namespace
 
-uint16_t Session::tx_burst(const TxFrame* frames, uint16_t n) {
+uint16_t Session::tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n) {
   if (n > kMaxBurst) n = kMaxBurst;
   ApiCall c;
   c.fn = ApiFn::kTxBurst;
+  c.pair = pair;
   c.frames = frames;
   c.num_frames = n;
   call(c);
@@ -148,17 +150,18 @@ uint16_t Session::tx_burst(const TxFrame* frames, uint16_t n) {
     }
     bufs_[k] = first;
   }
-  const uint16_t taken = k != 0 ? net_.tx_burst(bufs_, k) : 0;
+  const uint16_t taken = k != 0 ? net_.tx_burst(pair, bufs_, k) : 0;
   ret(result(ApiFn::kTxBurst, taken));
   for (uint16_t i = taken; i < k; ++i) free_chain(pool_, bufs_[i]);
   return taken;
 }
 
-uint16_t Session::tx_reclaim() {
+uint16_t Session::tx_reclaim_on(uint16_t pair) {
   ApiCall c;
   c.fn = ApiFn::kTxReclaim;
+  c.pair = pair;
   call(c);
-  const uint16_t n = net_.tx_reclaim();
+  const uint16_t n = net_.tx_reclaim(pair);
   ret(result(ApiFn::kTxReclaim, n));
   return n;
 }
@@ -193,24 +196,90 @@ void Session::stop() {
   ret(result(ApiFn::kStop, 0));
 }
 
-bool Session::set_rx_interrupts(bool enabled) {
+bool Session::set_rx_interrupts(uint16_t pair, bool enabled) {
   ApiCall c;
   c.fn = ApiFn::kSetRxInterrupts;
   c.enabled = enabled;
+  c.pair = pair;
   call(c);
-  const bool pending = net_.set_rx_interrupts(enabled);
+  const bool pending = net_.set_rx_interrupts(pair, enabled);
   ret(result(ApiFn::kSetRxInterrupts, pending ? 1 : 0));
   return pending;
 }
 
-bool Session::set_tx_interrupts(bool enabled) {
+bool Session::set_tx_interrupts(uint16_t pair, bool enabled) {
   ApiCall c;
   c.fn = ApiFn::kSetTxInterrupts;
   c.enabled = enabled;
+  c.pair = pair;
   call(c);
-  const bool pending = net_.set_tx_interrupts(enabled);
+  const bool pending = net_.set_tx_interrupts(pair, enabled);
   ret(result(ApiFn::kSetTxInterrupts, pending ? 1 : 0));
   return pending;
+}
+
+CtrlResult Session::control(const ApiCall& c, CtrlResult (*run)(VirtioNet& net, const ApiCall& c)) {
+  call(c);
+  const CtrlResult res = run(net_, c);
+  ret(result(c.fn, static_cast<uint32_t>(res)));
+  return res;
+}
+
+CtrlResult Session::set_rx_mode(RxMode mode, bool on) {
+  ApiCall c;
+  c.fn = ApiFn::kSetRxMode;
+  c.rx_mode = mode;
+  c.enabled = on;
+  return control(
+      c, [](VirtioNet& n, const ApiCall& a) { return n.set_rx_mode(a.rx_mode, a.enabled); });
+}
+
+CtrlResult Session::set_mac_filter(const MacAddr* unicast, uint16_t n_unicast,
+                                   const MacAddr* multicast, uint16_t n_multicast) {
+  ApiCall c;
+  c.fn = ApiFn::kSetMacFilter;
+  c.unicast = unicast;
+  c.n_unicast = unicast != nullptr ? n_unicast : 0;
+  c.multicast = multicast;
+  c.n_multicast = multicast != nullptr ? n_multicast : 0;
+  return control(c, [](VirtioNet& n, const ApiCall& a) {
+    return n.set_mac_filter(a.unicast, a.n_unicast, a.multicast, a.n_multicast);
+  });
+}
+
+CtrlResult Session::set_mac_address(const uint8_t mac[6]) {
+  ApiCall c;
+  c.fn = ApiFn::kSetMacAddress;
+  __builtin_memcpy(c.mac, mac, 6);
+  return control(c, [](VirtioNet& n, const ApiCall& a) { return n.set_mac_address(a.mac); });
+}
+
+CtrlResult Session::add_vlan(uint16_t vid) {
+  ApiCall c;
+  c.fn = ApiFn::kAddVlan;
+  c.vid = vid;
+  return control(c, [](VirtioNet& n, const ApiCall& a) { return n.add_vlan(a.vid); });
+}
+
+CtrlResult Session::remove_vlan(uint16_t vid) {
+  ApiCall c;
+  c.fn = ApiFn::kRemoveVlan;
+  c.vid = vid;
+  return control(c, [](VirtioNet& n, const ApiCall& a) { return n.remove_vlan(a.vid); });
+}
+
+CtrlResult Session::set_queue_pairs(uint16_t pairs) {
+  ApiCall c;
+  c.fn = ApiFn::kSetQueuePairs;
+  c.pairs = pairs;
+  return control(c, [](VirtioNet& n, const ApiCall& a) { return n.set_queue_pairs(a.pairs); });
+}
+
+CtrlResult Session::set_rss(const RssSettings& rss) {
+  ApiCall c;
+  c.fn = ApiFn::kSetRss;
+  c.rss = &rss;
+  return control(c, [](VirtioNet& n, const ApiCall& a) { return n.set_rss(*a.rss); });
 }
 
 IrqWork Session::handle_interrupt(IrqSource source) {

@@ -85,14 +85,34 @@ class Session {
   MmioProbeError probe_mmio(const MmioWindow& window);
   // kBadOptions when no transport was probed.
   AttachError attach(const NetOptions& options);
-  uint16_t rx_burst(uint16_t max, FrameVisitor visit = nullptr, void* context = nullptr);
-  uint16_t tx_burst(const TxFrame* frames, uint16_t n);
-  uint16_t tx_reclaim();
+  uint16_t rx_burst(uint16_t max, FrameVisitor visit = nullptr, void* context = nullptr) {
+    return rx_burst_on(0, max, visit, context);
+  }
+  uint16_t tx_burst(const TxFrame* frames, uint16_t n) { return tx_burst_on(0, frames, n); }
+  uint16_t tx_reclaim() { return tx_reclaim_on(0); }
+  // Multiqueue: the same on queue pair `pair` (recorded with "pair" when
+  // it is not 0).
+  uint16_t rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit = nullptr,
+                       void* context = nullptr);
+  uint16_t tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n);
+  uint16_t tx_reclaim_on(uint16_t pair);
   DeviceEvents poll_device();
   bool recover();
   void stop();
-  bool set_rx_interrupts(bool enabled);
-  bool set_tx_interrupts(bool enabled);
+  bool set_rx_interrupts(bool enabled) { return set_rx_interrupts(0, enabled); }
+  bool set_tx_interrupts(bool enabled) { return set_tx_interrupts(0, enabled); }
+  bool set_rx_interrupts(uint16_t pair, bool enabled);
+  bool set_tx_interrupts(uint16_t pair, bool enabled);
+  // The control plane (VirtioNet's control commands), each a recorded call
+  // whose result is the CtrlResult.
+  CtrlResult set_rx_mode(RxMode mode, bool on);
+  CtrlResult set_mac_filter(const MacAddr* unicast, uint16_t n_unicast, const MacAddr* multicast,
+                            uint16_t n_multicast);
+  CtrlResult set_mac_address(const uint8_t mac[6]);
+  CtrlResult add_vlan(uint16_t vid);
+  CtrlResult remove_vlan(uint16_t vid);
+  CtrlResult set_queue_pairs(uint16_t n);
+  CtrlResult set_rss(const RssSettings& rss);
   // The platform's interrupt handler calls this (not VirtioNet's) so that
   // the interrupt is a recorded call at the point of the driver's progress
   // where it was taken. Interrupt context: the tap must be safe to call
@@ -106,6 +126,7 @@ class Session {
 
  private:
   ApiResult result(ApiFn fn, uint32_t value) const;
+  CtrlResult control(const ApiCall& c, CtrlResult (*run)(VirtioNet& net, const ApiCall& c));
   void negotiated(ApiResult* r) const;
   void call(const ApiCall& c) {
     if (tap_ != nullptr) tap_->on_call(c);

@@ -33,7 +33,8 @@ void write_header(TraceWriter& w, const TraceHeader& h) {
   }
   if (h.num_queues != 0) {
     w.begin_array("queue_sizes");
-    for (uint16_t i = 0; i < h.num_queues && i < 4; ++i) w.elem_u64(h.queue_sizes[i]);
+    for (uint16_t i = 0; i < h.num_queues && i < 2 * kMaxQueuePairs + 1; ++i)
+      w.elem_u64(h.queue_sizes[i]);
     w.end_array();
   }
   w.begin_object("pool");
@@ -283,13 +284,26 @@ void write_call(TraceWriter& w, const ApiCall& c) {
         w.u64("irq_storm_limit", o.irq_storm_limit);
         w.u64("irq_storm_window_ns", o.irq_storm_window_ns);
       }
+      // The control plane (issue 15) only when accepted, multiqueue, RSS
+      // and hash reports only when asked for: a run without them writes
+      // the line it always did (readers take their absence as the
+      // driver's defaults: no control queue, one pair).
+      if (o.accept_ctrl_vq) {
+        w.boolean("accept_ctrl_vq", true);
+        w.u64("ctrl_timeout_ns", o.ctrl_timeout_ns);
+      }
+      if (o.max_queue_pairs != 1) w.u64("max_queue_pairs", o.max_queue_pairs);
+      if (o.accept_rss) w.boolean("accept_rss", true);
+      if (o.accept_hash_report) w.boolean("accept_hash_report", true);
       w.end_object();
       break;
     }
     case ApiFn::kRxBurst:
       w.u64("max", c.max);
+      if (c.pair != 0) w.u64("pair", c.pair);
       break;
     case ApiFn::kTxBurst: {
+      if (c.pair != 0) w.u64("pair", c.pair);
       w.begin_array("frames");
       bool fragmented = false;
       for (uint16_t i = 0; i < c.num_frames; ++i) {
@@ -317,6 +331,42 @@ void write_call(TraceWriter& w, const ApiCall& c) {
     case ApiFn::kSetRxInterrupts:
     case ApiFn::kSetTxInterrupts:
       w.boolean("enabled", c.enabled);
+      if (c.pair != 0) w.u64("pair", c.pair);
+      break;
+    case ApiFn::kSetRxMode:
+      w.str("mode", rx_mode_name(c.rx_mode));
+      w.boolean("on", c.enabled);
+      break;
+    case ApiFn::kSetMacFilter:
+      w.begin_array("uc");
+      for (uint16_t i = 0; i < c.n_unicast && c.unicast != nullptr; ++i)
+        w.hex(nullptr, c.unicast[i].b, 6);
+      w.end_array();
+      w.begin_array("mc");
+      for (uint16_t i = 0; i < c.n_multicast && c.multicast != nullptr; ++i)
+        w.hex(nullptr, c.multicast[i].b, 6);
+      w.end_array();
+      break;
+    case ApiFn::kSetMacAddress:
+      w.hex("mac", c.mac, 6);
+      break;
+    case ApiFn::kAddVlan:
+    case ApiFn::kRemoveVlan:
+      w.u64("vid", c.vid);
+      break;
+    case ApiFn::kSetQueuePairs:
+      w.u64("pairs", c.pairs);
+      break;
+    case ApiFn::kSetRss:
+      if (c.rss != nullptr) {
+        const RssSettings& r = *c.rss;
+        w.u64("hash_types", r.hash_types);
+        w.begin_array("table");
+        for (uint16_t i = 0; i < r.table_len && i < kMaxRssTable; ++i) w.elem_u64(r.table[i]);
+        w.end_array();
+        w.u64("unclassified_pair", r.unclassified_pair);
+        w.hex("key", r.key, r.key_len <= sizeof(r.key) ? r.key_len : sizeof(r.key));
+      }
       break;
     case ApiFn::kHandleInterrupt:
       if (c.irq.kind == IrqSource::Kind::kVector) {
@@ -327,6 +377,8 @@ void write_call(TraceWriter& w, const ApiCall& c) {
       }
       break;
     case ApiFn::kTxReclaim:
+      if (c.pair != 0) w.u64("pair", c.pair);
+      break;
     case ApiFn::kPollDevice:
     case ApiFn::kRecover:
     case ApiFn::kStop:
@@ -364,6 +416,9 @@ void write_ret(TraceWriter& w, const ApiResult& r) {
       w.boolean("tx_timeout", r.events.tx_timeout);
       w.boolean("reset_deferred", r.events.reset_deferred);
       w.boolean("recovered", r.events.recovered);
+      // GUEST_ANNOUNCE (issue 15) only when it happened: every other
+      // poll's line is what it always was.
+      if (r.events.announce) w.boolean("announce", true);
       w.end_object();
       w.boolean("link", r.link_up);
       break;
@@ -378,6 +433,16 @@ void write_ret(TraceWriter& w, const ApiResult& r) {
     case ApiFn::kStop:
     case ApiFn::kSetRxInterrupts:
     case ApiFn::kSetTxInterrupts:
+      break;
+    case ApiFn::kSetRxMode:
+    case ApiFn::kSetMacFilter:
+    case ApiFn::kSetMacAddress:
+    case ApiFn::kAddVlan:
+    case ApiFn::kRemoveVlan:
+    case ApiFn::kSetQueuePairs:
+    case ApiFn::kSetRss:
+      // "val" is the CtrlResult; its name beside it for the reader.
+      w.str("result", ctrl_result_trace_name(static_cast<CtrlResult>(r.value)));
       break;
   }
   w.end();

@@ -55,13 +55,26 @@ struct TxFrame {
 // One API call of the caller on the driver, with its arguments.
 struct ApiCall {
   ApiFn fn = ApiFn::kProbe;
-  PciMode mode = PciMode::kAuto;    // probe
-  MmioWindow window{};              // probe_mmio (size and irq are recorded, never the base)
-  NetOptions options{};             // attach
-  uint16_t max = 0;                 // rx_burst
-  bool enabled = false;             // set_rx_interrupts, set_tx_interrupts
-  IrqSource irq{};                  // handle_interrupt
-  const TxFrame* frames = nullptr;  // tx_burst
+  PciMode mode = PciMode::kAuto;  // probe
+  MmioWindow window{};            // probe_mmio (size and irq are recorded, never the base)
+  NetOptions options{};           // attach
+  uint16_t max = 0;               // rx_burst
+  bool enabled = false;           // set_rx_interrupts, set_tx_interrupts; set_rx_mode: on
+  // Multiqueue: the queue pair of rx_burst, tx_burst, tx_reclaim and
+  // set_*_interrupts (written as "pair" only when not 0).
+  uint16_t pair = 0;
+  // Control commands (issue 15).
+  RxMode rx_mode = RxMode::kPromiscuous;  // set_rx_mode
+  const MacAddr* unicast = nullptr;       // set_mac_filter
+  uint16_t n_unicast = 0;
+  const MacAddr* multicast = nullptr;
+  uint16_t n_multicast = 0;
+  uint8_t mac[6] = {};               // set_mac_address
+  uint16_t vid = 0;                  // add_vlan, remove_vlan
+  uint16_t pairs = 0;                // set_queue_pairs
+  const RssSettings* rss = nullptr;  // set_rss
+  IrqSource irq{};                   // handle_interrupt
+  const TxFrame* frames = nullptr;   // tx_burst
   uint16_t num_frames = 0;
 };
 
@@ -69,6 +82,7 @@ struct ApiCall {
 struct ApiResult {
   ApiFn fn = ApiFn::kProbe;
   // probe: ProbeError; attach: AttachError; bursts and reclaim: a count;
+  // control commands (set_rx_mode ... set_rss): CtrlResult;
   // recover and set_*_interrupts: 0/1; poll_device and stop: 0;
   // handle_interrupt: the IrqWork bits (irq_work_bits).
   uint32_t value = 0;
@@ -104,7 +118,8 @@ struct TraceHeader {
   bool has_features = false;
   uint64_t offered = 0, negotiated = 0;
   uint16_t num_queues = 0;
-  uint16_t queue_sizes[4] = {};
+  // Every queue's size: rx/tx of each pair, then the control queue.
+  uint16_t queue_sizes[2 * kMaxQueuePairs + 1] = {};
   uint32_t pool_buffer_size = 0;  // required: replay pool buffers are this large
   uint32_t pool_buffers = 0;
   const char* recorded_where = "";

@@ -24,9 +24,9 @@ static_assert(sizeof(kParts) / sizeof(kParts[0]) == static_cast<size_t>(MemPart:
 constexpr const char* kBarriers[] = {"read", "write", "full", "dma_read", "dma_write", "dma_full"};
 static_assert(sizeof(kBarriers) / sizeof(kBarriers[0]) == kNumBarrierKinds);
 constexpr const char* kLevels[] = {"error", "warn", "info", "debug"};
-constexpr const char* kOps[] = {"attach",      "rx_burst", "tx_burst",
-                                "poll_device", "stop",     "interrupt"};
-static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(DriverOp::kInterrupt) + 1);
+constexpr const char* kOps[] = {"attach", "rx_burst",  "tx_burst", "poll_device",
+                                "stop",   "interrupt", "control"};
+static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(DriverOp::kControl) + 1);
 constexpr const char* kFns[] = {"probe",
                                 "attach",
                                 "rx_burst",
@@ -38,11 +38,24 @@ constexpr const char* kFns[] = {"probe",
                                 "set_rx_interrupts",
                                 "handle_interrupt",
                                 "set_tx_interrupts",
-                                "probe_mmio"};
+                                "probe_mmio",
+                                "set_rx_mode",
+                                "set_mac_filter",
+                                "set_mac_address",
+                                "add_vlan",
+                                "remove_vlan",
+                                "set_queue_pairs",
+                                "set_rss"};
 static_assert(sizeof(kFns) / sizeof(kFns[0]) == kNumApiFns);
 constexpr const char* kAddrForms[] = {"lo32", "hi32", "pfn"};
 constexpr const char* kModes[] = {"auto", "legacy", "modern"};
 constexpr const char* kStates[] = {"down", "running", "broken", "failed"};
+constexpr const char* kRxModes[] = {"promisc", "allmulti", "alluni", "nomulti", "nouni", "nobcast"};
+static_assert(sizeof(kRxModes) / sizeof(kRxModes[0]) == kNumRxModes);
+constexpr const char* kCtrlResults[] = {"ok",          "rejected", "unsupported", "invalid",
+                                        "not_running", "timeout",  "device_fault"};
+static_assert(sizeof(kCtrlResults) / sizeof(kCtrlResults[0]) ==
+              static_cast<size_t>(CtrlResult::kDeviceFault) + 1);
 constexpr const char* kIrqModes[] = {"poll", "intx", "msix"};
 static_assert(sizeof(kIrqModes) / sizeof(kIrqModes[0]) == kNumInterruptModes);
 static_assert(interrupt_mode_name(InterruptMode::kPolling)[0] == 'p' &&
@@ -104,6 +117,13 @@ const char* net_state_name(NetState s) {
   return lookup(kStates, static_cast<unsigned>(s));
 }
 
+const char* rx_mode_name(RxMode m) {
+  return lookup(kRxModes, static_cast<unsigned>(m));
+}
+const char* ctrl_result_trace_name(CtrlResult r) {
+  return lookup(kCtrlResults, static_cast<unsigned>(r));
+}
+
 bool parse_event(const char* n, size_t len, EventKind* out) {
   return find(kEvents, n, len, out);
 }
@@ -133,6 +153,12 @@ bool parse_pci_mode(const char* n, size_t len, PciMode* out) {
 }
 bool parse_net_state(const char* n, size_t len, NetState* out) {
   return find(kStates, n, len, out);
+}
+bool parse_rx_mode(const char* n, size_t len, RxMode* out) {
+  return find(kRxModes, n, len, out);
+}
+bool parse_ctrl_result(const char* n, size_t len, CtrlResult* out) {
+  return find(kCtrlResults, n, len, out);
 }
 bool parse_interrupt_mode(const char* n, size_t len, InterruptMode* out) {
   return find(kIrqModes, n, len, out);

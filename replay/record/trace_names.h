@@ -97,8 +97,20 @@ enum class ApiFn : uint8_t {
   kSetTxInterrupts,
   // virtio-mmio (appended): the probe of an MMIO window (mmio_probe.h).
   kProbeMmio,
+  // The control plane (issue 15, appended): each a control command sent
+  // over the control queue (VirtioNet's control context).
+  kSetRxMode,
+  kSetMacFilter,
+  kSetMacAddress,
+  kAddVlan,
+  kRemoveVlan,
+  kSetQueuePairs,
+  kSetRss,
 };
-inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kProbeMmio) + 1;
+inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kSetRss) + 1;
+inline constexpr bool is_control_fn(ApiFn fn) {
+  return fn >= ApiFn::kSetRxMode && fn <= ApiFn::kSetRss;
+}
 
 // handle_interrupt's result as the "val" of its ret line: rx 1, tx 2,
 // control 4.
@@ -123,6 +135,12 @@ const char* api_fn_name(ApiFn fn);
 const char* addr_form_name(AddrForm f);
 const char* pci_mode_name(PciMode m);
 const char* net_state_name(NetState s);
+// RxMode (set_rx_mode's "mode"): "promisc", "allmulti", "alluni",
+// "nomulti", "nouni", "nobcast".
+const char* rx_mode_name(RxMode m);
+// CtrlResult (a control call's "result"): "ok", "rejected", "unsupported",
+// "invalid", "not_running", "timeout", "device_fault".
+const char* ctrl_result_trace_name(CtrlResult r);
 
 // Parsers: name (len bytes, not NUL-terminated) to value; false when the
 // name is not in the table.
@@ -136,6 +154,8 @@ bool parse_api_fn(const char* name, size_t len, ApiFn* out);
 bool parse_addr_form(const char* name, size_t len, AddrForm* out);
 bool parse_pci_mode(const char* name, size_t len, PciMode* out);
 bool parse_net_state(const char* name, size_t len, NetState* out);
+bool parse_rx_mode(const char* name, size_t len, RxMode* out);
+bool parse_ctrl_result(const char* name, size_t len, CtrlResult* out);
 // Interrupt modes are written with vnet::interrupt_mode_name (platform.h).
 bool parse_interrupt_mode(const char* name, size_t len, InterruptMode* out);
 
