@@ -41,9 +41,9 @@
 // that streams the trace of the run to COM2 (guest/record/guest_recording.h).
 // Replies are built in guest-owned scratch frames and handed to
 // Session::tx_burst, which copies them into pool buffers, exactly as a
-// replay of the trace will. Not yet through it (the Session has no calls
-// for them): the control-plane commands and queue pairs 1.. -- which a
-// recording guest never uses (ctrl=0 by default; requests refused).
+// replay of the trace will. Queue pairs 1.. and the control-plane commands
+// too (a recording holds them: "pair" on the burst calls, set_rx_mode,
+// set_mac_filter, ... with their CtrlResult).
 //
 // Command line (all optional, "key=value" separated by spaces):
 //   action=serve|lspci|irqtest|idle
@@ -102,9 +102,20 @@
 //                        (CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN, CTRL_MAC_ADDR,
 //                        GUEST_ANNOUNCE; NetOptions::accept_ctrl_vq) when
 //                        offered (default 1; 0 while recording, record=1,
-//                        unless ctrl=1 is given: traces do not carry the
-//                        control plane yet). The ready line says ctrl=on|off
-//                        (a control queue set up) and pairs=/max_pairs=
+//                        unless ctrl=1 is given, so that a recording made
+//                        without it negotiates what recordings always did;
+//                        with it the trace holds the control commands). The
+//                        ready line says ctrl=on|off (a control queue set
+//                        up) and pairs=/max_pairs=
+//   pairs=N              multiqueue: NetOptions::max_queue_pairs (1..4; MQ,
+//                        which needs CTRL_VQ); anything else ends the run.
+//                        The driver drives several pairs only when polling
+//   rss=0|1 rss_pin=K    accept VIRTIO_NET_F_RSS and send RSS_CONFIG after
+//                        attach: 128 entries over every pair, or all to pair
+//                        K; the ready line says rss=on|off|<CtrlResult>
+//   ctrl_skip=1          (for proving the runner's checks can fail) answer
+//                        every control-plane request "ok" without calling
+//                        the driver, and ignore DeviceEvents::announce
 //
 // Control requests (UDP port 7070, one line each; the answer is the request
 // followed by ": " and the result -- the driver's CtrlResult name, "ok" when
@@ -117,15 +128,10 @@
 //                        no list: empty tables
 //   mac-addr M           set_mac_address; on ok the guest answers as M
 //   vlan add|del VID     add_vlan / remove_vlan
-//   pairs=N              multiqueue: NetOptions::max_queue_pairs (1..4; MQ,
-//                        which needs CTRL_VQ); anything else ends the run
-//   ctrl_skip=1          (for proving the runner's checks can fail) answer
-//                        every control-plane request "ok" without calling
-//                        the driver, and ignore DeviceEvents::announce
-// Commands run after the burst that brought them (never inside rx_burst),
-// one per burst; while recording they answer "refused while recording" (the
-// trace format has no control calls yet). DeviceEvents::announce (the
-// device asked for an announcement, GUEST_ANNOUNCE) sends a gratuitous ARP.
+// (parsed by guest/net/ctrl_request.h). Commands run after the burst that
+// brought them (never inside rx_burst), one per burst, through the Session
+// (a recording holds them). DeviceEvents::announce (the device asked for an
+// announcement, GUEST_ANNOUNCE) sends a gratuitous ARP.
 //
 // At exit (the "exit" control request, or a broken driver) the guest prints
 // "vnet-guest: tx sg_packets=N indirect_chains=N frags=F" (F: the fragments
@@ -483,74 +489,17 @@ void drain_tx() {
   uint64_t deadline = clock::now_ns() + kDrainTimeoutNs;
   for (uint16_t p = 0; p < g_pairs; ++p)
     while (driver().tx_queue(p).in_flight() > 0 && clock::now_ns() < deadline)
-      p == 0 ? session().tx_reclaim() : driver().tx_reclaim(p);
+      session().tx_reclaim_on(p);
 }
 
-// Pair p >= 1: what Session::rx_burst and tx_burst do for pair 0 (frames
-// shown to the visitor, then freed; replies copied into pool buffers, one
-// per fragment), on the driver's per-pair burst API.
+// Pair p >= 1 through the Session too (recorded with its pair).
 uint16_t pair_rx_burst(uint16_t p, uint16_t max, vnet::trace::Session::FrameVisitor visit,
                        void* context) {
-  vnet::PacketBuffer* bufs[kBurst];
-  if (max > kBurst) max = kBurst;
-  const uint16_t n = driver().rx_burst(p, bufs, max);
-  for (uint16_t i = 0; i < n; ++i) {
-    visit(context, bufs[i]->data(), bufs[i]->len);
-    g_pool.free(bufs[i]);
-  }
-  return n;
-}
-
-void free_chain(vnet::PacketBuffer* b) {
-  while (b != nullptr) {
-    vnet::PacketBuffer* next = b->next;
-    b->next = nullptr;
-    g_pool.free(b);
-    b = next;
-  }
+  return session().rx_burst_on(p, max, visit, context);
 }
 
 uint16_t pair_tx_burst(uint16_t p, const vnet::trace::TxFrame* frames, uint16_t n) {
-  vnet::PacketBuffer* bufs[kBurst];
-  if (n > kBurst) n = kBurst;
-  uint16_t k = 0;
-  for (; k < n; ++k) {
-    const vnet::trace::TxFrame& f = frames[k];
-    const uint16_t parts = f.fragmented() ? f.num_frags : 1;
-    vnet::PacketBuffer* first = nullptr;
-    vnet::PacketBuffer* last = nullptr;
-    uint32_t at = 0;
-    bool ok = true;
-    for (uint16_t i = 0; i < parts && ok; ++i) {
-      vnet::PacketBuffer* b = g_pool.alloc();
-      if (b == nullptr) {
-        ok = false;
-        break;
-      }
-      const uint32_t head = i == 0 ? vnet::kTxHeadroom : 0;
-      uint32_t len = parts == 1 ? f.len : f.frag_lens[i];
-      if (len > f.len - at) len = f.len - at;
-      if (len > b->capacity - head) len = b->capacity - head;
-      memcpy(b->base + head, f.data + at, len);
-      at += len;
-      b->offset = head;
-      b->len = len;
-      b->next = nullptr;
-      if (last != nullptr)
-        last->next = b;
-      else
-        first = b;
-      last = b;
-    }
-    if (!ok) {
-      free_chain(first);
-      break;
-    }
-    bufs[k] = first;
-  }
-  const uint16_t taken = k != 0 ? driver().tx_burst(p, bufs, k) : 0;
-  for (uint16_t i = taken; i < k; ++i) free_chain(bufs[i]);
-  return taken;
+  return session().tx_burst_on(p, frames, n);
 }
 
 void spin_ns(uint64_t ns) {
@@ -635,23 +584,22 @@ size_t run_ctrl_command(net::Responder& responder, const char* command, size_t l
   if (req.kind != net::CtrlKind::kRxMode && req.kind != net::CtrlKind::kMacFilter &&
       req.kind != net::CtrlKind::kMacAddr && req.kind != net::CtrlKind::kVlan)
     return head + format(r, rcap, "bad request\n");
-  if (record::active()) return head + format(r, rcap, "refused while recording\n");
   if (g_ctrl_skip) return head + format(r, rcap, "ok\n");  // the lie ctrl_skip=1 asks for
   ++g_stats.ctrl_commands;
   vnet::CtrlResult result = vnet::CtrlResult::kInvalid;
   switch (req.kind) {
     case net::CtrlKind::kRxMode:
-      result = net.set_rx_mode(static_cast<vnet::RxMode>(req.rx_mode), req.on);
+      result = session().set_rx_mode(static_cast<vnet::RxMode>(req.rx_mode), req.on);
       break;
     case net::CtrlKind::kMacFilter: {
       static vnet::MacAddr uc[net::CtrlRequest::kMaxMacs], mc[net::CtrlRequest::kMaxMacs];
       for (uint16_t i = 0; i < req.n_uc; ++i) memcpy(uc[i].b, req.uc[i], 6);
       for (uint16_t i = 0; i < req.n_mc; ++i) memcpy(mc[i].b, req.mc[i], 6);
-      result = net.set_mac_filter(uc, req.n_uc, mc, req.n_mc);
+      result = session().set_mac_filter(uc, req.n_uc, mc, req.n_mc);
       break;
     }
     case net::CtrlKind::kMacAddr:
-      result = net.set_mac_address(req.mac);
+      result = session().set_mac_address(req.mac);
       if (result == vnet::CtrlResult::kOk) {
         responder.set_mac(net.mac());
         const uint8_t* a = net.mac();
@@ -660,7 +608,7 @@ size_t run_ctrl_command(net::Responder& responder, const char* command, size_t l
       }
       break;
     case net::CtrlKind::kVlan:
-      result = req.on ? net.add_vlan(req.vid) : net.remove_vlan(req.vid);
+      result = req.on ? session().add_vlan(req.vid) : session().remove_vlan(req.vid);
       break;
     default:
       break;
@@ -799,7 +747,7 @@ bool wait_for_work(uint64_t deadline) {
   vnet::VirtioNet& net = driver();
   const bool tx_wait = uint32_t{net.tx_queue().in_flight()} * 2 > net.tx_queue().size();
   bool pending = session().set_rx_interrupts(true);
-  for (uint16_t p = 1; p < g_pairs; ++p) pending = net.set_rx_interrupts(p, true) || pending;
+  for (uint16_t p = 1; p < g_pairs; ++p) pending = session().set_rx_interrupts(p, true) || pending;
   if (!pending && tx_wait) pending = session().set_tx_interrupts(true);
   if (pending) {
     ++g_stats.irq_wait_raced;
@@ -808,7 +756,7 @@ bool wait_for_work(uint64_t deadline) {
     sleep::idle_until(deadline);
   }
   session().set_rx_interrupts(false);
-  for (uint16_t p = 1; p < g_pairs; ++p) net.set_rx_interrupts(p, false);
+  for (uint16_t p = 1; p < g_pairs; ++p) session().set_rx_interrupts(p, false);
   if (tx_wait) session().set_tx_interrupts(false);
   const bool control = g_irq_work.control;
   g_irq_work = vnet::IrqWork{};
@@ -853,8 +801,7 @@ bool wait_for_work(uint64_t deadline) {
     }
     const bool busy = n > 0 || burst.count > 0;
     send(burst);
-    if (busy || driver().tx_queue(pair).in_flight() > 0)
-      pair == 0 ? session().tx_reclaim() : driver().tx_reclaim(pair);
+    if (busy || driver().tx_queue(pair).in_flight() > 0) session().tx_reclaim_on(pair);
     run_pending_command(responder);  // a control-plane request of this burst
 
     if (burst.exit_requested) {
@@ -1040,7 +987,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   options.accept_ring_packed = cmdline_number(cmdline, "packed", 1) != 0;
   options.accept_indirect_desc = cmdline_number(cmdline, "indirect", 1) != 0;
   // The control plane: on by default, off while recording unless asked for
-  // (a recording's trace does not carry the control queue yet).
+  // (a recording made without ctrl= negotiates what recordings always did).
   const bool recording_asked = cmdline_number(cmdline, "record", 0) != 0;
   options.accept_ctrl_vq = cmdline_number(cmdline, "ctrl", recording_asked ? 0 : 1) != 0;
   g_ctrl_skip = cmdline_number(cmdline, "ctrl_skip", 0) != 0;
@@ -1052,11 +999,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     exit_qemu(ExitCode::kBadCommandLine);
   }
   options.max_queue_pairs = static_cast<uint16_t>(pairs);
-  if (recording_asked && pairs > 1) {  // pairs 1.. bypass the Session: not in a trace
-    kprintf("vnet-guest: pairs=%llu while recording: one pair\n",
-            static_cast<unsigned long long>(pairs));
-    options.max_queue_pairs = 1;
-  }
+
   // RSS (VIRTIO_NET_F_RSS, QEMU: rss=on): steer by the Toeplitz hash of
   // IPv4/TCP/UDP over every pair, or (rss_pin=K) everything to pair K.
   options.accept_rss = cmdline_number(cmdline, "rss", 0) != 0;
@@ -1206,16 +1149,16 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   // stay promiscuous where it cannot be told.
   if (!net_dev.mac_from_device() && net_dev.has_control_queue() && !g_ctrl_skip &&
       !record::active()) {
-    const vnet::CtrlResult r = net_dev.set_mac_address(net_dev.mac());
+    const vnet::CtrlResult r = s.set_mac_address(net_dev.mac());
     const vnet::CtrlResult p =
-        r == vnet::CtrlResult::kOk ? r : net_dev.set_rx_mode(vnet::RxMode::kPromiscuous, true);
+        r == vnet::CtrlResult::kOk ? r : s.set_rx_mode(vnet::RxMode::kPromiscuous, true);
     kprintf("vnet-guest: driver-chosen mac: mac-addr %s%s%s\n", vnet::ctrl_result_name(r),
             r == vnet::CtrlResult::kOk ? "" : ", promiscuous on ",
             r == vnet::CtrlResult::kOk ? "" : vnet::ctrl_result_name(p));
   }
   // Multiqueue: every pair set up at attach in use (VQ_PAIRS_SET).
   if (net_dev.queue_pairs() < net_dev.max_queue_pairs()) {
-    const vnet::CtrlResult r = net_dev.set_queue_pairs(net_dev.max_queue_pairs());
+    const vnet::CtrlResult r = s.set_queue_pairs(net_dev.max_queue_pairs());
     kprintf("vnet-guest: %u queue pairs: %s\n", net_dev.max_queue_pairs(),
             vnet::ctrl_result_name(r));
   }
@@ -1239,7 +1182,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
         0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
     rss.key_len = net_dev.rss_max_key_size() < 40 ? net_dev.rss_max_key_size() : 40;
     memcpy(rss.key, kKey, rss.key_len);
-    const vnet::CtrlResult r = net_dev.set_rss(rss);
+    const vnet::CtrlResult r = s.set_rss(rss);
     g_rss = r == vnet::CtrlResult::kOk ? "on" : vnet::ctrl_result_name(r);
     kprintf("vnet-guest: rss %s: %u entries over %u pairs%s, hash types 0x%x\n",
             vnet::ctrl_result_name(r), len, n, pin ? " (pinned)" : "", rss.hash_types);
