@@ -371,6 +371,59 @@ TEST(Converter, UsedEntriesByAvailPositionWithPointerReuse) {
   EXPECT_EQ(r.stats.unmatched_fills, 0u);
 }
 
+// The control queue (issue 15): QEMU 7.2 handles a command with the
+// generic virtqueue events on the control queue's virtqueue -- the kick
+// (virtio_queue_notify n 2) names it, virtqueue_pop in_num 1 (the ack)
+// out_num 2 or 3 (header, data), virtqueue_fill len 1 (the ack byte),
+// virtqueue_flush, virtio_notify -- and they convert like any queue's, on
+// queue 2, with CTRL_VQ in the negotiated features.
+TEST(Converter, ControlQueueCommandsConvertOnQueueTwo) {
+  Log log = firmware_and_enable();
+  log.common(true, 0x14, 0, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 0");
+  log.common(true, 0x00, 1, 4).common(false, 0x04, 0x1, 4);  // VERSION_1
+  log.common(true, 0x08, 1, 4).common(true, 0x0c, 0x1, 4);
+  log.common(true, 0x00, 0, 4).common(false, 0x04, 0xbf8020, 4);  // CTRL_VQ, CTRL_RX, ...
+  log.common(true, 0x08, 0, 4).common(true, 0x0c, 0x3e8020, 4);   // CTRL_VQ | CTRL_RX ...
+  for (uint32_t q = 0; q < 3; ++q) {
+    log.common(true, 0x16, q, 2).common(false, 0x18, q == 2 ? 64 : 256, 2);
+    log.common(true, 0x20, 0x7d7000 + q * 0x2000, 4).common(true, 0x24, 0, 4);
+    log.common(true, 0x28, 0x7d8000 + q * 0x2000, 4).common(true, 0x2c, 0, 4);
+  }
+  log.common(true, 0x14, 0xf, 1).line(kVcpu, "virtio_set_status vdev 0xd0 val 15");
+  log.mmio(true, "virtio-pci-notify-virtio-net", 0xfebfb000, 0, 2);
+  log.line(kVcpu, "virtio_queue_notify vdev 0xd0 n 0 vq 0xa0");
+  // PROMISC off: header + one data byte, the ack; then ALLMULTI off.
+  for (int k = 0; k < 2; ++k) {
+    log.mmio(true, "virtio-pci-notify-virtio-net", 0xfebfb008, 2, 2);
+    log.line(kVcpu, "virtio_queue_notify vdev 0xd0 n 2 vq 0xb0");
+    log.line(kVcpu, "virtqueue_pop vq 0xb0 elem 0xc1 in_num 1 out_num 2");
+    log.line(kVcpu, "virtqueue_fill vq 0xb0 elem 0xc1 len 1 idx 0");
+    log.line(kVcpu, "virtqueue_flush vq 0xb0 count 1");
+    log.line(kVcpu, "virtio_notify vdev 0xd0 vq 0xb0");
+  }
+  Result r = convert(log.lines_);
+  std::vector<std::string> dev;
+  for (const auto& e : r.events) {
+    const std::string ev = e["ev"];
+    if (ev.rfind("dev_", 0) != 0) continue;
+    std::string s = ev + " q" + std::to_string(e["q"].get<int>());
+    if (e.contains("avail")) s += " a" + std::to_string(e["avail"].get<int>());
+    if (ev == "dev_pop")
+      s +=
+          " in" + std::to_string(e["in"].get<int>()) + " out" + std::to_string(e["out"].get<int>());
+    if (ev == "dev_fill") s += " len" + std::to_string(e["len"].get<int>());
+    if (e.contains("used_idx")) s += " u" + std::to_string(e["used_idx"].get<int>());
+    dev.push_back(s);
+  }
+  const std::vector<std::string> want = {
+      "dev_pop q2 a0 in1 out2", "dev_fill q2 a0 len1", "dev_flush q2 u1", "dev_irq q2",
+      "dev_pop q2 a1 in1 out2", "dev_fill q2 a1 len1", "dev_flush q2 u2", "dev_irq q2"};
+  EXPECT_EQ(dev, want);
+  EXPECT_EQ(r.stats.unmatched_fills, 0u);
+  const std::string negotiated = r.header["features"]["negotiated"];
+  EXPECT_NE(std::stoull(negotiated, nullptr, 16) & (1ull << 17), 0u) << negotiated;
+}
+
 // bring_up() with VIRTIO_F_RING_PACKED (bit 34: word 1 bit 2) offered and
 // accepted.
 Log bring_up_packed() {
