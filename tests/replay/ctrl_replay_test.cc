@@ -98,6 +98,16 @@ TEST(CtrlReplay, MultiqueuePairsReplay) {
   EXPECT_NE(lines[0].find("\"queue_sizes\":[256,256,256,256,64]"), std::string::npos);
   const ReplayResult r = replay_text(text);
   EXPECT_TRUE(r.passed) << divergence_reason(r);
+  // The fast path hands "pair" lines to the reference parser: both agree.
+  const Trace fast = load_trace(text, "f");
+  const Trace slow = load_trace(text, "s", LoadOptions{false, true});
+  ASSERT_EQ(fast.calls.size(), slow.calls.size());
+  size_t on_pair_1 = 0;
+  for (size_t i = 0; i < fast.calls.size(); ++i) {
+    EXPECT_EQ(fast.calls[i].pair, slow.calls[i].pair) << i;
+    on_pair_1 += fast.calls[i].pair == 1 ? 1 : 0;
+  }
+  EXPECT_EQ(on_pair_1, 3u);  // tx_burst, rx_burst, tx_reclaim on pair 1
   // Dropping the pair from rx_burst makes the replay drain pair 0 instead.
   auto edited = lines;
   const size_t at = find_line(edited, {"\"fn\":\"rx_burst\"", "\"pair\":1"});
