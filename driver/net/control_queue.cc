@@ -67,7 +67,9 @@ ControlQueue::Outcome ControlQueue::execute(Platform& platform, Transport& trans
   const uint64_t start = platform.now_ns();
   for (;;) {
     Completion done;
-    if (q.harvest(&done, 1) == 1) {
+    // A poll: every fetch of the used index here deliberately re-reads it
+    // (the device may have moved it since attach or the last poll).
+    if (q.harvest(&done, 1, true) == 1) {
       // One command in flight: the queue accepted only an in-flight head,
       // so this is ours. used.len must say the ack byte was written.
       if (done.len_over || done.len != 1) return Outcome::kBadLen;

@@ -294,13 +294,14 @@ AttachError VirtioNet::bring_up() {
   // next poll_device().
   last_error_ = AttachError::kOk;
   const Virtqueue* lied = nullptr;
-  for (uint16_t k = 0; k < pairs_ && lied == nullptr; ++k) {
-    if (!qp_[k].rx.check_used_untouched())
-      lied = &qp_[k].rx;
-    else if (!qp_[k].tx.check_used_untouched())
-      lied = &qp_[k].tx;
+  // Every ring is checked (each fetch once), the first liar counted.
+  for (uint16_t k = 0; k < pairs_; ++k) {
+    const bool rx_clean = qp_[k].rx.check_used_untouched();
+    const bool tx_clean = qp_[k].tx.check_used_untouched();
+    if (lied == nullptr && !rx_clean) lied = &qp_[k].rx;
+    if (lied == nullptr && !tx_clean) lied = &qp_[k].tx;
   }
-  if (lied == nullptr && ctrl_on_ && !ctrl_.check_used_untouched()) lied = &ctrl_;
+  if (ctrl_on_ && !ctrl_.check_used_untouched() && lied == nullptr) lied = &ctrl_;
   if (lied != nullptr) {
     // Straight to kBroken, never through kRunning: no burst may start on a
     // ring the device already lied about.
@@ -539,9 +540,11 @@ bool VirtioNet::check_rx_header(const spec::NetHdr& hdr, NetCounters& c) {
 }
 
 uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
-  if (pair >= pairs_) return 0;
+  // pairs_ is the attach's: read only once inside the handshake, where no
+  // re-attach can run (the threading contract).
+  if (pair >= kMaxQueuePairs) return 0;
   PathScope path(*this, busy_rx(pair));
-  if (!path.entered) return 0;
+  if (!path.entered || pair >= pairs_) return 0;
   OpScope scope(*platform_, DriverOp::kRxBurst);
   QueuePair& p = qp_[pair];
   NetCounters& c = *p.counters;
@@ -680,17 +683,17 @@ uint16_t VirtioNet::reclaim_tx(QueuePair& p) {
 }
 
 uint16_t VirtioNet::tx_reclaim(uint16_t pair) {
-  if (pair >= pairs_) return 0;
+  if (pair >= kMaxQueuePairs) return 0;
   PathScope path(*this, busy_tx(pair));
-  if (!path.entered) return 0;
+  if (!path.entered || pair >= pairs_) return 0;
   OpScope scope(*platform_, DriverOp::kTxBurst);
   return reclaim_tx(qp_[pair]);
 }
 
 uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_t n) {
-  if (pair >= pairs_) return 0;
+  if (pair >= kMaxQueuePairs) return 0;
   PathScope path(*this, busy_tx(pair));
-  if (!path.entered) return 0;
+  if (!path.entered || pair >= pairs_) return 0;
   OpScope scope(*platform_, DriverOp::kTxBurst);
   QueuePair& p = qp_[pair];
   NetCounters& c = *p.counters;
@@ -1029,7 +1032,10 @@ DeviceEvents VirtioNet::poll_device() {
     acknowledge_announce(&ev, status);
   }
   bool tx_stuck = false;
-  for (uint16_t k = 0; k < pairs_ && !ev.reset_detected && s == NetState::kRunning; ++k)
+  // Only pairs the device serves: chains left on a pair that was disabled
+  // wait for it to be enabled again, or for the next reset.
+  const uint16_t served = queue_pairs();
+  for (uint16_t k = 0; k < served && !ev.reset_detected && s == NetState::kRunning; ++k)
     tx_stuck = tx_watchdog_expired(qp_[k]) || tx_stuck;
   if (tx_stuck) {
     ++counters_.tx_watchdog_timeouts;
@@ -1148,9 +1154,9 @@ void VirtioNet::device_gone() {
 }
 
 bool VirtioNet::set_rx_interrupts(uint16_t pair, bool enabled) {
-  if (pair >= pairs_) return false;
+  if (pair >= kMaxQueuePairs) return false;
   PathScope path(*this, busy_rx(pair));
-  if (!path.entered) return false;
+  if (!path.entered || pair >= pairs_) return false;
   OpScope scope(*platform_, DriverOp::kRxBurst);
   Virtqueue& q = qp_[pair].rx;
   q.set_interrupts(enabled);
@@ -1160,9 +1166,9 @@ bool VirtioNet::set_rx_interrupts(uint16_t pair, bool enabled) {
 }
 
 bool VirtioNet::set_tx_interrupts(uint16_t pair, bool enabled) {
-  if (pair >= pairs_) return false;
+  if (pair >= kMaxQueuePairs) return false;
   PathScope path(*this, busy_tx(pair));
-  if (!path.entered) return false;
+  if (!path.entered || pair >= pairs_) return false;
   OpScope scope(*platform_, DriverOp::kTxBurst);
   Virtqueue& q = qp_[pair].tx;
   q.set_interrupts(enabled);

@@ -364,9 +364,10 @@ class VirtioNet {
   // addresses and multicast entries multicast ones (kInvalid otherwise).
   CtrlResult set_mac_filter(const MacAddr* unicast, uint16_t n_unicast, const MacAddr* multicast,
                             uint16_t n_multicast);
-  // The device's MAC address: CTRL_MAC_ADDR (MAC_ADDR_SET) when
-  // negotiated, else the legacy way -- writing the mac config field -- on a
-  // device without VERSION_1 (5.1.6.5.2.2). mac() follows on kOk.
+  // The device's MAC address: MAC_ADDR_SET, with CTRL_MAC_ADDR and CTRL_RX
+  // negotiated (5.1.6.5.2.2: no MAC class command without CTRL_RX).
+  // mac() follows on kOk. The legacy alternative (writing the mac config
+  // field on a device without VERSION_1) is not implemented: kUnsupported.
   CtrlResult set_mac_address(const uint8_t mac[6]);
   // CTRL_VLAN: frames tagged with vid are delivered (add) or filtered (remove).
   CtrlResult add_vlan(uint16_t vid);
@@ -519,6 +520,7 @@ class VirtioNet {
   CtrlResult mac_address_command(const uint8_t mac[6]);
   CtrlResult vlan_command(uint16_t vid, bool add);
   CtrlResult pairs_command(uint16_t n);
+  uint16_t shrink_pairs(uint16_t n);
   CtrlResult rss_command(const RssSettings& rss, uint16_t pairs);
   void restore_control_state();
   void acknowledge_announce(DeviceEvents* ev, uint32_t status);

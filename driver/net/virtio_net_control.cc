@@ -107,9 +107,11 @@ bool VirtioNet::negotiate_control_config(uint64_t* want_io) {
   rss_types_ = 0;
   const uint64_t need_pairs = feature_mask(Feature::kNetMq) | feature_mask(Feature::kNetRss);
   const uint64_t need_rss = feature_mask(Feature::kNetRss) | feature_mask(Feature::kNetHashReport);
+  // HASH_REPORT is configured by HASH_CONFIG / RSS_CONFIG: without a
+  // control queue it is of no use (Linux refuses it too).
+  if (!has_feature(want, Feature::kNetCtrlVq)) want &= ~feature_mask(Feature::kNetHashReport);
+  *want_io = want;
   if ((want & (need_pairs | need_rss)) == 0) return true;
-  // GUEST_ANNOUNCE needs STATUS to be of any use, but the spec does not
-  // tie them: it is kept as offered.
   Transport& t = *transport_;
   const bool read_rss = (want & need_rss) != 0;
   ControlConfig cfg{};
@@ -166,7 +168,15 @@ void VirtioNet::setup_control_queue(RingKind ring, bool dma_order) {
   // 5.1.2: N = max_virtqueue_pairs with MQ or RSS, else 1.
   const bool multi =
       has_feature(features_, Feature::kNetMq) || has_feature(features_, Feature::kNetRss);
-  ctrl_index_ = static_cast<uint16_t>(2 * (multi ? dev_max_pairs_ : 1));
+  const uint32_t index = 2u * (multi ? dev_max_pairs_ : 1u);
+  // max_virtqueue_pairs 0x8000 is legal (5.1.4) and puts the control queue
+  // at 0x10000, which no 16-bit queue index can name.
+  if (index > 0xFFFF) {
+    ++counters_.ctrl_queue_unusable;
+    platform_->log(LogLevel::kWarn, "virtio-net: control queue beyond queue index 0xFFFF");
+    return;
+  }
+  ctrl_index_ = static_cast<uint16_t>(index);
   // One command at a time, of at most four descriptors. A device that
   // negotiated CTRL_VQ without a usable control queue keeps running
   // without one: every command then returns kUnsupported.
@@ -194,11 +204,22 @@ void VirtioNet::reset_control_state() {
 
 void VirtioNet::restore_control_state() {
   // After DRIVER_OK (5.1.6.5: commands only to a live device), in a fixed
-  // order: the filter first, then the address, then the pairs. QEMU starts
+  // order: the address, the filter, the VLANs, then the pairs. QEMU starts
   // promiscuous after a reset, so the modes are always sent; everything
   // else only when it differs from the device's reset state. Each command
   // stops the restore once the device stops running (a lie, a timeout).
   if (!ctrl_on_) return;
+  // The address first, so that the filter knows it before promiscuous mode
+  // goes off: the one set_mac_address() chose, or (5.1.6.5.2.2: SHOULD) the
+  // one the driver made up because the device offered none it could use.
+  if (mac_chosen_ || !mac_from_device_) {
+    uint8_t mac[6];
+    __builtin_memcpy(mac, mac_chosen_ ? mac_override_ : mac_, 6);
+    if (has_feature(features_, Feature::kNetCtrlMacAddr) &&
+        has_feature(features_, Feature::kNetCtrlRx))
+      mac_address_command(mac);
+    if (state() != NetState::kRunning) return;
+  }
   const uint8_t modes = rx_modes_;
   const bool rx = has_feature(features_, Feature::kNetCtrlRx);
   const bool extra = has_feature(features_, Feature::kNetCtrlRxExtra);
@@ -214,12 +235,6 @@ void VirtioNet::restore_control_state() {
     const uint16_t uc = mac_filter_uc_, mc = mac_filter_mc_;
     for (uint16_t i = 0; i < uc + mc; ++i) copy[i] = mac_filter_[i];
     mac_filter_command(copy, uc, copy + uc, mc);
-    if (state() != NetState::kRunning) return;
-  }
-  if (mac_chosen_) {
-    uint8_t mac[6];
-    __builtin_memcpy(mac, mac_override_, 6);
-    mac_address_command(mac);
     if (state() != NetState::kRunning) return;
   }
   if (has_feature(features_, Feature::kNetCtrlVlan)) {
@@ -259,6 +274,9 @@ CtrlResult VirtioNet::send_command(uint8_t cls, uint8_t cmd, const ControlQueue:
                                    uint8_t num_parts) {
   if (!ctrl_on_) return CtrlResult::kUnsupported;
   if (state() != NetState::kRunning || ctrl_chan_.busy()) return CtrlResult::kNotRunning;
+  // Each command is an operation of its own (DriverOp::kControl), also
+  // when attach or poll_device sends it (nested in theirs).
+  OpScope scope(*platform_, DriverOp::kControl);
   ++counters_.ctrl_commands;
   uint8_t ack = ctl::kAckErr;
   const ControlQueue::Outcome o = ctrl_chan_.execute(
@@ -295,6 +313,22 @@ CtrlResult VirtioNet::send_command(uint8_t cls, uint8_t cmd, const ControlQueue:
 }
 
 // ---- commands ------------------------------------------------------------------
+
+uint16_t VirtioNet::shrink_pairs(uint16_t n) {
+  // 5.1.6.5.5.2: once a command that lowers the pairs is in the available
+  // ring, the driver MUST NOT queue on the pairs it disables. So first no
+  // new tx_burst takes them (pairs_active_), then the running ones finish
+  // (bounded, as in stop()); the caller restores the old count if the
+  // device does not acknowledge.
+  const uint16_t before = pairs_active_.load(MemOrder::kRelaxed);
+  if (n >= before) return before;
+  pairs_active_.store(n, MemOrder::kSeqCst);
+  uint8_t leaving = 0;
+  for (uint16_t k = n; k < before; ++k) leaving = static_cast<uint8_t>(leaving | busy_tx(k));
+  while ((busy_.load(MemOrder::kSeqCst) & leaving) != 0) {
+  }
+  return before;
+}
 
 CtrlResult VirtioNet::rx_mode_command(RxMode mode, bool on) {
   const uint8_t m = static_cast<uint8_t>(mode);
@@ -351,7 +385,11 @@ CtrlResult VirtioNet::mac_address_command(const uint8_t mac[6]) {
   // The legacy alternative (writing the mac config field, 5.1.6.5.2.2 for
   // devices without CTRL_MAC_ADDR) needs a config write the transports do
   // not offer yet: such devices answer kUnsupported.
-  if (!has_feature(features_, Feature::kNetCtrlMacAddr)) return CtrlResult::kUnsupported;
+  // 5.1.6.5.2.2: no MAC class command at all without CTRL_RX -- MAC_ADDR_SET
+  // included, whatever CTRL_MAC_ADDR says.
+  if (!has_feature(features_, Feature::kNetCtrlMacAddr) ||
+      !has_feature(features_, Feature::kNetCtrlRx))
+    return CtrlResult::kUnsupported;
   uint8_t copy[6];
   __builtin_memcpy(copy, mac, 6);
   const ControlQueue::Part part{copy, 6};
@@ -404,8 +442,9 @@ CtrlResult VirtioNet::pairs_command(uint16_t n) {
   uint8_t data[2];
   put_le16(data, n);
   const ControlQueue::Part part{data, 2};
+  const uint16_t before = shrink_pairs(n);
   const CtrlResult r = send_command(ctl::kClassMq, ctl::kMqVqPairsSet, &part, 1);
-  if (r == CtrlResult::kOk) pairs_active_.store(n, MemOrder::kRelaxed);
+  pairs_active_.store(r == CtrlResult::kOk ? n : before, MemOrder::kRelaxed);
   return r;
 }
 
@@ -433,11 +472,10 @@ CtrlResult VirtioNet::rss_command(const RssSettings& rss, uint16_t pairs) {
   __builtin_memcpy(data + off, rss.key, rss.key_len);
   off += rss.key_len;
   const ControlQueue::Part part{data, off};
+  const uint16_t before = shrink_pairs(pairs);
   const CtrlResult r = send_command(ctl::kClassMq, ctl::kMqRssConfig, &part, 1);
-  if (r == CtrlResult::kOk) {
-    if (&rss != &rss_) rss_ = rss;
-    pairs_active_.store(pairs, MemOrder::kRelaxed);
-  }
+  pairs_active_.store(r == CtrlResult::kOk ? pairs : before, MemOrder::kRelaxed);
+  if (r == CtrlResult::kOk && &rss != &rss_) rss_ = rss;
   return r;
 }
 
@@ -445,38 +483,32 @@ CtrlResult VirtioNet::rss_command(const RssSettings& rss, uint16_t pairs) {
 
 CtrlResult VirtioNet::set_rx_mode(RxMode mode, bool on) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   return rx_mode_command(mode, on);
 }
 
 CtrlResult VirtioNet::set_mac_filter(const MacAddr* unicast, uint16_t n_unicast,
                                      const MacAddr* multicast, uint16_t n_multicast) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   return mac_filter_command(unicast, n_unicast, multicast, n_multicast);
 }
 
 CtrlResult VirtioNet::set_mac_address(const uint8_t mac[6]) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   return mac_address_command(mac);
 }
 
 CtrlResult VirtioNet::add_vlan(uint16_t vid) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   return vlan_command(vid, true);
 }
 
 CtrlResult VirtioNet::remove_vlan(uint16_t vid) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   return vlan_command(vid, false);
 }
 
 CtrlResult VirtioNet::set_queue_pairs(uint16_t n) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   const CtrlResult r = pairs_command(n);
   if (r == CtrlResult::kOk) pairs_wanted_ = n;
   return r;
@@ -484,7 +516,6 @@ CtrlResult VirtioNet::set_queue_pairs(uint16_t n) {
 
 CtrlResult VirtioNet::set_rss(const RssSettings& rss) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
-  OpScope scope(*platform_, DriverOp::kControl);
   const CtrlResult r = rss_command(rss, queue_pairs());
   if (r == CtrlResult::kOk) rss_chosen_ = true;
   return r;

@@ -309,10 +309,16 @@ uint16_t PackedQueue::peek_used_idx() {
       static_cast<uint16_t>(cursor & ~uint32_t{spec::kPackedEventWrapBit} & 0xFFFF);
   const bool w = (cursor & spec::kPackedEventWrapBit) != 0;
   if (size_ == 0 || pos >= size_) return harvested;
+  // Nothing owed: the cursor's slot is where the owner publishes next (it
+  // may be writing it now), so it is not read. Otherwise it holds an
+  // in-flight chain, which the owner does not write until harvested; the
+  // acquire orders the publish's stores before this fetch.
+  const uint16_t published = published_mirror_.load(MemOrder::kAcquire);
+  if (published == harvested) return harvested;
   const uint16_t flags = fetch_flags(pos, true);
   const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
   const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
-  return a == w && u == w ? published_mirror_.load(MemOrder::kAcquire) : harvested;
+  return a == w && u == w ? published : harvested;
 }
 
 bool PackedQueue::has_pending() {

@@ -1,5 +1,7 @@
 #include "fuzz/harness/decision_reference.h"
 
+#include "driver/spec/virtio_constants.h"
+
 #include "fuzz/harness/findings.h"
 
 namespace vnet::fuzz {
@@ -50,6 +52,7 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   const uint64_t negotiated = device.driver_features();
   const bool split_header = !bit(negotiated, kBitVersion1) && !bit(negotiated, kBitAnyLayout);
   hdr_size_ = bit(negotiated, kBitVersion1) || bit(negotiated, kBitMrg) ? 12 : 10;
+  if (bit(negotiated, 57)) hdr_size_ = 20;  // HASH_REPORT: hash_value, hash_report (5.1.6)
   mrg_ = bit(negotiated, kBitMrg);
   if (!predictable_) {
     facts_ = result == AttachError::kOk;
@@ -131,6 +134,33 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   const uint32_t mtu = cfg.mtu;
   const bool mtu_ok = mtu >= kMinMtu && mtu + kEthHeader <= options.max_frame;
   if (!mtu_ok) want &= ~(uint64_t{1} << kBitMtu);
+  // The control plane (NetOptions::accept_ctrl_vq): CTRL_VQ and the command
+  // features, MQ when more than one pair is allowed, RSS and HASH_REPORT on
+  // request (modern only); none without CTRL_VQ (5.1.3.1); MQ/RSS only
+  // with max_virtqueue_pairs 1..0x8000, RSS/HASH_REPORT only with a key
+  // size of at least 40, a hash type, and (RSS) an indirection table.
+  if (options.accept_ctrl_vq) {
+    using spec::Feature;
+    using spec::feature_mask;
+    uint64_t ctrl = feature_mask(Feature::kNetCtrlVq) | feature_mask(Feature::kNetCtrlRx) |
+                    feature_mask(Feature::kNetCtrlRxExtra) | feature_mask(Feature::kNetCtrlVlan) |
+                    feature_mask(Feature::kNetCtrlMacAddr) |
+                    feature_mask(Feature::kNetGuestAnnounce);
+    if (options.max_queue_pairs > 1) ctrl |= feature_mask(Feature::kNetMq);
+    if (options.accept_rss && !legacy) ctrl |= feature_mask(Feature::kNetRss);
+    if (options.accept_hash_report && !legacy) ctrl |= feature_mask(Feature::kNetHashReport);
+    want = spec::close_under_dependencies(want | (offered & mask & ctrl));
+    if (!bit(want, 17)) want &= ~feature_mask(Feature::kNetHashReport);  // not without CTRL_VQ
+    const uint64_t pairs = feature_mask(Feature::kNetMq) | feature_mask(Feature::kNetRss);
+    const uint64_t hashing = feature_mask(Feature::kNetRss) | feature_mask(Feature::kNetHashReport);
+    if ((want & (pairs | hashing)) != 0 &&
+        (cfg.max_virtqueue_pairs < 1 || cfg.max_virtqueue_pairs > 0x8000))
+      want &= ~(pairs | hashing);
+    else if ((want & hashing) != 0 &&
+             (cfg.rss_max_key_size < 40 || (cfg.supported_hash_types & 0x1FF) == 0 ||
+              (bit(want, 60) && cfg.rss_max_indirection_table_length == 0)))
+      want &= ~hashing;
+  }
   if (negotiated != want)
     finding(Oracle::kDecision,
             "driver accepted features 0x%llx; the offer 0x%llx (MAC %s, MTU %u, max_frame %u) "

@@ -46,6 +46,7 @@ class ShimBase : public Platform {
   // the run replays. The driver's deadlines are scaled to it
   // (fuzz_net_options(), setups.h).
   uint64_t now_ns() override { return clock_ += 1000; }
+  uint64_t clock() const { return clock_; }
   void log(LogLevel level, const char* message) override;
   // Echo driver log lines to stderr (VNET_FUZZ_VERBOSE).
   static void set_verbose(bool verbose);

@@ -35,6 +35,8 @@ const char* oracle_name(Oracle oracle) {
       return "protocol (g)";
     case Oracle::kDecision:
       return "decision (h)";
+    case Oracle::kControl:
+      return "control (k)";
   }
   return "?";
 }

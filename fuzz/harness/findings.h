@@ -56,6 +56,7 @@ enum class Oracle : unsigned char {
   kWindow,
   kProtocol,
   kDecision,
+  kControl,  // (k) the control plane: ctrl_script.h
 };
 const char* oracle_name(Oracle oracle);
 

@@ -1,5 +1,7 @@
 #include "fuzz/harness/mock_script.h"
 
+#include "fuzz/harness/ctrl_script.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +187,18 @@ void run_mock_script(World& w, Input& in, OpTable table) {
     if (op == Op::kRecover || op == Op::kRestart || op == Op::kDevReset)
       if (++reinits > kMaxReinits) continue;
     switch (op) {
+      case Op::kCtrl:
+        run_ctrl_op(w, in, CtrlOp::kCtrl);
+        break;
+      case Op::kCtrlFault:
+        run_ctrl_op(w, in, CtrlOp::kCtrlFault);
+        break;
+      case Op::kRxFlows:
+        run_ctrl_op(w, in, CtrlOp::kRxFlows);
+        break;
+      case Op::kTxPair:
+        run_ctrl_op(w, in, CtrlOp::kTxPair);
+        break;
       case Op::kRx: {
         // Up to 64 frames: more than one run of used elements (32) is then
         // pending when the driver harvests.

@@ -141,6 +141,11 @@ enum class Op : uint8_t {
   kOptions,
   kFlagsEdit,
   kDeviceEvent,
+  // fuzz_ctrl's (ctrl_script.h):
+  kCtrl,
+  kCtrlFault,
+  kRxFlows,
+  kTxPair,
 };
 
 enum class UsedEditKind : uint8_t {

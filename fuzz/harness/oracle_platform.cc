@@ -30,6 +30,8 @@ const char* op_name(DriverOp op) {
       return "stop";
     case DriverOp::kInterrupt:
       return "interrupt";
+    case DriverOp::kControl:
+      return "control";
   }
   return "?";
 }
@@ -70,6 +72,7 @@ void OraclePlatform::begin_input(Platform& inner) {
   inner_ = &inner;
   calls_ = 0;
   in_op_ = false;
+  nested_ = 0;
   dma_live_ = 0;
   status_known_ = false;
   stale_chains_ = false;
@@ -405,7 +408,7 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
       wd_poll_.published = tx_published_;
       wd_await_clock_ = true;
     }
-    protocol_.on_used_idx(what.queue, idx, in_op_ && op_ == DriverOp::kAttach);
+    protocol_.on_used_idx(what.queue, idx, in_op_ && op_ == DriverOp::kAttach && nested_ == 0);
     learn_used_span(what.queue, src);
   } else if (what.part == MemPart::kUsedElem) {
     protocol_.on_used_elems(what.queue, dst, len);
@@ -429,7 +432,7 @@ void OraclePlatform::fetch(const DeviceMemRef& what, const volatile void* src, v
       wd_await_clock_ = true;
     }
     protocol_.on_packed_flags(what.queue, src, what.index, flags, what.recheck,
-                              in_op_ && op_ == DriverOp::kAttach);
+                              in_op_ && op_ == DriverOp::kAttach && nested_ == 0);
   } else if (what.part == MemPart::kPackedDesc && len == 6) {
     const uint8_t* d = static_cast<const uint8_t*>(dst);
     const uint32_t used_len =
@@ -695,6 +698,14 @@ void OraclePlatform::note_bad_elements(uint16_t q, const void* elems, size_t len
 
 void OraclePlatform::op_begin(DriverOp op) {
   ShimCall call(*this);
+  if (in_op_ && op == DriverOp::kControl) {
+    // A control command inside attach or poll_device: a new scope (its
+    // fetches are fresh reads of a new command), the same operation.
+    ++nested_;
+    new_scope();
+    inner_->op_begin(op);
+    return;
+  }
   reset_demanded_ = reset_written_ = false;
   wd_poll_ = WatchdogReference::Poll{};
   wd_await_clock_ = false;
@@ -708,6 +719,12 @@ void OraclePlatform::op_begin(DriverOp op) {
 
 void OraclePlatform::op_end(DriverOp op) {
   ShimCall call(*this);
+  if (nested_ != 0 && op == DriverOp::kControl) {
+    --nested_;
+    new_scope();
+    inner_->op_end(op);
+    return;
+  }
   if (op == DriverOp::kPollDevice && !reset_written_) {
     if (reset_demanded_)
       finding(Oracle::kProtocol,

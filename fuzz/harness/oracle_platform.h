@@ -69,7 +69,8 @@ class OraclePlatform final : public Platform {
   // With the driver's default 100 ms reset deadline one such reset alone
   // would exceed it.
   static constexpr uint32_t kWorkBudget = 1u << 16;
-  static constexpr uint16_t kMaxQueues = 3;
+  static constexpr uint16_t kMaxQueues =
+      33;  // 16 queue pairs and a control queue (the mock's most)
   static constexpr uint16_t kMaxDescs = SplitQueue::kMaxSize;
 
   // One per process (its tables are large); begin_input() starts an input
@@ -305,6 +306,9 @@ class OraclePlatform final : public Platform {
   bool reset_pending_ = false;
   DriverOp op_ = DriverOp::kAttach;
   bool in_op_ = false;
+  // Control commands the driver sends inside another operation (attach,
+  // poll_device): each is a scope of its own within it (op_begin(kControl)).
+  uint32_t nested_ = 0;
   uint64_t scope_ = 1;
   uint64_t op_epoch_ = 1;
   uint32_t dma_live_ = 0;

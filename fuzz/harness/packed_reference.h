@@ -51,8 +51,9 @@ namespace vnet::fuzz {
 
 class PackedReference {
  public:
-  static constexpr uint16_t kMaxQueues = 3;
-  static constexpr uint16_t kMaxIds = 1024;    // ids at or above: never in flight
+  static constexpr uint16_t kMaxQueues =
+      33;                                    // 16 queue pairs and a control queue (the mock's most)
+  static constexpr uint16_t kMaxIds = 1024;  // ids at or above: never in flight
   static constexpr int kMaxPending = kMaxIds;  // chains announced, head not yet seen stored
 
   // Whether the device itself may have written [p, p + len).

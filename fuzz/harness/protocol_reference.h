@@ -61,7 +61,8 @@ namespace vnet::fuzz {
 
 class ProtocolReference {
  public:
-  static constexpr uint16_t kMaxQueues = 3;
+  static constexpr uint16_t kMaxQueues =
+      33;  // 16 queue pairs and a control queue (the mock's most)
 
   void begin_input();
   void set_status_register(Region region, uint32_t offset);
@@ -128,7 +129,11 @@ class ProtocolReference {
   }
   // A queue the device lied on since the last acknowledged reset.
   bool lied(uint16_t queue) const { return queue < kMaxQueues && lied_[queue]; }
-  bool lied_any() const { return bad_element_[0] || bad_element_[1] || bad_element_[2]; }
+  bool lied_any() const {
+    for (bool b : bad_element_)
+      if (b) return true;
+    return false;
+  }
   void on_used_elems(uint16_t queue, const void* elems, size_t len);
   void on_completed(uint16_t queue, uint16_t head, uint32_t len);
 

@@ -36,6 +36,7 @@ inline NetOptions fuzz_net_options() {
   NetOptions o;
   o.reset_timeout_ns = kFuzzResetTimeoutNs;
   o.tx_timeout_ns = kFuzzTxTimeoutNs;
+  o.ctrl_timeout_ns = 200'000;  // kFuzzCtrlTimeoutNs (ctrl_script.h): 200 clock reads
   return o;
 }
 
@@ -82,6 +83,15 @@ inline constexpr Op kPackedRingOps[] = {
 };
 inline constexpr OpTable kPackedRingTable{kPackedRingOps,
                                           sizeof kPackedRingOps / sizeof kPackedRingOps[0]};
+
+// fuzz_ctrl: see fuzz/targets/fuzz_ctrl.cc; the control ops (ctrl_script.h)
+// twice, among the ops that reset, recover and carry traffic.
+inline constexpr Op kCtrlOps[] = {
+    Op::kCtrl,    Op::kCtrl,      Op::kCtrlFault, Op::kRxFlows, Op::kTxPair, Op::kPoll,
+    Op::kRecover, Op::kRestart,   Op::kDevReset,  Op::kTx,      Op::kRx,     Op::kCtrlFault,
+    Op::kLink,    Op::kProcessTx, Op::kUsedEdit,  Op::kCtrl,
+};
+inline constexpr OpTable kCtrlTable{kCtrlOps, sizeof kCtrlOps / sizeof kCtrlOps[0]};
 
 // fuzz_rx:  flavour:u8 (as fuzz_used_ring's, bit 7 unused)  rx_cap:u8  features:u8 (bit 0: mask
 // MRG_RXBUF, bit 1: mask ANY_LAYOUT)

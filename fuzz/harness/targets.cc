@@ -1,5 +1,7 @@
 #include "fuzz/harness/targets.h"
 
+#include "fuzz/harness/ctrl_script.h"
+
 #include "driver/spec/mmio_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "fuzz/harness/setups.h"
@@ -161,6 +163,60 @@ int run_fuzz_packed_ring(const uint8_t* data, size_t size) {
     up = w.bring_up(PciMode::kAuto, options);
   }
   if (up) run_mock_script(w, in, kPackedRingTable);
+  w.end();
+  return 0;
+}
+
+int run_fuzz_ctrl(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  const uint8_t flavour = in.u8();
+  const uint16_t withdraw = in.u16();
+  NetOptions options = fuzz_net_options();
+  options.accept_ctrl_vq = true;
+  options.rx_ring_cap = 16;
+  options.tx_ring_cap = 16;
+  options.accept_ring_packed = (flavour & 4) != 0;
+  if (flavour & 8) options.feature_mask &= ~spec::feature_mask(spec::Feature::kEventIdx);
+  options.accept_rss = (flavour & 0x10) != 0;
+  options.accept_hash_report = (flavour & 0x20) != 0;
+  options.max_queue_pairs = (flavour & 0x40) != 0 ? 1 : kMaxQueuePairs;
+  mock::DeviceConfig config;
+  static constexpr mock::TransportKind kKinds[] = {
+      mock::TransportKind::kModern, mock::TransportKind::kTransitional,
+      mock::TransportKind::kMmioV2, mock::TransportKind::kLegacy};
+  config.transport = kKinds[flavour & 3];
+  config.offer_ring_packed = true;
+  config.msix_vectors = 0;
+  config.auto_process_tx = (flavour & 0x80) == 0;
+  // Every control-plane feature offered, but those the input withdraws
+  // (bit i: CTRL_VQ, CTRL_RX, CTRL_VLAN, CTRL_RX_EXTRA, GUEST_ANNOUNCE,
+  // MQ, CTRL_MAC_ADDR, RSS, HASH_REPORT): MQ without CTRL_VQ and the like.
+  std::optional<bool>* knobs[] = {&config.offer_ctrl_vq,        &config.offer_ctrl_rx,
+                                  &config.offer_ctrl_vlan,      &config.offer_ctrl_rx_extra,
+                                  &config.offer_guest_announce, &config.offer_mq,
+                                  &config.offer_ctrl_mac_addr,  &config.offer_rss,
+                                  &config.offer_hash_report};
+  for (unsigned i = 0; i < sizeof knobs / sizeof knobs[0]; ++i)
+    *knobs[i] = ((withdraw >> i) & 1u) == 0;
+  // The control-plane config as the input says (lies included: pairs 0,
+  // 0x8001, 0xFFFF; key 39, 41, 255; table 0, 100, 0xFFFF; no hash type).
+  config.max_virtqueue_pairs = in.u16();
+  config.rss_max_key_size = in.u8();
+  config.rss_max_indirection_table_length = in.u16();
+  config.supported_hash_types = in.u16();
+  config.queue_sizes = {64, 64, 64};
+
+  World& w = World::get();
+  reset_ctrl_script();
+  w.begin_mock(config, "fuzz_ctrl");
+  install_used_hook(w);
+  const bool mmio = config.transport == mock::TransportKind::kMmioV2;
+  const bool up = mmio ? w.bring_up_mmio(mmio_window(0, 0, true), options)
+                       : w.bring_up(PciMode::kAuto, options);
+  if (up) {
+    check_ctrl_config(w);
+    run_mock_script(w, in, kCtrlTable);
+  }
   w.end();
   return 0;
 }

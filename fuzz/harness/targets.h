@@ -24,6 +24,7 @@ int run_fuzz_rx(const uint8_t* data, size_t size);
 int run_fuzz_packed_ring(const uint8_t* data, size_t size);
 int run_fuzz_config(const uint8_t* data, size_t size);
 int run_fuzz_boundary(const uint8_t* data, size_t size);
+int run_fuzz_ctrl(const uint8_t* data, size_t size);
 
 // fuzz_boundary's script prefix (fuzz/targets/fuzz_boundary.cc), shared with
 // fuzz_boundary_typed: read_boundary_script() returns the bytes it took (at

@@ -16,6 +16,7 @@
 //   transport features            --> corpus/fuzz/fuzz_config/feature-<name>
 //        (ACCESS_PLATFORM, ORDER_PLATFORM offered: traffic, recover)
 //   (written here)                --> corpus/fuzz/fuzz_packed_ring/echo-*, lie-*
+//   (written here)                --> corpus/fuzz/fuzz_ctrl/cmd-*, lie-*, cfg-*
 //   bug classes (bug_classes.h)   --> corpus/fuzz/<target>/bug-<name>
 //                                     corpus/traces/bugs/<name>.jsonl
 //        (the input, and its run recorded with crash-to-trace)
@@ -337,6 +338,15 @@ std::vector<uint8_t> boundary_input(const replay::Trace& t) {
           // come from the input's bytes): left out of the seed.
           case replay::ApiFn::kSetTxInterrupts:
           case replay::ApiFn::kHandleInterrupt:
+          // Nor for control commands (fuzz_ctrl's domain): a trace with
+          // them gives a seed whose values run ahead of its script.
+          case replay::ApiFn::kSetRxMode:
+          case replay::ApiFn::kSetMacFilter:
+          case replay::ApiFn::kSetMacAddress:
+          case replay::ApiFn::kAddVlan:
+          case replay::ApiFn::kRemoveVlan:
+          case replay::ApiFn::kSetQueuePairs:
+          case replay::ApiFn::kSetRss:
             break;
         }
         break;
@@ -824,6 +834,144 @@ void packed_seeds(const fs::path& root) {
 // a caller that masks VERSION_1 or gives a fallback MAC for a device whose
 // MAC is zero, and a caller that attaches again while the device still holds
 // quarantined buffers.
+// fuzz_ctrl: every command on every device kind and ring kind, each lie of
+// the control queue, and each control-plane configuration lie.
+void ctrl_seeds(const fs::path& root) {
+  const fs::path dir = root / "corpus/fuzz/fuzz_ctrl";
+  fs::create_directories(dir);
+  clean(dir, "cmd-");
+  clean(dir, "lie-");
+  clean(dir, "cfg-");
+  int n = 0;
+  struct Prefix {
+    uint8_t flavour = 0x30;  // modern, RSS and HASH_REPORT accepted, 4 pairs
+    uint16_t withdraw = 0;
+    uint16_t pairs = 4;
+    uint8_t key = 40;
+    uint16_t table = 128;
+    uint16_t types = 0x1FF;
+  };
+  auto begin = [](ScriptWriter& w, const Prefix& p) {
+    w.u8(p.flavour).u16(p.withdraw).u16(p.pairs).u8(p.key).u16(p.table).u16(p.types);
+  };
+  auto commands = [](ScriptWriter& w) {
+    w.op(Op::kCtrl).u8(0).u8(0).u8(1);                             // promiscuous on
+    w.op(Op::kCtrl).u8(0).u8(2).u8(1);                             // all-unicast on
+    w.op(Op::kCtrl).u8(1).u8(2).u8(1).u8(0x20).u8(0x22).u8(0x33);  // MAC filter
+    w.op(Op::kCtrl).u8(2).u8(0x06);                                // MAC address
+    w.op(Op::kCtrl).u8(3).u16(100);                                // VLAN 100 added
+    w.op(Op::kRxFlows).u8(8).u8(1);
+    w.op(Op::kCtrl).u8(5).u8(2);  // two pairs
+    w.op(Op::kTxPair).u8(1).u8(4);
+    w.op(Op::kCtrl).u8(6).u16(0x3F).u8(3).u8(0).u8(2).u8(0).u8(40);  // RSS, 8 entries
+    w.op(Op::kRxFlows).u8(16).u8(9);
+    w.op(Op::kCtrl).u8(4).u16(100);  // VLAN 100 removed
+    w.op(Op::kCtrl).u8(7);           // announce
+    w.op(Op::kDevReset);             // re-attach: the state restored
+    w.op(Op::kRxFlows).u8(8).u8(3);
+  };
+  struct Kind {
+    const char* name;
+    uint8_t flavour;
+  };
+  static constexpr Kind kKinds[] = {
+      {"modern", 0x30}, {"transitional", 0x31}, {"mmio_v2", 0x32},
+      {"legacy", 0x33}, {"packed", 0x34},       {"one_pair", 0x70},
+      {"no_rss", 0x00}, {"no_event_idx", 0x38}, {"device_polls", 0xB0},
+  };
+  for (const Kind& k : kKinds) {
+    ScriptWriter w(kCtrlTable);
+    Prefix p;
+    p.flavour = k.flavour;
+    begin(w, p);
+    commands(w);
+    write_file(dir / (std::string("cmd-") + k.name), w.bytes().data(), w.bytes().size());
+    ++n;
+  }
+  // Each lie of the control queue, on a command and on the restore after
+  // the reset it causes.
+  struct Lie {
+    const char* name;
+    uint8_t kind, value;
+  };
+  static constexpr Lie kLies[] = {
+      {"no_completion", 0, 0}, {"ack_unwritten", 1, 0}, {"ack_2", 2, 2},
+      {"ack_ff", 2, 0xFF},     {"ack_ok_forced", 2, 0}, {"used_len_0", 3, 0},
+      {"used_len_2", 3, 2},    {"used_id_other", 4, 0}, {"used_id_unknown", 5, 3},
+  };
+  for (const Lie& l : kLies) {
+    for (int packed = 0; packed < 2; ++packed) {
+      ScriptWriter w(kCtrlTable);
+      Prefix p;
+      p.flavour = packed ? 0x34 : 0x30;
+      begin(w, p);
+      w.op(Op::kCtrlFault).u8(l.kind).u8(l.value);
+      w.op(Op::kCtrl).u8(0).u8(0).u8(1);  // promiscuous on, lied to
+      w.op(Op::kPoll);                    // the device is reset and comes back
+      w.op(Op::kCtrlFault).u8(l.kind).u8(l.value);
+      w.op(Op::kCtrl).u8(5).u8(3);  // three pairs, lied to
+      w.op(Op::kPoll);
+      w.op(Op::kRxFlows).u8(4).u8(7);
+      w.op(Op::kCtrlFault).u8(l.kind).u8(l.value);
+      w.op(Op::kCtrl).u8(7);  // announce, lied to
+      w.op(Op::kPoll);
+      write_file(dir / (std::string("lie-") + l.name + (packed ? "-packed" : "")), w.bytes().data(),
+                 w.bytes().size());
+      ++n;
+    }
+  }
+  // The configuration lies (5.1.4), each then used.
+  struct Cfg {
+    const char* name;
+    uint16_t withdraw, pairs;
+    uint8_t key;
+    uint16_t table, types;
+  };
+  static constexpr Cfg kCfgs[] = {
+      {"pairs_0", 0, 0, 40, 128, 0x1FF},
+      {"pairs_8001", 0, 0x8001, 40, 128, 0x1FF},
+      {"pairs_ffff", 0, 0xFFFF, 40, 128, 0x1FF},
+      {"pairs_8000", 0, 0x8000, 40, 128, 0x1FF},
+      {"pairs_20", 0, 20, 40, 128, 0x1FF},
+      {"key_39", 0, 4, 39, 128, 0x1FF},
+      {"key_41", 0, 4, 41, 128, 0x1FF},
+      {"key_255", 0, 4, 255, 128, 0x1FF},
+      {"table_0", 0, 4, 40, 0, 0x1FF},
+      {"table_100", 0, 4, 40, 100, 0x1FF},
+      {"table_ffff", 0, 4, 40, 0xFFFF, 0x1FF},
+      {"no_hash_types", 0, 4, 40, 128, 0},
+      {"mq_without_ctrl_vq", 1, 4, 40, 128, 0x1FF},
+      {"rx_without_ctrl_vq", 1, 1, 40, 128, 0x1FF},
+      {"no_ctrl_rx", 2, 4, 40, 128, 0x1FF},
+      {"no_announce", 0x10, 4, 40, 128, 0x1FF},
+      {"no_rx_extra", 8, 4, 40, 128, 0x1FF},
+      {"no_vlan", 4, 4, 40, 128, 0x1FF},
+      {"no_mac_addr", 0x40, 4, 40, 128, 0x1FF},
+      {"no_mq", 0x20, 4, 40, 128, 0x1FF},
+  };
+  for (const Cfg& c : kCfgs) {
+    ScriptWriter w(kCtrlTable);
+    Prefix p;
+    p.withdraw = c.withdraw;
+    p.pairs = c.pairs;
+    p.key = c.key;
+    p.table = c.table;
+    p.types = c.types;
+    begin(w, p);
+    commands(w);
+    // Arguments at and beyond the limits.
+    w.op(Op::kCtrl).u8(6).u16(0x1FF).u8(0x80 | 100).u8(0).u8(1).u8(0).u8(41);
+    w.op(Op::kCtrl).u8(6).u16(0x3F).u8(7).u8(0).u8(1).u8(0).u8(40);
+    w.op(Op::kCtrl).u8(1).u8(70).u8(0);
+    for (int i = 0; i < 70; ++i) w.u8(static_cast<uint8_t>(2 * i));
+    w.op(Op::kCtrl).u8(3).u16(4096);
+    w.op(Op::kCtrl).u8(5).u8(7);
+    write_file(dir / (std::string("cfg-") + c.name), w.bytes().data(), w.bytes().size());
+    ++n;
+  }
+  std::cout << n << " seeds -> fuzz_ctrl\n";
+}
+
 void platform_seeds(const fs::path& root) {
   clean(root / "corpus/fuzz/fuzz_config", "platform-");
   int n = 0;
@@ -935,6 +1083,7 @@ int main(int argc, char** argv) {
     feature_seeds(root);
     lie_seeds(root);
     packed_seeds(root);
+    ctrl_seeds(root);
     platform_seeds(root);
     bug_seeds(root);
     typed_seeds(root);
