@@ -20,11 +20,11 @@ bash scripts/setup.sh || exit 1
 cmake --preset default >/dev/null || exit 1
 cmake --build --preset default >/dev/null || { cmake --build --preset default; exit 1; }
 bin=build/default/bin
-# Two fuzz targets, in the fuzz preset (ASan + UBSan + libFuzzer): the
-# split ring's and the packed ring's.
+# Three fuzz targets, in the fuzz preset (ASan + UBSan + libFuzzer): the
+# split ring's, the packed ring's and the control plane's.
 cmake --preset fuzz >/dev/null || exit 1
-cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring >/dev/null ||
-  { cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring; exit 1; }
+cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring fuzz_ctrl >/dev/null ||
+  { cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring fuzz_ctrl; exit 1; }
 
 declare -a worlds results notes
 log=$(mktemp)
@@ -49,6 +49,11 @@ run "fuzz: fuzz_packed_ring, 5 s" 'DONE' \
   build/fuzz/bin/fuzz_packed_ring -max_total_time=5 -max_len=256 -print_final_stats=1 \
   "${fuzz_work}" corpus/fuzz/fuzz_packed_ring
 rm -rf "${fuzz_work}"
+fuzz_work=$(mktemp -d)
+run "fuzz: fuzz_ctrl, 5 s" 'DONE' \
+  build/fuzz/bin/fuzz_ctrl -max_total_time=5 -max_len=256 -print_final_stats=1 \
+  "${fuzz_work}" corpus/fuzz/fuzz_ctrl
+rm -rf "${fuzz_work}"
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
     "${bin}/vnet-qemu" --machine q35 --transport "${transport}" --count 200
@@ -68,6 +73,14 @@ run "qemu: modern, packed ring + indirect" '^boot to first echo' \
 run "qemu: virtio-mmio v2, packed ring" '^boot to first echo' \
   "${bin}/vnet-qemu" --machine microvm --mmio-version 2 -p packed=on --expect-ring packed \
   --count 200
+# The control plane (5.1.6.5) on QEMU's default offer: promiscuous mode and
+# the VLAN filter, each shown to change what the device delivers (the
+# runner is the guest's Ethernet peer over a socket netdev on 127.0.0.1).
+run "qemu: control queue, promiscuous" '^boot to first echo' \
+  "${bin}/vnet-qemu" --machine q35 --transport modern --net socket --ctrl-check promisc \
+  --count 50
+run "qemu: control queue, VLAN filter" '^boot to first echo' \
+  "${bin}/vnet-qemu" --machine q35 --transport modern --net socket --ctrl-check vlan --count 50
 # A confidential guest's view: ACCESS_PLATFORM offered (iommu_platform=on)
 # and every frame through the guest's private/shared bounce area.
 run "qemu: modern, iommu_platform + bounce" '^boot to first echo' \

@@ -16,7 +16,11 @@
 //              (a device that never reads back status 0 after the reset
 //              keeps its buffers and rings quarantined      ==> kFailed)
 //
-// Queues: receiveq1 = 0, transmitq1 = 1 (no MQ, no control queue yet).
+// Queues (5.1.2): queue pair k is receiveq(k+1) = 2k and transmitq(k+1) =
+// 2k + 1, k < max_queue_pairs() (1 without MQ/RSS); the control queue
+// (CTRL_VQ) is 2N, N = the device's max_virtqueue_pairs with MQ or RSS,
+// else 1. The control plane is virtio_net_control.cc over
+// control_queue.h: bounded synchronous commands, each validated.
 //
 // Ownership: rx and tx buffers belong to the caller's BufferPool; see
 // packet_buffer.h. The driver holds at most rx_ring_cap rx buffers and
@@ -67,13 +71,17 @@
 //
 // ---- Threading contract -------------------------------------------------
 //
-// Four contexts. Each is entered by at most one thread at a time; the
-// four may run concurrently with each other:
+// Four kinds of context. Each context is entered by at most one thread at
+// a time; different contexts may run concurrently with each other:
 //
-//   rx context         rx_burst(), set_rx_interrupts()
-//   tx context         tx_burst(), tx_reclaim(), set_tx_interrupts()
-//   control context    poll_device() -- on a thread of its own, or
-//                      deferred from an interrupt (a bottom half)
+//   rx context         rx_burst(), set_rx_interrupts() -- one per queue
+//                      pair (the pair argument; pair 0 without it)
+//   tx context         tx_burst(), tx_reclaim(), set_tx_interrupts() -- one
+//                      per queue pair
+//   control context    poll_device() and the control commands (set_rx_mode,
+//                      set_mac_filter, ..., set_rss) -- on a thread of its
+//                      own, or deferred from an interrupt (a bottom half);
+//                      a command waits at most ctrl_timeout_ns
 //   interrupt context  handle_interrupt() -- the platform's handler, at any
 //                      moment, even in the middle of a burst, of attach()
 //                      or stop() on the same CPU. It reads the ISR (INTx
@@ -89,8 +97,10 @@
 // with set_*_interrupts (2.7.7: a hint the device may ignore), so the
 // caller keeps them off while it polls (NAPI) and on while it waits.
 //
-// rx and tx share nothing but the state word and the caller's pool (which
-// must then be safe to call from both). poll_device() never touches a ring
+// rx and tx, of any pairs, share nothing but the state word, busy_ and
+// the caller's pool (which must then be safe to call from all of them).
+// A command that lowers the pairs in use first stops tx on the leaving
+// pairs (queue_pairs()) and waits for their running bursts (5.1.6.5.5.2). poll_device() never touches a ring
 // while a burst runs: when it must reset the device (a broken queue, a
 // device that asked for a reset, the watchdog) it first takes the device
 // out of kRunning, so no new burst starts, and then resets only if no burst
