@@ -17,11 +17,13 @@
 //    through the used index, after a read barrier. Here the device side of a
 //    queue runs on the thread that owns the queue in the driver, inside a
 //    platform call made under the bus mutex: received frames are injected
-//    when the rx context fetches queue 0's used index (rx_source below), and
-//    transmitted chains are consumed when the tx context notifies queue 1
-//    (DeviceConfig::auto_process_tx). The device therefore never touches a
-//    ring from a thread that does not own it, and every device write is
-//    ordered before the driver's read by program order and the bus mutex.
+//    when the rx context fetches queue 0's used index (rx_source below; with
+//    more pairs, pair k's at its rx context's first fetch of a burst:
+//    rx_pair_source), and transmitted chains are consumed when the tx
+//    context notifies queue 1 (DeviceConfig::auto_process_tx). The device
+//    therefore never touches a ring from a thread that does not own it, and
+//    every device write is ordered before the driver's read by program order
+//    and the bus mutex.
 //  * Device events that do not touch rings (device_reset(), set_link(),
 //    arm()) may come from any thread, through locked().
 //
@@ -62,6 +64,14 @@ class BusPlatform final : public Platform {
   // driver fetches queue 0's used index in rx_burst() (not for deliberate
   // re-checks): the device's chance to complete rx buffers.
   using RxSource = std::function<void()>;
+  // Multiqueue: called under the bus mutex, on the thread of pair k's rx
+  // context, at the first fetch of device memory in each of its bursts
+  // (rx_burst, set_rx_interrupts: pair k's receiveq, queue 2k, and nothing
+  // else), with k: the device's chance to complete rx buffers of that pair
+  // while the pair's rx context owns its ring. Never while a re-attach
+  // (control context) writes the ring, as a source run outside the burst
+  // could be.
+  using RxPairSource = std::function<void(uint16_t pair)>;
 
   explicit BusPlatform(mock::MockPlatform& inner) : inner_(inner) {}
 
@@ -74,6 +84,10 @@ class BusPlatform final : public Platform {
   void set_rx_source(RxSource source) {
     std::lock_guard<std::mutex> lock(mu_);
     rx_source_ = std::move(source);
+  }
+  void set_rx_pair_source(RxPairSource source) {
+    std::lock_guard<std::mutex> lock(mu_);
+    rx_pair_source_ = std::move(source);
   }
   // Ring allocations or frees seen while an rx or tx burst was running.
   uint64_t ring_ops_during_burst() const { return ring_ops_during_burst_.load(); }
@@ -115,6 +129,10 @@ class BusPlatform final : public Platform {
     if (what.queue == VirtioNet::kRxQueue && what.part == MemPart::kUsedIdx && !what.recheck &&
         in_rx_burst_ && rx_source_)
       rx_source_();
+    if (in_rx_burst_ && rx_pair_due_ && rx_pair_source_) {
+      rx_pair_due_ = false;
+      rx_pair_source_(static_cast<uint16_t>(what.queue / 2));
+    }
     inner_.fetch(what, src, dst, len);
   }
   void frame_in_place(uint16_t queue, uint16_t desc, void* data, uint32_t len) override {
@@ -159,7 +177,7 @@ class BusPlatform final : public Platform {
   }
   void op_begin(DriverOp op) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (op == DriverOp::kRxBurst) in_rx_burst_ = true;
+    if (op == DriverOp::kRxBurst) in_rx_burst_ = rx_pair_due_ = true;
     if (op == DriverOp::kRxBurst || op == DriverOp::kTxBurst) ++bursts_;
     inner_.op_begin(op);
   }
@@ -167,18 +185,21 @@ class BusPlatform final : public Platform {
     std::lock_guard<std::mutex> lock(mu_);
     inner_.op_end(op);
     if (op == DriverOp::kRxBurst || op == DriverOp::kTxBurst) --bursts_;
-    if (op == DriverOp::kRxBurst) in_rx_burst_ = false;
+    if (op == DriverOp::kRxBurst) in_rx_burst_ = rx_pair_due_ = false;
   }
 
  private:
   mock::MockPlatform& inner_;
   std::mutex mu_;
   RxSource rx_source_;
+  RxPairSource rx_pair_source_;
   int bursts_ = 0;  // rx and tx bursts running (under mu_)
   std::atomic<uint64_t> ring_ops_during_burst_{0};
   // True on the thread that is inside rx_burst() (the rx context is one
   // thread at a time, and platform calls do not nest).
   static inline thread_local bool in_rx_burst_ = false;
+  // The rx pair source has not run yet in this thread's rx burst.
+  static inline thread_local bool rx_pair_due_ = false;
 };
 
 // MockBufferPool behind a mutex: the driver's rx and tx contexts and the
