@@ -393,6 +393,9 @@ class MockDevice {
   // queue does this too).
   size_t process_ctrl();
   const RxFilter& rx_filter() const { return filter_; }
+  // The MAC the device offers after a reset (config mac before any
+  // MAC_ADDR_SET since; set_mac() changes it).
+  const MacAddress& reset_mac() const { return base_mac_; }
   const RssState& rss() const { return rss_; }
   // Whether the hash of each delivered frame is written into its header
   // (HASH_REPORT negotiated and configured by HASH_CONFIG or RSS_CONFIG).

@@ -272,7 +272,17 @@ AttachError VirtioNet::bring_up() {
       has_feature(features_, Feature::kRingPacked) ? RingKind::kPacked : RingKind::kSplit;
   for (uint16_t k = 0; k < pairs_; ++k) {
     const AttachError e = setup_pair(qp_[k], k, ring, dma_order);
-    if (e != AttachError::kOk) return fail(e);
+    if (e == AttachError::kOk) continue;
+    // Pair 0 is the device; a further pair the device cannot give (size 0,
+    // a size the driver refuses, a queue it does not take) leaves the
+    // driver with the pairs before it.
+    // Its rings stay allocated until the next reset (teardown_queues): a
+    // queue the device took may still point at them.
+    if (k == 0 || e == AttachError::kNoDmaMemory) return fail(e);
+    platform_->log(LogLevel::kWarn,
+                   "virtio-net: a queue pair the device does not give: fewer pairs");
+    pairs_ = k;
+    break;
   }
   if (has_feature(features_, Feature::kIndirectDesc))
     platform_->log(LogLevel::kInfo,

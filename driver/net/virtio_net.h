@@ -100,16 +100,14 @@
 // rx and tx, of any pairs, share nothing but the state word, busy_ and
 // the caller's pool (which must then be safe to call from all of them).
 // A command that lowers the pairs in use first stops tx on the leaving
-// pairs (queue_pairs()) and waits for their running bursts (5.1.6.5.5.2). poll_device() never touches a ring
-// while a burst runs: when it must reset the device (a broken queue, a
-// device that asked for a reset, the watchdog) it first takes the device
-// out of kRunning, so no new burst starts, and then resets only if no burst
-// is running. Otherwise it returns with DeviceEvents::reset_deferred set
-// and the reset happens in a later poll_device() call, once the data path
-// is quiescent (bursts are bounded, so the next tick finds it so). The
-// handshake is a Dekker pair of sequentially consistent atomics: a burst
-// announces itself in busy_ and then re-reads the state; poll_device
-// stores the state and then reads busy_.
+// pairs (queue_pairs()) and waits for their running bursts (5.1.6.5.5.2). poll_device() never
+// touches a ring while a burst runs: when it must reset the device (a broken queue, a device that
+// asked for a reset, the watchdog) it first takes the device out of kRunning, so no new burst
+// starts, and then resets only if no burst is running. Otherwise it returns with
+// DeviceEvents::reset_deferred set and the reset happens in a later poll_device() call, once the
+// data path is quiescent (bursts are bounded, so the next tick finds it so). The handshake is a
+// Dekker pair of sequentially consistent atomics: a burst announces itself in busy_ and then
+// re-reads the state; poll_device stores the state and then reads busy_.
 //
 // attach(), recover(), stop() and device_gone() require the data path to be
 // quiescent: no rx or tx context call may run during them. stop() enforces
@@ -444,6 +442,10 @@ class VirtioNet {
   const Virtqueue& tx_queue(uint16_t pair = 0) const {
     return qp_[pair < kMaxQueuePairs ? pair : 0].tx;
   }
+  // The control queue and its command area (DMA memory while allocated:
+  // held, like the rings, while quarantined).
+  const Virtqueue& control_queue() const { return ctrl_; }
+  bool control_area_allocated() const { return ctrl_chan_.allocated(); }
   Transport* transport() const { return transport_; }
 
   // Pair 0's queues; pair k's are 2k and 2k + 1 (5.1.2).

@@ -126,12 +126,15 @@ bool VirtioNet::negotiate_control_config(uint64_t* want_io) {
     // Fields we cannot read consistently (or at all) are not used: the
     // features that need them are not negotiated.
     ++counters_.config_unstable;
+    platform_->log(LogLevel::kWarn,
+                   "virtio-net: control-plane config unreadable or unstable: no MQ, RSS, hash");
     *want_io = want & ~(need_pairs | need_rss);
     return true;
   }
   // 5.1.4: max_virtqueue_pairs 1..0x8000. Anything else: no MQ, no RSS.
   if (cfg.max_pairs < ctl::kMinVqPairs || cfg.max_pairs > ctl::kMaxVqPairs) {
     ++counters_.config_invalid_max_pairs;
+    platform_->log(LogLevel::kWarn, "virtio-net: max_virtqueue_pairs invalid: no MQ, RSS, hash");
     want &= ~(need_pairs | need_rss);
     *want_io = want;
     return true;
@@ -147,6 +150,7 @@ bool VirtioNet::negotiate_control_config(uint64_t* want_io) {
     const uint32_t types = cfg.hash_types & ctl::kHashAll;
     if (cfg.rss_key < ctl::kRssKeySize || types == 0 || (rss && cfg.rss_table == 0)) {
       ++counters_.config_invalid_rss;
+      platform_->log(LogLevel::kWarn, "virtio-net: RSS limits invalid: no RSS, hash reports");
       want &= ~need_rss;
     } else {
       rss_max_key_ = ctl::kRssKeySize;

@@ -128,7 +128,9 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   // only): likewise only on the caller's request.
   if (options.accept_indirect_desc) want |= offered & mask & (uint64_t{1} << 28);
   if (options.accept_in_order && !legacy) want |= offered & mask & (uint64_t{1} << 35);
-  const auto& mac = cfg.mac;
+  // The MAC the device offered at negotiation: a MAC_ADDR_SET the driver
+  // sent since (a made-up address, told to the device) changed cfg.mac.
+  const auto& mac = device.reset_mac();
   const bool mac_zero = (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
   if (mac_zero || (mac[0] & 1) != 0) want &= ~(uint64_t{1} << kBitMac);
   const uint32_t mtu = cfg.mtu;
@@ -153,8 +155,14 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
     if (!bit(want, 17)) want &= ~feature_mask(Feature::kNetHashReport);  // not without CTRL_VQ
     const uint64_t pairs = feature_mask(Feature::kNetMq) | feature_mask(Feature::kNetRss);
     const uint64_t hashing = feature_mask(Feature::kNetRss) | feature_mask(Feature::kNetHashReport);
+    // Fields outside the device's configuration window (as the probe found
+    // it) cannot be read: the features that need them are not taken.
+    const uint32_t window = net.transport() != nullptr ? net.transport()->config_window_size() : 0;
+    const bool pairs_readable = window >= 10;  // max_virtqueue_pairs: 8..9
+    const bool rss_readable = window >= 24;    // ... supported_hash_types: 20..23
     if ((want & (pairs | hashing)) != 0 &&
-        (cfg.max_virtqueue_pairs < 1 || cfg.max_virtqueue_pairs > 0x8000))
+        (!pairs_readable || ((want & hashing) != 0 && !rss_readable) ||
+         cfg.max_virtqueue_pairs < 1 || cfg.max_virtqueue_pairs > 0x8000))
       want &= ~(pairs | hashing);
     else if ((want & hashing) != 0 &&
              (cfg.rss_max_key_size < 40 || (cfg.supported_hash_types & 0x1FF) == 0 ||

@@ -117,8 +117,13 @@ inline constexpr OpTable kConfigTable{kConfigOps, sizeof kConfigOps / sizeof kCo
 //               device configuration; bit 7: the device raises a config
 //               interrupt before the driver is attached, and the caller
 //               polls before attach)  features:u64  mac:6  status:u16  max_pairs:u16  mtu:u16
-//   queue_size[3]:u16  notify_multiplier:u32  modern_bar:u8
+//   queue_size[3]:u16  notify_multiplier:u32  modern_bar:u8 (bits 0-6 the
+//               BAR; bit 7: the caller accepts the control plane -- CTRL_VQ,
+//               MQ with 4 pairs, RSS, HASH_REPORT -- so max_pairs and the RSS
+//               fields are read, and oracle (k)'s configuration rules apply)
 //   state_faults:u8 (count, at most 4) then per fault kind:u8 value:u16
+//               (the last three kinds set rss_max_key_size,
+//               rss_max_indirection_table_length, supported_hash_types)
 //   rx_cap:u8  tx_cap:u8  max_frame:u16 (1514 + v % 600)
 //   fallback_mtu:u16 (68 + v % 1500)
 struct ConfigPrefix {
@@ -154,6 +159,13 @@ inline constexpr mock::FaultKind kConfigStateFaults[] = {
     mock::FaultKind::kUsedBeforeDriverOk,
     mock::FaultKind::kConfigMacUnstable,
     mock::FaultKind::kResetLatency,
+    // Issue 15: the control plane's config fields (5.1.4), as values of the
+    // device's configuration (run_fuzz_config sets them before the device
+    // exists, so oracle (h) knows them); read when modern_bar bit 7 makes
+    // the caller accept the control plane.
+    mock::FaultKind::kConfigRssMaxKeySize,
+    mock::FaultKind::kConfigRssMaxTableLen,
+    mock::FaultKind::kConfigSupportedHashTypes,
 };
 // The fault_kind byte of a ConfigPrefix that arms state fault k (its index
 // in kConfigStateFaults), or -1 when the table has no such fault.

@@ -272,9 +272,29 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
   if (const uint8_t b = (p.flavour >> 3) & 7) config.legacy_bar_size = 0x14 + 2u * (b - 1u);
   // The mock device refuses BAR 0 for the modern window of a transitional
   // device (the legacy I/O BAR lives there).
-  config.modern_bar = static_cast<uint8_t>(
-      f.device == mock::TransportKind::kModern ? p.modern_bar % 6 : 1 + p.modern_bar % 5);
+  // modern_bar bit 7 (issue 15): the caller accepts the control plane --
+  // CTRL_VQ and its command features, MQ (4 pairs), RSS, HASH_REPORT -- so
+  // that max_virtqueue_pairs and the RSS fields are read and judged.
+  const bool ctrl = (p.modern_bar & 0x80) != 0;
+  const uint8_t bar = p.modern_bar & 0x7F;
+  config.modern_bar =
+      static_cast<uint8_t>(f.device == mock::TransportKind::kModern ? bar % 6 : 1 + bar % 5);
+  for (uint8_t i = 0; i < p.num_faults; ++i) {
+    const mock::FaultKind k = kConfigStateFaults[p.fault_kind[i] % (sizeof kConfigStateFaults /
+                                                                    sizeof kConfigStateFaults[0])];
+    if (k == mock::FaultKind::kConfigRssMaxKeySize)
+      config.rss_max_key_size = static_cast<uint8_t>(p.fault_value[i]);
+    else if (k == mock::FaultKind::kConfigRssMaxTableLen)
+      config.rss_max_indirection_table_length = p.fault_value[i];
+    else if (k == mock::FaultKind::kConfigSupportedHashTypes)
+      config.supported_hash_types = p.fault_value[i];
+  }
   NetOptions options = fuzz_net_options();
+  if (ctrl) {
+    options.accept_ctrl_vq = true;
+    options.max_queue_pairs = kMaxQueuePairs;
+    options.accept_rss = options.accept_hash_report = true;
+  }
   options.rx_ring_cap = static_cast<uint16_t>(1 + p.rx_cap % 64);
   options.tx_ring_cap = static_cast<uint16_t>(1 + p.tx_cap % 32);
   options.max_frame = static_cast<uint16_t>(1514 + p.max_frame % 600);
@@ -293,6 +313,11 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
     mock::Fault fault;
     fault.kind = kConfigStateFaults[p.fault_kind[i] %
                                     (sizeof kConfigStateFaults / sizeof kConfigStateFaults[0])];
+    // The control-plane fields are configuration values (above), not faults.
+    if (fault.kind == mock::FaultKind::kConfigRssMaxKeySize ||
+        fault.kind == mock::FaultKind::kConfigRssMaxTableLen ||
+        fault.kind == mock::FaultKind::kConfigSupportedHashTypes)
+      continue;
     fault.queue = -1;
     fault.value = p.fault_value[i];
     // Capability faults name a cfg_type (1..4).
@@ -323,7 +348,10 @@ int run_fuzz_config(const uint8_t* data, size_t size) {
     w.poll_device();
   }
   const bool up = mmio != 0 ? w.bring_up_mmio(window, options) : w.bring_up(f.mode, options);
-  if (up) run_mock_script(w, in, kConfigTable);
+  if (up) {
+    if (ctrl) check_ctrl_config(w);
+    run_mock_script(w, in, kConfigTable);
+  }
   w.end();
   return 0;
 }

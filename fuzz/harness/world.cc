@@ -189,7 +189,24 @@ bool same_config(const mock::DeviceConfig& a, const mock::DeviceConfig& b) {
          a.modern_bar == b.modern_bar && a.auto_process_tx == b.auto_process_tx &&
          a.tx_capture_limit == b.tx_capture_limit && a.second_notify_cap == b.second_notify_cap &&
          a.legacy_bar_size == b.legacy_bar_size && a.msix_vectors == b.msix_vectors &&
-         a.msix_bar == b.msix_bar && a.interrupt_pin == b.interrupt_pin;
+         a.msix_bar == b.msix_bar && a.interrupt_pin == b.interrupt_pin &&
+         // Every field a target sets, so that no cached device is reused
+         // with a ring kind, an offer or a limit of another input's (the
+         // ring and control-plane fields were missing: a device cached with
+         // IN_ORDER or RSS limits of one input served the next).
+         a.require_access_platform == b.require_access_platform &&
+         a.mmio_window_size == b.mmio_window_size && a.mmio_device_id == b.mmio_device_id &&
+         a.mmio_vendor_id == b.mmio_vendor_id && a.offer_ring_packed == b.offer_ring_packed &&
+         a.packed_device_event == b.packed_device_event && a.rx_mergeable == b.rx_mergeable &&
+         a.offer_in_order == b.offer_in_order && a.in_order_batch == b.in_order_batch &&
+         a.offer_ctrl_vq == b.offer_ctrl_vq && a.offer_ctrl_rx == b.offer_ctrl_rx &&
+         a.offer_ctrl_vlan == b.offer_ctrl_vlan && a.offer_ctrl_rx_extra == b.offer_ctrl_rx_extra &&
+         a.offer_guest_announce == b.offer_guest_announce && a.offer_mq == b.offer_mq &&
+         a.offer_ctrl_mac_addr == b.offer_ctrl_mac_addr &&
+         a.offer_hash_report == b.offer_hash_report && a.offer_rss == b.offer_rss &&
+         a.rss_max_key_size == b.rss_max_key_size &&
+         a.rss_max_indirection_table_length == b.rss_max_indirection_table_length &&
+         a.supported_hash_types == b.supported_hash_types;
 }
 
 // Back to the state of a freshly constructed device with this config.
@@ -247,6 +264,22 @@ uint64_t config_key(const mock::DeviceConfig& c) {
   mix(c.msix_vectors);
   mix(c.msix_bar);
   mix(c.interrupt_pin);
+  mix(c.require_access_platform);
+  mix(c.mmio_window_size);
+  mix(c.mmio_device_id);
+  mix(c.mmio_vendor_id);
+  mix(c.offer_ring_packed);
+  mix(static_cast<uint64_t>(c.packed_device_event));
+  mix(c.rx_mergeable);
+  mix(c.offer_in_order);
+  mix(c.in_order_batch);
+  for (const std::optional<bool>* o : {&c.offer_ctrl_vq, &c.offer_ctrl_rx, &c.offer_ctrl_vlan,
+                                       &c.offer_ctrl_rx_extra, &c.offer_guest_announce, &c.offer_mq,
+                                       &c.offer_ctrl_mac_addr, &c.offer_hash_report, &c.offer_rss})
+    mix(o->has_value() ? (**o ? 2u : 1u) : 0u);
+  mix(c.rss_max_key_size);
+  mix(c.rss_max_indirection_table_length);
+  mix(c.supported_hash_types);
   return h | 1;  // never 0 (an empty slot)
 }
 
@@ -710,7 +743,12 @@ void World::end() {
     // one chain of several pool buffers): what the oracle saw published
     // and never completed or released by an acknowledged reset.
     held_buffers = pool_.device_owned_count();
-    held_regions = (net.rx_queue().allocated() ? 1u : 0u) + (net.tx_queue().allocated() ? 1u : 0u);
+    // Every ring of every pair, the control queue's, and its command area.
+    for (uint16_t k = 0; k < kMaxQueuePairs; ++k)
+      held_regions +=
+          (net.rx_queue(k).allocated() ? 1u : 0u) + (net.tx_queue(k).allocated() ? 1u : 0u);
+    held_regions +=
+        (net.control_queue().allocated() ? 1u : 0u) + (net.control_area_allocated() ? 1u : 0u);
   }
   oracle_.check_all_returned("after stop()", held_buffers, held_regions);
   if (memory_.live_allocations() != baseline_allocations_ + held_regions)

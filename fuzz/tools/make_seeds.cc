@@ -863,7 +863,7 @@ void ctrl_seeds(const fs::path& root) {
     w.op(Op::kRxFlows).u8(8).u8(1);
     w.op(Op::kCtrl).u8(5).u8(2);  // two pairs
     w.op(Op::kTxPair).u8(1).u8(4);
-    w.op(Op::kCtrl).u8(6).u16(0x3F).u8(3).u8(0).u8(2).u8(0).u8(40);  // RSS, 8 entries
+    w.op(Op::kCtrl).u8(6).u16(0x3F).u8(3).u8(0).u8(1).u8(0).u8(40);  // RSS, 8 entries on 2 pairs
     w.op(Op::kRxFlows).u8(16).u8(9);
     w.op(Op::kCtrl).u8(4).u16(100);  // VLAN 100 removed
     w.op(Op::kCtrl).u8(7);           // announce
