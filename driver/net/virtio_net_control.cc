@@ -216,15 +216,20 @@ void VirtioNet::restore_control_state() {
   // The address first, so that the filter knows it before promiscuous mode
   // goes off: the one set_mac_address() chose, or (5.1.6.5.2.2: SHOULD) the
   // one the driver made up because the device offered none it could use.
-  if (mac_chosen_ || !mac_from_device_) {
+  bool mac_known = mac_from_device_ && !mac_chosen_;
+  if (!mac_known) {
     uint8_t mac[6];
     __builtin_memcpy(mac, mac_chosen_ ? mac_override_ : mac_, 6);
     if (has_feature(features_, Feature::kNetCtrlMacAddr) &&
         has_feature(features_, Feature::kNetCtrlRx))
-      mac_address_command(mac);
+      mac_known = mac_address_command(mac) == CtrlResult::kOk;
     if (state() != NetState::kRunning) return;
   }
-  const uint8_t modes = rx_modes_;
+  // A MAC the device could not be told: its filter would drop every frame
+  // for it once promiscuous mode is off, so promiscuous mode stays on.
+  uint8_t modes = rx_modes_;
+  if (!mac_known)
+    modes = static_cast<uint8_t>(modes | 1u << static_cast<uint8_t>(RxMode::kPromiscuous));
   const bool rx = has_feature(features_, Feature::kNetCtrlRx);
   const bool extra = has_feature(features_, Feature::kNetCtrlRxExtra);
   rx_modes_ = 0;
