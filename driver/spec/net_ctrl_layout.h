@@ -73,8 +73,8 @@ inline constexpr uint16_t kMaxVqPairs = 0x8000;
 //   u8 hash_key_data[hash_key_length];
 // HASH_CONFIG (5.1.6.5.6.4):
 //   le32 hash_types; le16 reserved[4]; u8 hash_key_length; u8 key[...];
-inline constexpr size_t kRssConfigFixed = 4 + 2 + 2;  // before the table
-inline constexpr size_t kRssConfigTail = 2 + 1;       // after the table, before the key
+inline constexpr size_t kRssConfigFixed = 4 + 2 + 2;   // before the table
+inline constexpr size_t kRssConfigTail = 2 + 1;        // after the table, before the key
 inline constexpr size_t kHashConfigFixed = 4 + 8 + 1;  // before the key
 
 // The key size every RSS device offers at least (5.1.4.2: "MUST set

@@ -92,6 +92,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -596,7 +597,9 @@ bool Runner::parse_options(std::string* error) {
     }
   }
   if (std::find(o_.ctrl_checks.begin(), o_.ctrl_checks.end(), "announce") != o_.ctrl_checks.end()) {
-    char dir[] = "/tmp/vnet-qemu-XXXXXX";
+    // The system's temporary directory (TMPDIR), a directory of our own in it.
+    std::string tmpl = (std::filesystem::temp_directory_path() / "vnet-qemu-XXXXXX").string();
+    char* dir = tmpl.data();
     if (mkdtemp(dir) == nullptr) {
       *error = std::string("mkdtemp: ") + strerror(errno);
       return false;
