@@ -25,11 +25,6 @@ struct ConfigSnapshot {
 };
 static_assert(sizeof(ConfigSnapshot) == 16);
 
-bool valid_unicast_mac(const uint8_t* m) {
-  bool zero = (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
-  return !zero && (m[0] & 1) == 0;
-}
-
 uint16_t round_up_pow2(uint32_t v) {
   uint32_t p = 1;
   while (p < v && p < Virtqueue::kMaxSize) p <<= 1;
@@ -376,7 +371,7 @@ bool VirtioNet::negotiate_config(uint64_t* want_io) {
 
   mac_from_device_ = false;
   if (want_mac) {
-    if (valid_unicast_mac(mac)) {
+    if (spec::is_valid_unicast_mac(mac)) {
       __builtin_memcpy(mac_, mac, 6);
       mac_from_device_ = true;
     } else {
@@ -413,7 +408,7 @@ bool VirtioNet::negotiate_config(uint64_t* want_io) {
 }
 
 void VirtioNet::make_local_mac() {
-  if (valid_unicast_mac(options_.fallback_mac)) {
+  if (spec::is_valid_unicast_mac(options_.fallback_mac)) {
     __builtin_memcpy(mac_, options_.fallback_mac, 6);
   } else {
     // Locally administered unicast (bit 1 set, bit 0 clear), from the clock.

@@ -19,7 +19,10 @@
 //    the feature (counted), it is never used as a size.
 #include "driver/net/op_scope.h"
 #include "driver/net/virtio_net.h"
+#include "driver/spec/byte_order.h"
 #include "driver/spec/net_ctrl_layout.h"
+#include "driver/spec/net_layout.h"
+#include "driver/spec/split_ring_layout.h"
 #include "driver/spec/virtio_constants.h"
 
 namespace vnet {
@@ -31,25 +34,8 @@ namespace ctl = spec::ctrl;
 
 namespace {
 
-void put_le16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
-void put_le32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
 bool is_multicast(const MacAddr& m) {
   return (m.b[0] & 1u) != 0;
-}
-
-bool valid_unicast(const uint8_t* m) {
-  const bool zero = (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
-  return !zero && (m[0] & 1u) == 0;
-}
-
-bool power_of_two(uint32_t v) {
-  return v != 0 && (v & (v - 1)) == 0;
 }
 
 // The control-plane config fields, read as one consistent snapshot.
@@ -156,7 +142,8 @@ bool VirtioNet::negotiate_control_config(uint64_t* want_io) {
       rss_max_key_ = ctl::kRssKeySize;
       uint32_t table = rss ? cfg.rss_table : 0;
       if (table > kMaxRssTable) table = kMaxRssTable;
-      while (table != 0 && !power_of_two(table)) table &= table - 1;  // largest power of two
+      while (table != 0 && !spec::is_power_of_two(table))
+        table &= table - 1;  // largest power of two
       rss_max_table_ = static_cast<uint16_t>(table);
       rss_types_ = types;
     }
@@ -370,8 +357,8 @@ CtrlResult VirtioNet::mac_filter_command(const MacAddr* unicast, uint16_t n_unic
   // Two tables, each le32 entries + entries x 6 bytes, in a part each.
   uint8_t uc[ctl::kMacTableHeader + kMaxMacFilter * ctl::kMacLen];
   uint8_t mc[ctl::kMacTableHeader + kMaxMacFilter * ctl::kMacLen];
-  put_le32(uc, n_unicast);
-  put_le32(mc, n_multicast);
+  spec::store_le32(uc, n_unicast);
+  spec::store_le32(mc, n_multicast);
   for (uint16_t i = 0; i < n_unicast; ++i)
     __builtin_memcpy(uc + ctl::kMacTableHeader + i * ctl::kMacLen, unicast[i].b, 6);
   for (uint16_t i = 0; i < n_multicast; ++i)
@@ -390,7 +377,7 @@ CtrlResult VirtioNet::mac_filter_command(const MacAddr* unicast, uint16_t n_unic
 }
 
 CtrlResult VirtioNet::mac_address_command(const uint8_t mac[6]) {
-  if (mac == nullptr || !valid_unicast(mac)) return CtrlResult::kInvalid;
+  if (mac == nullptr || !spec::is_valid_unicast_mac(mac)) return CtrlResult::kInvalid;
   // The legacy alternative (writing the mac config field, 5.1.6.5.2.2 for
   // devices without CTRL_MAC_ADDR) needs a config write the transports do
   // not offer yet: such devices answer kUnsupported.
@@ -415,7 +402,7 @@ CtrlResult VirtioNet::vlan_command(uint16_t vid, bool add) {
   if (!has_feature(features_, Feature::kNetCtrlVlan)) return CtrlResult::kUnsupported;
   if (vid > ctl::kVlanMax) return CtrlResult::kInvalid;
   uint8_t data[2];
-  put_le16(data, vid);
+  spec::store_le16(data, vid);
   const ControlQueue::Part part{data, 2};
   const CtrlResult r = send_command(ctl::kClassVlan, add ? ctl::kVlanAdd : ctl::kVlanDel, &part, 1);
   if (r == CtrlResult::kOk) {
@@ -449,7 +436,7 @@ CtrlResult VirtioNet::pairs_command(uint16_t n) {
     return rss_command(r, n);
   }
   uint8_t data[2];
-  put_le16(data, n);
+  spec::store_le16(data, n);
   const ControlQueue::Part part{data, 2};
   const uint16_t before = shrink_pairs(n);
   const CtrlResult r = send_command(ctl::kClassMq, ctl::kMqVqPairsSet, &part, 1);
@@ -462,20 +449,20 @@ CtrlResult VirtioNet::rss_command(const RssSettings& rss, uint16_t pairs) {
   // Validated against the device's limits before anything is sent
   // (5.1.6.5.7.1): a power-of-two table within the device's length, hash
   // types it supports, a key no longer than it takes, queues it has.
-  if (pairs < 1 || pairs > pairs_ || !power_of_two(rss.table_len) ||
+  if (pairs < 1 || pairs > pairs_ || !spec::is_power_of_two(rss.table_len) ||
       rss.table_len > rss_max_table_ || (rss.hash_types & ~rss_types_) != 0 || rss.key_len == 0 ||
       rss.key_len > rss_max_key_ || rss.unclassified_pair >= pairs)
     return CtrlResult::kInvalid;
   for (uint16_t i = 0; i < rss.table_len; ++i)
     if (rss.table[i] >= pairs) return CtrlResult::kInvalid;
   uint8_t data[ctl::kRssConfigFixed + 2 * kMaxRssTable + ctl::kRssConfigTail + ctl::kRssKeySize];
-  put_le32(data, rss.hash_types);
-  put_le16(data + 4, static_cast<uint16_t>(rss.table_len - 1));
+  spec::store_le32(data, rss.hash_types);
+  spec::store_le16(data + 4, static_cast<uint16_t>(rss.table_len - 1));
   // Queue numbers on the wire are receive virtqueue indices / 2: the pair.
-  put_le16(data + 6, rss.unclassified_pair);
+  spec::store_le16(data + 6, rss.unclassified_pair);
   uint32_t off = ctl::kRssConfigFixed;
-  for (uint16_t i = 0; i < rss.table_len; ++i, off += 2) put_le16(data + off, rss.table[i]);
-  put_le16(data + off, pairs);  // max_tx_vq
+  for (uint16_t i = 0; i < rss.table_len; ++i, off += 2) spec::store_le16(data + off, rss.table[i]);
+  spec::store_le16(data + off, pairs);  // max_tx_vq
   data[off + 2] = rss.key_len;
   off += ctl::kRssConfigTail;
   __builtin_memcpy(data + off, rss.key, rss.key_len);

@@ -66,6 +66,12 @@ constexpr uint32_t config_bytes_needed(uint64_t features) {
   return 0;
 }
 
+// A MAC a device may be given or use as its own: not all zero, not
+// multicast (bit 0 of the first byte).
+constexpr bool is_valid_unicast_mac(const uint8_t* m) {
+  return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) != 0 && (m[0] & 1u) == 0;
+}
+
 inline constexpr uint16_t kMinMtu = 68;                 // 5.1.4.1: mtu >= 68
 inline constexpr uint16_t kMaxVirtqueuePairs = 0x8000;  // 5.1.4: 1..0x8000
 inline constexpr size_t kEthHeaderSize = 14;
