@@ -8,11 +8,6 @@ namespace vnet {
 
 namespace {
 
-void copy_bytes(uint8_t* dst, const void* src, uint32_t n) {
-  const uint8_t* s = static_cast<const uint8_t*>(src);
-  for (uint32_t i = 0; i < n; ++i) dst[i] = s[i];
-}
-
 constexpr uint8_t kAckPreset = 0xFF;  // neither OK nor ERR: "never written"
 
 }  // namespace
@@ -49,7 +44,7 @@ ControlQueue::Outcome ControlQueue::execute(Platform& platform, Transport& trans
   uint16_t n = 1;
   for (uint8_t i = 0; i < num_parts; ++i) {
     if (parts[i].len == 0) continue;
-    copy_bytes(base + off, parts[i].data, parts[i].len);
+    __builtin_memcpy(base + off, parts[i].data, parts[i].len);
     seg[n++] = Segment{area_.device_addr + off, parts[i].len, false, base + off};
     off += parts[i].len;
   }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "driver/spec/net_ctrl_layout.h"
+#include "driver/spec/split_ring_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "fuzz/harness/findings.h"
 #include "mock_device/fault.h"
@@ -45,10 +46,6 @@ constexpr mock::FaultKind kLies[] = {
     mock::FaultKind::kCtrlAckValue,     mock::FaultKind::kCtrlUsedLen,
     mock::FaultKind::kCtrlUsedIdOther,  mock::FaultKind::kCtrlUsedIdUnknown,
 };
-
-bool power_of_two(uint32_t v) {
-  return v != 0 && (v & (v - 1)) == 0;
-}
 
 MacAddr mac_of(uint8_t x, uint8_t b3, uint8_t b4) {
   return MacAddr{{x, 0x54, 0x00, b3, b4, x}};
@@ -260,7 +257,7 @@ void ctrl_call(World& w, Input& in) {
       bool entries_ok = true;
       for (uint16_t i = 0; i < s.table_len; ++i)
         if (s.table[i] >= active) entries_ok = false;
-      if (!power_of_two(s.table_len) || s.table_len > table_max ||
+      if (!spec::is_power_of_two(s.table_len) || s.table_len > table_max ||
           (s.hash_types & ~c.supported_hash_types) != 0 || (s.hash_types & ~0x1FFu) != 0 ||
           s.key_len == 0 || s.key_len > key_max || s.unclassified_pair >= active || !entries_ok)
         ref.invalid = true;
