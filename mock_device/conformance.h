@@ -38,13 +38,18 @@
 //   2.7.13.1   descriptors point into guest memory; a head is not made
 //              available again while the device still owns it
 //   5.1.6.2.1  transmit header: num_buffers 0, flags 0 without CSUM, no
-//              DATA_VALID/RSC_INFO, gso_type NONE unless HOST_* negotiated
+//              DATA_VALID/RSC_INFO, gso_type NONE unless HOST_* negotiated;
+//              against the frame (offload.cc): csum_start/csum_offset inside
+//              it, the pseudo-header sum there, the IPv4 header checksum
+//              before it; GSO with NEEDS_CSUM and gso_size, the protocol
+//              gso_type names, hdr_len, the ECN bit
 //   5.1.6      (legacy framing) without ANY_LAYOUT the header has its own
 //              descriptor
 //   5.1.6.5    the control queue (mock_ctrl.cc): commands only with their
 //              features, their framing and data layouts, VQ_PAIRS_SET and
 //              RSS_CONFIG within the device's limits, transmit queues only
-//              of enabled pairs
+//              of enabled pairs, GUEST_OFFLOADS_SET only negotiated receive
+//              offloads
 //   4.2        virtio-mmio (mock_mmio.cc): the register table of the device's
 //              version, 32-bit aligned register accesses in their direction,
 //              configuration at natural widths, the identity registers first

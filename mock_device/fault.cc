@@ -60,6 +60,9 @@ constexpr FaultName kFaultNames[] = {
     {FaultKind::kConfigRssMaxKeySize, "config_rss_max_key_size"},
     {FaultKind::kConfigRssMaxTableLen, "config_rss_max_table_len"},
     {FaultKind::kConfigSupportedHashTypes, "config_supported_hash_types"},
+    {FaultKind::kRxGsoWrongProtocol, "rx_gso_wrong_protocol"},
+    {FaultKind::kRxGsoEcn, "rx_gso_ecn"},
+    {FaultKind::kRxMergedLen, "rx_merged_len"},
 };
 
 }  // namespace

@@ -137,6 +137,29 @@
 //   config_supported_hash_types
 //                        state   config supported_hash_types = value
 //
+//   rx_gso_wrong_protocol
+//                        event   the rx header claims a GSO frame of type value
+//                                (0: TCPV4; any type, ECN bit included) with
+//                                every other field plausible for it: flags
+//                                NEEDS_CSUM, csum_start 34 (TCPV6: 54),
+//                                csum_offset 16 (UDP types 6), hdr_len through
+//                                a minimal L4 header, gso_size 1448 -- whatever
+//                                the frame is (not TCP, not IP, too short)
+//   rx_gso_ecn           event   the rx header's gso_type gets the ECN bit
+//                                (with or without GUEST_ECN; on NONE too)
+//   rx_merged_len        event   a frame spread over several buffers
+//                                (MRG_RXBUF): the second buffer's used.len =
+//                                value (0: nothing written; above its
+//                                writable bytes: more than it holds). Frames
+//                                in one buffer are not eligible.
+//
+// The rx header faults (rx_num_buffers .. rx_csum_offset, rx_gso_*) apply
+// to every frame delivered: plain, with DATA_VALID or a partial checksum
+// (DeviceConfig::rx_csum_mode), GSO (inject_rx_gso, inject_rx_coalesced),
+// in one buffer or several (on a multi-buffer frame they rewrite the first
+// header; rx_num_buffers replaces the count of buffers used). rx_no_write
+// applies to frames in one buffer only.
+//
 // The ctrl_* faults act on the control queue whatever its index (`queue`
 // -1, or the index 2N); they apply after the command was parsed, before its
 // completion. The config lies of the control plane are also plain
@@ -213,6 +236,10 @@ enum class FaultKind : uint8_t {
   kConfigRssMaxKeySize,
   kConfigRssMaxTableLen,
   kConfigSupportedHashTypes,
+  // Offloads (appended).
+  kRxGsoWrongProtocol,
+  kRxGsoEcn,
+  kRxMergedLen,
 };
 
 struct Fault {

@@ -34,8 +34,13 @@
 //           steer to). Key length 0 with hash types 0 disables RSS (OK).
 //           RSS_CONFIG enables max_tx_vq pairs. HASH_CONFIG only turns the
 //           hash report on (no steering).
-//   GUEST_OFFLOADS  ERR (a backend without a vnet header, as QEMU's user
-//           networking).
+//   GUEST_OFFLOADS  SET (CTRL_GUEST_OFFLOADS checked): exactly one le64 of
+//           receive offloads, each a negotiated GUEST_CSUM/TSO4/TSO6/ECN/
+//           UFO/USO4/USO6 bit (any other bit: ERR); the device then uses
+//           only those on receive (guest_offloads()). After a reset every
+//           negotiated one is enabled again at FEATURES_OK (5.1.6.5.8.1).
+//           A device offering no offload at all answers ERR (QEMU: a
+//           backend without a vnet header, as user networking).
 //   anything else: ERR.
 #include <algorithm>
 #include <cstring>
@@ -44,6 +49,7 @@
 #include "driver/spec/net_ctrl_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "mock_device/mock_device.h"
+#include "mock_device/offload.h"
 
 namespace vnet::mock {
 
@@ -117,6 +123,7 @@ void MockDevice::reset_control_plane() {
   if (mac_set_by_ctrl_) config_.mac = base_mac_;
   mac_set_by_ctrl_ = false;
   populate_hash_ = false;
+  guest_offloads_ = 0;
 }
 
 void MockDevice::ctrl_features_set() {
@@ -124,7 +131,23 @@ void MockDevice::ctrl_features_set() {
   // added, without it every VLAN passes.
   const uint64_t neg = driver_features_ & config_.features;
   filter_.set_vlan_filtering(has_feature(neg, Feature::kNetCtrlVlan));
+  // 5.1.6.5.8.1: upon feature negotiation every receive offload is enabled.
+  guest_offloads_ = neg & offload::kGuestOffloads;
   refresh_queue_sizes();
+}
+
+uint8_t MockDevice::ctrl_guest_offloads(uint8_t cmd, std::span<const uint8_t> d) {
+  // QEMU's virtio_net_handle_offloads.
+  const uint64_t neg = driver_features_ & config_.features;
+  if (!has_feature(neg, Feature::kNetCtrlGuestOffloads)) return ctl::kAckErr;
+  if (cmd != ctl::kGuestOffloadsSet || d.size() != 8) return ctl::kAckErr;
+  if (!(config_.features & offload::kOffloadOffer)) return ctl::kAckErr;  // no vnet header
+  uint64_t offloads = 0;
+  for (size_t i = 0; i < 8; ++i) offloads |= uint64_t(d[i]) << (8 * i);
+  if (offloads & ~(neg & offload::kGuestOffloads)) return ctl::kAckErr;
+  guest_offloads_ = offloads;
+  ++counters_.ctrl_offloads_set;
+  return ctl::kAckOk;
 }
 
 bool MockDevice::hash_reporting() const {
@@ -312,8 +335,10 @@ uint8_t MockDevice::ctrl_command(uint8_t cls, uint8_t cmd, std::span<const uint8
       return ctl::kAckErr;
     case ctl::kClassMq:
       return ctrl_mq(cmd, d);
+    case ctl::kClassGuestOffloads:
+      return ctrl_guest_offloads(cmd, d);
     default:
-      return ctl::kAckErr;  // GUEST_OFFLOADS included: no vnet header backend
+      return ctl::kAckErr;
   }
 }
 
@@ -440,15 +465,21 @@ void MockDevice::check_ctrl_command(uint8_t cls, uint8_t cmd, std::span<const ui
     case ctl::kClassMq:
       break;
     case ctl::kClassGuestOffloads: {
+      if (!has(Feature::kNetCtrlGuestOffloads))
+        conformance_.report("def-5.1.6.5.8-1", what +
+                                                   ": a GUEST_OFFLOADS command without "
+                                                   "VIRTIO_NET_F_CTRL_GUEST_OFFLOADS negotiated");
       if (cmd != ctl::kGuestOffloadsSet || d.size() != 8)
         return layout("data is not one le64 offloads word");
       uint64_t offloads = 0;
       for (size_t i = 0; i < 8; ++i) offloads |= uint64_t(d[i]) << (8 * i);
-      const uint64_t allowed = has(Feature::kNetCtrlGuestOffloads) ? neg : 0;
+      const uint64_t allowed =
+          has(Feature::kNetCtrlGuestOffloads) ? neg & offload::kGuestOffloads : 0;
       if (const uint64_t bad = offloads & ~allowed)
-        conformance_.report("drv-5.1.6.5.8.2-1", what + ": GUEST_OFFLOADS_SET enables offloads " +
-                                                     hex(bad) +
-                                                     " whose features are not negotiated");
+        conformance_.report("drv-5.1.6.5.8.2-1",
+                            what + ": GUEST_OFFLOADS_SET enables " + hex(bad) +
+                                ", not negotiated receive offloads (GUEST_CSUM, GUEST_TSO4/"
+                                "TSO6/ECN/UFO/USO4/USO6)");
       return;
     }
     default:

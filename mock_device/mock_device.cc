@@ -14,6 +14,7 @@
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/split_ring_layout.h"
 #include "driver/spec/virtio_constants.h"
+#include "mock_device/offload.h"
 
 namespace vnet::mock {
 
@@ -31,7 +32,6 @@ constexpr uint32_t kCapDevice = 0x74;
 constexpr uint32_t kCapPciCfg = 0x84;
 constexpr uint32_t kCapNotify2 = 0x98;  // after PCI_CFG's 20 bytes
 constexpr uint32_t kConfigBytes = spec::net_cfg::kSize;
-constexpr uint64_t kHostUsoBit = 56;  // VIRTIO_NET_F_HOST_USO (5.1.3)
 
 uint32_t width_mask(uint8_t width) {
   return width >= 4 ? 0xFFFF'FFFFu : (uint32_t{1} << (8 * width)) - 1;
@@ -138,6 +138,12 @@ MockDevice::MockDevice(GuestMemory& memory, const DeviceConfig& config)
       config_.features |= spec::feature_mask(bit);
     else
       config_.features &= ~spec::feature_mask(bit);
+  }
+  // Offloads (a vnet-header backend): CTRL_GUEST_OFFLOADS only with CTRL_VQ.
+  if (config_.offer_offloads) {
+    config_.features |= offload::kOffloadOffer;
+    if (has_feature(config_.features, Feature::kNetCtrlVq))
+      config_.features |= spec::feature_mask(Feature::kNetCtrlGuestOffloads);
   }
   // Queue pairs: as many as max_virtqueue_pairs says when MQ or RSS is
   // offered, within what the mock models; the field itself stays raw.
@@ -1526,7 +1532,7 @@ bool MockDevice::check_tx_header(const uint8_t* hdr) {
       allowed = has_feature(neg, Feature::kNetHostUfo);
       break;
     case spec::net_hdr::kGsoUdpL4:
-      allowed = (neg >> kHostUsoBit) & 1;
+      allowed = has_feature(neg, Feature::kNetHostUso);
       break;
     default:
       allowed = false;
@@ -1551,6 +1557,40 @@ void MockDevice::deliver_tx(std::span<const uint8_t> frame) {
     else
       ++counters_.tx_capture_dropped;
   }
+}
+
+void MockDevice::transmit(const uint8_t* hdr, std::span<const uint8_t> frame) {
+  namespace ol = offload;
+  const ol::Header h = ol::read_header(hdr);
+  const ol::TxPlan plan = ol::check_tx(h, frame, negotiated_features(), conformance_);
+  if (plan.action == ol::TxAction::kSend) return deliver_tx(frame);
+  if (plan.action == ol::TxAction::kDrop || frame.size() > kMaxFrame) {
+    ++counters_.tx_offload_bad;
+    return;
+  }
+  if (plan.action == ol::TxAction::kSegment) {
+    if (tx_segment_.size() < kMaxFrame) tx_segment_.resize(kMaxFrame);  // on first use
+    ++counters_.tx_gso_frames;
+    counters_.tx_gso_segments += ol::segment(
+        frame, plan.layout, h.gso_size, tx_segment_.data(),
+        [](void* self, std::span<const uint8_t> seg) {
+          static_cast<MockDevice*>(self)->deliver_tx(seg);
+        },
+        this);
+    return;
+  }
+  // kChecksum: completed in the device's copy (the driver's buffer is
+  // device-readable: the device never writes it).
+  if (gather_.size() < kMaxFrame) gather_.resize(kMaxFrame);
+  if (frame.data() != gather_.data()) std::memcpy(gather_.data(), frame.data(), frame.size());
+  if ((h.flags & spec::net_hdr::kFlagNeedsCsum) &&
+      uint32_t(h.csum_start) + h.csum_offset + 2 <= frame.size()) {
+    ol::complete_checksum(gather_.data(), frame.size(), h.csum_start, h.csum_offset);
+    ++counters_.tx_csum_completed;
+  }
+  if ((h.gso_type & uint8_t(~spec::net_hdr::kGsoEcn)) == spec::net_hdr::kGsoUdp)
+    ++counters_.tx_ufo_unsegmented;
+  deliver_tx(std::span<const uint8_t>(gather_.data(), frame.size()));
 }
 
 void MockDevice::set_tx_sink(TxSink sink, void* context) {
@@ -1651,7 +1691,7 @@ size_t MockDevice::process_tx_queue(uint16_t txq, size_t max) {
       conformance_.report("drv-5.1.4.2-8", "transmitted frame of " + std::to_string(frame.size()) +
                                                " bytes exceeds the negotiated MTU " +
                                                std::to_string(config_.mtu) + " + 14");
-    deliver_tx(frame);
+    transmit(hdr, frame);
     ++tx_pair_frames_[txq / 2];
     ++sent;
     complete(txq, head, 0, 0);
@@ -1678,7 +1718,8 @@ bool MockDevice::inject_rx_pair(uint16_t pair, std::span<const uint8_t> frame) {
   return inject_into(pair, frame);
 }
 
-bool MockDevice::inject_into(uint16_t pair, std::span<const uint8_t> frame) {
+bool MockDevice::inject_into(uint16_t pair, std::span<const uint8_t> frame,
+                             const uint8_t* offload) {
   if (pair >= active_pairs_) {  // steered to a pair not enabled (a lying table)
     ++counters_.rx_not_ready;
     return false;
@@ -1695,10 +1736,137 @@ bool MockDevice::inject_into(uint16_t pair, std::span<const uint8_t> frame) {
     ++counters_.rx_filtered;
     return false;
   }
-  return deliver_rx(rxq, frame);
+  using Mode = DeviceConfig::RxCsumMode;
+  if (offload == nullptr && config_.rx_csum_mode != Mode::kNone &&
+      has_feature(guest_offloads_, Feature::kNetGuestCsum)) {
+    // A checksum offload on receive: DATA_VALID for a frame whose
+    // checksums verify, or a partial checksum (the tap's CHECKSUM_PARTIAL).
+    const offload::Layout l = offload::parse(frame);
+    offload::Header h;
+    uint8_t bytes[spec::kNetHdrLegacySize] = {};
+    if (l.ok && !l.fragment && config_.rx_csum_mode == Mode::kDataValid &&
+        offload::checksum_ok(frame, l)) {
+      h.flags = spec::net_hdr::kFlagDataValid;
+      offload::write_header(h, bytes);
+      const bool ok = deliver_rx(rxq, frame, bytes);
+      counters_.rx_csum_valid += ok;
+      return ok;
+    }
+    if (l.ok && !l.fragment && config_.rx_csum_mode == Mode::kPartial &&
+        frame.size() <= kMaxFrame) {
+      if (rx_stage_.size() < kMaxFrame) rx_stage_.resize(kMaxFrame);  // on first use
+      std::memcpy(rx_stage_.data(), frame.data(), frame.size());
+      offload::partial(rx_stage_.data(), frame.size(), l, &h);
+      offload::write_header(h, bytes);
+      const bool ok =
+          deliver_rx(rxq, std::span<const uint8_t>(rx_stage_.data(), frame.size()), bytes);
+      counters_.rx_csum_partial += ok;
+      return ok;
+    }
+  }
+  return deliver_rx(rxq, frame, offload);
 }
 
-bool MockDevice::deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame) {
+bool MockDevice::inject_rx_gso(std::span<const uint8_t> frame, uint16_t gso_size,
+                               uint16_t hdr_len) {
+  namespace nh = spec::net_hdr;
+  const offload::Layout l = offload::parse(frame);
+  uint8_t type = nh::kGsoNone;
+  Feature need = Feature::kNetGuestCsum;
+  if (l.ok && !l.fragment) {
+    if (l.l4_proto == offload::kProtoTcp) {
+      type = l.ipv6 ? nh::kGsoTcpV6 : nh::kGsoTcpV4;
+      need = l.ipv6 ? Feature::kNetGuestTso6 : Feature::kNetGuestTso4;
+    } else {
+      type = nh::kGsoUdpL4;
+      need = l.ipv6 ? Feature::kNetGuestUso6 : Feature::kNetGuestUso4;
+    }
+  }
+  // The tap takes a GSO packet only with checksum offload and the type's
+  // offload enabled (tun's TUN_F_CSUM, TUN_F_TSO4, ...), ECN only with
+  // TUN_F_TSO_ECN.
+  bool ok = type != nh::kGsoNone && gso_size != 0 && frame.size() <= kMaxFrame &&
+            has_feature(guest_offloads_, Feature::kNetGuestCsum) &&
+            has_feature(guest_offloads_, need);
+  if (ok && l.l4_proto == offload::kProtoTcp && (frame[l.l4 + 13] & offload::kTcpCwr)) {
+    ok = has_feature(guest_offloads_, Feature::kNetGuestEcn);
+    type |= nh::kGsoEcn;
+  }
+  if (ok) {
+    if (rx_stage_.size() < kMaxFrame) rx_stage_.resize(kMaxFrame);  // on first use
+    std::memcpy(rx_stage_.data(), frame.data(), frame.size());
+    ok = offload::fix_lengths(rx_stage_.data(), frame.size(), l);
+  }
+  if (!ok) {
+    ++counters_.rx_gso_refused;
+    return false;
+  }
+  const std::span<const uint8_t> staged(rx_stage_.data(), frame.size());
+  offload::Header h;
+  offload::partial(rx_stage_.data(), frame.size(), l, &h);
+  h.gso_type = type;
+  h.gso_size = gso_size;
+  h.hdr_len = hdr_len ? hdr_len : uint16_t(l.headers);
+  uint8_t bytes[spec::kNetHdrLegacySize] = {};
+  offload::write_header(h, bytes);
+  const bool delivered = inject_into(steer(staged), staged, bytes);
+  counters_.rx_gso_frames += delivered;
+  return delivered;
+}
+
+bool MockDevice::inject_rx_coalesced(std::span<const std::vector<uint8_t>> segments) {
+  if (segments.size() == 1) return inject_rx(segments[0]);
+  std::vector<std::span<const uint8_t>> spans(segments.begin(), segments.end());
+  std::vector<uint8_t> merged(kMaxFrame);
+  uint16_t gso_size = 0;
+  const size_t len = offload::coalesce(spans, merged.data(), merged.size(), &gso_size);
+  if (len == 0) {
+    ++counters_.rx_gso_refused;
+    return false;
+  }
+  if (!inject_rx_gso(std::span<const uint8_t>(merged.data(), len), gso_size)) return false;
+  counters_.rx_coalesced += segments.size();
+  return true;
+}
+
+bool MockDevice::apply_rx_header_faults(uint16_t rxq, uint8_t* hdr) {
+  namespace nh = spec::net_hdr;
+  Fault f;
+  if (take_fault(rx_faults_, FaultKind::kRxGsoWrongProtocol, rxq, &f)) {
+    // A negotiable gso_type with every other field plausible for it, on a
+    // frame that is not that protocol (the frame is not looked at).
+    const uint8_t type = f.value ? uint8_t(f.value) : nh::kGsoTcpV4;
+    const uint8_t base = type & uint8_t(~nh::kGsoEcn);
+    const bool tcp = base == nh::kGsoTcpV4 || base == nh::kGsoTcpV6;
+    const uint16_t l4 = uint16_t(spec::kEthHeaderSize + (base == nh::kGsoTcpV6 ? 40 : 20));
+    offload::Header h;
+    h.flags = nh::kFlagNeedsCsum;
+    h.gso_type = type;
+    h.hdr_len = uint16_t(l4 + (tcp ? 20 : 8));
+    h.gso_size = 1448;
+    h.csum_start = l4;
+    h.csum_offset = tcp ? offload::kTcpCsumOffset : offload::kUdpCsumOffset;
+    offload::write_header(h, hdr);
+  }
+  bool num_buffers = false;
+  if (take_fault(rx_faults_, FaultKind::kRxNumBuffers, rxq, &f)) {
+    spec::store_le16(hdr + 10, uint16_t(f.value));
+    num_buffers = true;
+  }
+  if (take_fault(rx_faults_, FaultKind::kRxGsoType, rxq, &f)) hdr[1] = uint8_t(f.value);
+  if (take_fault(rx_faults_, FaultKind::kRxFlags, rxq, &f)) hdr[0] = uint8_t(f.value);
+  // The le16 fields: hdr_len at 2, gso_size 4, csum_start 6, csum_offset 8.
+  const FaultKind fields[] = {FaultKind::kRxHdrLen, FaultKind::kRxGsoSize, FaultKind::kRxCsumStart,
+                              FaultKind::kRxCsumOffset};
+  for (size_t i = 0; i < 4; ++i)
+    if (take_fault(rx_faults_, fields[i], rxq, &f))
+      spec::store_le16(hdr + 2 + 2 * i, uint16_t(f.value));
+  if (take_fault(rx_faults_, FaultKind::kRxGsoEcn, rxq, &f)) hdr[1] |= nh::kGsoEcn;
+  return num_buffers;
+}
+
+bool MockDevice::deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame,
+                                   const uint8_t* offload) {
   // 5.1.6.4: with MRG_RXBUF a frame may take several buffers; the first
   // one's header says how many (num_buffers), and each buffer is a used
   // entry of its own, published together (as QEMU's virtio_net_receive
@@ -1724,7 +1892,9 @@ bool MockDevice::deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame)
   std::vector<Used> used;
   uint8_t* hdr_at = chain_.segments[seg].data;
   uint8_t hdr[spec::ctrl::kNetHdrHashSize] = {};
+  if (offload) std::memcpy(hdr, offload, spec::kNetHdrLegacySize);
   write_hash(hdr, frame);
+  const bool num_buffers_set = !rx_faults_.empty() && apply_rx_header_faults(rxq, hdr);
   std::memcpy(hdr_at, hdr, hdr_size);
   size_t done = 0;
   bool first = true;
@@ -1751,7 +1921,11 @@ bool MockDevice::deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame)
     first = false;
     used.push_back(Used{c.head, len, c.writable_bytes});
   }
-  spec::store_le16(hdr_at + 10, uint16_t(used.size()));  // num_buffers
+  if (!num_buffers_set) spec::store_le16(hdr_at + 10, uint16_t(used.size()));  // num_buffers
+  Fault f;
+  if (used.size() > 1 && !rx_faults_.empty() &&
+      take_fault(rx_faults_, FaultKind::kRxMergedLen, rxq, &f))
+    used[1].len = uint32_t(f.value);  // the first continuation buffer's used.len
   ++counters_.rx_injected;
   ++rx_pair_frames_[rxq / 2];
   counters_.rx_bytes += frame.size();
@@ -1782,7 +1956,7 @@ void MockDevice::use_before_driver_ok() {
   finish(q);
 }
 
-bool MockDevice::deliver_rx(uint16_t rxq, std::span<const uint8_t> frame) {
+bool MockDevice::deliver_rx(uint16_t rxq, std::span<const uint8_t> frame, const uint8_t* offload) {
   DeviceRing& q = queues_[rxq];
   if (!q.any_available()) {
     if (q.halted()) {
@@ -1810,7 +1984,7 @@ bool MockDevice::deliver_rx(uint16_t rxq, std::span<const uint8_t> frame) {
   if (c.writable_bytes < total) {
     if (config_.rx_mergeable && hdr_size_ >= spec::kNetHdrSize &&
         has_feature(driver_features_ & config_.features, Feature::kNetMrgRxbuf))
-      return deliver_rx_merged(rxq, frame);
+      return deliver_rx_merged(rxq, frame, offload);
     ++counters_.rx_too_big;
     return false;
   }
@@ -1821,8 +1995,9 @@ bool MockDevice::deliver_rx(uint16_t rxq, std::span<const uint8_t> frame) {
                         "legacy framing without ANY_LAYOUT: receive header not in "
                         "its own descriptor (Legacy Interface: Framing Requirements)");
   uint8_t hdr[spec::ctrl::kNetHdrHashSize] = {};
-  spec::store_le16(hdr + 10, 1);
-  write_hash(hdr, frame);  // num_buffers (only present with 12-byte headers)
+  if (offload) std::memcpy(hdr, offload, spec::kNetHdrLegacySize);
+  spec::store_le16(hdr + 10, 1);  // num_buffers (only present with 12-byte headers)
+  write_hash(hdr, frame);
   Fault unwritten;
   if (!rx_faults_.empty() && take_fault(rx_faults_, FaultKind::kRxNoWrite, rxq, &unwritten)) {
     // rx_no_write: "received" without a byte written into the buffer.
@@ -1833,19 +2008,7 @@ bool MockDevice::deliver_rx(uint16_t rxq, std::span<const uint8_t> frame) {
     finish(rxq);
     return true;
   }
-  if (!rx_faults_.empty()) {
-    Fault f;
-    if (take_fault(rx_faults_, FaultKind::kRxNumBuffers, rxq, &f))
-      spec::store_le16(hdr + 10, uint16_t(f.value));
-    if (take_fault(rx_faults_, FaultKind::kRxGsoType, rxq, &f)) hdr[1] = uint8_t(f.value);
-    if (take_fault(rx_faults_, FaultKind::kRxFlags, rxq, &f)) hdr[0] = uint8_t(f.value);
-    // The le16 fields: hdr_len at 2, gso_size 4, csum_start 6, csum_offset 8.
-    const FaultKind fields[] = {FaultKind::kRxHdrLen, FaultKind::kRxGsoSize,
-                                FaultKind::kRxCsumStart, FaultKind::kRxCsumOffset};
-    for (size_t i = 0; i < 4; ++i)
-      if (take_fault(rx_faults_, fields[i], rxq, &f))
-        spec::store_le16(hdr + 2 + 2 * i, uint16_t(f.value));
-  }
+  if (!rx_faults_.empty()) apply_rx_header_faults(rxq, hdr);
   // Scatter header then frame over the writable segments.
   const uint8_t* parts[2] = {hdr, frame.data()};
   const size_t lens[2] = {hdr_size, frame.size()};

@@ -54,6 +54,15 @@
 // unless the driver suppressed it. Neither path allocates: the tx gather
 // buffer is allocated once, and the tx sink is a function pointer.
 //
+// Offloads (offload.h; DeviceConfig::offer_offloads): on transmit the
+// header's checksum and GSO requests are checked against the frame
+// (5.1.6.2.1) and carried out -- checksums completed, GSO frames cut into
+// wire segments -- so the sink sees what would leave a NIC; on receive
+// inject_rx() can mark frames DATA_VALID or deliver them with a partial
+// checksum (rx_csum_mode), inject_rx_gso() / inject_rx_coalesced() deliver
+// GSO frames as a tap does, within the receive offloads GUEST_OFFLOADS_SET
+// left enabled.
+//
 // Events: set_link() (status LINK_UP, config_generation bump, ISR bit 1);
 // device_reset() (modern: DEVICE_NEEDS_RESET + config interrupt, queues
 // stop; legacy: the device forgets everything, status reads 0).
@@ -203,6 +212,22 @@ struct DeviceConfig {
   uint8_t rss_max_key_size = 40;
   uint16_t rss_max_indirection_table_length = 128;
   uint32_t supported_hash_types = 0x1FF;
+
+  // ---- offloads (5.1.6.2, 5.1.6.4; offload.h) ----
+  // Offer what QEMU offers over a tap with vnet_hdr=on: CSUM, GUEST_CSUM,
+  // GUEST_TSO4/TSO6/ECN, HOST_TSO4/TSO6/ECN, and USO (GUEST_USO4/USO6,
+  // HOST_USO: QEMU 7.2 has none); CTRL_GUEST_OFFLOADS with CTRL_VQ.
+  // Off (the default): the offer of `features` -- QEMU over user
+  // networking, which has no vnet header. Any subset: put the bits into
+  // `features` (the device acts on whatever is negotiated).
+  bool offer_offloads = false;
+  // How inject_rx() delivers a TCP/UDP frame while GUEST_CSUM is
+  // negotiated and enabled (CTRL_GUEST_OFFLOADS): kNone as it is (flags 0);
+  // kDataValid with DATA_VALID when its checksums verify; kPartial with
+  // NEEDS_CSUM, csum_start/csum_offset of its L4 checksum and the
+  // pseudo-header sum in that field (a tap's locally generated traffic).
+  enum class RxCsumMode : uint8_t { kNone, kDataValid, kPartial };
+  RxCsumMode rx_csum_mode = RxCsumMode::kNone;
 };
 
 // One interrupt the device sent (MockDevice::interrupts(), and the sink).
@@ -256,7 +281,18 @@ struct InterruptRecord {
   X(ctrl_ok)               /* ... acknowledged VIRTIO_NET_OK */                     \
   X(ctrl_err)              /* ... acknowledged VIRTIO_NET_ERR */                    \
   X(ctrl_chains_bad)       /* control chains without header or ack: queue halted */ \
-  X(ctrl_unanswered)       /* commands never completed (ctrl_no_completion) */
+  X(ctrl_unanswered)       /* commands never completed (ctrl_no_completion) */      \
+  X(tx_csum_completed)     /* checksums completed (NEEDS_CSUM) */                   \
+  X(tx_gso_frames)         /* GSO frames segmented */                               \
+  X(tx_gso_segments)       /* ... into this many wire frames */                     \
+  X(tx_offload_bad)        /* offload requests refused: not sent */                 \
+  X(tx_ufo_unsegmented)    /* gso_type UDP (UFO): sent whole */                     \
+  X(rx_csum_valid)         /* frames delivered with DATA_VALID */                   \
+  X(rx_csum_partial)       /* frames delivered with NEEDS_CSUM */                   \
+  X(rx_gso_frames)         /* frames delivered with a gso_type */                   \
+  X(rx_coalesced)          /* segments merged (inject_rx_coalesced) */              \
+  X(rx_gso_refused)        /* GSO frames refused (offload off, ...) */              \
+  X(ctrl_offloads_set)     /* GUEST_OFFLOADS_SET carried out */
 
 struct DeviceCounters {
 #define VNET_MOCK_DECLARE(name) uint64_t name = 0;
@@ -378,6 +414,28 @@ class MockDevice {
   // Number of rx chains the driver has made available on receiveq1 and the
   // device has not consumed yet.
   uint16_t rx_available();
+
+  // ---- offloads (offload.h) ----
+  // One large TCP/UDP frame over IPv4/IPv6 (up to kMaxFrame bytes), as a
+  // device delivers a GRO'd packet: its IP/UDP lengths and IPv4 header
+  // checksum made to match the frame, gso_type TCPV4/TCPV6/UDP_L4 (+ ECN
+  // when the TCP header has CWR and GUEST_ECN is enabled), NEEDS_CSUM with
+  // csum_start/csum_offset of its L4 checksum and the pseudo-header sum
+  // there, hdr_len = headers through L4 (or the given hdr_len: a linear
+  // part larger than the headers, as Linux's), gso_size. Steered, filtered
+  // and spread over buffers as inject_rx(). False (rx_gso_refused) when the
+  // frame is not TCP/UDP over IP, gso_size is 0, or the receive offload of
+  // its type (GUEST_TSO4/TSO6/USO4/USO6) is not enabled -- or CWR is set
+  // without GUEST_ECN enabled.
+  bool inject_rx_gso(std::span<const uint8_t> frame, uint16_t gso_size, uint16_t hdr_len = 0);
+  // Consecutive TCP segments of one flow merged as GRO does
+  // (offload::coalesce) and delivered as inject_rx_gso() with gso_size =
+  // the first segment's payload; one segment is delivered as inject_rx().
+  // False (rx_gso_refused) when they do not merge.
+  bool inject_rx_coalesced(std::span<const std::vector<uint8_t>> segments);
+  // The receive offloads enabled now (feature bits of offload::kGuestOffloads):
+  // every negotiated one at FEATURES_OK, then as GUEST_OFFLOADS_SET says.
+  uint64_t guest_offloads() const { return guest_offloads_; }
 
   // ---- the control plane (mock_ctrl.cc) ----
   // The queue pairs the device has, and those enabled now (1 after a
@@ -611,10 +669,20 @@ class MockDevice {
   void finish(uint16_t q);
   bool take_fault(std::vector<ArmedFault>& list, FaultKind kind, uint16_t q, Fault* out);
   bool check_tx_header(const uint8_t* hdr);
-  bool deliver_rx(uint16_t rxq, std::span<const uint8_t> frame);
+  // offload: the header's first 10 bytes (flags .. csum_offset) to deliver
+  // with (nullptr: zeros); the device adds num_buffers and the hash, the
+  // rx_* faults rewrite any field.
+  bool deliver_rx(uint16_t rxq, std::span<const uint8_t> frame, const uint8_t* offload = nullptr);
   // A frame larger than the next rx buffer over several (rx_mergeable).
-  bool deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame);
-  bool inject_into(uint16_t pair, std::span<const uint8_t> frame);
+  bool deliver_rx_merged(uint16_t rxq, std::span<const uint8_t> frame, const uint8_t* offload);
+  // The rx_* header faults (and kRxGsoWrongProtocol, kRxGsoEcn) on hdr.
+  // True when a fault set num_buffers.
+  bool apply_rx_header_faults(uint16_t rxq, uint8_t* hdr);
+  bool inject_into(uint16_t pair, std::span<const uint8_t> frame, const uint8_t* offload = nullptr);
+  // The transmit offloads: checks the header against the frame, completes
+  // checksums and segments, and hands the wire frames to deliver_tx.
+  void transmit(const uint8_t* hdr, std::span<const uint8_t> frame);
+  uint8_t ctrl_guest_offloads(uint8_t cmd, std::span<const uint8_t> data);
   size_t process_tx_queue(uint16_t q, size_t max);
   // Queue roles (5.1.2) under the features negotiated so far.
   enum class QueueRole : uint8_t { kRx, kTx, kCtrl, kNone };
@@ -764,6 +832,11 @@ class MockDevice {
   bool mac_set_by_ctrl_ = false;
   std::vector<ArmedFault> ctrl_faults_;
   std::vector<uint8_t> ctrl_data_;
+
+  // Offloads.
+  uint64_t guest_offloads_ = 0;      // receive offloads enabled (feature bits)
+  std::vector<uint8_t> tx_segment_;  // one wire segment (kMaxFrame, on first use)
+  std::vector<uint8_t> rx_stage_;    // an rx frame the device rewrites (kMaxFrame)
 };
 
 }  // namespace vnet::mock

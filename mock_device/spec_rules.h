@@ -128,6 +128,29 @@ inline constexpr SpecRule kSpecRules[] = {
     {"drv-5.1.6.2.1-2", "a transmit header with nonzero flags without CSUM"},
     {"drv-5.1.6.2.1-3",
      "a transmit gso_type (or the ECN bit) without its HOST_TSO4/TSO6/UFO/USO/ECN feature"},
+    {"drv-5.1.6.2.1-5",
+     "with HOST_TSO4/TSO6 negotiated, a TCP frame for segmentation whose header has CWR (ECN) "
+     "set without HOST_ECN, or with HOST_ECN but without the GSO_ECN bit; the GSO_ECN bit on a "
+     "gso_type that is not TCP (offload.cc)"},
+    {"drv-5.1.6.2.1-6",
+     "with CSUM, a NEEDS_CSUM frame (gso_type NONE) over IPv4 whose IPv4 header checksum, before "
+     "csum_start, does not verify (offload.cc)"},
+    {"drv-5.1.6.2.1-7",
+     "with CSUM, a NEEDS_CSUM TCP/UDP frame whose csum_start/csum_offset name its L4 checksum "
+     "and whose checksum field is not the pseudo-header sum (with the frame's L4 length)"},
+    {"drv-5.1.6.2.1-8",
+     "with CSUM, a NEEDS_CSUM frame with csum_start + csum_offset + 2 beyond its end; a GSO "
+     "frame whose csum_start/csum_offset are not its L4 header and that header's checksum "
+     "(16 TCP, 6 UDP)"},
+    {"drv-5.1.6.2.1-10",
+     "a transmit header with a negotiated gso_type other than NONE without NEEDS_CSUM or with "
+     "gso_size 0"},
+    {"drv-5.1.6.2.1-11",
+     "with GUEST_HDRLEN negotiated, a GSO frame whose hdr_len is not the length of its headers "
+     "through the transport header"},
+    {"drv-5.1.6.2.1-12",
+     "without GUEST_HDRLEN, a GSO frame whose hdr_len is less than its headers through the "
+     "transport header"},
     {"drv-5.1.6.2.1-14", "a transmit header with DATA_VALID or RSC_INFO set"},
     {"drv-5.1.6.6-1",
      "legacy interface without ANY_LAYOUT: a transmit or receive header not in a descriptor of "
@@ -170,6 +193,9 @@ inline constexpr SpecRule kSpecRules[] = {
     {"def-5.1.6.2-1",
      "a transmit chain with device-writable descriptors or fewer readable bytes than the net "
      "header"},
+    {"def-5.1.6.2-2",
+     "a GSO frame (negotiated gso_type) that is not what its gso_type says: TCPV4 TCP over "
+     "IPv4, TCPV6 TCP over IPv6, UDP/UDP_L4 UDP, unfragmented, headers inside the frame"},
     {"def-5.1.6.3-1", "a receive chain with device-readable descriptors"},
     // Indirect descriptors, split ring (2.7.5.3; DeviceQueue::walk).
     {"drv-2.7.5.3.1-2", "a descriptor with VIRTQ_DESC_F_INDIRECT inside an indirect table"},
@@ -255,9 +281,11 @@ inline constexpr SpecRule kSpecRules[] = {
     {"drv-5.1.6.5.7.2-4",
      "indirection_table_mask not below rss_max_indirection_table_length (as config says)"},
     {"drv-5.1.6.5.7.2-5", "RSS_CONFIG hash types outside supported_hash_types (as config says)"},
+    {"def-5.1.6.5.8-1",
+     "a GUEST_OFFLOADS class command without VIRTIO_NET_F_CTRL_GUEST_OFFLOADS negotiated"},
     {"drv-5.1.6.5.8.2-1",
-     "GUEST_OFFLOADS_SET enabling an offload whose feature is not negotiated (all of them "
-     "without VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)"},
+     "GUEST_OFFLOADS_SET enabling a bit that is not a negotiated receive offload (GUEST_CSUM, "
+     "GUEST_TSO4/TSO6/ECN/UFO/USO4/USO6; all of them without VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)"},
 };
 
 inline constexpr size_t kNumSpecRules = sizeof(kSpecRules) / sizeof(kSpecRules[0]);

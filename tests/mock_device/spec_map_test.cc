@@ -17,6 +17,7 @@
 #include "mock_device/mock_device.h"
 #include "mock_device/spec_rules.h"
 #include "mock_test_driver.h"
+#include "offload_frames.h"
 #include "tools/vnet-specmap/spec_map.h"
 
 namespace vnet::mock {
@@ -24,8 +25,12 @@ namespace {
 
 using nlohmann::json;
 using testing::fmask;
+using testing::FrameSpec;
+using testing::make_frame;
+using testing::NetHdr;
 using testing::test_frame;
 using testing::TestDriver;
+using testing::to_partial;
 namespace st = spec::status;
 namespace pc = spec::pci::common;
 namespace lg = spec::pci::legacy;
@@ -128,6 +133,8 @@ TEST(SpecMapTable, FailsOnMalformedRows) {
 
 constexpr uint64_t kV1 = uint64_t{1} << 32;
 constexpr uint64_t kModernFeatures = kV1 | (1u << 5) | (1u << 16);  // V1|MAC|STATUS
+// Checksum and TCPv4 segmentation offload (CSUM, HOST_TSO4).
+const uint64_t kTso4 = kModernFeatures | fmask(F::kNetCsum) | fmask(F::kNetHostTso4);
 
 struct World {
   GuestMemory mem{8 << 20};
@@ -149,6 +156,16 @@ struct World {
   void send_with_header(const uint8_t (&hdr)[12], size_t frame_len = 60) {
     drv->send(test_frame(frame_len), 12, 0, hdr);
     drv->notify_modern(1);
+  }
+  void send_frame(const std::vector<uint8_t>& frame, const NetHdr& hdr) {
+    drv->send(frame, 12, 0, hdr.b);
+    drv->notify_modern(1);
+  }
+  // A TCP/UDP frame of spec s, its checksum field holding the pseudo-header sum.
+  void send_offloaded(const FrameSpec& s, const NetHdr& hdr) {
+    auto f = make_frame(s);
+    to_partial(f, s);
+    send_frame(f, hdr);
   }
 };
 
@@ -397,6 +414,66 @@ const std::vector<Provocation>& provocations() {
          uint8_t hdr[12] = {};
          hdr[1] = spec::net_hdr::kGsoTcpV4;  // without HOST_TSO4
          w.send_with_header(hdr);
+       }},
+      // Offloads: a TCP/UDP frame with an offload header (offload.cc).
+      {"drv-5.1.6.2.1-5", "5.1.6.2.1", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);  // no HOST_ECN
+         FrameSpec s;
+         s.payload = 3000;
+         s.tcp_flags = 0x90;  // ACK | CWR
+         w.send_offloaded(s, NetHdr::tso(s, 1000));
+       }},
+      {"drv-5.1.6.2.1-6", "5.1.6.2.1", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);
+         FrameSpec s;
+         auto f = make_frame(s);
+         f[24] ^= 0xFF;  // the IPv4 header checksum
+         to_partial(f, s);
+         w.send_frame(f, NetHdr::partial(s));
+       }},
+      {"drv-5.1.6.2.1-7", "5.1.6.2.1", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);
+         FrameSpec s;
+         w.send_frame(make_frame(s), NetHdr::partial(s));  // a full checksum, not the seed
+       }},
+      {"drv-5.1.6.2.1-8", "5.1.6.2.1", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);
+         FrameSpec s;
+         s.payload = 6;
+         w.send_offloaded(s, NetHdr().flags(1).csum(58, 6));  // past the 60-byte frame
+       }},
+      {"drv-5.1.6.2.1-10", "5.1.6.2.1", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);
+         FrameSpec s;
+         s.payload = 3000;
+         w.send_offloaded(s, NetHdr::tso(s, 1000).flags(0));  // no NEEDS_CSUM
+       }},
+      {"drv-5.1.6.2.1-11", "5.1.6.2.1", modern(kTso4 | fmask(F::kNetGuestHdrLen)),
+       [](World& w) {
+         w.drv->init_modern(kTso4 | fmask(F::kNetGuestHdrLen));
+         FrameSpec s;
+         s.payload = 3000;
+         w.send_offloaded(s, NetHdr::tso(s, 1000).hdr_len(60));  // headers: 54
+       }},
+      {"drv-5.1.6.2.1-12", "5.1.6.2.1", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);
+         FrameSpec s;
+         s.payload = 3000;
+         w.send_offloaded(s, NetHdr::tso(s, 1000).hdr_len(34));  // up to IP only
+       }},
+      {"def-5.1.6.2-2", "5.1.6.2", modern(kTso4),
+       [](World& w) {
+         w.drv->init_modern(kTso4);
+         FrameSpec s;
+         s.udp = true;
+         s.payload = 3000;
+         w.send_offloaded(s, NetHdr::tso(s, 1000).gso(1));  // TCPV4 on UDP
        }},
       {"drv-5.1.6.2.1-14", "5.1.6.2.1", modern(),
        [](World& w) {
@@ -937,6 +1014,11 @@ const std::vector<Provocation>& provocations() {
        [](World& w) {
          w.drv->init_modern_ctrl(kCtrlFeatures | fmask(F::kNetRss), 2);
          w.drv->ctrl_cmd(kMq, 1, rss_config(0x400, {0, 1}, 0, 2, 40));  // bit 10
+       }},
+      {"def-5.1.6.5.8-1", "5.1.6.5.8", ctrl_dev(),
+       [](World& w) {
+         w.drv->init_modern_ctrl(kCtrlFeatures);  // no CTRL_GUEST_OFFLOADS
+         w.drv->ctrl_cmd(5, 0, {0, 0, 0, 0, 0, 0, 0, 0});
        }},
       {"drv-5.1.6.5.8.2-1", "5.1.6.5.8.2", ctrl_dev(),
        [](World& w) {
