@@ -18,9 +18,9 @@ namespace vnet {
   X(rx_drop_len_short)       /* used.len below header + Ethernet header */                     \
   X(rx_drop_len_mtu)         /* frame above mtu + Ethernet header + one VLAN tag */            \
   X(rx_drop_map_failed)      /* no DMA mapping for a buffer (bounce area full) */              \
-  X(rx_drop_hdr_gso)         /* GSO type we did not negotiate */                               \
+  X(rx_drop_hdr_gso)         /* GSO type (or ECN) not negotiated or enabled, or undefined */   \
   X(rx_drop_hdr_flags)       /* header flags we did not negotiate */                           \
-  X(rx_drop_num_buffers)     /* MRG_RXBUF: num_buffers != 1 (frame > one buffer, or a lie) */  \
+  X(rx_drop_num_buffers)     /* MRG_RXBUF: num_buffers 0, above the posted, no rx_chains */    \
   X(rx_refill_pool_empty)    /* the caller's pool had no buffer for the ring */                \
   X(rx_drop_buffer_small)    /* a pool buffer too small for header + max frame */              \
   X(tx_drop_len)             /* frame shorter than 14 or longer than MTU + 14 */               \
@@ -77,7 +77,23 @@ namespace vnet {
   X(config_invalid_max_pairs) /* MQ/RSS offered with max_virtqueue_pairs outside 1..0x8000 */  \
   X(config_invalid_rss)       /* RSS/HASH_REPORT offered with limits the spec forbids */       \
   X(announces)                /* GUEST_ANNOUNCE requests acknowledged */                       \
-  X(rx_hash_report_invalid)   /* HASH_REPORT: a report type above 9 (delivered unhashed) */
+  X(rx_hash_report_invalid)   /* HASH_REPORT: a report type above 9 (delivered unhashed) */    \
+  /* Offloads and multi-buffer frames (offload.h): */                                          \
+  X(rx_chain_packets)        /* frames of several buffers delivered as a chain */              \
+  X(rx_gso_packets)          /* coalesced (GSO) frames delivered */                            \
+  X(rx_csum_partial)         /* frames delivered with a checksum still to complete */          \
+  X(rx_csum_verified)        /* frames delivered with the checksum verified (DATA_VALID) */    \
+  X(rx_drop_chain_len)       /* a further buffer's used.len 0 / above it / frame > 64 KiB */   \
+  X(rx_drop_csum_bounds)     /* NEEDS_CSUM: csum_start + csum_offset + 2 beyond the frame */   \
+  X(rx_drop_hdr_len)         /* hdr_len beyond the frame */                                    \
+  X(rx_drop_gso_no_csum)     /* a GSO frame without NEEDS_CSUM */                              \
+  X(rx_drop_gso_size)        /* gso_size 0, a segment beyond the MTU, or no payload */         \
+  X(rx_drop_gso_proto)       /* not the protocol gso_type claims, or csum_* not its L4 */      \
+  X(tx_csum_offloaded)       /* frames sent with the checksum left to the device */            \
+  X(tx_gso_packets)          /* frames sent for the device to segment */                       \
+  X(tx_drop_offload_feature) /* an offload asked for that was not negotiated */                \
+  X(tx_drop_offload_csum)    /* csum_start + csum_offset + 2 beyond the frame */               \
+  X(tx_drop_offload_gso)     /* a GSO request the frame cannot honour (offload.h) */
 
 struct NetCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;

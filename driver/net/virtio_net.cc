@@ -1,5 +1,6 @@
 #include "driver/net/virtio_net.h"
 
+#include "driver/net/offload.h"
 #include "driver/net/op_scope.h"
 #include "driver/spec/net_ctrl_layout.h"
 #include "driver/spec/net_layout.h"
@@ -97,6 +98,26 @@ const char* net_state_name(NetState s) {
   return "?";
 }
 
+uint64_t VirtioNet::offload_features_wanted(uint64_t want) const {
+  uint64_t f = 0;
+  if (options_.accept_tx_csum) f |= feature_mask(Feature::kNetCsum);
+  if (options_.accept_tso)
+    f |= feature_mask(Feature::kNetHostTso4) | feature_mask(Feature::kNetHostTso6) |
+         feature_mask(Feature::kNetHostEcn) | feature_mask(Feature::kNetHostUso);
+  if (options_.accept_rx_csum) f |= feature_mask(Feature::kNetGuestCsum);
+  // Coalesced frames of up to kMaxGsoFrame need a place: several buffers
+  // (MRG_RXBUF and receive chains) or big ones (5.1.6.3).
+  const bool room = (options_.rx_chains && has_feature(want, Feature::kNetMrgRxbuf)) ||
+                    options_.max_frame >= kMaxGsoFrame;
+  if (options_.accept_rx_gso && room)
+    f |= feature_mask(Feature::kNetGuestTso4) | feature_mask(Feature::kNetGuestTso6) |
+         feature_mask(Feature::kNetGuestEcn) | feature_mask(Feature::kNetGuestUso4) |
+         feature_mask(Feature::kNetGuestUso6);
+  if (options_.accept_ctrl_vq && (options_.accept_rx_csum || options_.accept_rx_gso))
+    f |= feature_mask(Feature::kNetCtrlGuestOffloads);
+  return f;
+}
+
 uint64_t VirtioNet::supported_features(bool legacy) {
   // MRG_RXBUF: every rx buffer holds a whole frame, so the device needs
   // only one per frame; negotiating it makes num_buffers meaningful (and
@@ -137,7 +158,8 @@ AttachError VirtioNet::attach(Platform& platform, Transport& transport, BufferPo
   OpScope scope(platform, DriverOp::kAttach);
   if (options.rx_ring_cap == 0 || options.rx_ring_cap > Virtqueue::kMaxSize ||
       options.tx_ring_cap == 0 || options.tx_ring_cap > Virtqueue::kMaxSize ||
-      options.max_frame < spec::kEthMaxFrame || options.fallback_mtu < spec::kMinMtu ||
+      options.max_frame < spec::kEthMaxFrame || options.max_frame > kMaxGsoFrame ||
+      options.fallback_mtu < spec::kMinMtu ||
       options.fallback_mtu + spec::kEthHeaderSize > options.max_frame ||
       options.reset_timeout_ns == 0) {
     set_state(NetState::kFailed);
@@ -213,10 +235,15 @@ AttachError VirtioNet::bring_up() {
   // only by the option (virtio_net_control.cc); their config limits are
   // validated before they are accepted.
   want |= device_features_ & mask & control_features_wanted();
+  // Offloads: asked for only by the options (off by default, like the
+  // ones above), closed under their dependencies below (5.1.3.1).
+  want |= device_features_ & mask & offload_features_wanted(want);
   if (!negotiate_config(&want)) return fail(AttachError::kConfigUnreadable);
   want = spec::close_under_dependencies(want);
   if (!negotiate_control_config(&want)) return fail(AttachError::kConfigUnreadable);
   want = spec::close_under_dependencies(want);
+  // CTRL_GUEST_OFFLOADS has nothing to switch without a guest offload.
+  if ((want & kGuestOffloadBits) == 0) want &= ~feature_mask(Feature::kNetCtrlGuestOffloads);
   // 6.1: a driver on the modern interface MUST accept VERSION_1 -- without
   // it the device would expect legacy semantics over a modern transport.
   if (!t.is_legacy() && !has_feature(want, Feature::kVersion1))
@@ -241,6 +268,13 @@ AttachError VirtioNet::bring_up() {
   split_header_ = !v1 && !has_feature(features_, Feature::kAnyLayout);
   rx_buffer_min_ = hdr_size_ + options_.max_frame;
   rx_frame_max_ = uint32_t{mtu_} + spec::kEthHeaderSize + spec::kVlanTagSize;
+  // Receive chains: only where the device may spread a frame (MRG_RXBUF).
+  rx_chains_ = options_.rx_chains && has_feature(features_, Feature::kNetMrgRxbuf);
+  // A frame of several buffers is at most kMaxGsoFrame bytes: so many
+  // buffers of the smallest size the driver posts, no more.
+  rx_chain_max_ =
+      static_cast<uint16_t>((hdr_size_ + kMaxGsoFrame + rx_buffer_min_ - 1) / rx_buffer_min_);
+  offloads_active_.store(guest_offloads_from_features(features_), MemOrder::kRelaxed);
   const bool dma_order = has_feature(features_, Feature::kOrderPlatform);
 
   // Queue pairs (MQ or RSS): as many as the caller allows, the device has
@@ -387,9 +421,10 @@ bool VirtioNet::negotiate_config(uint64_t* want_io) {
       // 5.1.4.1: the device MUST supply mtu >= 68 -- it did not.
       ++counters_.config_invalid_mtu;
       want &= ~feature_mask(Feature::kNetMtu);
-    } else if (mtu + spec::kEthHeaderSize > options_.max_frame) {
-      // Our buffers hold max_frame and a frame must fit one buffer (we post
-      // no multi-buffer frames even with MRG_RXBUF): a larger MTU is not
+    } else if (mtu + spec::kEthHeaderSize > options_.max_frame &&
+               !(options_.rx_chains && has_feature(want, Feature::kNetMrgRxbuf))) {
+      // Our buffers hold max_frame and, without receive chains over
+      // MRG_RXBUF, a frame must fit one buffer: a larger MTU is not
       // accepted, so the device keeps to the Ethernet default.
       want &= ~feature_mask(Feature::kNetMtu);
     } else {
@@ -475,6 +510,8 @@ AttachError VirtioNet::setup_pair(QueuePair& p, uint16_t pair, RingKind ring, bo
   p.tx_wd_armed = false;
   p.rx_posted = 0;
   p.rx_skip = 0;
+  p.rx_chain = p.rx_chain_tail = nullptr;
+  p.rx_chain_need = 0;
   return AttachError::kOk;
 }
 
@@ -526,22 +563,86 @@ void VirtioNet::refill_rx(QueuePair& p, bool notify) {
   if (notify && p.rx.kick_needed()) kick(p.rx, c);
 }
 
-bool VirtioNet::check_rx_header(const spec::NetHdr& hdr, NetCounters& c) {
-  // We negotiate no receive offloads, so gso_type must be NONE and
-  // NEEDS_CSUM clear (5.1.6.4.1: only with GUEST_CSUM / GUEST_TSO*/UFO): a
-  // frame whose checksum is still to be completed cannot be handed on.
-  // DATA_VALID only says the checksum was verified: the spec's 2024 errata
-  // allow it without GUEST_CSUM (tap and vhost backends set it), and it
-  // costs nothing to ignore. Any other bit is undefined: dropped.
-  if (hdr.gso_type != spec::net_hdr::kGsoNone) {
-    ++c.rx_drop_hdr_gso;
+void VirtioNet::count_rx_offload_drop(RxOffloadVerdict v, NetCounters& c) {
+  switch (v) {
+    case RxOffloadVerdict::kOk:
+      break;
+    case RxOffloadVerdict::kFlags:
+      ++c.rx_drop_hdr_flags;
+      break;
+    case RxOffloadVerdict::kGsoType:
+      ++c.rx_drop_hdr_gso;
+      break;
+    case RxOffloadVerdict::kCsumBounds:
+      ++c.rx_drop_csum_bounds;
+      break;
+    case RxOffloadVerdict::kHdrLen:
+      ++c.rx_drop_hdr_len;
+      break;
+    case RxOffloadVerdict::kGsoNoCsum:
+      ++c.rx_drop_gso_no_csum;
+      break;
+    case RxOffloadVerdict::kGsoSize:
+      ++c.rx_drop_gso_size;
+      break;
+    case RxOffloadVerdict::kGsoProto:
+      ++c.rx_drop_gso_proto;
+      break;
+  }
+}
+
+bool VirtioNet::finish_rx_frame(QueuePair& p, PacketBuffer* b, uint32_t frame_len,
+                                const spec::NetHdrHash& full) {
+  NetCounters& c = *p.counters;
+  // Every header field the device wrote, against the offloads in force and
+  // the frame itself (offload.h); the frame's first bytes are private now.
+  PacketOffload off;
+  const RxFrameView view{b->base + b->offset, b->len, frame_len,
+                         static_cast<uint32_t>(mtu_ + spec::kEthHeaderSize)};
+  const RxOffloadVerdict v =
+      check_rx_offload(full.hdr, offloads_active_.load(MemOrder::kRelaxed), view, &off);
+  if (v != RxOffloadVerdict::kOk) {
+    count_rx_offload_drop(v, c);
+    free_chain(b);
     return false;
   }
-  if ((hdr.flags & ~spec::net_hdr::kFlagDataValid) != 0) {
-    ++c.rx_drop_hdr_flags;
+  // A chain, as a single buffer was before it was read: within the link's
+  // frame, or what a coalesced frame's segments can add up to.
+  if (frame_len > rx_frame_limit(full.hdr)) {
+    ++c.rx_drop_len_mtu;
+    free_chain(b);
     return false;
   }
+  b->offload = off;
+  b->hash = 0;
+  b->hash_report = 0;
+  if (hdr_size_ == sizeof(full)) {
+    // HASH_REPORT: a report type the spec does not define is device
+    // data no caller should index with: delivered as "no hash".
+    const uint16_t report = full.hash_report.get();
+    if (report > spec::ctrl::kReportMax) {
+      ++c.rx_hash_report_invalid;
+    } else if (report != spec::ctrl::kReportNone) {
+      b->hash = full.hash_value.get();
+      b->hash_report = report;
+    }
+  }
+  ++c.rx_packets;
+  c.rx_bytes += frame_len;
+  if (off.gso != GsoKind::kNone) ++c.rx_gso_packets;
+  if (off.csum == CsumState::kPartial) ++c.rx_csum_partial;
+  if (off.csum == CsumState::kVerified) ++c.rx_csum_verified;
   return true;
+}
+
+void VirtioNet::drop_rx_chain(QueuePair& p) {
+  // The frame being assembled ends here; its buffers not yet seen are
+  // skipped as they come (they are posted: rx_chain_need <= rx_posted was
+  // checked when the chain began).
+  free_chain(p.rx_chain);
+  p.rx_chain = p.rx_chain_tail = nullptr;
+  p.rx_skip = p.rx_chain_need;
+  p.rx_chain_need = 0;
 }
 
 uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
@@ -572,7 +673,7 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
       // that fits the MTU -- no more than an explicit used.len could claim.
       if (done[i].implied) ++c.rx_implied_completions;
       // Every exit below unmaps: copying nothing (device_len 0) for a frame
-      // that is dropped, the validated length for one that is delivered.
+      // that is dropped, the validated length for one that is kept.
       auto give_back = [&] {
         platform_->dma_unmap(m, b->base, 0, DmaDirection::kFromDevice);
         pool_->free(b);
@@ -582,9 +683,36 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
         give_back();
       };
       if (p.rx_skip != 0) {
-        // The tail of a frame that spanned several buffers (see below).
+        // The tail of a frame that spanned several buffers and was dropped.
         --p.rx_skip;
         give_back();
+        continue;
+      }
+      if (p.rx_chain != nullptr) {
+        // A further buffer of the frame being assembled (5.1.6.4: the next
+        // num_buffers - 1 used entries). Its used length is device data:
+        // within the buffer, not empty, and the frame within kMaxGsoFrame.
+        if (done[i].len_over || len == 0 || p.rx_chain_len + len > kMaxGsoFrame) {
+          drop(c.rx_drop_chain_len);
+          --p.rx_chain_need;
+          drop_rx_chain(p);
+          continue;
+        }
+        platform_->dma_unmap(m, b->base, len, DmaDirection::kFromDevice);
+        platform_->frame_in_place(p.rx.index(), done[i].head, b->base, len);
+        b->offset = 0;
+        b->len = len;
+        b->next = nullptr;
+        p.rx_chain_tail->next = b;
+        p.rx_chain_tail = b;
+        p.rx_chain_len += len;
+        if (--p.rx_chain_need != 0) continue;
+        PacketBuffer* head = p.rx_chain;
+        p.rx_chain = p.rx_chain_tail = nullptr;
+        if (finish_rx_frame(p, head, p.rx_chain_len, p.rx_chain_hdr)) {
+          ++c.rx_chain_packets;
+          out[delivered++] = head;
+        }
         continue;
       }
       if (done[i].len_over) {
@@ -607,52 +735,53 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
                        hdr_size_ == sizeof(full) ? sizeof(full)
                        : mrg                     ? spec::kNetHdrSize
                                                  : spec::kNetHdrLegacySize);
-      if (mrg && hdr.num_buffers.get() != 1) {
-        // Every buffer holds a whole frame, so an honest device uses one per
-        // frame (a frame above max_frame may take several: dropped whole).
+      const uint16_t buffers = mrg ? hdr.num_buffers.get() : 1;
+      if (buffers != 1) {
         // 5.1.6.4: the frame's other buffers are the next num_buffers - 1
-        // used entries; skip them, but only as many as are posted -- a
-        // larger count is a lie and skips nothing.
-        const uint32_t extra = hdr.num_buffers.get() > 0 ? hdr.num_buffers.get() - 1u : 0u;
-        if (extra <= p.rx_posted) p.rx_skip = static_cast<uint16_t>(extra);
-        drop(c.rx_drop_num_buffers);
-        continue;
+        // used entries. Assembled into a chain (rx_chains) when the count is
+        // one an honest device could give: no more than are posted, and no
+        // more than a kMaxGsoFrame frame needs of the smallest buffer we
+        // post. Otherwise the frame is dropped, and as many entries skipped
+        // as are posted -- a larger count is a lie and skips nothing.
+        const uint32_t extra = buffers > 0 ? buffers - 1u : 0u;
+        if (!rx_chains_ || buffers == 0 || buffers > rx_chain_max_ || extra > p.rx_posted) {
+          if (extra <= p.rx_posted) p.rx_skip = static_cast<uint16_t>(extra);
+          drop(c.rx_drop_num_buffers);
+          continue;
+        }
       }
-      if (!check_rx_header(hdr, c)) {  // counted there
+      // The header's flags and gso_type (offload.h), before any frame byte.
+      const RxOffloadVerdict fields =
+          check_rx_hdr_fields(hdr, offloads_active_.load(MemOrder::kRelaxed));
+      if (fields != RxOffloadVerdict::kOk) {
+        count_rx_offload_drop(fields, c);
         give_back();
         continue;
       }
-      const uint32_t frame_len = len - hdr_size_;
-      // The frame must fit the link, not just the buffer (5.1.6.3.1 asks the
-      // device for no more than the MTU; a lying device could otherwise
-      // hand the stack a frame no peer could have sent).
-      if (frame_len > rx_frame_max_) {
+      const uint32_t first_len = len - hdr_size_;
+      // A one-buffer frame must fit the link, not just the buffer (5.1.6.3.1
+      // asks the device for no more than the MTU; a lying device could
+      // otherwise hand the stack a frame no peer could have sent); a
+      // coalesced one what its segments can add up to.
+      if (buffers == 1 && first_len > rx_frame_limit(hdr)) {
         drop(c.rx_drop_len_mtu);
         continue;
       }
       // From here on only the private buffer is read: with a bounce platform
       // dma_unmap() copies the validated length out of the shared slot.
       platform_->dma_unmap(m, b->base, len, DmaDirection::kFromDevice);
-      platform_->frame_in_place(p.rx.index(), done[i].head, b->base + hdr_size_, frame_len);
+      platform_->frame_in_place(p.rx.index(), done[i].head, b->base + hdr_size_, first_len);
       b->offset = hdr_size_;
-      b->len = frame_len;
+      b->len = first_len;
       b->next = nullptr;
-      b->hash = 0;
-      b->hash_report = 0;
-      if (hdr_size_ == sizeof(full)) {
-        // HASH_REPORT: a report type the spec does not define is device
-        // data no caller should index with: delivered as "no hash".
-        const uint16_t report = full.hash_report.get();
-        if (report > spec::ctrl::kReportMax) {
-          ++c.rx_hash_report_invalid;
-        } else if (report != spec::ctrl::kReportNone) {
-          b->hash = full.hash_value.get();
-          b->hash_report = report;
-        }
+      if (buffers != 1) {
+        p.rx_chain = p.rx_chain_tail = b;
+        p.rx_chain_need = static_cast<uint16_t>(buffers - 1);
+        p.rx_chain_len = first_len;
+        p.rx_chain_hdr = full;
+        continue;
       }
-      out[delivered++] = b;
-      ++c.rx_packets;
-      c.rx_bytes += frame_len;
+      if (finish_rx_frame(p, b, first_len, full)) out[delivered++] = b;
     }
     if (n < want && n < kHarvestBatch) break;
     if (n == 0) break;
@@ -721,7 +850,9 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
       if (!tx_sg(p, b, &added)) break;
       continue;
     }
-    if (b->len < spec::kEthHeaderSize || b->len > max_len) {
+    const bool offload = wants_offload(b->offload);
+    if (b->len < spec::kEthHeaderSize ||
+        b->len > (b->offload.gso != GsoKind::kNone ? kMaxGsoFrame : max_len)) {
       ++c.tx_drop_len;
       pool_->free(b);
       continue;
@@ -731,20 +862,31 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
       pool_->free(b);
       continue;
     }
+    // Offloads: the request, checked against the features and the frame,
+    // becomes the header (offload.h); a request that cannot be honoured
+    // drops the frame before the device sees anything of it.
+    spec::NetHdr oh{};
+    if (offload && !tx_offload_header(c, b->offload, b->data(), b->len, b->len, &oh)) {
+      pool_->free(b);
+      continue;
+    }
     if (p.tx.in_flight() >= options_.tx_ring_cap || !p.tx.can_add(segments)) {
       ++c.tx_ring_full;
       break;
     }
-    // No offloads: an all-zero header; num_buffers MUST be 0 on transmit
-    // (5.1.6.2.1).
+    // num_buffers MUST be 0 on transmit (5.1.6.2.1): it is, in both.
     uint8_t* hdr = b->base + b->offset - hdr_size_;
-    // Constant sizes, so the compiler stores instead of calling memset.
-    if (hdr_size_ == spec::kNetHdrSize)
+    if (offload) {
+      write_tx_header(hdr, oh);
+    } else if (hdr_size_ == spec::kNetHdrSize) {
+      // No offloads: an all-zero header. Constant sizes, so the compiler
+      // stores instead of calling memset.
       __builtin_memset(hdr, 0, spec::kNetHdrSize);
-    else if (hdr_size_ == spec::kNetHdrLegacySize)
+    } else if (hdr_size_ == spec::kNetHdrLegacySize) {
       __builtin_memset(hdr, 0, spec::kNetHdrLegacySize);
-    else
+    } else {
       __builtin_memset(hdr, 0, sizeof(spec::NetHdrHash));
+    }
     // Header and frame are complete: map them (a bounce platform copies
     // them into the shared area here, so the device reads exactly this).
     DmaMapping m;
@@ -775,6 +917,33 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
   return taken;
 }
 
+bool VirtioNet::tx_offload_header(NetCounters& c, const PacketOffload& req, const uint8_t* first,
+                                  uint32_t first_len, uint32_t frame_len, spec::NetHdr* out) {
+  switch (build_tx_header(req, features_, first, first_len, frame_len, mtu_, out)) {
+    case TxOffloadVerdict::kOk:
+      if (req.csum == CsumState::kPartial) ++c.tx_csum_offloaded;
+      if (req.gso != GsoKind::kNone) ++c.tx_gso_packets;
+      return true;
+    case TxOffloadVerdict::kFeature:
+      ++c.tx_drop_offload_feature;
+      return false;
+    case TxOffloadVerdict::kCsumBounds:
+      ++c.tx_drop_offload_csum;
+      return false;
+    case TxOffloadVerdict::kGso:
+      ++c.tx_drop_offload_gso;
+      return false;
+  }
+  return false;
+}
+
+void VirtioNet::write_tx_header(uint8_t* at, const spec::NetHdr& h) const {
+  // The header as built (num_buffers 0), cut to the negotiated size; with
+  // HASH_REPORT the hash fields (device-written on rx only) are zero.
+  __builtin_memset(at, 0, hdr_size_);
+  __builtin_memcpy(at, &h, hdr_size_ < sizeof(h) ? hdr_size_ : sizeof(h));
+}
+
 void VirtioNet::reset_tx_frag_maps(QueuePair& p) {
   // Nothing in flight: every slot free, linked in index order.
   for (uint16_t i = 0; i < kTxFragMaps; ++i)
@@ -783,7 +952,7 @@ void VirtioNet::reset_tx_frag_maps(QueuePair& p) {
   p.tx_frag_free_count = kTxFragMaps;
 }
 
-void VirtioNet::free_tx_chain(PacketBuffer* b) {
+void VirtioNet::free_chain(PacketBuffer* b) {
   // A frame dropped before any of it was mapped: each fragment once. The
   // walk is the caller's list (driver-private memory, not the device's);
   // tx_sg() walked it already, bounded, before deciding to drop.
@@ -837,23 +1006,33 @@ bool VirtioNet::tx_sg(QueuePair& p, PacketBuffer* b, uint16_t* added) {
   }
   if (frags > kMaxTxFragments) {
     ++c.tx_drop_sg_fragments;
-    free_tx_chain(b);
+    free_chain(b);
     return true;
   }
   if (!in_bounds) {
     ++c.tx_drop_sg_bounds;
-    free_tx_chain(b);
+    free_chain(b);
     return true;
   }
   if (b->offset < hdr_size_) {
     ++c.tx_drop_headroom;
-    free_tx_chain(b);
+    free_chain(b);
     return true;
   }
-  // 5.1.4.2, as for a single buffer: the whole frame within mtu + 14.
-  if (total < spec::kEthHeaderSize || total > uint64_t{mtu_} + spec::kEthHeaderSize) {
+  // 5.1.4.2, as for a single buffer: the whole frame within mtu + 14 (a
+  // GSO frame: within kMaxGsoFrame, each segment within the MTU).
+  const uint64_t max_len = b->offload.gso != GsoKind::kNone ? uint64_t{kMaxGsoFrame}
+                                                            : uint64_t{mtu_} + spec::kEthHeaderSize;
+  if (total < spec::kEthHeaderSize || total > max_len) {
     ++c.tx_drop_len;
-    free_tx_chain(b);
+    free_chain(b);
+    return true;
+  }
+  const bool offload = wants_offload(b->offload);
+  spec::NetHdr oh{};
+  if (offload &&
+      !tx_offload_header(c, b->offload, b->data(), b->len, static_cast<uint32_t>(total), &oh)) {
+    free_chain(b);
     return true;
   }
   const uint16_t segments = static_cast<uint16_t>(frags + (split_header_ ? 1 : 0));
@@ -862,7 +1041,7 @@ bool VirtioNet::tx_sg(QueuePair& p, PacketBuffer* b, uint16_t* added) {
   // or the queue size, 2.7.5.3.1) is dropped whole.
   if (segments > p.tx.max_segments()) {
     ++c.tx_drop_sg_segments;
-    free_tx_chain(b);
+    free_chain(b);
     return true;
   }
   if (p.tx.in_flight() >= options_.tx_ring_cap || !p.tx.can_add(segments) ||
@@ -870,10 +1049,13 @@ bool VirtioNet::tx_sg(QueuePair& p, PacketBuffer* b, uint16_t* added) {
     ++c.tx_ring_full;
     return false;
   }
-  // No offloads: an all-zero header in the first fragment's headroom;
-  // num_buffers MUST be 0 on transmit (5.1.6.2.1).
+  // The header in the first fragment's headroom: all zero without
+  // offloads; num_buffers MUST be 0 on transmit (5.1.6.2.1).
   uint8_t* hdr = b->base + b->offset - hdr_size_;
-  __builtin_memset(hdr, 0, hdr_size_);
+  if (offload)
+    write_tx_header(hdr, oh);
+  else
+    __builtin_memset(hdr, 0, hdr_size_);
   DmaMapping m;
   if (!platform_->dma_map(hdr, b->device_addr + b->offset - hdr_size_, hdr_size_ + b->len,
                           DmaDirection::kToDevice, &m)) {
@@ -1114,6 +1296,10 @@ void VirtioNet::return_all_buffers() {
       });
     p.rx_posted = 0;
     p.rx_skip = 0;
+    // A frame being assembled: its buffers left the ring already.
+    free_chain(p.rx_chain);
+    p.rx_chain = p.rx_chain_tail = nullptr;
+    p.rx_chain_need = 0;
   }
   // The control queue's one command (if the device never completed it):
   // its area is the driver's again.

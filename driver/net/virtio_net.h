@@ -128,10 +128,12 @@
 
 #include "driver/net/control_queue.h"
 #include "driver/net/net_counters.h"
+#include "driver/net/offload.h"
 #include "driver/net/packet_buffer.h"
 #include "driver/platform/atomic.h"
 #include "driver/platform/platform.h"
 #include "driver/spec/net_layout.h"
+#include "driver/spec/virtio_constants.h"
 #include "driver/transport/transport.h"
 #include "driver/virtqueue/virtqueue.h"
 
@@ -148,8 +150,11 @@ struct NetOptions {
   uint16_t fallback_mtu = 1500;
   // Largest Ethernet frame (no FCS) an rx buffer must hold; pool buffers
   // need capacity >= header + max_frame. A device MTU that does not fit is
-  // not accepted.
-  uint16_t max_frame = 1514;
+  // not accepted -- unless rx_chains is on and MRG_RXBUF negotiated, when a
+  // frame may take several buffers (any MTU up to 65535 is then accepted).
+  // At least kMaxGsoFrame: big buffers, which let accept_rx_gso work
+  // without MRG_RXBUF (5.1.6.3).
+  uint32_t max_frame = 1514;
   // Reset handshake: how long to wait for status to read back 0 (4.1.4.3.2).
   uint64_t reset_timeout_ns = 100'000'000;
   // Transmit watchdog: tx chains in flight and no used entry for this long
@@ -218,7 +223,41 @@ struct NetOptions {
   // (VIRTIO_NET_F_HASH_REPORT), when offered with valid limits (5.1.4).
   bool accept_rss = false;
   bool accept_hash_report = false;
+  // Receive chains: deliver a frame the device spread over several rx
+  // buffers (MRG_RXBUF, num_buffers > 1) as a PacketBuffer chain
+  // (packet_buffer.h) of at most kMaxGsoFrame bytes. Off: such frames are
+  // dropped (rx_drop_num_buffers), so a caller that knows only single
+  // buffers never sees a chain.
+  bool rx_chains = false;
+  // Offloads (5.1.6.2, 5.1.6.4; PacketOffload in packet_buffer.h), each
+  // negotiated only when offered together with what it depends on (5.1.3.1)
+  // and OFF by default like the options above (QEMU offers them over a
+  // vnet-header back end; the feature word of every recorded trace stays).
+  //   accept_tx_csum   CSUM: the device completes tx checksums (kPartial)
+  //   accept_tso       HOST_TSO4, HOST_TSO6, HOST_ECN, HOST_USO (needs CSUM)
+  //   accept_rx_csum   GUEST_CSUM: rx frames come verified or partial
+  //   accept_rx_gso    GUEST_TSO4, GUEST_TSO6, GUEST_ECN, GUEST_USO4,
+  //                    GUEST_USO6 (needs GUEST_CSUM, and a place for a
+  //                    64 KiB frame: MRG_RXBUF with rx_chains, or
+  //                    max_frame >= kMaxGsoFrame)
+  // With CTRL_VQ accepted, CTRL_GUEST_OFFLOADS is negotiated along with the
+  // guest offloads, and set_guest_offloads() switches them at run time.
+  bool accept_tx_csum = false;
+  bool accept_tso = false;
+  bool accept_rx_csum = false;
+  bool accept_rx_gso = false;
 };
+
+// Guest (receive) offloads as set_guest_offloads() takes them: the feature
+// bits of 5.1.6.5.6.1 (GUEST_CSUM, GUEST_TSO4, GUEST_TSO6, GUEST_ECN,
+// GUEST_UFO, GUEST_USO4, GUEST_USO6).
+inline constexpr uint64_t kGuestOffloadBits = spec::feature_mask(spec::Feature::kNetGuestCsum) |
+                                              spec::feature_mask(spec::Feature::kNetGuestTso4) |
+                                              spec::feature_mask(spec::Feature::kNetGuestTso6) |
+                                              spec::feature_mask(spec::Feature::kNetGuestEcn) |
+                                              spec::feature_mask(spec::Feature::kNetGuestUfo) |
+                                              spec::feature_mask(spec::Feature::kNetGuestUso4) |
+                                              spec::feature_mask(spec::Feature::kNetGuestUso6);
 
 // Queue pairs the driver can drive at most (each pair's state lives inside
 // VirtioNet: no heap in the driver).
@@ -388,6 +427,15 @@ class VirtioNet {
   CtrlResult set_queue_pairs(uint16_t n);
   // RSS (RSS_CONFIG), validated against the device's limits first.
   CtrlResult set_rss(const RssSettings& rss);
+  // CTRL_GUEST_OFFLOADS (5.1.6.5.6): the receive offloads the device may
+  // use from now on, as GUEST_* feature bits (kGuestOffloadBits), a subset
+  // of the negotiated ones closed under their dependencies (kInvalid
+  // otherwise). rx_burst() then accepts only headers of these offloads.
+  CtrlResult set_guest_offloads(uint64_t offloads);
+  // The receive offloads in force (GUEST_* feature bits).
+  uint64_t guest_offloads() const {
+    return features_from_guest_offloads(offloads_active_.load(MemOrder::kRelaxed));
+  }
   // Queue pairs in use now (1 without MQ), and set up at attach.
   uint16_t queue_pairs() const { return pairs_active_.load(MemOrder::kRelaxed); }
   uint16_t max_queue_pairs() const { return pairs_; }
@@ -471,6 +519,13 @@ class VirtioNet {
     NetCounters* counters = nullptr;  // pair 0: counters_; pair k: pair_counters_[k - 1]
     uint16_t rx_posted = 0;
     uint16_t rx_skip = 0;  // buffers still to drop of a multi-buffer frame
+    // The multi-buffer frame being assembled (rx_chains): its buffers so
+    // far, the used entries still to come, its length, its first header.
+    PacketBuffer* rx_chain = nullptr;
+    PacketBuffer* rx_chain_tail = nullptr;
+    uint16_t rx_chain_need = 0;
+    uint32_t rx_chain_len = 0;
+    spec::NetHdrHash rx_chain_hdr{};
     // tx avail index, for the watchdog (control context reads it).
     Atomic<uint16_t> tx_published{0};
     // Tx watchdog (control context only).
@@ -501,7 +556,24 @@ class VirtioNet {
   AttachError setup_pair(QueuePair& p, uint16_t pair, RingKind ring, bool dma_order);
   uint16_t fill_rx(QueuePair& p);
   void refill_rx(QueuePair& p, bool notify);
-  bool check_rx_header(const spec::NetHdr& hdr, NetCounters& c);
+  // Receive: validate a whole frame (one buffer, or a chain at b) against
+  // its header snapshot and deliver it (true) or free it, counted (false).
+  bool finish_rx_frame(QueuePair& p, PacketBuffer* b, uint32_t frame_len,
+                       const spec::NetHdrHash& full);
+  static void count_rx_offload_drop(RxOffloadVerdict v, NetCounters& c);
+  uint32_t rx_frame_limit(const spec::NetHdr& hdr) const {
+    return hdr.gso_type == spec::net_hdr::kGsoNone ? rx_frame_max_ : kMaxGsoFrame;
+  }
+  void drop_rx_chain(QueuePair& p);
+  // Transmit offloads: the request made a header (true), or the frame is
+  // refused, counted (false); write_tx_header() stores it at the frame.
+  static bool wants_offload(const PacketOffload& o) {
+    return o.csum != CsumState::kNone || o.gso != GsoKind::kNone || o.ecn;
+  }
+  bool tx_offload_header(NetCounters& c, const PacketOffload& req, const uint8_t* first,
+                         uint32_t first_len, uint32_t frame_len, spec::NetHdr* out);
+  void write_tx_header(uint8_t* at, const spec::NetHdr& h) const;
+  uint64_t offload_features_wanted(uint64_t want) const;
   uint16_t reclaim_tx(QueuePair& p);
   // Scatter-gather tx of the fragment chain at b: false when the burst
   // must stop (ring or fragment mappings full, mapping failed: not taken).
@@ -509,7 +581,7 @@ class VirtioNet {
   // Every fragment of the chain at b back to the pool (next cleared), its
   // mappings (p.tx_map[head] and the extra fragments') ended.
   void release_tx(QueuePair& p, PacketBuffer* b, uint16_t head);
-  void free_tx_chain(PacketBuffer* b);
+  void free_chain(PacketBuffer* b);
   static void reset_tx_frag_maps(QueuePair& p);
   void note_queue_fault(const Virtqueue& q);
   void count_queue_fault(const Virtqueue& q);
@@ -534,6 +606,7 @@ class VirtioNet {
   CtrlResult pairs_command(uint16_t n);
   uint16_t shrink_pairs(uint16_t n);
   CtrlResult rss_command(const RssSettings& rss, uint16_t pairs);
+  CtrlResult offloads_command(uint64_t offloads);
   void restore_control_state();
   void acknowledge_announce(DeviceEvents* ev, uint32_t status);
   void reset_control_state();
@@ -571,6 +644,12 @@ class VirtioNet {
   uint8_t mac_[6] = {};
   uint16_t mtu_ = 1500;
   uint32_t rx_frame_max_ = 0;  // largest frame accepted: mtu + Ethernet + one VLAN tag
+  bool rx_chains_ = false;     // options_.rx_chains with MRG_RXBUF negotiated
+  uint16_t rx_chain_max_ = 0;  // the most buffers a frame may span
+  // Receive offloads in force (offload.h guest_offload bits): the
+  // negotiated GUEST_* features, then what set_guest_offloads() switched.
+  // Written by the control context, read by every rx context.
+  Atomic<uint8_t> offloads_active_{0};
   bool quarantined_ = false;
   uint8_t status_written_ = 0;  // the device status the driver last wrote
   NetCounters counters_{};
@@ -607,7 +686,9 @@ class VirtioNet {
   uint8_t rss_max_key_ = 0;
   uint16_t rss_max_table_ = 0;
   uint32_t rss_types_ = 0;
-  bool rss_chosen_ = false;  // set_rss() succeeded: rss_ is what the device uses
+  bool rss_chosen_ = false;       // set_rss() succeeded: rss_ is what the device uses
+  bool offloads_chosen_ = false;  // set_guest_offloads() succeeded: offloads_wanted_
+  uint64_t offloads_wanted_ = 0;
   RssSettings rss_{};
 
  public:

@@ -191,6 +191,7 @@ void VirtioNet::reset_control_state() {
   mac_chosen_ = false;
   rss_chosen_ = false;
   pairs_wanted_ = kMaxQueuePairs;  // every pair attach sets up
+  offloads_chosen_ = false;
 }
 
 void VirtioNet::restore_control_state() {
@@ -240,6 +241,13 @@ void VirtioNet::restore_control_state() {
       vlan_command(vid, true);
       if (state() != NetState::kRunning) return;
     }
+  }
+  // Guest offloads: the device starts with every negotiated one enabled
+  // (5.1.6.5.6.1); what set_guest_offloads() chose is sent again.
+  if (offloads_chosen_ && has_feature(features_, Feature::kNetCtrlGuestOffloads)) {
+    const uint64_t wanted = offloads_wanted_ & features_;
+    if (wanted != (features_ & kGuestOffloadBits)) offloads_command(wanted);
+    if (state() != NetState::kRunning) return;
   }
   // Multiqueue: the device starts on one pair (5.1.6.5.5); every pair set
   // up is put to use unless set_queue_pairs() asked for fewer.
@@ -475,6 +483,26 @@ CtrlResult VirtioNet::rss_command(const RssSettings& rss, uint16_t pairs) {
   return r;
 }
 
+CtrlResult VirtioNet::offloads_command(uint64_t offloads) {
+  if (!has_feature(features_, Feature::kNetCtrlGuestOffloads)) return CtrlResult::kUnsupported;
+  // 5.1.6.5.6.2: only offloads whose features were negotiated, and (as
+  // 5.1.3.1 has it for the features) none without what it depends on.
+  const uint64_t guest = features_ & kGuestOffloadBits;
+  if ((offloads & ~guest) != 0 || spec::close_under_dependencies(offloads) != offloads)
+    return CtrlResult::kInvalid;
+  uint8_t data[8];
+  spec::store_le32(data, static_cast<uint32_t>(offloads));
+  spec::store_le32(data + 4, static_cast<uint32_t>(offloads >> 32));
+  const ControlQueue::Part part{data, 8};
+  const CtrlResult r = send_command(ctl::kClassGuestOffloads, ctl::kGuestOffloadsSet, &part, 1);
+  // From the acknowledgement on, the device uses only these: frames it
+  // wrote before and that rx harvests after are checked against the new
+  // set (an offload just switched off drops them, counted).
+  if (r == CtrlResult::kOk)
+    offloads_active_.store(guest_offloads_from_features(offloads), MemOrder::kRelaxed);
+  return r;
+}
+
 // ---- public entry points --------------------------------------------------------
 
 CtrlResult VirtioNet::set_rx_mode(RxMode mode, bool on) {
@@ -514,6 +542,16 @@ CtrlResult VirtioNet::set_rss(const RssSettings& rss) {
   if (platform_ == nullptr) return CtrlResult::kNotRunning;
   const CtrlResult r = rss_command(rss, queue_pairs());
   if (r == CtrlResult::kOk) rss_chosen_ = true;
+  return r;
+}
+
+CtrlResult VirtioNet::set_guest_offloads(uint64_t offloads) {
+  if (platform_ == nullptr) return CtrlResult::kNotRunning;
+  const CtrlResult r = offloads_command(offloads);
+  if (r == CtrlResult::kOk) {
+    offloads_chosen_ = true;
+    offloads_wanted_ = offloads;
+  }
   return r;
 }
 
