@@ -391,8 +391,10 @@ size_t coalesce(std::span<const std::span<const uint8_t>> segs, uint8_t* out, si
   for (size_t k = 0; k < segs.size(); ++k) {
     const std::span<const uint8_t> s = segs[k];
     const Layout lk = parse(s);
-    if (!lk.ok || lk.l4_proto != kProtoTcp || lk.fragment || lk.ipv6 != l.ipv6 || lk.l3 != l.l3 ||
-        lk.l4 != l.l4 || lk.headers != hdrs)
+    // (Equal header lengths make every segment TCP as the first is: UDP's
+    // would end 12 bytes earlier at least.)
+    if (!lk.ok || lk.fragment || lk.ipv6 != l.ipv6 || lk.l3 != l.l3 || lk.l4 != l.l4 ||
+        lk.headers != hdrs)
       return 0;
     const size_t pay = s.size() - hdrs;
     const bool last = k + 1 == segs.size();

@@ -748,7 +748,9 @@ class Parser {
                 "offer_rss",
                 "rss_max_key_size",
                 "rss_max_indirection_table_length",
-                "supported_hash_types"});
+                "supported_hash_types",
+                "offer_offloads",
+                "rx_csum_mode"});
     auto list = [&](const char* key, auto&& each) {
       if (!j.contains(key)) return;
       const std::string p = ptr + "/" + key;
@@ -772,6 +774,21 @@ class Parser {
       s->device.interrupt_pin = uint8_t(u64(j["interrupt_pin"], ptr + "/interrupt_pin", 4));
     if (j.contains("rx_mergeable"))
       s->device.rx_mergeable = boolean(j["rx_mergeable"], ptr + "/rx_mergeable");
+    // Offloads (issue 16).
+    if (j.contains("offer_offloads"))
+      s->device.offer_offloads = boolean(j["offer_offloads"], ptr + "/offer_offloads");
+    if (j.contains("rx_csum_mode")) {
+      using Mode = mock::DeviceConfig::RxCsumMode;
+      const std::string m = str(j["rx_csum_mode"], ptr + "/rx_csum_mode");
+      if (m == "none")
+        s->device.rx_csum_mode = Mode::kNone;
+      else if (m == "data_valid")
+        s->device.rx_csum_mode = Mode::kDataValid;
+      else if (m == "partial")
+        s->device.rx_csum_mode = Mode::kPartial;
+      else
+        fail(ptr + "/rx_csum_mode", "rx_csum_mode '" + m + "' is not none, data_valid or partial");
+    }
     // The control plane's offers and its raw config fields (issue 15).
     const std::pair<const char*, std::optional<bool> mock::DeviceConfig::*> offers[] = {
         {"offer_ctrl_vq", &mock::DeviceConfig::offer_ctrl_vq},

@@ -372,6 +372,12 @@ FrameSpec big(bool udp = false, uint8_t flags = 0x18) {
   return s;
 }
 
+FrameSpec big6() {
+  FrameSpec s = big();
+  s.ipv6 = true;
+  return s;
+}
+
 const std::vector<RuleCase>& rule_cases() {
   static const std::vector<RuleCase> all = {
       {"CsumBeyondFrame", kTx, FrameSpec{},
@@ -419,6 +425,11 @@ const std::vector<RuleCase>& rule_cases() {
       {"TcpV4OnUdp", kTx, big(true),
        [](const FrameSpec& s) { return NetHdr::tso(s, 1000).gso(1).csum(34, 16); }, nullptr,
        "def-5.1.6.2-2", false},
+      {"TcpV4OnIpv6", kTx, big6(), [](const FrameSpec& s) { return NetHdr::tso(s, 1000).gso(1); },
+       nullptr, "def-5.1.6.2-2", false},
+      {"GsoCsumStartOnlyWrong", kTx, big(),
+       [](const FrameSpec& s) { return NetHdr::tso(s, 1000).csum(30, 16); }, nullptr,
+       "drv-5.1.6.2.1-8", false},
       {"TcpV6OnIpv4", kTx, big(), [](const FrameSpec& s) { return NetHdr::tso(s, 1000).gso(4); },
        nullptr, "def-5.1.6.2-2", false},
       {"UdpL4OnTcp", kTx, big(), [](const FrameSpec& s) { return NetHdr::tso(s, 1000).gso(5); },
@@ -469,6 +480,43 @@ INSTANTIATE_TEST_SUITE_P(Rules, TxRule, ::testing::Range(size_t{0}, rule_cases()
                            return std::string(rule_cases()[info.param].name);
                          });
 
+TEST(TxRuleToo, GsoOnAnIpv6FragmentIsRefused) {
+  // A fragment header (44) between IPv6 and TCP: not a TCP segment to cut.
+  Rig r(kTx);
+  FrameSpec s = big6();
+  auto f = make_frame(s);
+  const uint8_t frag[8] = {6, 0, 0, 0, 0, 0, 0, 9};
+  f.insert(f.begin() + 54, frag, frag + 8);
+  f[20] = 44;
+  testing::wr16(&f[18], uint16_t(f.size() - 54));
+  const uint32_t l4_len = uint32_t(f.size() - 62);
+  testing::wr16(&f[62 + 16], testing::fold16(testing::pseudo(f, true, 6, l4_len)));
+  r.tx(f, NetHdr::tso(s, 1000).csum(62, 16).hdr_len(82));
+  EXPECT_TRUE(r.only("def-5.1.6.2-2")) << describe(r.ids());
+  EXPECT_EQ(r.dev->counters().tx_frames, 0u);
+  EXPECT_EQ(r.dev->counters().tx_offload_bad, 1u);
+}
+
+TEST(TxRuleToo, UdpChecksumZeroIsSentAsAllOnes) {
+  Rig r(kTx);
+  FrameSpec s;
+  s.udp = true;
+  auto f = make_frame(s);
+  // Make the checksum come out 0: add the current one to the last payload word.
+  const size_t l4 = testing::l4_of(s);
+  testing::wr16(&f[l4 + 6], 0);
+  const uint32_t len = uint32_t(f.size() - l4);
+  const uint16_t sum =
+      testing::fold16(testing::pseudo(f, false, 17, len) + testing::word_sum(&f[l4], len));
+  const size_t w = f.size() - 2;  // payload 100: an even offset from l4
+  testing::wr16(&f[w], testing::fold16(uint32_t(rd16(&f[w])) + uint16_t(~sum)));
+  to_partial(f, s);
+  r.tx(f, NetHdr::partial(s));
+  ASSERT_EQ(r.dev->captured_tx().size(), 1u);
+  EXPECT_EQ(rd16(&r.dev->captured_tx()[0][l4 + 6]), 0xFFFF);
+  EXPECT_TRUE(verify_l4(r.dev->captured_tx()[0], s));
+}
+
 TEST(TxRuleToo, SegmentedFrameOfAViolationIsStillCorrectOnTheWire) {
   // hdr_len short (a SHOULD): Linux segments by the real headers.
   Rig r(kTx);
@@ -502,6 +550,11 @@ TEST(RxCsum, DataValidOnlyForFramesWhoseChecksumsVerify) {
   ASSERT_TRUE(r.dev->inject_rx(bad));
   EXPECT_EQ(r.take_rx().hdr.b[0], 0);
   ASSERT_TRUE(r.dev->inject_rx(testing::test_frame(80)));  // not IP
+  EXPECT_EQ(r.take_rx().hdr.b[0], 0);
+  r.post_rx(1, 2048);
+  auto bad_ip = make_frame(s);
+  bad_ip[25] ^= 1;  // the IPv4 header checksum only
+  ASSERT_TRUE(r.dev->inject_rx(bad_ip));
   EXPECT_EQ(r.take_rx().hdr.b[0], 0);
   EXPECT_EQ(r.dev->counters().rx_csum_valid, 4u);
 }
@@ -730,6 +783,9 @@ TEST(RxCoalesce, RefusesWhatGroWouldNotMerge) {
   other_port[1][35] ^= 1;
   auto short_middle = flow(3, 1000, 1000);
   short_middle[1].resize(short_middle[1].size() - 10);
+  // ... with the sequence numbers consistent (seq of the third moved back).
+  auto short_consistent = short_middle;
+  testing::wr32(&short_consistent[2][38], 5000 + 1000 + 990);
   auto syn = flow(3, 1000, 1000);
   syn[1][47] |= 0x02;
   auto fin_early = flow(3, 1000, 1000);
@@ -738,7 +794,18 @@ TEST(RxCoalesce, RefusesWhatGroWouldNotMerge) {
   cwr_late[2][47] |= 0x80;
   auto udp = flow(2, 1000, 1000);
   udp[0][23] = 17;
-  for (const auto* segs : {&gap, &other_port, &short_middle, &syn, &fin_early, &cwr_late, &udp}) {
+  auto fragment = flow(3, 1000, 1000);
+  fragment[1][20] |= 0x20;  // MF: an IPv4 fragment in the middle
+  // Two UDP datagrams whose length/checksum words read like consecutive
+  // sequence numbers: still not TCP.
+  FrameSpec us;
+  us.udp = true;
+  us.payload = 1000;
+  std::vector<std::vector<uint8_t>> udp_flow = {make_frame(us), make_frame(us)};
+  testing::wr16(&udp_flow[0][40], 1);
+  testing::wr16(&udp_flow[1][40], 1 + 1000);
+  for (const auto* segs : {&gap, &other_port, &short_middle, &short_consistent, &syn, &fin_early,
+                           &cwr_late, &udp, &fragment, &udp_flow}) {
     Rig r(kRxOff | kMrg);
     r.post_rx(4, 2048);
     EXPECT_FALSE(r.dev->inject_rx_coalesced(*segs));
@@ -912,7 +979,9 @@ TEST(GuestOffloads, SetSwitchesWhatTheDeviceDelivers) {
   EXPECT_EQ(r.take_rx().hdr.b[0], spec::net_hdr::kFlagNeedsCsum);  // checksum still on
   EXPECT_EQ(r.set(0), ctl::kAckOk);
   ASSERT_TRUE(r.dev->inject_rx(make_frame(FrameSpec{})));
-  EXPECT_EQ(r.take_rx().hdr.b[0], 0);  // checksum off too
+  EXPECT_EQ(r.take_rx().hdr.b[0], 0);                      // checksum off too
+  EXPECT_EQ(r.set(fmask(F::kNetGuestTso4)), ctl::kAckOk);  // TSO without checksum offload
+  EXPECT_FALSE(r.dev->inject_rx_gso(make_frame(big()), 1448));
   EXPECT_EQ(r.set(fmask(F::kNetGuestCsum) | fmask(F::kNetGuestTso4)), ctl::kAckOk);
   EXPECT_TRUE(r.dev->inject_rx_gso(make_frame(big()), 1448));
   EXPECT_TRUE(r.ids().empty()) << describe(r.ids());
