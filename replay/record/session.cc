@@ -71,22 +71,6 @@ AttachError Session::attach(const NetOptions& options) {
   return e;
 }
 
-uint16_t Session::rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit, void* context) {
-  if (max > kMaxBurst) max = kMaxBurst;
-  ApiCall c;
-  c.fn = ApiFn::kRxBurst;
-  c.max = max;
-  c.pair = pair;
-  call(c);
-  const uint16_t n = net_.rx_burst(pair, bufs_, max);
-  ret(result(ApiFn::kRxBurst, n));
-  for (uint16_t i = 0; i < n; ++i) {
-    if (visit != nullptr) visit(context, bufs_[i]->data(), bufs_[i]->len);
-    pool_.free(bufs_[i]);
-  }
-  return n;
-}
-
 namespace {
 // Every buffer of the fragment chain at b back to the pool, next cleared
 // first (packet_buffer.h: a caller that frees a chained buffer clears it).
@@ -100,7 +84,46 @@ void free_chain(BufferPool& pool, PacketBuffer* b) {
 }
 }  // namespace
 
+uint16_t Session::rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit, void* context) {
+  if (max > kMaxBurst) max = kMaxBurst;
+  ApiCall c;
+  c.fn = ApiFn::kRxBurst;
+  c.max = max;
+  c.pair = pair;
+  call(c);
+  const uint16_t n = net_.rx_burst(pair, bufs_, max);
+  ret(result(ApiFn::kRxBurst, n));
+  for (uint16_t i = 0; i < n; ++i) {
+    if (visit != nullptr) visit(context, bufs_[i]->data(), bufs_[i]->len);
+    free_chain(pool_, bufs_[i]);  // a receive chain (rx_chains): every buffer
+  }
+  return n;
+}
+
+uint16_t Session::rx_burst_buffers_on(uint16_t pair, uint16_t max, BufferVisitor visit,
+                                      void* context) {
+  if (max > kMaxBurst) max = kMaxBurst;
+  ApiCall c;
+  c.fn = ApiFn::kRxBurst;
+  c.max = max;
+  c.pair = pair;
+  call(c);
+  const uint16_t n = net_.rx_burst(pair, bufs_, max);
+  ret(result(ApiFn::kRxBurst, n));
+  for (uint16_t i = 0; i < n; ++i) {
+    if (visit != nullptr) visit(context, *bufs_[i]);
+    free_chain(pool_, bufs_[i]);
+  }
+  return n;
+}
+
+
 uint16_t Session::tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n) {
+  return tx_burst_offload_on(pair, frames, nullptr, n);
+}
+
+uint16_t Session::tx_burst_offload_on(uint16_t pair, const TxFrame* frames,
+                                      const PacketOffload* offloads, uint16_t n) {
   if (n > kMaxBurst) n = kMaxBurst;
   ApiCall c;
   c.fn = ApiFn::kTxBurst;
@@ -138,6 +161,7 @@ uint16_t Session::tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n) 
       b->offset = head;
       b->len = len;
       b->next = nullptr;
+      b->offload = i == 0 && offloads != nullptr ? offloads[k] : PacketOffload{};
       if (last != nullptr)
         last->next = b;
       else

@@ -28,8 +28,14 @@
 //             the pool cannot all give is freed again and ends the burst);
 //             frames the driver did not take go back to the pool after
 //             on_return, every fragment with next cleared.
+//             A frame's offload request (TxFrame::offload) goes into its
+//             first buffer; every buffer's PacketOffload is reset first
+//             (pool buffers come back from rx with results in them).
 //   rx_burst: delivered frames are shown to the visitor, then freed to the
-//             pool after on_return.
+//             pool after on_return -- a receive chain (NetOptions::
+//             rx_chains) every buffer of it, in order, next cleared. The
+//             result (ApiResult::delivered) names the delivered frames, so
+//             the tap sees their buffers and offload results.
 //
 // Freestanding (same rules as driver/): fixed arrays, no heap.
 #pragma once
@@ -72,7 +78,24 @@ class Session {
  public:
   // Bursts larger than this are cut to it (before the call is reported).
   static constexpr uint16_t kMaxBurst = 256;
+  // A delivered frame's bytes. A receive chain is shown by its first
+  // buffer only: a caller that turns rx_chains on visits packets instead.
   using FrameVisitor = void (*)(void* context, const uint8_t* frame, uint32_t len);
+  // A delivered frame as the driver handed it over: its first buffer, the
+  // chain through next, the offload result in frame->offload.
+  using PacketVisitor = void (*)(void* context, const PacketBuffer* frame);
+  // A delivered frame as the driver handed it up: its first buffer, with
+  // PacketBuffer::offload (the rx offload report) and, for a receive chain
+  // (NetOptions::rx_chains), the further buffers through next.
+  using BufferVisitor = void (*)(void* context, const PacketBuffer& frame);
+  // Sees every delivered frame whole (first buffer, its chain through next,
+  // its PacketOffload) before it goes back to the pool; set once, called by
+  // every rx_burst after the FrameVisitor.
+  using PacketVisitor = void (*)(void* context, const PacketBuffer& frame);
+  void set_packet_visitor(PacketVisitor visit, void* context) {
+    packet_visit_ = visit;
+    packet_context_ = context;
+  }
 
   Session(Platform& platform, BufferPool& pool, SessionTap* tap)
       : platform_(platform), pool_(pool), tap_(tap) {}
@@ -94,7 +117,20 @@ class Session {
   // it is not 0).
   uint16_t rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit = nullptr,
                        void* context = nullptr);
+  // rx_burst_on() with each delivered frame shown whole (chain and offload
+  // result) before it goes back to the pool. Recorded the same way.
+  uint16_t rx_burst_packets(uint16_t pair, uint16_t max, PacketVisitor visit, void* context);
   uint16_t tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n);
+  // The same, with offload requests: offloads[i] goes into frame i's first
+  // buffer (PacketBuffer::offload; packet_buffer.h "Offloads"). Not part of
+  // a trace: a recording holds the frames' bytes only, so a caller that
+  // records does not ask for offloads. (tx_burst_on leaves every buffer's
+  // offload empty.)
+  uint16_t tx_burst_offload_on(uint16_t pair, const TxFrame* frames, const PacketOffload* offloads,
+                               uint16_t n);
+  // rx_burst_on with the whole frame shown (chains and offload report);
+  // every buffer of a chain goes back to the pool afterwards.
+  uint16_t rx_burst_buffers_on(uint16_t pair, uint16_t max, BufferVisitor visit, void* context);
   uint16_t tx_reclaim_on(uint16_t pair);
   DeviceEvents poll_device();
   bool recover();
@@ -113,6 +149,8 @@ class Session {
   CtrlResult remove_vlan(uint16_t vid);
   CtrlResult set_queue_pairs(uint16_t n);
   CtrlResult set_rss(const RssSettings& rss);
+  // CTRL_GUEST_OFFLOADS (issue 16): VirtioNet::set_guest_offloads().
+  CtrlResult set_guest_offloads(uint64_t offloads);
   // The platform's interrupt handler calls this (not VirtioNet's) so that
   // the interrupt is a recorded call at the point of the driver's progress
   // where it was taken. Interrupt context: the tap must be safe to call
@@ -126,6 +164,8 @@ class Session {
 
  private:
   ApiResult result(ApiFn fn, uint32_t value) const;
+  uint16_t rx(uint16_t pair, uint16_t max, FrameVisitor frame, PacketVisitor packet,
+              void* context);
   CtrlResult control(const ApiCall& c, CtrlResult (*run)(VirtioNet& net, const ApiCall& c));
   void negotiated(ApiResult* r) const;
   void call(const ApiCall& c) {
@@ -137,6 +177,8 @@ class Session {
 
   Platform& platform_;
   BufferPool& pool_;
+  PacketVisitor packet_visit_ = nullptr;
+  void* packet_context_ = nullptr;
   SessionTap* tap_;
   PciTransports transports_;
   ProbeResult probe_{};
