@@ -224,6 +224,28 @@ TEST(ScenarioParse, LieKeysLoad) {
   EXPECT_FALSE(s.steps[7].dma_map_budget.has_value());
 }
 
+TEST(ScenarioParse, OffloadKeysAndFaultsLoad) {
+  const Scenario s = parse_scenario(R"({
+    "name": "o", "device": {"transport": "modern", "offer_offloads": true,
+                            "rx_csum_mode": "partial"},
+    "steps": [{"fault": {"kind": "rx_gso_wrong_protocol", "value": 4}},
+              {"fault": {"kind": "rx_gso_ecn"}},
+              {"fault": {"kind": "rx_merged_len", "value": 0}}]})",
+                                    "o");
+  EXPECT_TRUE(s.device.offer_offloads);
+  EXPECT_EQ(s.device.rx_csum_mode, mock::DeviceConfig::RxCsumMode::kPartial);
+  ASSERT_EQ(s.steps.size(), 3u);
+  EXPECT_EQ(s.steps[0].fault.kind, mock::FaultKind::kRxGsoWrongProtocol);
+  EXPECT_EQ(s.steps[1].fault.kind, mock::FaultKind::kRxGsoEcn);
+  EXPECT_EQ(s.steps[2].fault.kind, mock::FaultKind::kRxMergedLen);
+  EXPECT_EQ(parse_scenario(R"({"name": "d", "device": {"rx_csum_mode": "data_valid"}})", "d")
+                .device.rx_csum_mode,
+            mock::DeviceConfig::RxCsumMode::kDataValid);
+  EXPECT_NE(error_text(R"({"name": "b", "device": {"rx_csum_mode": "valid"}})")
+                .find("is not none, data_valid or partial"),
+            std::string::npos);
+}
+
 TEST(ScenarioParse, GeneratesFrames) {
   const Scenario s = parse_scenario(
       R"({"name": "g", "steps": [{"rx": [{"size": 64, "count": 3}, {"hex": "01 02:03"}]}]})", "g");
