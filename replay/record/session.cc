@@ -72,8 +72,9 @@ AttachError Session::attach(const NetOptions& options) {
 }
 
 namespace {
-// Every buffer of the fragment chain at b back to the pool, next cleared
-// first (packet_buffer.h: a caller that frees a chained buffer clears it).
+// Every buffer of the chain at b (tx fragments, an rx chain) back to the
+// pool, next cleared first (packet_buffer.h: a caller that frees a chained
+// buffer clears it).
 void free_chain(BufferPool& pool, PacketBuffer* b) {
   while (b != nullptr) {
     PacketBuffer* next = b->next;
@@ -84,7 +85,8 @@ void free_chain(BufferPool& pool, PacketBuffer* b) {
 }
 }  // namespace
 
-uint16_t Session::rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit, void* context) {
+uint16_t Session::rx(uint16_t pair, uint16_t max, FrameVisitor frame, BufferVisitor buffers,
+                     void* context) {
   if (max > kMaxBurst) max = kMaxBurst;
   ApiCall c;
   c.fn = ApiFn::kRxBurst;
@@ -92,31 +94,28 @@ uint16_t Session::rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit, v
   c.pair = pair;
   call(c);
   const uint16_t n = net_.rx_burst(pair, bufs_, max);
-  ret(result(ApiFn::kRxBurst, n));
+  // The delivered frames go with the result: the tap records (or checks)
+  // their buffers and offload results.
+  ApiResult r = result(ApiFn::kRxBurst, n);
+  r.delivered = bufs_;
+  ret(r);
   for (uint16_t i = 0; i < n; ++i) {
-    if (visit != nullptr) visit(context, bufs_[i]->data(), bufs_[i]->len);
+    if (frame != nullptr) frame(context, bufs_[i]->data(), bufs_[i]->len);
+    if (buffers != nullptr) buffers(context, *bufs_[i]);
+    if (packet_visit_ != nullptr) packet_visit_(packet_context_, *bufs_[i]);
     free_chain(pool_, bufs_[i]);  // a receive chain (rx_chains): every buffer
   }
   return n;
 }
 
-uint16_t Session::rx_burst_buffers_on(uint16_t pair, uint16_t max, BufferVisitor visit,
-                                      void* context) {
-  if (max > kMaxBurst) max = kMaxBurst;
-  ApiCall c;
-  c.fn = ApiFn::kRxBurst;
-  c.max = max;
-  c.pair = pair;
-  call(c);
-  const uint16_t n = net_.rx_burst(pair, bufs_, max);
-  ret(result(ApiFn::kRxBurst, n));
-  for (uint16_t i = 0; i < n; ++i) {
-    if (visit != nullptr) visit(context, *bufs_[i]);
-    free_chain(pool_, bufs_[i]);
-  }
-  return n;
+uint16_t Session::rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit, void* context) {
+  return rx(pair, max, visit, nullptr, context);
 }
 
+uint16_t Session::rx_burst_buffers_on(uint16_t pair, uint16_t max, BufferVisitor visit,
+                                      void* context) {
+  return rx(pair, max, nullptr, visit, context);
+}
 
 uint16_t Session::tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n) {
   return tx_burst_offload_on(pair, frames, nullptr, n);
@@ -130,6 +129,7 @@ uint16_t Session::tx_burst_offload_on(uint16_t pair, const TxFrame* frames,
   c.pair = pair;
   c.frames = frames;
   c.num_frames = n;
+  c.offloads = offloads;
   call(c);
   uint16_t k = 0;
   for (; k < n; ++k) {
@@ -304,6 +304,14 @@ CtrlResult Session::set_rss(const RssSettings& rss) {
   c.fn = ApiFn::kSetRss;
   c.rss = &rss;
   return control(c, [](VirtioNet& n, const ApiCall& a) { return n.set_rss(*a.rss); });
+}
+
+CtrlResult Session::set_guest_offloads(uint64_t offloads) {
+  ApiCall c;
+  c.fn = ApiFn::kSetGuestOffloads;
+  c.guest_offloads = offloads;
+  return control(
+      c, [](VirtioNet& n, const ApiCall& a) { return n.set_guest_offloads(a.guest_offloads); });
 }
 
 IrqWork Session::handle_interrupt(IrqSource source) {

@@ -28,9 +28,9 @@
 //             the pool cannot all give is freed again and ends the burst);
 //             frames the driver did not take go back to the pool after
 //             on_return, every fragment with next cleared.
-//             A frame's offload request (TxFrame::offload) goes into its
-//             first buffer; every buffer's PacketOffload is reset first
-//             (pool buffers come back from rx with results in them).
+//             A frame's offload request (tx_burst_offload_on) goes into
+//             its first buffer; every other buffer's PacketOffload is
+//             reset (pool buffers come back from rx with results in them).
 //   rx_burst: delivered frames are shown to the visitor, then freed to the
 //             pool after on_return -- a receive chain (NetOptions::
 //             rx_chains) every buffer of it, in order, next cleared. The
@@ -79,19 +79,16 @@ class Session {
   // Bursts larger than this are cut to it (before the call is reported).
   static constexpr uint16_t kMaxBurst = 256;
   // A delivered frame's bytes. A receive chain is shown by its first
-  // buffer only: a caller that turns rx_chains on visits packets instead.
+  // buffer only: a caller that turns rx_chains on visits buffers instead
+  // (rx_burst_buffers_on).
   using FrameVisitor = void (*)(void* context, const uint8_t* frame, uint32_t len);
-  // A delivered frame as the driver handed it over: its first buffer, the
-  // chain through next, the offload result in frame->offload.
-  using PacketVisitor = void (*)(void* context, const PacketBuffer* frame);
   // A delivered frame as the driver handed it up: its first buffer, with
   // PacketBuffer::offload (the rx offload report) and, for a receive chain
   // (NetOptions::rx_chains), the further buffers through next.
   using BufferVisitor = void (*)(void* context, const PacketBuffer& frame);
-  // Sees every delivered frame whole (first buffer, its chain through next,
-  // its PacketOffload) before it goes back to the pool; set once, called by
-  // every rx_burst after the FrameVisitor.
-  using PacketVisitor = void (*)(void* context, const PacketBuffer& frame);
+  // Sees every delivered frame whole, like a BufferVisitor, on every
+  // rx_burst (after the call's own visitor); set once (nullptr: none).
+  using PacketVisitor = BufferVisitor;
   void set_packet_visitor(PacketVisitor visit, void* context) {
     packet_visit_ = visit;
     packet_context_ = context;
@@ -117,15 +114,12 @@ class Session {
   // it is not 0).
   uint16_t rx_burst_on(uint16_t pair, uint16_t max, FrameVisitor visit = nullptr,
                        void* context = nullptr);
-  // rx_burst_on() with each delivered frame shown whole (chain and offload
-  // result) before it goes back to the pool. Recorded the same way.
-  uint16_t rx_burst_packets(uint16_t pair, uint16_t max, PacketVisitor visit, void* context);
   uint16_t tx_burst_on(uint16_t pair, const TxFrame* frames, uint16_t n);
   // The same, with offload requests: offloads[i] goes into frame i's first
-  // buffer (PacketBuffer::offload; packet_buffer.h "Offloads"). Not part of
-  // a trace: a recording holds the frames' bytes only, so a caller that
-  // records does not ask for offloads. (tx_burst_on leaves every buffer's
-  // offload empty.)
+  // buffer (PacketBuffer::offload; packet_buffer.h "Offloads"); nullptr:
+  // none (tx_burst_on leaves every buffer's offload empty). Recorded as the
+  // call's "offload" when a frame asks for one (docs/trace-format.md,
+  // "Offloads"), so a replay hands the driver the same requests.
   uint16_t tx_burst_offload_on(uint16_t pair, const TxFrame* frames, const PacketOffload* offloads,
                                uint16_t n);
   // rx_burst_on with the whole frame shown (chains and offload report);
@@ -164,7 +158,7 @@ class Session {
 
  private:
   ApiResult result(ApiFn fn, uint32_t value) const;
-  uint16_t rx(uint16_t pair, uint16_t max, FrameVisitor frame, PacketVisitor packet,
+  uint16_t rx(uint16_t pair, uint16_t max, FrameVisitor frame, BufferVisitor buffers,
               void* context);
   CtrlResult control(const ApiCall& c, CtrlResult (*run)(VirtioNet& net, const ApiCall& c));
   void negotiated(ApiResult* r) const;

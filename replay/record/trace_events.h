@@ -52,6 +52,13 @@ struct TxFrame {
   bool fragmented() const { return num_frags > 1 && frag_lens != nullptr; }
 };
 
+// Whether o is the all-default PacketOffload (nothing asked, nothing
+// reported): such a frame's line carries no offload fields.
+inline bool offload_is_none(const PacketOffload& o) {
+  return o.csum == CsumState::kNone && o.gso == GsoKind::kNone && !o.ecn && o.csum_start == 0 &&
+         o.csum_offset == 0 && o.gso_size == 0 && o.hdr_len == 0;
+}
+
 // One API call of the caller on the driver, with its arguments.
 struct ApiCall {
   ApiFn fn = ApiFn::kProbe;
@@ -73,16 +80,20 @@ struct ApiCall {
   uint16_t vid = 0;                  // add_vlan, remove_vlan
   uint16_t pairs = 0;                // set_queue_pairs
   const RssSettings* rss = nullptr;  // set_rss
+  uint64_t guest_offloads = 0;       // set_guest_offloads (GUEST_* feature bits)
   IrqSource irq{};                   // handle_interrupt
   const TxFrame* frames = nullptr;   // tx_burst
   uint16_t num_frames = 0;
+  // tx_burst (issue 16): offloads[i] is frame i's PacketOffload request
+  // (nullptr: none). Written as "offload" when one is not all default.
+  const PacketOffload* offloads = nullptr;
 };
 
 // What the call returned, and the driver state afterwards.
 struct ApiResult {
   ApiFn fn = ApiFn::kProbe;
   // probe: ProbeError; attach: AttachError; bursts and reclaim: a count;
-  // control commands (set_rx_mode ... set_rss): CtrlResult;
+  // control commands (set_rx_mode ... set_guest_offloads): CtrlResult;
   // recover and set_*_interrupts: 0/1; poll_device and stop: 0;
   // handle_interrupt: the IrqWork bits (irq_work_bits).
   uint32_t value = 0;
@@ -99,6 +110,10 @@ struct ApiResult {
   DeviceEvents events{};
   // handle_interrupt
   IrqWork work{};
+  // rx_burst: the frames delivered (value of them), each a PacketBuffer
+  // chain (next) with its offload result in the first buffer. Written as
+  // "delivered" when one is a chain or carries an offload result.
+  PacketBuffer* const* delivered = nullptr;
 };
 
 // The first line. Device fields are optional (has_*): a streaming recorder
@@ -155,6 +170,13 @@ void write_pool_free(TraceWriter& w, uint32_t buf);
 void write_msi_messages(TraceWriter& w, uint16_t max, uint16_t n, const MsiMessage* msgs);
 void write_line_interrupt(TraceWriter& w, bool present);
 void write_arm_interrupts(TraceWriter& w, InterruptMode mode, uint16_t vectors);
+// A PacketOffload's fields inside the object being written, each only
+// when it is not its default ("csum", "gso", "ecn", "csum_start",
+// "csum_offset", "gso_size", "hdr_len"): {} for none.
+void write_offload_fields(TraceWriter& w, const PacketOffload& o);
+// Whether rx_burst's result needs "delivered": a frame delivered as a
+// chain of buffers, or with an offload result.
+bool delivered_needs_writing(const ApiResult& r);
 void write_call(TraceWriter& w, const ApiCall& call);
 void write_ret(TraceWriter& w, const ApiResult& result);
 void write_end(TraceWriter& w);

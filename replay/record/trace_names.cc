@@ -45,7 +45,8 @@ constexpr const char* kFns[] = {"probe",
                                 "add_vlan",
                                 "remove_vlan",
                                 "set_queue_pairs",
-                                "set_rss"};
+                                "set_rss",
+                                "set_guest_offloads"};
 static_assert(sizeof(kFns) / sizeof(kFns[0]) == kNumApiFns);
 constexpr const char* kAddrForms[] = {"lo32", "hi32", "pfn"};
 constexpr const char* kModes[] = {"auto", "legacy", "modern"};
@@ -56,6 +57,11 @@ constexpr const char* kCtrlResults[] = {"ok",          "rejected", "unsupported"
                                         "not_running", "timeout",  "device_fault"};
 static_assert(sizeof(kCtrlResults) / sizeof(kCtrlResults[0]) ==
               static_cast<size_t>(CtrlResult::kDeviceFault) + 1);
+constexpr const char* kCsumStates[] = {"none", "partial", "verified"};
+static_assert(static_cast<size_t>(CsumState::kVerified) + 1 ==
+              sizeof(kCsumStates) / sizeof(kCsumStates[0]));
+constexpr const char* kGsoKinds[] = {"none", "tcp4", "tcp6", "udp"};
+static_assert(static_cast<size_t>(GsoKind::kUdp) + 1 == sizeof(kGsoKinds) / sizeof(kGsoKinds[0]));
 constexpr const char* kIrqModes[] = {"poll", "intx", "msix"};
 static_assert(sizeof(kIrqModes) / sizeof(kIrqModes[0]) == kNumInterruptModes);
 static_assert(interrupt_mode_name(InterruptMode::kPolling)[0] == 'p' &&
@@ -124,6 +130,13 @@ const char* ctrl_result_trace_name(CtrlResult r) {
   return lookup(kCtrlResults, static_cast<unsigned>(r));
 }
 
+const char* csum_state_name(CsumState c) {
+  return lookup(kCsumStates, static_cast<unsigned>(c));
+}
+const char* gso_kind_name(GsoKind g) {
+  return lookup(kGsoKinds, static_cast<unsigned>(g));
+}
+
 bool parse_event(const char* n, size_t len, EventKind* out) {
   return find(kEvents, n, len, out);
 }
@@ -159,6 +172,12 @@ bool parse_rx_mode(const char* n, size_t len, RxMode* out) {
 }
 bool parse_ctrl_result(const char* n, size_t len, CtrlResult* out) {
   return find(kCtrlResults, n, len, out);
+}
+bool parse_csum_state(const char* n, size_t len, CsumState* out) {
+  return find(kCsumStates, n, len, out);
+}
+bool parse_gso_kind(const char* n, size_t len, GsoKind* out) {
+  return find(kGsoKinds, n, len, out);
 }
 bool parse_interrupt_mode(const char* n, size_t len, InterruptMode* out) {
   return find(kIrqModes, n, len, out);

@@ -106,10 +106,12 @@ enum class ApiFn : uint8_t {
   kRemoveVlan,
   kSetQueuePairs,
   kSetRss,
+  // Offloads (issue 16, appended): CTRL_GUEST_OFFLOADS, a control command.
+  kSetGuestOffloads,
 };
-inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kSetRss) + 1;
+inline constexpr uint8_t kNumApiFns = static_cast<uint8_t>(ApiFn::kSetGuestOffloads) + 1;
 inline constexpr bool is_control_fn(ApiFn fn) {
-  return fn >= ApiFn::kSetRxMode && fn <= ApiFn::kSetRss;
+  return fn >= ApiFn::kSetRxMode && fn <= ApiFn::kSetGuestOffloads;
 }
 
 // handle_interrupt's result as the "val" of its ret line: rx 1, tx 2,
@@ -141,6 +143,11 @@ const char* rx_mode_name(RxMode m);
 // CtrlResult (a control call's "result"): "ok", "rejected", "unsupported",
 // "invalid", "not_running", "timeout", "device_fault".
 const char* ctrl_result_trace_name(CtrlResult r);
+// PacketOffload's enums (issue 16; packet_buffer.h) as a trace names them:
+// CsumState "none", "partial", "verified"; GsoKind "none", "tcp4",
+// "tcp6", "udp".
+const char* csum_state_name(CsumState c);
+const char* gso_kind_name(GsoKind g);
 
 // Parsers: name (len bytes, not NUL-terminated) to value; false when the
 // name is not in the table.
@@ -156,6 +163,8 @@ bool parse_pci_mode(const char* name, size_t len, PciMode* out);
 bool parse_net_state(const char* name, size_t len, NetState* out);
 bool parse_rx_mode(const char* name, size_t len, RxMode* out);
 bool parse_ctrl_result(const char* name, size_t len, CtrlResult* out);
+bool parse_csum_state(const char* name, size_t len, CsumState* out);
+bool parse_gso_kind(const char* name, size_t len, GsoKind* out);
 // Interrupt modes are written with vnet::interrupt_mode_name (platform.h).
 bool parse_interrupt_mode(const char* name, size_t len, InterruptMode* out);
 
