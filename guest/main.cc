@@ -113,6 +113,41 @@
 //   rss=0|1 rss_pin=K    accept VIRTIO_NET_F_RSS and send RSS_CONFIG after
 //                        attach: 128 entries over every pair, or all to pair
 //                        K; the ready line says rss=on|off|<CtrlResult>
+//   csum=0|1             checksum offload both ways (issue 16): accept CSUM
+//                        (NetOptions::accept_tx_csum: the TCP echo leaves its
+//                        checksums to the device, PacketOffload kPartial with
+//                        the pseudo-header sum in the field, csum_start the
+//                        TCP header, csum_offset 16) and GUEST_CSUM
+//                        (accept_rx_csum: a TCP/UDP frame the device marks
+//                        verified or partial is not verified again). Default
+//                        0: recorded feature words stay as they were
+//   tso=0|1              segmentation offload both ways (implies csum=1,
+//                        chains=1 and window=65535 unless given): accept
+//                        HOST_TSO4/6 (accept_tso: the TCP echo sends data
+//                        segments of up to 64 KiB -- the peer's window, the
+//                        frame limit below -- with gso kTcp4 and gso_size its
+//                        MSS, for the device to cut) and GUEST_TSO4/6
+//                        (accept_rx_gso: coalesced frames of up to 64 KiB
+//                        arrive as receive chains over MRG_RXBUF). Default 0
+//   chains=0|1           NetOptions::rx_chains: a frame the device spreads
+//                        over several rx buffers (MRG_RXBUF) is delivered as a
+//                        chain, copied (bounded, kMaxGsoFrame) into one frame
+//                        for the responder; any MTU is then accepted. Default 0
+//   max_frame=N          NetOptions::max_frame (default 1514): the largest
+//                        frame one rx buffer must hold (buf= must hold it plus
+//                        the header); e.g. 9018 for host_mtu=9000 without
+//                        chains. Frames above one buffer (a jumbo MTU, TSO)
+//                        go out as scatter-gather chains: the first buffer
+//                        full, the rest in buffers of buf= bytes, at most 16
+//                        (4 without INDIRECT_DESC), which bounds the largest
+//                        frame the guest sends
+//   window=N             the TCP echo's receive window (1024..65535; default
+//                        8192, 65535 with tso=1): segments larger than 8 KiB
+//                        need it. The ring behind it is 64 KiB
+//   (csum=, tso= and chains= are refused with record=1: traces do not carry
+//   offload requests or receive chains yet.) The ready line says what was
+//   negotiated: offloads=<list>|none, rx_chains=on|off, max_frame=, window=,
+//   tx_frame_max= (the largest frame the guest sends, headers included)
 //   ctrl_skip=1          (for proving the runner's checks can fail) answer
 //                        every control-plane request "ok" without calling
 //                        the driver, and ignore DeviceEvents::announce
@@ -135,7 +170,12 @@
 //
 // At exit (the "exit" control request, or a broken driver) the guest prints
 // "vnet-guest: tx sg_packets=N indirect_chains=N frags=F" (F: the fragments
-// per reply in force, "auto" resolved) before its counters.
+// per reply in force, "auto" resolved), then "vnet-guest: offload
+// tx_csum=N tx_gso=N tso_bytes=N rx_csum_partial=N rx_csum_verified=N
+// rx_gso=N rx_chains=N csum_trusted=N max_rx_frame=N max_tx_frame=N" (the
+// driver's offload counters, the TCP echo's TSO payload bytes, frames whose
+// checksum the guest did not verify again, the largest frames seen each
+// way) before its counters.
 //
 // An unknown action=, irq= or mmio= value exits with kBadCommandLine.
 //
@@ -218,6 +258,20 @@ struct ServeStats {
   uint64_t pair_tx[vnet::kMaxQueuePairs] = {};  // frames sent on each
 };
 ServeStats g_stats;
+// Offloads (csum=, tso=, chains=): what the serve loop does with them.
+struct OffloadStats {
+  uint64_t rx_chain_too_big = 0;  // a receive chain longer than g_linear: dropped
+  uint64_t max_rx_frame = 0;      // the largest frame received
+  uint64_t max_tx_frame = 0;      // the largest frame handed to the driver
+};
+OffloadStats g_offload;
+// A receive chain copied into one frame for the responder.
+uint8_t* g_linear = nullptr;
+constexpr uint32_t kLinearBytes = vnet::kMaxGsoFrame + 64;
+// The largest frame the guest builds (headers included): what one buffer
+// holds, or with chains of buffers what kMaxTxFragments (4 without
+// INDIRECT_DESC) hold, never above the scratch frame or kMaxGsoFrame.
+uint32_t g_tx_frame_max = 0;
 // Queue pairs the serve loop drives (pairs=; the driver's
 // max_queue_pairs() after attach): pair 0 through the Session, the others
 // straight on the driver (never recording: MQ needs the control queue,
@@ -263,7 +317,8 @@ struct PendingCommand {
 };
 PendingCommand g_command;
 uint8_t* g_command_frame = nullptr;
-bool g_ctrl_skip = false;  // ctrl_skip=1: a guest that only says it did
+bool g_ctrl_skip = false;     // ctrl_skip=1: a guest that only says it did
+bool g_whole_frames = false;  // csum=, tso= or chains=: rx through rx_burst_buffers_on
 
 void print_function(const pci::Function& f) {
   kprintf("pci %02x:%02x.%u %04x:%04x class %02x/%02x rev %u hdr %u subsys %04x:%04x\n", f.addr.bus,
@@ -440,6 +495,7 @@ size_t counters_text(const net::Responder& responder, char* buf, size_t cap) {
   add("guest_ctrl_commands", g_stats.ctrl_commands);
   add("guest_ctrl_dropped", g_stats.ctrl_dropped);
   add("guest_announces", g_stats.announces);
+  add("guest_rx_chain_too_big", g_offload.rx_chain_too_big);
   char name[16];
   for (uint16_t p = 0; p < g_pairs; ++p) {
     format(name, sizeof(name), "pair%u_rx", p);
@@ -468,6 +524,22 @@ void print_counters(const net::Responder& responder) {
   kprintf("vnet-guest: tx sg_packets=%llu indirect_chains=%llu frags=%u\n",
           static_cast<unsigned long long>(driver().counters().tx_sg_packets),
           static_cast<unsigned long long>(driver().counters().tx_indirect_chains), tx_frags());
+  // Offloads (vnet-qemu --expect-offloads reads this line).
+  const vnet::NetCounters c = g_pairs > 1 ? driver().total_counters() : driver().counters();
+  kprintf(
+      "vnet-guest: offload tx_csum=%llu tx_gso=%llu tso_bytes=%llu rx_csum_partial=%llu "
+      "rx_csum_verified=%llu rx_gso=%llu rx_chains=%llu csum_trusted=%llu max_rx_frame=%llu "
+      "max_tx_frame=%llu\n",
+      static_cast<unsigned long long>(c.tx_csum_offloaded),
+      static_cast<unsigned long long>(c.tx_gso_packets),
+      static_cast<unsigned long long>(g_tcp.counters().tcp_tso_bytes),
+      static_cast<unsigned long long>(c.rx_csum_partial),
+      static_cast<unsigned long long>(c.rx_csum_verified),
+      static_cast<unsigned long long>(c.rx_gso_packets),
+      static_cast<unsigned long long>(c.rx_chain_packets),
+      static_cast<unsigned long long>(responder.counters().csum_trusted),
+      static_cast<unsigned long long>(g_offload.max_rx_frame),
+      static_cast<unsigned long long>(g_offload.max_tx_frame));
   counters_text(responder, g_text, sizeof(g_text));
   kprintf("vnet-guest: counters\n%svnet-guest: end counters\n", g_text);
 }
@@ -498,8 +570,10 @@ uint16_t pair_rx_burst(uint16_t p, uint16_t max, vnet::trace::Session::FrameVisi
   return session().rx_burst_on(p, max, visit, context);
 }
 
-uint16_t pair_tx_burst(uint16_t p, const vnet::trace::TxFrame* frames, uint16_t n) {
-  return session().tx_burst_on(p, frames, n);
+uint16_t pair_tx_burst(uint16_t p, const vnet::trace::TxFrame* frames,
+                       const vnet::PacketOffload* offloads, uint16_t n) {
+  return offloads != nullptr ? session().tx_burst_offload_on(p, frames, offloads, n)
+                             : session().tx_burst_on(p, frames, n);
 }
 
 void spin_ns(uint64_t ns) {
@@ -512,6 +586,7 @@ struct Burst {
   net::Responder* responder;
   uint16_t pair;  // the queue pair the burst's frames came in on, and its replies go out on
   vnet::trace::TxFrame frames[kBurst];
+  vnet::PacketOffload offloads[kBurst];  // each frame's request (none by default)
   uint32_t frag_lens[kBurst][vnet::kMaxTxFragments];
   uint16_t count;
   bool exit_requested;
@@ -540,6 +615,23 @@ uint32_t header_length(const uint8_t* f, uint32_t len) {
 void fragment(vnet::trace::TxFrame& f, uint32_t* lens, uint16_t parts) {
   f.frag_lens = nullptr;
   f.num_frags = 0;
+  // A frame above one buffer (a jumbo MTU, a TSO segment): the first buffer
+  // full (its headers included), the rest in whole buffers. send() never
+  // gets one that needs more than kMaxTxFragments (g_tx_frame_max).
+  const uint32_t capacity = g_pool.capacity();
+  const uint32_t first_room = capacity - vnet::kTxHeadroom;
+  if (f.len > first_room) {
+    uint32_t at = 0;
+    uint16_t n = 0;
+    while (at < f.len && n < vnet::kMaxTxFragments) {
+      const uint32_t room = n == 0 ? first_room : capacity;
+      lens[n] = f.len - at < room ? f.len - at : room;
+      at += lens[n++];
+    }
+    f.frag_lens = lens;
+    f.num_frags = n;
+    return;
+  }
   if (parts <= 1) return;
   const uint32_t head = header_length(f.data, f.len);
   const uint32_t payload = f.len - head;
@@ -641,14 +733,32 @@ void run_pending_command(net::Responder& responder) {
   send(b);
 }
 
-void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
-  Burst& b = *static_cast<Burst*>(context);
+// The TCP echo's SegmentOffload as the driver's PacketOffload request;
+// shift: bytes inserted in front of the IP header (an 802.1Q tag).
+vnet::PacketOffload to_packet_offload(const net::SegmentOffload& seg, uint32_t shift) {
+  vnet::PacketOffload o;
+  if (!seg.csum_partial) return o;
+  o.csum = vnet::CsumState::kPartial;
+  o.csum_start = static_cast<uint16_t>(seg.csum_start + shift);
+  o.csum_offset = seg.csum_offset;
+  if (seg.gso_size != 0) {
+    o.gso = vnet::GsoKind::kTcp4;
+    o.gso_size = seg.gso_size;
+  }
+  return o;
+}
+
+// rx: the driver's offload report of the frame (nullptr: none).
+void handle_frame(Burst& b, const uint8_t* frame, uint32_t frame_len,
+                  const vnet::PacketOffload* rx) {
+  if (frame_len > g_offload.max_rx_frame) g_offload.max_rx_frame = frame_len;
   if (b.count == kBurst) {
     ++g_stats.tx_no_buffer;
     return;
   }
   uint8_t* out = scratch_frame(b.count);
-  uint32_t cap = g_scratch_frame;
+  uint32_t cap = g_tx_frame_max;
+  b.offloads[b.count] = vnet::PacketOffload{};
   uint32_t len = 0;
   // An 802.1Q frame: the responder sees it untagged, its reply (room left
   // for the tag) goes back with the same tag.
@@ -661,7 +771,9 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
     cap -= net::kVlanTagLen;
   }
   net::ControlRequest ctl;
-  net::Verdict v = b.responder->handle(frame, frame_len, out, cap, &len, &ctl);
+  net::SegmentOffload seg;
+  net::Verdict v = b.responder->handle(frame, frame_len, out, cap, &len, &ctl, rx,
+                                       g_tcp.csum_offload() ? &seg : nullptr);
   if (v == net::Verdict::kControl) {
     size_t tlen;
     if (word_is(ctl.payload, ctl.len, "counters")) {
@@ -702,9 +814,36 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
     if (len == 0) return;
     ++g_stats.vlan_replies;
   }
+  if (v == net::Verdict::kReply && g_tcp.csum_offload())
+    b.offloads[b.count] = to_packet_offload(seg, tagged ? net::kVlanTagLen : 0);
   b.frames[b.count].data = out;
   b.frames[b.count].len = len;
   ++b.count;
+}
+
+void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
+  handle_frame(*static_cast<Burst*>(context), frame, frame_len, nullptr);
+}
+
+// A delivered frame whole: one buffer, or a receive chain (rx_chains)
+// copied into g_linear -- bounded: a chain longer than it is dropped and
+// counted (the driver already keeps chains within kMaxGsoFrame).
+void on_buffer(void* context, const vnet::PacketBuffer& first) {
+  Burst& b = *static_cast<Burst*>(context);
+  if (first.next == nullptr) {
+    handle_frame(b, first.data(), first.len, &first.offload);
+    return;
+  }
+  uint32_t at = 0;
+  for (const vnet::PacketBuffer* p = &first; p != nullptr; p = p->next) {
+    if (p->len > kLinearBytes - at) {
+      ++g_offload.rx_chain_too_big;
+      return;
+    }
+    memcpy(g_linear + at, p->data(), p->len);
+    at += p->len;
+  }
+  handle_frame(b, g_linear, at, &first.offload);
 }
 
 // Hands the burst's frames to the driver; what it does not take (no pool
@@ -712,10 +851,16 @@ void on_frame(void* context, const uint8_t* frame, uint32_t frame_len) {
 void send(Burst& b) {
   if (b.count == 0) return;
   const uint16_t parts = tx_frags();
-  for (uint16_t i = 0; i < b.count; ++i) fragment(b.frames[i], b.frag_lens[i], parts);
+  bool offloads = false;
+  for (uint16_t i = 0; i < b.count; ++i) {
+    fragment(b.frames[i], b.frag_lens[i], parts);
+    if (b.frames[i].len > g_offload.max_tx_frame) g_offload.max_tx_frame = b.frames[i].len;
+    offloads = offloads || b.offloads[i].csum != vnet::CsumState::kNone;
+  }
   const uint32_t buffers = g_pool.available();
-  const uint16_t taken = b.pair == 0 ? session().tx_burst(b.frames, b.count)
-                                     : pair_tx_burst(b.pair, b.frames, b.count);
+  // Offload requests only when a frame asks for one (tx_burst_on otherwise,
+  // as always).
+  const uint16_t taken = pair_tx_burst(b.pair, b.frames, offloads ? b.offloads : nullptr, b.count);
   g_stats.pair_tx[b.pair < vnet::kMaxQueuePairs ? b.pair : 0] += taken;
   const uint16_t no_buffer = buffers < b.count ? static_cast<uint16_t>(b.count - buffers) : 0;
   g_stats.tx_no_buffer += no_buffer;
@@ -786,15 +931,23 @@ bool wait_for_work(uint64_t deadline) {
     burst.count = 0;
     burst.exit_requested = false;
     responder.set_now_ns(clock::now_ns());
-    const uint16_t n = pair == 0 ? session().rx_burst(kBurst, &on_frame, &burst)
-                                 : pair_rx_burst(pair, kBurst, &on_frame, &burst);
+    // Whole frames (receive chains, offload reports) when the guest takes
+    // offloads or chains; the bytes of each frame otherwise, as always.
+    const uint16_t n = g_whole_frames
+                           ? session().rx_burst_buffers_on(pair, kBurst, &on_buffer, &burst)
+                       : pair == 0 ? session().rx_burst(kBurst, &on_frame, &burst)
+                                   : pair_rx_burst(pair, kBurst, &on_frame, &burst);
     g_stats.pair_rx[pair] += n;
     // The TCP echo's own segments (data its peer's window held back,
     // retransmissions), in the room left in this burst.
     while (burst.count < kBurst) {
       uint8_t* out = scratch_frame(burst.count);
-      uint32_t len = g_tcp.poll(clock::now_ns(), out, g_scratch_frame);
+      net::SegmentOffload seg;
+      uint32_t len =
+          g_tcp.poll(clock::now_ns(), out, g_tx_frame_max, g_tcp.csum_offload() ? &seg : nullptr);
       if (len == 0) break;
+      burst.offloads[burst.count] =
+          g_tcp.csum_offload() ? to_packet_offload(seg, 0) : vnet::PacketOffload{};
       burst.frames[burst.count].data = out;
       burst.frames[burst.count].len = len;
       ++burst.count;
@@ -1015,12 +1168,46 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
     }
     g_tx_frags_option = static_cast<uint16_t>(n);
   }
+  // Offloads and receive chains (issue 16), all off by default.
+  const bool tso = cmdline_number(cmdline, "tso", 0) != 0;
+  const bool csum = cmdline_number(cmdline, "csum", tso ? 1 : 0) != 0;
+  if (tso && !csum) {
+    kprintf("vnet-guest: bad command line: tso=1 needs csum=1 (HOST_TSO needs CSUM)\n");
+    exit_qemu(ExitCode::kBadCommandLine);
+  }
+  options.accept_tx_csum = options.accept_rx_csum = csum;
+  options.accept_tso = options.accept_rx_gso = tso;
+  options.rx_chains = cmdline_number(cmdline, "chains", tso ? 1 : 0) != 0;
+  options.max_frame = static_cast<uint32_t>(cmdline_number(cmdline, "max_frame", 1514));
+  if (options.max_frame < 64 || options.max_frame > vnet::kMaxGsoFrame) {
+    kprintf("vnet-guest: bad command line: max_frame=%u (64..%u)\n", options.max_frame,
+            vnet::kMaxGsoFrame);
+    exit_qemu(ExitCode::kBadCommandLine);
+  }
+  if (recording_asked && (csum || options.rx_chains)) {
+    kprintf(
+        "vnet-guest: bad command line: csum=, tso= and chains= with record=1 (traces do not "
+        "carry offload requests or receive chains yet)\n");
+    exit_qemu(ExitCode::kBadCommandLine);
+  }
+  g_whole_frames = csum || options.rx_chains;
+  const uint64_t window = cmdline_number(cmdline, "window", tso ? 65535 : 8192);
+  if (window < net::TcpEcho::kMinWindow || window > net::TcpEcho::kMaxWindow) {
+    kprintf("vnet-guest: bad command line: window=%llu (%u..%u)\n",
+            static_cast<unsigned long long>(window), net::TcpEcho::kMinWindow,
+            net::TcpEcho::kMaxWindow);
+    exit_qemu(ExitCode::kBadCommandLine);
+  }
+  g_tcp.set_window(static_cast<uint32_t>(window));
+  // Frames above one buffer go out as chains of buffers (fragment()).
+  const bool big_frames = tso || options.rx_chains || options.max_frame > 1514;
   uint32_t capacity = static_cast<uint32_t>(cmdline_number(cmdline, "buf", 10240));
   // Scatter-gather replies hold a buffer per fragment: room for a tx ring
   // of them (at most 1024 more buffers).
   const uint32_t max_frags =
       g_tx_frags_option != 0 ? g_tx_frags_option : (options.accept_indirect_desc ? 2 : 1);
   uint32_t extra = uint32_t{options.tx_ring_cap} * (max_frags - 1);
+  if (big_frames) extra = 1024;  // replies of several buffers each
   if (extra > 1024) extra = 1024;
   uint32_t count =
       static_cast<uint32_t>(pairs) * (uint32_t{options.rx_ring_cap} + options.tx_ring_cap + extra) +
@@ -1099,6 +1286,14 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   if (!g_pool.init(count, capacity)) panic("no memory for %u buffers of %u bytes", count, capacity);
   if (capacity <= vnet::kTxHeadroom) panic("buf=%u leaves no room for a frame", capacity);
   g_scratch_frame = capacity - vnet::kTxHeadroom;
+  // Big frames are built whole before they are cut into buffers.
+  if (big_frames && g_scratch_frame < vnet::kMaxGsoFrame + net::kVlanTagLen)
+    g_scratch_frame = vnet::kMaxGsoFrame + net::kVlanTagLen;
+  g_tx_frame_max = g_scratch_frame;
+  if (g_whole_frames) {
+    g_linear = reinterpret_cast<uint8_t*>(phys.alloc(kLinearBytes, 64));
+    if (g_linear == nullptr) panic("no memory for a %u-byte receive frame", kLinearBytes);
+  }
   uint64_t scratch = phys.alloc(uint64_t{kBurst} * g_scratch_frame, 64);
   if (scratch == 0) panic("no memory for %u reply frames of %u bytes", kBurst, g_scratch_frame);
   g_scratch = reinterpret_cast<uint8_t*>(scratch);
@@ -1135,6 +1330,22 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   // Replies and TCP segments within the negotiated MTU (1500 when the
   // device offers none): the advertised MSS is mtu - 40.
   responder.set_mtu(net_dev.mtu());
+  // The largest frame the guest sends: one buffer, or a chain of as many
+  // buffers as one frame may take (kMaxTxFragments through indirect
+  // tables; the direct limit less a separate header descriptor without).
+  {
+    const uint32_t first_room = capacity - vnet::kTxHeadroom;
+    const uint32_t max_parts = net_dev.indirect_tx() ? vnet::kMaxTxFragments : 3;
+    uint64_t limit =
+        big_frames ? uint64_t{first_room} + uint64_t{max_parts - 1} * capacity : first_room;
+    if (limit > g_scratch_frame) limit = g_scratch_frame;
+    if (big_frames && limit > vnet::kMaxGsoFrame) limit = vnet::kMaxGsoFrame;
+    g_tx_frame_max = static_cast<uint32_t>(limit);
+  }
+  g_tcp.set_offloads(
+      vnet::spec::has_feature(net_dev.negotiated_features(), vnet::spec::Feature::kNetCsum),
+      vnet::spec::has_feature(net_dev.negotiated_features(), vnet::spec::Feature::kNetHostTso4),
+      g_tx_frame_max);
   if (err != vnet::AttachError::kOk) {
     kprintf("vnet-guest: attach failed: %s (transport %s, offered 0x%llx)\n",
             vnet::attach_error_name(err), transport->name(),
@@ -1192,6 +1403,33 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
   auto on_off = [&net_dev](vnet::spec::Feature f) {
     return vnet::spec::has_feature(net_dev.negotiated_features(), f) ? "on" : "off";
   };
+  // The offload features negotiated, by name (none: none of them).
+  char offload_text[200] = "";
+  {
+    static constexpr struct {
+      vnet::spec::Feature f;
+      const char* name;
+    } kOffloads[] = {
+        {vnet::spec::Feature::kNetCsum, "csum"},
+        {vnet::spec::Feature::kNetGuestCsum, "guest_csum"},
+        {vnet::spec::Feature::kNetHostTso4, "host_tso4"},
+        {vnet::spec::Feature::kNetHostTso6, "host_tso6"},
+        {vnet::spec::Feature::kNetHostEcn, "host_ecn"},
+        {vnet::spec::Feature::kNetHostUso, "host_uso"},
+        {vnet::spec::Feature::kNetGuestTso4, "guest_tso4"},
+        {vnet::spec::Feature::kNetGuestTso6, "guest_tso6"},
+        {vnet::spec::Feature::kNetGuestEcn, "guest_ecn"},
+        {vnet::spec::Feature::kNetGuestUso4, "guest_uso4"},
+        {vnet::spec::Feature::kNetGuestUso6, "guest_uso6"},
+        {vnet::spec::Feature::kNetCtrlGuestOffloads, "ctrl_guest_offloads"},
+    };
+    size_t at = 0;
+    for (const auto& o : kOffloads)
+      if (vnet::spec::has_feature(net_dev.negotiated_features(), o.f))
+        at += format(offload_text + at, sizeof(offload_text) - at, "%s%s", at == 0 ? "" : ",",
+                     o.name);
+    if (at == 0) format(offload_text, sizeof(offload_text), "none");
+  }
   // On virtio-mmio: where the window is and how it was found.
   char mmio_text[96] = "";
   if (on_mmio) {
@@ -1208,7 +1446,7 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       "transport=%s device=0x%04x features=0x%llx offered=0x%llx mtu=%u mss=%u hdr=%u rxq=%u "
       "txq=%u ring=%s event_idx=%s indirect_desc=%s link=%s bounce=%s irq=%s msix=%u "
       "intx_gsi=%s irq_mode=%s irq_vectors=%u ctrl=%s pairs=%u max_pairs=%u rss=%s "
-      "attach_us=%llu%s\n",
+      "offloads=%s rx_chains=%s max_frame=%u window=%u tx_frame_max=%u attach_us=%llu%s\n",
       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
       net_dev.mac_from_device() ? "device" : "driver", transport->name(), device_id,
       static_cast<unsigned long long>(net_dev.negotiated_features()),
@@ -1219,7 +1457,13 @@ extern "C" [[noreturn]] void guest_main(uint32_t start_info) {
       bounce ? "on" : "off", irq_mode_name(irq_mode), msix_vectors, intx_gsi,
       vnet::interrupt_mode_name(net_dev.interrupt_mode()), net_dev.interrupts().vectors,
       net_dev.has_control_queue() ? "on" : "off", net_dev.queue_pairs(), net_dev.max_queue_pairs(),
-      g_rss, static_cast<unsigned long long>(attach_us), mmio_text);
+      g_rss, offload_text,
+      options.rx_chains && vnet::spec::has_feature(net_dev.negotiated_features(),
+                                                   vnet::spec::Feature::kNetMrgRxbuf)
+          ? "on"
+          : "off",
+      options.max_frame, g_tcp.window(), g_tx_frame_max, static_cast<unsigned long long>(attach_us),
+      mmio_text);
   serve(responder);
 }
 

@@ -42,6 +42,11 @@ vnet::PacketBuffer* PacketPool::alloc() {
   vnet::PacketBuffer* b = &buffers_[i];
   b->offset = 0;
   b->len = 0;
+  // A buffer that was a received frame carries the driver's rx offload
+  // report; as a tx buffer it asks for nothing unless the caller says so
+  // (packet_buffer.h: "a caller that reuses buffers for tx resets it").
+  b->next = nullptr;
+  b->offload = vnet::PacketOffload{};
   return b;
 }
 

@@ -69,9 +69,11 @@ Verdict Responder::malformed() {
 }
 
 Verdict Responder::handle(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
-                          uint32_t* out_len, ControlRequest* control) {
+                          uint32_t* out_len, ControlRequest* control, const vnet::PacketOffload* rx,
+                          SegmentOffload* tx_offload) {
   ++counters_.frames_in;
   *out_len = 0;
+  if (tx_offload != nullptr) *tx_offload = SegmentOffload{};
   if (frame == nullptr || len < kEthHeader) return malformed();
   const uint8_t* dst = frame;
   // Not ours: only a UDP echo request is answered (handle_ipv4).
@@ -81,7 +83,7 @@ Verdict Responder::handle(const uint8_t* frame, uint32_t len, uint8_t* out, uint
       if (foreign) break;
       return handle_arp(frame, len, out, out_cap, out_len);
     case kEtherIpv4:
-      return handle_ipv4(frame, len, out, out_cap, out_len, control, foreign);
+      return handle_ipv4(frame, len, out, out_cap, out_len, control, foreign, rx, tx_offload);
     default:
       break;
   }
@@ -124,8 +126,20 @@ Verdict Responder::handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, 
   return Verdict::kReply;
 }
 
+// The device vouched for the frame's TCP/UDP checksum: verified, or left
+// partial with the offsets naming exactly that checksum field.
+bool Responder::l4_csum_trusted(const vnet::PacketOffload* rx, uint32_t l4_start, uint8_t proto) {
+  if (rx == nullptr || (proto != kProtoTcp && proto != kProtoUdp)) return false;
+  bool trusted = rx->csum == vnet::CsumState::kVerified;
+  if (rx->csum == vnet::CsumState::kPartial)
+    trusted = rx->csum_start == l4_start && rx->csum_offset == (proto == kProtoTcp ? 16 : 6);
+  if (trusted) ++counters_.csum_trusted;
+  return trusted;
+}
+
 Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
-                               uint32_t* out_len, ControlRequest* control, bool foreign_mac) {
+                               uint32_t* out_len, ControlRequest* control, bool foreign_mac,
+                               const vnet::PacketOffload* rx, SegmentOffload* tx_offload) {
   if (len < kEthHeader + kIpv4Header) return malformed();
   const uint8_t* ip = frame + kEthHeader;
   if ((ip[0] >> 4) != 4) return malformed();
@@ -191,7 +205,8 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
     pseudo[8] = 0;
     pseudo[9] = kProtoTcp;
     put16(pseudo + 10, static_cast<uint16_t>(l4_len));
-    if (checksum_fold(checksum_add(checksum_add(0, pseudo, 12), l4, l4_len)) != 0xffff) {
+    if (!l4_csum_trusted(rx, kEthHeader + ihl, kProtoTcp) &&
+        checksum_fold(checksum_add(checksum_add(0, pseudo, 12), l4, l4_len)) != 0xffff) {
       ++counters_.bad_checksum;
       return malformed();
     }
@@ -204,7 +219,7 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
     seg.peer_ip = be32(ip + 12);
     seg.tcp = l4;
     seg.len = l4_len;
-    TcpVerdict v = tcp_->input(seg, now_ns_, out, out_cap, out_len);
+    TcpVerdict v = tcp_->input(seg, now_ns_, out, out_cap, out_len, tx_offload);
     if (v == TcpVerdict::kMalformed) return malformed();
     ++counters_.tcp_segments;
     return v == TcpVerdict::kReply ? Verdict::kReply : Verdict::kDrop;
@@ -214,7 +229,8 @@ Verdict Responder::handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out,
     if (l4_len < kUdpHeader) return malformed();
     uint32_t udp_len = be16(l4 + 4);
     if (udp_len < kUdpHeader || udp_len > l4_len) return malformed();
-    if (be16(l4 + 6) != 0) {  // checksum present: verify with the pseudo header
+    // Checksum present: verify with the pseudo header (unless the device did).
+    if (be16(l4 + 6) != 0 && !l4_csum_trusted(rx, kEthHeader + ihl, kProtoUdp)) {
       uint8_t pseudo[12];
       copy(pseudo, ip + 12, 8);
       pseudo[8] = 0;

@@ -28,6 +28,15 @@
 // fragmentation here), control replies must fit (max_udp_payload()), and
 // the TCP echo sizes its segments by the same MTU (tcp_echo.h).
 //
+// Offloads (issue 16): handle() may be told what the device said about a
+// frame's checksum (the driver's validated PacketOffload): kVerified
+// (DATA_VALID), or kPartial (NEEDS_CSUM) with csum_start / csum_offset
+// naming exactly the frame's TCP or UDP checksum field, and the TCP or UDP
+// checksum is then not verified again (counted in csum_trusted) -- as a
+// stack does with CHECKSUM_UNNECESSARY / CHECKSUM_PARTIAL. Anything else,
+// ICMP and the IPv4 header checksum are always verified. A reply the TCP
+// echo wrote for offloads says so in the SegmentOffload handle() fills.
+//
 // Frames are untrusted input: every length and field is checked before
 // use (Ethernet, ARP geometry, IPv4 version, IHL, total length, header
 // checksum, fragments, ICMP and UDP lengths and checksums). What fails a
@@ -42,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "driver/net/packet_buffer.h"
 #include "guest/net/tcp_echo.h"
 
 namespace guest::net {
@@ -59,7 +69,8 @@ namespace guest::net {
   X(control_requests)                                                \
   X(reply_too_big)  /* the reply did not fit the tx buffer */        \
   X(reply_over_mtu) /* the echo reply would exceed the link MTU */   \
-  X(tcp_segments)   /* valid TCP segments handed to the TCP echo */
+  X(tcp_segments)   /* valid TCP segments handed to the TCP echo */  \
+  X(csum_trusted)   /* TCP/UDP checksum vouched for by the device */
 
 struct ResponderCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
@@ -96,8 +107,12 @@ class Responder {
 
   Responder(const uint8_t mac[6], uint32_t ip);
 
+  // rx: the device's checksum report of the frame (nullptr: none, verify
+  // everything); tx_offload: how a TCP reply is to be sent (nullptr:
+  // complete segments within the MTU).
   Verdict handle(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
-                 uint32_t* out_len, ControlRequest* control);
+                 uint32_t* out_len, ControlRequest* control,
+                 const vnet::PacketOffload* rx = nullptr, SegmentOffload* tx_offload = nullptr);
 
   // A UDP reply to request (a frame handle() classified as kControl or a
   // UDP echo), carrying payload. Returns the frame length, 0 if it does
@@ -132,7 +147,9 @@ class Responder {
   Verdict handle_arp(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
                      uint32_t* out_len);
   Verdict handle_ipv4(const uint8_t* frame, uint32_t len, uint8_t* out, uint32_t out_cap,
-                      uint32_t* out_len, ControlRequest* control, bool foreign_mac);
+                      uint32_t* out_len, ControlRequest* control, bool foreign_mac,
+                      const vnet::PacketOffload* rx, SegmentOffload* tx_offload);
+  bool l4_csum_trusted(const vnet::PacketOffload* rx, uint32_t l4_start, uint8_t proto);
   Verdict malformed();
   uint32_t write_ipv4(uint8_t* out, const uint8_t* request, uint8_t protocol, uint32_t payload_len);
 

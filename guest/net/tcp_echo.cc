@@ -43,6 +43,16 @@ void TcpEcho::set_mtu(uint32_t mtu) {
   mss_ = mss_for_mtu(mtu);
 }
 
+void TcpEcho::set_window(uint32_t bytes) {
+  window_ = bytes < kMinWindow ? kMinWindow : bytes > kMaxWindow ? kMaxWindow : bytes;
+}
+
+void TcpEcho::set_offloads(bool csum, bool tso, uint32_t max_frame) {
+  csum_offload_ = csum || tso;  // segmentation needs the checksum offload
+  tso_ = tso;
+  tso_max_frame_ = max_frame;
+}
+
 uint32_t TcpEcho::open_connections() const {
   uint32_t n = 0;
   for (const Connection& c : connections_) n += c.state != State::kFree ? 1 : 0;
@@ -71,7 +81,8 @@ bool TcpEcho::has_unsent(const Connection& c) const {
 uint32_t TcpEcho::write_segment(const uint8_t* peer_mac, uint32_t peer_ip, uint16_t peer_port,
                                 uint16_t local_port, uint32_t seq, uint32_t ack, uint8_t flags,
                                 uint16_t window, const Connection* data_from, uint32_t data_len,
-                                bool mss_option, uint8_t* out, uint32_t out_cap) {
+                                bool mss_option, uint8_t* out, uint32_t out_cap,
+                                SegmentOffload* offload) {
   const uint32_t tcp_len = kTcpHeader + (mss_option ? kMssOption : 0) + data_len;
   const uint32_t total = kEthHeader + kIpv4Header + tcp_len;
   if (out_cap < total) {
@@ -124,8 +135,19 @@ uint32_t TcpEcho::write_segment(const uint8_t* peer_mac, uint32_t peer_ip, uint1
   pseudo[8] = 0;
   pseudo[9] = kProtoTcp;
   put16(pseudo + 10, static_cast<uint16_t>(tcp_len));
-  uint32_t sum = Responder::checksum_add(Responder::checksum_add(0, pseudo, 12), t, tcp_len);
-  put16(t + 16, static_cast<uint16_t>(~Responder::checksum_fold(sum)));
+  if (offload != nullptr) *offload = SegmentOffload{};
+  if (offload != nullptr && csum_offload_) {
+    // The device completes it: the pseudo-header sum, folded, not inverted
+    // (what it adds the TCP header and payload to).
+    put16(t + 16, Responder::checksum_fold(Responder::checksum_add(0, pseudo, 12)));
+    offload->csum_partial = true;
+    offload->csum_start = static_cast<uint16_t>(kEthHeader + kIpv4Header);
+    offload->csum_offset = 16;
+    ++counters_.tcp_csum_offloaded;
+  } else {
+    uint32_t sum = Responder::checksum_add(Responder::checksum_add(0, pseudo, 12), t, tcp_len);
+    put16(t + 16, static_cast<uint16_t>(~Responder::checksum_fold(sum)));
+  }
   ++counters_.tcp_segments_out;
   return total;
 }
@@ -157,11 +179,12 @@ uint32_t TcpEcho::emit_ack(Connection& c, uint8_t* out, uint32_t out_cap) {
 // peer's window, its MSS, ours (from the MTU) and out_cap allow, plus FIN
 // after the last byte once the peer has closed. A probe sends one byte
 // into a zero window.
-uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe) {
+uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe,
+                       SegmentOffload* offload) {
   if (c.state == State::kSynReceived) {
-    uint32_t n =
-        write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.iss, c.rcv_nxt, kSyn | kAck,
-                      static_cast<uint16_t>(receive_window(c)), nullptr, 0, true, out, out_cap);
+    uint32_t n = write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.iss, c.rcv_nxt,
+                               kSyn | kAck, static_cast<uint16_t>(receive_window(c)), nullptr, 0,
+                               true, out, out_cap, offload);
     if (n == 0) return 0;
     c.snd_nxt = c.iss + 1;
     if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
@@ -172,16 +195,29 @@ uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t ou
   uint32_t unsent = seq_lt(c.snd_nxt, end) ? end - c.snd_nxt : 0;
   uint32_t window_end = c.snd_una + c.snd_wnd;
   uint32_t usable = seq_lt(c.snd_nxt, window_end) ? window_end - c.snd_nxt : 0;
-  uint32_t take = min32(min32(unsent, min32(c.peer_mss, mss_)), usable);
+  const uint32_t seg_mss = min32(c.peer_mss, mss_);
+  // TSO (a caller that can send it): as much as the window holds, within
+  // the caller's frame limit; the device cuts it into seg_mss segments.
+  const bool tso = offload != nullptr && tso_ && !probe;
+  uint32_t limit = seg_mss;
+  if (tso && tso_max_frame_ > kFrameHeaders) limit = tso_max_frame_ - kFrameHeaders;
+  if (limit < seg_mss) limit = seg_mss;
+  uint32_t take = min32(min32(unsent, limit), usable);
   if (probe && take == 0 && unsent > 0) take = 1;
   uint32_t room = out_cap > kFrameHeaders ? out_cap - kFrameHeaders : 0;
   take = min32(take, room);
+  if (take > 0xffff - kIpv4Header - kTcpHeader) take = 0xffff - kIpv4Header - kTcpHeader;
   bool fin = c.fin_received && c.snd_nxt + take == end;
   uint8_t flags = static_cast<uint8_t>(kAck | (take > 0 ? kPsh : 0) | (fin ? kFin : 0));
-  uint32_t n =
-      write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.snd_nxt, c.rcv_nxt, flags,
-                    static_cast<uint16_t>(receive_window(c)), &c, take, false, out, out_cap);
+  uint32_t n = write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.snd_nxt, c.rcv_nxt, flags,
+                             static_cast<uint16_t>(receive_window(c)), &c, take, false, out,
+                             out_cap, offload);
   if (n == 0) return 0;
+  if (take > seg_mss && offload != nullptr) {  // only with tso: limit was seg_mss otherwise
+    offload->gso_size = static_cast<uint16_t>(seg_mss);
+    ++counters_.tcp_tso_segments;
+    counters_.tcp_tso_bytes += take;
+  }
   c.snd_nxt += take + (fin ? 1 : 0);
   if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
   if (fin && c.state == State::kCloseWait) c.state = State::kLastAck;
@@ -223,8 +259,9 @@ void TcpEcho::accept_data(Connection& c, const uint8_t* data, uint32_t len) {
 }
 
 TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, uint32_t out_cap,
-                          uint32_t* out_len) {
+                          uint32_t* out_len, SegmentOffload* offload) {
   *out_len = 0;
+  if (offload != nullptr) *offload = SegmentOffload{};
   ++counters_.tcp_segments_in;
   const uint8_t* t = seg.tcp;
   if (t == nullptr || seg.len < kTcpHeader) return TcpVerdict::kMalformed;
@@ -295,7 +332,7 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
       c->ring_head = 0;
       c->ring_len = 0;
       ++counters_.tcp_connections;
-      return reply(emit(*c, now_ns, out, out_cap, false));
+      return reply(emit(*c, now_ns, out, out_cap, false, offload));
     }
     return reply(reset_for(seg, out, out_cap));
   }
@@ -304,7 +341,7 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
   if (c->state == State::kSynReceived && (flags & kSyn) && !(flags & kAck) &&
       seq + 1 == c->rcv_nxt) {
     c->snd_nxt = c->iss;
-    return reply(emit(*c, now_ns, out, out_cap, false));
+    return reply(emit(*c, now_ns, out, out_cap, false, offload));
   }
 
   if (flags & kSyn) {  // any other SYN, whatever its sequence number: RFC 5961, 4.2
@@ -383,7 +420,7 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
     c->state = State::kCloseWait;
   }
   if (seg_len > 0 || has_unsent(*c)) {
-    uint32_t n = emit(*c, now_ns, out, out_cap, false);
+    uint32_t n = emit(*c, now_ns, out, out_cap, false, offload);
     if (n == 0 && seg_len > 0) n = emit_ack(*c, out, out_cap);
     return reply(n);
   }
@@ -398,7 +435,8 @@ uint64_t TcpEcho::next_deadline_ns() const {
   return next;
 }
 
-uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap) {
+uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap, SegmentOffload* offload) {
+  if (offload != nullptr) *offload = SegmentOffload{};
   for (uint32_t k = 0; k < kMaxConnections; ++k) {
     uint32_t i = (next_poll_ + k) % kMaxConnections;
     Connection& c = connections_[i];
@@ -421,10 +459,10 @@ uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap) {
         if (outstanding) {  // go back to the oldest unacknowledged byte
           ++counters_.tcp_retransmits;
           c.snd_nxt = c.snd_una;
-          n = emit(c, now_ns, out, out_cap, false);
+          n = emit(c, now_ns, out, out_cap, false, offload);
         } else {
           ++counters_.tcp_window_probes;
-          n = emit(c, now_ns, out, out_cap, true);
+          n = emit(c, now_ns, out, out_cap, true, offload);
         }
       }
     } else if (c.state != State::kSynReceived && has_unsent(c)) {
@@ -433,7 +471,7 @@ uint32_t TcpEcho::poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap) {
       bool data_fits = seq_lt(c.snd_nxt, end) && seq_lt(c.snd_nxt, window_end);
       bool fin_only = c.fin_received && c.snd_nxt == end;
       if (data_fits || fin_only)
-        n = emit(c, now_ns, out, out_cap, false);
+        n = emit(c, now_ns, out, out_cap, false, offload);
       else if (c.deadline_ns == 0)  // zero window: the timer becomes a probe
         c.deadline_ns = now_ns + c.rto_ns;
     }

@@ -30,8 +30,10 @@
 //
 // The send ring is the echo buffer: received bytes are copied in and stay
 // until the peer acknowledges their echo. The receive window we advertise
-// is the free space of the ring, so a well-behaved peer never sends more
-// than fits; data beyond it is cut off (counted) and the peer resends it.
+// is the free space of the ring's window (set_window(): kDefaultWindow,
+// 8 KiB, unless the caller raises it, up to 65535 -- there is no window
+// scaling), so a well-behaved peer never sends more than fits; data beyond
+// it is cut off (counted) and the peer resends it.
 //
 // Input rules (all untrusted; the responder has already checked the IPv4
 // header, the TCP length, data offset and checksum):
@@ -53,6 +55,17 @@
 // whatever larger MSS the peer offers: no segment we send exceeds the MTU
 // (the driver drops such frames, virtio 1.2, 5.1.4.2), and a peer that
 // honours our MSS sends none either.
+//
+// Offloads (set_offloads(); issue 16): with checksum offload a segment
+// written for a caller that passes a SegmentOffload leaves its TCP checksum
+// to the device -- the field holds the folded pseudo-header sum (addresses,
+// protocol, TCP length), csum_start is the TCP header, csum_offset 16 --
+// and says so in the SegmentOffload. With TSO a data segment may carry
+// more than one MSS, up to the peer's window and the caller's frame limit
+// (set_offloads' max_frame, and out_cap): the SegmentOffload's gso_size
+// (our MSS and the peer's, the smaller) tells the device to cut it into
+// segments of that size, none larger than the MTU on the wire. A caller
+// that passes no SegmentOffload always gets complete, MTU-sized segments.
 //
 // Output: input() writes at most one segment (the ACK, carrying as much
 // echo data as the peer's window, its MSS and ours allow); poll() writes
@@ -93,7 +106,10 @@ namespace guest::net {
   X(tcp_bad_ack)        /* ACK of data never sent, or of the wrong SYN */       \
   X(tcp_no_ack)         /* no ACK flag on a synchronized connection: dropped */ \
   X(tcp_data_after_fin) /* data beyond the peer's FIN: dropped */               \
-  X(tcp_reply_too_big)  /* the segment did not fit the output buffer */
+  X(tcp_reply_too_big)  /* the segment did not fit the output buffer */         \
+  X(tcp_csum_offloaded) /* segments whose checksum was left to the device */    \
+  X(tcp_tso_segments)   /* segments above the MSS, for the device to cut */     \
+  X(tcp_tso_bytes)      /* payload bytes sent in them */
 
 struct TcpCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
@@ -116,6 +132,15 @@ struct TcpSegment {
   uint32_t len = 0;                   // TCP header + payload (checksum verified)
 };
 
+// How the caller is to send a segment input() or poll() wrote (see
+// "Offloads" above): all zero, a complete segment within the MTU.
+struct SegmentOffload {
+  bool csum_partial = false;  // the TCP checksum field holds the pseudo-header sum
+  uint16_t csum_start = 0;    // from the first byte of the Ethernet header
+  uint16_t csum_offset = 0;   // from csum_start (16: TCP)
+  uint16_t gso_size = 0;      // nonzero: cut into segments of this much payload
+};
+
 enum class TcpVerdict : uint8_t {
   kMalformed,  // failed a check; nothing sent
   kDrop,       // valid, nothing to send
@@ -126,7 +151,10 @@ class TcpEcho {
  public:
   static constexpr uint16_t kPort = 7;
   static constexpr uint32_t kMaxConnections = 4;
-  static constexpr uint32_t kRingBytes = 8192;        // per connection; also the window
+  static constexpr uint32_t kRingBytes = 65536;     // per connection (the echo ring)
+  static constexpr uint32_t kDefaultWindow = 8192;  // advertised until set_window()
+  static constexpr uint32_t kMaxWindow = 65535;     // no window scaling
+  static constexpr uint32_t kMinWindow = 1024;
   static constexpr uint32_t kDefaultMtu = 1500;       // until set_mtu()
   static constexpr uint32_t kMinMtu = 68;             // IPv4 minimum (RFC 791)
   static constexpr uint32_t kMaxMtu = 65535;          // IPv4 total length
@@ -149,12 +177,24 @@ class TcpEcho {
   void set_mtu(uint32_t mtu);
   uint16_t mss() const { return mss_; }
   static uint16_t mss_for_mtu(uint32_t mtu);
+  // The receive window of every connection from now on, clamped to
+  // [kMinWindow, kMaxWindow] (the ring holds kRingBytes).
+  void set_window(uint32_t bytes);
+  uint32_t window() const { return window_; }
+  // Offloads the caller's device takes (see "Offloads" above): checksum,
+  // and segmentation (which needs the checksum offload) of frames up to
+  // max_frame bytes (Ethernet header included).
+  void set_offloads(bool csum, bool tso, uint32_t max_frame);
+  bool csum_offload() const { return csum_offload_; }
+  bool tso() const { return tso_; }
 
+  // offload: where to say how the segment written is to be sent; nullptr
+  // (the default) for complete MTU-sized segments whatever set_offloads().
   TcpVerdict input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, uint32_t out_cap,
-                   uint32_t* out_len);
+                   uint32_t* out_len, SegmentOffload* offload = nullptr);
   // One pending segment (held-back data, retransmission, window probe), or
   // 0 when there is nothing to send now.
-  uint32_t poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap);
+  uint32_t poll(uint64_t now_ns, uint8_t* out, uint32_t out_cap, SegmentOffload* offload = nullptr);
 
   const TcpCounters& counters() const { return counters_; }
   uint32_t open_connections() const;
@@ -190,14 +230,18 @@ class TcpEcho {
 
   Connection* find(uint32_t peer_ip, uint16_t peer_port);
   Connection* allocate();
-  uint32_t receive_window(const Connection& c) const { return kRingBytes - c.ring_len; }
+  uint32_t receive_window(const Connection& c) const {
+    return c.ring_len >= window_ ? 0 : window_ - c.ring_len;
+  }
   bool has_unsent(const Connection& c) const;
-  uint32_t emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe);
+  uint32_t emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe,
+                SegmentOffload* offload = nullptr);
   uint32_t emit_ack(Connection& c, uint8_t* out, uint32_t out_cap);
   uint32_t write_segment(const uint8_t* peer_mac, uint32_t peer_ip, uint16_t peer_port,
                          uint16_t local_port, uint32_t seq, uint32_t ack, uint8_t flags,
                          uint16_t window, const Connection* data_from, uint32_t data_len,
-                         bool mss_option, uint8_t* out, uint32_t out_cap);
+                         bool mss_option, uint8_t* out, uint32_t out_cap,
+                         SegmentOffload* offload = nullptr);
   uint32_t reset_for(const TcpSegment& seg, uint8_t* out, uint32_t out_cap);
   void process_ack(Connection& c, uint32_t ack, uint32_t window, uint64_t now_ns);
   void accept_data(Connection& c, const uint8_t* data, uint32_t len);
@@ -206,6 +250,10 @@ class TcpEcho {
   uint8_t mac_[6] = {};
   uint32_t ip_ = 0;
   uint16_t mss_ = static_cast<uint16_t>(kDefaultMtu - kIpTcpHeaders);
+  uint32_t window_ = kDefaultWindow;
+  bool csum_offload_ = false;
+  bool tso_ = false;
+  uint32_t tso_max_frame_ = 0;
   uint16_t ip_id_ = 0x4000;
   uint32_t iss_counter_ = 0x1000;
   uint32_t next_poll_ = 0;  // round robin start for poll()

@@ -396,7 +396,7 @@ TEST(TcpEcho, HandshakeEchoAndCloseWithValidChecksums) {
   EXPECT_EQ(synack.flags, kSyn | kAck);
   EXPECT_EQ(synack.ack, 1000u);
   EXPECT_EQ(synack.mss, 1460u);  // no MTU set: 1500 - 40
-  EXPECT_EQ(synack.window, TcpEcho::kRingBytes);
+  EXPECT_EQ(synack.window, TcpEcho::kDefaultWindow);
   for (size_t n : {1u, 100u, 1460u}) {
     std::vector<uint8_t> msg = bytes(n, static_cast<uint8_t>(n));
     Seg echo = t.send(msg);
@@ -563,9 +563,9 @@ TEST(TcpEcho, WindowShrinksAndExcessIsCut) {
     EXPECT_TRUE(s.data.empty()) << "nothing may go into a zero window";
     accepted = s.ack - 1000;
     t.peer_seq = s.ack;
-    EXPECT_EQ(s.window, TcpEcho::kRingBytes - accepted);
+    EXPECT_EQ(s.window, TcpEcho::kDefaultWindow - accepted);
   }
-  EXPECT_EQ(accepted, TcpEcho::kRingBytes);
+  EXPECT_EQ(accepted, TcpEcho::kDefaultWindow);
   EXPECT_GT(t.tcp->counters().tcp_window_full, 0u);
   // The persist timer probes the zero window with one byte.
   EXPECT_TRUE(t.poll(1).empty());

@@ -147,6 +147,15 @@ bool NetNs::create(uint32_t queues, std::string* error, bool* missing) {
   return true;
 }
 
+bool NetNs::set_mtu(uint32_t mtu, std::string* error) {
+  std::string e;
+  if (!run_command({"ip", "-n", name_, "link", "set", ifname_, "mtu", std::to_string(mtu)}, &e)) {
+    *error = "setting the tap's MTU: " + e;
+    return false;
+  }
+  return true;
+}
+
 void NetNs::destroy() {
   if (name_.empty()) return;
   if (home_fd_ >= 0) {

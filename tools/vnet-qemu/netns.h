@@ -22,7 +22,8 @@
 // the name behind (`ip netns del vnetq-PID`).
 //
 // Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), /dev/net/tun and iproute2's
-// `ip`; create() says which is missing.
+// `ip`; create() says which is missing. set_mtu() gives the tap the MTU of
+// a jumbo run (--host-mtu), so the host's side sends frames that large.
 #pragma once
 
 #include <stdint.h>
@@ -44,6 +45,8 @@ class NetNs {
   // (*missing: root, /dev/net/tun or ip, which a test may skip on); what
   // was created is removed again.
   bool create(uint32_t queues, std::string* error, bool* missing);
+  // The tap's MTU (--host-mtu): `ip -n NS link set vnt0 mtu N`.
+  bool set_mtu(uint32_t mtu, std::string* error);
   // Leaves and removes the namespace; idempotent.
   void destroy();
 

@@ -78,9 +78,26 @@
 // the guest's -g pairs=N drives N queue pairs; --expect-pairs-active N
 // requires traffic on each, --expect-rss on RSS configured (-g rss=1).
 //
+// Offloads and big frames (issue 16): -g csum=1 / tso=1 / chains=1 /
+// max_frame=N ask the guest for them (guest/main.cc). --host-mtu N gives
+// the NIC host_mtu=N (and, with --net tap, the tap the same MTU).
+// --bulk BYTES streams that many bytes through one more TCP connection to
+// the guest's echo, sending and reading at once, compares every byte and
+// reports bytes/s. --expect-offloads on requires what the guest asked for
+// to be negotiated (the ready line's offloads=) and used (its exit line
+// "vnet-guest: offload ...": checksums left to the device, TSO segments
+// above the MTU, checksum-offloaded and coalesced frames received); on
+// --net tap the runner also captures the tap (tap_capture.h) and requires
+// the device side to show it: frames above MTU + 14 from the guest, frames
+// with their checksum still to complete, each holding exactly the
+// pseudo-header sum. --expect-offloads off requires none negotiated (QEMU
+// offers none over user networking). --tap-pcap FILE saves the capture.
+//
 // Exit status: 0 success, 1 failure (echo, boot, expectation), 2 usage, 77
 // skipped (--net tap on a machine without root, /dev/net/tun or ip).
 // Every path, signals included, leaves no QEMU behind (qemu_process.h).
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -109,6 +126,7 @@
 #include "tools/vnet-qemu/netns.h"
 #include "tools/vnet-qemu/qemu_process.h"
 #include "tools/vnet-qemu/recording.h"
+#include "tools/vnet-qemu/tap_capture.h"
 
 namespace vnetqemu {
 namespace {
@@ -185,6 +203,11 @@ struct Options {
   uint32_t udp_flows = 8;  // --udp-flows: UDP source ports (tap)
   uint32_t tcp_flows = 0;  // --tcp-flows: TCP connections at once; 0: 1 (4 on tap)
   bool tap_vnet_hdr = false;
+  // Issue 16: offloads and big frames.
+  uint32_t host_mtu = 0;        // --host-mtu: host_mtu= on the NIC (and the tap's MTU)
+  std::string expect_offloads;  // --expect-offloads: on, off
+  uint64_t bulk_bytes = 0;      // --bulk: one TCP stream of this many bytes
+  std::string tap_pcap;         // --tap-pcap: the tap capture's pcap
   bool counter_check = true;
   bool exit_device = true;
   std::string trace_serial;
@@ -373,6 +396,11 @@ class Runner {
   bool check_pairs();
   // The guest's "vnet-guest: tx" exit line against --expect-indirect.
   bool check_tx_line();
+  // Issue 16: the bulk TCP stream, and the offloads against --expect-offloads.
+  bool echo_bulk();
+  bool check_offloads();
+  bool guest_asks(const char* key) const;
+  uint32_t link_mtu() const;
   bool shutdown_guest();
   void fail(const std::string& why);
   void dump_diagnostics();
@@ -413,7 +441,13 @@ class Runner {
   bool marker_broadcast_ = false;  // rx-extra's no-unicast step: markers and requests to broadcast
   std::string monitor_path_;       // --ctrl-check announce: QEMU's human monitor socket
 
-  std::map<std::string, std::string> tx_line_;  // the guest's "vnet-guest: tx" exit line
+  std::map<std::string, std::string> tx_line_;       // the guest's "vnet-guest: tx" exit line
+  std::map<std::string, std::string> offload_line_;  // its "vnet-guest: offload" exit line
+  TapCapture capture_;
+  bool capturing_ = false;
+  TapCaptureStats capture_stats_;
+  uint64_t bulk_done_ = 0;  // bytes the bulk stream echoed byte-exact
+  double bulk_s_ = 0;
   uint64_t echoed_ = 0;
   uint64_t udp_echoed_ = 0;  // of those, UDP datagrams
   uint64_t tcp_echoed_ = 0;  // and TCP messages
@@ -548,6 +582,22 @@ bool Runner::parse_options(std::string* error) {
       *error = "--tap-vnet-hdr needs --net tap";
       return false;
     }
+  }
+  if (o_.host_mtu != 0) {
+    for (const auto& [k, v] : props_)
+      if (k == "host_mtu") {
+        *error = "--host-mtu and -p host_mtu= both set the NIC's MTU";
+        return false;
+      }
+    props_.emplace_back("host_mtu", std::to_string(o_.host_mtu));
+  }
+  if (o_.bulk_bytes > 0 && o_.net == "socket") {
+    *error = "--bulk needs TCP: --net user or --net tap (the socket netdev echoes UDP)";
+    return false;
+  }
+  if (!o_.tap_pcap.empty() && o_.net != "tap") {
+    *error = "--tap-pcap needs --net tap (it captures the tap device)";
+    return false;
   }
   if (o_.net == "socket" && o_.tcp_flows > 0) {
     *error = "--tcp-flows needs TCP: --net user or --net tap (the socket netdev echoes UDP)";
@@ -863,6 +913,20 @@ bool Runner::boot() {
         fail(error);
         return false;
       }
+      if (o_.host_mtu != 0 && !netns_.set_mtu(o_.host_mtu, &error)) {
+        fail(error);
+        return false;
+      }
+      // The device side's view (tap_capture.h): for --expect-offloads on
+      // and --tap-pcap.
+      if (!capturing_ && (o_.expect_offloads == "on" || !o_.tap_pcap.empty())) {
+        if (!capture_.start(netns_.ifname(), o_.host_mtu != 0 ? o_.host_mtu : 1500, o_.tap_pcap,
+                            &error)) {
+          fail(error);
+          return false;
+        }
+        capturing_ = true;
+      }
       link_ = make_tap_link(netns_.ifname(), o_.queues, o_.udp_flows, o_.tap_vnet_hdr);
     } else {
       link_ = make_frame_link();
@@ -1052,9 +1116,23 @@ bool Runner::check_ready_line() {
                              (uint64_t{1} << 20) | (uint64_t{1} << 21) | (uint64_t{1} << 23) |
                              (guest_pairs > 1 ? uint64_t{1} << 22 : 0) |
                              (guest_rss && !legacy ? uint64_t{1} << 60 : 0);
-  const uint64_t supported = vnet::VirtioNet::supported_features(legacy) |
-                             (!legacy && guest_packed ? ring_packed : 0) |
-                             (guest_indirect ? indirect_bit : 0) | (guest_ctrl ? ctrl_bits : 0);
+  // Issue 16: the offloads the guest accepts (-g csum=1, tso=1; tso
+  // implies csum): what the driver then asks for (offload_features_wanted).
+  const bool guest_tso = guest_asks("tso");
+  const bool guest_csum = guest_tso || guest_asks("csum");
+  auto bit = [](vnet::spec::Feature f) { return vnet::spec::feature_mask(f); };
+  using F = vnet::spec::Feature;
+  uint64_t offload_bits = 0;
+  if (guest_csum)
+    offload_bits |=
+        bit(F::kNetCsum) | bit(F::kNetGuestCsum) | (guest_ctrl ? bit(F::kNetCtrlGuestOffloads) : 0);
+  if (guest_tso)
+    offload_bits |= bit(F::kNetHostTso4) | bit(F::kNetHostTso6) | bit(F::kNetHostEcn) |
+                    bit(F::kNetHostUso) | bit(F::kNetGuestTso4) | bit(F::kNetGuestTso6) |
+                    bit(F::kNetGuestEcn) | bit(F::kNetGuestUso4) | bit(F::kNetGuestUso6);
+  const uint64_t supported =
+      vnet::VirtioNet::supported_features(legacy) | (!legacy && guest_packed ? ring_packed : 0) |
+      (guest_indirect ? indirect_bit : 0) | (guest_ctrl ? ctrl_bits : 0) | offload_bits;
   if (!o_.quiet) {
     printf("  offered    %s: %s\n", hex(offered).c_str(), feature_names(offered).c_str());
     printf("  negotiated %s: %s\n", hex(negotiated).c_str(), feature_names(negotiated).c_str());
@@ -1220,8 +1298,17 @@ bool Runner::check_ready_line() {
       fail("MTU negotiated as " + ready_["mtu"] + ", device was given " + v);
       ok = false;
     }
-    // An MTU from 68 up to what the driver's rx buffers hold must be taken.
-    const uint64_t max_mtu = vnet::NetOptions{}.max_frame - vnet::spec::kEthHeaderSize;
+    // An MTU from 68 up to what the driver's rx buffers hold must be taken:
+    // max_frame (-g max_frame=, default 1514) less the Ethernet header, or
+    // any with receive chains (-g chains=1, tso=1) over MRG_RXBUF.
+    uint64_t max_frame = vnet::NetOptions{}.max_frame;
+    for (const std::string& g : o_.guest_args)
+      if (g.rfind("max_frame=", 0) == 0) max_frame = parse_u64(g.substr(10));
+    const bool chains = guest_asks("chains") || guest_asks("tso");
+    const uint64_t max_mtu = chains && (negotiated & bit(F::kNetMrgRxbuf)) ? 65535
+                             : max_frame > vnet::spec::kEthHeaderSize
+                                 ? max_frame - vnet::spec::kEthHeaderSize
+                                 : 0;
     if (k == "host_mtu" && parse_u64(v) >= vnet::spec::kMinMtu && parse_u64(v) <= max_mtu &&
         !(mask & (uint64_t{1} << kFeatureMtu)) && !(negotiated & (uint64_t{1} << kFeatureMtu))) {
       fail("host_mtu=" + v + " is valid but MTU was not negotiated");
@@ -1309,6 +1396,59 @@ bool Runner::check_ready_line() {
   for (const std::string& g : o_.guest_args) bounce = bounce || (g == "bounce=1");
   if (bounce && ready_["bounce"] != "on") {
     fail("-g bounce=1 but the guest reports bounce=" + ready_["bounce"]);
+    ok = false;
+  }
+  // Issue 16: the ready line's offloads= names exactly the negotiated
+  // offload features; --expect-offloads on|off.
+  if (ready_.count("offloads") != 0) {
+    std::string names;
+    for (const auto& [name, f] :
+         std::vector<std::pair<const char*, F>>{{"csum", F::kNetCsum},
+                                                {"guest_csum", F::kNetGuestCsum},
+                                                {"host_tso4", F::kNetHostTso4},
+                                                {"host_tso6", F::kNetHostTso6},
+                                                {"host_ecn", F::kNetHostEcn},
+                                                {"host_uso", F::kNetHostUso},
+                                                {"guest_tso4", F::kNetGuestTso4},
+                                                {"guest_tso6", F::kNetGuestTso6},
+                                                {"guest_ecn", F::kNetGuestEcn},
+                                                {"guest_uso4", F::kNetGuestUso4},
+                                                {"guest_uso6", F::kNetGuestUso6},
+                                                {"ctrl_guest_offloads", F::kNetCtrlGuestOffloads}})
+      if (negotiated & bit(f)) names += (names.empty() ? "" : ",") + std::string(name);
+    if (names.empty()) names = "none";
+    if (ready_["offloads"] != names) {
+      fail("ready line says offloads=" + ready_["offloads"] + " but the negotiated features say " +
+           names);
+      ok = false;
+    }
+    if (!o_.quiet)
+      printf("  offloads %s, rx chains %s, max_frame %s, TCP window %s, largest tx frame %s\n",
+             ready_["offloads"].c_str(), ready_["rx_chains"].c_str(), ready_["max_frame"].c_str(),
+             ready_["window"].c_str(), ready_["tx_frame_max"].c_str());
+  } else if (!o_.expect_offloads.empty()) {
+    fail("--expect-offloads but the ready line has no offloads= (an older guest?)");
+    ok = false;
+  }
+  if (o_.expect_offloads == "on") {
+    if (!guest_csum) {
+      fail("--expect-offloads on but the guest asks for none (-g csum=1 or -g tso=1)");
+      ok = false;
+    }
+    uint64_t want = guest_csum ? bit(F::kNetCsum) | bit(F::kNetGuestCsum) : 0;
+    if (guest_tso) want |= bit(F::kNetHostTso4) | bit(F::kNetGuestTso4);
+    if (want & ~negotiated) {
+      const bool none_offered = (offered & want) == 0;
+      fail("--expect-offloads on: not negotiated: " + feature_names(want & ~negotiated) +
+           (none_offered ? " (not offered at all: QEMU offers offloads only over a back end "
+                           "with a vnet header, --net tap --tap-vnet-hdr)"
+                         : " (offered: " + feature_names(offered & want) + ")"));
+      ok = false;
+    }
+  }
+  if (o_.expect_offloads == "off" && (negotiated & offload_bits & ~bit(F::kNetCtrlGuestOffloads))) {
+    fail("--expect-offloads off but negotiated: " +
+         feature_names(negotiated & offload_bits & ~bit(F::kNetCtrlGuestOffloads)));
     ok = false;
   }
   // The guest's TCP MSS follows the negotiated MTU: MTU - IPv4 - TCP.
@@ -2245,12 +2385,12 @@ bool Runner::check_counters() {
       checks.push_back("reply_over_mtu=" + std::to_string(oversize_injected_));
     if (tcp_ran_) {
       // One connection a flow, every byte taken once, a clean close on both sides.
-      const std::string flows = std::to_string(tcp_flows());
+      const std::string flows = std::to_string(tcp_flows() + (bulk_done_ > 0 ? 1 : 0));
       checks.push_back("tcp_connections=" + flows);
       checks.push_back("tcp_closed=" + flows);
       for (const char* p : {"tcp_aborted=0", "tcp_resets_in=0", "tcp_refused=0", "tcp_bad_ack=0"})
         checks.push_back(p);
-      checks.push_back("tcp_bytes_echoed=" + std::to_string(tcp_bytes_));
+      checks.push_back("tcp_bytes_echoed=" + std::to_string(tcp_bytes_ + bulk_done_));
     }
     if (udp_echoed_ > 0) checks.push_back("udp_echo_replies>=" + std::to_string(udp_echoed_));
   }
@@ -2271,6 +2411,214 @@ bool Runner::check_counters() {
            std::to_string(want));
       ok = false;
     }
+  }
+  return ok;
+}
+
+// -g KEY=V with V nonzero on the guest's command line.
+bool Runner::guest_asks(const char* key) const {
+  const std::string prefix = std::string(key) + "=";
+  bool on = false;
+  for (const std::string& g : o_.guest_args)
+    if (g.rfind(prefix, 0) == 0) on = parse_u64(g.substr(prefix.size())) != 0;
+  return on;
+}
+
+// The negotiated MTU (the ready line's mtu=), 1500 before it is known.
+uint32_t Runner::link_mtu() const {
+  auto it = ready_.find("mtu");
+  const uint64_t mtu = it != ready_.end() ? parse_u64(it->second) : 0;
+  return mtu != 0 ? static_cast<uint32_t>(mtu) : 1500;
+}
+
+// --bulk BYTES: one more TCP connection to the guest's echo, written and
+// read at once (the guest's window, at most 64 KiB, is all that may be in
+// flight), every byte compared; bytes/s from the connect to the last byte
+// back. Then our FIN, and the guest's after the last byte.
+bool Runner::echo_bulk() {
+  TcpStream tcp;
+  std::string error;
+  const double t0 = now_s();
+  if (!tcp.connect(link_->tcp_echo_port(), &error, link_->tcp_echo_peer())) {
+    fail("bulk: " + error);
+    return false;
+  }
+  const int fd = tcp.fd();
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::vector<uint8_t> data(o_.bulk_bytes);
+  uint64_t x = o_.seed * 0x9E3779B97F4A7C15ull + 1;
+  for (uint8_t& b : data) {  // xorshift64*: the same bytes for the same seed
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    b = static_cast<uint8_t>((x * 0x2545F4914F6CDD1Dull) >> 56);
+  }
+  std::vector<uint8_t> buf(256 * 1024);
+  uint64_t sent = 0, got = 0;
+  double last_progress = now_s();
+  const double stall = std::max(10.0, o_.echo_timeout_s * 5);
+  while (got < data.size()) {
+    const double now = now_s();
+    if (now > t_start_ + o_.total_timeout_s || now - last_progress > stall) {
+      fail("bulk: " + std::to_string(got) + " of " + std::to_string(data.size()) +
+           " bytes echoed, " + std::to_string(sent) + " sent, then nothing for " +
+           std::to_string(static_cast<int>(now - last_progress)) + " s");
+      return false;
+    }
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < data.size() ? POLLOUT : 0)), 0};
+    poll(&p, 1, 100);
+    if (!qemu_.running()) {
+      fail("bulk: QEMU exited after " + std::to_string(got) + " bytes");
+      return false;
+    }
+    if (sent < data.size() && (p.revents & POLLOUT)) {
+      const size_t chunk = std::min<size_t>(64 * 1024, data.size() - sent);
+      ssize_t n = send(fd, data.data() + sent, chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) sent += static_cast<uint64_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        fail(std::string("bulk: send failed: ") + strerror(errno));
+        return false;
+      }
+    }
+    for (;;) {
+      ssize_t n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n == 0) {
+        fail("bulk: the guest closed the connection after " + std::to_string(got) + " bytes");
+        return false;
+      }
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+        fail(std::string("bulk: receive failed: ") + strerror(errno));
+        return false;
+      }
+      if (got + static_cast<uint64_t>(n) > data.size()) {
+        fail("bulk: " + std::to_string(got + n - data.size()) + " bytes more than were sent");
+        return false;
+      }
+      if (memcmp(buf.data(), data.data() + got, static_cast<size_t>(n)) != 0) {
+        size_t at = 0;
+        while (buf[at] == data[got + at]) ++at;
+        fail("bulk: the echo differs at byte " + std::to_string(got + at));
+        return false;
+      }
+      got += static_cast<uint64_t>(n);
+      last_progress = now_s();
+    }
+  }
+  bulk_s_ = now_s() - t0;
+  bulk_done_ = got;
+  tcp.shutdown_write();
+  const double deadline = now_s() + o_.echo_timeout_s;
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n == 0) break;
+    if (n > 0) {
+      fail("bulk: " + std::to_string(n) + " bytes after the last one");
+      return false;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      fail(std::string("bulk: receive failed while closing: ") + strerror(errno));
+      return false;
+    }
+    if (now_s() > deadline) {
+      fail("bulk: the guest did not close the connection (no FIN)");
+      return false;
+    }
+    pollfd p{fd, POLLIN, 0};
+    poll(&p, 1, 50);
+  }
+  tcp.close();
+  tcp_ran_ = true;
+  qemu_.wait_for(-1, 20);  // the guest sees the ACK of its FIN
+  if (!o_.quiet)
+    printf("bulk: %llu bytes echoed byte-exact in %.3f s: %.0f bytes/s\n",
+           static_cast<unsigned long long>(got), bulk_s_, bulk_s_ > 0 ? got / bulk_s_ : 0.0);
+  return true;
+}
+
+// The guest's "vnet-guest: offload" exit line (and on --net tap the
+// capture) against --expect-offloads.
+bool Runner::check_offloads() {
+  if (capturing_) capture_stats_ = capture_.stats();
+  std::string line;
+  if (qemu_.find_line("vnet-guest: offload ", &line)) offload_line_ = parse_fields(line);
+  auto v = [this](const char* k) {
+    auto it = offload_line_.find(k);
+    return it == offload_line_.end() ? uint64_t{0} : parse_u64(it->second);
+  };
+  const TapCaptureStats& c = capture_stats_;
+  if (!o_.quiet && !offload_line_.empty())
+    printf(
+        "offload: guest sent %llu frames with the checksum left to the device, %llu TSO frames "
+        "(%llu payload bytes), largest frame %llu; received %llu partial / %llu verified, %llu "
+        "coalesced, %llu chains, largest frame %llu\n",
+        static_cast<unsigned long long>(v("tx_csum")), static_cast<unsigned long long>(v("tx_gso")),
+        static_cast<unsigned long long>(v("tso_bytes")),
+        static_cast<unsigned long long>(v("max_tx_frame")),
+        static_cast<unsigned long long>(v("rx_csum_partial")),
+        static_cast<unsigned long long>(v("rx_csum_verified")),
+        static_cast<unsigned long long>(v("rx_gso")),
+        static_cast<unsigned long long>(v("rx_chains")),
+        static_cast<unsigned long long>(v("max_rx_frame")));
+  if (!o_.quiet && capturing_)
+    printf(
+        "tap: from the guest %llu frames, %llu above MTU+14 (largest %llu), %llu with the "
+        "checksum still to complete (%llu holding the pseudo-header sum, %llu not); to the guest "
+        "%llu frames, %llu above MTU+14 (largest %llu)\n",
+        static_cast<unsigned long long>(c.from_guest),
+        static_cast<unsigned long long>(c.from_guest_over_mtu),
+        static_cast<unsigned long long>(c.from_guest_max),
+        static_cast<unsigned long long>(c.csum_not_ready),
+        static_cast<unsigned long long>(c.csum_partial_ok),
+        static_cast<unsigned long long>(c.csum_partial_bad),
+        static_cast<unsigned long long>(c.to_guest),
+        static_cast<unsigned long long>(c.to_guest_over_mtu),
+        static_cast<unsigned long long>(c.to_guest_max));
+  if (o_.expect_offloads.empty()) return true;
+  if (offload_line_.empty()) {
+    fail("--expect-offloads but no \"vnet-guest: offload\" line at exit");
+    return false;
+  }
+  bool ok = true;
+  auto require = [&](bool cond, const std::string& what) {
+    if (!cond) {
+      fail("--expect-offloads " + o_.expect_offloads + ": " + what);
+      ok = false;
+    }
+  };
+  const uint64_t mtu_frame = link_mtu() + 14;
+  if (o_.expect_offloads == "off") {
+    require(v("tx_csum") == 0 && v("tx_gso") == 0,
+            "the guest sent frames with offloads: tx_csum=" + std::to_string(v("tx_csum")) +
+                " tx_gso=" + std::to_string(v("tx_gso")));
+    require(v("rx_csum_partial") == 0 && v("rx_gso") == 0,
+            "the guest received offloaded frames: rx_csum_partial=" +
+                std::to_string(v("rx_csum_partial")) + " rx_gso=" + std::to_string(v("rx_gso")));
+    return ok;
+  }
+  const bool tso = guest_asks("tso");
+  require(v("tx_csum") > 0, "no frame left its checksum to the device (tx_csum=0)");
+  require(v("rx_csum_partial") + v("rx_csum_verified") > 0,
+          "no received frame came with a checksum report (rx_csum_partial and "
+          "rx_csum_verified 0)");
+  if (tso) {
+    require(v("tx_gso") > 0, "no TSO frame sent (tx_gso=0)");
+    require(v("max_tx_frame") > mtu_frame,
+            "the largest frame sent, " + std::to_string(v("max_tx_frame")) +
+                " bytes, is not above MTU + 14 = " + std::to_string(mtu_frame));
+    if (bulk_done_ > 0)
+      require(v("rx_gso") > 0 && v("max_rx_frame") > mtu_frame,
+              "no coalesced frame above MTU + 14 received during the bulk stream (rx_gso=" +
+                  std::to_string(v("rx_gso")) + ", largest " + std::to_string(v("max_rx_frame")) +
+                  ")");
+  }
+  if (capturing_) {
+    require(c.csum_not_ready > 0,
+            "the tap saw no frame from the guest with its checksum still to complete");
+    require(c.csum_partial_bad == 0, std::to_string(c.csum_partial_bad) +
+                                         " frames on the tap left partial with a checksum field "
+                                         "that is not the pseudo-header sum");
+    if (tso)
+      require(c.from_guest_over_mtu > 0, "the tap saw no frame above MTU + 14 = " +
+                                             std::to_string(mtu_frame) + " from the guest");
   }
   return ok;
 }
@@ -2334,6 +2682,21 @@ void Runner::write_json(int rc) {
                {"rtt_ms_p99", rtt_.pct(99)},
                {"rtt_ms_max", rtt_.pct(100)},
                {"rtt_ms_mean", rtt_.mean()}};
+  if (bulk_done_ > 0)
+    j["bulk"] = {{"bytes", bulk_done_},
+                 {"seconds", bulk_s_},
+                 {"bytes_per_s", bulk_s_ > 0 ? bulk_done_ / bulk_s_ : 0.0}};
+  if (!offload_line_.empty()) j["offload"] = offload_line_;
+  if (capturing_)
+    j["tap_capture"] = {{"from_guest", capture_stats_.from_guest},
+                        {"from_guest_over_mtu", capture_stats_.from_guest_over_mtu},
+                        {"from_guest_max", capture_stats_.from_guest_max},
+                        {"csum_not_ready", capture_stats_.csum_not_ready},
+                        {"csum_partial_ok", capture_stats_.csum_partial_ok},
+                        {"csum_partial_bad", capture_stats_.csum_partial_bad},
+                        {"to_guest", capture_stats_.to_guest},
+                        {"to_guest_over_mtu", capture_stats_.to_guest_over_mtu},
+                        {"to_guest_max", capture_stats_.to_guest_max}};
   j["counters"] = counters_;
   j["qemu_exit_status"] = qemu_.exited() ? qemu_.exit_status() : -1;
   if (!record_path_.empty()) j["recording"] = {{"file", record_path_}, {"events", trace_events_}};
@@ -2414,6 +2777,7 @@ int Runner::run() {
         ok = echo_all() && ok;
       // --net tap: TCP too, on several flows, straight to the guest.
       if (ok && o_.net == "tap") ok = echo_tcp();
+      if (ok && o_.bulk_bytes > 0) ok = echo_bulk();
       if (ok && !o_.ctrl_checks.empty()) ok = run_ctrl_checks();
       std::string text;
       if (ok && qemu_.running() && control("counters", &text)) {
@@ -2423,13 +2787,22 @@ int Runner::run() {
         ok = false;
       }
       if (qemu_.running()) ok = shutdown_guest() && ok;
+      // The exit's console counters are complete (the UDP answer is cut
+      // to one datagram): they win where both have a counter.
+      if (ok && !qemu_.running()) {
+        std::map<std::string, uint64_t> udp = counters_;
+        if (read_console_counters())
+          for (const auto& [k, v] : udp) counters_.emplace(k, v);
+      }
       if (ok) ok = check_counters();
       if (ok) ok = check_tx_line();
       if (ok) ok = check_pairs();
+      if (ok) ok = check_offloads();
     } else {
       // User networking: TCP echo both ways; the exit request arrives over
       // UDP, its answer cannot (link.h), so the counters come from the console.
       ok = echo_tcp() && ok;
+      if (ok && o_.bulk_bytes > 0) ok = echo_bulk();
       if (!qemu_.running()) {
         fail("QEMU exited before the exit request");
         ok = false;
@@ -2448,6 +2821,7 @@ int Runner::run() {
         ok = check_counters() && ok;
         ok = check_tx_line() && ok;
         ok = check_pairs() && ok;
+        ok = check_offloads() && ok;
       }
     }
     rc = ok ? kExitOk : kExitFailure;
@@ -2485,6 +2859,7 @@ int Runner::run() {
   }
   if (!finish_recording()) rc = kExitFailure;
   qemu_.stop();
+  capture_.stop();   // before the namespace goes
   link_.reset();     // its sockets live in the namespace
   netns_.destroy();  // --net tap: after QEMU, which held the tap
   if (!monitor_path_.empty()) {
@@ -2576,7 +2951,9 @@ int main(int argc, char** argv) {
                  "user: QEMU user networking, restrict=on, hostfwd on 127.0.0.1, TCP echo both "
                  "ways; socket: Ethernet frames over 127.0.0.1 UDP, the runner is the guest's "
                  "peer, UDP echo both ways; tap: a tap device in a network namespace the run "
-                 "creates and removes (root), UDP and TCP echo straight to 10.0.2.15")
+                 "creates and removes, UDP and TCP echo straight to 10.0.2.15 -- needs root "
+                 "(CAP_SYS_ADMIN, CAP_NET_ADMIN), /dev/net/tun and iproute2's ip, else the run "
+                 "exits 77 (skipped)")
       ->check(CLI::IsMember({"socket", "user", "tap"}))
       ->capture_default_str();
   app.add_option("--queues", o.queues,
@@ -2593,7 +2970,28 @@ int main(int argc, char** argv) {
                  "tap; the guest serves 4); default 1, 4 on --net tap")
       ->check(CLI::Range(1u, 4u));
   app.add_flag("--tap-vnet-hdr", o.tap_vnet_hdr,
-               "--net tap: vnet_hdr=on on the netdev (offloads; default off)");
+               "--net tap: vnet_hdr=on on the netdev (QEMU then offers the checksum and TSO "
+               "offloads; default off)");
+  app.add_option("--host-mtu", o.host_mtu,
+                 "the NIC's MTU (virtio-net host_mtu=N) and, with --net tap, the tap's MTU in "
+                 "the namespace; the guest needs room for such frames (-g chains=1 over "
+                 "MRG_RXBUF, or -g max_frame=N+18 with buf= large enough)")
+      ->check(CLI::Range(68u, 65535u));
+  app.add_option("--expect-offloads", o.expect_offloads,
+                 "on: the offloads the guest asks for (-g csum=1, -g tso=1) are negotiated and "
+                 "used (its exit line: checksums left to the device, TSO frames above the MTU, "
+                 "offloaded frames received; on --net tap also the tap capture: frames above "
+                 "MTU + 14 from the guest, checksums still to complete holding the pseudo-header "
+                 "sum); off: none negotiated or used")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--bulk", o.bulk_bytes,
+                 "after the echoes, stream this many bytes through one more TCP connection to "
+                 "the guest's echo (--net user or tap), sending and reading at once, compare "
+                 "every byte and report bytes/s")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  app.add_option("--tap-pcap", o.tap_pcap,
+                 "--net tap: write what crossed the tap, both ways, to this pcap (the first 128 "
+                 "bytes of each frame, its full length in the record)");
   app.add_option("--ctrl-check", o.ctrl_checks,
                  "after the echoes, ask the guest for a control-plane setting and check QEMU's "
                  "receive filter follows it (--net socket; repeatable): promisc, allmulti, "
