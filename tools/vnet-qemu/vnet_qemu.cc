@@ -919,7 +919,8 @@ bool Runner::boot() {
       }
       // The device side's view (tap_capture.h): for --expect-offloads on
       // and --tap-pcap.
-      if (!capturing_ && (o_.expect_offloads == "on" || !o_.tap_pcap.empty())) {
+      if (!capturing_ &&
+          (o_.expect_offloads == "on" || !o_.tap_pcap.empty() || o_.host_mtu > 1500)) {
         if (!capture_.start(netns_.ifname(), o_.host_mtu != 0 ? o_.host_mtu : 1500, o_.tap_pcap,
                             &error)) {
           fail(error);
@@ -2572,12 +2573,33 @@ bool Runner::check_offloads() {
         static_cast<unsigned long long>(c.to_guest),
         static_cast<unsigned long long>(c.to_guest_over_mtu),
         static_cast<unsigned long long>(c.to_guest_max));
-  if (o_.expect_offloads.empty()) return true;
+  // --host-mtu above 1500 with a bulk stream: frames that large both ways
+  // (the guest's largest frames; on --net tap the tap's too).
+  bool jumbo_ok = true;
+  if (o_.host_mtu > 1500 && bulk_done_ > 0) {
+    auto jumbo = [&](bool cond, const std::string& what) {
+      if (!cond) {
+        fail("--host-mtu " + std::to_string(o_.host_mtu) + ": " + what);
+        jumbo_ok = false;
+      }
+    };
+    const uint64_t want = uint64_t{o_.host_mtu} + 14;
+    jumbo(link_mtu() == o_.host_mtu, "the guest negotiated MTU " + std::to_string(link_mtu()));
+    jumbo(v("max_rx_frame") >= want && v("max_tx_frame") >= want,
+          "the guest's largest frames were " + std::to_string(v("max_rx_frame")) +
+              " bytes received and " + std::to_string(v("max_tx_frame")) + " sent, expected " +
+              std::to_string(want));
+    if (capturing_)
+      jumbo(c.from_guest_max >= want && c.to_guest_max >= want,
+            "the tap's largest frames were " + std::to_string(c.from_guest_max) +
+                " from the guest and " + std::to_string(c.to_guest_max) + " to it");
+  }
+  if (o_.expect_offloads.empty()) return jumbo_ok;
   if (offload_line_.empty()) {
     fail("--expect-offloads but no \"vnet-guest: offload\" line at exit");
     return false;
   }
-  bool ok = true;
+  bool ok = jumbo_ok;
   auto require = [&](bool cond, const std::string& what) {
     if (!cond) {
       fail("--expect-offloads " + o_.expect_offloads + ": " + what);
