@@ -754,6 +754,9 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
       const RxOffloadVerdict fields =
           check_rx_hdr_fields(hdr, offloads_active_.load(MemOrder::kRelaxed));
       if (fields != RxOffloadVerdict::kOk) {
+        // The whole frame goes: its further buffers (posted: checked above)
+        // are skipped, never read as frames of their own.
+        if (buffers > 1) p.rx_skip = static_cast<uint16_t>(buffers - 1);
         count_rx_offload_drop(fields, c);
         give_back();
         continue;

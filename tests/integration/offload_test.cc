@@ -1167,16 +1167,11 @@ INSTANTIATE_TEST_SUITE_P(Fields, OffloadRxFault, ::testing::ValuesIn(kRxFaults),
 // A header-field verdict (flags, gso_type) on the FIRST buffer of a frame
 // that spans several: the frame's other buffers must go with it.
 //
-// DRIVER BUG (driver/net/virtio_net.cc, rx_burst): when check_rx_hdr_fields()
-// refuses the first buffer of a frame with num_buffers > 1, the buffer is
-// given back but p.rx_skip is not set to num_buffers - 1 (as the
-// num_buffers drop path does), so each continuation buffer is then parsed
-// as a new frame: its first bytes -- frame payload -- are read as a
-// virtio-net header. Each is dropped (here: rx_drop_num_buffers, the
-// payload's "num_buffers") or, when the payload holds a plausible header
-// and frame, DELIVERED (see the next test). Disabled until the driver sets
-// rx_skip on that path.
-TEST_F(OffloadRx, DISABLED_HeaderFieldVerdictOnAMultiBufferFrameSkipsItsContinuations) {
+// Found by this test: check_rx_hdr_fields() refusing the first buffer
+// did not skip the frame's other buffers, which were then parsed as frames
+// of their own (their payload read as a virtio-net header) -- and, when the
+// payload held a plausible header and frame, delivered (the next test).
+TEST_F(OffloadRx, HeaderFieldVerdictOnAMultiBufferFrameSkipsItsContinuations) {
   make(offload_device(Mode::kPartial), all_on());
   for (const auto& [kind, value, counter] :
        {std::tuple{FaultKind::kRxFlags, uint64_t{4}, "rx_drop_hdr_flags"},
@@ -1194,16 +1189,16 @@ TEST_F(OffloadRx, DISABLED_HeaderFieldVerdictOnAMultiBufferFrameSkipsItsContinua
   expect_clean();
 }
 
-// The same bug reached by an honest device: a GSO frame the device wrote
+// The same (fixed) bug reached by an honest device: a GSO frame the device wrote
 // before GUEST_OFFLOADS_SET switched GUEST_TSO4 off, harvested after it
 // (the driver checks it against the new set: rx_drop_hdr_gso, as
 // virtio_net_control.cc intends). Its continuation buffers hold the
 // payload of a packet from the network -- here a payload that contains a
 // valid header (num_buffers 1) and a 100-byte frame exactly where the last
-// buffer begins. The driver delivers that inner frame: a packet smuggled
-// inside another packet's payload reaches the stack. Expected: the whole
-// frame dropped, rx_drop_hdr_gso 1, nothing delivered.
-TEST_F(OffloadRx, DISABLED_AFrameWrittenBeforeTso4WasSwitchedOffDropsAllItsBuffers) {
+// buffer begins. The driver delivered that inner frame: a packet smuggled
+// inside another packet's payload reached the stack. Now: the whole frame
+// is dropped, rx_drop_hdr_gso 1, nothing delivered.
+TEST_F(OffloadRx, AFrameWrittenBeforeTso4WasSwitchedOffDropsAllItsBuffers) {
   make(offload_device(), all_on());
   // A TCPv4 frame of two buffers: 12 + 2048 + (12 + 100) bytes, the
   // second buffer starting 2036 bytes into the frame.
