@@ -171,8 +171,21 @@ uint32_t TcpEcho::reset_for(const TcpSegment& seg, uint8_t* out, uint32_t out_ca
 }
 
 uint32_t TcpEcho::emit_ack(Connection& c, uint8_t* out, uint32_t out_cap) {
-  return write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.snd_nxt, c.rcv_nxt, kAck,
-                       static_cast<uint16_t>(receive_window(c)), nullptr, 0, false, out, out_cap);
+  const uint32_t n =
+      write_segment(c.peer_mac, c.peer_ip, c.peer_port, kPort, c.snd_nxt, c.rcv_nxt, kAck,
+                    static_cast<uint16_t>(receive_window(c)), nullptr, 0, false, out, out_cap);
+  if (n > 0) c.adv_edge = c.rcv_nxt + receive_window(c);
+  return n;
+}
+
+// RFC 1122, 4.2.3.3 (receiver SWS avoidance): a window that opened by at
+// least min(half the window, one MSS) since it was last advertised is
+// announced at once -- otherwise a peer that filled it waits for its
+// persist timer.
+bool TcpEcho::window_update_due(const Connection& c) const {
+  const uint32_t edge = c.rcv_nxt + receive_window(c);
+  const uint32_t step = min32(window_ / 2, mss_);
+  return seq_gt(edge, c.adv_edge) && edge - c.adv_edge >= step;
 }
 
 // The next segment of c: SYN-ACK, or ACK with as much echo data as the
@@ -186,6 +199,7 @@ uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t ou
                                kSyn | kAck, static_cast<uint16_t>(receive_window(c)), nullptr, 0,
                                true, out, out_cap, offload);
     if (n == 0) return 0;
+    c.adv_edge = c.rcv_nxt + receive_window(c);
     c.snd_nxt = c.iss + 1;
     if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
     if (c.deadline_ns == 0) c.deadline_ns = now_ns + c.rto_ns;
@@ -213,6 +227,7 @@ uint32_t TcpEcho::emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t ou
                              static_cast<uint16_t>(receive_window(c)), &c, take, false, out,
                              out_cap, offload);
   if (n == 0) return 0;
+  c.adv_edge = c.rcv_nxt + receive_window(c);
   if (take > seg_mss && offload != nullptr) {  // only with tso: limit was seg_mss otherwise
     offload->gso_size = static_cast<uint16_t>(seg_mss);
     ++counters_.tcp_tso_segments;
@@ -423,6 +438,10 @@ TcpVerdict TcpEcho::input(const TcpSegment& seg, uint64_t now_ns, uint8_t* out, 
     uint32_t n = emit(*c, now_ns, out, out_cap, false, offload);
     if (n == 0 && seg_len > 0) n = emit_ack(*c, out, out_cap);
     return reply(n);
+  }
+  if (window_update_due(*c)) {
+    ++counters_.tcp_window_updates;
+    return reply(emit_ack(*c, out, out_cap));
   }
   return TcpVerdict::kDrop;
 }

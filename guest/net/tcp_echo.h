@@ -48,6 +48,10 @@
 //     connection draws a challenge ACK (RFC 5961, 4.2)
 //   - an ACK beyond what was ever sent is answered with an ACK, dropped
 //   - segments for no connection draw a RST (RFC 9293, 3.10.7.1)
+//   - an ACK that frees ring space answers with a window update when the
+//     window opened by min(half the window, one MSS) since we last
+//     announced it (RFC 1122, 4.2.3.3): a peer that filled the window
+//     would otherwise wait for its persist timer
 //
 // MSS: the link's MTU (set_mtu(), the driver's negotiated VirtioNet::mtu();
 // 1500 until then) minus the IPv4 and TCP headers is both the MSS we
@@ -109,7 +113,8 @@ namespace guest::net {
   X(tcp_reply_too_big)  /* the segment did not fit the output buffer */         \
   X(tcp_csum_offloaded) /* segments whose checksum was left to the device */    \
   X(tcp_tso_segments)   /* segments above the MSS, for the device to cut */     \
-  X(tcp_tso_bytes)      /* payload bytes sent in them */
+  X(tcp_tso_bytes)      /* payload bytes sent in them */                        \
+  X(tcp_window_updates) /* ACKs sent only because the window opened */
 
 struct TcpCounters {
 #define VNET_DECLARE_COUNTER(name) uint64_t name = 0;
@@ -218,6 +223,7 @@ class TcpEcho {
     uint32_t snd_max = 0;  // highest sequence number sent + 1
     uint32_t snd_wnd = 0;  // the peer's window, from snd_una
     uint32_t rcv_nxt = 0;
+    uint32_t adv_edge = 0;  // right edge of the window last advertised (rcv_nxt + window)
     bool fin_received = false;
     uint64_t rto_ns = kInitialRtoNs;
     uint64_t deadline_ns = 0;  // 0: timer off
@@ -234,6 +240,7 @@ class TcpEcho {
     return c.ring_len >= window_ ? 0 : window_ - c.ring_len;
   }
   bool has_unsent(const Connection& c) const;
+  bool window_update_due(const Connection& c) const;
   uint32_t emit(Connection& c, uint64_t now_ns, uint8_t* out, uint32_t out_cap, bool probe,
                 SegmentOffload* offload = nullptr);
   uint32_t emit_ack(Connection& c, uint8_t* out, uint32_t out_cap);

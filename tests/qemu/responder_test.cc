@@ -19,6 +19,7 @@ namespace {
 
 using guest::net::ControlRequest;
 using guest::net::Responder;
+using guest::net::SegmentOffload;
 using guest::net::TcpEcho;
 using guest::net::Verdict;
 
@@ -406,6 +407,16 @@ TEST(TcpEcho, HandshakeEchoAndCloseWithValidChecksums) {
     EXPECT_EQ(echo.data, msg);
     t.guest_seq += static_cast<uint32_t>(n);
   }
+  // The ACK of all 1561 echoed bytes opens the window by more than an MSS
+  // since it was last announced: a window update (RFC 1122, 4.2.3.3).
+  Result update = run(t.r, tcp_frame(t.peer_seq, t.guest_seq, kAck));
+  ASSERT_EQ(update.verdict, Verdict::kReply);
+  Seg upd = parse(update.reply);
+  EXPECT_EQ(upd.flags, kAck);
+  EXPECT_TRUE(upd.data.empty());
+  EXPECT_EQ(upd.window, TcpEcho::kDefaultWindow);
+  EXPECT_EQ(t.tcp->counters().tcp_window_updates, 1u);
+  // The same ACK again: nothing opened since.
   EXPECT_EQ(run(t.r, tcp_frame(t.peer_seq, t.guest_seq, kAck)).verdict, Verdict::kDrop);
   Seg fin = t.send({}, kFin | kAck);
   EXPECT_EQ(fin.flags, kFin | kAck);
@@ -607,6 +618,107 @@ TEST(TcpEcho, ResetsChallengesAndRefusals) {
   EXPECT_EQ(res.reply[34 + 13], kRst | kAck);
   EXPECT_EQ(t.tcp->counters().tcp_refused, 1u);
   EXPECT_EQ(t.tcp->counters().tcp_resets_in, 1u);
+}
+
+// Issue 16: with checksum offload the segment's checksum field holds the
+// pseudo-header sum and the SegmentOffload says where it is; with TSO a
+// segment carries up to the window (not the MSS) with gso_size the MSS.
+// A caller that passes no SegmentOffload still gets complete segments.
+TEST(TcpEcho, OffloadsLeaveChecksumAndSegmentationToTheDevice) {
+  TcpFixture t;
+  t.tcp->set_window(65535);
+  t.tcp->set_offloads(false, true, 65550);  // tso implies the checksum offload
+  EXPECT_TRUE(t.tcp->csum_offload());
+  Seg synack = t.open();
+  EXPECT_EQ(synack.window, 65535u);
+  std::vector<uint8_t> msg = bytes(6000, 7);
+  // Through the responder with a SegmentOffload: one segment of 6000 bytes.
+  std::unique_ptr<uint8_t[]> out(new uint8_t[70000]);
+  uint32_t len = 0;
+  ControlRequest ctl;
+  SegmentOffload off;
+  std::vector<uint8_t> in = tcp_frame(t.peer_seq, t.guest_seq, kAck | kPsh, msg);
+  ASSERT_EQ(t.r.handle(in.data(), static_cast<uint32_t>(in.size()), out.get(), 70000, &len, &ctl,
+                       nullptr, &off),
+            Verdict::kReply);
+  ASSERT_EQ(len, 54u + 6000u);
+  EXPECT_TRUE(off.csum_partial);
+  EXPECT_EQ(off.csum_start, 34u);
+  EXPECT_EQ(off.csum_offset, 16u);
+  EXPECT_EQ(off.gso_size, 1460u);
+  const uint8_t* ip = out.get() + 14;
+  const uint8_t* tcp = ip + 20;
+  EXPECT_EQ(get16(ip + 2), 20u + 20u + 6000u);
+  // The field: the folded pseudo-header sum; completing it over the TCP
+  // segment gives a valid checksum.
+  EXPECT_EQ(get16(tcp + 16), Responder::checksum_fold(tcp_pseudo(ip, 6020)));
+  std::vector<uint8_t> done(out.get(), out.get() + len);
+  uint16_t c = static_cast<uint16_t>(
+      ~Responder::checksum_fold(Responder::checksum_add(0, done.data() + 34, 6020)));
+  done[34 + 16] = static_cast<uint8_t>(c >> 8);
+  done[34 + 17] = static_cast<uint8_t>(c);
+  Seg echo = parse(done);
+  EXPECT_EQ(echo.data, msg);
+  EXPECT_EQ(t.tcp->counters().tcp_tso_segments, 1u);
+  EXPECT_EQ(t.tcp->counters().tcp_tso_bytes, 6000u);
+  // Without a SegmentOffload (handle()'s default): complete MSS segments.
+  t.peer_seq += 6000;
+  t.guest_seq += 6000;
+  Seg plain = t.send(bytes(3000, 9));
+  EXPECT_EQ(plain.data.size(), 1460u);
+}
+
+TEST(TcpEcho, TsoIsBoundedByTheCallersFrameLimitAndOutCap) {
+  TcpFixture t;
+  t.tcp->set_window(65535);
+  t.tcp->set_offloads(true, true, 54 + 4000);
+  t.open();
+  std::vector<uint8_t> in = tcp_frame(t.peer_seq, t.guest_seq, kAck | kPsh, bytes(20000, 3));
+  std::unique_ptr<uint8_t[]> out(new uint8_t[70000]);
+  uint32_t len = 0;
+  ControlRequest ctl;
+  SegmentOffload off;
+  ASSERT_EQ(t.r.handle(in.data(), static_cast<uint32_t>(in.size()), out.get(), 70000, &len, &ctl,
+                       nullptr, &off),
+            Verdict::kReply);
+  EXPECT_EQ(len, 54u + 4000u);  // set_offloads' max_frame
+  EXPECT_EQ(off.gso_size, 1460u);
+  // out_cap smaller still: it wins.
+  std::vector<uint8_t> seg(3000 + 64, 0xa5);
+  uint32_t n = t.tcp->poll(0, seg.data(), 3000, &off);
+  EXPECT_EQ(n, 3000u);
+  for (size_t i = 3000; i < seg.size(); ++i) EXPECT_EQ(seg[i], 0xa5);
+}
+
+// GUEST_CSUM: a frame the device verified, or left partial with the
+// offsets of exactly its TCP checksum, is taken without verifying; partial
+// offsets elsewhere are not trusted.
+TEST(Responder, DeviceVouchedChecksumsAreNotVerifiedAgain) {
+  TcpFixture t;
+  t.open();
+  std::vector<uint8_t> f = tcp_frame(t.peer_seq, t.guest_seq, kAck | kPsh, bytes(100, 1));
+  // What a host stack hands a CHECKSUM_PARTIAL frame over: the pseudo sum.
+  const uint16_t pseudo = Responder::checksum_fold(tcp_pseudo(f.data() + 14, 120));
+  f[34 + 16] = static_cast<uint8_t>(pseudo >> 8);
+  f[34 + 17] = static_cast<uint8_t>(pseudo);
+  std::unique_ptr<uint8_t[]> out(new uint8_t[4096]);
+  uint32_t len = 0;
+  ControlRequest ctl;
+  vnet::PacketOffload rx;
+  rx.csum = vnet::CsumState::kPartial;
+  rx.csum_start = 34;
+  rx.csum_offset = 6;  // not the TCP checksum: verified, and it fails
+  EXPECT_EQ(t.r.handle(f.data(), static_cast<uint32_t>(f.size()), out.get(), 4096, &len, &ctl, &rx),
+            Verdict::kDrop);
+  EXPECT_EQ(t.r.counters().bad_checksum, 1u);
+  EXPECT_EQ(t.r.handle(f.data(), static_cast<uint32_t>(f.size()), out.get(), 4096, &len, &ctl),
+            Verdict::kDrop);  // no report at all: verified, fails
+  EXPECT_EQ(t.r.counters().bad_checksum, 2u);
+  rx.csum_offset = 16;
+  EXPECT_EQ(t.r.handle(f.data(), static_cast<uint32_t>(f.size()), out.get(), 4096, &len, &ctl, &rx),
+            Verdict::kReply);
+  EXPECT_EQ(t.r.counters().csum_trusted, 1u);
+  EXPECT_EQ(parse(std::vector<uint8_t>(out.get(), out.get() + len)).data, bytes(100, 1));
 }
 
 TEST(TcpEcho, MalformedSegmentsAreCounted) {
