@@ -3,6 +3,7 @@
 #include "driver/spec/pci_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "mock_device/fault.h"
+#include "replay/offload_frames.h"
 #include "replay/record/trace_events.h"
 
 namespace vnet::replay {
@@ -403,6 +404,129 @@ void run_ctrl_mq(RecordingWorld& w) {
   stop(w);
 }
 
+// ---- offloads (issue 16) --------------------------------------------------------
+// The mock device offers what a tap with vnet_hdr=on offers (CSUM,
+// GUEST_CSUM, HOST/GUEST TSO4/TSO6/ECN, USO, CTRL_GUEST_OFFLOADS); the
+// driver takes the offloads the options ask for. The traces then hold the
+// attach options, each tx frame's PacketOffload request ("offload"), each
+// delivered frame's buffers and offload result ("delivered"), and the
+// set_guest_offloads calls.
+void configure_offloads(mock::DeviceConfig& c) {
+  c.offer_offloads = true;
+}
+void configure_offloads_rx(mock::DeviceConfig& c) {
+  c.offer_offloads = true;
+  c.rx_mergeable = true;  // a frame above one buffer spreads over several (MRG_RXBUF)
+  c.rx_csum_mode = mock::DeviceConfig::RxCsumMode::kDataValid;
+}
+
+// Transmit: checksum requests (TCP/IPv4, UDP/IPv6), TSO4 and TSO6 frames
+// above the MTU as fragment chains the device segments, and two requests
+// the driver refuses before publishing anything (a TSO frame without a
+// segment size, a checksum offset beyond the frame): dropped and counted.
+void run_offload_tx(RecordingWorld& w) {
+  NetOptions o = corpus_options();
+  o.accept_tx_csum = true;
+  o.accept_tso = true;
+  w.bring_up(o);
+  L4FrameSpec tcp4;
+  tcp4.payload = 546;
+  tcp4.seq = 1000;
+  L4FrameSpec udp6;
+  udp6.ipv6 = true;
+  udp6.udp = true;
+  udp6.payload = 300;
+  L4FrameSpec tso4 = tcp4;
+  tso4.payload = 4000 - l4_headers(tcp4);
+  tso4.seq = 5000;
+  L4FrameSpec tso6;
+  tso6.ipv6 = true;
+  tso6.payload = 3000 - l4_headers(tso6);
+  tso6.seq = 9000;
+  std::vector<std::vector<uint8_t>> tx = {l4_frame(tcp4, L4Checksum::kPartial),
+                                          l4_frame(udp6, L4Checksum::kPartial),
+                                          l4_frame(tso4, L4Checksum::kPartial),
+                                          l4_frame(tso6, L4Checksum::kPartial), mock_frame(128, 1)};
+  std::vector<PacketOffload> req = {tx_offload_request(tcp4), tx_offload_request(udp6),
+                                    tx_offload_request(tso4, 1448), tx_offload_request(tso6, 1000),
+                                    PacketOffload{}};
+  static constexpr uint32_t kTso4Frags[3] = {1500, 1500, 1000};
+  static constexpr uint32_t kTso6Frags[2] = {2000, 1000};
+  std::vector<trace::TxFrame> frames;
+  for (const auto& f : tx)
+    frames.push_back(trace::TxFrame{f.data(), static_cast<uint32_t>(f.size())});
+  frames[2].frag_lens = kTso4Frags;
+  frames[2].num_frags = 3;
+  frames[3].frag_lens = kTso6Frags;
+  frames[3].num_frags = 2;
+  w.session().tx_burst_offload_on(0, frames.data(), req.data(),
+                                  static_cast<uint16_t>(frames.size()));
+  w.session().tx_reclaim();
+  // Refused by the driver: TSO without gso_size; csum_start + csum_offset
+  // + 2 beyond the frame.
+  std::vector<PacketOffload> bad = {tx_offload_request(tcp4), tx_offload_request(tcp4)};
+  bad[0].gso = GsoKind::kTcp4;
+  bad[1].csum_offset = static_cast<uint16_t>(tx[0].size());
+  w.session().tx_burst_offload_on(0, frames.data(), bad.data(), 2);
+  uint32_t seq = 0;
+  w.traffic(2, &seq);
+  stop(w);
+}
+
+// Receive: a frame the device verified (DATA_VALID: csum verified), GSO
+// frames coalesced by the device -- TCP/IPv4 and TCP/IPv6 of several
+// segments, a UDP (USO4) frame -- each spread over several rx buffers
+// (MRG_RXBUF) and delivered as a chain with its GSO result; the guest
+// offloads switched to checksums only (GSO frames refused by the device)
+// and back (CTRL_GUEST_OFFLOADS); then three lies, each frame dropped and
+// counted: a gso_type that is not the frame's protocol (TCPV6 on IPv4), a
+// csum_start beyond the frame, a second buffer of a chain with nothing
+// written (used.len 0); a good GSO frame after them.
+void run_offload_rx(RecordingWorld& w) {
+  NetOptions o = ctrl_options();
+  o.accept_rx_csum = true;
+  o.accept_rx_gso = true;
+  o.rx_chains = true;
+  w.bring_up(o);
+  trace::Session& s = w.session();
+  mock::MockDevice& d = w.device();
+  L4FrameSpec tcp4;
+  tcp4.payload = 400;
+  tcp4.seq = 100;
+  d.inject_rx(l4_frame(tcp4, L4Checksum::kFull));
+  L4FrameSpec gso4 = tcp4;
+  gso4.payload = 5000;
+  gso4.seq = 20000;
+  d.inject_rx_gso(l4_frame(gso4, L4Checksum::kFull), 1448);
+  L4FrameSpec gso6;
+  gso6.ipv6 = true;
+  gso6.seq = 40000;
+  d.inject_rx_coalesced(tcp_segments(gso6, 4 * 1220, 1220));
+  L4FrameSpec uso4;
+  uso4.udp = true;
+  uso4.payload = 2400;
+  d.inject_rx_gso(l4_frame(uso4, L4Checksum::kFull), 1200);
+  s.rx_burst(8);
+  // Checksums only: the device refuses GSO frames; a small one still comes.
+  s.set_guest_offloads(spec::feature_mask(spec::Feature::kNetGuestCsum));
+  d.inject_rx_gso(l4_frame(gso4, L4Checksum::kFull), 1448);
+  d.inject_rx(l4_frame(tcp4, L4Checksum::kFull));
+  s.rx_burst(8);
+  // Everything negotiated again, and two lies.
+  s.set_guest_offloads(s.net().negotiated_features() & kGuestOffloadBits);
+  d.arm(Fault{FaultKind::kRxGsoWrongProtocol, -1, 0, 1, spec::net_hdr::kGsoTcpV6});
+  d.inject_rx_gso(l4_frame(gso4, L4Checksum::kFull), 1448);
+  d.arm(Fault{FaultKind::kRxCsumStart, -1, 0, 1, 0xF000});
+  d.inject_rx_gso(l4_frame(gso4, L4Checksum::kFull), 1448);
+  d.arm(Fault{FaultKind::kRxMergedLen, -1, 0, 1, 0});
+  d.inject_rx_gso(l4_frame(gso4, L4Checksum::kFull), 1448);
+  d.inject_rx_gso(l4_frame(gso4, L4Checksum::kFull), 1448);
+  s.rx_burst(8);
+  uint32_t seq = 0;
+  w.traffic(2, &seq);
+  stop(w);
+}
+
 }  // namespace
 
 std::vector<uint8_t> mock_frame(size_t size, uint32_t seq) {
@@ -572,6 +696,14 @@ const std::vector<MockScenario>& mock_scenarios() {
        ScenarioKinds::kLegacyModern, run_ctrl_bad_ack, nullptr, true},
       {"ctrl_mq", "two queue pairs: VQ_PAIRS_SET, traffic on pair 1, back to one pair",
        ScenarioKinds::kModern, run_ctrl_mq, configure_mq},
+      {"offload_tx",
+       "CSUM and HOST_TSO4/TSO6: checksum requests, TSO frames of fragment chains segmented by "
+       "the device, two requests the driver refuses",
+       ScenarioKinds::kLegacyModern, run_offload_tx, configure_offloads},
+      {"offload_rx",
+       "GUEST_CSUM and GUEST_TSO/USO over MRG_RXBUF: a verified frame, coalesced TCP4/TCP6 and "
+       "USO4 frames as receive chains, CTRL_GUEST_OFFLOADS off and on, three lies dropped",
+       ScenarioKinds::kModern, run_offload_rx, configure_offloads_rx},
   };
   return kScenarios;
 }

@@ -797,12 +797,19 @@ class ReplayTap final : public trace::SessionTap {
   void on_return(const trace::ApiResult& r) override {
     if (c_.diverged()) return;
     const Event& e = c_.at();
+    std::string frames_why;
     const char* why = ret_differs(e, r);
+    if (why == nullptr && e.kind == EventKind::kRet && r.fn == ApiFn::kRxBurst) {
+      // What the driver delivered (issue 16): buffers and offload results.
+      frames_why = delivered_differs(c_.trace().rets[e.u32], r);
+      if (!frames_why.empty()) why = "the delivered frames differ";
+    }
     if (why == nullptr) {
       c_.advance();
       return;
     }
     std::string reason = why;
+    if (!frames_why.empty()) reason += ": " + frames_why;
     if (e.kind == EventKind::kRet && trace::is_control_fn(r.fn) &&
         std::strcmp(why, "return value differs") == 0) {
       const RetValues& want = c_.trace().rets[e.u32];
@@ -838,6 +845,70 @@ class ReplayTap final : public trace::SessionTap {
   }
 
  private:
+  // rx_burst: the frames the driver delivered against the trace's
+  // "delivered" (absent: each one buffer without an offload result), in
+  // words; empty when they agree. The count is the return value, checked
+  // before.
+  static std::string delivered_differs(const RetValues& want, const trace::ApiResult& r) {
+    if (r.delivered == nullptr) return "";
+    for (uint32_t i = 0; i < r.value; ++i) {
+      const PacketBuffer* b = r.delivered[i];
+      if (b == nullptr) continue;
+      const std::string which =
+          "frame " + std::to_string(i + 1) + " of " + std::to_string(r.value) + ": ";
+      std::vector<uint32_t> have;
+      for (const PacketBuffer* x = b; x != nullptr && have.size() <= 0xFFFF; x = x->next)
+        have.push_back(x->len);
+      static const DeliveredFrame kPlain{};
+      const DeliveredFrame& w =
+          want.has_delivered && i < want.delivered.size() ? want.delivered[i] : kPlain;
+      const bool plain = !want.has_delivered;
+      auto lens = [](const std::vector<uint32_t>& v) {
+        std::string s;
+        for (uint32_t x : v) s += (s.empty() ? "" : "+") + std::to_string(x);
+        return s;
+      };
+      if (plain ? have.size() != 1 : have != w.bufs) {
+        if (plain)
+          return which + "the trace's was one buffer (no \"delivered\": no receive chains), " +
+                 "the driver delivered " + std::to_string(have.size()) + " buffers (" + lens(have) +
+                 ")";
+        if (have.size() != w.bufs.size())
+          return which + "the trace's was " + std::to_string(w.bufs.size()) + " buffers (" +
+                 lens(w.bufs) + "), the driver delivered " + std::to_string(have.size()) + " (" +
+                 lens(have) + ")";
+        return which + "buffer lengths differ: the trace's " + lens(w.bufs) + ", the driver's " +
+               lens(have);
+      }
+      const std::string off = offload_difference(w.offload, b->offload);
+      if (!off.empty())
+        return which + "the offload result differs: " + off +
+               (plain ? " (no \"delivered\" in the trace: no offload results)" : "");
+    }
+    return "";
+  }
+
+  // The first field of two PacketOffloads that differs, as "field: the
+  // trace's X, the driver's Y"; empty when they are equal.
+  static std::string offload_difference(const PacketOffload& a, const PacketOffload& b) {
+    auto num = [](const char* f, uint32_t x, uint32_t y) {
+      return std::string(f) + ": the trace's " + std::to_string(x) + ", the driver's " +
+             std::to_string(y);
+    };
+    if (a.csum != b.csum)
+      return std::string("csum: the trace's ") + trace::csum_state_name(a.csum) +
+             ", the driver's " + trace::csum_state_name(b.csum);
+    if (a.csum_start != b.csum_start) return num("csum_start", a.csum_start, b.csum_start);
+    if (a.csum_offset != b.csum_offset) return num("csum_offset", a.csum_offset, b.csum_offset);
+    if (a.gso != b.gso)
+      return std::string("gso: the trace's ") + trace::gso_kind_name(a.gso) + ", the driver's " +
+             trace::gso_kind_name(b.gso);
+    if (a.gso_size != b.gso_size) return num("gso_size", a.gso_size, b.gso_size);
+    if (a.hdr_len != b.hdr_len) return num("hdr_len", a.hdr_len, b.hdr_len);
+    if (a.ecn != b.ecn) return num("ecn", a.ecn, b.ecn);
+    return "";
+  }
+
   const char* ret_differs(const Event& e, const trace::ApiResult& r) const {
     if (e.kind != EventKind::kRet) return "event";
     const RetValues& want = c_.trace().rets[e.u32];
@@ -982,7 +1053,11 @@ ReplayResult detail::replay_recording(const Trace& t) {
           }
           frames.push_back(f);
         }
-        session->tx_burst_on(a.pair, frames.data(), static_cast<uint16_t>(frames.size()));
+        // Offload requests (issue 16) as recorded: into each frame's first
+        // buffer, as the recording caller put them.
+        session->tx_burst_offload_on(
+            a.pair, frames.data(), a.offloads.size() == frames.size() ? a.offloads.data() : nullptr,
+            static_cast<uint16_t>(frames.size()));
         break;
       case ApiFn::kTxReclaim:
         session->tx_reclaim_on(a.pair);
@@ -1023,6 +1098,9 @@ ReplayResult detail::replay_recording(const Trace& t) {
         break;
       case ApiFn::kSetRss:
         if (a.rss != nullptr) session->set_rss(*a.rss);
+        break;
+      case ApiFn::kSetGuestOffloads:
+        session->set_guest_offloads(a.guest_offloads);
         break;
       case ApiFn::kHandleInterrupt:
         c.set_in_interrupt(true);

@@ -225,6 +225,20 @@ void parse_header(Trace& t, const json& j, size_t number) {
   t.header.json = j;
 }
 
+// A PacketOffload written by trace::write_offload_fields: every field
+// optional, its default when absent.
+PacketOffload parse_offload(const Line& o) {
+  PacketOffload r;
+  if (o.has("csum")) r.csum = o.name<CsumState>("csum", trace::parse_csum_state);
+  if (o.has("gso")) r.gso = o.name<GsoKind>("gso", trace::parse_gso_kind);
+  if (o.has("ecn")) r.ecn = o.boolean("ecn");
+  if (o.has("csum_start")) r.csum_start = static_cast<uint16_t>(o.uint("csum_start", 0xFFFF));
+  if (o.has("csum_offset")) r.csum_offset = static_cast<uint16_t>(o.uint("csum_offset", 0xFFFF));
+  if (o.has("gso_size")) r.gso_size = static_cast<uint16_t>(o.uint("gso_size", 0xFFFF));
+  if (o.has("hdr_len")) r.hdr_len = static_cast<uint16_t>(o.uint("hdr_len", 0xFFFF));
+  return r;
+}
+
 void parse_call(Trace& t, const Line& l, Event& e) {
   CallArgs c;
   c.fn = l.name<ApiFn>("fn", trace::parse_api_fn);
@@ -247,7 +261,9 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       if (ol.hex("fallback_mac", mac).len != 6) ol.fail("\"fallback_mac\" must be 6 bytes");
       for (size_t i = 0; i < 6; ++i) c.options.fallback_mac[i] = mac[i];
       c.options.fallback_mtu = static_cast<uint16_t>(ol.uint("fallback_mtu", 0xFFFF));
-      c.options.max_frame = static_cast<uint16_t>(ol.uint("max_frame", 0xFFFF));
+      // Up to 65535 before issue 16; now a uint32_t (kMaxGsoFrame and,
+      // as the caller may ask it, anything above, which attach refuses).
+      c.options.max_frame = static_cast<uint32_t>(ol.uint("max_frame", 0xFFFF'FFFFu));
       // Added later in version 1: optional, the driver's defaults when absent.
       if (ol.has("reset_timeout_ns"))
         c.options.reset_timeout_ns = ol.uint("reset_timeout_ns", UINT64_MAX);
@@ -282,6 +298,13 @@ void parse_call(Trace& t, const Line& l, Event& e) {
       if (ol.has("accept_rss")) c.options.accept_rss = ol.boolean("accept_rss");
       if (ol.has("accept_hash_report"))
         c.options.accept_hash_report = ol.boolean("accept_hash_report");
+      // Added with offloads (issue 16): optional, false (the driver's
+      // defaults: no offloads, no receive chains) when absent.
+      if (ol.has("rx_chains")) c.options.rx_chains = ol.boolean("rx_chains");
+      if (ol.has("accept_tx_csum")) c.options.accept_tx_csum = ol.boolean("accept_tx_csum");
+      if (ol.has("accept_tso")) c.options.accept_tso = ol.boolean("accept_tso");
+      if (ol.has("accept_rx_csum")) c.options.accept_rx_csum = ol.boolean("accept_rx_csum");
+      if (ol.has("accept_rx_gso")) c.options.accept_rx_gso = ol.boolean("accept_rx_gso");
       break;
     }
     case ApiFn::kRxBurst:
@@ -374,8 +397,22 @@ void parse_call(Trace& t, const Line& l, Event& e) {
           c.frags.push_back(std::move(lens));
         }
       }
+      // Offload requests (issue 16): optional, none when absent; else one
+      // object per frame ({} for a frame without a request).
+      if (l.has("offload")) {
+        const json& g = l.field("offload");
+        if (!g.is_array() || g.size() != f.size())
+          l.fail("field \"offload\" must be an array with one object per frame");
+        for (const json& x : g) {
+          if (!x.is_object()) l.fail("each of \"offload\" must be an object");
+          c.offloads.push_back(parse_offload(l.sub(x, "call.offload[]")));
+        }
+      }
       break;
     }
+    case ApiFn::kSetGuestOffloads:
+      c.guest_offloads = l.hex64("offloads");
+      break;
     case ApiFn::kSetRxInterrupts:
     case ApiFn::kSetTxInterrupts:
       c.enabled = l.boolean("enabled");
@@ -470,6 +507,28 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
       break;
     }
     case ApiFn::kRxBurst:
+      // Receive chains and offload results (issue 16): optional; when
+      // given, one object per delivered frame.
+      if (l.has("delivered")) {
+        const json& d = l.field("delivered");
+        if (!d.is_array() || d.size() != r.value)
+          l.fail("field \"delivered\" must be an array with one object per delivered frame (" +
+                 std::to_string(r.value) + ")");
+        for (const json& x : d) {
+          if (!x.is_object()) l.fail("each of \"delivered\" must be an object");
+          const Line fl = l.sub(x, "ret.delivered[]");
+          DeliveredFrame f;
+          const json& bufs = fl.field("bufs");
+          if (!bufs.is_array() || bufs.empty() || bufs.size() > 0xFFFF)
+            fl.fail("field \"bufs\" must be an array of the frame's buffer lengths (at least one)");
+          for (const json& b : bufs)
+            f.bufs.push_back(static_cast<uint32_t>(fl.uint_of(b, "bufs[]", 0xFFFF'FFFFu)));
+          f.offload = parse_offload(fl);
+          r.delivered.push_back(std::move(f));
+        }
+        r.has_delivered = true;
+      }
+      break;
     case ApiFn::kTxBurst:
     case ApiFn::kTxReclaim:
     case ApiFn::kStop:
@@ -482,7 +541,8 @@ void parse_ret(Trace& t, const Line& l, Event& e) {
     case ApiFn::kAddVlan:
     case ApiFn::kRemoveVlan:
     case ApiFn::kSetQueuePairs:
-    case ApiFn::kSetRss: {
+    case ApiFn::kSetRss:
+    case ApiFn::kSetGuestOffloads: {
       // "val" is the CtrlResult; "result" (its name) must agree when given.
       if (r.value > static_cast<uint32_t>(CtrlResult::kDeviceFault))
         l.fail("\"val\" of a control command is a result 0..6 (ok .. device_fault)");
@@ -1222,11 +1282,13 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
         case ApiFn::kRemoveVlan:
         case ApiFn::kSetQueuePairs:
         case ApiFn::kSetRss:
+        case ApiFn::kSetGuestOffloads:
           break;
         case ApiFn::kTxBurst: {
           const FlatField* f = l.get("frames");
-          if (l.get("frags") != nullptr) break;  // scatter-gather: the slow path
-          if (l.get("pair") != nullptr) break;   // multiqueue: the slow path
+          if (l.get("frags") != nullptr) break;    // scatter-gather: the slow path
+          if (l.get("offload") != nullptr) break;  // offload requests: the slow path
+          if (l.get("pair") != nullptr) break;     // multiqueue: the slow path
           ok = f != nullptr && f->type == FlatField::kArray &&
                for_each_element(f->s, [&](std::string_view el) {
                  Bytes b;
@@ -1323,6 +1385,8 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
           break;
         }
         case ApiFn::kRxBurst:
+          ok = l.get("delivered") == nullptr;  // chains, offload results: the slow path
+          break;
         case ApiFn::kTxBurst:
         case ApiFn::kTxReclaim:
         case ApiFn::kStop:
@@ -1337,6 +1401,7 @@ bool fast_event(Trace& t, std::string_view line, size_t number) {
         case ApiFn::kRemoveVlan:
         case ApiFn::kSetQueuePairs:
         case ApiFn::kSetRss:
+        case ApiFn::kSetGuestOffloads:
           break;
       }
       if (ok) {

@@ -205,6 +205,17 @@ struct CallArgs {
   // tx_burst "frags" (scatter-gather): empty when absent, else one entry
   // per frame, its fragments' lengths (empty: one buffer).
   std::vector<std::vector<uint32_t>> frags;
+  // tx_burst "offload" (issue 16): empty when absent, else one request per
+  // frame (all default: none).
+  std::vector<PacketOffload> offloads;
+  uint64_t guest_offloads = 0;  // set_guest_offloads "offloads"
+};
+
+// A frame rx_burst delivered (a ret's "delivered", issue 16): its buffers'
+// lengths in chain order and its offload result.
+struct DeliveredFrame {
+  std::vector<uint32_t> bufs;
+  PacketOffload offload;
 };
 
 struct RetValues {
@@ -222,6 +233,10 @@ struct RetValues {
   bool link_up = false;
   bool has_events = false;  // poll_device
   DeviceEvents events{};
+  // rx_burst "delivered" (issue 16). Absent (has_delivered false): every
+  // delivered frame was one buffer without an offload result.
+  bool has_delivered = false;
+  std::vector<DeliveredFrame> delivered;
 };
 
 struct Trace {
