@@ -1,8 +1,11 @@
 #include "tools/trace2json/cross_check.h"
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "tools/trace2json/net_header.h"
 
 namespace trace2json {
 namespace {
@@ -21,6 +24,11 @@ struct Access {
 struct Frame {
   size_t line;
   std::string hex;
+  // The guest recording's net header of the frame (tx: in front of the
+  // published frame; rx: the rx_header fetch before it), in words.
+  bool has_header = false;
+  NetHeader header;
+  uint32_t buffers = 1;  // rx: the frame's buffers (a receive chain: more)
 };
 
 struct View {
@@ -38,6 +46,11 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
   size_t line_no = 0;
   bool started = !converted;
   uint64_t hdr = 12;
+  // rx (recording): the last rx_header fetched, and the buffers of its
+  // frame still to come (a receive chain's continuations, offset 0).
+  bool rx_pending = false;
+  NetHeader rx_header;
+  uint32_t chain_left = 0;
   while (std::getline(in, text)) {
     ++line_no;
     nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
@@ -86,8 +99,26 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
       hdr = j.value("hdr", hdr);
     } else if (converted && ev == "dev_frame") {
       (j.value("dir", "") == "rx" ? v->rx : v->tx).push_back(Frame{line_no, j.value("data", "")});
+    } else if (!converted && ev == "fetch" && j.value("part", "") == "rx_header") {
+      rx_pending = decode_net_header_hex(j.value("data", ""), hdr, &rx_header);
+      chain_left = 0;
     } else if (!converted && ev == "frame") {
-      v->rx.push_back(Frame{line_no, j.value("data", "")});
+      if (chain_left > 0 && !v->rx.empty()) {
+        // A further buffer of a receive chain: the frame goes on.
+        --chain_left;
+        v->rx.back().hex += j.value("data", "");
+        ++v->rx.back().buffers;
+        continue;
+      }
+      Frame f{line_no, j.value("data", "")};
+      if (rx_pending) {
+        f.has_header = true;
+        f.header = rx_header;
+        if (rx_header.has_num_buffers && rx_header.num_buffers > 1)
+          chain_left = rx_header.num_buffers - 1u;
+      }
+      rx_pending = false;
+      v->rx.push_back(std::move(f));
     } else if (!converted && ev == "publish" && j.value("q", 0ull) % 2 == 1) {
       std::string bytes;
       bool writable = false;
@@ -95,8 +126,11 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
         if (seg.value("wr", false)) writable = true;
         bytes += seg.value("data", "");
       }
-      if (!writable && bytes.size() >= 2 * hdr)
-        v->tx.push_back(Frame{line_no, bytes.substr(2 * hdr)});
+      if (!writable && bytes.size() >= 2 * hdr) {
+        Frame f{line_no, bytes.substr(2 * hdr)};
+        f.has_header = decode_net_header_hex(bytes, hdr, &f.header);
+        v->tx.push_back(std::move(f));
+      }
     }
   }
   return true;
@@ -135,14 +169,40 @@ bool cross_check(const std::string& converted_path, const std::string& guest_pat
     if (i < g.regs.size())
       out += "  recording line " + std::to_string(g.regs[i].line) + ": " + g.regs[i].text + "\n";
   }
+  // What the recording's headers asked (tx) or reported (rx), in words.
+  auto offloads = [&](const std::vector<Frame>& gf, uint64_t* headers, uint64_t* chains) {
+    uint64_t csum = 0, valid = 0, gso = 0, ecn = 0;
+    std::map<std::string, uint64_t> types;
+    for (const Frame& f : gf) {
+      *chains += f.buffers > 1;
+      if (!f.has_header || !f.header.offload()) continue;
+      ++*headers;
+      const NetHeader& h = f.header;
+      csum += (h.flags & 1) != 0;
+      valid += (h.flags & 2) != 0;
+      ecn += (h.gso_type & 0x80) != 0;
+      if ((h.gso_type & 0x7F) != 0) {
+        ++gso;
+        ++types[gso_type_name(static_cast<uint8_t>(h.gso_type & 0x7F))];
+      }
+    }
+    if (*headers == 0 && *chains == 0) return;
+    out += "  offload headers in the recording: " + std::to_string(*headers) + " of " +
+           std::to_string(gf.size()) + " frames (NEEDS_CSUM " + std::to_string(csum) +
+           ", DATA_VALID " + std::to_string(valid) + ", GSO " + std::to_string(gso);
+    for (const auto& [name, count] : types) out += " " + name + " " + std::to_string(count);
+    out += ", ECN " + std::to_string(ecn) +
+           "); frames of several buffers: " + std::to_string(*chains) + "\n";
+  };
   auto frames = [&](const char* what, const std::vector<Frame>& cf, const std::vector<Frame>& gf,
-                    uint64_t* agreed) {
+                    uint64_t* agreed, uint64_t* headers, uint64_t* chains) {
     size_t m = std::min(cf.size(), gf.size());
     size_t k = 0;
     while (k < m && cf[k].hex == gf[k].hex) ++k;
     *agreed = k;
     if (k == cf.size() && k == gf.size()) {
       out += std::string(what) + ": " + std::to_string(k) + " frames agree byte for byte\n";
+      offloads(gf, headers, chains);
       return;
     }
     r->agree = false;
@@ -150,10 +210,16 @@ bool cross_check(const std::string& converted_path, const std::string& guest_pat
            std::to_string(cf.size()) + " in the capture, " + std::to_string(gf.size()) +
            " in the recording)\n";
     if (k < cf.size()) out += "  capture   line " + std::to_string(cf[k].line) + "\n";
-    if (k < gf.size()) out += "  recording line " + std::to_string(gf[k].line) + "\n";
+    if (k < gf.size()) {
+      out += "  recording line " + std::to_string(gf[k].line);
+      if (gf[k].buffers > 1) out += " (" + std::to_string(gf[k].buffers) + " buffers)";
+      if (gf[k].has_header) out += ", header " + describe_net_header(gf[k].header);
+      out += "\n";
+    }
+    offloads(gf, headers, chains);
   };
-  frames("rx frames", c.rx, g.rx, &r->rx_frames);
-  frames("tx frames", c.tx, g.tx, &r->tx_frames);
+  frames("rx frames", c.rx, g.rx, &r->rx_frames, &r->rx_offload_headers, &r->rx_chains);
+  frames("tx frames", c.tx, g.tx, &r->tx_frames, &r->tx_offload_headers, &r->tx_chains);
   out += r->agree ? "cross-check: AGREE\n" : "cross-check: DIFFER\n";
   return true;
 }
