@@ -160,10 +160,14 @@ TxOffloadVerdict build_tx_header(const PacketOffload& req, uint64_t features, co
   const uint32_t segment_max = mtu + spec::kEthHeaderSize + (l4.vlan ? spec::kVlanTagSize : 0);
   if (uint32_t{l4.end} + req.gso_size > segment_max || frame_len <= l4.end)
     return TxOffloadVerdict::kGso;
+  // 5.1.6.2.1: a TCP frame whose header has CWR set is segmented only with
+  // HOST_ECN, and then with the GSO_ECN bit -- whatever the caller said.
+  const bool cwr = tcp && (first[l4.l4 + 13] & 0x80) != 0;
+  if (cwr && !has_feature(features, Feature::kNetHostEcn)) return TxOffloadVerdict::kFeature;
   h.gso_type = static_cast<uint8_t>((req.gso == GsoKind::kTcp4   ? hdrf::kGsoTcpV4
                                      : req.gso == GsoKind::kTcp6 ? hdrf::kGsoTcpV6
                                                                  : hdrf::kGsoUdpL4) |
-                                    (req.ecn ? hdrf::kGsoEcn : 0));
+                                    (req.ecn || cwr ? hdrf::kGsoEcn : 0));
   h.hdr_len.set(l4.end);
   h.gso_size.set(req.gso_size);
   *hdr = h;

@@ -88,7 +88,8 @@ RxOffloadVerdict check_rx_offload(const spec::NetHdr& hdr, uint8_t enabled,
 
 enum class TxOffloadVerdict : uint8_t {
   kOk,
-  kFeature,     // an offload (or ECN) not negotiated, or csum kVerified
+  kFeature,     // an offload (or ECN: asked for, or CWR in a TCP frame to
+                // segment) not negotiated, or csum kVerified
   kCsumBounds,  // csum_start + csum_offset + 2 beyond the frame
   kGso,         // GSO without kPartial, gso_size 0, not the claimed protocol,
                 // csum_* not its L4 checksum, a segment beyond the MTU,

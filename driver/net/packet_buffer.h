@@ -73,7 +73,13 @@
 //       optional 802.1Q tag, IPv4 without options beyond IHL or IPv6 without
 //       extension headers, then TCP / UDP), every segment must fit the MTU,
 //       and the whole frame kMaxGsoFrame. The driver computes hdr_len itself.
-//     ecn: the TCP frame carries ECN (CWR): HOST_ECN is required.
+//     ecn: the TCP frame carries ECN (CWR): HOST_ECN is required. A TCP
+//       frame to segment whose header has CWR set is treated so whether
+//       or not ecn is set (5.1.6.2.1).
+//     Checksums the frame itself carries (the IPv4 header's, the pseudo-
+//       header sum at csum_offset -- over the whole frame's L4 length for
+//       GSO, as Linux leaves it) are the caller's: the driver does not
+//       read them.
 //     Anything the negotiated features or the frame cannot hold is dropped
 //     and counted (tx_drop_offload_*), never sent half-right.
 //   Receive (the driver reports; rx_burst() fills it on every delivered

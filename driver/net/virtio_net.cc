@@ -909,6 +909,7 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
     p.tx.add_chain(segs, segments, b, &head);
     p.tx_map[head] = m;
     ++added;
+    if (offload) count_tx_offload(c, b->offload);
     ++c.tx_packets;
     c.tx_bytes += b->len;
   }
@@ -924,9 +925,7 @@ bool VirtioNet::tx_offload_header(NetCounters& c, const PacketOffload& req, cons
                                   uint32_t first_len, uint32_t frame_len, spec::NetHdr* out) {
   switch (build_tx_header(req, features_, first, first_len, frame_len, mtu_, out)) {
     case TxOffloadVerdict::kOk:
-      if (req.csum == CsumState::kPartial) ++c.tx_csum_offloaded;
-      if (req.gso != GsoKind::kNone) ++c.tx_gso_packets;
-      return true;
+      return true;  // counted once the frame is published (count_tx_offload)
     case TxOffloadVerdict::kFeature:
       ++c.tx_drop_offload_feature;
       return false;
@@ -1106,6 +1105,7 @@ bool VirtioNet::tx_sg(QueuePair& p, PacketBuffer* b, uint16_t* added) {
   p.tx_map[head] = m;
   p.tx_frag_first[head] = first;
   ++*added;
+  if (offload) count_tx_offload(c, b->offload);
   ++c.tx_packets;
   ++c.tx_sg_packets;
   if (indirect) ++c.tx_indirect_chains;

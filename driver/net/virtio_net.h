@@ -573,6 +573,10 @@ class VirtioNet {
   bool tx_offload_header(NetCounters& c, const PacketOffload& req, const uint8_t* first,
                          uint32_t first_len, uint32_t frame_len, spec::NetHdr* out);
   void write_tx_header(uint8_t* at, const spec::NetHdr& h) const;
+  static void count_tx_offload(NetCounters& c, const PacketOffload& o) {
+    if (o.csum == CsumState::kPartial) ++c.tx_csum_offloaded;
+    if (o.gso != GsoKind::kNone) ++c.tx_gso_packets;
+  }
   uint64_t offload_features_wanted(uint64_t want) const;
   uint16_t reclaim_tx(QueuePair& p);
   // Scatter-gather tx of the fragment chain at b: false when the burst

@@ -44,8 +44,11 @@ namespace vnet::fuzz {
 class DecisionReference {
  public:
   struct Delivered {
-    const uint8_t* data;
-    uint32_t len;
+    const uint8_t* data;  // the first buffer's frame bytes
+    uint32_t len;         // ... and their length
+    uint32_t total = 0;   // the whole frame (every buffer of a receive chain)
+    uint32_t buffers = 1;
+    PacketOffload offload{};
   };
   static constexpr uint32_t kMaxDelivered = 256;
 
@@ -65,11 +68,20 @@ class DecisionReference {
     mrg_ = mrg;
     mtu_known_ = mtu != 0;
     frame_max_ = mtu + 18;
+    guest_ = host_ = 0;
+    chains_ = false;
+    chain_ = Chain{};
   }
   // After rx_burst: log from the oracle, the frames handed to the stack,
   // the driver's counters before and after.
   void check_rx(const OraclePlatform& oracle, const Delivered* delivered, uint32_t n,
                 const NetCounters& before, const NetCounters& after);
+  // After a one-frame tx_burst with an offload request (issue 16): the
+  // frame (first_len bytes in its first buffer), whether the driver took
+  // it, its counters before and after.
+  void check_tx_offload(const uint8_t* frame, uint32_t len, uint32_t first_len,
+                        const PacketOffload& req, uint16_t taken, const NetCounters& before,
+                        const NetCounters& after);
 
  private:
   bool predictable_ = true;
@@ -81,6 +93,37 @@ class DecisionReference {
   uint32_t frame_max_ = 0;  // mtu + 14 + 4
   uint64_t reset_epoch_ = 0;
   uint16_t skip_ = 0;
+  // Offloads and receive chains (issue 16): the GUEST_* features
+  // negotiated, whether frames may span buffers, and how many at most.
+  uint64_t guest_ = 0;
+  uint64_t host_ = 0;  // CSUM, HOST_TSO4/6, HOST_ECN, HOST_USO negotiated
+  bool chains_ = false;
+  uint32_t chain_max_ = 0;
+  // The frame being assembled from several buffers (across rx_bursts).
+  struct Chain {
+    uint32_t need = 0;  // buffers still to come
+    uint32_t buffers = 0;
+    uint32_t total = 0;
+    uint32_t first_len = 0;
+    const uint8_t* first_data = nullptr;
+    uint16_t first_head = 0;
+    uint8_t hdr[12] = {};
+    uint8_t head[OraclePlatform::RxCompletion::kRxHeadBytes] = {};
+    uint32_t head_len = 0;
+  };
+  Chain chain_;
+  struct FrameVerdict {
+    bool deliver = false;
+    uint64_t NetCounters::*counter = nullptr;
+    PacketOffload offload{};
+    FrameVerdict drop(uint64_t NetCounters::*c) {
+      counter = c;
+      return *this;
+    }
+  };
+  FrameVerdict judge_frame(const uint8_t* hdr, const uint8_t* head, uint32_t head_len,
+                           uint32_t frame_len) const;
+  uint64_t NetCounters::*judge_fields(const uint8_t* hdr) const;
 };
 
 }  // namespace vnet::fuzz

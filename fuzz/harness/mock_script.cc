@@ -25,6 +25,9 @@ struct FlagsEdit {
 struct RxEdit {
   bool armed = false;
   uint8_t hdr[12] = {};
+  // Bytes of hdr written over the device's header: all 12, or 10 (rx_l4
+  // without its num_buffers lie: the device's own count stays).
+  uint8_t hdr_bytes = 12;
   uint8_t len_mode = 0;
   uint16_t len_value = 0;
 };
@@ -88,7 +91,9 @@ void on_used(mock::UsedEntry& e) {
     uint32_t room = 0;
     uint8_t* area = w.oracle().writable_area(0, static_cast<uint16_t>(e.id), &room);
     const uint32_t hdr_size = w.device().net_header_size();
-    if (area != nullptr) memcpy(area, h.rx.hdr, hdr_size < room ? hdr_size : room);
+    uint32_t write = hdr_size < h.rx.hdr_bytes ? hdr_size : h.rx.hdr_bytes;
+    if (write > room) write = room;
+    if (area != nullptr) memcpy(area, h.rx.hdr, write);
     switch (h.rx.len_mode & 3) {
       case 0:
         break;
@@ -151,6 +156,80 @@ void make_frame(uint8_t* f, uint32_t size, uint32_t seq) {
     ready = true;
   }
   if (size > 14) f[14] = static_cast<uint8_t>(seq);
+}
+
+// rx_l4's frames: Ethernet [802.1Q] IPv4|IPv6 TCP|UDP, correct lengths,
+// a payload pattern. kind bit 0 IPv6, bit 1 UDP, bit 2 a VLAN tag, bit 3
+// TCP CWR (ECN). Returns the frame's length (at most kMaxL4Frame).
+constexpr uint32_t kMaxL4Frame = 65550;
+uint8_t g_l4_frame[kMaxL4Frame];
+uint32_t make_l4_frame(uint8_t* f, uint8_t kind, uint32_t payload) {
+  const bool v6 = (kind & 1) != 0, udp = (kind & 2) != 0, vlan = (kind & 4) != 0;
+  const uint32_t l3 = vlan ? 18 : 14, ip = v6 ? 40 : 20, l4 = udp ? 8 : 20;
+  if (payload > kMaxL4Frame - l3 - ip - l4) payload = kMaxL4Frame - l3 - ip - l4;
+  const uint32_t size = l3 + ip + l4 + payload;
+  static const uint8_t kMacs[12] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x02, 0, 0, 0, 0, 2};
+  memcpy(f, kMacs, sizeof kMacs);
+  if (vlan) {
+    f[12] = 0x81, f[13] = 0x00, f[14] = 0x00, f[15] = 0x07;
+  }
+  f[l3 - 2] = v6 ? 0x86 : 0x08;
+  f[l3 - 1] = v6 ? 0xDD : 0x00;
+  uint8_t* h = f + l3;
+  memset(h, 0, ip + l4);
+  const uint8_t proto = udp ? 17 : 6;
+  if (v6) {
+    const uint32_t plen = l4 + payload;
+    h[0] = 0x60, h[4] = uint8_t(plen >> 8), h[5] = uint8_t(plen), h[6] = proto, h[7] = 64;
+    h[23] = 1, h[39] = 2;
+  } else {
+    const uint32_t total = (ip + l4 + payload) > 0xFFFF ? 0xFFFF : ip + l4 + payload;
+    h[0] = 0x45, h[2] = uint8_t(total >> 8), h[3] = uint8_t(total), h[6] = 0x40, h[8] = 64;
+    h[9] = proto, h[12] = 10, h[15] = 2, h[16] = 10, h[19] = 15;
+  }
+  uint8_t* t = h + ip;
+  t[0] = 0x30, t[1] = 0x39, t[2] = 0x00, t[3] = 0x07;
+  if (udp) {
+    const uint32_t ulen = (l4 + payload) > 0xFFFF ? 0 : l4 + payload;
+    t[4] = uint8_t(ulen >> 8), t[5] = uint8_t(ulen);
+  } else {
+    t[7] = 1, t[12] = 0x50, t[13] = uint8_t(0x10 | ((kind & 8) != 0 ? 0x80 : 0)), t[14] = 0xFF;
+  }
+  for (uint32_t k = l3 + ip + l4; k < size; ++k) f[k] = static_cast<uint8_t>(k * 13);
+  return size;
+}
+
+// tx_l4's frames: an rx_l4 frame completed as a stack hands it to a
+// driver for checksum offload -- the IPv4 header checksum set, the L4
+// checksum field holding the pseudo-header sum (over the frame's L4
+// length, as Linux leaves it for GSO too).
+uint32_t fold_sum(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return sum;
+}
+uint32_t sum_bytes(const uint8_t* p, uint32_t n, uint32_t sum = 0) {
+  for (uint32_t i = 0; i + 1 < n; i += 2) sum += uint32_t{p[i]} << 8 | p[i + 1];
+  if (n & 1) sum += uint32_t{p[n - 1]} << 8;
+  return sum;
+}
+void finish_tx_l4_frame(uint8_t* f, uint8_t kind, uint32_t size) {
+  const bool v6 = (kind & 1) != 0, udp = (kind & 2) != 0;
+  const uint32_t l3 = (kind & 4) != 0 ? 18 : 14, ip = v6 ? 40 : 20;
+  const uint32_t l4_len = size - l3 - ip;
+  uint8_t* h = f + l3;
+  uint32_t sum = 0;
+  if (v6) {
+    sum = sum_bytes(h + 8, 32);
+  } else {
+    h[10] = h[11] = 0;
+    const uint16_t c = static_cast<uint16_t>(~fold_sum(sum_bytes(h, 20)));
+    h[10] = uint8_t(c >> 8), h[11] = uint8_t(c);
+    sum = sum_bytes(h + 12, 8);
+  }
+  sum += (udp ? 17u : 6u) + (l4_len & 0xFFFF) + (l4_len >> 16);
+  const uint16_t pseudo = static_cast<uint16_t>(fold_sum(sum));
+  uint8_t* field = h + ip + (udp ? 6 : 16);
+  field[0] = uint8_t(pseudo >> 8), field[1] = uint8_t(pseudo);
 }
 
 const mock::FaultKind kEventFaults[] = {
@@ -300,6 +379,7 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         rx.len_mode = in.u8();
         rx.len_value = in.u16();
         rx.armed = true;
+        rx.hdr_bytes = 12;
         uint8_t canonical[12] = {};
         canonical[10] = 1;
         if (memcmp(rx.hdr, canonical, w.device().net_header_size()) != 0 || (rx.len_mode & 3) != 0)
@@ -310,6 +390,56 @@ void run_mock_script(World& w, Input& in, OpTable table) {
           if (!dev.inject_rx(std::span<const uint8_t>(g_frame, size))) rx.armed = false;
         }
         w.rx_burst(16);
+        break;
+      }
+      case Op::kRxL4: {
+        // A TCP or UDP frame over IPv4/IPv6 that the offload rules can
+        // parse, with the input's header (flags, gso_type, hdr_len,
+        // gso_size, csum_start, csum_offset; num_buffers the device's own
+        // unless len_mode bit 2 says lie), one byte poked, and a used.len
+        // per len_mode (as rx_raw). A frame longer than a buffer is spread
+        // over several with MRG_RXBUF (DeviceConfig::rx_mergeable).
+        RxEdit& rx = g_hook.rx;
+        in.bytes(rx.hdr, sizeof rx.hdr);
+        const uint8_t kind = in.u8();
+        const uint32_t payload = in.u16();
+        const uint8_t poke_at = in.u8();
+        const uint8_t poke = in.u8();
+        rx.len_mode = in.u8();
+        rx.len_value = in.u16();
+        rx.hdr_bytes = (rx.len_mode & 4) != 0 ? 12 : 10;
+        rx.armed = true;
+        const uint32_t size = make_l4_frame(g_l4_frame, kind, payload);
+        if (poke != 0) g_l4_frame[poke_at % size] ^= poke;
+        w.note_misbehaviour();
+        {
+          World::DeviceDma dma(w);
+          if (!dev.inject_rx(std::span<const uint8_t>(g_l4_frame, size))) rx.armed = false;
+        }
+        w.rx_burst(16);
+        break;
+      }
+      case Op::kTxL4: {
+        // A TCP or UDP frame (rx_l4's kinds) with its IPv4 header checksum
+        // and the L4 pseudo-header sum in place (what a stack leaves for
+        // checksum offload), one byte poked, handed to tx_burst with the
+        // input's offload request, in one or two buffers.
+        const uint8_t kind = in.u8();
+        const uint32_t payload = in.u16();
+        const uint8_t req_bits = in.u8();
+        PacketOffload req;
+        req.csum = static_cast<CsumState>(req_bits & 3);
+        req.gso = static_cast<GsoKind>((req_bits >> 2) & 3);
+        req.ecn = (req_bits & 0x10) != 0;
+        req.csum_start = in.u16();
+        req.csum_offset = in.u16();
+        req.gso_size = in.u16();
+        const uint8_t poke_at = in.u8();
+        const uint8_t poke = in.u8();
+        const uint32_t size = make_l4_frame(g_l4_frame, kind, payload);
+        finish_tx_l4_frame(g_l4_frame, kind, size);
+        if (poke != 0) g_l4_frame[poke_at % size] ^= poke;
+        w.tx_offload(g_l4_frame, size, (req_bits & 0x20) != 0 ? 2 : 1, req);
         break;
       }
       case Op::kCfgMtu:

@@ -36,6 +36,20 @@
 //                                          and reports used.len per len_mode
 //                                          (0 exact, 1 = value, 2 exact+value,
 //                                          3 exact-value), then rx_burst
+//   rx_l4       hdr:12 bytes kind:u8 payload:u16 poke_at:u8 poke:u8 len_mode:u8 len_value:u16
+//                                          a TCP/UDP frame over IPv4/IPv6 (kind
+//                                          bit 0 IPv6, 1 UDP, 2 VLAN tag, 3 CWR)
+//                                          with this header (num_buffers the
+//                                          device's own unless len_mode bit 2),
+//                                          byte poke_at ^= poke, used.len per
+//                                          len_mode as rx_raw, then rx_burst
+//   tx_l4       kind:u8 payload:u16 req:u8 csum_start:u16 csum_offset:u16 gso_size:u16
+//               poke_at:u8 poke:u8       a frame of rx_l4's kinds with its IPv4
+//                                          checksum and L4 pseudo-header sum set,
+//                                          byte poke_at ^= poke, sent with the
+//                                          offload request (req bits 0-1 csum,
+//                                          2-3 gso kind, 4 ecn; bit 5: two
+//                                          buffers), at most two pool buffers
 //   cfg_mtu     mtu:u16                   config changes at run time, each with
 //   cfg_mac     mac:6 bytes               a config interrupt, then poll_device()
 //   cfg_status  status:u16
@@ -146,6 +160,9 @@ enum class Op : uint8_t {
   kCtrlFault,
   kRxFlows,
   kTxPair,
+  // fuzz_rx's (issue 16):
+  kRxL4,
+  kTxL4,
 };
 
 enum class UsedEditKind : uint8_t {

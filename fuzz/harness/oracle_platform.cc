@@ -106,6 +106,7 @@ void OraclePlatform::device_reset() {
   // The device no longer owns anything (3.3.1: the device is reset).
   protocol_.device_reset();
   ++reset_epoch_;
+  reset_op_epoch_ = op_epoch_;
   tx_published_ = 0;
   // The driver re-initialises its rings after a reset (SplitQueue::drain):
   // the spans are learned again at the next fetch of used.idx.
@@ -478,8 +479,9 @@ uint8_t* OraclePlatform::writable_area(uint16_t queue, uint16_t head, uint32_t* 
 }
 
 void OraclePlatform::check_frame(const char* what, const ChainInfo& c, uint16_t queue,
-                                 uint16_t head, const uint8_t* data, uint32_t len) {
-  if (c.completed_epoch != op_epoch_)
+                                 uint16_t head, const uint8_t* data, uint32_t len,
+                                 uint64_t completed_in) {
+  if (c.completed_epoch != (completed_in != 0 ? completed_in : op_epoch_))
     finding(Oracle::kFrameBounds,
             "%s: chain %u of queue %u was not completed by the device in this operation", what,
             head, queue);
@@ -538,17 +540,26 @@ void OraclePlatform::check_delivered(const uint8_t* data, uint32_t len) {
             static_cast<const void*>(data));
   ChainInfo& c = rx_completed_[index];
   if (c.num_segments == 0)
-    finding(Oracle::kFrameBounds, "frame delivered from buffer %u, never posted for receive",
+    finding(Oracle::kFrameBounds,
+            "frame delivered from buffer %u, never posted for receive (or posted again since "
+            "its completion)",
             index);
   const uint16_t head = c.head;
-  check_frame("rx_burst delivery", c, 0, head, data, len);
-  if (c.framed_epoch != op_epoch_)
+  // A frame of several buffers (receive chains) may complete over more than
+  // one rx_burst: each buffer must have been completed and announced since
+  // it was last posted, and since the last device reset -- not necessarily
+  // in this operation.
+  if (c.completed_epoch <= reset_op_epoch_)
+    finding(Oracle::kFrameBounds,
+            "frame of chain %u delivered, completed before the device was last reset", head);
+  check_frame("rx_burst delivery", c, 0, head, data, len, c.completed_epoch);
+  if (c.framed_epoch < c.completed_epoch)
     finding(Oracle::kFrameBounds,
             "frame of chain %u delivered without frame_in_place (DESIGN.md, device boundary rule "
             "2)",
             head);
-  if (c.delivered_epoch == op_epoch_)
-    finding(Oracle::kFrameBounds, "chain %u delivered to the stack twice in one rx_burst", head);
+  if (c.delivered_epoch >= c.completed_epoch)
+    finding(Oracle::kFrameBounds, "chain %u delivered to the stack twice for one completion", head);
   c.delivered_epoch = op_epoch_;
 }
 
@@ -598,7 +609,11 @@ void OraclePlatform::published(const PublishedChain& chain) {
     c.writable[i] = s.device_writable;
     c.cpu[i] = static_cast<const uint8_t*>(s.data);
     uint32_t index;
-    if (pool_.index_of(s.data, &index)) pool_.set_device_owned(index, true);
+    if (pool_.index_of(s.data, &index)) {
+      pool_.set_device_owned(index, true);
+      // Posted again: its last completion is no longer deliverable.
+      if (q == 0 && index < kMaxPoolBuffers) rx_completed_[index].num_segments = 0;
+    }
   }
   c.owned = true;
   c.completed_epoch = 0;
@@ -635,7 +650,7 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
   }
   if (queue == 0 && rx_log_size_ < kRxLog) {
     RxCompletion& r = rx_log_[rx_log_size_++];
-    r = RxCompletion{head, len, 0, nullptr, protocol_.in_flight(0), {}};
+    r = RxCompletion{head, len, 0, nullptr, protocol_.in_flight(0), {}, {}, 0};
     for (uint8_t i = 0; i < c.num_segments; ++i) {
       if (!c.writable[i]) continue;
       if (r.data == nullptr) r.data = c.cpu[i];
@@ -644,6 +659,21 @@ void OraclePlatform::completed(uint16_t queue, uint16_t head, uint32_t len) {
     // The header as the device left it (the buffer is still lent, so not
     // poisoned; the segments of one rx chain are one buffer).
     if (r.data != nullptr && r.writable >= sizeof r.hdr) memcpy(r.hdr, r.data, sizeof r.hdr);
+    // And the frame's first bytes after a header of hdr_size_ bytes (the
+    // decision reference parses them for the offload rules): only the
+    // first writable segment, as the driver posts one per buffer.
+    uint32_t skip = rx_hdr_size_;
+    for (uint8_t i = 0; i < c.num_segments; ++i) {
+      if (!c.writable[i]) continue;
+      if (c.len[i] <= skip) {  // the header in a descriptor of its own
+        skip -= c.len[i];
+        continue;
+      }
+      const uint32_t n = c.len[i] - skip;
+      r.front_len = n < RxCompletion::kRxHeadBytes ? n : RxCompletion::kRxHeadBytes;
+      memcpy(r.front, c.cpu[i] + skip, r.front_len);
+      break;
+    }
   }
   uint32_t index;
   if (queue == 0 && pool_.index_of(c.cpu[0], &index) && index < kMaxPoolBuffers)

@@ -188,9 +188,16 @@ class OraclePlatform final : public Platform {
     const uint8_t* data;    // CPU view of its first writable byte
     uint32_t posted_after;  // rx chains still in flight after this one
     uint8_t hdr[12];        // the net header the device wrote there
+    // The first bytes after the net header (the frame's headers, as the
+    // device wrote them): head_len of them, at most kRxHeadBytes.
+    static constexpr uint32_t kRxHeadBytes = 160;
+    uint8_t front[kRxHeadBytes];
+    uint32_t front_len;
   };
   static constexpr uint32_t kRxLog = 256;
   void clear_rx_log() { rx_log_size_ = 0; }
+  // The net header size in force (the rx log's head bytes follow it).
+  void set_rx_header_size(uint32_t n) { rx_hdr_size_ = n; }
   const RxCompletion* rx_log() const { return rx_log_; }
   uint32_t rx_log_size() const { return rx_log_size_; }
   // Counts acknowledged device resets (and device_gone()).
@@ -264,8 +271,9 @@ class OraclePlatform final : public Platform {
   void note_fetch(uint64_t key, const DeviceMemRef& what, uint16_t index, const void* pc);
   void note_bad_elements(uint16_t queue, const void* elems, size_t len);
   void device_reset();
+  // completed_in: the operation the chain must have completed in (0: this one).
   void check_frame(const char* what, const ChainInfo& c, uint16_t queue, uint16_t head,
-                   const uint8_t* data, uint32_t len);
+                   const uint8_t* data, uint32_t len, uint64_t completed_in = 0);
 
   Platform* inner_ = nullptr;
   FuzzPool& pool_;
@@ -321,6 +329,8 @@ class OraclePlatform final : public Platform {
   // (its head may be posted again before the stack sees the frame).
   static constexpr uint32_t kMaxPoolBuffers = 4096;
   ChainInfo rx_completed_[kMaxPoolBuffers];
+  uint64_t reset_op_epoch_ = 0;  // op_epoch_ at the last device reset
+  uint32_t rx_hdr_size_ = 12;
   FetchSlot fetches_[kFetchSlots];
   // Per pool buffer: 1 while a dma_map() of it is live.
   uint8_t mapped_[kMaxPoolBuffers];

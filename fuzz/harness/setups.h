@@ -94,10 +94,15 @@ inline constexpr Op kCtrlOps[] = {
 inline constexpr OpTable kCtrlTable{kCtrlOps, sizeof kCtrlOps / sizeof kCtrlOps[0]};
 
 // fuzz_rx:  flavour:u8 (as fuzz_used_ring's, bit 7 unused)  rx_cap:u8  features:u8 (bit 0: mask
-// MRG_RXBUF, bit 1: mask ANY_LAYOUT)
+// MRG_RXBUF, bit 1: mask ANY_LAYOUT, bit 2: offloads -- the device offers
+// them and spreads frames over mergeable buffers, the driver accepts every
+// offload and receive chains; bit 3: receive chains alone with a 9000-byte
+// device MTU (jumbo frames over MRG_RXBUF); bit 4: with bit 2, GUEST_CSUM
+// but no GUEST_TSO/USO; bits 5-6: the device's rx checksum mode (none,
+// DATA_VALID, NEEDS_CSUM partial))
 inline constexpr Op kRxOps[] = {
-    Op::kRxRaw, Op::kRxRaw,   Op::kRxRaw, Op::kRxRaw, Op::kRx,    Op::kRxBurst,
-    Op::kPoll,  Op::kRecover, Op::kFault, Op::kTx,    Op::kRxIrq, Op::kPoolBudget,
+    Op::kRxRaw, Op::kRxRaw,   Op::kTxL4,  Op::kRxL4, Op::kRx,    Op::kRxBurst,
+    Op::kPoll,  Op::kRecover, Op::kFault, Op::kTx,   Op::kRxIrq, Op::kPoolBudget,
 };
 inline constexpr OpTable kRxTable{kRxOps, sizeof kRxOps / sizeof kRxOps[0]};
 

@@ -235,6 +235,23 @@ int run_fuzz_rx(const uint8_t* data, size_t size) {
   mock::DeviceConfig config;
   config.transport = f.device;
   config.queue_sizes = {64, 64, 64};
+  // Offloads and receive chains (issue 16; setups.h).
+  if (features & 4) {
+    config.offer_offloads = true;
+    config.rx_mergeable = true;
+    options.rx_chains = true;
+    options.accept_tx_csum = options.accept_tso = options.accept_rx_csum = true;
+    options.accept_rx_gso = (features & 16) == 0;
+  }
+  if (features & 8) {
+    config.rx_mergeable = true;
+    config.mtu = 9000;
+    options.rx_chains = true;
+  }
+  const uint8_t csum_mode = (features >> 5) & 3;
+  config.rx_csum_mode = csum_mode == 1   ? mock::DeviceConfig::RxCsumMode::kDataValid
+                        : csum_mode == 2 ? mock::DeviceConfig::RxCsumMode::kPartial
+                                         : mock::DeviceConfig::RxCsumMode::kNone;
   const IrqChoice irq = irq_choice(flavour >> 5, &config, &options);
 
   World& w = World::get();

@@ -206,7 +206,8 @@ bool same_config(const mock::DeviceConfig& a, const mock::DeviceConfig& b) {
          a.offer_hash_report == b.offer_hash_report && a.offer_rss == b.offer_rss &&
          a.rss_max_key_size == b.rss_max_key_size &&
          a.rss_max_indirection_table_length == b.rss_max_indirection_table_length &&
-         a.supported_hash_types == b.supported_hash_types;
+         a.supported_hash_types == b.supported_hash_types && a.offer_offloads == b.offer_offloads &&
+         a.rx_csum_mode == b.rx_csum_mode;
 }
 
 // Back to the state of a freshly constructed device with this config.
@@ -280,6 +281,8 @@ uint64_t config_key(const mock::DeviceConfig& c) {
   mix(c.rss_max_key_size);
   mix(c.rss_max_indirection_table_length);
   mix(c.supported_hash_types);
+  mix(c.offer_offloads);
+  mix(static_cast<uint64_t>(c.rx_csum_mode));
   return h | 1;  // never 0 (an empty slot)
 }
 
@@ -455,7 +458,10 @@ void World::check_attach(AttachError result) {
             static_cast<unsigned>(net().interrupts().mode));
   // The options the driver attached with: a re-initialisation inside
   // poll_device() or recover() keeps them, whatever set_options() said since.
-  if (device_ != nullptr) decision_.check_attach(*device_, net(), attached_options_, result);
+  if (device_ != nullptr) {
+    oracle_.set_rx_header_size(device_->net_header_size());
+    decision_.check_attach(*device_, net(), attached_options_, result);
+  }
 }
 
 void World::check_reinit(uint64_t epoch_before) {
@@ -558,10 +564,18 @@ struct RxCheck {
   uint32_t n;
 };
 
-void check_and_note_frame(void* context, const uint8_t* frame, uint32_t len) {
+void check_and_note_frame(void* context, const PacketBuffer& first) {
   RxCheck* c = static_cast<RxCheck*>(context);
-  c->oracle->check_delivered(frame, len);
-  if (c->n < DecisionReference::kMaxDelivered) c->frames[c->n] = {frame, len};
+  // Every buffer of the frame (a receive chain: each one the device
+  // completed and the driver announced), bounded by what a chain can hold.
+  uint32_t total = 0, buffers = 0;
+  for (const PacketBuffer* b = &first; b != nullptr && buffers <= 256; b = b->next) {
+    c->oracle->check_delivered(b->data(), b->len);
+    total += b->len;
+    ++buffers;
+  }
+  if (c->n < DecisionReference::kMaxDelivered)
+    c->frames[c->n] = {first.data(), first.len, total, buffers, first.offload};
   ++c->n;
 }
 
@@ -595,7 +609,7 @@ uint16_t World::rx_burst(uint16_t max) {
   check.n = 0;
   const NetCounters before = net().counters();
   oracle_.clear_rx_log();
-  const uint16_t n = session_->rx_burst(max, check_and_note_frame, &check);
+  const uint16_t n = session_->rx_burst_buffers_on(0, max, check_and_note_frame, &check);
   if (check.n <= DecisionReference::kMaxDelivered)
     decision_.check_rx(oracle_, check.frames, check.n, before, net().counters());
   check_rx_interrupts();
@@ -639,6 +653,26 @@ uint16_t World::tx_burst(uint16_t count, uint32_t size, uint8_t seed) {
     }
   }
   return session_->tx_burst(tx, count);
+}
+
+uint16_t World::tx_offload(const uint8_t* frame, uint32_t len, uint8_t frags,
+                           const PacketOffload& req) {
+  if (len > kMaxTxFrame * 2) len = kMaxTxFrame * 2;
+  uint32_t frag_lens[2] = {len, 0};
+  trace::TxFrame tx{frame, len};
+  if (frags >= 2 || len > kMaxTxFrame) {
+    frag_lens[0] = len > kMaxTxFrame ? kMaxTxFrame : (len + 1) / 2;
+    frag_lens[1] = len - frag_lens[0];
+    if (frag_lens[1] != 0) {
+      tx.frag_lens = frag_lens;
+      tx.num_frags = 2;
+    }
+  }
+  const NetCounters before = net().counters();
+  const uint16_t taken = session_->tx_burst_offload_on(0, &tx, &req, 1);
+  if (device_ != nullptr)
+    decision_.check_tx_offload(frame, len, frag_lens[0], req, taken, before, net().counters());
+  return taken;
 }
 
 void World::restart() {
@@ -693,8 +727,23 @@ constexpr std::string_view kAlwaysRules[] = {
 // own inventions), or completed a chain it had not taken and the driver,
 // rightly, reused it (OraclePlatform::stale_chains).
 constexpr std::string_view kChainRules[] = {
-    "drv-2.7.4.2-1",   "def-5.1.6.2-1",   "def-5.1.6.3-1",    "drv-5.1.6.2.1-1",
-    "drv-5.1.6.2.1-2", "drv-5.1.6.2.1-3", "drv-5.1.6.2.1-14",
+    "drv-2.7.4.2-1",
+    "def-5.1.6.2-1",
+    "def-5.1.6.3-1",
+    "drv-5.1.6.2.1-1",
+    "drv-5.1.6.2.1-2",
+    "drv-5.1.6.2.1-3",
+    "drv-5.1.6.2.1-14",
+    // Offload headers (issue 16): what the driver checks before it asks
+    // (ECN and CWR, csum offsets, GSO needs and hdr_len, the frame being
+    // what gso_type says). Not -6 and -7: the IPv4 header checksum and the
+    // pseudo-header sum are the caller's data, which the driver never
+    // reads (packet_buffer.h), and tx_l4 pokes them.
+    "drv-5.1.6.2.1-5",
+    "drv-5.1.6.2.1-8",
+    "drv-5.1.6.2.1-10",
+    "drv-5.1.6.2.1-12",
+    "def-5.1.6.2-2",
 };
 // ... and these when the device's answers followed its configuration
 // (no register lies, patches or churn): with a lie the driver may rightly

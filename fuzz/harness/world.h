@@ -82,6 +82,9 @@ class World {
   uint16_t rx_burst(uint16_t max);
   // count frames of size bytes (cut to a pool buffer); content from seed.
   uint16_t tx_burst(uint16_t count, uint32_t size, uint8_t seed);
+  // One frame with an offload request (issue 16), in frags (1 or 2)
+  // buffers; oracle (h) checks the driver's verdict on it.
+  uint16_t tx_offload(const uint8_t* frame, uint32_t len, uint8_t frags, const PacketOffload& req);
   void tx_reclaim() { session().tx_reclaim(); }
   // poll_device() and recover() may re-initialise the device (bring_up):
   // oracle (h) then checks the attach decisions again.

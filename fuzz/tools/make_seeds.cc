@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -834,6 +835,233 @@ void packed_seeds(const fs::path& root) {
 // a caller that masks VERSION_1 or gives a fallback MAC for a device whose
 // MAC is zero, and a caller that attaches again while the device still holds
 // quarantined buffers.
+// fuzz_rx (issue 16): offloaded frames the rules accept -- TCP over IPv4
+// and IPv6, UDP (USO), a VLAN tag, ECN, partial and verified checksums,
+// coalesced frames over several mergeable buffers, jumbo frames -- each
+// then with one header field (or the frame, or a buffer's used.len) made
+// to lie, so that the fuzzer starts past the first check of each rule.
+void offload_seeds(const fs::path& root) {
+  const fs::path dir = root / "corpus/fuzz/fuzz_rx";
+  clean(dir, "offload-");
+  int n = 0;
+  struct Hdr {
+    uint8_t flags = 1, gso = 1;
+    uint16_t hdr_len = 54, gso_size = 1448, start = 34, offset = 16, num_buffers = 1;
+  };
+  auto put_hdr = [](ScriptWriter& w, const Hdr& h) {
+    w.u8(h.flags)
+        .u8(h.gso)
+        .u16(h.hdr_len)
+        .u16(h.gso_size)
+        .u16(h.start)
+        .u16(h.offset)
+        .u16(h.num_buffers);
+  };
+  // rx_l4: hdr, kind, payload, poke_at, poke, len_mode, len_value.
+  auto l4 = [&](ScriptWriter& w, const Hdr& h, uint8_t kind, uint16_t payload, uint8_t poke_at = 0,
+                uint8_t poke = 0, uint8_t len_mode = 0, uint16_t len_value = 0) {
+    w.op(Op::kRxL4);
+    put_hdr(w, h);
+    w.u8(kind).u16(payload).u8(poke_at).u8(poke).u8(len_mode).u16(len_value);
+  };
+  struct Good {
+    const char* name;
+    uint8_t kind;
+    Hdr hdr;
+  };
+  Hdr tcp4, tcp6, udp4, udp6, vlan4, ecn4;
+  tcp6.gso = 4, tcp6.start = 54, tcp6.hdr_len = 74, tcp6.gso_size = 1428;
+  udp4.gso = 5, udp4.offset = 6, udp4.hdr_len = 42, udp4.gso_size = 1400;
+  udp6.gso = 5, udp6.start = 54, udp6.offset = 6, udp6.hdr_len = 62, udp6.gso_size = 1400;
+  vlan4.start = 38, vlan4.hdr_len = 58;
+  ecn4.gso = 0x81;
+  const Good goods[] = {{"tcp4", 0, tcp4}, {"tcp6", 1, tcp6},  {"udp4", 2, udp4},
+                        {"udp6", 3, udp6}, {"vlan", 4, vlan4}, {"ecn", 8, ecn4}};
+  auto seed = [&](const std::string& name, uint8_t features, uint8_t flavour,
+                  const std::function<void(ScriptWriter&)>& body) {
+    ScriptWriter w(kRxTable);
+    w.u8(flavour).u8(31).u8(features);
+    body(w);
+    write_file(dir / ("offload-" + name), w.bytes().data(), w.bytes().size());
+    ++n;
+  };
+  for (const Good& g : goods) {
+    // Valid: one frame in a buffer, then one of three buffers (coalesced).
+    seed(g.name, 4, 1, [&](ScriptWriter& w) {
+      l4(w, g.hdr, g.kind, 1000);
+      l4(w, g.hdr, g.kind, 5000);
+    });
+    // Each field lying, between two good frames.
+    struct Lie {
+      const char* name;
+      void (*apply)(Hdr&);
+    };
+    const Lie lies[] = {
+        {"flags_rsc", [](Hdr& h) { h.flags |= 4; }},
+        {"flags_undefined", [](Hdr& h) { h.flags |= 0x40; }},
+        {"gso_undefined", [](Hdr& h) { h.gso = 2; }},
+        {"gso_ufo", [](Hdr& h) { h.gso = 3; }},
+        {"gso_ecn_udp", [](Hdr& h) { h.gso |= 0x80; }},
+        {"no_needs_csum", [](Hdr& h) { h.flags = 2; }},
+        {"csum_start_beyond", [](Hdr& h) { h.start = 0xFFF0; }},
+        {"csum_offset_beyond", [](Hdr& h) { h.offset = 0xFFF0; }},
+        {"csum_start_not_l4", [](Hdr& h) { h.start = static_cast<uint16_t>(h.start - 4); }},
+        {"csum_offset_not_l4", [](Hdr& h) { h.offset = h.offset == 16 ? 6 : 16; }},
+        {"hdr_len_beyond", [](Hdr& h) { h.hdr_len = 0xFFFF; }},
+        {"gso_size_zero", [](Hdr& h) { h.gso_size = 0; }},
+        {"gso_size_beyond_mtu", [](Hdr& h) { h.gso_size = 1500; }},
+        {"gso_wrong_ip", [](Hdr& h) { h.gso = h.gso == 1   ? 4
+                                              : h.gso == 4 ? 1
+                                                           : h.gso; }},
+        {"gso_wrong_l4", [](Hdr& h) { h.gso = h.gso == 5 ? 1 : 5; }},
+    };
+    for (const Lie& l : lies) {
+      Hdr bad = g.hdr;
+      l.apply(bad);
+      seed(std::string(g.name) + "-" + l.name, 4, 1, [&](ScriptWriter& w) {
+        l4(w, g.hdr, g.kind, 1000);
+        l4(w, bad, g.kind, 5000);
+        l4(w, g.hdr, g.kind, 1000);
+      });
+    }
+    // The frame not what the header says: IP version byte, a fragment,
+    // the L4 protocol, a TCP data offset below 5.
+    const uint32_t l3 = (g.kind & 4) ? 18 : 14, ip = (g.kind & 1) ? 40 : 20;
+    struct Poke {
+      const char* name;
+      uint32_t at;
+      uint8_t x;
+    };
+    const Poke pokes[] = {{"frame_ip_version", l3, 0x30},
+                          {"frame_fragment", l3 + 6, 0x20},
+                          {"frame_l4_proto", l3 + ((g.kind & 1) ? 6u : 9u), 0x01},
+                          {"frame_tcp_doff", l3 + ip + 12, 0x40}};
+    for (const Poke& p : pokes)
+      seed(std::string(g.name) + "-" + p.name, 4, 1, [&](ScriptWriter& w) {
+        l4(w, g.hdr, g.kind, 5000, static_cast<uint8_t>(p.at), p.x);
+        l4(w, g.hdr, g.kind, 1000);
+      });
+    // num_buffers lying (len_mode bit 2: the input's count is written):
+    // zero, more than posted, one while three are used.
+    for (uint16_t nb : {uint16_t{0}, uint16_t{0x40}, uint16_t{1}, uint16_t{2}}) {
+      Hdr h = g.hdr;
+      h.num_buffers = nb;
+      seed(std::string(g.name) + "-num_buffers_" + std::to_string(nb), 4, 1, [&](ScriptWriter& w) {
+        l4(w, h, g.kind, 5000, 0, 0, 4);
+        l4(w, g.hdr, g.kind, 1000);
+      });
+    }
+    // A further buffer's used.len: zero, above the buffer (the second used
+    // entry of a three-buffer frame rewritten).
+    // fault: kind (kEventFaults index: 3 used.len over, 4 short) queue 0,
+    // skip 1 (the frame's second used entry), count 1, value.
+    for (uint8_t kind : {uint8_t{3}, uint8_t{4}}) {
+      seed(std::string(g.name) + (kind == 4 ? "-chain_len_short" : "-chain_len_over"), 4, 1,
+           [&](ScriptWriter& w) {
+             w.op(Op::kFault).u8(kind).u8(0).u8(1).u8(1).u32(kind == 4 ? 0xFFFF : 4096);
+             l4(w, g.hdr, g.kind, 5000);
+             l4(w, g.hdr, g.kind, 1000);
+           });
+    }
+  }
+  // Transmit: tx_l4 kind payload req start offset gso_size poke_at poke.
+  // req bits 0-1 csum (1 partial), 2-3 gso (1 tcp4, 2 tcp6, 3 udp), 4 ecn,
+  // 5 two buffers.
+  auto tx = [](ScriptWriter& w, uint8_t kind, uint16_t payload, uint8_t req, uint16_t start,
+               uint16_t offset, uint16_t gso_size, uint8_t poke_at = 0, uint8_t poke = 0) {
+    w.op(Op::kTxL4).u8(kind).u16(payload).u8(req).u16(start).u16(offset).u16(gso_size);
+    w.u8(poke_at).u8(poke);
+  };
+  struct TxGood {
+    const char* name;
+    uint8_t kind, gso;
+    uint16_t start, offset;
+  };
+  const TxGood txs[] = {{"tcp4", 0, 1, 34, 16},
+                        {"tcp6", 1, 2, 54, 16},
+                        {"udp4", 2, 3, 34, 6},
+                        {"udp6", 3, 3, 54, 6},
+                        {"vlan", 4, 1, 38, 16},
+                        {"cwr", 8, 1, 34, 16},
+                        {"two_buffers", 0, 1 | 8, 34, 16}};
+  for (const TxGood& t : txs) {
+    const uint8_t gso = t.gso & 3, two = (t.gso & 8) ? 0x20 : 0;
+    const uint8_t req = static_cast<uint8_t>(1 | gso << 2 | two);
+    seed("tx-" + std::string(t.name), 4, 1, [&](ScriptWriter& w) {
+      tx(w, t.kind, 1800, 1 | two, t.start, t.offset, 0);  // checksum only
+      tx(w, t.kind, 1800, req, t.start, t.offset, 500);    // segmented
+      w.op(Op::kPoll);
+    });
+    struct TxLie {
+      const char* name;
+      uint8_t req;
+      uint16_t start, offset, gso_size;
+      uint8_t poke_at, poke;
+    };
+    const uint32_t l3 = (t.kind & 4) ? 18 : 14;
+    const TxLie lies[] = {
+        {"csum_beyond", 1, 0xFFF0, t.offset, 0, 0, 0},
+        {"csum_verified", 2, t.start, t.offset, 0, 0, 0},
+        {"gso_without_csum", static_cast<uint8_t>(gso << 2), t.start, t.offset, 500, 0, 0},
+        {"gso_size_zero", req, t.start, t.offset, 0, 0, 0},
+        {"gso_size_beyond_mtu", req, t.start, t.offset, 1500, 0, 0},
+        {"gso_start_not_l4", req, static_cast<uint16_t>(t.start + 2), t.offset, 500, 0, 0},
+        {"gso_offset_not_l4", req, t.start, static_cast<uint16_t>(t.offset == 16 ? 6 : 16), 500, 0,
+         0},
+        {"gso_wrong_kind", static_cast<uint8_t>(1 | ((gso == 1 ? 2 : 1) << 2)), t.start, t.offset,
+         500, 0, 0},
+        {"ecn_on_udp", static_cast<uint8_t>(req | 0x10), t.start, t.offset, 500, 0, 0},
+        {"frame_not_ip", req, t.start, t.offset, 500, static_cast<uint8_t>(l3 - 2), 0x01},
+        {"frame_ip_version", req, t.start, t.offset, 500, static_cast<uint8_t>(l3), 0x30},
+        {"frame_cwr", req, t.start, t.offset, 500,
+         static_cast<uint8_t>(l3 + ((t.kind & 1) ? 40 : 20) + 13), 0x80},
+    };
+    for (const TxLie& l : lies)
+      seed("tx-" + std::string(t.name) + "-" + l.name, 4, 1, [&](ScriptWriter& w) {
+        tx(w, t.kind, 1800, l.req, l.start, l.offset, l.gso_size, l.poke_at, l.poke);
+        tx(w, t.kind, 1800, req, t.start, t.offset, 500);
+        w.op(Op::kPoll);
+      });
+  }
+  // Offloads asked for while none was negotiated.
+  seed("tx-not_negotiated", 0, 1, [&](ScriptWriter& w) {
+    tx(w, 0, 1000, 1, 34, 16, 0);
+    tx(w, 0, 1000, 1 | 4, 34, 16, 500);
+  });
+
+  // Plain frames with checksum results: partial (NEEDS_CSUM), verified
+  // (DATA_VALID), and both without GUEST_CSUM.
+  Hdr partial;
+  partial.gso = 0, partial.gso_size = 0;
+  Hdr valid;
+  valid.flags = 2, valid.gso = 0, valid.gso_size = 0, valid.start = 0, valid.offset = 0;
+  seed("csum_partial", 4 | 16, 1, [&](ScriptWriter& w) {
+    l4(w, partial, 0, 200);
+    Hdr beyond = partial;
+    beyond.start = 300;
+    l4(w, beyond, 0, 200);
+  });
+  seed("csum_verified", 4 | 16 | 32, 1, [&](ScriptWriter& w) { l4(w, valid, 0, 200); });
+  seed("csum_partial_device_mode", 4 | 64, 1,
+       [&](ScriptWriter& w) { w.op(Op::kRx).u8(4).u16(1200); });
+  seed("csum_without_guest_csum", 0, 1, [&](ScriptWriter& w) {
+    l4(w, partial, 0, 200);
+    l4(w, valid, 0, 200);
+  });
+  seed("gso_without_guest_tso", 4 | 16, 1, [&](ScriptWriter& w) { l4(w, tcp4, 0, 5000); });
+  // Jumbo frames over mergeable buffers (receive chains, a 9000-byte MTU).
+  seed("jumbo", 8, 1, [&](ScriptWriter& w) {
+    w.op(Op::kRx).u8(4).u16(4000);
+    w.op(Op::kRx).u8(2).u16(1000);
+  });
+  // A transitional device driven through its legacy interface.
+  seed("legacy-tcp4", 4, 3, [&](ScriptWriter& w) {
+    l4(w, tcp4, 0, 5000);
+    l4(w, tcp6, 1, 5000);
+  });
+  std::cout << n << " offload seeds -> fuzz_rx\n";
+}
+
 // fuzz_ctrl: every command on every device kind and ring kind, each lie of
 // the control queue, and each control-plane configuration lie.
 void ctrl_seeds(const fs::path& root) {
@@ -1084,6 +1312,7 @@ int main(int argc, char** argv) {
     lie_seeds(root);
     packed_seeds(root);
     ctrl_seeds(root);
+    offload_seeds(root);
     platform_seeds(root);
     bug_seeds(root);
     typed_seeds(root);
