@@ -49,7 +49,8 @@
 // rx_burst()), so a pool that recycles buffers never sees a stale link; a
 // caller that frees a chained buffer to its pool itself clears next first.
 //
-// Receive chains (NetOptions::rx_chains, MRG_RXBUF): a frame the device
+// Receive chains (NetOptions::rx_chains, MRG_RXBUF; not on a legacy device
+// without ANY_LAYOUT, whose buffers are two descriptors): a frame the device
 // spread over several rx buffers (a jumbo frame, a coalesced GSO frame) is
 // delivered as one PacketBuffer chain of the same shape: the first buffer
 // holds the start of the frame at base+offset (after the virtio-net

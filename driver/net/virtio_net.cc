@@ -98,6 +98,15 @@ const char* net_state_name(NetState s) {
   return "?";
 }
 
+bool VirtioNet::chains_possible(uint64_t features) const {
+  // Receive chains need MRG_RXBUF, and buffers of one descriptor each: a
+  // legacy device without ANY_LAYOUT gets the header in a descriptor of its
+  // own (5.1.6.6), and a further buffer of a frame would be written across
+  // both -- no chains there.
+  return options_.rx_chains && has_feature(features, Feature::kNetMrgRxbuf) &&
+         (has_feature(features, Feature::kVersion1) || has_feature(features, Feature::kAnyLayout));
+}
+
 uint64_t VirtioNet::offload_features_wanted(uint64_t want) const {
   uint64_t f = 0;
   if (options_.accept_tx_csum) f |= feature_mask(Feature::kNetCsum);
@@ -107,8 +116,7 @@ uint64_t VirtioNet::offload_features_wanted(uint64_t want) const {
   if (options_.accept_rx_csum) f |= feature_mask(Feature::kNetGuestCsum);
   // Coalesced frames of up to kMaxGsoFrame need a place: several buffers
   // (MRG_RXBUF and receive chains) or big ones (5.1.6.3).
-  const bool room = (options_.rx_chains && has_feature(want, Feature::kNetMrgRxbuf)) ||
-                    options_.max_frame >= kMaxGsoFrame;
+  const bool room = chains_possible(want) || options_.max_frame >= kMaxGsoFrame;
   if (options_.accept_rx_gso && room)
     f |= feature_mask(Feature::kNetGuestTso4) | feature_mask(Feature::kNetGuestTso6) |
          feature_mask(Feature::kNetGuestEcn) | feature_mask(Feature::kNetGuestUso4) |
@@ -269,7 +277,7 @@ AttachError VirtioNet::bring_up() {
   rx_buffer_min_ = hdr_size_ + options_.max_frame;
   rx_frame_max_ = uint32_t{mtu_} + spec::kEthHeaderSize + spec::kVlanTagSize;
   // Receive chains: only where the device may spread a frame (MRG_RXBUF).
-  rx_chains_ = options_.rx_chains && has_feature(features_, Feature::kNetMrgRxbuf);
+  rx_chains_ = chains_possible(features_);
   // A frame of several buffers is at most kMaxGsoFrame bytes: so many
   // buffers of the smallest size the driver posts, no more.
   rx_chain_max_ =
@@ -421,8 +429,7 @@ bool VirtioNet::negotiate_config(uint64_t* want_io) {
       // 5.1.4.1: the device MUST supply mtu >= 68 -- it did not.
       ++counters_.config_invalid_mtu;
       want &= ~feature_mask(Feature::kNetMtu);
-    } else if (mtu + spec::kEthHeaderSize > options_.max_frame &&
-               !(options_.rx_chains && has_feature(want, Feature::kNetMrgRxbuf))) {
+    } else if (mtu + spec::kEthHeaderSize > options_.max_frame && !chains_possible(want)) {
       // Our buffers hold max_frame and, without receive chains over
       // MRG_RXBUF, a frame must fit one buffer: a larger MTU is not
       // accepted, so the device keeps to the Ethernet default.

@@ -227,7 +227,8 @@ struct NetOptions {
   // buffers (MRG_RXBUF, num_buffers > 1) as a PacketBuffer chain
   // (packet_buffer.h) of at most kMaxGsoFrame bytes. Off: such frames are
   // dropped (rx_drop_num_buffers), so a caller that knows only single
-  // buffers never sees a chain.
+  // buffers never sees a chain. Not on a legacy device without ANY_LAYOUT
+  // (a buffer is two descriptors there): frames stay single-buffer.
   bool rx_chains = false;
   // Offloads (5.1.6.2, 5.1.6.4; PacketOffload in packet_buffer.h), each
   // negotiated only when offered together with what it depends on (5.1.3.1)
@@ -578,6 +579,7 @@ class VirtioNet {
     if (o.gso != GsoKind::kNone) ++c.tx_gso_packets;
   }
   uint64_t offload_features_wanted(uint64_t want) const;
+  bool chains_possible(uint64_t features) const;
   uint16_t reclaim_tx(QueuePair& p);
   // Scatter-gather tx of the fragment chain at b: false when the burst
   // must stop (ring or fragment mappings full, mapping failed: not taken).
@@ -648,7 +650,7 @@ class VirtioNet {
   uint8_t mac_[6] = {};
   uint16_t mtu_ = 1500;
   uint32_t rx_frame_max_ = 0;  // largest frame accepted: mtu + Ethernet + one VLAN tag
-  bool rx_chains_ = false;     // options_.rx_chains with MRG_RXBUF negotiated
+  bool rx_chains_ = false;     // options_.rx_chains where possible (chains_possible)
   uint16_t rx_chain_max_ = 0;  // the most buffers a frame may span
   // Receive offloads in force (offload.h guest_offload bits): the
   // negotiated GUEST_* features, then what set_guest_offloads() switched.

@@ -279,7 +279,10 @@ void DecisionReference::check_attach(const mock::MockDevice& device, const Virti
   // Offloads, on the caller's request only (off by default); GUEST_TSO/USO
   // only with a place for a 64 KiB frame: receive chains over MRG_RXBUF,
   // or big buffers (max_frame >= 65550). Closed under 5.1.3.1 below.
-  const bool chains = options.rx_chains && bit(want, kBitMrg);
+  // (Not on a legacy device without ANY_LAYOUT: a buffer is two
+  // descriptors there, the header's and the frame's.)
+  const bool chains = options.rx_chains && bit(want, kBitMrg) &&
+                      (bit(want, kBitVersion1) || bit(want, kBitAnyLayout));
   {
     uint64_t off = 0;
     if (options.accept_tx_csum) off |= uint64_t{1} << kBitCsum;

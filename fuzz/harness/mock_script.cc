@@ -163,10 +163,10 @@ void make_frame(uint8_t* f, uint32_t size, uint32_t seq) {
 // TCP CWR (ECN). Returns the frame's length (at most kMaxL4Frame).
 constexpr uint32_t kMaxL4Frame = 65550;
 uint8_t g_l4_frame[kMaxL4Frame];
-uint32_t make_l4_frame(uint8_t* f, uint8_t kind, uint32_t payload) {
+uint32_t make_l4_frame(uint8_t* f, uint8_t kind, uint32_t payload, uint32_t max = kMaxL4Frame) {
   const bool v6 = (kind & 1) != 0, udp = (kind & 2) != 0, vlan = (kind & 4) != 0;
   const uint32_t l3 = vlan ? 18 : 14, ip = v6 ? 40 : 20, l4 = udp ? 8 : 20;
-  if (payload > kMaxL4Frame - l3 - ip - l4) payload = kMaxL4Frame - l3 - ip - l4;
+  if (payload > max - l3 - ip - l4) payload = max - l3 - ip - l4;
   const uint32_t size = l3 + ip + l4 + payload;
   static const uint8_t kMacs[12] = {0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x02, 0, 0, 0, 0, 2};
   memcpy(f, kMacs, sizeof kMacs);
@@ -436,9 +436,16 @@ void run_mock_script(World& w, Input& in, OpTable table) {
         req.gso_size = in.u16();
         const uint8_t poke_at = in.u8();
         const uint8_t poke = in.u8();
-        const uint32_t size = make_l4_frame(g_l4_frame, kind, payload);
+        // At most two pool buffers' worth (World::tx_offload).
+        const uint32_t size = make_l4_frame(g_l4_frame, kind, payload, 2 * World::kMaxTxFrame);
         finish_tx_l4_frame(g_l4_frame, kind, size);
-        if (poke != 0) g_l4_frame[poke_at % size] ^= poke;
+        // A poke may break the checksums the caller owes the device
+        // (drv-5.1.6.2.1-6/-7: the caller's data, which the driver never
+        // reads): such input is outside oracle (e)'s promise.
+        if (poke != 0) {
+          g_l4_frame[poke_at % size] ^= poke;
+          w.note_misbehaviour();
+        }
         w.tx_offload(g_l4_frame, size, (req_bits & 0x20) != 0 ? 2 : 1, req);
         break;
       }
