@@ -615,7 +615,7 @@ bool VirtioNet::finish_rx_frame(QueuePair& p, PacketBuffer* b, uint32_t frame_le
   }
   // A chain, as a single buffer was before it was read: within the link's
   // frame, or what a coalesced frame's segments can add up to.
-  if (frame_len > rx_frame_limit(full.hdr)) {
+  if (b->next != nullptr && frame_len > rx_frame_limit(full.hdr)) {
     ++c.rx_drop_len_mtu;
     free_chain(b);
     return false;

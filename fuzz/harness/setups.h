@@ -99,7 +99,8 @@ inline constexpr OpTable kCtrlTable{kCtrlOps, sizeof kCtrlOps / sizeof kCtrlOps[
 // offload and receive chains; bit 3: receive chains alone with a 9000-byte
 // device MTU (jumbo frames over MRG_RXBUF); bit 4: with bit 2, GUEST_CSUM
 // but no GUEST_TSO/USO; bits 5-6: the device's rx checksum mode (none,
-// DATA_VALID, NEEDS_CSUM partial))
+// DATA_VALID, NEEDS_CSUM partial); bit 7: no GUEST_ECN, HOST_ECN or
+// GUEST_USO4 (a partial offer)); rx_cap: 1 + v % 64 buffers
 inline constexpr Op kRxOps[] = {
     Op::kRxRaw, Op::kRxRaw,   Op::kTxL4,  Op::kRxL4, Op::kRx,    Op::kRxBurst,
     Op::kPoll,  Op::kRecover, Op::kFault, Op::kTx,   Op::kRxIrq, Op::kPoolBudget,

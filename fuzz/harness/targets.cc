@@ -226,7 +226,8 @@ int run_fuzz_rx(const uint8_t* data, size_t size) {
   const uint8_t flavour = in.u8();
   const Flavour& f = kFlavours[flavour & 3];
   NetOptions options = fuzz_net_options();
-  options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
+  // Up to 64 rx buffers: enough for a receive chain above 64 KiB.
+  options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 64);
   options.tx_ring_cap = 8;
   if (flavour & 4) options.irq_storm_limit = kFuzzStormLimit;
   const uint8_t features = in.u8();
@@ -248,6 +249,12 @@ int run_fuzz_rx(const uint8_t* data, size_t size) {
     config.mtu = 9000;
     options.rx_chains = true;
   }
+  // Bit 7: a partial offer -- no GUEST_ECN, HOST_ECN or GUEST_USO4 -- so
+  // that an ECN bit, CWR and USO over IPv4 meet a feature that is missing.
+  if (features & 0x80)
+    options.feature_mask &= ~(spec::feature_mask(spec::Feature::kNetGuestEcn) |
+                              spec::feature_mask(spec::Feature::kNetHostEcn) |
+                              spec::feature_mask(spec::Feature::kNetGuestUso4));
   const uint8_t csum_mode = (features >> 5) & 3;
   config.rx_csum_mode = csum_mode == 1   ? mock::DeviceConfig::RxCsumMode::kDataValid
                         : csum_mode == 2 ? mock::DeviceConfig::RxCsumMode::kPartial

@@ -1023,6 +1023,59 @@ void offload_seeds(const fs::path& root) {
         w.op(Op::kPoll);
       });
   }
+  // The claimed L4 protocol with its own checksum offset on a frame of the
+  // other: only the protocol check tells them apart (rx and tx).
+  {
+    Hdr h = udp4;  // a UDP frame claimed TCPV4, offset 16
+    h.gso = 1, h.offset = 16;
+    seed("udp4-claimed_tcp4", 4, 1, [&](ScriptWriter& w) {
+      l4(w, h, 2, 5000);
+      l4(w, udp4, 2, 1000);
+    });
+    Hdr t = tcp4;  // a TCP frame claimed UDP_L4, offset 6
+    t.gso = 5, t.offset = 6;
+    seed("tcp4-claimed_udp", 4, 1, [&](ScriptWriter& w) {
+      l4(w, t, 0, 5000);
+      l4(w, tcp4, 0, 1000);
+    });
+    seed("tx-udp4-claimed_tcp4", 4, 1, [&](ScriptWriter& w) {
+      tx(w, 2, 1800, 1 | 1 << 2, 34, 16, 500);
+      tx(w, 0, 1800, 1 | 1 << 2, 34, 16, 500);
+    });
+    seed("tx-tcp4-claimed_udp", 4, 1, [&](ScriptWriter& w) {
+      tx(w, 0, 1800, 1 | 3 << 2, 34, 6, 500);
+      tx(w, 2, 1800, 1 | 3 << 2, 34, 6, 500);
+    });
+  }
+  // A partial offer (features bit 7: no GUEST_ECN, HOST_ECN, GUEST_USO4):
+  // an ECN bit, CWR to segment, USO over IPv4 -- each meets its missing
+  // feature.
+  seed("partial_offer-ecn", 4 | 0x80, 1, [&](ScriptWriter& w) {
+    l4(w, ecn4, 8, 5000);
+    l4(w, tcp4, 0, 1000);
+  });
+  seed("partial_offer-uso4", 4 | 0x80, 1, [&](ScriptWriter& w) {
+    l4(w, udp4, 2, 5000);
+    l4(w, udp6, 3, 5000);
+  });
+  seed("tx-partial_offer-cwr", 4 | 0x80, 1, [&](ScriptWriter& w) {
+    tx(w, 8, 1800, 1 | 1 << 2, 34, 16, 500);
+    tx(w, 0, 1800, 1 | 1 << 2, 34, 16, 500);
+  });
+  // A chain above 64 KiB: 64 buffers posted, num_buffers 40 on a frame
+  // that fills 33 (the next frame's buffers taken in), each buffer's
+  // used.len honest.
+  {
+    Hdr h = tcp4;
+    h.num_buffers = 40;
+    ScriptWriter w(kRxTable);
+    w.u8(1).u8(63).u8(4);
+    l4(w, h, 0, 62000, 0, 0, 4);
+    l4(w, tcp4, 0, 20000);
+    l4(w, tcp4, 0, 1000);
+    write_file(dir / "offload-chain_above_64k", w.bytes().data(), w.bytes().size());
+    ++n;
+  }
   // Offloads asked for while none was negotiated.
   seed("tx-not_negotiated", 0, 1, [&](ScriptWriter& w) {
     tx(w, 0, 1000, 1, 34, 16, 0);
