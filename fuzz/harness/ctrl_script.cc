@@ -127,7 +127,7 @@ bool arm_lie(World& w) {
 void ctrl_call(World& w, Input& in) {
   VirtioNet& net = w.net();
   mock::MockDevice& dev = w.device();
-  const uint8_t cmd = in.u8() % 8;
+  const uint8_t cmd = in.u8() % 9;
   const uint64_t features = net.negotiated_features();
   const uint64_t before = net.counters().ctrl_commands;
   if (cmd == 7) {
@@ -165,6 +165,7 @@ void ctrl_call(World& w, Input& in) {
   uint8_t mode = 0;
   uint16_t vid = 0;
   uint16_t pairs = 0;
+  uint64_t offloads = 0;
   switch (cmd) {
     case 0: {
       what = "set_rx_mode";
@@ -265,6 +266,37 @@ void ctrl_call(World& w, Input& in) {
       r = net.set_rss(s);
       break;
     }
+    case 8: {
+      // CTRL_GUEST_OFFLOADS (5.1.6.5.6): bits 0-6 the GUEST_* offloads
+      // (CSUM, TSO4, TSO6, ECN, UFO, USO4, USO6), bit 7 a bit that is no
+      // receive offload (HOST_TSO4).
+      what = "set_guest_offloads";
+      static constexpr Feature kBits[8] = {Feature::kNetGuestCsum, Feature::kNetGuestTso4,
+                                           Feature::kNetGuestTso6, Feature::kNetGuestEcn,
+                                           Feature::kNetGuestUfo,  Feature::kNetGuestUso4,
+                                           Feature::kNetGuestUso6, Feature::kNetHostTso4};
+      const uint8_t bits = in.u8();
+      offloads = 0;
+      for (unsigned i = 0; i < 8; ++i)
+        if ((bits >> i) & 1u) offloads |= spec::feature_mask(kBits[i]);
+      Refusal ref = base_refusal(w, Feature::kNetCtrlGuestOffloads);
+      // Only negotiated receive offloads (5.1.6.5.6.2), each with what it
+      // needs (5.1.3.1, as the driver's feature table has it: ECN with
+      // TSO4, the rest with GUEST_CSUM).
+      uint64_t guest = 0;
+      for (unsigned i = 0; i < 7; ++i) guest |= spec::feature_mask(kBits[i]);
+      const bool csum = has_feature(offloads, Feature::kNetGuestCsum);
+      const bool needs_csum = (offloads & (guest & ~spec::feature_mask(Feature::kNetGuestCsum) &
+                                           ~spec::feature_mask(Feature::kNetGuestEcn))) != 0;
+      if ((offloads & ~(features & guest)) != 0 || (needs_csum && !csum) ||
+          (has_feature(offloads, Feature::kNetGuestEcn) &&
+           !has_feature(offloads, Feature::kNetGuestTso4)))
+        ref.invalid = true;
+      start(ref);
+      r = net.set_guest_offloads(offloads);
+      applied_check = true;
+      break;
+    }
   }
   if (lied && net.counters().ctrl_commands == before) dev.clear_faults();  // no command met it
   judge(w, what, refusal, r, before, clock, lied, lied && !lie_breaks(lie));
@@ -284,6 +316,12 @@ void ctrl_call(World& w, Input& in) {
     if (dev.active_pairs() != pairs || net.queue_pairs() != pairs)
       finding(Oracle::kControl, "set_queue_pairs(%u) kOk: device %u, driver %u", pairs,
               dev.active_pairs(), net.queue_pairs());
+  } else if (cmd == 8) {
+    if (dev.guest_offloads() != offloads || net.guest_offloads() != offloads)
+      finding(Oracle::kControl, "set_guest_offloads(0x%llx) kOk: device 0x%llx, driver 0x%llx",
+              static_cast<unsigned long long>(offloads),
+              static_cast<unsigned long long>(dev.guest_offloads()),
+              static_cast<unsigned long long>(net.guest_offloads()));
   }
 }
 

@@ -3,7 +3,7 @@
 //
 // Ops (mock_script.h's op table of fuzz_ctrl; arguments little-endian):
 //
-//   ctrl        cmd:u8 args...     one control call, cmd % 8:
+//   ctrl        cmd:u8 args...     one control call, cmd % 9:
 //                 0 set_rx_mode      mode:u8 on:u8 (mode % 8: 6 and 7 invalid)
 //                 1 set_mac_filter   n_uc:u8 n_mc:u8 (each % 80) then one byte per
 //                                    entry (the MAC x:54:00:12:34:x; bit 0 of x
@@ -18,6 +18,10 @@
 //                                    1 << (len % 9); entry i = (seed + i) % modulus)
 //                 7 announce         the device sets status ANNOUNCE and raises
 //                                    a config change; poll_device()
+//                 8 set_guest_offloads  bits:u8 (0-6 GUEST_CSUM, TSO4, TSO6,
+//                                    ECN, UFO, USO4, USO6; 7 HOST_TSO4, no
+//                                    receive offload); with withdraw bit 9
+//                                    the offloads are offered and accepted
 //   ctrl_fault  kind:u8 value:u8   the next command that reaches the device
 //                                  meets this lie (kind % 6: never completed,
 //                                  ack never written, ack = value, used.len =

@@ -198,6 +198,14 @@ int run_fuzz_ctrl(const uint8_t* data, size_t size) {
                                   &config.offer_hash_report};
   for (unsigned i = 0; i < sizeof knobs / sizeof knobs[0]; ++i)
     *knobs[i] = ((withdraw >> i) & 1u) == 0;
+  // withdraw bit 9 (issue 16): the device offers the offloads (with
+  // CTRL_GUEST_OFFLOADS) and the caller accepts the receive ones, so that
+  // set_guest_offloads() has something to switch.
+  if ((withdraw >> 9) & 1u) {
+    config.offer_offloads = true;
+    config.rx_mergeable = true;
+    options.rx_chains = options.accept_rx_csum = options.accept_rx_gso = true;
+  }
   // The control-plane config as the input says (lies included: pairs 0,
   // 0x8001, 0xFFFF; key 39, 41, 255; table 0, 100, 0xFFFF; no hash type).
   config.max_virtqueue_pairs = in.u16();

@@ -1169,6 +1169,57 @@ void ctrl_seeds(const fs::path& root) {
     write_file(dir / (std::string("cmd-") + k.name), w.bytes().data(), w.bytes().size());
     ++n;
   }
+  // CTRL_GUEST_OFFLOADS (issue 16; withdraw bit 9: the offloads offered
+  // and accepted): valid sets, each rule broken, a lie, and the restore
+  // after a reset.
+  {
+    clean(dir, "offloads-");
+    struct Set {
+      const char* name;
+      uint8_t bits;  // ctrl_script.h: 0 CSUM, 1 TSO4, 2 TSO6, 3 ECN, 4 UFO, 5 USO4, 6 USO6, 7 HOST
+    };
+    static constexpr Set kSets[] = {
+        {"none", 0x00},
+        {"csum", 0x01},
+        {"tso4", 0x03},
+        {"all_negotiated", 0x6F},
+        {"ufo", 0x11},
+        {"tso_without_csum", 0x02},
+        {"ecn_without_tso4", 0x09},
+        {"host_bit", 0x81},
+        {"uso6_only", 0x41},
+    };
+    for (const Set& set : kSets) {
+      ScriptWriter w(kCtrlTable);
+      Prefix p;
+      p.withdraw = 1u << 9;
+      begin(w, p);
+      w.op(Op::kCtrl).u8(8).u8(set.bits);
+      w.op(Op::kRxFlows).u8(4).u8(1);
+      w.op(Op::kDevReset);  // re-attach: what was chosen is sent again
+      w.op(Op::kRxFlows).u8(4).u8(2);
+      w.op(Op::kCtrl).u8(8).u8(0x6F);
+      write_file(dir / (std::string("offloads-") + set.name), w.bytes().data(), w.bytes().size());
+      ++n;
+    }
+    ScriptWriter w(kCtrlTable);
+    Prefix p;
+    p.withdraw = 1u << 9;
+    begin(w, p);
+    w.op(Op::kCtrlFault).u8(2).u8(2);
+    w.op(Op::kCtrl).u8(8).u8(0x01);  // lied to: ack 2
+    w.op(Op::kPoll);
+    w.op(Op::kCtrl).u8(8).u8(0x03);
+    write_file(dir / "offloads-lie_ack", w.bytes().data(), w.bytes().size());
+    ++n;
+    ScriptWriter v(kCtrlTable);
+    Prefix q;
+    q.withdraw = 1u << 9 | 1u;  // offloads, but no CTRL_VQ
+    begin(v, q);
+    v.op(Op::kCtrl).u8(8).u8(0x01);
+    write_file(dir / "offloads-no_ctrl_vq", v.bytes().data(), v.bytes().size());
+    ++n;
+  }
   // Each lie of the control queue, on a command and on the restore after
   // the reset it causes.
   struct Lie {
