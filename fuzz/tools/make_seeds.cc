@@ -348,6 +348,7 @@ std::vector<uint8_t> boundary_input(const replay::Trace& t) {
           case replay::ApiFn::kRemoveVlan:
           case replay::ApiFn::kSetQueuePairs:
           case replay::ApiFn::kSetRss:
+          case replay::ApiFn::kSetGuestOffloads:
             break;
         }
         break;
