@@ -16,6 +16,16 @@
 # calls (set_rx_mode, set_mac_filter, set_mac_address, add_vlan,
 # remove_vlan, set_queue_pairs, set_rss) with their results. -DPAIRS=N: rx
 # bursts on pair N-1 too.
+#
+# Issue 16: with -DOFFLOADS=options the guest asked for offloads (-g tso=1
+# or csum=1) and the trace's attach must carry the options (accept_tx_csum,
+# accept_rx_csum; with tso, accept_tso, accept_rx_gso and rx_chains), even
+# where nothing was offered (user networking). -DOFFLOADS=csum: besides,
+# tx bursts ask for checksum offload ("offload" with "csum":"partial") and
+# rx bursts delivered frames with a checksum result ("delivered" with
+# "csum"). -DOFFLOADS=tso: besides, a tx request with "gso":"tcp4", a
+# delivered frame with a GSO result, and a delivered receive chain (a
+# "bufs" list of two or more buffers).
 # --net tap runs exit 77 without root: then the test prints "SKIPPED"
 # (SKIP_REGULAR_EXPRESSION) and stops.
 file(REMOVE ${OUT})
@@ -120,6 +130,50 @@ if(DEFINED PAIRS)
     message(FATAL_ERROR "the trace has no rx burst on pair ${last}")
   endif()
   message(STATUS "multiqueue: ${n_bursts} rx bursts on pair ${last}")
+endif()
+if(DEFINED OFFLOADS)
+  set(want_options "\"accept_tx_csum\":true" "\"accept_rx_csum\":true")
+  if(OFFLOADS STREQUAL "tso")
+    list(APPEND want_options "\"accept_tso\":true" "\"accept_rx_gso\":true"
+         "\"rx_chains\":true")
+  endif()
+  file(STRINGS ${OUT} attach REGEX "\"ev\":\"call\",\"fn\":\"attach\"")
+  foreach(want IN LISTS want_options)
+    string(FIND "${attach}" "${want}" at)
+    if(at LESS 0)
+      message(FATAL_ERROR "the trace's attach lacks ${want}: ${attach}")
+    endif()
+  endforeach()
+  file(STRINGS ${OUT} csum_requests
+       REGEX "\"fn\":\"tx_burst\".*\"offload\":\\[.*\"csum\":\"partial\"")
+  file(STRINGS ${OUT} gso_requests
+       REGEX "\"fn\":\"tx_burst\".*\"offload\":\\[.*\"gso\":\"tcp4\"")
+  file(STRINGS ${OUT} csum_results REGEX "\"fn\":\"rx_burst\".*\"delivered\":.*\"csum\":")
+  file(STRINGS ${OUT} gso_results REGEX "\"fn\":\"rx_burst\".*\"delivered\":.*\"gso\":")
+  file(STRINGS ${OUT} chains
+       REGEX "\"fn\":\"rx_burst\".*\"delivered\":.*\"bufs\":\\[[0-9]+,[0-9]+")
+  list(LENGTH csum_requests n_csum_req)
+  list(LENGTH gso_requests n_gso_req)
+  list(LENGTH csum_results n_csum_res)
+  list(LENGTH gso_results n_gso_res)
+  list(LENGTH chains n_chains)
+  string(CONCAT counts "tx bursts with checksum requests ${n_csum_req}, with TSO4 requests "
+         "${n_gso_req}; rx bursts with checksum results ${n_csum_res}, with GSO results "
+         "${n_gso_res}, with receive chains ${n_chains}")
+  if(OFFLOADS STREQUAL "csum" OR OFFLOADS STREQUAL "tso")
+    if(n_csum_req EQUAL 0 OR n_csum_res EQUAL 0)
+      message(FATAL_ERROR "the trace has no checksum offload: ${counts}")
+    endif()
+  endif()
+  if(OFFLOADS STREQUAL "tso")
+    if(n_gso_req EQUAL 0 OR n_gso_res EQUAL 0 OR n_chains EQUAL 0)
+      message(FATAL_ERROR "the trace has no TSO request, GSO result or receive chain: ${counts}")
+    endif()
+  endif()
+  if(OFFLOADS STREQUAL "options" AND NOT (n_csum_req EQUAL 0 AND n_gso_req EQUAL 0))
+    message(FATAL_ERROR "offload requests where none was negotiated: ${counts}")
+  endif()
+  message(STATUS "offloads: ${counts}")
 endif()
 execute_process(COMMAND ${VNET_REPLAY} --summary --no-progress ${OUT}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
