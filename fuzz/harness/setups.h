@@ -71,7 +71,8 @@ inline constexpr OpTable kUsedRingTable{kUsedRingOps, sizeof kUsedRingOps / size
 // transitional PCI, virtio-mmio version 2, modern PCI; bit 2 storm guard;
 // bit 3 EVENT_IDX masked; bit 4 the device event says DISABLE; bits 5-6
 // interrupts; bit 7 the device processes tx only on process_tx)  rx_cap:u8
-// tx_cap:u8  qsize:u8 (bits 0-2: 2 << n, bit 3: indirect descriptors
+// tx_cap:u8 (bit 5: receive chains, mergeable buffers, a 9000-byte device
+// MTU)  qsize:u8 (bits 0-2: 2 << n, bit 3: indirect descriptors
 // accepted, bit 4: IN_ORDER with batches of 4; bit 7 instead: a maximum of
 // 1 + 2 (n & 0x7F))
 // -- always RING_PACKED offered and accepted.

@@ -115,7 +115,8 @@ int run_fuzz_packed_ring(const uint8_t* data, size_t size) {
   NetOptions options = fuzz_net_options();
   options.accept_ring_packed = true;
   options.rx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 64);
-  options.tx_ring_cap = static_cast<uint16_t>(1 + in.u8() % 32);
+  const uint8_t tx_cap = in.u8();
+  options.tx_ring_cap = static_cast<uint16_t>(1 + tx_cap % 32);
   if (flavour & 4) options.irq_storm_limit = kFuzzStormLimit;
   if (flavour & 8) options.feature_mask &= ~spec::feature_mask(spec::Feature::kEventIdx);
   // Queue sizes: 2..256 as a power of two, or (bit 7) any maximum 1..255
@@ -140,6 +141,13 @@ int run_fuzz_packed_ring(const uint8_t* data, size_t size) {
     config.in_order_batch = 4;
   }
   config.queue_sizes = {qsize, qsize, 64};
+  // tx_cap bit 5 (the cap's modulus ignores it; issue 16): receive chains
+  // over the packed ring -- mergeable buffers, a 9000-byte device MTU.
+  if (tx_cap & 0x20) {
+    config.rx_mergeable = true;
+    config.mtu = 9000;
+    options.rx_chains = true;
+  }
   config.auto_process_tx = (flavour & 0x80) == 0;
   // Bit 4: the device asks for no notifications (it polls: process_tx).
   if (flavour & 0x10) config.packed_device_event = mock::PackedEventMode::kDisable;

@@ -699,6 +699,20 @@ void packed_seeds(const fs::path& root) {
       {"no_event_idx", 8, 2},   {"device_polls", 0x90, 2}, {"odd_max_size", 0, 0x80 | 50},
       {"ring_of_2", 0, 0},      {"ring_of_256", 0x40, 7},
   };
+  // Receive chains over the packed ring (tx_cap bit 5): jumbo frames of
+  // two and three buffers, on a ring of 8 and one of 64.
+  for (uint8_t q : {uint8_t{2}, uint8_t{5}}) {
+    ScriptWriter w(kPackedRingTable);
+    w.u8(0).u8(31).u8(7 | 0x20).u8(q);
+    w.op(Op::kRx).u8(3).u16(3000);
+    w.op(Op::kRx).u8(2).u16(4000);
+    w.op(Op::kRx).u8(4).u16(100);
+    w.op(Op::kDevReset);
+    w.op(Op::kRx).u8(2).u16(2500);
+    write_file(dir / (std::string("echo-chains_q") + std::to_string(q)), w.bytes().data(),
+               w.bytes().size());
+    ++n;
+  }
   for (const Echo& e : kEchoes) {
     ScriptWriter w(kPackedRingTable);
     w.u8(e.flavour).u8(7).u8(7).u8(e.qsize);
