@@ -494,12 +494,17 @@ CtrlResult VirtioNet::offloads_command(uint64_t offloads) {
   spec::store_le32(data, static_cast<uint32_t>(offloads));
   spec::store_le32(data + 4, static_cast<uint32_t>(offloads >> 32));
   const ControlQueue::Part part{data, 8};
+  // While the command is in flight the device may use either set (it
+  // switches when it carries the command out, before the driver reads the
+  // acknowledgement): the receive path accepts both until then. From the
+  // acknowledgement on, only the new set: a frame written before a switch
+  // off and harvested after it is dropped, counted (rx_drop_hdr_gso,
+  // rx_drop_hdr_flags).
+  const uint8_t before = offloads_active_.load(MemOrder::kRelaxed);
+  const uint8_t next = guest_offloads_from_features(offloads);
+  offloads_active_.store(static_cast<uint8_t>(before | next), MemOrder::kRelaxed);
   const CtrlResult r = send_command(ctl::kClassGuestOffloads, ctl::kGuestOffloadsSet, &part, 1);
-  // From the acknowledgement on, the device uses only these: frames it
-  // wrote before and that rx harvests after are checked against the new
-  // set (an offload just switched off drops them, counted).
-  if (r == CtrlResult::kOk)
-    offloads_active_.store(guest_offloads_from_features(offloads), MemOrder::kRelaxed);
+  offloads_active_.store(r == CtrlResult::kOk ? next : before, MemOrder::kRelaxed);
   return r;
 }
 
