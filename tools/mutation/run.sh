@@ -399,9 +399,13 @@ trap 'restore_file; echo "run.sh: interrupted" >&2; exit 130' INT TERM
 fuzz_dir="${out}/fuzz"
 default_dir="${out}/default"
 IFS=, read -r -a targets <<<"${targets_csv}"
+# Every test binary of the unit, mock and replay labels (a binary left out
+# would show as "Not Run" on both sides and hide what it would find).
 test_targets=(vnet_driver driver_unit_tests driver_mock_tests hostile_host_tests threaded_tests
+  interrupt_tests mmio_tests indirect_tests packed_ring_tests in_order_integration_tests
+  ctrl_plane_integration_tests multiqueue_integration_tests offload_integration_tests
   scenario_tests vnet-mock replay_tests vnet-replay vnet-record-mock mock_device_tests
-  replay_unit_tests trace2json_tests)
+  ctrl_plane_tests offload_tests spec_map_tests replay_unit_tests trace2json_tests)
 
 configure_fuzz() {
   [ -f "${fuzz_dir}/build.ninja" ] && return 0
