@@ -98,7 +98,8 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
                (j.value("fn", "") == "attach" || j.value("fn", "") == "recover")) {
       hdr = j.value("hdr", hdr);
     } else if (converted && ev == "dev_frame") {
-      (j.value("dir", "") == "rx" ? v->rx : v->tx).push_back(Frame{line_no, j.value("data", "")});
+      (j.value("dir", "") == "rx" ? v->rx : v->tx)
+          .push_back(Frame{line_no, j.value("data", ""), false, {}, 1});
     } else if (!converted && ev == "fetch" && j.value("part", "") == "rx_header") {
       rx_pending = decode_net_header_hex(j.value("data", ""), hdr, &rx_header);
       chain_left = 0;
@@ -110,7 +111,7 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
         ++v->rx.back().buffers;
         continue;
       }
-      Frame f{line_no, j.value("data", "")};
+      Frame f{line_no, j.value("data", ""), false, {}, 1};
       if (rx_pending) {
         f.has_header = true;
         f.header = rx_header;
@@ -127,7 +128,7 @@ bool load(const std::string& path, bool converted, View* v, std::string* error) 
         bytes += seg.value("data", "");
       }
       if (!writable && bytes.size() >= 2 * hdr) {
-        Frame f{line_no, bytes.substr(2 * hdr)};
+        Frame f{line_no, bytes.substr(2 * hdr), false, {}, 1};
         f.has_header = decode_net_header_hex(bytes, hdr, &f.header);
         v->tx.push_back(std::move(f));
       }

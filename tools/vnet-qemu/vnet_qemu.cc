@@ -1121,16 +1121,17 @@ bool Runner::check_ready_line() {
   // implies csum): what the driver then asks for (offload_features_wanted).
   const bool guest_tso = guest_asks("tso");
   const bool guest_csum = guest_tso || guest_asks("csum");
-  auto bit = [](vnet::spec::Feature f) { return vnet::spec::feature_mask(f); };
+  auto mask_of = [](vnet::spec::Feature f) { return vnet::spec::feature_mask(f); };
   using F = vnet::spec::Feature;
   uint64_t offload_bits = 0;
   if (guest_csum)
-    offload_bits |=
-        bit(F::kNetCsum) | bit(F::kNetGuestCsum) | (guest_ctrl ? bit(F::kNetCtrlGuestOffloads) : 0);
+    offload_bits |= mask_of(F::kNetCsum) | mask_of(F::kNetGuestCsum) |
+                    (guest_ctrl ? mask_of(F::kNetCtrlGuestOffloads) : 0);
   if (guest_tso)
-    offload_bits |= bit(F::kNetHostTso4) | bit(F::kNetHostTso6) | bit(F::kNetHostEcn) |
-                    bit(F::kNetHostUso) | bit(F::kNetGuestTso4) | bit(F::kNetGuestTso6) |
-                    bit(F::kNetGuestEcn) | bit(F::kNetGuestUso4) | bit(F::kNetGuestUso6);
+    offload_bits |= mask_of(F::kNetHostTso4) | mask_of(F::kNetHostTso6) | mask_of(F::kNetHostEcn) |
+                    mask_of(F::kNetHostUso) | mask_of(F::kNetGuestTso4) |
+                    mask_of(F::kNetGuestTso6) | mask_of(F::kNetGuestEcn) |
+                    mask_of(F::kNetGuestUso4) | mask_of(F::kNetGuestUso6);
   const uint64_t supported =
       vnet::VirtioNet::supported_features(legacy) | (!legacy && guest_packed ? ring_packed : 0) |
       (guest_indirect ? indirect_bit : 0) | (guest_ctrl ? ctrl_bits : 0) | offload_bits;
@@ -1306,7 +1307,7 @@ bool Runner::check_ready_line() {
     for (const std::string& g : o_.guest_args)
       if (g.rfind("max_frame=", 0) == 0) max_frame = parse_u64(g.substr(10));
     const bool chains = guest_asks("chains") || guest_asks("tso");
-    const uint64_t max_mtu = chains && (negotiated & bit(F::kNetMrgRxbuf)) ? 65535
+    const uint64_t max_mtu = chains && (negotiated & mask_of(F::kNetMrgRxbuf)) ? 65535
                              : max_frame > vnet::spec::kEthHeaderSize
                                  ? max_frame - vnet::spec::kEthHeaderSize
                                  : 0;
@@ -1416,7 +1417,7 @@ bool Runner::check_ready_line() {
                                                 {"guest_uso4", F::kNetGuestUso4},
                                                 {"guest_uso6", F::kNetGuestUso6},
                                                 {"ctrl_guest_offloads", F::kNetCtrlGuestOffloads}})
-      if (negotiated & bit(f)) names += (names.empty() ? "" : ",") + std::string(name);
+      if (negotiated & mask_of(f)) names += (names.empty() ? "" : ",") + std::string(name);
     if (names.empty()) names = "none";
     if (ready_["offloads"] != names) {
       fail("ready line says offloads=" + ready_["offloads"] + " but the negotiated features say " +
@@ -1436,8 +1437,8 @@ bool Runner::check_ready_line() {
       fail("--expect-offloads on but the guest asks for none (-g csum=1 or -g tso=1)");
       ok = false;
     }
-    uint64_t want = guest_csum ? bit(F::kNetCsum) | bit(F::kNetGuestCsum) : 0;
-    if (guest_tso) want |= bit(F::kNetHostTso4) | bit(F::kNetGuestTso4);
+    uint64_t want = guest_csum ? mask_of(F::kNetCsum) | mask_of(F::kNetGuestCsum) : 0;
+    if (guest_tso) want |= mask_of(F::kNetHostTso4) | mask_of(F::kNetGuestTso4);
     if (want & ~negotiated) {
       const bool none_offered = (offered & want) == 0;
       fail("--expect-offloads on: not negotiated: " + feature_names(want & ~negotiated) +
@@ -1447,9 +1448,10 @@ bool Runner::check_ready_line() {
       ok = false;
     }
   }
-  if (o_.expect_offloads == "off" && (negotiated & offload_bits & ~bit(F::kNetCtrlGuestOffloads))) {
+  if (o_.expect_offloads == "off" &&
+      (negotiated & offload_bits & ~mask_of(F::kNetCtrlGuestOffloads))) {
     fail("--expect-offloads off but negotiated: " +
-         feature_names(negotiated & offload_bits & ~bit(F::kNetCtrlGuestOffloads)));
+         feature_names(negotiated & offload_bits & ~mask_of(F::kNetCtrlGuestOffloads)));
     ok = false;
   }
   // The guest's TCP MSS follows the negotiated MTU: MTU - IPv4 - TCP.
