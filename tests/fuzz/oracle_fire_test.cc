@@ -1740,7 +1740,7 @@ struct RxDecisionBench : RingBench {
     oracle->completed(0, 0, len);
   }
   void check(bool delivered, uint32_t len) {
-    DecisionReference::Delivered d{buf->base + 12, len - 12};
+    DecisionReference::Delivered d{buf->base + 12, len - 12, len - 12, 1, {}};
     ref.check_rx(*oracle, &d, delivered ? 1 : 0, before, after);
   }
 };
