@@ -72,6 +72,9 @@ class DecisionReference {
     chains_ = false;
     chain_ = Chain{};
   }
+  // ... and the receive offloads in force (GUEST_* feature bits; oracle
+  // tests), without receive chains.
+  void assume_offloads(uint64_t guest_features) { guest_ = guest_features; }
   // After rx_burst: log from the oracle, the frames handed to the stack,
   // the driver's counters before and after.
   void check_rx(const OraclePlatform& oracle, const Delivered* delivered, uint32_t n,

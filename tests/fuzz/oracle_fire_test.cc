@@ -1739,8 +1739,8 @@ struct RxDecisionBench : RingBench {
     fetch_elems(1);
     oracle->completed(0, 0, len);
   }
-  void check(bool delivered, uint32_t len) {
-    DecisionReference::Delivered d{buf->base + 12, len - 12, len - 12, 1, {}};
+  void check(bool delivered, uint32_t len, const PacketOffload& offload = {}) {
+    DecisionReference::Delivered d{buf->base + 12, len - 12, len - 12, 1, offload};
     ref.check_rx(*oracle, &d, delivered ? 1 : 0, before, after);
   }
 };
@@ -1827,6 +1827,40 @@ void ok_watchdog() {
 
 void ok_decision_frame_delivered_and_drop() {
   rx_decision(1500, kHdrPlain, 100, true, &NetCounters::rx_packets);
+}
+
+// Offloads (issue 16): GUEST_CSUM and GUEST_TSO4 in force. A TCPV4 GSO
+// header (NEEDS_CSUM at 34/16, gso_size 1448) on a frame of zeros -- no IP
+// header at all -- delivered; and a DATA_VALID frame delivered without its
+// "verified" report, or with it (the control case).
+constexpr uint64_t kGuestCsumTso4 = uint64_t{1} << 1 | uint64_t{1} << 7;
+constexpr uint8_t kHdrGsoTcp4[12] = {1, 1, 0, 0, 0xA8, 0x05, 34, 0, 16, 0, 1, 0};
+constexpr uint8_t kHdrDataValid[12] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+void offload_decision(const uint8_t (&hdr)[12], const PacketOffload& reported) {
+  RxDecisionBench b;
+  b.ref.assume(12, true, 1500);
+  b.ref.assume_offloads(kGuestCsumTso4);
+  b.complete(hdr, 12 + 100);
+  b.after.rx_packets = 1;
+  b.check(true, 12 + 100, reported);
+}
+void decision_gso_not_ip_delivered() {
+  PacketOffload o;
+  o.csum = CsumState::kPartial;
+  o.csum_start = 34;
+  o.csum_offset = 16;
+  o.gso = GsoKind::kTcp4;
+  o.gso_size = 1448;
+  o.hdr_len = 54;
+  offload_decision(kHdrGsoTcp4, o);
+}
+void decision_verified_not_reported() {
+  offload_decision(kHdrDataValid, PacketOffload{});
+}
+void ok_decision_verified_reported() {
+  PacketOffload o;
+  o.csum = CsumState::kVerified;
+  offload_decision(kHdrDataValid, o);
 }
 
 void decision_attach_mtu_below_minimum() {
@@ -2417,6 +2451,11 @@ const Case kCases[] = {
     {"decision.num_buffers_zero_delivered", kDecision, "the reference delivers 0",
      decision_num_buffers_zero_delivered},
     {"decision.ok_frame_delivered", nullptr, nullptr, ok_decision_frame_delivered_and_drop},
+    {"decision.gso_not_ip_delivered", kDecision, "the reference delivers 0",
+     decision_gso_not_ip_delivered},
+    {"decision.verified_not_reported", kDecision, "its header calls for csum 2",
+     decision_verified_not_reported},
+    {"decision.ok_verified_reported", nullptr, nullptr, ok_decision_verified_reported},
     {"decision.msix_after_refused_vector", kDecision, "read back as 0x0000",
      decision_msix_after_refused_vector},
     {"decision.ok_fallback_after_refused_vector", nullptr, nullptr,
