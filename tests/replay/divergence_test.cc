@@ -13,14 +13,8 @@ namespace {
 using testing::find_line;
 using testing::join_lines;
 using testing::record;
+using testing::replay_text;
 using testing::split_lines;
-
-ReplayResult replay_text(const std::string& text, Trace* out = nullptr) {
-  Trace t = load_trace(text, "edited");
-  ReplayResult r = replay(t);
-  if (out != nullptr) *out = std::move(t);
-  return r;
-}
 
 TEST(Divergence, EditedRegisterWriteIsReportedAtThatEvent) {
   auto lines = split_lines(record("modern", "traffic"));

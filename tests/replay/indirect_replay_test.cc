@@ -26,9 +26,12 @@
 namespace vnet::replay {
 namespace {
 
+using testing::edit;
 using testing::find_line;
 using testing::join_lines;
+using testing::replay_text;
 using testing::split_lines;
+using testing::writer_text;
 
 constexpr uint64_t kIndirectDesc = uint64_t{1} << 28;
 
@@ -41,33 +44,6 @@ std::string read_text(const std::string& path) {
 
 std::string qemu_trace(const std::string& name) {
   return std::string(VNET_QEMU_CORPUS_DIR) + "/" + name + ".jsonl";
-}
-
-ReplayResult replay_text(const std::string& text, Trace* out = nullptr) {
-  Trace t = load_trace(text, "edited");
-  ReplayResult r = replay(t);
-  if (out != nullptr) *out = std::move(t);
-  return r;
-}
-
-void edit(std::string& line, const std::string& from, const std::string& to) {
-  const size_t at = line.find(from);
-  ASSERT_NE(at, std::string::npos) << from << " not in " << line;
-  line.replace(at, from.size(), to);
-}
-
-std::string writer_text(void (*body)(trace::TraceWriter&)) {
-  std::string text;
-  trace::TraceWriter w(trace::ByteSink{
-      [](void* c, const char* d, size_t n) { static_cast<std::string*>(c)->append(d, n); }, &text});
-  trace::TraceHeader h;
-  h.pool_buffer_size = 2048;
-  h.pool_buffers = 64;
-  trace::write_header(w, h);
-  body(w);
-  trace::write_end(w);
-  w.flush();
-  return text;
 }
 
 // ---- the format

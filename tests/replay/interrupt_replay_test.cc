@@ -15,16 +15,10 @@ namespace {
 using testing::find_line;
 using testing::join_lines;
 using testing::record;
+using testing::replay_text;
 using testing::run_replay_cli;
 using testing::split_lines;
 using testing::TempFile;
-
-ReplayResult replay_text(const std::string& text, Trace* out = nullptr) {
-  Trace t = load_trace(text, "edited");
-  ReplayResult r = replay(t);
-  if (out != nullptr) *out = std::move(t);
-  return r;
-}
 
 size_t count_lines(const std::vector<std::string>& lines, const std::string& needle) {
   size_t n = 0;

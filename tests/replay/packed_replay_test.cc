@@ -25,8 +25,10 @@
 namespace vnet::replay {
 namespace {
 
+using testing::edit;
 using testing::find_line;
 using testing::join_lines;
+using testing::replay_text;
 using testing::split_lines;
 
 constexpr uint64_t kRingPacked = uint64_t{1} << 34;
@@ -42,20 +44,7 @@ std::string qemu_trace(const std::string& name) {
   return std::string(VNET_QEMU_CORPUS_DIR) + "/" + name + ".jsonl";
 }
 
-ReplayResult replay_text(const std::string& text, Trace* out = nullptr) {
-  Trace t = load_trace(text, "edited");
-  ReplayResult r = replay(t);
-  if (out != nullptr) *out = std::move(t);
-  return r;
-}
-
 // Replaces the first occurrence of from in line (which must hold it).
-void edit(std::string& line, const std::string& from, const std::string& to) {
-  const size_t at = line.find(from);
-  ASSERT_NE(at, std::string::npos) << from << " not in " << line;
-  line.replace(at, from.size(), to);
-}
-
 class PackedTrace : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(PackedTrace, LoadsWithThePackedParts) {

@@ -1,5 +1,6 @@
 // Helpers shared by the replay tests: recording a mock scenario into
-// memory, editing trace text line by line, and running vnet-replay.
+// memory, writing, editing and replaying trace text, and running
+// vnet-replay.
 #pragma once
 
 #include <sys/wait.h>
@@ -11,7 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "replay/mock_recording.h"
+#include "replay/record/trace_writer.h"
+#include "replay/replayer.h"
 #include "replay/trace.h"
 
 namespace vnet::replay::testing {
@@ -54,6 +59,37 @@ inline size_t find_line(const std::vector<std::string>& lines,
     if (all) return i;
   }
   return std::string::npos;
+}
+
+// Load edited trace text and replay it (out: the loaded trace).
+inline ReplayResult replay_text(const std::string& text, Trace* out = nullptr) {
+  Trace t = load_trace(text, "edited");
+  ReplayResult r = replay(t);
+  if (out != nullptr) *out = std::move(t);
+  return r;
+}
+
+// Replace the first occurrence of from in line (which must hold it).
+inline void edit(std::string& line, const std::string& from, const std::string& to) {
+  const size_t at = line.find(from);
+  ASSERT_NE(at, std::string::npos) << from << " not in " << line;
+  line.replace(at, from.size(), to);
+}
+
+// A trace written by body between a header (64 pool buffers of 2 KiB) and
+// its end line.
+inline std::string writer_text(void (*body)(trace::TraceWriter&)) {
+  std::string text;
+  trace::TraceWriter w(trace::ByteSink{
+      [](void* c, const char* d, size_t n) { static_cast<std::string*>(c)->append(d, n); }, &text});
+  trace::TraceHeader h;
+  h.pool_buffer_size = 2048;
+  h.pool_buffers = 64;
+  trace::write_header(w, h);
+  body(w);
+  trace::write_end(w);
+  w.flush();
+  return text;
 }
 
 class TempFile {
