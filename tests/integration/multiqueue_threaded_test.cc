@@ -62,6 +62,7 @@ using namespace std::chrono_literals;
 using mock::Fault;
 using mock::FaultKind;
 using testing::ThreadedWorld;
+using testing::Watchdog;
 using testing::WorldKind;
 using Clock = std::chrono::steady_clock;
 namespace ctl = spec::ctrl;
@@ -131,35 +132,6 @@ bool check(std::span<const uint8_t> f, uint8_t dir, uint16_t* pair, uint32_t* se
     if (f[i] != frame_byte(*pair, s, dir, i)) return false;
   return true;
 }
-
-class Watchdog {
- public:
-  Watchdog(std::chrono::seconds timeout, std::function<std::string()> describe)
-      : describe_(std::move(describe)), thread_([this, timeout] { run(timeout); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, timeout, [this] { return done_; })) return;
-    std::fprintf(stderr, "WATCHDOG: test still running after %lld s (deadlock?): %s\n",
-                 static_cast<long long>(timeout.count()), describe_().c_str());
-    std::fflush(stderr);
-    std::abort();
-  }
-  std::function<std::string()> describe_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // The device side of one pair. rx: written by that pair's thread under the
 // bus mutex; tx: written by the sink, under the bus mutex, on whichever

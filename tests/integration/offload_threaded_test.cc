@@ -52,42 +52,11 @@ using F = spec::Feature;
 using ft::FrameSpec;
 using spec::feature_mask;
 using testing::ThreadedWorld;
+using testing::Watchdog;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kPhaseTimeout = 60s;
 constexpr auto kWatchdogTimeout = 240s;
-
-// Aborts the process (after saying what it waited for) when not disarmed in
-// time: a deadlocked thread cannot be joined (as threaded_test.cc).
-class Watchdog {
- public:
-  Watchdog(std::chrono::seconds timeout, std::function<std::string()> describe)
-      : describe_(std::move(describe)), thread_([this, timeout] { run(timeout); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, timeout, [this] { return done_; })) return;
-    std::fprintf(stderr, "WATCHDOG: test still running after %lld s (deadlock?): %s\n",
-                 static_cast<long long>(timeout.count()), describe_().c_str());
-    std::fflush(stderr);
-    std::abort();
-  }
-
-  std::function<std::string()> describe_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // Waits (bounded) until done(); false, with a failure naming what, on timeout.
 bool wait_until(const char* what, const std::function<bool()>& done,

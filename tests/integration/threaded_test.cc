@@ -42,6 +42,7 @@ using testing::frame_size;
 using testing::kDirRx;
 using testing::kDirTx;
 using testing::ThreadedWorld;
+using testing::Watchdog;
 using testing::WorldKind;
 using Clock = std::chrono::steady_clock;
 
@@ -53,39 +54,6 @@ constexpr uint64_t kFramesPerPhase = 256;
 // machine is slow, but not this slow), and the whole test.
 constexpr auto kPhaseTimeout = 20s;
 constexpr auto kWatchdogTimeout = 180s;
-
-// Aborts the process, after printing what it was waiting for, when not
-// disarmed in time: a deadlocked thread cannot be joined, so failing the
-// test any other way would hang ctest until its own timeout.
-class Watchdog {
- public:
-  Watchdog(std::chrono::seconds timeout, std::function<std::string()> describe)
-      : describe_(std::move(describe)), thread_([this, timeout] { run(timeout); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, timeout, [this] { return done_; })) return;
-    std::fprintf(stderr, "WATCHDOG: test still running after %lld s (deadlock?): %s\n",
-                 static_cast<long long>(timeout.count()), describe_().c_str());
-    std::fflush(stderr);
-    std::abort();
-  }
-
-  std::function<std::string()> describe_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // The device side, under the bus mutex: rx frames injected on the rx
 // thread, tx frames checked on the tx thread.

@@ -44,9 +44,15 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <span>
+#include <string>
+#include <thread>
 
 #include "driver/net/virtio_net.h"
 #include "driver/transport/mmio_probe.h"
@@ -315,5 +321,39 @@ inline bool check_frame(std::span<const uint8_t> frame, uint8_t dir, uint32_t* s
     if (frame[i] != frame_byte(s, dir, i)) return false;
   return true;
 }
+
+// Aborts the process, after printing what it was waiting for, when not
+// disarmed (destroyed) in time: a deadlocked thread cannot be joined, so
+// failing a threaded test any other way would hang ctest until its own
+// timeout.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::seconds timeout, std::function<std::string()> describe)
+      : describe_(std::move(describe)), thread_([this, timeout] { run(timeout); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, timeout, [this] { return done_; })) return;
+    std::fprintf(stderr, "WATCHDOG: test still running after %lld s (deadlock?): %s\n",
+                 static_cast<long long>(timeout.count()), describe_().c_str());
+    std::fflush(stderr);
+    std::abort();
+  }
+
+  std::function<std::string()> describe_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace vnet::testing
