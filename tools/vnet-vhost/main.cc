@@ -476,7 +476,7 @@ int main(int argc, char** argv) {
   const auto& offer = port.front_end().offer();
   std::cout << "connected to " << o.socket << ": back end offers 0x" << std::hex << offer.features
             << ", protocol 0x" << offer.protocol_features << std::dec << ", " << offer.queue_pairs
-            << " queue pair(s)\n";
+            << " queue pair(s)" << std::endl;
   if (!o.record.empty()) return record(o, port);
 
   const vnet::AttachError e = port.attach(net_options(o));
@@ -491,7 +491,7 @@ int main(int argc, char** argv) {
             << (spec::has_feature(neg, spec::Feature::kRingPacked) ? ",RING_PACKED" : "")
             << (spec::has_feature(neg, spec::Feature::kInOrder) ? ",IN_ORDER" : "")
             << (spec::has_feature(neg, spec::Feature::kIndirectDesc) ? ",INDIRECT_DESC" : "")
-            << "\n";
+            << std::endl;
   int status = 0;
   for (const std::string& f : o.expect_features) {
     bool have = false;
