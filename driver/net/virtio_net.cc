@@ -526,40 +526,51 @@ uint16_t VirtioNet::fill_rx(QueuePair& p) {
   NetCounters& c = *p.counters;
   const uint16_t segments = split_header_ ? 2 : 1;
   const uint16_t limit = options_.rx_ring_cap;
+  // Invariant for the loop, in locals (the shim and pool calls could touch
+  // any member, as far as the compiler knows).
+  const uint32_t hdr_size = hdr_size_;
+  const uint32_t buffer_min = rx_buffer_min_;
+  Platform& platform = *platform_;
+  BufferPool& pool = *pool_;
+  Virtqueue& q = p.rx;
+  uint16_t posted = p.rx_posted;
   uint16_t added = 0;
-  while (p.rx_posted < limit && p.rx.can_add(segments)) {
-    PacketBuffer* b = pool_->alloc();
+  while (posted < limit && q.can_add(segments)) {
+    PacketBuffer* b = pool.alloc();
     if (b == nullptr) {
       ++c.rx_refill_pool_empty;
       break;
     }
-    if (b->capacity < rx_buffer_min_) {
+    uint8_t* const base = b->base;
+    const uint32_t capacity = b->capacity;
+    if (capacity < buffer_min) {
       ++c.rx_drop_buffer_small;
-      pool_->free(b);
+      pool.free(b);
       break;
     }
     // The device writes into the mapping, never into the buffer itself
     // unless the platform maps it in place.
     DmaMapping m;
-    if (!platform_->dma_map(b->base, b->device_addr, b->capacity, DmaDirection::kFromDevice, &m)) {
+    if (!platform.dma_map(base, b->device_addr, capacity, DmaDirection::kFromDevice, &m)) {
       ++c.rx_drop_map_failed;
-      pool_->free(b);
+      pool.free(b);
       break;
     }
     Segment segs[2];
-    if (split_header_) {
-      segs[0] = Segment{m.device_addr, hdr_size_, true, m.device_view};
-      segs[1] = Segment{m.device_addr + hdr_size_, b->capacity - hdr_size_, true,
-                        m.device_view + hdr_size_};
+    if (segments == 2) {
+      segs[0] = Segment{m.device_addr, hdr_size, true, m.device_view};
+      segs[1] =
+          Segment{m.device_addr + hdr_size, capacity - hdr_size, true, m.device_view + hdr_size};
     } else {
-      segs[0] = Segment{m.device_addr, b->capacity, true, m.device_view};
+      segs[0] = Segment{m.device_addr, capacity, true, m.device_view};
     }
     uint16_t head = 0;
-    p.rx.add_chain(segs, segments, b, &head);
+    q.add_chain(segs, segments, b, &head);
     p.rx_map[head] = m;
-    ++p.rx_posted;
+    ++posted;
     ++added;
   }
+  p.rx_posted = posted;
   return added;
 }
 
@@ -603,11 +614,16 @@ bool VirtioNet::finish_rx_frame(QueuePair& p, PacketBuffer* b, uint32_t frame_le
   NetCounters& c = *p.counters;
   // Every header field the device wrote, against the offloads in force and
   // the frame itself (offload.h); the frame's first bytes are private now.
+  // A header with no flags and no GSO type asks for nothing: the check's
+  // verdict is kOk and its result "no offload" (offload.h), so it is not
+  // called for it.
   PacketOffload off;
   const RxFrameView view{b->base + b->offset, b->len, frame_len,
                          static_cast<uint32_t>(mtu_ + spec::kEthHeaderSize)};
+  const bool plain = (full.hdr.flags | full.hdr.gso_type) == 0;
   const RxOffloadVerdict v =
-      check_rx_offload(full.hdr, offloads_active_.load(MemOrder::kRelaxed), view, &off);
+      plain ? RxOffloadVerdict::kOk
+            : check_rx_offload(full.hdr, offloads_active_.load(MemOrder::kRelaxed), view, &off);
   if (v != RxOffloadVerdict::kOk) {
     count_rx_offload_drop(v, c);
     free_chain(b);
@@ -662,6 +678,16 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
   QueuePair& p = qp_[pair];
   NetCounters& c = *p.counters;
   uint16_t delivered = 0;
+  // Invariant for the burst (the shim calls below may touch any memory, as
+  // far as the compiler knows, so members would be loaded again per frame).
+  Platform& platform = *platform_;
+  const uint16_t rxq = p.rx.index();
+  // Without MRG_RXBUF, num_buffers is not ours to read (QEMU leaves it
+  // unwritten), so only the first ten bytes of the header are fetched.
+  const bool mrg = has_feature(features_, Feature::kNetMrgRxbuf);
+  const size_t hdr_fetch = hdr_size_ == sizeof(spec::NetHdrHash) ? sizeof(spec::NetHdrHash)
+                           : mrg                                 ? spec::kNetHdrSize
+                                                                 : spec::kNetHdrLegacySize;
   Completion done[kHarvestBatch];
   for (bool again = false; delivered < max; again = true) {
     uint16_t want = static_cast<uint16_t>(max - delivered);
@@ -732,16 +758,11 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
       }
       // The header is device-written: one fetch (from the memory the device
       // wrote: the mapping) into private memory, and every decision uses
-      // that snapshot. Without MRG_RXBUF, num_buffers is not ours to read
-      // (QEMU leaves it unwritten), so only the first ten bytes are fetched.
+      // that snapshot (hdr_fetch bytes: see above).
       spec::NetHdrHash full{};
       spec::NetHdr& hdr = full.hdr;
-      const bool mrg = has_feature(features_, Feature::kNetMrgRxbuf);
-      platform_->fetch(DeviceMemRef{p.rx.index(), MemPart::kRxHeader, done[i].head, false},
-                       m.device_view, &full,
-                       hdr_size_ == sizeof(full) ? sizeof(full)
-                       : mrg                     ? spec::kNetHdrSize
-                                                 : spec::kNetHdrLegacySize);
+      platform.fetch(DeviceMemRef{rxq, MemPart::kRxHeader, done[i].head, false}, m.device_view,
+                     &full, hdr_fetch);
       const uint16_t buffers = mrg ? hdr.num_buffers.get() : 1;
       if (buffers != 1) {
         // 5.1.6.4: the frame's other buffers are the next num_buffers - 1
@@ -758,8 +779,13 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
         }
       }
       // The header's flags and gso_type (offload.h), before any frame byte.
+      // A header with neither asks for no offload: both checks of offload.h
+      // pass it whatever is enabled (check_rx_hdr_fields here,
+      // check_rx_offload in finish_rx_frame), so they are not called.
+      const bool plain = (hdr.flags | hdr.gso_type) == 0;
       const RxOffloadVerdict fields =
-          check_rx_hdr_fields(hdr, offloads_active_.load(MemOrder::kRelaxed));
+          plain ? RxOffloadVerdict::kOk
+                : check_rx_hdr_fields(hdr, offloads_active_.load(MemOrder::kRelaxed));
       if (fields != RxOffloadVerdict::kOk) {
         // The whole frame goes: its further buffers (posted: checked above)
         // are skipped, never read as frames of their own.
@@ -779,8 +805,8 @@ uint16_t VirtioNet::rx_burst(uint16_t pair, PacketBuffer** out, uint16_t max) {
       }
       // From here on only the private buffer is read: with a bounce platform
       // dma_unmap() copies the validated length out of the shared slot.
-      platform_->dma_unmap(m, b->base, len, DmaDirection::kFromDevice);
-      platform_->frame_in_place(p.rx.index(), done[i].head, b->base + hdr_size_, first_len);
+      platform.dma_unmap(m, b->base, len, DmaDirection::kFromDevice);
+      platform.frame_in_place(rxq, done[i].head, b->base + hdr_size_, first_len);
       b->offset = hdr_size_;
       b->len = first_len;
       b->next = nullptr;
@@ -852,6 +878,14 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
   // header; the same bound keeps frames within what rx buffers of a peer
   // built like ours can hold when it is not (VLAN tags count against it).
   const uint32_t max_len = uint32_t{mtu_} + spec::kEthHeaderSize;
+  // Invariant for the burst, in locals: the header stores below go through
+  // a byte pointer, which the compiler must assume aliases every member.
+  const uint32_t hdr_size = hdr_size_;
+  const uint16_t ring_cap = options_.tx_ring_cap;
+  Platform& platform = *platform_;
+  BufferPool& pool = *pool_;
+  Virtqueue& q = p.tx;
+  uint64_t packets = 0, bytes = 0;  // added to the counters once, below
   uint16_t taken = 0, added = 0;
   for (; taken < n; ++taken) {
     PacketBuffer* b = frames[taken];
@@ -860,16 +894,18 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
       if (!tx_sg(p, b, &added)) break;
       continue;
     }
+    const uint32_t len = b->len;
+    const uint32_t offset = b->offset;
     const bool offload = wants_offload(b->offload);
-    if (b->len < spec::kEthHeaderSize ||
-        b->len > (b->offload.gso != GsoKind::kNone ? kMaxGsoFrame : max_len)) {
+    if (len < spec::kEthHeaderSize ||
+        len > (b->offload.gso != GsoKind::kNone ? kMaxGsoFrame : max_len)) {
       ++c.tx_drop_len;
-      pool_->free(b);
+      pool.free(b);
       continue;
     }
-    if (b->offset < hdr_size_ || b->offset > b->capacity || b->len > b->capacity - b->offset) {
+    if (offset < hdr_size || offset > b->capacity || len > b->capacity - offset) {
       ++c.tx_drop_headroom;
-      pool_->free(b);
+      pool.free(b);
       continue;
     }
     // Offloads: the request, checked against the features and the frame,
@@ -877,22 +913,24 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
     // drops the frame before the device sees anything of it.
     spec::NetHdr oh{};
     if (offload && !tx_offload_header(c, b->offload, b->data(), b->len, b->len, &oh)) {
-      pool_->free(b);
+      pool.free(b);
       continue;
     }
-    if (p.tx.in_flight() >= options_.tx_ring_cap || !p.tx.can_add(segments)) {
+    if (q.in_flight() >= ring_cap || !q.can_add(segments)) {
       ++c.tx_ring_full;
       break;
     }
+    uint8_t* const base = b->base;
+    const uint64_t device_addr = b->device_addr;
     // num_buffers MUST be 0 on transmit (5.1.6.2.1): it is, in both.
-    uint8_t* hdr = b->base + b->offset - hdr_size_;
+    uint8_t* hdr = base + offset - hdr_size;
     if (offload) {
       write_tx_header(hdr, oh);
-    } else if (hdr_size_ == spec::kNetHdrSize) {
+    } else if (hdr_size == spec::kNetHdrSize) {
       // No offloads: an all-zero header. Constant sizes, so the compiler
       // stores instead of calling memset.
       __builtin_memset(hdr, 0, spec::kNetHdrSize);
-    } else if (hdr_size_ == spec::kNetHdrLegacySize) {
+    } else if (hdr_size == spec::kNetHdrLegacySize) {
       __builtin_memset(hdr, 0, spec::kNetHdrLegacySize);
     } else {
       __builtin_memset(hdr, 0, sizeof(spec::NetHdrHash));
@@ -900,30 +938,32 @@ uint16_t VirtioNet::tx_burst(uint16_t pair, PacketBuffer* const* frames, uint16_
     // Header and frame are complete: map them (a bounce platform copies
     // them into the shared area here, so the device reads exactly this).
     DmaMapping m;
-    if (!platform_->dma_map(hdr, b->device_addr + b->offset - hdr_size_, hdr_size_ + b->len,
-                            DmaDirection::kToDevice, &m)) {
+    if (!platform.dma_map(hdr, device_addr + offset - hdr_size, hdr_size + len,
+                          DmaDirection::kToDevice, &m)) {
       ++c.tx_map_failed;
       break;  // not taken: still the caller's
     }
     Segment segs[2];
     if (segments == 2) {
-      segs[0] = Segment{m.device_addr, hdr_size_, false, m.device_view};
-      segs[1] = Segment{m.device_addr + hdr_size_, b->len, false, m.device_view + hdr_size_};
+      segs[0] = Segment{m.device_addr, hdr_size, false, m.device_view};
+      segs[1] = Segment{m.device_addr + hdr_size, len, false, m.device_view + hdr_size};
     } else {
-      segs[0] = Segment{m.device_addr, hdr_size_ + b->len, false, m.device_view};
+      segs[0] = Segment{m.device_addr, hdr_size + len, false, m.device_view};
     }
     uint16_t head = 0;
-    p.tx.add_chain(segs, segments, b, &head);
+    q.add_chain(segs, segments, b, &head);
     p.tx_map[head] = m;
     ++added;
     if (offload) count_tx_offload(c, b->offload);
-    ++c.tx_packets;
-    c.tx_bytes += b->len;
+    ++packets;
+    bytes += len;
   }
+  c.tx_packets += packets;
+  c.tx_bytes += bytes;
   if (added != 0) {
-    p.tx.publish();
-    p.tx_published.store(p.tx.published_idx(), MemOrder::kRelaxed);
-    if (p.tx.kick_needed()) kick(p.tx, c);
+    q.publish();
+    p.tx_published.store(q.published_idx(), MemOrder::kRelaxed);
+    if (q.kick_needed()) kick(q, c);
   }
   return taken;
 }

@@ -100,7 +100,7 @@ void SplitQueue::reinitialise() {
   // without it the free list reorders them (the link past the last free
   // descriptor is never followed: free_count_ bounds every walk).
   for (uint16_t i = 0; i < size_; ++i)
-    shadow_[i] = DescShadow{0, 0, 0, static_cast<uint16_t>((i + 1) & (size_ - 1))};
+    shadow_[i] = DescShadow{static_cast<uint16_t>((i + 1) & (size_ - 1))};
   free_head_ = 0;
   free_count_ = size_;
   in_flight_ = 0;
@@ -113,16 +113,6 @@ void SplitQueue::reinitialise() {
   kicked_idx_ = 0;
   interrupts_ = true;  // the zeroed ring asks for interrupts either way
   fault_ = QueueFault::kNone;
-}
-
-spec::VringDesc* SplitQueue::desc_table() const {
-  return static_cast<spec::VringDesc*>(ring_.cpu);
-}
-uint8_t* SplitQueue::avail() const {
-  return static_cast<uint8_t*>(ring_.cpu) + avail_offset_;
-}
-const volatile uint8_t* SplitQueue::used() const {
-  return static_cast<const volatile uint8_t*>(ring_.cpu) + used_offset_;
 }
 
 void SplitQueue::set_fault(QueueFault f) {
@@ -161,16 +151,13 @@ bool SplitQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie,
   }
   // The one ring descriptor: INDIRECT alone (2.7.5.3.1: not with NEXT; WRITE
   // is ignored by the device there, so never set).
-  DescShadow& sh = shadow_[head];
-  sh.addr = announce.table_addr;
-  sh.len = static_cast<uint32_t>(16u * n);
-  sh.flags = spec::kDescFlagIndirect;
+  const uint16_t ring_flags = spec::kDescFlagIndirect;
   spec::VringDesc* table = desc_table();
-  table[head].addr.set(sh.addr);
-  table[head].len.set(sh.len);
-  table[head].flags.set(sh.flags);
+  table[head].addr.set(announce.table_addr);
+  table[head].len.set(static_cast<uint32_t>(16u * n));
+  table[head].flags.set(ring_flags);
   table[head].next.set(0);
-  free_head_ = sh.next;
+  free_head_ = shadow_[head].next;
   --free_count_;
   heads_[head] = HeadState{cookie, writable, 1, avail_idx_, true};
   order_[avail_idx_ & (size_ - 1)] = head;
@@ -183,7 +170,8 @@ bool SplitQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie,
   return true;
 }
 
-bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out) {
+bool SplitQueue::add_chain_slow(const Segment* segments, uint16_t n, void* cookie,
+                                uint16_t* head_out) {
   if (n == 0 || !can_add(n)) return false;
   if (uses_indirect(n)) return add_indirect(segments, n, cookie, head_out);
   if (n > kMaxChainSegments) return false;
@@ -198,20 +186,17 @@ bool SplitQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, ui
   spec::VringDesc* table = desc_table();
   for (uint16_t i = 0; i < n; ++i) {
     const Segment& s = segments[i];
-    DescShadow& sh = shadow_[d];
     // The free list is linked through shadow.next, so a chain taken from its
     // front is already linked; only flags and the buffer change.
-    sh.addr = s.addr;
-    sh.len = s.len;
-    sh.flags = static_cast<uint16_t>((i + 1 < n ? spec::kDescFlagNext : 0) |
-                                     (s.device_writable ? spec::kDescFlagWrite : 0));
+    const uint16_t next = shadow_[d].next;
     if (s.device_writable) writable += s.len;
-    table[d].addr.set(sh.addr);
-    table[d].len.set(sh.len);
-    table[d].flags.set(sh.flags);
-    table[d].next.set(i + 1 < n ? sh.next : 0);
+    table[d].addr.set(s.addr);
+    table[d].len.set(s.len);
+    table[d].flags.set(static_cast<uint16_t>((i + 1 < n ? spec::kDescFlagNext : 0) |
+                                             (s.device_writable ? spec::kDescFlagWrite : 0)));
+    table[d].next.set(i + 1 < n ? next : 0);
     announce.segments[i] = ChainSegment{d, s.len, s.device_writable, s.cpu};
-    d = sh.next;
+    d = next;
   }
   free_head_ = d;
   free_count_ = static_cast<uint16_t>(free_count_ - n);

@@ -2,19 +2,22 @@
 //
 //   driver-private (this object)            DMA memory (device can read/write)
 //   +-----------------------------+         +-------------------------------+
-//   | shadow_[d]: addr,len,flags, |  writes | desc table   (driver writes)  |
-//   |   next  (never read back    |-------->| avail ring   (driver writes)  |
-//   |   from the ring)            |         | used ring    (DEVICE writes)  |
+//   | shadow_[d]: next (the chain |  writes | desc table   (driver writes)  |
+//   |   and free-list links; the  |-------->| avail ring   (driver writes)  |
+//   |   ring is never read back)  |         | used ring    (DEVICE writes)  |
 //   | heads_[h]: cookie, chain    |  fetch  |                               |
 //   |   length, writable bytes,   |<--------| used.idx, used elems: fetched |
 //   |   in_flight                 | (shim)  |   once each through the shim  |
 //   | free list, last_used, ...   |         +-------------------------------+
 //   +-----------------------------+
 //
-// Publish: add_chain() takes descriptors from the private free list, fills
-// them from the shadow, puts the head in the next avail slot and announces
-// the chain to the shim; publish() issues a write barrier and stores the
-// new avail index. kick_needed() then says whether the device wants a
+// Publish: add_chain() takes descriptors from the private free list (linked
+// through the shadow), writes them into the ring, puts the head in the next
+// avail slot and announces the chain to the shim; publish() issues a write
+// barrier and stores the new avail index. A chain of one direct descriptor
+// (a single-buffer tx frame, an rx buffer) takes an inline fast path,
+// add_one(): the same stores and the same announcement, without the
+// general loop. kick_needed() then says whether the device wants a
 // notification (used.flags NO_NOTIFY, fetched through the shim).
 //
 // Notification suppression (2.7.7, 2.7.10). Without VIRTIO_F_EVENT_IDX the
@@ -133,7 +136,14 @@ class SplitQueue {
   // Takes n descriptors (one for an indirect chain), writes the chain and
   // its avail slot; the device sees it only after publish(). *head
   // (optional) is the chain's head.
-  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr);
+  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr) {
+    // One direct descriptor: the per-packet case, inline (see above).
+    if (n == 1 && free_count_ != 0 && !broken() && !uses_indirect(1)) {
+      add_one(segments[0], cookie, head);
+      return true;
+    }
+    return add_chain_slow(segments, n, cookie, head);
+  }
   void publish();
   bool kick_needed();
   void set_interrupts(bool enabled);
@@ -200,10 +210,11 @@ class SplitQueue {
   uint64_t len_over_count() const { return len_over_; }
 
  private:
+  // The private link of descriptor d: the next descriptor of its chain, or
+  // of the free list. Only the link is kept: the descriptor's address,
+  // length and flags are written into the ring and never needed again
+  // (completions and drain() use HeadState).
   struct DescShadow {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
     uint16_t next;
   };
   struct HeadState {
@@ -215,6 +226,38 @@ class SplitQueue {
   };
 
   void reinitialise();
+  bool add_chain_slow(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out);
+  // A chain of one direct descriptor; the caller checked that it fits.
+  void add_one(const Segment& s, void* cookie, uint16_t* head_out) {
+    const uint16_t head = free_head_;
+    const uint16_t slot = static_cast<uint16_t>(avail_idx_ & (size_ - 1));
+    const uint16_t flags = s.device_writable ? spec::kDescFlagWrite : 0;
+    spec::VringDesc& d = desc_table()[head];
+    d.addr.set(s.addr);
+    d.len.set(s.len);
+    d.flags.set(flags);
+    d.next.set(0);
+    free_head_ = shadow_[head].next;
+    --free_count_;
+    heads_[head] = HeadState{cookie, s.device_writable ? s.len : 0, 1, avail_idx_, true};
+    order_[slot] = head;
+    if (head_out != nullptr) *head_out = head;
+    ++in_flight_;
+    PublishedChain announce;
+    announce.queue = index_;
+    announce.avail_idx = avail_idx_;
+    announce.head = head;
+    announce.num_segments = 1;
+    announce.segments[0] = ChainSegment{head, s.len, s.device_writable, s.cpu};
+    platform_->published(announce);
+    store_avail_slot(slot, head);
+    ++avail_idx_;
+  }
+  void store_avail_slot(uint16_t slot, uint16_t head) {
+    // A single 16-bit store: the device must never see a torn entry.
+    *reinterpret_cast<volatile uint16_t*>(avail() + spec::kAvailRingOffset + 2 * size_t{slot}) =
+        head;
+  }
   uint16_t harvest_in_order(uint16_t used_idx, Completion* out, uint16_t max);
   // Completes chain head (in flight) with len: free list or ring-order
   // run, counters, the shim's announcement.
@@ -222,9 +265,11 @@ class SplitQueue {
   bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out);
   // EVENT_IDX: the used index at which the device should interrupt.
   void store_used_event(uint16_t idx);
-  spec::VringDesc* desc_table() const;
-  uint8_t* avail() const;
-  const volatile uint8_t* used() const;
+  spec::VringDesc* desc_table() const { return static_cast<spec::VringDesc*>(ring_.cpu); }
+  uint8_t* avail() const { return static_cast<uint8_t*>(ring_.cpu) + avail_offset_; }
+  const volatile uint8_t* used() const {
+    return static_cast<const volatile uint8_t*>(ring_.cpu) + used_offset_;
+  }
   void set_fault(QueueFault f);
   void order(Barrier kind) { platform_->barrier(dma_barriers_ ? dma_strength(kind) : kind); }
 
