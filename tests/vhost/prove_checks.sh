@@ -51,7 +51,7 @@ PY
     echo "${id}: DOES NOT COMPILE"; survived=1
   else
     failed=$(timeout 300 "${out}/build/bin/vhost_front_end_tests" 2>/dev/null |
-      sed -n 's/^\[  FAILED  \] \([^ ,]*\).*/\1/p' | sort -u | tr '\n' ' ')
+      sed -n 's/^\[  FAILED  \] \([^ ,]*\).*/\1/p' | grep -v '^[0-9]*$' | sort -u | tr '\n' ' ')
     if [ -z "${failed}" ]; then echo "${id}: SURVIVED"; survived=1; else echo "${id}: killed by ${failed}"; fi
   fi
   cp "${out}/orig" "${src}/${file}"
