@@ -113,6 +113,7 @@ bool Channel::connect_unix(const std::string& path, int timeout_ms) {
 bool Channel::send_message(Request r, uint32_t flags, const void* payload, uint32_t size,
                            std::span<const int> fds) {
   if (fd_ < 0) return fail(std::string("channel closed before ") + request_name(r));
+  error_.clear();  // a refusal earlier (request_ack) must not hide what comes next
   MessageHeader h{static_cast<uint32_t>(r), kVersion | flags, size};
   iovec iov[2] = {{&h, sizeof h}, {const_cast<void*>(payload), size}};
   msghdr msg{};
@@ -158,10 +159,12 @@ bool Channel::read_exact(void* dst, uint32_t len, uint64_t deadline_ms) {
   uint8_t* out = static_cast<uint8_t*>(dst);
   uint32_t got = 0;
   while (got < len) {
+    // Whatever is already there is taken, however late: the deadline only
+    // bounds the wait for more.
     const uint64_t now = now_ms();
-    if (now >= deadline_ms) return false;
+    const int wait = now >= deadline_ms ? 0 : static_cast<int>(deadline_ms - now);
     pollfd p{fd_, POLLIN, 0};
-    const int pr = poll(&p, 1, static_cast<int>(deadline_ms - now));
+    const int pr = poll(&p, 1, wait);
     if (pr < 0 && errno == EINTR) continue;
     if (pr <= 0) return false;
     iovec iov{out + got, len - got};
@@ -215,6 +218,15 @@ bool Channel::receive_reply(Request r, void* payload, uint32_t size) {
     return fail(std::string("reply to ") + name + " carried " +
                 std::to_string(fds_refused_ - refused_before) + " file descriptor(s)");
   ++received_;
+  return true;
+}
+
+bool Channel::check_peer() {
+  if (fd_ < 0) return false;
+  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  // The back end never speaks first (channel.h): anything readable, or a
+  // hang-up, means the connection is over.
+  if (poll(&p, 1, 0) > 0) return fail("the back end closed the connection (or spoke unasked)");
   return true;
 }
 

@@ -43,6 +43,9 @@ class Channel {
   void adopt(int fd);
   void close();
   bool alive() const { return fd_ >= 0; }
+  // Without waiting: false (and the channel closed) when the back end hung
+  // up or sent something nobody asked for.
+  bool check_peer();
 
   // Every wait for a reply gives up after this long.
   void set_timeout_ms(int ms) { timeout_ms_ = ms; }

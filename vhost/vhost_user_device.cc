@@ -60,7 +60,8 @@ VhostUserDevice::VhostUserDevice(FrontEnd& front, SharedMemory& memory,
   uint16_t cap = options_.max_queue_pairs;
   if (cap > (kMaxQueues - 1) / 2) cap = (kMaxQueues - 1) / 2;
   if (cap == 0) cap = 1;
-  if ((o.negotiated_protocol & protocol::kMq) != 0 && o.queue_pairs > 1 && cap > 1) {
+  if ((o.negotiated_protocol & protocol::kMq) != 0 && o.queue_pairs > 1 && cap > 1 &&
+      (o.features & feature_mask(Feature::kNetMq)) != 0) {
     offer_ |= feature_mask(Feature::kNetMq);
     max_pairs_ = o.queue_pairs < cap ? o.queue_pairs : cap;
   }
@@ -135,7 +136,7 @@ uint32_t VhostUserDevice::read(uint32_t offset, uint8_t width) {
       return interrupt_status_;
     }
     case mm::kStatus:
-      if (started_ && !front_.channel().alive()) broken("the back end closed the connection");
+      if (started_ && !front_.channel().check_peer()) broken("the back end closed the connection");
       return status_;
     case mm::kConfigGeneration:
       return 0;
@@ -483,6 +484,17 @@ void VhostUserDevice::ctrl_packed(Queue& q) {
     if (ok) {
       *ack = execute_ctrl(cmd, len);
       written = 1;
+    } else {
+      // A refused chain is skipped whole: its length and buffer id come
+      // from its last descriptor, wherever gather() stopped.
+      chain_len = 1;
+      Desc last = read_at(q.last_avail);
+      for (uint16_t p = q.last_avail; (last.flags & spec::kDescFlagNext) != 0 && chain_len < num;
+           ++chain_len) {
+        if (++p == num) p = 0;
+        last = read_at(p);
+      }
+      id = last.next_or_id;
     }
     // The used descriptor goes where the chain's first one was (2.8.21).
     memcpy(first + 8, &written, 4);

@@ -168,9 +168,6 @@ TEST(VhostChannel, LyingAckClosesTheChannel) {
 
 // The first error after a refusal names that error, not the refusal.
 TEST(VhostChannel, ErrorAfterARefusalNamesTheNewError) {
-  GTEST_SKIP() << "vhost/ bug (issue 17 report): request_ack() leaves the refusal in error_ "
-                  "and fail() keeps the first error, so the later lie is reported as the "
-                  "refusal; remove this line once Channel clears error_ per exchange";
   FakeBackend b(
       Script{}.lie(Request::kSetOwner, Lie::kNack).lie(Request::kGetFeatures, Lie::kWrongVersion));
   Channel ch;
@@ -530,10 +527,6 @@ TEST(VhostDevice, SetFeaturesCarriesOnlyWhatTheBackEndOffered) {
   s.queue_num = 2;
   Window w(s);
   const uint64_t want = w.offered();
-  if ((want & kMq) != 0)
-    GTEST_SKIP() << "vhost/ bug (issue 17 report): the window offers MQ on protocol MQ and "
-                    "GET_QUEUE_NUM alone, and passes it to SET_FEATURES although the back end "
-                    "never offered VIRTIO_NET_F_MQ; remove this line once the offer needs it";
   ASSERT_TRUE(w.negotiate(want));
   ASSERT_TRUE(w.backend->sync());
   const auto sf = w.backend->received(Request::kSetFeatures);
@@ -810,11 +803,6 @@ TEST_P(VhostCtrl, OtherCommandsAreRefused) {
 }
 
 TEST_P(VhostCtrl, ChainOutsideSharedMemoryIsRefusedWithoutACrash) {
-  if (GetParam())
-    GTEST_SKIP() << "vhost/ bug (issue 17 report): ctrl_packed() advances past a refused "
-                    "chain by the descriptors gather() walked, not by the chain's length, "
-                    "so the rest of the chain (here the ack descriptor) is executed as a new "
-                    "command; remove this line once it skips the whole chain";
   uint8_t outside[16] = {ctl::kClassMq, ctl::kMqVqPairsSet, 2, 0};
   uint8_t outside_ack = 0xEE;
   // The command outside.
@@ -855,10 +843,6 @@ TEST_P(VhostCtrl, BackEndGoneAtVqPairsSetNeedsReset) {
 // status read).
 TEST_P(VhostCtrl, BackEndGoneNeedsResetAtTheNextStatusRead) {
   w_->backend->close_connection();
-  if ((w_->rd(mm::kStatus) & spec::status::kDeviceNeedsReset) == 0)
-    GTEST_SKIP() << "vhost/ bug (issue 17 report): a back end that hangs up after DRIVER_OK "
-                    "is noticed only at the next message; remove this line once the status "
-                    "read polls the socket";
   EXPECT_NE(w_->rd(mm::kStatus) & spec::status::kDeviceNeedsReset, 0);
 }
 

@@ -79,8 +79,10 @@ std::string features_text(uint64_t f) {
 
 struct Options {
   std::string socket, mode = "fwd", fwd = "mac", record, json;
-  uint32_t size = 64;
-  uint16_t burst = 32;
+  uint32_t size = 64, max_size = 0;
+  uint16_t burst = 32, frags = 1;
+  uint64_t pps = 0;
+  uint32_t idle_sleep_us = 0;
   double seconds = 0;
   uint64_t frames = 0, expect = 0;
   uint16_t queues = 1, ring = 1024;
@@ -94,6 +96,8 @@ struct Options {
 struct Totals {
   uint64_t rx = 0, tx = 0, tx_refused = 0, good = 0, bad_size = 0, bad_bytes = 0, foreign = 0;
   uint64_t distinct = 0;
+  static constexpr uint16_t kPairs = 8;
+  uint64_t pair_rx[kPairs] = {};
 };
 
 class Runner {
@@ -109,11 +113,13 @@ class Runner {
     vnet::VirtioNet& net = port_.net();
     const uint16_t pairs = net.queue_pairs();
     const uint64_t start = now_ns();
+    gen_start_ = start;
     const uint64_t end = o_.seconds > 0 ? start + static_cast<uint64_t>(o_.seconds * 1e9) : 0;
     uint64_t next_report = start + 1000000000u, last_rx = 0, last_tx = 0, last_t = start;
     uint64_t gen_done_at = 0;
     std::vector<PacketBuffer*> burst(o_.burst);
     for (uint64_t iter = 0; !g_stop; ++iter) {
+      const uint64_t moved = t_.rx + t_.tx;
       for (uint16_t p = 0; p < pairs; ++p) {
         if (o_.mode == "gen") {
           if (o_.frames == 0 || t_.tx < o_.frames) generate(p, burst.data());
@@ -124,6 +130,7 @@ class Runner {
           continue;
         }
         t_.rx += n;
+        if (p < Totals::kPairs) t_.pair_rx[p] += n;
         if (o_.mode == "fwd" || o_.mode == "echo") {
           forward(p, burst.data(), n);
         } else {
@@ -133,7 +140,14 @@ class Runner {
           }
         }
       }
-      if ((iter & 63) != 0) continue;
+      if (o_.idle_sleep_us != 0 && t_.rx + t_.tx == moved) {
+        // Nothing moved: give the core away for a moment (tests that run
+        // several pollers on few cores; never in a race).
+        const timespec ts{0, static_cast<long>(o_.idle_sleep_us) * 1000};
+        nanosleep(&ts, nullptr);
+      } else if ((iter & 63) != 0) {
+        continue;  // the clock is read every 64 busy rounds
+      }
       const uint64_t t = now_ns();
       if (t >= next_report) {
         if (!o_.quiet) {
@@ -172,20 +186,54 @@ class Runner {
     }
   }
 
+  // The size of frame seq: --size, or spread over [--size, --max-size].
+  uint32_t frame_size(uint64_t seq) const {
+    if (o_.max_size <= o_.size) return o_.size;
+    return o_.size + static_cast<uint32_t>((seq * 7919) % (o_.max_size - o_.size + 1));
+  }
+
   void generate(uint16_t pair, PacketBuffer** burst) {
+    uint16_t want = o_.burst;
+    if (o_.pps != 0) {  // pacing: no further ahead than the rate allows
+      const uint64_t allowed = (now_ns() - gen_start_) * o_.pps / 1000000000u + 1;
+      if (t_.tx >= allowed) return;
+      if (allowed - t_.tx < want) want = static_cast<uint16_t>(allowed - t_.tx);
+    }
     uint16_t n = 0;
-    for (; n < o_.burst; ++n) {
+    uint8_t frame[1514];
+    for (; n < want; ++n) {
       if (o_.frames != 0 && t_.tx + n >= o_.frames) break;
-      PacketBuffer* b = port_.pool().alloc();
-      if (b == nullptr) break;
-      b->offset = vnet::kTxHeadroom;
-      b->len = o_.size;
-      b->offload = vnet::PacketOffload{};
-      build_frame(b->base + b->offset, o_.size, seq_ + n, pair, peer_, mac_);
-      burst[n] = b;
+      const uint32_t size = frame_size(seq_ + n);
+      build_frame(frame, size, seq_ + n, pair, peer_, mac_);
+      // --frags: the frame in that many buffers (tx scatter-gather).
+      PacketBuffer* head = nullptr;
+      PacketBuffer** link = &head;
+      uint32_t done = 0;
+      bool ok = true;
+      for (uint16_t f = 0; f < o_.frags && ok; ++f) {
+        PacketBuffer* b = port_.pool().alloc();
+        if (b == nullptr) {
+          ok = false;
+          break;
+        }
+        const uint32_t len = f + 1 == o_.frags ? size - done : size / o_.frags;
+        b->offset = f == 0 ? vnet::kTxHeadroom : 0;
+        b->len = len;
+        b->offload = vnet::PacketOffload{};
+        b->next = nullptr;
+        memcpy(b->base + b->offset, frame + done, len);
+        done += len;
+        *link = b;
+        link = &b->next;
+      }
+      if (!ok) {
+        free_chain(head);
+        break;
+      }
+      burst[n] = head;
     }
     const uint16_t taken = port_.net().tx_burst(pair, burst, n);
-    for (uint16_t i = taken; i < n; ++i) port_.pool().free(burst[i]);
+    for (uint16_t i = taken; i < n; ++i) free_chain(burst[i]);
     seq_ += taken;
     t_.tx += taken;
   }
@@ -242,6 +290,7 @@ class Runner {
   vnet::vhost::VhostUserPort& port_;
   uint8_t mac_[6] = {}, peer_[6] = {};
   uint64_t seq_ = 0;
+  uint64_t gen_start_ = 0;
   Totals t_;
   std::vector<uint8_t> seen_;
   uint64_t elapsed_ns_ = 0;
@@ -413,6 +462,11 @@ int main(int argc, char** argv) {
   app.add_option("--fwd", o.fwd, "fwd: mac (dst = --peer, src = --mac) | macswap | io")
       ->check(CLI::IsMember({"mac", "macswap", "io"}));
   app.add_option("--size", o.size, "gen: frame bytes (60..1514)")->check(CLI::Range(60, 1514));
+  app.add_option("--max-size", o.max_size, "gen: spread frame sizes over [--size, --max-size]")
+      ->check(CLI::Range(60, 1514));
+  app.add_option("--frags", o.frags, "gen: buffers per frame (tx scatter-gather)")
+      ->check(CLI::Range(1, 16));
+  app.add_option("--pps", o.pps, "gen: at most this many frames per second (0: no limit)");
   app.add_option("--burst", o.burst, "frames per rx_burst / tx_burst")->check(CLI::Range(1, 256));
   app.add_option("--seconds", o.seconds, "stop after this long (0: frames, expect, or a signal)");
   app.add_option("--frames", o.frames, "gen: send this many, then stop; record: frames to move");
@@ -435,6 +489,8 @@ int main(int argc, char** argv) {
   app.add_option("--json", o.json, "write the totals and counters as JSON to this file");
   app.add_option("--pool", o.pool_buffers, "packet buffers in the shared memory (default: enough)");
   app.add_flag("--quiet", o.quiet, "no per-second lines");
+  app.add_option("--idle-sleep-us", o.idle_sleep_us,
+                 "sleep this long after a round that moved nothing (0: busy-poll)");
   CLI11_PARSE(app, argc, argv);
   if ((o.ring & (o.ring - 1)) != 0) {
     std::cerr << "vnet-vhost: --ring must be a power of two\n";
@@ -533,6 +589,10 @@ int main(int argc, char** argv) {
     if (v != 0) counters[name] = v;
   });
   std::cout << "counters: " << counters.dump() << "\n";
+  nlohmann::json pair_rx = nlohmann::json::array();
+  for (uint16_t p = 0; p < net.queue_pairs() && p < Totals::kPairs; ++p)
+    pair_rx.push_back(t.pair_rx[p]);
+  std::cout << "rx per pair: " << pair_rx.dump() << "\n";
   if (!port.device().error().empty()) std::cout << "device: " << port.device().error() << "\n";
   if (o.verify && (t.bad_size != 0 || t.bad_bytes != 0)) status = 1;
   if (o.expect != 0 && t.distinct < o.expect) {
@@ -560,6 +620,9 @@ int main(int argc, char** argv) {
                      {"bad_bytes", t.bad_bytes},
                      {"negotiated", features_text(neg)},
                      {"kicks", port.device().kicks()},
+                     {"pair_rx", pair_rx},
+                     {"pairs", net.queue_pairs()},
+                     {"ctrl_commands", port.device().ctrl_commands()},
                      {"counters", counters},
                      {"status", status}};
     std::ofstream(o.json) << j.dump(2) << "\n";
