@@ -29,13 +29,14 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-TESTPMD = "dpdk-testpmd"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
+                                "vnet-vhost"))
+from testpmd import TESTPMD, Proc, stop_all, testpmd  # noqa: E402
+
 KIND_OPTS = {
     # vnet-vhost flags, virtio-user devargs
     "split": ([], "in_order=0,packed_vq=0"),
@@ -45,86 +46,13 @@ KIND_OPTS = {
 }
 
 
-class Proc:
-    """A child process with its output collected on a thread."""
-
-    def __init__(self, argv, name, stdin=False):
-        self.name = name
-        self.argv = argv
-        self.out = []
-        self.lock = threading.Lock()
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  bufsize=0, start_new_session=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        # Chunks, not lines: testpmd's prompt ends without a newline.
-        fd = self.p.stdout.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            with self.lock:
-                self.out.append(chunk.decode(errors="replace"))
-
-    def text(self):
-        with self.lock:
-            return "".join(self.out)
-
-    def send(self, line):
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write((line + "\n").encode())
-            except BrokenPipeError:
-                pass
-
-    def wait_for(self, pattern, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if re.search(pattern, self.text()):
-                return True
-            if self.p.poll() is not None:
-                return bool(re.search(pattern, self.text()))
-            time.sleep(0.05)
-        return False
-
-    def stop(self, quit_cmd=None, timeout=5):
-        if quit_cmd and self.p.poll() is None:
-            self.send(quit_cmd)
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if self.p.poll() is not None:
-                break
-            try:
-                os.killpg(self.p.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        self.t.join(timeout=2)
-
-
-LIVE = []
-
-
 def cleanup(*_):
-    for p in LIVE:
-        p.stop()
+    stop_all()
     sys.exit(130)
 
 
 def backend(sock, prefix):
-    return Proc(["stdbuf", "-o0", TESTPMD, "--no-huge", "-m", "1024", "--no-pci", f"--file-prefix={prefix}",
-                 "--lcores=0@0,1@0", "--log-level=lib.vhost.config:info",
-                 f"--vdev=net_vhost0,iface={sock},queues=1", "--", "-i", "--nb-cores=1",
-                 "--txd=1024", "--rxd=1024"], "vhost", stdin=True)
+    return testpmd(prefix, [f"net_vhost0,iface={sock},queues=1"], "0@0,1@0")
 
 
 def measure(args, driver, kind, size, n):
@@ -136,27 +64,19 @@ def measure(args, driver, kind, size, n):
     try:
         be = backend(sock, tag + "-be")
         procs.append(be)
-        LIVE.append(be)
-        if not be.wait_for(r"testpmd> ", 30):
-            raise RuntimeError("the back end did not start:\n" + be.text()[-2000:])
         flags, devargs = KIND_OPTS[kind]
         total = args.warmup + args.seconds + 10
         if driver == "vnet":
             drv = Proc(["taskset", "-c", "1", args.vnet_vhost, "--socket", sock, "--mode", "fwd",
                         "--fwd", "mac", "--quiet", "--no-mrg-rxbuf", "--ring", "1024",
                         "--burst", "32", "--seconds", str(total)] + flags, "vnet")
+            procs.append(drv)
         else:
-            drv = Proc(["stdbuf", "-o0", TESTPMD, "--no-huge", "-m", "1024", "--no-pci", f"--file-prefix={tag}-vu",
-                        "--lcores=0@1,1@1",
-                        f"--vdev=net_virtio_user0,mac=00:01:02:03:04:05,path={sock},queues=1,"
-                        f"mrg_rxbuf=0,{devargs},queue_size=1024",
-                        "--", "-i", "--nb-cores=1", "--txd=1024", "--rxd=1024"], "dpdk",
-                       stdin=True)
-        procs.append(drv)
-        LIVE.append(drv)
+            drv = testpmd(f"{tag}-vu",
+                          [f"net_virtio_user0,mac=00:01:02:03:04:05,path={sock},queues=1,"
+                           f"mrg_rxbuf=0,{devargs},queue_size=1024"], "0@1,1@1")
+            procs.append(drv)
         if driver == "dpdk":
-            if not drv.wait_for(r"testpmd> ", 30):
-                raise RuntimeError("virtio-user testpmd did not start:\n" + drv.text()[-2000:])
             drv.send("set fwd mac")
             drv.send("start")
         if not be.wait_for(r"virtio is now ready", 30):
@@ -181,9 +101,7 @@ def measure(args, driver, kind, size, n):
         return int(m.group(1))
     finally:
         for p in reversed(procs):
-            p.stop("quit" if p.name != "vnet" else None)
-            if p in LIVE:
-                LIVE.remove(p)
+            p.stop("quit" if p.name == "testpmd" else None)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -7,6 +7,7 @@ packages=(
   clang-14 libclang-rt-14-dev lld-14 llvm-14 cmake ninja-build
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libcli11-dev zlib1g-dev qemu-system-x86 ovmf ipxe-qemu python3 jq procps
+  dpdk dpdk-dev
 )
 
 missing=()

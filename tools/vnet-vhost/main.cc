@@ -354,6 +354,8 @@ int record(const Options& o, vnet::vhost::VhostUserPort& port) {
               << port.device().error() << "\n";
     return 1;
   }
+  std::cout << "attached: recording to " << o.record << ", features "
+            << features_text(session->net().negotiated_features()) << std::endl;
   uint8_t mac[6], peer[6];
   parse_mac(o.mac, mac);
   parse_mac(o.peer, peer);
@@ -399,7 +401,20 @@ int record(const Options& o, vnet::vhost::VhostUserPort& port) {
       sent += session->tx_burst(tx.data(), static_cast<uint16_t>(tx.size()));
     }
     session->tx_reclaim();
-    if (o.mode == "gen" && sent >= frames) break;
+    if (n == 0) {
+      // Idle: a short sleep keeps the trace from filling with empty polls.
+      const timespec ts{0, 1000000};
+      nanosleep(&ts, nullptr);
+    }
+    if (o.mode == "gen" && sent >= frames) {
+      // Until every frame completed, so the trace ends with nothing in flight.
+      for (int i = 0; i < 100 && session->net().counters().tx_completed < sent; ++i) {
+        const timespec ts{0, 1000000};
+        nanosleep(&ts, nullptr);
+        session->tx_reclaim();
+      }
+      break;
+    }
     if (o.mode != "gen" && received >= frames) break;
   }
   session->stop();
