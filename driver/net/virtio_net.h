@@ -587,6 +587,8 @@ class VirtioNet {
   // Every fragment of the chain at b back to the pool (next cleared), its
   // mappings (p.tx_map[head] and the extra fragments') ended.
   void release_tx(QueuePair& p, PacketBuffer* b, uint16_t head);
+  // release_tx() of a frame with fragments, after its first unmap.
+  void release_tx_fragments(QueuePair& p, PacketBuffer* b, uint16_t head);
   void free_chain(PacketBuffer* b);
   static void reset_tx_frag_maps(QueuePair& p);
   void note_queue_fault(const Virtqueue& q);

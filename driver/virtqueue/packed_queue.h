@@ -156,6 +156,12 @@ class PackedQueue {
   bool can_add(uint16_t segments) const {
     return !broken() && free_count_ >= (uses_indirect(segments) ? 1 : segments);
   }
+  // How many chains of n segments can_add() would take one after another
+  // (each add_chain() of such a chain lowers this by exactly one).
+  uint16_t room(uint16_t segments) const {
+    if (broken() || segments == 0) return 0;
+    return uses_indirect(segments) ? free_count_ : static_cast<uint16_t>(free_count_ / segments);
+  }
   bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id = nullptr);
   void publish();
   bool kick_needed();

@@ -133,10 +133,17 @@ class SplitQueue {
   bool can_add(uint16_t segments) const {
     return !broken() && free_count_ >= (uses_indirect(segments) ? 1 : segments);
   }
+  // How many chains of n segments can_add() would take one after another
+  // (each add_chain() of such a chain lowers this by exactly one).
+  uint16_t room(uint16_t segments) const {
+    if (broken() || segments == 0) return 0;
+    return uses_indirect(segments) ? free_count_ : static_cast<uint16_t>(free_count_ / segments);
+  }
   // Takes n descriptors (one for an indirect chain), writes the chain and
   // its avail slot; the device sees it only after publish(). *head
   // (optional) is the chain's head.
-  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr) {
+  __attribute__((always_inline)) bool add_chain(const Segment* segments, uint16_t n, void* cookie,
+                                                uint16_t* head = nullptr) {
     // One direct descriptor: the per-packet case, inline (see above).
     if (n == 1 && free_count_ != 0 && !broken() && !uses_indirect(1)) {
       add_one(segments[0], cookie, head);
@@ -228,7 +235,7 @@ class SplitQueue {
   void reinitialise();
   bool add_chain_slow(const Segment* segments, uint16_t n, void* cookie, uint16_t* head_out);
   // A chain of one direct descriptor; the caller checked that it fits.
-  void add_one(const Segment& s, void* cookie, uint16_t* head_out) {
+  __attribute__((always_inline)) void add_one(const Segment& s, void* cookie, uint16_t* head_out) {
     const uint16_t head = free_head_;
     const uint16_t slot = static_cast<uint16_t>(avail_idx_ & (size_ - 1));
     const uint16_t flags = s.device_writable ? spec::kDescFlagWrite : 0;

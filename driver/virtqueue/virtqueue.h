@@ -131,10 +131,17 @@ class Virtqueue {
   bool can_add(uint16_t segments) const {
     return packed() ? packed_.can_add(segments) : split_.can_add(segments);
   }
+  // How many chains of n segments can be added one after another before
+  // can_add(n) turns false (nothing else added or harvested meanwhile):
+  // a burst checks this once instead of can_add() per chain.
+  uint16_t room(uint16_t segments) const {
+    return packed() ? packed_.room(segments) : split_.room(segments);
+  }
   // Takes n descriptors for one chain; the device sees it only after
   // publish(). *head (optional) is the chain's identity in completions
   // (below size(): the caller may index per-chain arrays with it).
-  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* head = nullptr) {
+  __attribute__((always_inline)) bool add_chain(const Segment* segments, uint16_t n, void* cookie,
+                                                uint16_t* head = nullptr) {
     return packed() ? packed_.add_chain(segments, n, cookie, head)
                     : split_.add_chain(segments, n, cookie, head);
   }
