@@ -229,6 +229,31 @@ TEST_F(PackedQueueTest, FullRingThenRefill) {
 
 // ---- every validation of a used descriptor: detected, counted, broken.
 
+// room(n), as on the split ring: one less per chain of n added, 0 exactly
+// when can_add(n) turns false, 0 on a broken queue.
+TEST_F(PackedQueueTest, RoomCountsTheChainsCanAddWouldTake) {
+  for (uint16_t n : {1, 2, 3}) {
+    EXPECT_EQ(q->room(n), kSize / n);
+    uint16_t room = q->room(n);
+    int added = 0;
+    while (q->can_add(n)) {
+      ASSERT_EQ(q->room(n), room) << "n " << n << " after " << added << " chains";
+      ASSERT_NE(room, 0);
+      ASSERT_TRUE(add(added, n));
+      --room;
+      ++added;
+    }
+    EXPECT_EQ(room, 0) << "n " << n;
+    EXPECT_EQ(q->room(n), 0) << "n " << n;
+    q->drain([](void*, uint16_t) {});
+  }
+  ASSERT_TRUE(add(1));
+  q->publish();
+  device_used(0, kSize, 1, true);  // id out of range: the queue breaks
+  EXPECT_EQ(q->harvest(out, kSize), 0);
+  EXPECT_EQ(q->room(1), 0) << "a broken queue has no room";
+}
+
 TEST_F(PackedQueueTest, IdOutOfRangeBreaksTheQueue) {
   ASSERT_TRUE(add(1));
   q->publish();

@@ -214,6 +214,35 @@ TEST_P(SplitQueueTest, FreeListSurvivesManyCyclesOutOfOrder) {
   }
 }
 
+// room(n) is what a burst checks once instead of can_add(n) per chain: it
+// counts down by exactly one per chain of n added, reaches 0 exactly when
+// can_add(n) turns false, and is 0 on a broken queue.
+TEST_P(SplitQueueTest, RoomCountsTheChainsCanAddWouldTake) {
+  for (uint16_t n : {1, 2}) {
+    EXPECT_EQ(q->room(n), 8 / n);
+    uint16_t room = q->room(n);
+    int added = 0;
+    while (q->can_add(n)) {
+      ASSERT_EQ(q->room(n), room) << "n " << n << " after " << added << " chains";
+      ASSERT_NE(room, 0);
+      ASSERT_TRUE(add(added, 10, n));
+      --room;
+      ++added;
+    }
+    EXPECT_EQ(room, 0) << "n " << n;
+    EXPECT_EQ(q->room(n), 0) << "n " << n;
+    q->drain([](void*, uint16_t) {});
+  }
+  EXPECT_EQ(q->room(0), 0);
+  ASSERT_TRUE(add(1));
+  q->publish();
+  device_complete(0, 8, 10);  // out of range: the queue breaks
+  device_set_used_idx(1);
+  Completion c[2];
+  EXPECT_EQ(q->harvest(c, 2), 0);
+  EXPECT_EQ(q->room(1), 0) << "a broken queue has no room";
+}
+
 TEST_P(SplitQueueTest, UsedIdOutOfRangeBreaksTheQueue) {
   ASSERT_TRUE(add(1));
   q->publish();
