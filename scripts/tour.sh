@@ -13,7 +13,11 @@
 #             user networking (restrict=on, forwards on 127.0.0.1 only):
 #             virtio-net-pci on q35, and virtio-mmio (versions 1 and 2) on
 #             QEMU's PCI-less microvm machine; offloads (checksums, TSO)
-#             over a vnet_hdr tap in a private network namespace.
+#             over a vnet_hdr tap in a private network namespace;
+#   5. vhost-user: the same driver as a vhost-user front end against DPDK's
+#             vhost back end (dpdk-testpmd): two instances joined through
+#             it, every frame checked; and a short race against DPDK's own
+#             virtio driver on the same back end.
 # Ends with a summary table; exit 0 when every world passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +29,9 @@ bin=build/default/bin
 # split ring's, the packed ring's, the control plane's and the receive
 # path's (offload headers, receive chains).
 cmake --preset fuzz >/dev/null || exit 1
-cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring fuzz_ctrl fuzz_rx >/dev/null ||
-  { cmake --build --preset fuzz --target fuzz_used_ring fuzz_packed_ring fuzz_ctrl fuzz_rx; exit 1; }
+fuzz_targets=(fuzz_used_ring fuzz_packed_ring fuzz_ctrl fuzz_rx fuzz_vhost_reply)
+cmake --build --preset fuzz --target "${fuzz_targets[@]}" >/dev/null ||
+  { cmake --build --preset fuzz --target "${fuzz_targets[@]}"; exit 1; }
 
 declare -a worlds results notes
 log=$(mktemp)
@@ -60,6 +65,11 @@ fuzz_work=$(mktemp -d)
 run "fuzz: fuzz_rx (offloads, chains), 5 s" 'DONE' \
   build/fuzz/bin/fuzz_rx -max_total_time=5 -max_len=256 -print_final_stats=1 \
   "${fuzz_work}" corpus/fuzz/fuzz_rx
+rm -rf "${fuzz_work}"
+fuzz_work=$(mktemp -d)
+run "fuzz: fuzz_vhost_reply (back end), 5 s" 'DONE' \
+  build/fuzz/bin/fuzz_vhost_reply -max_total_time=5 -print_final_stats=1 \
+  "${fuzz_work}" corpus/fuzz/fuzz_vhost_reply
 rm -rf "${fuzz_work}"
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
@@ -102,6 +112,15 @@ run "qemu: offloads over a vnet_hdr tap" '^boot to first echo' \
   "${bin}/vnet-qemu" --machine q35 --transport modern --net tap --tap-vnet-hdr -g tso=1 \
   --expect-offloads on --expect-features csum,guest_csum,host_tso4,guest_tso4 --count 200 \
   --bulk 2097152
+
+# The fifth world (issue 17): the driver as a vhost-user front end against
+# DPDK's vhost library (dpdk-testpmd, net_vhost ports, no hugepages).
+run "vhost-user: 2 drivers via DPDK, packed+mq" '^PASS' \
+  python3 tests/vhost_dpdk/vhost_dpdk_test.py --vnet-vhost "${bin}/vnet-vhost" \
+  --vnet-replay "${bin}/vnet-replay" --case packed_mq
+run "vhost-user: race vs DPDK virtio-user" '^\| split \| 64 B' \
+  python3 bench/vhost_race.py --vnet-vhost "${bin}/vnet-vhost" --rounds 1 --seconds 3 \
+  --sizes 64 --kinds split
 
 echo; echo "################ summary"
 printf '%-38s %-6s %s\n' "world" "result" "note"
