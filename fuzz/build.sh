@@ -22,7 +22,8 @@ work="${WORK:-${root}/build/oss-fuzz/work}"
 # The driver is built without RTTI: UBSan's vptr (and, on older clang,
 # function) checks need it, so they stay off whatever the environment asks.
 extra="-fno-sanitize=vptr,function"
-targets=(fuzz_boundary fuzz_boundary_typed fuzz_used_ring fuzz_config fuzz_rx fuzz_packed_ring fuzz_trace)
+targets=(fuzz_boundary fuzz_boundary_typed fuzz_used_ring fuzz_config fuzz_rx fuzz_packed_ring fuzz_ctrl
+         fuzz_trace fuzz_vhost_reply)
 
 mkdir -p "${OUT}" "${work}"
 cmake -S "${root}" -B "${work}" -G Ninja \
