@@ -69,7 +69,9 @@ def measure(args, driver, kind, size, n):
         if driver == "vnet":
             drv = Proc(["taskset", "-c", "1", args.vnet_vhost, "--socket", sock, "--mode", "fwd",
                         "--fwd", "mac", "--quiet", "--no-mrg-rxbuf", "--ring", "1024",
-                        "--burst", "32", "--seconds", str(total)] + flags, "vnet")
+                        "--max-frame", "1518",
+                        "--burst", "32", "--seconds", str(total), "--json",
+                        os.path.join(tmp, "vnet.json")] + flags, "vnet")
             procs.append(drv)
         else:
             drv = testpmd(f"{tag}-vu",
@@ -102,6 +104,18 @@ def measure(args, driver, kind, size, n):
     finally:
         for p in reversed(procs):
             p.stop("quit" if p.name == "testpmd" else None)
+        if driver == "vnet":
+            # What the driver counted against the back end (anything but
+            # the plain traffic counters).
+            try:
+                with open(os.path.join(tmp, "vnet.json")) as f:
+                    c = json.load(f)["counters"]
+                odd = {k: v for k, v in c.items() if not re.fullmatch(
+                    r"(rx|tx)_(packets|bytes|kicks|completed)", k)}
+                if odd:
+                    print(f"    vnet-vhost counted: {odd}", flush=True)
+            except (OSError, ValueError, KeyError):
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
 
 
