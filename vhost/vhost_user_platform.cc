@@ -52,9 +52,25 @@ void VhostUserPlatform::fetch(const DeviceMemRef& what, const volatile void* src
       memcpy(dst, &v, 4);
       break;
     }
+    case 6: {  // a packed descriptor's len (le32) and id (le16): each at its width
+      const uint32_t len32 = *static_cast<const volatile uint32_t*>(src);
+      const uint16_t id = *reinterpret_cast<const volatile uint16_t*>(
+          static_cast<const volatile uint8_t*>(src) + 4);
+      memcpy(dst, &len32, 4);
+      memcpy(static_cast<uint8_t*>(dst) + 4, &id, 2);
+      break;
+    }
     case 8: {
       const uint64_t v = *static_cast<const volatile uint64_t*>(src);
       memcpy(dst, &v, 8);
+      break;
+    }
+    case 12: {  // a virtio-net header: every field 1 or 2 bytes, within a load
+      const volatile uint8_t* b = static_cast<const volatile uint8_t*>(src);
+      const uint64_t lo = *reinterpret_cast<const volatile uint64_t*>(b);
+      const uint32_t hi = *reinterpret_cast<const volatile uint32_t*>(b + 8);
+      memcpy(dst, &lo, 8);
+      memcpy(static_cast<uint8_t*>(dst) + 8, &hi, 4);
       break;
     }
     default:

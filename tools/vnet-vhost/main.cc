@@ -107,6 +107,11 @@ class Runner {
     parse_mac(o.mac, mac_);
     parse_mac(o.peer, peer_);
     if (o.expect != 0) seen_.assign(o.expect, 0);
+    // Decided once: the loop below runs millions of times a second.
+    gen_ = o.mode == "gen";
+    forwarding_ = o.mode == "fwd" || o.mode == "echo";
+    fwd_mac_ = o.mode == "fwd" && o.fwd == "mac";
+    fwd_swap_ = o.mode == "echo" || o.fwd == "macswap";
   }
 
   // The data-path loop; returns when done (frames, seconds, signal).
@@ -122,17 +127,17 @@ class Runner {
     for (uint64_t iter = 0; !g_stop; ++iter) {
       const uint64_t moved = t_.rx + t_.tx;
       for (uint16_t p = 0; p < pairs; ++p) {
-        if (o_.mode == "gen") {
+        if (gen_) {
           if (o_.frames == 0 || t_.tx < o_.frames) generate(p, burst.data());
         }
         const uint16_t n = net.rx_burst(p, burst.data(), o_.burst);
         if (n == 0) {
-          if (o_.mode == "gen") net.tx_reclaim(p);
+          if (gen_) net.tx_reclaim(p);
           continue;
         }
         t_.rx += n;
         if (p < Totals::kPairs) t_.pair_rx[p] += n;
-        if (o_.mode == "fwd" || o_.mode == "echo") {
+        if (forwarding_) {
           forward(p, burst.data(), n);
         } else {
           for (uint16_t i = 0; i < n; ++i) {
@@ -165,7 +170,7 @@ class Runner {
       }
       if (end != 0 && t >= end) break;
       if (o_.expect != 0 && t_.distinct >= o_.expect) break;
-      if (o_.mode == "gen" && o_.frames != 0 && t_.tx >= o_.frames) {
+      if (gen_ && o_.frames != 0 && t_.tx >= o_.frames) {
         // Let the last frames complete, then stop.
         if (gen_done_at == 0) gen_done_at = t;
         if (t - gen_done_at > 200000000u) break;
@@ -243,10 +248,10 @@ class Runner {
     for (uint16_t i = 0; i < n; ++i) {
       uint8_t* f = burst[i]->base + burst[i]->offset;
       burst[i]->offload = vnet::PacketOffload{};
-      if (o_.fwd == "mac") {
+      if (fwd_mac_) {
         memcpy(f, peer_, 6);
         memcpy(f + 6, mac_, 6);
-      } else if (o_.fwd == "macswap") {
+      } else if (fwd_swap_) {
         uint8_t tmp[6];
         memcpy(tmp, f, 6);
         memcpy(f, f + 6, 6);
@@ -290,6 +295,7 @@ class Runner {
   const Options& o_;
   vnet::vhost::VhostUserPort& port_;
   uint8_t mac_[6] = {}, peer_[6] = {};
+  bool gen_ = false, forwarding_ = false, fwd_mac_ = false, fwd_swap_ = false;
   uint64_t seq_ = 0;
   uint64_t gen_start_ = 0;
   Totals t_;
