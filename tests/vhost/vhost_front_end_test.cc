@@ -591,7 +591,7 @@ class CtrlQueue {
     if (cmd_addr == nullptr) {
       c[0] = cls;
       c[1] = cmd;
-      memcpy(c + 2, data.data(), data.size());
+      if (!data.empty()) memcpy(c + 2, data.data(), data.size());
     }
     if (ack_addr == nullptr) *a = 0xEE;
     ack_ = a;
