@@ -29,6 +29,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -554,7 +555,9 @@ int main(int argc, char** argv) {
                         ? o.pool_buffers
                         : static_cast<size_t>(o.queues) * (2u * o.ring + 4u * o.burst) + 256;
   po.memory_bytes = po.pool_buffers * 2048 + (size_t{8} << 20);
-  vnet::vhost::VhostUserPort port;
+  // On the heap: the driver object alone is close to 1 MiB.
+  auto port_owner = std::make_unique<vnet::vhost::VhostUserPort>();
+  vnet::vhost::VhostUserPort& port = *port_owner;
   if (!port.open(po)) {
     std::cerr << "vnet-vhost: " << port.error() << "\n";
     return 1;
