@@ -65,6 +65,31 @@ const char* request_name(Request r) {
   return "?";
 }
 
+ssize_t recv_closing_fds(int fd, void* dst, size_t len, uint64_t* fds_closed) {
+  for (;;) {
+    iovec iov{dst, len};
+    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * 16)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < nfds; ++i) {
+        int received;
+        memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
+        ::close(received);
+        ++*fds_closed;
+      }
+    }
+    return n;
+  }
+}
+
 Channel::~Channel() {
   close();
 }
@@ -167,25 +192,7 @@ bool Channel::read_exact(void* dst, uint32_t len, uint64_t deadline_ms) {
     const int pr = poll(&p, 1, wait);
     if (pr < 0 && errno == EINTR) continue;
     if (pr <= 0) return false;
-    iovec iov{out + got, len - got};
-    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * 8)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < nfds; ++i) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        ::close(fd);
-        ++fds_refused_;
-      }
-    }
+    const ssize_t n = recv_closing_fds(fd_, out + got, len - got, &fds_refused_);
     if (n <= 0) return false;  // closed by the back end, or an error
     got += static_cast<uint32_t>(n);
   }

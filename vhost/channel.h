@@ -21,6 +21,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <span>
 #include <string>
@@ -28,6 +29,11 @@
 #include "vhost/protocol.h"
 
 namespace vnet::vhost {
+
+// One recvmsg() of at most len bytes into dst (EINTR retried); every file
+// descriptor that comes along is closed at once and counted in
+// *fds_closed. Returns what recvmsg returned (0: the peer closed).
+ssize_t recv_closing_fds(int fd, void* dst, size_t len, uint64_t* fds_closed);
 
 class Channel {
  public:

@@ -1,5 +1,7 @@
 #include "tests/vhost/fake_backend.h"
 
+#include "vhost/channel.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -55,25 +57,9 @@ bool read_all(int fd, void* dst, size_t len, int* fds) {
   uint8_t* out = static_cast<uint8_t*>(dst);
   size_t got = 0;
   while (got < len) {
-    iovec iov{out + got, len - got};
-    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * 16)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < n_fds; ++i) {
-        int f;
-        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-        close(f);
-        ++*fds;
-      }
-    }
+    uint64_t closed = 0;
+    const ssize_t n = vhost::recv_closing_fds(fd, out + got, len - got, &closed);
+    *fds += static_cast<int>(closed);
     if (n <= 0) return false;
     got += static_cast<size_t>(n);
   }
