@@ -27,6 +27,17 @@
 //                  Used index stored once per pass with release order,
 //                  avail_event updated (EVENT_IDX: "kick me when you
 //                  publish past what I have seen"). No conformance checks.
+//   PackedPeer     the same device half for two packed rings (the
+//                  *Packed* rows: VIRTIO_F_RING_PACKED offered and
+//                  accepted): at its position, a descriptor whose AVAIL
+//                  bit is its wrap counter and USED bit the inverse is
+//                  available; the chain is walked (NEXT), and one used
+//                  descriptor {id of the chain's last descriptor, len,
+//                  AVAIL = USED = wrap} written over its head, the flags
+//                  last with release order (2.8.6, 2.8.21). The device
+//                  event structure stays ENABLE (zeroed), so the driver
+//                  notifies once per burst, as with the split peer's
+//                  avail_event. No conformance checks.
 //   PeerPool       a LIFO array of PacketBuffers (2 KiB each).
 //
 // Nothing in the driver is bypassed: every device value still enters
@@ -37,6 +48,8 @@
 //                            the burst (harvested by the next tx_burst)
 //   BM_DriverOnlyRx/<size>   one peer pass that fills 32 posted buffers,
 //                            then rx_burst() (which refills the ring)
+//   BM_DriverOnlyPackedTx/<size>, BM_DriverOnlyPackedRx/<size>
+//                            the same over packed rings (PackedPeer)
 // items_per_second (and Mpps) is frames per second of the whole loop:
 // driver, peer, and the caller's pool alloc/free. One iteration in eight is
 // timed phase by phase: drv_ns / peer_ns are the medians of those samples
@@ -61,6 +74,7 @@
 #include "driver/net/virtio_net.h"
 #include "driver/platform/platform.h"
 #include "driver/spec/net_layout.h"
+#include "driver/spec/packed_ring_layout.h"
 #include "driver/spec/split_ring_layout.h"
 #include "driver/spec/virtio_constants.h"
 #include "driver/transport/transport.h"
@@ -212,8 +226,43 @@ struct PeerRing {
   }
 };
 
+// The device's half of a packed ring. The device completes in order, so
+// its used position is always its read position.
+struct PackedPeer {
+  spec::PackedDesc* desc = nullptr;
+  uint16_t size = 0;
+  uint16_t pos = 0;
+  bool wrap = true;
+
+  uint16_t flags_at(uint16_t p) const {
+    return __atomic_load_n(reinterpret_cast<const uint16_t*>(&desc[p].flags), __ATOMIC_ACQUIRE);
+  }
+  bool available(uint16_t p, bool w) const {
+    const uint16_t f = flags_at(p);
+    return ((f & spec::kPackedDescFlagAvail) != 0) == w &&
+           ((f & spec::kPackedDescFlagUsed) != 0) != w;
+  }
+  // The used descriptor over the chain's head at pos; then skips k.
+  void put_used(uint16_t id, uint32_t len, uint16_t k) {
+    spec::PackedDesc& d = desc[pos];
+    d.len.set(len);
+    d.id.set(id);
+    const uint16_t f = wrap ? spec::kPackedDescFlagAvail | spec::kPackedDescFlagUsed : 0;
+    __atomic_store_n(reinterpret_cast<uint16_t*>(&d.flags), f, __ATOMIC_RELEASE);
+    advance(k);
+  }
+  void advance(uint16_t k) {
+    pos = static_cast<uint16_t>(pos + k);
+    if (pos >= size) {
+      pos = static_cast<uint16_t>(pos - size);
+      wrap = !wrap;
+    }
+  }
+};
+
 class PeerTransport final : public Transport {
  public:
+  explicit PeerTransport(bool packed = false) : packed_(packed) {}
   static constexpr uint64_t kOffer =
       spec::feature_mask(spec::Feature::kVersion1) | spec::feature_mask(spec::Feature::kEventIdx) |
       spec::feature_mask(spec::Feature::kNetMrgRxbuf) | spec::feature_mask(spec::Feature::kNetMac) |
@@ -226,15 +275,25 @@ class PeerTransport final : public Transport {
   bool reset(uint64_t) override {
     status_ = 0;
     rings_[0] = rings_[1] = PeerRing{};
+    packed_rings_[0] = packed_rings_[1] = PackedPeer{};
     return true;
   }
   uint8_t status() override { return status_; }
   void set_status(uint8_t status) override { status_ = status; }
-  uint64_t device_features() override { return kOffer; }
+  uint64_t device_features() override {
+    return packed_ ? kOffer | spec::feature_mask(spec::Feature::kRingPacked) : kOffer;
+  }
   void set_driver_features(uint64_t f) override { driver_features_ = f; }
   uint32_t queue_max_size(uint16_t q) override { return q < 2 ? kQueueSize : 0; }
   bool setup_queue(uint16_t q, uint16_t size, const QueueAddresses& a) override {
     if (q >= 2) return false;
+    if (packed_) {
+      PackedPeer& pr = packed_rings_[q];
+      pr = PackedPeer{};
+      pr.desc = ptr_of<spec::PackedDesc>(a.desc);
+      pr.size = size;
+      return true;
+    }
     PeerRing& r = rings_[q];
     r = PeerRing{};
     r.desc = ptr_of<spec::VringDesc>(a.desc);
@@ -261,13 +320,16 @@ class PeerTransport final : public Transport {
   bool has_config_generation() const override { return true; }
 
   PeerRing& ring(uint16_t q) { return rings_[q]; }
+  PackedPeer& packed_ring(uint16_t q) { return packed_rings_[q]; }
   uint64_t notifies(uint16_t q) const { return notifies_[q & 1]; }
   uint64_t driver_features() const { return driver_features_; }
 
  private:
   uint8_t status_ = 0;
   uint64_t driver_features_ = 0;
+  bool packed_ = false;
   PeerRing rings_[2];
+  PackedPeer packed_rings_[2];
   uint64_t notifies_[2] = {0, 0};
 };
 
@@ -315,6 +377,50 @@ uint16_t peer_rx_pass(PeerRing& r, const uint8_t* frame, uint32_t size, uint16_t
   return n;
 }
 
+// Packed transmit: every available chain, its descriptors walked (NEXT,
+// bounded by the ring size) for the bytes; completed with len 0.
+uint16_t peer_tx_pass(PackedPeer& r, uint64_t* bytes) {
+  uint16_t n = 0;
+  while (n < r.size && r.available(r.pos, r.wrap)) {
+    uint16_t p = r.pos, k = 0, id = 0;
+    bool w = r.wrap;
+    while (k < r.size) {
+      if (k != 0 && !r.available(p, w)) return n;  // a chain not yet whole
+      const spec::PackedDesc& e = r.desc[p];
+      *bytes += e.len.get();
+      id = e.id.get();
+      ++k;
+      const bool next = (e.flags.get() & spec::kDescFlagNext) != 0;
+      if (++p == r.size) {
+        p = 0;
+        w = !w;
+      }
+      if (!next) break;
+    }
+    r.put_used(id, 0, k);
+    ++n;
+  }
+  return n;
+}
+
+// Packed receive: up to max frames, each into the next posted buffer (one
+// descriptor).
+uint16_t peer_rx_pass(PackedPeer& r, const uint8_t* frame, uint32_t size, uint16_t max) {
+  uint16_t n = 0;
+  spec::NetHdr hdr{};
+  hdr.num_buffers.set(1);
+  while (n < max && r.available(r.pos, r.wrap)) {
+    const spec::PackedDesc& e = r.desc[r.pos];
+    if (e.len.get() < sizeof(hdr) + size) break;  // not our driver's buffer
+    uint8_t* buf = ptr_of<uint8_t>(e.addr.get());
+    std::memcpy(buf, &hdr, sizeof(hdr));
+    std::memcpy(buf + sizeof(hdr), frame, size);
+    r.put_used(e.id.get(), static_cast<uint32_t>(sizeof(hdr) + size), 1);
+    ++n;
+  }
+  return n;
+}
+
 // ---- the caller's pool ---------------------------------------------------
 
 class PeerPool final : public BufferPool {
@@ -350,6 +456,8 @@ class PeerPool final : public BufferPool {
 // ---- one world -----------------------------------------------------------
 
 struct World {
+  explicit World(bool packed_rings = false) : packed(packed_rings), transport(packed_rings) {}
+  bool packed;
   Arena arena{kPoolBuffers * kBufferSize + (1u << 20)};
   PeerPlatform platform{arena};
   PeerTransport transport;
@@ -357,8 +465,12 @@ struct World {
   VirtioNet net;
 
   bool attach(benchmark::State& state) {
-    if (net.attach(platform, transport, pool, NetOptions{}) != AttachError::kOk ||
-        net.state() != NetState::kRunning) {
+    NetOptions o;
+    o.accept_ring_packed = packed;
+    if (net.attach(platform, transport, pool, o) != AttachError::kOk ||
+        net.state() != NetState::kRunning ||
+        ((transport.driver_features() & spec::feature_mask(spec::Feature::kRingPacked)) != 0) !=
+            packed) {
       fail(state, "attach failed");
       return false;
     }
@@ -401,9 +513,10 @@ struct Phases {
   }
 };
 
-void BM_DriverOnlyTx(benchmark::State& state) {
+template <bool kPacked>
+void driver_only_tx(benchmark::State& state) {
   const uint32_t size = static_cast<uint32_t>(state.range(0));
-  auto w = std::make_unique<World>();
+  auto w = std::make_unique<World>(kPacked);
   if (!w->attach(state)) return;
   state.SetLabel("driver only");
   // Every pool buffer carries the frame at kTxHeadroom once; frames are
@@ -416,7 +529,13 @@ void BM_DriverOnlyTx(benchmark::State& state) {
     std::memcpy(b->base + kTxHeadroom, frame.data(), size);
     w->pool.free(b);
   }
-  PeerRing& ring = w->transport.ring(1);
+  auto& ring = [&]() -> auto& {
+    if constexpr (kPacked)
+      return w->transport.packed_ring(1);
+    else
+      return w->transport.ring(1);
+  }
+  ();
   PacketBuffer* burst[kBurst];
   uint64_t frames = 0, iter = 0, peer_frames = 0, peer_bytes = 0;
   Phases ph;
@@ -450,15 +569,22 @@ void BM_DriverOnlyTx(benchmark::State& state) {
   if (w->trouble()) fail(state, "driver counted trouble or left kRunning");
 }
 
-void BM_DriverOnlyRx(benchmark::State& state) {
+template <bool kPacked>
+void driver_only_rx(benchmark::State& state) {
   const uint32_t size = static_cast<uint32_t>(state.range(0));
-  auto w = std::make_unique<World>();
+  auto w = std::make_unique<World>(kPacked);
   if (!w->attach(state)) return;
   state.SetLabel("driver only");
   std::vector<uint8_t> frame(size);
   const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xB5};
   for (uint32_t i = 0; i < size; ++i) frame[i] = i < 14 ? eth[i] : static_cast<uint8_t>(i * 7);
-  PeerRing& ring = w->transport.ring(0);
+  auto& ring = [&]() -> auto& {
+    if constexpr (kPacked)
+      return w->transport.packed_ring(0);
+    else
+      return w->transport.ring(0);
+  }
+  ();
   PacketBuffer* burst[kBurst];
   uint64_t frames = 0, iter = 0, bytes = 0;
   bool short_pass = false;
@@ -485,8 +611,23 @@ void BM_DriverOnlyRx(benchmark::State& state) {
   if (w->trouble()) fail(state, "driver counted trouble or left kRunning");
 }
 
+void BM_DriverOnlyTx(benchmark::State& state) {
+  driver_only_tx<false>(state);
+}
+void BM_DriverOnlyRx(benchmark::State& state) {
+  driver_only_rx<false>(state);
+}
+void BM_DriverOnlyPackedTx(benchmark::State& state) {
+  driver_only_tx<true>(state);
+}
+void BM_DriverOnlyPackedRx(benchmark::State& state) {
+  driver_only_rx<true>(state);
+}
+
 BENCHMARK(BM_DriverOnlyTx)->Arg(64)->Arg(1514);
 BENCHMARK(BM_DriverOnlyRx)->Arg(64)->Arg(1514);
+BENCHMARK(BM_DriverOnlyPackedTx)->Arg(64)->Arg(1514);
+BENCHMARK(BM_DriverOnlyPackedRx)->Arg(64)->Arg(1514);
 
 }  // namespace
 }  // namespace vnet

@@ -142,16 +142,12 @@ bool PackedQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie
   // the flags (INDIRECT and the avail bits, never NEXT or WRITE: 2.8.20) by
   // publish() after the write barrier that also orders the table.
   const uint16_t pos = next_avail_;
-  DescShadow& sh = shadow_[pos];
-  sh.addr = announce.table_addr;
-  sh.len = static_cast<uint32_t>(16u * n);
-  sh.id = id;
-  sh.flags =
-      static_cast<uint16_t>(spec::kDescFlagIndirect |
-                            (avail_wrap_ ? spec::kPackedDescFlagAvail : spec::kPackedDescFlagUsed));
+  shadow_[pos] = DescShadow{id, static_cast<uint16_t>(spec::kDescFlagIndirect |
+                                                      (avail_wrap_ ? spec::kPackedDescFlagAvail
+                                                                   : spec::kPackedDescFlagUsed))};
   spec::PackedDesc* ring_desc = ring();
-  ring_desc[pos].addr.set(sh.addr);
-  ring_desc[pos].len.set(sh.len);
+  ring_desc[pos].addr.set(announce.table_addr);
+  ring_desc[pos].len.set(static_cast<uint32_t>(16u * n));
   ring_desc[pos].id.set(id);
   if (pos + 1 == size_) {
     next_avail_ = 0;
@@ -169,7 +165,8 @@ bool PackedQueue::add_indirect(const Segment* segments, uint16_t n, void* cookie
   return true;
 }
 
-bool PackedQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out) {
+bool PackedQueue::add_chain_slow(const Segment* segments, uint16_t n, void* cookie,
+                                 uint16_t* id_out) {
   if (n == 0 || !can_add(n)) return false;
   if (uses_indirect(n)) return add_indirect(segments, n, cookie, id_out);
   if (n > kMaxChainSegments) return false;
@@ -189,23 +186,22 @@ bool PackedQueue::add_chain(const Segment* segments, uint16_t n, void* cookie, u
   spec::PackedDesc* table = ring();
   for (uint16_t i = 0; i < n; ++i) {
     const Segment& s = segments[i];
-    DescShadow& sh = shadow_[pos];
-    sh.addr = s.addr;
-    sh.len = s.len;
-    sh.id = id;  // 2.8.6: only the last descriptor's id counts; all carry it
     // 2.8.1: AVAIL = the avail wrap counter, USED = its inverse. A chain
     // that straddles the end of the ring takes the next lap's bits past it.
     const uint16_t avail_bits =
         avail_wrap_ ? spec::kPackedDescFlagAvail : spec::kPackedDescFlagUsed;
-    sh.flags = static_cast<uint16_t>((i + 1 < n ? spec::kDescFlagNext : 0) |
-                                     (s.device_writable ? spec::kDescFlagWrite : 0) | avail_bits);
+    const uint16_t flags =
+        static_cast<uint16_t>((i + 1 < n ? spec::kDescFlagNext : 0) |
+                              (s.device_writable ? spec::kDescFlagWrite : 0) | avail_bits);
+    // 2.8.6: only the last descriptor's id counts; all carry it.
+    shadow_[pos] = DescShadow{id, flags};
     if (s.device_writable) writable += s.len;
-    table[pos].addr.set(sh.addr);
-    table[pos].len.set(sh.len);
-    table[pos].id.set(sh.id);
+    table[pos].addr.set(s.addr);
+    table[pos].len.set(s.len);
+    table[pos].id.set(id);
     // The head's flags make the whole chain available: publish() stores
     // them after the barrier. The others go now.
-    if (i != 0) store_le16(&table[pos].flags, sh.flags);
+    if (i != 0) store_le16(&table[pos].flags, flags);
     announce.segments[i] = ChainSegment{pos, s.len, s.device_writable, s.cpu};
     if (++pos == size_) {
       pos = 0;
@@ -227,18 +223,25 @@ void PackedQueue::publish() {
   // 2.8.21.1: the chains' descriptors and ids before their head flags.
   order(Barrier::kWrite);
   spec::PackedDesc* table = ring();
+  // In locals: the flag stores are volatile 16-bit stores, which the
+  // compiler must assume may alias any 16-bit member.
+  const uint16_t size = size_;
+  const uint16_t chains = pending_chains_;
   uint16_t pos = pending_pos_;
-  for (uint16_t c = 0; c < pending_chains_; ++c) {
-    const DescShadow& head = shadow_[pos];
+  uint16_t descs = 0;
+  for (uint16_t c = 0; c < chains; ++c) {
+    const DescShadow head = shadow_[pos];
     IdState& st = ids_[head.id];
+    const uint16_t nd = st.ndescs;
     store_le16(&table[pos].flags, head.flags);
     st.published = true;
-    published_descs_ = static_cast<uint16_t>(published_descs_ + st.ndescs);
-    kick_added_ = static_cast<uint16_t>(kick_added_ + st.ndescs);
-    pos = static_cast<uint16_t>(pos + st.ndescs);
-    if (pos >= size_) pos = static_cast<uint16_t>(pos - size_);
+    descs = static_cast<uint16_t>(descs + nd);
+    pos = static_cast<uint16_t>(pos + nd);
+    if (pos >= size) pos = static_cast<uint16_t>(pos - size);
   }
-  published_chains_ = static_cast<uint16_t>(published_chains_ + pending_chains_);
+  published_descs_ = static_cast<uint16_t>(published_descs_ + descs);
+  kick_added_ = static_cast<uint16_t>(kick_added_ + descs);
+  published_chains_ = static_cast<uint16_t>(published_chains_ + chains);
   published_mirror_.store(published_chains_, MemOrder::kRelease);
   pending_chains_ = 0;
   // Every pending chain is now available: the ring is available up to the
@@ -345,6 +348,13 @@ bool PackedQueue::check_used_untouched() {
 
 uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
   if (broken() || size_ == 0) return 0;
+  // Invariant for the harvest, in locals (the shim calls below could touch
+  // any member, as far as the compiler knows, so members would be loaded
+  // again per completion).
+  Platform& platform = *platform_;
+  const uint16_t index = index_;
+  const volatile uint8_t* const ring_bytes = static_cast<const volatile uint8_t*>(ring_.cpu);
+  constexpr uint16_t kBoth = spec::kPackedDescFlagAvail | spec::kPackedDescFlagUsed;
   uint16_t done = 0;
   while (done < max) {
     if (batch_left_ != 0) {
@@ -361,25 +371,30 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     // The first look of a re-check is deliberate; every later position is
     // a first fetch.
     const uint16_t flags = fetch_flags(pos, recheck && done == 0);
-    const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
-    const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
     const bool w = used_wrap_;
-    if (published_descs_ == 0) {
-      // Nothing the device may complete: a used pattern here is a
-      // completion of nothing (the position holds last lap's contents).
-      if (a == w && u == w) set_fault(QueueFault::kUsedIdxJump);
-      break;
-    }
-    if (a == w && u != w) break;  // still available: not used yet
-    if (a != u) {
-      set_fault(QueueFault::kUsedFlags);
-      break;
-    }
-    if (a != w) {
-      // (!W, !W) over a descriptor the driver made available in this lap:
-      // a used descriptor written with a stale wrap counter.
-      set_fault(QueueFault::kUsedWrap);
-      break;
+    // The common case, a used descriptor of this lap (AVAIL = USED = W)
+    // with chains published, passes every check below; any other pattern
+    // goes through them one by one.
+    if ((flags & kBoth) != (w ? kBoth : 0) || published_descs_ == 0) {
+      const bool a = (flags & spec::kPackedDescFlagAvail) != 0;
+      const bool u = (flags & spec::kPackedDescFlagUsed) != 0;
+      if (published_descs_ == 0) {
+        // Nothing the device may complete: a used pattern here is a
+        // completion of nothing (the position holds last lap's contents).
+        if (a == w && u == w) set_fault(QueueFault::kUsedIdxJump);
+        break;
+      }
+      if (a == w && u != w) break;  // still available: not used yet
+      if (a != u) {
+        set_fault(QueueFault::kUsedFlags);
+        break;
+      }
+      if (a != w) {
+        // (!W, !W) over a descriptor the driver made available in this
+        // lap: a used descriptor written with a stale wrap counter.
+        set_fault(QueueFault::kUsedWrap);
+        break;
+      }
     }
     // 2.8.21.3: id and len only after the flags that make them valid.
     order(Barrier::kRead);
@@ -387,11 +402,14 @@ uint16_t PackedQueue::harvest(Completion* out, uint16_t max, bool recheck) {
     // from bytes: no misaligned access to a packed struct.
     static_assert(offsetof(spec::PackedDesc, id) == kDescLenOffset + 4);
     uint8_t used[6];
-    platform_->fetch(DeviceMemRef{index_, MemPart::kPackedDesc, pos, false},
-                     static_cast<const volatile uint8_t*>(ring_.cpu) +
-                         spec::packed_desc_bytes(pos) + kDescLenOffset,
-                     used, sizeof(used));
-    const uint32_t len = spec::load_le32(used);
+    platform.fetch(DeviceMemRef{index, MemPart::kPackedDesc, pos, false},
+                   ring_bytes + spec::packed_desc_bytes(pos) + kDescLenOffset, used, sizeof(used));
+    // len as two 16-bit halves: each load lies within one store of the
+    // shim's, whether it wrote the six bytes as 4 + 2 (field width) or as
+    // 2 + 2 + 2 (natural width at this alignment), so both forward; a
+    // 4-byte load over two 2-byte stores is a store-forwarding stall.
+    const uint32_t len = uint32_t{spec::load_le16(used)} | uint32_t{spec::load_le16(used + 2)}
+                                                               << 16;
     const uint16_t id = spec::load_le16(used + 4);
     if (id >= size_) {
       set_fault(QueueFault::kUsedIdRange);

@@ -162,7 +162,17 @@ class PackedQueue {
     if (broken() || segments == 0) return 0;
     return uses_indirect(segments) ? free_count_ : static_cast<uint16_t>(free_count_ / segments);
   }
-  bool add_chain(const Segment* segments, uint16_t n, void* cookie, uint16_t* id = nullptr);
+  // A chain of one direct descriptor (a single-buffer tx frame, an rx
+  // buffer) takes an inline fast path, add_one(): the same stores, the same
+  // announcement and the same shim-call order as the general loop.
+  __attribute__((always_inline)) bool add_chain(const Segment* segments, uint16_t n, void* cookie,
+                                                uint16_t* id = nullptr) {
+    if (n == 1 && free_count_ != 0 && !broken() && !uses_indirect(1)) {
+      add_one(segments[0], cookie, id);
+      return true;
+    }
+    return add_chain_slow(segments, n, cookie, id);
+  }
   void publish();
   bool kick_needed();
   void set_interrupts(bool enabled);
@@ -226,11 +236,13 @@ class PackedQueue {
   bool used_wrap() const { return used_wrap_; }
 
  private:
+  // What publish() and an in-order harvest need of a chain's head position:
+  // its buffer id and the head's flags as written (AVAIL/USED bits
+  // included). Address and length are written into the ring and never
+  // needed again.
   struct DescShadow {
-    uint64_t addr;
-    uint32_t len;
     uint16_t id;
-    uint16_t flags;  // as written, AVAIL/USED bits included
+    uint16_t flags;
   };
   struct IdState {
     void* cookie;
@@ -243,9 +255,55 @@ class PackedQueue {
   };
 
   void reinitialise();
+  bool add_chain_slow(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out);
+  // A chain of one direct descriptor; the caller checked that it fits.
+  __attribute__((always_inline)) void add_one(const Segment& s, void* cookie, uint16_t* id_out) {
+    const uint16_t id = free_id_;
+    const uint16_t pos = next_avail_;
+    IdState& st = ids_[id];
+    free_id_ = st.next_free;
+    if (pending_chains_ == 0) pending_pos_ = pos;
+    // 2.8.1: AVAIL = the avail wrap counter, USED = its inverse; the head's
+    // flags are stored by publish(), after the barrier.
+    const bool wrap = avail_wrap_;
+    const uint16_t flags =
+        static_cast<uint16_t>((s.device_writable ? spec::kDescFlagWrite : 0) |
+                              (wrap ? spec::kPackedDescFlagAvail : spec::kPackedDescFlagUsed));
+    shadow_[pos] = DescShadow{id, flags};
+    spec::PackedDesc& d = ring()[pos];
+    d.addr.set(s.addr);
+    d.len.set(s.len);
+    d.id.set(id);
+    if (pos + 1 == size_) {
+      next_avail_ = 0;
+      avail_wrap_ = !wrap;
+    } else {
+      next_avail_ = static_cast<uint16_t>(pos + 1);
+    }
+    --free_count_;
+    st.cookie = cookie;
+    st.writable = s.device_writable ? s.len : 0;
+    st.ndescs = 1;
+    st.next_free = 0;
+    st.seq = added_chains_++;
+    st.in_flight = true;
+    st.published = false;
+    ++in_flight_;
+    ++pending_chains_;
+    if (id_out != nullptr) *id_out = id;
+    PublishedChain announce;
+    announce.queue = index_;
+    announce.avail_idx = pos;
+    announce.head = id;
+    announce.num_segments = 1;
+    announce.segments[0] = ChainSegment{pos, s.len, s.device_writable, s.cpu};
+    platform_->published(announce);
+  }
   // Completes the in-flight chain of id with len: the one a used descriptor
   // names, or one an in-order batch implies (implied).
-  void complete_chain(uint16_t id, uint32_t len, bool implied, Completion* c);
+  // Inline into harvest(): once per completion.
+  __attribute__((always_inline)) void complete_chain(uint16_t id, uint32_t len, bool implied,
+                                                     Completion* c);
   bool add_indirect(const Segment* segments, uint16_t n, void* cookie, uint16_t* id_out);
   void store_driver_event(uint16_t off_wrap, uint16_t flags);
   uint16_t used_off_wrap() const {
