@@ -71,6 +71,7 @@
 #include <memory>
 #include <vector>
 
+#include "bench/phase_samples.h"
 #include "driver/net/virtio_net.h"
 #include "driver/platform/platform.h"
 #include "driver/spec/net_layout.h"
@@ -485,31 +486,15 @@ struct World {
   }
 };
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
-struct Phases {
-  std::vector<float> drv, peer;
-  Phases() {
-    drv.reserve(1 << 16);
-    peer.reserve(1 << 16);
-  }
-  void add(Clock::duration d, Clock::duration p, uint16_t frames) {
-    if (frames == 0 || drv.size() == drv.capacity()) return;
-    drv.push_back(std::chrono::duration<float, std::nano>(d).count() / frames);
-    peer.push_back(std::chrono::duration<float, std::nano>(p).count() / frames);
-  }
-  static double median(std::vector<float>& v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  }
+struct Phases : bench::PhaseSamples {
   void report(benchmark::State& state, uint64_t frames, uint32_t size) {
     state.SetItemsProcessed(static_cast<int64_t>(frames));
     state.SetBytesProcessed(static_cast<int64_t>(frames * size));
     state.counters["Mpps"] =
         benchmark::Counter(static_cast<double>(frames) / 1e6, benchmark::Counter::kIsRate);
-    if (drv.empty()) return;
-    state.counters["drv_ns"] = median(drv);
-    state.counters["peer_ns"] = median(peer);
+    report_medians(state, "peer_ns");
   }
 };
 

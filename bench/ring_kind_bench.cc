@@ -49,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/phase_samples.h"
 #include "tests/integration/mock_world.h"
 
 namespace vnet {
@@ -114,34 +115,16 @@ std::unique_ptr<testing::MockWorld> make_world(benchmark::State& state, const Ro
   return w;
 }
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
-// Phase times of the sampled iterations, nanoseconds per frame. Medians,
-// not means: on a shared machine one preemption inside a sampled phase
-// would outweigh thousands of clean samples.
-struct Phases {
-  std::vector<float> drv, mock;
-
-  Phases() {
-    drv.reserve(1 << 16);
-    mock.reserve(1 << 16);
-  }
-  void add(Clock::duration d, Clock::duration m, uint16_t frames) {
-    if (frames == 0 || drv.size() == drv.capacity()) return;
-    drv.push_back(std::chrono::duration<float, std::nano>(d).count() / frames);
-    mock.push_back(std::chrono::duration<float, std::nano>(m).count() / frames);
-  }
-  static double median(std::vector<float>& v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  }
+// Phase times of the sampled iterations, nanoseconds per frame: the
+// driver's and the mock device's (bench/phase_samples.h).
+struct Phases : bench::PhaseSamples {
   void report(benchmark::State& state, uint64_t frames, uint32_t size) {
     state.SetItemsProcessed(static_cast<int64_t>(frames));
     state.SetBytesProcessed(static_cast<int64_t>(frames * size));
-    if (drv.empty()) return;
-    const double d = median(drv), m = median(mock);
-    state.counters["drv_ns"] = d;
-    state.counters["mock_ns"] = m;
+    double d = 0, m = 0;
+    if (!report_medians(state, "mock_ns", &d, &m)) return;
     state.counters["mock_frac"] = d + m > 0 ? m / (d + m) : 0;
   }
 };
