@@ -115,7 +115,7 @@ run "qemu: offloads over a vnet_hdr tap" '^boot to first echo' \
 
 # The fifth world (issue 17): the driver as a vhost-user front end against
 # DPDK's vhost library (dpdk-testpmd, net_vhost ports, no hugepages).
-run "vhost-user: 2 drivers via DPDK, packed+mq" '^PASS' \
+run "vhost-user: via DPDK, packed, 2 pairs" '^PASS' \
   python3 tests/vhost_dpdk/vhost_dpdk_test.py --vnet-vhost "${bin}/vnet-vhost" \
   --vnet-replay "${bin}/vnet-replay" --case packed_mq
 run "vhost-user: race vs DPDK virtio-user" '^\| split \| 64 B' \
