@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "vnet-vhost"))
@@ -48,6 +49,9 @@ CASES = {
     "packed_mq": (["--packed", "--queues", "2"], ["RING_PACKED", "MQ", "CTRL_VQ"], [], 2),
     "record": ([], ["VERSION_1"], [], 1),
     "record_packed": (["--packed"], ["RING_PACKED"], [], 1),
+    # The back end is killed (SIGKILL) mid-traffic: both drivers notice
+    # within a second or two, stop cleanly (every buffer back) and fail.
+    "backend_killed": ([], ["VERSION_1"], [], 1),
 }
 
 
@@ -90,6 +94,8 @@ def run(args, tmp, flags, features, gen_flags, pairs):
     be.send("set burst tx delay 10 retry 2000")
     be.send("set fwd io retry")
     be.send("start")
+    if args.case == "backend_killed":
+        return backend_killed(args, be, a, b, flags)
     common = ["--ring", "256", "--idle-sleep-us", "50", "--expect-features", ",".join(features), "--quiet"] + flags
     n = args.frames if not args.case.startswith("record") else 64
     sink_json, gen_json = os.path.join(tmp, "sink.json"), os.path.join(tmp, "gen.json")
@@ -153,6 +159,36 @@ def run(args, tmp, flags, features, gen_flags, pairs):
             fail("no VQ_PAIRS_SET reached the emulated control queue")
     print(f"PASS: {n} frames byte for byte through DPDK's vhost back end; negotiated "
           f"{s['negotiated']}; sink rx per pair {s['pair_rx']}")
+    return 0
+
+
+def backend_killed(args, be, a, b, flags):
+    sink = Proc([args.vnet_vhost, "--socket", b, "--mode", "sink", "--seconds", "60",
+                 "--idle-sleep-us", "50"] + flags, "sink")
+    if not sink.wait_for(r"attached:", 60):
+        fail("the sink did not attach:\n" + sink.text())
+    gen = Proc([args.vnet_vhost, "--socket", a, "--mode", "gen", "--seconds", "60", "--pps",
+                "200000", "--idle-sleep-us", "50"] + flags, "gen")
+    if not gen.wait_for(r"attached:", 60):
+        fail("the generator did not attach:\n" + gen.text())
+    time.sleep(1.5)
+    os.killpg(be.p.pid, signal.SIGKILL)  # no goodbye: the host just goes away
+    be.wait(5)
+    start = time.monotonic()
+    rcs = {p.name: p.wait(10) for p in (gen, sink)}
+    took = time.monotonic() - start
+    print("---- gen\n" + gen.text() + "---- sink\n" + sink.text(), flush=True)
+    for p in (gen, sink):
+        out = p.text()
+        if rcs[p.name] is None:
+            fail(f"{p.name} did not notice the back end was gone within 10 s")
+        if rcs[p.name] != 1:
+            fail(f"{p.name} exited {rcs[p.name]}, not 1")
+        if "the back end closed the connection" not in out:
+            fail(f"{p.name} did not say why it stopped")
+        if "not returned" in out or "ERROR: AddressSanitizer" in out or "runtime error" in out:
+            fail(f"{p.name} did not stop cleanly")
+    print(f"PASS: both drivers saw the back end die and stopped cleanly within {took:.1f} s")
     return 0
 
 

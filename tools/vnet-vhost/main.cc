@@ -157,6 +157,12 @@ class Runner {
       }
       const uint64_t t = now_ns();
       if (t >= next_report) {
+        // Once a second: is the back end still there? (The driver sees a
+        // hang-up as DEVICE_NEEDS_RESET only when it reads the status.)
+        if (!port_.front_end().channel().check_peer()) {
+          back_end_gone_ = true;
+          break;
+        }
         if (!o_.quiet) {
           const double dt = static_cast<double>(t - last_t) / 1e9;
           printf("[%5.1f s] rx %.3f Mpps  tx %.3f Mpps  rx total %llu  tx total %llu\n",
@@ -181,6 +187,7 @@ class Runner {
   }
 
   const Totals& totals() const { return t_; }
+  bool back_end_gone() const { return back_end_gone_; }
   uint64_t elapsed_ns() const { return elapsed_ns_; }
 
  private:
@@ -302,6 +309,7 @@ class Runner {
   Totals t_;
   std::vector<uint8_t> seen_;
   uint64_t elapsed_ns_ = 0;
+  bool back_end_gone_ = false;
 };
 
 vnet::NetOptions net_options(const Options& o) {
@@ -628,6 +636,11 @@ int main(int argc, char** argv) {
   std::cout << "rx per pair: " << pair_rx.dump() << "\n";
   if (!port.device().error().empty()) std::cout << "device: " << port.device().error() << "\n";
   if (o.verify && (t.bad_size != 0 || t.bad_bytes != 0)) status = 1;
+  if (r.back_end_gone()) {
+    std::cerr << "vnet-vhost: the back end closed the connection: "
+              << port.front_end().channel().error() << "\n";
+    status = 1;
+  }
   if (o.expect != 0 && t.distinct < o.expect) {
     std::cerr << "vnet-vhost: expected " << o.expect << " distinct frames, got " << t.distinct
               << "\n";
