@@ -19,12 +19,53 @@ GuestMemory::GuestMemory(size_t size, uint64_t base) : base_(base) {
   free_.emplace(0, size_);
 }
 
+GuestMemory::GuestMemory(Adopted) : adopted_(true) {}
+
 GuestMemory::~GuestMemory() {
-  munmap(host_, size_);
+  if (!adopted_) munmap(host_, size_);
+}
+
+bool GuestMemory::set_regions(const Region* regions, size_t count) {
+  if (!adopted_ || count > kMaxRegions) return false;
+  size_t largest = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Region& r = regions[i];
+    if (r.size == 0 || r.host == nullptr || r.gpa + r.size < r.gpa) return false;
+    for (size_t j = 0; j < i; ++j) {
+      const Region& o = regions[j];
+      if (r.gpa < o.gpa + o.size && o.gpa < r.gpa + r.size) return false;
+    }
+    if (r.size > regions[largest].size) largest = i;
+  }
+  host_ = nullptr;
+  base_ = 0;
+  size_ = 0;
+  others_ = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (i == largest) {
+      host_ = regions[i].host;
+      base_ = regions[i].gpa;
+      size_ = size_t(regions[i].size);
+    } else {
+      other_[others_++] = regions[i];
+    }
+  }
+  return true;
+}
+
+uint8_t* GuestMemory::translate_other(uint64_t addr, uint64_t len) {
+  for (size_t i = 0; i < others_; ++i) {
+    const Region& r = other_[i];
+    const uint64_t off = addr - r.gpa;
+    if (off > r.size || len > r.size - off) continue;
+    if (observer_ != nullptr) observer_(observer_context_, r.host + off, len);
+    return r.host + off;
+  }
+  return nullptr;
 }
 
 bool GuestMemory::allocate(size_t size, size_t align, Allocation* out) {
-  if (size == 0 || align == 0 || (align & (align - 1)) != 0) return false;
+  if (adopted_ || size == 0 || align == 0 || (align & (align - 1)) != 0) return false;
   if (align < 16) align = 16;
   size = (size + 15) & ~size_t{15};
   for (auto it = free_.begin(); it != free_.end(); ++it) {

@@ -19,6 +19,14 @@
 // The allocator is a first-fit free list (allocation is not on the hot path).
 // Memory comes from an anonymous mapping, so a large arena costs nothing
 // until it is touched, and it reads as zero.
+//
+// Adopted memory (set_regions): instead of its own arena, the device works
+// in memory someone else owns and maps -- a real guest's RAM, shared over
+// vhost-user as several regions of guest-physical address space. The
+// largest region takes the fast path above; a translate() that misses it
+// tries the others (out of line), and a range that straddles two regions
+// is refused like any other range outside memory. Adopted memory has no
+// allocator (allocate() fails) and is not unmapped here.
 #pragma once
 
 #include <stddef.h>
@@ -53,7 +61,8 @@ class GuestMemory {
   // outside the arena.
   uint8_t* translate(uint64_t addr, uint64_t len) {
     const uint64_t off = addr - base_;
-    if (off > size_ || len > size_ - off) return nullptr;
+    if (off > size_ || len > size_ - off)
+      return others_ == 0 ? nullptr : translate_other(addr, len);
     if (observer_ != nullptr) observer_(observer_context_, host_ + off, len);
     return host_ + off;
   }
@@ -87,13 +96,36 @@ class GuestMemory {
   // or a foreign address.
   bool free(uint64_t device_addr);
 
+  // One region of adopted memory: guest-physical [gpa, gpa + size) is host
+  // [host, host + size).
+  struct Region {
+    uint64_t gpa = 0;
+    uint8_t* host = nullptr;
+    uint64_t size = 0;
+  };
+  static constexpr size_t kMaxRegions = 8;
+  // An empty device view (no region: every translate() fails), to be given
+  // regions by set_regions().
+  struct Adopted {};
+  explicit GuestMemory(Adopted);
+  // Replaces the adopted regions (at most kMaxRegions, each nonempty, none
+  // overlapping another in guest-physical space). False, and nothing
+  // changed, when they break those rules or this memory has its own arena.
+  bool set_regions(const Region* regions, size_t count);
+  bool adopted() const { return adopted_; }
+
   size_t bytes_in_use() const { return in_use_; }
   size_t live_allocations() const { return live_.size(); }
   uint64_t bad_frees() const { return bad_frees_; }
 
  private:
+  uint8_t* translate_other(uint64_t addr, uint64_t len);
+
   uint8_t* host_ = nullptr;
   uint64_t base_ = 0;
+  bool adopted_ = false;
+  size_t others_ = 0;  // adopted regions besides the fast one
+  Region other_[kMaxRegions];
   size_t size_ = 0;
   size_t in_use_ = 0;
   uint64_t bad_frees_ = 0;

@@ -61,6 +61,22 @@ const char* request_name(Request r) {
       return "SET_VRING_ENABLE";
     case Request::kGetConfig:
       return "GET_CONFIG";
+    case Request::kSetLogBase:
+      return "SET_LOG_BASE";
+    case Request::kSetLogFd:
+      return "SET_LOG_FD";
+    case Request::kSetVringErr:
+      return "SET_VRING_ERR";
+    case Request::kSendRarp:
+      return "SEND_RARP";
+    case Request::kNetSetMtu:
+      return "NET_SET_MTU";
+    case Request::kSetBackendReqFd:
+      return "SET_BACKEND_REQ_FD";
+    case Request::kSetConfig:
+      return "SET_CONFIG";
+    case Request::kGetMaxMemSlots:
+      return "GET_MAX_MEM_SLOTS";
   }
   return "?";
 }

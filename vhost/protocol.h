@@ -47,6 +47,16 @@ enum class Request : uint32_t {
   kGetQueueNum = 17,
   kSetVringEnable = 18,
   kGetConfig = 24,
+  // Requests only a front end sends to a back end that this front end never
+  // sends: the back end (backend/) knows them.
+  kSetLogBase = 6,
+  kSetLogFd = 7,
+  kSetVringErr = 14,
+  kSendRarp = 19,
+  kNetSetMtu = 20,
+  kSetBackendReqFd = 21,
+  kSetConfig = 25,
+  kGetMaxMemSlots = 36,
 };
 const char* request_name(Request r);
 
@@ -108,6 +118,16 @@ inline constexpr uint64_t kMq = uint64_t{1} << 0;
 inline constexpr uint64_t kReplyAck = uint64_t{1} << 3;
 inline constexpr uint64_t kConfig = uint64_t{1} << 9;
 }  // namespace protocol
+
+// GET_CONFIG / SET_CONFIG payload: offset and size into the device
+// configuration space, flags, then size bytes of it (at most 256).
+struct ConfigHeader {
+  uint32_t offset;
+  uint32_t size;
+  uint32_t flags;
+};
+static_assert(sizeof(ConfigHeader) == 12);
+inline constexpr uint32_t kMaxConfigSize = 256;
 
 // Packed rings (vhost-user.rst, "Vring descriptor indices for packed
 // virtqueues"): SET_VRING_BASE's num carries the next avail index in bits
