@@ -14,11 +14,11 @@
 // the scenario did, and the conformance report -- the guest driver's
 // violations by spec-map id.
 //
-// The event loop (one thread) polls the vhost-user socket, the rings' kick
-// eventfds and its own timers: every 5 ms a sweep consumes transmit chains
-// a kick did not announce (counted: sweep_frames), every --ping-ms a probe,
-// and once the rings run and --warmup-ms has passed, one scenario step
-// every --step-ms. Frames for the guest wait in the peer's outbox until a
+// The event loop (one thread, vhost/backend/backend_loop.h) polls the
+// vhost-user socket and the rings' kick eventfds, gives the device its
+// time and sweeps transmit chains no kick announced (sweep_frames); around
+// it, every --ping-ms a probe, and once the rings run and --warmup-ms has
+// passed, one scenario step every --step-ms. Frames for the guest wait in the peer's outbox until a
 // receive buffer is there.
 //
 // Scenario files are those of the mock world (docs/scenarios.md): the
@@ -47,6 +47,7 @@
 #include "mock_device/scenario/device_step.h"
 #include "mock_device/scenario/scenario.h"
 #include "tools/vnet-vhost-device/link_peer.h"
+#include "vhost/backend/backend_loop.h"
 #include "vhost/backend/backend_session.h"
 #include "vhost/backend/mock_device_backend.h"
 
@@ -138,8 +139,7 @@ class Server {
     connected_ = true;
     if (!o_.quiet) fprintf(stderr, "vnet-vhost-device: front end connected\n");
     vnet::vhost::BackendSession session(conn, backend_);
-    session_ = &session;
-    auto next_sweep = Clock::now();
+    vnet::vhost::BackendLoop loop(session, backend_);
     auto next_probe = Clock::now();
     std::string end;
     int status = 0;
@@ -148,30 +148,14 @@ class Server {
         end = std::string("signal ") + std::to_string(int(g_signal));
         break;
       }
-      const auto now = Clock::now();
-      if (now >= deadline) {
+      if (Clock::now() >= deadline) {
         end = "timeout";
         break;
       }
-      std::vector<pollfd> fds{{session.fd(), POLLIN, 0}};
-      const auto kicks = session.kick_fds();
-      for (const auto& [fd, index] : kicks) fds.push_back({fd, POLLIN, 0});
-      const int n = poll(fds.data(), fds.size(), 5);
-      if (n < 0 && errno != EINTR) {
-        end = std::string("poll: ") + strerror(errno);
-        status = 1;
+      if (!loop.run_once(vnet::vhost::BackendLoop::kSweepMs)) {
+        end = loop.end();
+        status = loop.failed() ? 1 : 0;
         break;
-      }
-      if (n > 0) {
-        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-          if (!session.handle_message()) {
-            end = session.error().empty() ? "the front end closed the connection"
-                                          : "protocol error: " + session.error();
-            if (!session.error().empty()) status = 1;
-          }
-        }
-        for (size_t i = 1; i < fds.size(); ++i)
-          if (fds[i].revents & POLLIN) session.on_kick(kicks[i - 1].second);
       }
       if (!backend_.running()) continue;
       if (!running_since_) {
@@ -182,13 +166,6 @@ class Server {
                   hex(negotiated_).c_str());
       }
       const auto t = Clock::now();
-      if (t >= next_sweep) {
-        // Time passes for the device (held completions, interrupt faults),
-        // and transmit chains no kick announced are taken.
-        backend_.device().tick();
-        sweep_frames_ += backend_.device().process_tx();
-        next_sweep = t + std::chrono::milliseconds(5);
-      }
       if (o_.ping_ms != 0 && t >= next_probe &&
           t >= *running_since_ + std::chrono::milliseconds(500)) {
         peer_.probe();
@@ -197,6 +174,7 @@ class Server {
       run_steps(t);
       flush();
     }
+    sweep_frames_ = loop.sweep_frames();
     end_ = end;
     messages_ = session.message_counts();
     refusals_ = session.refusals();
@@ -204,7 +182,6 @@ class Server {
     kicks_ = session.kicks();
     protocol_features_ = session.acked_protocol_features();
     acked_ = session.acked_features();
-    session_ = nullptr;
     return finish(end, status);
   }
 
@@ -350,7 +327,6 @@ class Server {
   const vnet::scenario::Scenario* scenario_;
   vnet::vhost::MockDeviceBackend backend_;
   LinkPeer peer_;
-  vnet::vhost::BackendSession* session_ = nullptr;
   bool connected_ = false;
   std::optional<Clock::time_point> running_since_;
   uint64_t negotiated_ = 0;

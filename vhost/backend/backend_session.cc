@@ -278,11 +278,8 @@ uint64_t BackendSession::dispatch(const MessageHeader& h, const std::vector<uint
       for (uint16_t i = 0; i < kMaxRings; ++i) stop(i);
       return 0;
     case Request::kSetFeatures: {
+      // The vhost-user bits are the session's; the device judges the rest.
       const uint64_t v = load<uint64_t>(payload);
-      const uint64_t offered = device_.offered_features() | kFeatureProtocolFeatures;
-      if ((v & ~offered) != 0)
-        return refuse(
-            h, "features " + std::to_string(v) + " beyond the offer " + std::to_string(offered));
       std::string why;
       if (!device_.set_features(v & ~kVhostBits, &why)) return refuse(h, why);
       acked_features_ = v;
