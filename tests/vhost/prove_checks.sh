@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# Every device-input check of the vhost-user front end is caught by a test
-# (issue 17; the project rule: removing a check must make a test fail).
+# Every input check of the vhost-user front end (issue 17) and back end
+# (issue 18) is caught by a test (the project rule: removing a check must
+# make a test fail).
 #
-#   tests/vhost/prove_checks.sh [--only id,id] [--out DIR]
+#   tests/vhost/prove_checks.sh [--list FILE --target TESTS] [--only id,id] [--out DIR]
 #
-# Copies HEAD (git archive) to DIR/src, builds vhost_front_end_tests there
-# (default preset's options, no guest), then for each mutant of
-# tests/vhost/vhost-mutants.json applies it alone, rebuilds, runs the
-# suite and prints the tests that failed ("SURVIVED" when none did). The
-# working tree is never touched. Exit 1 when a mutant survived.
+# Copies HEAD (git archive) to DIR/src, builds the test binary there
+# (default preset's options, no guest), then for each mutant of the list
+# applies it alone, rebuilds, runs the suite and prints the tests that
+# failed ("SURVIVED" when none did). The working tree is never touched.
+# Exit 1 when a mutant survived. Defaults: tests/vhost/vhost-mutants.json
+# with vhost_front_end_tests; the back end's list is
+# --list tests/vhost/backend-mutants.json --target vhost_backend_tests.
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${repo}/build/vhost-mutants"
 only=""
+list_rel="tests/vhost/vhost-mutants.json"
+target="vhost_front_end_tests"
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only="$2"; shift ;;
     --out) out="$2"; shift ;;
-    *) echo "usage: $0 [--only id,id] [--out DIR]" >&2; exit 2 ;;
+    --list) list_rel="$2"; shift ;;
+    --target) target="$2"; shift ;;
+    *) echo "usage: $0 [--list FILE --target TESTS] [--only id,id] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -29,8 +36,8 @@ cmake -S "${src}" -B "${out}/build" -G Ninja -DCMAKE_C_COMPILER=clang-14 \
   -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVNET_BUILD_TESTS=ON -DVNET_BUILD_GUEST=OFF \
   -DVNET_BUILD_BENCH=OFF >/dev/null || exit 2
-ninja -C "${out}/build" -j2 vhost_front_end_tests >/dev/null || exit 2
-list="${src}/tests/vhost/vhost-mutants.json"
+ninja -C "${out}/build" -j2 "${target}" >/dev/null || exit 2
+list="${src}/${list_rel}"
 survived=0
 for id in $(jq -r '.mutants[].id' "${list}"); do
   if [ -n "${only}" ] && [[ ",${only}," != *",${id},"* ]]; then continue; fi
@@ -47,14 +54,14 @@ PY
   then
     echo "${id}: BAD SNIPPET"; survived=1; continue
   fi
-  if ! ninja -C "${out}/build" -j2 vhost_front_end_tests >"${out}/build.log" 2>&1; then
+  if ! ninja -C "${out}/build" -j2 "${target}" >"${out}/build.log" 2>&1; then
     echo "${id}: DOES NOT COMPILE"; survived=1
   else
-    failed=$(timeout 300 "${out}/build/bin/vhost_front_end_tests" 2>/dev/null |
+    failed=$(timeout 300 "${out}/build/bin/${target}" 2>/dev/null |
       sed -n 's/^\[  FAILED  \] \([^ ,]*\).*/\1/p' | grep -v '^[0-9]*$' | sort -u | tr '\n' ' ')
     if [ -z "${failed}" ]; then echo "${id}: SURVIVED"; survived=1; else echo "${id}: killed by ${failed}"; fi
   fi
   cp "${out}/orig" "${src}/${file}"
 done
-ninja -C "${out}/build" -j2 vhost_front_end_tests >/dev/null
+ninja -C "${out}/build" -j2 "${target}" >/dev/null
 exit "${survived}"
