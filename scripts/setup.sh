@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libcli11-dev zlib1g-dev qemu-system-x86 ovmf ipxe-qemu python3 jq procps
   dpdk dpdk-dev
+  linux-image-amd64 busybox-static cpio
 )
 
 missing=()

@@ -8,14 +8,16 @@
 #                    [--machine q35|microvm] [--mmio-version 1|2] [--packed]
 #
 # 1. apt-get installs the kernel package (linux-image-amd64: files under
-#    /boot and /lib/modules only), busybox-static and cpio, unless
-#    --no-install;
+#    /boot and /lib/modules only), busybox-static, cpio and qemu-system-x86,
+#    unless --no-install;
 # 2. builds a tiny initramfs in a temporary directory as an ordinary user
-#    would: busybox, the virtio-net modules with their dependencies (from
-#    modules.dep, in load order) unless the kernel has them built in, and an
-#    /init that brings eth0 up as 10.0.2.15/24, pings the user-networking
-#    gateway (slirp answers for 10.0.2.2 itself), receives UDP datagrams
-#    the host sends through a forward on 127.0.0.1, and powers off;
+#    would (linux-initramfs.sh, beside this script: busybox, the virtio-net
+#    modules with their dependencies from modules.dep, in load order, unless
+#    the kernel has them built in, and the standard /init prelude), with an
+#    /init body that brings eth0 up as 10.0.2.15/24, pings the
+#    user-networking gateway (slirp answers for 10.0.2.2 itself), receives
+#    UDP datagrams the host sends through a forward on 127.0.0.1, and
+#    powers off;
 # 3. boots it under TCG on q35 with virtio-net-pci (ioeventfd=off),
 #    user networking restrict=on, QEMU's -trace log and a filter-dump pcap;
 #    or, with --machine microvm, on QEMU's PCI-less microvm with a
@@ -126,38 +128,6 @@ fi
 
 log() { echo "capture-linux: $*" >&2; }
 
-if [ "$install" = 1 ]; then
-  log "installing the kernel package, busybox-static, cpio (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get update -qq
-  timeout 900 apt-get install -y -qq --no-install-recommends \
-    linux-image-amd64 busybox-static cpio qemu-system-x86 >/dev/null
-fi
-
-# The newest installed kernel that has its modules directory.
-kver=
-for v in /boot/vmlinuz-*; do
-  [ -e "$v" ] || continue
-  k=${v#/boot/vmlinuz-}
-  [ -d "/lib/modules/$k" ] && kver=$k
-done
-if [ -z "$kver" ]; then
-  log "no kernel with modules under /boot and /lib/modules (install linux-image-amd64)"
-  exit 1
-fi
-kernel=/boot/vmlinuz-$kver
-moddir=/lib/modules/$kver
-# busybox-static's busybox: it runs in the initramfs without a libc.
-busybox=$(command -v busybox || true)
-if [ -z "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
-  log "no statically linked busybox (install busybox-static)"
-  exit 1
-fi
-for tool in qemu-system-x86_64 cpio gzip timeout; do
-  command -v "$tool" >/dev/null || { log "missing $tool"; exit 1; }
-done
-log "kernel $kver"
-
 work=$(mktemp -d)
 qemu_pid=
 cleanup() {
@@ -176,90 +146,37 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- initramfs -----------------------------------------------------------
-rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,lib/modules}
-cp "$busybox" "$rootfs/bin/busybox"
-
-# Modules (built-in ones are skipped): each wanted module after its
-# dependencies, as modules.dep lists them.
-config=/boot/config-$kver
-builtin_or_module() {  # CONFIG_X -> y, m or n
-  local v
-  v=$(grep -E "^$1=" "$config" 2>/dev/null | cut -d= -f2 || true)
-  echo "${v:-n}"
-}
-declare -a load_order=()
-declare -A seen=()
-add_module() {  # module path relative to moddir (as in modules.dep)
-  local rel=$1 dep deps
-  [ -n "${seen[$rel]:-}" ] && return 0
-  seen[$rel]=1
-  deps=$(grep -E "^${rel}:" "$moddir/modules.dep" | cut -d: -f2- || true)
-  for dep in $deps; do add_module "$dep"; done
-  load_order+=("$rel")
-}
-find_module() {  # name -> path in modules.dep, or empty
-  grep -oE "^[^:]*/$1\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -n1 | tr -d : || true
-}
-transport_mod=CONFIG_VIRTIO_PCI:virtio_pci
-[ "$machine" = microvm ] && transport_mod=CONFIG_VIRTIO_MMIO:virtio_mmio
-for opt_mod in $transport_mod CONFIG_VIRTIO_NET:virtio_net; do
-  opt=${opt_mod%%:*} mod=${opt_mod#*:}
-  case $(builtin_or_module "$opt") in
-    y) log "$mod is built in" ;;
-    m)
-      rel=$(find_module "$mod")
-      [ -n "$rel" ] || { log "$mod is a module but not in modules.dep"; exit 1; }
-      add_module "$rel" ;;
-    *) log "$opt is not enabled in $config"; exit 1 ;;
-  esac
-done
-insmods=
-for rel in "${load_order[@]}"; do
-  base=$(basename "$rel")
-  case $base in
-    *.ko) cp "$moddir/$rel" "$rootfs/lib/modules/$base" ;;
-    *.ko.xz) xz -dc "$moddir/$rel" >"$rootfs/lib/modules/${base%.xz}"; base=${base%.xz} ;;
-    *.ko.zst) zstd -qdc "$moddir/$rel" >"$rootfs/lib/modules/${base%.zst}"; base=${base%.zst} ;;
-    *.ko.gz) gzip -dc "$moddir/$rel" >"$rootfs/lib/modules/${base%.gz}"; base=${base%.gz} ;;
-  esac
-  insmods="$insmods $base"
-done
-log "modules in load order:${insmods:- (none, built in)}"
-
-# The UDP port the host forwards to the guest (127.0.0.1 only).
-udp_port=$((20000 + RANDOM % 20000))
-
-cat >"$rootfs/init" <<EOF
-#!/bin/busybox sh
-/bin/busybox mount -t devtmpfs dev /dev
-exec </dev/console >/dev/console 2>&1
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-for m in$insmods; do
-  insmod /lib/modules/\$m || echo "CAPTURE-FAIL insmod \$m"
-done
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done
+# linux-initramfs.sh: kernel, busybox, modules and the /init prelude (mounts,
+# insmods, waits for eth0); this is the rest of /init.
+cat >"$work/init-body" <<'EOF'
 ip link set lo up
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
-echo "CAPTURE-UP \$(cat /sys/class/net/eth0/address)"
+echo "CAPTURE-UP $(cat /sys/class/net/eth0/address)"
 ping -c 5 -i 0.5 -W 2 10.0.2.2
 ping -c 3 -i 0.5 -W 2 -s 1400 10.0.2.2
 echo "CAPTURE-UDP-READY"
 # busybox's nc has no UDP mode: the datagrams are received all the same
 # (the device delivers them, the stack answers port unreachable).
 sleep 5
-echo "CAPTURE-UDP-DONE \$(cat /sys/class/net/eth0/statistics/rx_packets) rx packets"
+echo "CAPTURE-UDP-DONE $(cat /sys/class/net/eth0/statistics/rx_packets) rx packets"
 echo CAPTURE-DONE
 poweroff -f
 EOF
-chmod 755 "$rootfs/init"
-(cd "$rootfs" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9) \
-  >"$work/initramfs.cpio.gz"
+image_args=(--out "$work/image" --machine "$machine" --init-body "$work/init-body"
+            --fail-marker CAPTURE-FAIL)
+[ "$install" = 1 ] && image_args+=(--install --also-install qemu-system-x86)
+image=$("$here/linux-initramfs.sh" "${image_args[@]}")
+image_var() { sed -n "s/^$1=//p" <<<"$image"; }
+kernel=$(image_var KERNEL)
+initrd=$(image_var INITRD)
+append=$(image_var APPEND)
+for tool in qemu-system-x86_64 timeout; do
+  command -v "$tool" >/dev/null || { log "missing $tool"; exit 1; }
+done
+
+# The UDP port the host forwards to the guest (127.0.0.1 only).
+udp_port=$((20000 + RANDOM % 20000))
 
 # --- capture -------------------------------------------------------------
 cap=$work/cap
@@ -287,16 +204,14 @@ if [ "$machine" = microvm ]; then
   nic="virtio-net-device,netdev=n0,mac=$mac${packed:+,packed=on}${extra_props:+,$extra_props}${ctrl:+,$ctrl_props}"
   machine_args=(-M microvm,x-option-roms=off,isa-serial=on,rtc=on -global virtio-mmio.ioeventfd=off)
   [ "$mmio_version" = 2 ] && machine_args+=(-global virtio-mmio.force-legacy=false)
-  append="console=ttyS0 quiet panic=-1 tsc_early_khz=2000000"
   log "booting (TCG, microvm, virtio-mmio version $mmio_version, $nic)"
 else
   nic="virtio-net-pci,netdev=n0,romfile=,mac=$mac,ioeventfd=off,$props${ctrl:+,$ctrl_props}"
   machine_args=(-M q35)
-  append="console=ttyS0 quiet panic=-1"
   log "booting (TCG, q35, virtio-net-pci $props)"
 fi
 timeout "$boot_timeout" qemu-system-x86_64 "${machine_args[@]}" -accel tcg -m 256 -nographic -no-reboot \
-  -kernel "$kernel" -initrd "$work/initramfs.cpio.gz" \
+  -kernel "$kernel" -initrd "$initrd" \
   -append "$append" \
   -trace "events=$cap/qemu-trace-events,file=$cap/qemu.log" -msg timestamp=on \
   -netdev "user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:$udp_port-:$udp_port" \
