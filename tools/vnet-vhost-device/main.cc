@@ -4,8 +4,8 @@
 // conformance checker and the lies of a scenario file.
 //
 //   vnet-vhost-device --socket PATH [--scenario FILE] [--json OUT]
-//                     [--ping-ms N] [--warmup-ms N] [--step-ms N]
-//                     [--timeout S] [--quiet]
+//                     [--packed] [--in-order] [--ping-ms N] [--warmup-ms N]
+//                     [--step-ms N] [--timeout S] [--quiet]
 //
 // One connection is served (QEMU connects to PATH as a client: -chardev
 // socket,path=PATH) until QEMU closes it, a signal, or the timeout. Then
@@ -70,6 +70,8 @@ struct Options {
   unsigned step_ms = 1000;
   double timeout_s = 300;
   bool quiet = false;
+  bool packed = false;
+  bool in_order = false;
 };
 
 std::string hex(uint64_t v) {
@@ -114,12 +116,19 @@ int listen_on(const std::string& path) {
   return fd;
 }
 
+// The device the scenario describes (the mock's default without one), with
+// the ring kinds the command line adds to its offer.
+vnet::mock::DeviceConfig device_config(const Options& o, const vnet::scenario::Scenario* scenario) {
+  vnet::mock::DeviceConfig c = scenario ? scenario->device : vnet::mock::DeviceConfig{};
+  if (o.packed) c.offer_ring_packed = true;
+  if (o.in_order) c.offer_in_order = true;
+  return c;
+}
+
 class Server {
  public:
   Server(const Options& o, const vnet::scenario::Scenario* scenario)
-      : o_(o),
-        scenario_(scenario),
-        backend_(scenario ? scenario->device : vnet::mock::DeviceConfig{}) {
+      : o_(o), scenario_(scenario), backend_(device_config(o, scenario)) {
     auto& dev = backend_.device();
     if (scenario_ != nullptr)
       for (const auto& f : scenario_->device_faults) dev.arm(f);
@@ -278,6 +287,9 @@ class Server {
       }
     }
     if (!connected_) return 1;
+    // Served means the guest's rings ran: a front end that went away before
+    // (QEMU failing at start) served nothing.
+    if (!running_since_) return 1;
     return status;
   }
 
@@ -359,6 +371,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--step-ms", o.step_ms, "ms between scenario steps")->capture_default_str();
   app.add_option("--timeout", o.timeout_s, "seconds to serve at most")->capture_default_str();
+  app.add_flag("--packed", o.packed, "offer VIRTIO_F_RING_PACKED (QEMU: packed=on on the NIC)");
+  app.add_flag("--in-order", o.in_order, "offer VIRTIO_F_IN_ORDER");
   app.add_flag("-q,--quiet", o.quiet, "no progress lines on stderr");
   CLI11_PARSE(app, argc, argv);
 

@@ -401,6 +401,8 @@ def run(args, tmp, report):
         dev_argv += ["--scenario", args.scenario]
     if args.ping_ms:
         dev_argv += ["--ping-ms", str(args.ping_ms)]
+    if args.packed:
+        dev_argv += ["--packed"]  # the device offers packed rings too
     report["device"]["argv"] = dev_argv
     dev = Child("vnet-vhost-device", dev_argv, os.path.join(tmp, "device.stdout"),
                 os.path.join(tmp, "device.stderr"))
