@@ -353,6 +353,8 @@ TEST_F(BackendTest, RegionsAndFileDescriptorsMustPair) {
   negotiate_protocol();
   EXPECT_NE(set_mem_table(table(), {}), 0u);
   EXPECT_TRUE(refused_with("0 file descriptors"));
+  EXPECT_NE(set_mem_table(table(), {memfd_, memfd_}), 0u);
+  EXPECT_TRUE(refused_with("2 file descriptors"));
 }
 
 TEST_F(BackendTest, ATableOfNoRegionsIsRefused) {
@@ -387,6 +389,11 @@ TEST_F(BackendTest, ARingIndexBeyondTheBackEndsIsRefused) {
   EXPECT_NE(acked_u64(Request::kSetVringKick, BackendSession::kMaxRings | kVringNoFd), 0u);
   VringAddr a{BackendSession::kMaxRings, 0, 0, 0, 0, 0};
   EXPECT_NE(acked(Request::kSetVringAddr, &a, sizeof a), 0u);
+  // Each refused for the index itself, not for whatever lies beyond the rings.
+  const std::string n = std::to_string(BackendSession::kMaxRings);
+  EXPECT_TRUE(refused_with("SET_VRING_NUM: ring " + n + " (this back end has " + n + ")"));
+  EXPECT_TRUE(refused_with("SET_VRING_ADDR: ring " + n));
+  EXPECT_TRUE(refused_with("SET_VRING_KICK: ring " + n));
 }
 
 TEST_F(BackendTest, ARingBeyondTheDevicesQueuesIsRefusedAtItsKick) {

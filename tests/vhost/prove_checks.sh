@@ -57,9 +57,15 @@ PY
   if ! ninja -C "${out}/build" -j2 "${target}" >"${out}/build.log" 2>&1; then
     echo "${id}: DOES NOT COMPILE"; survived=1
   else
-    failed=$(timeout 300 "${out}/build/bin/${target}" 2>/dev/null |
-      sed -n 's/^\[  FAILED  \] \([^ ,]*\).*/\1/p' | grep -v '^[0-9]*$' | sort -u | tr '\n' ' ')
-    if [ -z "${failed}" ]; then echo "${id}: SURVIVED"; survived=1; else echo "${id}: killed by ${failed}"; fi
+    timeout 300 "${out}/build/bin/${target}" >"${out}/test.log" 2>&1
+    rc=$?
+    failed=$(sed -n 's/^\[  FAILED  \] \([^ ,]*\).*/\1/p' "${out}/test.log" | grep -v '^[0-9]*$' |
+      sort -u | tr '\n' ' ')
+    # A crash (or a hang) kills the mutant too: the suite did not pass.
+    running=$(sed -n 's/^\[ RUN      \] //p' "${out}/test.log" | tail -n 1)
+    if [ -n "${failed}" ]; then echo "${id}: killed by ${failed}"
+    elif [ "${rc}" -ne 0 ]; then echo "${id}: killed by a crash (exit ${rc}) in ${running}"
+    else echo "${id}: SURVIVED"; survived=1; fi
   fi
   cp "${out}/orig" "${src}/${file}"
 done
