@@ -23,7 +23,7 @@ work="${WORK:-${root}/build/oss-fuzz/work}"
 # function) checks need it, so they stay off whatever the environment asks.
 extra="-fno-sanitize=vptr,function"
 targets=(fuzz_boundary fuzz_boundary_typed fuzz_used_ring fuzz_config fuzz_rx fuzz_packed_ring fuzz_ctrl
-         fuzz_trace fuzz_vhost_reply)
+         fuzz_trace fuzz_vhost_reply fuzz_vhost_backend)
 
 mkdir -p "${OUT}" "${work}"
 cmake -S "${root}" -B "${work}" -G Ninja \
