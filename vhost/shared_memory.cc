@@ -1,6 +1,7 @@
 #include "vhost/shared_memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -23,13 +24,19 @@ bool SharedMemory::create(size_t size) {
   }
   size = (size + kGranule - 1) / kGranule * kGranule;
   if (size == 0) size = kGranule;
-  fd_ = memfd_create("vnet-vhost", MFD_CLOEXEC);
+  fd_ = memfd_create("vnet-vhost", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd_ < 0) {
     error_ = std::string("memfd_create: ") + strerror(errno);
     return false;
   }
   if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     error_ = std::string("ftruncate: ") + strerror(errno);
+    return false;
+  }
+  // Sealed at its size, as QEMU's memfd backend is: a back end that maps it
+  // may rely on that size (ours refuses a memfd that could still shrink).
+  if (fcntl(fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+    error_ = std::string("sealing the memfd: ") + strerror(errno);
     return false;
   }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);

@@ -9,6 +9,7 @@
 // at a time (handle_message), so a test reads each reply from the socket
 // buffer afterwards -- no thread, except in the loopback test.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -46,6 +47,14 @@ int count_open_fds() {
   return n;
 }
 
+// A memfd sealed at its size, as QEMU's memory-backend-memfd makes them.
+int sealed_memfd(size_t size, bool seal = true) {
+  const int fd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate(fd, off_t(size)) != 0) return -1;
+  if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return -1;
+  return fd;
+}
+
 // Guest memory as QEMU shares it: one memfd, one region.
 constexpr uint64_t kGpa = 0x100000;
 constexpr uint64_t kUaddr = 0x7f0000000000;
@@ -64,9 +73,8 @@ class BackendTest : public ::testing::Test {
     front_ = sv[1];
     backend_ = std::make_unique<MockDeviceBackend>(mock::DeviceConfig{});
     session_ = std::make_unique<BackendSession>(sv[0], *backend_);
-    memfd_ = memfd_create("guest", MFD_CLOEXEC);
+    memfd_ = sealed_memfd(kMemSize);
     ASSERT_GE(memfd_, 0);
-    ASSERT_EQ(ftruncate(memfd_, kMemSize), 0);
     mem_ = static_cast<uint8_t*>(
         mmap(nullptr, kMemSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0));
     ASSERT_NE(mem_, MAP_FAILED);
@@ -188,6 +196,11 @@ class BackendTest : public ::testing::Test {
   bool refused_with(const std::string& words) const {
     for (const auto& r : session_->refusals())
       if (r.find(words) != std::string::npos) return true;
+    return false;
+  }
+  bool refused_exactly(const std::string& line) const {
+    for (const auto& r : session_->refusals())
+      if (r == line) return true;
     return false;
   }
   // Session-ending input: handle_message() false with error() naming why.
@@ -324,6 +337,21 @@ TEST_F(BackendTest, ARegionPastTheEndOfItsFileIsRefused) {
   EXPECT_TRUE(refused_with("beyond the file"));
 }
 
+TEST_F(BackendTest, AFileTheFrontEndCanStillShrinkIsRefused) {
+  negotiate_protocol();
+  const int unsealed = sealed_memfd(kMemSize, false);
+  ASSERT_GE(unsealed, 0);
+  EXPECT_NE(set_mem_table(table(), {unsealed}), 0u);
+  EXPECT_TRUE(refused_with("no F_SEAL_SHRINK"));
+  // Had it been mapped, this would fault the back end at its next access.
+  ASSERT_EQ(ftruncate(unsealed, 0), 0);
+  close(unsealed);
+  const int e = eventfd(0, EFD_CLOEXEC);  // not a memfd at all
+  EXPECT_NE(set_mem_table(table(), {e}), 0u);
+  EXPECT_TRUE(refused_with("not a memfd"));
+  close(e);
+}
+
 TEST_F(BackendTest, OverlappingRegionsAreRefused) {
   negotiate_protocol();
   MemoryTable t = table(2);
@@ -392,7 +420,7 @@ TEST_F(BackendTest, ARingIndexBeyondTheBackEndsIsRefused) {
   // Each refused for the index itself, not for whatever lies beyond the rings.
   const std::string n = std::to_string(BackendSession::kMaxRings);
   EXPECT_TRUE(refused_with("SET_VRING_NUM: ring " + n + " (this back end has " + n + ")"));
-  EXPECT_TRUE(refused_with("SET_VRING_ADDR: ring " + n));
+  EXPECT_TRUE(refused_exactly("SET_VRING_ADDR: ring " + n));
   EXPECT_TRUE(refused_with("SET_VRING_KICK: ring " + n));
 }
 
@@ -503,6 +531,26 @@ TEST_F(BackendTest, GetVringBaseStopsTheRingAndReturnsWhereItStands) {
   EXPECT_EQ(out.index, 1u);
   EXPECT_EQ(out.num, 0u);
   EXPECT_FALSE(session_->ring_running(1));
+}
+
+TEST_F(BackendTest, ARingRestartedAloneUnderARunningOneIsRefusedAndAllTogetherIsNot) {
+  start_device();
+  VringState s{0, 0};
+  send(Request::kGetVringBase, &s, 8);
+  handle();
+  reply(Request::kGetVringBase);
+  EXPECT_NE(setup_ring(0), 0u);  // ring 1 still runs
+  EXPECT_TRUE(refused_with("still runs"));
+  EXPECT_TRUE(session_->ring_running(1));
+  s.index = 1;
+  send(Request::kGetVringBase, &s, 8);
+  handle();
+  reply(Request::kGetVringBase);
+  set_features();
+  EXPECT_EQ(setup_ring(0), 0u);
+  EXPECT_EQ(setup_ring(1), 0u);
+  EXPECT_TRUE(backend_->running());
+  EXPECT_TRUE(backend_->device().conformance().empty());
 }
 
 // ---- the configuration space ----
@@ -637,8 +685,8 @@ TEST(GuestMemoryAdopted, RefusesOverlappingOrEmptyRegions) {
 }
 
 TEST(GuestMappingTest, FrontEndAddressesTranslateWithinOneRegionOnly) {
-  const int fd = memfd_create("m", MFD_CLOEXEC);
-  ASSERT_EQ(ftruncate(fd, 0x4000), 0);
+  const int fd = sealed_memfd(0x4000);
+  ASSERT_GE(fd, 0);
   MemoryTable t{};
   t.num_regions = 2;
   t.regions[0] = MemoryRegion{0, 0x2000, 0x10000, 0};

@@ -1,5 +1,6 @@
 #include "vhost/backend/guest_mapping.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,6 +69,17 @@ bool GuestMapping::map(const MemoryTable& table, std::span<const int> fds, std::
         *why = name + "overlaps region " + std::to_string(j);
         return false;
       }
+    }
+    // The size checked below must stay true: a file the front end can
+    // still shrink would fault the back end (SIGBUS) at the next touch of
+    // a ring in it. Only a memfd sealed against shrinking is taken (QEMU's
+    // memory-backend-memfd seals by default).
+    const int seals = fcntl(fds[i], F_GET_SEALS);
+    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
+      *why = name + "is a file the front end can still shrink (" +
+             (seals < 0 ? std::string("not a memfd") : std::string("no F_SEAL_SHRINK")) +
+             "): a shrink would fault the back end at its next access";
+      return false;
     }
     struct stat st {};
     if (fstat(fds[i], &st) != 0) {

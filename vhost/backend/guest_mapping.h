@@ -11,7 +11,9 @@
 // The front end is a peer, not a friend: a region is refused when it is
 // empty, wraps either address space, overlaps another region in either, or
 // asks for bytes beyond the end of its file (a mapping past EOF would
-// fault the back end at the first touch: SIGBUS). Every translation is
+// fault the back end at the first touch: SIGBUS) -- and its file must be a
+// memfd sealed against shrinking (F_SEAL_SHRINK), or the front end could
+// make the end move afterwards, with the same SIGBUS. Every translation is
 // bounded by one region: a range that straddles two is refused.
 //
 // A new table replaces the regions the device sees, but earlier mappings

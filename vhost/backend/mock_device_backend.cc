@@ -138,9 +138,18 @@ bool MockDeviceBackend::start_ring(const RingSetup& ring, std::string* why) {
            " (only fresh rings are supported)";
     return false;
   }
-  if (driver_ok_ && ring.index <= 1) {
-    // receiveq1/transmitq1 again after DRIVER_OK: the rings were stopped
-    // and are restarted -- renegotiate from a reset.
+  if (driver_ok_) {
+    // A ring starts again after DRIVER_OK only once every ring stopped
+    // (QEMU stops and starts them together): then the device starts over
+    // from a reset. A ring restarted alone under running ones is refused --
+    // the mock cannot reconfigure one queue of a running device.
+    for (size_t q = 0; q < started_.size(); ++q) {
+      if (started_[q] && q != ring.index) {
+        *why = "ring " + std::to_string(ring.index) + " restarted while ring " + std::to_string(q) +
+               " still runs (stop every ring first)";
+        return false;
+      }
+    }
     std::string w;
     if (!set_features(negotiated_, &w)) {
       *why = w;
