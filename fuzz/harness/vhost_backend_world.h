@@ -26,23 +26,26 @@
 //              sendmsg() of raw bytes (framing: split headers, several
 //              messages at once, fds on any byte)
 //     2 poke   mem:u8 off:u32 len:u16 bytes[len] -- guest memory: pwrite()
-//              into memfd (mem % 6), clipped to its size (rings, buffers)
+//              into memfd (mem % 7), clipped to its size (rings, buffers)
 //     3 kick   which:u8 -- the front end kicks: 8 bytes written to the
 //              harness's end of kickable fd (which % n) (eventfds, pipes
 //              whose read end was sent)
 //     4 rx     len:u16 n:u8 bytes[n] -- a frame of (len % 9000) + 1 bytes
 //              (bytes repeated; zeros when n is 0) for inject_rx()
 //     5 tx     the device's time passes: tick() and process_tx()
-//     6 shrink mem:u8 size:u32 -- ftruncate() memfd (mem % 6) to size %
+//     6 shrink mem:u8 size:u32 -- ftruncate() memfd (mem % 7) to size %
 //              (its size + 1): a front end shrinking a file the back end
-//              mapped. Only with VNET_FUZZ_VHOST_SHRINK=1 (run()'s
-//              allow_shrink); otherwise nothing: see docs/fuzzing.md
-//   fd kind (% 9): 0 eventfd (kickable), 1..6 memfd 0 B, 4 KiB, 4 KiB +
-//            100, 64 KiB, 1 MiB, a second 64 KiB file (one file per kind
-//            and input, fresh and zeroed; every reference sends it again),
-//            7 the read end of a pipe (kickable: the harness keeps the
-//            write end), 8 the write end of a pipe (the harness keeps the
-//            read end and never reads it)
+//              may have mapped. The sealed memfds refuse it (EPERM); the
+//              unsealed one shrinks -- the back end must never have mapped
+//              it (run()'s allow_shrink: always on in the target)
+//   fd kind (% 10): 0 eventfd (kickable), 1..6 memfd 0 B, 4 KiB, 4 KiB +
+//            100, 64 KiB, 1 MiB, a second 64 KiB file, each sealed at its
+//            size (F_SEAL_SHRINK | F_SEAL_GROW, as QEMU's memfd backend
+//            seals; one file per kind and input, fresh and zeroed; every
+//            reference sends it again), 7 the read end of a pipe
+//            (kickable: the harness keeps the write end), 8 the write end
+//            of a pipe (the harness keeps the read end and never reads
+//            it), 9 a 64 KiB memfd NOT sealed (the back end must refuse it)
 //   integers little-endian; an op cut short by the end of the input is
 //   dropped.
 //
@@ -99,18 +102,21 @@ inline constexpr uint8_t kOpKinds = 7;
 
 enum class Fd : uint8_t {
   kEventfd,
-  kMem0,      // 0 bytes
-  kMem4k,     // 4 KiB
-  kMemOdd,    // 4 KiB + 100
-  kMem64k,    // 64 KiB
-  kMem1m,     // 1 MiB
-  kMem64kB,   // a second 64 KiB file
-  kPipeRead,  // the read end goes; the harness keeps the write end
-  kPipeWrite  // the write end goes; the harness keeps the read end
+  kMem0,        // 0 bytes
+  kMem4k,       // 4 KiB
+  kMemOdd,      // 4 KiB + 100
+  kMem64k,      // 64 KiB
+  kMem1m,       // 1 MiB
+  kMem64kB,     // a second 64 KiB file
+  kPipeRead,    // the read end goes; the harness keeps the write end
+  kPipeWrite,   // the write end goes; the harness keeps the read end
+  kMemUnsealed  // 64 KiB, not sealed: the front end can shrink it
 };
-inline constexpr uint8_t kFdKinds = 9;
-inline constexpr size_t kMemfds = 6;
-inline constexpr std::array<uint64_t, kMemfds> kMemfdSize = {0, 4096, 4196, 65536, 1 << 20, 65536};
+inline constexpr uint8_t kFdKinds = 10;
+inline constexpr size_t kMemfds = 7;
+inline constexpr size_t kUnsealedMemfd = 6;
+inline constexpr std::array<uint64_t, kMemfds> kMemfdSize = {0,       4096,  4196, 65536,
+                                                             1 << 20, 65536, 65536};
 // Memfd index of an fd kind (kMem0..kMem64kB), and back.
 inline constexpr size_t mem_index(Fd f) {
   return size_t(f) - size_t(Fd::kMem0);
@@ -340,9 +346,11 @@ class Fds {
   }
   int memfd(size_t i) {
     if (mem_[i] < 0) {
-      mem_[i] = memfd_create("vnet-fuzz-guest", MFD_CLOEXEC);
+      mem_[i] = memfd_create("vnet-fuzz-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
       if (mem_[i] < 0) abort();
       if (ftruncate(mem_[i], off_t(kMemfdSize[i])) != 0) abort();
+      if (i != kUnsealedMemfd && fcntl(mem_[i], F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
+        abort();
       owned_.push_back(mem_[i]);
     }
     return mem_[i];
@@ -372,6 +380,8 @@ class Fds {
         }
         return p[1];
       }
+      case Fd::kMemUnsealed:
+        return memfd(kUnsealedMemfd);
       default:
         return memfd(mem_index(k));
     }
@@ -379,7 +389,7 @@ class Fds {
   const std::vector<int>& kickable() const { return kickable_; }
 
  private:
-  std::array<int, kMemfds> mem_ = {-1, -1, -1, -1, -1, -1};
+  std::array<int, kMemfds> mem_ = {-1, -1, -1, -1, -1, -1, -1};
   std::vector<int> owned_;
   std::vector<int> kickable_;
 };

@@ -58,10 +58,6 @@ int count_open_fds() {
 }
 
 const bool g_verbose = getenv("VNET_FUZZ_VERBOSE") != nullptr;
-const bool g_shrink = [] {
-  const char* s = getenv("VNET_FUZZ_VHOST_SHRINK");
-  return s != nullptr && strcmp(s, "1") == 0;
-}();
 
 // VNET_SURFACE (tools/vnet-surface, fuzz.surface): every fuzz world leaves
 // its counts of the driver's device reads. This world runs no driver -- the
@@ -88,7 +84,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const int fds_before = count_open_fds();
-  const vb::Outcome o = vb::run(data, size, g_shrink);
+  const vb::Outcome o = vb::run(data, size, /*allow_shrink=*/true);
   if (g_verbose) {
     fprintf(stderr,
             "vnet-fuzz: config 0x%02x ops %zu chunks %zu%s fds %zu messages %zu rings started "

@@ -129,7 +129,8 @@ struct Handshake {
   uint8_t config = 0;
   uint64_t features = kVersion1 | kFeatureProtocolFeatures;
   bool packed = false;
-  bool enable = true;  // SET_VRING_ENABLE (needed with PROTOCOL_FEATURES)
+  bool enable = true;    // SET_VRING_ENABLE (needed with PROTOCOL_FEATURES)
+  Fd mem = Fd::kMem64k;  // the guest memory's file
 };
 
 // GET_FEATURES .. SET_MEM_TABLE.
@@ -139,7 +140,7 @@ void negotiate(InputBuilder& b, const Handshake& h) {
   b.u64_msg(Request::kSetProtocolFeatures, protocol::kReplyAck | protocol::kConfig);
   b.msg(Request::kSetOwner);
   b.u64_msg(Request::kSetFeatures, h.features);
-  b.mem_table({region(kGpa, kRegionSize, kUaddr)}, {Fd::kMem64k});
+  b.mem_table({region(kGpa, kRegionSize, kUaddr)}, {h.mem});
 }
 
 // What the guest's driver leaves in memory before the rings start: four
@@ -154,15 +155,15 @@ void ring_contents(InputBuilder& b, const Handshake& h) {
                        : split_desc(a, kRxBufferSize, vnet::spec::kDescFlagWrite, 0);
     rx.insert(rx.end(), d.begin(), d.end());
   }
-  b.poke(Fd::kMem64k, kRxDesc, rx);
+  b.poke(h.mem, kRxDesc, rx);
   const uint32_t len = uint32_t(tx_packet().size());
   tx = h.packed ? packed_desc(kGpa + kTxBuffer, len, 0, vnet::spec::kPackedDescFlagAvail)
                 : split_desc(kGpa + kTxBuffer, len, 0, 0);
-  b.poke(Fd::kMem64k, kTxDesc, tx);
-  b.poke(Fd::kMem64k, kTxBuffer, tx_packet());
+  b.poke(h.mem, kTxDesc, tx);
+  b.poke(h.mem, kTxBuffer, tx_packet());
   if (!h.packed) {
-    b.poke(Fd::kMem64k, kRxAvail, avail({0, 1, 2, 3}, 4));
-    b.poke(Fd::kMem64k, kTxAvail, avail({0}, 1));
+    b.poke(h.mem, kRxAvail, avail({0, 1, 2, 3}, 4));
+    b.poke(h.mem, kTxAvail, avail({0}, 1));
   }
 }
 
@@ -259,6 +260,27 @@ std::vector<Seed> seeds() {
     add("good-split-noproto", b,
         "without PROTOCOL_FEATURES the rings run at SET_VRING_KICK, no SET_VRING_ENABLE",
         [](const vb::Outcome& o) { return o.ran && o.tx_frames >= 1; });
+  }
+  {
+    // A front end that shrinks the guest memory's file under the back end:
+    // sealed (as QEMU's memfd backend is), the shrink fails and the rings
+    // run on; unsealed, the back end never maps it.
+    Handshake h;
+    InputBuilder b = good(h);
+    b.shrink(Fd::kMem64k, 0);
+    traffic_and_stop(b);
+    add("mem-shrink-sealed", b, "a shrink of the sealed memfd fails: the rings run, no fault",
+        ran_clean);
+  }
+  {
+    Handshake h;
+    h.mem = Fd::kMemUnsealed;
+    InputBuilder b = good(h);
+    b.shrink(Fd::kMemUnsealed, 0);
+    traffic_and_stop(b);
+    add("mem-unsealed", b,
+        "a memfd the front end can still shrink is refused; the shrink then faults nobody",
+        [](const vb::Outcome& o) { return !o.ran && o.refused("no F_SEAL_SHRINK"); });
   }
   {
     Handshake h;
@@ -529,15 +551,23 @@ std::vector<Seed> seeds() {
     b.state(Request::kGetVringBase, 1, 0);
     b.u64_msg(Request::kSetVringKick, 1, {Fd::kEventfd});  // resumed at base 1: refused
     b.state(Request::kSetVringBase, 1, 0);
+    b.u64_msg(Request::kSetVringKick, 1, {Fd::kEventfd});  // fresh, but rx still runs: refused
+    b.state(Request::kGetVringBase, 0, 0);                 // every ring stopped
+    b.u64_msg(Request::kSetFeatures, h.features);
+    b.state(Request::kSetVringBase, 0, 0);
     b.poke(Fd::kMem64k, kTxAvail, avail({0, 0}, 2));
-    b.u64_msg(Request::kSetVringKick, 1, {Fd::kEventfd});  // fresh again: restarts
+    b.u64_msg(Request::kSetVringKick, 0, {Fd::kEventfd});  // both fresh: the device starts over
+    b.u64_msg(Request::kSetVringKick, 1, {Fd::kEventfd});
+    b.state(Request::kSetVringEnable, 0, 1);
     b.state(Request::kSetVringEnable, 1, 1);
-    b.kick(5);
+    b.kick(9);
     b.tx();
     add("ring-restart", b,
-        "GET_VRING_BASE stops tx; a restart at its base refused, a fresh one renegotiates",
+        "GET_VRING_BASE stops tx; a restart at its base refused, a restart alone under the "
+        "running rx refused, both restarted fresh after SET_FEATURES run again",
         [](const vb::Outcome& o) {
-          return o.refused("only fresh rings") && o.ring_starts >= 3 && o.ran;
+          return o.refused("only fresh rings") && o.refused("still runs") && o.ring_starts >= 4 &&
+                 o.ran;
         });
   }
 
@@ -848,7 +878,7 @@ int main(int argc, char** argv) {
   const std::vector<Seed> all = seeds();
   bool ok = true;
   for (const Seed& s : all) {
-    const vb::Outcome o = vb::run(s.input.data(), s.input.size(), false);
+    const vb::Outcome o = vb::run(s.input.data(), s.input.size(), /*allow_shrink=*/true);
     const bool met = s.expect(o);
     if (!met || verbose)
       std::cerr << (met ? "ok   " : "FAIL ") << s.name << " (" << s.input.size()
