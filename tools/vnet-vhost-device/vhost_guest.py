@@ -223,7 +223,8 @@ echo VHOST-DMESG-BEGIN
 dmesg | grep -iE 'virtio|eth0'
 echo VHOST-DMESG-END
 grep -iE 'virtio|CPU0' /proc/interrupts | sed 's/^/VHOST-IRQ /'
-for s in rx_packets tx_packets rx_bytes tx_bytes rx_errors tx_errors rx_dropped tx_dropped; do
+for s in rx_packets tx_packets rx_bytes tx_bytes rx_errors tx_errors rx_dropped tx_dropped \\
+         rx_length_errors rx_frame_errors rx_over_errors; do
   echo "VHOST-STAT $s $(cat /sys/class/net/eth0/statistics/$s)"
 done
 echo VHOST-DONE
