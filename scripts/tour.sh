@@ -17,7 +17,11 @@
 #   5. vhost-user: the same driver as a vhost-user front end against DPDK's
 #             vhost back end (dpdk-testpmd): two instances joined through
 #             it, every frame checked; and a short race against DPDK's own
-#             virtio driver on the same back end.
+#             virtio driver on the same back end;
+#   6. any guest: the mock device as a vhost-user back end of QEMU's
+#             virtio-net: Linux's own driver pinging through it, the
+#             conformance report, and one lie told to Linux, to our guest
+#             and to our driver in process, side by side.
 # Ends with a summary table; exit 0 when every world passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +33,7 @@ bin=build/default/bin
 # split ring's, the packed ring's, the control plane's and the receive
 # path's (offload headers, receive chains).
 cmake --preset fuzz >/dev/null || exit 1
-fuzz_targets=(fuzz_used_ring fuzz_packed_ring fuzz_ctrl fuzz_rx fuzz_vhost_reply)
+fuzz_targets=(fuzz_used_ring fuzz_packed_ring fuzz_ctrl fuzz_rx fuzz_vhost_reply fuzz_vhost_backend)
 cmake --build --preset fuzz --target "${fuzz_targets[@]}" >/dev/null ||
   { cmake --build --preset fuzz --target "${fuzz_targets[@]}"; exit 1; }
 
@@ -70,6 +74,11 @@ fuzz_work=$(mktemp -d)
 run "fuzz: fuzz_vhost_reply (back end), 5 s" 'DONE' \
   build/fuzz/bin/fuzz_vhost_reply -max_total_time=5 -print_final_stats=1 \
   "${fuzz_work}" corpus/fuzz/fuzz_vhost_reply
+rm -rf "${fuzz_work}"
+fuzz_work=$(mktemp -d)
+run "fuzz: fuzz_vhost_backend (front end), 5 s" 'DONE' \
+  build/fuzz/bin/fuzz_vhost_backend -max_total_time=5 -max_len=4096 -print_final_stats=1 \
+  "${fuzz_work}" corpus/fuzz/fuzz_vhost_backend
 rm -rf "${fuzz_work}"
 for transport in legacy modern transitional; do
   run "qemu: ${transport} on q35 (TCP echo)" '^boot to first echo' \
@@ -121,6 +130,17 @@ run "vhost-user: via DPDK, packed, 2 pairs" '^PASS' \
 run "vhost-user: race vs DPDK virtio-user" '^\| split \| 64 B' \
   python3 bench/vhost_race.py --vnet-vhost "${bin}/vnet-vhost" --rounds 1 --seconds 3 \
   --sizes 64 --kinds split
+
+# The other way round (issue 18): the mock device as the vhost-user back
+# end of QEMU's virtio-net; a Linux guest (Debian's kernel, a busybox
+# initramfs) pings through it, and a lie is told in three worlds.
+run "any guest: Linux vs the mock device" '^conformance report' \
+  python3 tools/vnet-vhost-device/vhost_guest.py --guest linux --expect-traffic \
+  --device "${bin}/vnet-vhost-device"
+run "any guest: a lie, three drivers" '^\| `misbehave' \
+  python3 tools/vnet-vhost-device/compare_lies.py --seconds 6 --expect-vnet-survives \
+  --device "${bin}/vnet-vhost-device" --mock "${bin}/vnet-mock" \
+  --scenario mock_device/scenarios/misbehave_used_id_out_of_range.json
 
 echo; echo "################ summary"
 printf '%-38s %-6s %s\n' "world" "result" "note"
