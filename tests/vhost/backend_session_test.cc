@@ -319,6 +319,18 @@ TEST_F(BackendTest, TooManyFileDescriptorsEndTheSessionAndLeakNone) {
   EXPECT_EQ(count_open_fds(), before);
 }
 
+TEST_F(BackendTest, AFrontEndThatStopsReadingRepliesEndsTheSessionInBoundedTime) {
+  // Replies pile up in the socket until the back end's send times out.
+  bool ended = false;
+  for (int i = 0; i < 100000 && !ended; ++i) {
+    send(Request::kGetFeatures, nullptr, 0);
+    ended = !session_->handle_message();
+  }
+  ASSERT_TRUE(ended);
+  EXPECT_NE(session_->error().find("stopped reading replies"), std::string::npos)
+      << session_->error();
+}
+
 TEST_F(BackendTest, AnUnknownRequestIsRefusedAndTheSessionGoesOn) {
   negotiate_protocol();
   send_raw(99, kVersion | kFlagNeedReply, nullptr, 0);

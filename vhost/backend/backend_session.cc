@@ -114,9 +114,12 @@ std::string name_of(uint32_t code) {
 }  // namespace
 
 BackendSession::BackendSession(int fd, BackendDevice& device) : fd_(fd), device_(device) {
-  // Every read of a message's remainder is bounded (the header arrived).
+  // Every read of a message's remainder is bounded (the header arrived),
+  // and so is every reply: a front end that stops reading cannot hold the
+  // back end (and the device's rings) forever.
   timeval tv{2, 0};
   setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   device_.set_call_sink([this](uint16_t index) { signal_call(index); });
 }
 
