@@ -81,10 +81,10 @@ const char* request_name(Request r) {
   return "?";
 }
 
-ssize_t recv_closing_fds(int fd, void* dst, size_t len, uint64_t* fds_closed) {
+ssize_t recv_with_fds(int fd, void* dst, size_t len, std::vector<int>* fds, bool* truncated) {
   for (;;) {
     iovec iov{dst, len};
-    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * 16)];
+    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRecv)];
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -98,12 +98,20 @@ ssize_t recv_closing_fds(int fd, void* dst, size_t len, uint64_t* fds_closed) {
       for (size_t i = 0; i < nfds; ++i) {
         int received;
         memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
-        ::close(received);
-        ++*fds_closed;
+        fds->push_back(received);
       }
     }
+    if (truncated != nullptr) *truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
     return n;
   }
+}
+
+ssize_t recv_closing_fds(int fd, void* dst, size_t len, uint64_t* fds_closed) {
+  std::vector<int> fds;
+  const ssize_t n = recv_with_fds(fd, dst, len, &fds, nullptr);
+  for (int f : fds) ::close(f);
+  *fds_closed += fds.size();
+  return n;
 }
 
 Channel::~Channel() {

@@ -25,14 +25,20 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 #include "vhost/protocol.h"
 
 namespace vnet::vhost {
 
-// One recvmsg() of at most len bytes into dst (EINTR retried); every file
-// descriptor that comes along is closed at once and counted in
-// *fds_closed. Returns what recvmsg returned (0: the peer closed).
+// One recvmsg() of at most len bytes into dst (EINTR retried); the file
+// descriptors that come along (at most kMaxFdsPerRecv) are appended to
+// *fds, and *truncated (when given) says whether more came than fit --
+// those the kernel closed. Returns what recvmsg returned (0: the peer
+// closed).
+inline constexpr size_t kMaxFdsPerRecv = 16;
+ssize_t recv_with_fds(int fd, void* dst, size_t len, std::vector<int>* fds, bool* truncated);
+// The same, every descriptor closed at once and counted in *fds_closed.
 ssize_t recv_closing_fds(int fd, void* dst, size_t len, uint64_t* fds_closed);
 
 class Channel {

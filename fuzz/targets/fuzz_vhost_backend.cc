@@ -30,7 +30,6 @@
 // (libFuzzer's -timeout; nothing waits: the stream ends, kicks are polled
 // with timeout 0, the session's own reads are bounded by SO_RCVTIMEO).
 // VNET_FUZZ_VERBOSE=1 prints what each input reached.
-#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,22 +39,15 @@
 
 #include <string>
 
+#include "fuzz/harness/open_fds.h"
 #include "fuzz/harness/vhost_backend_world.h"
 #include "surface/site_counts.h"
+
+using vnet::fuzz::count_open_fds;
 
 namespace {
 
 namespace vb = vnet::fuzz::vhost_backend;
-
-int count_open_fds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  closedir(d);
-  return n - 1;
-}
 
 const bool g_verbose = getenv("VNET_FUZZ_VERBOSE") != nullptr;
 

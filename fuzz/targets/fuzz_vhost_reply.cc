@@ -32,11 +32,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <dirent.h>
 
 #include <memory>
 
+#include "fuzz/harness/open_fds.h"
 #include "fuzz/harness/vhost_reply_world.h"
+
+using vnet::fuzz::count_open_fds;
 
 namespace {
 
@@ -52,16 +54,6 @@ namespace vr = vnet::fuzz::vhost_reply;
 constexpr int kReplyTimeoutOpenMs = 5;
 constexpr int kReplyTimeoutShutMs = 50;
 constexpr int kMaxFds = 16;
-
-int count_open_fds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  closedir(d);
-  return n - 1;
-}
 
 // Sends one chunk; false when the socket is full (the rest is dropped).
 bool send_chunk(int fd, const uint8_t* p, size_t len, bool with_fd) {

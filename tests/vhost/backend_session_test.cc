@@ -8,7 +8,6 @@
 // end of a socketpair and the session on the other end handles them one
 // at a time (handle_message), so a test reads each reply from the socket
 // buffer afterwards -- no thread, except in the loopback test.
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "driver/spec/virtio_constants.h"
+#include "fuzz/harness/open_fds.h"
 #include "mock_device/guest_memory.h"
 #include "vhost/backend/backend_loop.h"
 #include "vhost/backend/backend_session.h"
@@ -33,19 +33,13 @@
 #include "vhost/protocol.h"
 #include "vhost/vhost_user_port.h"
 
+using vnet::fuzz::count_open_fds;
+
 namespace vnet::vhost {
 namespace {
 
 using spec::Feature;
 using spec::feature_mask;
-
-int count_open_fds() {
-  DIR* d = opendir("/proc/self/fd");
-  int n = 0;
-  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
 
 // A memfd sealed at its size, as QEMU's memory-backend-memfd makes them.
 int sealed_memfd(size_t size, bool seal = true) {

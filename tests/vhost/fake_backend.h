@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "fuzz/harness/open_fds.h"
 #include "vhost/protocol.h"
 
 namespace vnet::vhost::testing {
@@ -138,6 +139,6 @@ class FakeBackend {
 };
 
 // Open file descriptors of this process (/proc/self/fd).
-int count_open_fds();
+using vnet::fuzz::count_open_fds;  // fuzz/harness/open_fds.h
 
 }  // namespace vnet::vhost::testing

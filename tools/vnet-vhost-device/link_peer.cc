@@ -47,6 +47,25 @@ void ipv4(uint8_t* ip, const uint8_t* src, const uint8_t* dst, uint16_t total) {
   put16(ip + 10, checksum(ip, 20));
 }
 
+// An ARP frame (op 1 request, 2 reply) from our MAC to dst.
+std::vector<uint8_t> arp(uint16_t op, const uint8_t* dst, const uint8_t* sender_mac,
+                         const uint8_t* sender_ip, const uint8_t* target_mac,
+                         const uint8_t* target_ip) {
+  std::vector<uint8_t> r(kEth + 28, 0);
+  ethernet(r.data(), dst, sender_mac, kEtherArp);
+  uint8_t* o = r.data() + kEth;
+  put16(o, 1);  // Ethernet
+  put16(o + 2, kEtherIpv4);
+  o[4] = 6;
+  o[5] = 4;
+  put16(o + 6, op);
+  std::memcpy(o + 8, sender_mac, 6);
+  std::memcpy(o + 14, sender_ip, 4);
+  std::memcpy(o + 18, target_mac, 6);
+  std::memcpy(o + 24, target_ip, 4);
+  return r;
+}
+
 uint8_t payload_byte(uint16_t seq, size_t i) {
   return uint8_t(seq * 31 + i);
 }
@@ -97,18 +116,7 @@ void LinkPeer::on_arp(std::span<const uint8_t> frame) {
     if (op != 2) ++counters_.other_frames;
     return;
   }
-  Frame r(kEth + 28, 0);
-  ethernet(r.data(), sender_mac, our_mac_.data(), kEtherArp);
-  uint8_t* o = r.data() + kEth;
-  put16(o, 1);
-  put16(o + 2, kEtherIpv4);
-  o[4] = 6;
-  o[5] = 4;
-  put16(o + 6, 2);
-  std::memcpy(o + 8, our_mac_.data(), 6);
-  std::memcpy(o + 14, our_ip_.data(), 4);
-  std::memcpy(o + 18, sender_mac, 6);
-  std::memcpy(o + 24, sender_ip, 4);
+  Frame r = arp(2, sender_mac, our_mac_.data(), our_ip_.data(), sender_mac, sender_ip);
   ++counters_.arp_requests_answered;
   queue(std::move(r));
 }
@@ -163,17 +171,8 @@ void LinkPeer::on_ipv4(std::span<const uint8_t> frame) {
 void LinkPeer::probe() {
   static const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   if (!guest_mac_known_) {
-    Frame r(kEth + 28, 0);
-    ethernet(r.data(), kBroadcast, our_mac_.data(), kEtherArp);
-    uint8_t* o = r.data() + kEth;
-    put16(o, 1);
-    put16(o + 2, kEtherIpv4);
-    o[4] = 6;
-    o[5] = 4;
-    put16(o + 6, 1);
-    std::memcpy(o + 8, our_mac_.data(), 6);
-    std::memcpy(o + 14, our_ip_.data(), 4);
-    std::memcpy(o + 24, guest_ip_.data(), 4);
+    static const uint8_t kUnknown[6] = {};
+    Frame r = arp(1, kBroadcast, our_mac_.data(), our_ip_.data(), kUnknown, guest_ip_.data());
     ++counters_.arp_requests_sent;
     queue(std::move(r));
     return;

@@ -8,12 +8,12 @@
 #include <cstring>
 
 #include "driver/spec/virtio_constants.h"
+#include "vhost/channel.h"
 
 namespace vnet::vhost {
 namespace {
 
 constexpr uint64_t kVhostBits = kFeatureProtocolFeatures | kFeatureLogAll;
-constexpr uint32_t kMaxFdsPerMessage = 16;
 
 void close_all(std::vector<int>& fds) {
   for (int f : fds) ::close(f);
@@ -143,25 +143,9 @@ bool BackendSession::read_message(MessageHeader* h, std::vector<uint8_t>* payloa
   uint8_t* dst = reinterpret_cast<uint8_t*>(h);
   size_t got = 0;
   while (got < sizeof *h) {
-    iovec iov{dst + got, sizeof *h - got};
-    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < nfds; ++i) {
-        int received;
-        std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
-        fds->push_back(received);
-      }
-    }
-    if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+    bool truncated = false;
+    const ssize_t n = recv_with_fds(fd_, dst + got, sizeof *h - got, fds, &truncated);
+    if (truncated) {
       close_all(*fds);
       return fail("a message came with more file descriptors than any request takes");
     }
