@@ -145,6 +145,60 @@ TEST(LinkPeer, FramesThatDoNotParseAreCountedNotAnswered) {
   EXPECT_TRUE(p.outbox().empty());
 }
 
+// A DHCP message of type `type` from the guest (0.0.0.0:68 -> broadcast:67);
+// options_len_lie > 0 makes the message-type option claim more bytes.
+std::vector<uint8_t> dhcp_from_guest(uint8_t type, uint8_t options_len_lie = 0) {
+  const size_t bootp = 236 + 4 + 4;  // fixed part, cookie, option 53, END
+  std::vector<uint8_t> f(14 + 20 + 8 + bootp, 0);
+  std::memset(f.data(), 0xff, 6);
+  std::memcpy(f.data() + 6, kGuestMac, 6);
+  f[12] = 0x08;
+  uint8_t* ip = f.data() + 14;
+  ip[0] = 0x45;
+  const uint16_t total = uint16_t(20 + 8 + bootp);
+  ip[2] = uint8_t(total >> 8), ip[3] = uint8_t(total);
+  ip[8] = 64, ip[9] = 17;
+  std::memset(ip + 16, 0xff, 4);
+  const uint16_t hc = csum(ip, 20);
+  ip[10] = uint8_t(hc >> 8), ip[11] = uint8_t(hc);
+  uint8_t* udp = ip + 20;
+  udp[1] = 68, udp[3] = 67;
+  udp[4] = uint8_t((8 + bootp) >> 8), udp[5] = uint8_t(8 + bootp);
+  uint8_t* b = udp + 8;
+  b[0] = 1, b[1] = 1, b[2] = 6;
+  b[4] = 0xde, b[5] = 0xad, b[6] = 0xbe, b[7] = 0xef;  // xid
+  std::memcpy(b + 28, kGuestMac, 6);
+  const uint8_t cookie[4] = {99, 130, 83, 99};
+  std::memcpy(b + 236, cookie, 4);
+  b[240] = 53, b[241] = uint8_t(1 + options_len_lie), b[242] = type, b[243] = 255;
+  return f;
+}
+
+TEST(LinkPeer, OffersAndAcksTheGuestsAddressOverDhcp) {
+  LinkPeer p;
+  p.on_guest_frame(dhcp_from_guest(1));  // DISCOVER
+  ASSERT_EQ(p.outbox().size(), 1u);
+  const auto offer = p.outbox().front();
+  const uint8_t* b = offer.data() + 14 + 20 + 8;
+  EXPECT_EQ(csum(offer.data() + 14, 20), 0);
+  EXPECT_EQ(b[0], 2);  // BOOTREPLY
+  EXPECT_EQ(std::memcmp(b + 4, "\xde\xad\xbe\xef", 4), 0);
+  EXPECT_EQ(std::memcmp(b + 16, kGuestIp, 4), 0);  // yiaddr
+  EXPECT_EQ(b[240], 53);
+  EXPECT_EQ(b[242], 2);  // OFFER
+  EXPECT_TRUE(p.guest_mac_known());
+  p.on_guest_frame(dhcp_from_guest(3));  // REQUEST
+  ASSERT_EQ(p.outbox().size(), 2u);
+  EXPECT_EQ(p.outbox().back()[14 + 20 + 8 + 242], 5);  // ACK
+  EXPECT_EQ(p.counters().dhcp_offers, 1u);
+  EXPECT_EQ(p.counters().dhcp_acks, 1u);
+  p.on_guest_frame(dhcp_from_guest(7));  // RELEASE: not answered
+  EXPECT_EQ(p.outbox().size(), 2u);
+  p.on_guest_frame(dhcp_from_guest(1, 40));  // an option running past the message
+  EXPECT_EQ(p.outbox().size(), 2u);
+  EXPECT_EQ(p.counters().malformed, 1u);
+}
+
 TEST(LinkPeer, TheOutboxIsBounded) {
   LinkPeer p;
   for (size_t i = 0; i < LinkPeer::kMaxOutbox + 10; ++i) p.probe();

@@ -9,6 +9,10 @@ constexpr size_t kEth = 14;
 constexpr uint16_t kEtherArp = 0x0806;
 constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr uint16_t kIdent = 0x7678;  // "vx": our echo requests' identifier
+constexpr uint16_t kDhcpServerPort = 67;
+constexpr uint16_t kDhcpClientPort = 68;
+constexpr size_t kBootpFixed = 236;  // BOOTP's fixed part, before the options
+constexpr uint8_t kDhcpMagic[4] = {99, 130, 83, 99};
 
 uint16_t be16(const uint8_t* p) {
   return uint16_t(p[0] << 8 | p[1]);
@@ -32,15 +36,16 @@ void ethernet(uint8_t* f, const uint8_t* dst, const uint8_t* src, uint16_t type)
   put16(f + 12, type);
 }
 
-// An IPv4 header of 20 bytes carrying ICMP, total length total.
-void ipv4(uint8_t* ip, const uint8_t* src, const uint8_t* dst, uint16_t total) {
+// An IPv4 header of 20 bytes carrying protocol proto (ICMP by default),
+// total length total.
+void ipv4(uint8_t* ip, const uint8_t* src, const uint8_t* dst, uint16_t total, uint8_t proto = 1) {
   ip[0] = 0x45;
   ip[1] = 0;
   put16(ip + 2, total);
   put16(ip + 4, 0);
   put16(ip + 6, 0x4000);  // DF
   ip[8] = 64;
-  ip[9] = 1;  // ICMP
+  ip[9] = proto;
   put16(ip + 10, 0);
   std::memcpy(ip + 12, src, 4);
   std::memcpy(ip + 16, dst, 4);
@@ -134,6 +139,7 @@ void LinkPeer::on_ipv4(std::span<const uint8_t> frame) {
     ++counters_.malformed;
     return;
   }
+  if (ip[9] == 17 && (be16(ip + 6) & 0x3FFF) == 0) return on_udp(frame, ip, ihl, total);
   if (ip[9] != 1 || std::memcmp(ip + 16, our_ip_.data(), 4) != 0 || (be16(ip + 6) & 0x3FFF)) {
     ++counters_.other_frames;
     return;
@@ -165,6 +171,79 @@ void LinkPeer::on_ipv4(std::span<const uint8_t> frame) {
   put16(o + 2, 0);
   put16(o + 2, checksum(o, icmp_len));
   ++counters_.guest_pings_answered;
+  queue(std::move(r));
+}
+
+void LinkPeer::on_udp(std::span<const uint8_t> frame, const uint8_t* ip, size_t ihl, size_t total) {
+  const uint8_t* udp = ip + ihl;
+  const size_t udp_len = total - ihl;
+  if (udp_len < 8 || be16(udp + 4) < 8 || be16(udp + 4) > udp_len) {
+    ++counters_.malformed;
+    return;
+  }
+  if (be16(udp) != kDhcpClientPort || be16(udp + 2) != kDhcpServerPort) {
+    ++counters_.other_frames;
+    return;
+  }
+  // BOOTP (RFC 951) with DHCP options (RFC 2131, 2132): op 1, Ethernet
+  // addresses, the magic cookie, then options up to END; only message
+  // types DISCOVER (1) and REQUEST (3) are answered.
+  const uint8_t* b = udp + 8;
+  const size_t blen = be16(udp + 4) - 8;
+  if (blen < kBootpFixed + 4 || b[0] != 1 || b[1] != 1 || b[2] != 6 ||
+      std::memcmp(b + kBootpFixed, kDhcpMagic, 4) != 0) {
+    ++counters_.malformed;
+    return;
+  }
+  int type = -1;
+  for (size_t i = kBootpFixed + 4; i < blen;) {
+    const uint8_t code = b[i];
+    if (code == 255) break;
+    if (code == 0) {
+      ++i;
+      continue;
+    }
+    if (i + 2 > blen || i + 2 + size_t(b[i + 1]) > blen) {
+      ++counters_.malformed;
+      return;
+    }
+    if (code == 53 && b[i + 1] == 1) type = b[i + 2];
+    i += 2 + size_t(b[i + 1]);
+  }
+  if (type != 1 && type != 3) {
+    ++counters_.other_frames;
+    return;
+  }
+  const uint8_t reply_type = type == 1 ? 2 : 5;  // OFFER / ACK
+  static const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  static const uint8_t kAll[4] = {255, 255, 255, 255};
+  const uint8_t options[] = {
+      53,         1,          reply_type, 54,         4,   our_ip_[0], our_ip_[1], our_ip_[2],
+      our_ip_[3], 51,         4,          0,          1,   0x51,       0x80,  // lease: 86400 s
+      1,          4,          255,        255,        255, 0,          3,          4,
+      our_ip_[0], our_ip_[1], our_ip_[2], our_ip_[3], 255};
+  const size_t bootp_len = kBootpFixed + 4 + sizeof options;
+  Frame r(kEth + 20 + 8 + bootp_len, 0);
+  ethernet(r.data(), kBroadcast, our_mac_.data(), kEtherIpv4);
+  uint8_t* rip = r.data() + kEth;
+  ipv4(rip, our_ip_.data(), kAll, uint16_t(20 + 8 + bootp_len), 17);
+  uint8_t* rudp = rip + 20;
+  put16(rudp, kDhcpServerPort);
+  put16(rudp + 2, kDhcpClientPort);
+  put16(rudp + 4, uint16_t(8 + bootp_len));  // checksum 0: none (IPv4)
+  uint8_t* o = rudp + 8;
+  o[0] = 2;  // BOOTREPLY
+  o[1] = 1;
+  o[2] = 6;
+  std::memcpy(o + 4, b + 4, 4);              // xid
+  std::memcpy(o + 16, guest_ip_.data(), 4);  // yiaddr
+  std::memcpy(o + 20, our_ip_.data(), 4);    // siaddr
+  std::memcpy(o + 28, b + 28, 16);           // chaddr
+  std::memcpy(o + kBootpFixed, kDhcpMagic, 4);
+  std::memcpy(o + kBootpFixed + 4, options, sizeof options);
+  std::memcpy(guest_mac_.data(), b + 28, 6);  // the client's MAC, for the probes
+  guest_mac_known_ = true;
+  ++(type == 1 ? counters_.dhcp_offers : counters_.dhcp_acks);
   queue(std::move(r));
 }
 

@@ -7,6 +7,9 @@
 //     ARP reply from the guest              -> guest MAC learnt
 //     ICMP echo request to our address      -> echo reply queued
 //     ICMP echo reply to one of our probes  -> counted (ping_replies)
+//     DHCP DISCOVER / REQUEST (UDP 68 -> 67) -> OFFER / ACK of 10.0.2.15/24,
+//                                              router 10.0.2.2 (a firmware
+//                                              such as iPXE configures itself)
 //     anything else                         -> counted (other_frames)
 //   probe() -> an ARP request for the guest's address until its MAC is
 //              known, then an ICMP echo request to it (pings_sent)
@@ -40,6 +43,8 @@ namespace vnet::tools {
   X(pings_sent)                                                           \
   X(ping_replies)   /* the guest's echo replies to our probes */          \
   X(ping_reply_bad) /* echo replies whose payload is not what we sent */  \
+  X(dhcp_offers)                                                          \
+  X(dhcp_acks)                                                            \
   X(other_frames)                                                         \
   X(malformed)                                                            \
   X(outbox_dropped) /* replies dropped: outbox full */
@@ -74,6 +79,7 @@ class LinkPeer {
   void queue(Frame f);
   void on_arp(std::span<const uint8_t> frame);
   void on_ipv4(std::span<const uint8_t> frame);
+  void on_udp(std::span<const uint8_t> frame, const uint8_t* ip, size_t ihl, size_t total);
 
   Mac our_mac_{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
   std::array<uint8_t, 4> our_ip_{10, 0, 2, 2};

@@ -54,7 +54,9 @@ Guests:
          -kernel, isa-debug-exit) serving: its responder answers the
          device's ARP and echo requests; stopped after --seconds.
   ipxe   SeaBIOS and iPXE's virtio-net option ROM (Debian's ipxe-qemu) on
-         q35: iPXE tries DHCP on the NIC; stopped after --seconds.
+         q35: iPXE asks DHCP on the NIC, the device offers 10.0.2.15, and
+         iPXE answers the device's pings while it looks for something to
+         boot; stopped after --seconds.
 
 The device ends when QEMU disconnects; its text report (stdout) is shown
 verbatim and its JSON report (--json) is merged into ours. Everything runs
@@ -63,7 +65,8 @@ each in a session of their own and killed and reaped on every exit path.
 
 --expect-traffic fails the run unless the device got echo replies from the
 guest (traffic.ping_replies > 0) and, for linux, the guest's own pings to
-10.0.2.2 were answered.
+10.0.2.2 were answered; for ipxe, iPXE took the address the device's DHCP
+offered (the device sent an ACK).
 
 Exit 0 pass, 1 fail (a guest that did not come up, a device that failed, a
 missing kernel or binary, an expectation not met), 2 usage.
@@ -324,7 +327,10 @@ def parse_ipxe(console):
         x = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", x).strip()
         if x and keep.search(x) and x not in lines[-1:]:
             lines.append(x)
-    return {"kind": "ipxe", "ipxe_seen": "iPXE" in console, "lines": lines[-40:]}
+    # iPXE prints the address DHCP gave it (vnet-vhost-device answers DHCP).
+    m = re.search(r"net\d+: (\d+\.\d+\.\d+\.\d+/\S+)( gw \S+)?", console)
+    return {"kind": "ipxe", "ipxe_seen": "iPXE" in console, "lines": lines[-40:],
+            "address": m.group(1) + (m.group(2) or "") if m else None}
 
 
 # ---- QEMU ---------------------------------------------------------------------
@@ -534,6 +540,14 @@ def check(args, report):
             bad.append("our guest printed no ready line")
         if g.get("failed"):
             bad.append("our guest: " + "; ".join(g["failed"]))
+    elif args.guest == "ipxe":
+        if not g.get("ipxe_seen"):
+            bad.append("iPXE never ran (not on the console)")
+        # iPXE prints its address only once its IPv6 autoconfiguration gives
+        # up too; the device's own count of DHCP ACKs says it earlier.
+        acks = ((dj or {}).get("traffic") or {}).get("dhcp_acks", 0)
+        if args.expect_traffic and not acks:
+            bad.append("expected traffic: iPXE never took the device's DHCP offer (no ACK)")
     if args.packed and dj is not None:
         try:
             negotiated = int(str(dj.get("negotiated_features", "0")), 16)
@@ -644,6 +658,7 @@ def summary(args, report):
             out.append("counters: " + " ".join(f"{k}={v}" for k, v in g["counters"].items()))
     else:
         out.append("iPXE seen on the console: " + ("yes" if g.get("ipxe_seen") else "NO"))
+        out.append("iPXE's address (DHCP): " + (g.get("address") or "none"))
         out.extend(g.get("lines", []))
     q = report["qemu"]
     out.append(f"QEMU: {exit_text(q.get('exit'))}"
