@@ -327,11 +327,11 @@ bool DeviceQueue::publish() {
   published_idx_ = now;
   batch_count_ = 0;  // in-order: what is published closes its batch
   // The used index must be visible before the driver's suppression is
-  // read (a store then a load: only a full fence orders them). In process
-  // the driver never runs meanwhile; a real guest's driver (vhost-user
-  // back end) does, and without it an interrupt could be lost (the
-  // driver's virtio_mb() pairs with this one).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // read (a store then a load: only a full fence orders them) when the
+  // driver runs meanwhile -- a real guest's, behind the vhost-user back end
+  // -- or an interrupt could be lost (the driver's virtio_mb() pairs with
+  // this one). In process the driver never does.
+  if (concurrent_driver_) std::atomic_thread_fence(std::memory_order_seq_cst);
   const uint16_t flags = load16(avail_ + spec::kAvailFlagsOffset);
   if (event_idx_) {
     if (flags != 0)

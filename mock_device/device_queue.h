@@ -151,6 +151,10 @@ class DeviceQueue {
   // Also checks the driver's in-order rules in walk(): next = x + 1 (0
   // after the last descriptor; drv-2.7.5.2-2), table entries sequential
   // (drv-2.7.5.3.1-5).
+  // The driver runs at the same time as the device (DeviceConfig::
+  // concurrent_driver): publish() fences between the used index and the
+  // driver's event suppression. Kept across configure().
+  void set_concurrent_driver(bool on) { concurrent_driver_ = on; }
   void set_in_order(uint16_t batch) {
     in_order_batch_ = batch == 0 ? 1 : batch;
     in_order_ = true;
@@ -208,6 +212,7 @@ class DeviceQueue {
   // its completions so far; the last entry pushed (last_used()).
   uint16_t in_order_batch_ = 1;
   bool in_order_ = false;
+  bool concurrent_driver_ = false;
   uint16_t batch_count_ = 0;
   uint16_t batch_first_ = 0;
   uint32_t last_id_ = 0;

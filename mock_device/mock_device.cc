@@ -863,6 +863,10 @@ void MockDevice::enable_queue_now(uint16_t q) {
                        r.size, r.addrs, has_feature(neg, Feature::kEventIdx),
                        has_feature(neg, Feature::kIndirectDesc), iommu ? &iommu_ : nullptr, &audit_,
                        config_.packed_device_event);
+  if (packed)
+    queues_[q].packed_ring().set_concurrent_driver(config_.concurrent_driver);
+  else
+    queues_[q].split_queue().set_concurrent_driver(config_.concurrent_driver);
   // IN_ORDER, either ring kind: completions batched (DeviceConfig::in_order_batch).
   if (has_feature(neg, Feature::kInOrder)) {
     if (packed)

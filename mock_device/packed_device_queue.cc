@@ -454,9 +454,9 @@ bool PackedDeviceQueue::publish() {
   const uint32_t old = published_total_;
   const uint32_t now = used_total_;
   published_total_ = now;
-  // The used flags before the driver's event is read: a full fence (see
-  // DeviceQueue::publish(); a real guest's driver runs meanwhile).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // The used flags before the driver's event is read: a full fence when
+  // the driver runs meanwhile (see DeviceQueue::publish()).
+  if (concurrent_driver_) std::atomic_thread_fence(std::memory_order_seq_cst);
   // Driver event: flags, then off_wrap (vring_packed_event_read()).
   uint16_t flags, off_wrap;
   std::memcpy(&flags, driver_event_ + kEventFlagsOffset, 2);

@@ -178,6 +178,10 @@ class PackedDeviceQueue {
   // VIRTIO_F_IN_ORDER negotiated: completions in batches of up to batch
   // (1: one used descriptor each, as without it). Reset by configure() and
   // reset().
+  // The driver runs at the same time as the device (DeviceConfig::
+  // concurrent_driver): publish() fences between the used index and the
+  // driver's event suppression. Kept across configure().
+  void set_concurrent_driver(bool on) { concurrent_driver_ = on; }
   void set_in_order(uint16_t batch) {
     in_order_batch_ = batch == 0 ? 1 : batch;
     batch_count_ = 0;
@@ -273,6 +277,7 @@ class PackedDeviceQueue {
   // none open), the position and used wrap counter of its used descriptor,
   // and that descriptor's index in pending_.
   uint16_t in_order_batch_ = 1;
+  bool concurrent_driver_ = false;
   uint16_t batch_count_ = 0;
   uint16_t batch_pos_ = 0;
   bool batch_wrap_ = true;

@@ -33,6 +33,7 @@ uint64_t vhost_carriable_features() {
 MockDeviceBackend::MockDeviceBackend(const mock::DeviceConfig& config) {
   mock::DeviceConfig c = config;
   c.transport = mock::TransportKind::kModern;
+  c.concurrent_driver = true;  // a real guest's driver runs beside the device
   // One vector per queue and one for configuration changes.
   c.msix_vectors = uint16_t(mock::MockDevice::kMaxQueues + 1);
   // QEMU's virtio-net-pci rings go up to 1024 entries.
