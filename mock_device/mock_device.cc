@@ -643,7 +643,12 @@ void MockDevice::device_reset() {
   ++counters_.device_resets;
   if (legacy_mode_) {
     // A legacy device has no DEVICE_NEEDS_RESET: it simply loses its state.
+    // What the driver last read of InterruptStatus is not the device's
+    // state: an ack of it that crosses the device's own reset is the
+    // device's doing, not a violation of the driver's.
+    const uint32_t isr_read = last_isr_read_;
     full_reset();
+    last_isr_read_ = isr_read;
     legacy_mode_ = true;
     hdr_size_ = 10;
     lost_state_ = true;
