@@ -32,7 +32,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 #include <memory>
 
 #include "fuzz/harness/open_fds.h"

@@ -717,9 +717,11 @@ TEST(GuestMappingTest, FrontEndAddressesTranslateWithinOneRegionOnly) {
 // ---- our driver through vhost-user to the mock device ----
 
 TEST(VhostBackendLoopback, OurDriverThroughTheMockDeviceEchoesFramesByteForByte) {
-  char dir_template[] = "/tmp/vnet-vhost-backend-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string path = std::string(dir_template) + "/sock";
+  // A private directory for the socket, where the test framework keeps
+  // temporary files (mkdtemp fills in the last six characters).
+  std::string dir = ::testing::TempDir() + "vnet-vhost-backend-XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string path = dir + "/sock";
   const int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -801,7 +803,7 @@ TEST(VhostBackendLoopback, OurDriverThroughTheMockDeviceEchoesFramesByteForByte)
   device.join();
   close(lfd);
   unlink(path.c_str());
-  rmdir(dir_template);
+  rmdir(dir.c_str());
   EXPECT_EQ(device_tx, 64u);
   EXPECT_EQ(echoed, 64u);
   EXPECT_EQ(violations, 0u);

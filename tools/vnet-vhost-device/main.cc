@@ -169,10 +169,9 @@ class Server {
       if (!backend_.running()) continue;
       if (!running_since_) {
         running_since_ = Clock::now();
-        negotiated_ = backend_.negotiated();
         if (!o_.quiet)
           fprintf(stderr, "vnet-vhost-device: rings running, features %s\n",
-                  hex(negotiated_).c_str());
+                  hex(backend_.negotiated()).c_str());
       }
       const auto t = Clock::now();
       if (o_.ping_ms != 0 && t >= next_probe &&
@@ -184,7 +183,6 @@ class Server {
       flush();
     }
     sweep_frames_ = loop.sweep_frames();
-    end_ = end;
     messages_ = session.message_counts();
     refusals_ = session.refusals();
     calls_ = session.calls_signalled();
@@ -247,9 +245,8 @@ class Server {
     j["scenario"] = scenario_ ? json(scenario_->file) : json(nullptr);
     j["offered_features"] = hex(backend_.offered_features());
     j["acked_features"] = hex(acked_);
-    j["negotiated_features"] = hex(negotiated_ ? negotiated_ : backend_.negotiated());
-    j["negotiated_feature_names"] =
-        feature_names(negotiated_ ? negotiated_ : backend_.negotiated());
+    j["negotiated_features"] = hex(backend_.negotiated());
+    j["negotiated_feature_names"] = feature_names(backend_.negotiated());
     j["protocol_features"] = hex(protocol_features_);
     j["rings_ran"] = bool(running_since_);
     j["ring_kind"] = dev.ring_packed() ? "packed" : "split";
@@ -341,7 +338,6 @@ class Server {
   LinkPeer peer_;
   bool connected_ = false;
   std::optional<Clock::time_point> running_since_;
-  uint64_t negotiated_ = 0;
   uint64_t acked_ = 0;
   uint64_t protocol_features_ = 0;
   size_t next_step_ = 0;
@@ -353,7 +349,6 @@ class Server {
   uint64_t kicks_ = 0;
   std::map<std::string, uint64_t> messages_;
   std::vector<std::string> refusals_;
-  std::string end_;
 };
 
 }  // namespace

@@ -270,7 +270,6 @@ uint64_t BackendSession::dispatch(const MessageHeader& h, const std::vector<uint
       std::string why;
       if (!device_.set_features(v & ~kVhostBits, &why)) return refuse(h, why);
       acked_features_ = v;
-      features_set_ = true;
       return 0;
     }
     case Request::kSetMemTable: {

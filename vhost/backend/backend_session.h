@@ -128,7 +128,6 @@ class BackendSession {
   bool memory_mapped_ = false;
   uint64_t acked_features_ = 0;
   uint64_t protocol_features_ = 0;
-  bool features_set_ = false;
   std::array<Ring, kMaxRings> rings_{};
   std::string error_;
   std::map<std::string, uint64_t> counts_;

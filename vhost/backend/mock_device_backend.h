@@ -75,7 +75,6 @@ class MockDeviceBackend final : public BackendDevice {
   const mock::MockDevice& device() const { return *device_; }
   // receiveq1 and transmitq1 run (DRIVER_OK given) and are enabled.
   bool running() const { return driver_ok_ && enabled_[0] && enabled_[1]; }
-  bool ring_enabled(uint16_t q) const { return q < enabled_.size() && enabled_[q]; }
   uint64_t negotiated() const { return negotiated_; }
   // Configuration-change interrupts the mock raised that could not reach
   // the guest.
